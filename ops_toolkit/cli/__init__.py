@@ -1,0 +1,74 @@
+"""The ``ops`` command: a lazy click group so ``ops --help`` imports click and little else.
+
+Subcommand groups are listed in ``COMMANDS`` with their one-line help and a loader function
+(a registry, not string imports); a group is imported only when it is invoked. ``OpsError``
+becomes ``Error: <message>`` and exit 1 here, in one place; usage errors exit 2 (click).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ops_toolkit import __version__
+from ops_toolkit.errors import OpsError
+
+
+def _runbook() -> click.Command:
+    from ops_toolkit.cli.runbook import runbook
+
+    return runbook
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    help: str
+    load: Callable[[], click.Command]
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
+}
+
+
+class OpsGroup(click.Group):
+    """Loads subcommands on first use and turns ``OpsError`` into one clean line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        return entry.load() if entry else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OpsError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(1)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(1)
+
+
+@click.group(cls=OpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ops")
+def main() -> None:
+    """ops: executable runbooks, SLO error budgets and alert escalations.
+
+    \b
+    Examples:
+      ops runbook list
+      ops runbook lint runbooks/
+      ops runbook show search-errors
+    """

@@ -1,0 +1,63 @@
+"""The one exception tree of ops-toolkit.
+
+Every error a user can cause is an ``OpsError`` whose message starts with the place
+(``file:line``, ``file: yaml.path`` or the HTTP route), so the CLI can print it as is::
+
+    OpsError
+    ├── ConfigError      a file the user wrote is wrong (SLOs, routes, ops.yaml)
+    ├── RunbookError     a runbook cannot be parsed or linted clean
+    │   └── StepFailed   a step ran and failed (command, exit code, output)
+    ├── MetricsError     Prometheus unreachable, slow, or rejected a query
+    └── NotifyError      Slack rejected or could not take a message
+
+Anything else escaping to the user is a bug.
+"""
+
+from __future__ import annotations
+
+
+class OpsError(Exception):
+    """Base of every error ops-toolkit raises on purpose.
+
+    ``source`` and ``line`` keep the place apart from the text, for tools (lint --json).
+    """
+
+    source: str | None = None
+    line: int | None = None
+    detail: str = ""
+
+    @classmethod
+    def at(cls, source: str, line: int | None, detail: str) -> OpsError:
+        error = cls(at(source, line, detail))
+        error.source, error.line, error.detail = source, line, detail
+        return error
+
+
+class ConfigError(OpsError):
+    """A configuration file (SLOs, routes, ops.yaml) is invalid."""
+
+
+class RunbookError(OpsError):
+    """A runbook cannot be found, parsed, linted clean or run."""
+
+
+class StepFailed(RunbookError):
+    """A runbook step ran and failed."""
+
+    def __init__(self, message: str, *, step: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.exit_code = exit_code
+
+
+class MetricsError(OpsError):
+    """Prometheus could not answer a query."""
+
+
+class NotifyError(OpsError):
+    """A chat message could not be delivered."""
+
+
+def at(source: str, line: int | None, message: str) -> str:
+    """Format ``message`` with its place first, the one shape of every error message."""
+    return f"{source}:{line}: {message}" if line is not None else f"{source}: {message}"

@@ -1,0 +1,1 @@
+"""Executable runbooks: Markdown with step blocks (Runme's fence syntax)."""

@@ -1,0 +1,84 @@
+"""Finding runbook files: by path, by directory, or by name with did-you-mean."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.lint import Finding, lint_runbooks
+from ops_toolkit.runbook.model import Runbook
+from ops_toolkit.runbook.parse import read_runbook
+from ops_toolkit.suggest import close_matches
+
+_SKIPPED = {"readme.md", "index.md"}
+
+
+def runbook_files(paths: Iterable[str]) -> list[str]:
+    """Markdown files named by ``paths`` (files as given, directories searched, sorted)."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [
+                    os.path.join(root, f)
+                    for f in sorted(files)
+                    if f.endswith(".md") and f.lower() not in _SKIPPED
+                ]
+        elif os.path.exists(path):
+            found.append(path)
+        else:
+            raise RunbookError.at(path, None, "no such file or directory")
+    return found
+
+
+def resolve_runbook(reference: str, directory: str) -> str:
+    """The path of ``reference``: a path as is, else ``<directory>/<name>.md``."""
+    if os.path.isfile(reference):
+        return reference
+    candidate = os.path.join(
+        directory, reference if reference.endswith(".md") else f"{reference}.md"
+    )
+    if os.path.isfile(candidate):
+        return candidate
+    names = (
+        [os.path.basename(p)[:-3] for p in runbook_files([directory])]
+        if os.path.isdir(directory)
+        else []
+    )
+    close = close_matches(reference.removesuffix(".md"), names)
+    hint = (
+        f"; did you mean: {', '.join(close)}?"
+        if close
+        else (f"; known: {', '.join(names)}" if names else f"; {directory}/ has no runbooks")
+    )
+    raise RunbookError(f"no runbook {reference!r} (looked in {directory}/){hint}")
+
+
+def load_runbook(reference: str, directory: str) -> Runbook:
+    return read_runbook(resolve_runbook(reference, directory))
+
+
+def load_runbooks(paths: Iterable[str]) -> list[Runbook]:
+    return [read_runbook(path) for path in runbook_files(paths)]
+
+
+def lint_paths(paths: Iterable[str]) -> list[Finding]:
+    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+    runbooks: list[Runbook] = []
+    findings: list[Finding] = []
+    for path in runbook_files(paths):
+        try:
+            runbooks.append(read_runbook(path))
+        except RunbookError as error:
+            findings.append(
+                Finding(
+                    error.source or path,
+                    error.line or 1,
+                    "error",
+                    "parse",
+                    error.detail or str(error),
+                )
+            )
+    return sorted(findings + lint_runbooks(runbooks), key=lambda f: (f.source, f.line, f.message))

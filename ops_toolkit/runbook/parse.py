@@ -1,0 +1,333 @@
+"""Markdown runbook -> ``Runbook``. Parses, nothing else: checks that need judgement live in lint.
+
+A step is a fenced code block whose info string is a language and, after a space, a flat JSON
+object of string values (Runme's syntax), or Runme's older ``{ key=value }`` form. A fence
+without attributes is documentation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import yaml
+
+from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.kinds import STEP_KINDS
+from ops_toolkit.runbook.model import Param, Runbook, Step
+from ops_toolkit.suggest import did_you_mean
+
+MAX_BYTES = 1024 * 1024
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+_PARAM_KEYS = ("default", "pattern", "choices", "required", "from_label", "description", "secret")
+_FRONT_KEYS = ("title", "owner", "alerts", "params", "secrets", "shell", "cwd", "description")
+
+_markdown: Any = None
+
+
+def _parser() -> Any:
+    global _markdown
+    if _markdown is None:
+        from markdown_it import MarkdownIt
+
+        _markdown = MarkdownIt("commonmark")
+    return _markdown
+
+
+def read_runbook(path: str) -> Runbook:
+    """Read and parse a runbook file; every failure is a ``RunbookError`` naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise RunbookError.at(path, None, "no such file") from None
+    except OSError as exc:
+        raise RunbookError.at(path, None, f"cannot read: {exc.strerror}") from None
+    return parse_runbook_bytes(data, path)
+
+
+def parse_runbook_bytes(data: bytes, source: str) -> Runbook:
+    if len(data) > MAX_BYTES:
+        raise RunbookError.at(source, None, "file is larger than 1 MiB; split the runbook")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RunbookError.at(source, line, "file is not valid UTF-8") from None
+    return parse_runbook(text, source)
+
+
+def parse_runbook(text: str, source: str) -> Runbook:
+    """Parse runbook ``text``; ``source`` names it in errors (usually the path)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise RunbookError.at(source, None, "file is larger than 1 MiB; split the runbook")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise RunbookError.at(source, line, "file contains a NUL byte; is it a text file?")
+    meta, meta_lines, body, offset = _split_front_matter(text, source)
+    steps = _parse_steps(body, offset, source)
+    title = _string(meta, "title", source, meta_lines) or _first_heading(body) or ""
+    return Runbook(
+        source=source,
+        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        title=title,
+        owner=_string(meta, "owner", source, meta_lines) or "",
+        alerts=_string_list(meta, "alerts", source, meta_lines),
+        params=_params(meta, source, meta_lines),
+        secrets=_string_list(meta, "secrets", source, meta_lines),
+        shell=_string(meta, "shell", source, meta_lines),
+        cwd=_string(meta, "cwd", source, meta_lines),
+        steps=steps,
+        front_matter_line=meta_lines,
+    )
+
+
+def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[str, int], str, int]:
+    if not (text.startswith("---\n") or text.startswith("---\r\n")):
+        return {}, {}, text, 0
+    start = text.index("\n") + 1
+    end = _FRONT_MATTER_END.search(text, start)
+    if end is None:
+        raise RunbookError.at(source, 1, "front matter starts with '---' but never ends")
+    raw = text[start : end.start()]
+    after = text.find("\n", end.end())
+    body = "" if after < 0 else text[after + 1 :]
+    offset = text[: after + 1].count("\n") if after >= 0 else text.count("\n") + 1
+    try:
+        loaded = yaml.load(raw, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RunbookError.at(source, line, f"front matter is not valid YAML: {problem}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise RunbookError.at(source, 2, "front matter must be a YAML mapping (key: value)")
+    lines = _key_lines(raw, 2)
+    for key in loaded:
+        if str(key) not in _FRONT_KEYS:
+            hint = did_you_mean(str(key), _FRONT_KEYS)
+            raise RunbookError.at(
+                source, lines.get(str(key), 2), f"unknown front matter key {key!r}{hint}"
+            )
+    return loaded, lines, body, offset
+
+
+def _key_lines(raw: str, first_line: int) -> dict[str, int]:
+    """Line of each top-level and params key, so errors can point at them."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(raw.splitlines(), first_line):
+        match = re.match(r"^(\s{0,4})([A-Za-z_][\w-]*)\s*:", line)
+        if match:
+            key = match.group(2)
+            lines.setdefault(key if not match.group(1) else f"params.{key}", number)
+    return lines
+
+
+def _string(meta: dict[str, Any], key: str, source: str, lines: dict[str, int]) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise RunbookError.at(source, lines.get(key, 1), f"front matter '{key}' must be a string")
+    return str(value)
+
+
+def _string_list(
+    meta: dict[str, Any], key: str, source: str, lines: dict[str, int]
+) -> tuple[str, ...]:
+    value = meta.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RunbookError.at(
+            source, lines.get(key, 1), f"front matter '{key}' must be a list of strings"
+        )
+    return tuple(value)
+
+
+def _params(meta: dict[str, Any], source: str, lines: dict[str, int]) -> tuple[Param, ...]:
+    raw = meta.get("params")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise RunbookError.at(
+            source, lines.get("params", 1), "front matter 'params' must be a mapping"
+        )
+    params = []
+    for name, spec in raw.items():
+        line = lines.get(f"params.{name}", lines.get("params", 1))
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise RunbookError.at(
+                source, line, f"param {name!r}: name must be an environment variable name"
+            )
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            spec = {"default": spec}
+        for key in spec:
+            if key not in _PARAM_KEYS:
+                hint = did_you_mean(str(key), _PARAM_KEYS)
+                raise RunbookError.at(source, line, f"param {name}: unknown key {key!r}{hint}")
+        choices = spec.get("choices") or ()
+        if not isinstance(choices, list | tuple):
+            raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list")
+
+        def text(
+            key: str, spec: dict[str, Any] = spec, name: str = name, line: int = line
+        ) -> str | None:
+            value = spec.get(key)
+            if value is None:
+                return None
+            if isinstance(value, dict | list):
+                raise RunbookError.at(source, line, f"param {name}: '{key}' must be a string")
+            return _scalar(value)
+
+        params.append(
+            Param(
+                name=name,
+                line=line,
+                default=text("default"),
+                pattern=text("pattern"),
+                choices=tuple(_scalar(c) for c in choices),
+                required=bool(spec.get("required", False)),
+                from_label=text("from_label"),
+                description=text("description") or "",
+                secret=bool(spec.get("secret", False)),
+            )
+        )
+    return tuple(params)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _first_heading(body: str) -> str | None:
+    match = re.search(r"^#[ \t]+(.+?)[ \t#]*$", body, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _parse_steps(body: str, offset: int, source: str) -> tuple[Step, ...]:
+    tokens = _parser().parse(body)
+    body_lines = body.splitlines()
+    headings: list[tuple[int, str]] = []
+    steps: list[Step] = []
+    seen: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            level = int(token.tag[1:])
+            title = tokens[index + 1].content if index + 1 < len(tokens) else ""
+            headings = [(lvl, t) for lvl, t in headings if lvl < level]
+            headings.append((level, title))
+            continue
+        if token.type != "fence" or token.map is None:
+            continue
+        line = token.map[0] + offset + 1
+        end_line = token.map[1] + offset
+        if not _is_closed(token, body_lines):
+            raise RunbookError.at(
+                source, line, "code fence is never closed (add a closing ``` line)"
+            )
+        info = token.info.strip()
+        lang, _, rest = info.partition(" ")
+        lang, rest = lang.strip(), rest.strip()
+        if "{" in lang:  # ```sh{"name":"x"}
+            lang, rest = lang[: lang.index("{")], lang[lang.index("{") :] + rest
+        if not rest.startswith("{"):
+            continue  # documentation, not a step
+        attributes = _attributes(rest, source, line)
+        name = attributes.get("name")
+        kind = lang.lower()
+        label = f"step {name!r}" if name else "step"
+        if kind not in STEP_KINDS:
+            valid = ", ".join(sorted(STEP_KINDS))
+            shown = repr(lang) if lang else "(none)"
+            raise RunbookError.at(source, line, f"{label}: unknown kind {shown} (valid: {valid})")
+        if not name:
+            raise RunbookError.at(
+                source, line, 'step has no \'name\' attribute; add one, e.g. {"name":"check-x"}'
+            )
+        if name in seen:
+            raise RunbookError.at(
+                source, line, f"step {name!r}: duplicate name (first used on line {seen[name]})"
+            )
+        seen[name] = line
+        section = tuple(t for lvl, t in headings if lvl > 1)
+        steps.append(
+            Step(
+                name=name,
+                kind=kind,
+                code=token.content,
+                attributes=attributes,
+                section=section,
+                line=line,
+                end_line=end_line,
+                info_line=info,
+            )
+        )
+    return tuple(steps)
+
+
+def _is_closed(token: Any, lines: list[str]) -> bool:
+    last = token.map[1] - 1
+    if last <= token.map[0] or last >= len(lines):
+        return False
+    closing = lines[last].lstrip(" \t>").strip()
+    char = token.markup[0]
+    return closing.startswith(token.markup) and set(closing) == {char}
+
+
+def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
+    try:
+        loaded = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        old = _old_style_attributes(raw)
+        if old is not None:
+            return old
+        raise RunbookError.at(
+            source,
+            line,
+            f"step attributes are not valid JSON: {exc.msg} (column {exc.colno} of the attributes)",
+        ) from None
+    if not isinstance(loaded, dict):
+        raise RunbookError.at(source, line, "step attributes must be a JSON object")
+    attributes: dict[str, str] = {}
+    for key, value in loaded.items():
+        if isinstance(value, dict | list) or value is None:
+            raise RunbookError.at(
+                source, line, f"step attribute {key!r} must be a string, got {json.dumps(value)}"
+            )
+        attributes[key] = _scalar(value)
+    return attributes
+
+
+def _old_style_attributes(raw: str) -> dict[str, str] | None:
+    """Runme's older ``{ name=foo interactive=false }`` form, or None if it is not that."""
+    inner = raw.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        return None
+    inner = inner[1:-1]
+    attributes: dict[str, str] = {}
+    position = 0
+    while position < len(inner):
+        if inner[position:].strip() == "":
+            break
+        match = _OLD_ATTR.match(inner, position)
+        if not match or match.end() == position:
+            return None
+        value = match.group(2)
+        if value.startswith('"'):
+            value = json.loads(value)
+        attributes[match.group(1)] = value
+        position = match.end()
+    return attributes or None

@@ -1,0 +1,135 @@
+"""Runbooks as people read them in a terminal (rich renderables) and as scripts read them (dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops_toolkit.runbook.model import Runbook, Step
+
+_KIND_STYLE = {"sh": "green", "bash": "green", "promql": "magenta", "manual": "yellow"}
+
+
+def runbook_summary(runbook: Runbook) -> dict[str, Any]:
+    return {
+        "name": runbook.name,
+        "path": runbook.source,
+        "title": runbook.title,
+        "owner": runbook.owner,
+        "steps": len(runbook.steps),
+        "alerts": list(runbook.alerts),
+    }
+
+
+def runbook_document(runbook: Runbook) -> dict[str, Any]:
+    """Everything ``show --json`` tells: the summary, params, secrets and steps."""
+    return {
+        **runbook_summary(runbook),
+        "sha256": runbook.sha256,
+        "params": [
+            {
+                "name": p.name,
+                "default": p.default,
+                "pattern": p.pattern,
+                "choices": list(p.choices),
+                "required": p.required,
+                "from_label": p.from_label,
+                "description": p.description,
+                "secret": p.secret,
+            }
+            for p in runbook.params
+        ],
+        "secrets": list(runbook.secrets),
+        "steps": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "section": list(s.section),
+                "line": s.line,
+                "attributes": dict(s.attributes),
+                "code": s.code,
+            }
+            for s in runbook.steps
+        ],
+    }
+
+
+def list_table(runbooks: list[Runbook]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Runbooks", title_justify="left")
+    for column in ("name", "title", "owner", "steps", "alerts"):
+        table.add_column(column, justify="right" if column == "steps" else "left")
+    for runbook in runbooks:
+        table.add_row(
+            Text(runbook.name),
+            Text(runbook.title),
+            Text(runbook.owner) if runbook.owner else Text("none", style="red"),
+            str(len(runbook.steps)),
+            Text(", ".join(runbook.alerts)),
+        )
+    return table
+
+
+def show_renderables(runbook: Runbook) -> list[Any]:
+    """The runbook's header, params and steps grouped by section."""
+    from rich.panel import Panel
+    from rich.rule import Rule
+    from rich.syntax import Syntax
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    header = Text()
+    header.append(runbook.title or runbook.name, style="bold")
+    header.append(f"\n{runbook.source}", style="dim")
+    if runbook.owner:
+        header.append(f"\nowner: {runbook.owner}")
+    if runbook.alerts:
+        header.append(f"\nalerts: {', '.join(runbook.alerts)}")
+    if runbook.secrets:
+        header.append(f"\nsecrets (from the environment): {', '.join(runbook.secrets)}")
+    parts.append(Panel(header, expand=False))
+    if runbook.params:
+        params = Table(title="Parameters", title_justify="left")
+        for column in ("name", "default", "pattern / choices", "from label", "description"):
+            params.add_column(column)
+        for p in runbook.params:
+            rule = p.pattern or (" | ".join(p.choices) if p.choices else "")
+            default = "(secret)" if p.secret else (p.default if p.default is not None else "")
+            name = f"{p.name}{' *' if p.required else ''}"
+            params.add_row(
+                *(Text(c) for c in (name, default, rule, p.from_label or "", p.description))
+            )
+        parts.append(params)
+    section: tuple[str, ...] | None = None
+    for number, step in enumerate(runbook.steps, 1):
+        if step.section != section:
+            section = step.section
+            parts.append(Rule(" / ".join(section) or "(top)", align="left"))
+        parts.append(_step_title(number, step))
+        lexer = {"sh": "bash", "bash": "bash", "promql": "text", "manual": "markdown"}[step.kind]
+        parts.append(
+            Syntax(
+                step.code.rstrip("\n") or " ",
+                lexer,
+                line_numbers=False,
+                padding=(0, 2),
+                word_wrap=True,
+            )
+        )
+    return parts
+
+
+def _step_title(number: int, step: Step) -> Any:
+    from rich.text import Text
+
+    title = Text()
+    title.append(f"{number}. ", style="bold")
+    title.append(step.name, style="bold")
+    title.append(f" [{step.kind}]", style=_KIND_STYLE.get(step.kind, ""))
+    extras = {k: v for k, v in step.attributes.items() if k != "name"}
+    if extras:
+        title.append("  " + "  ".join(f"{k}={v}" for k, v in extras.items()), style="cyan")
+    title.append(f"  line {step.line}", style="dim")
+    return title

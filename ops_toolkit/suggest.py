@@ -1,0 +1,16 @@
+"""Did-you-mean hints for names a user mistyped (attributes, keys, runbooks, SLOs)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest option, or an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def close_matches(word: str, options: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, list(options), n=n, cutoff=0.5)

@@ -1,0 +1,96 @@
+"""``ops runbook list|lint|show`` through click's CliRunner: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from tests.conftest import ROOT
+
+RUNBOOKS = str(ROOT / "runbooks")
+
+
+def test_help_lists_the_groups(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "runbook  List, lint, show and run runbooks." in result.output
+
+
+def test_list_json_names_every_worked_example(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "list", RUNBOOKS, "--json"])
+    assert result.exit_code == 0, result.output
+    names = {r["name"] for r in json.loads(result.output)}
+    assert {
+        "search-errors",
+        "answer-quality",
+        "add-document-source",
+        "restart-after-outage",
+        "escalate-incident",
+    } <= names
+
+
+def test_list_table_shows_titles(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "list", RUNBOOKS])
+    assert result.exit_code == 0
+    assert "search-errors" in result.output and "team-search" in result.output
+
+
+def test_show_renders_steps_and_params(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "show", "search-errors", "--dir", RUNBOOKS])
+    assert result.exit_code == 0, result.output
+    assert "error-ratio [promql]" in result.output
+    assert "^[a-z0-9-]+$" in result.output
+    assert "Mitigate" in result.output
+
+
+def test_show_json(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "show", f"{RUNBOOKS}/search-errors.md", "--json"])
+    document = json.loads(result.output)
+    assert document["steps"][0]["name"] == "error-ratio"
+    assert document["steps"][0]["section"] == ["Diagnose"]
+
+
+def test_an_unknown_name_lists_close_matches(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "show", "search-eror", "--dir", RUNBOOKS])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: no runbook 'search-eror' (looked in {RUNBOOKS}/); did you mean: search-errors?"
+    )
+
+
+def test_lint_exit_codes(runner: CliRunner, tmp_path: Path) -> None:
+    good = tmp_path / "good.md"
+    good.write_text('---\ntitle: T\nowner: o\n---\n```sh {"name":"a"}\ntrue\n```\n')
+    warn = tmp_path / "warn.md"
+    warn.write_text('---\ntitle: T\nowner: o\n---\n```sh {"name":"a"}\necho $NOPE\n```\n')
+    bad = tmp_path / "bad.md"
+    bad.write_text('---\ntitle: T\nowner: o\n---\n```sh {"name":"a"\ntrue\n```\n')
+    assert runner.invoke(main, ["runbook", "lint", str(good)]).exit_code == 0
+    assert runner.invoke(main, ["runbook", "lint", str(warn)]).exit_code == 0
+    assert runner.invoke(main, ["runbook", "lint", "--strict", str(warn)]).exit_code == 1
+    result = runner.invoke(main, ["runbook", "lint", str(bad), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "path": str(bad),
+            "line": 5,
+            "level": "error",
+            "rule": "parse",
+            "message": "step attributes are not valid JSON: Expecting ',' delimiter (column 12 "
+            "of the attributes)",
+        }
+    ]
+
+
+def test_lint_a_missing_path_is_an_error_not_a_traceback(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "lint", "nope/"])
+    assert result.exit_code == 1
+    assert result.output == "Error: nope/: no such file or directory\n"
+
+
+def test_usage_errors_exit_2(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["runbook", "show"]).exit_code == 2
+    assert runner.invoke(main, ["nope"]).exit_code == 2

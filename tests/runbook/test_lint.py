@@ -1,0 +1,177 @@
+"""lint: each rule with its exact finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops_toolkit.runbook.lint import lint_runbook, lint_runbooks
+from ops_toolkit.runbook.parse import parse_runbook
+
+FENCE = "```"
+HEAD = "---\ntitle: T\nowner: team\nparams:\n  SERVICE: {default: api, pattern: '^[a-z]+$'}\n---\n"
+
+
+def findings_for(body: str, head: str = HEAD) -> list[str]:
+    return [str(f) for f in lint_runbook(parse_runbook(head + body, "r.md"))]
+
+
+def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
+    return f"{FENCE}{kind} {attributes}\n{code}\n{FENCE}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            step('{"name":"a","timout":"5m"}'),
+            ["r.md:7: error: step 'a': unknown attribute 'timout' (did you mean 'timeout'?)"],
+            id="unknown attribute with a suggestion",
+        ),
+        pytest.param(
+            step('{"name":"a","timeout":"soon"}'),
+            [
+                "r.md:7: error: step 'a': timeout: not a duration: 'soon' (use e.g. '30s', '5m', "
+                "'1h30m')"
+            ],
+            id="timeout that is not a duration",
+        ),
+        pytest.param(
+            step('{"name":"a","retries":"two"}'),
+            ["r.md:7: error: step 'a': retries: expected a whole number, got 'two'"],
+            id="retries that is not an integer",
+        ),
+        pytest.param(
+            step('{"name":"a","on_failure":"rollbak"}') + step('{"name":"rollback"}'),
+            [
+                "r.md:7: error: step 'a': on_failure names no step: 'rollbak' (did you mean "
+                "'rollback'?)"
+            ],
+            id="on_failure naming no step",
+        ),
+        pytest.param(
+            step('{"name":"a","when":"MODE = 1"}'),
+            [
+                "r.md:7: error: step 'a': when: bad expression 'MODE = 1': unexpected '=' at "
+                "column 6"
+            ],
+            id="malformed when",
+        ),
+        pytest.param(
+            step('{"name":"a","expect":"zero"}'),
+            [
+                "r.md:7: error: step 'a': expect: expected an exit code (e.g. '0') or /regex/, got "
+                "'zero'"
+            ],
+            id="bad shell expect",
+        ),
+        pytest.param(
+            step('{"name":"a","expect":"about 5"}', "up", "promql"),
+            [
+                "r.md:7: error: step 'a': expect: expected a comparison like '< 0.05', 'empty', or "
+                "'< 0.05 or empty', got 'about 5'"
+            ],
+            id="bad promql expect",
+        ),
+        pytest.param(
+            step('{"name":"a"}', 'echo "$SERVCE"'),
+            [
+                "r.md:8: warning: step 'a': $SERVCE is not a param, secret, captured variable or "
+                "well-known environment variable"
+            ],
+            id="unknown variable",
+        ),
+        pytest.param(
+            step('{"name":"a"}', 'X=1; for Y in 1 2; do echo "$X $Y ${Z:-d} $HOME $SERVICE"; done'),
+            [],
+            id="assigned, defaulted, well-known and param variables are known",
+        ),
+        pytest.param(
+            step('{"name":"a","capture":"OUT"}', "date") + step('{"name":"b"}', 'echo "$OUT"'),
+            [],
+            id="captured variables are known to later steps",
+        ),
+        pytest.param(
+            step('{"name":"a"}', "kubectl -n x delete pod y"),
+            [
+                "r.md:8: warning: step 'a': looks destructive (kubectl change) but has no "
+                '"confirm":"true"'
+            ],
+            id="destructive without confirm",
+        ),
+        pytest.param(
+            step('{"name":"a","confirm":"true"}', "rm -rf /tmp/x && systemctl restart api"),
+            [],
+            id="destructive with confirm",
+        ),
+        pytest.param(
+            step('{"name":"a"}', "$ ls"),
+            [
+                "r.md:8: warning: step 'a': line starts with '$ ', which Runme strips; remove the "
+                "prompt"
+            ],
+            id="Runme dollar prompt",
+        ),
+        pytest.param(
+            step('{"name":"GET_PODS"}'),
+            [
+                "r.md:7: warning: step 'GET_PODS': UPPER_SNAKE names make Runme export the step's "
+                "output as a variable; use kebab-case"
+            ],
+            id="Runme UPPER_SNAKE name",
+        ),
+        pytest.param(
+            step('{"name":"a","background":"false","excludeFromRunAll":"true"}'),
+            [],
+            id="Runme's own attributes are accepted",
+        ),
+        pytest.param(
+            step('{"name":"a"}', 'up{job="$JOB"}', "promql"),
+            ["r.md:8: warning: step 'a': $JOB is not a param; promql steps can only use params"],
+            id="promql using a non-param",
+        ),
+    ],
+)
+def test_lint_rules(body: str, expected: list[str]) -> None:
+    assert findings_for(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param(
+            "  A: {pattern: '[a-'}",
+            "r.md:3: error: param A: pattern '[a-' is not a valid regex: unterminated character "
+            "set at position 0",
+            id="bad pattern",
+        ),
+        pytest.param(
+            "  A: {default: X1, pattern: '^[a-z]+$'}",
+            "r.md:3: error: param A: default 'X1' does not match its pattern '^[a-z]+$'",
+            id="default failing its own pattern",
+        ),
+        pytest.param(
+            "  A: {default: c, choices: [a, b]}",
+            "r.md:3: error: param A: default 'c' is not one of its choices (a, b)",
+            id="default outside its choices",
+        ),
+    ],
+)
+def test_param_rules(params: str, expected: str) -> None:
+    head = f"---\nparams:\n{params}\ntitle: T\nowner: o\n---\n"
+    assert findings_for(step('{"name":"a"}'), head) == [expected]
+
+
+def test_missing_owner_title_and_steps_are_warnings() -> None:
+    assert findings_for("text\n", head="") == [
+        "r.md:1: warning: no title; add 'title:' or a '# Heading'",
+        "r.md:1: warning: no owner; add 'owner:' so escalations reach a team",
+        "r.md:1: warning: no steps: no fenced block has attributes",
+    ]
+
+
+def test_an_alert_claimed_by_two_runbooks_is_an_error() -> None:
+    text = "---\ntitle: T\nowner: o\nalerts: [Down]\n---\n" + step('{"name":"a"}')
+    first, second = parse_runbook(text, "a.md"), parse_runbook(text, "b.md")
+    assert [str(f) for f in lint_runbooks([first, second])] == [
+        "b.md:4: error: alert 'Down' is already claimed by a.md; an alert must lead to one runbook"
+    ]

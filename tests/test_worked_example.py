@@ -1,0 +1,32 @@
+"""The shipped worked example is real content: every runbook lints clean (strict)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops_toolkit.runbook.catalog import lint_paths, runbook_files
+from tests.conftest import ROOT
+
+RUNBOOK_FILES = runbook_files([str(ROOT / "runbooks")])
+
+
+def test_there_are_at_least_four_runbooks() -> None:
+    assert len(RUNBOOK_FILES) >= 4
+
+
+@pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.rsplit("/", 1)[-1])
+def test_every_runbook_lints_clean(path: str) -> None:
+    assert [str(f) for f in lint_paths([path])] == []
+
+
+def test_runbooks_together_claim_each_alert_once() -> None:
+    assert [str(f) for f in lint_paths([str(ROOT / "runbooks")])] == []
+
+
+@pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.rsplit("/", 1)[-1])
+def test_every_runbook_has_the_standard_sections(path: str) -> None:
+    text = Path(path).read_text(encoding="utf-8")
+    for section in ("## Meaning", "## Impact", "## Diagnose", "## Mitigate", "## Escalate"):
+        assert section in text, f"{path} lacks {section}"
