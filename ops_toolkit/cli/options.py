@@ -32,3 +32,22 @@ def runbooks_dir_option(func: F) -> F:
 
 def print_json(document: object) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def prometheus_option(func: F) -> F:
+    return click.option(
+        "--prometheus",
+        "prometheus_url",
+        envvar="OPS_PROMETHEUS_URL",
+        metavar="URL",
+        help="Prometheus base URL (env OPS_PROMETHEUS_URL).",
+    )(func)
+
+
+def state_dir_option(func: F) -> F:
+    return click.option(
+        "--state-dir",
+        envvar="OPS_STATE_DIR",
+        type=click.Path(file_okay=False),
+        help="Run state and audit trail (env OPS_STATE_DIR; default ~/.local/state/ops).",
+    )(func)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ops_toolkit.cli.options import json_option, print_json, runbooks_dir_option
+from ops_toolkit.cli.options import (
+    json_option,
+    print_json,
+    prometheus_option,
+    runbooks_dir_option,
+    state_dir_option,
+)
 
 
 @click.group()
@@ -80,3 +88,266 @@ def show_command(reference: str, directory: str, as_json: bool) -> None:
     console = Console()
     for part in show_renderables(loaded):
         console.print(part)
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="-p")
+        params[key] = value
+    return params
+
+
+def _world(
+    *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: str | None
+) -> Any:
+    import getpass
+    import os
+    import socket
+
+    from ops_toolkit.cli.terminal import make_ui
+    from ops_toolkit.metrics.model import MetricsSource
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.execute import World, _no_metrics
+    from ops_toolkit.runbook.state import StateStore, default_state_dir
+
+    directory = state_dir or default_state_dir()
+    cache: list[MetricsSource] = []
+
+    def metrics() -> MetricsSource:
+        if not prometheus_url:
+            return _no_metrics()
+        if not cache:
+            from ops_toolkit.metrics.prometheus import PrometheusSource
+
+            cache.append(PrometheusSource(prometheus_url))
+        return cache[0]
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = os.environ.get("USER", "unknown")
+    return World(
+        ui=make_ui(as_json=as_json, non_interactive=non_interactive),
+        store=StateStore(directory),
+        audit=AuditLog(os.path.join(directory, "audit.jsonl")),
+        metrics=metrics,
+        user=user,
+        host=socket.gethostname(),
+    )
+
+
+def _finish(record: Any, runbook: Any, world: Any, as_json: bool, report: str | None) -> None:
+    from ops_toolkit.runbook.execute import run_document
+
+    document = run_document(record)
+    if report:
+        from ops_toolkit.runbook.report import render_markdown
+
+        with open(report, "w", encoding="utf-8") as handle:
+            handle.write(render_markdown(document, record, runbook.title or runbook.name))
+    if as_json:
+        print_json(document)
+    else:
+        from ops_toolkit.cli.terminal import summary_table
+
+        world.ui.console.print(summary_table(document))
+    if record.status != "succeeded":
+        click.echo(
+            f"Run {record.status}. Resume with: ops runbook resume {record.run_id}", err=True
+        )
+        raise SystemExit(1)
+
+
+def _run_options(func: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.option("--yes", is_flag=True, help="Run steps marked confirm without asking."),
+            click.option(
+                "--non-interactive", is_flag=True, help="Never prompt (as under cron or an alert)."
+            ),
+            click.option("--keep-going", is_flag=True, help="Go on after a failed step."),
+            click.option(
+                "--report",
+                type=click.Path(dir_okay=False),
+                help="Write a Markdown run report to this file.",
+            ),
+            prometheus_option,
+            state_dir_option,
+            json_option,
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+@runbook.command("run")
+@click.argument("reference")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A param value (repeatable).",
+)
+@click.option(
+    "--step", "steps", multiple=True, metavar="NAME", help="Run only this step (repeatable)."
+)
+@click.option("--from", "from_step", metavar="NAME", help="Start at this step.")
+@click.option("--tag", "tags", multiple=True, help="Run only steps with this tag (repeatable).")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would run, with its environment; run nothing."
+)
+@runbooks_dir_option
+@_run_options
+def run_command(
+    reference: str,
+    params: tuple[str, ...],
+    steps: tuple[str, ...],
+    from_step: str | None,
+    tags: tuple[str, ...],
+    dry_run: bool,
+    directory: str,
+    yes: bool,
+    non_interactive: bool,
+    keep_going: bool,
+    report: str | None,
+    prometheus_url: str | None,
+    state_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Run RUNBOOK step by step (a path, or a name in --dir).
+
+    Params reach shell steps only as environment variables. Steps marked confirm ask first
+    (unattended: skipped as needs_confirmation unless --yes). Exit 0 only when the run
+    succeeded; otherwise it can be resumed.
+
+    \b
+    Examples:
+      ops runbook run search-errors --tag diagnose --non-interactive
+      ops runbook run add-document-source -p SOURCE_NAME=wiki -p SOURCE_URL=https://wiki.example
+    """
+    import os
+
+    from ops_toolkit.runbook.catalog import load_runbook
+    from ops_toolkit.runbook.execute import RunOptions, start_run
+    from ops_toolkit.runbook.execute import dry_run as plan_run
+
+    loaded = load_runbook(reference, directory)
+    options = RunOptions(
+        params=_parse_params(params),
+        steps=steps,
+        from_step=from_step,
+        tags=tags,
+        yes=yes,
+        keep_going=keep_going,
+        kill_grace=float(os.environ.get("OPS_KILL_GRACE", "5")),
+    )
+    world = _world(
+        as_json=as_json,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        prometheus_url=prometheus_url,
+    )
+    if dry_run:
+        planned = plan_run(loaded, options, world)
+        if as_json:
+            print_json(
+                {"runbook": loaded.source, "dry_run": True, "steps": [vars(p) for p in planned]}
+            )
+            return
+        for number, step in enumerate(planned, 1):
+            verdict = "would run" if step.would_run else f"would skip: {step.reason}"
+            click.echo(f"{number}. {step.name} [{step.kind}] {verdict}\n   {step.action}")
+            for key, value in step.env.items():
+                click.echo(f"   {key}={value}")
+        return
+    _finish(start_run(loaded, options, world), loaded, world, as_json, report)
+
+
+@runbook.command("resume")
+@click.argument("run_id")
+@click.option("--allow-changed", is_flag=True, help="Resume even if the runbook file changed.")
+@_run_options
+def resume_command(
+    run_id: str,
+    allow_changed: bool,
+    yes: bool,
+    non_interactive: bool,
+    keep_going: bool,
+    report: str | None,
+    prometheus_url: str | None,
+    state_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Continue run RUN_ID from its first step that did not succeed.
+
+    Same params and captured variables as the original run; secrets are read from the
+    environment again.
+
+    Example: ops runbook resume 20261129T031500Z-1a2b3c --yes
+    """
+    from ops_toolkit.runbook.execute import RunOptions, resume_run
+    from ops_toolkit.runbook.parse import read_runbook
+
+    world = _world(
+        as_json=as_json,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        prometheus_url=prometheus_url,
+    )
+    record = world.store.load(run_id)
+    loaded = read_runbook(record.runbook)
+    options = RunOptions(
+        yes=yes,
+        keep_going=keep_going or bool(record.options.get("keep_going")),
+        allow_changed=allow_changed,
+    )
+    _finish(resume_run(record, loaded, options, world), loaded, world, as_json, report)
+
+
+@runbook.command("runs")
+@click.argument("run_id", required=False)
+@state_dir_option
+@json_option
+def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+    """List past runs, or show RUN_ID.
+
+    Example: ops runbook runs --json
+    """
+    from ops_toolkit.runbook.execute import run_document
+    from ops_toolkit.runbook.state import StateStore, default_state_dir
+
+    store = StateStore(state_dir or default_state_dir())
+    if run_id:
+        document = run_document(store.load(run_id))
+        if as_json:
+            print_json(document)
+        else:
+            from rich.console import Console
+
+            from ops_toolkit.cli.terminal import summary_table
+
+            Console().print(summary_table(document))
+        return
+    documents = [run_document(r) for r in store.list()]
+    if as_json:
+        print_json(
+            [
+                {k: d[k] for k in ("run_id", "runbook", "user", "started_at", "status")}
+                for d in documents
+            ]
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Runbook runs", title_justify="left")
+    for column in ("run id", "runbook", "who", "started", "status"):
+        table.add_column(column)
+    for d in documents:
+        table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
+    Console().print(table)

@@ -1,0 +1,120 @@
+"""Real Prometheus (and later Alertmanager) processes on loopback ports, for the demo and tests.
+
+Each server is started from the Debian package's binary with its own data directory and is
+stopped by the pid we started; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Sequence
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(
+            f"{name} is not installed; run 'make system-deps' (Debian packages prometheus, "
+            "prometheus-alertmanager)"
+        )
+    return path
+
+
+class PrometheusServer:
+    """``prometheus`` on 127.0.0.1 with a given TSDB directory and rule files."""
+
+    def __init__(
+        self,
+        workdir: str,
+        tsdb_dir: str,
+        *,
+        rule_files: Sequence[str] = (),
+        evaluation_interval: str = "1m",
+        port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.tsdb_dir = tsdb_dir
+        self.rule_files = list(rule_files)
+        self.evaluation_interval = evaluation_interval
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> PrometheusServer:
+        binary = require_binary("prometheus")
+        os.makedirs(self.workdir, exist_ok=True)
+        config = os.path.join(self.workdir, "prometheus.yml")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(f"global:\n  evaluation_interval: {self.evaluation_interval}\n")
+            if self.rule_files:
+                handle.write("rule_files:\n")
+                handle.writelines(f"  - {os.path.abspath(p)}\n" for p in self.rule_files)
+            handle.write("scrape_configs: []\n")
+        log = open(os.path.join(self.workdir, "prometheus.log"), "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.tsdb_dir}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=3650d",
+                "--web.enable-lifecycle",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_ready(
+            f"{self.url}/-/ready",
+            self.process,
+            timeout,
+            os.path.join(self.workdir, "prometheus.log"),
+        )
+        return self
+
+    def reload(self) -> None:
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = open(log, encoding="utf-8", errors="replace").read()[-2000:]  # noqa: SIM115
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"server at {url} was not ready within {timeout:g}s")

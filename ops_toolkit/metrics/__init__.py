@@ -1,0 +1,1 @@
+"""Metrics sources. ``prometheus.py`` is the only module that talks to Prometheus."""

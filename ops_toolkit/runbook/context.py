@@ -1,0 +1,60 @@
+"""What a step kind gets to run a step, and what it gives back; the UI it talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ops_toolkit.masking import Masker
+from ops_toolkit.metrics.model import MetricsSource
+from ops_toolkit.runbook.attributes import StepOptions
+from ops_toolkit.runbook.model import Param, Runbook, Step
+
+
+class RunUI(Protocol):
+    """How a run talks to its operator: a terminal, or nothing (``--json``, alerts)."""
+
+    @property
+    def interactive(self) -> bool: ...
+
+    def step_started(self, step: Step, attempt: int, attempts: int) -> None: ...
+
+    def step_output(self, step: Step, text: str) -> None: ...
+
+    def step_finished(self, step: Step, status: str, message: str, duration: float) -> None: ...
+
+    def confirm(self, step: Step, question: str) -> bool: ...
+
+    def manual(self, step: Step, instructions: str) -> bool: ...
+
+    def ask_param(self, param: Param) -> str: ...
+
+    def note(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one attempt at a step. ``stdout`` feeds ``capture``."""
+
+    status: str
+    exit_code: int | None
+    output: str
+    stdout: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    runbook: Runbook
+    options: StepOptions
+    env: dict[str, str]
+    params: dict[str, str]
+    variables: dict[str, str]
+    cwd: str | None
+    ui: RunUI
+    interactive: bool
+    kill_grace: float
+    metrics: Callable[[], MetricsSource]
+    mask: Masker
+    on_start: Callable[[int], None]

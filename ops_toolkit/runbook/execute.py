@@ -1,0 +1,505 @@
+"""Running a runbook: parameters, step selection, retries, expectations, state and audit.
+
+The outside world (environment, terminal, state directory, audit file, Prometheus, clock) is
+passed in as a ``World``; this module decides what runs and records what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets as token
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops_toolkit.durations import format_duration
+from ops_toolkit.errors import MetricsError, RunbookError
+from ops_toolkit.masking import MASK, Masker
+from ops_toolkit.metrics.model import MetricsSource
+from ops_toolkit.runbook.attributes import step_options
+from ops_toolkit.runbook.audit import AuditLog
+from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
+from ops_toolkit.runbook.expr import evaluate
+from ops_toolkit.runbook.kinds import STEP_KINDS
+from ops_toolkit.runbook.lint import lint_runbook
+from ops_toolkit.runbook.model import Runbook, Step
+from ops_toolkit.runbook.state import DONE, RunRecord, StateStore, StepRecord
+from ops_toolkit.suggest import did_you_mean
+
+FAILED = frozenset({"failed", "timed_out"})
+WAITING = frozenset({"needs_confirmation", "pending_manual"})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    params: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[str, ...] = ()
+    from_step: str | None = None
+    tags: tuple[str, ...] = ()
+    yes: bool = False
+    keep_going: bool = False
+    kill_grace: float = 5.0
+    allow_changed: bool = False
+
+
+def _no_metrics() -> MetricsSource:
+    raise MetricsError("no Prometheus URL: pass --prometheus URL or set OPS_PROMETHEUS_URL")
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything a run touches outside this module."""
+
+    ui: RunUI
+    store: StateStore
+    audit: AuditLog
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    metrics: Callable[[], MetricsSource] = _no_metrics
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    user: str = "unknown"
+    host: str = "unknown"
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One line of ``--dry-run``."""
+
+    name: str
+    kind: str
+    would_run: bool
+    reason: str
+    action: str
+    env: dict[str, str]
+
+
+def check_runnable(runbook: Runbook) -> None:
+    """Refuse to run a runbook with lint errors: they are the mistakes that bite mid-run."""
+    errors = [f for f in lint_runbook(runbook) if f.level == "error"]
+    if errors:
+        listed = "\n  ".join(str(f) for f in errors)
+        raise RunbookError(
+            f"{runbook.source}: fix these before running (ops runbook lint):\n  {listed}"
+        )
+
+
+def resolve_params(
+    runbook: Runbook, given: Mapping[str, str], env: Mapping[str, str], ui: RunUI | None
+) -> dict[str, str]:
+    """Values from ``-p``, then the environment, then defaults; each checked before any step."""
+    for name in given:
+        if runbook.param(name) is None:
+            known = [p.name for p in runbook.params]
+            hint = did_you_mean(name, known) or (
+                f" (params: {', '.join(known)})" if known else " (it declares none)"
+            )
+            raise RunbookError(f"{runbook.source}: -p {name}: the runbook has no such param{hint}")
+    values: dict[str, str] = {}
+    missing = []
+    for param in runbook.params:
+        if param.secret and param.name in given:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name} is secret: export it in the "
+                "environment instead of passing it with -p (command lines end up in logs)"
+            )
+        value = given.get(param.name, env.get(param.name, param.default))
+        if value is None and (param.required or param.secret):
+            if ui is not None and ui.interactive:
+                value = ui.ask_param(param)
+            else:
+                missing.append(param.name)
+                continue
+        values[param.name] = value if value is not None else ""
+    if missing:
+        example = " ".join(f"-p {name}=..." for name in missing)
+        raise RunbookError(
+            f"{runbook.source}: missing required param(s): {', '.join(missing)}; pass {example}"
+        )
+    for param in runbook.params:
+        value = values[param.name]
+        shown = MASK if param.secret else repr(value)
+        if param.pattern is not None and not (param.secret and not value):
+            try:
+                matched = re.fullmatch(param.pattern, value)
+            except re.error as exc:
+                raise RunbookError(
+                    f"{runbook.source}:{param.line}: param {param.name}: bad pattern: {exc}"
+                ) from None
+            if not matched:
+                raise RunbookError(
+                    f"{runbook.source}:{param.line}: param {param.name}: value {shown} does not "
+                    f"match pattern {param.pattern!r}"
+                )
+        if param.choices and value not in param.choices:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: value {shown} is not one of "
+                f"{', '.join(param.choices)}"
+            )
+    return values
+
+
+def secret_values(
+    runbook: Runbook, env: Mapping[str, str], params: Mapping[str, str]
+) -> dict[str, str]:
+    found = {name: env[name] for name in runbook.secrets if env.get(name)}
+    found.update(
+        {p.name: params[p.name] for p in runbook.params if p.secret and params.get(p.name)}
+    )
+    return found
+
+
+def plan_steps(runbook: Runbook, options: RunOptions) -> list[Step]:
+    """The steps a run will go through, in document order."""
+    names = {s.name for s in runbook.steps}
+    for name in (*options.steps, *([options.from_step] if options.from_step else [])):
+        if name not in names:
+            raise RunbookError(
+                f"{runbook.source}: no step {name!r}{did_you_mean(name, names)}; see "
+                f"'ops runbook show {runbook.name}'"
+            )
+    if options.steps:
+        return [s for s in runbook.steps if s.name in options.steps]
+    handlers = {s.attr("on_failure") for s in runbook.steps}
+    chosen = [
+        s
+        for s in runbook.steps
+        if s.name not in handlers and (s.attr("excludeFromRunAll") or "").lower() != "true"
+    ]
+    if options.from_step:
+        start = next(i for i, s in enumerate(runbook.steps) if s.name == options.from_step)
+        after = {s.name for s in runbook.steps[start:]}
+        chosen = [s for s in chosen if s.name in after]
+    if options.tags:
+        chosen = [s for s in chosen if set(s.tags) & set(options.tags)]
+    if not chosen:
+        raise RunbookError(f"{runbook.source}: no step matches the selection")
+    return chosen
+
+
+def new_run_id(now: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + token.token_hex(3)
+
+
+def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
+    """Run ``runbook`` from the top (or the selection); returns the finished record."""
+    check_runnable(runbook)
+    params = resolve_params(runbook, options.params, world.env, world.ui)
+    _require_secrets(runbook, world.env)
+    plan = plan_steps(runbook, options)
+    now = world.clock()
+    hidden = {p.name for p in runbook.params if p.secret}
+    record = RunRecord(
+        run_id=new_run_id(now),
+        runbook=runbook.source,
+        runbook_sha256=runbook.sha256,
+        user=world.user,
+        host=world.host,
+        started_at=now,
+        params={k: v for k, v in params.items() if k not in hidden},
+        plan=[s.name for s in plan],
+        steps={s.name: StepRecord(s.name) for s in plan},
+        options={"keep_going": options.keep_going, "yes": options.yes},
+    )
+    return _execute(runbook, record, params, options, world)
+
+
+def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
+    """Go on with ``record`` from its first step that did not succeed."""
+    if runbook.sha256 != record.runbook_sha256 and not options.allow_changed:
+        raise RunbookError(
+            f"{runbook.source}: the runbook changed since run {record.run_id} started; review "
+            "the change, then resume with --allow-changed"
+        )
+    from ops_toolkit.runbook.process import group_is_running
+
+    for step in record.steps.values():
+        if step.status == "running" and step.pgid and group_is_running(step.pgid):
+            raise RunbookError(
+                f"run {record.run_id}: step {step.name!r} is still running as process group "
+                f"{step.pgid}; wait for it or stop it (kill -TERM -{step.pgid}), then resume"
+            )
+    check_runnable(runbook)
+    missing = [name for name in record.plan if runbook.step(name) is None]
+    if missing:
+        raise RunbookError(
+            f"{runbook.source}: step(s) {', '.join(missing)} of run {record.run_id} no longer exist"
+        )
+    params = resolve_params(runbook, record.params, world.env, world.ui)
+    _require_secrets(runbook, world.env)
+    record.resumed += 1
+    record.status = "running"
+    record.finished_at = None
+    return _execute(runbook, record, params, options, world)
+
+
+def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
+    missing = [name for name in runbook.secrets if not env.get(name)]
+    if missing:
+        raise RunbookError(
+            f"{runbook.source}: secret(s) not set in the environment: {', '.join(missing)}; "
+            "export them before running"
+        )
+
+
+def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[PlannedStep]:
+    """What a run would do, step by step, with its environment (secrets masked); runs nothing."""
+    params = resolve_params(runbook, options.params, world.env, None)
+    hidden = set(runbook.secrets) | {p.name for p in runbook.params if p.secret}
+    variables = dict(params)
+    planned = []
+    for step in plan_steps(runbook, options):
+        opts = step_options(step, runbook.source)
+        ctx = _context(runbook, step, params, variables, world, options, Masker([]), "dry-run")
+        would_run, reason = True, ""
+        if opts.when is not None and not evaluate(opts.when, variables):
+            would_run, reason = False, f"when is false: {step.attr('when')}"
+        elif opts.confirm and not options.yes and not world.ui.interactive:
+            would_run, reason = False, "needs confirmation (--yes)"
+        if opts.capture:
+            variables[opts.capture] = f"<output of {step.name}>"
+        shown = {k: (MASK if k in hidden else v) for k, v in {**params, **variables}.items()}
+        shown.update({name: MASK for name in runbook.secrets})
+        action = STEP_KINDS[step.kind].describe(step, ctx)
+        planned.append(PlannedStep(step.name, step.kind, would_run, reason, action, shown))
+    return planned
+
+
+def _context(
+    runbook: Runbook,
+    step: Step,
+    params: dict[str, str],
+    variables: dict[str, str],
+    world: World,
+    options: RunOptions,
+    mask: Masker,
+    run_id: str,
+    on_start: Callable[[int], None] = lambda pid: None,
+) -> StepContext:
+    opts = step_options(step, runbook.source)
+    env = {**world.env, **variables, **params}
+    env.update({"OPS_RUN_ID": run_id, "OPS_STEP": step.name, "OPS_RUNBOOK": runbook.source})
+    base = os.path.dirname(os.path.abspath(runbook.source))
+    cwd_attr = opts.cwd or runbook.cwd
+    cwd = os.path.join(base, os.path.expanduser(cwd_attr)) if cwd_attr else None
+    return StepContext(
+        runbook=runbook,
+        options=opts,
+        env=env,
+        params=params,
+        variables={**params, **variables},
+        cwd=cwd,
+        ui=world.ui,
+        interactive=world.ui.interactive,
+        kill_grace=options.kill_grace,
+        metrics=world.metrics,
+        mask=mask,
+        on_start=on_start,
+    )
+
+
+def _execute(
+    runbook: Runbook, record: RunRecord, params: dict[str, str], options: RunOptions, world: World
+) -> RunRecord:
+    mask = Masker(secret_values(runbook, world.env, params).values())
+    started = world.clock()
+    world.store.save(record)
+    _audit(
+        world,
+        record,
+        runbook,
+        "run_started",
+        mask,
+        {"plan": record.plan, "resumed": record.resumed},
+    )
+    interrupted = False
+    try:
+        for name in record.plan:
+            if record.steps[name].status in DONE:
+                continue
+            step = runbook.step(name)
+            assert step is not None
+            status = _run_step(runbook, step, record, params, options, world, mask)
+            if status in FAILED:
+                handler = step.attr("on_failure")
+                if handler:
+                    handler_step = runbook.step(handler)
+                    assert handler_step is not None
+                    record.steps.setdefault(handler, StepRecord(handler, handler=True))
+                    _run_step(runbook, handler_step, record, params, options, world, mask)
+            if (status in FAILED or status in WAITING) and not options.keep_going:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        for step_record in record.steps.values():
+            if step_record.status == "running":
+                step_record.status, step_record.message = "failed", "interrupted"
+    record.status = _run_status(record, interrupted)
+    record.finished_at = world.clock()
+    world.store.save(record)
+    _audit(
+        world,
+        record,
+        runbook,
+        "run_finished",
+        mask,
+        {"status": record.status, "duration_s": round(record.finished_at - started, 3)},
+    )
+    return record
+
+
+def _run_status(record: RunRecord, interrupted: bool) -> str:
+    statuses = [s.status for s in record.steps.values() if not s.handler]
+    if any(s in FAILED for s in statuses) and not interrupted:
+        return "failed"
+    if interrupted or any(s not in DONE for s in statuses):
+        return "aborted"
+    return "succeeded"
+
+
+def _run_step(
+    runbook: Runbook,
+    step: Step,
+    record: RunRecord,
+    params: dict[str, str],
+    options: RunOptions,
+    world: World,
+    mask: Masker,
+) -> str:
+    state = record.steps[step.name]
+
+    def on_start(pid: int) -> None:
+        state.pgid = pid
+        world.store.save(record)
+
+    ctx = _context(
+        runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
+    )
+    opts = ctx.options
+    state.started_at = world.clock()
+    attempt: Attempt | None = None
+    if opts.when is not None and not evaluate(opts.when, ctx.variables):
+        attempt = Attempt("skipped", None, "", message=f"when is false: {step.attr('when')}")
+    elif opts.confirm and not options.yes:
+        if not world.ui.interactive:
+            attempt = Attempt(
+                "needs_confirmation",
+                None,
+                "",
+                message="needs confirmation: run on a terminal or pass --yes",
+            )
+        elif not world.ui.confirm(step, f"Run step {step.name!r}?"):
+            attempt = Attempt("skipped", None, "", message="declined by the operator")
+    if attempt is None:
+        state.status = "running"
+        world.store.save(record)
+        attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
+        if attempt.status == "succeeded" and opts.capture:
+            record.variables[opts.capture] = mask(attempt.stdout.strip())
+    finished = world.clock()
+    state.status = attempt.status
+    state.exit_code = attempt.exit_code
+    state.output = mask(attempt.output)
+    state.message = mask(attempt.message)
+    state.finished_at = finished
+    state.duration_s = round(finished - state.started_at, 3)
+    state.pgid = None
+    world.store.save(record)
+    world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
+    _audit(
+        world,
+        record,
+        runbook,
+        "step_finished",
+        mask,
+        {
+            "step": step.name,
+            "status": state.status,
+            "exit_code": state.exit_code,
+            "duration_s": state.duration_s,
+            "attempts": state.attempts,
+            "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
+        },
+    )
+    return attempt.status
+
+
+def _attempts(
+    step: Step, ctx: StepContext, attempts: int, delay: float, world: World, state: StepRecord
+) -> Attempt:
+    kind = STEP_KINDS[step.kind]
+    result = Attempt("failed", None, "")
+    for number in range(1, attempts + 1):
+        state.attempts = number
+        world.ui.step_started(step, number, attempts)
+        result = kind.run(step, ctx)
+        if result.status not in FAILED:
+            return result
+        if number < attempts:
+            world.ui.note(
+                f"{step.name}: {result.message}; retrying in {format_duration(delay)} "
+                f"(attempt {number + 1} of {attempts})"
+            )
+            world.sleep(delay)
+    return result
+
+
+def _audit(
+    world: World,
+    record: RunRecord,
+    runbook: Runbook,
+    event: str,
+    mask: Masker,
+    extra: dict[str, Any],
+) -> None:
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(world.clock())),
+        "event": event,
+        "run_id": record.run_id,
+        "user": record.user,
+        "host": record.host,
+        "runbook": runbook.source,
+        "runbook_sha256": runbook.sha256,
+        "params": mask.mapping(record.params, ()),
+    }
+    entry.update(extra)
+    world.audit.append(entry)
+
+
+def run_document(record: RunRecord) -> dict[str, Any]:
+    """The ``--json`` document of a run."""
+    steps = []
+    order = [*record.plan, *(n for n in record.steps if n not in record.plan)]
+    for name in order:
+        step = record.steps[name]
+        status, message = step.status, step.message
+        if status in ("pending", "running"):
+            status, message = "skipped", message or "not reached"
+        steps.append(
+            {
+                "name": name,
+                "status": status,
+                "exit_code": step.exit_code,
+                "duration_s": step.duration_s,
+                "output": step.output,
+                "attempts": step.attempts,
+                "message": message,
+                "handler": step.handler,
+            }
+        )
+    return {
+        "run_id": record.run_id,
+        "runbook": record.runbook,
+        "status": record.status,
+        "user": record.user,
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at) if record.finished_at else None,
+        "params": record.params,
+        "steps": steps,
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,0 +1,169 @@
+"""``ops runbook run|resume|runs`` as real processes: JSON, reports, SIGKILL and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+
+FENCE = "```"
+
+
+def write_runbook(tmp_path: Path, body: str, front: str = "") -> Path:
+    path = tmp_path / "rb.md"
+    path.write_text(
+        f"---\ntitle: CLI test\nowner: team\n{front}---\n# CLI test\n\n## Steps\n{body}"
+    )
+    return path
+
+
+def ops(
+    *args: str, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ops_toolkit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        stdin=subprocess.DEVNULL,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_run_json_document_and_exit_codes(tmp_path: Path, runner: CliRunner) -> None:
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}sh {{"name":"hello"}}\necho "hi $WHO"\n{FENCE}\n',
+        "params:\n  WHO: {default: there}\n",
+    )
+    state = str(tmp_path / "state")
+    result = runner.invoke(
+        main, ["runbook", "run", str(path), "-p", "WHO=you", "--json", "--state-dir", state]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "succeeded"
+    assert document["steps"][0]["name"] == "hello"
+    assert document["steps"][0]["output"] == "hi you\n"
+    assert {"run_id", "runbook", "status", "steps"} <= set(document)
+    assert {"name", "status", "exit_code", "duration_s", "output"} <= set(document["steps"][0])
+    listing = runner.invoke(main, ["runbook", "runs", "--json", "--state-dir", state])
+    assert [r["run_id"] for r in json.loads(listing.stdout)] == [document["run_id"]]
+    shown = runner.invoke(
+        main, ["runbook", "runs", document["run_id"], "--json", "--state-dir", state]
+    )
+    assert json.loads(shown.stdout)["steps"][0]["output"] == "hi you\n"
+
+
+def test_a_failed_run_exits_1_and_says_how_to_resume(tmp_path: Path, runner: CliRunner) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"boom"}}\nexit 3\n{FENCE}\n')
+    report = tmp_path / "report.md"
+    result = runner.invoke(
+        main,
+        ["runbook", "run", str(path), "--state-dir", str(tmp_path / "s"), "--report", str(report)],
+    )
+    assert result.exit_code == 1
+    assert "Run failed. Resume with: ops runbook resume " in result.output
+    text = report.read_text()
+    assert "| boom | ❌ failed | 3 |" in text and "**failed**" in text
+
+
+def test_bad_param_syntax_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"a"}}\ntrue\n{FENCE}\n')
+    result = runner.invoke(main, ["runbook", "run", str(path), "-p", "NOEQUALS"])
+    assert result.exit_code == 2
+    assert "expected KEY=VALUE, got 'NOEQUALS'" in result.output
+
+
+def test_unknown_run_id(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "resume", "nope", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no run 'nope' in ")
+
+
+def test_dry_run_lists_steps_with_masked_secrets(tmp_path: Path) -> None:
+    path = write_runbook(
+        tmp_path, f'{FENCE}sh {{"name":"a"}}\necho "$TOKEN"\n{FENCE}\n', "secrets: [TOKEN]\n"
+    )
+    result = ops("runbook", "run", str(path), "--dry-run", env={"TOKEN": "abc-secret"})
+    assert result.returncode == 0, result.stderr
+    assert "1. a [sh] would run" in result.stdout
+    assert "TOKEN=***" in result.stdout and "abc-secret" not in result.stdout
+
+
+def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
+    marker = tmp_path / "in-step-two"
+    release = tmp_path / "release"
+    body = (
+        f'{FENCE}sh {{"name":"one","capture":"GREETING"}}\necho hello\n{FENCE}\n\n'
+        f'{FENCE}sh {{"name":"two"}}\ntouch {marker}\n'
+        f'while [ ! -e {release} ]; do sleep 0.05; done\necho "two: $GREETING" >> {tmp_path}/log\n'
+        f"{FENCE}\n\n"
+        f'{FENCE}sh {{"name":"three"}}\necho three >> {tmp_path}/log\n{FENCE}\n'
+    )
+    path = write_runbook(tmp_path, body)
+    state = str(tmp_path / "state")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ops_toolkit",
+            "runbook",
+            "run",
+            str(path),
+            "--state-dir",
+            state,
+            "--non-interactive",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run_id = next((Path(state) / "runs").glob("*.json")).stem
+    saved = json.loads((Path(state) / "runs" / f"{run_id}.json").read_text())
+    assert saved["steps"]["one"]["status"] == "succeeded"
+    assert saved["steps"]["two"]["status"] == "running"
+    orphan = saved["steps"]["two"]["pgid"]
+
+    refused = ops("runbook", "resume", run_id, "--state-dir", state)
+    assert refused.returncode == 1
+    assert f"step 'two' is still running as process group {orphan}" in refused.stderr
+
+    os.killpg(orphan, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release.touch()
+    resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert [(s["name"], s["status"]) for s in document["steps"]] == [
+        ("one", "succeeded"),
+        ("two", "succeeded"),
+        ("three", "succeeded"),
+    ]
+    assert (tmp_path / "log").read_text() == "two: hello\nthree\n"
+    audit = [json.loads(line) for line in (Path(state) / "audit.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in audit] == [
+        "run_started",
+        "step_finished",
+        "run_started",
+        "step_finished",
+        "step_finished",
+        "run_finished",
+    ]
