@@ -1,25 +1,80 @@
-"""``python -m ops_toolkit.demo``: run the whole job on the worked example, on loopback only."""
+"""``python -m ops_toolkit.demo`` (``make demo``): the whole job on the worked example.
+
+Starts a real Prometheus on a loopback port loaded with 30 days of the document-search
+service's metrics (two incidents, one still burning), then runs ``ops`` as a user would.
+Everything lives under ``.ops-demo/``; the Prometheus started here is stopped at the end.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
+
+from ops_toolkit.demo.data import backfill, worked_example
+from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.runbook.catalog import load_runbook
+
+WORKDIR = ".ops-demo"
 
 
-def ops(*args: str) -> None:
+def banner(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def ops(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     """Run ``ops`` as a user would, showing the command first."""
     print(f"\n$ ops {' '.join(args)}", flush=True)
     result = subprocess.run([sys.executable, "-m", "ops_toolkit", *args], check=False)
-    if result.returncode not in (0,):
+    if result.returncode not in ok:
         raise SystemExit(f"demo: 'ops {' '.join(args)}' exited {result.returncode}")
+
+
+def start_prometheus() -> PrometheusServer:
+    require_binary("promtool")
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    end = int(time.time()) // 60 * 60
+    started = time.monotonic()
+    dataset = worked_example(end)
+    backfill(dataset, f"{WORKDIR}/tsdb", f"{WORKDIR}/openmetrics")
+    server = PrometheusServer(f"{WORKDIR}/prometheus", f"{WORKDIR}/tsdb").start()
+    print(
+        f"Prometheus {server.url} (pid {server.process.pid if server.process else '?'}): "
+        f"{len(dataset.series)} series, 30 days at 1-minute steps, loaded in "
+        f"{time.monotonic() - started:.1f}s",
+        flush=True,
+    )
+    return server
 
 
 def main() -> None:
     os.environ.setdefault("COLUMNS", "120")
+    banner("Runbooks: list, lint, show")
     ops("runbook", "list")
     ops("runbook", "lint", "--strict", "runbooks/")
     ops("runbook", "show", "search-errors")
+
+    banner("A local Prometheus with the worked example's last 30 days")
+    server = start_prometheus()
+    os.environ["OPS_PROMETHEUS_URL"] = server.url
+    os.environ["OPS_STATE_DIR"] = f"{WORKDIR}/state"
+    try:
+        banner("An alert fired: run the runbook's metric diagnose steps, unattended")
+        runbook = load_runbook("search-errors", "runbooks")
+        steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]
+        print("(shell diagnose steps need the production cluster; the demo runs the metric checks)")
+        report = f"{WORKDIR}/search-errors-run.md"
+        selection = [arg for name in steps for arg in ("--step", name)]
+        ops("runbook", "run", "search-errors", *selection, "--non-interactive", "--report", report,
+            ok=(0, 1))
+        banner(f"The run report ({report}), ready to paste into the incident")
+        with open(report, encoding="utf-8") as handle:
+            print(handle.read())
+        ops("runbook", "runs")
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

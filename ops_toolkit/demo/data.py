@@ -161,7 +161,7 @@ def worked_example(end: int, days: int = 30, step: int = 60) -> Dataset:
             out.append(value)
         return out
 
-    errors = ratio(0.0002, [Incident(18 * DAY, 3 * 3600, 0.04), Incident(50 * 60, 50 * 60, 0.03)])
+    errors = ratio(0.0002, [Incident(18 * DAY, 3 * 3600, 0.04), Incident(50 * 60, 60 * 60, 0.03)])
     slow = ratio(0.004, [Incident(10 * DAY, 6 * 3600, 0.08)])
     unhelpful = ratio(0.06, [Incident(5 * DAY, 2 * DAY, 0.16)])
     late = ratio(0.01, [Incident(3 * DAY, 12 * 3600, 0.5)])

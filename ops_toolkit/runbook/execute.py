@@ -393,8 +393,7 @@ def _run_step(
         elif not world.ui.confirm(step, f"Run step {step.name!r}?"):
             attempt = Attempt("skipped", None, "", message="declined by the operator")
     if attempt is None:
-        state.status = "running"
-        world.store.save(record)
+        state.status = "running"  # saved with the process group id by on_start
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             record.variables[opts.capture] = mask(attempt.stdout.strip())

@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,11 @@ class RunRecord:
     resumed: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow by hand: dataclasses.asdict deep-copies every output string, and the state
+        # is written after every step.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["steps"] = {name: vars(step) for name, step in self.steps.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
@@ -88,7 +92,7 @@ class StateStore:
 
     def save(self, record: RunRecord) -> None:
         self.runs.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(record.to_json(), indent=1).encode()
+        payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
         target = self.runs / f"{record.run_id}.json"
         handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
         try:
