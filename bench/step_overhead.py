@@ -28,9 +28,21 @@ def main() -> None:
         baseline = time.perf_counter() - start
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "ops_toolkit", "runbook", "run", path, "--json",
-             "--non-interactive", "--state-dir", os.path.join(work, "state")],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "ops_toolkit",
+                "runbook",
+                "run",
+                path,
+                "--json",
+                "--non-interactive",
+                "--state-dir",
+                os.path.join(work, "state"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         elapsed = time.perf_counter() - start
     overhead = (elapsed - baseline) / STEPS * 1000

@@ -67,8 +67,16 @@ def main() -> None:
         print("(shell diagnose steps need the production cluster; the demo runs the metric checks)")
         report = f"{WORKDIR}/search-errors-run.md"
         selection = [arg for name in steps for arg in ("--step", name)]
-        ops("runbook", "run", "search-errors", *selection, "--non-interactive", "--report", report,
-            ok=(0, 1))
+        ops(
+            "runbook",
+            "run",
+            "search-errors",
+            *selection,
+            "--non-interactive",
+            "--report",
+            report,
+            ok=(0, 1),
+        )
         banner(f"The run report ({report}), ready to paste into the incident")
         with open(report, encoding="utf-8") as handle:
             print(handle.read())
