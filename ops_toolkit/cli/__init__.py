@@ -24,6 +24,12 @@ def _runbook() -> click.Command:
     return runbook
 
 
+def _slo() -> click.Command:
+    from ops_toolkit.cli.slo import slo
+
+    return slo
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -32,6 +38,7 @@ class LazyCommand:
 
 COMMANDS: dict[str, LazyCommand] = {
     "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
+    "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
 }
 
 
@@ -71,4 +78,5 @@ def main() -> None:
       ops runbook list
       ops runbook lint runbooks/
       ops runbook show search-errors
+      ops slo report --prometheus http://127.0.0.1:9090
     """

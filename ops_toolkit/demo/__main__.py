@@ -61,6 +61,10 @@ def main() -> None:
     os.environ["OPS_PROMETHEUS_URL"] = server.url
     os.environ["OPS_STATE_DIR"] = f"{WORKDIR}/state"
     try:
+        banner("SLOs: validate, then the error-budget report from Prometheus")
+        ops("slo", "validate")
+        ops("slo", "report")
+        ops("slo", "gate", "search/answer-accuracy", "--min-remaining", "0.25", ok=(0, 3))
         banner("An alert fired: run the runbook's metric diagnose steps, unattended")
         runbook = load_runbook("search-errors", "runbooks")
         steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]

@@ -1,0 +1,182 @@
+"""``ops slo ...``: thin commands over ``ops_toolkit.slo``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ops_toolkit.cli.options import json_option, print_json, prometheus_option
+from ops_toolkit.errors import ConfigError, MetricsError
+
+
+@click.group()
+def slo() -> None:
+    """Validate SLOs, report error budgets and burn rates, gate rollouts."""
+
+
+def _parse_at(value: str | None) -> float:
+    """``--at``: RFC 3339 or unix seconds; default now."""
+    if value is None:
+        return time.time()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected RFC 3339 (2026-11-29T08:00:00Z) or unix seconds, got {value!r}",
+            param_hint="--at",
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _source(prometheus_url: str | None, timeout: float) -> Any:
+    if not prometheus_url:
+        raise MetricsError("no Prometheus URL: pass --prometheus URL or set OPS_PROMETHEUS_URL")
+    from ops_toolkit.metrics.prometheus import PrometheusSource
+
+    return PrometheusSource(prometheus_url, timeout=timeout)
+
+
+def _query_options(func: Any) -> Any:
+    func = click.option(
+        "--at", help="Evaluate at this time (RFC 3339 or unix seconds; default now)."
+    )(func)
+    func = click.option(
+        "--timeout", default=10.0, show_default=True, help="Seconds each query may take."
+    )(func)
+    return prometheus_option(func)
+
+
+@slo.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@json_option
+def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
+
+    Example: ops slo validate slos/search.yaml
+    """
+    from ops_toolkit.slo.spec import load_slo_files
+
+    files = load_slo_files(paths or ("slos",))
+    rows = [
+        {
+            "path": f.source,
+            "service": s.service,
+            "slo": s.name,
+            "objective": s.objective,
+            "window": s.window.describe(),
+            "runbook": s.runbook,
+        }
+        for f in files
+        for s in f.slos
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
+            f"{row['window']}"
+        )
+    click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid", err=True)
+
+
+@slo.command("report")
+@click.argument("paths", nargs=-1, type=click.Path())
+@_query_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--keep-going", is_flag=True, help="Report the other SLOs when queries of one fail.")
+def report_command(
+    paths: tuple[str, ...],
+    prometheus_url: str | None,
+    timeout: float,
+    at: str | None,
+    output_format: str,
+    keep_going: bool,
+) -> None:
+    """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
+
+    Every query is evaluated at one pinned time (--at). Exit 1 when Prometheus fails.
+
+    \b
+    Examples:
+      ops slo report --prometheus http://127.0.0.1:9090
+      ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z --format json
+    """
+    from ops_toolkit.slo import report
+    from ops_toolkit.slo.evaluate import evaluate
+    from ops_toolkit.slo.spec import load_slos
+
+    slos = load_slos(paths or ("slos",))
+    statuses = evaluate(
+        slos, _source(prometheus_url, timeout), _parse_at(at), keep_going=keep_going
+    )
+    for status in statuses:
+        if status.error:
+            click.echo(f"Error: {status.error}", err=True)
+    if output_format == "json":
+        print_json([report.status_document(s) for s in report.sort_worst_first(statuses)])
+    elif output_format == "markdown":
+        click.echo(report.markdown(statuses), nl=False)
+    else:
+        from rich.console import Console
+
+        Console().print(report.table(statuses))
+    if any(s.error for s in statuses):
+        raise SystemExit(1)
+
+
+@slo.command("gate")
+@click.argument("selector", metavar="SERVICE/SLO")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--min-remaining",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Smallest budget remaining (0-1) that lets the rollout go on.",
+)
+@_query_options
+def gate_command(
+    selector: str,
+    paths: tuple[str, ...],
+    min_remaining: float,
+    prometheus_url: str | None,
+    timeout: float,
+    at: str | None,
+) -> None:
+    """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
+
+    Example: ops slo gate search/availability --min-remaining 0.25 && widen-pilot
+    """
+    from ops_toolkit.slo.evaluate import evaluate
+    from ops_toolkit.slo.report import gate_verdict
+    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.suggest import did_you_mean
+
+    slos = load_slos(paths or ("slos",))
+    chosen = [s for s in slos if s.key == selector]
+    if not chosen:
+        hint = did_you_mean(selector, [s.key for s in slos])
+        raise ConfigError(f"no SLO {selector!r} in {', '.join(paths or ('slos',))}{hint}")
+    status = evaluate(chosen, _source(prometheus_url, timeout), _parse_at(at), keep_going=True)[0]
+    passed, reason = gate_verdict(status, min_remaining)
+    click.echo(reason)
+    if status.status == "error":
+        raise SystemExit(1)
+    raise SystemExit(0 if passed else 3)

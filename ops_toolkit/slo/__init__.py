@@ -1,0 +1,1 @@
+"""Service level objectives: definitions, error-budget maths, queries, rules and reports."""

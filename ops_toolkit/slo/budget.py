@@ -1,0 +1,97 @@
+"""Error-budget maths, pure (SRE Workbook, "Implementing SLOs" and "Alerting on SLOs").
+
+For a window: SLI = good/total; budget B = 1 - objective; error rate E = bad/total;
+burn rate = E / B; budget remaining = 1 - E/B (below 0 once overspent); bad events left =
+B*total - bad. Zero events in the window is no data (None), never 100%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ops_toolkit.slo.windows import BURN_ALERTS
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Events in a window; ``good`` is derived from the others."""
+
+    bad: float
+    total: float
+
+    @property
+    def good(self) -> float:
+        return self.total - self.bad
+
+    @property
+    def empty(self) -> bool:
+        return self.total <= 0
+
+
+def sli(counts: Counts) -> float | None:
+    return None if counts.empty else _clamp(counts.good / counts.total)
+
+
+def error_rate(counts: Counts) -> float | None:
+    return None if counts.empty else _clamp(counts.bad / counts.total)
+
+
+def burn_rate(counts: Counts, budget: float) -> float | None:
+    rate = error_rate(counts)
+    return None if rate is None else rate / budget
+
+
+def budget_remaining(counts: Counts, budget: float) -> float | None:
+    burn = burn_rate(counts, budget)
+    return None if burn is None else 1.0 - burn
+
+
+def bad_events_left(counts: Counts, budget: float) -> float | None:
+    return None if counts.empty else budget * counts.total - counts.bad
+
+
+def projected_remaining(
+    so_far: Counts, current_burn: float | None, elapsed: float, period: float, budget: float
+) -> float | None:
+    """Budget left at the end of a calendar period if the current burn rate holds.
+
+    Assumes steady traffic: the rest of the period burns at ``current_burn``.
+    """
+    spent = burn_rate(so_far, budget)
+    if spent is None or period <= 0:
+        return None
+    rest = current_burn if current_burn is not None else spent
+    return 1.0 - (spent * elapsed + rest * max(0.0, period - elapsed)) / period
+
+
+STATUSES = ("exhausted", "critical", "warning", "error", "no_data", "ok")
+
+
+def status(
+    remaining: float | None, burn_rates: Mapping[int, float | None], period_seconds: int
+) -> str:
+    """exhausted > critical (a page pair fires) > warning (a ticket pair fires) > no_data > ok."""
+    if remaining is None:
+        return "no_data"
+    if remaining <= 0:
+        return "exhausted"
+    fired = {
+        alert.severity
+        for alert in BURN_ALERTS
+        if _fires(alert.long, alert.short, alert.factor(period_seconds), burn_rates)
+    }
+    if "page" in fired:
+        return "critical"
+    if "ticket" in fired:
+        return "warning"
+    return "ok"
+
+
+def _fires(long: int, short: int, factor: float, burn_rates: Mapping[int, float | None]) -> bool:
+    a, b = burn_rates.get(long), burn_rates.get(short)
+    return a is not None and b is not None and a > factor and b > factor
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))

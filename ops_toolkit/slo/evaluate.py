@@ -1,0 +1,187 @@
+"""Evaluating SLOs against a metrics source: every query of a report at one pinned time.
+
+Plans the count queries of every SLO (its period and each burn-rate window), sends them in
+one concurrent batch, and turns the answers into ``SLOStatus`` values with the pure maths of
+``budget.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from ops_toolkit.errors import ConfigError, MetricsError
+from ops_toolkit.metrics.model import MetricsSource, Sample
+from ops_toolkit.slo import budget
+from ops_toolkit.slo.budget import Counts
+from ops_toolkit.slo.model import SLO, LatencySLI, Window
+from ops_toolkit.slo.queries import bucket_query, count_queries, promql_range
+from ops_toolkit.slo.windows import BURN_WINDOWS
+
+PERIOD = 0  # key of the SLO's own window among the burn windows
+
+
+@dataclass(frozen=True)
+class SLOStatus:
+    """One SLO's state at ``at``."""
+
+    slo: SLO
+    at: float
+    period: Counts | None
+    windows: dict[int, Counts | None]
+    status: str
+    error: str | None = None
+    elapsed: float = 0.0  # seconds of a calendar period so far
+
+    @property
+    def sli(self) -> float | None:
+        return budget.sli(self.period) if self.period else None
+
+    @property
+    def budget_remaining(self) -> float | None:
+        return budget.budget_remaining(self.period, self.slo.budget) if self.period else None
+
+    @property
+    def bad_events_left(self) -> float | None:
+        return budget.bad_events_left(self.period, self.slo.budget) if self.period else None
+
+    def burn_rates(self) -> dict[int, float | None]:
+        return {
+            w: (budget.burn_rate(c, self.slo.budget) if c is not None else None)
+            for w, c in self.windows.items()
+        }
+
+    @property
+    def projected_remaining(self) -> float | None:
+        """Calendar windows: the budget left at the period's end if the 1d burn rate holds."""
+        if self.slo.window.rolling or self.period is None:
+            return None
+        return budget.projected_remaining(
+            self.period,
+            self.burn_rates().get(86400),
+            self.elapsed,
+            self.slo.window.period_seconds,
+            self.slo.budget,
+        )
+
+
+def period_seconds_at(window: Window, at: float) -> int:
+    """The range a window covers at ``at``: fixed when rolling, the period so far otherwise."""
+    if window.rolling:
+        return window.seconds
+    zone = ZoneInfo(window.timezone)
+    now = datetime.fromtimestamp(at, tz=UTC).astimezone(zone)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window.calendar == "week":
+        start = datetime.fromordinal(midnight.toordinal() - midnight.weekday()).replace(tzinfo=zone)
+    elif window.calendar == "month":
+        start = midnight.replace(day=1)
+    else:
+        start = midnight.replace(day=1, month=(now.month - 1) // 3 * 3 + 1)
+    return max(60, int(at - start.timestamp()))
+
+
+@dataclass(frozen=True)
+class _Planned:
+    index: int
+    window: int
+    counted: str
+    counted_query: str
+    total_query: str
+
+
+def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
+    planned = []
+    for index, slo in enumerate(slos):
+        for window in (PERIOD, *BURN_WINDOWS):
+            seconds = period_seconds_at(slo.window, at) if window == PERIOD else window
+            counted, counted_query, total_query = count_queries(slo.sli, promql_range(seconds))
+            planned.append(_Planned(index, window, counted, counted_query, total_query))
+    return planned
+
+
+def evaluate(
+    slos: Sequence[SLO], source: MetricsSource, at: float, *, keep_going: bool = False
+) -> list[SLOStatus]:
+    """The status of every SLO at ``at``; a failed query raises unless ``keep_going``."""
+    planned = _plan(slos, at)
+    queries = [q for p in planned for q in (p.counted_query, p.total_query)]
+    answers = source.query_many(queries, at)
+    counts: dict[int, dict[int, Counts | None]] = {i: {} for i in range(len(slos))}
+    errors: dict[int, str] = {}
+    missing_buckets: set[int] = set()
+    for number, plan in enumerate(planned):
+        counted_answer, total_answer = answers[2 * number], answers[2 * number + 1]
+        for query, answer in (
+            (plan.counted_query, counted_answer),
+            (plan.total_query, total_answer),
+        ):
+            if isinstance(answer, Exception) and plan.index not in errors:
+                message = f"{slos[plan.index].key}: query {query!r} failed: {answer}"
+                if not keep_going:
+                    raise MetricsError(message)
+                errors[plan.index] = message
+        if isinstance(counted_answer, Exception) or isinstance(total_answer, Exception):
+            continue
+        total = _sum(total_answer)
+        counted = _sum(counted_answer)
+        if total > 0 and not counted_answer and plan.counted == "good":
+            missing_buckets.add(plan.index)
+        bad = counted if plan.counted == "bad" else max(0.0, total - counted)
+        counts[plan.index][plan.window] = (
+            Counts(bad=min(bad, total), total=total) if total > 0 else None
+        )
+    for index in sorted(missing_buckets):
+        slo = slos[index]
+        if isinstance(slo.sli, LatencySLI) and index not in errors:
+            message = _missing_bucket(slo, slo.sli, source, at)
+            if not keep_going:
+                raise ConfigError(message)
+            errors[index] = message
+    results = []
+    for index, slo in enumerate(slos):
+        windows = {w: counts[index].get(w) for w in BURN_WINDOWS}
+        period = counts[index].get(PERIOD)
+        elapsed = float(period_seconds_at(slo.window, at))
+        if index in errors:
+            results.append(
+                SLOStatus(
+                    slo, at, None, dict.fromkeys(BURN_WINDOWS), "error", errors[index], elapsed
+                )
+            )
+            continue
+        remaining = budget.budget_remaining(period, slo.budget) if period else None
+        rates = {w: (budget.burn_rate(c, slo.budget) if c else None) for w, c in windows.items()}
+        state = budget.status(remaining, rates, slo.window.period_seconds)
+        results.append(SLOStatus(slo, at, period, windows, state, None, elapsed))
+    return results
+
+
+def _sum(samples: list[Sample] | Exception) -> float:
+    if isinstance(samples, Exception):
+        return 0.0
+    return sum(s.value for s in samples if not math.isnan(s.value))
+
+
+def _missing_bucket(slo: SLO, sli: LatencySLI, source: MetricsSource, at: float) -> str:
+    try:
+        buckets = sorted(
+            {s.labels.get("le", "") for s in source.query(bucket_query(sli), at)}, key=_bound
+        )
+    except MetricsError:
+        buckets = []
+    listed = ", ".join(buckets) if buckets else "none found"
+    return (
+        f"{slo.place}.sli.latency.below: histogram {sli.histogram}{sli.selector} has no bucket "
+        f'le="{sli.le}"; its buckets are: {listed}'
+    )
+
+
+def _bound(le: str) -> float:
+    try:
+        return float(le)
+    except ValueError:
+        return math.inf

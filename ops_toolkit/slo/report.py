@@ -1,0 +1,170 @@
+"""SLO statuses as people and scripts read them: JSON objects, a rich table, Markdown."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ops_toolkit.durations import format_duration
+from ops_toolkit.slo.budget import STATUSES
+from ops_toolkit.slo.evaluate import SLOStatus
+from ops_toolkit.slo.windows import BURN_WINDOWS
+
+TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
+STATUS_STYLE = {
+    "exhausted": "bold red",
+    "critical": "red",
+    "warning": "yellow",
+    "error": "magenta",
+    "no_data": "dim",
+    "ok": "green",
+}
+
+
+def sort_worst_first(statuses: Sequence[SLOStatus]) -> list[SLOStatus]:
+    def key(status: SLOStatus) -> tuple[int, float, str]:
+        remaining = status.budget_remaining
+        return (
+            STATUSES.index(status.status),
+            remaining if remaining is not None else 2.0,
+            status.slo.key,
+        )
+
+    return sorted(statuses, key=key)
+
+
+def rfc3339(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _number(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def status_document(status: SLOStatus) -> dict[str, Any]:
+    """The JSON object of one SLO: exactly the keys scripts rely on."""
+    period = status.period
+    rates = status.burn_rates()
+    return {
+        "service": status.slo.service,
+        "slo": status.slo.name,
+        "objective": status.slo.objective,
+        "window": status.slo.window.describe(),
+        "at": rfc3339(status.at),
+        "sli": _number(status.sli, 8),
+        "good": _number(period.good, 3) if period else None,
+        "bad": _number(period.bad, 3) if period else None,
+        "total": _number(period.total, 3) if period else None,
+        "budget_remaining": _number(status.budget_remaining),
+        "bad_events_left": _number(status.bad_events_left, 3),
+        "burn_rates": {format_duration(w): _number(rates.get(w)) for w in BURN_WINDOWS},
+        "status": status.status,
+        "runbook": status.slo.runbook,
+    }
+
+
+def _percent(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _burn(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def bar(fraction: float | None, width: int = 10) -> str:
+    """Budget remaining as a bar: full is untouched, empty is spent."""
+    if fraction is None:
+        return "·" * width
+    filled = max(0, min(width, round(fraction * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def table(statuses: Sequence[SLOStatus]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    result = Table(title="SLO error budgets", title_justify="left")
+    for column in (
+        "service",
+        "SLO",
+        "objective",
+        "SLI",
+        "budget left",
+        "burn 1h",
+        "6h",
+        "1d",
+        "3d",
+        "status",
+        "runbook",
+    ):
+        justify = (
+            "right"
+            if column not in ("service", "SLO", "budget left", "status", "runbook")
+            else "left"
+        )
+        result.add_column(column, justify=justify, no_wrap=column in ("SLO", "status"))  # type: ignore[arg-type]
+    for status in sort_worst_first(statuses):
+        remaining = status.budget_remaining
+        rates = status.burn_rates()
+        style = STATUS_STYLE[status.status]
+        left = Text(f"{bar(remaining)} {_percent(remaining, 1)}", style=style)
+        projected = status.projected_remaining
+        if projected is not None:
+            left.append(f"\n→ {_percent(projected, 1)} at period end", style="dim")
+        result.add_row(
+            status.slo.service,
+            status.slo.name,
+            f"{status.slo.objective:g}% / {status.slo.window.describe()}",
+            _percent(status.sli),
+            left,
+            *(_burn(rates.get(w)) for w in TABLE_BURN_WINDOWS),
+            Text(status.status, style=style),
+            Text(_runbook_name(status.slo.runbook)),
+        )
+    return result
+
+
+def _runbook_name(path: str | None) -> str:
+    return (path or "").rsplit("/", 1)[-1].removesuffix(".md")
+
+
+def markdown(statuses: Sequence[SLOStatus]) -> str:
+    at = rfc3339(statuses[0].at) if statuses else ""
+    lines = [
+        f"## SLO error budgets at {at}",
+        "",
+        "| service | SLO | objective | SLI | budget left | burn 1h | 6h | 1d | 3d | status | runbook |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for status in sort_worst_first(statuses):
+        rates = status.burn_rates()
+        runbook = f"[{status.slo.runbook}]({status.slo.runbook})" if status.slo.runbook else ""
+        lines.append(
+            f"| {status.slo.service} | {status.slo.name} | {status.slo.objective:g}% / "
+            f"{status.slo.window.describe()} | {_percent(status.sli)} | "
+            f"`{bar(status.budget_remaining)}` {_percent(status.budget_remaining, 1)} | "
+            + " | ".join(_burn(rates.get(w)) for w in TABLE_BURN_WINDOWS)
+            + f" | {status.status} | {runbook} |"
+        )
+    errors = [s for s in statuses if s.error]
+    if errors:
+        lines += ["", *(f"- **{s.slo.key}**: {s.error}" for s in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def gate_verdict(status: SLOStatus, minimum: float) -> tuple[bool, str]:
+    """Whether a rollout may go on: the budget remaining is at least ``minimum``."""
+    remaining = status.budget_remaining
+    name = status.slo.key
+    if status.status == "error":
+        raise_reason = status.error or "query failed"
+        return False, f"{name}: cannot tell: {raise_reason}"
+    if remaining is None:
+        return False, f"{name}: no data in the {status.slo.window.describe()} window; cannot tell"
+    verdict = remaining >= minimum
+    word = "holds" if verdict else "is below the gate"
+    return verdict, (
+        f"{name}: budget remaining {_percent(remaining, 1)} {word} (minimum {_percent(minimum, 1)}); "
+        f"status {status.status}"
+    )
