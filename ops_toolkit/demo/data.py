@@ -230,3 +230,39 @@ def worked_example(end: int, days: int = 30, step: int = 60) -> Dataset:
         ),
     ]
     return dataset
+
+
+def synthetic_services(count: int, end: int, days: int = 30, step: int = 300) -> Dataset:
+    """``count`` services with a request counter each (200s and 500s), for benchmarks."""
+    start = end - days * DAY + step
+    length = (end - start) // step + 1
+    dataset = Dataset(start, step)
+    for number in range(count):
+        requests = _spread([step * (2.0 + number % 7) for _ in range(length)])
+        bad = _spread([r * (0.0005 + 0.0001 * (number % 5)) for r in requests])
+        labels = {"service": f"svc-{number:04d}"}
+        dataset.series += [
+            Series(
+                "http_requests_total",
+                {**labels, "code": "200"},
+                [r - b for r, b in zip(requests, bad, strict=True)],
+            ),
+            Series("http_requests_total", {**labels, "code": "500"}, bad),
+        ]
+    return dataset
+
+
+def synthetic_slo_file(count: int) -> str:
+    """An ops/v1 file with one availability SLO per synthetic service."""
+    lines = ["version: ops/v1", "service: bench", "slos:"]
+    for number in range(count):
+        service = f"svc-{number:04d}"
+        lines += [
+            f"  - name: {service}-availability",
+            "    objective: 99.9",
+            "    sli:",
+            "      ratio:",
+            f'        bad: http_requests_total{{service="{service}",code=~"5.."}}',
+            f'        total: http_requests_total{{service="{service}"}}',
+        ]
+    return "\n".join(lines) + "\n"

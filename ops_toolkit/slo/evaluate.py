@@ -18,7 +18,13 @@ from ops_toolkit.metrics.model import MetricsSource, Sample
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
 from ops_toolkit.slo.model import SLO, LatencySLI, Window
-from ops_toolkit.slo.queries import bucket_query, count_queries, promql_range
+from ops_toolkit.slo.queries import (
+    BATCH_LABEL,
+    batch_query,
+    bucket_query,
+    count_queries,
+    promql_range,
+)
 from ops_toolkit.slo.windows import BURN_WINDOWS
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
@@ -88,6 +94,7 @@ def period_seconds_at(window: Window, at: float) -> int:
 class _Planned:
     index: int
     window: int
+    range: str
     counted: str
     counted_query: str
     total_query: str
@@ -98,8 +105,18 @@ def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
     for index, slo in enumerate(slos):
         for window in (PERIOD, *BURN_WINDOWS):
             seconds = period_seconds_at(slo.window, at) if window == PERIOD else window
-            counted, counted_query, total_query = count_queries(slo.sli, promql_range(seconds))
-            planned.append(_Planned(index, window, counted, counted_query, total_query))
+            span = promql_range(seconds)
+            counted, counted_query, total_query = count_queries(slo.sli, span)
+            planned.append(
+                _Planned(
+                    index,
+                    window,
+                    span,
+                    counted,
+                    total_query=total_query,
+                    counted_query=counted_query,
+                )
+            )
     return planned
 
 
@@ -108,8 +125,7 @@ def evaluate(
 ) -> list[SLOStatus]:
     """The status of every SLO at ``at``; a failed query raises unless ``keep_going``."""
     planned = _plan(slos, at)
-    queries = [q for p in planned for q in (p.counted_query, p.total_query)]
-    answers = source.query_many(queries, at)
+    answers = _answers(planned, source, at)
     counts: dict[int, dict[int, Counts | None]] = {i: {} for i in range(len(slos))}
     errors: dict[int, str] = {}
     missing_buckets: set[int] = set()
@@ -158,6 +174,47 @@ def evaluate(
         state = budget.status(remaining, rates, slo.window.period_seconds)
         results.append(SLOStatus(slo, at, period, windows, state, None, elapsed))
     return results
+
+
+BATCH_SIZE = 16
+
+
+def _answers(
+    planned: list[_Planned], source: MetricsSource, at: float
+) -> list[list[Sample] | Exception]:
+    """Answers to each plan's (counted, total) queries, flattened in plan order.
+
+    Queries over the same range are batched, 16 to a request: a request's cost at the
+    client is mostly fixed, while Prometheus opens its series over the widest range of a
+    query, so mixing a 30d and a 5m range in one request would make the 5m one costly.
+    When a batch fails, its queries are sent one by one so the error names the query.
+    """
+    queries = [q for p in planned for q in (p.counted_query, p.total_query)]
+    by_range: dict[str, list[int]] = {}
+    for number, plan in enumerate(planned):
+        by_range.setdefault(plan.range, []).extend((2 * number, 2 * number + 1))
+    groups = [
+        indices[i : i + BATCH_SIZE]
+        for indices in by_range.values()
+        for i in range(0, len(indices), BATCH_SIZE)
+    ]
+    batched = source.query_many([batch_query([queries[i] for i in g]) for g in groups], at)
+    answers: list[list[Sample] | Exception] = [[] for _ in queries]
+    for group, answer in zip(groups, batched, strict=True):
+        if isinstance(answer, Exception):
+            singles = source.query_many([queries[i] for i in group], at)
+            for index, single in zip(group, singles, strict=True):
+                answers[index] = single
+            continue
+        found: dict[int, list[Sample]] = {index: [] for index in group}
+        for sample in answer:
+            tag = sample.labels.get(BATCH_LABEL, "")
+            if tag.isdigit() and int(tag) < len(group):
+                labels = {k: v for k, v in sample.labels.items() if k != BATCH_LABEL}
+                found[group[int(tag)]].append(Sample(labels, sample.value))
+        for index, samples in found.items():
+            answers[index] = samples
+    return answers
 
 
 def _sum(samples: list[Sample] | Exception) -> float:

@@ -289,7 +289,7 @@ def test_the_same_slo_in_two_files_is_an_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             RawSLI("sum(x[{{window}}])", "sum(y[{{window}}])"),
-            ("bad", "sum(x[1h])", "sum(y[1h])"),
+            ("bad", "sum(sum(x[1h]))", "sum(sum(y[1h]))"),
             id="raw",
         ),
     ],
