@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench system-deps rules clean
+.PHONY: demo test lint typecheck unit bench system-deps rules-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ typecheck: $(STAMP)
 unit: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+rules-check: $(STAMP) system-deps
+	$(BIN)/ops slo rules --tests --check
+	promtool check rules alerts/*.rules.yaml
+	cd alerts && promtool test rules *.rules.test.yaml
+
+test: lint typecheck rules-check unit
 
 bench: $(STAMP) system-deps
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

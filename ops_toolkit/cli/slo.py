@@ -101,6 +101,11 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
     show_default=True,
 )
 @click.option("--keep-going", is_flag=True, help="Report the other SLOs when queries of one fail.")
+@click.option(
+    "--use-rules",
+    is_flag=True,
+    help="Read the series 'ops slo rules' records: one query per window for all SLOs.",
+)
 def report_command(
     paths: tuple[str, ...],
     prometheus_url: str | None,
@@ -108,6 +113,7 @@ def report_command(
     at: str | None,
     output_format: str,
     keep_going: bool,
+    use_rules: bool,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
 
@@ -117,15 +123,15 @@ def report_command(
     Examples:
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z --format json
+      ops slo report --use-rules     # recorded series: cost does not grow with SLOs
     """
     from ops_toolkit.slo import report
-    from ops_toolkit.slo.evaluate import evaluate
+    from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
     from ops_toolkit.slo.spec import load_slos
 
     slos = load_slos(paths or ("slos",))
-    statuses = evaluate(
-        slos, _source(prometheus_url, timeout), _parse_at(at), keep_going=keep_going
-    )
+    run = evaluate_recorded if use_rules else evaluate
+    statuses = run(slos, _source(prometheus_url, timeout), _parse_at(at), keep_going=keep_going)
     for status in statuses:
         if status.error:
             click.echo(f"Error: {status.error}", err=True)
@@ -180,3 +186,73 @@ def gate_command(
     if status.status == "error":
         raise SystemExit(1)
     raise SystemExit(0 if passed else 3)
+
+
+@slo.command("rules")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    default="alerts",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the rule files go.",
+)
+@click.option(
+    "--runbook-base-url",
+    envvar="OPS_RUNBOOK_BASE_URL",
+    metavar="URL",
+    help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL).",
+)
+@click.option("--check", is_flag=True, help="Exit 1 when the files on disk are not current.")
+@click.option(
+    "--tests",
+    "with_tests",
+    is_flag=True,
+    help="Also write <service>.rules.test.yaml for promtool test rules.",
+)
+@json_option
+def rules_command(
+    paths: tuple[str, ...],
+    directory: str,
+    runbook_base_url: str | None,
+    check: bool,
+    with_tests: bool,
+    as_json: bool,
+) -> None:
+    """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
+
+    One file per SLO file, alerts/<service>.rules.yaml; the same input gives the same bytes.
+
+    \b
+    Examples:
+      ops slo rules -o alerts/ --tests
+      ops slo rules --check          # in CI: fail when alerts/ is stale
+    """
+    from ops_toolkit.slo.rulefiles import stale_files, write_files
+    from ops_toolkit.slo.rules import generate
+    from ops_toolkit.slo.spec import load_slo_files
+
+    generated = generate(load_slo_files(paths or ("slos",)), runbook_base_url, with_tests)
+    if check:
+        problems = stale_files(generated, directory)
+        if as_json:
+            print_json({"current": not problems, "problems": problems})
+        for problem in problems if not as_json else ():
+            click.echo(problem)
+        if problems:
+            click.echo("Rule files are stale: run 'ops slo rules' and commit the result.", err=True)
+            raise SystemExit(1)
+        if not as_json:
+            click.echo(f"{len(generated)} rule file(s) in {directory}/ are current", err=True)
+        return
+    changed = write_files(generated, directory)
+    if as_json:
+        print_json({"written": changed, "files": sorted(generated)})
+        return
+    for name in sorted(generated):
+        click.echo(
+            f"{directory.rstrip('/')}/{name}"
+            + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
+        )

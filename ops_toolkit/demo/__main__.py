@@ -65,6 +65,22 @@ def main() -> None:
         ops("slo", "validate")
         ops("slo", "report")
         ops("slo", "gate", "search/answer-accuracy", "--min-remaining", "0.25", ok=(0, 3))
+        banner("Alerting rules from the SLOs, checked by promtool")
+        ops(
+            "slo",
+            "rules",
+            "-o",
+            f"{WORKDIR}/alerts",
+            "--tests",
+            "--runbook-base-url",
+            "https://git.example.com/search/ops/-/blob/main",
+        )
+        for command in (
+            ["check", "rules", f"{WORKDIR}/alerts/search.rules.yaml"],
+            ["test", "rules", f"{WORKDIR}/alerts/search.rules.test.yaml"],
+        ):
+            print(f"\n$ promtool {' '.join(command)}", flush=True)
+            subprocess.run(["promtool", *command], check=True)
         banner("An alert fired: run the runbook's metric diagnose steps, unattended")
         runbook = load_runbook("search-errors", "runbooks")
         steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]

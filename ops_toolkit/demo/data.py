@@ -19,11 +19,15 @@ DAY = 86400
 
 @dataclass
 class Series:
-    """A counter: one increment per step, starting at ``Dataset.start``."""
+    """A counter: one increment per step, starting at ``Dataset.start``.
+
+    ``scale`` divides the written values (recorded ratios are written in millionths).
+    """
 
     name: str
     labels: dict[str, str]
     increments: list[int]
+    scale: int = 1
 
     def key(self) -> str:
         inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
@@ -85,12 +89,16 @@ class Dataset:
                         self.start + first * self.step, self.start + last * self.step, self.step
                     )
                     handle.writelines(
-                        f"{key} {values[i]} {t}\n"
+                        f"{key} {_scaled(values[i], series.scale)} {t}\n"
                         for i, t in zip(range(first, last), times, strict=True)
                     )
                 handle.write("# EOF\n")
             paths.append(path)
         return paths
+
+
+def _scaled(value: int, scale: int) -> str:
+    return str(value) if scale == 1 else repr(value / scale)
 
 
 def _running(increments: list[int]) -> list[int]:
@@ -266,3 +274,22 @@ def synthetic_slo_file(count: int) -> str:
             f'        total: http_requests_total{{service="{service}"}}',
         ]
     return "\n".join(lines) + "\n"
+
+
+def recorded_ratios(count: int, end: int, names: list[str], minutes: int = 30) -> Dataset:
+    """Series as ``ops slo rules`` records them for ``count`` synthetic SLOs (benchmarks).
+
+    Gauges written as counters would be: the value is the ratio itself, constant per series.
+    """
+    dataset = Dataset(end - (minutes - 1) * 60, 60)
+    for number in range(count):
+        labels = {"service": "bench", "slo": f"svc-{number:04d}-availability"}
+        ratio_millionths = 200 + 50 * (number % 11)
+        for name in names:
+            # One increment at the first step, then none: the series holds a constant value.
+            dataset.series.append(
+                Series(
+                    name, dict(labels), [ratio_millionths] + [0] * (minutes - 1), scale=1_000_000
+                )
+            )
+    return dataset

@@ -7,6 +7,7 @@ B*total - bad. Zero events in the window is no data (None), never 100%.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,14 +38,24 @@ def error_rate(counts: Counts) -> float | None:
     return None if counts.empty else _clamp(counts.bad / counts.total)
 
 
+def burn_from_ratio(ratio: float | None, budget: float) -> float | None:
+    """Burn rate from an error ratio; None (or NaN, no events) is no data."""
+    if ratio is None or math.isnan(ratio):
+        return None
+    return ratio / budget
+
+
+def remaining_from_ratio(ratio: float | None, budget: float) -> float | None:
+    burn = burn_from_ratio(ratio, budget)
+    return None if burn is None else 1.0 - burn
+
+
 def burn_rate(counts: Counts, budget: float) -> float | None:
-    rate = error_rate(counts)
-    return None if rate is None else rate / budget
+    return burn_from_ratio(error_rate(counts), budget)
 
 
 def budget_remaining(counts: Counts, budget: float) -> float | None:
-    burn = burn_rate(counts, budget)
-    return None if burn is None else 1.0 - burn
+    return remaining_from_ratio(error_rate(counts), budget)
 
 
 def bad_events_left(counts: Counts, budget: float) -> float | None:

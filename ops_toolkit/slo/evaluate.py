@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -32,23 +32,25 @@ PERIOD = 0  # key of the SLO's own window among the burn windows
 
 @dataclass(frozen=True)
 class SLOStatus:
-    """One SLO's state at ``at``."""
+    """One SLO's state at ``at``: error ratios per window, and event counts when queried raw."""
 
     slo: SLO
     at: float
-    period: Counts | None
-    windows: dict[int, Counts | None]
     status: str
+    period_ratio: float | None
+    window_ratios: dict[int, float | None]
+    period: Counts | None = None
+    windows: dict[int, Counts | None] = field(default_factory=dict)
     error: str | None = None
     elapsed: float = 0.0  # seconds of a calendar period so far
 
     @property
     def sli(self) -> float | None:
-        return budget.sli(self.period) if self.period else None
+        return None if self.period_ratio is None else 1.0 - self.period_ratio
 
     @property
     def budget_remaining(self) -> float | None:
-        return budget.budget_remaining(self.period, self.slo.budget) if self.period else None
+        return budget.remaining_from_ratio(self.period_ratio, self.slo.budget)
 
     @property
     def bad_events_left(self) -> float | None:
@@ -56,8 +58,7 @@ class SLOStatus:
 
     def burn_rates(self) -> dict[int, float | None]:
         return {
-            w: (budget.burn_rate(c, self.slo.budget) if c is not None else None)
-            for w, c in self.windows.items()
+            w: budget.burn_from_ratio(r, self.slo.budget) for w, r in self.window_ratios.items()
         }
 
     @property
@@ -72,6 +73,35 @@ class SLOStatus:
             self.slo.window.period_seconds,
             self.slo.budget,
         )
+
+
+def from_ratios(
+    slo: SLO,
+    at: float,
+    period_ratio: float | None,
+    window_ratios: dict[int, float | None],
+    *,
+    period: Counts | None = None,
+    windows: dict[int, Counts | None] | None = None,
+    elapsed: float = 0.0,
+) -> SLOStatus:
+    remaining = budget.remaining_from_ratio(period_ratio, slo.budget)
+    rates = {w: budget.burn_from_ratio(r, slo.budget) for w, r in window_ratios.items()}
+    return SLOStatus(
+        slo,
+        at,
+        budget.status(remaining, rates, slo.window.period_seconds),
+        period_ratio,
+        window_ratios,
+        period,
+        windows or {},
+        None,
+        elapsed,
+    )
+
+
+def failed(slo: SLO, at: float, message: str) -> SLOStatus:
+    return SLOStatus(slo, at, "error", None, dict.fromkeys(BURN_WINDOWS), error=message)
 
 
 def period_seconds_at(window: Window, at: float) -> int:
@@ -159,20 +189,22 @@ def evaluate(
             errors[index] = message
     results = []
     for index, slo in enumerate(slos):
+        if index in errors:
+            results.append(failed(slo, at, errors[index]))
+            continue
         windows = {w: counts[index].get(w) for w in BURN_WINDOWS}
         period = counts[index].get(PERIOD)
-        elapsed = float(period_seconds_at(slo.window, at))
-        if index in errors:
-            results.append(
-                SLOStatus(
-                    slo, at, None, dict.fromkeys(BURN_WINDOWS), "error", errors[index], elapsed
-                )
+        results.append(
+            from_ratios(
+                slo,
+                at,
+                budget.error_rate(period) if period else None,
+                {w: (budget.error_rate(c) if c else None) for w, c in windows.items()},
+                period=period,
+                windows=windows,
+                elapsed=float(period_seconds_at(slo.window, at)),
             )
-            continue
-        remaining = budget.budget_remaining(period, slo.budget) if period else None
-        rates = {w: (budget.burn_rate(c, slo.budget) if c else None) for w, c in windows.items()}
-        state = budget.status(remaining, rates, slo.window.period_seconds)
-        results.append(SLOStatus(slo, at, period, windows, state, None, elapsed))
+        )
     return results
 
 
@@ -242,3 +274,57 @@ def _bound(le: str) -> float:
         return float(le)
     except ValueError:
         return math.inf
+
+
+def evaluate_recorded(
+    slos: Sequence[SLO], source: MetricsSource, at: float, *, keep_going: bool = False
+) -> list[SLOStatus]:
+    """Statuses from the series ``ops slo rules`` records: one query per window for all SLOs.
+
+    Calendar SLOs still get their period so far from raw counters (rules record the nominal
+    rolling length), so only they add queries.
+    """
+    from ops_toolkit.durations import format_duration
+
+    names = {w: f"slo:error_ratio:{format_duration(w)}" for w in BURN_WINDOWS}
+    names[PERIOD] = "slo:error_ratio:period"
+    windows = list(names)
+    answers = source.query_many([names[w] for w in windows], at)
+    ratios: dict[tuple[str, str], dict[int, float]] = {}
+    for window, answer in zip(windows, answers, strict=True):
+        if isinstance(answer, Exception):
+            raise MetricsError(f"query {names[window]!r} failed: {answer}")
+        for sample in answer:
+            key = (sample.labels.get("service", ""), sample.labels.get("slo", ""))
+            ratios.setdefault(key, {})[window] = sample.value
+    if not ratios and slos:
+        raise MetricsError(
+            "Prometheus has no slo:error_ratio series: load the rule files from 'ops slo rules' "
+            "into it, or report without --use-rules"
+        )
+    calendar = [s for s in slos if not s.window.rolling]
+    direct = {
+        s.key: st
+        for s, st in zip(
+            calendar, evaluate(calendar, source, at, keep_going=keep_going), strict=True
+        )
+    }
+    results = []
+    for slo in slos:
+        if slo.key in direct:
+            results.append(direct[slo.key])
+            continue
+        recorded = ratios.get((slo.service, slo.name), {})
+        results.append(
+            from_ratios(
+                slo,
+                at,
+                _ratio(recorded.get(PERIOD)),
+                {w: _ratio(recorded.get(w)) for w in BURN_WINDOWS},
+            )
+        )
+    return results
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value

@@ -1,0 +1,197 @@
+"""Generated rules, proven by promtool and by a real Prometheus evaluating them.
+
+The recording rules are backfilled with ``promtool tsdb create-blocks-from rules`` against
+a Prometheus holding the worked example's 30 days: first the 5m event counts (every 5m over
+30 days), then the ratios at the report's pinned time from a second Prometheus that holds
+those counts. The budget remaining read from the recorded series must agree with the direct
+report within 1% absolute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.slo.rules import generate
+from ops_toolkit.slo.spec import load_slo_files
+from tests.conftest import ROOT
+from tests.integration.conftest import LoadedPrometheus
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_binary("promtool"), *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "slo",
+            "rules",
+            str(ROOT / "slos"),
+            "-o",
+            str(tmp_path),
+            "--tests",
+            "--runbook-base-url",
+            "https://git.example/ops",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 92 rules found" in check.stdout
+    tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())
+    assert len(document["tests"]) == 16  # 4 SLOs x (fast, slow, healthy, no data)
+    url = document["tests"][0]["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"][
+        "runbook_url"
+    ]
+    assert url == "https://git.example/ops/runbooks/search-errors.md"
+
+
+def test_the_golden_rules_pass_promtool() -> None:
+    golden = ROOT / "tests" / "slo" / "golden"
+    assert promtool("check", "rules", str(golden / "checkout.rules.yaml")).returncode == 0
+    tests = promtool("test", "rules", str(golden / "checkout.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_a_broken_expectation_makes_promtool_fail(tmp_path: Path) -> None:
+    """The generated tests are not vacuous: a wrong expected severity is caught."""
+    CliRunner().invoke(main, ["slo", "rules", str(ROOT / "slos"), "-o", str(tmp_path), "--tests"])
+    path = tmp_path / "search.rules.test.yaml"
+    path.write_text(path.read_text().replace("severity: page", "severity: ticket", 1))
+    assert promtool("test", "rules", str(path)).returncode == 1
+
+
+def _events_only(rules_path: Path, target: Path) -> None:
+    document = yaml.safe_load(rules_path.read_text())
+    groups = [g for g in document["groups"] if g["name"].endswith("-events")]
+    target.write_text(yaml.safe_dump({"groups": groups}))
+
+
+def _ratios_only(rules_path: Path, target: Path) -> None:
+    document = yaml.safe_load(rules_path.read_text())
+    groups = [g for g in document["groups"] if g["name"].endswith("-ratios")]
+    target.write_text(yaml.safe_dump({"groups": groups}))
+
+
+def _copy_blocks(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.is_dir() and (entry / "meta.json").exists():
+            shutil.copytree(entry, target / entry.name)
+
+
+def _backfill(rules: Path, url: str, start: int, end: int, interval: str, out: Path) -> None:
+    result = promtool(
+        "tsdb",
+        "create-blocks-from",
+        "rules",
+        "--quiet",
+        f"--url={url}",
+        f"--start={start}",
+        f"--end={end}",
+        f"--eval-interval={interval}",
+        f"--output-dir={out}",
+        str(rules),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def recorded_prometheus(
+    worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    base = tmp_path_factory.mktemp("rules")
+    generated = generate(load_slo_files([str(ROOT / "slos")]), None, False)
+    rules = base / "search.rules.yaml"
+    rules.write_text(generated["search.rules.yaml"])
+    end = worked_prometheus.end // 300 * 300
+    _events_only(rules, base / "events.yaml")
+    _backfill(
+        base / "events.yaml", worked_prometheus.url, end - 31 * 86400, end, "5m", base / "events"
+    )
+    tsdb = base / "tsdb"
+    _copy_blocks(Path(worked_prometheus.server.tsdb_dir), tsdb)
+    _copy_blocks(base / "events", tsdb)
+    with_events = PrometheusServer(str(base / "p1"), str(tsdb), rule_files=[str(rules)]).start()
+    try:
+        _ratios_only(rules, base / "ratios.yaml")
+        _backfill(base / "ratios.yaml", with_events.url, end - 300, end, "1m", base / "ratios")
+    finally:
+        with_events.stop()
+    _copy_blocks(base / "ratios", tsdb)
+    server = PrometheusServer(str(base / "p2"), str(tsdb), rule_files=[str(rules)]).start()
+    try:
+        yield server.url, end
+    finally:
+        server.stop()
+
+
+def test_recorded_budget_agrees_with_the_direct_report(
+    recorded_prometheus: tuple[str, int],
+) -> None:
+    url, end = recorded_prometheus
+    base = [
+        "slo",
+        "report",
+        str(ROOT / "slos"),
+        "--prometheus",
+        url,
+        "--at",
+        str(end),
+        "--format",
+        "json",
+    ]
+    direct = json.loads(CliRunner().invoke(main, base).stdout)
+    result = CliRunner().invoke(main, [*base, "--use-rules"])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads(result.stdout)
+    by_name = {d["slo"]: d for d in direct}
+    assert len(recorded) == 4
+    for document in recorded:
+        expected = by_name[document["slo"]]
+        assert document["budget_remaining"] == pytest.approx(expected["budget_remaining"], abs=0.01)
+        for window in ("1h", "6h", "1d", "3d"):
+            if expected["burn_rates"][window] is not None:
+                assert document["burn_rates"][window] == pytest.approx(
+                    expected["burn_rates"][window], rel=0.05, abs=0.05
+                )
+    assert {d["slo"]: d["status"] for d in recorded} == {d["slo"]: d["status"] for d in direct}
+
+
+def test_use_rules_without_recorded_series_says_what_to_do(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["slo", "report", str(ROOT / "slos"), "--prometheus", worked_prometheus.url, "--use-rules"],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Prometheus has no slo:error_ratio series: load the rule files from 'ops slo "
+        "rules' into it, or report without --use-rules\n"
+    )
+
+
+def test_the_repository_alerts_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(
+        main, ["slo", "rules", str(ROOT / "slos"), "-o", str(ROOT / "alerts"), "--tests", "--check"]
+    )
+    assert result.exit_code == 0, result.output
+    assert os.path.exists(ROOT / "alerts" / "search.rules.yaml")
