@@ -10,6 +10,7 @@ from ops_toolkit.errors import (
     MetricsError,
     NotifyError,
     OpsError,
+    PayloadError,
     RunbookError,
     StepFailed,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "MetricsError",
     "NotifyError",
     "OpsError",
+    "PayloadError",
     "RunbookError",
     "StepFailed",
     "__version__",

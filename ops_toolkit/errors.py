@@ -8,7 +8,8 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
     ├── RunbookError     a runbook cannot be parsed or linted clean
     │   └── StepFailed   a step ran and failed (command, exit code, output)
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
-    └── NotifyError      Slack rejected or could not take a message
+    ├── NotifyError      Slack rejected or could not take a message
+    └── PayloadError     a webhook body is not a valid payload (an HTTP 400)
 
 Anything else escaping to the user is a bug.
 """
@@ -55,7 +56,22 @@ class MetricsError(OpsError):
 
 
 class NotifyError(OpsError):
-    """A chat message could not be delivered."""
+    """A chat message could not be delivered.
+
+    ``retry_after`` is the wait the chat service asked for (HTTP 429); ``permanent`` means
+    retrying cannot help (unknown channel, bad token).
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class PayloadError(OpsError):
+    """A request body is not a valid payload; the message names the field path."""
 
 
 def at(source: str, line: int | None, message: str) -> str:

@@ -30,6 +30,18 @@ def _slo() -> click.Command:
     return slo
 
 
+def _serve() -> click.Command:
+    from ops_toolkit.cli.serve import serve_command
+
+    return serve_command
+
+
+def _outbox() -> click.Command:
+    from ops_toolkit.cli.serve import outbox
+
+    return outbox
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -39,6 +51,8 @@ class LazyCommand:
 COMMANDS: dict[str, LazyCommand] = {
     "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
     "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
+    "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
+    "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
 }
 
 

@@ -11,112 +11,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
+from ops_toolkit.yamlpath import Node, parse_documents, read_text, show
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MAX_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Node:
-    """A YAML value and its path from the root, for messages that point at it."""
-
-    value: Any
-    path: str
-    source: str
-
-    def error(self, message: str) -> ConfigError:
-        where = self.path or "(top)"
-        return ConfigError(f"{self.source}: {where}: {message}")
-
-    def child(self, key: str | int) -> Node:
-        value = self.value[key] if isinstance(key, int) else self.value.get(key)
-        path = (
-            f"{self.path}[{key}]"
-            if isinstance(key, int)
-            else (f"{self.path}.{key}" if self.path else key)
-        )
-        return Node(value, path, self.source)
-
-    def mapping(self, allowed: Iterable[str]) -> Node:
-        if not isinstance(self.value, dict):
-            raise self.error(f"expected a mapping, got {_show(self.value)}")
-        allowed = list(allowed)
-        for key in self.value:
-            if key not in allowed:
-                hint = did_you_mean(str(key), allowed)
-                raise self.child(str(key)).error(
-                    f"unknown key{hint}; valid keys: {', '.join(allowed)}"
-                )
-        return self
-
-    def has(self, key: str) -> bool:
-        return isinstance(self.value, dict) and self.value.get(key) is not None
-
-    def text(self, key: str, *, required: bool = True, default: str | None = None) -> str | None:
-        node = self.child(key)
-        if node.value is None:
-            if required:
-                raise node.error("is required")
-            return default
-        if not isinstance(node.value, str | int | float) or isinstance(node.value, bool):
-            raise node.error(f"expected a string, got {_show(node.value)}")
-        text = str(node.value).strip()
-        if required and not text:
-            raise node.error("must not be empty")
-        return text
-
-    def items(self) -> list[Node]:
-        if not isinstance(self.value, list):
-            raise self.error(f"expected a list, got {_show(self.value)}")
-        return [self.child(i) for i in range(len(self.value))]
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return repr(value) if isinstance(value, str) else repr(str(value))
-
-
-def read_text(path: str) -> str:
-    """A definitions file's text; size and encoding problems name the file."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{path}: file is larger than 1 MiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: file is not valid UTF-8") from None
-    return text
-
-
-def parse_documents(text: str, source: str) -> list[Any]:
-    try:
-        return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}{line}: not valid YAML: {problem}") from None
 
 
 def parse_slo_file(text: str, source: str) -> SLOFile:
@@ -213,7 +118,7 @@ def _labels(node: Node) -> dict[str, str]:
 def _objective(node: Node) -> float:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise node.error(f"expected a number between 0 and 100 (exclusive), got {_show(value)}")
+        raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
     if not 0 < float(value) < 100:
         raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
     return float(value)
@@ -296,9 +201,7 @@ def _latency(node: Node) -> SLI:
         raise node.child("selector").error(f"expected label matchers in braces, got {selector!r}")
     below = node.child("below").value
     if isinstance(below, bool) or not isinstance(below, int | float) or below <= 0:
-        raise node.child("below").error(
-            f"expected seconds as a positive number, got {_show(below)}"
-        )
+        raise node.child("below").error(f"expected seconds as a positive number, got {show(below)}")
     return LatencySLI(histogram=histogram, selector=selector, below=float(below))
 
 
@@ -411,7 +314,7 @@ def _openslo_slo(root: Node) -> SLO:
         target = objective.child("target")
         value = target.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise target.error(f"expected a number between 0 and 1 (exclusive), got {_show(value)}")
+            raise target.error(f"expected a number between 0 and 1 (exclusive), got {show(value)}")
         percent = round(float(value) * 100, 10)
     elif objective.has("targetPercent"):
         percent = _objective(objective.child("targetPercent"))

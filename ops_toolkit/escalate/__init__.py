@@ -1,0 +1,1 @@
+"""Escalations: Alertmanager webhooks in, durable chat messages out."""

@@ -1,0 +1,171 @@
+"""The Alertmanager webhook payload (version 4): validation into frozen values. Pure.
+
+Alert label and annotation values are hostile input: they are kept as text and only ever
+escaped for display, never interpreted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ops_toolkit.errors import PayloadError
+
+PLACE = "POST /alertmanager"
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+STATUSES = ("firing", "resolved")
+
+
+@dataclass(frozen=True)
+class Alert:
+    status: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: float
+    ends_at: float | None
+    generator_url: str
+    fingerprint: str
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+    def event_key(self, group_key: str) -> str:
+        """One alert event: the same group, alert, status and start, however often it arrives."""
+        raw = f"{group_key}\x1f{self.fingerprint}\x1f{self.status}\x1f{self.starts_at:.3f}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Notification:
+    group_key: str
+    status: str
+    receiver: str
+    group_labels: Mapping[str, str]
+    common_labels: Mapping[str, str]
+    common_annotations: Mapping[str, str]
+    external_url: str
+    alerts: tuple[Alert, ...]
+    truncated_alerts: int = 0
+
+    @property
+    def alert_name(self) -> str:
+        return self.common_labels.get("alertname") or (self.alerts[0].name if self.alerts else "")
+
+    def labels(self) -> Mapping[str, str]:
+        """The labels routing looks at: common labels, else the first alert's."""
+        return self.common_labels or (self.alerts[0].labels if self.alerts else {})
+
+    def event_keys(self) -> list[str]:
+        return [a.event_key(self.group_key) for a in self.alerts]
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.status == "firing"]
+
+
+def _fail(path: str, message: str) -> PayloadError:
+    return PayloadError(f"{PLACE}: {path}: {message}" if path else f"{PLACE}: {message}")
+
+
+def _text(data: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str:
+    value = data.get(key)
+    where = f"{path}.{key}" if path else key
+    if value is None:
+        if required:
+            raise _fail(where, "is required")
+        return ""
+    if not isinstance(value, str):
+        raise _fail(where, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _labels(data: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
+    value = data.get(key)
+    where = f"{path}.{key}" if path else key
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(where, f"expected an object of strings, got {type(value).__name__}")
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise _fail(f"{where}.{name}", f"expected a string, got {type(item).__name__}")
+    return dict(value)
+
+
+def parse_time(text: str, path: str) -> float:
+    """RFC 3339 with up to nanoseconds, as Alertmanager writes it; a ValueError names it."""
+    match = _TIME.match(text)
+    if not match:
+        raise _fail(path, f"not an RFC 3339 time: {text!r}")
+    fraction = (match.group(2) or "")[:7]
+    zone = match.group(3).upper().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(f"{match.group(1).replace(' ', 'T')}{fraction}{zone}")
+    except ValueError:
+        raise _fail(path, f"not an RFC 3339 time: {text!r}") from None
+    return moment.astimezone(UTC).timestamp()
+
+
+def _alert(data: Any, path: str) -> Alert:
+    if not isinstance(data, dict):
+        raise _fail(path, "expected an object")
+    status = _text(data, "status", path)
+    if status not in STATUSES:
+        raise _fail(f"{path}.status", f"expected firing or resolved, got {status!r}")
+    labels = _labels(data, "labels", path)
+    if not labels:
+        raise _fail(f"{path}.labels", "is required and must not be empty")
+    starts_at = parse_time(_text(data, "startsAt", path), f"{path}.startsAt")
+    ends_text = _text(data, "endsAt", path, required=False)
+    ends_at = parse_time(ends_text, f"{path}.endsAt") if ends_text else None
+    if ends_at is not None and ends_at <= 0:
+        ends_at = None  # Alertmanager's zero time: not ended
+    fingerprint = (
+        _text(data, "fingerprint", path, required=False)
+        or hashlib.sha256(
+            "\x1f".join(f"{k}={v}" for k, v in sorted(labels.items())).encode()
+        ).hexdigest()[:16]
+    )
+    return Alert(
+        status=status,
+        labels=labels,
+        annotations=_labels(data, "annotations", path),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        generator_url=_text(data, "generatorURL", path, required=False),
+        fingerprint=fingerprint,
+    )
+
+
+def parse_notification(data: Any) -> Notification:
+    """Validate a decoded webhook body; ``PayloadError`` names the field path."""
+    if not isinstance(data, dict):
+        raise _fail("", "expected a JSON object")
+    version = data.get("version")
+    if version != "4":
+        raise _fail("version", f'expected "4" (Alertmanager webhook v4), got {version!r}')
+    status = _text(data, "status", "")
+    if status not in STATUSES:
+        raise _fail("status", f"expected firing or resolved, got {status!r}")
+    alerts = data.get("alerts")
+    if not isinstance(alerts, list) or not alerts:
+        raise _fail("alerts", "expected a non-empty list")
+    truncated = data.get("truncatedAlerts", 0)
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
+        raise _fail("truncatedAlerts", f"expected a whole number, got {truncated!r}")
+    return Notification(
+        group_key=_text(data, "groupKey", ""),
+        status=status,
+        receiver=_text(data, "receiver", "", required=False),
+        group_labels=_labels(data, "groupLabels", ""),
+        common_labels=_labels(data, "commonLabels", ""),
+        common_annotations=_labels(data, "commonAnnotations", ""),
+        external_url=_text(data, "externalURL", "", required=False),
+        alerts=tuple(_alert(item, f"alerts[{i}]") for i, item in enumerate(alerts)),
+        truncated_alerts=truncated,
+    )

@@ -1,0 +1,204 @@
+"""Assembling ``ops serve``: the store, routing, runbook links, SLO budgets, notifier, loops."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ops_toolkit.config import OpsConfig
+from ops_toolkit.errors import ConfigError, MetricsError, OpsError
+from ops_toolkit.escalate.intake import Notification
+from ops_toolkit.escalate.route import load_routes
+from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
+from ops_toolkit.escalate.store import Store
+from ops_toolkit.escalate.worker import Deliverer, Loop, Processor
+from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
+from ops_toolkit.notify.model import Notifier
+from ops_toolkit.slo.model import SLO
+
+log = logging.getLogger("ops.serve")
+BUDGET_CACHE_SECONDS = 30.0
+
+
+def make_notifier(config: OpsConfig) -> Notifier:
+    """Slack when ``SLACK_BOT_TOKEN`` is set (``SLACK_API_URL`` for another API), else the console."""
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token:
+        from ops_toolkit.notify.slack import SlackNotifier
+
+        return SlackNotifier(token, base_url=os.environ.get("SLACK_API_URL"))
+    from ops_toolkit.notify.console import ConsoleNotifier
+
+    return ConsoleNotifier(config.serve.messages)
+
+
+def runbook_index(directory: str) -> dict[str, str]:
+    """Alert name -> runbook path, from the runbooks' front matter ``alerts:``."""
+    from ops_toolkit.runbook.catalog import runbook_files
+    from ops_toolkit.runbook.parse import read_runbook
+
+    index: dict[str, str] = {}
+    if not os.path.isdir(directory):
+        return index
+    for path in runbook_files([directory]):
+        try:
+            runbook = read_runbook(path)
+        except OpsError as error:
+            log.warning("skipping a runbook that does not parse: %s", error)
+            continue
+        for alert in runbook.alerts:
+            index.setdefault(alert, os.path.relpath(path))
+    return index
+
+
+class BudgetLookup:
+    """An alert's SLO budget from Prometheus, cached briefly; 'unavailable' when it fails."""
+
+    def __init__(self, slos: Mapping[tuple[str, str], SLO], prometheus: str | None) -> None:
+        self.slos = slos
+        self.prometheus = prometheus
+        self._cache: dict[str, tuple[float, BudgetInfo | str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, labels: Mapping[str, str]) -> BudgetInfo | str | None:
+        slo = self.slos.get((labels.get("service", ""), labels.get("slo", "")))
+        if slo is None:
+            return None
+        if not self.prometheus:
+            return None  # no Prometheus configured: nothing to attach
+        with self._lock:
+            cached = self._cache.get(slo.key)
+            if cached and time.time() - cached[0] < BUDGET_CACHE_SECONDS:
+                return cached[1]
+        info = self._query(slo)
+        with self._lock:
+            self._cache[slo.key] = (time.time(), info)
+        return info
+
+    def _query(self, slo: SLO) -> BudgetInfo | str:
+        from ops_toolkit.durations import format_duration
+        from ops_toolkit.metrics.prometheus import PrometheusSource
+        from ops_toolkit.slo.evaluate import evaluate
+
+        assert self.prometheus is not None
+        try:
+            (status,) = evaluate([slo], PrometheusSource(self.prometheus, timeout=3.0), time.time())
+        except (MetricsError, ConfigError) as error:
+            log.warning("budget of %s unavailable: %s", slo.key, error)
+            return UNAVAILABLE
+        return BudgetInfo(
+            slo=slo.key,
+            objective=slo.objective,
+            remaining=status.budget_remaining,
+            burn_rates={format_duration(w): r for w, r in status.burn_rates().items()},
+            status=status.status,
+        )
+
+
+def slo_index(paths: tuple[str, ...]) -> dict[tuple[str, str], SLO]:
+    from ops_toolkit.slo.spec import load_slos
+
+    existing = [p for p in paths if os.path.exists(p)]
+    return {(s.service, s.name): s for s in load_slos(existing)} if existing else {}
+
+
+class EscalationService:
+    """Everything ``ops serve`` runs, wired together; ``app`` is the ASGI application."""
+
+    def __init__(
+        self, config: OpsConfig, *, token: str | None, notifier: Notifier | None = None
+    ) -> None:
+        self.config = config
+        self.store = Store(config.serve.state)
+        routes = config.routes
+        if routes is None and os.path.exists("alerts/routes.yaml"):
+            routes = "alerts/routes.yaml"
+        self.routing = load_routes(routes)
+        self.runbooks = runbook_index(config.runbooks)
+        self.notifier = notifier or make_notifier(config)
+        self.processor = Processor(
+            self.store,
+            self.routing,
+            self.runbook_for,
+            BudgetLookup(slo_index(config.slos), config.prometheus),
+        )
+        self.deliverer = Deliverer(
+            self.store, self.notifier, pace=config.serve.pace_seconds, max_age=config.serve.max_age
+        )
+        self.delivery_loop = Loop("delivery", self.deliverer.run_once)
+        self.processing_loop = Loop("processing", self._process)
+        self.processor.on_output = self.delivery_loop.wake
+        self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
+        self.app = create_app(
+            self.writer,
+            AppSettings(
+                token=token,
+                inbox_limit=config.serve.inbox_limit,
+                stats=self.stats,
+                health=self.health,
+            ),
+            on_start=self.start,
+            on_stop=self.stop,
+        )
+
+    def runbook_for(self, notification: Notification) -> str | None:
+        annotations = notification.common_annotations or (
+            notification.alerts[0].annotations if notification.alerts else {}
+        )
+        if annotations.get("runbook_url"):
+            return annotations["runbook_url"]
+        path = self.runbooks.get(notification.alert_name)
+        if path is None:
+            return None
+        base = self.config.runbook_base_url
+        return f"{base.rstrip('/')}/{path}" if base else path
+
+    def _process(self) -> float:
+        taken = self.processor.run_once()
+        return 0.0 if taken else 1.0
+
+    def stats(self) -> dict[str, float]:
+        return self.store.stats(time.time())
+
+    def health(self) -> dict[str, Any]:
+        stats = self.stats()
+        return {
+            "status": "ok",
+            "outbox_depth": int(stats["outbox_depth"]),
+            "inbox_depth": int(stats["inbox_depth"]),
+            "dead": int(stats["outbox_dead"]),
+        }
+
+    def start(self) -> None:
+        self.writer.start()
+        self.processing_loop.start()
+        self.delivery_loop.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self.processing_loop.stop()
+        self.delivery_loop.stop()
+
+
+def serve(config: OpsConfig, *, token: str | None) -> None:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    service = EscalationService(config, token=token)
+    kind = type(service.notifier).__name__
+    print(
+        f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
+        f"(state {config.serve.state}, notifier {kind}, {len(service.runbooks)} alert runbooks)",
+        flush=True,
+    )
+    uvicorn.run(
+        service.app,
+        host=config.serve.host,
+        port=config.serve.port,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,344 @@
+"""The escalation store: SQLite (WAL) holding the inbox, seen events, the outbox and threads.
+
+A payload is in the inbox, committed, before the webhook is answered; processing it writes
+its outbox entries and marks it done in one transaction; a delivered entry records its
+message's ``ts`` in the same transaction that marks it sent. So a crash at any point loses
+nothing, and replays find the work already done.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    body TEXT NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(processed, id);
+CREATE TABLE IF NOT EXISTS events (
+    key TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    group_key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    action TEXT NOT NULL,            -- post | reply | update
+    message TEXT NOT NULL,           -- JSON: text and blocks
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    ts TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
+CREATE TABLE IF NOT EXISTS threads (
+    group_key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    channel_id TEXT,
+    ts TEXT,
+    PRIMARY KEY (group_key, channel)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+PENDING = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    created_at: float
+    group_key: str
+    channel: str
+    action: str
+    message: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An outbox entry to add while processing a payload."""
+
+    group_key: str
+    channel: str
+    action: str
+    message: dict[str, Any]
+
+
+class Store:
+    """One SQLite file; each thread gets its own connection."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._local = threading.local()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.db = connection
+        return connection
+
+    def _transaction(self) -> Any:
+        return _Transaction(self.db)
+
+    # -- intake --------------------------------------------------------------------------
+
+    def accept(self, payloads: Sequence[tuple[str, int]], now: float) -> list[int]:
+        """Commit (body, alert count) payloads to the inbox in one transaction; their ids."""
+        with self._transaction() as db:
+            ids = []
+            for body, _ in payloads:
+                cursor = db.execute(
+                    "INSERT INTO inbox (received_at, body) VALUES (?, ?)", (now, body)
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            _bump(db, "alerts_received", sum(count for _, count in payloads))
+        return ids
+
+    def inbox_depth(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").fetchone()[0])
+
+    def unprocessed(self, limit: int = 100) -> list[tuple[int, str]]:
+        rows = self.db.execute(
+            "SELECT id, body FROM inbox WHERE processed = 0 ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def thread_known(self, group_key: str, channel: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM threads WHERE group_key = ? AND channel = ?", (group_key, channel)
+        ).fetchone()
+        return row is not None
+
+    def process(
+        self, inbox_id: int, event_keys: Iterable[str], planned: Sequence[Planned], now: float
+    ) -> bool:
+        """Record a payload's events and outbox entries, once; False when all were seen."""
+        with self._transaction() as db:
+            if db.execute("SELECT processed FROM inbox WHERE id = ?", (inbox_id,)).fetchone()[0]:
+                return False
+            new = 0
+            for key in event_keys:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO events (key, seen_at) VALUES (?, ?)", (key, now)
+                )
+                new += cursor.rowcount
+            if new:
+                for entry in planned:
+                    db.execute(
+                        "INSERT INTO outbox (created_at, group_key, channel, action, message, "
+                        "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            now,
+                            entry.group_key,
+                            entry.channel,
+                            entry.action,
+                            json.dumps(entry.message),
+                            now,
+                        ),
+                    )
+                    if entry.action == "post":
+                        db.execute(
+                            "INSERT OR IGNORE INTO threads (group_key, channel) VALUES (?, ?)",
+                            (entry.group_key, entry.channel),
+                        )
+            else:
+                _bump(db, "duplicates_dropped", 1)
+            db.execute("UPDATE inbox SET processed = 1 WHERE id = ?", (inbox_id,))
+            if new:
+                db.execute(
+                    "DELETE FROM inbox WHERE processed = 1 AND received_at < ?", (now - 86400,)
+                )
+        return bool(new)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 50) -> list[OutboxEntry]:
+        """Entries ready to send, oldest first, never ahead of an earlier one of their group."""
+        rows = self.db.execute(
+            """
+            SELECT * FROM outbox AS o
+            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?
+              AND NOT EXISTS (
+                SELECT 1 FROM outbox AS e
+                WHERE e.group_key = o.group_key AND e.channel = o.channel AND e.id < o.id
+                  AND e.status IN ('pending', 'sending'))
+            ORDER BY o.id LIMIT ?
+            """,
+            (now, limit),
+        ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        row = self.db.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def mark_sending(self, entry_id: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+                (entry_id,),
+            )
+
+    def mark_sent(self, entry: OutboxEntry, ts: str, channel_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'sent', ts = ?, last_error = NULL WHERE id = ?",
+                (ts, entry.id),
+            )
+            if entry.action == "post":
+                db.execute(
+                    "UPDATE threads SET ts = ?, channel_id = ? WHERE group_key = ? AND channel = ?",
+                    (ts, channel_id, entry.group_key, entry.channel),
+                )
+            _bump(db, "messages_posted", 1)
+
+    def reschedule(
+        self, entry_id: int, when: float, error: str, *, count_retry: bool = True
+    ) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (when, error, entry_id),
+            )
+            if count_retry:
+                _bump(db, "retries", 1)
+
+    def kill(self, entry_id: int, error: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (error, entry_id)
+            )
+            _bump(db, "dead_letters", 1)
+
+    def thread(self, group_key: str, channel: str) -> tuple[str | None, str | None]:
+        """(channel id, ts) of the message that opened a group's thread in ``channel``."""
+        row = self.db.execute(
+            "SELECT channel_id, ts FROM threads WHERE group_key = ? AND channel = ?",
+            (group_key, channel),
+        ).fetchone()
+        return (None, None) if row is None else (row[0], row[1])
+
+    def entries(self, statuses: Sequence[str] | None = None, limit: int = 200) -> list[OutboxEntry]:
+        if statuses:
+            marks = ",".join("?" for _ in statuses)
+            rows = self.db.execute(
+                f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id DESC LIMIT ?",
+                (*statuses, limit),
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def requeue(self, ids: Sequence[int] | None, now: float) -> int:
+        """Dead entries back to pending (all of them when ``ids`` is None); how many."""
+        with self._transaction() as db:
+            if ids is None:
+                cursor = db.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, created_at = ? "
+                    "WHERE status = 'dead'",
+                    (now, now),
+                )
+            else:
+                marks = ",".join("?" for _ in ids)
+                cursor = db.execute(
+                    f"UPDATE outbox SET status = 'pending', next_attempt_at = ?, created_at = ? "
+                    f"WHERE status = 'dead' AND id IN ({marks})",
+                    (now, now, *ids),
+                )
+            return int(cursor.rowcount)
+
+    def stats(self, now: float) -> dict[str, float]:
+        depth, oldest = self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')"
+        ).fetchone()
+        dead = self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
+        counters = dict(self.db.execute("SELECT name, value FROM counters").fetchall())
+        return {
+            "outbox_depth": float(depth),
+            "outbox_oldest_age_seconds": 0.0 if oldest is None else max(0.0, now - float(oldest)),
+            "outbox_dead": float(dead),
+            "inbox_depth": float(self.inbox_depth()),
+            **{
+                name: float(counters.get(name, 0))
+                for name in (
+                    "alerts_received",
+                    "duplicates_dropped",
+                    "messages_posted",
+                    "retries",
+                    "dead_letters",
+                )
+            },
+        }
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _bump(db: sqlite3.Connection, name: str, amount: int) -> None:
+    if amount:
+        db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, amount),
+        )
+
+
+def _entry(row: Sequence[Any]) -> OutboxEntry:
+    return OutboxEntry(
+        id=int(row[0]),
+        created_at=float(row[1]),
+        group_key=str(row[2]),
+        channel=str(row[3]),
+        action=str(row[4]),
+        message=json.loads(row[5]),
+        status=str(row[6]),
+        attempts=int(row[7]),
+        next_attempt_at=float(row[8]),
+        last_error=row[9],
+        ts=row[10],
+    )

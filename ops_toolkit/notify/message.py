@@ -1,0 +1,228 @@
+"""Escalation and thread messages as Slack Block Kit, built by pure code within Slack's limits.
+
+Limits kept: 50 blocks a message, 3,000 characters a section, 150 a header, 10 fields of
+2,000, 75 a button label. Alert text is escaped so ``<!channel>``, ``<@U123>`` or
+``<http://x|y>`` inside labels and annotations stays plain text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops_toolkit.escalate.intake import Alert, Notification
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_FIELD = 2000
+MAX_BUTTON = 75
+MAX_ALERT_SECTIONS = 10
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class BudgetInfo:
+    """An SLO's budget at the time of the alert, to attach to the message."""
+
+    slo: str
+    objective: float
+    remaining: float | None
+    burn_rates: Mapping[str, float | None]
+    status: str
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": list(self.blocks)}
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters made inert."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}],
+    }
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def budget_text(budget: BudgetInfo | str | None) -> str | None:
+    if budget is None:
+        return None
+    if isinstance(budget, str):
+        return f":grey_question: SLO budget {UNAVAILABLE} (Prometheus did not answer)"
+    rates = " · ".join(
+        f"{w} {r:.1f}x"
+        for w, r in budget.burn_rates.items()
+        if r is not None and w in ("1h", "6h", "1d", "3d")
+    )
+    return (
+        f":chart_with_downwards_trend: *{escape(budget.slo)}* ({budget.objective:g}%): budget "
+        f"remaining *{_percent(budget.remaining)}*, {budget.status}"
+        + (f" · burn {rates}" if rates else "")
+    )
+
+
+def _status_word(notification: Notification) -> tuple[str, str]:
+    if notification.status == "resolved":
+        return "RESOLVED", ":white_check_mark:"
+    severity = notification.labels().get("severity", "")
+    return "FIRING", ":rotating_light:" if severity in ("page", "critical") else ":warning:"
+
+
+def _alert_line(alert: Alert, common: Mapping[str, str]) -> str:
+    own = {k: v for k, v in alert.labels.items() if common.get(k) != v and k != "alertname"}
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(own.items()))
+    summary = alert.annotations.get("summary", "")
+    state = "resolved" if alert.status == "resolved" else "firing"
+    line = f"• [{state}] {escape(alert.name)}"
+    if labels:
+        line += f" `{escape(labels)}`"
+    if summary:
+        line += f": {escape(summary)}"
+    return truncate(line, 600)
+
+
+def escalation(
+    notification: Notification,
+    *,
+    runbook_url: str | None,
+    budget: BudgetInfo | str | None,
+    mention: str = "",
+) -> Message:
+    """The message that opens (or, resolved, closes) an alert group's thread."""
+    word, icon = _status_word(notification)
+    labels = notification.labels()
+    severity = labels.get("severity", "")
+    name = notification.alert_name or "alert"
+    header = f"{word}: {name}" + (f" ({severity})" if severity else "")
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(header, MAX_HEADER), "emoji": True},
+        }
+    ]
+    annotations = notification.common_annotations or (
+        notification.alerts[0].annotations if notification.alerts else {}
+    )
+    summary = annotations.get("summary", "")
+    description = annotations.get("description", "")
+    body = "\n".join(
+        x for x in (f"*{escape(summary)}*" if summary else "", escape(description)) if x
+    )
+    if mention and notification.status == "firing":
+        body = f"{mention} {body}".strip()
+    if body:
+        blocks.append(_section(body))
+    started = min((a.starts_at for a in notification.alerts), default=0.0)
+    fields = [
+        ("Service", labels.get("service", "—")),
+        ("Team", labels.get("team", "—")),
+        ("Started", _when(started) if started else "—"),
+        (
+            "Alerts",
+            f"{len(notification.firing)} firing of {len(notification.alerts) + notification.truncated_alerts}",
+        ),
+    ]
+    blocks.append(
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": truncate(f"*{k}*\n{escape(v)}", MAX_FIELD)}
+                for k, v in fields
+            ],
+        }
+    )
+    budget_line = budget_text(budget)
+    if budget_line:
+        blocks.append(_context(budget_line))
+    if len(notification.alerts) > 1 or notification.truncated_alerts:
+        shown = notification.alerts[:MAX_ALERT_SECTIONS]
+        lines = [_alert_line(a, notification.common_labels) for a in shown]
+        more = len(notification.alerts) - len(shown) + notification.truncated_alerts
+        text = "\n".join(lines)
+        while len(text) > MAX_SECTION - 40 and lines:
+            lines.pop()
+            more += 1
+            text = "\n".join(lines)
+        if more:
+            text += f"\n+{more} more"
+        blocks.append(_section(text))
+    if runbook_url and not runbook_url.startswith(("http://", "https://")):
+        blocks.append(
+            _context(f":book: Runbook: `{escape(runbook_url)}` (set runbook_base_url to link it)")
+        )
+    buttons = _buttons(notification, runbook_url)
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    fallback = f"{icon} {header}" + (f": {escape(summary)}" if summary else "")
+    if mention and notification.status == "firing":
+        fallback = f"{mention} {fallback}"
+    return Message(truncate(fallback, MAX_SECTION), tuple(blocks[:MAX_BLOCKS]))
+
+
+def _button(label: str, url: str, action: str, primary: bool = False) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": truncate(label, MAX_BUTTON)},
+        "url": url[:3000],
+        "action_id": action,
+    }
+    if primary:
+        button["style"] = "primary"
+    return button
+
+
+def _buttons(notification: Notification, runbook_url: str | None) -> list[dict[str, Any]]:
+    buttons = []
+    if runbook_url and runbook_url.startswith(("http://", "https://")):
+        buttons.append(_button(":book: Runbook", runbook_url, "runbook", primary=True))
+    generator = next(
+        (a.generator_url for a in notification.alerts if a.generator_url.startswith("http")), ""
+    )
+    if generator:
+        buttons.append(_button("Graph", generator, "graph"))
+    if notification.external_url.startswith("http"):
+        buttons.append(_button("Alertmanager", notification.external_url, "alertmanager"))
+    return buttons
+
+
+def thread_reply(notification: Notification, now: float) -> Message:
+    """A short reply in the group's thread: new alerts firing, or the group resolved."""
+    if notification.status == "resolved":
+        text = f":white_check_mark: Resolved at {_when(now)}: all {len(notification.alerts)} alert(s) of this group."
+    else:
+        firing = notification.firing
+        names = ", ".join(sorted({escape(a.name) for a in firing}))
+        text = f":repeat: Still firing at {_when(now)}: {len(firing)} alert(s) ({names})."
+    lines = [
+        _alert_line(a, notification.common_labels) for a in notification.alerts[:MAX_ALERT_SECTIONS]
+    ]
+    more = max(0, len(notification.alerts) - MAX_ALERT_SECTIONS) + notification.truncated_alerts
+    detail = "\n".join(lines) + (f"\n+{more} more" if more else "")
+    return Message(truncate(text, MAX_SECTION), (_section(text), _section(detail)))

@@ -1,0 +1,24 @@
+"""What delivery needs from a chat service; Slack and the console both provide it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Notifier(Protocol):
+    """Posts, updates and finds messages. Failures raise ``NotifyError``."""
+
+    def post(
+        self, channel: str, message: dict[str, Any], outbox_id: int, thread_ts: str | None
+    ) -> tuple[str, str]:
+        """Post ``message``; returns (channel id, message ts)."""
+        ...
+
+    def update(self, channel_id: str, ts: str, message: dict[str, Any]) -> None: ...
+
+    def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
+        """(channel id, ts) of a message already posted for ``outbox_id``, if any."""
+        ...
+
+
+OUTBOX_EVENT = "ops_outbox"

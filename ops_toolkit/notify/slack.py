@@ -1,0 +1,158 @@
+"""Slack through the real ``slack_sdk.WebClient``: the only module that talks to Slack.
+
+``SLACK_API_URL`` points the client at any Slack-compatible API (the tests' local server).
+Every posted message carries metadata with its outbox id, so a post whose outcome is
+unknown (a timeout, a crash) is looked up in the channel before it is sent again.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from typing import Any
+
+from ops_toolkit.errors import NotifyError
+from ops_toolkit.notify.model import OUTBOX_EVENT
+
+PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "is_archived",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "missing_scope",
+        "invalid_metadata_format",
+    }
+)
+HISTORY_LIMIT = 100
+
+
+class SlackNotifier:
+    def __init__(self, token: str, *, base_url: str | None = None, timeout: float = 10.0) -> None:
+        from slack_sdk import WebClient
+
+        url = (base_url or "https://slack.com/api/").rstrip("/") + "/"
+        self.client = WebClient(
+            token=token, base_url=url, timeout=int(max(1, timeout)), retry_handlers=[]
+        )
+        self._ids: dict[str, str] = {}
+
+    def _call(self, method: str, **arguments: Any) -> Any:
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            return getattr(self.client, method)(**arguments)
+        except SlackApiError as exc:
+            raise _translate(method, exc) from None
+        except TimeoutError as exc:
+            raise NotifyError(f"Slack {method}: timed out ({exc}); outcome unknown") from None
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise NotifyError(f"Slack {method}: cannot connect: {reason}") from None
+
+    def channel_id(self, channel: str) -> str:
+        """Channel names resolve to ids once (history and updates need ids)."""
+        if not channel.startswith("#"):
+            return channel
+        if channel not in self._ids:
+            cursor = None
+            while True:
+                page = self._call(
+                    "conversations_list",
+                    limit=1000,
+                    cursor=cursor,
+                    exclude_archived=True,
+                    types="public_channel,private_channel",
+                )
+                for item in page.get("channels", []):
+                    self._ids[f"#{item['name']}"] = item["id"]
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if channel in self._ids or not cursor:
+                    break
+        if channel not in self._ids:
+            raise NotifyError(
+                f"Slack: no channel {channel} visible to the bot; invite it or fix "
+                "alerts/routes.yaml",
+                permanent=True,
+            )
+        return self._ids[channel]
+
+    def post(
+        self, channel: str, message: dict[str, Any], outbox_id: int, thread_ts: str | None
+    ) -> tuple[str, str]:
+        arguments: dict[str, Any] = {
+            "channel": self.channel_id(channel),
+            "text": message["text"],
+            "blocks": message.get("blocks") or None,
+            "metadata": {"event_type": OUTBOX_EVENT, "event_payload": {"outbox_id": outbox_id}},
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        response = self._call("chat_postMessage", **arguments)
+        return str(response["channel"]), str(response["ts"])
+
+    def update(self, channel_id: str, ts: str, message: dict[str, Any]) -> None:
+        self._call(
+            "chat_update",
+            channel=channel_id,
+            ts=ts,
+            text=message["text"],
+            blocks=message.get("blocks") or None,
+        )
+
+    def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
+        channel_id = self.channel_id(channel)
+        if thread_ts:
+            page = self._call(
+                "conversations_replies",
+                channel=channel_id,
+                ts=thread_ts,
+                limit=HISTORY_LIMIT,
+                include_all_metadata=True,
+            )
+        else:
+            page = self._call(
+                "conversations_history",
+                channel=channel_id,
+                limit=HISTORY_LIMIT,
+                include_all_metadata=True,
+            )
+        for item in page.get("messages", []):
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == OUTBOX_EVENT and payload.get("outbox_id") == outbox_id:
+                return channel_id, str(item["ts"])
+        return None
+
+
+def _translate(method: str, exc: Any) -> NotifyError:
+    response = exc.response
+    status = getattr(response, "status_code", 0)
+    error = ""
+    try:
+        error = str(response.get("error", ""))
+    except (AttributeError, TypeError):
+        error = ""
+    if status == 429 or error == "ratelimited":
+        headers = getattr(response, "headers", {}) or {}
+        retry_after = _seconds(headers.get("Retry-After") or headers.get("retry-after"))
+        return NotifyError(
+            f"Slack {method}: rate limited; retry after {retry_after:g}s", retry_after=retry_after
+        )
+    if status >= 500:
+        return NotifyError(f"Slack {method}: HTTP {status}")
+    return NotifyError(f"Slack {method}: {error or f'HTTP {status}'}", permanent=error in PERMANENT)
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
