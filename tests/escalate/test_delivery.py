@@ -1,0 +1,191 @@
+"""Processing and delivery against the local Slack-compatible API with the real WebClient:
+threads, ordering, pacing, 429/500 recovery, unknown outcomes, dead letters, replays."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ops_toolkit.escalate.intake import Notification
+from ops_toolkit.escalate.route import Route, Routing, parse_routes
+from ops_toolkit.escalate.store import Store
+from ops_toolkit.escalate.worker import Deliverer, Processor
+from ops_toolkit.notify.slack import SlackNotifier
+from tests.escalate.payloads import alert, notification
+from tests.slack_api import Fault, SlackServer, slack_server
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    yield from slack_server(["alerts", "search-oncall", "other"])
+
+
+@dataclass
+class Rig:
+    store: Store
+    processor: Processor
+    deliverer: Deliverer
+    clock: Clock
+    slack: SlackServer
+
+    def send(self, data: dict[str, object], times: int = 1) -> None:
+        body = json.dumps(data)
+        self.store.accept([(body, len(data["alerts"]))] * times, self.clock())  # type: ignore[arg-type]
+        self.processor.run_once()
+
+    def deliver(self, rounds: int = 5) -> None:
+        for _ in range(rounds):
+            self.deliverer.run_once()
+
+
+def make_rig(
+    tmp_path: Path, slack: SlackServer, routing: Routing | None = None, timeout: float = 5
+) -> Rig:
+    clock = Clock()
+    store = Store(str(tmp_path / "state.db"))
+
+    def runbook_for(n: Notification) -> str | None:
+        return "https://git.example/runbooks/search-errors.md"
+
+    processor = Processor(
+        store, routing or Routing(Route("#alerts")), runbook_for, lambda labels: None, clock
+    )
+    notifier = SlackNotifier("xoxb-test", base_url=slack.url, timeout=timeout)
+    deliverer = Deliverer(store, notifier, pace=0.0, max_age=600, clock=clock)
+    return Rig(store, processor, deliverer, clock, slack)
+
+
+def test_firing_then_resolved_opens_updates_and_replies_in_the_thread(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rig = make_rig(tmp_path, slack)
+    rig.send(notification())
+    rig.deliver()
+    (opening,) = slack.state.top_level("alerts")
+    assert opening["blocks"][0]["text"]["text"] == "FIRING: SearchAvailabilityBudgetBurn (page)"
+    rig.send(notification(alert(), alert(fingerprint="f2", instance="b")))
+    rig.send(notification(alert(status="resolved"), alert(fingerprint="f2", status="resolved")))
+    rig.deliver()
+    (opening,) = slack.state.top_level("alerts")
+    assert opening["blocks"][0]["text"]["text"] == "RESOLVED: SearchAvailabilityBudgetBurn (page)"
+    assert opening["updates"] == 1
+    replies = [m["text"] for m in slack.state.replies("alerts", opening["ts"])]
+    assert replies[0].startswith(":repeat: Still firing")
+    assert replies[1].startswith(":white_check_mark: Resolved at")
+
+
+def test_a_payload_replayed_ten_times_posts_once(tmp_path: Path, slack: SlackServer) -> None:
+    rig = make_rig(tmp_path, slack)
+    rig.send(notification(), times=10)
+    for _ in range(9):
+        rig.processor.run_once()
+    rig.deliver()
+    assert len(slack.state.posts("alerts")) == 1
+    assert rig.store.stats(rig.clock())["duplicates_dropped"] == 9
+
+
+def test_routes_with_continue_post_to_each_channel(tmp_path: Path, slack: SlackServer) -> None:
+    routing = parse_routes(
+        "routes:\n  - match: {severity: page}\n    channel: '#search-oncall'\n    continue: true\n"
+        "  - match: {service: search}\n    channel: '#other'\n",
+        "r.yaml",
+    )
+    rig = make_rig(tmp_path, slack, routing)
+    rig.send(notification())
+    rig.deliver()
+    assert len(slack.state.posts("search-oncall")) == 1 and len(slack.state.posts("other")) == 1
+    assert slack.state.posts("alerts") == []
+
+
+def test_429_waits_for_that_channel_only(tmp_path: Path, slack: SlackServer) -> None:
+    routing = parse_routes(
+        "routes:\n  - match: {slo: availability}\n    channel: '#search-oncall'\n"
+        "  - match: {slo: latency}\n    channel: '#other'\n",
+        "r.yaml",
+    )
+    rig = make_rig(tmp_path, slack, routing)
+    slack.state.faults.append(Fault("chat.postMessage", "429", 1, retry_after=30))
+    rig.send(notification())
+    rig.send(notification(alert(slo="latency", fingerprint="g"), group_key="latency"))
+    rig.deliver(rounds=2)
+    assert slack.state.posts("search-oncall") == []
+    assert len(slack.state.posts("other")) == 1
+    assert rig.deliverer.next_allowed["#search-oncall"] == rig.clock.now + 30
+    rig.clock.now += 31
+    rig.deliver()
+    assert len(slack.state.posts("search-oncall")) == 1
+
+
+def test_500s_are_retried_with_backoff_in_order_and_without_duplicates(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rig = make_rig(tmp_path, slack)
+    slack.state.faults.append(Fault("chat.postMessage", "500", 4))
+    rig.send(notification())
+    rig.send(notification(alert(), alert(fingerprint="f2", instance="b")))
+    rig.send(notification(alert(status="resolved"), alert(fingerprint="f2", status="resolved")))
+    for _ in range(12):
+        rig.deliver(rounds=1)
+        rig.clock.now += 60
+    posts = slack.state.posts("alerts")
+    assert posts[0]["blocks"][0]["text"]["text"] == "RESOLVED: SearchAvailabilityBudgetBurn (page)"
+    assert posts[0]["updates"] == 1
+    assert [m["text"][:12] for m in posts[1:]] == [":repeat: Sti", ":white_check"]
+    assert all(m["thread_ts"] == posts[0]["ts"] for m in posts[1:])
+    stats = rig.store.stats(rig.clock())
+    assert (stats["outbox_depth"], stats["retries"]) == (0.0, 4.0)
+
+
+def test_a_timed_out_post_is_found_instead_of_posted_again(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rig = make_rig(tmp_path, slack, timeout=1)
+    slack.state.faults.append(Fault("chat.postMessage", "hang_after_store", 1, seconds=2))
+    rig.send(notification())
+    rig.deliver(rounds=1)
+    (entry,) = rig.store.entries(["pending"])
+    assert "outcome unknown" in (entry.last_error or "")
+    rig.clock.now += 60
+    rig.deliver()
+    assert len(slack.state.posts("alerts")) == 1
+    assert rig.store.entries(["sent"])[0].ts == slack.state.posts("alerts")[0]["ts"]
+
+
+def test_old_messages_go_to_dead_letters_and_can_be_requeued(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rig = make_rig(tmp_path, slack)
+    slack.state.faults.append(Fault("chat.postMessage", "500", 100))
+    rig.send(notification())
+    rig.deliver(rounds=1)
+    rig.clock.now += 601
+    rig.deliver(rounds=1)
+    (dead,) = rig.store.entries(["dead"])
+    assert dead.last_error == "older than 600s: Slack chat_postMessage: HTTP 500"
+    slack.state.faults.clear()
+    assert rig.store.requeue(None, rig.clock()) == 1
+    rig.deliver()
+    assert len(slack.state.posts("alerts")) == 1
+
+
+def test_a_permanent_error_is_dead_at_once(tmp_path: Path, slack: SlackServer) -> None:
+    rig = make_rig(tmp_path, slack, Routing(Route("#missing")))
+    rig.send(notification())
+    rig.deliver(rounds=1)
+    (dead,) = rig.store.entries(["dead"])
+    assert (
+        dead.last_error
+        == "Slack: no channel #missing visible to the bot; invite it or fix alerts/routes.yaml"
+    )
