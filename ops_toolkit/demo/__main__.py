@@ -8,13 +8,20 @@ Everything lives under ``.ops-demo/``; the Prometheus started here is stopped at
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import time
 
 from ops_toolkit.demo.data import backfill, worked_example
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.demo.servers import (
+    AlertmanagerServer,
+    PrometheusServer,
+    free_port,
+    require_binary,
+    wait_ready,
+)
 from ops_toolkit.runbook.catalog import load_runbook
 
 WORKDIR = ".ops-demo"
@@ -47,6 +54,82 @@ def start_prometheus() -> PrometheusServer:
         flush=True,
     )
     return server
+
+
+def wait_for_lines(path: str, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                if sum(1 for _ in handle) >= count:
+                    return
+        time.sleep(0.1)
+    raise SystemExit(f"demo: {path} did not get {count} message(s) in {timeout:g}s")
+
+
+def escalate(prometheus_url: str) -> None:
+    """Alertmanager -> ops serve -> the console notifier, with the runbook and the budget."""
+    banner("Escalation: a real Alertmanager sends the alert to 'ops serve' (console notifier)")
+    token = secrets.token_hex(16)
+    port = free_port()
+    messages = f"{WORKDIR}/messages.jsonl"
+    with open(f"{WORKDIR}/ops.yaml", "w", encoding="utf-8") as handle:
+        handle.write(
+            f"serve:\n  state: {WORKDIR}/state.db\n  messages: {messages}\n  pace_seconds: 0.2\n"
+            f"routes: alerts/routes.yaml\nrunbooks: runbooks\nslos: [slos]\n"
+            f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
+            f"prometheus: {prometheus_url}\n"
+        )
+    env = {**os.environ, "OPS_WEBHOOK_TOKEN": token}
+    env.pop("SLACK_BOT_TOKEN", None)
+    print(
+        f"$ OPS_WEBHOOK_TOKEN=... ops serve --config {WORKDIR}/ops.yaml --listen 127.0.0.1:{port}",
+        flush=True,
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ops_toolkit",
+            "serve",
+            "--config",
+            f"{WORKDIR}/ops.yaml",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+    )
+    manager = None
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", server, 30, "/dev/null")
+        manager = AlertmanagerServer(
+            f"{WORKDIR}/alertmanager", f"http://127.0.0.1:{port}/alertmanager", token
+        ).start()
+        labels = {
+            "alertname": "SearchAvailabilityBudgetBurn",
+            "service": "search",
+            "slo": "availability",
+            "severity": "page",
+            "team": "search",
+        }
+        annotations = {
+            "summary": "search/availability is burning its error budget fast",
+            "description": "5xx answers at 3% for the last hour (26x the sustainable rate).",
+        }
+        print(f"Alertmanager {manager.url}: firing SearchAvailabilityBudgetBurn", flush=True)
+        manager.fire(labels, annotations)
+        wait_for_lines(messages, 1)
+        print("Alertmanager: the alert is resolved", flush=True)
+        manager.fire(labels, annotations, resolved=True)
+        wait_for_lines(messages, 3)
+        time.sleep(0.5)
+    finally:
+        if manager is not None:
+            manager.stop()
+        server.terminate()
+        server.wait(15)
+    ops("outbox", "list", "--state", f"{WORKDIR}/state.db")
+    print(f"(every message is also in {messages}; set SLACK_BOT_TOKEN to post to Slack)")
 
 
 def main() -> None:
@@ -101,6 +184,7 @@ def main() -> None:
         with open(report, encoding="utf-8") as handle:
             print(handle.read())
         ops("runbook", "runs")
+        escalate(server.url)
     finally:
         server.stop()
 

@@ -118,3 +118,107 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: 
         time.sleep(0.1)
     process.terminate()
     raise RuntimeError(f"server at {url} was not ready within {timeout:g}s")
+
+
+class AlertmanagerServer:
+    """``prometheus-alertmanager`` on 127.0.0.1, clustering off, one webhook receiver."""
+
+    def __init__(
+        self,
+        workdir: str,
+        webhook_url: str,
+        token: str | None,
+        *,
+        port: int | None = None,
+        group_wait: str = "1s",
+        group_interval: str = "2s",
+    ) -> None:
+        self.workdir = workdir
+        self.webhook_url = webhook_url
+        self.token = token
+        self.port = port or free_port()
+        self.group_wait = group_wait
+        self.group_interval = group_interval
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
+        binary = require_binary("prometheus-alertmanager")
+        os.makedirs(self.workdir, exist_ok=True)
+        config = os.path.join(self.workdir, "alertmanager.yml")
+        auth = (
+            f"        http_config:\n          authorization:\n            credentials: {self.token}\n"
+            if self.token
+            else ""
+        )
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(
+                "route:\n"
+                "  receiver: ops\n"
+                "  group_by: [alertname, service, slo]\n"
+                f"  group_wait: {self.group_wait}\n"
+                f"  group_interval: {self.group_interval}\n"
+                "  repeat_interval: 4h\n"
+                "receivers:\n"
+                "  - name: ops\n"
+                "    webhook_configs:\n"
+                f"      - url: {self.webhook_url}\n"
+                "        send_resolved: true\n"
+                f"{auth}"
+            )
+        log_path = os.path.join(self.workdir, "alertmanager.log")
+        log = open(log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={os.path.join(self.workdir, 'data')}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--web.external-url={self.url}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_ready(f"{self.url}/-/ready", self.process, timeout, log_path)
+        return self
+
+    def fire(
+        self, labels: dict[str, str], annotations: dict[str, str], *, resolved: bool = False
+    ) -> None:
+        """Post one alert to the v2 API (with an end time in the past to resolve it)."""
+        import json
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        alert: dict[str, object] = {
+            "labels": labels,
+            "annotations": annotations,
+            "generatorURL": "http://127.0.0.1:9090/graph",
+        }
+        if resolved:
+            alert["startsAt"] = (now - timedelta(minutes=10)).isoformat()
+            alert["endsAt"] = (now - timedelta(seconds=1)).isoformat()
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps([alert]).encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

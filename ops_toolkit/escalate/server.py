@@ -30,6 +30,7 @@ from ops_toolkit.escalate.intake import PLACE, parse_notification
 from ops_toolkit.escalate.store import Store
 
 MAX_BODY = 1024 * 1024
+DRAIN_LIMIT = 8 * MAX_BODY
 GROUP_COMMIT = 256
 
 
@@ -118,14 +119,20 @@ def create_app(
                     {"WWW-Authenticate": 'Bearer realm="ops"'},
                 )
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return _error(413, f"{PLACE}: body over {MAX_BODY} bytes")
+        too_big = _error(413, f"{PLACE}: body over {MAX_BODY} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
+            return too_big
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
-                return _error(413, f"{PLACE}: body over {MAX_BODY} bytes")
-            chunks.append(chunk)
+            if size > DRAIN_LIMIT:
+                return too_big
+            if size <= MAX_BODY:
+                chunks.append(chunk)
+        if size > MAX_BODY:
+            # Read to the end (up to DRAIN_LIMIT) before answering, so the sender sees the
+            # 413 instead of a connection reset while it is still writing.
+            return too_big
         raw = b"".join(chunks)
         try:
             data = json.loads(raw)

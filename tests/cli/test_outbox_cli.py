@@ -1,0 +1,32 @@
+"""``ops outbox list|retry`` over a real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.escalate.store import Planned, Store
+
+
+def test_list_and_retry_dead_entries(tmp_path: Path, runner: CliRunner) -> None:
+    path = str(tmp_path / "state.db")
+    store = Store(path)
+    (inbox_id,) = store.accept([("{}", 1)], 1000.0)
+    store.process(inbox_id, ["k"], [Planned("g", "#alerts", "post", {"text": "hello"})], 1000.0)
+    (entry,) = store.entries()
+    store.kill(entry.id, "Slack chat_postMessage: HTTP 500")
+    listed = runner.invoke(main, ["outbox", "list", "--state", path, "--status", "dead", "--json"])
+    assert listed.exit_code == 0
+    (row,) = json.loads(listed.stdout)
+    assert (row["status"], row["channel"], row["last_error"]) == (
+        "dead",
+        "#alerts",
+        "Slack chat_postMessage: HTTP 500",
+    )
+    retried = runner.invoke(main, ["outbox", "retry", "--all", "--state", path])
+    assert retried.output == "re-queued 1 entry\n"
+    assert [e.status for e in store.entries()] == ["pending"]
+    assert runner.invoke(main, ["outbox", "retry", "--state", path]).exit_code == 2

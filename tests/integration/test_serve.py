@@ -1,0 +1,250 @@
+"""``ops serve`` as a real process: HTTP contract, crash safety, and a real Alertmanager.
+
+Slack is the local Slack-compatible API (tests/slack_api.py) driven by the real WebClient.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops_toolkit.demo.servers import AlertmanagerServer, free_port, wait_ready
+from tests.conftest import ROOT
+from tests.escalate.payloads import alert, notification
+from tests.slack_api import Fault, SlackServer, slack_server
+
+TOKEN = "webhook-s3cret"
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    yield from slack_server(["alerts", "search-oncall", "search-alerts", "search-quality"])
+
+
+class OpsServer:
+    def __init__(self, tmp_path: Path, slack: SlackServer) -> None:
+        self.port = free_port()
+        self.config = tmp_path / "ops.yaml"
+        self.config.write_text(
+            "serve:\n"
+            f"  state: {tmp_path / 'state.db'}\n"
+            "  pace_seconds: 0.05\n"
+            f"routes: {ROOT / 'alerts' / 'routes.yaml'}\n"
+            f"runbooks: {ROOT / 'runbooks'}\n"
+            "runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
+            f"slos: [{ROOT / 'slos'}]\n"
+        )
+        self.log = tmp_path / "serve.log"
+        self.env = {
+            **os.environ,
+            "OPS_WEBHOOK_TOKEN": TOKEN,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_API_URL": slack.url,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> OpsServer:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ops_toolkit",
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        wait_ready(f"{self.url}/healthz", self.process, 30, str(self.log))
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+
+    def post(
+        self, body: bytes | dict[str, Any], token: str | None = TOKEN
+    ) -> tuple[int, dict[str, Any]]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"content-type": "application/json"}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            f"{self.url}/alertmanager", data=data, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+
+@pytest.fixture
+def ops_server(tmp_path: Path, slack: SlackServer) -> Iterator[OpsServer]:
+    server = OpsServer(tmp_path, slack).start()
+    yield server
+    server.stop()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    assert check()
+
+
+def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
+    assert ops_server.post(notification(), token=None) == (
+        401,
+        {"status": "error", "error": "POST /alertmanager: missing or wrong bearer token"},
+    )
+    assert ops_server.post(notification(), token="wrong")[0] == 401
+    status, body = ops_server.post(b"{not json")
+    assert status == 400 and body["error"].startswith("POST /alertmanager: body is not JSON: ")
+    bad = notification()
+    bad["alerts"][0]["startsAt"] = "2026-13-01"
+    assert ops_server.post(bad) == (
+        400,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: alerts[0].startsAt: not an RFC 3339 time: '2026-13-01'",
+        },
+    )
+    assert ops_server.post(b"x" * (2 * 1024 * 1024))[0] == 413
+    for _ in range(10):
+        assert ops_server.post(notification())[0] == 200
+    eventually(lambda: len(slack.state.posts("search-oncall")) == 1)
+    time.sleep(1)
+    assert len(slack.state.posts("search-oncall")) == 1
+    metrics = urllib.request.urlopen(f"{ops_server.url}/metrics", timeout=5).read().decode()
+    assert "ops_alerts_received_total 10.0" in metrics
+    assert "ops_duplicates_dropped_total 9.0" in metrics
+    assert "ops_messages_posted_total 1.0" in metrics
+    health = json.load(urllib.request.urlopen(f"{ops_server.url}/healthz", timeout=5))
+    assert health == {"status": "ok", "outbox_depth": 0, "inbox_depth": 0, "dead": 0}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["hang", "hang_after_store"],
+    ids=["killed before Slack stored it", "killed after Slack stored it"],
+)
+def test_killed_between_accepting_and_posting_posts_exactly_once(
+    tmp_path: Path, slack: SlackServer, fault: str
+) -> None:
+    server = OpsServer(tmp_path, slack).start()
+    try:
+        slack.state.faults.append(Fault("chat.postMessage", fault, 1, seconds=60))
+        assert server.post(notification())[0] == 200
+        eventually(lambda: any(m == "chat.postMessage" for m, _ in slack.state.calls))
+        server.kill()
+        slack.state.faults.clear()
+        server.start()
+        eventually(lambda: len(slack.state.posts("search-oncall")) == 1)
+        time.sleep(1.5)
+        assert len(slack.state.posts("search-oncall")) == 1
+    finally:
+        server.stop()
+
+
+def test_killed_before_processing_loses_nothing(tmp_path: Path, slack: SlackServer) -> None:
+    server = OpsServer(tmp_path, slack)
+    server.env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"  # Slack unreachable for now
+    server.start()
+    try:
+        for index in range(5):
+            group = notification(alert(fingerprint=f"k{index}"), group_key=f"group-{index}")
+            assert server.post(group)[0] == 200
+        server.kill()
+        server.env["SLACK_API_URL"] = slack.url
+        server.start()
+        eventually(lambda: len(slack.state.posts("search-oncall")) == 5, timeout=30)
+    finally:
+        server.stop()
+
+
+def test_an_alert_through_a_real_alertmanager_reaches_the_right_channel(
+    tmp_path: Path, ops_server: OpsServer, slack: SlackServer
+) -> None:
+    manager = AlertmanagerServer(
+        str(tmp_path / "am"), f"{ops_server.url}/alertmanager", TOKEN
+    ).start()
+    try:
+        labels = {
+            "alertname": "SearchAvailabilityBudgetBurn",
+            "service": "search",
+            "slo": "availability",
+            "severity": "page",
+            "team": "search",
+        }
+        manager.fire(labels, {"summary": "search/availability is burning its budget fast"})
+        eventually(lambda: len(slack.state.top_level("search-oncall")) == 1, timeout=30)
+        (message,) = slack.state.top_level("search-oncall")
+        actions = next(b for b in message["blocks"] if b["type"] == "actions")["elements"]
+        assert actions[0]["url"] == (
+            "https://git.example.com/search/ops/-/blob/main/runbooks/search-errors.md"
+        )
+        assert message["text"].startswith(
+            "<!here> :rotating_light: FIRING: SearchAvailabilityBudgetBurn"
+        )
+        manager.fire(
+            labels, {"summary": "search/availability is burning its budget fast"}, resolved=True
+        )
+        eventually(lambda: slack.state.top_level("search-oncall")[0]["updates"] == 1, timeout=30)
+        opening = slack.state.top_level("search-oncall")[0]
+        assert opening["blocks"][0]["text"]["text"].startswith(
+            "RESOLVED: SearchAvailabilityBudgetBurn"
+        )
+        eventually(lambda: len(slack.state.replies("search-oncall", opening["ts"])) == 1)
+        assert slack.state.replies("search-oncall", opening["ts"])[0]["text"].startswith(
+            ":white_check_mark: Resolved at"
+        )
+        assert slack.state.posts("alerts") == []
+    finally:
+        manager.stop()
+
+
+def test_serve_refuses_to_run_without_a_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPS_WEBHOOK_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ops_toolkit", "serve", "--listen", "127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: OPS_WEBHOOK_TOKEN is not set: set it (Alertmanager sends it as a bearer token) or "
+        "pass --insecure-no-auth for a local try\n"
+    )

@@ -1,0 +1,52 @@
+"""ops.yaml: defaults, values, and errors with their YAML path."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops_toolkit.config import parse_config
+from ops_toolkit.errors import ConfigError
+
+
+def test_defaults_and_values() -> None:
+    config = parse_config(
+        "serve: {listen: '0.0.0.0:8080', max_age: 30m, pace_seconds: 0.5}\n"
+        "prometheus: http://127.0.0.1:9090\nslos: slos/search.yaml\n",
+        "ops.yaml",
+    )
+    assert (config.serve.host, config.serve.port, config.serve.max_age) == ("0.0.0.0", 8080, 1800.0)
+    assert config.serve.pace_seconds == 0.5
+    assert config.slos == ("slos/search.yaml",)
+    assert parse_config("", "ops.yaml").serve.port == 9095
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "serve: {listen: localhost}\n",
+            "ops.yaml: serve.listen: expected HOST:PORT like 127.0.0.1:9095, got 'localhost'",
+        ),
+        (
+            "serve: {max_age: soon}\n",
+            "ops.yaml: serve.max_age: not a duration: 'soon' (use e.g. '30s', '5m', '1h30m')",
+        ),
+        (
+            "serve: {pace_seconds: -1}\n",
+            "ops.yaml: serve.pace_seconds: expected a positive number, got -1",
+        ),
+        (
+            "runbook_base_url: git.example.com\n",
+            "ops.yaml: runbook_base_url: expected an http(s) URL, got 'git.example.com'",
+        ),
+        (
+            "promethues: x\n",
+            "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
+            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies",
+        ),
+    ],
+)
+def test_errors_name_the_path(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "ops.yaml")
+    assert str(raised.value) == message
