@@ -37,6 +37,30 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class ReportSchedule:
+    """A budget report posted on a cron schedule by ``ops serve``."""
+
+    name: str
+    cron: str
+    timezone: str
+    slos: tuple[str, ...]  # files/directories, or service/slo selectors ("search/*")
+    channel: str
+    chart: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Error-budget policy: notices when the budget crosses thresholds downward."""
+
+    slos: tuple[str, ...]  # service/slo selectors; "*" for all
+    thresholds: tuple[float, ...]  # budget remaining, percent, highest first
+    channel: str
+    mention: str | None = None
+    hysteresis: float = 5.0  # percent points above a threshold before it re-arms
+    gate: float | None = None  # ops slo gate's minimum (percent) for these SLOs
+
+
+@dataclass(frozen=True)
 class OpsConfig:
     source: str | None = None
     serve: ServeSettings = field(default_factory=ServeSettings)
@@ -45,6 +69,19 @@ class OpsConfig:
     runbook_base_url: str | None = None
     slos: tuple[str, ...] = ("slos",)
     prometheus: str | None = None
+    reports: tuple[ReportSchedule, ...] = ()
+    policies: tuple[Policy, ...] = ()
+
+    def report(self, name: str) -> ReportSchedule:
+        from ops_toolkit.errors import ConfigError
+        from ops_toolkit.suggest import did_you_mean
+
+        for report in self.reports:
+            if report.name == name:
+                return report
+        names = [r.name for r in self.reports]
+        hint = did_you_mean(name, names) or (f" (reports: {', '.join(names)})" if names else "")
+        raise ConfigError(f"{self.source or 'ops.yaml'}: no report named {name!r}{hint}")
 
 
 def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
@@ -120,6 +157,8 @@ def parse_config(text: str, source: str) -> OpsConfig:
         raise root.child("runbook_base_url").error(f"expected an http(s) URL, got {base_url!r}")
     return OpsConfig(
         source=source,
+        reports=_reports(root.child("reports")),
+        policies=_policies(root.child("policies")),
         serve=serve,
         routes=root.text("routes", required=False),
         runbooks=root.text("runbooks", required=False) or "runbooks",
@@ -127,6 +166,105 @@ def parse_config(text: str, source: str) -> OpsConfig:
         slos=slos,
         prometheus=root.text("prometheus", required=False),
     )
+
+
+def _strings(node: Node) -> tuple[str, ...]:
+    if node.value is None:
+        return ()
+    if isinstance(node.value, str):
+        return (node.value,)
+    return tuple(str(item.value) for item in node.items())
+
+
+def _channel(node: Node, key: str) -> str:
+    from ops_toolkit.escalate.route import CHANNEL
+
+    value = node.text(key)
+    assert value is not None
+    if not CHANNEL.match(value):
+        raise node.child(key).error(
+            f"expected a channel like #search or an id like C0123ABCD, got {value!r}"
+        )
+    return value
+
+
+def _reports(node: Node) -> tuple[ReportSchedule, ...]:
+    if node.value is None:
+        return ()
+    from croniter import croniter
+
+    reports = []
+    names: set[str] = set()
+    for item in node.items():
+        item.mapping(("name", "cron", "timezone", "slos", "channel", "chart"))
+        name = item.text("name")
+        assert name is not None
+        if name in names:
+            raise item.child("name").error(f"duplicate report name {name!r}")
+        names.add(name)
+        cron = item.text("cron")
+        assert cron is not None
+        if not croniter.is_valid(cron):
+            raise item.child("cron").error(f"not a cron expression: {cron!r} (e.g. '0 9 * * MON')")
+        timezone = item.text("timezone", required=False) or "UTC"
+        _check_zone(item.child("timezone"), timezone)
+        chart = item.child("chart").value
+        if chart is not None and not isinstance(chart, bool):
+            raise item.child("chart").error("expected true or false")
+        reports.append(
+            ReportSchedule(
+                name,
+                cron,
+                timezone,
+                _strings(item.child("slos")) or ("slos",),
+                _channel(item, "channel"),
+                bool(chart),
+            )
+        )
+    return tuple(reports)
+
+
+def _check_zone(node: Node, name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None
+
+
+def _percent(node: Node) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise node.error(f"expected a percentage from 0 to 100, got {value!r}")
+    return float(value)
+
+
+def _policies(node: Node) -> tuple[Policy, ...]:
+    if node.value is None:
+        return ()
+    policies = []
+    for item in node.items():
+        item.mapping(("slos", "thresholds", "channel", "mention", "hysteresis", "gate"))
+        thresholds_node = item.child("thresholds")
+        thresholds = (
+            tuple(_percent(n) for n in thresholds_node.items())
+            if thresholds_node.value is not None
+            else (50.0, 25.0, 0.0)
+        )
+        hysteresis = _percent(item.child("hysteresis")) if item.has("hysteresis") else 5.0
+        gate = _percent(item.child("gate")) if item.has("gate") else None
+        policies.append(
+            Policy(
+                _strings(item.child("slos")) or ("*",),
+                tuple(sorted(thresholds, reverse=True)),
+                _channel(item, "channel"),
+                item.text("mention", required=False),
+                hysteresis,
+                gate,
+            )
+        )
+    return tuple(policies)
 
 
 def load_config(path: str | None) -> OpsConfig:

@@ -96,11 +96,32 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
+    type=click.Choice(["table", "json", "markdown", "html"]),
     default="table",
     show_default=True,
 )
 @click.option("--keep-going", is_flag=True, help="Report the other SLOs when queries of one fail.")
+@click.option(
+    "--post",
+    "channel",
+    metavar="CHANNEL",
+    help="Post the report to a chat channel through the durable outbox.",
+)
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.png",
+    help="Write the budget burn-down chart (needs ops-toolkit[charts]); uploaded with --post.",
+)
+@click.option("--once", is_flag=True, help="Run the schedule --name from --config once (for cron).")
+@click.option("--name", help="The report schedule to run with --once.")
+@click.option("--force", is_flag=True, help="With --once: post even if this slot was posted.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
+)
 @click.option(
     "--use-rules",
     is_flag=True,
@@ -114,6 +135,12 @@ def report_command(
     output_format: str,
     keep_going: bool,
     use_rules: bool,
+    channel: str | None,
+    chart: str | None,
+    once: bool,
+    name: str | None,
+    force: bool,
+    config_path: str | None,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
 
@@ -125,26 +152,121 @@ def report_command(
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z --format json
       ops slo report --use-rules     # recorded series: cost does not grow with SLOs
     """
+    from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
     from ops_toolkit.slo.spec import load_slos
 
-    slos = load_slos(paths or ("slos",))
+    config = load_config(config_path)
+    prometheus_url = prometheus_url or config.prometheus
+    if once:
+        _run_schedule(config, name, force)
+        return
+    slos = load_slos(paths or config.slos)
     run = evaluate_recorded if use_rules else evaluate
-    statuses = run(slos, _source(prometheus_url, timeout), _parse_at(at), keep_going=keep_going)
+    source = _source(prometheus_url, timeout)
+    statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
     for status in statuses:
         if status.error:
             click.echo(f"Error: {status.error}", err=True)
+    charts: list[Any] = []
+    if chart or output_format == "html":
+        from ops_toolkit.slo.burndown import burndowns
+
+        charts = burndowns(statuses, source)
+    if chart:
+        from ops_toolkit.slo.html import render_png
+
+        render_png(charts, chart)
     if output_format == "json":
         print_json([report.status_document(s) for s in report.sort_worst_first(statuses)])
     elif output_format == "markdown":
         click.echo(report.markdown(statuses), nl=False)
+    elif output_format == "html":
+        from ops_toolkit.slo.html import render_html
+
+        click.echo(render_html(statuses, charts), nl=False)
     else:
         from rich.console import Console
 
         Console().print(report.table(statuses))
+    if channel:
+        _post(config, statuses, channel, chart)
     if any(s.error for s in statuses):
         raise SystemExit(1)
+
+
+def _post(config: Any, statuses: Any, channel: str, chart: str | None) -> None:
+    """The report through the outbox; delivered from here with the outbox's retry rules."""
+    import base64
+
+    from ops_toolkit.escalate.route import CHANNEL
+    from ops_toolkit.escalate.service import make_notifier
+    from ops_toolkit.escalate.store import Planned, Store
+    from ops_toolkit.notify.report import report_messages
+
+    if not CHANNEL.match(channel):
+        raise click.BadParameter(
+            f"expected a channel like #search, got {channel!r}", param_hint="--post"
+        )
+    messages = report_messages(statuses, runbook_base_url=config.runbook_base_url)
+    group = f"report:adhoc:{time.time():.0f}"
+    planned = [
+        Planned(group, channel, "post" if i == 0 else "reply", m.as_dict())
+        for i, m in enumerate(messages)
+    ]
+    if chart:
+        with open(chart, "rb") as handle:
+            content = base64.b64encode(handle.read()).decode()
+        planned.append(
+            Planned(
+                group,
+                channel,
+                "upload",
+                {
+                    "text": "Error budget burn-down",
+                    "filename": "burndown.png",
+                    "content_b64": content,
+                },
+            )
+        )
+    store = Store(config.serve.state)
+    ids = store.enqueue(planned, time.time())
+    _deliver(store, make_notifier(config), ids, config)
+
+
+def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
+    from ops_toolkit.escalate.reports import deliver_now
+
+    problems = deliver_now(store, notifier, ids, pace=config.serve.pace_seconds)
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"posted {len(ids)} message(s)", err=True)
+
+
+def _run_schedule(config: Any, name: str | None, force: bool) -> None:
+    from ops_toolkit.escalate.reports import ReportPublisher
+    from ops_toolkit.escalate.service import make_notifier
+    from ops_toolkit.escalate.store import Store
+    from ops_toolkit.metrics.prometheus import PrometheusSource
+
+    if not name:
+        raise click.UsageError("--once needs --name (a report in ops.yaml)")
+    if not config.prometheus:
+        raise ConfigError(f"{config.source or 'ops.yaml'}: reports need 'prometheus: URL'")
+    url = config.prometheus
+    store = Store(config.serve.state)
+    ids = ReportPublisher(config, store, lambda: PrometheusSource(url)).run_by_hand(
+        name, time.time(), force=force
+    )
+    if ids is None:
+        click.echo(
+            f"report {name!r}: this slot was already posted (use --force to post again)", err=True
+        )
+        return
+    _deliver(store, make_notifier(config), ids, config)
 
 
 @slo.command("gate")
@@ -152,35 +274,52 @@ def report_command(
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
-    default=0.25,
-    show_default=True,
     type=click.FloatRange(0, 1),
-    help="Smallest budget remaining (0-1) that lets the rollout go on.",
+    help="Smallest budget remaining (0-1) that lets the rollout go on "
+    "[default: the policy's gate in ops.yaml, else 0.25].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="ops.yaml with the error-budget policy (default ./ops.yaml when present).",
 )
 @_query_options
 def gate_command(
     selector: str,
     paths: tuple[str, ...],
-    min_remaining: float,
+    min_remaining: float | None,
+    config_path: str | None,
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
 ) -> None:
     """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
 
+    Without --min-remaining the policy in ops.yaml decides ('gate: 0' is a deploy freeze once
+    the budget is spent).
+
     Example: ops slo gate search/availability --min-remaining 0.25 && widen-pilot
     """
+    from ops_toolkit.config import load_config
+    from ops_toolkit.escalate.reports import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
     from ops_toolkit.slo.spec import load_slos
     from ops_toolkit.suggest import did_you_mean
 
-    slos = load_slos(paths or ("slos",))
+    config = load_config(config_path)
+    where = paths or config.slos
+    slos = load_slos(where)
     chosen = [s for s in slos if s.key == selector]
     if not chosen:
         hint = did_you_mean(selector, [s.key for s in slos])
-        raise ConfigError(f"no SLO {selector!r} in {', '.join(paths or ('slos',))}{hint}")
-    status = evaluate(chosen, _source(prometheus_url, timeout), _parse_at(at), keep_going=True)[0]
+        raise ConfigError(f"no SLO {selector!r} in {', '.join(where)}{hint}")
+    if min_remaining is None:
+        policy = gate_minimum(config, chosen[0])
+        min_remaining = policy if policy is not None else 0.25
+    url = prometheus_url or config.prometheus
+    status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
     passed, reason = gate_verdict(status, min_remaining)
     click.echo(reason)
     if status.status == "error":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ops_toolkit.yamlpath import Node, parse_documents, read_text
 
-_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
+CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _route(node: Node, *, is_default: bool = False) -> Route:
     node.mapping(allowed)
     channel = node.text("channel")
     assert channel is not None
-    if not _CHANNEL.match(channel):
+    if not CHANNEL.match(channel):
         raise node.child("channel").error(
             f"expected a channel like #search-oncall or an id like C0123ABCD, got {channel!r}"
         )

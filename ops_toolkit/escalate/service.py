@@ -133,6 +133,7 @@ class EscalationService:
         self.processing_loop = Loop("processing", self._process)
         self.processor.on_output = self.delivery_loop.wake
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
+        self.extra_loops = self._schedule_loops(config)
         self.app = create_app(
             self.writer,
             AppSettings(
@@ -157,6 +158,34 @@ class EscalationService:
         base = self.config.runbook_base_url
         return f"{base.rstrip('/')}/{path}" if base else path
 
+    def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
+        """Scheduled reports and the budget policy, when ops.yaml has them."""
+        if not (config.reports or config.policies):
+            return []
+        if not config.prometheus:
+            raise ConfigError(
+                f"{config.source}: reports and policies need 'prometheus: URL' to evaluate SLOs"
+            )
+        from ops_toolkit.escalate.reports import PolicyRunner, ReportPublisher
+        from ops_toolkit.metrics.prometheus import PrometheusSource
+
+        url = config.prometheus
+        publisher = ReportPublisher(config, self.store, lambda: PrometheusSource(url))
+        policy = PolicyRunner(config, self.store, lambda: PrometheusSource(url))
+
+        def reports() -> float:
+            if publisher.run_due(time.time()):
+                self.delivery_loop.wake()
+            return 30.0
+
+        def policies() -> float:
+            if policy.run(time.time()):
+                self.delivery_loop.wake()
+            return 60.0
+
+        loops = [Loop("reports", reports)] if config.reports else []
+        return loops + ([Loop("policies", policies)] if config.policies else [])
+
     def _process(self) -> float:
         taken = self.processor.run_once()
         return 0.0 if taken else 1.0
@@ -177,11 +206,13 @@ class EscalationService:
         self.writer.start()
         self.processing_loop.start()
         self.delivery_loop.start()
+        for loop in self.extra_loops:
+            loop.start()
 
     def stop(self) -> None:
         self.writer.stop()
-        self.processing_loop.stop()
-        self.delivery_loop.stop()
+        for loop in (*self.extra_loops, self.processing_loop, self.delivery_loop):
+            loop.stop()
 
 
 def serve(config: OpsConfig, *, token: str | None) -> None:

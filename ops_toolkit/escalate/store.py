@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     last_error TEXT,
-    ts TEXT
+    ts TEXT,
+    claimed_by TEXT,                 -- host:pid of the deliverer sending it
+    claimed_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
 CREATE TABLE IF NOT EXISTS threads (
@@ -47,6 +49,20 @@ CREATE TABLE IF NOT EXISTS threads (
     channel_id TEXT,
     ts TEXT,
     PRIMARY KEY (group_key, channel)
+);
+CREATE TABLE IF NOT EXISTS report_slots (
+    name TEXT NOT NULL,
+    slot REAL NOT NULL,
+    posted INTEGER NOT NULL,         -- 0: the baseline recorded on first start
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (name, slot)
+);
+CREATE TABLE IF NOT EXISTS policy_state (
+    slo TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    armed INTEGER NOT NULL,
+    changed_at REAL NOT NULL,
+    PRIMARY KEY (slo, threshold)
 );
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
@@ -70,6 +86,8 @@ class OutboxEntry:
     next_attempt_at: float
     last_error: str | None
     ts: str | None
+    claimed_by: str | None = None
+    claimed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,24 +171,7 @@ class Store:
                 )
                 new += cursor.rowcount
             if new:
-                for entry in planned:
-                    db.execute(
-                        "INSERT INTO outbox (created_at, group_key, channel, action, message, "
-                        "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            now,
-                            entry.group_key,
-                            entry.channel,
-                            entry.action,
-                            json.dumps(entry.message),
-                            now,
-                        ),
-                    )
-                    if entry.action == "post":
-                        db.execute(
-                            "INSERT OR IGNORE INTO threads (group_key, channel) VALUES (?, ?)",
-                            (entry.group_key, entry.channel),
-                        )
+                _insert_outbox(db, planned, now)
             else:
                 _bump(db, "duplicates_dropped", 1)
             db.execute("UPDATE inbox SET processed = 1 WHERE id = ?", (inbox_id,))
@@ -180,9 +181,59 @@ class Store:
                 )
         return bool(new)
 
+    def enqueue(self, planned: Sequence[Planned], now: float) -> list[int]:
+        """Outbox entries that do not come from a webhook (reports, policy notices)."""
+        with self._transaction() as db:
+            return _insert_outbox(db, planned, now)
+
+    # -- schedules and policies --------------------------------------------------------
+
+    def last_slot(self, name: str) -> float | None:
+        row = self.db.execute(
+            "SELECT MAX(slot) FROM report_slots WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def claim_slot(
+        self, name: str, slot: float, planned: Sequence[Planned], now: float, *, post: bool = True
+    ) -> list[int] | None:
+        """Record a schedule's slot and its messages at once; None when the slot was taken."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO report_slots (name, slot, posted, recorded_at) VALUES (?, ?, ?, ?)",
+                (name, slot, int(post), now),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return _insert_outbox(db, planned, now) if post else []
+
+    def policy_armed(self, slo: str, thresholds: Sequence[float]) -> dict[float, bool]:
+        rows = dict(
+            self.db.execute(
+                "SELECT threshold, armed FROM policy_state WHERE slo = ?", (slo,)
+            ).fetchall()
+        )
+        return {t: bool(rows.get(t, 1)) for t in thresholds}
+
+    def policy_update(
+        self, slo: str, armed: dict[float, bool], planned: Sequence[Planned], now: float
+    ) -> None:
+        """New armed states of a policy's thresholds, and the notices they fire, at once."""
+        with self._transaction() as db:
+            for threshold, state in armed.items():
+                db.execute(
+                    "INSERT INTO policy_state (slo, threshold, armed, changed_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(slo, threshold) DO UPDATE SET armed = excluded.armed, "
+                    "changed_at = CASE WHEN armed != excluded.armed THEN excluded.changed_at ELSE changed_at END",
+                    (slo, threshold, int(state), now),
+                )
+            _insert_outbox(db, planned, now)
+
     # -- delivery ------------------------------------------------------------------------
 
-    def due(self, now: float, limit: int = 50) -> list[OutboxEntry]:
+    def due(
+        self, now: float, limit: int = 50, ids: Collection[int] | None = None
+    ) -> list[OutboxEntry]:
         """Entries ready to send, oldest first, never ahead of an earlier one of their group."""
         rows = self.db.execute(
             """
@@ -196,7 +247,8 @@ class Store:
             """,
             (now, limit),
         ).fetchall()
-        return [_entry(r) for r in rows]
+        entries = [_entry(r) for r in rows]
+        return entries if ids is None else [e for e in entries if e.id in ids]
 
     def next_due_at(self) -> float | None:
         row = self.db.execute(
@@ -204,12 +256,15 @@ class Store:
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
-    def mark_sending(self, entry_id: int) -> None:
+    def claim(self, entry: OutboxEntry, me: str, now: float) -> bool:
+        """Take ``entry`` for sending unless another deliverer took it first (compare and set)."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-                (entry_id,),
+            cursor = db.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_by = ?, "
+                "claimed_at = ? WHERE id = ? AND status = ? AND COALESCE(claimed_by, '') = ?",
+                (me, now, entry.id, entry.status, entry.claimed_by or ""),
             )
+            return bool(cursor.rowcount == 1)
 
     def mark_sent(self, entry: OutboxEntry, ts: str, channel_id: str) -> None:
         with self._transaction() as db:
@@ -319,6 +374,23 @@ class _Transaction:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+def _insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
+    ids = []
+    for entry in planned:
+        cursor = db.execute(
+            "INSERT INTO outbox (created_at, group_key, channel, action, message, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (now, entry.group_key, entry.channel, entry.action, json.dumps(entry.message), now),
+        )
+        ids.append(int(cursor.lastrowid or 0))
+        if entry.action == "post":
+            db.execute(
+                "INSERT OR IGNORE INTO threads (group_key, channel) VALUES (?, ?)",
+                (entry.group_key, entry.channel),
+            )
+    return ids
+
+
 def _bump(db: sqlite3.Connection, name: str, amount: int) -> None:
     if amount:
         db.execute(
@@ -341,4 +413,6 @@ def _entry(row: Sequence[Any]) -> OutboxEntry:
         next_attempt_at=float(row[8]),
         last_error=row[9],
         ts=row[10],
+        claimed_by=row[11],
+        claimed_at=None if row[12] is None else float(row[12]),
     )

@@ -10,9 +10,12 @@ again, so nothing is posted twice.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +29,7 @@ from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier
 
 UNKNOWN_OUTCOME = "outcome unknown"
+LEASE_SECONDS = 120.0  # longer than any chat call may take
 
 
 @dataclass
@@ -86,13 +90,17 @@ class Deliverer:
     max_backoff: float = 300.0
     clock: Callable[[], float] = time.time
     next_allowed: dict[str, float] = field(default_factory=dict)
+    me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    only: set[int] | None = None  # deliver just these entries (ops slo report --post)
 
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
         now = self.clock()
-        for entry in self.store.due(now):
+        for entry in self.store.due(now, ids=self.only):
             if self.next_allowed.get(entry.channel, 0.0) > self.clock():
                 continue
+            if entry.status == "sending" and not self._abandoned(entry):
+                continue  # another live deliverer is sending it
             if now - entry.created_at > self.max_age:
                 self.store.kill(
                     entry.id, f"older than {self.max_age:g}s: {entry.last_error or 'not sent'}"
@@ -105,19 +113,46 @@ class Deliverer:
             waits.append(due - self.clock())
         return max(0.01, min([1.0, *waits]))
 
+    def _abandoned(self, entry: OutboxEntry) -> bool:
+        """A 'sending' entry whose deliverer died (same host, pid gone) or overran its lease."""
+        if entry.claimed_at is None or self.clock() - entry.claimed_at > LEASE_SECONDS:
+            return True
+        host, _, pid = (entry.claimed_by or "").rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        if int(pid) == os.getpid():
+            return entry.claimed_by != self.me
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def _send(self, entry: OutboxEntry) -> None:
         channel_id, thread_ts = self.store.thread(entry.group_key, entry.channel)
         reply_to = thread_ts if entry.action == "reply" else None
+        uncertain = entry.status == "sending" or UNKNOWN_OUTCOME in (entry.last_error or "")
+        if not self.store.claim(entry, self.me, self.clock()):
+            return  # another deliverer took it
         try:
-            if entry.action in ("post", "reply") and (
-                entry.status == "sending" or UNKNOWN_OUTCOME in (entry.last_error or "")
-            ):
+            if entry.action in ("post", "reply") and uncertain:
                 found = self.notifier.find(entry.channel, entry.id, reply_to)
                 if found is not None:
                     self.store.mark_sent(entry, found[1], found[0])
                     return
-            self.store.mark_sending(entry.id)
-            if entry.action == "update":
+            if entry.action == "upload":
+                content = base64.b64decode(entry.message["content_b64"])
+                sent_channel, file_id = self.notifier.upload(
+                    entry.channel,
+                    thread_ts,
+                    entry.message["filename"],
+                    content,
+                    entry.message["text"],
+                )
+                self.store.mark_sent(entry, file_id, sent_channel)
+            elif entry.action == "update":
                 if channel_id and thread_ts:
                     self.notifier.update(channel_id, thread_ts, entry.message)
                     self.store.mark_sent(entry, thread_ts, channel_id)

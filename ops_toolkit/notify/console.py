@@ -61,6 +61,26 @@ class ConsoleNotifier:
         self._append({"action": "update", "channel": channel_id, "ts": ts, "message": message})
         self._show("update", channel_id, message)
 
+    def upload(
+        self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> tuple[str, str]:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        target = os.path.join(directory, f"{time.time():.0f}-{filename}")
+        with open(target, "wb") as handle:
+            handle.write(content)
+        self._append(
+            {
+                "action": "upload",
+                "channel": channel,
+                "thread_ts": thread_ts,
+                "file": target,
+                "title": title,
+            }
+        )
+        self.stream.write(f"[{channel}] upload: {title}: {target}\n")
+        self.stream.flush()
+        return channel, target
+
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         try:
             with open(self.path, encoding="utf-8") as handle:

@@ -16,6 +16,12 @@ class Notifier(Protocol):
 
     def update(self, channel_id: str, ts: str, message: dict[str, Any]) -> None: ...
 
+    def upload(
+        self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> tuple[str, str]:
+        """Upload a file into a channel (or thread); returns (channel id, file id)."""
+        ...
+
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         """(channel id, ts) of a message already posted for ``outbox_id``, if any."""
         ...

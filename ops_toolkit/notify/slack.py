@@ -107,6 +107,22 @@ class SlackNotifier:
             blocks=message.get("blocks") or None,
         )
 
+    def upload(
+        self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> tuple[str, str]:
+        channel_id = self.channel_id(channel)
+        arguments: dict[str, Any] = {
+            "channel": channel_id,
+            "filename": filename,
+            "content": content,
+            "title": title,
+        }
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        response = self._call("files_upload_v2", **arguments)
+        files = response.get("files") or [response.get("file") or {}]
+        return channel_id, str(files[0].get("id", ""))
+
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         channel_id = self.channel_id(channel)
         if thread_ts:
