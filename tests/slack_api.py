@@ -31,6 +31,8 @@ class SlackState:
         default_factory=dict
     )  # channel id -> messages
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> content
+    files: list[dict[str, Any]] = field(default_factory=list)  # completed uploads
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     clock: int = 0
@@ -103,7 +105,18 @@ def _handler(state: SlackState) -> type[BaseHTTPRequestHandler]:
             self.do_POST()
 
         def do_POST(self) -> None:
-            method = urllib.parse.urlparse(self.path).path.rsplit("/", 1)[-1]
+            path = urllib.parse.urlparse(self.path).path
+            if path.startswith("/upload/"):
+                length = int(self.headers.get("content-length") or 0)
+                with state.lock:
+                    state.uploads[path.rsplit("/", 1)[-1]] = self.rfile.read(length)
+                body = b"OK"
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            method = path.rsplit("/", 1)[-1]
             arguments = self._arguments()
             with state.lock:
                 state.calls.append((method, arguments))
@@ -140,6 +153,28 @@ def _handler(state: SlackState) -> type[BaseHTTPRequestHandler]:
                         "channels": [{"id": c, "name": n} for c, n in state.channels.items()],
                         "response_metadata": {"next_cursor": ""},
                     }
+                if method == "files.getUploadURLExternal":
+                    file_id = f"F{len(state.uploads) + len(state.files) + 1:08d}"
+                    host, port = self.server.server_address[:2]
+                    return {
+                        "ok": True,
+                        "file_id": file_id,
+                        "upload_url": f"http://{host}:{port}/upload/{file_id}",
+                    }
+                if method == "files.completeUploadExternal":
+                    files = arguments.get("files")
+                    files = json.loads(files) if isinstance(files, str) else files
+                    for item in files or []:
+                        state.files.append(
+                            {
+                                "id": item["id"],
+                                "title": item.get("title"),
+                                "channel": arguments.get("channel_id"),
+                                "thread_ts": arguments.get("thread_ts"),
+                                "content": state.uploads.get(item["id"], b""),
+                            }
+                        )
+                    return {"ok": True, "files": [{"id": f["id"]} for f in files or []]}
                 channel = str(arguments.get("channel", ""))
                 if channel not in state.channels:
                     return {"ok": False, "error": "channel_not_found"}
