@@ -185,6 +185,36 @@ def main() -> None:
             print(handle.read())
         ops("runbook", "runs")
         escalate(server.url)
+        banner("The weekly budget report: to chat (console notifier), as a chart and an HTML page")
+        ops(
+            "slo",
+            "report",
+            "--config",
+            f"{WORKDIR}/ops.yaml",
+            "--post",
+            "#search-alerts",
+            "--chart",
+            f"{WORKDIR}/burndown.png",
+            "--format",
+            "markdown",
+        )
+        with open(f"{WORKDIR}/report.html", "w", encoding="utf-8") as handle:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ops_toolkit",
+                    "slo",
+                    "report",
+                    "--config",
+                    f"{WORKDIR}/ops.yaml",
+                    "--format",
+                    "html",
+                ],
+                stdout=handle,
+                check=True,
+            )
+        print(f"chart: {WORKDIR}/burndown.png, page: {WORKDIR}/report.html (self-contained)")
     finally:
         server.stop()
 

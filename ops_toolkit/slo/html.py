@@ -120,13 +120,18 @@ def render_png(
         # matplotlib's date numbers: days since 1970-01-01 (its default epoch)
         return [m / 86400.0 for m in moments]
 
+    styles = ("-", "-.", ":", (0, (5, 1)))
+    seen: dict[str, int] = {}
     for chart in charts:
+        number = seen.get(chart.status, 0)
+        seen[chart.status] = number + 1
         axes.plot(
             when(*(t for t, _ in chart.points)),
             [r * 100 for _, r in chart.points],
             label=f"{chart.key} ({chart.status})",
             color=COLOURS.get(chart.status),
-            linewidth=2,
+            linestyle=styles[number % len(styles)],
+            linewidth=2.5 if number == 0 else 1.8,
         )
     if charts:
         axes.plot(
@@ -141,6 +146,7 @@ def render_png(
     axes.set_ylabel("error budget remaining (%)")
     axes.set_title("Error budget burn-down")
     axes.legend(loc="lower left", fontsize="small")
+    figure.autofmt_xdate()
     figure.tight_layout()
     figure.savefig(path, dpi=dpi)
     plt.close(figure)
