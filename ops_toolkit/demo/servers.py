@@ -31,7 +31,41 @@ def require_binary(name: str) -> str:
     return path
 
 
-class PrometheusServer:
+class LocalServer:
+    """A server binary we start on loopback, watch through its log, and stop by its pid."""
+
+    workdir: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self, binary: str, arguments: list[str], name: str, timeout: float) -> None:
+        os.makedirs(self.workdir, exist_ok=True)
+        log_path = os.path.join(self.workdir, f"{name}.log")
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [require_binary(binary), *arguments],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_ready(f"{self.url}/-/ready", self.process, timeout, log_path)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class PrometheusServer(LocalServer):
     """``prometheus`` on 127.0.0.1 with a given TSDB directory and rule files."""
 
     def __init__(
@@ -48,14 +82,9 @@ class PrometheusServer:
         self.rule_files = list(rule_files)
         self.evaluation_interval = evaluation_interval
         self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.process = None
 
     def start(self, timeout: float = 60.0) -> PrometheusServer:
-        binary = require_binary("prometheus")
         os.makedirs(self.workdir, exist_ok=True)
         config = os.path.join(self.workdir, "prometheus.yml")
         with open(config, "w", encoding="utf-8") as handle:
@@ -64,43 +93,19 @@ class PrometheusServer:
                 handle.write("rule_files:\n")
                 handle.writelines(f"  - {os.path.abspath(p)}\n" for p in self.rule_files)
             handle.write("scrape_configs: []\n")
-        log = open(os.path.join(self.workdir, "prometheus.log"), "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
+        self.launch(
+            "prometheus",
             [
-                binary,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.tsdb_dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--storage.tsdb.retention.time=3650d",
                 "--web.enable-lifecycle",
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        wait_ready(
-            f"{self.url}/-/ready",
-            self.process,
+            "prometheus",
             timeout,
-            os.path.join(self.workdir, "prometheus.log"),
         )
         return self
-
-    def reload(self) -> None:
-        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: str) -> None:
@@ -120,7 +125,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: 
     raise RuntimeError(f"server at {url} was not ready within {timeout:g}s")
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(LocalServer):
     """``prometheus-alertmanager`` on 127.0.0.1, clustering off, one webhook receiver."""
 
     def __init__(
@@ -139,14 +144,10 @@ class AlertmanagerServer:
         self.port = port or free_port()
         self.group_wait = group_wait
         self.group_interval = group_interval
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.process = None
 
     def start(self, timeout: float = 30.0) -> AlertmanagerServer:
-        binary = require_binary("prometheus-alertmanager")
+
         os.makedirs(self.workdir, exist_ok=True)
         config = os.path.join(self.workdir, "alertmanager.yml")
         auth = (
@@ -169,23 +170,18 @@ class AlertmanagerServer:
                 "        send_resolved: true\n"
                 f"{auth}"
             )
-        log_path = os.path.join(self.workdir, "alertmanager.log")
-        log = open(log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
+        self.launch(
+            "prometheus-alertmanager",
             [
-                binary,
                 f"--config.file={config}",
                 f"--storage.path={os.path.join(self.workdir, 'data')}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--web.external-url={self.url}",
                 "--cluster.listen-address=",
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            "alertmanager",
+            timeout,
         )
-        log.close()
-        wait_ready(f"{self.url}/-/ready", self.process, timeout, log_path)
         return self
 
     def fire(
@@ -212,13 +208,3 @@ class AlertmanagerServer:
         )
         with urllib.request.urlopen(request, timeout=10):
             pass
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None

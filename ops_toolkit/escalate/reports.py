@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -97,15 +98,13 @@ def policy_message(status: SLOStatus, threshold: float, policy: Policy) -> Messa
     return Message(text, ({"type": "section", "text": {"type": "mrkdwn", "text": text}},))
 
 
+@dataclass
 class ReportPublisher:
     """Builds budget reports and enqueues them (and their chart) in the outbox."""
 
-    def __init__(
-        self, config: OpsConfig, store: Store, source: Callable[[], MetricsSource]
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.source = source
+    config: OpsConfig
+    store: Store
+    source: Callable[[], MetricsSource]
 
     def plan(self, schedule: ReportSchedule, at: float) -> list[Planned]:
         from ops_toolkit.notify.report import report_messages
@@ -165,15 +164,13 @@ def chart_upload(statuses: Sequence[SLOStatus], source: MetricsSource) -> dict[s
     return {"text": "Error budget burn-down", "filename": "burndown.png", "content_b64": content}
 
 
+@dataclass
 class PolicyRunner:
     """Evaluates the policies' SLOs and enqueues a notice per threshold crossed downward."""
 
-    def __init__(
-        self, config: OpsConfig, store: Store, source: Callable[[], MetricsSource]
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.source = source
+    config: OpsConfig
+    store: Store
+    source: Callable[[], MetricsSource]
 
     def run(self, now: float) -> int:
         notices = 0
