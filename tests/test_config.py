@@ -24,6 +24,22 @@ def test_defaults_and_values() -> None:
     ("text", "message"),
     [
         (
+            "reports:\n  - {name: w, cron: 'every monday', channel: '#a'}\n",
+            "ops.yaml: reports[0].cron: not a cron expression: 'every monday' (e.g. '0 9 * * MON')",
+        ),
+        (
+            "reports:\n  - {name: w, cron: '0 9 * * MON', channel: '#a', timezone: Mars/Base}\n",
+            "ops.yaml: reports[0].timezone: unknown time zone 'Mars/Base' (e.g. UTC, Europe/Berlin)",
+        ),
+        (
+            "reports:\n  - {name: w, cron: '0 9 * * MON', channel: a}\n",
+            "ops.yaml: reports[0].channel: expected a channel like #search or an id like C0123ABCD, got 'a'",
+        ),
+        (
+            "policies:\n  - {channel: '#a', thresholds: [50, 150]}\n",
+            "ops.yaml: policies[0].thresholds[1]: expected a percentage from 0 to 100, got 150",
+        ),
+        (
             "serve: {listen: localhost}\n",
             "ops.yaml: serve.listen: expected HOST:PORT like 127.0.0.1:9095, got 'localhost'",
         ),

@@ -110,7 +110,7 @@ def _world(
     from ops_toolkit.cli.terminal import make_ui
     from ops_toolkit.metrics.model import MetricsSource
     from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.execute import World, _no_metrics
+    from ops_toolkit.runbook.execute import World, no_metrics
     from ops_toolkit.runbook.state import StateStore, default_state_dir
 
     directory = state_dir or default_state_dir()
@@ -118,7 +118,7 @@ def _world(
 
     def metrics() -> MetricsSource:
         if not prometheus_url:
-            return _no_metrics()
+            return no_metrics()
         if not cache:
             from ops_toolkit.metrics.prometheus import PrometheusSource
 

@@ -151,6 +151,13 @@ class Store:
         ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def all_seen(self, keys: Sequence[str]) -> bool:
+        marks = ",".join("?" for _ in keys)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", tuple(keys)
+        ).fetchone()
+        return bool(keys) and int(row[0]) == len(set(keys))
+
     def thread_known(self, group_key: str, channel: str) -> bool:
         row = self.db.execute(
             "SELECT 1 FROM threads WHERE group_key = ? AND channel = ?", (group_key, channel)
@@ -179,6 +186,8 @@ class Store:
                 db.execute(
                     "DELETE FROM inbox WHERE processed = 1 AND received_at < ?", (now - 86400,)
                 )
+                # Alertmanager retries and repeats within hours; keys older than 30 days can go.
+                db.execute("DELETE FROM events WHERE seen_at < ?", (now - 30 * 86400,))
         return bool(new)
 
     def enqueue(self, planned: Sequence[Planned], now: float) -> list[int]:

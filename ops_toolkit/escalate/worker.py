@@ -69,11 +69,17 @@ class Processor:
             try:
                 notification = parse_notification(json.loads(body))
             except (ValueError, PayloadError):
-                self.store.process(inbox_id, [], [], self.clock())  # validated at intake; never
+                # Bodies are validated before they are stored; one that no longer parses
+                # (a store written by another version) is set aside rather than retried forever.
+                logging.getLogger("ops.serve").error(
+                    "inbox entry %d does not parse; skipped", inbox_id
+                )
+                self.store.process(inbox_id, [], [], self.clock())
                 continue
-            if self.store.process(
-                inbox_id, notification.event_keys(), self.plan(notification), self.clock()
-            ):
+            keys = notification.event_keys()
+            # A replay of events already seen needs no message (and no budget query).
+            planned = [] if self.store.all_seen(keys) else self.plan(notification)
+            if self.store.process(inbox_id, keys, planned, self.clock()):
                 self.on_output()
         return len(rows)
 

@@ -89,12 +89,18 @@ def report_messages(
         f"{counts[name]} {name.replace('_', ' ')}" for name in STATUSES if counts[name]
     )
     at = rfc3339(ordered[0].at) if ordered else ""
+    windows = ", ".join(dict.fromkeys(s.slo.window.describe() for s in ordered)) or "—"
     sections = _sections([slo_line(s, runbook_base_url) for s in ordered]) or ["No SLOs selected."]
     header: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER)}},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"at {at} · {len(ordered)} SLOs: {summary}"}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"at {at} · windows {windows} · {len(ordered)} SLOs: {summary}",
+                }
+            ],
         },
     ]
     room = MAX_BLOCKS - 1

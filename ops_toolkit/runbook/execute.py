@@ -45,7 +45,7 @@ class RunOptions:
     allow_changed: bool = False
 
 
-def _no_metrics() -> MetricsSource:
+def no_metrics() -> MetricsSource:
     raise MetricsError("no Prometheus URL: pass --prometheus URL or set OPS_PROMETHEUS_URL")
 
 
@@ -57,7 +57,7 @@ class World:
     store: StateStore
     audit: AuditLog
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    metrics: Callable[[], MetricsSource] = _no_metrics
+    metrics: Callable[[], MetricsSource] = no_metrics
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     user: str = "unknown"

@@ -79,7 +79,10 @@ def test_post_a_report_with_its_chart(
     assert png_size(chart) == (1200, 600)
     (report,) = slack.state.top_level("search-alerts")
     assert report["blocks"][0]["text"]["text"] == "SLO budget report"
-    assert "4 SLOs: 1 critical · 3 ok" in report["blocks"][1]["elements"][0]["text"]
+    assert (
+        "windows 30d, calendar month · 4 SLOs: 1 critical · 3 ok"
+        in report["blocks"][1]["elements"][0]["text"]
+    )
     lines = report["blocks"][2]["text"]["text"].splitlines()
     assert lines[0].startswith(":rotating_light: *search/availability*")
     assert (

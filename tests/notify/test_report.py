@@ -52,7 +52,7 @@ def test_reports_keep_slacks_limits(count: int) -> None:
 def test_the_report_header_counts_statuses_and_lines_are_worst_first() -> None:
     (message,) = report_messages(statuses(12))
     context = message.blocks[1]["elements"][0]["text"]
-    assert context.startswith("at 2027-01-15T08:00:00Z · 12 SLOs: ")
+    assert context.startswith("at 2027-01-15T08:00:00Z · windows 30d · 12 SLOs: ")
     first_line = message.blocks[2]["text"]["text"].splitlines()[0]
     assert first_line.startswith(":red_circle: *svc/slo-with-a-rather-long-name-")
     assert "runbook `runbooks/search-errors.md`" in first_line
