@@ -378,7 +378,6 @@ def _run_step(
         runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
     )
     opts = ctx.options
-    state.started_at = world.clock()
     attempt: Attempt | None = None
     if opts.when is not None and not evaluate(opts.when, ctx.variables):
         attempt = Attempt("skipped", None, "", message=f"when is false: {step.attr('when')}")
@@ -392,6 +391,7 @@ def _run_step(
             )
         elif not world.ui.confirm(step, f"Run step {step.name!r}?"):
             attempt = Attempt("skipped", None, "", message="declined by the operator")
+    state.started_at = world.clock()  # after any question: the duration is the step's own
     if attempt is None:
         state.status = "running"  # saved with the process group id by on_start
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)

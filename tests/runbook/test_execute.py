@@ -397,3 +397,25 @@ def test_dry_run_shows_plan_and_environment_and_runs_nothing(tmp_path: Path) -> 
     assert planned[0].env == {"MODE": "y", "TOKEN": "***"}
     assert not (tmp_path / "a").exists()
     assert not (tmp_path / "state").exists()
+
+
+def test_time_spent_answering_a_confirmation_is_not_the_steps_duration(tmp_path: Path) -> None:
+    clock = [1000.0]
+
+    class SlowOperator(ScriptedUI):
+        def confirm(self, step, question):  # type: ignore[no-untyped-def]
+            clock[0] += 300.0  # five minutes to decide
+            return True
+
+    runbook = make_runbook(tmp_path, step("restart", "true", confirm="true"))
+    base = world(tmp_path, SlowOperator(interactive=True))
+    timed = World(
+        ui=base.ui,
+        store=base.store,
+        audit=base.audit,
+        env=base.env,
+        clock=lambda: clock[0],
+        sleep=base.sleep,
+    )
+    record = start_run(runbook, RunOptions(), timed)
+    assert record.steps["restart"].duration_s == 0.0
