@@ -102,6 +102,13 @@ def read_text(path: str) -> str:
 
 def parse_documents(text: str, source: str) -> list[Any]:
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        number = text[: exc.start].count("\n") + 1
+        raise ConfigError(
+            f"{source}:{number}: text is not valid Unicode (a lone surrogate)"
+        ) from None
+    try:
         return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

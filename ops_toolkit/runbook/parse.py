@@ -63,7 +63,14 @@ def parse_runbook_bytes(data: bytes, source: str) -> Runbook:
 
 def parse_runbook(text: str, source: str) -> Runbook:
     """Parse runbook ``text``; ``source`` names it in errors (usually the path)."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text[: exc.start].count("\n") + 1
+        raise RunbookError.at(
+            source, line, "text is not valid Unicode (a lone surrogate)"
+        ) from None
+    if len(encoded) > MAX_BYTES:
         raise RunbookError.at(source, None, "file is larger than 1 MiB; split the runbook")
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
@@ -73,7 +80,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
     title = _string(meta, "title", source, meta_lines) or _first_heading(body) or ""
     return Runbook(
         source=source,
-        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        sha256=hashlib.sha256(encoded).hexdigest(),
         title=title,
         owner=_string(meta, "owner", source, meta_lines) or "",
         alerts=_string_list(meta, "alerts", source, meta_lines),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -206,7 +208,7 @@ def test_tilde_fences_and_longer_fences_close_properly() -> None:
     assert [s.code for s in runbook.steps] == ["echo ```\n", "```\n"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=int(os.environ.get("OPS_FUZZ_EXAMPLES", "300")), deadline=None)
 @given(
     st.lists(
         st.sampled_from(["`", "~", "{", "}", "[", "]", '"', "'", ":", ",", "-", "#", "\n", " "])
@@ -219,3 +221,10 @@ def test_arbitrary_text_raises_nothing_but_runbook_error(text: str) -> None:
         parse_runbook(text, "fuzz.md")
     except RunbookError as error:
         assert str(error).startswith("fuzz.md")
+
+
+def test_text_with_a_lone_surrogate_is_a_runbook_error() -> None:
+    """Found by the property test: YAML's C loader raised UnicodeEncodeError."""
+    with pytest.raises(RunbookError) as raised:
+        parse_runbook("---\n\ud800---\n---\n", "r.md")
+    assert str(raised.value) == "r.md:2: text is not valid Unicode (a lone surrogate)"
