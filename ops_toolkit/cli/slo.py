@@ -198,41 +198,28 @@ def report_command(
 
 def _post(config: Any, statuses: Any, channel: str, chart: str | None) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
-    import base64
-
+    from ops_toolkit.escalate.reports import report_plan
     from ops_toolkit.escalate.route import CHANNEL
     from ops_toolkit.escalate.service import make_notifier
-    from ops_toolkit.escalate.store import Planned, Store
-    from ops_toolkit.notify.report import report_messages
+    from ops_toolkit.escalate.store import Store
 
     if not CHANNEL.match(channel):
         raise click.BadParameter(
             f"expected a channel like #search, got {channel!r}", param_hint="--post"
         )
-    messages = report_messages(statuses, runbook_base_url=config.runbook_base_url)
-    group = f"report:adhoc:{time.time():.0f}"
-    planned = [
-        Planned(group, channel, "post" if i == 0 else "reply", m.as_dict())
-        for i, m in enumerate(messages)
-    ]
+    png = None
     if chart:
         with open(chart, "rb") as handle:
-            content = base64.b64encode(handle.read()).decode()
-        planned.append(
-            Planned(
-                group,
-                channel,
-                "upload",
-                {
-                    "text": "Error budget burn-down",
-                    "filename": "burndown.png",
-                    "content_b64": content,
-                },
-            )
-        )
+            png = handle.read()
+    planned = report_plan(
+        statuses,
+        channel=channel,
+        group=f"report:adhoc:{time.time():.0f}",
+        runbook_base_url=config.runbook_base_url,
+        chart=png,
+    )
     store = Store(config.serve.state)
-    ids = store.enqueue(planned, time.time())
-    _deliver(store, make_notifier(config), ids, config)
+    _deliver(store, make_notifier(config), store.enqueue(planned, time.time()), config)
 
 
 def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:

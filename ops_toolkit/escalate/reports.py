@@ -107,26 +107,17 @@ class ReportPublisher:
     source: Callable[[], MetricsSource]
 
     def plan(self, schedule: ReportSchedule, at: float) -> list[Planned]:
-        from ops_toolkit.notify.report import report_messages
-
         slos = resolve_slos(self.config, schedule.slos)
         source = self.source()
         statuses = evaluate(slos, source, at, keep_going=True)
-        messages = report_messages(
+        return report_plan(
             statuses,
+            channel=schedule.channel,
+            group=f"report:{schedule.name}:{at:.0f}",
             title=f"SLO budget report: {schedule.name}",
             runbook_base_url=self.config.runbook_base_url,
+            chart=chart_png(statuses, source) if schedule.chart else None,
         )
-        group = f"report:{schedule.name}:{at:.0f}"
-        planned = [
-            Planned(group, schedule.channel, "post" if i == 0 else "reply", m.as_dict())
-            for i, m in enumerate(messages)
-        ]
-        if schedule.chart:
-            planned.append(
-                Planned(group, schedule.channel, "upload", chart_upload(statuses, source))
-            )
-        return planned
 
     def run_due(self, now: float) -> list[int]:
         """Enqueue the reports whose latest slot is not recorded yet; their outbox ids."""
@@ -149,8 +140,35 @@ class ReportPublisher:
         return self.store.claim_slot(schedule.name, slot if not force else now, planned, now)
 
 
-def chart_upload(statuses: Sequence[SLOStatus], source: MetricsSource) -> dict[str, str]:
-    """A PNG burn-down chart as an outbox 'upload' message (content kept in the store)."""
+def report_plan(
+    statuses: Sequence[SLOStatus],
+    *,
+    channel: str,
+    group: str,
+    title: str = "SLO budget report",
+    runbook_base_url: str | None = None,
+    chart: bytes | None = None,
+) -> list[Planned]:
+    """Outbox entries of a report: its first message, continuations in the thread, the chart."""
+    from ops_toolkit.notify.report import report_messages
+
+    messages = report_messages(statuses, title=title, runbook_base_url=runbook_base_url)
+    planned = [
+        Planned(group, channel, "post" if i == 0 else "reply", m.as_dict())
+        for i, m in enumerate(messages)
+    ]
+    if chart is not None:
+        upload = {
+            "text": "Error budget burn-down",
+            "filename": "burndown.png",
+            "content_b64": base64.b64encode(chart).decode(),
+        }
+        planned.append(Planned(group, channel, "upload", upload))
+    return planned
+
+
+def chart_png(statuses: Sequence[SLOStatus], source: MetricsSource) -> bytes:
+    """The burn-down chart of ``statuses`` as PNG bytes."""
     import tempfile
 
     from ops_toolkit.slo.burndown import burndowns
@@ -160,8 +178,7 @@ def chart_upload(statuses: Sequence[SLOStatus], source: MetricsSource) -> dict[s
         path = os.path.join(work, "burndown.png")
         render_png(burndowns(statuses, source), path)
         with open(path, "rb") as handle:
-            content = base64.b64encode(handle.read()).decode()
-    return {"text": "Error budget burn-down", "filename": "burndown.png", "content_b64": content}
+            return handle.read()
 
 
 @dataclass
