@@ -12,6 +12,7 @@
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
     prometheus: http://127.0.0.1:9090
+    auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
 Every key is optional; a missing file means all defaults.
 """
@@ -71,6 +72,7 @@ class OpsConfig:
     prometheus: str | None = None
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
+    auto_diagnose: bool = False
 
     def report(self, name: str) -> ReportSchedule:
         from ops_toolkit.errors import ConfigError
@@ -126,6 +128,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
             "prometheus",
             "reports",
             "policies",
+            "auto_diagnose",
         )
     )
     serve = ServeSettings()
@@ -158,6 +161,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
     return OpsConfig(
         source=source,
         reports=_reports(root.child("reports")),
+        auto_diagnose=_flag(root.child("auto_diagnose")),
         policies=_policies(root.child("policies")),
         serve=serve,
         routes=root.text("routes", required=False),
@@ -166,6 +170,14 @@ def parse_config(text: str, source: str) -> OpsConfig:
         slos=slos,
         prometheus=root.text("prometheus", required=False),
     )
+
+
+def _flag(node: Node) -> bool:
+    if node.value is None:
+        return False
+    if not isinstance(node.value, bool):
+        raise node.error(f"expected true or false, got {node.value!r}")
+    return node.value
 
 
 def _strings(node: Node) -> tuple[str, ...]:

@@ -78,7 +78,7 @@ def escalate(prometheus_url: str) -> None:
             f"serve:\n  state: {WORKDIR}/state.db\n  messages: {messages}\n  pace_seconds: 0.2\n"
             f"routes: alerts/routes.yaml\nrunbooks: runbooks\nslos: [slos]\n"
             f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
-            f"prometheus: {prometheus_url}\n"
+            f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
         )
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": token}
     env.pop("SLACK_BOT_TOKEN", None)
@@ -111,6 +111,7 @@ def escalate(prometheus_url: str) -> None:
             "slo": "availability",
             "severity": "page",
             "team": "search",
+            "component": "search-api",
         }
         annotations = {
             "summary": "search/availability is burning its error budget fast",
@@ -118,10 +119,10 @@ def escalate(prometheus_url: str) -> None:
         }
         print(f"Alertmanager {manager.url}: firing SearchAvailabilityBudgetBurn", flush=True)
         manager.fire(labels, annotations)
-        wait_for_lines(messages, 1)
+        wait_for_lines(messages, 2, timeout=60)  # the escalation, then its diagnose results
         print("Alertmanager: the alert is resolved", flush=True)
         manager.fire(labels, annotations, resolved=True)
-        wait_for_lines(messages, 3)
+        wait_for_lines(messages, 4)
         time.sleep(0.5)
     finally:
         if manager is not None:

@@ -134,6 +134,7 @@ class EscalationService:
         self.processor.on_output = self.delivery_loop.wake
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
         self.extra_loops = self._schedule_loops(config)
+        self.diagnoser = self._diagnoser(config)
         self.app = create_app(
             self.writer,
             AppSettings(
@@ -186,6 +187,35 @@ class EscalationService:
         loops = [Loop("reports", reports)] if config.reports else []
         return loops + ([Loop("policies", policies)] if config.policies else [])
 
+    def _diagnoser(self, config: OpsConfig) -> Any:
+        """With ``auto_diagnose``, firing alerts run their runbook's diagnose steps."""
+        if not config.auto_diagnose:
+            return None
+        from ops_toolkit.escalate.diagnose import Diagnoser
+        from ops_toolkit.runbook.execute import no_metrics
+
+        url = config.prometheus
+
+        def metrics() -> Any:
+            if not url:
+                return no_metrics()
+            from ops_toolkit.metrics.prometheus import PrometheusSource
+
+            return PrometheusSource(url)
+
+        diagnoser = Diagnoser(
+            self.store,
+            f"{config.serve.state}.runs",
+            self.runbooks,
+            metrics,
+            self.delivery_loop.wake,
+        )
+        routing = self.routing
+        self.processor.on_new = lambda n: diagnoser.submit(
+            n, [r.channel for r in routing.targets(n.labels())]
+        )
+        return diagnoser
+
     def _process(self) -> float:
         taken = self.processor.run_once()
         return 0.0 if taken else 1.0
@@ -211,8 +241,11 @@ class EscalationService:
 
     def stop(self) -> None:
         self.writer.stop()
-        for loop in (*self.extra_loops, self.processing_loop, self.delivery_loop):
+        for loop in (*self.extra_loops, self.processing_loop):
             loop.stop()
+        if self.diagnoser is not None:
+            self.diagnoser.stop()
+        self.delivery_loop.stop()
 
 
 def serve(config: OpsConfig, *, token: str | None) -> None:

@@ -42,6 +42,7 @@ class Processor:
     budget: Callable[[Mapping[str, str]], BudgetInfo | str | None]
     clock: Callable[[], float] = time.time
     on_output: Callable[[], None] = lambda: None
+    on_new: Callable[[Notification], None] = lambda notification: None
 
     def plan(self, notification: Notification) -> list[Planned]:
         now = self.clock()
@@ -81,6 +82,7 @@ class Processor:
             planned = [] if self.store.all_seen(keys) else self.plan(notification)
             if self.store.process(inbox_id, keys, planned, self.clock()):
                 self.on_output()
+                self.on_new(notification)
         return len(rows)
 
 

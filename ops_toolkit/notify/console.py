@@ -31,7 +31,12 @@ class ConsoleNotifier:
 
     def _show(self, action: str, channel: str, message: dict[str, Any]) -> None:
         lines = [f"[{channel}] {action}: {message['text']}"]
-        for block in message.get("blocks", []):
+        blocks = message.get("blocks", [])
+        if action == "reply":  # thread replies carry their detail in sections
+            for block in blocks[1:]:
+                text = (block.get("text") or {}).get("text", "")
+                lines += [f"    {line}" for line in text.splitlines()[:8]]
+        for block in blocks:
             if block.get("type") == "actions":
                 for element in block.get("elements", []):
                     lines.append(f"    {element['text']['text']}: {element['url']}")

@@ -33,7 +33,7 @@ def slack() -> Iterator[SlackServer]:
 
 
 class OpsServer:
-    def __init__(self, tmp_path: Path, slack: SlackServer) -> None:
+    def __init__(self, tmp_path: Path, slack: SlackServer, extra: str = "") -> None:
         self.port = free_port()
         self.config = tmp_path / "ops.yaml"
         self.config.write_text(
@@ -43,7 +43,7 @@ class OpsServer:
             f"routes: {ROOT / 'alerts' / 'routes.yaml'}\n"
             f"runbooks: {ROOT / 'runbooks'}\n"
             "runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
-            f"slos: [{ROOT / 'slos'}]\n"
+            f"slos: [{ROOT / 'slos'}]\n" + extra
         )
         self.log = tmp_path / "serve.log"
         self.env = {
@@ -248,3 +248,34 @@ def test_serve_refuses_to_run_without_a_token(tmp_path: Path) -> None:
         "Error: OPS_WEBHOOK_TOKEN is not set: set it (Alertmanager sends it as a bearer token) or "
         "pass --insecure-no-auth for a local try\n"
     )
+
+
+def test_alerts_run_their_runbooks_diagnose_steps_and_reply_in_the_thread(
+    tmp_path: Path, slack: SlackServer, worked_prometheus: Any
+) -> None:
+    server = OpsServer(
+        tmp_path, slack, f"auto_diagnose: true\nprometheus: {worked_prometheus.url}\n"
+    )
+    server.start()
+    try:
+        assert server.post(notification())[0] == 200
+        hostile = notification(
+            alert(fingerprint="h", component="x; touch PWNED"), group_key="hostile"
+        )
+        assert server.post(hostile)[0] == 200
+
+        def replies() -> list[dict[str, Any]]:
+            return [m for m in slack.state.posts("search-oncall") if m.get("thread_ts")]
+
+        eventually(lambda: len(replies()) == 2, timeout=90)
+        ran = next(m for m in replies() if "ran unattended" in m["text"])
+        refused = next(m for m in replies() if "Could not run" in m["text"])
+        openings = {m["ts"] for m in slack.state.top_level("search-oncall")}
+        assert {ran["thread_ts"], refused["thread_ts"]} == openings
+        body = json.dumps(ran["blocks"])
+        assert "*error-ratio* succeeded" in body and "*health-endpoint* failed" in body
+        assert "rollback" not in body  # a confirm step is never part of a diagnose run
+        assert "param SERVICE: value 'x; touch PWNED' does not match pattern" in refused["text"]
+        assert not (ROOT / "PWNED").exists()
+    finally:
+        server.stop()
