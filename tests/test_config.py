@@ -58,7 +58,7 @@ def test_defaults_and_values() -> None:
         (
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
-            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies",
+            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose",
         ),
     ],
 )
