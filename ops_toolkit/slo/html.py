@@ -24,7 +24,7 @@ COLOURS = {
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#111}
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #ddd;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}.bar{background:#eee;width:120px;height:10px;display:inline-block}
+td.n,td.b{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.b{text-align:left}.bar{background:#eee;width:120px;height:10px;display:inline-block}
 .bar span{display:block;height:10px}.status{font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0}figcaption{font-size:.85rem;color:#444}
 """
@@ -75,7 +75,7 @@ def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) 
             f"<td>{html.escape(status.slo.service)}</td><td>{html.escape(status.slo.name)}</td>"
             f"<td class=n>{status.slo.objective:g}% / {html.escape(status.slo.window.describe())}</td>"
             f"<td class=n>{_pct(status.sli, 3)}</td>"
-            f'<td><span class=bar><span style="width:{width}%;background:{colour}"></span></span> '
+            f'<td class=b><span class=bar><span style="width:{width}%;background:{colour}"></span></span> '
             f"{_pct(remaining)}</td>"
             + "".join(
                 f"<td class=n>{'—' if rates.get(w) is None else f'{rates[w]:.2f}x'}</td>"
