@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 
 from ops_toolkit.durations import parse_duration
-from ops_toolkit.yamlpath import Node, parse_documents, read_text
+from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def _reports(node: Node) -> tuple[ReportSchedule, ...]:
         if not croniter.is_valid(cron):
             raise item.child("cron").error(f"not a cron expression: {cron!r} (e.g. '0 9 * * MON')")
         timezone = item.text("timezone", required=False) or "UTC"
-        _check_zone(item.child("timezone"), timezone)
+        check_timezone(item.child("timezone"), timezone)
         chart = item.child("chart").value
         if chart is not None and not isinstance(chart, bool):
             raise item.child("chart").error("expected true or false")
@@ -234,15 +234,6 @@ def _reports(node: Node) -> tuple[ReportSchedule, ...]:
             )
         )
     return tuple(reports)
-
-
-def _check_zone(node: Node, name: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None
 
 
 def _percent(node: Node) -> float:

@@ -115,3 +115,13 @@ def parse_documents(text: str, source: str) -> list[Any]:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}{line}: not valid YAML: {problem}") from None
+
+
+def check_timezone(node: Node, name: str) -> None:
+    """An IANA time zone name, or an error at ``node`` with an example."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None

@@ -29,6 +29,19 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
     return dataclasses.replace(config, serve=serve)
 
 
+def _existing_store(config_path: str | None, state: str | None) -> Any:
+    """The store ``ops serve`` writes; listing must not create an empty one elsewhere."""
+    from ops_toolkit.escalate.store import Store
+
+    path = _config(config_path, None, state).serve.state
+    if not os.path.exists(path):
+        raise ConfigError(
+            f"{path}: no such store; pass the one 'ops serve' uses (--state, or serve.state in "
+            "ops.yaml)"
+        )
+    return Store(path)
+
+
 def _state_option(func: Any) -> Any:
     return click.option(
         "--state",
@@ -100,9 +113,7 @@ def outbox_list(config_path: str | None, state: str | None, status: str, as_json
 
     Example: ops outbox list --status dead
     """
-    from ops_toolkit.escalate.store import Store
-
-    store = Store(_config(config_path, None, state).serve.state)
+    store = _existing_store(config_path, state)
     entries = store.entries(None if status == "all" else [status])
     rows = [
         {
@@ -142,10 +153,8 @@ def outbox_retry(
 
     Example: ops outbox retry --all
     """
-    from ops_toolkit.escalate.store import Store
-
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")
-    store = Store(_config(config_path, None, state).serve.state)
+    store = _existing_store(config_path, state)
     count = store.requeue(None if every else list(ids), time.time())
     click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ops_toolkit.cli.options import json_option, print_json, prometheus_option
-from ops_toolkit.errors import ConfigError, MetricsError
+from ops_toolkit.errors import ConfigError
 
 
 @click.group()
@@ -40,7 +40,9 @@ def _parse_at(value: str | None) -> float:
 
 def _source(prometheus_url: str | None, timeout: float) -> Any:
     if not prometheus_url:
-        raise MetricsError("no Prometheus URL: pass --prometheus URL or set OPS_PROMETHEUS_URL")
+        from ops_toolkit.runbook.execute import no_metrics
+
+        return no_metrics()
     from ops_toolkit.metrics.prometheus import PrometheusSource
 
     return PrometheusSource(prometheus_url, timeout=timeout)
@@ -170,6 +172,7 @@ def report_command(
         if status.error:
             click.echo(f"Error: {status.error}", err=True)
     charts: list[Any] = []
+    png: bytes | None = None
     if chart or output_format == "html":
         from ops_toolkit.slo.burndown import burndowns
 
@@ -177,7 +180,9 @@ def report_command(
     if chart:
         from ops_toolkit.slo.html import render_png
 
-        render_png(charts, chart)
+        png = render_png(charts)
+        with open(chart, "wb") as handle:
+            handle.write(png)
     if output_format == "json":
         print_json([report.status_document(s) for s in report.sort_worst_first(statuses)])
     elif output_format == "markdown":
@@ -191,12 +196,12 @@ def report_command(
 
         Console().print(report.table(statuses))
     if channel:
-        _post(config, statuses, channel, chart)
+        _post(config, statuses, channel, png)
     if any(s.error for s in statuses):
         raise SystemExit(1)
 
 
-def _post(config: Any, statuses: Any, channel: str, chart: str | None) -> None:
+def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
     from ops_toolkit.escalate.reports import report_plan
     from ops_toolkit.escalate.route import CHANNEL
@@ -207,10 +212,6 @@ def _post(config: Any, statuses: Any, channel: str, chart: str | None) -> None:
         raise click.BadParameter(
             f"expected a channel like #search, got {channel!r}", param_hint="--post"
         )
-    png = None
-    if chart:
-        with open(chart, "rb") as handle:
-            png = handle.read()
     planned = report_plan(
         statuses,
         channel=channel,

@@ -169,16 +169,10 @@ def report_plan(
 
 def chart_png(statuses: Sequence[SLOStatus], source: MetricsSource) -> bytes:
     """The burn-down chart of ``statuses`` as PNG bytes."""
-    import tempfile
-
     from ops_toolkit.slo.burndown import burndowns
     from ops_toolkit.slo.html import render_png
 
-    with tempfile.TemporaryDirectory() as work:
-        path = os.path.join(work, "burndown.png")
-        render_png(burndowns(statuses, source), path)
-        with open(path, "rb") as handle:
-            return handle.read()
+    return render_png(burndowns(statuses, source))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ops_toolkit.escalate.route import load_routes
 from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
 from ops_toolkit.escalate.store import Store
 from ops_toolkit.escalate.worker import Deliverer, Loop, Processor
+from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
 from ops_toolkit.notify.model import Notifier
 from ops_toolkit.slo.model import SLO
@@ -58,9 +59,9 @@ def runbook_index(directory: str) -> dict[str, str]:
 class BudgetLookup:
     """An alert's SLO budget from Prometheus, cached briefly; 'unavailable' when it fails."""
 
-    def __init__(self, slos: Mapping[tuple[str, str], SLO], prometheus: str | None) -> None:
+    def __init__(self, slos: Mapping[tuple[str, str], SLO], source: MetricsSource | None) -> None:
         self.slos = slos
-        self.prometheus = prometheus
+        self.source = source
         self._cache: dict[str, tuple[float, BudgetInfo | str]] = {}
         self._lock = threading.Lock()
 
@@ -68,7 +69,7 @@ class BudgetLookup:
         slo = self.slos.get((labels.get("service", ""), labels.get("slo", "")))
         if slo is None:
             return None
-        if not self.prometheus:
+        if self.source is None:
             return None  # no Prometheus configured: nothing to attach
         with self._lock:
             cached = self._cache.get(slo.key)
@@ -81,12 +82,11 @@ class BudgetLookup:
 
     def _query(self, slo: SLO) -> BudgetInfo | str:
         from ops_toolkit.durations import format_duration
-        from ops_toolkit.metrics.prometheus import PrometheusSource
         from ops_toolkit.slo.evaluate import evaluate
 
-        assert self.prometheus is not None
+        assert self.source is not None
         try:
-            (status,) = evaluate([slo], PrometheusSource(self.prometheus, timeout=3.0), time.time())
+            (status,) = evaluate([slo], self.source, time.time())
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
@@ -114,6 +114,7 @@ class EscalationService:
     ) -> None:
         self.config = config
         self.store = Store(config.serve.state)
+        self._prometheus = self._source(config)
         routes = config.routes
         if routes is None and os.path.exists("alerts/routes.yaml"):
             routes = "alerts/routes.yaml"
@@ -124,7 +125,7 @@ class EscalationService:
             self.store,
             self.routing,
             self.runbook_for,
-            BudgetLookup(slo_index(config.slos), config.prometheus),
+            BudgetLookup(slo_index(config.slos), self._source(config, timeout=3.0)),
         )
         self.deliverer = Deliverer(
             self.store, self.notifier, pace=config.serve.pace_seconds, max_age=config.serve.max_age
@@ -147,6 +148,23 @@ class EscalationService:
             on_stop=self.stop,
         )
 
+    @staticmethod
+    def _source(config: OpsConfig, timeout: float = 10.0) -> MetricsSource | None:
+        """One Prometheus client (one connection pool) per use, when Prometheus is configured."""
+        if not config.prometheus:
+            return None
+        from ops_toolkit.metrics.prometheus import PrometheusSource
+
+        return PrometheusSource(config.prometheus, timeout=timeout)
+
+    def metrics(self) -> MetricsSource:
+        """The shared client for reports, policies and diagnose runs."""
+        if self._prometheus is None:
+            from ops_toolkit.runbook.execute import no_metrics
+
+            return no_metrics()
+        return self._prometheus
+
     def runbook_for(self, notification: Notification) -> str | None:
         annotations = notification.common_annotations or (
             notification.alerts[0].annotations if notification.alerts else {}
@@ -168,11 +186,9 @@ class EscalationService:
                 f"{config.source}: reports and policies need 'prometheus: URL' to evaluate SLOs"
             )
         from ops_toolkit.escalate.reports import PolicyRunner, ReportPublisher
-        from ops_toolkit.metrics.prometheus import PrometheusSource
 
-        url = config.prometheus
-        publisher = ReportPublisher(config, self.store, lambda: PrometheusSource(url))
-        policy = PolicyRunner(config, self.store, lambda: PrometheusSource(url))
+        publisher = ReportPublisher(config, self.store, self.metrics)
+        policy = PolicyRunner(config, self.store, self.metrics)
 
         def reports() -> float:
             if publisher.run_due(time.time()):
@@ -192,22 +208,12 @@ class EscalationService:
         if not config.auto_diagnose:
             return None
         from ops_toolkit.escalate.diagnose import Diagnoser
-        from ops_toolkit.runbook.execute import no_metrics
-
-        url = config.prometheus
-
-        def metrics() -> Any:
-            if not url:
-                return no_metrics()
-            from ops_toolkit.metrics.prometheus import PrometheusSource
-
-            return PrometheusSource(url)
 
         diagnoser = Diagnoser(
             self.store,
             f"{config.serve.state}.runs",
             self.runbooks,
-            metrics,
+            self.metrics,
             self.delivery_loop.wake,
         )
         routing = self.routing

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.escalate.intake import Alert, Notification
+from ops_toolkit.formatting import percent
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -67,10 +68,6 @@ def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
 def budget_text(budget: BudgetInfo | str | None) -> str | None:
     if budget is None:
         return None
@@ -83,7 +80,7 @@ def budget_text(budget: BudgetInfo | str | None) -> str | None:
     )
     return (
         f":chart_with_downwards_trend: *{escape(budget.slo)}* ({budget.objective:g}%): budget "
-        f"remaining *{_percent(budget.remaining)}*, {budget.status}"
+        f"remaining *{percent(budget.remaining)}*, {budget.status}"
         + (f" · burn {rates}" if rates else "")
     )
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ops_toolkit.formatting import bar, percent
 from ops_toolkit.notify.message import (
     MAX_BLOCKS,
     MAX_HEADER,
@@ -20,7 +21,7 @@ from ops_toolkit.notify.message import (
 )
 from ops_toolkit.slo.budget import STATUSES
 from ops_toolkit.slo.evaluate import SLOStatus
-from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, bar, rfc3339, sort_worst_first
+from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, rfc3339, sort_worst_first
 
 EMOJI = {
     "exhausted": ":red_circle:",
@@ -33,10 +34,6 @@ EMOJI = {
 WINDOW_NAMES = {3600: "1h", 21600: "6h", 86400: "1d", 259200: "3d"}
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
 def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
     slo = status.slo
     rates = status.burn_rates()
@@ -46,7 +43,7 @@ def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
     sli = "—" if status.sli is None else f"{status.sli * 100:.3f}%"
     line = (
         f"{EMOJI[status.status]} *{escape(slo.key)}* {sli} / {slo.objective:g}% · "
-        f"`{bar(status.budget_remaining)}` {_pct(status.budget_remaining)} left"
+        f"`{bar(status.budget_remaining)}` {percent(status.budget_remaining)} left"
     )
     if burns:
         line += f" · burn {burns}"

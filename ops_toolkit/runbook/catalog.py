@@ -29,7 +29,9 @@ def runbook_files(paths: Iterable[str]) -> list[str]:
         elif os.path.exists(path):
             found.append(path)
         else:
-            raise RunbookError.at(path, None, "no such file or directory")
+            raise RunbookError.at(
+                path, None, "no such file or directory; give runbook files or directories"
+            )
     return found
 
 

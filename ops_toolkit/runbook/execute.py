@@ -46,7 +46,10 @@ class RunOptions:
 
 
 def no_metrics() -> MetricsSource:
-    raise MetricsError("no Prometheus URL: pass --prometheus URL or set OPS_PROMETHEUS_URL")
+    raise MetricsError(
+        "no Prometheus URL: pass --prometheus URL, set OPS_PROMETHEUS_URL, or put prometheus: in "
+        "ops.yaml"
+    )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ mailed or published as a single file.
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Sequence
 
+from ops_toolkit.formatting import burn, percent
 from ops_toolkit.slo.burndown import BurnDown
 from ops_toolkit.slo.evaluate import SLOStatus
 from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, rfc3339, sort_worst_first
@@ -28,10 +30,6 @@ td.n,td.b{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .bar span{display:block;height:10px}.status{font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0}figcaption{font-size:.85rem;color:#444}
 """
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
 def svg_burndown(chart: BurnDown, width: int = 360, height: int = 160) -> str:
@@ -74,13 +72,10 @@ def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) 
             "<tr>"
             f"<td>{html.escape(status.slo.service)}</td><td>{html.escape(status.slo.name)}</td>"
             f"<td class=n>{status.slo.objective:g}% / {html.escape(status.slo.window.describe())}</td>"
-            f"<td class=n>{_pct(status.sli, 3)}</td>"
+            f"<td class=n>{percent(status.sli, 3)}</td>"
             f'<td class=b><span class=bar><span style="width:{width}%;background:{colour}"></span></span> '
-            f"{_pct(remaining)}</td>"
-            + "".join(
-                f"<td class=n>{'—' if rates.get(w) is None else f'{rates[w]:.2f}x'}</td>"
-                for w in TABLE_BURN_WINDOWS
-            )
+            f"{percent(remaining)}</td>"
+            + "".join(f"<td class=n>{burn(rates.get(w))}</td>" for w in TABLE_BURN_WINDOWS)
             + f'<td class=status style="color:{colour}">{status.status}</td>'
             f'<td><a href="{runbook}">{runbook}</a></td></tr>'
         )
@@ -100,9 +95,7 @@ def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) 
     )
 
 
-def render_png(
-    charts: Sequence[BurnDown], path: str, width_px: int = 1200, height_px: int = 600
-) -> None:
+def render_png(charts: Sequence[BurnDown], width_px: int = 1200, height_px: int = 600) -> bytes:
     """The burn-down charts as one PNG (matplotlib, from the optional 'charts' extra)."""
     try:
         import matplotlib
@@ -148,5 +141,7 @@ def render_png(
     axes.legend(loc="lower left", fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path, dpi=dpi)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
+    return buffer.getvalue()

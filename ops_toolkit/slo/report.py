@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ops_toolkit.durations import format_duration
+from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
 from ops_toolkit.slo.evaluate import SLOStatus
 from ops_toolkit.slo.windows import BURN_WINDOWS
@@ -64,22 +65,6 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
     }
 
 
-def _percent(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def _burn(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}x"
-
-
-def bar(fraction: float | None, width: int = 10) -> str:
-    """Budget remaining as a bar: full is untouched, empty is spent."""
-    if fraction is None:
-        return "·" * width
-    filled = max(0, min(width, round(fraction * width)))
-    return "█" * filled + "░" * (width - filled)
-
-
 def table(statuses: Sequence[SLOStatus]) -> Any:
     from rich.table import Table
     from rich.text import Text
@@ -108,17 +93,17 @@ def table(statuses: Sequence[SLOStatus]) -> Any:
         remaining = status.budget_remaining
         rates = status.burn_rates()
         style = STATUS_STYLE[status.status]
-        left = Text(f"{bar(remaining)} {_percent(remaining, 1)}", style=style)
+        left = Text(f"{bar(remaining)} {percent(remaining)}", style=style)
         projected = status.projected_remaining
         if projected is not None:
-            left.append(f"\n→ {_percent(projected, 1)} at period end", style="dim")
+            left.append(f"\n→ {percent(projected)} at period end", style="dim")
         result.add_row(
             status.slo.service,
             status.slo.name,
             f"{status.slo.objective:g}% / {status.slo.window.describe()}",
-            _percent(status.sli),
+            percent(status.sli, 3),
             left,
-            *(_burn(rates.get(w)) for w in TABLE_BURN_WINDOWS),
+            *(burn(rates.get(w)) for w in TABLE_BURN_WINDOWS),
             Text(status.status, style=style),
             Text(_runbook_name(status.slo.runbook)),
         )
@@ -142,9 +127,9 @@ def markdown(statuses: Sequence[SLOStatus]) -> str:
         runbook = f"[{status.slo.runbook}]({status.slo.runbook})" if status.slo.runbook else ""
         lines.append(
             f"| {status.slo.service} | {status.slo.name} | {status.slo.objective:g}% / "
-            f"{status.slo.window.describe()} | {_percent(status.sli)} | "
-            f"`{bar(status.budget_remaining)}` {_percent(status.budget_remaining, 1)} | "
-            + " | ".join(_burn(rates.get(w)) for w in TABLE_BURN_WINDOWS)
+            f"{status.slo.window.describe()} | {percent(status.sli, 3)} | "
+            f"`{bar(status.budget_remaining)}` {percent(status.budget_remaining)} | "
+            + " | ".join(burn(rates.get(w)) for w in TABLE_BURN_WINDOWS)
             + f" | {status.status} | {runbook} |"
         )
     errors = [s for s in statuses if s.error]
@@ -165,6 +150,6 @@ def gate_verdict(status: SLOStatus, minimum: float) -> tuple[bool, str]:
     verdict = remaining >= minimum
     word = "holds" if verdict else "is below the gate"
     return verdict, (
-        f"{name}: budget remaining {_percent(remaining, 1)} {word} (minimum {_percent(minimum, 1)}); "
+        f"{name}: budget remaining {percent(remaining)} {word} (minimum {percent(minimum)}); "
         f"status {status.status}"
     )

@@ -17,7 +17,7 @@ from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
-from ops_toolkit.yamlpath import Node, parse_documents, read_text, show
+from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
@@ -126,7 +126,7 @@ def _objective(node: Node) -> float:
 
 def _window(node: Node) -> Window:
     timezone = node.text("timezone", required=False) or "UTC"
-    _check_timezone(node.child("timezone"), timezone)
+    check_timezone(node.child("timezone"), timezone)
     calendar = node.text("calendar", required=False)
     if calendar is not None:
         if node.has("window"):
@@ -149,15 +149,6 @@ def _window(node: Node) -> Window:
     if seconds < 3600 or seconds != int(seconds):
         raise window_node.error(f"expected a window of at least 1h in whole seconds, got {raw!r}")
     return Window(seconds=int(seconds), timezone=timezone)
-
-
-def _check_timezone(node: Node, name: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None
 
 
 def _selector(node: Node, key: str) -> str:
@@ -355,7 +346,7 @@ def _openslo_window(node: Node) -> Window:
     calendar = window.child("calendar")
     timezone = calendar.text("timeZone", required=False) if calendar.value else None
     timezone = timezone or "UTC"
-    _check_timezone(calendar.child("timeZone") if calendar.value else window, timezone)
+    check_timezone(calendar.child("timeZone") if calendar.value else window, timezone)
     if duration not in _OPENSLO_CALENDAR:
         raise window.child("duration").error(
             f"calendar windows of 1w, 1M or 1Q are supported, got {duration!r}"
@@ -412,7 +403,10 @@ def slo_files(paths: Iterable[str]) -> list[str]:
         elif os.path.isfile(path):
             found.append(path)
         else:
-            raise ConfigError(f"{path}: no such file or directory")
+            raise ConfigError(
+                f"{path}: no such file or directory; give SLO files or directories, or set "
+                "slos: in ops.yaml"
+            )
     return found
 
 

@@ -30,3 +30,16 @@ def test_list_and_retry_dead_entries(tmp_path: Path, runner: CliRunner) -> None:
     assert retried.output == "re-queued 1 entry\n"
     assert [e.status for e in store.entries()] == ["pending"]
     assert runner.invoke(main, ["outbox", "retry", "--state", path]).exit_code == 2
+
+
+def test_listing_a_store_that_does_not_exist_creates_nothing(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = tmp_path / "missing.db"
+    result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path}: no such store; pass the one 'ops serve' uses (--state, or serve.state in "
+        "ops.yaml)\n"
+    )
+    assert not path.exists()

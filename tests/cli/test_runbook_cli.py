@@ -88,7 +88,9 @@ def test_lint_exit_codes(runner: CliRunner, tmp_path: Path) -> None:
 def test_lint_a_missing_path_is_an_error_not_a_traceback(runner: CliRunner) -> None:
     result = runner.invoke(main, ["runbook", "lint", "nope/"])
     assert result.exit_code == 1
-    assert result.output == "Error: nope/: no such file or directory\n"
+    assert result.output == (
+        "Error: nope/: no such file or directory; give runbook files or directories\n"
+    )
 
 
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
