@@ -1,0 +1,124 @@
+"""The two environment models, ops's own credentials, and values the OS cannot pass."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ops_toolkit.runbook.environment import (
+    is_ops_credential,
+    ops_credentials,
+    os_refuses,
+    person_environment,
+    unattended_environment,
+)
+from ops_toolkit.runbook.parse import parse_runbook
+
+SERVER_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/home/ops",
+    "LANG": "C.UTF-8",
+    "LC_TIME": "en_GB.UTF-8",
+    "TZ": "UTC",
+    "KUBECONFIG": "/etc/kube/config",
+    "USER": "ops",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-key",
+    "SEARCH_ADMIN_TOKEN": "admin-token-value",
+    "GRAFANA_URL": "https://grafana.example",
+    "SLACK_BOT_TOKEN": "xoxb-bot-token",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+    "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    "OPS_WEBHOOK_TOKEN": "webhook-token-value",
+    "OPS_PAGER_TOKEN": "pager-token-value",
+    "OPS_DATABASE_URL": "postgresql://ops:db-password@127.0.0.1/ops",
+    "OPS_PROMETHEUS_URL": "http://prom:prom-password@127.0.0.1:9090",
+    "OPS_STATE_DIR": "/var/lib/ops",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "credential"),
+    [
+        ("SLACK_BOT_TOKEN", "", True),
+        ("SLACK_SIGNING_SECRET", "", True),
+        ("SLACK_API_URL", "", True),
+        ("OPS_WEBHOOK_TOKEN", "", True),
+        ("OPS_ANYTHING_TOKEN", "", True),
+        ("OPS_DATABASE_URL", "", True),
+        ("OPS_STORE_DSN", "", True),
+        ("OPS_PROMETHEUS_URL", "http://u:p@host", True),
+        ("OPS_PROMETHEUS_URL", "http://host:9090", False),
+        ("OPS_STATE_DIR", "/var/lib/ops", False),
+        ("SEARCH_ADMIN_TOKEN", "", False),
+        ("MY_SLACK_BOT_TOKEN", "", False),
+    ],
+)
+def test_which_variables_are_ops_credentials(name: str, value: str, credential: bool) -> None:
+    assert is_ops_credential(name, value) is credential
+
+
+def test_at_the_cli_steps_get_the_persons_environment_minus_ops_credentials() -> None:
+    assert sorted(person_environment(SERVER_ENV)) == [
+        "AWS_SECRET_ACCESS_KEY",
+        "GRAFANA_URL",
+        "HOME",
+        "KUBECONFIG",
+        "LANG",
+        "LC_TIME",
+        "OPS_STATE_DIR",
+        "PATH",
+        "SEARCH_ADMIN_TOKEN",
+        "TZ",
+        "USER",
+    ]
+
+
+def test_unattended_steps_get_the_allow_list_and_what_the_runbook_names() -> None:
+    runbook = parse_runbook(
+        "---\ntitle: t\nenv: [GRAFANA_URL, SLACK_BOT_TOKEN]\nsecrets: [SEARCH_ADMIN_TOKEN]\n---\n",
+        "rb.md",
+    )
+    assert unattended_environment(SERVER_ENV, runbook) == {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/home/ops",
+        "LANG": "C.UTF-8",
+        "LC_TIME": "en_GB.UTF-8",
+        "TZ": "UTC",
+        "KUBECONFIG": "/etc/kube/config",
+        "GRAFANA_URL": "https://grafana.example",
+        "SEARCH_ADMIN_TOKEN": "admin-token-value",
+    }
+
+
+def test_the_values_of_ops_credentials_are_what_gets_masked() -> None:
+    assert ops_credentials(SERVER_ENV) == {
+        "SLACK_BOT_TOKEN": "xoxb-bot-token",
+        "SLACK_SIGNING_SECRET": "signing-secret-value",
+        "OPS_WEBHOOK_TOKEN": "webhook-token-value",
+        "OPS_PAGER_TOKEN": "pager-token-value",
+        "OPS_DATABASE_URL": "postgresql://ops:db-password@127.0.0.1/ops",
+        "OPS_DATABASE_URL (password)": "db-password",
+        "OPS_PROMETHEUS_URL": "http://prom:prom-password@127.0.0.1:9090",
+        "OPS_PROMETHEUS_URL (password)": "prom-password",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("plain value", None),
+        ("a\x00b", "contains a NUL byte"),
+        ("\ud800", "is not valid Unicode (a lone surrogate)"),
+        ("x" * (128 * 1024 - 6), None),
+        ("x" * (128 * 1024 - 5), "is longer than an environment variable can hold (128 KiB)"),
+    ],
+    ids=["plain", "NUL", "lone surrogate", "longest that fits", "one byte too long"],
+)
+def test_values_the_os_cannot_pass(value: str, problem: str | None) -> None:
+    assert os_refuses("NAME", value) == problem
+    if problem is None:  # the OS agrees
+        subprocess.run(["true"], env={"NAME": value}, check=True)
+    else:
+        with pytest.raises((OSError, ValueError)):
+            subprocess.run(["true"], env={"NAME": value}, check=True)
