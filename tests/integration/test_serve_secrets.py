@@ -84,9 +84,10 @@ def test_diagnose_steps_get_the_allow_list_and_post_no_credential(
     assert names - ALLOWED - SET_BY_OPS_OR_SHELL == set()
     assert lines[2:] == ["OPS_WEBHOOK_TOKEN=***", "SLACK_BOT_TOKEN=***", "***"]
     posted = json.dumps(slack.state.calls)
-    stored = "".join(
-        p.read_text() for p in tmp_path.glob("state.db.runs/**/*") if p.is_file()
-    ) + (tmp_path / "serve.log").read_text()
+    stored = (
+        "".join(p.read_text() for p in tmp_path.glob("state.db.runs/**/*") if p.is_file())
+        + (tmp_path / "serve.log").read_text()
+    )
     for text in (posted, stored):
         assert BOT_TOKEN not in text and TOKEN not in text and "aws-secret-value" not in text
 

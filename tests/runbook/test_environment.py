@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.environment import (
     is_ops_credential,
     ops_credentials,
@@ -13,6 +14,7 @@ from ops_toolkit.runbook.environment import (
     person_environment,
     unattended_environment,
 )
+from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.parse import parse_runbook
 
 SERVER_ENV = {
@@ -122,3 +124,33 @@ def test_values_the_os_cannot_pass(value: str, problem: str | None) -> None:
     else:
         with pytest.raises((OSError, ValueError)):
             subprocess.run(["true"], env={"NAME": value}, check=True)
+
+
+def lint_messages(front: str) -> list[str]:
+    text = f'---\ntitle: t\nowner: o\n{front}---\n```sh {{"name":"a"}}\necho "$GRAFANA_URL"\n```\n'
+    return [str(f) for f in lint_runbook(parse_runbook(text, "r.md"))]
+
+
+def test_a_runbook_names_what_unattended_runs_pass_in_env() -> None:
+    runbook = parse_runbook("---\ntitle: t\nenv: [GRAFANA_URL, AWS_PROFILE]\n---\n", "r.md")
+    assert runbook.env == ("GRAFANA_URL", "AWS_PROFILE")
+    assert lint_messages("env: [GRAFANA_URL]\n") == []
+    assert lint_messages("") == [
+        "r.md:6: warning: step 'a': $GRAFANA_URL is not a param, secret, captured variable or "
+        "well-known environment variable"
+    ]
+
+
+def test_env_and_secrets_cannot_name_bad_names_or_ops_credentials() -> None:
+    assert lint_messages("env: [GRAFANA_URL, not-a-name, SLACK_BOT_TOKEN]\n") == [
+        "r.md:4: error: env 'not-a-name' is not an environment variable name",
+        "r.md:4: error: env: SLACK_BOT_TOKEN is one of ops's own credentials; it never reaches "
+        "a step",
+    ]
+    assert lint_messages("env: [GRAFANA_URL]\nsecrets: [OPS_WEBHOOK_TOKEN]\n") == [
+        "r.md:5: error: secrets: OPS_WEBHOOK_TOKEN is one of ops's own credentials; it never "
+        "reaches a step",
+    ]
+    with pytest.raises(RunbookError) as raised:
+        parse_runbook("---\ntitle: t\nenv: {A: 1}\n---\n", "r.md")
+    assert str(raised.value) == "r.md:3: front matter 'env' must be a list of strings"
