@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -135,16 +136,18 @@ class Diagnoser:
         from ops_toolkit.runbook.environment import ops_credentials
 
         credentials = {**ops_credentials(os.environ), **self.credentials}
+        mask = Masker(credentials.values())
         document, error, name = None, None, os.path.basename(path).removesuffix(".md")
         try:
             document = self._diagnose(notification, path, credentials)
         except OpsError as exc:  # e.g. a label value failing its param's pattern
             error = str(exc)
         except Exception as exc:  # a bug must not leave the alert's thread silent
-            log.exception("diagnose run for %s failed", notification.alert_name)
+            trace = "".join(traceback.format_exception(exc))
+            log.error("diagnose run for %s broke:\n%s", notification.alert_name, mask(trace))
             error = f"unexpected error: {type(exc).__name__}: {exc}"
         if error is not None:
-            error = Masker(credentials.values())(error)
+            error = mask(error)
             log.warning("cannot diagnose %s: %s", notification.alert_name, error)
         message = summary_message(name, document, error)
         self.store.enqueue(

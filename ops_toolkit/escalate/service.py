@@ -208,6 +208,7 @@ class EscalationService:
         if not config.auto_diagnose:
             return None
         from ops_toolkit.escalate.diagnose import Diagnoser
+        from ops_toolkit.runbook.environment import url_credentials
 
         diagnoser = Diagnoser(
             self.store,
@@ -215,6 +216,7 @@ class EscalationService:
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
+            credentials=url_credentials("prometheus", config.prometheus),
         )
         routing = self.routing
         self.processor.on_new = lambda n: diagnoser.submit(

@@ -58,6 +58,12 @@ def ops_credentials(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def url_credentials(name: str, url: str | None) -> dict[str, str]:
+    """The password in a URL given to ops some other way (``--prometheus``, ops.yaml)."""
+    password = _url_password(url or "")
+    return {f"{name} (password)": password} if password else {}
+
+
 def person_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The CLI model: the person's environment minus ops's own credentials."""
     return {k: v for k, v in environ.items() if not is_ops_credential(k, v)}

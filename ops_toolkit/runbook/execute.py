@@ -215,6 +215,7 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     check_runnable(runbook)
     params = resolve_params(runbook, options.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
+    _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     plan = plan_steps(runbook, options)
     now = world.clock()
     hidden = {p.name for p in runbook.params if p.secret}
@@ -256,6 +257,7 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
         )
     params = resolve_params(runbook, record.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
+    _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -276,6 +278,19 @@ def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
             f"{runbook.source}:{line}: secret(s) {', '.join(short)}: a secret must be at least "
             f"{MIN_SECRET_LENGTH} characters long; a shorter one cannot be masked in output"
         )
+
+
+def _refuse_secrets_in_plain_params(
+    runbook: Runbook, params: Mapping[str, str], mask: Masker
+) -> None:
+    """A param not marked secret is kept in the run state and shown: it must hold no secret."""
+    for param in runbook.params:
+        if not param.secret and mask(params[param.name]) != params[param.name]:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: the value holds a secret "
+                "(a value of the runbook's secrets or of ops's credentials); mark the param "
+                "'secret: true' and pass it in the environment"
+            )
 
 
 def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[PlannedStep]:

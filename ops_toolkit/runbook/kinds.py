@@ -142,8 +142,8 @@ class PromqlKind:
         query = substitute_params(step.code, ctx.params)
         try:
             samples = ctx.metrics().query(query)
-        except MetricsError as exc:
-            return Attempt("failed", None, f"{exc}\n", message=str(exc))
+        except MetricsError as exc:  # may quote the query, secret params substituted
+            return Attempt("failed", None, ctx.mask(f"{exc}\n"), message=ctx.mask(str(exc)))
         table = ctx.mask(format_samples(samples))  # labels can echo a secret param back
         ctx.ui.step_output(step, table)
         stdout = _format_value(samples[0].value) if len(samples) == 1 else table

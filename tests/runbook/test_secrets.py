@@ -177,3 +177,22 @@ def test_dry_run_shows_secret_params_in_queries_as_stars(tmp_path: Path) -> None
     (planned,) = dry_run(runbook, RunOptions(params={"SERVICE": "x-webhook-token"}), w)
     assert planned.action == 'query Prometheus: up{token="***", service="x-***"}'
     assert planned.env == {"PW": "***", "SERVICE": "x-***"}
+
+
+def test_a_plain_param_holding_a_secret_is_refused_before_it_is_stored(tmp_path: Path) -> None:
+    runbook = make_runbook(
+        tmp_path, step("a", 'curl "$URL"'), "secrets: [API_TOKEN]\nparams:\n  URL: {}\n"
+    )
+    url = "https://api.example/?token=api-token-value"
+    with pytest.raises(RunbookError) as raised:
+        start_run(
+            runbook,
+            RunOptions(params={"URL": url}),
+            world(tmp_path, env={"API_TOKEN": "api-token-value"}),
+        )
+    assert str(raised.value) == (
+        f"{runbook.source}:6: param URL: the value holds a secret (a value of the runbook's "
+        "secrets or of ops's credentials); mark the param 'secret: true' and pass it in the "
+        "environment"
+    )
+    assert not (tmp_path / "state").exists()
