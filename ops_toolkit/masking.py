@@ -2,8 +2,8 @@
 
 Each secret is masked as written and in the encodings a step is likely to print it in:
 base64 (standard and URL-safe alphabets, at each of the three alignments it can take inside
-a longer base64 text, as in an HTTP Basic ``Authorization`` header) and URL-encoded (``%XX``
-in upper or lower case, ``+`` for spaces). Masking is a safety net, not a guarantee: a step
+a longer base64 text, as in an HTTP Basic ``Authorization`` header), URL-encoded (``%XX``
+in upper or lower case, ``+`` for spaces) and escaped inside a JSON string. Masking is a safety net, not a guarantee: a step
 that transforms a secret any other way (hex, reversed, hashed, split over lines, compressed,
 printed one character at a time between other text) can still print it. Secrets shorter than
 ``MIN_SECRET_LENGTH`` are refused upstream: masking one would garble ordinary words (a
@@ -13,6 +13,7 @@ secret ``x`` turns "exit code" into "e***it code").
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
@@ -39,6 +40,7 @@ def secret_forms(secret: str) -> set[str]:
     forms |= {f.replace("+", "-").replace("/", "_") for f in forms}
     for encoded in (quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")):
         forms |= {encoded, _PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), encoded)}
+    forms |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 

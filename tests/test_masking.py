@@ -47,6 +47,13 @@ def test_a_secret_inside_a_longer_base64_text_is_masked_at_any_alignment() -> No
         assert masked == f"Basic {encoded[:start]}***{encoded[len(encoded) - tail :]}"
 
 
+def test_a_secret_escaped_inside_a_json_string_is_masked() -> None:
+    secret = 'pa"ss\\wörd'
+    assert Masker([secret])('{"a": "pa\\"ss\\\\w\\u00f6rd", "b": "pa\\"ss\\\\wörd"}') == (
+        '{"a": "***", "b": "***"}'
+    )
+
+
 def test_percent_escapes_in_lower_case_are_masked_too() -> None:
     secret = "p@ss/w rd"
     assert Masker([secret])("p%40ss%2fw%20rd and p%40ss%2Fw+rd") == "*** and ***"
