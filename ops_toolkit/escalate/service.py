@@ -216,7 +216,10 @@ class EscalationService:
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
-            credentials=url_credentials("prometheus", config.prometheus),
+            credentials={
+                **url_credentials("prometheus", config.prometheus),
+                **url_credentials("serve.state", config.serve.state),
+            },
         )
         routing = self.routing
         self.processor.on_new = lambda n: diagnoser.submit(

@@ -40,7 +40,12 @@ env | cut -d= -f1 | sort | tr '\\n' ' '; echo
 tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(SLACK_BOT|OPS_WEBHOOK)_TOKEN=' | sort
 printf %s "$(tr '\\0' '\\n' < /proc/$PPID/environ | sed -n 's/^OPS_WEBHOOK_TOKEN=//p')" | base64
 {FENCE}
+
+{FENCE}promql {{"name":"query","tag":"diagnose"}}
+up
+{FENCE}
 """
+PROMETHEUS_PASSWORD = "prom-pass-123"  # in ops.yaml's prometheus URL: ops's own credential
 ALLOWED = {"PATH", "HOME", "LANG", "TZ", "KUBECONFIG", "GREETING", "COMPONENT"}
 SET_BY_OPS_OR_SHELL = {"OPS_RUN_ID", "OPS_STEP", "OPS_RUNBOOK", "PWD", "SHLVL", "_"}
 
@@ -54,7 +59,8 @@ def leaky_server(tmp_path: Path, slack: SlackServer) -> OpsServer:
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
     (runbooks / "leaky.md").write_text(LEAKY)
-    server = OpsServer(tmp_path, slack, "auto_diagnose: true\n")
+    prometheus = f"http://ops:{PROMETHEUS_PASSWORD}@127.0.0.1:9"  # nothing listens there
+    server = OpsServer(tmp_path, slack, f"auto_diagnose: true\nprometheus: {prometheus}\n")
     server.config.write_text(
         server.config.read_text().replace(f"runbooks: {ROOT / 'runbooks'}", f"runbooks: {runbooks}")
     )
@@ -83,6 +89,10 @@ def test_diagnose_steps_get_the_allow_list_and_post_no_credential(
     assert {"PATH", "GREETING", "COMPONENT"} <= names
     assert names - ALLOWED - SET_BY_OPS_OR_SHELL == set()
     assert lines[2:] == ["OPS_WEBHOOK_TOKEN=***", "SLACK_BOT_TOKEN=***", "***"]
+    query = reply["blocks"][2]["text"]["text"]
+    assert query.startswith(
+        ":x: *query* failed: cannot reach Prometheus at http://ops:***@127.0.0.1:9: connection refused"
+    )
     posted = json.dumps(slack.state.calls)
     stored = (
         "".join(p.read_text() for p in tmp_path.glob("state.db.runs/**/*") if p.is_file())
@@ -90,6 +100,7 @@ def test_diagnose_steps_get_the_allow_list_and_post_no_credential(
     )
     for text in (posted, stored):
         assert BOT_TOKEN not in text and TOKEN not in text and "aws-secret-value" not in text
+    assert PROMETHEUS_PASSWORD not in posted
 
 
 def test_a_label_the_os_cannot_pass_gets_a_reply_naming_the_param(
