@@ -150,9 +150,14 @@ class Diagnoser:
             error = mask(error)
             log.warning("cannot diagnose %s: %s", notification.alert_name, error)
         message = summary_message(name, document, error)
-        self.store.enqueue(
-            [Planned(notification.group_key, c, "reply", message) for c in channels], time.time()
-        )
+        try:
+            self.store.enqueue(
+                [Planned(notification.group_key, c, "reply", message) for c in channels],
+                time.time(),
+            )
+        except Exception:  # on a worker thread: say it in the log, or nobody hears of it
+            log.exception("cannot queue the diagnose reply for %s", notification.alert_name)
+            return
         self.on_output()
 
     def _diagnose(
