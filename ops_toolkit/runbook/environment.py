@@ -34,6 +34,7 @@ CREDENTIAL_PATTERNS = (
     "OPS_*_DSN",
 )
 NOT_SECRET = frozenset({"SLACK_API_URL"})  # withheld from steps, but nothing to mask
+_SECRET_NAME = re.compile(r"_(?:TOKEN|SECRET|PASSWORD|KEY|URL|DSN)$")  # SLACK_CHANNEL is not
 UNATTENDED_ALLOWED = ("PATH", "HOME", "LANG", "LC_*", "TZ", "KUBECONFIG")
 MAX_VARIABLE_BYTES = 128 * 1024  # Linux's MAX_ARG_STRLEN: one NAME=value string with its NUL
 _URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
@@ -50,7 +51,8 @@ def ops_credentials(environ: Mapping[str, str]) -> dict[str, str]:
     """ops's own credentials found in ``environ``: their values are masked in all output."""
     found = {}
     for name, value in environ.items():
-        if is_ops_credential(name, value) and name not in NOT_SECRET and value:
+        secret = name.startswith("OPS_") or bool(_SECRET_NAME.search(name))
+        if is_ops_credential(name, value) and secret and name not in NOT_SECRET and value:
             found[name] = value
             password = _url_password(value)
             if password:

@@ -31,6 +31,8 @@ SERVER_ENV = {
     "SLACK_BOT_TOKEN": "xoxb-bot-token",
     "SLACK_SIGNING_SECRET": "signing-secret-value",
     "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    "SLACK_CHANNEL": "#search-incidents",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/T0/B0/secret-part",
     "OPS_WEBHOOK_TOKEN": "webhook-token-value",
     "OPS_PAGER_TOKEN": "pager-token-value",
     "OPS_DATABASE_URL": "postgresql://ops:db-password@127.0.0.1/ops",
@@ -94,9 +96,12 @@ def test_unattended_steps_get_the_allow_list_and_what_the_runbook_names() -> Non
 
 
 def test_the_values_of_ops_credentials_are_what_gets_masked() -> None:
+    # SLACK_CHANNEL and SLACK_API_URL are kept from steps too, but are no secrets to mask: a
+    # runbook's own SLACK_CHANNEL param with the same value must not be refused or hidden.
     assert ops_credentials(SERVER_ENV) == {
         "SLACK_BOT_TOKEN": "xoxb-bot-token",
         "SLACK_SIGNING_SECRET": "signing-secret-value",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/T0/B0/secret-part",
         "OPS_WEBHOOK_TOKEN": "webhook-token-value",
         "OPS_PAGER_TOKEN": "pager-token-value",
         "OPS_DATABASE_URL": "postgresql://ops:db-password@127.0.0.1/ops",

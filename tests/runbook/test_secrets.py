@@ -196,3 +196,24 @@ def test_a_plain_param_holding_a_secret_is_refused_before_it_is_stored(tmp_path:
         "environment"
     )
     assert not (tmp_path / "state").exists()
+
+
+def test_a_slack_setting_that_is_no_secret_is_neither_masked_nor_refused(tmp_path: Path) -> None:
+    from ops_toolkit.runbook.environment import ops_credentials, person_environment
+
+    runbook = make_runbook(
+        tmp_path,
+        step("say", 'echo "open $SLACK_CHANNEL"'),
+        "params:\n  SLACK_CHANNEL: {default: '#search-incidents'}\n",
+    )
+    shell = {"PATH": world(tmp_path).env["PATH"], "SLACK_CHANNEL": "#search-incidents"}
+    base = world(tmp_path)
+    person = World(
+        ui=base.ui,
+        store=base.store,
+        audit=base.audit,
+        env=person_environment(shell),
+        credentials=ops_credentials(shell),
+    )
+    record = start_run(runbook, RunOptions(), person)
+    assert record.steps["say"].output == "open #search-incidents\n"
