@@ -265,7 +265,11 @@ def run_command(
             for key, value in step.env.items():
                 click.echo(f"   {key}={value}")
         return
-    _finish(start_run(loaded, options, world), loaded, world, as_json, report)
+    from ops_toolkit.runbook.process import signals_interrupt
+
+    with signals_interrupt():  # SIGTERM, SIGHUP: stop the step, record the run as aborted
+        record = start_run(loaded, options, world)
+    _finish(record, loaded, world, as_json, report)
 
 
 @runbook.command("resume")
@@ -306,7 +310,11 @@ def resume_command(
         keep_going=keep_going or bool(record.options.get("keep_going")),
         allow_changed=allow_changed,
     )
-    _finish(resume_run(record, loaded, options, world), loaded, world, as_json, report)
+    from ops_toolkit.runbook.process import signals_interrupt
+
+    with signals_interrupt():
+        record = resume_run(record, loaded, options, world)
+    _finish(record, loaded, world, as_json, report)
 
 
 @runbook.command("runs")

@@ -306,19 +306,28 @@ def _context(
 def _execute(
     runbook: Runbook, record: RunRecord, params: dict[str, str], options: RunOptions, world: World
 ) -> RunRecord:
+    """Run the plan; whatever stops it (failure, signal, error), the run ends recorded.
+
+    Every way out marks the run finished in the state and writes ``run_finished`` to the
+    audit, so no run stays ``running`` behind a live ``ops``; an unexpected error is raised
+    again once that is done.
+    """
     mask = Masker(secret_values(runbook, world.env, params).values())
     started = world.clock()
-    world.store.save(record)
-    _audit(
-        world,
-        record,
-        runbook,
-        "run_started",
-        mask,
-        {"plan": record.plan, "resumed": record.resumed},
-    )
-    interrupted = False
+    interrupted: str | None = None
+    error: BaseException | None = None
+    audited = False
     try:
+        world.store.save(record)
+        _audit(
+            world,
+            record,
+            runbook,
+            "run_started",
+            mask,
+            {"plan": record.plan, "resumed": record.resumed},
+        )
+        audited = True
         for name in record.plan:
             if record.steps[name].status in DONE:
                 continue
@@ -334,22 +343,36 @@ def _execute(
                     _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
-        for step_record in record.steps.values():
-            if step_record.status == "running":
-                step_record.status, step_record.message = "failed", "interrupted"
-    record.status = _run_status(record, interrupted)
+    except KeyboardInterrupt as exc:
+        interrupted = f"interrupted by {exc.args[0]}" if exc.args else "interrupted"
+    except BaseException as exc:  # recorded below, then raised again
+        error = exc
+    cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
+    for step_record in cut_short:
+        step_record.status = "failed"
+        step_record.message = mask(interrupted or f"ops stopped: {error}")
+        step_record.finished_at = world.clock()
+        step_record.pgid = None
+    record.status = "failed" if error is not None else _run_status(record, interrupted is not None)
     record.finished_at = world.clock()
-    world.store.save(record)
-    _audit(
-        world,
-        record,
-        runbook,
-        "run_finished",
-        mask,
-        {"status": record.status, "duration_s": round(record.finished_at - started, 3)},
-    )
+    try:
+        world.store.save(record)
+        if audited:
+            for step_record in cut_short:
+                _audit_step(world, record, runbook, mask, step_record)
+            _audit(
+                world,
+                record,
+                runbook,
+                "run_finished",
+                mask,
+                {"status": record.status, "duration_s": round(record.finished_at - started, 3)},
+            )
+    except Exception:
+        if error is None:
+            raise
+    if error is not None:
+        raise error
     return record
 
 
@@ -409,7 +432,14 @@ def _run_step(
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = None
     world.store.save(record)
+    _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
+    return attempt.status
+
+
+def _audit_step(
+    world: World, record: RunRecord, runbook: Runbook, mask: Masker, state: StepRecord
+) -> None:
     _audit(
         world,
         record,
@@ -417,7 +447,7 @@ def _run_step(
         "step_finished",
         mask,
         {
-            "step": step.name,
+            "step": state.name,
             "status": state.status,
             "exit_code": state.exit_code,
             "duration_s": state.duration_s,
@@ -425,7 +455,6 @@ def _run_step(
             "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
         },
     )
-    return attempt.status
 
 
 def _attempts(

@@ -1,0 +1,62 @@
+"""Runs that end recorded: state and audit agree however a run stops."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ops_toolkit.runbook.execute import RunOptions, start_run
+from ops_toolkit.runbook.model import Step
+from tests.runbook.fakes import ScriptedUI
+from tests.runbook.test_execute import make_runbook, step, world
+
+
+def audit_events(tmp_path: Path) -> list[tuple[str, str | None, str | None]]:
+    lines = (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
+    return [(e["event"], e.get("step"), e.get("status")) for e in map(json.loads, lines)]
+
+
+def saved_run(tmp_path: Path) -> dict[str, object]:
+    path = next((tmp_path / "state" / "runs").glob("*.json"))
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+class TerminalGone(ScriptedUI):
+    """The operator's terminal went away: writing to it fails."""
+
+    def step_finished(self, step: Step, status: str, message: str, duration: float) -> None:
+        raise OSError(5, "Input/output error")
+
+
+def test_an_unexpected_error_mid_run_still_finishes_the_run_in_state_and_audit(
+    tmp_path: Path,
+) -> None:
+    runbook = make_runbook(tmp_path, step("a", "true") + step("b", "true"))
+    with pytest.raises(OSError, match="Input/output error"):
+        start_run(runbook, RunOptions(), world(tmp_path, TerminalGone()))
+    saved = saved_run(tmp_path)
+    assert saved["status"] == "failed"
+    assert saved["finished_at"] is not None
+    assert audit_events(tmp_path) == [
+        ("run_started", None, None),
+        ("step_finished", "a", "succeeded"),
+        ("run_finished", None, "failed"),
+    ]
+
+
+def test_an_interrupt_records_the_cut_short_step_in_the_audit(tmp_path: Path) -> None:
+    class CtrlC(ScriptedUI):
+        def step_started(self, step: Step, attempt: int, attempts: int) -> None:
+            raise KeyboardInterrupt
+
+    runbook = make_runbook(tmp_path, step("a", "true") + step("b", "true"))
+    record = start_run(runbook, RunOptions(), world(tmp_path, CtrlC()))
+    assert record.status == "aborted"
+    assert (record.steps["a"].status, record.steps["a"].message) == ("failed", "interrupted")
+    assert audit_events(tmp_path) == [
+        ("run_started", None, None),
+        ("step_finished", "a", "failed"),
+        ("run_finished", None, "aborted"),
+    ]
