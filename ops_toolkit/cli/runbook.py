@@ -275,10 +275,18 @@ def run_command(
 @runbook.command("resume")
 @click.argument("run_id")
 @click.option("--allow-changed", is_flag=True, help="Resume even if the runbook file changed.")
+@click.option(
+    "--rerun-unknown",
+    is_flag=True,
+    help="Run again a step that may have run (ops stopped before recording its outcome).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Count such a step as done and go on after it.")
 @_run_options
 def resume_command(
     run_id: str,
     allow_changed: bool,
+    rerun_unknown: bool,
+    skip_unknown: bool,
     yes: bool,
     non_interactive: bool,
     keep_going: bool,
@@ -290,13 +298,16 @@ def resume_command(
     """Continue run RUN_ID from its first step that did not succeed.
 
     Same params and captured variables as the original run; secrets are read from the
-    environment again.
+    environment again. A step that may have run when ops was killed (started, outcome not
+    recorded) is not run again unless you say so: --rerun-unknown or --skip-unknown.
 
     Example: ops runbook resume 20261129T031500Z-1a2b3c --yes
     """
     from ops_toolkit.runbook.execute import RunOptions, resume_run
     from ops_toolkit.runbook.parse import read_runbook
 
+    if rerun_unknown and skip_unknown:
+        raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
@@ -309,6 +320,8 @@ def resume_command(
         yes=yes,
         keep_going=keep_going or bool(record.options.get("keep_going")),
         allow_changed=allow_changed,
+        rerun_unknown=rerun_unknown,
+        skip_unknown=skip_unknown,
     )
     from ops_toolkit.runbook.process import signals_interrupt
 

@@ -26,7 +26,7 @@ from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import STEP_KINDS
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Runbook, Step
-from ops_toolkit.runbook.state import DONE, RunRecord, StateStore, StepRecord
+from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
 from ops_toolkit.suggest import did_you_mean
 
 FAILED = frozenset({"failed", "timed_out"})
@@ -43,6 +43,8 @@ class RunOptions:
     keep_going: bool = False
     kill_grace: float = 5.0
     allow_changed: bool = False
+    rerun_unknown: bool = False
+    skip_unknown: bool = False
 
 
 def no_metrics() -> MetricsSource:
@@ -218,12 +220,20 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
         )
     from ops_toolkit.runbook.process import group_is_running
 
-    for step in record.steps.values():
-        if step.status == "running" and step.pgid and group_is_running(step.pgid):
+    unknown = [step for step in record.steps.values() if step.status in MAYBE_STARTED]
+    for step in unknown:
+        if step.pgid and group_is_running(step.pgid):
             raise RunbookError(
                 f"run {record.run_id}: step {step.name!r} is still running as process group "
                 f"{step.pgid}; wait for it or stop it (kill -TERM -{step.pgid}), then resume"
             )
+    if unknown and not (options.rerun_unknown or options.skip_unknown):
+        names = ", ".join(repr(step.name) for step in unknown)
+        raise RunbookError(
+            f"run {record.run_id}: step {names} may have run: ops stopped before recording "
+            "its outcome; check what it did, then resume with --rerun-unknown to run it "
+            "again or --skip-unknown to go on after it"
+        )
     check_runnable(runbook)
     missing = [name for name in record.plan if runbook.step(name) is None]
     if missing:
@@ -232,6 +242,12 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
         )
     params = resolve_params(runbook, record.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
+    for step in unknown:
+        step.pgid = None
+        if options.rerun_unknown:
+            step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
+        else:
+            step.status, step.message = "skipped", "outcome unknown: skipped (--skip-unknown)"
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -397,8 +413,8 @@ def _run_step(
     state = record.steps[step.name]
 
     def on_start(pid: int) -> None:
-        state.pgid = pid
-        world.store.save(record)
+        state.status, state.pgid = "running", pid
+        world.store.save(record, durable=False)  # "starting" is on disk already
 
     ctx = _context(
         runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
@@ -419,7 +435,9 @@ def _run_step(
             attempt = Attempt("skipped", None, "", message="declined by the operator")
     state.started_at = world.clock()  # after any question: the duration is the step's own
     if attempt is None:
-        state.status = "running"  # saved with the process group id by on_start
+        # On disk before the step can act: if ops dies now, resume knows it may have run.
+        state.status, state.pgid = "starting", None
+        world.store.save(record)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             record.variables[opts.capture] = mask(attempt.stdout.strip())
@@ -431,7 +449,7 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = None
-    world.store.save(record)
+    world.store.save(record, durable=False)  # lost in a crash: the step reads as unknown
     _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
@@ -506,7 +524,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
     for name in order:
         step = record.steps[name]
         status, message = step.status, step.message
-        if status in ("pending", "running"):
+        if status in ("pending", "starting", "running"):
             status, message = "skipped", message or "not reached"
         steps.append(
             {

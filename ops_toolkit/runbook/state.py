@@ -22,10 +22,14 @@ STEP_STATUSES = (
     "timed_out",
     "needs_confirmation",
     "pending_manual",
+    "starting",
     "running",
     "pending",
 )
 DONE = frozenset({"succeeded", "skipped"})
+# Written before a step can act and replaced by its outcome: found on disk after ops was
+# killed, the step may or may not have run (``resume`` asks what to do).
+MAYBE_STARTED = frozenset({"starting", "running"})
 
 
 @dataclass
@@ -90,22 +94,42 @@ class StateStore:
         self.directory = Path(directory)
         self.runs = self.directory / "runs"
 
-    def save(self, record: RunRecord) -> None:
-        self.runs.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
+    def save(self, record: RunRecord, *, durable: bool = True) -> None:
+        """Replace the run's file atomically: a reader sees the old record or the new one.
+
+        The content is always synced before the rename, so the file is never seen half
+        written, even after a power loss. ``durable`` also syncs the directory, so the new
+        record survives a power loss: needed before a step starts (the record that it may
+        run) and at the end of a run. Skipped after a step ends: losing that record in a
+        crash leaves the step ``running`` on disk, which resume treats as unknown; safe.
+        """
         target = self.runs / f"{record.run_id}.json"
-        handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
+        payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
+        temporary = None
         try:
-            os.write(handle, payload)
-            os.fsync(handle)
+            self.runs.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
+            try:
+                _write_all(handle, payload)
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            os.replace(temporary, target)
+            temporary = None
+            if durable:
+                directory = os.open(self.runs, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        except OSError as exc:
+            raise RunbookError(
+                f"{target}: cannot save the run state: {exc.strerror or exc}"
+            ) from None
         finally:
-            os.close(handle)
-        os.replace(temporary, target)
-        directory = os.open(self.runs, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            if temporary is not None:  # interrupted or failed before the rename
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
 
     def load(self, run_id: str) -> RunRecord:
         path = self.runs / f"{run_id}.json"
@@ -127,3 +151,9 @@ class StateStore:
             with contextlib.suppress(ValueError, TypeError, OSError):
                 records.append(RunRecord.from_json(json.loads(path.read_text())))
         return sorted(records, key=lambda r: r.started_at, reverse=True)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]

@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from tests.runbook.test_process import alive
 
 FENCE = "```"
 
@@ -146,10 +147,17 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
 
     os.killpg(orphan, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:
+    while alive(orphan) and time.monotonic() < deadline:
         time.sleep(0.02)
     release.touch()
-    resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json")
+    unknown = ops("runbook", "resume", run_id, "--state-dir", state, "--json")
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        f"Error: run {run_id}: step 'two' may have run: ops stopped before recording its "
+        "outcome; check what it did, then resume with --rerun-unknown to run it again or "
+        "--skip-unknown to go on after it\n"
+    )
+    resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json", "--rerun-unknown")
     assert resumed.returncode == 0, resumed.stderr
     document = json.loads(resumed.stdout)
     assert [(s["name"], s["status"]) for s in document["steps"]] == [

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ops_toolkit.runbook.execute import RunOptions, start_run
 from ops_toolkit.runbook.model import Step
+from ops_toolkit.runbook.state import RunRecord, StateStore
 from tests.runbook.fakes import ScriptedUI
 from tests.runbook.test_execute import make_runbook, step, world
 
@@ -59,4 +61,30 @@ def test_an_interrupt_records_the_cut_short_step_in_the_audit(tmp_path: Path) ->
         ("run_started", None, None),
         ("step_finished", "a", "failed"),
         ("run_finished", None, "aborted"),
+    ]
+
+
+class RecordingStore(StateStore):
+    """The real store, noting each step's status and pgid as each save writes them."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__(directory)
+        self.saved: list[tuple[str, str, bool]] = []
+
+    def save(self, record: RunRecord, *, durable: bool = True) -> None:
+        super().save(record, durable=durable)
+        for name, state in record.steps.items():
+            if state.status != "pending":
+                self.saved.append((name, state.status, state.pgid is not None))
+
+
+def test_a_step_is_recorded_as_starting_before_its_process_exists(tmp_path: Path) -> None:
+    runbook = make_runbook(tmp_path, step("a", "true"))
+    store = RecordingStore(str(tmp_path / "state"))
+    base = world(tmp_path)
+    start_run(runbook, RunOptions(), replace(base, store=store))
+    assert store.saved[:3] == [
+        ("a", "starting", False),
+        ("a", "running", True),
+        ("a", "succeeded", False),
     ]
