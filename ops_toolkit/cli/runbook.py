@@ -372,3 +372,31 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
     for d in documents:
         table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
     Console().print(table)
+
+
+@runbook.command("audit")
+@click.argument("run_id", required=False)
+@state_dir_option
+@json_option
+def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
+
+    A damaged line (a writer killed mid-line) is skipped and named on stderr.
+
+    Example: ops runbook audit 20261129T031500Z-1a2b3c --json
+    """
+    import os
+
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.state import default_state_dir
+
+    trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
+    events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
+    if as_json:
+        print_json(events)
+    else:
+        for event in events:
+            fields = (event.get(k) for k in ("time", "run_id", "event", "step", "status"))
+            click.echo("  ".join(str(value) for value in fields if value is not None))
+    for problem in trail.damaged:
+        click.echo(f"warning: {problem}", err=True)
