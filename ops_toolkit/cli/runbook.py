@@ -337,6 +337,8 @@ def resume_command(
 def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
     """List past runs, or show RUN_ID.
 
+    A damaged state file is named on stderr (exit 1); the other runs are listed.
+
     Example: ops runbook runs --json
     """
     from ops_toolkit.runbook.execute import run_document
@@ -354,7 +356,8 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
 
             Console().print(summary_table(document))
         return
-    documents = [run_document(r) for r in store.list()]
+    records, damaged = store.scan()
+    documents = [run_document(r) for r in records]
     if as_json:
         print_json(
             [
@@ -362,16 +365,20 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
                 for d in documents
             ]
         )
-        return
-    from rich.console import Console
-    from rich.table import Table
+    else:
+        from rich.console import Console
+        from rich.table import Table
 
-    table = Table(title="Runbook runs", title_justify="left")
-    for column in ("run id", "runbook", "who", "started", "status"):
-        table.add_column(column)
-    for d in documents:
-        table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
-    Console().print(table)
+        table = Table(title="Runbook runs", title_justify="left")
+        for column in ("run id", "runbook", "who", "started", "status"):
+            table.add_column(column)
+        for d in documents:
+            table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
+        Console().print(table)
+    for problem in damaged:  # listed, not hidden: someone has to repair or remove it
+        click.echo(f"Error: {problem}", err=True)
+    if damaged:
+        raise SystemExit(1)
 
 
 @runbook.command("audit")
