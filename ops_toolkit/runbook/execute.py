@@ -208,11 +208,21 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
         steps={s.name: StepRecord(s.name) for s in plan},
         options={"keep_going": options.keep_going, "yes": options.yes},
     )
-    return _execute(runbook, record, params, options, world)
+    with world.store.claim(record.run_id):
+        return _execute(runbook, record, params, options, world)
 
 
 def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
-    """Go on with ``record`` from its first step that did not succeed."""
+    """Go on with ``record`` from its first step that did not succeed.
+
+    Refused while another ops runs it; the record is read again once this process holds
+    the run, so it is never resumed from a state that the other ops has since moved on.
+    """
+    with world.store.claim(record.run_id):
+        return _resume(world.store.load(record.run_id), runbook, options, world)
+
+
+def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     if runbook.sha256 != record.runbook_sha256 and not options.allow_changed:
         raise RunbookError(
             f"{runbook.source}: the runbook changed since run {record.run_id} started; review "

@@ -6,11 +6,13 @@ An ``ops`` killed with SIGKILL leaves the last written state, from which ``resum
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -307,6 +309,46 @@ class StateStore:
             hint = f"; recent runs: {', '.join(known)}" if known else ""
             raise RunbookError(f"no run {run_id!r} in {self.runs}{hint} (see 'ops runbook runs')")
         return _read(path)
+
+    @contextlib.contextmanager
+    def claim(self, run_id: str) -> Iterator[None]:
+        """Hold run ``run_id`` while this process runs it: two ops never run one run at once.
+
+        An flock on ``runs/<run_id>.lock``: the kernel drops it when ops dies, even by SIGKILL,
+        so a killed run can be resumed at once. The file is removed when the run ends; a
+        claim that raced with that removal sees another inode and tries again.
+        """
+        path = self.runs / f"{run_id}.lock"
+        while True:
+            try:
+                self.runs.mkdir(parents=True, exist_ok=True)
+                handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise RunbookError(f"{path}: cannot lock the run: {exc.strerror}") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(handle, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(handle)
+                raise RunbookError(
+                    f"run {run_id} is in progress in another ops process ({holder}); wait "
+                    "for it to end or stop it, then resume"
+                ) from None
+            try:
+                same = os.fstat(handle).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(handle)
+        try:
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(handle)
 
     def scan(self) -> tuple[list[RunRecord], list[str]]:
         """Every readable run (newest first), and one message per damaged state file."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,7 @@ def killed_as_the_step_starts(tmp_path: Path) -> str:
         timeout=60,
     )
     assert killed.returncode == -9
-    run_id = next((state / "runs").glob("*.json")).stem
+    run_id = next((state / "runs").glob("[!.]*.json")).stem  # not a save cut short
     saved = json.loads((state / "runs" / f"{run_id}.json").read_text())
     assert saved["steps"]["act"]["status"] in ("starting", "running")
     return run_id
@@ -78,3 +81,39 @@ def test_rerun_and_skip_together_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "give --rerun-unknown or --skip-unknown, not both" in result.stderr
+
+
+def test_a_run_in_progress_in_another_ops_cannot_be_resumed(tmp_path: Path) -> None:
+    """Between two attempts of a step no process runs: only the run's lock tells."""
+    body = (
+        f'{FENCE}sh {{"name":"flaky","retries":"1","retry_delay":"1h"}}\n'
+        f"touch {tmp_path}/attempted; exit 1\n{FENCE}\n"
+    )
+    path = write_runbook(tmp_path, body)
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "ops_toolkit", "runbook", "run", str(path)]
+    running = subprocess.Popen(
+        [*argv, "--state-dir", str(state), "--non-interactive"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "attempted").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run_id = next((state / "runs").glob("[!.]*.json")).stem
+        refused = ops(
+            "runbook", "resume", run_id, "--state-dir", str(state), "--rerun-unknown", timeout=60
+        )
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            f"Error: run {run_id} is in progress in another ops process (pid {running.pid} on "
+            f"{socket.gethostname()}); wait for it to end or stop it, then resume\n"
+        )
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.wait(timeout=60)
+    assert not (state / "runs" / f"{run_id}.lock").exists()
+    saved = json.loads((state / "runs" / f"{run_id}.json").read_text())
+    assert saved["status"] == "aborted"
