@@ -144,10 +144,17 @@ def _finish(record: Any, runbook: Any, world: Any, as_json: bool, report: str | 
 
     document = run_document(record)
     if report:
+        from ops_toolkit.errors import RunbookError
         from ops_toolkit.runbook.report import render_markdown
 
-        with open(report, "w", encoding="utf-8") as handle:
-            handle.write(render_markdown(document, record, runbook.title or runbook.name))
+        try:
+            with open(report, "w", encoding="utf-8") as handle:
+                handle.write(render_markdown(document, record, runbook.title or runbook.name))
+        except OSError as exc:
+            raise RunbookError(
+                f"{report}: cannot write the report: {exc.strerror}; the run itself is "
+                f"recorded: ops runbook runs {record.run_id}"
+            ) from None
     if as_json:
         print_json(document)
     else:

@@ -450,7 +450,16 @@ def _run_step(
         world.store.save(record)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
-            record.variables[opts.capture] = mask(attempt.stdout.strip())
+            captured = mask(attempt.stdout.strip())
+            if "\0" in captured:  # the OS cannot pass it to later steps' environment
+                attempt = Attempt(
+                    "failed",
+                    attempt.exit_code,
+                    attempt.output,
+                    message=f"output holds a NUL byte: cannot capture it as {opts.capture}",
+                )
+            else:
+                record.variables[opts.capture] = captured
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code

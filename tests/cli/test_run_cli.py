@@ -175,3 +175,20 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
         "step_finished",
         "run_finished",
     ]
+
+
+def test_a_report_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"a"}}\ntrue\n{FENCE}\n')
+    report = tmp_path / "missing" / "report.md"
+    result = runner.invoke(
+        main,
+        ["runbook", "run", str(path), "--state-dir", str(tmp_path / "s"), "--report", str(report)],
+    )
+    assert result.exit_code == 1
+    run_id = next((tmp_path / "s" / "runs").glob("*.json")).stem
+    assert result.output.endswith(
+        f"Error: {report}: cannot write the report: No such file or directory; the run itself "
+        f"is recorded: ops runbook runs {run_id}\n"
+    )

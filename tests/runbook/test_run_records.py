@@ -88,3 +88,18 @@ def test_a_step_is_recorded_as_starting_before_its_process_exists(tmp_path: Path
         ("a", "running", True),
         ("a", "succeeded", False),
     ]
+
+
+def test_captured_output_with_a_nul_byte_fails_the_step_not_the_run_record(
+    tmp_path: Path,
+) -> None:
+    """Before: the next step's Popen raised ValueError and the run stayed 'running'."""
+    body = step("read", r"printf 'a\0b'", capture="VALUE") + step("use", 'echo "$VALUE"')
+    record = start_run(make_runbook(tmp_path, body), RunOptions(), world(tmp_path))
+    assert record.status == "failed"
+    assert (record.steps["read"].status, record.steps["read"].message) == (
+        "failed",
+        "output holds a NUL byte: cannot capture it as VALUE",
+    )
+    assert record.steps["use"].status == "pending"
+    assert audit_events(tmp_path)[-1] == ("run_finished", None, "failed")
