@@ -242,8 +242,8 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
         names = ", ".join(repr(step.name) for step in unknown)
         raise RunbookError(
             f"run {record.run_id}: step {names} may have run: ops stopped before recording "
-            "its outcome; check what it did, then resume with --rerun-unknown to run it "
-            "again or --skip-unknown to go on after it"
+            f"its outcome; check what it did, then 'ops runbook resume {record.run_id} "
+            "--rerun-unknown' runs it again, '--skip-unknown' goes on after it"
         )
     check_runnable(runbook)
     missing = [name for name in record.plan if runbook.step(name) is None]

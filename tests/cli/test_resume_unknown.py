@@ -47,8 +47,8 @@ def test_resume_refuses_a_step_that_may_have_run_and_names_it(tmp_path: Path) ->
     assert refused.returncode == 1
     assert refused.stderr == (
         f"Error: run {run_id}: step 'act' may have run: ops stopped before recording its "
-        "outcome; check what it did, then resume with --rerun-unknown to run it again or "
-        "--skip-unknown to go on after it\n"
+        f"outcome; check what it did, then 'ops runbook resume {run_id} --rerun-unknown' runs "
+        "it again, '--skip-unknown' goes on after it\n"
     )
     assert (tmp_path / "log").read_text() == "act\n"
 

@@ -154,8 +154,8 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
     assert unknown.returncode == 1
     assert unknown.stderr == (
         f"Error: run {run_id}: step 'two' may have run: ops stopped before recording its "
-        "outcome; check what it did, then resume with --rerun-unknown to run it again or "
-        "--skip-unknown to go on after it\n"
+        f"outcome; check what it did, then 'ops runbook resume {run_id} --rerun-unknown' runs "
+        "it again, '--skip-unknown' goes on after it\n"
     )
     resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json", "--rerun-unknown")
     assert resumed.returncode == 0, resumed.stderr

@@ -326,6 +326,21 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
     history = project / "rollouts" / "search.history.jsonl"
     (started,) = [json.loads(line) for line in history.open()]
     assert started["event"] == "advance_started"
+    unknown = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert unknown.returncode == 1  # ops cannot know whether 'reload' ran: a person decides
+    assert f"run {started['run_id']}: step 'reload' may have run" in unknown.stderr
+    rerun = [sys.executable, "-m", "ops_toolkit", "runbook", "resume", started["run_id"]]
+    resumed = subprocess.run(
+        [*rerun, "--rerun-unknown", "--non-interactive"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
     second = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=60
     )
