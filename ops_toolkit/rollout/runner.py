@@ -24,14 +24,17 @@ class RunbookStageRunner:
 
     def run(self, call: RunbookCall, run_id: str) -> RunOutcome:
         from ops_toolkit.runbook.catalog import load_runbook
+        from ops_toolkit.runbook.process import signals_interrupt
 
         loaded = load_runbook(call.name, self.directory)
         if (self.world.store.runs / f"{run_id}.json").is_file():
             record = self.world.store.load(run_id)
             if record.status == "succeeded":
                 return RunOutcome(run_id, record.status, loaded.source)
-            record = resume_run(record, loaded, RunOptions(yes=self.yes), self.world)
+            with signals_interrupt():  # SIGTERM/SIGHUP: the run ends aborted, and recorded
+                record = resume_run(record, loaded, RunOptions(yes=self.yes), self.world)
         else:
             options = RunOptions(params=dict(call.params), yes=self.yes, run_id=run_id)
-            record = start_run(loaded, options, self.world)
+            with signals_interrupt():
+                record = start_run(loaded, options, self.world)
         return RunOutcome(record.run_id, record.status, loaded.source)
