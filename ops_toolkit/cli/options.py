@@ -1,10 +1,11 @@
-"""Options shared by several commands, as decorators, and the JSON printer they feed."""
+"""Options shared by several commands, as decorators, and the printers they feed."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -51,3 +52,58 @@ def state_dir_option(func: F) -> F:
         type=click.Path(file_okay=False),
         help="Run state and audit trail (env OPS_STATE_DIR; default ~/.local/state/ops).",
     )(func)
+
+
+ALL_FORMATS = ("table", "wide", "json", "yaml", "markdown", "html")
+
+
+def output_option(*formats: str) -> Callable[[F], F]:
+    """``-o, --output FORMAT`` (alias ``--format``) and ``--json`` (``-o json``), as kubectl has.
+
+    One option for every command that prints data, so ``-o`` always means a format. The
+    command receives a single ``output`` argument (the first of ``formats`` by default);
+    ``--json`` with a different ``-o`` is a usage error, not a silent choice.
+    """
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown output formats {unknown!r}")
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(*args: Any, output: str | None, as_json: bool, **kwargs: Any) -> Any:
+            if as_json and output not in (None, "json"):
+                raise click.UsageError(f"--json means -o json: give one of them, not -o {output}")
+            chosen = "json" if as_json else (output or formats[0])
+            return func(*args, output=chosen, **kwargs)
+
+        command = click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")(
+            command
+        )
+        wrapped = click.option(
+            "-o",
+            "--output",
+            "--format",
+            "output",
+            type=click.Choice(formats),
+            default=None,
+            metavar="FORMAT",
+            help=f"Output format: {', '.join(formats)} [default: {formats[0]}].",
+        )(command)
+        return cast(F, wrapped)
+
+    return decorate
+
+
+def print_document(document: object, output: str) -> None:
+    """The machine-readable formats every data command shares: ``json`` and ``yaml``."""
+    if output == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(_plain(document), sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        print_json(document)
+
+
+def _plain(value: object) -> object:
+    """What ``json.dumps(default=str)`` would give, as YAML-safe builtins."""
+    return json.loads(json.dumps(value, default=str))

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json, prometheus_option
+from ops_toolkit.cli.options import (
+    json_option,
+    output_option,
+    print_document,
+    print_json,
+    prometheus_option,
+)
 from ops_toolkit.errors import ConfigError
 
 
@@ -60,8 +66,8 @@ def _query_options(func: Any) -> Any:
 
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
-@json_option
-def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def validate_command(paths: tuple[str, ...], output: str) -> None:
     """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
 
     Example: ops slo validate slos/search.yaml
@@ -81,8 +87,8 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
         for f in files
         for s in f.slos
     ]
-    if as_json:
-        print_json(rows)
+    if output != "table":
+        print_document(rows, output)
         return
     for row in rows:
         click.echo(
@@ -95,13 +101,7 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
 @slo.command("report")
 @click.argument("paths", nargs=-1, type=click.Path())
 @_query_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown", "html"]),
-    default="table",
-    show_default=True,
-)
+@output_option("table", "wide", "json", "yaml", "markdown", "html")
 @click.option("--keep-going", is_flag=True, help="Report the other SLOs when queries of one fail.")
 @click.option(
     "--post",
@@ -134,7 +134,7 @@ def report_command(
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
-    output_format: str,
+    output: str,
     keep_going: bool,
     use_rules: bool,
     channel: str | None,
@@ -151,7 +151,8 @@ def report_command(
     \b
     Examples:
       ops slo report --prometheus http://127.0.0.1:9090
-      ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z --format json
+      ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z -o json
+      ops slo report -o wide         # every column, whatever the terminal width
       ops slo report --use-rules     # recorded series: cost does not grow with SLOs
     """
     from ops_toolkit.config import load_config
@@ -173,7 +174,7 @@ def report_command(
             click.echo(f"Error: {status.error}", err=True)
     charts: list[Any] = []
     png: bytes | None = None
-    if chart or output_format == "html":
+    if chart or output == "html":
         from ops_toolkit.slo.burndown import burndowns
 
         charts = burndowns(statuses, source)
@@ -183,18 +184,24 @@ def report_command(
         png = render_png(charts)
         with open(chart, "wb") as handle:
             handle.write(png)
-    if output_format == "json":
-        print_json([report.status_document(s) for s in report.sort_worst_first(statuses)])
-    elif output_format == "markdown":
+    if output in ("json", "yaml"):
+        documents = [report.status_document(s) for s in report.sort_worst_first(statuses)]
+        print_document(documents, output)
+    elif output == "markdown":
         click.echo(report.markdown(statuses), nl=False)
-    elif output_format == "html":
+    elif output == "html":
         from ops_toolkit.slo.html import render_html
 
         click.echo(render_html(statuses, charts), nl=False)
     else:
-        from rich.console import Console
+        from ops_toolkit.cli.tables import print_fitted
 
-        Console().print(report.table(statuses))
+        print_fitted(
+            lambda columns: report.table(statuses, columns),
+            report.TABLE_COLUMNS,
+            report.TABLE_DROP_ORDER,
+            wide=output == "wide",
+        )
     if channel:
         _post(config, statuses, channel, png)
     if any(s.error for s in statuses):
@@ -273,6 +280,7 @@ def _run_schedule(config: Any, name: str | None, force: bool) -> None:
     help="ops.yaml with the error-budget policy (default ./ops.yaml when present).",
 )
 @_query_options
+@output_option("table", "json", "yaml")
 def gate_command(
     selector: str,
     paths: tuple[str, ...],
@@ -281,13 +289,17 @@ def gate_command(
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
+    output: str,
 ) -> None:
     """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
 
     Without --min-remaining the policy in ops.yaml decides ('gate: 0' is a deploy freeze once
     the budget is spent).
 
-    Example: ops slo gate search/availability --min-remaining 0.25 && widen-pilot
+    \b
+    Examples:
+      ops slo gate search/availability --min-remaining 0.25 && widen-pilot
+      ops slo gate search/availability -o json     # the verdict and its reasons
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.escalate.reports import gate_minimum
@@ -309,22 +321,45 @@ def gate_command(
     url = prometheus_url or config.prometheus
     status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
     passed, reason = gate_verdict(status, min_remaining)
-    click.echo(reason)
-    if status.status == "error":
-        raise SystemExit(1)
-    raise SystemExit(0 if passed else 3)
+    verdict = "error" if status.status == "error" else "go" if passed else "stop"
+    if output == "table":
+        click.echo(reason)
+    else:
+        print_document(
+            {
+                "slo": status.slo.key,
+                "verdict": verdict,
+                "exit_code": _GATE_EXIT[verdict],
+                "min_remaining": min_remaining,
+                "budget_remaining": status.budget_remaining,
+                "status": status.status,
+                "reasons": [reason],
+            },
+            output,
+        )
+    raise SystemExit(_GATE_EXIT[verdict])
+
+
+_GATE_EXIT = {"go": 0, "stop": 3, "error": 1}
 
 
 @slo.command("rules")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
-    "-o",
-    "--output",
+    "--dir",
     "directory",
     default="alerts",
     show_default=True,
     type=click.Path(file_okay=False),
     help="Where the rule files go.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "legacy_directory",
+    hidden=True,
+    type=click.Path(file_okay=False),
+    help="Deprecated: --dir.",
 )
 @click.option(
     "--runbook-base-url",
@@ -343,6 +378,7 @@ def gate_command(
 def rules_command(
     paths: tuple[str, ...],
     directory: str,
+    legacy_directory: str | None,
     runbook_base_url: str | None,
     check: bool,
     with_tests: bool,
@@ -354,11 +390,14 @@ def rules_command(
 
     \b
     Examples:
-      ops slo rules -o alerts/ --tests
+      ops slo rules --dir alerts/ --tests
       ops slo rules --check          # in CI: fail when alerts/ is stale
     """
     from ops_toolkit.slo.rulefiles import stale_files, write_files
     from ops_toolkit.slo.rules import generate
+
+    if legacy_directory is not None:
+        directory = _legacy_rules_directory(legacy_directory)
     from ops_toolkit.slo.spec import load_slo_files
 
     generated = generate(load_slo_files(paths or ("slos",)), runbook_base_url, with_tests)
@@ -383,3 +422,18 @@ def rules_command(
             f"{directory.rstrip('/')}/{name}"
             + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
         )
+
+
+def _legacy_rules_directory(value: str) -> str:
+    """``slo rules -o DIR`` from before ``-o`` meant a format everywhere: still read, with a
+    warning, unless the value is a format name (``-o json``), which would write a folder
+    named ``json``."""
+    from ops_toolkit.cli.options import ALL_FORMATS
+
+    if value in ALL_FORMATS:
+        raise click.UsageError(
+            f"'ops slo rules' writes files: give their folder with --dir DIR (-o {value} is "
+            "an output format, which rules have not; --json prints what was written)"
+        )
+    click.echo(f"warning: -o/--output DIR is deprecated here: use --dir {value}", err=True)
+    return value

@@ -65,30 +65,38 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
     }
 
 
-def table(statuses: Sequence[SLOStatus]) -> Any:
+TABLE_COLUMNS = (
+    "SLO",
+    "objective",
+    "SLI",
+    "budget left",
+    "burn 1h",
+    "6h",
+    "1d",
+    "3d",
+    "status",
+    "runbook",
+)
+"""Every column of the terminal table, in display order (``-o wide`` shows them all)."""
+
+TABLE_DROP_ORDER = ("runbook", "3d", "objective", "1d", "6h", "SLI")
+"""Columns given up first when the terminal is narrow: SLO, budget, burn 1h and status stay."""
+
+
+def table(statuses: Sequence[SLOStatus], columns: Sequence[str] = TABLE_COLUMNS) -> Any:
+    """The statuses worst first, showing ``columns`` (a subset of ``TABLE_COLUMNS``).
+
+    Cells never wrap: a narrow terminal gets fewer columns (chosen by the CLI), not
+    columns squeezed to an ellipsis.
+    """
     from rich.table import Table
     from rich.text import Text
 
     result = Table(title="SLO error budgets", title_justify="left")
-    for column in (
-        "service",
-        "SLO",
-        "objective",
-        "SLI",
-        "budget left",
-        "burn 1h",
-        "6h",
-        "1d",
-        "3d",
-        "status",
-        "runbook",
-    ):
-        justify = (
-            "right"
-            if column not in ("service", "SLO", "budget left", "status", "runbook")
-            else "left"
-        )
-        result.add_column(column, justify=justify, no_wrap=column in ("SLO", "status"))  # type: ignore[arg-type]
+    left_aligned = ("SLO", "budget left", "status", "runbook")
+    for column in columns:
+        justify = "left" if column in left_aligned else "right"
+        result.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for status in sort_worst_first(statuses):
         remaining = status.budget_remaining
         rates = status.burn_rates()
@@ -97,16 +105,21 @@ def table(statuses: Sequence[SLOStatus]) -> Any:
         projected = status.projected_remaining
         if projected is not None:
             left.append(f"\n→ {percent(projected)} at period end", style="dim")
-        result.add_row(
-            status.slo.service,
-            status.slo.name,
-            f"{status.slo.objective:g}% / {status.slo.window.describe()}",
-            percent(status.sli, 3),
-            left,
-            *(burn(rates.get(w)) for w in TABLE_BURN_WINDOWS),
-            Text(status.status, style=style),
-            Text(_runbook_name(status.slo.runbook)),
-        )
+        cells: dict[str, Any] = {
+            "SLO": Text(status.slo.key),
+            "objective": f"{status.slo.objective:g}% / {status.slo.window.describe()}",
+            "SLI": percent(status.sli, 3),
+            "budget left": left,
+            **{
+                name: burn(rates.get(window))
+                for name, window in zip(
+                    ("burn 1h", "6h", "1d", "3d"), TABLE_BURN_WINDOWS, strict=True
+                )
+            },
+            "status": Text(status.status, style=style),
+            "runbook": Text(_runbook_name(status.slo.runbook)),
+        }
+        result.add_row(*(cells[column] for column in columns))
     return result
 
 
