@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ops_toolkit.cli.options import print_json
+from ops_toolkit.cli.options import output_option, print_document
 
 
 @click.command("check")
@@ -31,10 +31,7 @@ from ops_toolkit.cli.options import print_json
     help="Prometheus rule files whose alerts runbooks may claim (e.g. kube-prometheus's).",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")
+@output_option("table", "json", "yaml")
 def check_command(
     config_path: str | None,
     slo_paths: tuple[str, ...],
@@ -42,7 +39,6 @@ def check_command(
     rule_files: tuple[str, ...],
     strict: bool,
     output: str,
-    as_json: bool,
 ) -> None:
     """Validate everything in one pass: ops.yaml, routes, SLOs, runbooks, and the references
     between them. Exit 1 on errors (and warnings with --strict).
@@ -54,14 +50,15 @@ def check_command(
     report = check_all(
         config_path, slo_paths=slo_paths, runbook_paths=runbook_paths, rule_files=rule_files
     )
-    if as_json or output == "json":
-        print_json(
+    if output != "table":
+        print_document(
             {
                 "errors": report.errors,
                 "warnings": report.warnings,
                 "checked": report.counts,
                 "problems": [p.as_dict() for p in report.problems],
-            }
+            },
+            output,
         )
     else:
         for problem in report.problems:
@@ -88,16 +85,12 @@ def routes() -> None:
     help="ops.yaml (default ./ops.yaml).",
 )
 @click.option("--routes", "routes_path", type=click.Path(dir_okay=False), help="A routes file.")
-@click.option(
-    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")
+@output_option("table", "json", "yaml")
 def routes_test_command(
     labels: tuple[str, ...],
     config_path: str | None,
     routes_path: str | None,
     output: str,
-    as_json: bool,
 ) -> None:
     """Print the channels (and mentions) an alert with LABELS reaches.
 
@@ -116,8 +109,8 @@ def routes_test_command(
     config = load_config(config_path)
     routing = load_routes(routes_path or routes_file(config))
     targets = routing.targets(parsed)
-    if as_json or output == "json":
-        print_json([{"channel": t.channel, "mention": t.mention} for t in targets])
+    if output != "table":
+        print_document([{"channel": t.channel, "mention": t.mention} for t in targets], output)
         return
     for target in targets:
         click.echo(target.channel + (f" (mention {target.mention})" if target.mention else ""))

@@ -9,7 +9,12 @@ from typing import Any, TypeVar
 
 import click
 
-from ops_toolkit.cli.options import print_json, prometheus_option, state_dir_option
+from ops_toolkit.cli.options import (
+    output_option,
+    print_document,
+    prometheus_option,
+    state_dir_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -17,22 +22,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 @click.group()
 def rollout() -> None:
     """Open a service stage by stage: status, advance on evidence, rollback, report."""
-
-
-def _output_option(choices: tuple[str, ...]) -> Callable[[F], F]:
-    def decorate(func: F) -> F:
-        func = click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")(func)
-        return click.option(
-            "-o",
-            "--output",
-            "output",
-            type=click.Choice(choices),
-            default=choices[0],
-            show_default=True,
-            help="Output format.",
-        )(func)
-
-    return decorate
 
 
 def _common(func: Any) -> Any:
@@ -171,7 +160,7 @@ def _print_status(status: Any, reference: str) -> None:
 @rollout.command("status")
 @click.argument("plan_ref", metavar="PLAN")
 @_common
-@_output_option(("table", "json"))
+@output_option("table", "json", "yaml")
 def status_command(
     plan_ref: str,
     directory: str,
@@ -179,7 +168,6 @@ def status_command(
     at: str | None,
     prometheus_url: str | None,
     output: str,
-    as_json: bool,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
     what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
@@ -192,8 +180,8 @@ def status_command(
     config, plan, history = _load(plan_ref, directory, config_path)
     world = _world(config, plan, prometheus_url)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
-    if as_json or output == "json":
-        print_json(status.as_dict())
+    if output != "table":
+        print_document(status.as_dict(), output)
     else:
         _print_status(status, plan_ref)
     raise SystemExit(0 if status.ready or status.next_stage is None else 3)
@@ -207,7 +195,7 @@ def status_command(
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
 @_unknown_options
 @state_dir_option
-@_output_option(("table", "json"))
+@output_option("table", "json", "yaml")
 def advance_command(
     plan_ref: str,
     directory: str,
@@ -220,7 +208,6 @@ def advance_command(
     unknown: str | None,
     state_dir: str | None,
     output: str,
-    as_json: bool,
 ) -> None:
     """Enter PLAN's next stage: when its checks hold (and held for the soak), run the stage's
     runbook, record the evidence in the plan's history and post the milestone.
@@ -236,7 +223,7 @@ def advance_command(
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import advance
 
-    machine = as_json or output == "json"
+    machine = output != "table"
     config, plan, history = _load(plan_ref, directory, config_path)
     world = _world(
         config,
@@ -257,7 +244,7 @@ def advance_command(
         "run": vars(result.outcome) if result.outcome else None,
     }
     if machine:
-        print_json(document)
+        print_document(document, output)
     elif result.outcome is None:
         _print_status(result.status, plan_ref)
     if result.outcome is None:
@@ -328,7 +315,7 @@ def rollback_command(
 @rollout.command("report")
 @click.argument("plan_ref", metavar="PLAN")
 @_common
-@_output_option(("markdown", "html", "json"))
+@output_option("markdown", "html", "json", "yaml")
 def report_command(
     plan_ref: str,
     directory: str,
@@ -336,7 +323,6 @@ def report_command(
     at: str | None,
     prometheus_url: str | None,
     output: str,
-    as_json: bool,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
     (with a Prometheus) the SLO budgets now with their burn-down.
@@ -349,8 +335,8 @@ def report_command(
     config, plan, history = _load(plan_ref, directory, config_path)
     events = history.read()
     summary = summarise(plan, events)
-    if as_json or output == "json":
-        print_json({"plan": plan.name, "current": summary.current, "events": events})
+    if output in ("json", "yaml"):
+        print_document({"plan": plan.name, "current": summary.current, "events": events}, output)
         return
     budgets: list[Any] = []
     charts: list[Any] = []

@@ -8,6 +8,8 @@ import click
 
 from ops_toolkit.cli.options import (
     json_option,
+    output_option,
+    print_document,
     print_json,
     prometheus_option,
     runbooks_dir_option,
@@ -22,22 +24,28 @@ def runbook() -> None:
 
 @runbook.command("list")
 @click.argument("directory", default="runbooks", envvar="OPS_RUNBOOKS_DIR", type=click.Path())
-@json_option
-def list_command(directory: str, as_json: bool) -> None:
+@output_option("table", "wide", "json", "yaml")
+def list_command(directory: str, output: str) -> None:
     """List the runbooks in DIRECTORY (default runbooks/).
 
     Example: ops runbook list --json
     """
     from ops_toolkit.runbook.catalog import load_runbooks
-    from ops_toolkit.runbook.view import list_table, runbook_summary
+    from ops_toolkit.runbook.view import LIST_COLUMNS, LIST_DROP_ORDER, list_table, runbook_summary
 
     runbooks = load_runbooks([directory])
-    if as_json:
-        print_json([runbook_summary(r) for r in runbooks])
+    if output in ("json", "yaml"):
+        print_document([runbook_summary(r) for r in runbooks], output)
         return
-    from rich.console import Console
+    from ops_toolkit.cli.tables import print_fitted
 
-    Console().print(list_table(runbooks))
+    print_fitted(
+        lambda columns: list_table(runbooks, columns),
+        LIST_COLUMNS,
+        LIST_DROP_ORDER,
+        wide=output == "wide",
+        spare=16,
+    )
 
 
 @runbook.command("lint")
@@ -70,8 +78,8 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 @runbook.command("show")
 @click.argument("reference")
 @runbooks_dir_option
-@json_option
-def show_command(reference: str, directory: str, as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def show_command(reference: str, directory: str, output: str) -> None:
     """Show RUNBOOK (a path, or a name in --dir): sections, steps and params.
 
     Example: ops runbook show restart-after-outage
@@ -80,8 +88,8 @@ def show_command(reference: str, directory: str, as_json: bool) -> None:
     from ops_toolkit.runbook.view import runbook_document, show_renderables
 
     loaded = load_runbook(reference, directory)
-    if as_json:
-        print_json(runbook_document(loaded))
+    if output != "table":
+        print_document(runbook_document(loaded), output)
         return
     from rich.console import Console
 
@@ -345,22 +353,28 @@ def resume_command(
 @runbook.command("runs")
 @click.argument("run_id", required=False)
 @state_dir_option
-@json_option
-def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+@output_option("table", "wide", "json", "yaml")
+def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None:
     """List past runs, or show RUN_ID.
 
-    A damaged state file is named on stderr (exit 1); the other runs are listed.
+    Says on stderr where it looked (--state-dir, else OPS_STATE_DIR, else
+    ~/.local/state/ops). A damaged state file is named on stderr (exit 1); the other runs
+    are listed.
 
-    Example: ops runbook runs --json
+    \b
+    Examples:
+      ops runbook runs
+      ops runbook runs 20261129T031500Z-1a2b3c -o yaml
     """
     from ops_toolkit.runbook.execute import run_document
-    from ops_toolkit.runbook.state import StateStore, default_state_dir
+    from ops_toolkit.runbook.state import StateStore
 
-    store = StateStore(state_dir or default_state_dir())
+    directory, origin = _state_dir_origin(state_dir)
+    store = StateStore(directory)
     if run_id:
         document = run_document(store.load(run_id))
-        if as_json:
-            print_json(document)
+        if output in ("json", "yaml"):
+            print_document(document, output)
         else:
             from rich.console import Console
 
@@ -370,27 +384,39 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
         return
     records, damaged = store.scan()
     documents = [run_document(r) for r in records]
-    if as_json:
-        print_json(
-            [
-                {k: d[k] for k in ("run_id", "runbook", "user", "started_at", "status")}
-                for d in documents
-            ]
-        )
+    if output in ("json", "yaml"):
+        keys = ("run_id", "runbook", "user", "started_at", "status")
+        print_document([{k: d[k] for k in keys} for d in documents], output)
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from ops_toolkit.cli.tables import print_fitted
+        from ops_toolkit.cli.terminal import RUNS_COLUMNS, RUNS_DROP_ORDER, runs_table
 
-        table = Table(title="Runbook runs", title_justify="left")
-        for column in ("run id", "runbook", "who", "started", "status"):
-            table.add_column(column)
-        for d in documents:
-            table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
-        Console().print(table)
+        print_fitted(
+            lambda columns: runs_table(documents, columns),
+            RUNS_COLUMNS,
+            RUNS_DROP_ORDER,
+            wide=output == "wide",
+            spare=20,
+        )
+    click.echo(f"{len(documents)} run(s) in {directory} ({origin})", err=True)
     for problem in damaged:  # listed, not hidden: someone has to repair or remove it
         click.echo(f"Error: {problem}", err=True)
     if damaged:
         raise SystemExit(1)
+
+
+def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
+    """The state folder and where that choice came from, so an empty list is not a mystery."""
+    from click.core import ParameterSource
+
+    from ops_toolkit.runbook.state import default_state_dir
+
+    source = click.get_current_context().get_parameter_source("state_dir")
+    if state_dir and source == ParameterSource.ENVIRONMENT:
+        return state_dir, "from OPS_STATE_DIR"
+    if state_dir:
+        return state_dir, "from --state-dir"
+    return default_state_dir(), "the default; set OPS_STATE_DIR or --state-dir to look elsewhere"
 
 
 @runbook.command("audit")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.cli.options import output_option, print_document
 from ops_toolkit.errors import ConfigError
 
 
@@ -107,11 +108,14 @@ def outbox() -> None:
     default="all",
     show_default=True,
 )
-@json_option
-def outbox_list(config_path: str | None, state: str | None, status: str, as_json: bool) -> None:
-    """List outbox entries, newest first.
+@output_option("table", "wide", "json", "yaml")
+def outbox_list(config_path: str | None, state: str | None, status: str, output: str) -> None:
+    """List outbox entries, newest first (times in UTC).
 
-    Example: ops outbox list --status dead
+    \b
+    Examples:
+      ops outbox list --status dead
+      ops outbox list -o wide        # with the group key and the whole last error
     """
     store = _existing_store(config_path, state)
     entries = store.entries(None if status == "all" else [status])
@@ -129,16 +133,69 @@ def outbox_list(config_path: str | None, state: str | None, status: str, as_json
         }
         for e in entries
     ]
-    if as_json:
-        print_json(rows)
+    if output in ("json", "yaml"):
+        print_document(rows, output)
         return
-    for row in rows:
-        error = f"  ({row['last_error']})" if row["last_error"] else ""
-        click.echo(
-            f"{row['id']:>6} {row['status']:<8} {row['action']:<6} {row['channel']:<20} "
-            f"{row['attempts']} attempt(s)  {row['text'][:60]}{error}"
-        )
+    from ops_toolkit.cli.tables import print_fitted
+
+    print_fitted(
+        lambda columns: _outbox_table(rows, columns),
+        OUTBOX_COLUMNS,
+        OUTBOX_DROP_ORDER,
+        wide=output == "wide",
+        spare=16,
+    )
     click.echo(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", err=True)
+
+
+OUTBOX_COLUMNS = (
+    "id",
+    "status",
+    "action",
+    "channel",
+    "tries",
+    "created (UTC)",
+    "group",
+    "text",
+    "last error",
+)
+"""The columns of ``ops outbox list``, in display order (``-o wide`` shows them all)."""
+
+OUTBOX_DROP_ORDER = ("group", "action", "tries", "text")
+"""Given up first on a narrow terminal; id (what ``retry`` takes), status, channel, time
+and the error (why it is dead) stay."""
+
+
+def _outbox_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Outbox, newest first", title_justify="left")
+    wrapping = ("text", "last error", "group")
+    for column in columns:
+        table.add_column(
+            column,
+            justify="right" if column in ("id", "tries") else "left",
+            no_wrap=column not in wrapping,
+            overflow="fold",
+        )
+    for row in rows:
+        cells = {
+            "id": str(row["id"]),
+            "status": Text(row["status"], style=_OUTBOX_STYLE.get(row["status"], "")),
+            "action": row["action"],
+            "channel": Text(row["channel"]),
+            "tries": str(row["attempts"]),
+            "created (UTC)": row["created_at"].replace("T", " ").removesuffix("Z"),
+            "group": Text(row["group_key"]),
+            "text": Text(row["text"]),
+            "last error": Text(row["last_error"] or ""),
+        }
+        table.add_row(*(cells[column] for column in columns))
+    return table
+
+
+_OUTBOX_STYLE = {"dead": "red", "pending": "yellow", "sending": "yellow", "sent": "green"}
 
 
 @outbox.command("retry")

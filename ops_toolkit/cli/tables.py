@@ -21,10 +21,13 @@ def fit_table(
     *,
     console: Any,
     wide: bool = False,
+    spare: int = 0,
 ) -> tuple[Any, list[str]]:
     """The table built with as many of ``columns`` as fit ``console.width``, and the hidden ones.
 
-    ``drop_order`` lists droppable columns, first given up first; the others always stay.
+    ``drop_order`` lists droppable columns, first given up first; the others always stay. A
+    table fits when its widest rendering does, or, for tables with wrapping columns (a
+    title), when its narrowest one leaves ``spare`` columns for them to wrap in.
     """
     from rich.measure import Measurement
 
@@ -35,7 +38,10 @@ def fit_table(
         return table, hidden
     unbounded = console.options.update_width(100_000)
     for column in drop_order:
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
+        measured = Measurement.get(console, unbounded, table)
+        if measured.maximum <= console.width or (
+            spare and measured.minimum + spare <= console.width
+        ):
             break
         shown.remove(column)
         hidden.append(column)
@@ -50,13 +56,14 @@ def print_fitted(
     *,
     wide: bool,
     console: Any | None = None,
+    spare: int = 0,
 ) -> None:
     """Print the fitted table; name on stderr what a narrow terminal hid, and how to see it."""
     if console is None:
         from rich.console import Console
 
         console = Console()
-    table, hidden = fit_table(build, columns, drop_order, console=console, wide=wide)
+    table, hidden = fit_table(build, columns, drop_order, console=console, wide=wide, spare=spare)
     console.print(table)
     if hidden:
         click.echo(

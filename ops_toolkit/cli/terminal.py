@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 import click
@@ -110,4 +110,31 @@ def summary_table(document: dict[str, Any]) -> Any:
             "" if step["duration_s"] is None else f"{step['duration_s']:.2f}s",
             Text(step["message"]),
         )
+    return table
+
+
+RUNS_COLUMNS = ("run id", "runbook", "who", "started", "finished", "status")
+"""The columns of ``ops runbook runs``, in display order (``-o wide`` shows them all)."""
+
+RUNS_DROP_ORDER = ("finished", "who", "started")
+"""Given up first on a narrow terminal. The run id (what ``resume`` takes) is never cut."""
+
+
+def runs_table(documents: Sequence[dict[str, Any]], columns: Sequence[str] = RUNS_COLUMNS) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Runbook runs", title_justify="left")
+    for column in columns:
+        table.add_column(column, no_wrap=column != "runbook", overflow="fold")
+    for d in documents:
+        cells = {
+            "run id": Text(d["run_id"]),
+            "runbook": Text(d["runbook"]),
+            "who": Text(d["user"]),
+            "started": d["started_at"],
+            "finished": d["finished_at"] or "",
+            "status": Text(d["status"], style=_STYLE.get(d["status"], "")),
+        }
+        table.add_row(*(cells[column] for column in columns))
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ops_toolkit.runbook.model import Runbook, Step
@@ -54,21 +55,34 @@ def runbook_document(runbook: Runbook) -> dict[str, Any]:
     }
 
 
-def list_table(runbooks: list[Runbook]) -> Any:
+LIST_COLUMNS = ("name", "title", "owner", "steps", "alerts")
+"""The columns of ``ops runbook list``, in display order (``-o wide`` shows them all)."""
+
+LIST_DROP_ORDER = ("alerts", "steps", "owner")
+"""Given up first on a narrow terminal; the name (what ``show`` and ``run`` take) stays."""
+
+
+def list_table(runbooks: list[Runbook], columns: Sequence[str] = LIST_COLUMNS) -> Any:
+    """One row per runbook; names and alert names are never cut, titles wrap."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title="Runbooks", title_justify="left")
-    for column in ("name", "title", "owner", "steps", "alerts"):
-        table.add_column(column, justify="right" if column == "steps" else "left")
-    for runbook in runbooks:
-        table.add_row(
-            Text(runbook.name),
-            Text(runbook.title),
-            Text(runbook.owner) if runbook.owner else Text("none", style="red"),
-            str(len(runbook.steps)),
-            Text(", ".join(runbook.alerts)),
+    for column in columns:
+        table.add_column(
+            column,
+            justify="right" if column == "steps" else "left",
+            no_wrap=column != "title",
         )
+    for runbook in runbooks:
+        cells: dict[str, Text | str] = {
+            "name": Text(runbook.name),
+            "title": Text(runbook.title),
+            "owner": Text(runbook.owner) if runbook.owner else Text("none", style="red"),
+            "steps": str(len(runbook.steps)),
+            "alerts": Text("\n".join(runbook.alerts)),
+        }
+        table.add_row(*(cells[column] for column in columns))
     return table
 
 
