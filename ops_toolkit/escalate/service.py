@@ -90,6 +90,9 @@ class BudgetLookup:
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
+        except Exception as error:  # a bug here must cost the budget line, never the alert
+            log.warning("budget of %s unavailable: %s: %s", slo.key, type(error).__name__, error)
+            return UNAVAILABLE
         return BudgetInfo(
             slo=slo.key,
             objective=slo.objective,
