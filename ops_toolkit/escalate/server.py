@@ -93,7 +93,7 @@ class AppSettings:
     token: str | None
     inbox_limit: int = 10_000
     stats: Callable[[], dict[str, float]] = lambda: {}
-    health: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
+    health: Callable[[], tuple[int, dict[str, Any]]] = lambda: (200, {"status": "ok"})
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -142,7 +142,15 @@ def create_app(
             notification = parse_notification(data)
         except PayloadError as exc:
             return _error(400, str(exc))
-        if writer.backlog() + settings.stats().get("inbox_depth", 0) > settings.inbox_limit:
+        try:
+            depth = settings.stats().get("inbox_depth", 0)
+        except Exception as exc:  # the store cannot be read: it cannot commit either
+            return _error(
+                503,
+                f"{PLACE}: cannot store the payload now ({type(exc).__name__}); retry later",
+                {"Retry-After": "5"},
+            )
+        if writer.backlog() + depth > settings.inbox_limit:
             return _error(503, f"{PLACE}: inbox is full; retry later", {"Retry-After": "5"})
         try:
             inbox_id = await asyncio.wrap_future(
@@ -159,14 +167,23 @@ def create_app(
         )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse(settings.health())
+        status, body = await asyncio.to_thread(settings.health)
+        return JSONResponse(body, status_code=status)
 
     async def metrics(request: Request) -> Response:
         from ops_toolkit.escalate.metrics import render_metrics
 
-        return PlainTextResponse(
-            render_metrics(settings.stats()), media_type="text/plain; version=0.0.4"
-        )
+        try:
+            stats = await asyncio.to_thread(settings.stats)
+        except Exception as exc:  # the store is down: say so, and still serve the gauge
+            reason = " ".join(str(exc).split())
+            return PlainTextResponse(
+                f"# store unavailable: {type(exc).__name__}: {reason}\n"
+                + render_metrics({"intake_up": 0.0}),
+                status_code=503,
+                media_type="text/plain; version=0.0.4",
+            )
+        return PlainTextResponse(render_metrics(stats), media_type="text/plain; version=0.0.4")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

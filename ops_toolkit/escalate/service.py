@@ -232,14 +232,21 @@ class EscalationService:
     def stats(self) -> dict[str, float]:
         return self.store.stats(time.time())
 
-    def health(self) -> dict[str, Any]:
-        stats = self.stats()
-        return {
-            "status": "ok",
-            "outbox_depth": int(stats["outbox_depth"]),
-            "inbox_depth": int(stats["inbox_depth"]),
-            "dead": int(stats["outbox_dead"]),
-        }
+    def health(self) -> tuple[int, dict[str, Any]]:
+        from ops_toolkit.escalate.metrics import assess_health
+
+        stats: dict[str, float] | Exception
+        try:
+            self.store.probe_write()
+            stats = self.stats()
+        except Exception as error:  # sqlite3 errors and OSError alike: intake cannot commit
+            stats = error
+        return assess_health(
+            stats,
+            self.writer.backlog(),
+            self.config.serve.inbox_limit,
+            self.writer.thread.is_alive(),
+        )
 
     def start(self) -> None:
         self.writer.start()

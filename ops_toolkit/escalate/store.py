@@ -175,6 +175,20 @@ class Store:
             _bump(db, "alerts_received", sum(count for _, count in payloads))
         return ids
 
+    def probe_write(self, timeout: float = 1.0) -> None:
+        """Raise unless a write transaction can start within ``timeout`` (for /healthz).
+
+        In WAL mode reads go on while another process holds the write lock, so only taking
+        the lock shows whether intake could commit now.
+        """
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.execute("PRAGMA busy_timeout=30000")
+
     def inbox_depth(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").fetchone()[0])
 

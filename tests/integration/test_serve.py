@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -150,7 +151,56 @@ def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
     assert "ops_duplicates_dropped_total 9.0" in metrics
     assert "ops_messages_posted_total 1.0" in metrics
     health = json.load(urllib.request.urlopen(f"{ops_server.url}/healthz", timeout=5))
-    assert health == {"status": "ok", "outbox_depth": 0, "inbox_depth": 0, "dead": 0}
+    assert health == {
+        "status": "ok",
+        "intake": "ok",
+        "delivery": "ok",
+        "outbox_depth": 0,
+        "outbox_oldest_age_seconds": 0.0,
+        "inbox_depth": 0,
+        "dead": 0,
+        "inbox_dead": 0,
+    }
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_healthz_is_503_only_when_intake_cannot_commit(tmp_path: Path) -> None:
+    with SlackServer(["alerts"]) as missing_channels:  # '#search-oncall' does not exist
+        server = OpsServer(tmp_path, missing_channels).start()
+        try:
+            assert server.post(notification())[0] == 200
+            eventually(lambda: json.loads(get(f"{server.url}/healthz")[1])["dead"] == 1)
+            status, body = get(f"{server.url}/healthz")
+            assert status == 200 and json.loads(body)["delivery"] == "degraded"
+            assert b"ops_delivery_degraded 1.0" in get(f"{server.url}/metrics")[1]
+            log = server.log.read_text()
+            assert (
+                "outbox entry 1 (post to #search-oncall): dead letter: Slack: no channel "
+                "#search-oncall visible to the bot; invite it or fix alerts/routes.yaml"
+            ) in log
+            # another process holds the store's write lock: reads go on, intake cannot commit
+            holder = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                status, body = get(f"{server.url}/healthz")
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            assert status == 503
+            assert json.loads(body) == {
+                "status": "unavailable",
+                "intake": "store unavailable: OperationalError: database is locked",
+            }
+            assert get(f"{server.url}/healthz")[0] == 200
+        finally:
+            server.stop()
 
 
 @pytest.mark.parametrize(
