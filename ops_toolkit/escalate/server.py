@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import queue
 import threading
 import time
@@ -29,8 +30,6 @@ from ops_toolkit.errors import PayloadError
 from ops_toolkit.escalate.intake import PLACE, parse_notification
 from ops_toolkit.escalate.store import Store
 
-MAX_BODY = 1024 * 1024
-DRAIN_LIMIT = 8 * MAX_BODY
 GROUP_COMMIT = 256
 
 
@@ -94,6 +93,9 @@ class AppSettings:
     inbox_limit: int = 10_000
     stats: Callable[[], dict[str, float]] = lambda: {}
     health: Callable[[], tuple[int, dict[str, Any]]] = lambda: (200, {"status": "ok"})
+    max_body: int = 32 * 1024 * 1024
+    read_timeout: float = 30.0
+    on_refused: Callable[[int], None] = lambda size: None
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -109,6 +111,12 @@ def create_app(
 ) -> Starlette:
     expected = f"Bearer {settings.token}".encode() if settings.token else None
 
+    async def _refused(size: int) -> None:
+        try:
+            await asyncio.to_thread(settings.on_refused, size)
+        except Exception:  # the notice is best effort: the 413 goes out whatever happens
+            logging.getLogger("ops.serve").exception("could not record a refused body")
+
     async def alertmanager(request: Request) -> Response:
         if expected is not None:
             given = request.headers.get("authorization", "").encode()
@@ -119,25 +127,45 @@ def create_app(
                     {"WWW-Authenticate": 'Bearer realm="ops"'},
                 )
         declared = request.headers.get("content-length")
-        too_big = _error(413, f"{PLACE}: body over {MAX_BODY} bytes")
-        if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
-            return too_big
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > DRAIN_LIMIT:
-                return too_big
-            if size <= MAX_BODY:
-                chunks.append(chunk)
-        if size > MAX_BODY:
-            # Read to the end (up to DRAIN_LIMIT) before answering, so the sender sees the
-            # 413 instead of a connection reset while it is still writing.
-            return too_big
+        limit = settings.max_body
+        drain_limit = 2 * limit
+        size = int(declared) if declared is not None and declared.isdigit() else 0
+        chunks: list[bytes] = []
+        cut_short = False
+        if size <= drain_limit:
+            size = 0
+            try:
+                async with asyncio.timeout(settings.read_timeout):
+                    async for chunk in request.stream():
+                        size += len(chunk)
+                        if size > drain_limit:
+                            cut_short = True
+                            break
+                        if size <= limit:
+                            chunks.append(chunk)
+            except TimeoutError:
+                return _error(408, f"{PLACE}: body not received within {settings.read_timeout:g}s")
+        if size > limit:
+            # Read to the end (up to twice the limit) before answering, so the sender sees
+            # the 413 instead of a connection reset while it is still writing. Alertmanager
+            # never retries a 4xx: the refusal is posted to chat so it is not silent.
+            await _refused(size)
+            return _error(
+                413,
+                f"{PLACE}: body of {'over ' if cut_short else ''}{size} bytes is over "
+                f"the limit of {limit} bytes (serve.max_body in ops.yaml)",
+            )
         raw = b"".join(chunks)
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _error(400, f"{PLACE}: body is not UTF-8: {exc}")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             return _error(400, f"{PLACE}: body is not JSON: {exc}")
+        except RecursionError:
+            return _error(400, f"{PLACE}: body is not JSON this server accepts: nested too deep")
         try:
             notification = parse_notification(data)
         except PayloadError as exc:
@@ -153,9 +181,7 @@ def create_app(
         if writer.backlog() + depth > settings.inbox_limit:
             return _error(503, f"{PLACE}: inbox is full; retry later", {"Retry-After": "5"})
         try:
-            inbox_id = await asyncio.wrap_future(
-                writer.submit(raw.decode("utf-8"), len(notification.alerts))
-            )
+            inbox_id = await asyncio.wrap_future(writer.submit(text, len(notification.alerts)))
         except Exception as exc:
             return _error(
                 503,
@@ -201,3 +227,48 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing connections that do not send a request's headers
+    within ``seconds`` of connecting (or of their first byte after a response).
+
+    uvicorn times out idle keep-alive connections only after a response, so a client that
+    connects and trickles its headers (slowloris) holds a connection forever otherwise.
+    The body has its own deadline in the handler (408).
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self._arm()  # waiting for (the rest of) a request's headers
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the headers are in: the handler's own deadline takes over
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expired(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol

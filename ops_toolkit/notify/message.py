@@ -223,3 +223,18 @@ def thread_reply(notification: Notification, now: float) -> Message:
     more = max(0, len(notification.alerts) - MAX_ALERT_SECTIONS) + notification.truncated_alerts
     detail = "\n".join(lines) + (f"\n+{more} more" if more else "")
     return Message(truncate(text, MAX_SECTION), (_section(text), _section(detail)))
+
+
+def refused_notice(size: int, limit: int, count: int, now: float) -> Message:
+    """Tells the default channel that webhook bodies were refused as too large (413).
+
+    Alertmanager never retries a 4xx, so these alerts are lost unless someone acts.
+    """
+    several = f"{count} Alertmanager webhooks were" if count > 1 else "An Alertmanager webhook was"
+    text = (
+        f":warning: {several} refused at {_when(now)}: the last body was "
+        f"{size / 1048576:.1f} MiB, over the {limit / 1048576:.1f} MiB limit. Their alerts "
+        "were not delivered and Alertmanager will not resend them. Raise `serve.max_body` "
+        "in ops.yaml or set `max_alerts` in the webhook receiver, and check Alertmanager."
+    )
+    return Message(text, (_section(text),))
