@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ops_toolkit.notify.message import MAX_BLOCKS, MAX_HEADER, MAX_SECTION
@@ -75,14 +77,8 @@ def test_a_runbook_link_that_would_break_out_of_the_link_is_shown_as_code() -> N
     line = message.blocks[2]["text"]["text"]
     assert line.endswith(" · `https://git.example/rb.md|&lt;!channel&gt;`")
     assert message.text.startswith("Weekly &lt;!channel&gt;: ")
+    linked = dataclasses.replace(slo, runbook="https://git.example/rb.md")
     (good,) = report_messages(
-        [
-            from_ratios(
-                slo.__class__(**{**slo.__dict__, "runbook": "https://git.example/rb.md"}),
-                1_800_000_000.0,
-                0.0,
-                dict.fromkeys(BURN_WINDOWS, 0.0),
-            )
-        ]
+        [from_ratios(linked, 1_800_000_000.0, 0.0, dict.fromkeys(BURN_WINDOWS, 0.0))]
     )
     assert good.blocks[2]["text"]["text"].endswith(" · <https://git.example/rb.md|runbook>")
