@@ -76,15 +76,24 @@ class GroupCommitWriter:
                     stopping = True
                     break
                 batch.append(item)
+            # A request that went away (client gone, server stopping) cancels its future;
+            # its payload is still committed (Alertmanager's retry is then a duplicate).
+            # Setting a result on a cancelled future raises, which once killed this thread
+            # and left every later webhook waiting forever.
             try:
                 ids = self.store.accept([(body, count) for body, count, _ in batch], self.clock())
             except Exception as error:  # the store failed: every waiting request gets a 503
                 for _, _, future in batch:
-                    future.set_exception(error)
+                    if future.set_running_or_notify_cancel():
+                        future.set_exception(error)
                 continue
             for (_, _, future), inbox_id in zip(batch, ids, strict=True):
-                future.set_result(inbox_id)
-            self.on_commit()
+                if future.set_running_or_notify_cancel():
+                    future.set_result(inbox_id)
+            try:
+                self.on_commit()
+            except Exception:  # waking the processor is best effort; it also polls
+                logging.getLogger("ops.serve").exception("intake: waking the processor failed")
 
 
 @dataclass
