@@ -234,3 +234,22 @@ def test_an_absurd_retry_after_never_silences_a_channel_for_long(
     rig.clock.now += 301
     rig.deliver()
     assert len(slack.state.top_level("alerts")) == 1
+
+
+def test_a_failing_follow_up_never_stops_processing(
+    tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = make_rig(tmp_path, slack)
+
+    def diagnose(notification: object) -> None:
+        raise RuntimeError("diagnose queue is full")
+
+    rig.processor.on_new = diagnose  # type: ignore[assignment]
+    rig.send(notification(alert(fingerprint="a"), group_key="a"))
+    rig.send(notification(alert(fingerprint="b"), group_key="b"))
+    rig.deliver()
+    assert len(slack.state.top_level("alerts")) == 2
+    assert serve_lines(caplog)[0] == (
+        "inbox entry 1: follow-up of SearchAvailabilityBudgetBurn failed: "
+        "RuntimeError: diagnose queue is full"
+    )
