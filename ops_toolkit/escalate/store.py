@@ -230,6 +230,18 @@ class Store:
         ).fetchall()
         return [(int(r[0]), float(r[1]), str(r[2] or "")) for r in rows]
 
+    def requeue_inbox(self, ids: Sequence[int] | None, now: float) -> int:
+        """Dead payloads back to processing (all when ``ids`` is None); how many."""
+        where = "processed = 2"
+        if ids is not None:
+            where += f" AND id IN ({','.join('?' for _ in ids)})"
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE inbox SET processed = 0, attempts = 0, next_attempt_at = ? WHERE {where}",
+                (now, *(ids or ())),
+            )
+            return int(cursor.rowcount)
+
     def count(self, name: str, amount: int = 1) -> None:
         """Bump one of the counters shown in /metrics."""
         with self._transaction() as db:
