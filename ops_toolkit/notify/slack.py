@@ -32,6 +32,7 @@ PERMANENT = frozenset(
 )
 HISTORY_LIMIT = 100
 MAX_RETRY_AFTER = 900.0
+MAX_PAGES = 200  # of 1,000 channels each
 
 
 class SlackNotifier:
@@ -63,6 +64,7 @@ class SlackNotifier:
             return channel
         if channel not in self._ids:
             cursor = None
+            seen: set[str] = set()
             while True:
                 page = self._call(
                     "conversations_list",
@@ -80,6 +82,13 @@ class SlackNotifier:
                 cursor = cursor if isinstance(cursor, str) else None
                 if channel in self._ids or not cursor:
                     break
+                if cursor in seen or len(seen) >= MAX_PAGES:
+                    # a cursor that comes back (or endless pages) would hold delivery forever
+                    raise NotifyError(
+                        f"Slack conversations_list: paging did not end after {len(seen) + 1} "
+                        f"pages looking for {channel}"
+                    )
+                seen.add(cursor)
         if channel not in self._ids:
             raise NotifyError(
                 f"Slack: no channel {channel} visible to the bot; invite it or fix "

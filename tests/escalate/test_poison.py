@@ -253,3 +253,17 @@ def test_a_failing_follow_up_never_stops_processing(
         "inbox entry 1: follow-up of SearchAvailabilityBudgetBurn failed: "
         "RuntimeError: diagnose queue is full"
     )
+
+
+def test_a_channel_list_that_pages_forever_is_an_error_not_a_hang(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rig = make_rig(tmp_path, slack)
+    endless = b'{"ok": true, "channels": [], "response_metadata": {"next_cursor": "again"}}'
+    slack.state.faults.append(Fault("conversations.list", "answer", 1000, body=endless))
+    rig.send(notification())
+    rig.deliver(rounds=1)
+    (entry,) = rig.store.entries(["pending"])
+    assert entry.last_error == (
+        "Slack conversations_list: paging did not end after 2 pages looking for #alerts"
+    )
