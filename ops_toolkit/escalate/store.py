@@ -136,12 +136,19 @@ class Store:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-            have = {row[1] for row in db.execute("PRAGMA table_info(inbox)")}
-            for name, kind in INBOX_COLUMNS.items():
-                if name not in have:
-                    db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {kind}")
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(inbox)")}
+                for name, kind in INBOX_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {kind}")
+        except sqlite3.Error as exc:
+            from ops_toolkit.errors import ConfigError
+
+            raise ConfigError(
+                f"{path}: cannot open the store: {exc} (check serve.state in ops.yaml or --state)"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)

@@ -66,3 +66,14 @@ def test_dead_payloads_are_listed_and_can_be_processed_again(
     assert retried.output == "re-queued 1 payload\n"
     assert [e.id for e in store.unprocessed()] == [first, second]
     assert store.dead_inbox() == []
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "state.db"
+    path.write_text("not a database, just some text that is long enough\n" * 20)
+    result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: cannot open the store: file is not a database (check serve.state in "
+        "ops.yaml or --state)\n",
+    )
