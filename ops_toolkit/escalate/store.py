@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS counters (
 """
 
 PENDING = ("pending", "sending")
+SEEN_CHUNK = 500
 INBOX_COLUMNS = {  # added after the first release: stores written before get them on open
     "attempts": "INTEGER NOT NULL DEFAULT 0",
     "next_attempt_at": "REAL NOT NULL DEFAULT 0",
@@ -255,11 +256,18 @@ class Store:
             _bump(db, name, amount)
 
     def all_seen(self, keys: Sequence[str]) -> bool:
-        marks = ",".join("?" for _ in keys)
-        row = self.db.execute(
-            f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", tuple(keys)
-        ).fetchone()
-        return bool(keys) and int(row[0]) == len(set(keys))
+        """Whether every key was seen, asked in chunks: SQLite bounds the variables of one
+        statement (32,766), and a webhook body may carry more alerts than that."""
+        distinct = sorted(set(keys))
+        for start in range(0, len(distinct), SEEN_CHUNK):
+            chunk = distinct[start : start + SEEN_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            row = self.db.execute(
+                f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", chunk
+            ).fetchone()
+            if int(row[0]) != len(chunk):
+                return False
+        return bool(distinct)
 
     def thread_known(self, group_key: str, channel: str) -> bool:
         row = self.db.execute(
