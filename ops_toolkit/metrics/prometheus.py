@@ -68,6 +68,10 @@ class PrometheusSource:
                 f"Prometheus at {self.url} did not answer within {self.timeout:g}s"
             ) from None
         except requests.RequestException as exc:
+            if _read_timed_out(exc):  # the body stalled after the headers
+                raise MetricsError(
+                    f"Prometheus at {self.url} did not answer within {self.timeout:g}s"
+                ) from None
             raise MetricsError(
                 f"cannot reach Prometheus at {self.url}: {_connection_reason(exc)}"
             ) from None
@@ -208,6 +212,13 @@ def _snippet(body: bytes) -> str:
     if not text:
         return "an empty body"
     return ascii(text) + ("..." if len(body) > MAX_SNIPPET else "")
+
+
+def _read_timed_out(exc: Exception) -> bool:
+    """requests reports a read timeout while reading the body as a ConnectionError."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
 
 
 def _connection_reason(exc: Exception) -> str:

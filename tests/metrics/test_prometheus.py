@@ -227,3 +227,45 @@ def test_report_and_gate_print_an_error_not_a_traceback(
         f"Prometheus at {server.url} {SHAPE}data.result[0].value: "
         'expected [time, "number"], got [1]\n'
     )
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[str]:
+    """A server that sends its headers and then never the body it announced."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection = listener.accept()[0]
+            except OSError:
+                continue
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"status"'
+            )
+            held.append(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_a_prometheus_that_stalls_mid_answer_times_out(stalling_server: str) -> None:
+    with pytest.raises(MetricsError) as raised:
+        PrometheusSource(stalling_server, timeout=0.5).query("up")
+    assert str(raised.value) == f"Prometheus at {stalling_server} did not answer within 0.5s"
