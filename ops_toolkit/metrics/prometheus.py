@@ -26,6 +26,11 @@ RESULT_TYPES = ("vector", "scalar", "matrix", "string")
 MAX_SNIPPET = 60
 
 
+def redact_url(url: str) -> str:
+    """``https://user:secret@host`` -> ``https://user:***@host``, for messages and logs."""
+    return re.sub(r"^(https?://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
 class PrometheusSource:
     """Instant queries against one Prometheus server."""
 
@@ -42,6 +47,7 @@ class PrometheusSource:
         if not re.match(r"^https?://", url):
             raise MetricsError(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
+        self.shown_url = redact_url(self.url)  # what messages say: never the password
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
         self._session = requests.Session()
@@ -65,18 +71,18 @@ class PrometheusSource:
             body = response.content
         except requests.Timeout:
             raise MetricsError(
-                f"Prometheus at {self.url} did not answer within {self.timeout:g}s"
+                f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
             ) from None
         except requests.RequestException as exc:
             if _read_timed_out(exc):  # the body stalled after the headers
                 raise MetricsError(
-                    f"Prometheus at {self.url} did not answer within {self.timeout:g}s"
+                    f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
                 ) from None
             raise MetricsError(
-                f"cannot reach Prometheus at {self.url}: {_connection_reason(exc)}"
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
             ) from None
         return parse_answer(
-            body, response.status_code, response.headers.get("content-type", ""), self.url
+            body, response.status_code, response.headers.get("content-type", ""), self.shown_url
         )
 
     def query_many(

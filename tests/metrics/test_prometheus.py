@@ -269,3 +269,16 @@ def test_a_prometheus_that_stalls_mid_answer_times_out(stalling_server: str) -> 
     with pytest.raises(MetricsError) as raised:
         PrometheusSource(stalling_server, timeout=0.5).query("up")
     assert str(raised.value) == f"Prometheus at {stalling_server} did not answer within 0.5s"
+
+
+def test_a_password_in_the_url_never_shows_in_an_error() -> None:
+    from ops_toolkit.metrics.prometheus import PrometheusSource, redact_url
+
+    assert (
+        redact_url("https://ops:s3cret-pw@prom.example:9090") == "https://ops:***@prom.example:9090"
+    )
+    source = PrometheusSource("http://ops:s3cret-pw@127.0.0.1:1", timeout=2)
+    with pytest.raises(MetricsError) as caught:
+        source.query("up")
+    assert "s3cret-pw" not in str(caught.value)
+    assert str(caught.value).startswith("cannot reach Prometheus at http://ops:***@127.0.0.1:1: ")
