@@ -108,8 +108,15 @@ def outbox() -> None:
     default="all",
     show_default=True,
 )
+@click.option(
+    "--inbox",
+    is_flag=True,
+    help="List the webhook payloads given up on (dead letters of processing) instead.",
+)
 @output_option("table", "wide", "json", "yaml")
-def outbox_list(config_path: str | None, state: str | None, status: str, output: str) -> None:
+def outbox_list(
+    config_path: str | None, state: str | None, status: str, inbox: bool, output: str
+) -> None:
     """List outbox entries, newest first (times in UTC).
 
     \b
@@ -118,6 +125,9 @@ def outbox_list(config_path: str | None, state: str | None, status: str, output:
       ops outbox list -o wide        # with the group key and the whole last error
     """
     store = _existing_store(config_path, state)
+    if inbox:
+        _list_dead_payloads(store, output)
+        return
     entries = store.entries(None if status == "all" else [status])
     rows = [
         {
@@ -198,13 +208,43 @@ def _outbox_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> Any:
 _OUTBOX_STYLE = {"dead": "red", "pending": "yellow", "sending": "yellow", "sent": "green"}
 
 
+def _list_dead_payloads(store: Any, output: str) -> None:
+    rows = [
+        {
+            "id": inbox_id,
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received)),
+            "reason": reason,
+        }
+        for inbox_id, received, reason in store.dead_inbox()
+    ]
+    if output in ("json", "yaml"):
+        print_document(rows, output)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Webhook payloads given up on", title_justify="left")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("received (UTC)", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for row in rows:
+        received = row["received_at"].replace("T", " ").removesuffix("Z")
+        table.add_row(str(row["id"]), received, Text(row["reason"]))
+    Console().print(table)
+    click.echo(f"{len(rows)} payload{'' if len(rows) == 1 else 's'} given up on", err=True)
+
+
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "every", is_flag=True, help="Re-queue every dead entry.")
+@click.option(
+    "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."
+)
 @_config_option
 @_state_option
 def outbox_retry(
-    ids: tuple[int, ...], every: bool, config_path: str | None, state: str | None
+    ids: tuple[int, ...], every: bool, inbox: bool, config_path: str | None, state: str | None
 ) -> None:
     """Re-queue dead entries (by id, or --all); a running 'ops serve' delivers them.
 
@@ -213,5 +253,10 @@ def outbox_retry(
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")
     store = _existing_store(config_path, state)
-    count = store.requeue(None if every else list(ids), time.time())
+    chosen = None if every else list(ids)
+    if inbox:
+        count = store.requeue_inbox(chosen, time.time())
+        click.echo(f"re-queued {count} payload{'' if count == 1 else 's'}")
+        return
+    count = store.requeue(chosen, time.time())
     click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")
