@@ -220,9 +220,10 @@ def _list_dead_payloads(store: Any, output: str) -> None:
     if output in ("json", "yaml"):
         print_document(rows, output)
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from ops_toolkit.cli.tables import print_trimmed
 
     table = Table(title="Webhook payloads given up on", title_justify="left")
     table.add_column("id", justify="right", no_wrap=True)
@@ -231,7 +232,7 @@ def _list_dead_payloads(store: Any, output: str) -> None:
     for row in rows:
         received = row["received_at"].replace("T", " ").removesuffix("Z")
         table.add_row(str(row["id"]), received, Text(row["reason"]))
-    Console().print(table)
+    print_trimmed(table)
     click.echo(f"{len(rows)} payload{'' if len(rows) == 1 else 's'} given up on", err=True)
 
 

@@ -64,9 +64,26 @@ def print_fitted(
 
         console = Console()
     table, hidden = fit_table(build, columns, drop_order, console=console, wide=wide, spare=spare)
-    console.print(table)
+    if wide:  # every column at its natural width, wider than the terminal if need be (kubectl)
+        from rich.measure import Measurement
+
+        natural = Measurement.get(console, console.options.update_width(100_000), table)
+        console.width = max(console.width, natural.maximum)
+    print_trimmed(table, console)
     if hidden:
         click.echo(
             f"({console.width} columns: {', '.join(hidden)} not shown; -o wide shows all)",
             err=True,
         )
+
+
+def print_trimmed(renderable: Any, console: Any | None = None) -> None:
+    """Print through rich without the spaces it pads lines with (titles to the table's
+    width), so output pasted into a ticket or compared in a test holds only what is seen."""
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    with console.capture() as captured:
+        console.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -53,7 +53,14 @@ def test_dead_payloads_are_listed_and_can_be_processed_again(
     first, second = store.accept([("{}", 1), ("{}", 1)], 1000.0)
     store.kill_inbox(first, "3 attempts failed: KeyError: 'poison'")
     listed = runner.invoke(main, ["outbox", "list", "--inbox", "--state", path])
-    assert listed.stdout == "     1 1970-01-01T00:16:40Z  3 attempts failed: KeyError: 'poison'\n"
+    assert listed.stdout == (
+        "Webhook payloads given up on\n"
+        "┏━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ id ┃ received (UTC)      ┃ reason                                ┃\n"
+        "┡━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│  1 │ 1970-01-01 00:16:40 │ 3 attempts failed: KeyError: 'poison' │\n"
+        "└────┴─────────────────────┴───────────────────────────────────────┘\n"
+    )
     as_json = runner.invoke(main, ["outbox", "list", "--inbox", "--state", path, "--json"])
     assert json.loads(as_json.stdout) == [
         {

@@ -1,0 +1,207 @@
+"""One output option everywhere (``-o, --output FORMAT``, ``--json``, ``--format``) and
+tables that stay readable at 80 columns, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.escalate.store import Planned, Store
+from tests.conftest import ROOT
+
+RUNBOOKS = str(ROOT / "runbooks")
+SLOS = str(ROOT / "slos")
+NARROW = {"COLUMNS": "80"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runbook", "list", RUNBOOKS],
+        ["runbook", "show", f"{RUNBOOKS}/search-errors.md"],
+        ["slo", "validate", SLOS],
+    ],
+    ids=["runbook list", "runbook show", "slo validate"],
+)
+def test_json_output_and_format_are_one_option(args: list[str], runner: CliRunner) -> None:
+    documents = [
+        runner.invoke(main, [*args, *flag]).stdout
+        for flag in (["--json"], ["-o", "json"], ["--output", "json"], ["--format", "json"])
+    ]
+    assert len(set(documents)) == 1
+    assert json.loads(documents[0])
+    as_yaml = runner.invoke(main, [*args, "-o", "yaml"])
+    assert as_yaml.exit_code == 0, as_yaml.output
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(documents[0])
+
+
+def test_json_with_another_output_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "list", RUNBOOKS, "--json", "-o", "yaml"])
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: --json means -o json: give one of them, not -o yaml\n")
+
+
+def test_a_format_a_command_has_not_is_refused_naming_those_it_has(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "show", "search-errors", "-o", "html"])
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: Invalid value for '-o' / '--output' / '--format': 'html' is not one of "
+        "'table', 'json', 'yaml'.\n"
+    )
+
+
+def test_help_shows_the_output_option_once(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["outbox", "list", "--help"], env={"COLUMNS": "100"})
+    assert (
+        "  -o, --output, --format FORMAT   Output format: table, wide, json, yaml\n"
+        "                                  [default: table].\n"
+        "  --json                          Shorthand for -o json.\n"
+    ) in result.output
+    assert "  --json" in result.output
+
+
+def test_check_and_routes_test_take_yaml(runner: CliRunner) -> None:
+    routes = runner.invoke(main, ["routes", "test", "service=search", "-o", "yaml"])
+    assert routes.exit_code == 0, routes.output
+    assert isinstance(yaml.safe_load(routes.stdout), list)
+    check = runner.invoke(main, ["check", "-o", "yaml"])
+    assert set(yaml.safe_load(check.stdout)) == {"errors", "warnings", "checked", "problems"}
+
+
+def test_slo_rules_takes_its_folder_as_dir(tmp_path: Path, runner: CliRunner) -> None:
+    target = tmp_path / "rules"
+    written = runner.invoke(main, ["slo", "rules", SLOS, "--dir", str(target)])
+    assert written.exit_code == 0, written.output
+    assert (target / "search.rules.yaml").exists()
+    checked = runner.invoke(main, ["slo", "rules", SLOS, "--dir", str(target), "--check"])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_slo_rules_dash_o_is_a_deprecated_folder_never_a_format(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    target = tmp_path / "old"
+    old = runner.invoke(main, ["slo", "rules", SLOS, "-o", str(target)])
+    assert old.exit_code == 0, old.output
+    assert old.stderr == f"warning: -o/--output DIR is deprecated here: use --dir {target}\n"
+    assert (target / "search.rules.yaml").exists()
+    as_format = runner.invoke(main, ["slo", "rules", SLOS, "-o", "json"])
+    assert as_format.exit_code == 2
+    assert as_format.stderr.endswith(
+        "Error: 'ops slo rules' writes files: give their folder with --dir DIR (-o json is an "
+        "output format, which rules have not; --json prints what was written)\n"
+    )
+    assert not Path("json").exists()
+
+
+def _fits(text: str, width: int = 80) -> None:
+    too_wide = [line for line in text.splitlines() if len(line) > width]
+    assert not too_wide, too_wide
+    assert "…" not in text
+
+
+def test_runbook_list_at_80_columns_keeps_names_whole(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbook", "list", RUNBOOKS], env=NARROW)
+    assert result.exit_code == 0, result.output
+    _fits(result.stdout)
+    for name in ("add-document-source", "restart-after-outage", "team-search-quality"):
+        assert f"│ {name} " in result.stdout
+    assert result.stderr == "(80 columns: alerts, steps not shown; -o wide shows all)\n"
+    wide = runner.invoke(main, ["runbook", "list", RUNBOOKS, "-o", "wide"], env=NARROW)
+    assert "┃ name" in wide.stdout and "┃ alerts" in wide.stdout and wide.stderr == ""
+
+
+def _one_run(tmp_path: Path, runner: CliRunner) -> tuple[str, str]:
+    path = tmp_path / "hello.md"
+    path.write_text(
+        '---\ntitle: Hello\n---\n```sh {"name":"greet"}\necho "hi"\n```\n', encoding="utf-8"
+    )
+    state = str(tmp_path / "state")
+    ran = runner.invoke(main, ["runbook", "run", str(path), "--json", "--state-dir", state])
+    assert ran.exit_code == 0, ran.output
+    return state, str(json.loads(ran.stdout)["run_id"])
+
+
+def test_runbook_runs_at_80_columns_never_cuts_the_id_and_says_where_it_looked(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    state, run_id = _one_run(tmp_path, runner)
+    result = runner.invoke(main, ["runbook", "runs"], env={**NARROW, "OPS_STATE_DIR": state})
+    assert result.exit_code == 0, result.output
+    _fits(result.stdout)
+    assert f"│ {run_id} │" in result.stdout
+    assert result.stderr == (
+        "(80 columns: finished, who, started not shown; -o wide shows all)\n"
+        f"1 run(s) in {state} (from OPS_STATE_DIR)\n"
+    )
+    flag = runner.invoke(main, ["runbook", "runs", "--state-dir", state], env=NARROW)
+    assert flag.stderr.endswith(f"1 run(s) in {state} (from --state-dir)\n")
+    wide = runner.invoke(main, ["runbook", "runs", "--state-dir", state, "-o", "wide"])
+    assert "┃ started" in wide.stdout and "┃ finished" in wide.stdout
+    (row,) = yaml.safe_load(
+        runner.invoke(main, ["runbook", "runs", "-o", "yaml"], env={"OPS_STATE_DIR": state}).stdout
+    )
+    assert row["run_id"] == run_id and row["status"] == "succeeded"
+
+
+def test_runbook_runs_in_an_empty_default_folder_says_how_to_look_elsewhere(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    result = runner.invoke(
+        main, ["runbook", "runs"], env={"OPS_STATE_DIR": None, "XDG_STATE_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"0 run(s) in {tmp_path}/ops (the default; set OPS_STATE_DIR or --state-dir to look "
+        "elsewhere)\n"
+    )
+
+
+def test_outbox_list_at_80_columns_has_a_header_row_and_times(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = str(tmp_path / "state.db")
+    store = Store(path)
+    (inbox_id,) = store.accept([("{}", 1)], 1796000000.0)
+    planned = [
+        Planned("g", "#search-oncall", "post", {"text": "[FIRING:1] SearchAvailabilityBudgetBurn"}),
+        Planned("g", "#alerts", "post", {"text": "hello"}),
+    ]
+    store.process(inbox_id, ["k"], planned, 1796000000.0)
+    dead = next(e for e in store.entries() if e.channel == "#search-oncall")
+    store.kill(dead.id, "Slack chat_postMessage: HTTP 500 internal_error after 5 attempts")
+    result = runner.invoke(main, ["outbox", "list", "--state", path], env=NARROW)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "Outbox, newest first\n"
+        "┏━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ id ┃ status  ┃ channel        ┃ created (UTC)       ┃ last error             ┃\n"
+        "┡━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│  2 │ pending │ #alerts        │ 2026-11-30 00:53:20 │                        │\n"
+        "│  1 │ dead    │ #search-oncall │ 2026-11-30 00:53:20 │ Slack                  │\n"
+        "│    │         │                │                     │ chat_postMessage: HTTP │\n"
+        "│    │         │                │                     │ 500 internal_error     │\n"
+        "│    │         │                │                     │ after 5 attempts       │\n"
+        "└────┴─────────┴────────────────┴─────────────────────┴────────────────────────┘\n"
+    )
+    assert result.stderr == (
+        "(80 columns: group, action, tries, text not shown; -o wide shows all)\n2 entries\n"
+    )
+    wide = runner.invoke(main, ["outbox", "list", "--state", path, "-o", "wide"], env=NARROW)
+    header = next(line for line in wide.stdout.splitlines() if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")] == [
+        "id",
+        "status",
+        "action",
+        "channel",
+        "tries",
+        "created (UTC)",
+        "group",
+        "text",
+        "last error",
+    ]
