@@ -279,17 +279,20 @@ def run_command(
                 {"runbook": loaded.source, "dry_run": True, "steps": [vars(p) for p in planned]}
             )
             return
-        for number, step in enumerate(planned, 1):
-            verdict = "would run" if step.would_run else f"would skip: {step.reason}"
-            click.echo(f"{number}. {step.name} [{step.kind}] {verdict}\n   {step.action}")
-            for key, value in step.env.items():
-                click.echo(f"   {key}={value}")
+        from ops_toolkit.cli.terminal import dry_run_text
+
+        scripts = {s.name: s.code for s in loaded.steps if s.kind in _SHOWN_SCRIPTS}
+        click.echo(dry_run_text(loaded.source, planned, scripts), nl=False)
         return
     from ops_toolkit.runbook.process import signals_interrupt
 
     with signals_interrupt():  # SIGTERM, SIGHUP: stop the step, record the run as aborted
         record = start_run(loaded, options, world)
     _finish(record, loaded, world, as_json, report)
+
+
+_SHOWN_SCRIPTS = ("sh", "bash", "manual")
+"""Step kinds whose text a dry run prints under the action (a promql action is its query)."""
 
 
 @runbook.command("resume")
@@ -355,7 +358,8 @@ def resume_command(
 @state_dir_option
 @output_option("table", "wide", "json", "yaml")
 def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None:
-    """List past runs, or show RUN_ID.
+    """List past runs, or show RUN_ID: each step's output (masked) between its start and
+    end times.
 
     Says on stderr where it looked (--state-dir, else OPS_STATE_DIR, else
     ~/.local/state/ops). A damaged state file is named on stderr (exit 1); the other runs
@@ -376,11 +380,9 @@ def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None
         if output in ("json", "yaml"):
             print_document(document, output)
         else:
-            from rich.console import Console
+            from ops_toolkit.cli.terminal import run_log
 
-            from ops_toolkit.cli.terminal import summary_table
-
-            Console().print(summary_table(document))
+            click.echo(run_log(document), nl=False)
         return
     records, damaged = store.scan()
     documents = [run_document(r) for r in records]
@@ -398,7 +400,7 @@ def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None
             wide=output == "wide",
             spare=20,
         )
-    click.echo(f"{len(documents)} run(s) in {directory} ({origin})", err=True)
+        click.echo(f"{len(documents)} run(s) in {directory} ({origin})", err=True)
     for problem in damaged:  # listed, not hidden: someone has to repair or remove it
         click.echo(f"Error: {problem}", err=True)
     if damaged:

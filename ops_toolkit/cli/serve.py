@@ -249,6 +249,8 @@ def outbox_retry(
 ) -> None:
     """Re-queue dead entries (by id, or --all); a running 'ops serve' delivers them.
 
+    An id that is not dead (sent, still pending, unknown) is named with what it is; exit 1.
+
     Example: ops outbox retry --all
     """
     if not ids and not every:
@@ -259,5 +261,27 @@ def outbox_retry(
         count = store.requeue_inbox(chosen, time.time())
         click.echo(f"re-queued {count} payload{'' if count == 1 else 's'}")
         return
+    before = store.entries_by_id(chosen or [])
     count = store.requeue(chosen, time.time())
     click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")
+    reasons = [_why_not_requeued(n, before.get(n)) for n in ids if _not_dead(before.get(n))]
+    for reason in reasons:
+        click.echo(reason, err=True)
+    if reasons:
+        raise SystemExit(1)
+
+
+def _not_dead(entry: Any) -> bool:
+    return entry is None or entry.status != "dead"
+
+
+def _why_not_requeued(entry_id: int, entry: Any) -> str:
+    """Only dead entries go back to the queue: say what the others are instead."""
+    if entry is None:
+        return f"entry {entry_id}: no such entry (ops outbox list shows the ids)"
+    if entry.status == "sent":
+        return f"entry {entry_id}: already sent to {entry.channel}; nothing to re-queue"
+    return (
+        f"entry {entry_id}: {entry.status}, not dead: it is still being delivered; "
+        "nothing to re-queue"
+    )

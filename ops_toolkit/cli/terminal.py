@@ -138,3 +138,61 @@ def runs_table(documents: Sequence[dict[str, Any]], columns: Sequence[str] = RUN
         }
         table.add_row(*(cells[column] for column in columns))
     return table
+
+
+def run_log(document: dict[str, Any]) -> str:
+    """A run as Rundeck's log view shows it: each step between its start and end times, with
+    its output (masked when it was recorded), then how the run ended. Plain text: output is
+    never read as markup."""
+    lines = [
+        f"Run {document['run_id']}: {document['status']}",
+        f"runbook {document['runbook']}, by {document['user']}, started {document['started_at']}",
+    ]
+    for step in document["steps"]:
+        name = step["name"] + (" (on_failure)" if step["handler"] else "")
+        lines.append("")
+        if step["started_at"] is None:
+            note = f": {step['message']}" if step["message"] else ""
+            lines.append(f"{'[not started]':<22} {name}: {step['status']}{note}")
+            continue
+        lines.append(f"[{step['started_at']}] {name}: started")
+        output = step["output"]
+        lines.extend(f"  {line}" for line in output.splitlines())
+        facts = [step["status"]]
+        if step["exit_code"] is not None:
+            facts.append(f"exit {step['exit_code']}")
+        if step["duration_s"] is not None:
+            facts.append(f"{step['duration_s']:.2f}s")
+        if step["attempts"] > 1:
+            facts.append(f"{step['attempts']} attempts")
+        if step["message"]:
+            facts.append(step["message"])
+        ended = step["finished_at"] or "still running"
+        lines.append(f"[{ended}] {name}: {', '.join(facts)}")
+    lines.append("")
+    finished = document["finished_at"]
+    lines.append(f"[{finished}] run {document['status']}" if finished else "run not finished")
+    return "\n".join(lines) + "\n"
+
+
+def dry_run_text(source: str, planned: Sequence[Any], scripts: dict[str, str]) -> str:
+    """``--dry-run`` as text: the params and secrets every step gets, once (secrets masked),
+    then each step with its verdict, its action, what joins its environment (``+ NAME``: a
+    variable an earlier step captures, shown once, not under every later step) and its
+    script."""
+    lines = [f"Dry run of {source}: nothing runs."]
+    base = dict(planned[0].env) if planned else {}
+    if base:
+        lines.append("Params and secrets every step gets (secrets masked):")
+        lines.extend(f"   {key}={value}" for key, value in base.items())
+    seen = dict(base)
+    for number, step in enumerate(planned, 1):
+        verdict = "would run" if step.would_run else f"would skip: {step.reason}"
+        lines.append(f"{number}. {step.name} [{step.kind}] {verdict}")
+        lines.append(f"   {step.action}")
+        for key, value in step.env.items():
+            if seen.get(key) != value:
+                lines.append(f"   + {key}={value}")
+                seen[key] = value
+        lines.extend(f"   | {line}" for line in scripts.get(step.name, "").splitlines())
+    return "\n".join(lines) + "\n"

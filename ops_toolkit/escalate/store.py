@@ -440,6 +440,15 @@ class Store:
             ).fetchall()
         return [_entry(r) for r in rows]
 
+    def entries_by_id(self, ids: Sequence[int]) -> dict[int, OutboxEntry]:
+        """The entries with these ids (missing ids are absent), e.g. to say why one was not
+        re-queued."""
+        if not ids:
+            return {}
+        marks = ",".join("?" for _ in ids)
+        rows = self.db.execute(f"SELECT * FROM outbox WHERE id IN ({marks})", tuple(ids))
+        return {entry.id: entry for entry in map(_entry, rows.fetchall())}
+
     def requeue(self, ids: Sequence[int] | None, now: float) -> int:
         """Dead entries back to pending (all of them when ``ids`` is None); how many."""
         with self._transaction() as db:

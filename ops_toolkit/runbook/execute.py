@@ -341,10 +341,10 @@ def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[Planned
             would_run, reason = False, f"when is false: {step.attr('when')}"
         elif opts.confirm and not options.yes and not world.ui.interactive:
             would_run, reason = False, "needs confirmation (--yes)"
-        if opts.capture:
-            variables[opts.capture] = f"<output of {step.name}>"
         shown = mask.mapping({**params, **variables}, hidden)
         shown.update({name: MASK for name in runbook.secrets})
+        if opts.capture:  # the next steps get it, not the step that captures it
+            variables[opts.capture] = f"<output of {step.name}>"
         action = mask(STEP_KINDS[step.kind].describe(step, ctx))
         planned.append(PlannedStep(step.name, step.kind, would_run, mask(reason), action, shown))
     return planned
@@ -640,6 +640,8 @@ def run_document(record: RunRecord) -> dict[str, Any]:
                 "attempts": step.attempts,
                 "message": message,
                 "handler": step.handler,
+                "started_at": _iso(step.started_at) if step.started_at else None,
+                "finished_at": _iso(step.finished_at) if step.finished_at else None,
             }
         )
     return {

@@ -147,6 +147,7 @@ def _step_title(number: int, step: Step) -> Any:
     title.append(f" [{step.kind}]", style=_KIND_STYLE.get(step.kind, ""))
     extras = {k: v for k, v in step.attributes.items() if k != "name"}
     if extras:
-        title.append("  " + "  ".join(f"{k}={v}" for k, v in extras.items()), style="cyan")
+        # 'key: value', as in YAML: 'expect=== 1' read as an operator soup
+        title.append("  " + "  ".join(f"{k}: {v}" for k, v in extras.items()), style="cyan")
     title.append(f"  line {step.line}", style="dim")
     return title

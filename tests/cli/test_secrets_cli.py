@@ -79,7 +79,10 @@ def test_dry_run_never_prints_a_secret_param_substituted_into_a_query(
         assert planned["env"] == {"PW": "***"}
     else:
         assert result.stdout == (
-            '1. q [promql] would run\n   query Prometheus: up{token="***"}\n   PW=***\n'
+            f"Dry run of {path}: nothing runs.\n"
+            "Params and secrets every step gets (secrets masked):\n"
+            "   PW=***\n"
+            '1. q [promql] would run\n   query Prometheus: up{token="***"}\n'
         )
 
 

@@ -159,7 +159,7 @@ def test_runs_lists_the_good_runs_and_names_the_damaged_one(
     )
     table = runner.invoke(main, ["runbook", "runs", "--state-dir", state])
     assert table.exit_code == 1 and table.stdout.count("succeeded") == 1
-    assert table.stderr == listing.stderr
+    assert table.stderr.endswith(f"1 run(s) in {state} (from --state-dir)\n{listing.stderr}")
     shown = runner.invoke(main, ["runbook", "runs", damaged.stem, "--state-dir", state])
     assert shown.exit_code == 1
     assert shown.output.startswith(f"Error: {damaged}: run state is damaged: started_at: ")
