@@ -295,6 +295,16 @@ def _percent(node: Node) -> float:
     return float(value)
 
 
+def _budget_percent(node: Node) -> float:
+    """A budget amount in the one grammar (``25%`` or ``0.25``), kept in percent here."""
+    from ops_toolkit.amounts import parse_budget_amount
+
+    try:
+        return parse_budget_amount(node.value) * 100
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
+
+
 def _policies(node: Node) -> tuple[Policy, ...]:
     if node.value is None:
         return ()
@@ -303,12 +313,12 @@ def _policies(node: Node) -> tuple[Policy, ...]:
         item.mapping(("slos", "thresholds", "channel", "mention", "hysteresis", "gate"))
         thresholds_node = item.child("thresholds")
         thresholds = (
-            tuple(_percent(n) for n in thresholds_node.items())
+            tuple(_budget_percent(n) for n in thresholds_node.items())
             if thresholds_node.value is not None
             else (50.0, 25.0, 0.0)
         )
         hysteresis = _percent(item.child("hysteresis")) if item.has("hysteresis") else 5.0
-        gate = _percent(item.child("gate")) if item.has("gate") else None
+        gate = _budget_percent(item.child("gate")) if item.has("gate") else None
         policies.append(
             Policy(
                 _strings(item.child("slos")) or ("*",),

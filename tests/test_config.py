@@ -44,8 +44,19 @@ def test_body_limit_and_read_timeout() -> None:
             "ops.yaml: reports[0].channel: expected a channel like #search or an id like C0123ABCD, got 'a'",
         ),
         (
-            "policies:\n  - {channel: '#a', thresholds: [50, 150]}\n",
-            "ops.yaml: policies[0].thresholds[1]: expected a percentage from 0 to 100, got 150",
+            "policies:\n  - {channel: '#a', thresholds: [50%, 150%]}\n",
+            "ops.yaml: policies[0].thresholds[1]: expected N% or a fraction from 0 to 1, got "
+            "'150%' (a percentage is 0% to 100%)",
+        ),
+        (
+            "policies:\n  - {channel: '#a', thresholds: [50, 0.25]}\n",
+            "ops.yaml: policies[0].thresholds[0]: expected N% or a fraction from 0 to 1, got 50 "
+            "(did you mean 50%?)",
+        ),
+        (
+            "policies:\n  - {channel: '#a', gate: 40}\n",
+            "ops.yaml: policies[0].gate: expected N% or a fraction from 0 to 1, got 40 "
+            "(did you mean 40%?)",
         ),
         (
             "serve: {listen: localhost}\n",

@@ -269,9 +269,15 @@ def _run_schedule(config: Any, name: str | None, force: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
-    type=click.FloatRange(0, 1),
-    help="Smallest budget remaining (0-1) that lets the rollout go on "
-    "[default: the policy's gate in ops.yaml, else 0.25].",
+    callback=lambda ctx, param, value: _budget_amount(value, "--min-remaining"),
+    metavar="N%|FRACTION",
+    help="Smallest budget remaining that lets the rollout go on: 25% or 0.25 "
+    "[default: the policy's gate in ops.yaml, else 25%].",
+)
+@click.option(
+    "--allow-burning",
+    is_flag=True,
+    help="Go on while the SLO is critical (burning fast) if the budget left holds.",
 )
 @click.option(
     "--config",
@@ -285,6 +291,7 @@ def gate_command(
     selector: str,
     paths: tuple[str, ...],
     min_remaining: float | None,
+    allow_burning: bool,
     config_path: str | None,
     prometheus_url: str | None,
     timeout: float,
@@ -293,12 +300,13 @@ def gate_command(
 ) -> None:
     """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
 
-    Without --min-remaining the policy in ops.yaml decides ('gate: 0' is a deploy freeze once
-    the budget is spent).
+    It also stops (exit 3) while the SLO is critical, burning its budget fast, unless
+    --allow-burning. Each reason is printed. Without --min-remaining the policy in ops.yaml
+    decides ('gate: 0%' is a deploy freeze once the budget is spent).
 
     \b
     Examples:
-      ops slo gate search/availability --min-remaining 0.25 && widen-pilot
+      ops slo gate search/availability --min-remaining 25% && widen-pilot
       ops slo gate search/availability -o json     # the verdict and its reasons
     """
     from ops_toolkit.config import load_config
@@ -320,10 +328,11 @@ def gate_command(
         min_remaining = policy if policy is not None else 0.25
     url = prometheus_url or config.prometheus
     status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
-    passed, reason = gate_verdict(status, min_remaining)
-    verdict = "error" if status.status == "error" else "go" if passed else "stop"
+    decided = gate_verdict(status, min_remaining, allow_burning=allow_burning)
+    verdict = decided.verdict
     if output == "table":
-        click.echo(reason)
+        for reason in decided.reasons:
+            click.echo(reason)
     else:
         print_document(
             {
@@ -333,7 +342,7 @@ def gate_command(
                 "min_remaining": min_remaining,
                 "budget_remaining": status.budget_remaining,
                 "status": status.status,
-                "reasons": [reason],
+                "reasons": list(decided.reasons),
             },
             output,
         )
@@ -341,6 +350,18 @@ def gate_command(
 
 
 _GATE_EXIT = {"go": 0, "stop": 3, "error": 1}
+
+
+def _budget_amount(value: str | None, option: str) -> float | None:
+    """``25%`` or ``0.25``; a bare number above 1 is refused with the percentage it meant."""
+    if value is None:
+        return None
+    from ops_toolkit.amounts import parse_budget_amount
+
+    try:
+        return parse_budget_amount(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @slo.command("rules")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ops_toolkit.durations import format_duration
@@ -151,18 +152,43 @@ def markdown(statuses: Sequence[SLOStatus]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gate_verdict(status: SLOStatus, minimum: float) -> tuple[bool, str]:
-    """Whether a rollout may go on: the budget remaining is at least ``minimum``."""
+@dataclass(frozen=True)
+class GateVerdict:
+    """``go`` (exit 0), ``stop`` (exit 3) or ``error`` (exit 1), and every reason for it."""
+
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+def gate_verdict(status: SLOStatus, minimum: float, *, allow_burning: bool = False) -> GateVerdict:
+    """Whether a rollout may go on: budget left at least ``minimum``, and not burning fast.
+
+    A budget that still holds while a page-level burn runs (status ``critical``) is spent in
+    hours: a rollout gate stops then too, unless ``allow_burning``. Each check that decided
+    is a reason, so a blocked deploy says everything that blocks it at once.
+    """
     remaining = status.budget_remaining
     name = status.slo.key
     if status.status == "error":
-        raise_reason = status.error or "query failed"
-        return False, f"{name}: cannot tell: {raise_reason}"
+        return GateVerdict("error", (f"{name}: cannot tell: {status.error or 'query failed'}",))
     if remaining is None:
-        return False, f"{name}: no data in the {status.slo.window.describe()} window; cannot tell"
-    verdict = remaining >= minimum
-    word = "holds" if verdict else "is below the gate"
-    return verdict, (
-        f"{name}: budget remaining {percent(remaining)} {word} (minimum {percent(minimum)}); "
-        f"status {status.status}"
-    )
+        window = status.slo.window.describe()
+        return GateVerdict("stop", (f"{name}: no data in the {window} window; cannot tell",))
+    holds = remaining >= minimum
+    word = "holds" if holds else "is below the gate"
+    reasons = [f"{name}: budget remaining {percent(remaining)} {word} (minimum {percent(minimum)})"]
+    burning = status.status == "critical"
+    if burning:
+        rates = status.burn_rates()
+        how = f"burn rate {burn(rates.get(3600))} over 1h, {burn(rates.get(6 * 3600))} over 6h"
+        if allow_burning:
+            reasons.append(f"{name}: status critical ({how}); allowed by --allow-burning")
+        else:
+            reasons.append(
+                f"{name}: status critical: the budget burns fast ({how}); the gate stops "
+                "while it burns (--allow-burning to go on)"
+            )
+    else:
+        reasons.append(f"{name}: status {status.status}")
+    stop = not holds or (burning and not allow_burning)
+    return GateVerdict("stop" if stop else "go", tuple(reasons))

@@ -121,6 +121,10 @@ def _objective(node: Node) -> float:
         raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
     if not 0 < float(value) < 100:
         raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
+    if float(value) < 1:  # a fraction read as a percent: 0.999 would be a 0.999% objective
+        raise node.error(
+            f"objectives are percentages, got {value} (did you mean {float(value) * 100:g}?)"
+        )
     return float(value)
 
 

@@ -89,6 +89,46 @@ def test_the_gate_verdict_as_json_carries_its_reasons(worked_prometheus: LoadedP
         "min_remaining": 0.99,
         "status": "ok",
     }
-    assert len(verdict["reasons"]) == 1
-    assert verdict["reasons"][0].startswith("search/answer-latency: budget remaining ")
-    assert verdict["reasons"][0].endswith(" is below the gate (minimum 99.0%); status ok")
+    budget, status = verdict["reasons"]
+    assert budget.startswith("search/answer-latency: budget remaining ")
+    assert budget.endswith(" is below the gate (minimum 99.0%)")
+    assert status == "search/answer-latency: status ok"
+
+
+def _gate(prometheus: LoadedPrometheus, *extra: str) -> tuple[int, str]:
+    args = ["slo", "gate", "search/availability", str(ROOT / "slos")]
+    args += ["--prometheus", prometheus.url, "--at", str(prometheus.end), *extra]
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.stdout
+
+
+def test_the_gate_stops_while_the_slo_burns_fast_unless_allowed(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    """Before: the gate said "holds" and exited 0 while availability paged (status critical)."""
+    rates = worked_prometheus_burn_rates(worked_prometheus)
+    how = f"burn rate {rates[0]} over 1h, {rates[1]} over 6h"
+    code, text = _gate(worked_prometheus, "--min-remaining", "25%")
+    budget = text.splitlines()[0]
+    assert code == 3
+    assert budget.startswith("search/availability: budget remaining ")
+    assert budget.endswith(" holds (minimum 25.0%)")
+    assert text == (
+        f"{budget}\nsearch/availability: status critical: the budget burns fast ({how}); the "
+        "gate stops while it burns (--allow-burning to go on)\n"
+    )
+    code, text = _gate(worked_prometheus, "--min-remaining", "0.25", "--allow-burning")
+    assert code == 0
+    assert text == (
+        f"{budget}\nsearch/availability: status critical ({how}); allowed by --allow-burning\n"
+    )
+    code, text = _gate(worked_prometheus, "--min-remaining", "99%", "--allow-burning", "--json")
+    assert (code, json.loads(text)["verdict"]) == (3, "stop")
+
+
+def worked_prometheus_burn_rates(prometheus: LoadedPrometheus) -> tuple[str, str]:
+    """The 1h and 6h burn rates the report shows for search/availability (the same query)."""
+    _, table, _ = _report(prometheus, "--json")
+    (availability,) = [d for d in json.loads(table) if d["slo"] == "availability"]
+    assert availability["status"] == "critical"
+    return tuple(f"{availability['burn_rates'][w]:.2f}x" for w in ("1h", "6h"))  # type: ignore[return-value]
