@@ -102,6 +102,7 @@ class OpsConfig:
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
     auto_diagnose: bool = False
+    notifier: str | None = None  # "console" or "slack"; None: Slack when SLACK_BOT_TOKEN is set
 
     def report(self, name: str) -> ReportSchedule:
         from ops_toolkit.errors import ConfigError
@@ -158,6 +159,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
             "reports",
             "policies",
             "auto_diagnose",
+            "notifier",
         )
     )
     serve = ServeSettings()
@@ -209,7 +211,17 @@ def parse_config(text: str, source: str) -> OpsConfig:
         runbook_base_url=base_url,
         slos=slos,
         prometheus=root.text("prometheus", required=False),
+        notifier=_notifier(root.child("notifier")),
     )
+
+
+def _notifier(node: Node) -> str | None:
+    """``notifier: console`` asks for the console on purpose (``--post`` then needs no token)."""
+    if node.value is None:
+        return None
+    if node.value not in ("console", "slack"):
+        raise node.error(f"expected console or slack, got {node.value!r}")
+    return str(node.value)
 
 
 def _size(node: Node, default: int) -> int:

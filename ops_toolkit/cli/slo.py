@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -116,6 +117,11 @@ def validate_command(paths: tuple[str, ...], output: str) -> None:
     help="Write the budget burn-down chart (needs ops-toolkit[charts]); uploaded with --post.",
 )
 @click.option("--once", is_flag=True, help="Run the schedule --name from --config once (for cron).")
+@click.option(
+    "--console",
+    is_flag=True,
+    help="With --post/--once: print the messages instead of posting (no SLACK_BOT_TOKEN needed).",
+)
 @click.option("--name", help="The report schedule to run with --once.")
 @click.option("--force", is_flag=True, help="With --once: post even if this slot was posted.")
 @click.option(
@@ -140,6 +146,7 @@ def report_command(
     channel: str | None,
     chart: str | None,
     once: bool,
+    console: bool,
     name: str | None,
     force: bool,
     config_path: str | None,
@@ -162,8 +169,10 @@ def report_command(
 
     config = load_config(config_path)
     prometheus_url = prometheus_url or config.prometheus
+    if channel or once:
+        _require_notifier(config, console, "--once" if once else "--post")
     if once:
-        _run_schedule(config, name, force)
+        _run_schedule(config, name, force, console)
         return
     slos = load_slos(paths or config.slos)
     run = evaluate_recorded if use_rules else evaluate
@@ -203,12 +212,28 @@ def report_command(
             wide=output == "wide",
         )
     if channel:
-        _post(config, statuses, channel, png)
+        _post(config, statuses, channel, png, chart, console)
     if any(s.error for s in statuses):
         raise SystemExit(1)
 
 
-def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
+def _require_notifier(config: Any, console: bool, option: str) -> None:
+    """Posting needs Slack, or the console asked for by name: under cron a silent console
+    fallback would post nowhere, for ever."""
+    import os
+
+    if console or config.notifier == "console" or os.environ.get("SLACK_BOT_TOKEN"):
+        return
+    raise ConfigError(
+        f"{option} posts to Slack: set SLACK_BOT_TOKEN (and SLACK_API_URL for a "
+        "Slack-compatible API), or pass --console (or 'notifier: console' in ops.yaml) to "
+        "print the messages instead"
+    )
+
+
+def _post(
+    config: Any, statuses: Any, channel: str, png: bytes | None, chart: str | None, console: bool
+) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
     from ops_toolkit.escalate.reports import report_plan
     from ops_toolkit.escalate.route import CHANNEL
@@ -225,9 +250,11 @@ def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
         group=f"report:adhoc:{time.time():.0f}",
         runbook_base_url=config.runbook_base_url,
         chart=png,
+        chart_name=os.path.abspath(chart) if chart else "burndown.png",
     )
     store = Store(config.serve.state)
-    _deliver(store, make_notifier(config), store.enqueue(planned, time.time()), config)
+    notifier = make_notifier(config, console=console)
+    _deliver(store, notifier, store.enqueue(planned, time.time()), config)
 
 
 def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
@@ -241,7 +268,7 @@ def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
     click.echo(f"posted {len(ids)} message(s)", err=True)
 
 
-def _run_schedule(config: Any, name: str | None, force: bool) -> None:
+def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> None:
     from ops_toolkit.escalate.reports import ReportPublisher
     from ops_toolkit.escalate.service import make_notifier
     from ops_toolkit.escalate.store import Store
@@ -261,7 +288,7 @@ def _run_schedule(config: Any, name: str | None, force: bool) -> None:
             f"report {name!r}: this slot was already posted (use --force to post again)", err=True
         )
         return
-    _deliver(store, make_notifier(config), ids, config)
+    _deliver(store, make_notifier(config, console=console), ids, config)
 
 
 @slo.command("gate")

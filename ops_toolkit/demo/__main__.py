@@ -216,6 +216,7 @@ def main() -> None:
             f"{WORKDIR}/ops.yaml",
             "--post",
             "#search-alerts",
+            "--console",
             "--chart",
             f"{WORKDIR}/burndown.png",
             "--format",

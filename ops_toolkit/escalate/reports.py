@@ -148,8 +148,13 @@ def report_plan(
     title: str = "SLO budget report",
     runbook_base_url: str | None = None,
     chart: bytes | None = None,
+    chart_name: str = "burndown.png",
 ) -> list[Planned]:
-    """Outbox entries of a report: its first message, continuations in the thread, the chart."""
+    """Outbox entries of a report: its first message, continuations in the thread, the chart.
+
+    ``chart_name`` may be the absolute path of the chart already written (``--chart``): the
+    console notifier then points at it instead of writing a copy.
+    """
     from ops_toolkit.notify.report import report_messages
 
     messages = report_messages(statuses, title=title, runbook_base_url=runbook_base_url)
@@ -160,7 +165,7 @@ def report_plan(
     if chart is not None:
         upload = {
             "text": "Error budget burn-down",
-            "filename": "burndown.png",
+            "filename": chart_name,
             "content_b64": base64.b64encode(chart).decode(),
         }
         planned.append(Planned(group, channel, "upload", upload))

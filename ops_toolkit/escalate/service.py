@@ -27,16 +27,35 @@ BUDGET_CACHE_SECONDS = 30.0
 REFUSAL_NOTICE_SECONDS = 60.0
 
 
-def make_notifier(config: OpsConfig) -> Notifier:
-    """Slack when ``SLACK_BOT_TOKEN`` is set (``SLACK_API_URL`` for another API), else the console."""
+def make_notifier(config: OpsConfig, *, console: bool = False) -> Notifier:
+    """Slack when ``SLACK_BOT_TOKEN`` is set (``SLACK_API_URL`` for another API), else the console.
+
+    ``console`` (``--console``) or ``notifier: console`` in ops.yaml choose the console even
+    with a token.
+    """
     token = os.environ.get("SLACK_BOT_TOKEN")
-    if token:
+    if config.notifier == "slack" and not token and not console:
+        raise ConfigError(
+            f"{config.source or 'ops.yaml'}: notifier: slack needs SLACK_BOT_TOKEN (and "
+            "SLACK_API_URL for a Slack-compatible API)"
+        )
+    if token and not console and config.notifier != "console":
         from ops_toolkit.notify.slack import SlackNotifier
 
         return SlackNotifier(token, base_url=os.environ.get("SLACK_API_URL"))
     from ops_toolkit.notify.console import ConsoleNotifier
 
     return ConsoleNotifier(config.serve.messages)
+
+
+def notifier_description(notifier: Notifier, config: OpsConfig) -> str:
+    """Where messages go, said at start: a console default must not pass for Slack."""
+    from ops_toolkit.notify.console import ConsoleNotifier
+
+    if not isinstance(notifier, ConsoleNotifier):
+        return "notifier Slack"
+    why = "notifier: console" if config.notifier == "console" else "no SLACK_BOT_TOKEN"
+    return f"notifier console ({why}): messages to this terminal and {config.serve.messages}"
 
 
 def runbook_index(directory: str) -> dict[str, str]:
@@ -308,10 +327,10 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     service = EscalationService(config, token=token)
-    kind = type(service.notifier).__name__
     print(
         f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
-        f"(state {config.serve.state}, notifier {kind}, {len(service.runbooks)} alert runbooks)",
+        f"(state {config.serve.state}, {notifier_description(service.notifier, config)}, "
+        f"{len(service.runbooks)} alert runbooks)",
         flush=True,
     )
     from ops_toolkit.escalate.server import header_timeout_protocol

@@ -86,15 +86,8 @@ class ConsoleNotifier:
     def upload(
         self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> tuple[str, str]:
-        directory = os.path.dirname(os.path.abspath(self.path))
-        target = os.path.join(directory, f"{time.time():.0f}-{os.path.basename(filename)}")
-        try:
-            with open(target, "wb") as handle:
-                handle.write(content)
-        except OSError as exc:
-            raise NotifyError(
-                f"console notifier: cannot write {target}: {exc.strerror or exc}"
-            ) from None
+        # the chart written by 'ops slo report --chart' is pointed at, not copied
+        target = filename if _holds(filename, content) else self._copy(filename, content)
         self._append(
             {
                 "action": "upload",
@@ -106,6 +99,18 @@ class ConsoleNotifier:
         )
         self._write(f"[{channel}] upload: {title}: {target}\n")
         return channel, target
+
+    def _copy(self, filename: str, content: bytes) -> str:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        target = os.path.join(directory, f"{time.time():.0f}-{os.path.basename(filename)}")
+        try:
+            with open(target, "wb") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise NotifyError(
+                f"console notifier: cannot write {target}: {exc.strerror or exc}"
+            ) from None
+        return target
 
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         try:
@@ -140,3 +145,14 @@ def inert(text: str) -> str:
         else f"\\u{ord(c):04x}"
         for c in text
     )
+
+
+def _holds(path: str, content: bytes) -> bool:
+    """Whether ``path`` is an absolute path to a file with exactly ``content``."""
+    if not os.path.isabs(path):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return handle.read() == content
+    except OSError:
+        return False

@@ -8,6 +8,7 @@ unknown (a timeout, a crash) is looked up in the channel before it is sent again
 from __future__ import annotations
 
 import math
+import os
 import urllib.error
 from typing import Any
 
@@ -128,7 +129,7 @@ class SlackNotifier:
         channel_id = self.channel_id(channel)
         arguments: dict[str, Any] = {
             "channel": channel_id,
-            "filename": filename,
+            "filename": os.path.basename(filename),
             "content": content,
             "title": title,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
@@ -47,3 +48,44 @@ def test_an_objective_written_as_a_fraction_is_refused(tmp_path: Path, runner: C
         f"Error: {path}: slos[0].objective: objectives are percentages, got 0.999 (did you mean "
         "99.9?)\n"
     )
+
+
+def test_posting_without_a_slack_token_says_what_to_set(tmp_path: Path, runner: CliRunner) -> None:
+    """Before: '--post' without SLACK_BOT_TOKEN printed to the console and exited 0: under
+    cron the report went nowhere, for ever."""
+    env = {"SLACK_BOT_TOKEN": None, "OPS_PROMETHEUS_URL": None}
+    config = tmp_path / "ops.yaml"
+    config.write_text("reports:\n  - {name: weekly, cron: '0 9 * * MON', channel: '#a'}\n")
+    for args in (["--post", "#search"], ["--once", "--name", "weekly"]):
+        result = runner.invoke(main, ["slo", "report", "--config", str(config), *args], env=env)
+        assert result.exit_code == 1
+        assert result.output == (
+            f"Error: {args[0]} posts to Slack: set SLACK_BOT_TOKEN (and SLACK_API_URL for a "
+            "Slack-compatible API), or pass --console (or 'notifier: console' in ops.yaml) to "
+            "print the messages instead\n"
+        )
+
+
+def test_notifier_in_ops_yaml_is_console_or_slack(tmp_path: Path, runner: CliRunner) -> None:
+    config = tmp_path / "ops.yaml"
+    config.write_text("notifier: slak\n")
+    result = runner.invoke(main, ["slo", "report", "--config", str(config), "--post", "#a"])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {config}: notifier: expected console or slack, got 'slak'\n",
+    )
+
+
+def test_serve_says_at_start_where_messages_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ops_toolkit.config import parse_config
+    from ops_toolkit.escalate.service import make_notifier, notifier_description
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+
+    for text, why in (("", "no SLACK_BOT_TOKEN"), ("notifier: console\n", "notifier: console")):
+        config = parse_config(text + f"serve: {{messages: {tmp_path}/m.jsonl}}\n", "ops.yaml")
+        assert notifier_description(make_notifier(config), config) == (
+            f"notifier console ({why}): messages to this terminal and {tmp_path}/m.jsonl"
+        )

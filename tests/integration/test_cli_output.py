@@ -4,7 +4,9 @@ readable at 80 columns, a gate verdict scripts can read."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -132,3 +134,23 @@ def worked_prometheus_burn_rates(prometheus: LoadedPrometheus) -> tuple[str, str
     (availability,) = [d for d in json.loads(table) if d["slo"] == "availability"]
     assert availability["status"] == "critical"
     return tuple(f"{availability['burn_rates'][w]:.2f}x" for w in ("1h", "6h"))  # type: ignore[return-value]
+
+
+def test_post_with_a_chart_on_the_console_leaves_no_copy_behind(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: '--post --chart' left a timestamped copy of the PNG in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    chart = tmp_path / "burndown.png"
+    args = ["slo", "report", str(ROOT / "slos"), "--prometheus", worked_prometheus.url]
+    args += ["--at", str(worked_prometheus.end), "--post", "#search", "--chart", str(chart)]
+    result = CliRunner().invoke(main, [*args, "--console", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["burndown.png"]
+    uploads = [
+        json.loads(line)
+        for line in (tmp_path / "ops-messages.jsonl").read_text().splitlines()
+        if '"upload"' in line
+    ]
+    assert [u["file"] for u in uploads] == [str(chart)]

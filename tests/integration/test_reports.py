@@ -165,7 +165,7 @@ def test_once_runs_a_schedule_by_hand_once_per_slot(
             "reports:\n  - {name: daily, cron: '0 8 * * *', slos: ['search/*'], channel: '#search-alerts'}\n"
         ),
     )
-    args = ["slo", "report", "--once", "--config", str(config), "--name", "daily"]
+    args = ["slo", "report", "--once", "--config", str(config), "--name", "daily", "--console"]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert "posted 1 message(s)" in first.output
@@ -174,7 +174,7 @@ def test_once_runs_a_schedule_by_hand_once_per_slot(
         "report 'daily': this slot was already posted (use --force to post again)" in again.output
     )
     unknown = CliRunner().invoke(
-        main, ["slo", "report", "--once", "--config", str(config), "--name", "dialy"]
+        main, ["slo", "report", "--once", "--config", str(config), "--name", "dialy", "--console"]
     )
     assert unknown.exit_code == 1
     assert unknown.output.endswith("no report named 'dialy' (did you mean 'daily'?)\n")
