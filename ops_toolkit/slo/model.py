@@ -1,4 +1,5 @@
-"""The one SLO domain model every feature uses; ops/v1 and OpenSLO both map onto it."""
+"""The one SLO domain model every feature uses; every file format (ops/v1, OpenSLO, Sloth,
+Pyrra) maps onto it through its reader in ``slo/formats/``."""
 
 from __future__ import annotations
 
@@ -69,6 +70,35 @@ class Window:
 
 
 @dataclass(frozen=True)
+class AlertTier:
+    """One severity's alert as a team configured it (Sloth's ``page_alert``/``ticket_alert``).
+
+    ``None``/empty means ops's defaults; ``disabled`` drops this severity's alert.
+    """
+
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """Optional alert settings carried from an SLO file; the defaults change nothing.
+
+    ``name``, ``labels`` and ``annotations`` apply to every alert of the SLO; ``page`` and
+    ``ticket`` add or override per severity; ``disabled`` drops all burn-rate alerts.
+    """
+
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    page: AlertTier = field(default_factory=AlertTier)
+    ticket: AlertTier = field(default_factory=AlertTier)
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
 class SLO:
     service: str
     name: str
@@ -80,6 +110,7 @@ class SLO:
     description: str = ""
     runbook: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    alerting: Alerting = field(default_factory=Alerting)
 
     @property
     def budget(self) -> float:
