@@ -111,7 +111,7 @@ def replace(old: str, new: str) -> str:
         pytest.param(
             replace("version: ops/v1", "version: ops/v2"),
             "f.yaml: version: unknown format 'ops/v2' (did you mean 'ops/v1'?) (known: ops/v1, "
-            "openslo/v1, openslo/v1alpha, prometheus/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)",
+            "openslo/v1, prometheus/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)",
             id="version",
         ),
         pytest.param(

@@ -92,7 +92,7 @@ def read_kubernetes(documents: list[Node], source: str) -> SLOFile:
         service, found = _service(spec, _KUBERNETES_KEYS)
         services.setdefault(service, spec.path)
         for slo in found:
-            if any(s.name == slo.name for s in slos):
+            if any(s.key == slo.key for s in slos):
                 raise ConfigError(f"{slo.place}: duplicate SLO name {slo.name!r}")
         slos += found
     if len(services) > 1:
