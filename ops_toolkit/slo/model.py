@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 CALENDAR_SECONDS = {
+    "day": 86400,
     "week": 7 * 86400,
     "month": 30 * 86400,
     "quarter": 90 * 86400,
@@ -15,7 +16,11 @@ CALENDAR_SECONDS = {
 }
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 # Where periods start when the file names no start: a Monday, and a 1 January.
-_NATURAL_START = {"week": "2001-01-01T00:00:00", "month": "2000-01-01T00:00:00"}
+_NATURAL_START = {
+    "day": "2000-01-01T00:00:00",
+    "week": "2001-01-01T00:00:00",
+    "month": "2000-01-01T00:00:00",
+}
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,8 @@ class Window:
         anchor = datetime.fromisoformat(
             self.start or _NATURAL_START.get(self.calendar, _NATURAL_START["month"])
         ).replace(tzinfo=None)
-        if self.calendar == "week":
-            step = timedelta(days=7 * self.count)
+        if self.calendar in ("day", "week"):
+            step = timedelta(days=(7 if self.calendar == "week" else 1) * self.count)
             begin = anchor + step * ((now - anchor) // step)
         else:
             months = _MONTHS[self.calendar] * self.count

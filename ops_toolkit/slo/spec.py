@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.formats import Reader, documents, format_key, openslo, pyrra, sloth
+from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
 from ops_toolkit.slo.formats.common import labels as _labels
 from ops_toolkit.slo.formats.common import name as _name
 from ops_toolkit.slo.formats.common import objective_percent as _objective
@@ -24,9 +24,18 @@ from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
 
 
-def parse_slo_file(text: str, source: str) -> SLOFile:
-    """Parse one file in any format of ``FORMATS``, picked by its first document's version."""
-    found = documents(text, source)
+def parse_slo_file(text: str, source: str, shared: Shared | None = None) -> SLOFile:
+    """Parse one file in any format of ``FORMATS``, picked by its first document's version.
+
+    ``shared`` holds objects of other files this one may refer to (see ``load_slo_files``).
+    """
+    parsed = _read(documents(text, source), source, shared)
+    if not parsed.slos:
+        raise ConfigError(f"{source}: no SLO in this file (OpenSLO: no document of kind SLO)")
+    return parsed
+
+
+def _read(found: list[Node], source: str, shared: Shared | None) -> SLOFile:
     if not found:
         raise ConfigError(f"{source}: empty file; expected 'version: ops/v1' or OpenSLO documents")
     key = format_key(found[0])
@@ -39,10 +48,10 @@ def parse_slo_file(text: str, source: str) -> SLOFile:
             .child(field)
             .error(f"unknown format {key!r}{hint} (known: {', '.join(FORMATS)})")
         )
-    return reader(found, source)
+    return reader(found, source, shared)
 
 
-def _ops_v1_file(found: list[Node], source: str) -> SLOFile:
+def _ops_v1_file(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
     if len(found) > 1:
         raise ConfigError(f"{source}: an ops/v1 file holds one YAML document, found {len(found)}")
     return _ops_v1(found[0])
@@ -199,6 +208,7 @@ def _sli(node: Node) -> SLI:
 FORMATS: dict[str, Reader] = {
     "ops/v1": _ops_v1_file,
     "openslo/v1": openslo.read,
+    "openslo/v1alpha": openslo.read,
     "prometheus/v1": sloth.read,
     "sloth.slok.dev/v1": sloth.read_kubernetes,
     "pyrra.dev/v1alpha1": pyrra.read,
@@ -226,16 +236,26 @@ def slo_files(paths: Iterable[str]) -> list[str]:
 
 
 def load_slo_files(paths: Iterable[str]) -> list[SLOFile]:
-    """Every SLO file under ``paths``; SLO keys must be unique across files."""
+    """Every SLO file under ``paths``; SLO keys must be unique across files.
+
+    Files are read in two passes: first every file's documents, so that an OpenSLO SLO can
+    refer to an SLI, DataSource or alert policy in another file given; then each file. A
+    file holding only such objects adds no SLOs and is not an error.
+    """
+    parsed_documents = [(path, documents(read_text(path), path)) for path in slo_files(paths)]
+    shared = openslo.objects(node for _, found in parsed_documents for node in found)
     files = []
     seen: dict[str, str] = {}
-    for path in slo_files(paths):
-        parsed = parse_slo_file(read_text(path), path)
+    for path, found in parsed_documents:
+        parsed = _read(found, path, shared)
         for slo in parsed.slos:
             if slo.key in seen:
                 raise ConfigError(f"{slo.place}: SLO {slo.key} is also defined in {seen[slo.key]}")
             seen[slo.key] = slo.place
-        files.append(parsed)
+        if parsed.slos:
+            files.append(parsed)
+    if parsed_documents and not files:
+        raise ConfigError(f"{', '.join(p for p, _ in parsed_documents)}: no SLO in the files given")
     return files
 
 

@@ -29,7 +29,8 @@ def fixture(name: str) -> str:
         pytest.param(
             "apiVersion: openslo/v2\nkind: SLO\n",
             "f.yaml: apiVersion: unknown format 'openslo/v2' (did you mean 'openslo/v1'?) (known: "
-            "ops/v1, openslo/v1, prometheus/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)",
+            "ops/v1, openslo/v1, openslo/v1alpha, prometheus/v1, sloth.slok.dev/v1, "
+            "pyrra.dev/v1alpha1)",
             id="an unknown apiVersion lists the known formats",
         ),
         pytest.param(

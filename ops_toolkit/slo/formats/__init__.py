@@ -1,22 +1,29 @@
 """SLO file formats: one reader per format into the one model of ``slo/model.py``.
 
-A reader takes the YAML documents of one file (each a ``Node`` carrying its path) and
-returns an ``SLOFile``. ``slo/spec.py`` picks the reader from the registry ``FORMATS`` by
+A reader takes the YAML documents of one file (each a ``Node`` carrying its path), and the
+objects other files share, and returns an ``SLOFile``. ``slo/spec.py`` picks the reader from the registry ``FORMATS`` by
 the first document's ``apiVersion`` (or ``version``), so an unknown format is an error that
 lists the known ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.model import SLOFile
 from ops_toolkit.yamlpath import Node, parse_documents
 
+# Objects one file may refer to in another (OpenSLO SLIs, DataSources, alert policies), by
+# (kind, name); built from every file given before any file is read.
+Shared = Mapping[tuple[str, str], Node]
+
 
 class Reader(Protocol):
-    def __call__(self, documents: list[Node], source: str, /) -> SLOFile: ...
+    def __call__(
+        self, documents: list[Node], source: str, shared: Shared | None = None, /
+    ) -> SLOFile: ...
 
 
 def documents(text: str, source: str) -> list[Node]:

@@ -17,6 +17,7 @@ import re
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import NAME, flag, is_selector, labels
 from ops_toolkit.slo.model import (
     SLI,
@@ -36,7 +37,7 @@ _LE = re.compile(r'\s*,?\s*le\s*=\s*"([^"]*)"\s*,?\s*')
 _PREFIX = "pyrra.dev/"
 
 
-def read(documents: list[Node], source: str) -> SLOFile:
+def read(documents: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
     slos: list[SLO] = []
     for root in documents:
         root.mapping(("apiVersion", "kind", "metadata", "spec", "status"))

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     alert_tier,
     counter_over_window,
@@ -62,7 +63,7 @@ _KUBERNETES_KEYS = _Keys(
 )
 
 
-def read(documents: list[Node], source: str) -> SLOFile:
+def read(documents: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
     """A ``version: prometheus/v1`` file: one document."""
     if len(documents) > 1:
         raise ConfigError(
@@ -73,7 +74,7 @@ def read(documents: list[Node], source: str) -> SLOFile:
     return SLOFile(source, *_service(root, _FILE_KEYS))
 
 
-def read_kubernetes(documents: list[Node], source: str) -> SLOFile:
+def read_kubernetes(documents: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
     """``PrometheusServiceLevel`` objects (``sloth.slok.dev/v1``), one or more documents."""
     slos: list[SLO] = []
     services: dict[str, str] = {}
