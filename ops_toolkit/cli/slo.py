@@ -62,7 +62,10 @@ def _query_options(func: Any) -> Any:
 @click.argument("paths", nargs=-1, type=click.Path())
 @json_option
 def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
+    """Check SLO definitions without querying anything (default slos/).
+
+    Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
+    PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
 
     Example: ops slo validate slos/search.yaml
     """
@@ -157,7 +160,7 @@ def report_command(
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
     prometheus_url = prometheus_url or config.prometheus
@@ -165,6 +168,7 @@ def report_command(
         _run_schedule(config, name, force)
         return
     slos = load_slos(paths or config.slos)
+    prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus_url, timeout)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
@@ -293,7 +297,7 @@ def gate_command(
     from ops_toolkit.escalate.reports import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
     from ops_toolkit.suggest import did_you_mean
 
     config = load_config(config_path)
@@ -306,7 +310,7 @@ def gate_command(
     if min_remaining is None:
         policy = gate_minimum(config, chosen[0])
         min_remaining = policy if policy is not None else 0.25
-    url = prometheus_url or config.prometheus
+    url = prometheus_url or config.prometheus or datasource_url(chosen)
     status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
     passed, reason = gate_verdict(status, min_remaining)
     click.echo(reason)

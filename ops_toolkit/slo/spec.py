@@ -261,3 +261,14 @@ def load_slo_files(paths: Iterable[str]) -> list[SLOFile]:
 
 def load_slos(paths: Iterable[str]) -> list[SLO]:
     return [slo for file in load_slo_files(paths) for slo in file.slos]
+
+
+def datasource_url(slos: Iterable[SLO]) -> str | None:
+    """The Prometheus URL the SLO files name (OpenSLO DataSource), used when none is given."""
+    urls = sorted({slo.datasource for slo in slos if slo.datasource})
+    if len(urls) > 1:
+        raise ConfigError(
+            f"the SLOs name different Prometheus data sources ({', '.join(urls)}); "
+            "give --prometheus, or report them separately"
+        )
+    return urls[0] if urls else None

@@ -82,10 +82,11 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RUNBOOK_ANNOTATION = "ops-toolkit/runbook"
 
 Library = Shared
+_REFERABLE = ("SLI", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
 
 
 def objects(documents: Iterable[Node]) -> dict[tuple[str, str], Node]:
-    """OpenSLO objects by (kind, name), for references from this file or others."""
+    """OpenSLO objects others refer to, by (kind, name), for references from any file."""
     found: dict[tuple[str, str], Node] = {}
     for root in documents:
         value = root.value
@@ -93,7 +94,7 @@ def objects(documents: Iterable[Node]) -> dict[tuple[str, str], Node]:
             continue
         metadata = value.get("metadata")
         object_name = metadata.get("name") if isinstance(metadata, dict) else None
-        if not isinstance(object_name, str) or not isinstance(value.get("kind"), str):
+        if not isinstance(object_name, str) or value.get("kind") not in _REFERABLE:
             continue
         key = (value["kind"], object_name)
         if key in found and found[key] is not root:
