@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats.common import counter_over_window
@@ -402,3 +405,59 @@ def test_counter_over_window(query: str, selector: str | None) -> None:
 def test_all_fixtures_load_together() -> None:
     slos = load_slos([str(FIXTURES / "sloth"), str(FIXTURES / "pyrra")])
     assert len(slos) == 8
+
+
+# -- whatever the input, only ConfigError -------------------------------------------------
+
+FORMAT_TOKENS = st.lists(
+    st.sampled_from(
+        [
+            "version: prometheus/v1\n",
+            "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\n",
+            "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n",
+            "apiVersion: openslo/v1\nkind: SLO\n",
+            "apiVersion: openslo/v1alpha\n",
+            "kind: SLI\n",
+            "kind: DataSource\n",
+            "kind: AlertPolicy\n",
+            "metadata: {name: a}\n",
+            "metadata: {name: a, namespace: b}\n",
+            "service: s\n",
+            "spec:\n",
+            "  service: s\n",
+            "slos:\n",
+            "  - name: x\n",
+            "    objective: 99\n",
+            "  target: '99'\n",
+            "  window: 2w\n",
+            "  budgetingMethod: Timeslices\n",
+            "  indicatorRef: a\n",
+            "  timeWindow: [{duration: 1M, calendar: {startTime: 2026-01-01}}]\n",
+            "  objectives: [{target: 0.9, timeSliceWindow: 5}]\n",
+            "  indicator: {ratio: {errors: {metric: a}, total: {metric: b}}}\n",
+            "  indicator: {latency: {success: {metric: 'a_bucket{le=\"1\"}'}, total: {metric: a}}}\n",
+            "    sli: {events: {error_query: 'sum(rate(a[{{.window}}]))', total_query: b}}\n",
+            "    sli: {plugin: {id: p}}\n",
+            "    alerting: {page_alert: {disable: true}}\n",
+            "      ratioMetric: {counter: true, good: {metricSource: {type: Prometheus}}}\n",
+            "  alertPolicies: [{alertPolicyRef: p}]\n",
+            "- ",
+            "---\n",
+            "{",
+            "[",
+            ":",
+            "'",
+            "\t",
+        ]
+    )
+    | st.text(max_size=3)
+).map("".join)
+
+
+@settings(max_examples=int(os.environ.get("OPS_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(FORMAT_TOKENS)
+def test_any_text_in_any_format_raises_only_config_errors(text: str) -> None:
+    try:
+        parse_slo_file(text, "f.yaml")
+    except ConfigError as error:
+        assert str(error).startswith("f.yaml")
