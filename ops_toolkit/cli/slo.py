@@ -387,3 +387,64 @@ def rules_command(
             f"{directory.rstrip('/')}/{name}"
             + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
         )
+
+
+@slo.command("convert")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["ops", "openslo"]),
+    required=True,
+    help="The format to write: ops/v1 or OpenSLO v1.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
+)
+def convert_command(paths: tuple[str, ...], target: str, directory: str | None) -> None:
+    """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
+
+    What the target format has no place for is reported as a warning, never silently
+    dropped; reading the written file gives the same SLOs otherwise.
+
+    \b
+    Examples:
+      ops slo convert sloth/ pyrra/ --to ops -o slos/
+      ops slo convert slos/search.yaml --to openslo > search.openslo.yaml
+    """
+    import os
+
+    from ops_toolkit.slo.formats.write import WRITERS
+    from ops_toolkit.slo.spec import load_slo_files
+
+    files = load_slo_files(paths)
+    if directory is None and len(files) > 1:
+        raise click.UsageError(f"{len(files)} SLO files: give -o DIR to write one file each")
+    sources = {os.path.abspath(f.source) for f in files}
+    outputs = []
+    for file in files:
+        text, warnings = WRITERS[target](file)
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        if text is None:
+            continue
+        header = f"# Converted by 'ops slo convert --to {target}' from {file.source}\n"
+        outputs.append((file, header + text))
+    if not outputs:
+        raise ConfigError(f"{', '.join(paths)}: nothing can be written as {target}")
+    if directory is None:
+        click.echo(outputs[0][1], nl=False)
+        return
+    os.makedirs(directory, exist_ok=True)
+    suffix = ".yaml" if target == "ops" else ".openslo.yaml"
+    for file, text in outputs:
+        path = os.path.join(directory, file.service + suffix)
+        if os.path.abspath(path) in sources:
+            raise ConfigError(f"{path}: is one of the files being converted; choose another -o")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(path)
