@@ -111,3 +111,25 @@ def test_validate_report_and_gate_accept_every_format(
     )
     assert gate.exit_code == (0 if remaining >= 0.25 else 3), gate.output
     assert gate.output.startswith("search-pyrra/availability: budget remaining ")
+
+
+def test_a_converted_file_reports_the_same_budgets(
+    worked_prometheus: LoadedPrometheus, tmp_path: Path
+) -> None:
+    sources = [str(FIXTURES / name) for name in FORMATS]
+    converted = CliRunner().invoke(
+        main, ["slo", "convert", *sources, "--to", "ops", "-o", str(tmp_path)]
+    )
+    assert converted.exit_code == 0, converted.output
+    server = ["--prometheus", worked_prometheus.url, "--at", str(worked_prometheus.end)]
+
+    def report(paths: list[str]) -> dict[str, object]:
+        result = CliRunner().invoke(main, ["slo", "report", *paths, *server, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return {
+            f"{d['service']}/{d['slo']}": d["budget_remaining"] for d in json.loads(result.stdout)
+        }
+
+    before = report(sources)
+    assert len(before) == 8
+    assert report([str(tmp_path)]) == before

@@ -13,7 +13,7 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats.common import counter_over_window
 from ops_toolkit.slo.model import Alerting, AlertTier, LatencySLI, RatioSLI, RawSLI
 from ops_toolkit.slo.spec import load_slos, parse_slo_file
-from ops_toolkit.yamlpath import read_text
+from ops_toolkit.yamlpath import Node, read_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAY = 86400
@@ -461,3 +461,55 @@ def test_any_text_in_any_format_raises_only_config_errors(text: str) -> None:
         parse_slo_file(text, "f.yaml")
     except ConfigError as error:
         assert str(error).startswith("f.yaml")
+
+
+def test_the_readme_examples_read() -> None:
+    """The YAML of README's 'Bringing your files' is valid in its format."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Bringing your files")[1].split("\n## ")[0]
+    blocks = [b.split("```")[0] for b in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    openslo, sloth = blocks
+    shared = {
+        ("SLI", "search-errors"): Node(
+            {
+                "apiVersion": "openslo/v1",
+                "kind": "SLI",
+                "metadata": {"name": "search-errors"},
+                "spec": {
+                    "ratioMetric": {
+                        "counter": True,
+                        "bad": {"metricSource": {"type": "Prometheus", "spec": {"query": "e"}}},
+                        "total": {"metricSource": {"type": "Prometheus", "spec": {"query": "t"}}},
+                    }
+                },
+            },
+            "",
+            "slis.yaml",
+        ),
+        ("AlertPolicy", "search-page"): Node(
+            {
+                "metadata": {"name": "search-page"},
+                "spec": {
+                    "conditions": [
+                        {
+                            "metadata": {"name": "fast"},
+                            "spec": {
+                                "severity": "page",
+                                "condition": {"threshold": 14.4, "lookbackWindow": "1h"},
+                            },
+                        }
+                    ]
+                },
+            },
+            "",
+            "policies.yaml",
+        ),
+    }
+    strict, relaxed = parse_slo_file(openslo, "o.yaml", shared).slos
+    assert (strict.name, relaxed.name) == ("availability-strict", "availability-relaxed")
+    assert strict.window.describe() == "calendar month from 2026-01-01T00:00:00 (Europe/Berlin)"
+    (availability,) = parse_slo_file(sloth, "s.yaml").slos
+    assert availability.alerting.ticket.disabled
