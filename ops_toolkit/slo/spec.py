@@ -235,26 +235,46 @@ def slo_files(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def load_slo_files(paths: Iterable[str]) -> list[SLOFile]:
+def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None) -> list[SLOFile]:
     """Every SLO file under ``paths``; SLO keys must be unique across files.
 
     Files are read in two passes: first every file's documents, so that an OpenSLO SLO can
     refer to an SLI, DataSource or alert policy in another file given; then each file. A
-    file holding only such objects adds no SLOs and is not an error.
+    file holding only such objects adds no SLOs and is not an error. With ``errors``, a bad
+    file's error is appended there and the other files are still read (``ops check``).
     """
-    parsed_documents = [(path, documents(read_text(path), path)) for path in slo_files(paths)]
+
+    parsed_documents = []
+    for path in slo_files(paths):
+        try:
+            parsed_documents.append((path, documents(read_text(path), path)))
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
     shared = openslo.objects(node for _, found in parsed_documents for node in found)
     files = []
     seen: dict[str, str] = {}
     for path, found in parsed_documents:
-        parsed = _read(found, path, shared)
+        try:
+            parsed = _read(found, path, shared)
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+            continue
         for slo in parsed.slos:
             if slo.key in seen:
-                raise ConfigError(f"{slo.place}: SLO {slo.key} is also defined in {seen[slo.key]}")
-            seen[slo.key] = slo.place
+                duplicate = ConfigError(
+                    f"{slo.place}: SLO {slo.key} is also defined in {seen[slo.key]}"
+                )
+                if errors is None:
+                    raise duplicate
+                errors.append(duplicate)
+            seen.setdefault(slo.key, slo.place)
         if parsed.slos:
             files.append(parsed)
-    if parsed_documents and not files:
+    if parsed_documents and not files and errors is None:
         raise ConfigError(f"{', '.join(p for p, _ in parsed_documents)}: no SLO in the files given")
     return files
 

@@ -487,3 +487,17 @@ def test_a_file_of_slis_alone_is_not_an_slo_file() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_slo_file((FIXTURES / "slis.yaml").read_text(), "s.yaml")
     assert str(raised.value) == "s.yaml: no SLO in this file (OpenSLO: no document of kind SLO)"
+
+
+def test_errors_can_be_collected_per_file(tmp_path: Path) -> None:
+    """``ops check`` reads all files together (references) and reports each bad one."""
+    for name in ("search.yaml", "slis.yaml"):
+        (tmp_path / name).write_text((FIXTURES / name).read_text())
+    (tmp_path / "bad.yaml").write_text(slo("kind: SLO", "kind: SLOs"))
+    errors: list[ConfigError] = []
+    files = load_slo_files([str(tmp_path)], errors)
+    assert [Path(f.source).name for f in files] == ["search.yaml"]
+    assert [str(e) for e in errors] == [
+        f"{tmp_path}/bad.yaml: kind: unknown openslo/v1 kind 'SLOs' (valid: SLO, SLI, Service, "
+        "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget)"
+    ]
