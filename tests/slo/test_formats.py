@@ -333,8 +333,8 @@ def test_a_pyrra_objective_without_namespace_is_in_the_default_service() -> None
         ),
         pytest.param(
             pyrra(',le="0.5"', ""),
-            'f.yaml: spec.indicator.latency.success.metric: expected an le="..." matcher on the '
-            "bucket, got 'request_seconds_bucket{job=\"shop\"}'",
+            "f.yaml: spec.indicator.latency.success.metric: expected a histogram's _bucket series "
+            'with one le="<seconds>" matcher, got \'request_seconds_bucket{job="shop"}\'',
             id="a bucket without le",
         ),
         pytest.param(

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.model import SLOFile
-from ops_toolkit.yamlpath import Node, parse_documents
+from ops_toolkit.yamlpath import Node, parse_documents, show
 
 # Objects one file may refer to in another (OpenSLO SLIs, DataSources, alert policies), by
 # (kind, name); built from every file given before any file is read.
@@ -47,7 +47,7 @@ def format_key(node: Node) -> str:
     """``apiVersion`` (Kubernetes-style formats) or ``version`` (ops/v1, Sloth's files)."""
     if not isinstance(node.value, dict):
         raise node.error(
-            f"expected a mapping with 'version' or 'apiVersion', got {_kind_of(node.value)}"
+            f"expected a mapping with 'version' or 'apiVersion', got {show(node.value)}"
         )
     key = "apiVersion" if "apiVersion" in node.value else "version"
     value = node.text(key, required=False)
@@ -57,9 +57,3 @@ def format_key(node: Node) -> str:
             "'apiVersion' (openslo/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)"
         )
     return value
-
-
-def _kind_of(value: object) -> str:
-    from ops_toolkit.yamlpath import show
-
-    return show(value)

@@ -14,6 +14,7 @@ from ops_toolkit.yamlpath import Node, show
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 
 
 def name(node: Node, key: str) -> str:

@@ -13,12 +13,11 @@ Pyrra's CRD has it. Indicators:
 
 from __future__ import annotations
 
-import re
-
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
-from ops_toolkit.slo.formats.common import NAME, flag, is_selector, labels
+from ops_toolkit.slo.formats.common import ALERT_NAME, NAME, flag, is_selector, labels
+from ops_toolkit.slo.formats.latency import same_series, split_bucket
 from ops_toolkit.slo.model import (
     SLI,
     SLO,
@@ -32,8 +31,6 @@ from ops_toolkit.slo.model import (
 from ops_toolkit.yamlpath import Node, show
 
 _INDICATORS = ("ratio", "latency", "latencyNative", "bool_gauge")
-_ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_LE = re.compile(r'\s*,?\s*le\s*=\s*"([^"]*)"\s*,?\s*')
 _PREFIX = "pyrra.dev/"
 
 
@@ -178,25 +175,15 @@ def _latency(indicator: Node, total: str) -> SLI:
         raise indicator.child("errors").error("a latency indicator takes 'success' and 'total'")
     success_node = indicator.child("success")
     success = _metric(success_node)
-    place = success_node.child("metric")
-    histogram, _, rest = success.partition("{")
-    matchers = "{" + rest if rest else "{}"
-    if not histogram.endswith("_bucket"):
-        raise place.error(f"expected the histogram's _bucket series with le=..., got {success!r}")
-    bound = _LE.search(matchers[1:-1])
-    if bound is None:
-        raise place.error(f'expected an le="..." matcher on the bucket, got {success!r}')
-    try:
-        below = float(bound.group(1))
-    except ValueError:
-        below = -1.0
-    if not 0 < below < float("inf"):
-        raise place.error(f"expected a finite positive le bound, got {bound.group(1)!r}")
-    inner = (matchers[1 : bound.start() + 1] + matchers[bound.end() + 1 : -1]).strip(", ")
-    selector = "{" + ",".join(p.strip() for p in inner.split(",") if p.strip()) + "}"
-    base = histogram[: -len("_bucket")]
-    expected = f"{base}_count{selector if selector != '{}' else ''}"
-    if total.replace(" ", "") not in (expected.replace(" ", ""), f"{base}_count{selector}"):
+    split = split_bucket(success)
+    if split is None:
+        raise success_node.child("metric").error(
+            f'expected a histogram\'s _bucket series with one le="<seconds>" matcher, got '
+            f"{success!r}"
+        )
+    histogram, selector, below = split
+    expected = f"{histogram}_count{selector}"
+    if not same_series(total, expected):
         raise (
             indicator.child("total")
             .child("metric")
@@ -205,7 +192,7 @@ def _latency(indicator: Node, total: str) -> SLI:
                 f"{expected}, got {total!r}"
             )
         )
-    return LatencySLI(histogram=base, selector=selector, below=below)
+    return LatencySLI(histogram=histogram, selector=selector, below=below)
 
 
 def _alerting(node: Node) -> Alerting:
@@ -213,7 +200,7 @@ def _alerting(node: Node) -> Alerting:
         return Alerting()
     node.mapping(("name", "disabled", "burnrates", "absent", "absentName"))
     alert_name = node.text("name", required=False)
-    if alert_name is not None and not _ALERT_NAME.fullmatch(alert_name):
+    if alert_name is not None and not ALERT_NAME.fullmatch(alert_name):
         raise node.child("name").error(
             f"expected an alert name like SearchErrorBudgetBurn, got {alert_name!r}"
         )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
+    ALERT_NAME,
     alert_tier,
     counter_over_window,
     labels,
@@ -39,7 +40,6 @@ from ops_toolkit.yamlpath import Node
 
 WINDOW = "{{.window}}"
 PERIOD = Window(seconds=30 * 86400)
-_ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _RATE = re.compile(r"\brate\s*\(")
 
 
@@ -187,7 +187,7 @@ def _alerting(node: Node, keys: _Keys) -> tuple[Alerting, str | None]:
         return Alerting(), None
     node.mapping(("name", "labels", "annotations", keys.page_alert, keys.ticket_alert))
     alert_name = node.text("name", required=False)
-    if alert_name is not None and not _ALERT_NAME.fullmatch(alert_name):
+    if alert_name is not None and not ALERT_NAME.fullmatch(alert_name):
         raise node.child("name").error(
             f"expected an alert name like SearchHighErrorRate, got {alert_name!r}"
         )
