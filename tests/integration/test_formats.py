@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "slo" / "fixtures"
 
 # fixture -> (service, number of SLOs, promtool tests generated: 4 per SLO it can synthesise)
 FORMATS = {
-    "sloth/search.yaml": ("search-sloth", 3, 4),
+    "sloth/search.yaml": ("search-sloth", 3, 8),
     "sloth/search-k8s.yaml": ("search-k8s", 2, 4),
     "pyrra/search.yaml": ("search-pyrra", 3, 12),
 }

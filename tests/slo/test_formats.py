@@ -84,17 +84,8 @@ def test_a_sloth_file_maps_to_the_model() -> None:
         ),
         ticket=AlertTier(labels={"severity": "warning"}, disabled=True),
     )
-    # Any other query stays PromQL, with rate read as increase so the counts are events.
-    assert latency.sli == RawSLI(
-        bad_query="(\n"
-        '  sum(increase(http_request_duration_seconds_count{service="search-api"}[{{window}}]))\n'
-        "  -\n"
-        "  sum(increase(http_request_duration_seconds_bucket"
-        '{service="search-api",le="1.5"}[{{window}}]))\n'
-        ")",
-        total_query='sum(increase(http_request_duration_seconds_count{service="search-api"}'
-        "[{{window}}]))",
-    )
+    # Sloth's latency shape, count minus the bucket over the count, is a latency SLI.
+    assert latency.sli == LatencySLI("http_request_duration_seconds", '{service="search-api"}', 1.5)
     assert latency.alerting.page.disabled and not latency.alerting.ticket.disabled
     # A raw error ratio counts as one event per window whose bad share is the ratio.
     assert isinstance(accuracy.sli, RawSLI)
@@ -145,6 +136,44 @@ spec:
           errorQuery: sum(rate(requests_total{code=~"5.."}[{{.window}}]))
           totalQuery: sum(rate(requests_total[{{.window}}]))
 """
+
+
+@pytest.mark.parametrize(
+    ("error_query", "sli"),
+    [
+        pytest.param(
+            'sum(rate(a{code=~"5.."}[{{.window}}])) + sum(rate(b_errors[{{.window}}]))',
+            RawSLI(
+                'sum(increase(a{code=~"5.."}[{{window}}])) + sum(increase(b_errors[{{window}}]))',
+                "sum(increase(requests_total[{{window}}]))",
+            ),
+            id="any other query stays PromQL with rate read as increase",
+        ),
+        pytest.param(
+            "sum(rate(d_count[{{.window}}])) - sum(rate(d_bucket{le='0.5'}[{{.window}}]))",
+            RawSLI(
+                "sum(increase(d_count[{{window}}])) - sum(increase(d_bucket{le='0.5'}[{{window}}]))",
+                "sum(increase(requests_total[{{window}}]))",
+            ),
+            id="count minus bucket of another histogram than the total is PromQL",
+        ),
+        pytest.param(
+            'sum(irate(a{code=~"5.."}[{{.window}}]))',
+            RawSLI(
+                'sum(irate(a{code=~"5.."}[{{window}}]))',
+                "sum(increase(requests_total[{{window}}]))",
+            ),
+            id="irate is left alone",
+        ),
+    ],
+)
+def test_sloth_queries_that_are_not_counters(error_query: str, sli: RawSLI) -> None:
+    text = SLOTH.replace(
+        'sum(rate(requests_total{code=~"5.."}[{{.window}}]))',
+        f"'{error_query.replace(chr(39), chr(39) * 2)}'",
+    )
+    (slo,) = parse_slo_file(text, "f.yaml").slos
+    assert slo.sli == sli
 
 
 def sloth(old: str, new: str, base: str = SLOTH) -> str:

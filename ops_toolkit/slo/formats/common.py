@@ -175,3 +175,24 @@ def counter_over_window(query: str, placeholder: str) -> str | None:
         return None
     series, span = called
     return series if span == placeholder and is_selector(series) else None
+
+
+def split_difference(query: str) -> tuple[str, str] | None:
+    """``(a - b)`` or ``a - b`` at the top level -> ``(a, b)``; None for anything else."""
+    text = query.strip()
+    while text.startswith("(") and closing(text, 0) == len(text) - 1:
+        text = text[1:-1].strip()
+    depth, quote = 0, ""
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "-" and depth == 0:
+            left, right = text[:index].strip(), text[index + 1 :].strip()
+            return (left, right) if left and right else None
+    return None

@@ -7,8 +7,9 @@ SLIs:
 
 - ``events``: ``error_query`` and ``total_query`` with ``{{.window}}``. The usual shape,
   ``sum(rate(selector[{{.window}}]))`` (also ``increase``, ``sum by (...)``), becomes a
-  ratio of counters, so reports count events exactly and ``ops slo rules --tests`` can
-  synthesise series for it. Any other query is kept as PromQL with ``rate(`` read as
+  ratio of counters, and Sloth's latency shape (a histogram's count minus its bucket at
+  ``le``, over the count) a latency SLI, so reports count events exactly and
+  ``ops slo rules --tests`` can synthesise series for them. Any other query is kept as PromQL with ``rate(`` read as
   ``increase(``: both count the same events over the same range scaled by its length, so
   the ratio is Sloth's and the counts become events.
 - ``raw``: ``error_ratio_query`` is already a ratio, with no event counts. It is counted as
@@ -33,9 +34,20 @@ from ops_toolkit.slo.formats.common import (
     labels,
     name,
     objective_percent,
+    split_difference,
     strings,
 )
-from ops_toolkit.slo.model import SLI, SLO, Alerting, RatioSLI, RawSLI, SLOFile, Window
+from ops_toolkit.slo.formats.latency import latency_from_counters, same_series
+from ops_toolkit.slo.model import (
+    SLI,
+    SLO,
+    Alerting,
+    LatencySLI,
+    RatioSLI,
+    RawSLI,
+    SLOFile,
+    Window,
+)
 from ops_toolkit.yamlpath import Node
 
 WINDOW = "{{.window}}"
@@ -167,7 +179,21 @@ def _sli(node: Node, keys: _Keys) -> SLI:
     total_counter = counter_over_window(total, "{{window}}")
     if bad_counter is not None and total_counter is not None:
         return RatioSLI(total=total_counter, bad=bad_counter)
+    latency = _latency(bad, total_counter)
+    if latency is not None:
+        return latency
     return RawSLI(bad_query=_RATE.sub("increase(", bad), total_query=_RATE.sub("increase(", total))
+
+
+def _latency(bad: str, total: str | None) -> LatencySLI | None:
+    """Sloth's latency shape: ``count - bucket{le=...}`` over ``count`` (of one histogram)."""
+    parts = split_difference(bad)
+    if total is None or parts is None:
+        return None
+    everything, fast = (counter_over_window(part, "{{window}}") for part in parts)
+    if everything is None or fast is None or not same_series(everything, total):
+        return None
+    return latency_from_counters(fast, total)
 
 
 def _template(node: Node, key: str) -> str:
