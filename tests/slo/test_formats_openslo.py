@@ -138,6 +138,11 @@ TOTAL = "requests_total"
             id="sum by over a counter is the counter",
         ),
         pytest.param(
+            slo(f"query: '{BAD}'", f"query: 'sum(sum without (pod) ({BAD}))'"),
+            RatioSLI(total=TOTAL, bad=BAD),
+            id="nested sums over a counter are the counter",
+        ),
+        pytest.param(
             slo("counter: true", "counter: false"),
             RawSLI(
                 f"(sum(sum_over_time(({BAD})[{{{{window}}}}:1m])) or vector(0))",

@@ -320,8 +320,9 @@ def _one_url(spec: Node, urls: list[str]) -> str | None:
 def _counter(node: Node) -> str:
     """A counter selector from ``sel``, ``sum(sel)`` or ``sum by (...) (sel)``, else why not."""
     query = str(node.value).strip()
-    inner = unwrap_sum(query)
-    series = inner if inner is not None else query
+    series = query
+    while (inner := unwrap_sum(series)) is not None:  # sum(sum by (a) (x)) counts x too
+        series = inner
     if is_selector(series):
         return series
     if re.search(r"\b(rate|irate|increase|delta|idelta|deriv)\s*\(", series):
