@@ -1,9 +1,10 @@
 """SLO files -> ``SLOFile`` models: the ops/v1 reader, and the registry of every format.
 
 Spec is not model: each format is read and checked key by key (ops/v1 here, the others in
-``slo/formats/``), then mapped onto the one model in ``slo/model.py``. Every error names the file and the YAML path, e.g.
-``slos/search.yaml: slos[1].objective: expected a number between 0 and 100 (exclusive), got
-'99.9%'``.
+``slo/formats/``), then mapped onto the one model in ``slo/model.py``. Every error names
+the file and the YAML path, e.g. ``slos/search.yaml: slos[1].objective: expected a number
+between 0 and 100 (exclusive), got '99.9%'``. The ops/v1 reader keeps its own small checks
+until it moves into ``slo/formats/`` too (``formats/common.py`` has the shared ones).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from collections.abc import Callable, Iterable
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
-from ops_toolkit.slo.formats.common import labels as _labels
-from ops_toolkit.slo.formats.common import name as _name
-from ops_toolkit.slo.formats.common import objective_percent as _objective
-from ops_toolkit.slo.formats.common import selector as _selector
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
+
+_NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+_SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_slo_file(text: str, source: str, shared: Shared | None = None) -> SLOFile:
@@ -111,6 +112,37 @@ def _ops_v1(root: Node) -> SLOFile:
     return SLOFile(root.source, service, tuple(slos))
 
 
+def _name(node: Node, key: str) -> str:
+    value = node.text(key)
+    assert value is not None
+    if not _NAME.fullmatch(value):
+        raise node.child(key).error(f"expected lowercase letters, digits and '-', got {value!r}")
+    return value
+
+
+def _labels(node: Node) -> dict[str, str]:
+    if node.value is None:
+        return {}
+    node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
+    labels = {}
+    for key in node.value:
+        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in ("service", "slo"):
+            raise node.child(str(key)).error(
+                "not a usable label name (service and slo are set by ops)"
+            )
+        labels[key] = node.text(key) or ""
+    return labels
+
+
+def _objective(node: Node) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
+    if not 0 < float(value) < 100:
+        raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
+    return float(value)
+
+
 def _window(node: Node) -> Window:
     timezone = node.text("timezone", required=False) or "UTC"
     check_timezone(node.child("timezone"), timezone)
@@ -136,6 +168,16 @@ def _window(node: Node) -> Window:
     if seconds < 3600 or seconds != int(seconds):
         raise window_node.error(f"expected a window of at least 1h in whole seconds, got {raw!r}")
     return Window(seconds=int(seconds), timezone=timezone)
+
+
+def _selector(node: Node, key: str) -> str:
+    value = node.text(key)
+    assert value is not None
+    if not _SELECTOR.fullmatch(value) or value.count("{") != value.count("}"):
+        raise node.child(key).error(
+            f'expected a series selector like http_requests_total{{code=~"5.."}}, got {value!r}'
+        )
+    return value
 
 
 def _ratio(node: Node) -> SLI:

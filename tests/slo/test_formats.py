@@ -542,3 +542,33 @@ def test_the_readme_examples_read() -> None:
     assert strict.window.describe() == "calendar month from 2026-01-01T00:00:00 (Europe/Berlin)"
     (availability,) = parse_slo_file(sloth, "s.yaml").slos
     assert availability.alerting.ticket.disabled
+
+
+HUGE = "9" * 400
+CUT = "'" + "9" * 36 + "..."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            sloth("objective: 99.5", f"objective: {HUGE}"),
+            f"f.yaml: slos[0].objective: expected a number between 0 and 100 (exclusive), got {CUT}",
+            id="a 400-digit objective is an error, not an OverflowError",
+        ),
+        pytest.param(
+            pyrra("window: 4w", f"window: {HUGE[:40]}d"),
+            f"f.yaml: spec.window: expected a window from 1h to 3650d in whole seconds, got {CUT}",
+            id="a Pyrra window of 10^40 days",
+        ),
+        pytest.param(
+            pyrra("window: 4w", "window: 3651d"),
+            "f.yaml: spec.window: expected a window from 1h to 3650d in whole seconds, got '3651d'",
+            id="a Pyrra window over ten years",
+        ),
+    ],
+)
+def test_huge_numbers_are_errors_naming_the_place(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(text, "f.yaml")
+    assert str(raised.value) == message

@@ -506,3 +506,44 @@ def test_errors_can_be_collected_per_file(tmp_path: Path) -> None:
         f"{tmp_path}/bad.yaml: kind: unknown openslo/v1 kind 'SLOs' (valid: SLO, SLI, Service, "
         "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget)"
     ]
+
+
+HUGE = "9" * 400
+CUT = "'" + "9" * 36 + "..."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            slo("target: 0.995", f"targetPercent: {HUGE}"),
+            "f.yaml: spec.objectives[0].targetPercent: expected a number between 0 and 100 "
+            f"(exclusive), got {CUT}",
+            id="a 400-digit target percent is an error, not an OverflowError",
+        ),
+        pytest.param(
+            THRESHOLD.replace("value: 0.5", f"value: {HUGE}"),
+            f"f.yaml: spec.objectives[0].value: expected a finite number, got {CUT}",
+            id="a 400-digit threshold",
+        ),
+        pytest.param(
+            THRESHOLD.replace("value: 0.5", "value: .nan"),
+            "f.yaml: spec.objectives[0].value: expected a finite number, got 'nan'",
+            id="a NaN threshold",
+        ),
+        pytest.param(
+            slo("28d", HUGE[:40] + "d"),
+            f"f.yaml: spec.timeWindow[0].duration: expected at most 3650d (ten years), got {CUT}",
+            id="a window of 10^40 days",
+        ),
+        pytest.param(
+            slo("28d", "121Q").replace("isRolling: true", "isRolling: false"),
+            "f.yaml: spec.timeWindow[0].duration: expected at most 3650d (ten years), got '121Q'",
+            id="a calendar of 121 quarters",
+        ),
+    ],
+)
+def test_huge_numbers_are_errors_naming_the_place(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(text, "f.yaml")
+    assert str(raised.value) == message

@@ -5,6 +5,7 @@ Each check takes a ``Node`` so its error names the file and the YAML path.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -56,12 +57,35 @@ def flag(node: Node) -> bool:
     return node.value
 
 
+MAX_WINDOW = 3650 * 86400  # ten years: longer is a typo, and overflows date arithmetic
+
+
+def brief(value: object) -> str:
+    """``show(value)``, cut to 40 characters (a 400-digit number is a typo, not a message)."""
+    text = show(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def number(node: Node) -> float:
+    """A finite number (an integer too large for a float is an error, not an overflow)."""
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise node.error(f"expected a number, got {brief(value)}")
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
+    if not math.isfinite(result):
+        raise node.error(f"expected a finite number, got {brief(value)}")
+    return result
+
+
 def objective_percent(node: Node) -> float:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
-    if not 0 < float(value) < 100:
-        raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
+        raise node.error(f"expected a number between 0 and 100 (exclusive), got {brief(value)}")
+    if not 0 < value < 100:  # compared before float(): a 400-digit integer overflows it
+        raise node.error(f"expected a number between 0 and 100 (exclusive), got {brief(value)}")
     return float(value)
 
 

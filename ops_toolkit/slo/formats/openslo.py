@@ -38,8 +38,11 @@ from typing import Any
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
+    MAX_WINDOW,
+    brief,
     is_selector,
     name,
+    number,
     objective_percent,
     unwrap_sum,
 )
@@ -462,9 +465,9 @@ def _slo(root: Node, library: Library) -> list[SLO]:
             f"a thresholdMetric takes exactly one objective (OpenSLO), got {len(objectives)}"
         )
     slos = []
-    for number, node in enumerate(objectives):
+    for position, node in enumerate(objectives):
         percent, objective, display = _objective(node, method, indicator.kind)
-        suffix = "" if len(objectives) == 1 else f"-{_slug(display) or number}"
+        suffix = "" if len(objectives) == 1 else f"-{_slug(display) or position}"
         slos.append(
             SLO(
                 service=service,
@@ -536,7 +539,7 @@ def _objective(node: Node, method: str, kind: str) -> tuple[float, _Objective, s
         value = node.child("target").value
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
             raise node.child("target").error(
-                f"expected a number between 0 and 1 (exclusive), got {show(value)}"
+                f"expected a number between 0 and 1 (exclusive), got {brief(value)}"
             )
         percent = round(float(value) * 100, 10)
     elif node.has("targetPercent"):
@@ -572,10 +575,7 @@ def _objective(node: Node, method: str, kind: str) -> tuple[float, _Objective, s
 
 
 def _float(node: Node) -> float:
-    value = node.value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise node.error(f"expected a number, got {show(value)}")
-    return float(value)
+    return number(node)
 
 
 def _slice_window(node: Node) -> str:
@@ -583,7 +583,7 @@ def _slice_window(node: Node) -> str:
     value = node.value
     if value is None:
         raise node.error("is required for the Timeslices budgeting methods, e.g. 1m or 5")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 1440:
         return f"{value}m"
     seconds = _shorthand(node, rolling=True)
     if seconds % 60 or seconds > 86400:
@@ -602,7 +602,10 @@ def _shorthand(node: Node, *, rolling: bool) -> int:
             f"Y), got {show(node.value)}"
         )
     count, unit = int(found.group(1)), found.group(2)
-    return count * {**_UNIT_SECONDS, **_LONG_UNITS}[unit] if rolling else count
+    seconds = count * {**_UNIT_SECONDS, **_LONG_UNITS}[unit]
+    if seconds > MAX_WINDOW:
+        raise node.error(f"expected at most 3650d (ten years), got {brief(node.value)}")
+    return seconds if rolling else count
 
 
 def _time_window(node: Node) -> Window:
@@ -808,7 +811,7 @@ def _v1alpha_slo(root: Node) -> list[SLO]:
     if not objectives:
         raise spec.child("objectives").error("is empty; give at least one objective")
     slos = []
-    for number, node in enumerate(objectives):
+    for position, node in enumerate(objectives):
         node.mapping((*_OBJECTIVE_KEYS, "ratioMetrics"))
         if node.has("ratioMetrics") == (threshold is not None):
             raise node.error(
@@ -835,7 +838,7 @@ def _v1alpha_slo(root: Node) -> list[SLO]:
             {k: v for k, v in node.value.items() if k != "ratioMetrics"}, node.path, node.source
         )
         percent, objective, display = _objective(trimmed, method, indicator_of.kind)
-        suffix = "" if len(objectives) == 1 else f"-{_slug(display) or number}"
+        suffix = "" if len(objectives) == 1 else f"-{_slug(display) or position}"
         slos.append(
             SLO(
                 service=service,

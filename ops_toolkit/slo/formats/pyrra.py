@@ -16,7 +16,15 @@ from __future__ import annotations
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
-from ops_toolkit.slo.formats.common import ALERT_NAME, NAME, flag, is_selector, labels
+from ops_toolkit.slo.formats.common import (
+    ALERT_NAME,
+    MAX_WINDOW,
+    NAME,
+    brief,
+    flag,
+    is_selector,
+    labels,
+)
 from ops_toolkit.slo.formats.latency import same_series, split_bucket
 from ops_toolkit.slo.model import (
     SLI,
@@ -128,9 +136,9 @@ def _window(node: Node) -> Window:
     try:
         seconds = parse_duration(raw)
     except ValueError:
-        raise node.error(f"expected a duration like 4w or 28d, got {raw!r}") from None
-    if seconds < 3600 or seconds != int(seconds):
-        raise node.error(f"expected a window of at least 1h in whole seconds, got {raw!r}")
+        raise node.error(f"expected a duration like 4w or 28d, got {brief(raw)}") from None
+    if not 3600 <= seconds <= MAX_WINDOW or seconds != int(seconds):
+        raise node.error(f"expected a window from 1h to 3650d in whole seconds, got {brief(raw)}")
     return Window(seconds=int(seconds))
 
 
