@@ -294,7 +294,7 @@ def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None
             if errors is None:
                 raise
             errors.append(error)
-    shared = openslo.objects(node for _, found in parsed_documents for node in found)
+    shared = openslo.objects((node for _, found in parsed_documents for node in found), errors)
     files = []
     seen: dict[str, str] = {}
     for path, found in parsed_documents:

@@ -499,10 +499,22 @@ def test_errors_can_be_collected_per_file(tmp_path: Path) -> None:
     for name in ("search.yaml", "slis.yaml"):
         (tmp_path / name).write_text((FIXTURES / name).read_text())
     (tmp_path / "bad.yaml").write_text(slo("kind: SLO", "kind: SLOs"))
+    (tmp_path / "twice.yaml").write_text((FIXTURES / "slis.yaml").read_text())
     errors: list[ConfigError] = []
     files = load_slo_files([str(tmp_path)], errors)
     assert [Path(f.source).name for f in files] == ["search.yaml"]
     assert [str(e) for e in errors] == [
+        f"{tmp_path}/twice.yaml: [{index}].metadata.name: {kind} {name!r} is also defined at "
+        f"{tmp_path}/slis.yaml: [{index}]"
+        for index, (kind, name) in enumerate(
+            [
+                ("SLI", "answer-helpful"),
+                ("AlertPolicy", "search-page"),
+                ("AlertCondition", "fast-burn"),
+                ("AlertNotificationTarget", "search-oncall"),
+            ]
+        )
+    ] + [
         f"{tmp_path}/bad.yaml: kind: unknown openslo/v1 kind 'SLOs' (valid: SLO, SLI, Service, "
         "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget)"
     ]

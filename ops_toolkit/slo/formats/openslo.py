@@ -88,8 +88,13 @@ Library = Shared
 _REFERABLE = ("SLI", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
 
 
-def objects(documents: Iterable[Node]) -> dict[tuple[str, str], Node]:
-    """OpenSLO objects others refer to, by (kind, name), for references from any file."""
+def objects(
+    documents: Iterable[Node], errors: list[ConfigError] | None = None
+) -> dict[tuple[str, str], Node]:
+    """OpenSLO objects others refer to, by (kind, name), for references from any file.
+
+    A name defined twice is an error, raised, or with ``errors`` appended there.
+    """
     found: dict[tuple[str, str], Node] = {}
     for root in documents:
         value = root.value
@@ -102,7 +107,7 @@ def objects(documents: Iterable[Node]) -> dict[tuple[str, str], Node]:
         key = (value["kind"], object_name)
         if key in found and found[key] is not root:
             other = found[key]
-            raise (
+            duplicate = (
                 root.child("metadata")
                 .child("name")
                 .error(
@@ -110,6 +115,10 @@ def objects(documents: Iterable[Node]) -> dict[tuple[str, str], Node]:
                     f"{other.path or '(top)'}"
                 )
             )
+            if errors is None:
+                raise duplicate
+            errors.append(duplicate)  # the first definition stays
+            continue
         found[key] = root
     return found
 
