@@ -93,7 +93,8 @@ def test_body_limit_and_read_timeout() -> None:
         (
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
-            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose",
+            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
+            "notifier",
         ),
     ],
 )

@@ -80,7 +80,7 @@ def slo_files(draw: st.DrawFn) -> SLOFile:
         SLO(
             service=service,
             name=name,
-            objective=draw(st.floats(min_value=0.001, max_value=99.999)),
+            objective=draw(st.floats(min_value=1.0, max_value=99.999)),
             window=draw(WINDOWS),
             sli=draw(slis()),
             source="",
