@@ -205,7 +205,7 @@ def report_command(
     elif output == "html":
         from ops_toolkit.slo.html import render_html
 
-        click.echo(render_html(statuses, charts), nl=False)
+        click.echo(render_html(statuses, charts, config.runbook_base_url), nl=False)
     else:
         from ops_toolkit.cli.tables import print_fitted
 

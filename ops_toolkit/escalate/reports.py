@@ -81,7 +81,9 @@ def policy_step(
     return sorted(fired), states
 
 
-def policy_message(status: SLOStatus, threshold: float, policy: Policy) -> Message:
+def policy_message(
+    status: SLOStatus, threshold: float, policy: Policy, runbook_base_url: str | None = None
+) -> Message:
     from ops_toolkit.escalate.route import Route
 
     remaining = status.budget_remaining or 0.0
@@ -94,7 +96,15 @@ def policy_message(status: SLOStatus, threshold: float, policy: Policy) -> Messa
     if threshold <= 0:
         text += " The budget is spent: freeze risky changes until it recovers."
     if status.slo.runbook:
-        text += f" Runbook: {escape(status.slo.runbook)}"
+        from ops_toolkit.links import runbook_url
+        from ops_toolkit.notify.message import link
+
+        url = runbook_url(status.slo.runbook, runbook_base_url)
+        text += (
+            f" Runbook: {link(url, 'runbook')}"
+            if url
+            else f" Runbook: `{escape(status.slo.runbook)}`"
+        )
     return Message(text, ({"type": "section", "text": {"type": "mrkdwn", "text": text}},))
 
 
@@ -203,7 +213,7 @@ class PolicyRunner:
         fired, states = policy_step(status.budget_remaining * 100, armed, policy.hysteresis)
         planned = []
         if fired:
-            message = policy_message(status, min(fired), policy)
+            message = policy_message(status, min(fired), policy, self.config.runbook_base_url)
             planned.append(
                 Planned(
                     f"policy:{status.slo.key}:{min(fired):g}:{now:.0f}",

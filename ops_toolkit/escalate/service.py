@@ -204,8 +204,9 @@ class EscalationService:
         path = self.runbooks.get(notification.alert_name)
         if path is None:
             return None
-        base = self.config.runbook_base_url
-        return f"{base.rstrip('/')}/{path}" if base else path
+        from ops_toolkit.links import runbook_link
+
+        return runbook_link(path, self.config.runbook_base_url)
 
     def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
         """Scheduled reports and the budget policy, when ops.yaml has them."""

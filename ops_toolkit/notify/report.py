@@ -49,14 +49,10 @@ def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
     if burns:
         line += f" · burn {burns}"
     if slo.runbook:
-        url = slo.runbook
-        if not url.startswith(("http://", "https://")) and runbook_base_url:
-            url = f"{runbook_base_url.rstrip('/')}/{url.lstrip('./')}"
-        line += (
-            f" · {link(url, 'runbook')}"
-            if url.startswith(("http://", "https://"))
-            else f" · runbook `{escape(url)}`"
-        )
+        from ops_toolkit.links import runbook_url
+
+        url = runbook_url(slo.runbook, runbook_base_url)
+        line += f" · {link(url, 'runbook')}" if url else f" · runbook `{escape(slo.runbook)}`"
     return truncate(line, 900)
 
 

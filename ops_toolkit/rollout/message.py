@@ -6,15 +6,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ops_toolkit.links import runbook_link
 from ops_toolkit.rollout.checks import CheckResult
 from ops_toolkit.rollout.plan import RolloutPlan, Stage
-
-
-def runbook_link(path: str, base_url: str | None) -> str:
-    """``runbooks/x.md`` under ``base_url`` when one is set, else the path as written."""
-    if path.startswith(("http://", "https://")) or not base_url:
-        return path
-    return f"{base_url.rstrip('/')}/{path.lstrip('./')}"
 
 
 def milestone(

@@ -59,7 +59,15 @@ def svg_burndown(chart: BurnDown, width: int = 360, height: int = 160) -> str:
     )
 
 
-def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) -> str:
+def render_html(
+    statuses: Sequence[SLOStatus],
+    charts: Sequence[BurnDown] = (),
+    runbook_base_url: str | None = None,
+) -> str:
+    """One self-contained page. Runbooks link under ``runbook_base_url``; without it their
+    paths are text, since a path is relative to nothing once the page is saved or mailed."""
+    from ops_toolkit.links import runbook_url
+
     at = rfc3339(statuses[0].at) if statuses else ""
     rows = []
     for status in sort_worst_first(statuses):
@@ -67,7 +75,11 @@ def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) 
         remaining = status.budget_remaining
         width = 0 if remaining is None else max(0, min(100, round(remaining * 100)))
         colour = COLOURS.get(status.status, "#111")
-        runbook = html.escape(status.slo.runbook or "")
+        path = status.slo.runbook or ""
+        url = runbook_url(path, runbook_base_url) if path else None
+        runbook = (
+            f'<a href="{html.escape(url)}">{html.escape(path)}</a>' if url else html.escape(path)
+        )
         rows.append(
             "<tr>"
             f"<td>{html.escape(status.slo.service)}</td><td>{html.escape(status.slo.name)}</td>"
@@ -77,7 +89,7 @@ def render_html(statuses: Sequence[SLOStatus], charts: Sequence[BurnDown] = ()) 
             f"{percent(remaining)}</td>"
             + "".join(f"<td class=n>{burn(rates.get(w))}</td>" for w in TABLE_BURN_WINDOWS)
             + f'<td class=status style="color:{colour}">{status.status}</td>'
-            f'<td><a href="{runbook}">{runbook}</a></td></tr>'
+            f"<td>{runbook}</td></tr>"
         )
     figures = "".join(
         f"<figure>{svg_burndown(c)}<figcaption>{html.escape(c.key)}: {c.status}</figcaption></figure>"
