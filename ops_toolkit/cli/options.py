@@ -107,3 +107,19 @@ def print_document(document: object, output: str) -> None:
 def _plain(value: object) -> object:
     """What ``json.dumps(default=str)`` would give, as YAML-safe builtins."""
     return json.loads(json.dumps(value, default=str))
+
+
+def check_writable(path: str, option: str) -> None:
+    """Refuse an output file that cannot be written, before any work: a report that fails
+    after the steps ran (or the queries took a minute) is found too late."""
+    import os
+
+    from ops_toolkit.errors import ConfigError
+
+    if os.path.isdir(path):
+        raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{option} {path}: no such folder {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {path}: not writable (permission denied)")

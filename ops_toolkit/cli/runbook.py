@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ops_toolkit.cli.options import (
+    check_writable,
     json_option,
     output_option,
     print_document,
@@ -256,6 +257,8 @@ def run_command(
     from ops_toolkit.runbook.execute import RunOptions, start_run
     from ops_toolkit.runbook.execute import dry_run as plan_run
 
+    if report and not dry_run:
+        check_writable(report, "--report")
     loaded = load_runbook(reference, directory)
     options = RunOptions(
         params=_parse_params(params),
@@ -331,6 +334,8 @@ def resume_command(
 
     if rerun_unknown and skip_unknown:
         raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
+    if report:
+        check_writable(report, "--report")
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,

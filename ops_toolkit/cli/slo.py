@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ops_toolkit.cli.options import (
+    check_writable,
     json_option,
     output_option,
     print_document,
@@ -174,6 +175,8 @@ def report_command(
     prometheus_url = prometheus_url or config.prometheus
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
+    if chart:
+        check_writable(chart, "--chart")
     if once:
         _run_schedule(config, name, force, console)
         return

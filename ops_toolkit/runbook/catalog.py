@@ -44,6 +44,9 @@ def resolve_runbook(reference: str, directory: str) -> str:
     )
     if os.path.isfile(candidate):
         return candidate
+    if os.sep in reference or (os.altsep and os.altsep in reference):
+        # a path, not a name: looking it up in --dir would only confuse
+        raise RunbookError(f"{reference}: file not found")
     names = (
         [os.path.basename(p)[:-3] for p in runbook_files([directory])]
         if os.path.isdir(directory)

@@ -204,10 +204,22 @@ def plan_steps(runbook: Runbook, options: RunOptions) -> list[Step]:
         after = {s.name for s in runbook.steps[start:]}
         chosen = [s for s in chosen if s.name in after]
     if options.tags:
-        chosen = [s for s in chosen if set(s.tags) & set(options.tags)]
+        tagged = [s for s in chosen if set(s.tags) & set(options.tags)]
+        if chosen and not tagged:
+            raise RunbookError(_no_such_tag(runbook, options.tags))
+        chosen = tagged
     if not chosen:
         raise RunbookError(f"{runbook.source}: no step matches the selection")
     return chosen
+
+
+def _no_such_tag(runbook: Runbook, wanted: tuple[str, ...]) -> str:
+    """No step has any of the ``--tag`` values: name the tags that exist (and a close one)."""
+    tags = sorted({t for s in runbook.steps for t in s.tags})
+    asked = " or ".join(repr(t) for t in wanted)
+    hint = did_you_mean(wanted[0], tags) if len(wanted) == 1 else ""
+    known = f"; its tags: {', '.join(tags)}" if tags else "; its steps have no tags"
+    return f"{runbook.source}: no step has tag {asked}{hint}{known}"
 
 
 def new_run_id(now: float) -> str:

@@ -175,3 +175,44 @@ def test_a_dry_run_shows_the_environment_once_and_each_script(
         "3. q [promql] would run\n"
         '   query Prometheus: up{who="you"}\n'
     )
+
+
+def test_a_path_that_does_not_exist_is_file_not_found(runner: CliRunner) -> None:
+    """Before: "no runbook '/tmp/nope.md' (looked in runbooks/); known: ..."."""
+    result = runner.invoke(main, ["runbook", "show", "/tmp/ops-test-nope/nope.md"])
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: /tmp/ops-test-nope/nope.md: file not found\n",
+    )
+
+
+def test_an_unknown_tag_lists_the_tags_that_exist(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "rb.md"
+    path.write_text(
+        "---\ntitle: t\n---\n"
+        f'{FENCE}sh {{"name":"a","tag":"diagnose"}}\ntrue\n{FENCE}\n'
+        f'{FENCE}sh {{"name":"b","tag":"verify,diagnose"}}\ntrue\n{FENCE}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["runbook", "run", str(path), "--tag", "diagnos", "--dry-run"])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: no step has tag 'diagnos' (did you mean 'diagnose'?); its tags: "
+        "diagnose, verify\n",
+    )
+    two = runner.invoke(
+        main, ["runbook", "run", str(path), "--tag", "x", "--tag", "y", "--dry-run"]
+    )
+    assert two.output == f"Error: {path}: no step has tag 'x' or 'y'; its tags: diagnose, verify\n"
+
+
+def test_an_unwritable_chart_is_refused_before_any_query(tmp_path: Path, runner: CliRunner) -> None:
+    chart = tmp_path / "missing" / "burndown.png"
+    # a Prometheus that would hang or refuse is never asked: the path is checked first
+    result = runner.invoke(
+        main, ["slo", "report", "--prometheus", "http://127.0.0.1:9", "--chart", str(chart)]
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: --chart {chart}: no such folder {chart.parent}\n",
+    )
