@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -327,6 +328,7 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    listener = bind_listener(config.serve.host, config.serve.port)  # before saying "listening"
     service = EscalationService(config, token=token)
     print(
         f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
@@ -336,12 +338,32 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
     )
     from ops_toolkit.escalate.server import header_timeout_protocol
 
-    uvicorn.run(
-        service.app,
-        host=config.serve.host,
-        port=config.serve.port,
-        log_level="warning",
-        access_log=False,
-        http=header_timeout_protocol(config.serve.read_timeout),
-        timeout_keep_alive=5,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.app,
+            host=config.serve.host,
+            port=config.serve.port,
+            log_level="warning",
+            access_log=False,
+            http=header_timeout_protocol(config.serve.read_timeout),
+            timeout_keep_alive=5,
+        )
     )
+    server.run(sockets=[listener])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything says "listening": a busy port is one
+    clear line, not a start-up message followed by uvicorn's error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"{host}:{port}: cannot listen: {exc.strerror or exc} (choose another address with "
+            "--listen or serve.listen in ops.yaml)"
+        ) from None
+    return listener

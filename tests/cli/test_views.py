@@ -216,3 +216,24 @@ def test_an_unwritable_chart_is_refused_before_any_query(tmp_path: Path, runner:
         1,
         f"Error: --chart {chart}: no such folder {chart.parent}\n",
     )
+
+
+def test_serve_on_a_busy_port_says_one_clear_line(tmp_path: Path, runner: CliRunner) -> None:
+    """Before: "listening on ..." was printed, then uvicorn's own error."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        state = tmp_path / "state.db"
+        result = runner.invoke(
+            main,
+            ["serve", "--listen", f"127.0.0.1:{port}", "--insecure-no-auth", "--state", str(state)],
+        )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: 127.0.0.1:{port}: cannot listen: Address already in use (choose another "
+        "address with --listen or serve.listen in ops.yaml)\n",
+    )
+    assert not state.exists()
