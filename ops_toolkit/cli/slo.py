@@ -46,14 +46,16 @@ def _parse_at(value: str | None) -> float:
     return parsed.timestamp()
 
 
-def _source(prometheus_url: str | None, timeout: float) -> Any:
+def _source(prometheus_url: str | None, timeout: float, *, one_deadline: bool = False) -> Any:
+    """The metrics source; ``one_deadline``: ``timeout`` bounds all its queries together."""
     if not prometheus_url:
         from ops_toolkit.runbook.execute import no_metrics
 
         return no_metrics()
     from ops_toolkit.metrics.prometheus import PrometheusSource
 
-    return PrometheusSource(prometheus_url, timeout=timeout)
+    deadline = time.monotonic() + timeout if one_deadline else None
+    return PrometheusSource(prometheus_url, timeout=timeout, deadline=deadline)
 
 
 def _query_options(func: Any) -> Any:
@@ -61,7 +63,10 @@ def _query_options(func: Any) -> Any:
         "--at", help="Evaluate at this time (RFC 3339 or unix seconds; default now)."
     )(func)
     func = click.option(
-        "--timeout", default=10.0, show_default=True, help="Seconds each query may take."
+        "--timeout",
+        default=10.0,
+        show_default=True,
+        help="Seconds the command's queries may take, all together.",
     )(func)
     return prometheus_option(func)
 
@@ -183,7 +188,7 @@ def report_command(
     slos = load_slos(paths or config.slos)
     prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
-    source = _source(prometheus_url, timeout)
+    source = _source(prometheus_url, timeout, one_deadline=True)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
     for status in statuses:
         if status.error:
@@ -361,7 +366,8 @@ def gate_command(
         policy = gate_minimum(config, chosen[0])
         min_remaining = policy if policy is not None else 0.25
     url = prometheus_url or config.prometheus or datasource_url(chosen)
-    status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
+    source = _source(url, timeout, one_deadline=True)
+    status = evaluate(chosen, source, _parse_at(at), keep_going=True)[0]
     decided = gate_verdict(status, min_remaining, allow_burning=allow_burning)
     verdict = decided.verdict
     if output == "table":

@@ -13,6 +13,7 @@ batch of long queries never hits a URL length limit.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,7 +41,10 @@ class PrometheusSource:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
+        deadline: float | None = None,
     ) -> None:
+        """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
+        command's ``--timeout`` is one budget, not one per query and fallback."""
         import requests
         from requests.adapters import HTTPAdapter
 
@@ -49,6 +53,7 @@ class PrometheusSource:
         self.url = url.rstrip("/")
         self.shown_url = redact_url(self.url)  # what messages say: never the password
         self.timeout = timeout
+        self.deadline = deadline
         self.concurrency = max(1, concurrency)
         self._session = requests.Session()
         # One bounded attempt per query (a report retries nothing behind the user's back),
@@ -61,28 +66,37 @@ class PrometheusSource:
         """Samples of an instant query; ``MetricsError`` with the server's reason otherwise."""
         import requests
 
-        form: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}s"}
+        timeout = self._time_left()
+        form: dict[str, str] = {"query": promql, "timeout": f"{timeout:g}s"}
         if at is not None:
             form["time"] = f"{at:.3f}"
         try:
-            response = self._session.post(
-                f"{self.url}/api/v1/query", data=form, timeout=self.timeout
-            )
+            response = self._session.post(f"{self.url}/api/v1/query", data=form, timeout=timeout)
             body = response.content
         except requests.Timeout:
-            raise MetricsError(
-                f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
-            ) from None
+            raise MetricsError(self._too_slow()) from None
         except requests.RequestException as exc:
             if _read_timed_out(exc):  # the body stalled after the headers
-                raise MetricsError(
-                    f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
-                ) from None
+                raise MetricsError(self._too_slow()) from None
             raise MetricsError(
                 f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
             ) from None
         return parse_answer(
             body, response.status_code, response.headers.get("content-type", ""), self.shown_url
+        )
+
+    def _time_left(self) -> float:
+        """This query's timeout: the per-query one, cut to what is left of the deadline."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise MetricsError(self._too_slow())
+        return min(self.timeout, left)
+
+    def _too_slow(self) -> str:
+        return f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s" + (
+            " (--timeout bounds the whole command)" if self.deadline is not None else ""
         )
 
     def query_many(

@@ -237,3 +237,39 @@ def test_serve_on_a_busy_port_says_one_clear_line(tmp_path: Path, runner: CliRun
         "address with --listen or serve.listen in ops.yaml)\n",
     )
     assert not state.exists()
+
+
+def test_timeout_is_one_deadline_for_the_whole_gate(runner: CliRunner) -> None:
+    """Before: a hanging Prometheus held 'ops slo gate --timeout 2' for 18 s here: each
+    query, then each fallback query, waited its own 2 s. Now the queries share one deadline:
+    none is sent once it has passed, so the hanging server sees only the first wave."""
+    import socket
+    import threading
+
+    held: list[socket.socket] = []
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen(64)
+        port = hanging.getsockname()[1]
+
+        def accept_and_never_answer() -> None:
+            while True:
+                try:
+                    held.append(hanging.accept()[0])
+                except OSError:
+                    return
+
+        threading.Thread(target=accept_and_never_answer, daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+        args = ["slo", "gate", "search/availability", "--prometheus", url, "--timeout", "1"]
+        result = runner.invoke(main, args)
+    for connection in held:
+        connection.close()
+    assert result.exit_code == 1
+    assert result.output == (
+        "search/availability: cannot tell: search/availability: query "
+        '\'sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))\' failed: '
+        f"Prometheus at {url} did not answer within 1s (--timeout bounds the whole command)\n"
+    )
+    # the first wave: one batched query per window range (32 with the fallbacks, before)
+    assert len(held) == 8
