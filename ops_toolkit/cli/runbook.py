@@ -153,7 +153,16 @@ def _world(
     )
 
 
-def _finish(record: Any, runbook: Any, world: Any, as_json: bool, report: str | None) -> None:
+def _finish(
+    record: Any,
+    runbook: Any,
+    world: Any,
+    as_json: bool,
+    report: str | None,
+    signals: list[int] | None = None,
+) -> None:
+    """Report, print and exit: 0 succeeded, 128 + the signal when one stopped the run (130
+    for Ctrl-C, as shells do), else 1."""
     from ops_toolkit.runbook.execute import run_document
 
     document = run_document(record)
@@ -179,7 +188,7 @@ def _finish(record: Any, runbook: Any, world: Any, as_json: bool, report: str | 
         click.echo(
             f"Run {record.status}. Resume with: ops runbook resume {record.run_id}", err=True
         )
-        raise SystemExit(1)
+        raise SystemExit(128 + signals[0] if signals and record.status == "aborted" else 1)
 
 
 def _run_options(func: Any) -> Any:
@@ -289,9 +298,9 @@ def run_command(
         return
     from ops_toolkit.runbook.process import signals_interrupt
 
-    with signals_interrupt():  # SIGTERM, SIGHUP: stop the step, record the run as aborted
+    with signals_interrupt() as received:  # SIGTERM, SIGHUP: stop the step, record it aborted
         record = start_run(loaded, options, world)
-    _finish(record, loaded, world, as_json, report)
+    _finish(record, loaded, world, as_json, report, received)
 
 
 _SHOWN_SCRIPTS = ("sh", "bash", "manual")
@@ -353,9 +362,9 @@ def resume_command(
     )
     from ops_toolkit.runbook.process import signals_interrupt
 
-    with signals_interrupt():
+    with signals_interrupt() as received:
         record = resume_run(record, loaded, options, world)
-    _finish(record, loaded, world, as_json, report)
+    _finish(record, loaded, world, as_json, report, received)
 
 
 @runbook.command("runs")

@@ -61,9 +61,11 @@ class TerminalUI:
 
     def manual(self, step: Step, instructions: str) -> bool:
         self.console.print(instructions.rstrip(), markup=False, highlight=False)
-        with _abort_is_interrupt():
+        with _abort_is_interrupt():  # no default: a stray Enter must not mark the step done
             answer = click.prompt(
-                "Done?", type=click.Choice(["done", "skip"]), default="done", err=True
+                "Type 'done' when it is done, or 'skip'",
+                type=click.Choice(["done", "skip"]),
+                err=True,
             )
         return bool(answer == "done")
 
@@ -73,7 +75,10 @@ class TerminalUI:
             return str(click.prompt(label, hide_input=param.secret, err=True))
 
     def note(self, message: str) -> None:
-        self.console.print(f"[yellow]{message}[/]", markup=True, highlight=False)
+        from rich.text import Text
+
+        # plain text: a message quoting a pattern like '^[a-z-]+$' is not markup
+        self.console.print(Text(message, style="yellow"), highlight=False)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_
 from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import STEP_KINDS
 from ops_toolkit.runbook.lint import lint_runbook
-from ops_toolkit.runbook.model import Runbook, Step
+from ops_toolkit.runbook.model import Param, Runbook, Step
 from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
 from ops_toolkit.suggest import did_you_mean
 
@@ -122,7 +122,7 @@ def resolve_params(
         value = given.get(param.name, env.get(param.name, param.default))
         if value is None and (param.required or param.secret):
             if ui is not None and ui.interactive:
-                value = ui.ask_param(param)
+                value = _ask_until_valid(runbook, param, ui)
             else:
                 missing.append(param.name)
                 continue
@@ -133,37 +133,53 @@ def resolve_params(
             f"{runbook.source}: missing required param(s): {', '.join(missing)}; pass {example}"
         )
     for param in runbook.params:
-        value = values[param.name]
-        shown = MASK if param.secret else repr(value)
-        refused = os_refuses(param.name, value)
-        if refused:
-            raise RunbookError(
-                f"{runbook.source}:{param.line}: param {param.name}: the value {refused}, so it "
-                "cannot be passed to a step"
-            )
-        if param.secret and too_short(value):
-            raise RunbookError(
-                f"{runbook.source}:{param.line}: param {param.name}: a secret must be at least "
-                f"{MIN_SECRET_LENGTH} characters long; a shorter one cannot be masked in output"
-            )
-        if param.pattern is not None and not (param.secret and not value):
-            try:
-                matched = re.fullmatch(param.pattern, value)
-            except re.error as exc:
-                raise RunbookError(
-                    f"{runbook.source}:{param.line}: param {param.name}: bad pattern: {exc}"
-                ) from None
-            if not matched:
-                raise RunbookError(
-                    f"{runbook.source}:{param.line}: param {param.name}: value {shown} does not "
-                    f"match pattern {param.pattern!r}"
-                )
-        if param.choices and value not in param.choices:
-            raise RunbookError(
-                f"{runbook.source}:{param.line}: param {param.name}: value {shown} is not one of "
-                f"{', '.join(param.choices)}"
-            )
+        check_param_value(runbook, param, values[param.name])
     return values
+
+
+def _ask_until_valid(runbook: Runbook, param: Param, ui: RunUI) -> str:
+    """A value typed at the prompt, asked again until it is valid: a typo must not end the run."""
+    while True:
+        value = ui.ask_param(param)
+        try:
+            check_param_value(runbook, param, value)
+        except RunbookError as error:
+            ui.note(f"{error}; try again")
+            continue
+        return value
+
+
+def check_param_value(runbook: Runbook, param: Param, value: str) -> None:
+    """Refuse a value the OS cannot pass, a short secret, or one its pattern/choices reject."""
+    shown = MASK if param.secret else repr(value)
+    refused = os_refuses(param.name, value)
+    if refused:
+        raise RunbookError(
+            f"{runbook.source}:{param.line}: param {param.name}: the value {refused}, so it "
+            "cannot be passed to a step"
+        )
+    if param.secret and too_short(value):
+        raise RunbookError(
+            f"{runbook.source}:{param.line}: param {param.name}: a secret must be at least "
+            f"{MIN_SECRET_LENGTH} characters long; a shorter one cannot be masked in output"
+        )
+    if param.pattern is not None and not (param.secret and not value):
+        try:
+            matched = re.fullmatch(param.pattern, value)
+        except re.error as exc:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: bad pattern: {exc}"
+            ) from None
+        if not matched:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: value {shown} does not "
+                f"match pattern {param.pattern!r}"
+            )
+    if param.choices and value not in param.choices:
+        raise RunbookError(
+            f"{runbook.source}:{param.line}: param {param.name}: value {shown} is not one of "
+            f"{', '.join(param.choices)}"
+        )
 
 
 def secret_values(
@@ -512,6 +528,8 @@ def _run_status(record: RunRecord, interrupted: bool) -> str:
     statuses = [s.status for s in record.steps.values() if not s.handler]
     if any(s in FAILED for s in statuses) and not interrupted:
         return "failed"
+    if not interrupted and any(s in WAITING for s in statuses):
+        return "waiting"  # for a person (a manual step, a confirmation): resume on a terminal
     if interrupted or any(s not in DONE for s in statuses):
         return "aborted"
     return "succeeded"

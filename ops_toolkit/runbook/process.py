@@ -373,20 +373,25 @@ def group_is_running(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
+def signals_interrupt() -> Iterator[list[int]]:
     """While a run goes on, SIGTERM and SIGHUP end it like Ctrl-C (``KeyboardInterrupt``).
+
+    Yields the list of signal numbers received, so the command can exit 128 + the first
+    (130 for Ctrl-C), as shells do.
 
     The first signal interrupts; later ones never interrupt the clean-up (stopping the step,
     saving the state, writing the audit), they only cut the grace short: SIGKILL at once.
     Signal handlers belong to the main thread, so elsewhere (``ops serve``) this does nothing.
     """
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     interrupted = False
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         nonlocal interrupted
+        received.append(signum)
         if interrupted:
             _hurry.set()
             return
@@ -396,7 +401,7 @@ def signals_interrupt() -> Iterator[None]:
     caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {number: signal.signal(number, interrupt) for number in caught}
     try:
-        yield
+        yield received
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -99,7 +99,7 @@ class DamagedState(ValueError):
     """A run state file that is not what ops writes; the message says where, inside it."""
 
 
-RUN_STATUSES = ("running", "succeeded", "failed", "aborted")
+RUN_STATUSES = ("running", "succeeded", "failed", "aborted", "waiting")
 _LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: a later time cannot be shown
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _STEP_NAME = re.compile(r"[A-Za-z0-9_-]+")

@@ -57,7 +57,8 @@ def start_ops(tmp_path: Path, grace: str) -> subprocess.Popen[str]:
 
 def assert_aborted(tmp_path: Path, process: subprocess.Popen[str], name: str) -> None:
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1
+    # 128 + the signal, as shells report it: Ctrl-C (SIGINT) exits 130 (before: 1)
+    assert process.returncode == 128 + signal.Signals[name].value
     run_id = next((tmp_path / "state" / "runs").glob("*.json")).stem
     assert f"Run aborted. Resume with: ops runbook resume {run_id}" in stderr
     saved = json.loads((tmp_path / "state" / "runs" / f"{run_id}.json").read_text())

@@ -232,7 +232,7 @@ def test_confirm_steps_wait_unattended_and_run_with_yes(tmp_path: Path) -> None:
     runbook = make_runbook(tmp_path, body)
     record = start_run(runbook, RunOptions(), world(tmp_path))
     assert statuses(record) == [("restart", "needs_confirmation")]
-    assert record.status == "aborted"
+    assert record.status == "waiting"  # for a person: resume on a terminal
     assert not (tmp_path / "restarted").exists()
     record = start_run(runbook, RunOptions(yes=True), world(tmp_path))
     assert statuses(record) == [("restart", "succeeded")]

@@ -63,7 +63,7 @@ DAMAGES: list[tuple[str, Edit, str]] = [
     (
         "an unknown run status",
         changed(lambda d: d.update(status=None)),
-        "status: expected one of running, succeeded, failed, aborted, got None",
+        "status: expected one of running, succeeded, failed, aborted, waiting, got None",
     ),
     (
         "a step not in the plan",
