@@ -47,8 +47,8 @@ def list_command(directory: str, as_json: bool) -> None:
 def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check runbooks for errors and hazards (default: runbooks/).
 
-    Each finding is 'path:line: level: message'. Exit 1 on errors (and warnings with
-    --strict).
+    Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
+    (and warnings with --strict); notes never fail.
 
     Example: ops runbook lint runbooks/search-errors.md --strict
     """
@@ -56,13 +56,14 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
     findings = lint_paths(paths or ("runbooks",))
     errors = sum(f.level == "error" for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.level == "warning" for f in findings)
+    notes = len(findings) - errors - warnings
     if as_json:
         print_json([f.as_dict() for f in findings])
     else:
         for finding in findings:
             click.echo(str(finding))
-        click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+        click.echo(f"{errors} error(s), {warnings} warning(s), {notes} note(s)", err=True)
     if errors or (strict and warnings):
         raise SystemExit(1)
 

@@ -79,6 +79,18 @@ def _env_name(value: str, kind: str) -> object:
     return value
 
 
+def _program(value: str, kind: str) -> object:
+    import shlex
+
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"not a command line: {exc}") from None
+    if not words:
+        raise ValueError("name the program that runs the block, e.g. 'python3'")
+    return value
+
+
 def _when(value: str, kind: str) -> object:
     try:
         return parse_expression(value)
@@ -139,6 +151,7 @@ ATTRIBUTES: dict[str, Attribute] = {
     "on_failure": Attribute("step to run when this one fails", _text),
     "cwd": Attribute("working directory", _text),
     "interactive": Attribute("attach the terminal (true/false)", _bool),
+    "interpreter": Attribute("the program that runs a block in another language", _program),
 }
 
 # Runme's own attributes: valid in a runbook, without meaning to ops.
@@ -148,7 +161,6 @@ RUNME_ATTRIBUTES = frozenset(
         "background",
         "closeTerminalOnSuccess",
         "excludeFromRunAll",
-        "interpreter",
         "mimeType",
         "promptEnv",
         "terminalRows",
@@ -172,6 +184,7 @@ class StepOptions:
     on_failure: str | None = None
     cwd: str | None = None
     interactive: bool = False
+    interpreter: str | None = None
 
 
 def check_attribute(key: str, value: str, kind: str) -> object:

@@ -23,7 +23,7 @@ from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.expr import evaluate
-from ops_toolkit.runbook.kinds import STEP_KINDS
+from ops_toolkit.runbook.kinds import StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.runbook.state import DONE, RunRecord, StateStore, StepRecord
@@ -155,24 +155,37 @@ def secret_values(
 
 
 def plan_steps(runbook: Runbook, options: RunOptions) -> list[Step]:
-    """The steps a run will go through, in document order."""
-    names = {s.name for s in runbook.steps}
-    for name in (*options.steps, *([options.from_step] if options.from_step else [])):
-        if name not in names:
+    """The steps a run will go through, in document order.
+
+    ``--step``/``--from`` take a name or a Runme ``id``. A run of all steps leaves out the
+    blocks ops cannot run (documentation to it); naming one with ``--step`` is refused.
+    """
+    names = [s.name for s in runbook.steps]
+    selected: list[Step] = []
+    for reference in (*options.steps, *([options.from_step] if options.from_step else [])):
+        found = runbook.step(reference)
+        if found is None:
             raise RunbookError(
-                f"{runbook.source}: no step {name!r}{did_you_mean(name, names)}; see "
+                f"{runbook.source}: no step {reference!r}{did_you_mean(reference, names)}; see "
                 f"'ops runbook show {runbook.name}'"
             )
+        if reference in options.steps and kind_for(found) is None:
+            raise RunbookError.at(
+                runbook.source, found.line, f"step {found.name!r}: {not_runnable(found)}"
+            )
+        selected.append(found)
     if options.steps:
-        return [s for s in runbook.steps if s.name in options.steps]
+        return [s for s in runbook.steps if s in selected[: len(options.steps)]]
     handlers = {s.attr("on_failure") for s in runbook.steps}
     chosen = [
         s
         for s in runbook.steps
-        if s.name not in handlers and (s.attr("excludeFromRunAll") or "").lower() != "true"
+        if s.name not in handlers
+        and (s.attr("excludeFromRunAll") or "").lower() != "true"
+        and kind_for(s) is not None
     ]
     if options.from_step:
-        start = next(i for i, s in enumerate(runbook.steps) if s.name == options.from_step)
+        start = runbook.steps.index(selected[-1])
         after = {s.name for s in runbook.steps[start:]}
         chosen = [s for s in chosen if s.name in after]
     if options.tags:
@@ -265,7 +278,7 @@ def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[Planned
             variables[opts.capture] = f"<output of {step.name}>"
         shown = {k: (MASK if k in hidden else v) for k, v in {**params, **variables}.items()}
         shown.update({name: MASK for name in runbook.secrets})
-        action = STEP_KINDS[step.kind].describe(step, ctx)
+        action = _kind(step).describe(step, ctx)
         planned.append(PlannedStep(step.name, step.kind, would_run, reason, action, shown))
     return planned
 
@@ -428,10 +441,16 @@ def _run_step(
     return attempt.status
 
 
+def _kind(step: Step) -> StepKind:
+    kind = kind_for(step)
+    assert kind is not None, "plan_steps leaves out the steps ops cannot run"
+    return kind
+
+
 def _attempts(
     step: Step, ctx: StepContext, attempts: int, delay: float, world: World, state: StepRecord
 ) -> Attempt:
-    kind = STEP_KINDS[step.kind]
+    kind = _kind(step)
     result = Attempt("failed", None, "")
     for number in range(1, attempts + 1):
         state.attempts = number

@@ -6,10 +6,11 @@ A literal dict, so a type checker follows it and an unknown kind is an error lis
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import MetricsError
@@ -17,6 +18,9 @@ from ops_toolkit.metrics.model import Sample, escape_promql_string
 from ops_toolkit.runbook.attributes import PromqlExpect, ShellExpect
 from ops_toolkit.runbook.context import Attempt, StepContext
 from ops_toolkit.runbook.model import Step
+
+if TYPE_CHECKING:
+    from ops_toolkit.runbook.process import ProcessResult
 
 _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -65,35 +69,40 @@ class ShellKind:
             )
         except OSError as exc:
             return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
-        output = ctx.mask(result.output)
-        if result.timed_out:
-            limit = format_duration(ctx.options.timeout or 0)
-            return Attempt("timed_out", None, output, result.stdout, f"timed out after {limit}")
-        expect = ctx.options.expect
-        wanted = 0
-        if isinstance(expect, ShellExpect) and expect.exit_code is not None:
-            wanted = expect.exit_code
-        if result.exit_code != wanted:
-            return Attempt(
-                "failed",
-                result.exit_code,
-                output,
-                result.stdout,
-                f"exit code {result.exit_code}" + (f" (expected {wanted})" if wanted else ""),
-            )
-        if (
-            isinstance(expect, ShellExpect)
-            and expect.pattern is not None
-            and not expect.pattern.search(result.output)
-        ):
-            return Attempt(
-                "failed",
-                result.exit_code,
-                output,
-                result.stdout,
-                f"output does not match /{expect.pattern.pattern}/",
-            )
-        return Attempt("succeeded", result.exit_code, output, result.stdout)
+        return _judge(result, ctx)
+
+
+def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
+    """A finished process as an attempt: timed out, wrong exit code, output not as expected."""
+    output = ctx.mask(result.output)
+    if result.timed_out:
+        limit = format_duration(ctx.options.timeout or 0)
+        return Attempt("timed_out", None, output, result.stdout, f"timed out after {limit}")
+    expect = ctx.options.expect
+    wanted = 0
+    if isinstance(expect, ShellExpect) and expect.exit_code is not None:
+        wanted = expect.exit_code
+    if result.exit_code != wanted:
+        return Attempt(
+            "failed",
+            result.exit_code,
+            output,
+            result.stdout,
+            f"exit code {result.exit_code}" + (f" (expected {wanted})" if wanted else ""),
+        )
+    if (
+        isinstance(expect, ShellExpect)
+        and expect.pattern is not None
+        and not expect.pattern.search(result.output)
+    ):
+        return Attempt(
+            "failed",
+            result.exit_code,
+            output,
+            result.stdout,
+            f"output does not match /{expect.pattern.pattern}/",
+        )
+    return Attempt("succeeded", result.exit_code, output, result.stdout)
 
 
 def substitute_params(query: str, params: Mapping[str, str]) -> str:
@@ -193,9 +202,86 @@ def _display(text: str, variables: Mapping[str, str]) -> str:
     return _REFERENCE.sub(replace, text)
 
 
+_SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "typescript": ".ts", "ruby": ".rb"}
+
+
+@dataclass(frozen=True)
+class InterpreterKind:
+    """A block in another language, run as Runme runs it: its ``interpreter`` attribute is
+    the program, given the block as a script file (in a private temporary directory)."""
+
+    description: str = "a script in another language, run by its 'interpreter' attribute"
+
+    def describe(self, step: Step, ctx: StepContext) -> str:
+        return f"run with {step.attr('interpreter')} <script> in {ctx.cwd or '.'}"
+
+    def run(self, step: Step, ctx: StepContext) -> Attempt:
+        import shlex
+        import tempfile
+
+        from ops_toolkit.runbook.process import run_process
+
+        program = shlex.split(step.attr("interpreter") or "")
+        language = step.language.lower()
+        suffix = _SUFFIXES.get(language, f".{language}" if language.isalnum() else "")
+        with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
+            script = os.path.join(directory, f"{step.name}{suffix}")
+            with open(script, "w", encoding="utf-8") as handle:
+                handle.write(step.code)
+            try:
+                result = run_process(
+                    [*program, script],
+                    env=ctx.env,
+                    cwd=ctx.cwd,
+                    timeout=ctx.options.timeout,
+                    on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
+                    on_start=ctx.on_start,
+                    kill_grace=ctx.kill_grace,
+                    interactive=ctx.options.interactive and ctx.interactive,
+                )
+            except OSError as exc:
+                return Attempt(
+                    "failed", None, "", message=f"cannot start {program[0]}: {exc.strerror}"
+                )
+        return _judge(result, ctx)
+
+
+# Fence languages Runme runs with the shell: the same step kind as ``sh`` to ops. A fence
+# without a language but with attributes is a shell step too.
+SHELL_LANGUAGES = {"": "sh", "shell": "sh", "sh-raw": "sh"}
+
 STEP_KINDS: dict[str, StepKind] = {
     "sh": ShellKind("sh", "a POSIX shell script (stops at the first failing command)"),
     "bash": ShellKind("bash", "a bash script (errexit and pipefail on)", ("-e", "-o", "pipefail")),
     "promql": PromqlKind(),
     "manual": ManualKind(),
+}
+
+INTERPRETED = InterpreterKind()
+
+
+def kind_for(step: Step) -> StepKind | None:
+    """How ``step`` runs: its kind, else its ``interpreter``; None when ops cannot run it."""
+    kind = STEP_KINDS.get(step.kind)
+    if kind is None and step.attr("interpreter"):
+        return INTERPRETED
+    return kind
+
+
+def not_runnable(step: Step) -> str:
+    """Why ``step`` cannot run, and what would make it run."""
+    return (
+        f"ops does not run {step.language or step.kind!r} blocks; give the step an "
+        '"interpreter" attribute (the program that runs it, e.g. '
+        f'"interpreter":"{_EXAMPLE_INTERPRETERS.get(step.kind, step.kind)}")'
+    )
+
+
+_EXAMPLE_INTERPRETERS = {
+    "python": "python3",
+    "py": "python3",
+    "js": "node",
+    "javascript": "node",
+    "ts": "deno run",
+    "typescript": "deno run",
 }

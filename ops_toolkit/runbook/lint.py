@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
 from ops_toolkit.runbook.expr import parse_expression, variables_in
+from ops_toolkit.runbook.kinds import STEP_KINDS, kind_for, not_runnable
 from ops_toolkit.runbook.model import Runbook, Step
+from ops_toolkit.runbook.parse import FRONT_KEYS
 from ops_toolkit.suggest import did_you_mean
 
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -29,6 +31,16 @@ WELL_KNOWN_ENV = frozenset(
     PPID RANDOM SECONDS LINENO IFS BASH_SOURCE BASH_VERSION PIPESTATUS REPLY EDITOR PAGER
     KUBECONFIG AWS_PROFILE AWS_REGION XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME CI
     OPS_RUN_ID OPS_STEP OPS_RUNBOOK OPS_PROMETHEUS_URL""".split()
+)
+# Front matter keys of the tools runbooks come from (Runme, Hugo and its book theme,
+# Docusaurus, Jekyll): kept, meaningless to ops, and not worth a warning.
+OTHER_TOOLS_FRONT_KEYS = frozenset(
+    """runme skipPrompts category terminalRows
+    weight bookCollapseSection bookFlatSection bookHidden bookToc bookComments
+    bookSearchExclude draft date lastmod publishDate expiryDate aliases slug tags categories
+    keywords summary linkTitle menu type layout url toc
+    id sidebar_position sidebar_label sidebar_class_name hide_title hide_table_of_contents
+    pagination_label custom_edit_url displayed_sidebar authors permalink""".split()
 )
 DESTRUCTIVE = (
     (
@@ -70,7 +82,7 @@ class Finding:
 
     source: str
     line: int
-    level: str  # "error" | "warning"
+    level: str  # "error" | "warning" | "note" (a fact worth knowing; never fails lint)
     rule: str
     message: str
 
@@ -135,8 +147,32 @@ def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
         )
     if not runbook.steps:
         yield _finding(
-            runbook, 1, "warning", "no-steps", "no steps: no fenced block has attributes"
+            runbook,
+            1,
+            "note",
+            "no-steps",
+            "no steps: a page to read (a fenced block with attributes is a step)",
         )
+    for fence in runbook.unrun_shell_blocks:
+        yield _finding(
+            runbook,
+            fence.line,
+            "note",
+            "runme-would-run",
+            f"a {fence.language} block without attributes is documentation to ops, but Runme "
+            f"would run it; to make it a step, give it attributes: "
+            f'```{fence.language} {{"name":"{fence.name}"}}',
+        )
+    for key in runbook.other_front_matter:
+        if key not in OTHER_TOOLS_FRONT_KEYS:
+            yield _finding(
+                runbook,
+                runbook.front_matter_line.get(key, 1),
+                "warning",
+                "unknown-front-matter",
+                f"front matter key {key!r} means nothing to ops"
+                f"{did_you_mean(key, FRONT_KEYS)}; it is kept and ignored",
+            )
     for secret in runbook.secrets:
         if not ENV_NAME.fullmatch(secret):
             yield _finding(
@@ -224,7 +260,7 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "bad-on-failure",
                 f"{label}: on_failure names the step itself",
             )
-        elif runbook.step(target) is None:
+        elif (handler := runbook.step(target)) is None:
             hint = did_you_mean(target, [s.name for s in runbook.steps])
             yield _finding(
                 runbook,
@@ -233,7 +269,35 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "bad-on-failure",
                 f"{label}: on_failure names no step: {target!r}{hint}",
             )
-    if _UPPER_SNAKE.fullmatch(step.name):
+        elif kind_for(handler) is None:
+            yield _finding(
+                runbook,
+                step.line,
+                "error",
+                "bad-on-failure",
+                f"{label}: on_failure names step {handler.name!r}, which ops cannot run",
+            )
+    if kind_for(step) is None:
+        typo = did_you_mean(step.kind, STEP_KINDS)
+        if typo:
+            yield _finding(
+                runbook,
+                step.line,
+                "warning",
+                "unknown-kind",
+                f"{label}: ops does not run {step.language!r} blocks{typo}",
+            )
+        else:
+            yield _finding(
+                runbook,
+                step.line,
+                "note",
+                "not-run",
+                f"{label}: {not_runnable(step)}; until then it is documentation",
+            )
+    if not step.named:
+        pass  # named after its first command, as Runme names it; style is not the file's
+    elif _UPPER_SNAKE.fullmatch(step.name):
         yield _finding(
             runbook,
             step.line,

@@ -33,6 +33,8 @@ class Step:
     line: int
     end_line: int
     info_line: str = ""
+    language: str = ""  # the fence's language as written; ``kind`` is what runs it
+    named: bool = True  # False: the name was made from the first command, as Runme does
 
     def attr(self, key: str) -> str | None:
         return self.attributes.get(key)
@@ -41,6 +43,15 @@ class Step:
     def tags(self) -> tuple[str, ...]:
         raw = self.attributes.get("tag", "")
         return tuple(t for t in (p.strip() for p in raw.split(",")) if t)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A shell block without attributes: documentation to ops, a cell Runme would run."""
+
+    language: str
+    line: int
+    name: str  # the name Runme gives it
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,9 @@ class Runbook:
     cwd: str | None = None
     steps: tuple[Step, ...] = ()
     front_matter_line: Mapping[str, int] = field(default_factory=dict)
+    # Front matter keys ops does not use (Runme's, Hugo's, a team's own): kept, never an error.
+    other_front_matter: Mapping[str, object] = field(default_factory=dict)
+    unrun_shell_blocks: tuple[Fence, ...] = ()
 
     @property
     def name(self) -> str:
@@ -65,8 +79,11 @@ class Runbook:
         base = self.source.rsplit("/", 1)[-1]
         return base[:-3] if base.endswith(".md") else base
 
-    def step(self, name: str) -> Step | None:
-        return next((s for s in self.steps if s.name == name), None)
+    def step(self, reference: str) -> Step | None:
+        """The step named ``reference``, else the one whose Runme ``id`` it is."""
+        return next((s for s in self.steps if s.name == reference), None) or next(
+            (s for s in self.steps if s.attributes.get("id") == reference), None
+        )
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

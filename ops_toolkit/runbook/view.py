@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops_toolkit.runbook.kinds import kind_for, not_runnable
 from ops_toolkit.runbook.model import Runbook, Step
 
 _KIND_STYLE = {"sh": "green", "bash": "green", "promql": "magenta", "manual": "yellow"}
+_LEXERS = {"sh": "bash", "bash": "bash", "promql": "text", "manual": "markdown"}
 
 
 def runbook_summary(runbook: Runbook) -> dict[str, Any]:
@@ -15,7 +17,7 @@ def runbook_summary(runbook: Runbook) -> dict[str, Any]:
         "path": runbook.source,
         "title": runbook.title,
         "owner": runbook.owner,
-        "steps": len(runbook.steps),
+        "steps": sum(kind_for(s) is not None for s in runbook.steps),
         "alerts": list(runbook.alerts),
     }
 
@@ -43,6 +45,7 @@ def runbook_document(runbook: Runbook) -> dict[str, Any]:
             {
                 "name": s.name,
                 "kind": s.kind,
+                "runnable": kind_for(s) is not None,
                 "section": list(s.section),
                 "line": s.line,
                 "attributes": dict(s.attributes),
@@ -65,7 +68,7 @@ def list_table(runbooks: list[Runbook]) -> Any:
             Text(runbook.name),
             Text(runbook.title),
             Text(runbook.owner) if runbook.owner else Text("none", style="red"),
-            str(len(runbook.steps)),
+            str(sum(kind_for(s) is not None for s in runbook.steps)),
             Text(", ".join(runbook.alerts)),
         )
     return table
@@ -108,7 +111,7 @@ def show_renderables(runbook: Runbook) -> list[Any]:
             section = step.section
             parts.append(Rule(" / ".join(section) or "(top)", align="left"))
         parts.append(_step_title(number, step))
-        lexer = {"sh": "bash", "bash": "bash", "promql": "text", "manual": "markdown"}[step.kind]
+        lexer = _LEXERS.get(step.kind, step.language.lower() or "text")
         parts.append(
             Syntax(
                 step.code.rstrip("\n") or " ",
@@ -132,4 +135,6 @@ def _step_title(number: int, step: Step) -> Any:
     if extras:
         title.append("  " + "  ".join(f"{k}={v}" for k, v in extras.items()), style="cyan")
     title.append(f"  line {step.line}", style="dim")
+    if kind_for(step) is None:
+        title.append(f"\n   documentation: {not_runnable(step)}", style="dim")
     return title
