@@ -11,7 +11,7 @@ from ops_toolkit.runbook.model import Runbook
 from ops_toolkit.runbook.parse import read_runbook
 from ops_toolkit.suggest import close_matches
 
-_SKIPPED = {"readme.md", "index.md"}
+_SKIPPED = {"readme.md", "index.md", "_index.md"}  # _index.md: a Hugo section page
 
 
 def runbook_files(paths: Iterable[str]) -> list[str]:
@@ -56,6 +56,19 @@ def resolve_runbook(reference: str, directory: str) -> str:
         else (f"; known: {', '.join(names)}" if names else f"; {directory}/ has no runbooks")
     )
     raise RunbookError(f"no runbook {reference!r} (looked in {directory}/){hint}")
+
+
+def alert_index(runbooks: Iterable[Runbook]) -> dict[str, Runbook]:
+    """Alert name -> its runbook: an ``alerts:`` claim first, else the file named after it."""
+    runbooks = list(runbooks)
+    index: dict[str, Runbook] = {}
+    for runbook in runbooks:
+        for alert in runbook.alerts:
+            index.setdefault(alert, runbook)
+    for runbook in runbooks:
+        for alert in runbook.alert_names:
+            index.setdefault(alert, runbook)
+    return index
 
 
 def load_runbook(reference: str, directory: str) -> Runbook:

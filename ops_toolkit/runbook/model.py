@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+# An alert name as Prometheus rules spell them by convention: CamelCase, no '-' or '.'.
+_ALERT_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,16 @@ class Runbook:
         """The file stem: how people and alerts refer to a runbook."""
         base = self.source.rsplit("/", 1)[-1]
         return base[:-3] if base.endswith(".md") else base
+
+    @property
+    def alert_names(self) -> tuple[str, ...]:
+        """The alerts this runbook is for: its ``alerts:``, and the alert it is named after.
+
+        prometheus-operator's runbooks are ``<component>/<AlertName>.md`` without an
+        ``alerts:`` list, and kube-prometheus's ``runbook_url`` points at them by that name.
+        """
+        named = (self.name,) if _ALERT_NAME.fullmatch(self.name) else ()
+        return self.alerts + tuple(n for n in named if n not in self.alerts)
 
     def step(self, reference: str) -> Step | None:
         """The step named ``reference``, else the one whose Runme ``id`` it is."""

@@ -18,7 +18,7 @@ def runbook_summary(runbook: Runbook) -> dict[str, Any]:
         "title": runbook.title,
         "owner": runbook.owner,
         "steps": sum(kind_for(s) is not None for s in runbook.steps),
-        "alerts": list(runbook.alerts),
+        "alerts": list(runbook.alert_names),
     }
 
 
@@ -69,7 +69,7 @@ def list_table(runbooks: list[Runbook]) -> Any:
             Text(runbook.title),
             Text(runbook.owner) if runbook.owner else Text("none", style="red"),
             str(sum(kind_for(s) is not None for s in runbook.steps)),
-            Text(", ".join(runbook.alerts)),
+            Text(", ".join(runbook.alert_names)),
         )
     return table
 
@@ -88,8 +88,8 @@ def show_renderables(runbook: Runbook) -> list[Any]:
     header.append(f"\n{runbook.source}", style="dim")
     if runbook.owner:
         header.append(f"\nowner: {runbook.owner}")
-    if runbook.alerts:
-        header.append(f"\nalerts: {', '.join(runbook.alerts)}")
+    if runbook.alert_names:
+        header.append(f"\nalerts: {', '.join(runbook.alert_names)}")
     if runbook.secrets:
         header.append(f"\nsecrets (from the environment): {', '.join(runbook.secrets)}")
     parts.append(Panel(header, expand=False))
