@@ -79,21 +79,26 @@ def load_runbooks(paths: Iterable[str]) -> list[Runbook]:
     return [read_runbook(path) for path in runbook_files(paths)]
 
 
-def lint_paths(paths: Iterable[str]) -> list[Finding]:
-    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+def read_runbooks(paths: Iterable[str]) -> tuple[list[Runbook], list[RunbookError]]:
+    """Every runbook under ``paths`` that parses, and the error of each one that does not.
+
+    One bad file in a directory of a hundred must not hide the other ninety-nine.
+    """
     runbooks: list[Runbook] = []
-    findings: list[Finding] = []
+    errors: list[RunbookError] = []
     for path in runbook_files(paths):
         try:
             runbooks.append(read_runbook(path))
         except RunbookError as error:
-            findings.append(
-                Finding(
-                    error.source or path,
-                    error.line or 1,
-                    "error",
-                    "parse",
-                    error.detail or str(error),
-                )
-            )
+            errors.append(error)
+    return runbooks, errors
+
+
+def lint_paths(paths: Iterable[str]) -> list[Finding]:
+    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+    runbooks, errors = read_runbooks(paths)
+    findings = [
+        Finding(error.source or "", error.line or 1, "error", "parse", error.detail or str(error))
+        for error in errors
+    ]
     return sorted(findings + lint_runbooks(runbooks), key=lambda f: (f.source, f.line, f.message))
