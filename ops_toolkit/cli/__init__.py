@@ -42,6 +42,12 @@ def _outbox() -> click.Command:
     return outbox
 
 
+def _rollout() -> click.Command:
+    from ops_toolkit.cli.rollout import rollout
+
+    return rollout
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -53,6 +59,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
     "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
     "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
+    "rollout": LazyCommand("Open a service stage by stage, gated on SLO evidence.", _rollout),
 }
 
 
