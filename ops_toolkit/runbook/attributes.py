@@ -55,6 +55,18 @@ def _bool(value: str, kind: str) -> object:
     return _BOOLS[value.strip().lower()]
 
 
+def _prompt(value: str, kind: str) -> object:
+    """Runme's ``promptEnv``: yes/always/auto ask for an unset variable, no/never do not."""
+    word = value.strip().lower()
+    if word in ("auto", "always"):
+        return True
+    if word == "never":
+        return False
+    if word not in _BOOLS:
+        raise ValueError(f"expected yes, no or auto, got {value!r}")
+    return _BOOLS[word]
+
+
 def _duration(value: str, kind: str) -> object:
     return parse_duration(value)
 
@@ -152,17 +164,17 @@ ATTRIBUTES: dict[str, Attribute] = {
     "cwd": Attribute("working directory", _text),
     "interactive": Attribute("attach the terminal (true/false)", _bool),
     "interpreter": Attribute("the program that runs a block in another language", _program),
+    "background": Attribute("start the step and go on; stopped when the run ends", _bool),
+    "promptEnv": Attribute("ask for an unset variable the step exports (yes/no/auto)", _prompt),
 }
 
 # Runme's own attributes: valid in a runbook, without meaning to ops.
 RUNME_ATTRIBUTES = frozenset(
     {
         "id",
-        "background",
         "closeTerminalOnSuccess",
         "excludeFromRunAll",
         "mimeType",
-        "promptEnv",
         "terminalRows",
         "category",
         "skipPrompts",
@@ -185,6 +197,8 @@ class StepOptions:
     cwd: str | None = None
     interactive: bool = False
     interpreter: str | None = None
+    background: bool = False
+    promptEnv: bool = False
 
 
 def check_attribute(key: str, value: str, kind: str) -> object:

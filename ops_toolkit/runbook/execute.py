@@ -21,6 +21,7 @@ from ops_toolkit.masking import MASK, Masker
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
+from ops_toolkit.runbook.background import sigterm_as_interrupt, stop_background
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import StepKind, kind_for, not_runnable
@@ -220,7 +221,8 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
         steps={s.name: StepRecord(s.name) for s in plan},
         options={"keep_going": options.keep_going, "yes": options.yes},
     )
-    return _execute(runbook, record, params, options, world)
+    with sigterm_as_interrupt():
+        return _execute(runbook, record, params, options, world)
 
 
 def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
@@ -249,7 +251,8 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
-    return _execute(runbook, record, params, options, world)
+    with sigterm_as_interrupt():
+        return _execute(runbook, record, params, options, world)
 
 
 def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
@@ -344,7 +347,9 @@ def _execute(
                 if handler:
                     handler_step = runbook.step(handler)
                     assert handler_step is not None
-                    record.steps.setdefault(handler, StepRecord(handler, handler=True))
+                    record.steps.setdefault(
+                        handler_step.name, StepRecord(handler_step.name, handler=True)
+                    )
                     _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
@@ -353,6 +358,8 @@ def _execute(
         for step_record in record.steps.values():
             if step_record.status == "running":
                 step_record.status, step_record.message = "failed", "interrupted"
+    finally:
+        stop_background(record.steps.values(), options.kill_grace)
     record.status = _run_status(record, interrupted)
     record.finished_at = world.clock()
     world.store.save(record)
@@ -414,6 +421,8 @@ def _run_step(
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             record.variables[opts.capture] = mask(attempt.stdout.strip())
+        if attempt.status == "succeeded":  # `export X=1` reaches the steps after it
+            record.variables.update({k: mask(v) for k, v in attempt.exports.items()})
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -421,7 +430,7 @@ def _run_step(
     state.message = mask(attempt.message)
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
-    state.pgid = None
+    state.pgid = attempt.background  # a background step's group lives until the run ends
     world.store.save(record)
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     _audit(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from ops_toolkit.durations import format_duration
@@ -17,7 +18,7 @@ from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample, escape_promql_string
 from ops_toolkit.runbook.attributes import PromqlExpect, ShellExpect
 from ops_toolkit.runbook.context import Attempt, StepContext
-from ops_toolkit.runbook.model import Step
+from ops_toolkit.runbook.model import Param, Step
 
 if TYPE_CHECKING:
     from ops_toolkit.runbook.process import ProcessResult
@@ -38,38 +39,166 @@ class StepKind(Protocol):
 
 @dataclass(frozen=True)
 class ShellKind:
-    """A shell script in its own process group; values arrive only as environment variables."""
+    """A shell script in its own process group; values arrive only as environment variables.
+
+    As in Runme: leading ``$ `` prompts are dropped, variables the script exports reach the
+    steps after it, ``background`` starts it and goes on, ``promptEnv`` asks for unset
+    variables it exports.
+    """
 
     shell: str
     description: str
     flags: tuple[str, ...] = ("-e",)
 
-    def argv(self, step: Step, ctx: StepContext) -> list[str]:
+    def argv(self, step: Step, ctx: StepContext, script: str | None = None) -> list[str]:
         shell = self.shell if self.shell != "sh" else (ctx.runbook.shell or "sh")
         flags = self.flags if shell == self.shell else ("-e",)
-        return [shell, *flags, "-c", step.code]
+        return [shell, *flags, "-c", shell_script(step) if script is None else script]
 
     def describe(self, step: Step, ctx: StepContext) -> str:
         argv = self.argv(step, ctx)
-        return f"run with {' '.join(argv[:-1])} <script> in {ctx.cwd or '.'}"
+        how = f"{' '.join(argv[:-1])} <script> in {ctx.cwd or '.'}"
+        asks = exported_names(step) if ctx.options.promptEnv else []
+        ask = f"; asks for {', '.join(asks)} when unset (promptEnv)" if asks else ""
+        if ctx.options.background:
+            return f"start in the background with {how}; stopped when the run ends{ask}"
+        return f"run with {how}{ask}"
 
     def run(self, step: Step, ctx: StepContext) -> Attempt:
         from ops_toolkit.runbook.process import run_process
 
+        script, asked, problem = _ask_for_exports(step, ctx)
+        if problem:
+            return Attempt("failed", None, "", message=problem)
+        env = {**ctx.env, **asked}
+        if ctx.options.background:
+            return self._start_background(step, ctx, script, env)
+        with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
+            exported = os.path.join(directory, "exports")
+            env[EXPORT_FILE] = exported
+            try:
+                result = run_process(
+                    self.argv(step, ctx, _DUMP_EXPORTS + script),
+                    env=env,
+                    cwd=ctx.cwd,
+                    timeout=ctx.options.timeout,
+                    on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
+                    on_start=ctx.on_start,
+                    kill_grace=ctx.kill_grace,
+                    interactive=ctx.options.interactive and ctx.interactive,
+                )
+            except OSError as exc:
+                return Attempt(
+                    "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
+                )
+            exports = read_exports(exported, ctx.env)
+        attempt = _judge(result, ctx)
+        return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
+
+    def _start_background(
+        self, step: Step, ctx: StepContext, script: str, env: dict[str, str]
+    ) -> Attempt:
+        from ops_toolkit.runbook.background import start_background
+
+        handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
+        os.close(handle)
         try:
-            result = run_process(
-                self.argv(step, ctx),
-                env=ctx.env,
-                cwd=ctx.cwd,
-                timeout=ctx.options.timeout,
-                on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
-                on_start=ctx.on_start,
-                kill_grace=ctx.kill_grace,
-                interactive=ctx.options.interactive and ctx.interactive,
-            )
+            pgid = start_background(self.argv(step, ctx, script), env, ctx.cwd, log)
         except OSError as exc:
             return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
-        return _judge(result, ctx)
+        ctx.on_start(pgid)
+        return Attempt(
+            "succeeded",
+            None,
+            f"started in the background as process group {pgid}; output in {log}\n",
+            message="running in the background until the run ends",
+            background=pgid,
+        )
+
+
+# The script's exported environment, written when it exits, for the steps after it. On the
+# script's first line, so the line numbers in the shell's error messages stay the script's.
+EXPORT_FILE = "OPS_EXPORT_FILE"
+_DUMP_EXPORTS = f"trap 'env -0 > \"${EXPORT_FILE}\"' EXIT; "
+_SHELL_OWN = frozenset({EXPORT_FILE, "PWD", "OLDPWD", "SHLVL", "_"})
+# ops's own credentials: never carried from one step to the next, by name or by value.
+OPS_CREDENTIALS = re.compile(
+    r"SLACK_\w*|OPS_WEBHOOK_TOKEN|\w*SIGNING_SECRET\w*|(?:OPS_)?DATABASE_URL|OPS_\w*(?:TOKEN|SECRET|PASSWORD)\w*"
+)
+_PROMPT = re.compile(r"^([ \t]*)\$ ", re.MULTILINE)
+_EXPORT = re.compile(r"^[ \t]*export[ \t]+([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.MULTILINE)
+
+
+def shell_script(step: Step) -> str:
+    """The step's code as the shell gets it: leading ``$ `` prompts dropped, as Runme does."""
+    return _PROMPT.sub(r"\1", step.code)
+
+
+def exported_names(step: Step) -> list[str]:
+    """Names the script sets with ``export NAME=value``, in order."""
+    return list(dict.fromkeys(m.group(1) for m in _EXPORT.finditer(shell_script(step))))
+
+
+def read_exports(path: str, given: Mapping[str, str]) -> dict[str, str]:
+    """Variables the script exported or changed, minus the shell's own and ops's credentials."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return {}  # the script replaced itself (exec) or set its own EXIT trap
+    credentials = {v for k, v in given.items() if OPS_CREDENTIALS.fullmatch(k) and v}
+    exports = {}
+    for entry in data.split(b"\0"):
+        name, sep, value = entry.decode("utf-8", "replace").partition("=")
+        if not sep or name in _SHELL_OWN or given.get(name) == value:
+            continue
+        if OPS_CREDENTIALS.fullmatch(name) or value in credentials:
+            continue
+        exports[name] = value
+    return exports
+
+
+def _ask_for_exports(step: Step, ctx: StepContext) -> tuple[str, dict[str, str], str | None]:
+    """``promptEnv``: each unset variable the step exports is asked for at a terminal.
+
+    The answer reaches the script as an environment variable (its ``export NAME=...`` line
+    becomes ``export NAME``), never pasted into the script. A variable already set keeps its
+    value. Unattended, an unset one refuses the step; ``skipPrompts: true`` in the front
+    matter runs the script as written.
+    """
+    script = shell_script(step)
+    if not ctx.options.promptEnv or ctx.runbook.other_front_matter.get("skipPrompts") is True:
+        return script, {}, None
+    asked: dict[str, str] = {}
+    missing: list[str] = []
+
+    def ask(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if ctx.env.get(name) or name in asked:
+            return f"export {name}"
+        if not ctx.interactive:
+            missing.append(name)
+            return match.group(0)
+        placeholder = match.group(2).strip().strip("\"'")
+        param = Param(
+            name,
+            step.line,
+            default=placeholder or None,
+            description=f"step {step.name!r} exports it (promptEnv)",
+        )
+        asked[name] = ctx.ui.ask_param(param)
+        return f"export {name}"
+
+    script = _EXPORT.sub(ask, script)
+    if missing:
+        names = ", ".join(missing)
+        return (
+            script,
+            asked,
+            f"asks for {names} (promptEnv) but no one is at a terminal; set {names} in the "
+            "environment, or run it at a terminal",
+        )
+    return script, asked, None
 
 
 def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
@@ -217,7 +346,6 @@ class InterpreterKind:
 
     def run(self, step: Step, ctx: StepContext) -> Attempt:
         import shlex
-        import tempfile
 
         from ops_toolkit.runbook.process import run_process
 

@@ -295,6 +295,7 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "not-run",
                 f"{label}: {not_runnable(step)}; until then it is documentation",
             )
+    yield from _lint_background(runbook, step)
     if not step.named:
         pass  # named after its first command, as Runme names it; style is not the file's
     elif _UPPER_SNAKE.fullmatch(step.name):
@@ -316,6 +317,32 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
         )
     yield from _lint_when(runbook, step, known)
     yield from _lint_code(runbook, step, known)
+
+
+_NO_EFFECT_IN_BACKGROUND = ("expect", "capture", "retries", "timeout", "interactive", "on_failure")
+
+
+def _lint_background(runbook: Runbook, step: Step) -> Iterable[Finding]:
+    label = f"step {step.name!r}"
+    if (step.attr("background") or "").strip().lower() not in ("true", "yes", "1"):
+        return
+    yield _finding(
+        runbook,
+        step.line,
+        "note",
+        "background",
+        f"{label}: runs in the background: the run goes on at once, and stops it when it ends",
+    )
+    ignored = [key for key in _NO_EFFECT_IN_BACKGROUND if key in step.attributes]
+    if ignored:
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "background-attribute",
+            f"{label}: {', '.join(ignored)} has no effect on a background step (the run does "
+            "not wait for it)",
+        )
 
 
 def _lint_when(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Finding]:
@@ -346,13 +373,13 @@ def _lint_code(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
         reported: set[str] = set()
         for offset, text in enumerate(lines, 1):
             line = step.line + offset
-            if text.startswith("$ "):
+            if text.lstrip(" \t").startswith("$ "):
                 yield _finding(
                     runbook,
                     line,
-                    "warning",
+                    "note",
                     "runme-dollar",
-                    f"{label}: line starts with '$ ', which Runme strips; remove the prompt",
+                    f"{label}: the '$ ' prompt is dropped before the line runs (as Runme does)",
                 )
             for pattern, what in DESTRUCTIVE:
                 if not confirm and pattern.search(text) and what not in reported:

@@ -137,4 +137,6 @@ def _step_title(number: int, step: Step) -> Any:
     title.append(f"  line {step.line}", style="dim")
     if kind_for(step) is None:
         title.append(f"\n   documentation: {not_runnable(step)}", style="dim")
+    elif (step.attr("background") or "").strip().lower() in ("true", "yes", "1"):
+        title.append("\n   background: the run goes on at once and stops it when it ends")
     return title

@@ -109,8 +109,8 @@ def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
         pytest.param(
             step('{"name":"a"}', "$ ls"),
             [
-                "r.md:8: warning: step 'a': line starts with '$ ', which Runme strips; remove the "
-                "prompt"
+                "r.md:8: note: step 'a': the '$ ' prompt is dropped before the line runs (as Runme "
+                "does)"
             ],
             id="Runme dollar prompt",
         ),
@@ -126,6 +126,21 @@ def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
             step('{"name":"a","background":"false","excludeFromRunAll":"true"}'),
             [],
             id="Runme's own attributes are accepted",
+        ),
+        pytest.param(
+            step('{"name":"a","background":"true","timeout":"5m","capture":"OUT"}', "sleep 9"),
+            [
+                "r.md:7: note: step 'a': runs in the background: the run goes on at once, and "
+                "stops it when it ends",
+                "r.md:7: warning: step 'a': capture, timeout has no effect on a background step "
+                "(the run does not wait for it)",
+            ],
+            id="a background step, and what has no effect on it",
+        ),
+        pytest.param(
+            step('{"name":"a","promptEnv":"maybe"}'),
+            ["r.md:7: error: step 'a': promptEnv: expected yes, no or auto, got 'maybe'"],
+            id="promptEnv takes Runme's values",
         ),
         pytest.param(
             step('{"name":"a"}', 'up{job="$JOB"}', "promql"),
