@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
 from ops_toolkit.runbook.expr import parse_expression, variables_in
-from ops_toolkit.runbook.kinds import STEP_KINDS, kind_for, not_runnable
+from ops_toolkit.runbook.kinds import STEP_KINDS, exported_names, kind_for, not_runnable
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.runbook.parse import FRONT_KEYS
 from ops_toolkit.suggest import did_you_mean
@@ -296,6 +296,16 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 f"{label}: {not_runnable(step)}; until then it is documentation",
             )
     yield from _lint_background(runbook, step)
+    prompt = (step.attr("promptEnv") or "").strip().lower()
+    if prompt in ("true", "yes", "1", "auto", "always") and not exported_names(step):
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "prompt-env",
+            f"{label}: promptEnv asks for the variables a step exports ('export NAME=value'), "
+            "and this one exports none",
+        )
     if not step.named:
         pass  # named after its first command, as Runme names it; style is not the file's
     elif _UPPER_SNAKE.fullmatch(step.name):

@@ -143,6 +143,19 @@ def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
             id="promptEnv takes Runme's values",
         ),
         pytest.param(
+            step('{"name":"a","promptEnv":"auto"}', "echo $HOME"),
+            [
+                "r.md:7: warning: step 'a': promptEnv asks for the variables a step exports "
+                "('export NAME=value'), and this one exports none"
+            ],
+            id="promptEnv on a step that exports nothing",
+        ),
+        pytest.param(
+            step('{"name":"a","promptEnv":"yes"}', "export A=1"),
+            [],
+            id="promptEnv on a step that exports",
+        ),
+        pytest.param(
             step('{"name":"a"}', 'up{job="$JOB"}', "promql"),
             ["r.md:8: warning: step 'a': $JOB is not a param; promql steps can only use params"],
             id="promql using a non-param",
