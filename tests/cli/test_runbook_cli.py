@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ RUNBOOKS = str(ROOT / "runbooks")
 def test_help_lists_the_groups(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "runbook  List, lint, show and run runbooks." in result.output
+    assert re.search(r"\n  runbook +List, lint, show and run runbooks\.\n", result.output)
 
 
 def test_list_json_names_every_worked_example(runner: CliRunner) -> None:
