@@ -18,6 +18,7 @@ from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample, escape_promql_string
 from ops_toolkit.runbook.attributes import PromqlExpect, ShellExpect
 from ops_toolkit.runbook.context import Attempt, StepContext
+from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.model import Param, Step
 
 if TYPE_CHECKING:
@@ -65,8 +66,6 @@ class ShellKind:
         return f"run with {how}{ask}"
 
     def run(self, step: Step, ctx: StepContext) -> Attempt:
-        from ops_toolkit.runbook.process import run_process
-
         script, asked, problem = _ask_for_exports(step, ctx)
         if problem:
             return Attempt("failed", None, "", message=problem)
@@ -77,16 +76,7 @@ class ShellKind:
             exported = os.path.join(directory, "exports")
             env[EXPORT_FILE] = exported
             try:
-                result = run_process(
-                    self.argv(step, ctx, _DUMP_EXPORTS + script),
-                    env=env,
-                    cwd=ctx.cwd,
-                    timeout=ctx.options.timeout,
-                    on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
-                    on_start=ctx.on_start,
-                    kill_grace=ctx.kill_grace,
-                    interactive=ctx.options.interactive and ctx.interactive,
-                )
+                result = _run_masked(step, ctx, self.argv(step, ctx, _DUMP_EXPORTS + script), env)
             except OSError as exc:
                 return Attempt(
                     "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
@@ -121,10 +111,6 @@ class ShellKind:
 EXPORT_FILE = "OPS_EXPORT_FILE"
 _DUMP_EXPORTS = f"trap 'env -0 > \"${EXPORT_FILE}\"' EXIT; "
 _SHELL_OWN = frozenset({EXPORT_FILE, "PWD", "OLDPWD", "SHLVL", "_"})
-# ops's own credentials: never carried from one step to the next, by name or by value.
-OPS_CREDENTIALS = re.compile(
-    r"SLACK_\w*|OPS_WEBHOOK_TOKEN|\w*SIGNING_SECRET\w*|(?:OPS_)?DATABASE_URL|OPS_\w*(?:TOKEN|SECRET|PASSWORD)\w*"
-)
 _PROMPT = re.compile(r"^([ \t]*)\$ ", re.MULTILINE)
 _EXPORT = re.compile(r"^[ \t]*export[ \t]+([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.MULTILINE)
 
@@ -146,15 +132,13 @@ def read_exports(path: str, given: Mapping[str, str]) -> dict[str, str]:
             data = handle.read()
     except OSError:
         return {}  # the script replaced itself (exec) or set its own EXIT trap
-    credentials = {v for k, v in given.items() if OPS_CREDENTIALS.fullmatch(k) and v}
     exports = {}
     for entry in data.split(b"\0"):
         name, sep, value = entry.decode("utf-8", "replace").partition("=")
         if not sep or name in _SHELL_OWN or given.get(name) == value:
             continue
-        if OPS_CREDENTIALS.fullmatch(name) or value in credentials:
-            continue
-        exports[name] = value
+        if not is_ops_credential(name, value):  # ops's own never pass from step to step
+            exports[name] = value
     return exports
 
 
@@ -199,6 +183,36 @@ def _ask_for_exports(step: Step, ctx: StepContext) -> tuple[str, dict[str, str],
             "environment, or run it at a terminal",
         )
     return script, asked, None
+
+
+def _run_masked(
+    step: Step, ctx: StepContext, argv: list[str], env: Mapping[str, str]
+) -> ProcessResult:
+    """Run ``argv`` for ``step``, its output shown masked as it arrives."""
+    from ops_toolkit.runbook.process import run_process
+
+    live = ctx.mask.stream()  # a secret split across two reads is masked all the same
+
+    def show(text: str) -> None:
+        masked = live.feed(text)
+        if masked:
+            ctx.ui.step_output(step, masked)
+
+    try:
+        return run_process(
+            argv,
+            env=env,
+            cwd=ctx.cwd,
+            timeout=ctx.options.timeout,
+            on_output=show,
+            on_start=ctx.on_start,
+            kill_grace=ctx.kill_grace,
+            interactive=ctx.options.interactive and ctx.interactive,
+        )
+    finally:
+        rest = live.flush()
+        if rest:
+            ctx.ui.step_output(step, rest)
 
 
 def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
@@ -269,9 +283,9 @@ class PromqlKind:
         query = substitute_params(step.code, ctx.params)
         try:
             samples = ctx.metrics().query(query)
-        except MetricsError as exc:
-            return Attempt("failed", None, f"{exc}\n", message=str(exc))
-        table = format_samples(samples)
+        except MetricsError as exc:  # may quote the query, secret params substituted
+            return Attempt("failed", None, ctx.mask(f"{exc}\n"), message=ctx.mask(str(exc)))
+        table = ctx.mask(format_samples(samples))  # labels can echo a secret param back
         ctx.ui.step_output(step, table)
         stdout = _format_value(samples[0].value) if len(samples) == 1 else table
         expect = ctx.options.expect
@@ -347,8 +361,6 @@ class InterpreterKind:
     def run(self, step: Step, ctx: StepContext) -> Attempt:
         import shlex
 
-        from ops_toolkit.runbook.process import run_process
-
         program = shlex.split(step.attr("interpreter") or "")
         language = step.language.lower()
         suffix = _SUFFIXES.get(language, f".{language}" if language.isalnum() else "")
@@ -357,16 +369,7 @@ class InterpreterKind:
             with open(script, "w", encoding="utf-8") as handle:
                 handle.write(step.code)
             try:
-                result = run_process(
-                    [*program, script],
-                    env=ctx.env,
-                    cwd=ctx.cwd,
-                    timeout=ctx.options.timeout,
-                    on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
-                    on_start=ctx.on_start,
-                    kill_grace=ctx.kill_grace,
-                    interactive=ctx.options.interactive and ctx.interactive,
-                )
+                result = _run_masked(step, ctx, [*program, script], ctx.env)
             except OSError as exc:
                 return Attempt(
                     "failed", None, "", message=f"cannot start {program[0]}: {exc.strerror}"

@@ -27,7 +27,7 @@ _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _PARAM_KEYS = ("default", "pattern", "choices", "required", "from_label", "description", "secret")
-FRONT_KEYS = ("title", "owner", "alerts", "params", "secrets", "shell", "cwd", "description")
+FRONT_KEYS = ("title", "owner", "alerts", "params", "secrets", "env", "shell", "cwd", "description")
 
 # Languages Runme runs in a shell even without attributes (lint tells how to make them steps).
 RUNME_SHELLS = frozenset({"sh", "bash", "shell", "zsh", "sh-raw"})
@@ -92,6 +92,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
         alerts=_string_list(meta, "alerts", source, meta_lines),
         params=_params(meta, source, meta_lines),
         secrets=_string_list(meta, "secrets", source, meta_lines),
+        env=_string_list(meta, "env", source, meta_lines),
         shell=_string(meta, "shell", source, meta_lines),
         cwd=_string(meta, "cwd", source, meta_lines),
         steps=steps,

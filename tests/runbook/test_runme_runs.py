@@ -15,6 +15,7 @@ from rich.console import Console
 
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.audit import AuditLog
+from ops_toolkit.runbook.environment import ops_credentials, person_environment
 from ops_toolkit.runbook.execute import (
     RunOptions,
     World,
@@ -34,11 +35,14 @@ NOTEBOOK = str(Path(__file__).parent / "fixtures" / "runme" / "search-notebook.m
 
 
 def world(tmp_path: Path, ui: ScriptedUI | None = None, env: dict[str, str] | None = None) -> World:
+    """As the CLI builds it: the person's environment, minus and masking ops's credentials."""
+    environ = {"PATH": os.environ["PATH"], **(env or {})}
     return World(
         ui=ui or ScriptedUI(),
         store=StateStore(str(tmp_path / "state")),
         audit=AuditLog(str(tmp_path / "state" / "audit.jsonl")),
-        env={"PATH": os.environ["PATH"], **(env or {})},
+        env=person_environment(environ),
+        credentials=ops_credentials(environ),
         sleep=lambda seconds: None,
         user="alice",
         host="laptop",
@@ -163,7 +167,7 @@ def test_exports_never_carry_ops_credentials_and_secrets_stay_masked(tmp_path: P
         "ADMIN_TOKEN": "s3cr3t-admin",
     }
     record = start_run(runbook, RunOptions(), world(tmp_path, env=env))
-    assert record.variables == {"COPY": "***", "OK": "1"}
+    assert record.variables == {"LEAK": "", "DB": "", "COPY": "***", "OK": "1"}
     assert outputs(record)[1] == ("use", "succeeded", "unset unset unset 1\n")
     stored = "".join(p.read_text() for p in (tmp_path / "state").rglob("*") if p.is_file())
     assert record.run_id in stored
