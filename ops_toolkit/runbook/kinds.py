@@ -74,9 +74,9 @@ class ShellKind:
             return self._start_background(step, ctx, script, env)
         with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
             exported = os.path.join(directory, "exports")
-            env[EXPORT_FILE] = exported
+            argv = self.argv(step, ctx, dump_exports(exported) + script)
             try:
-                result = _run_masked(step, ctx, self.argv(step, ctx, _DUMP_EXPORTS + script), env)
+                result = _run_masked(step, ctx, argv, env)
             except OSError as exc:
                 return Attempt(
                     "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
@@ -108,9 +108,18 @@ class ShellKind:
 
 # The script's exported environment, written when it exits, for the steps after it. On the
 # script's first line, so the line numbers in the shell's error messages stay the script's.
-EXPORT_FILE = "OPS_EXPORT_FILE"
-_DUMP_EXPORTS = f"trap 'env -0 > \"${EXPORT_FILE}\"' EXIT; "
-_SHELL_OWN = frozenset({EXPORT_FILE, "PWD", "OLDPWD", "SHLVL", "_"})
+# The file is ops's own temporary path, so the step's environment stays what the
+# environment models say it is.
+_SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
+
+
+def dump_exports(path: str) -> str:
+    """The prologue that writes the script's exported environment to ``path`` at exit."""
+    import shlex
+
+    return f"trap {shlex.quote(f'env -0 > {shlex.quote(path)}')} EXIT; "
+
+
 _PROMPT = re.compile(r"^([ \t]*)\$ ", re.MULTILINE)
 _EXPORT = re.compile(r"^[ \t]*export[ \t]+([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.MULTILINE)
 

@@ -285,3 +285,9 @@ def test_skip_prompts_in_the_front_matter_runs_the_export_as_written(tmp_path: P
     )
     record = start_run(runbook, RunOptions(), world(tmp_path))
     assert outputs(record) == [("index", "succeeded", "index: docs-v2\n")]
+
+
+def test_carrying_exports_adds_nothing_to_a_steps_environment(tmp_path: Path) -> None:
+    runbook = make_runbook(tmp_path, step("names", "env | cut -d= -f1 | grep '^OPS_' | sort"))
+    record = start_run(runbook, RunOptions(), world(tmp_path))
+    assert outputs(record) == [("names", "succeeded", "OPS_RUNBOOK\nOPS_RUN_ID\nOPS_STEP\n")]
