@@ -302,6 +302,16 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "bad-on-failure",
                 f"{label}: on_failure names step {handler.name!r}, which ops cannot run",
             )
+    if step.kind in STEP_KINDS and "interpreter" in step.attributes:
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "interpreter-ignored",
+            f"{label}: interpreter has no effect on a {step.kind} step (it runs with "
+            f"{runbook.shell or 'sh' if step.kind == 'sh' else step.kind}); it is for "
+            "blocks in other languages",
+        )
     if kind_for(step) is None:
         typo = did_you_mean(step.kind, STEP_KINDS)
         if typo:

@@ -255,6 +255,14 @@ def test_an_alert_claimed_by_two_runbooks_is_an_error() -> None:
             id="an interpreter makes it a step",
         ),
         pytest.param(
+            step('{"name":"a","interpreter":"zsh"}', "true"),
+            [
+                "r.md:7: warning: step 'a': interpreter has no effect on a sh step (it runs with "
+                "sh); it is for blocks in other languages"
+            ],
+            id="an interpreter on a shell step is ignored",
+        ),
+        pytest.param(
             step('{"name":"a","interpreter":"python3 \'-u"}', "print(1)", "python"),
             ["r.md:7: error: step 'a': interpreter: not a command line: No closing quotation"],
             id="an interpreter that is not a command line",
