@@ -2,17 +2,14 @@
 
 A background step is its own process group, like every step; the group is recorded in the
 run's state (so ``resume`` knows it may still be running) and stopped, SIGTERM then SIGKILL,
-when the run ends however it ends: success, failure, Ctrl-C or SIGTERM.
+when the run ends however it ends: success, failure, Ctrl-C or SIGTERM (which the CLI turns
+into an interrupt, ``process.signals_interrupt``).
 """
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Iterable, Mapping
 
 from ops_toolkit.runbook.process import terminate_group
 from ops_toolkit.runbook.state import StepRecord
@@ -51,25 +48,3 @@ def stop_background(steps: Iterable[StepRecord], grace: float) -> list[str]:
         step.message = "; ".join(m for m in (step.message, "stopped at the end of the run") if m)
         stopped.append(step.name)
     return stopped
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a run as Ctrl-C does, so its processes are stopped before ops exits.
-
-    Only in the main thread, and only when nobody else handles SIGTERM already.
-    """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(
-        signal.SIGTERM
-    ) not in (signal.SIG_DFL, None):
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
