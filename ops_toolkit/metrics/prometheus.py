@@ -67,7 +67,8 @@ class PrometheusSource:
         import requests
 
         timeout = self._time_left()
-        form: dict[str, str] = {"query": promql, "timeout": f"{timeout:g}s"}
+        # whole milliseconds: Prometheus refuses a fractional duration such as '9.98s'
+        form: dict[str, str] = {"query": promql, "timeout": f"{max(1, int(timeout * 1000))}ms"}
         if at is not None:
             form["time"] = f"{at:.3f}"
         try:
