@@ -25,7 +25,7 @@ from ops_toolkit.slo.queries import (
     count_queries,
     promql_range,
 )
-from ops_toolkit.slo.windows import BURN_WINDOWS
+from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
 
@@ -90,7 +90,7 @@ def from_ratios(
     return SLOStatus(
         slo,
         at,
-        budget.status(remaining, rates, slo.window.period_seconds),
+        budget.status(remaining, rates, alert_windows(slo)),
         period_ratio,
         window_ratios,
         period,
@@ -101,7 +101,7 @@ def from_ratios(
 
 
 def failed(slo: SLO, at: float, message: str) -> SLOStatus:
-    return SLOStatus(slo, at, "error", None, dict.fromkeys(BURN_WINDOWS), error=message)
+    return SLOStatus(slo, at, "error", None, dict.fromkeys(DISPLAY_WINDOWS), error=message)
 
 
 def period_seconds_at(window: Window, at: float) -> int:
@@ -133,7 +133,7 @@ class _Planned:
 def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
     planned = []
     for index, slo in enumerate(slos):
-        for window in (PERIOD, *BURN_WINDOWS):
+        for window in (PERIOD, *report_windows(slo)):
             seconds = period_seconds_at(slo.window, at) if window == PERIOD else window
             span = promql_range(seconds)
             counted, counted_query, total_query = count_queries(slo.sli, span)
@@ -192,7 +192,7 @@ def evaluate(
         if index in errors:
             results.append(failed(slo, at, errors[index]))
             continue
-        windows = {w: counts[index].get(w) for w in BURN_WINDOWS}
+        windows = {w: counts[index].get(w) for w in report_windows(slo)}
         period = counts[index].get(PERIOD)
         results.append(
             from_ratios(
@@ -286,7 +286,7 @@ def evaluate_recorded(
     """
     from ops_toolkit.durations import format_duration
 
-    names = {w: f"slo:error_ratio:{format_duration(w)}" for w in BURN_WINDOWS}
+    names = {w: f"slo:error_ratio:{format_duration(w)}" for w in windows_of(slos)}
     names[PERIOD] = "slo:error_ratio:period"
     windows = list(names)
     answers = source.query_many([names[w] for w in windows], at)
@@ -320,7 +320,7 @@ def evaluate_recorded(
                 slo,
                 at,
                 _ratio(recorded.get(PERIOD)),
-                {w: _ratio(recorded.get(w)) for w in BURN_WINDOWS},
+                {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
             )
         )
     return results

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ops_toolkit.durations import format_duration
+
 CALENDAR_SECONDS = {"week": 7 * 86400, "month": 30 * 86400, "quarter": 90 * 86400}
 
 
@@ -63,9 +65,44 @@ class Window:
             return f"calendar {self.calendar}" + (
                 f" ({self.timezone})" if self.timezone != "UTC" else ""
             )
-        from ops_toolkit.durations import format_duration
-
         return format_duration(self.seconds)
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One alert pair: fires when both windows burn faster than ``factor`` for ``for_seconds``."""
+
+    severity: str  # "page" | "ticket"
+    long: int
+    short: int
+    factor: float
+    for_seconds: int
+
+    def budget_share(self, period_seconds: int) -> float:
+        """The share of the period's budget spent in the long window when it fires."""
+        return self.factor * self.long / period_seconds
+
+    @property
+    def long_name(self) -> str:
+        return format_duration(self.long)
+
+    @property
+    def short_name(self) -> str:
+        return format_duration(self.short)
+
+    @property
+    def for_name(self) -> str:
+        return format_duration(self.for_seconds)
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """How an SLO's alerts are built; every field is optional (the defaults need nothing).
+
+    ``windows``: a custom window set (None: the Workbook's table scaled to the period).
+    """
+
+    windows: tuple[BurnWindow, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,7 @@ class SLO:
     description: str = ""
     runbook: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    alerting: Alerting = field(default_factory=Alerting)
 
     @property
     def budget(self) -> float:

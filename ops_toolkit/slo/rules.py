@@ -25,9 +25,9 @@ from typing import Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.model import SLO, LatencySLI, RatioSLI, RawSLI, SLOFile
+from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI, SLOFile
 from ops_toolkit.slo.queries import with_matcher
-from ops_toolkit.slo.windows import BURN_ALERTS, BURN_WINDOWS
+from ops_toolkit.slo.windows import alert_windows, report_windows
 
 VALUE = '{{ printf "%.1f" $value }}'
 NO_DATA_FOR = "10m"
@@ -109,7 +109,8 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
             slo,
         )
     ]
-    spans = [(format_duration(w), format_duration(w)) for w in BURN_WINDOWS if w != 300]
+    windows = report_windows(slo)
+    spans = [(format_duration(w), format_duration(w)) for w in windows if w != 300]
     spans.append(("period", format_duration(slo.window.period_seconds)))
     for name, span in spans:
         ratios.append(
@@ -121,7 +122,7 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
             )
         )
     budget = clean(slo.budget)
-    for window in BURN_WINDOWS:
+    for window in windows:
         name = format_duration(window)
         ratios.append(
             _record(f"slo:burn_rate:{name}", f"slo:error_ratio:{name}{selector} / {budget}", slo)
@@ -140,33 +141,41 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
     ]
 
 
-def _pairs(severity: str, slo: SLO) -> list[tuple[str, str, float]]:
-    period = slo.window.period_seconds
-    return [
-        (a.long_name, a.short_name, a.factor(period)) for a in BURN_ALERTS if a.severity == severity
-    ]
+def _pairs(severity: str, slo: SLO) -> list[BurnWindow]:
+    return [pair for pair in alert_windows(slo) if pair.severity == severity]
 
 
-def _burn_expr(severity: str, slo: SLO) -> str:
+def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
     selector = "{" + _matchers(slo) + "}"
-    return " or ".join(
-        f"(slo:burn_rate:{long}{selector} > {clean(factor)} and slo:burn_rate:{short}{selector} > {clean(factor)})"
-        for long, short, factor in _pairs(severity, slo)
+    factor = clean(pair.factor)
+    return (
+        f"slo:burn_rate:{pair.long_name}{selector} > {factor} and "
+        f"slo:burn_rate:{pair.short_name}{selector} > {factor}"
     )
 
 
-def _annotations(slo: SLO, severity: str, runbook_url: str | None) -> dict[str, str]:
+def _alert_labels(pair: BurnWindow, slo: SLO) -> dict[str, str]:
+    return {
+        "severity": pair.severity,
+        "tier": pair.severity,
+        "long": pair.long_name,
+        "short": pair.short_name,
+        **_labels(slo),
+    }
+
+
+def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[str, str]:
     window = slo.window.describe()
-    pairs = " or ".join(
-        f"{long} and {short} above {clean(f)}x" for long, short, f in _pairs(severity, slo)
-    )
-    speed = "fast: page now" if severity == "page" else "steadily: open a ticket"
+    share = clean(round(pair.budget_share(slo.window.period_seconds) * 100, 2))
+    speed = "fast: page now" if pair.severity == "page" else "steadily: open a ticket"
     annotations = {
         "summary": f"{slo.key} is burning its error budget {speed}",
         "description": (
             f"{slo.key} spends its error budget {VALUE}x faster than sustainable (at 1x the "
             f"budget lasts exactly the {window} window). The objective is {clean(slo.objective)}% "
-            f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when {pairs}."
+            f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when "
+            f"{pair.long_name} and {pair.short_name} are above {clean(pair.factor)}x for "
+            f"{pair.for_name}: {share}% of the budget gone in {pair.long_name}."
         ),
     }
     if runbook_url:
@@ -187,11 +196,12 @@ def alert_group(slo: SLO, base_url: str | None) -> dict[str, Any]:
     rules: list[dict[str, Any]] = [
         {
             "alert": alert_name(slo),
-            "expr": _burn_expr(severity, slo),
-            "labels": {"severity": severity, **_labels(slo)},
-            "annotations": _annotations(slo, severity, url),
+            "expr": _burn_expr(pair, slo),
+            "for": pair.for_name,
+            "labels": _alert_labels(pair, slo),
+            "annotations": _annotations(slo, pair, url),
         }
-        for severity in ("page", "ticket")
+        for pair in alert_windows(slo)
     ]
     no_data: dict[str, Any] = {
         "alert": no_data_alert_name(slo),
@@ -263,7 +273,10 @@ _CANDIDATES = (
     "y",
 )
 TOTAL_PER_MINUTE = 100_000
-TEST_MINUTES = 60
+# Series and evaluations every 5 minutes: the recorded counts are 5m increases, and a
+# 1-minute step would make the tests of long windows five times slower for nothing.
+TEST_STEP = "5m"
+TEST_STEP_MINUTES = 5
 
 
 def parse_selector(selector: str) -> tuple[str, list[tuple[str, str, str]]] | None:
@@ -326,12 +339,20 @@ def _series(name: str, labels: Mapping[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
+def settle_minutes(slo: SLO) -> int:
+    """When a steady burn has fired every pair it can: the longest ``for:`` and 20 minutes
+    (the 5m counts need two samples, and promtool checks alerts before that step runs)."""
+    longest = max(pair.for_seconds for pair in alert_windows(slo)) // 60 + 20
+    return -(-longest // TEST_STEP_MINUTES) * TEST_STEP_MINUTES
+
+
 def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
     """Counters whose bad share is ``bad_per_minute`` of 100,000 events a minute."""
     good = TOTAL_PER_MINUTE - bad_per_minute
+    steps = settle_minutes(slo) // TEST_STEP_MINUTES + 2
 
     def values(per_minute: int) -> str:
-        return f"0+{per_minute}x{TEST_MINUTES}"
+        return f"0+{per_minute * TEST_STEP_MINUTES}x{steps}"
 
     sli = slo.sli
     if isinstance(sli, LatencySLI):
@@ -382,15 +403,12 @@ def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
 def _expected_burn_alerts(slo: SLO, burn: float, url: str | None) -> list[dict[str, Any]]:
     """The alerts Prometheus fires at a steady ``burn``, with annotations as it renders them."""
     expected = []
-    for severity in ("page", "ticket"):
-        firing = [(long, factor) for long, _, factor in _pairs(severity, slo) if burn > factor]
-        if not firing:
+    for pair in alert_windows(slo):
+        if burn <= pair.factor:
             continue
-        annotations = _annotations(slo, severity, url)
+        annotations = _annotations(slo, pair, url)
         annotations["description"] = annotations["description"].replace(VALUE, f"{burn:.1f}")
-        expected.append(
-            {"exp_labels": {"severity": severity, **_labels(slo)}, "exp_annotations": annotations}
-        )
+        expected.append({"exp_labels": _alert_labels(pair, slo), "exp_annotations": annotations})
     return expected
 
 
@@ -404,6 +422,7 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
         ("healthy fires nothing", round(slo.budget * total * 0.5)),
     ]
     groups = []
+    settled = f"{settle_minutes(slo)}m"
     for title, bad in cases:
         series = input_series(slo, bad)
         if series is None:
@@ -413,19 +432,23 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
         groups.append(
             {
                 "name": f"{slo.key}: {title}",
-                "interval": "1m",
+                "interval": TEST_STEP,
                 "input_series": series,
                 "alert_rule_test": [
-                    {"eval_time": "30m", "alertname": alert_name(slo), "exp_alerts": expected},
-                    {"eval_time": "30m", "alertname": no_data_alert_name(slo), "exp_alerts": []},
+                    {"eval_time": settled, "alertname": alert_name(slo), "exp_alerts": expected},
+                    {"eval_time": settled, "alertname": no_data_alert_name(slo), "exp_alerts": []},
                 ],
             }
         )
-    no_data_annotations = alert_group(slo, base_url)["rules"][2]["annotations"]
+    no_data_annotations = next(
+        rule["annotations"]
+        for rule in alert_group(slo, base_url)["rules"]
+        if rule["alert"] == no_data_alert_name(slo)
+    )
     groups.append(
         {
             "name": f"{slo.key}: no data",
-            "interval": "1m",
+            "interval": TEST_STEP,
             "input_series": [],
             "alert_rule_test": [
                 {
@@ -462,7 +485,7 @@ def test_document(file: SLOFile, base_url: str | None) -> tuple[dict[str, Any], 
             tests += groups
     return {
         "rule_files": [rules_filename(file.service)],
-        "evaluation_interval": "1m",
+        "evaluation_interval": TEST_STEP,
         "tests": tests,
     }, skipped
 
@@ -470,15 +493,9 @@ def test_document(file: SLOFile, base_url: str | None) -> tuple[dict[str, Any], 
 def check_rulable(slos: Sequence[SLO]) -> None:
     """Refuse SLOs whose rules would mislead: windows shorter than the alert windows, or two
     SLOs whose alert names collide."""
-    longest = max(a.long for a in BURN_ALERTS)
     names: dict[str, SLO] = {}
     for slo in slos:
-        if slo.window.period_seconds < longest:
-            raise ConfigError(
-                f"{slo.place}.window: {slo.window.describe()} is shorter than the "
-                f"{format_duration(longest)} burn-rate window; rules need a window of at least "
-                f"{format_duration(longest)}"
-            )
+        alert_windows(slo)
         name = alert_name(slo)
         other = names.setdefault(name, slo)
         if other is not slo:

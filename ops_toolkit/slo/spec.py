@@ -15,6 +15,7 @@ from typing import Any
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.alert_spec import parse_alerting
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
@@ -22,6 +23,8 @@ from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_tex
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Set by ops on every generated series (service, slo) or alert (tier, long, short).
+RESERVED_LABELS = ("service", "slo", "tier", "long", "short")
 
 
 def parse_slo_file(text: str, source: str) -> SLOFile:
@@ -52,6 +55,7 @@ _SLO_KEYS = (
     "sli",
     "runbook",
     "labels",
+    "alerting",
 )
 
 
@@ -74,18 +78,20 @@ def _ops_v1(root: Node) -> SLOFile:
         if name in seen:
             raise node.child("name").error(f"duplicate SLO name {name!r} (first at {seen[name]})")
         seen[name] = node.path
+        window = _window(node)
         slos.append(
             SLO(
                 service=service,
                 name=name,
                 objective=_objective(node.child("objective")),
-                window=_window(node),
+                window=window,
                 sli=_sli(node.child("sli")),
                 source=root.source,
                 path=node.path,
                 description=node.text("description", required=False) or "",
                 runbook=node.text("runbook", required=False) or runbook,
                 labels={**labels, **_labels(node.child("labels"))},
+                alerting=parse_alerting(node, window),
             )
         )
     if not slos:
@@ -107,9 +113,9 @@ def _labels(node: Node) -> dict[str, str]:
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     labels = {}
     for key in node.value:
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in ("service", "slo"):
+        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise node.child(str(key)).error(
-                "not a usable label name (service and slo are set by ops)"
+                "not a usable label name (service, slo, tier, long and short are set by ops)"
             )
         labels[key] = node.text(key) or ""
     return labels

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -51,7 +52,8 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 92 rules found" in check.stdout
+    # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs, NoData)
+    assert "SUCCESS: 100 rules found" in check.stdout
     tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())
@@ -60,6 +62,82 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
         "runbook_url"
     ]
     assert url == "https://git.example/ops/runbooks/search-errors.md"
+
+
+PERIODS_FILE = """\
+version: ops/v1
+service: periods
+slos:
+  - name: quarter
+    objective: 99.9
+    calendar: quarter
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: thirty
+    objective: 99.9
+    window: 30d
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: four-weeks
+    objective: 99.5
+    window: 28d
+    sli:
+      ratio:
+        good: jobs_total{outcome="ok"}
+        total: jobs_total
+  - name: week
+    objective: 99
+    window: 7d
+    sli:
+      latency: {histogram: rpc_seconds, selector: '{job="rpc"}', below: 0.25}
+  - name: three-days
+    objective: 99
+    window: 3d
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+"""
+
+
+def _tiers(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Test name -> tiers of the burn alerts it expects to fire, in order."""
+    return {
+        test["name"]: [
+            alert["exp_labels"]["tier"]
+            for case in test["alert_rule_test"]
+            if case["alertname"].endswith("BudgetBurn")
+            for alert in case["exp_alerts"]
+        ]
+        for test in document["tests"]
+    }
+
+
+def test_generated_tests_prove_fast_slow_and_healthy_for_every_period(tmp_path: Path) -> None:
+    """90d, 30d, 28d, 7d and 3d SLOs: a fast burn pages (and tickets once the ticket pairs'
+    `for:` has passed), a slow burn (2x) tickets only through the 1x pair, healthy is quiet."""
+    (tmp_path / "periods.yaml").write_text(PERIODS_FILE)
+    result = CliRunner().invoke(
+        main, ["slo", "rules", str(tmp_path / "periods.yaml"), "-o", str(tmp_path), "--tests"]
+    )
+    assert result.exit_code == 0, result.output
+    check = promtool("check", "rules", str(tmp_path / "periods.rules.yaml"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = promtool("test", "rules", str(tmp_path / "periods.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    document = yaml.safe_load((tmp_path / "periods.rules.test.yaml").read_text())
+    tiers = _tiers(document)
+    for slo in ("quarter", "thirty", "four-weeks", "week", "three-days"):
+        assert tiers[f"periods/{slo}: fast burn pages"] == ["page", "page", "ticket", "ticket"]
+        assert tiers[f"periods/{slo}: slow burn opens a ticket"] == ["ticket"]
+        assert tiers[f"periods/{slo}: healthy fires nothing"] == []
+    rules = (tmp_path / "periods.rules.yaml").read_text()
+    assert 'slo:burn_rate:6m{service="periods",slo="three-days"} > 14.4' in rules
+    assert 'slo:burn_rate:9d{service="periods",slo="quarter"} > 1' in rules
 
 
 def test_the_golden_rules_pass_promtool() -> None:

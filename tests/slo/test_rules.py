@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -46,27 +47,52 @@ def test_numbers_are_printed_without_float_noise(number: float, text: str) -> No
     assert clean(number) == text
 
 
-def test_factors_follow_the_period() -> None:
+def _alerts(text: str, name: str) -> list[dict[str, Any]]:
+    document = yaml.safe_load(text.split("\n", 1)[1])
+    return [r for g in document["groups"] for r in g["rules"] if r.get("alert") == name]
+
+
+def test_windows_follow_the_period_and_factors_stay() -> None:
     text = generate(load_slo_files([str(GOLDEN / "checkout.yaml")]), None, False)[
         "checkout.rules.yaml"
     ]
-    document = yaml.safe_load(text.split("\n", 1)[1])
-    alerts = [
-        r
-        for g in document["groups"]
-        for r in g["rules"]
-        if r.get("alert") == "CheckoutPaymentSuccessBudgetBurn"
+    alerts = _alerts(text, "CheckoutPaymentSuccessBudgetBurn")  # a 28d SLO
+    selector = '{service="checkout",slo="payment-success"}'
+    assert [(a["expr"], a["for"]) for a in alerts] == [
+        (f"slo:burn_rate:56m{selector} > 14.4 and slo:burn_rate:5m{selector} > 14.4", "2m"),
+        (f"slo:burn_rate:5h36m{selector} > 6 and slo:burn_rate:28m{selector} > 6", "14m"),
+        (f"slo:burn_rate:22h24m{selector} > 3 and slo:burn_rate:1h52m{selector} > 3", "56m"),
+        (f"slo:burn_rate:2d19h12m{selector} > 1 and slo:burn_rate:5h36m{selector} > 1", "2h48m"),
     ]
-    assert "> 13.44 and" in alerts[0]["expr"] and "> 5.6 and" in alerts[0]["expr"]
-    assert "> 2.8 and" in alerts[1]["expr"] and "> 0.933333 and" in alerts[1]["expr"]
     assert alerts[0]["labels"] == {
         "severity": "page",
+        "tier": "page",
+        "long": "56m",
+        "short": "5m",
         "service": "checkout",
         "slo": "payment-success",
         "team": "payments",
-        "tier": "1",
+        "priority": "1",
     }
     assert alerts[0]["annotations"]["runbook_url"] == "https://runbooks.example/checkout.md"
+    assert alerts[0]["annotations"]["description"].endswith(
+        "Fires when 56m and 5m are above 14.4x for 2m: 2% of the budget gone in 56m."
+    )
+
+
+def test_a_custom_window_set_replaces_the_table() -> None:
+    text = (
+        "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    window: 1d\n"
+        "    alerting:\n      windows:\n        - {severity: page, long: 1h, short: 5m, "
+        "factor: 10, for: 3m}\n    sli: {ratio: {bad: a, total: b}}\n"
+    )
+    rules = generate([parse_slo_file(text, "s.yaml")], None, False)["s.rules.yaml"]
+    (alert,) = _alerts(rules, "SXBudgetBurn")
+    assert alert["expr"] == (
+        'slo:burn_rate:1h{service="s",slo="x"} > 10 and slo:burn_rate:5m{service="s",slo="x"} > 10'
+    )
+    assert alert["for"] == "3m"
+    assert "slo:error_ratio:1h" in rules
 
 
 def test_every_generated_alert_of_the_worked_example_leads_to_a_runbook() -> None:
@@ -77,13 +103,14 @@ def test_every_generated_alert_of_the_worked_example_leads_to_a_runbook() -> Non
             assert no_data_alert_name(slo) in claimed
 
 
-def test_a_window_shorter_than_the_alert_windows_is_refused() -> None:
-    text = "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    window: 1d\n    sli: {ratio: {bad: a, total: b}}\n"
+def test_a_period_too_short_for_the_scaled_table_is_refused() -> None:
+    text = "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    window: 2d\n    sli: {ratio: {bad: a, total: b}}\n"
     with pytest.raises(ConfigError) as raised:
-        generate([parse_slo_file(text, "s.yaml")], None, False)
+        parse_slo_file(text, "s.yaml")
     assert str(raised.value) == (
-        "s.yaml: slos[0].window: 1d is shorter than the 3d burn-rate window; rules need a window "
-        "of at least 3d"
+        "s.yaml: slos[0].window: 2d is too short for burn-rate alerts: the 1h window scaled to "
+        "it is under 5m, the resolution of the recorded event counts; use a window of at least "
+        "2d6h or give alerting.windows"
     )
 
 
