@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from ops_toolkit.cli import main
 from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.durations import parse_duration
 from ops_toolkit.slo.rules import generate
 from ops_toolkit.slo.spec import load_slo_files
 from tests.conftest import ROOT
@@ -190,14 +191,45 @@ def _backfill(rules: Path, url: str, start: int, end: int, interval: str, out: P
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+SHORT_PERIODS = """\
+version: ops/v1
+service: search-periods
+slos:
+  - name: availability-week
+    objective: 99.9
+    window: 7d
+    sli:
+      ratio:
+        bad: http_requests_total{service="search-api",code=~"5.."}
+        total: http_requests_total{service="search-api"}
+  - name: latency-three-days
+    objective: 90
+    window: 3d
+    sli:
+      latency: {histogram: http_request_duration_seconds, selector: '{service="search-api"}', below: 1}
+"""
+
+
+def agreement_slo_paths(base: Path) -> list[str]:
+    """The worked example and SLOs over its metrics with 7d and 3d periods."""
+    (base / "periods.yaml").write_text(SHORT_PERIODS)
+    return [str(ROOT / "slos"), str(base / "periods.yaml")]
+
+
 @pytest.fixture(scope="module")
 def recorded_prometheus(
     worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[str, int, list[str]]]:
     base = tmp_path_factory.mktemp("rules")
-    generated = generate(load_slo_files([str(ROOT / "slos")]), None, False)
-    rules = base / "search.rules.yaml"
-    rules.write_text(generated["search.rules.yaml"])
+    paths = agreement_slo_paths(base)
+    generated = generate(load_slo_files(paths), None, False)
+    groups = [
+        group
+        for name, text in sorted(generated.items())
+        for group in yaml.safe_load(text)["groups"]
+    ]
+    rules = base / "all.rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
     end = worked_prometheus.end // 300 * 300
     _events_only(rules, base / "events.yaml")
     _backfill(
@@ -215,19 +247,20 @@ def recorded_prometheus(
     _copy_blocks(base / "ratios", tsdb)
     server = PrometheusServer(str(base / "p2"), str(tsdb), rule_files=[str(rules)]).start()
     try:
-        yield server.url, end
+        yield server.url, end, paths
     finally:
         server.stop()
 
 
 def test_recorded_budget_agrees_with_the_direct_report(
-    recorded_prometheus: tuple[str, int],
+    recorded_prometheus: tuple[str, int, list[str]],
 ) -> None:
-    url, end = recorded_prometheus
+    """For the worked example's 30d SLOs and for 7d and 3d SLOs, whose windows scale."""
+    url, end, paths = recorded_prometheus
     base = [
         "slo",
         "report",
-        str(ROOT / "slos"),
+        *paths,
         "--prometheus",
         url,
         "--at",
@@ -240,7 +273,7 @@ def test_recorded_budget_agrees_with_the_direct_report(
     assert result.exit_code == 0, result.output
     recorded = json.loads(result.stdout)
     by_name = {d["slo"]: d for d in direct}
-    assert len(recorded) == 4
+    assert len(recorded) == 6
     for document in recorded:
         expected = by_name[document["slo"]]
         assert document["budget_remaining"] == pytest.approx(expected["budget_remaining"], abs=0.01)
@@ -248,12 +281,24 @@ def test_recorded_budget_agrees_with_the_direct_report(
         # evaluated at promtool's own (unaligned) times, so a window's edges shift by up to 5
         # minutes, which moves a short window's ratio by up to ~20% next to the incident's
         # edge. The statuses derived from them must still agree exactly (below).
-        for window in ("1h", "6h", "1d", "3d"):
-            if expected["burn_rates"][window] is not None:
-                assert document["burn_rates"][window] == pytest.approx(
-                    expected["burn_rates"][window], rel=0.2, abs=0.05
+        # Ingestion runs every 15 minutes and about one rating in three minutes is unhelpful,
+        # so their short windows hold a handful of bad events and a 5-minute shift of the
+        # edges (plus increase()'s extrapolation of lumpy counts) moves them by a quarter or
+        # more: compared from 6h up. Requests are dense: every window is compared.
+        assert set(document["burn_rates"]) == set(expected["burn_rates"])
+        sparse = document["slo"] in ("ingestion-freshness", "answer-accuracy")
+        for window, rate in expected["burn_rates"].items():
+            if rate is not None and not (sparse and parse_duration(window) < 6 * 3600):
+                assert document["burn_rates"][window] == pytest.approx(rate, rel=0.2, abs=0.05), (
+                    document["slo"],
+                    window,
                 )
     assert {d["slo"]: d["status"] for d in recorded} == {d["slo"]: d["status"] for d in direct}
+    statuses = {d["slo"]: d["status"] for d in direct}
+    # The incident of the last hour (3% errors, 30x) pages the 30d SLO through 1h/5m and the
+    # 7d SLO through its own 14m/5m pair.
+    assert statuses["availability"] == statuses["availability-week"] == "critical"
+    assert set(by_name["availability-week"]["burn_rates"]) >= {"14m", "1h24m", "16h48m"}
 
 
 def test_use_rules_without_recorded_series_says_what_to_do(
