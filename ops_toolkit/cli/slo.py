@@ -60,11 +60,23 @@ def _query_options(func: Any) -> Any:
 
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
+@_query_options
 @json_option
-def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
+def validate_command(
+    paths: tuple[str, ...],
+    prometheus_url: str | None,
+    timeout: float,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Check SLO definitions (ops/v1 or OpenSLO; default slos/); with --prometheus, also
+    check them against live data: every selector matches series in the SLO's period and a
+    latency SLI's bucket bound exists. Exit 1 on any error; warnings do not fail.
 
-    Example: ops slo validate slos/search.yaml
+    \b
+    Examples:
+      ops slo validate slos/search.yaml
+      ops slo validate --prometheus http://127.0.0.1:9090
     """
     from ops_toolkit.slo.spec import load_slo_files
 
@@ -81,15 +93,30 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
         for f in files
         for s in f.slos
     ]
+    findings = []
+    if prometheus_url:
+        from ops_toolkit.slo.live import check_live
+
+        slos = [s for f in files for s in f.slos]
+        findings = check_live(slos, _source(prometheus_url, timeout), _parse_at(at))
+    errors = [f for f in findings if f.level == "error"]
     if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        click.echo(
-            f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
-            f"{row['window']}"
+        print_json(
+            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]}
         )
-    click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid", err=True)
+    else:
+        for row in rows:
+            click.echo(
+                f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
+                f"{row['window']}"
+            )
+        for finding in findings:
+            click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
+    if errors:
+        raise SystemExit(1)
+    checked = " and against live data" if prometheus_url else ""
+    if not as_json:
+        click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
 
 
 @slo.command("report")

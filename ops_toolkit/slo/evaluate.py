@@ -265,8 +265,13 @@ def _missing_bucket(slo: SLO, sli: LatencySLI, source: MetricsSource, at: float)
     listed = ", ".join(buckets) if buckets else "none found"
     return (
         f"{slo.place}.sli.latency.below: histogram {sli.histogram}{sli.selector} has no bucket "
-        f'le="{sli.le}"; its buckets are: {listed}'
+        f"{bucket_names(sli)}; its buckets are: {listed}"
     )
+
+
+def bucket_names(sli: LatencySLI) -> str:
+    """``le="1.5"``, or ``le="1" or le="1.0"`` for a whole bound."""
+    return " or ".join(f'le="{le}"' for le in sli.le_spellings)
 
 
 def _bound(le: str) -> float:

@@ -31,6 +31,28 @@ class LatencySLI:
     def le(self) -> str:
         return f"{self.below:g}"
 
+    @property
+    def le_spellings(self) -> tuple[str, ...]:
+        """How exporters write this bound: Prometheus 3 normalises whole classic bucket bounds
+        to ``1.0`` where Prometheus 2 and most client libraries wrote ``1``."""
+        if self.below == int(self.below) and "e" not in self.le:
+            return (self.le, f"{self.le}.0")
+        return (self.le,)
+
+    @property
+    def le_matcher(self) -> str:
+        """The bucket's label matcher, matching every spelling (``[.]``: no escaping needed)."""
+        spellings = self.le_spellings
+        if len(spellings) == 1:
+            return f'le="{self.le}"'
+        return f'le=~"{self.le}|{self.le}[.]0"'
+
+    def has_bound(self, le: str) -> bool:
+        try:
+            return float(le) == self.below
+        except ValueError:
+            return False
+
 
 @dataclass(frozen=True)
 class RawSLI:

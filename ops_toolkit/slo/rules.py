@@ -78,7 +78,7 @@ def event_queries(slo: SLO) -> tuple[str, str]:
             return f"{total_q} - (sum(increase({good}[5m])) or vector(0))", total_q
         case LatencySLI(histogram=histogram, selector=selector):
             total_q = f"sum(increase({histogram}_count{selector}[5m]))"
-            bucket = with_matcher(selector, f'le="{sli.le}"')
+            bucket = with_matcher(selector, sli.le_matcher)
             return (
                 f"{total_q} - (sum(increase({histogram}_bucket{bucket}[5m])) or vector(0))",
                 total_q,
@@ -346,8 +346,11 @@ def settle_minutes(slo: SLO) -> int:
     return -(-longest // TEST_STEP_MINUTES) * TEST_STEP_MINUTES
 
 
-def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
-    """Counters whose bad share is ``bad_per_minute`` of 100,000 events a minute."""
+def input_series(
+    slo: SLO, bad_per_minute: int, le: str | None = None
+) -> list[dict[str, str]] | None:
+    """Counters whose bad share is ``bad_per_minute`` of 100,000 events a minute; a latency
+    SLI's bucket is spelled ``le`` (default: as the SLO writes it)."""
     good = TOTAL_PER_MINUTE - bad_per_minute
     steps = settle_minutes(slo) // TEST_STEP_MINUTES + 2
 
@@ -366,7 +369,7 @@ def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
                 "values": values(TOTAL_PER_MINUTE),
             },
             {
-                "series": _series(f"{sli.histogram}_bucket", {**labels, "le": sli.le}),
+                "series": _series(f"{sli.histogram}_bucket", {**labels, "le": le or sli.le}),
                 "values": values(good),
             },
         ]
@@ -416,15 +419,23 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
     """promtool test groups: a fast burn pages, a slow burn opens a ticket, healthy is quiet."""
     url = runbook_url(slo, base_url)
     total = TOTAL_PER_MINUTE
-    cases = [
-        ("fast burn pages", min(total, round(slo.budget * total * 20))),
-        ("slow burn opens a ticket", round(slo.budget * total * 2)),
-        ("healthy fires nothing", round(slo.budget * total * 0.5)),
+    fast = min(total, round(slo.budget * total * 20))
+    healthy = round(slo.budget * total * 0.5)
+    cases: list[tuple[str, int, str | None]] = [
+        ("fast burn pages", fast, None),
+        ("slow burn opens a ticket", round(slo.budget * total * 2), None),
+        ("healthy fires nothing", healthy, None),
     ]
+    if isinstance(slo.sli, LatencySLI):
+        for spelling in slo.sli.le_spellings[1:]:  # Prometheus 3 writes le="1.0"
+            cases += [
+                (f'fast burn pages, bucket le="{spelling}"', fast, spelling),
+                (f'healthy fires nothing, bucket le="{spelling}"', healthy, spelling),
+            ]
     groups = []
     settled = f"{settle_minutes(slo)}m"
-    for title, bad in cases:
-        series = input_series(slo, bad)
+    for title, bad, le in cases:
+        series = input_series(slo, bad, le)
         if series is None:
             return None
         burn = (bad / total) / slo.budget

@@ -24,6 +24,8 @@ from click.testing import CliRunner
 from ops_toolkit.cli import main
 from ops_toolkit.demo.servers import PrometheusServer, require_binary
 from ops_toolkit.durations import parse_duration
+from ops_toolkit.slo.model import LatencySLI
+from ops_toolkit.slo.queries import count_queries
 from ops_toolkit.slo.rules import generate
 from ops_toolkit.slo.spec import load_slo_files
 from tests.conftest import ROOT
@@ -94,7 +96,7 @@ slos:
     objective: 99
     window: 7d
     sli:
-      latency: {histogram: rpc_seconds, selector: '{job="rpc"}', below: 0.25}
+      latency: {histogram: rpc_seconds, selector: '{job="rpc"}', below: 1}
   - name: three-days
     objective: 99
     window: 3d
@@ -136,6 +138,15 @@ def test_generated_tests_prove_fast_slow_and_healthy_for_every_period(tmp_path: 
         assert tiers[f"periods/{slo}: fast burn pages"] == ["page", "page", "ticket", "ticket"]
         assert tiers[f"periods/{slo}: slow burn opens a ticket"] == ["ticket"]
         assert tiers[f"periods/{slo}: healthy fires nothing"] == []
+    # The 7d latency SLO's bound is whole: its bucket is also tested spelled as Prometheus 3
+    # writes it, where a healthy service used to page.
+    assert tiers['periods/week: fast burn pages, bucket le="1.0"'] == [
+        "page",
+        "page",
+        "ticket",
+        "ticket",
+    ]
+    assert tiers['periods/week: healthy fires nothing, bucket le="1.0"'] == []
     rules = (tmp_path / "periods.rules.yaml").read_text()
     assert 'slo:burn_rate:6m{service="periods",slo="three-days"} > 14.4' in rules
     assert 'slo:burn_rate:9d{service="periods",slo="quarter"} > 1' in rules
@@ -322,3 +333,35 @@ def test_the_repository_alerts_are_current(monkeypatch: pytest.MonkeyPatch) -> N
     )
     assert result.exit_code == 0, result.output
     assert os.path.exists(ROOT / "alerts" / "search.rules.yaml")
+
+
+@pytest.mark.parametrize("spelling", ["1", "1.0"])
+def test_direct_queries_count_the_bucket_in_either_spelling(tmp_path: Path, spelling: str) -> None:
+    """Prometheus 3 writes whole bucket bounds as 1.0: a report over such a histogram must
+    count its good events (before, the bucket matched nothing and every event read as bad)."""
+    sli = LatencySLI("rpc_seconds", '{job="rpc"}', 1.0)
+    _, good_query, total_query = count_queries(sli, "10m")
+    document = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f'rpc_seconds_bucket{{job="rpc",le="{spelling}"}}',
+                        "values": "0+90x20",
+                    },
+                    {"series": 'rpc_seconds_count{job="rpc"}', "values": "0+100x20"},
+                ],
+                "promql_expr_test": [
+                    {"expr": good_query, "eval_time": "15m", "exp_samples": [{"value": 900}]},
+                    {"expr": total_query, "eval_time": "15m", "exp_samples": [{"value": 1000}]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "spelling.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -355,8 +355,12 @@ def test_the_same_slo_in_two_files_is_an_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             LatencySLI("d", "{}", 1.0),
-            ("good", 'sum(increase(d_bucket{le="1"}[1h]))', "sum(increase(d_count{}[1h]))"),
-            id="latency without labels",
+            (
+                "good",
+                'sum(increase(d_bucket{le=~"1|1[.]0"}[1h]))',
+                "sum(increase(d_count{}[1h]))",
+            ),
+            id="latency without labels, a whole bound in both spellings (Prometheus 3: 1.0)",
         ),
         pytest.param(
             RawSLI("sum(x[{{window}}])", "sum(y[{{window}}])"),
