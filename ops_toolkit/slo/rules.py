@@ -68,7 +68,14 @@ def _labels(slo: SLO) -> dict[str, str]:
 
 
 def event_queries(slo: SLO) -> tuple[str, str]:
-    """(bad, total) events over the last 5m as PromQL; a missing bad series counts as 0."""
+    """(bad, total) events over the last 5m as PromQL.
+
+    ``or vector(0)`` only where a series may truly be absent while the total is present: a
+    bad-events counter appears with the first bad event, and a good-events counter can be
+    absent through an outage where nothing succeeded (all bad, as it should read). A
+    histogram exports every bucket with its count, so a missing bucket is a wrong bound:
+    it reads as no data (and raises NoData), never as every event slow.
+    """
     sli = slo.sli
     match sli:
         case RatioSLI(total=total, bad=bad, good=good):
@@ -79,16 +86,29 @@ def event_queries(slo: SLO) -> tuple[str, str]:
         case LatencySLI(histogram=histogram, selector=selector):
             total_q = f"sum(increase({histogram}_count{selector}[5m]))"
             bucket = with_matcher(selector, sli.le_matcher)
-            return (
-                f"{total_q} - (sum(increase({histogram}_bucket{bucket}[5m])) or vector(0))",
-                total_q,
-            )
+            return f"{total_q} - sum(increase({histogram}_bucket{bucket}[5m]))", total_q
         case RawSLI(bad_query=bad, total_query=total):
             return (
                 f"sum({bad.replace('{{window}}', '5m')})",
                 f"sum({total.replace('{{window}}', '5m')})",
             )
     raise AssertionError(sli)
+
+
+def raw_series(slo: SLO) -> list[tuple[str, str]]:
+    """(role, selector) of each raw series the SLI depends on: total, bad or good, bucket."""
+    sli = slo.sli
+    match sli:
+        case RatioSLI(total=total, bad=bad, good=good):
+            counted = ("bad", bad) if bad is not None else ("good", good)
+            assert counted[1] is not None
+            return [("total", total), (counted[0], counted[1])]
+        case LatencySLI(histogram=histogram, selector=selector):
+            return [
+                ("total", f"{histogram}_count{selector}"),
+                ("bucket", f"{histogram}_bucket{with_matcher(selector, sli.le_matcher)}"),
+            ]
+    return []  # raw SLIs: PromQL, not selectors; their recorded total stands in
 
 
 def _record(name: str, expr: str, slo: SLO) -> dict[str, Any]:
@@ -203,24 +223,79 @@ def alert_group(slo: SLO, base_url: str | None) -> dict[str, Any]:
         }
         for pair in alert_windows(slo)
     ]
-    no_data: dict[str, Any] = {
-        "alert": no_data_alert_name(slo),
-        "expr": f"absent(slo:total_events:increase5m{{{_matchers(slo)}}})",
-        "for": NO_DATA_FOR,
-        "labels": {"severity": "ticket", **_labels(slo)},
-        "annotations": {
-            "summary": f"{slo.key} has no data",
-            "description": (
-                f"No events have been recorded for {slo.key} for {NO_DATA_FOR}: the SLI's total "
-                "series is absent, so its error budget cannot be computed. Check the exporter "
-                "and the SLI's selectors."
-            ),
-        },
-    }
-    if url:
-        no_data["annotations"]["runbook_url"] = url
-    rules.append(no_data)
+    rules += no_data_rules(slo, url)
     return {"name": f"slo-{slo.service}-{slo.name}-alerts", "rules": rules}
+
+
+def _no_data_expr(slo: SLO, role: str, selector: str, total: str) -> str:
+    if role == "total":
+        return f"vector(1) unless on() count({selector})"
+    if role == "bad":
+        span = format_duration(slo.window.period_seconds)
+        return (
+            f"(vector(1) unless on() count(last_over_time({selector}[{span}]))) "
+            f"and on() count({total} offset {span})"
+        )
+    return f"(vector(1) unless on() count({selector})) and on() count({total})"
+
+
+def _no_data_text(slo: SLO, role: str, selector: str) -> tuple[str, str]:
+    """Summary and description of the NoData alert for one raw series."""
+    span = slo.window.describe()
+    if role == "total":
+        return (
+            f"{slo.key} has no data: its total series is missing",
+            f"{selector} has returned no series for {NO_DATA_FOR}, so {slo.key}'s error budget "
+            "cannot be computed (no data, never 100%). Check the exporter and the selector.",
+        )
+    if role == "bad":
+        return (
+            f"{slo.key} has never seen its bad series",
+            f"{selector} has matched no series in the whole {span} window while the total "
+            "series has: either no bad event happened in the period or the selector is wrong "
+            "(the rules count it as 0 bad events). Check the selector.",
+        )
+    if role == "good":
+        return (
+            f"{slo.key}: its good series is missing",
+            f"{selector} has returned no series for {NO_DATA_FOR} while the total series has: "
+            "every event counts as bad. If nothing succeeded this is an outage; otherwise the "
+            "selector is wrong.",
+        )
+    return (
+        f"{slo.key}: its histogram has no bucket at the bound",
+        f"{selector} has returned no series for {NO_DATA_FOR} while the histogram's count has: "
+        "the bound is not one of the histogram's buckets, so the latency SLI reads as no data. "
+        "Check 'below' against the buckets ('ops slo validate --prometheus URL' lists them).",
+    )
+
+
+def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
+    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``."""
+    series = raw_series(slo)
+    if not series:
+        series = [("total", f"slo:total_events:increase5m{{{_matchers(slo)}}}")]
+    total = series[0][1]
+    rules = []
+    for role, selector in series:
+        summary, description = _no_data_text(slo, role, selector)
+        annotations = {"summary": summary, "description": description}
+        if url:
+            annotations["runbook_url"] = url
+        rule: dict[str, Any] = {
+            "alert": no_data_alert_name(slo),
+            "expr": _no_data_expr(slo, role, selector, total),
+        }
+        if role != "bad":  # the bad check spans the whole period already
+            rule["for"] = NO_DATA_FOR
+        rule["labels"] = _no_data_labels(slo, role)
+        rule["annotations"] = annotations
+        rules.append(rule)
+    return rules
+
+
+def _no_data_labels(slo: SLO, role: str) -> dict[str, str]:
+    return {"severity": "ticket", "tier": "ticket", "missing": role, **_labels(slo)}
 
 
 def rule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
@@ -451,12 +526,22 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
                 ],
             }
         )
-    no_data_annotations = next(
-        rule["annotations"]
-        for rule in alert_group(slo, base_url)["rules"]
-        if rule["alert"] == no_data_alert_name(slo)
-    )
-    groups.append(
+    groups += _no_data_tests(slo, base_url)
+    return groups
+
+
+def _no_data_tests(slo: SLO, base_url: str | None) -> list[dict[str, Any]]:
+    """Nothing at all raises NoData for the total; a total without its good series or bucket
+    raises NoData naming that series (the bad series' check needs a whole period)."""
+    by_role = {
+        rule["labels"]["missing"]: rule for rule in no_data_rules(slo, runbook_url(slo, base_url))
+    }
+
+    def expected(role: str) -> list[dict[str, Any]]:
+        rule = by_role[role]
+        return [{"exp_labels": dict(rule["labels"]), "exp_annotations": dict(rule["annotations"])}]
+
+    groups: list[dict[str, Any]] = [
         {
             "name": f"{slo.key}: no data",
             "interval": TEST_STEP,
@@ -465,17 +550,33 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
                 {
                     "eval_time": "15m",
                     "alertname": no_data_alert_name(slo),
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {"severity": "ticket", **_labels(slo)},
-                            "exp_annotations": dict(no_data_annotations),
-                        }
-                    ],
+                    "exp_alerts": expected("total"),
                 },
                 {"eval_time": "15m", "alertname": alert_name(slo), "exp_alerts": []},
             ],
         }
-    )
+    ]
+    role = next((r for r in ("good", "bucket") if r in by_role), None)
+    series = input_series(slo, 0)
+    if role is not None and series is not None:
+        # input_series gives [count, bucket] for a histogram and [counted, the rest of the
+        # total] for counters: the second matches the total but not the good selector.
+        kept = series[0] if isinstance(slo.sli, LatencySLI) else series[1]
+        total_only = [{**kept, "values": f"0+{TOTAL_PER_MINUTE * TEST_STEP_MINUTES}x5"}]
+        groups.append(
+            {
+                "name": f"{slo.key}: the {role} series is missing",
+                "interval": TEST_STEP,
+                "input_series": total_only,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "15m",
+                        "alertname": no_data_alert_name(slo),
+                        "exp_alerts": expected(role),
+                    }
+                ],
+            }
+        )
     return groups
 
 

@@ -23,8 +23,8 @@ from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_tex
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Set by ops on every generated series (service, slo) or alert (tier, long, short).
-RESERVED_LABELS = ("service", "slo", "tier", "long", "short")
+# Set by ops on every generated series (service, slo) or alert (tier, long, short, missing).
+RESERVED_LABELS = ("service", "slo", "tier", "long", "short", "missing")
 
 
 def parse_slo_file(text: str, source: str) -> SLOFile:
@@ -115,7 +115,7 @@ def _labels(node: Node) -> dict[str, str]:
     for key in node.value:
         if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise node.child(str(key)).error(
-                "not a usable label name (service, slo, tier, long and short are set by ops)"
+                "not a usable label name (service, slo, tier, long, short and missing are set by ops)"
             )
         labels[key] = node.text(key) or ""
     return labels

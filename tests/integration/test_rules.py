@@ -55,12 +55,14 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
-    # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs, NoData)
-    assert "SUCCESS: 100 rules found" in check.stdout
+    # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs,
+    # NoData for the total and for the bad or good series or the bucket)
+    assert "SUCCESS: 104 rules found" in check.stdout
     tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())
-    assert len(document["tests"]) == 16  # 4 SLOs x (fast, slow, healthy, no data)
+    # 4 SLOs x (fast, slow, healthy, no data), and a missing bucket or good series for three
+    assert len(document["tests"]) == 19
     url = document["tests"][0]["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"][
         "runbook_url"
     ]
@@ -365,3 +367,66 @@ def test_direct_queries_count_the_bucket_in_either_spelling(tmp_path: Path, spel
     path.write_text(yaml.safe_dump(document))
     result = promtool("test", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+BAD_NEVER_SEEN = """\
+version: ops/v1
+service: quiet
+slos:
+  - name: api
+    objective: 99
+    window: 3d
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code="500"}
+        total: http_requests_total{job="api"}
+"""
+
+
+def test_a_bad_series_never_seen_in_a_whole_period_raises_no_data(tmp_path: Path) -> None:
+    """A typo in the bad selector reads as zero errors; once the total has existed for a
+    whole period without the bad series ever matching, a NoData ticket names the selector.
+    A bad series seen once in the period keeps it quiet; so does a total younger than it."""
+    (tmp_path / "quiet.yaml").write_text(BAD_NEVER_SEEN)
+    result = CliRunner().invoke(
+        main, ["slo", "rules", str(tmp_path / "quiet.yaml"), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    rule = next(
+        r
+        for g in yaml.safe_load((tmp_path / "quiet.rules.yaml").read_text())["groups"]
+        for r in g["rules"]
+        if r.get("labels", {}).get("missing") == "bad"
+    )
+    steps = 3 * 288 + 12  # 3 days and an hour at 5m
+    total = {"series": 'http_requests_total{job="api",code="200"}', "values": f"0+500x{steps}"}
+    once = {"series": 'http_requests_total{job="api",code="500"}', "values": f"0x2 1x{steps - 2}"}
+
+    def case(name: str, series: list[dict[str, str]], at: str, fires: bool) -> dict[str, Any]:
+        expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+        return {
+            "name": name,
+            "interval": "5m",
+            "input_series": series,
+            "alert_rule_test": [
+                {
+                    "eval_time": at,
+                    "alertname": "QuietApiNoData",
+                    "exp_alerts": expected if fires else [],
+                }
+            ],
+        }
+
+    document = {
+        "rule_files": ["quiet.rules.yaml"],
+        "evaluation_interval": "5m",
+        "tests": [
+            case("never seen in a whole period", [total], "3d30m", True),
+            case("seen once in the period", [total, once], "3d30m", False),
+            case("total younger than a period", [total], "2d", False),
+        ],
+    }
+    path = tmp_path / "quiet.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    tests = promtool("test", "rules", str(path))
+    assert tests.returncode == 0, tests.stdout + tests.stderr

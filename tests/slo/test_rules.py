@@ -132,3 +132,57 @@ def test_selectors_parse_into_name_and_matchers() -> None:
     )
     assert parse_selector('{__name__="up",job="x"}') == ("up", [("job", "=", "x")])
     assert parse_selector("rate(x[5m])") is None
+
+
+def _no_data(text: str, name: str) -> dict[str, tuple[str, str | None]]:
+    return {a["labels"]["missing"]: (a["expr"], a.get("for")) for a in _alerts(text, name)}
+
+
+def test_no_data_alerts_name_each_raw_series_the_sli_depends_on() -> None:
+    text = generate(load_slo_files([str(GOLDEN / "checkout.yaml")]), None, False)[
+        "checkout.rules.yaml"
+    ]
+    assert _no_data(text, "CheckoutPaymentSuccessNoData") == {
+        "total": ("vector(1) unless on() count(payments_total)", "10m"),
+        "good": (
+            '(vector(1) unless on() count(payments_total{outcome="success"})) and on() '
+            "count(payments_total)",
+            "10m",
+        ),
+    }
+    assert _no_data(text, "CheckoutPageLatencyNoData") == {
+        "total": ('vector(1) unless on() count(page_seconds_count{route=~"/cart|/pay"})', "10m"),
+        "bucket": (
+            '(vector(1) unless on() count(page_seconds_bucket{route=~"/cart|/pay",le="0.5"})) '
+            'and on() count(page_seconds_count{route=~"/cart|/pay"})',
+            "10m",
+        ),
+    }
+    assert _no_data(text, "CheckoutFraudChecksNoData") == {
+        "total": (
+            'vector(1) unless on() count(slo:total_events:increase5m{service="checkout",'
+            'slo="fraud-checks"})',
+            "10m",
+        )
+    }
+
+
+def test_the_bad_series_is_checked_over_the_whole_period_and_keeps_or_vector_0() -> None:
+    text = "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    window: 7d\n    sli: {ratio: {bad: 'r{code=\"500\"}', total: r}}\n"
+    rules = generate([parse_slo_file(text, "s.yaml")], None, False)["s.rules.yaml"]
+    assert _no_data(rules, "SXNoData")["bad"] == (
+        '(vector(1) unless on() count(last_over_time(r{code="500"}[7d]))) and on() '
+        "count(r offset 7d)",
+        None,
+    )
+    assert 'expr: sum(increase(r{code="500"}[5m])) or vector(0)\n' in rules
+
+
+def test_a_missing_bucket_reads_as_no_data_not_as_every_event_slow() -> None:
+    text = generate(load_slo_files([str(GOLDEN / "checkout.yaml")]), None, False)[
+        "checkout.rules.yaml"
+    ]
+    assert (
+        'expr: sum(increase(page_seconds_count{route=~"/cart|/pay"}[5m])) - '
+        'sum(increase(page_seconds_bucket{route=~"/cart|/pay",le="0.5"}[5m]))\n'
+    ) in text

@@ -96,8 +96,8 @@ def replace(old: str, new: str) -> str:
         ),
         pytest.param(
             replace("window: 28d", "window: 28d\n    labels: {tier: '1'}"),
-            "f.yaml: slos[0].labels.tier: not a usable label name (service, slo, tier, long and "
-            "short are set by ops)",
+            "f.yaml: slos[0].labels.tier: not a usable label name (service, slo, tier, long, "
+            "short and missing are set by ops)",
             id="a label ops sets on alerts",
         ),
         pytest.param(
