@@ -12,7 +12,7 @@ from ops_toolkit.slo.model import Alerting, BurnWindow, Window
 from ops_toolkit.slo.windows import MIN_WINDOW, default_for, scaled_windows
 from ops_toolkit.yamlpath import Node, show
 
-_ALERTING_KEYS = ("windows",)
+_ALERTING_KEYS = ("windows", "min_events")
 _WINDOW_KEYS = ("severity", "long", "short", "factor", "for")
 
 
@@ -26,7 +26,16 @@ def parse_alerting(slo: Node, window: Window) -> Alerting:
     windows = _windows(node.child("windows"), window) if node.has("windows") else None
     if windows is None:
         _check_period(slo, window)
-    return Alerting(windows=windows)
+    return Alerting(windows=windows, min_events=_min_events(node.child("min_events")))
+
+
+def _min_events(node: Node) -> int:
+    value = node.value
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise node.error(f"expected a whole number of events (0: off), got {show(value)}")
+    return value
 
 
 def _check_period(slo: Node, window: Window) -> None:

@@ -83,17 +83,21 @@ def status(
     remaining: float | None,
     burn_rates: Mapping[int, float | None],
     alerts: Sequence[BurnWindow],
+    *,
+    totals: Mapping[int, float | None] | None = None,
+    min_events: int = 0,
 ) -> str:
     """exhausted > critical (a page pair fires) > warning (a ticket pair fires) > no_data > ok.
 
     ``alerts`` is the SLO's window table (``windows.alert_windows``), the same the generated
-    alerting rules use, so the report's status and the alerts agree for every period.
+    alerting rules use, so the report's status and the alerts agree for every period;
+    ``totals`` (events per window) matter only with ``min_events``.
     """
     if remaining is None:
         return "no_data"
     if remaining <= 0:
         return "exhausted"
-    fired = {pair.severity for pair in alerts if fires(pair, burn_rates)}
+    fired = {pair.severity for pair in alerts if fires(pair, burn_rates, totals, min_events)}
     if "page" in fired:
         return "critical"
     if "ticket" in fired:
@@ -101,10 +105,21 @@ def status(
     return "ok"
 
 
-def fires(pair: BurnWindow, burn_rates: Mapping[int, float | None]) -> bool:
-    """Both windows burn faster than the pair's factor (a window without data never fires)."""
+def fires(
+    pair: BurnWindow,
+    burn_rates: Mapping[int, float | None],
+    totals: Mapping[int, float | None] | None = None,
+    min_events: int = 0,
+) -> bool:
+    """Both windows burn faster than the pair's factor (a window without data never fires),
+    and the long window holds at least ``min_events`` events."""
     a, b = burn_rates.get(pair.long), burn_rates.get(pair.short)
-    return a is not None and b is not None and a > pair.factor and b > pair.factor
+    if a is None or b is None or a <= pair.factor or b <= pair.factor:
+        return False
+    if min_events <= 0:
+        return True
+    events = (totals or {}).get(pair.long)
+    return events is not None and events >= min_events
 
 
 def _clamp(value: float) -> float:

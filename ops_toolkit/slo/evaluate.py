@@ -84,13 +84,21 @@ def from_ratios(
     period: Counts | None = None,
     windows: dict[int, Counts | None] | None = None,
     elapsed: float = 0.0,
+    totals: dict[int, float | None] | None = None,
 ) -> SLOStatus:
+    """``totals``: events per window, for ``alerting.min_events``; taken from ``windows``
+    when not given (direct queries), read from recorded series with ``--use-rules``."""
     remaining = budget.remaining_from_ratio(period_ratio, slo.budget)
     rates = {w: budget.burn_from_ratio(r, slo.budget) for w, r in window_ratios.items()}
+    if totals is None and windows is not None:
+        totals = {w: (c.total if c else 0.0) for w, c in windows.items()}
+    state = budget.status(
+        remaining, rates, alert_windows(slo), totals=totals, min_events=slo.alerting.min_events
+    )
     return SLOStatus(
         slo,
         at,
-        budget.status(remaining, rates, alert_windows(slo)),
+        state,
         period_ratio,
         window_ratios,
         period,
@@ -294,14 +302,25 @@ def evaluate_recorded(
     names = {w: f"slo:error_ratio:{format_duration(w)}" for w in windows_of(slos)}
     names[PERIOD] = "slo:error_ratio:period"
     windows = list(names)
-    answers = source.query_many([names[w] for w in windows], at)
+    counted = sorted(
+        {p.long for s in slos if s.alerting.min_events for p in alert_windows(s)}
+    )  # slo:total_events:<w> is recorded for the long windows of SLOs with min_events
+    total_names = [f"slo:total_events:{format_duration(w)}" for w in counted]
+    answers = source.query_many([*(names[w] for w in windows), *total_names], at)
     ratios: dict[tuple[str, str], dict[int, float]] = {}
-    for window, answer in zip(windows, answers, strict=True):
+    totals: dict[tuple[str, str], dict[int, float | None]] = {}
+    for number, answer in enumerate(answers):
+        name = (
+            names[windows[number]] if number < len(windows) else total_names[number - len(windows)]
+        )
         if isinstance(answer, Exception):
-            raise MetricsError(f"query {names[window]!r} failed: {answer}")
+            raise MetricsError(f"query {name!r} failed: {answer}")
         for sample in answer:
             key = (sample.labels.get("service", ""), sample.labels.get("slo", ""))
-            ratios.setdefault(key, {})[window] = sample.value
+            if number < len(windows):
+                ratios.setdefault(key, {})[windows[number]] = sample.value
+            else:
+                totals.setdefault(key, {})[counted[number - len(windows)]] = sample.value
     if not ratios and slos:
         raise MetricsError(
             "Prometheus has no slo:error_ratio series: load the rule files from 'ops slo rules' "
@@ -326,6 +345,7 @@ def evaluate_recorded(
                 at,
                 _ratio(recorded.get(PERIOD)),
                 {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
+                totals=totals.get((slo.service, slo.name), {}),
             )
         )
     return results

@@ -8,12 +8,15 @@ series over the SLO's period, and a latency SLI's bucket bound whether it exists
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.metrics.model import MetricsSource, Sample
-from ops_toolkit.slo.model import SLO, LatencySLI, RatioSLI, RawSLI
+from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI
+from ops_toolkit.slo.queries import count_queries
+from ops_toolkit.slo.windows import alert_windows
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class _Check:
     query: str
     may_be_absent: bool = False  # a bad-events counter appears with the first bad event
     bucket: LatencySLI | None = None
+    traffic: BurnWindow | None = None  # events in this pair's long window, for low traffic
 
 
 def _span(slo: SLO) -> str:
@@ -75,9 +79,17 @@ def plan(slo: SLO) -> list[_Check]:
     raise AssertionError(sli)
 
 
+def _traffic(slo: SLO) -> _Check:
+    """Events in the fastest pair's long window: the alert a handful of events trips first."""
+    pairs = alert_windows(slo)
+    pair = next((p for p in pairs if p.severity == "page"), pairs[0])
+    _, _, total = count_queries(slo.sli, pair.long_name)
+    return _Check(slo, ".alerting.min_events", total, total, traffic=pair)
+
+
 def check_live(slos: Sequence[SLO], source: MetricsSource, at: float) -> list[Finding]:
     """Every selector of every SLO, asked at ``at``; a failed query is an error finding."""
-    checks = [check for slo in slos for check in plan(slo)]
+    checks = [check for slo in slos for check in (*plan(slo), _traffic(slo))]
     answers = source.query_many([c.query for c in checks], at)
     findings = []
     for check, answer in zip(checks, answers, strict=True):
@@ -94,6 +106,8 @@ def _judge(check: _Check, answer: list[Sample] | Exception) -> Finding | None:
         return Finding("error", f"{place}: query {check.query!r} failed: {answer}")
     if check.bucket is not None:
         return _judge_bucket(place, check, check.bucket, answer)
+    if check.traffic is not None:
+        return _judge_traffic(place, check.slo, check.traffic, answer)
     if any(sample.value > 0 for sample in answer):
         return None
     if check.may_be_absent:
@@ -119,6 +133,25 @@ def _judge_bucket(
         "error",
         f"{place}: histogram {sli.histogram}{sli.selector} has no bucket {wanted}; its buckets "
         f"are: {', '.join(bounds)}",
+    )
+
+
+def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
+    """Low traffic: one bad event among the recent events would burn past the pair's factor."""
+    events = sum(s.value for s in answer if not math.isnan(s.value))
+    if events <= 0:
+        return None  # no data: the selector checks say why
+    needed = 1 / (pair.factor * slo.budget)  # fewer events than this: one bad one fires
+    if events >= needed or slo.alerting.min_events >= needed:
+        return None
+    whole = max(1, round(events))  # increase() extrapolates: 4 runs may read as 4.07
+    burn = (1 / whole) / slo.budget
+    return Finding(
+        "warning",
+        f"{place}: low traffic: {whole} events in the last {pair.long_name}, so one bad "
+        f"event would burn {burn:.1f}x and fire the {pair.long_name}/{pair.short_name} "
+        f"{pair.severity} (above {pair.factor:g}x); set alerting.min_events to at least "
+        f"{math.ceil(needed)}",
     )
 
 

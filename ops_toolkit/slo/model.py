@@ -122,9 +122,12 @@ class Alerting:
     """How an SLO's alerts are built; every field is optional (the defaults need nothing).
 
     ``windows``: a custom window set (None: the Workbook's table scaled to the period).
+    ``min_events``: a pair fires only when its long window holds at least this many events
+    (0: off), so a low-traffic service does not page on one bad event out of two.
     """
 
     windows: tuple[BurnWindow, ...] | None = None
+    min_events: int = 0
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,15 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
         ratios.append(
             _record(f"slo:burn_rate:{name}", f"slo:error_ratio:{name}{selector} / {budget}", slo)
         )
+    if slo.alerting.min_events:
+        for long in sorted({pair.long for pair in alert_windows(slo)}):
+            span = format_duration(long)
+            expr = (
+                f"slo:total_events:increase5m{selector}"
+                if long == 300
+                else f"sum_over_time(slo:total_events:increase5m{selector}[{span}:5m])"
+            )  # a subquery at 5m steps: the 5m counts add up without overlap
+            ratios.append(_record(f"slo:total_events:{span}", expr, slo))
     ratios += [
         _record(
             "slo:budget_remaining:period", f"1 - slo:error_ratio:period{selector} / {budget}", slo
@@ -168,10 +177,13 @@ def _pairs(severity: str, slo: SLO) -> list[BurnWindow]:
 def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
     selector = "{" + _matchers(slo) + "}"
     factor = clean(pair.factor)
-    return (
+    expr = (
         f"slo:burn_rate:{pair.long_name}{selector} > {factor} and "
         f"slo:burn_rate:{pair.short_name}{selector} > {factor}"
     )
+    if slo.alerting.min_events:
+        expr += f" and slo:total_events:{pair.long_name}{selector} >= {slo.alerting.min_events}"
+    return expr
 
 
 def _alert_labels(pair: BurnWindow, slo: SLO) -> dict[str, str]:
@@ -188,6 +200,8 @@ def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[st
     window = slo.window.describe()
     share = clean(round(pair.budget_share(slo.window.period_seconds) * 100, 2))
     speed = "fast: page now" if pair.severity == "page" else "steadily: open a ticket"
+    events = slo.alerting.min_events
+    minimum = f" with at least {events} events in {pair.long_name}" if events else ""
     annotations = {
         "summary": f"{slo.key} is burning its error budget {speed}",
         "description": (
@@ -195,7 +209,7 @@ def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[st
             f"budget lasts exactly the {window} window). The objective is {clean(slo.objective)}% "
             f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when "
             f"{pair.long_name} and {pair.short_name} are above {clean(pair.factor)}x for "
-            f"{pair.for_name}: {share}% of the budget gone in {pair.long_name}."
+            f"{pair.for_name}{minimum}: {share}% of the budget gone in {pair.long_name}."
         ),
     }
     if runbook_url:
@@ -421,16 +435,23 @@ def settle_minutes(slo: SLO) -> int:
     return -(-longest // TEST_STEP_MINUTES) * TEST_STEP_MINUTES
 
 
-def input_series(
-    slo: SLO, bad_per_minute: int, le: str | None = None
-) -> list[dict[str, str]] | None:
-    """Counters whose bad share is ``bad_per_minute`` of 100,000 events a minute; a latency
-    SLI's bucket is spelled ``le`` (default: as the SLO writes it)."""
-    good = TOTAL_PER_MINUTE - bad_per_minute
-    steps = settle_minutes(slo) // TEST_STEP_MINUTES + 2
+def test_steps(slo: SLO) -> int:
+    return settle_minutes(slo) // TEST_STEP_MINUTES + 2
 
-    def values(per_minute: int) -> str:
-        return f"0+{per_minute * TEST_STEP_MINUTES}x{steps}"
+
+def input_series(
+    slo: SLO,
+    bad_per_minute: float,
+    le: str | None = None,
+    total_per_minute: float = TOTAL_PER_MINUTE,
+) -> list[dict[str, str]] | None:
+    """Counters with ``bad_per_minute`` of ``total_per_minute`` events bad (whole numbers per
+    5m step); a latency SLI's bucket is spelled ``le`` (default: as the SLO writes it)."""
+    good = total_per_minute - bad_per_minute
+    steps = test_steps(slo)
+
+    def values(per_minute: float) -> str:
+        return f"0+{round(per_minute * TEST_STEP_MINUTES)}x{steps}"
 
     sli = slo.sli
     if isinstance(sli, LatencySLI):
@@ -441,7 +462,7 @@ def input_series(
         return [
             {
                 "series": _series(f"{sli.histogram}_count", labels),
-                "values": values(TOTAL_PER_MINUTE),
+                "values": values(total_per_minute),
             },
             {
                 "series": _series(f"{sli.histogram}_bucket", {**labels, "le": le or sli.le}),
@@ -463,7 +484,7 @@ def input_series(
             return None
         return [
             {"series": _series(part[0], inside), "values": values(counted_per_minute)},
-            {"series": _series(total[0], everything), "values": values(TOTAL_PER_MINUTE)},
+            {"series": _series(total[0], everything), "values": values(total_per_minute)},
         ]
     inside = _solve([*total[1], *part[1]], ())
     outside = _solve(total[1], part[1])
@@ -473,7 +494,7 @@ def input_series(
         {"series": _series(total[0], inside), "values": values(counted_per_minute)},
         {
             "series": _series(total[0], outside),
-            "values": values(TOTAL_PER_MINUTE - counted_per_minute),
+            "values": values(total_per_minute - counted_per_minute),
         },
     ]
 
@@ -526,8 +547,31 @@ def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
                 ],
             }
         )
+    groups += _low_traffic_tests(slo, settled)
     groups += _no_data_tests(slo, base_url)
     return groups
+
+
+def _low_traffic_tests(slo: SLO, settled: str) -> list[dict[str, Any]]:
+    """With ``min_events``: one event per 5m step, every one bad, fires nothing while the
+    long windows hold fewer events than the minimum (no case when they cannot)."""
+    events = slo.alerting.min_events
+    if not events or test_steps(slo) >= events:
+        return []
+    per_minute = 1 / TEST_STEP_MINUTES
+    series = input_series(slo, per_minute, None, per_minute)
+    if series is None:
+        return []
+    return [
+        {
+            "name": f"{slo.key}: every event bad, fewer than {events} events: nothing fires",
+            "interval": TEST_STEP,
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": settled, "alertname": alert_name(slo), "exp_alerts": []},
+            ],
+        }
+    ]
 
 
 def _no_data_tests(slo: SLO, base_url: str | None) -> list[dict[str, Any]]:

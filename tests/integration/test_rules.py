@@ -83,6 +83,7 @@ slos:
   - name: thirty
     objective: 99.9
     window: 30d
+    alerting: {min_events: 100}
     sli:
       ratio:
         bad: http_requests_total{job="api",code=~"5.."}
@@ -149,7 +150,10 @@ def test_generated_tests_prove_fast_slow_and_healthy_for_every_period(tmp_path: 
         "ticket",
     ]
     assert tiers['periods/week: healthy fires nothing, bucket le="1.0"'] == []
+    # min_events: the same burn on a trickle of events fires nothing.
+    assert tiers["periods/thirty: every event bad, fewer than 100 events: nothing fires"] == []
     rules = (tmp_path / "periods.rules.yaml").read_text()
+    assert 'slo:total_events:1h{service="periods",slo="thirty"} >= 100' in rules
     assert 'slo:burn_rate:6m{service="periods",slo="three-days"} > 14.4' in rules
     assert 'slo:burn_rate:9d{service="periods",slo="quarter"} > 1' in rules
 
@@ -211,6 +215,14 @@ slos:
   - name: availability-week
     objective: 99.9
     window: 7d
+    sli:
+      ratio:
+        bad: http_requests_total{service="search-api",code=~"5.."}
+        total: http_requests_total{service="search-api"}
+  - name: availability-week-min-events
+    objective: 99.9
+    window: 7d
+    alerting: {min_events: 1000000000}
     sli:
       ratio:
         bad: http_requests_total{service="search-api",code=~"5.."}
@@ -286,7 +298,7 @@ def test_recorded_budget_agrees_with_the_direct_report(
     assert result.exit_code == 0, result.output
     recorded = json.loads(result.stdout)
     by_name = {d["slo"]: d for d in direct}
-    assert len(recorded) == 6
+    assert len(recorded) == 7
     for document in recorded:
         expected = by_name[document["slo"]]
         assert document["budget_remaining"] == pytest.approx(expected["budget_remaining"], abs=0.01)
@@ -311,6 +323,8 @@ def test_recorded_budget_agrees_with_the_direct_report(
     # The incident of the last hour (3% errors, 30x) pages the 30d SLO through 1h/5m and the
     # 7d SLO through its own 14m/5m pair.
     assert statuses["availability"] == statuses["availability-week"] == "critical"
+    # The same SLO with a minimum of events per alert window no page can reach: quiet.
+    assert statuses["availability-week-min-events"] == "ok"
     assert set(by_name["availability-week"]["burn_rates"]) >= {"14m", "1h24m", "16h48m"}
 
 

@@ -10,6 +10,7 @@ on budget remaining.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -307,6 +308,13 @@ slos:
   - name: missing-bound
     objective: 99
     sli: {latency: {histogram: http_request_duration_seconds, selector: '{service="search-api"}', below: 2}}
+  - name: trickle
+    objective: 99.9
+    sli: {ratio: {good: 'ingest_pipeline_runs_total{outcome="on_time"}', total: ingest_pipeline_runs_total}}
+  - name: trickle-with-minimum
+    objective: 99.9
+    alerting: {min_events: 70}
+    sli: {ratio: {good: 'ingest_pipeline_runs_total{outcome="on_time"}', total: ingest_pipeline_runs_total}}
 """
 
 
@@ -328,7 +336,17 @@ def test_validate_against_live_data_names_each_selector_that_matches_nothing(
         ],
     )
     assert result.exit_code == 1
-    assert result.stderr == (
+    *problems, low_traffic = result.stderr.splitlines(keepends=True)
+    # Four pipeline runs an hour: one late run would burn ~250x a 99.9% budget and page.
+    found = re.search(r"low traffic: (\d+) events", low_traffic)
+    assert found is not None and 3 <= int(found.group(1)) <= 5, low_traffic
+    runs = int(found.group(1))
+    assert low_traffic == (
+        f"Warning: {path}: slos[4].alerting.min_events: low traffic: {runs} events in the last "
+        f"1h, so one bad event would burn {1 / runs / 0.001:.1f}x and fire the 1h/5m page "
+        "(above 14.4x); set alerting.min_events to at least 70\n"
+    )
+    assert "".join(problems) == (
         f'Error: {path}: slos[0].sli.ratio.total: http_request_total{{service="search-api"}} '
         "matched no series in the last 30d\n"
         f'Warning: {path}: slos[1].sli.ratio.bad: http_requests_total{{cod=~"5.."}} matched no '

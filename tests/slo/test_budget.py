@@ -104,3 +104,20 @@ def test_projection_of_a_calendar_period() -> None:
     so_far = Counts(bad=40, total=100_000)
     projected = budget.projected_remaining(so_far, 1.0, 15 * DAY, 30 * DAY, 0.001)
     assert projected == pytest.approx(1 - (0.4 * 15 + 1.0 * 15) / 30)
+
+
+@pytest.mark.parametrize(
+    ("totals", "minimum", "expected"),
+    [
+        pytest.param({H: 2.0}, 0, "critical", id="off by default: 1 bad of 2 pages"),
+        pytest.param({H: 2.0}, 100, "ok", id="2 events in the 1h window, minimum 100: quiet"),
+        pytest.param({H: 100.0}, 100, "critical", id="exactly the minimum pages"),
+        pytest.param({}, 100, "ok", id="unknown window total with a minimum: quiet"),
+    ],
+)
+def test_min_events_per_alert_window(
+    totals: dict[int, float | None], minimum: int, expected: str
+) -> None:
+    rates = {H: 500.0, 5 * M: 500.0}
+    windows = scaled_windows(30 * DAY)
+    assert budget.status(0.5, rates, windows, totals=totals, min_events=minimum) == expected

@@ -186,3 +186,20 @@ def test_a_missing_bucket_reads_as_no_data_not_as_every_event_slow() -> None:
         'expr: sum(increase(page_seconds_count{route=~"/cart|/pay"}[5m])) - '
         'sum(increase(page_seconds_bucket{route=~"/cart|/pay",le="0.5"}[5m]))\n'
     ) in text
+
+
+def test_min_events_adds_the_long_window_total_to_every_pair() -> None:
+    text = "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    alerting: {min_events: 50}\n    sli: {ratio: {bad: a, total: b}}\n"
+    rules = generate([parse_slo_file(text, "s.yaml")], None, False)["s.rules.yaml"]
+    alerts = _alerts(rules, "SXBudgetBurn")
+    assert alerts[0]["expr"].endswith(' and slo:total_events:1h{service="s",slo="x"} >= 50')
+    assert alerts[3]["expr"].endswith(' and slo:total_events:3d{service="s",slo="x"} >= 50')
+    assert (
+        "- record: slo:total_events:1d\n"
+        '    expr: sum_over_time(slo:total_events:increase5m{service="s",slo="x"}[1d:5m])\n'
+    ) in rules
+    plain = text.replace("    alerting: {min_events: 50}\n", "")
+    assert (
+        "slo:total_events:1h"
+        not in generate([parse_slo_file(plain, "s.yaml")], None, False)["s.rules.yaml"]
+    )

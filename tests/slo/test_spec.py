@@ -165,6 +165,12 @@ def replace(old: str, new: str) -> str:
             id="for in seconds",
         ),
         pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {min_events: -1}"),
+            "f.yaml: slos[0].alerting.min_events: expected a whole number of events (0: off), "
+            "got '-1'",
+            id="negative min_events",
+        ),
+        pytest.param(
             replace("window: 28d", "window: 4 weeks"),
             "f.yaml: slos[0].window: expected a duration like 30d or 28d, got '4 weeks'",
             id="bad window",
