@@ -366,6 +366,13 @@ def gate_command(
     is_flag=True,
     help="Also write <service>.rules.test.yaml for promtool test rules.",
 )
+@click.option(
+    "--inhibit",
+    "inhibit_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write Alertmanager inhibit_rules (a ticket waits while its page fires).",
+)
 @json_option
 def rules_command(
     paths: tuple[str, ...],
@@ -373,6 +380,7 @@ def rules_command(
     runbook_base_url: str | None,
     check: bool,
     with_tests: bool,
+    inhibit_path: str | None,
     as_json: bool,
 ) -> None:
     """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
@@ -381,16 +389,22 @@ def rules_command(
 
     \b
     Examples:
-      ops slo rules -o alerts/ --tests
+      ops slo rules -o alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
     """
-    from ops_toolkit.slo.rulefiles import stale_files, write_files
-    from ops_toolkit.slo.rules import generate
+    import os
+
+    from ops_toolkit.slo.rulefiles import stale_file, stale_files, write_files
+    from ops_toolkit.slo.rules import generate, render_inhibit
     from ops_toolkit.slo.spec import load_slo_files
 
-    generated = generate(load_slo_files(paths or ("slos",)), runbook_base_url, with_tests)
+    files = load_slo_files(paths or ("slos",))
+    generated = generate(files, runbook_base_url, with_tests)
+    inhibit = render_inhibit(files) if inhibit_path else None
     if check:
         problems = stale_files(generated, directory)
+        if inhibit_path and inhibit is not None:
+            problems += stale_file(inhibit_path, inhibit)
         if as_json:
             print_json({"current": not problems, "problems": problems})
         for problem in problems if not as_json else ():
@@ -402,11 +416,14 @@ def rules_command(
             click.echo(f"{len(generated)} rule file(s) in {directory}/ are current", err=True)
         return
     changed = write_files(generated, directory)
+    written = [f"{directory.rstrip('/')}/{name}" for name in sorted(generated)]
+    if inhibit_path and inhibit is not None:
+        folder, name = os.path.split(inhibit_path)
+        changed += write_files({name: inhibit}, folder or ".")
+        written.append(inhibit_path)
     if as_json:
-        print_json({"written": changed, "files": sorted(generated)})
+        print_json({"written": changed, "files": sorted(generated), "inhibit": inhibit_path})
         return
-    for name in sorted(generated):
-        click.echo(
-            f"{directory.rstrip('/')}/{name}"
-            + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
-        )
+    for path in written:
+        updated = any(os.path.samefile(p, path) for p in changed)
+        click.echo(path + (" (updated)" if updated else " (unchanged)"))

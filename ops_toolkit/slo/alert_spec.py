@@ -7,12 +7,19 @@ lasts the period, and without one the period must be long enough for the scaled 
 
 from __future__ import annotations
 
+import re
+
 from ops_toolkit.durations import format_duration, parse_duration
-from ops_toolkit.slo.model import Alerting, BurnWindow, Window
+from ops_toolkit.slo.model import Alerting, BurnWindow, SeverityAlert, Window
 from ops_toolkit.slo.windows import MIN_WINDOW, default_for, scaled_windows
 from ops_toolkit.yamlpath import Node, show
 
-_ALERTING_KEYS = ("windows", "min_events")
+_ALERTING_KEYS = ("windows", "min_events", "page", "ticket")
+_TIER_KEYS = ("name", "labels", "annotations", "disable")
+_ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Labels ops sets on alerts and that grouping, routing and inhibition rely on.
+_FIXED_ALERT_LABELS = ("service", "slo", "tier", "long", "short", "missing", "alertname")
 _WINDOW_KEYS = ("severity", "long", "short", "factor", "for")
 
 
@@ -26,7 +33,49 @@ def parse_alerting(slo: Node, window: Window) -> Alerting:
     windows = _windows(node.child("windows"), window) if node.has("windows") else None
     if windows is None:
         _check_period(slo, window)
-    return Alerting(windows=windows, min_events=_min_events(node.child("min_events")))
+    page, ticket = (_tier(node.child(name)) for name in ("page", "ticket"))
+    if page.disable and ticket.disable:
+        raise node.error("disables both page and ticket; remove the SLO's alerts some other way")
+    return Alerting(
+        windows=windows,
+        min_events=_min_events(node.child("min_events")),
+        page=page,
+        ticket=ticket,
+    )
+
+
+def _tier(node: Node) -> SeverityAlert:
+    if node.value is None:
+        return SeverityAlert()
+    node.mapping(_TIER_KEYS)
+    name = node.text("name", required=False)
+    if name is not None and not _ALERT_NAME.fullmatch(name):
+        raise node.child("name").error(
+            f"expected an alert name like SearchAvailabilityPage, got {name!r}"
+        )
+    disable = node.child("disable").value
+    if disable is not None and not isinstance(disable, bool):
+        raise node.child("disable").error(f"expected true or false, got {show(disable)}")
+    return SeverityAlert(
+        name=name,
+        labels=_strings(node.child("labels"), _FIXED_ALERT_LABELS),
+        annotations=_strings(node.child("annotations"), ()),
+        disable=bool(disable),
+    )
+
+
+def _strings(node: Node, fixed: tuple[str, ...]) -> dict[str, str]:
+    if node.value is None:
+        return {}
+    if not isinstance(node.value, dict):
+        raise node.error(f"expected a mapping of names to strings, got {show(node.value)}")
+    values = {}
+    for key in node.value:
+        if not isinstance(key, str) or not _LABEL_NAME.fullmatch(key) or key in fixed:
+            reason = f" ({', '.join(fixed)} are set by ops)" if fixed else ""
+            raise node.child(str(key)).error(f"not a usable name{reason}")
+        values[key] = node.text(key, required=False) or ""
+    return values
 
 
 def _min_events(node: Node) -> int:

@@ -118,6 +118,18 @@ class BurnWindow:
 
 
 @dataclass(frozen=True)
+class SeverityAlert:
+    """What a team sets for one tier's alerts (as Sloth's page_alert/ticket_alert): the alert
+    name (None: ``<Service><Slo>BudgetBurn``), extra labels (``severity`` may be renamed,
+    e.g. ``critical``; ``tier`` stays ``page``/``ticket``), annotations, or no alert at all."""
+
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    disable: bool = False
+
+
+@dataclass(frozen=True)
 class Alerting:
     """How an SLO's alerts are built; every field is optional (the defaults need nothing).
 
@@ -128,6 +140,11 @@ class Alerting:
 
     windows: tuple[BurnWindow, ...] | None = None
     min_events: int = 0
+    page: SeverityAlert = field(default_factory=SeverityAlert)
+    ticket: SeverityAlert = field(default_factory=SeverityAlert)
+
+    def tier(self, severity: str) -> SeverityAlert:
+        return self.page if severity == "page" else self.ticket
 
 
 @dataclass(frozen=True)

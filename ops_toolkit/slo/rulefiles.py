@@ -31,6 +31,16 @@ def stale_files(generated: Mapping[str, str], directory: str) -> list[str]:
     return problems
 
 
+def stale_file(path: str, content: str) -> list[str]:
+    """One generated file outside the rules directory: missing or different."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        return [f"{path}: missing"]
+    return [] if current == content else [f"{path}: differs from what the SLOs generate"]
+
+
 def write_files(generated: Mapping[str, str], directory: str) -> list[str]:
     """Write each file atomically; returns the paths whose content changed."""
     os.makedirs(directory, exist_ok=True)

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import yaml
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.demo.servers import AlertmanagerServer, PrometheusServer, require_binary
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.slo.model import LatencySLI
 from ops_toolkit.slo.queries import count_queries
@@ -345,7 +347,18 @@ def test_use_rules_without_recorded_series_says_what_to_do(
 def test_the_repository_alerts_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(
-        main, ["slo", "rules", str(ROOT / "slos"), "-o", str(ROOT / "alerts"), "--tests", "--check"]
+        main,
+        [
+            "slo",
+            "rules",
+            str(ROOT / "slos"),
+            "-o",
+            str(ROOT / "alerts"),
+            "--tests",
+            "--inhibit",
+            str(ROOT / "alerts" / "inhibit.yaml"),
+            "--check",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert os.path.exists(ROOT / "alerts" / "search.rules.yaml")
@@ -444,3 +457,159 @@ def test_a_bad_series_never_seen_in_a_whole_period_raises_no_data(tmp_path: Path
     path.write_text(yaml.safe_dump(document))
     tests = promtool("test", "rules", str(path))
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+TIERS_FILE = """\
+version: ops/v1
+service: tiers
+labels: {team: core}
+slos:
+  - name: custom
+    objective: 99.9
+    window: 28d
+    alerting:
+      page:
+        name: TiersCustomPage
+        labels: {severity: critical, routing_key: core-oncall}
+        annotations: {dashboard: https://grafana.example/d/tiers}
+      ticket:
+        name: TiersCustomTicket
+        labels: {severity: warning}
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: pages-only
+    objective: 99
+    window: 7d
+    alerting: {ticket: {disable: true}}
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+"""
+
+
+def _write_tiers(tmp_path: Path) -> Path:
+    (tmp_path / "tiers.yaml").write_text(TIERS_FILE)
+    result = CliRunner().invoke(
+        main,
+        [
+            "slo",
+            "rules",
+            str(tmp_path / "tiers.yaml"),
+            "-o",
+            str(tmp_path),
+            "--tests",
+            "--inhibit",
+            str(tmp_path / "inhibit.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return tmp_path / "inhibit.yaml"
+
+
+def test_per_tier_names_labels_annotations_and_disable_pass_promtool(tmp_path: Path) -> None:
+    _write_tiers(tmp_path)
+    assert promtool("check", "rules", str(tmp_path / "tiers.rules.yaml")).returncode == 0
+    tests = promtool("test", "rules", str(tmp_path / "tiers.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    document = yaml.safe_load((tmp_path / "tiers.rules.test.yaml").read_text())
+    fast = next(t for t in document["tests"] if t["name"] == "tiers/custom: fast burn pages")
+    fired = {
+        case["alertname"]: [
+            (a["exp_labels"]["severity"], a["exp_labels"]["tier"]) for a in case["exp_alerts"]
+        ]
+        for case in fast["alert_rule_test"]
+    }
+    assert fired == {
+        "TiersCustomPage": [("critical", "page"), ("critical", "page")],
+        "TiersCustomTicket": [("warning", "ticket"), ("warning", "ticket")],
+        "TiersCustomNoData": [],
+    }
+    only = next(t for t in document["tests"] if t["name"] == "tiers/pages-only: fast burn pages")
+    assert [a["exp_labels"]["tier"] for a in only["alert_rule_test"][0]["exp_alerts"]] == [
+        "page",
+        "page",
+    ]
+
+
+def test_generated_inhibit_rules_pass_amtool_check_config(tmp_path: Path) -> None:
+    inhibit = _write_tiers(tmp_path)
+    rules = yaml.safe_load(inhibit.read_text())["inhibit_rules"]
+    assert len(rules) == 1  # pages-only has no ticket to inhibit
+    config = tmp_path / "alertmanager.yml"
+    # amtool refuses a configuration without a route: the smallest one around the rules.
+    config.write_text(
+        "route: {receiver: none}\nreceivers: [{name: none}]\n"
+        + yaml.safe_dump({"inhibit_rules": rules})
+    )
+    result = subprocess.run(
+        [require_binary("amtool"), "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " - 1 inhibit rules" in result.stdout
+
+
+class InhibitingAlertmanager(AlertmanagerServer):
+    """Alertmanager with a receiver that sends nothing and the generated inhibit rules."""
+
+    def __init__(self, workdir: str, inhibit_rules: list[dict[str, Any]]) -> None:
+        super().__init__(workdir, "http://127.0.0.1:9/unused", None)
+        self.inhibit_rules = inhibit_rules
+
+    def start(self, timeout: float = 30.0) -> InhibitingAlertmanager:
+        os.makedirs(self.workdir, exist_ok=True)
+        config = os.path.join(self.workdir, "alertmanager.yml")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(
+                "route: {receiver: none, group_by: [alertname, service, slo], group_wait: 1s}\n"
+                "receivers: [{name: none}]\n"
+                + yaml.safe_dump({"inhibit_rules": self.inhibit_rules})
+            )
+        self.launch(
+            "prometheus-alertmanager",
+            [
+                f"--config.file={config}",
+                f"--storage.path={os.path.join(self.workdir, 'data')}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            "alertmanager",
+            timeout,
+        )
+        return self
+
+
+def _alert_states(url: str) -> dict[tuple[str, str], str]:
+    """(alertname, slo) -> state (active, suppressed) as Alertmanager's API reports it."""
+    with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=10) as response:
+        alerts = json.load(response)
+    return {(a["labels"]["alertname"], a["labels"]["slo"]): a["status"]["state"] for a in alerts}
+
+
+def test_a_real_alertmanager_holds_the_ticket_while_the_page_fires(tmp_path: Path) -> None:
+    rules = yaml.safe_load(_write_tiers(tmp_path).read_text())["inhibit_rules"]
+    server = InhibitingAlertmanager(str(tmp_path / "am"), rules).start()
+    try:
+        common = {"service": "tiers", "slo": "custom", "team": "core"}
+        server.fire({"alertname": "TiersCustomPage", "tier": "page", **common}, {})
+        server.fire({"alertname": "TiersCustomTicket", "tier": "ticket", **common}, {})
+        other = {**common, "slo": "other"}
+        server.fire({"alertname": "TiersCustomTicket", "tier": "ticket", **other}, {})
+        states: dict[tuple[str, str], str] = {}
+        for _ in range(100):  # the inhibitor marks alerts as they pass the pipeline
+            states = _alert_states(server.url)
+            if states.get(("TiersCustomTicket", "custom")) == "suppressed":
+                break
+            time.sleep(0.1)
+        assert states == {
+            ("TiersCustomPage", "custom"): "active",
+            ("TiersCustomTicket", "custom"): "suppressed",
+            ("TiersCustomTicket", "other"): "active",  # another SLO's ticket is not held
+        }
+    finally:
+        server.stop()

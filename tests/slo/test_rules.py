@@ -11,7 +11,14 @@ import yaml
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.runbook.catalog import load_runbooks
-from ops_toolkit.slo.rules import alert_name, clean, generate, no_data_alert_name, parse_selector
+from ops_toolkit.slo.rules import (
+    alert_name,
+    clean,
+    generate,
+    inhibit_document,
+    no_data_alert_name,
+    parse_selector,
+)
 from ops_toolkit.slo.spec import load_slo_files, parse_slo_file
 from tests.conftest import ROOT
 
@@ -203,3 +210,47 @@ def test_min_events_adds_the_long_window_total_to_every_pair() -> None:
         "slo:total_events:1h"
         not in generate([parse_slo_file(plain, "s.yaml")], None, False)["s.rules.yaml"]
     )
+
+
+def test_per_tier_settings_rename_relabel_annotate_and_disable() -> None:
+    text = (
+        "version: ops/v1\nservice: s\nslos:\n  - name: x\n    objective: 99\n    alerting:\n"
+        "      page: {name: XPage, labels: {severity: critical, routing_key: k}, annotations: "
+        "{summary: custom}}\n      ticket: {disable: true}\n    sli: {ratio: {bad: a, total: b}}\n"
+    )
+    files = [parse_slo_file(text, "s.yaml")]
+    rules = generate(files, None, False)["s.rules.yaml"]
+    pages = _alerts(rules, "XPage")
+    assert [a["labels"]["long"] for a in pages] == ["1h", "6h"]
+    assert pages[0]["labels"] == {
+        "severity": "critical",
+        "tier": "page",
+        "long": "1h",
+        "short": "5m",
+        "service": "s",
+        "slo": "x",
+        "routing_key": "k",
+    }
+    assert pages[0]["annotations"]["summary"] == "custom"
+    assert _alerts(rules, "SXBudgetBurn") == []  # no ticket alerts
+    assert inhibit_document(files) == {"inhibit_rules": []}
+
+
+def test_inhibit_rules_hold_each_slos_ticket_while_its_page_fires() -> None:
+    files = load_slo_files([str(GOLDEN / "checkout.yaml")])
+    first = inhibit_document(files)["inhibit_rules"][0]
+    assert first == {
+        "source_matchers": [
+            'alertname="CheckoutPaymentSuccessBudgetBurn"',
+            'tier="page"',
+            'service="checkout"',
+            'slo="payment-success"',
+        ],
+        "target_matchers": [
+            'alertname="CheckoutPaymentSuccessBudgetBurn"',
+            'tier="ticket"',
+            'service="checkout"',
+            'slo="payment-success"',
+        ],
+        "equal": ["service", "slo"],
+    }

@@ -171,6 +171,32 @@ def replace(old: str, new: str) -> str:
             id="negative min_events",
         ),
         pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {page: {name: 'Search Page'}}"),
+            "f.yaml: slos[0].alerting.page.name: expected an alert name like "
+            "SearchAvailabilityPage, got 'Search Page'",
+            id="alert name with a space",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {ticket: {labels: {tier: x}}}"),
+            "f.yaml: slos[0].alerting.ticket.labels.tier: not a usable name (service, slo, tier, "
+            "long, short, missing, alertname are set by ops)",
+            id="a tier label would break inhibition",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {page: {disable: 'yes'}}"),
+            "f.yaml: slos[0].alerting.page.disable: expected true or false, got 'yes'",
+            id="disable as a string",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {page: {disable: true}, ticket: {disable: true}}",
+            ),
+            "f.yaml: slos[0].alerting: disables both page and ticket; remove the SLO's alerts "
+            "some other way",
+            id="both tiers disabled",
+        ),
+        pytest.param(
             replace("window: 28d", "window: 4 weeks"),
             "f.yaml: slos[0].window: expected a duration like 30d or 28d, got '4 weeks'",
             id="bad window",
