@@ -367,6 +367,15 @@ def gate_command(
     help="Also write <service>.rules.test.yaml for promtool test rules.",
 )
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["plain", "prometheusrule"]),
+    default="plain",
+    show_default=True,
+    help="Flavour of the files in --dir: plain rule files, or prometheus-operator "
+    "PrometheusRule objects (<service>.prometheusrule.yaml).",
+)
+@click.option(
     "--inhibit",
     "inhibit_path",
     type=click.Path(dir_okay=False),
@@ -380,6 +389,7 @@ def rules_command(
     runbook_base_url: str | None,
     check: bool,
     with_tests: bool,
+    output_format: str,
     inhibit_path: str | None,
     as_json: bool,
 ) -> None:
@@ -391,6 +401,7 @@ def rules_command(
     Examples:
       ops slo rules -o alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
+      ops slo rules --format prometheusrule -o deploy/rules/   # for prometheus-operator
     """
     import os
 
@@ -399,7 +410,9 @@ def rules_command(
     from ops_toolkit.slo.spec import load_slo_files
 
     files = load_slo_files(paths or ("slos",))
-    generated = generate(files, runbook_base_url, with_tests)
+    if with_tests and output_format != "plain":
+        raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
+    generated = generate(files, runbook_base_url, with_tests, output_format)
     inhibit = render_inhibit(files) if inhibit_path else None
     if check:
         problems = stale_files(generated, directory)

@@ -743,8 +743,45 @@ def check_rulable(slos: Sequence[SLO]) -> None:
             )
 
 
-def generate(files: Sequence[SLOFile], base_url: str | None, with_tests: bool) -> dict[str, str]:
-    """File name -> content for every rule file (and test file) the SLO files make."""
+FORMATS = ("plain", "prometheusrule")
+
+
+def prometheusrule_filename(service: str) -> str:
+    return f"{service}.prometheusrule.yaml"
+
+
+def prometheusrule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
+    """The same groups as a prometheus-operator ``PrometheusRule`` object, for clusters where
+    the operator loads rules (add your Prometheus's ``ruleSelector`` labels with kustomize)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"{file.service.replace('_', '-')}-slo-rules",
+            "labels": {"app.kubernetes.io/managed-by": "ops-toolkit"},
+        },
+        "spec": rule_document(file, base_url),
+    }
+
+
+def generate(
+    files: Sequence[SLOFile],
+    base_url: str | None,
+    with_tests: bool,
+    output_format: str = "plain",
+) -> dict[str, str]:
+    """File name -> content for every rule file (and test file) the SLO files make.
+
+    ``output_format``: ``plain`` rule files (what promtool and a plain Prometheus read) or
+    ``prometheusrule`` objects; promtool tests need the plain files.
+    """
+    if output_format not in FORMATS:
+        raise ConfigError(f"unknown rules format {output_format!r} (valid: {', '.join(FORMATS)})")
+    if with_tests and output_format != "plain":
+        raise ConfigError(
+            "--tests needs --format plain: promtool tests read plain rule files (generate "
+            "them in CI; a PrometheusRule holds the same groups)"
+        )
     output: dict[str, str] = {}
     services: dict[str, str] = {}
     check_rulable([slo for file in files for slo in file.slos])
@@ -755,6 +792,11 @@ def generate(files: Sequence[SLOFile], base_url: str | None, with_tests: bool) -
                 "rule files are per service"
             )
         services[file.service] = file.source
+        if output_format == "prometheusrule":
+            output[prometheusrule_filename(file.service)] = render_yaml(
+                prometheusrule_document(file, base_url), file.source
+            )
+            continue
         output[rules_filename(file.service)] = render_yaml(
             rule_document(file, base_url), file.source
         )
