@@ -4,17 +4,21 @@ Naming scheme (every series carries ``service`` and ``slo`` plus the SLO file's 
 
     slo:bad_events:increase5m     bad events in the last 5m
     slo:total_events:increase5m   all events in the last 5m
-    slo:error_ratio:<w>           bad/total over w (5m, 30m, 1h, 2h, 6h, 1d, 3d), event-weighted:
-                                  sum_over_time of the 5m counts, never an average of ratios
+    slo:error_ratio:<w>           bad/total over w (5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO's
+                                  own alert windows), event-weighted: sum_over_time of the 5m
+                                  counts, never an average of ratios
     slo:error_ratio:period        the same over the SLO's window (calendar: its nominal length)
     slo:burn_rate:<w>             error ratio / error budget
+    slo:total_events:<w>          events in an alert pair's long window (only with min_events)
     slo:budget_remaining:period   1 - error ratio over the period / error budget
     slo:objective:ratio           the objective as a ratio (0.999)
     slo:error_budget:ratio        1 - objective
 
-Alerts: ``<Service><Slo>BudgetBurn`` with ``severity: page`` (1h/5m and 6h/30m pairs) and
-``severity: ticket`` (1d/2h and 3d/6h pairs), factors recomputed for the SLO's period, and
-``<Service><Slo>NoData`` when the total series has been absent for 10 minutes.
+Alerts: ``<Service><Slo>BudgetBurn`` (or the tier's own name), one rule per window pair of
+``windows.alert_windows`` with its ``for:``, labelled ``severity``, ``tier`` (page/ticket),
+``long`` and ``short``; ``<Service><Slo>NoData`` per raw series the SLI depends on, labelled
+``missing`` (total, bad, good, bucket). Alertmanager ``inhibit_rules`` hold an SLO's ticket
+while its page fires.
 """
 
 from __future__ import annotations
