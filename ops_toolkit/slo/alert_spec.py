@@ -7,6 +7,7 @@ lasts the period, and without one the period must be long enough for the scaled 
 
 from __future__ import annotations
 
+import math
 import re
 
 from ops_toolkit.durations import format_duration, parse_duration
@@ -139,7 +140,11 @@ def _windows(node: Node, period: Window) -> tuple[BurnWindow, ...]:
             )
         factor_node = item.child("factor")
         factor = factor_node.value
-        if isinstance(factor, bool) or not isinstance(factor, int | float):
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float)
+            or not math.isfinite(factor)
+        ):
             raise factor_node.error(f"expected a burn rate like 14.4, got {show(factor)}")
         if factor < 1:
             raise factor_node.error(

@@ -171,6 +171,15 @@ def replace(old: str, new: str) -> str:
             id="negative min_events",
         ),
         pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 5m, "
+                "factor: .inf}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].factor: expected a burn rate like 14.4, got 'inf'",
+            id="an infinite factor",
+        ),
+        pytest.param(
             replace("window: 28d", "window: 28d\n    alerting: {page: {name: 'Search Page'}}"),
             "f.yaml: slos[0].alerting.page.name: expected an alert name like "
             "SearchAvailabilityPage, got 'Search Page'",
