@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ops_toolkit.durations import parse_duration
+from ops_toolkit.durations import DurationTooLong, parse_duration, shorten
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
@@ -119,8 +119,10 @@ def _objective(node: Node) -> float:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
-    if not 0 < float(value) < 100:
-        raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
+    if not 0 < value < 100:  # no float(): an integer of 400 digits overflows it
+        raise node.error(
+            f"expected a number between 0 and 100 (exclusive), got {shorten(str(value))}"
+        )
     return float(value)
 
 
@@ -142,13 +144,20 @@ def _window(node: Node) -> Window:
         raise window_node.error(
             "expected a duration like 30d; for calendar windows use 'calendar: month'"
         )
+    return Window(seconds=_rolling_seconds(window_node, raw, "30d or 28d"), timezone=timezone)
+
+
+def _rolling_seconds(node: Node, raw: str, example: str) -> int:
+    """A rolling window's seconds: a duration from 1h to 3650d, in whole seconds."""
     try:
         seconds = parse_duration(raw)
+    except DurationTooLong:
+        raise node.error(f"expected a window of at most 3650d, got {show(raw)}") from None
     except ValueError:
-        raise window_node.error(f"expected a duration like 30d or 28d, got {raw!r}") from None
+        raise node.error(f"expected a duration like {example}, got {show(raw)}") from None
     if seconds < 3600 or seconds != int(seconds):
-        raise window_node.error(f"expected a window of at least 1h in whole seconds, got {raw!r}")
-    return Window(seconds=int(seconds), timezone=timezone)
+        raise node.error(f"expected a window of at least 1h in whole seconds, got {show(raw)}")
+    return int(seconds)
 
 
 def _selector(node: Node, key: str) -> str:
@@ -273,7 +282,7 @@ def _openslo_slo(root: Node) -> SLO:
     if metadata.value is None:
         raise metadata.error("is required")
     name = _name(metadata, "name")
-    annotations = metadata.child("annotations").value or {}
+    annotations = metadata.child("annotations")
     spec = root.child("spec")
     if spec.value is None:
         raise spec.error("is required")
@@ -320,9 +329,7 @@ def _openslo_slo(root: Node) -> SLO:
         source=root.source,
         path=root.path or "metadata.name",
         description=spec.text("description", required=False) or "",
-        runbook=str(annotations.get("ops-toolkit/runbook"))
-        if annotations.get("ops-toolkit/runbook")
-        else None,
+        runbook=annotations.text("ops-toolkit/runbook", required=False) or None,
         labels={},
     )
 
@@ -336,13 +343,7 @@ def _openslo_window(node: Node) -> Window:
     assert duration is not None
     rolling = window.child("isRolling").value
     if rolling is True:
-        try:
-            seconds = parse_duration(duration.replace("w", "w"))
-        except ValueError:
-            raise window.child("duration").error(
-                f"expected a duration like 28d, got {duration!r}"
-            ) from None
-        return Window(seconds=int(seconds))
+        return Window(seconds=_rolling_seconds(window.child("duration"), duration, "28d"))
     calendar = window.child("calendar")
     timezone = calendar.text("timeZone", required=False) if calendar.value else None
     timezone = timezone or "UTC"

@@ -80,7 +80,7 @@ def _deep(depth: int, leaf: Any) -> Any:
 
 
 HOSTILE_TREE: st.SearchStrategy[Any] = st.recursive(
-    HOSTILE_SCALAR | st.just({}) | st.just([]),
+    HOSTILE_SCALAR | st.builds(dict) | st.builds(list),
     lambda children: (
         st.lists(children, max_size=3)
         | st.dictionaries(HOSTILE_SCALAR.filter(lambda k: isinstance(k, str)), children, max_size=3)
@@ -155,8 +155,8 @@ def yaml_text(tree: Any) -> str:
                 sort_keys=False,
                 width=10**6,
             )
-        except (yaml.YAMLError, UnicodeEncodeError):
-            return json.dumps(tree)
+        except (yaml.YAMLError, UnicodeEncodeError, RecursionError):
+            return json_text(tree)
 
 
 def json_text(tree: Any) -> str:

@@ -121,7 +121,7 @@ MARKDOWN_NOISE = st.lists(
 
 @fuzz(400)
 @given(
-    mutated(RUNBOOK, keys_of(RUNBOOK) + ("kind", "attributes", "code")).map(runbook_markdown)
+    mutated(RUNBOOK, (*keys_of(RUNBOOK), "kind", "attributes", "code")).map(runbook_markdown)
     | MARKDOWN_NOISE
 )
 def test_runbooks_raise_only_runbook_errors(text: str) -> None:
