@@ -166,8 +166,6 @@ def parse_documents(text: str, source: str) -> list[Any]:
         ) from None
     try:
         return [d for d in yaml.load_all(text, Loader=SafeLoader) if d is not None]
-    except RecursionError:
-        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
