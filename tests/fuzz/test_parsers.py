@@ -50,7 +50,7 @@ from tests.fuzz.seeds import (
 def test_slo_files_raise_only_config_errors(seed_file: str) -> None:
     seed = load_seed(seed_file)
 
-    @fuzz(250)
+    @fuzz(120)
     @given(yaml_documents([seed], keys_of(seed) + SLO_EXTRA_KEYS))
     def target(text: str) -> None:
         try:
@@ -66,7 +66,7 @@ def test_slo_files_raise_only_config_errors(seed_file: str) -> None:
 # -- ops.yaml and routes ------------------------------------------------------------------------
 
 
-@fuzz(250)
+@fuzz(200)
 @given(yaml_documents([load_seed("ops.yaml")], keys_of(load_seed("ops.yaml"))))
 def test_ops_yaml_raises_only_config_errors(text: str) -> None:
     try:
@@ -75,7 +75,7 @@ def test_ops_yaml_raises_only_config_errors(text: str) -> None:
         assert str(error).startswith("ops.yaml")
 
 
-@fuzz(250)
+@fuzz(200)
 @given(yaml_documents([ROUTES], keys_of(ROUTES)))
 def test_routes_raise_only_config_errors(text: str) -> None:
     try:
@@ -119,7 +119,7 @@ MARKDOWN_NOISE = st.lists(
 ).map("".join)
 
 
-@fuzz(400)
+@fuzz(300)
 @given(
     mutated(RUNBOOK, (*keys_of(RUNBOOK), "kind", "attributes", "code")).map(runbook_markdown)
     | MARKDOWN_NOISE
@@ -137,7 +137,7 @@ def test_runbooks_raise_only_runbook_errors(text: str) -> None:
 # -- webhook bodies ----------------------------------------------------------------------------
 
 
-@fuzz(400)
+@fuzz(300)
 @given(mutated(WEBHOOK, keys_of(WEBHOOK)) | HOSTILE_TREE)
 def test_webhook_bodies_raise_only_payload_errors(data: Any) -> None:
     try:
@@ -185,7 +185,7 @@ def answering_server() -> Iterator[str]:
 def test_prometheus_answers_raise_only_metrics_errors(answering_server: str) -> None:
     source = PrometheusSource(answering_server, timeout=5)
 
-    @fuzz(200)
+    @fuzz(150)
     @given(st.one_of(*(mutated(a) for a in PROMETHEUS_ANSWERS)).map(json_text) | YAML_NOISE)
     def target(body: str) -> None:
         _Answers.body = body.encode("utf-8", "surrogatepass")
