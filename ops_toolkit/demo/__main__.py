@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,10 +34,10 @@ def banner(text: str) -> None:
 
 def ops(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     """Run ``ops`` as a user would, showing the command first."""
-    print(f"\n$ ops {' '.join(args)}", flush=True)
+    print(f"\n$ ops {shlex.join(args)}", flush=True)
     result = subprocess.run([sys.executable, "-m", "ops_toolkit", *args], check=False)
     if result.returncode not in ok:
-        raise SystemExit(f"demo: 'ops {' '.join(args)}' exited {result.returncode}")
+        raise SystemExit(f"demo: 'ops {shlex.join(args)}' exited {result.returncode}")
 
 
 def start_prometheus() -> PrometheusServer:
@@ -133,6 +134,24 @@ def escalate(prometheus_url: str) -> None:
     print(f"(every message is also in {messages}; set SLACK_BOT_TOKEN to post to Slack)")
 
 
+def rollout() -> None:
+    """The worked example's staged rollout: status, one advance (pilot), blocked next stage."""
+    banner("Staged rollout: open search stage by stage, each advance gated on SLO evidence")
+    os.makedirs(f"{WORKDIR}/rollouts", exist_ok=True)
+    plan = f"{WORKDIR}/rollouts/search.yaml"
+    shutil.copyfile("rollouts/search.yaml", plan)  # its history is written beside this copy
+    # The stage runbook writes the local stub's access file; cluster steps stay skipped.
+    os.environ["ACCESS_FILE"] = f"{WORKDIR}/search-access.conf"
+    config = ("--config", f"{WORKDIR}/ops.yaml")
+    ops("rollout", "status", plan, *config, ok=(0, 3))
+    ops("rollout", "advance", plan, *config, "--non-interactive")
+    print(f"\n$ cat {WORKDIR}/search-access.conf", flush=True)
+    with open(f"{WORKDIR}/search-access.conf", encoding="utf-8") as handle:
+        print(handle.read(), end="")
+    ops("rollout", "status", plan, *config, ok=(0, 3))
+    ops("rollout", "report", plan, *config)
+
+
 def main() -> None:
     os.environ.setdefault("COLUMNS", "120")
     banner("Runbooks: list, lint, show")
@@ -163,7 +182,7 @@ def main() -> None:
             ["check", "rules", f"{WORKDIR}/alerts/search.rules.yaml"],
             ["test", "rules", f"{WORKDIR}/alerts/search.rules.test.yaml"],
         ):
-            print(f"\n$ promtool {' '.join(command)}", flush=True)
+            print(f"\n$ promtool {shlex.join(command)}", flush=True)
             subprocess.run(["promtool", *command], check=True)
         banner("An alert fired: run the runbook's metric diagnose steps, unattended")
         runbook = load_runbook("search-errors", "runbooks")
@@ -216,6 +235,7 @@ def main() -> None:
                 check=True,
             )
         print(f"chart: {WORKDIR}/burndown.png, page: {WORKDIR}/report.html (self-contained)")
+        rollout()
     finally:
         server.stop()
 
