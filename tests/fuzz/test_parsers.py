@@ -17,6 +17,7 @@ from ops_toolkit.errors import ConfigError, MetricsError, PayloadError, RunbookE
 from ops_toolkit.escalate.intake import parse_notification
 from ops_toolkit.escalate.route import parse_routes
 from ops_toolkit.metrics.prometheus import PrometheusSource
+from ops_toolkit.rollout.plan import parse_plan
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.parse import parse_runbook
@@ -195,3 +196,15 @@ def test_prometheus_answers_raise_only_metrics_errors(answering_server: str) -> 
             assert f"Prometheus at {answering_server}" in str(error)
 
     target()
+
+
+# -- rollout plans -----------------------------------------------------------------------------
+
+
+@fuzz(150)
+@given(yaml_documents([load_seed("rollout.yaml")], keys_of(load_seed("rollout.yaml"))))
+def test_rollout_plans_raise_only_config_errors(text: str) -> None:
+    try:
+        parse_plan(text, "p.yaml")
+    except ConfigError as error:
+        assert str(error).startswith("p.yaml")
