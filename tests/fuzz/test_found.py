@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ops_toolkit.check import alert_names
 from ops_toolkit.config import parse_config
 from ops_toolkit.errors import ConfigError, RunbookError
 from ops_toolkit.runbook.attributes import step_options
@@ -210,3 +211,10 @@ def test_step_attributes(attributes: str, message: str) -> None:
     with pytest.raises(RunbookError) as raised:
         step_options(step, "r.md")
     assert str(raised.value) == message
+
+
+def test_a_rules_file_with_a_huge_integer_names_no_alerts() -> None:
+    """ops check --rules read rule files with PyYAML's loader: ValueError, a traceback."""
+    good = "groups: [{name: g, rules: [{alert: Up, expr: up}]}]\n"
+    huge = f"groups: [{{name: g, rules: [{{alert: Big, expr: up, for: {DIGITS}}}]}}]\n"
+    assert alert_names([good, huge, "when: 2026-13-01\n"]) == {"Up"}

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ops_toolkit.check import alert_names
 from ops_toolkit.config import parse_config
 from ops_toolkit.errors import ConfigError, MetricsError, PayloadError, RunbookError
 from ops_toolkit.escalate.intake import parse_notification
@@ -208,3 +209,13 @@ def test_rollout_plans_raise_only_config_errors(text: str) -> None:
         parse_plan(text, "p.yaml")
     except ConfigError as error:
         assert str(error).startswith("p.yaml")
+
+
+# -- Prometheus rule files (ops check --rules) ---------------------------------------------------
+
+
+@fuzz(100)
+@given(yaml_documents([load_seed("rules.yaml")], keys_of(load_seed("rules.yaml"))))
+def test_rule_files_never_raise(text: str) -> None:
+    """An unreadable rule file names no alerts; it never stops ``ops check``."""
+    assert isinstance(alert_names([text]), set)
