@@ -208,6 +208,7 @@ class EscalationService:
         if not config.auto_diagnose:
             return None
         from ops_toolkit.escalate.diagnose import Diagnoser
+        from ops_toolkit.runbook.environment import url_credentials
 
         diagnoser = Diagnoser(
             self.store,
@@ -215,6 +216,10 @@ class EscalationService:
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
+            credentials={
+                **url_credentials("prometheus", config.prometheus),
+                **url_credentials("serve.state", config.serve.state),
+            },
         )
         routing = self.routing
         self.processor.on_new = lambda n: diagnoser.submit(
