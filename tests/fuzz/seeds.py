@@ -75,6 +75,7 @@ RUNBOOK: dict[str, Any] = {
         "secrets": ["SEARCH_ADMIN_TOKEN"],
         "shell": "bash",
         "cwd": "/tmp",
+        "env": ["KUBECONFIG", "SEARCH_REGION"],
     },
     "steps": [
         {
