@@ -3,6 +3,7 @@ errors come out, and each names its place. See ``profile.py`` for how long they 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -139,8 +140,17 @@ def test_runbooks_raise_only_runbook_errors(text: str) -> None:
 # -- webhook bodies ----------------------------------------------------------------------------
 
 
+def decoded_as_the_server_does(data: Any) -> Any:
+    """``data`` through JSON text and back, as ``POST /alertmanager`` decodes a body; None
+    when the decoder refuses it (an integer over 4,300 digits: the server's 400)."""
+    try:
+        return json.loads(json_text(data))
+    except ValueError:
+        return None
+
+
 @fuzz(300)
-@given(mutated(WEBHOOK, keys_of(WEBHOOK)) | HOSTILE_TREE)
+@given((mutated(WEBHOOK, keys_of(WEBHOOK)) | HOSTILE_TREE).map(decoded_as_the_server_does))
 def test_webhook_bodies_raise_only_payload_errors(data: Any) -> None:
     try:
         parse_notification(data)
