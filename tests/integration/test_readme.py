@@ -73,6 +73,7 @@ COMMANDS: dict[str, Outcome] = {
         0, "1. targets-up [promql] would run"
     ),
     "ops runbook runs": Outcome(0, "Runbook runs"),
+    "ops runbook audit RUN_ID": Outcome(0, "step_finished  check-approval  pending_manual"),
     "ops runbook resume RUN_ID": Outcome(
         1, "check-approval", "the manual step still waits for a person at a terminal"
     ),
@@ -89,8 +90,10 @@ COMMANDS: dict[str, Outcome] = {
     "OPS_WEBHOOK_TOKEN=s3cret ops serve --config ops.yaml --listen 127.0.0.1:9095": Outcome(
         0, '{"status":"ok"', "a server: started, asked GET /healthz, then stopped"
     ),
-    "ops outbox list --status dead": Outcome(0, ""),
-    "ops outbox retry --all": Outcome(0, ""),
+    "ops outbox list --status dead": Outcome(0, "0 entries"),
+    "ops outbox retry --all": Outcome(0, "re-queued 0 entries"),
+    "ops outbox list --inbox": Outcome(0, "0 payloads given up on"),
+    "ops outbox retry --inbox --all": Outcome(0, "re-queued 0 payloads"),
     "ops slo report --post '#search-alerts' --chart burndown.png": Outcome(0, ""),
     "ops slo report --format html > report.html": Outcome(0, ""),
     "ops slo report --once --config ops.yaml --name weekly": Outcome(0, ""),
