@@ -57,10 +57,10 @@ COMMANDS: dict[str, Outcome] = {
     "ops runbook lint runbooks/ --strict": Outcome(0, ""),
     "ops runbook show search-errors": Outcome(0, "error-ratio"),
     "ops runbook run search-errors --tag diagnose": Outcome(
-        1, "recent-rollouts", "kubectl is not installed here, so that diagnose step fails"
+        1, "recent-rollouts", "no Kubernetes cluster here: the kubectl diagnose step fails"
     ),
     "ops runbook run search-errors --tag diagnose --non-interactive --json": Outcome(
-        1, '"status": "failed"', "kubectl is not installed here"
+        1, '"status": "failed"', "no Kubernetes cluster here"
     ),
     "ops runbook run add-document-source -p SOURCE_NAME=wiki -p SOURCE_URL=https://wiki.example": (
         Outcome(
@@ -299,6 +299,7 @@ def test_readme_block_runs_as_written(
             "OPS_STATE_DIR": str(tmp_path / "state"),
             "SEARCH_API_URL": search_api,
             "SEARCH_ADMIN_TOKEN": "not-a-real-token",
+            "KUBECONFIG": str(tmp_path / "no-cluster"),  # kubectl may only try loopback
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         },
     )
