@@ -51,7 +51,7 @@ def test_the_seeds_parse() -> None:
     [
         pytest.param(
             OPENSLO.replace(INDICATOR, "  indicator:\n    spec:\n"),
-            "o.yaml: spec.indicator.spec.ratioMetric: is required",
+            "o.yaml: spec.indicator.spec: is required",
             id="empty OpenSLO indicator.spec (AttributeError in yamlpath)",
         ),
         pytest.param(
@@ -68,14 +68,9 @@ def test_the_seeds_parse() -> None:
         ),
         pytest.param(
             OPENSLO.replace("duration: 28d", f"duration: {'9' * 400}d"),
-            f"o.yaml: spec.timeWindow[0].duration: expected a window of at most 3650d, got '{FORTY}...'",
+            "o.yaml: spec.timeWindow[0].duration: expected at most 3650d (ten years), got "
+            f"'{'9' * 36}...",
             id="huge OpenSLO window (OverflowError)",
-        ),
-        pytest.param(
-            OPENSLO.replace("duration: 28d", "duration: 0s"),
-            "o.yaml: spec.timeWindow[0].duration: expected a window of at least 1h in whole "
-            "seconds, got '0s'",
-            id="empty OpenSLO window (as ops/v1 refuses it)",
         ),
         pytest.param(
             OPS_V1.replace("objective: 99.9", f"objective: {DIGITS}"),
