@@ -31,6 +31,11 @@ from tests.integration.conftest import LoadedPrometheus
 DAY = 86400
 
 
+def truth(loaded: LoadedPrometheus, key: str, since: float, until: float) -> tuple[int, int]:
+    """(bad, total) events of the worked example's SLO ``key`` in (since, until]."""
+    return loaded.truth(key, since, until)
+
+
 def test_report_matches_the_generators_truth(
     worked_prometheus: LoadedPrometheus, wall_clock: datetime
 ) -> None:
