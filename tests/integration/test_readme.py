@@ -85,6 +85,12 @@ COMMANDS: dict[str, Outcome] = {
     ),
     "ops slo rules -o alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
+    "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
+    "ops slo rules --format prometheusrule -o deploy/rules/": Outcome(
+        0, "deploy/rules/search.prometheusrule.yaml (updated)"
+    ),
+    "ops slo validate --prometheus http://127.0.0.1:9090": Outcome(0, "valid"),
+    "ops slo convert slos/search.yaml --to openslo > search.openslo.yaml": Outcome(0, ""),
     "promtool check rules alerts/search.rules.yaml": Outcome(0, "SUCCESS"),
     "cd alerts && promtool test rules search.rules.test.yaml": Outcome(0, "SUCCESS"),
     "OPS_WEBHOOK_TOKEN=s3cret ops serve --config ops.yaml --listen 127.0.0.1:9095": Outcome(
@@ -108,6 +114,8 @@ COMMANDS: dict[str, Outcome] = {
 }
 
 SKIPPED: dict[str, str] = {
+    "ops slo convert sloth/ pyrra/ --to ops -o slos/": "sloth/ and pyrra/ stand for a team's "
+    "own folders; tests/integration/test_formats.py converts such files",
     "make demo": "starts its own Prometheus, Alertmanager and Slack-compatible server for "
     "minutes; the demo is its own check",
     "make test": "the command that runs this test",
