@@ -73,6 +73,7 @@ COMMANDS: dict[str, Outcome] = {
         0, "1. targets-up [promql] would run"
     ),
     "ops runbook runs": Outcome(0, "Runbook runs"),
+    "ops runbook runs RUN_ID": Outcome(0, "check-approval"),
     "ops runbook audit RUN_ID": Outcome(0, "step_finished  check-approval  pending_manual"),
     "ops runbook resume RUN_ID": Outcome(
         1, "check-approval", "the manual step still waits for a person at a terminal"
@@ -80,13 +81,15 @@ COMMANDS: dict[str, Outcome] = {
     "ops slo validate": Outcome(0, "4 SLO(s) in 1 file(s): valid"),
     "ops slo report --prometheus http://127.0.0.1:9090": Outcome(0, "SLO error budgets"),
     "ops slo report --at 2026-11-16T09:00:00Z --keep-going": Outcome(0, "SLO error budgets"),
-    "ops slo gate search/availability --min-remaining 0.25": Outcome(
-        0, "search/availability: budget remaining"
+    "ops slo gate search/availability --min-remaining 25%": Outcome(
+        3,
+        "the gate stops while it burns",
+        "the worked example's last hour pages: a rollout gate stops while the budget burns fast",
     ),
-    "ops slo rules -o alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
+    "ops slo rules --dir alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
     "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
-    "ops slo rules --format prometheusrule -o deploy/rules/": Outcome(
+    "ops slo rules --format prometheusrule --dir deploy/rules/": Outcome(
         0, "deploy/rules/search.prometheusrule.yaml (updated)"
     ),
     "ops slo validate --prometheus http://127.0.0.1:9090": Outcome(0, "valid"),
@@ -101,7 +104,7 @@ COMMANDS: dict[str, Outcome] = {
     "ops outbox list --inbox": Outcome(0, "0 payloads given up on"),
     "ops outbox retry --inbox --all": Outcome(0, "re-queued 0 payloads"),
     "ops slo report --post '#search-alerts' --chart burndown.png": Outcome(0, ""),
-    "ops slo report --format html > report.html": Outcome(0, ""),
+    "ops slo report -o html > report.html": Outcome(0, ""),
     "ops slo report --once --config ops.yaml --name weekly": Outcome(0, ""),
     "ops check": Outcome(0, ": 0 error(s), 1 warning(s)"),
     "ops routes test service=search severity=page": Outcome(0, "#search-oncall"),
@@ -114,7 +117,7 @@ COMMANDS: dict[str, Outcome] = {
 }
 
 SKIPPED: dict[str, str] = {
-    "ops slo convert sloth/ pyrra/ --to ops -o slos/": "sloth/ and pyrra/ stand for a team's "
+    "ops slo convert sloth/ pyrra/ --to ops --dir slos/": "sloth/ and pyrra/ stand for a team's "
     "own folders; tests/integration/test_formats.py converts such files",
     "make demo": "starts its own Prometheus, Alertmanager and Slack-compatible server for "
     "minutes; the demo is its own check",
