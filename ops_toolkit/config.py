@@ -317,7 +317,9 @@ def _budget_percent(node: Node) -> float:
     from ops_toolkit.amounts import parse_budget_amount
 
     try:
-        return parse_budget_amount(node.value) * 100
+        # rounded: '58%' is 0.58, and 0.58 * 100 is 57.99999999999999, which would not
+        # match the threshold 58.0 the store keeps its armed state under
+        return round(parse_budget_amount(node.value) * 100, 9)
     except ValueError as exc:
         raise node.error(str(exc)) from None
 

@@ -65,3 +65,11 @@ def test_amounts_refused(value: object, message: str) -> None:
     with pytest.raises(ValueError) as raised:
         parse_budget_amount(value)
     assert str(raised.value) == message
+
+
+def test_a_policy_threshold_in_percent_is_the_percentage_written() -> None:
+    """'58%' read back as 57.99999999999999 missed the store's armed state kept under 58.0."""
+    from ops_toolkit.config import parse_config
+
+    config = parse_config("policies:\n  - {channel: '#a', thresholds: [58%, 29%, 0.07]}\n", "o")
+    assert config.policies[0].thresholds == (58.0, 29.0, 7.0)
