@@ -78,6 +78,7 @@ def test_a_late_tick_fires_every_missed_step_once_and_keeps_the_schedule() -> No
     timeline = on_status(None, "firing", WORKED, T0)
     assert timeline is not None
     timeline, first = advance(timeline, WORKED, T0)
+    assert [p.tier for p in first] == [0]
     # The server was down from T0+1s until T0+25m: tiers 2 and 3 are both due, once each.
     timeline, caught_up = advance(timeline, WORKED, T0 + 1500)
     assert [(p.tier, p.due_at - T0) for p in caught_up] == [(1, 600.0), (2, 1200.0)]
