@@ -42,6 +42,12 @@ def _outbox() -> click.Command:
     return outbox
 
 
+def _oncall() -> click.Command:
+    from ops_toolkit.cli.oncall import oncall
+
+    return oncall
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -52,6 +58,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
     "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
     "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
+    "oncall": LazyCommand("Who is on call, handoffs, and overrides.", _oncall),
     "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
 }
 
