@@ -13,6 +13,7 @@ commands as form fields (``command``, ``text``, ``user_id``, ``response_url``, .
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ WINDOW_SECONDS = 300
 INTERACTIONS = "POST /slack/interactions"
 COMMANDS = "POST /slack/commands"
 
-# Button action ids -> what they do; the button's value is the escalation id.
+# Button action ids -> what they do; the button's value is the escalation's ref.
 ACTIONS: dict[str, str] = {
     "ack": "Acknowledge",
     "escalate": "Escalate now",
@@ -36,6 +37,7 @@ ACTIONS: dict[str, str] = {
     "diagnose": "Run diagnose",
 }
 SILENCE_SECONDS = {"silence_1h": 3600, "silence_4h": 4 * 3600, "silence_24h": 24 * 3600}
+REF = re.compile(r"^([0-9a-f]{12}|[0-9]{1,12})$")  # an escalation's ref, or its number
 SLASH_USAGE = "Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
 
 
@@ -92,7 +94,7 @@ class Interaction:
     """One button press."""
 
     action: str  # a key of ACTIONS
-    escalation_id: int
+    ref: str  # the escalation's ref (the button's value)
     user_id: str
     user_name: str
     channel_id: str | None
@@ -142,9 +144,9 @@ def parse_interaction(body: bytes) -> Interaction:
             f"valid: {', '.join(ACTIONS)}"
         )
     value = _field(action, "value", INTERACTIONS, "payload.actions[0].")
-    if not value.isdigit():
+    if not REF.match(value):
         raise PayloadError(
-            f"{INTERACTIONS}: payload.actions[0].value: expected an escalation id, got {value!r}"
+            f"{INTERACTIONS}: payload.actions[0].value: expected an escalation ref, got {value!r}"
         )
     user = data.get("user")
     if not isinstance(user, dict):
@@ -156,7 +158,7 @@ def parse_interaction(body: bytes) -> Interaction:
     response_url = data.get("response_url")
     return Interaction(
         action=action_id,
-        escalation_id=int(value),
+        ref=value,
         user_id=user_id,
         user_name=str(user.get("username") or user.get("name") or user_id),
         channel_id=_optional(channel.get("id") or container.get("channel_id")),
@@ -199,8 +201,10 @@ def parse_command(body: bytes) -> SlashCommand:
         raise PayloadError(
             f"/ops {name} takes one {'ID' if name == 'ack' else 'NAME'}. {SLASH_USAGE}"
         )
-    if name == "ack" and not rest[0].isdigit():
-        raise PayloadError(f"/ops ack: expected an escalation id (a number), got {rest[0]!r}")
+    if name == "ack" and not REF.match(rest[0]):
+        raise PayloadError(
+            f"/ops ack: expected an escalation ref (like 3f2a9c0d1e4b) or number, got {rest[0]!r}"
+        )
     if name == "oncall" and len(rest) > 1:
         raise PayloadError(f"/ops oncall takes at most one SCHEDULE. {SLASH_USAGE}")
     return SlashCommand(

@@ -30,8 +30,12 @@ CREATE INDEX IF NOT EXISTS oncall_overrides_by_schedule
 
 
 class OverrideStore:
-    def __init__(self, path: str) -> None:
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    def __init__(self, where: str | sqlite3.Connection) -> None:
+        """A store file's path, or an open connection to it (``ops serve``'s own)."""
+        if isinstance(where, sqlite3.Connection):
+            self.db = where
+            return
+        self.db = sqlite3.connect(where, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)

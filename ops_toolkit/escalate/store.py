@@ -128,6 +128,10 @@ class Store:
     def _transaction(self) -> Any:
         return _Transaction(self.db)
 
+    def transaction(self) -> Any:
+        """BEGIN IMMEDIATE ... COMMIT on this thread's connection (for escalations)."""
+        return _Transaction(self.db)
+
     # -- intake --------------------------------------------------------------------------
 
     def accept(self, payloads: Sequence[tuple[str, int]], now: float) -> list[int]:
@@ -398,6 +402,11 @@ def _insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: floa
                 (entry.group_key, entry.channel),
             )
     return ids
+
+
+def insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
+    """Outbox entries inside a caller's transaction (escalation pages and status updates)."""
+    return _insert_outbox(db, planned, now)
 
 
 def _bump(db: sqlite3.Connection, name: str, amount: int) -> None:

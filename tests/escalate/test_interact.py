@@ -97,7 +97,7 @@ def interaction(**overrides: object) -> bytes:
         "channel": {"id": "C00000001"},
         "container": {"type": "message", "message_ts": "1780000000.000100"},
         "response_url": "https://hooks.slack.com/actions/T1/1/abc",
-        "actions": [{"action_id": "ack", "value": "42", "action_ts": "1780000001.5"}],
+        "actions": [{"action_id": "ack", "value": "3f2a9c0d1e4b", "action_ts": "1780000001.5"}],
     }
     payload.update(overrides)
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
@@ -105,9 +105,9 @@ def interaction(**overrides: object) -> bytes:
 
 def test_a_button_press_is_parsed() -> None:
     pressed = parse_interaction(interaction())
-    assert (pressed.action, pressed.escalation_id, pressed.user_id, pressed.user_name) == (
+    assert (pressed.action, pressed.ref, pressed.user_id, pressed.user_name) == (
         "ack",
-        42,
+        "3f2a9c0d1e4b",
         "U0SEARCH01",
         "dana",
     )
@@ -137,7 +137,7 @@ def test_a_button_press_is_parsed() -> None:
         ),
         (
             interaction(actions=[{"action_id": "ack", "value": "x"}]),
-            "payload.actions[0].value: expected an escalation id, got 'x'",
+            "payload.actions[0].value: expected an escalation ref, got 'x'",
         ),
         (interaction(user={}), "payload.user.id: expected a non-empty string"),
     ],
@@ -197,7 +197,10 @@ def test_slash_commands(text: str, name: str, argument: str | None) -> None:
             "ack",
             "/ops ack takes one ID. Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME",
         ),
-        ("ack all", "/ops ack: expected an escalation id (a number), got 'all'"),
+        (
+            "ack all",
+            "/ops ack: expected an escalation ref (like 3f2a9c0d1e4b) or number, got 'all'",
+        ),
     ],
     ids=["empty", "unknown sub-command", "ack without an id", "ack with a non-number"],
 )
