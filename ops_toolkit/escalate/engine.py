@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS escalations (
     version INTEGER NOT NULL DEFAULT 0,
     name TEXT NOT NULL,              -- the alert name, for pages and lists
     labels TEXT NOT NULL,            -- JSON: the group's labels (silence matchers)
-    runbook TEXT,
+    runbook TEXT,                    -- the link shown in messages
+    runbook_path TEXT,               -- the local file, for Run diagnose
     message TEXT NOT NULL,           -- JSON: the opening message, to re-render with status
     silence_id TEXT,
     silenced_until REAL,
@@ -98,6 +99,7 @@ class Escalation:
     name: str
     labels: dict[str, str]
     runbook: str | None
+    runbook_path: str | None
     message: dict[str, Any]
     silence_id: str | None
     silenced_until: float | None
@@ -193,6 +195,7 @@ class Escalations:
         runbook: str | None,
         message: dict[str, Any],
         now: float,
+        runbook_path: str | None = None,
     ) -> None:
         """Start, keep or end the escalation of a routed alert group (idempotent)."""
         policy = self.oncall.policy(policy_name)
@@ -209,7 +212,7 @@ class Escalations:
                     db.execute(
                         f"INSERT OR IGNORE INTO escalations (ref, group_key, channel, policy, "
                         f"status, started_at, step, due_at, acknowledged_by, changed_at, name, "
-                        f"labels, runbook, message) VALUES ({', '.join('?' * 14)})",
+                        f"labels, runbook, runbook_path, message) VALUES ({', '.join('?' * 15)})",
                         (
                             ref,
                             group_key,
@@ -219,6 +222,7 @@ class Escalations:
                             name,
                             json.dumps(dict(labels)),
                             runbook,
+                            runbook_path,
                             json.dumps(message),
                         ),
                     )
@@ -330,6 +334,9 @@ class Escalations:
                     {
                         "text": summary,
                         "webhook": tier.webhook,
+                        "url": self.oncall.webhooks[tier.webhook].url,
+                        "format": self.oncall.webhooks[tier.webhook].format,
+                        "routing_key_env": self.oncall.webhooks[tier.webhook].routing_key_env,
                         "event": "trigger",
                         "labels": escalation.labels,
                         "tier": page.tier + 1,
@@ -541,13 +548,26 @@ class Escalations:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def due_jobs(self, now: float) -> list[tuple[int, int, str, dict[str, Any], int]]:
+    def add_job(
+        self, kind: str, payload: dict[str, Any], now: float, escalation_id: int | None = None
+    ) -> int:
+        cursor = self.store.db.execute(
+            "INSERT INTO jobs (escalation_id, kind, payload, next_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (escalation_id, kind, json.dumps(payload), now, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def due_jobs(self, now: float) -> list[tuple[int, int | None, str, dict[str, Any], int]]:
         rows = self.store.db.execute(
             "SELECT id, escalation_id, kind, payload, attempts FROM jobs "
             "WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT 20",
             (now,),
         ).fetchall()
-        return [(int(a), int(b), str(c), json.loads(d), int(e)) for a, b, c, d, e in rows]
+        return [
+            (int(a), None if b is None else int(b), str(c), json.loads(d), int(e))
+            for a, b, c, d, e in rows
+        ]
 
     def claim_job(self, job_id: int, attempts: int, now: float, lease: float = 120.0) -> bool:
         """Take a job for ``lease`` seconds (another runner may take it after that)."""
@@ -580,6 +600,12 @@ class Escalations:
                 escalation = replace(escalation, silence_id=silence[0])
             messages = self._status_messages(escalation, line) if silence is not None else []
             insert_outbox(db, [*messages, *extra], now)
+
+    def finish_job_alone(self, job_id: int, planned: Sequence[Planned], now: float) -> None:
+        """A job not tied to an escalation (``/ops runbook``): done, with its messages."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE jobs SET status = 'done' WHERE id = ?", (job_id,))
+            insert_outbox(db, planned, now)
 
     def fail_job(self, job_id: int, error: str, attempts: int, now: float) -> None:
         final = attempts + 1 >= 5
@@ -623,7 +649,8 @@ def _timeline_values(timeline: Timeline) -> tuple[Any, ...]:
 
 _COLUMNS = (
     "id, ref, group_key, channel, policy, status, started_at, step, due_at, acknowledged_by, "
-    "changed_at, version, name, labels, runbook, message, silence_id, silenced_until, last_action"
+    "changed_at, version, name, labels, runbook, runbook_path, message, silence_id, "
+    "silenced_until, last_action"
 )
 
 
@@ -646,8 +673,9 @@ def _escalation(row: Sequence[Any]) -> Escalation:
         name=str(row[12]),
         labels=json.loads(row[13]),
         runbook=row[14],
-        message=json.loads(row[15]),
-        silence_id=row[16],
-        silenced_until=None if row[17] is None else float(row[17]),
-        last_action=row[18],
+        runbook_path=row[15],
+        message=json.loads(row[16]),
+        silence_id=row[17],
+        silenced_until=None if row[18] is None else float(row[18]),
+        last_action=row[19],
     )

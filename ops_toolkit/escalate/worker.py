@@ -27,6 +27,7 @@ from ops_toolkit.escalate.route import Routing
 from ops_toolkit.escalate.store import OutboxEntry, Planned, Store
 from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier
+from ops_toolkit.notify.outside import OutsideSender
 
 UNKNOWN_OUTCOME = "outcome unknown"
 LEASE_SECONDS = 120.0  # longer than any chat call may take
@@ -100,6 +101,7 @@ class Deliverer:
     next_allowed: dict[str, float] = field(default_factory=dict)
     me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     only: set[int] | None = None  # deliver just these entries (ops slo report --post)
+    outside: OutsideSender = field(default_factory=OutsideSender)  # webhook and email tiers
 
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
@@ -150,7 +152,10 @@ class Deliverer:
                 if found is not None:
                     self.store.mark_sent(entry, found[1], found[0])
                     return
-            if entry.action == "upload":
+            if entry.action in ("webhook", "email", "respond"):
+                self.outside.send(entry.action, entry.id, entry.group_key, entry.message)
+                self.store.mark_sent(entry, f"{entry.action}:{entry.id}", entry.channel)
+            elif entry.action == "upload":
                 content = base64.b64decode(entry.message["content_b64"])
                 sent_channel, file_id = self.notifier.upload(
                     entry.channel,

@@ -83,3 +83,7 @@ class AlertmanagerClient:
     def silence(self, silence_id: str) -> dict[str, Any]:
         answer: dict[str, Any] = self._request("GET", f"/api/v2/silence/{silence_id}")
         return answer
+
+    def silences(self) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = self._request("GET", "/api/v2/silences")
+        return answer
