@@ -48,6 +48,12 @@ def _oncall() -> click.Command:
     return oncall
 
 
+def _rollout() -> click.Command:
+    from ops_toolkit.cli.rollout import rollout
+
+    return rollout
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -60,6 +66,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
     "oncall": LazyCommand("Who is on call, handoffs, and overrides.", _oncall),
     "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
+    "rollout": LazyCommand("Open a service stage by stage, gated on SLO evidence.", _rollout),
 }
 
 

@@ -133,6 +133,24 @@ def escalate(prometheus_url: str) -> None:
     print(f"(every message is also in {messages}; set SLACK_BOT_TOKEN to post to Slack)")
 
 
+def rollout() -> None:
+    """The worked example's staged rollout: status, one advance (pilot), blocked next stage."""
+    banner("Staged rollout: open search stage by stage, each advance gated on SLO evidence")
+    os.makedirs(f"{WORKDIR}/rollouts", exist_ok=True)
+    plan = f"{WORKDIR}/rollouts/search.yaml"
+    shutil.copyfile("rollouts/search.yaml", plan)  # its history is written beside this copy
+    # The stage runbook writes the local stub's access file; cluster steps stay skipped.
+    os.environ["ACCESS_FILE"] = f"{WORKDIR}/search-access.conf"
+    config = ("--config", f"{WORKDIR}/ops.yaml")
+    ops("rollout", "status", plan, *config, ok=(0, 3))
+    ops("rollout", "advance", plan, *config, "--non-interactive")
+    print(f"\n$ cat {WORKDIR}/search-access.conf", flush=True)
+    with open(f"{WORKDIR}/search-access.conf", encoding="utf-8") as handle:
+        print(handle.read(), end="")
+    ops("rollout", "status", plan, *config, ok=(0, 3))
+    ops("rollout", "report", plan, *config)
+
+
 def main() -> None:
     os.environ.setdefault("COLUMNS", "120")
     banner("Runbooks: list, lint, show")
@@ -216,6 +234,7 @@ def main() -> None:
                 check=True,
             )
         print(f"chart: {WORKDIR}/burndown.png, page: {WORKDIR}/report.html (self-contained)")
+        rollout()
     finally:
         server.stop()
 

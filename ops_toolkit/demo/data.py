@@ -237,7 +237,24 @@ def worked_example(end: int, days: int = 30, step: int = 60) -> Dataset:
             "ingest_pipeline_runs_total", {"pipeline": "documents", "outcome": "late"}, late_runs
         ),
     ]
+    dataset.series += rollout_series(len(times), step)
     return dataset
+
+
+PILOT_USERS = 50
+TICKETS_PER_DAY = 0.2
+
+
+def rollout_series(length: int, step: int) -> list[Series]:
+    """The staged rollout's evidence: the pilot's active users (a gauge, constant) and the
+    support tickets they open (a counter, ``TICKETS_PER_DAY`` on average)."""
+    users = [PILOT_USERS] + [0] * (length - 1)  # written cumulatively: a constant gauge
+    tickets = _spread([TICKETS_PER_DAY * step / DAY] * length)
+    labels = {"service": "search-api"}
+    return [
+        Series("search_active_users", labels, users),
+        Series("search_support_tickets_total", labels, tickets),
+    ]
 
 
 def synthetic_services(count: int, end: int, days: int = 30, step: int = 300) -> Dataset:

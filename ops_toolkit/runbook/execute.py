@@ -43,6 +43,7 @@ class RunOptions:
     keep_going: bool = False
     kill_grace: float = 5.0
     allow_changed: bool = False
+    run_id: str | None = None  # chosen by the caller (a rollout records it before the run)
 
 
 def no_metrics() -> MetricsSource:
@@ -195,7 +196,7 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     now = world.clock()
     hidden = {p.name for p in runbook.params if p.secret}
     record = RunRecord(
-        run_id=new_run_id(now),
+        run_id=options.run_id or new_run_id(now),
         runbook=runbook.source,
         runbook_sha256=runbook.sha256,
         user=world.user,

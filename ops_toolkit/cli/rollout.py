@@ -1,0 +1,339 @@
+"""``ops rollout ...``: staged rollouts gated on SLO evidence, thin commands over
+``ops_toolkit.rollout``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ops_toolkit.cli.options import print_json, prometheus_option, state_dir_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group()
+def rollout() -> None:
+    """Open a service stage by stage: status, advance on evidence, rollback, report."""
+
+
+def _output_option(choices: tuple[str, ...]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        func = click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")(func)
+        return click.option(
+            "-o",
+            "--output",
+            "output",
+            type=click.Choice(choices),
+            default=choices[0],
+            show_default=True,
+            help="Output format.",
+        )(func)
+
+    return decorate
+
+
+def _common(func: Any) -> Any:
+    func = click.option(
+        "--dir",
+        "directory",
+        default="rollouts",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Where plans are looked up by name.",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="ops.yaml (Prometheus, state, runbook_base_url; default ./ops.yaml when present).",
+    )(func)
+    func = click.option(
+        "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
+    )(func)
+    return prometheus_option(func)
+
+
+def _world(
+    config: Any,
+    plan: Any,
+    prometheus_url: str | None,
+    *,
+    yes: bool = False,
+    non_interactive: bool = False,
+    state_dir: str | None = None,
+    as_json: bool = False,
+) -> Any:
+    from ops_toolkit.cli.runbook import _world as runbook_world
+    from ops_toolkit.cli.slo import _source
+    from ops_toolkit.rollout.advance import RolloutWorld
+    from ops_toolkit.rollout.runner import RunbookStageRunner
+    from ops_toolkit.slo.spec import load_slos
+
+    url = prometheus_url or config.prometheus
+    world = runbook_world(
+        as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
+    )
+    slos = load_slos(plan.slos) if any(c for s in plan.stages for c in s.checks) else []
+    return RolloutWorld(
+        slos=slos,
+        source=lambda: _source(url, 30.0),
+        runner=RunbookStageRunner(world, plan.runbooks, yes=yes),
+        publish=_publisher(config),
+        runbook_base_url=config.runbook_base_url,
+        user=world.user,
+        host=world.host,
+    )
+
+
+def _publisher(config: Any) -> Any:
+    def publish(group: str, channel: str, message: dict[str, Any]) -> None:
+        from ops_toolkit.escalate.reports import deliver_now
+        from ops_toolkit.escalate.service import make_notifier
+        from ops_toolkit.escalate.store import Planned, Store
+
+        store = Store(config.serve.state)
+        ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())
+        if ids is None:
+            return  # this milestone was posted already
+        for problem in deliver_now(store, make_notifier(config), ids, pace=0.0):
+            click.echo(f"Error: milestone message: {problem}", err=True)
+
+    return publish
+
+
+def _load(reference: str, directory: str, config_path: str | None) -> tuple[Any, Any, Any]:
+    from ops_toolkit.config import load_config
+    from ops_toolkit.rollout.history import History
+    from ops_toolkit.rollout.plan import load_plan
+
+    config = load_config(config_path)
+    plan = load_plan(reference, directory)
+    return config, plan, History(plan.history_path)
+
+
+def _print_status(status: Any, reference: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    plan = status.plan
+    console = Console(highlight=False)
+    current = status.progress.stage or "not started"
+    number = plan.index(status.progress.stage) + 1
+    since = ""
+    if status.progress.since:
+        since = f" since {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(status.progress.since))}"
+    console.print(f"{plan.name}: stage {number}/{len(plan.stages)} {current}{since}")
+    if status.next_stage is None:
+        console.print("At the last stage: nothing left to advance.")
+        return
+    console.print(f"Next: {status.next_stage.name}. {status.next_stage.description}".rstrip())
+    if status.checks:
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("check", "verdict", "value"):
+            table.add_column(column, overflow="fold")
+        for check in status.checks:
+            table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
+        console.print(table)
+    if status.blocked:
+        console.print("Blocked by:")
+        for reason in status.blocked:
+            console.print(f"  - {reason}", markup=False)
+    else:
+        console.print(f"Ready: 'ops rollout advance {reference}' enters {status.next_stage.name}.")
+
+
+@rollout.command("status")
+@click.argument("plan_ref", metavar="PLAN")
+@_common
+@_output_option(("table", "json"))
+def status_command(
+    plan_ref: str,
+    directory: str,
+    config_path: str | None,
+    at: str | None,
+    prometheus_url: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
+    """Where PLAN stands: current stage, each check of the next stage against its threshold,
+    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
+
+    Example: ops rollout status search -o json
+    """
+    from ops_toolkit.cli.slo import _parse_at
+    from ops_toolkit.rollout.advance import evaluate_status
+
+    config, plan, history = _load(plan_ref, directory, config_path)
+    world = _world(config, plan, prometheus_url)
+    status = evaluate_status(plan, history.read(), world, _parse_at(at))
+    if as_json or output == "json":
+        print_json(status.as_dict())
+    else:
+        _print_status(status, plan_ref)
+    raise SystemExit(0 if status.ready or status.next_stage is None else 3)
+
+
+@rollout.command("advance")
+@click.argument("plan_ref", metavar="PLAN")
+@_common
+@click.option("--dry-run", is_flag=True, help="Evaluate the checks and say what would run.")
+@click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
+@click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
+@state_dir_option
+@_output_option(("table", "json"))
+def advance_command(
+    plan_ref: str,
+    directory: str,
+    config_path: str | None,
+    at: str | None,
+    prometheus_url: str | None,
+    dry_run: bool,
+    yes: bool,
+    non_interactive: bool,
+    state_dir: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
+    """Enter PLAN's next stage: when its checks hold (and held for the soak), run the stage's
+    runbook, record the evidence in the plan's history and post the milestone.
+
+    Exit 0 advanced, 3 blocked (each reason listed; nothing ran), 1 the runbook did not
+    succeed (run 'ops rollout advance' again to resume it).
+
+    \b
+    Examples:
+      ops rollout advance search --dry-run
+      ops rollout advance search --yes
+    """
+    from ops_toolkit.cli.slo import _parse_at
+    from ops_toolkit.rollout.advance import advance
+
+    machine = as_json or output == "json"
+    config, plan, history = _load(plan_ref, directory, config_path)
+    world = _world(
+        config,
+        plan,
+        prometheus_url,
+        yes=yes,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        as_json=machine,
+    )
+    result = advance(plan, history, world, at=_parse_at(at), dry_run=dry_run)
+    document = {
+        **result.status.as_dict(),
+        "advanced": result.advanced,
+        "resumed": result.resumed,
+        "dry_run": result.dry_run,
+        "run": vars(result.outcome) if result.outcome else None,
+    }
+    if machine:
+        print_json(document)
+    elif result.outcome is None:
+        _print_status(result.status, plan_ref)
+    if result.outcome is None:
+        if result.status.blocked:
+            raise SystemExit(3)
+        if not machine:
+            click.echo("Dry run: nothing ran.")
+        return
+    stage = result.status.next_stage.name if result.status.next_stage else "?"
+    if result.resumed and result.status.progress.pending:
+        stage = str(result.status.progress.pending["stage"])
+    if result.advanced:
+        click.echo(f"{plan.name}: entered stage {stage!r} (run {result.outcome.run_id})", err=True)
+        return
+    click.echo(
+        f"{plan.name}: stage {stage!r} not entered: run {result.outcome.run_id} "
+        f"{result.outcome.status}. Run 'ops rollout advance {plan_ref}' again to resume it.",
+        err=True,
+    )
+    raise SystemExit(1)
+
+
+@rollout.command("rollback")
+@click.argument("plan_ref", metavar="PLAN")
+@_common
+@click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
+@click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
+@state_dir_option
+def rollback_command(
+    plan_ref: str,
+    directory: str,
+    config_path: str | None,
+    at: str | None,
+    prometheus_url: str | None,
+    yes: bool,
+    non_interactive: bool,
+    state_dir: str | None,
+) -> None:
+    """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
+
+    Example: ops rollout rollback search --yes
+    """
+    from ops_toolkit.rollout.advance import SUCCEEDED, rollback
+
+    config, plan, history = _load(plan_ref, directory, config_path)
+    world = _world(
+        config, plan, prometheus_url, yes=yes, non_interactive=non_interactive, state_dir=state_dir
+    )
+    outcome = rollback(plan, history, world)
+    if outcome.status != SUCCEEDED:
+        click.echo(
+            f"{plan.name}: rollback run {outcome.run_id} {outcome.status}; run 'ops rollout "
+            "rollback' again to resume it.",
+            err=True,
+        )
+        raise SystemExit(1)
+    click.echo(f"{plan.name}: rolled back (run {outcome.run_id})", err=True)
+
+
+@rollout.command("report")
+@click.argument("plan_ref", metavar="PLAN")
+@_common
+@_output_option(("markdown", "html", "json"))
+def report_command(
+    plan_ref: str,
+    directory: str,
+    config_path: str | None,
+    at: str | None,
+    prometheus_url: str | None,
+    output: str,
+    as_json: bool,
+) -> None:
+    """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
+    (with a Prometheus) the SLO budgets now with their burn-down.
+
+    Example: ops rollout report search -o html > rollout.html
+    """
+    from ops_toolkit.cli.slo import _parse_at
+    from ops_toolkit.rollout.report import markdown, render_html, summarise
+
+    config, plan, history = _load(plan_ref, directory, config_path)
+    events = history.read()
+    summary = summarise(plan, events)
+    if as_json or output == "json":
+        print_json({"plan": plan.name, "current": summary.current, "events": events})
+        return
+    budgets: list[Any] = []
+    charts: list[Any] = []
+    url = prometheus_url or config.prometheus
+    if url:
+        from ops_toolkit.cli.slo import _source
+        from ops_toolkit.slo.evaluate import evaluate
+        from ops_toolkit.slo.spec import load_slos
+
+        source = _source(url, 30.0)
+        slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
+        budgets = evaluate(slos, source, _parse_at(at), keep_going=True)
+        if output == "html":
+            from ops_toolkit.slo.burndown import burndowns
+
+            charts = burndowns([b for b in budgets if b.status != "error"], source)
+    if output == "html":
+        click.echo(render_html(summary, budgets, charts), nl=False)
+    else:
+        click.echo(markdown(summary, budgets), nl=False)

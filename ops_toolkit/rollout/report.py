@@ -1,0 +1,183 @@
+"""The rollout's history for stakeholders: stages, dates, evidence, and the SLO budgets now.
+
+Markdown for a wiki or an incident doc; HTML as one self-contained page with the budget
+burn-down charts (inline SVG, the same charts as ``ops slo report --format html``).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops_toolkit.rollout.plan import RolloutPlan
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    """One stage as the history tells it: when it was entered (or left), by whom, on what."""
+
+    stage: str
+    description: str
+    entered_at: float | None = None
+    by: str | None = None
+    run_id: str | None = None
+    evidence: tuple[Mapping[str, Any], ...] = ()
+    rollbacks: tuple[Mapping[str, Any], ...] = ()
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class RolloutHistory:
+    plan: RolloutPlan
+    current: str | None
+    stages: tuple[StageEntry, ...]
+    events: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+
+def summarise(plan: RolloutPlan, events: Sequence[Mapping[str, Any]]) -> RolloutHistory:
+    """Per stage: the latest successful entry with its evidence, and its rollbacks."""
+    from ops_toolkit.rollout.history import progress
+
+    started: dict[str, Mapping[str, Any]] = {}
+    entries: dict[str, StageEntry] = {
+        s.name: StageEntry(s.name, s.description) for s in plan.stages
+    }
+    for event in events:
+        name = str(event["stage"])
+        entry = entries.get(name)
+        if entry is None:
+            continue
+        kind = event["event"]
+        if kind == "advance_started":
+            started[name] = event
+            entries[name] = _replace(entry, attempts=entry.attempts + 1)
+        elif kind == "advance_finished" and event.get("status") == "succeeded":
+            begun = started.get(name, {})
+            entries[name] = _replace(
+                entry,
+                entered_at=float(event["at"]),
+                by=str(begun.get("user", event.get("user", ""))),
+                run_id=str(event.get("run_id")),
+                evidence=tuple(begun.get("checks", ())),
+            )
+        elif kind == "rollback_finished":
+            entries[name] = _replace(entry, rollbacks=(*entry.rollbacks, event))
+    state = progress(events, [s.name for s in plan.stages])
+    return RolloutHistory(
+        plan, state.stage, tuple(entries[s.name] for s in plan.stages), tuple(events)
+    )
+
+
+def _replace(entry: StageEntry, **changes: Any) -> StageEntry:
+    from dataclasses import replace
+
+    return replace(entry, **changes)
+
+
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp)) if timestamp else "—"
+
+
+def markdown(history: RolloutHistory, budgets: Sequence[Any] = ()) -> str:
+    plan = history.plan
+    lines = [f"# Rollout: {plan.name} ({plan.service})", ""]
+    if plan.description:
+        lines += [plan.description, ""]
+    current = history.current or "not started"
+    lines += [
+        f"Current stage: **{current}**",
+        "",
+        "| # | stage | entered | by | run |",
+        "|---|---|---|---|---|",
+    ]
+    for number, entry in enumerate(history.stages, 1):
+        lines.append(
+            f"| {number} | {entry.stage} | {_when(entry.entered_at)} | {entry.by or '—'} "
+            f"| {entry.run_id or '—'} |"
+        )
+    for number, entry in enumerate(history.stages, 1):
+        lines += ["", f"## {number}. {entry.stage}", ""]
+        if entry.description:
+            lines += [entry.description, ""]
+        if entry.entered_at is None:
+            lines.append("Not entered yet.")
+        elif entry.evidence:
+            lines += ["| check | value | verdict |", "|---|---|---|"]
+            lines += [
+                f"| {e.get('name')} | {_cell(e.get('detail'))} | {'holds' if e.get('passed') else 'failed'} |"
+                for e in entry.evidence
+            ]
+        else:
+            lines.append("Entered without checks.")
+        for rollback in entry.rollbacks:
+            lines.append(
+                f"\nRolled back {_when(float(rollback['at']))} by {rollback.get('user')}: "
+                f"{rollback.get('status')} (run {rollback.get('run_id')})"
+            )
+    if budgets:
+        from ops_toolkit.formatting import percent
+
+        lines += ["", "## SLO budgets now", "", "| SLO | budget left | status |", "|---|---|---|"]
+        lines += [f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} |" for s in budgets]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    return str(value or "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_html(
+    history: RolloutHistory, budgets: Sequence[Any] = (), charts: Sequence[Any] = ()
+) -> str:
+    from ops_toolkit.formatting import percent
+    from ops_toolkit.slo.html import STYLE, svg_burndown
+
+    plan = history.plan
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{esc(e.stage)}</td><td>{esc(e.description)}</td>"
+        f"<td>{_when(e.entered_at)}</td><td>{esc(e.by or '—')}</td><td>{esc(e.run_id or '—')}</td></tr>"
+        for n, e in enumerate(history.stages, 1)
+    )
+    sections = []
+    for entry in history.stages:
+        if not entry.evidence:
+            continue
+        items = "".join(
+            f"<tr><td>{esc(str(e.get('name')))}</td><td>{esc(str(e.get('detail')))}</td>"
+            f"<td>{'holds' if e.get('passed') else 'failed'}</td></tr>"
+            for e in entry.evidence
+        )
+        sections.append(
+            f"<h3>Evidence for {esc(entry.stage)} ({_when(entry.entered_at)})</h3>"
+            f"<table><thead><tr><th>check</th><th>value</th><th>verdict</th></tr></thead>"
+            f"<tbody>{items}</tbody></table>"
+        )
+    budget_rows = "".join(
+        f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td></tr>"
+        for s in budgets
+    )
+    figures = "".join(
+        f"<figure>{svg_burndown(c)}<figcaption>{esc(c.key)}: {esc(c.status)}</figcaption></figure>"
+        for c in charts
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>Rollout {esc(plan.name)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>Rollout: {esc(plan.name)} ({esc(plan.service)})</h1><p>{esc(plan.description)}</p>"
+        f"<p>Current stage: <b>{esc(history.current or 'not started')}</b></p>"
+        "<table><thead><tr><th>#</th><th>stage</th><th>who and what</th><th>entered</th>"
+        f"<th>by</th><th>run</th></tr></thead><tbody>{rows}</tbody></table>"
+        + "".join(sections)
+        + (
+            "<h2>SLO budgets now</h2><table><thead><tr><th>SLO</th><th>budget left</th>"
+            f"<th>status</th></tr></thead><tbody>{budget_rows}</tbody></table>"
+            if budget_rows
+            else ""
+        )
+        + (f"<h2>Budget burn-down</h2><div class=charts>{figures}</div>" if figures else "")
+        + "</body></html>\n"
+    )
