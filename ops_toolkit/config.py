@@ -17,6 +17,7 @@
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
     prometheus: http://127.0.0.1:9090
+    alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
 Every key is optional; a missing file means all defaults.
@@ -83,6 +84,7 @@ class OpsConfig:
     runbook_base_url: str | None = None
     slos: tuple[str, ...] = ("slos",)
     prometheus: str | None = None
+    alertmanager: str | None = None
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
     auto_diagnose: bool = False
@@ -152,6 +154,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
             "auto_diagnose",
             "oncall",
             "slack",
+            "alertmanager",
         )
     )
     serve = ServeSettings()
@@ -194,7 +197,15 @@ def parse_config(text: str, source: str) -> OpsConfig:
         runbook_base_url=base_url,
         slos=slos,
         prometheus=root.text("prometheus", required=False),
+        alertmanager=_url(root, "alertmanager"),
     )
+
+
+def _url(root: Node, key: str) -> str | None:
+    value = root.text(key, required=False)
+    if value and not value.startswith(("http://", "https://")):
+        raise root.child(key).error(f"expected an http(s) URL, got {value!r}")
+    return value
 
 
 def _allow(node: Node) -> dict[str, tuple[str, ...]]:

@@ -59,7 +59,7 @@ def test_defaults_and_values() -> None:
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
             "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
-            "oncall, slack",
+            "oncall, slack, alertmanager",
         ),
         (
             "slack: {allow: {silnce: [oncall]}}\n",

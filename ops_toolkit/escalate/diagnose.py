@@ -97,6 +97,43 @@ def summary_message(
     return {"text": truncate(header, 3000), "blocks": blocks[:50]}
 
 
+def run_diagnose(
+    path: str,
+    labels: dict[str, str],
+    state_dir: str,
+    metrics: Callable[[], MetricsSource],
+    tag: str = "diagnose",
+) -> dict[str, Any]:
+    """Run a runbook's ``tag`` steps unattended (never ``confirm`` or ``manual`` ones) with
+    params from ``labels``; the thread reply with each step's status and output."""
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
+    from ops_toolkit.runbook.parse import read_runbook
+    from ops_toolkit.runbook.state import StateStore
+
+    try:
+        runbook = read_runbook(path)
+    except OpsError as exc:
+        log.warning("cannot diagnose with %s: %s", path, exc)
+        text = f":mag: Could not read the runbook `{escape(path)}`: {escape(str(exc))}"
+        return {"text": truncate(text, 3000)}
+    document, error = None, None
+    world = World(
+        ui=QuietUI(),
+        store=StateStore(state_dir),
+        audit=AuditLog(os.path.join(state_dir, "audit.jsonl")),
+        metrics=metrics,
+        user="ops-serve",
+        host=socket.gethostname(),
+    )
+    options = RunOptions(params=params_from_labels(runbook, labels), tags=(tag,), keep_going=True)
+    try:
+        document = run_document(start_run(runbook, options, world))
+    except OpsError as exc:  # e.g. a label value failing its param's pattern
+        error = str(exc)
+    return summary_message(runbook, document, error)
+
+
 class Diagnoser:
     """Runs diagnose steps on one background thread and replies in the alert's thread."""
 
@@ -124,35 +161,9 @@ class Diagnoser:
         self.pool.submit(self._run, notification, path, list(channels))
 
     def _run(self, notification: Notification, path: str, channels: list[str]) -> None:
-        from ops_toolkit.runbook.audit import AuditLog
-        from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
-        from ops_toolkit.runbook.parse import read_runbook
-        from ops_toolkit.runbook.state import StateStore
-
-        try:
-            runbook = read_runbook(path)
-        except OpsError as exc:
-            log.warning("cannot diagnose %s: %s", notification.alert_name, exc)
-            return
-        document, error = None, None
-        world = World(
-            ui=QuietUI(),
-            store=StateStore(self.state_dir),
-            audit=AuditLog(os.path.join(self.state_dir, "audit.jsonl")),
-            metrics=self.metrics,
-            user="ops-serve",
-            host=socket.gethostname(),
+        message = run_diagnose(
+            path, dict(notification.labels()), self.state_dir, self.metrics, self.tag
         )
-        options = RunOptions(
-            params=params_from_labels(runbook, dict(notification.labels())),
-            tags=(self.tag,),
-            keep_going=True,
-        )
-        try:
-            document = run_document(start_run(runbook, options, world))
-        except OpsError as exc:  # e.g. a label value failing its param's pattern
-            error = str(exc)
-        message = summary_message(runbook, document, error)
         self.store.enqueue(
             [Planned(notification.group_key, c, "reply", message) for c in channels], time.time()
         )

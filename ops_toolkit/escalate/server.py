@@ -14,7 +14,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -106,6 +106,7 @@ def create_app(
     *,
     on_start: Callable[[], None] = lambda: None,
     on_stop: Callable[[], None] = lambda: None,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
     expected = f"Bearer {settings.token}".encode() if settings.token else None
 
@@ -181,6 +182,7 @@ def create_app(
             Route("/alertmanager", alertmanager, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *extra_routes,
         ],
         lifespan=lifespan,
     )

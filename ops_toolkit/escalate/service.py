@@ -136,6 +136,7 @@ class EscalationService:
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
         self.extra_loops = self._schedule_loops(config)
         self.diagnoser = self._diagnoser(config)
+        self.oncall = self._oncall(config)
         self.app = create_app(
             self.writer,
             AppSettings(
@@ -146,6 +147,7 @@ class EscalationService:
             ),
             on_start=self.start,
             on_stop=self.stop,
+            extra_routes=self.oncall.slack_routes() if self.oncall else (),
         )
 
     @staticmethod
@@ -221,6 +223,48 @@ class EscalationService:
             n, [r.channel for r in routing.targets(n.labels())]
         )
         return diagnoser
+
+    def _oncall(self, config: OpsConfig) -> Any:
+        """Escalation policies, schedules and Slack actions, when there is an on-call file."""
+        from ops_toolkit.config import oncall_path
+        from ops_toolkit.escalate.oncall import load_oncall
+
+        path = oncall_path(config)
+        if path is None:
+            self.routing.check_policies(())
+            return None
+        oncall = load_oncall(path)
+        self.routing.check_policies(list(oncall.policies))
+        from ops_toolkit.escalate.oncall_service import Oncall
+
+        lookup = getattr(self.notifier, "lookup_email", None)
+        runbook_paths = {
+            os.path.splitext(os.path.basename(p))[0]: p for p in set(self.runbooks.values())
+        }
+        service = Oncall(
+            config,
+            oncall,
+            self.store,
+            lookup_user=lookup if callable(lookup) else (lambda email: None),
+            wake_delivery=self.delivery_loop.wake,
+            diagnose=self._diagnose_runbook,
+            runbook_paths=runbook_paths,
+        )
+        loop = Loop("oncall", service.run_once)
+        service.wake = loop.wake
+        self.extra_loops.append(loop)
+        runbooks = self.runbooks
+        self.processor.decorate = service.opening
+        self.processor.on_routed = lambda n, route, message, url: service.on_notification(
+            n, route, message, url, runbooks.get(n.alert_name)
+        )
+        return service
+
+    def _diagnose_runbook(self, path: str, labels: dict[str, str]) -> dict[str, Any]:
+        """A runbook's diagnose steps, unattended (confirm steps never run): the reply."""
+        from ops_toolkit.escalate.diagnose import run_diagnose
+
+        return run_diagnose(path, labels, f"{self.config.serve.state}.runs", self.metrics)
 
     def _process(self) -> float:
         taken = self.processor.run_once()

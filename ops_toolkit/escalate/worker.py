@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ops_toolkit.errors import NotifyError, PayloadError
 from ops_toolkit.escalate.intake import Notification, parse_notification
-from ops_toolkit.escalate.route import Routing
+from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.escalate.store import OutboxEntry, Planned, Store
 from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier
@@ -44,6 +45,14 @@ class Processor:
     clock: Callable[[], float] = time.time
     on_output: Callable[[], None] = lambda: None
     on_new: Callable[[Notification], None] = lambda notification: None
+    # Escalation policies (oncall): add the buttons to an opening message; start, keep or
+    # end a routed group's escalation (idempotent, so a replayed payload changes nothing).
+    decorate: Callable[[Notification, Route, dict[str, Any]], dict[str, Any]] = (
+        lambda notification, route, message: message
+    )
+    on_routed: Callable[[Notification, Route, dict[str, Any], str | None], None] = (
+        lambda notification, route, message, runbook: None
+    )
 
     def plan(self, notification: Notification) -> list[Planned]:
         now = self.clock()
@@ -55,6 +64,8 @@ class Processor:
             opening = escalation(
                 notification, runbook_url=runbook, budget=budget, mention=route.mention_text()
             ).as_dict()
+            opening = self.decorate(notification, route, opening)
+            self.on_routed(notification, route, opening, runbook)
             if not known:
                 planned.append(Planned(notification.group_key, route.channel, "post", opening))
                 continue

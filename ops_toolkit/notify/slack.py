@@ -41,6 +41,7 @@ class SlackNotifier:
             token=token, base_url=url, timeout=int(max(1, timeout)), retry_handlers=[]
         )
         self._ids: dict[str, str] = {}
+        self._users: dict[str, str] = {}
 
     def _call(self, method: str, **arguments: Any) -> Any:
         from slack_sdk.errors import SlackApiError
@@ -122,6 +123,16 @@ class SlackNotifier:
         response = self._call("files_upload_v2", **arguments)
         files = response.get("files") or [response.get("file") or {}]
         return channel_id, str(files[0].get("id", ""))
+
+    def lookup_email(self, email: str) -> str | None:
+        """A participant's Slack user id from their email (``users:read.email`` scope)."""
+        if email not in self._users:
+            try:
+                response = self._call("users_lookupByEmail", email=email)
+                self._users[email] = str(response["user"]["id"])
+            except NotifyError:
+                return None  # unknown or unreachable: the page shows the address instead
+        return self._users[email]
 
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         channel_id = self.channel_id(channel)
