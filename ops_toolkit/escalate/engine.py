@@ -452,9 +452,8 @@ class Escalations:
             )
         if new == timeline:
             return self._unchanged(escalation, actor, action, now, unchanged)
-        status_line = f"{label.replace(' now', 'd')} by {who} at {_when(now)}"
-        if action == "escalate":
-            status_line = f"Escalated by {who} at {_when(now)}"
+        done = {"ack": "Acknowledged", "resolve": "Resolved", "escalate": "Escalated"}[action]
+        status_line = f"{done} by {who} at {_when(now)}"
         with self.store.transaction() as db:
             if not self._save(db, escalation, new, last_action=status_line):
                 return None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+HANDOFF_HORIZON = timedelta(days=35)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -154,8 +155,9 @@ class Schedule:
     def handoffs(
         self, start: datetime, end: datetime, overrides: Sequence[Override] = ()
     ) -> list[Shift]:
-        """Shifts that begin in (start, end]: each is a handoff to its user."""
-        shifts = self.shifts(start - timedelta(seconds=1), end + timedelta(seconds=1), overrides)
+        """Shifts that begin in (start, end]: each is a handoff to its user, with its real
+        end (looked up to ``HANDOFF_HORIZON`` ahead)."""
+        shifts = self.shifts(start - timedelta(seconds=1), end + HANDOFF_HORIZON, overrides)
         return [s for s in shifts[1:] if start < s.start <= end]
 
     def _changes(
