@@ -37,7 +37,7 @@ def setup(tmp_path: Path) -> tuple[list[str], Escalations]:
 
 
 def test_list_ack_and_resolve(tmp_path: Path, runner: CliRunner) -> None:
-    common, escalations = setup(tmp_path)
+    common, _ = setup(tmp_path)
     ref = ref_of("g1", "#search-oncall")
     listed = runner.invoke(main, ["escalation", "list", "--json", *common])
     (row,) = json.loads(listed.stdout)
