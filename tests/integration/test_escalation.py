@@ -321,3 +321,23 @@ def test_slash_commands(tmp_path: Path, slack: SlackServer) -> None:
         assert body["text"] == "No runbook named 'search-erors' (did you mean 'search-errors'?)."
     finally:
         server.stop()
+
+
+def test_run_diagnose_from_a_button_replies_with_the_diagnose_steps(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    server = EscalatingServer(tmp_path, slack).start()
+    try:
+        assert server.post(notification())[0] == 200
+        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        assert server.press("diagnose", "U0PRIMARY1") == (200, None)
+        assert server.press("diagnose", "U0PRIMARY1") == (200, None)  # a double click
+        eventually(lambda: any("Diagnose steps of" in t for t in thread(slack)), timeout=60)
+        reply = next(t for t in thread(slack) if "Diagnose steps of" in t)
+        assert reply.startswith(":mag: Diagnose steps of `search-errors` ran unattended")
+        eventually(lambda: len(slack.state.responses) == 1)
+        assert slack.state.responses[0]["text"] == "Nothing to do: diagnose already started."
+        time.sleep(1)
+        assert len([t for t in thread(slack) if "Diagnose steps of" in t]) == 1
+    finally:
+        server.stop()
