@@ -60,6 +60,24 @@ def _rollout() -> click.Command:
     return rollout
 
 
+def _check() -> click.Command:
+    from ops_toolkit.cli.check import check_command
+
+    return check_command
+
+
+def _routes() -> click.Command:
+    from ops_toolkit.cli.check import routes
+
+    return routes
+
+
+def _completion() -> click.Command:
+    from ops_toolkit.cli.check import completion_command
+
+    return completion_command
+
+
 @dataclass(frozen=True)
 class LazyCommand:
     help: str
@@ -67,6 +85,9 @@ class LazyCommand:
 
 
 COMMANDS: dict[str, LazyCommand] = {
+    "check": LazyCommand("Validate ops.yaml, routes, SLOs and runbooks in one pass.", _check),
+    "completion": LazyCommand("Print the shell completion script (bash, zsh, fish).", _completion),
+    "routes": LazyCommand("Test where alerts with given labels are routed.", _routes),
     "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
     "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
     "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
@@ -86,6 +107,18 @@ class OpsGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
         return entry.load() if entry else None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0])
+        if name not in COMMANDS and not name.startswith("-"):
+            from ops_toolkit.suggest import close_matches
+
+            close = close_matches(name, COMMANDS)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            ctx.fail(f"No such command {name!r}{hint}. Commands: {', '.join(sorted(COMMANDS))}.")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,10 +34,10 @@ def banner(text: str) -> None:
 
 def ops(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     """Run ``ops`` as a user would, showing the command first."""
-    print(f"\n$ ops {' '.join(args)}", flush=True)
+    print(f"\n$ ops {shlex.join(args)}", flush=True)
     result = subprocess.run([sys.executable, "-m", "ops_toolkit", *args], check=False)
     if result.returncode not in ok:
-        raise SystemExit(f"demo: 'ops {' '.join(args)}' exited {result.returncode}")
+        raise SystemExit(f"demo: 'ops {shlex.join(args)}' exited {result.returncode}")
 
 
 def start_prometheus() -> PrometheusServer:
@@ -181,7 +182,7 @@ def main() -> None:
             ["check", "rules", f"{WORKDIR}/alerts/search.rules.yaml"],
             ["test", "rules", f"{WORKDIR}/alerts/search.rules.test.yaml"],
         ):
-            print(f"\n$ promtool {' '.join(command)}", flush=True)
+            print(f"\n$ promtool {shlex.join(command)}", flush=True)
             subprocess.run(["promtool", *command], check=True)
         banner("An alert fired: run the runbook's metric diagnose steps, unattended")
         runbook = load_runbook("search-errors", "runbooks")

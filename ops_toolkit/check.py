@@ -1,0 +1,186 @@
+"""``ops check``: every file ops reads, validated in one pass, as ``amtool check-config`` does.
+
+Each part is checked on its own so one bad file does not hide the others' problems; then
+the references between them: the runbook an SLO names exists, and the alerts a runbook
+claims are ones the generated rules (or rule files given) define. An unknown claimed alert
+is a warning, not an error: runbooks for kube-prometheus's alerts are normal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ops_toolkit.errors import OpsError
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: str  # "error" | "warning"
+    part: str  # "config", "routes", "slos", "runbooks", "references"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"level": self.level, "part": self.part, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    problems: tuple[Problem, ...]
+    counts: dict[str, int]  # what was read: files or items per part
+
+    @property
+    def errors(self) -> int:
+        return sum(p.level == "error" for p in self.problems)
+
+    @property
+    def warnings(self) -> int:
+        return sum(p.level == "warning" for p in self.problems)
+
+
+def alert_names(rule_texts: Iterable[str]) -> set[str]:
+    """The ``alert:`` names in Prometheus rule files' text (unreadable files name nothing)."""
+    import yaml
+
+    names: set[str] = set()
+    for text in rule_texts:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        groups = document.get("groups", []) if isinstance(document, dict) else []
+        for group in groups if isinstance(groups, list) else []:
+            rules = group.get("rules", []) if isinstance(group, dict) else []
+            for rule in rules if isinstance(rules, list) else []:
+                if isinstance(rule, dict) and isinstance(rule.get("alert"), str):
+                    names.add(rule["alert"])
+    return names
+
+
+def check_all(
+    config_path: str | None,
+    *,
+    slo_paths: Sequence[str] = (),
+    runbook_paths: Sequence[str] = (),
+    rule_files: Sequence[str] = (),
+) -> CheckReport:
+    from ops_toolkit.config import OpsConfig, load_config
+
+    problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    try:
+        config = load_config(config_path)
+        counts["config"] = 1 if config.source else 0
+    except OpsError as error:
+        problems.append(Problem("error", "config", str(error)))
+        config = OpsConfig()
+    problems += _routes(config, counts)
+    files = _slos(slo_paths or config.slos, problems, counts)
+    runbooks = _runbooks(runbook_paths or (config.runbooks,), problems, counts)
+    problems += _references(files, runbooks, rule_files)
+    return CheckReport(tuple(problems), counts)
+
+
+DEFAULT_ROUTES = os.path.join("alerts", "routes.yaml")
+
+
+def routes_file(config: Any) -> str | None:
+    """ops.yaml's ``routes:``, else ``alerts/routes.yaml`` when it exists."""
+    if config.routes:
+        return str(config.routes)
+    return DEFAULT_ROUTES if os.path.isfile(DEFAULT_ROUTES) else None
+
+
+def _routes(config: Any, counts: dict[str, int]) -> list[Problem]:
+    from ops_toolkit.escalate.route import load_routes
+
+    try:
+        routing = load_routes(routes_file(config))
+    except OpsError as error:
+        return [Problem("error", "routes", str(error))]
+    counts["routes"] = len(routing.routes)
+    return []
+
+
+def _slos(paths: Sequence[str], problems: list[Problem], counts: dict[str, int]) -> list[Any]:
+    from ops_toolkit.slo.spec import load_slo_files, slo_files
+
+    try:
+        names = slo_files(paths)
+    except OpsError as error:
+        problems.append(Problem("error", "slos", str(error)))
+        return []
+    files = []
+    for name in names:
+        try:
+            files += load_slo_files([name])
+        except OpsError as error:
+            problems.append(Problem("error", "slos", str(error)))
+    counts["slos"] = sum(len(f.slos) for f in files)
+    return files
+
+
+def _runbooks(paths: Sequence[str], problems: list[Problem], counts: dict[str, int]) -> list[Any]:
+    from ops_toolkit.runbook.catalog import lint_paths, runbook_files
+    from ops_toolkit.runbook.parse import read_runbook
+
+    existing = [p for p in paths if os.path.exists(p)]
+    for missing in sorted(set(paths) - set(existing)):
+        problems.append(Problem("error", "runbooks", f"{missing}: no such file or directory"))
+    runbooks = []
+    for finding in lint_paths(existing) if existing else []:
+        problems.append(Problem(finding.level, "runbooks", str(finding)))
+    for path in runbook_files(existing) if existing else []:
+        try:
+            runbooks.append(read_runbook(path))
+        except OpsError:
+            continue  # already reported by lint
+    counts["runbooks"] = len(runbooks)
+    return runbooks
+
+
+def _references(
+    files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str]
+) -> list[Problem]:
+    from ops_toolkit.slo.rules import generate
+    from ops_toolkit.yamlpath import read_text
+
+    problems: list[Problem] = []
+    for file in files:
+        for slo in file.slos:
+            if slo.runbook and not os.path.isfile(slo.runbook.split("#", 1)[0]):
+                problems.append(
+                    Problem(
+                        "error",
+                        "references",
+                        f"{slo.place}: runbook {slo.runbook!r} does not exist",
+                    )
+                )
+    texts: list[str] = []
+    try:
+        texts += generate(list(files), None, False).values()
+    except OpsError as error:
+        problems.append(Problem("error", "slos", f"rules cannot be generated: {error}"))
+    for path in rule_files:
+        try:
+            texts.append(read_text(path))
+        except OpsError as error:
+            problems.append(Problem("error", "references", str(error)))
+    known = alert_names(texts)
+    for runbook in runbooks:
+        for alert in runbook.alerts:
+            if alert not in known:
+                problems.append(
+                    Problem(
+                        "warning",
+                        "references",
+                        f"{runbook.source}: claims alert {alert!r}, which neither the generated "
+                        "rules nor the --rules files define",
+                    )
+                )
+    return problems

@@ -1,0 +1,112 @@
+"""``ops check``, ``ops routes test``, ``ops completion`` and top-level did-you-mean."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("slos", "runbooks", "alerts"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_worked_example_checks_clean_but_for_a_kube_alert(
+    runner: CliRunner, project: Path
+) -> None:
+    result = runner.invoke(main, ["check", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == 0
+    assert report["checked"] == {"config": 0, "routes": 3, "slos": 4, "runbooks": 7}
+    assert [p["message"] for p in report["problems"]] == [
+        "runbooks/restart-after-outage.md: claims alert 'SearchApiDown', which neither the "
+        "generated rules nor the --rules files define"
+    ]
+    strict = runner.invoke(main, ["check", "--strict"])
+    assert strict.exit_code == 1
+
+
+def test_rule_files_given_define_the_alerts_runbooks_claim(
+    runner: CliRunner, project: Path
+) -> None:
+    (project / "kube.rules.yaml").write_text(
+        "groups:\n- name: kube\n  rules:\n  - alert: SearchApiDown\n    expr: up == 0\n"
+    )
+    result = runner.invoke(main, ["check", "--rules", "kube.rules.yaml", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output
+        == "checked 0 config, 3 routes, 4 slos, 7 runbooks: 0 error(s), 0 warning(s)\n"
+    )
+
+
+def test_every_problem_is_reported_in_one_pass(runner: CliRunner, project: Path) -> None:
+    (project / "slos" / "broken.yaml").write_text("version: ops/v1\nservice: x\nslos: 3\n")
+    (project / "alerts" / "routes.yaml").write_text("routes: [{channel: nope}]\n")
+    (project / "runbooks" / "search-errors.md").unlink()
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "error: alerts/routes.yaml: routes[0].channel: expected a channel like #search-oncall "
+        "or an id like C0123ABCD, got 'nope'",
+        "error: slos/broken.yaml: slos: expected a list, got '3'",
+        "error: slos/search.yaml: slos[0]: runbook 'runbooks/search-errors.md' does not exist",
+        "error: slos/search.yaml: slos[1]: runbook 'runbooks/search-errors.md' does not exist",
+        "warning: runbooks/restart-after-outage.md: claims alert 'SearchApiDown', which neither "
+        "the generated rules nor the --rules files define",
+    ]
+    assert result.stderr == "checked 0 config, 4 slos, 6 runbooks: 4 error(s), 1 warning(s)\n"
+
+
+def test_routes_test_prints_where_labels_go(runner: CliRunner, project: Path) -> None:
+    page = runner.invoke(main, ["routes", "test", "service=search", "severity=page"])
+    assert (page.exit_code, page.output) == (0, "#search-oncall (mention @here)\n")
+    quality = runner.invoke(
+        main, ["routes", "test", "service=search", "slo=answer-accuracy", "--json"]
+    )
+    assert json.loads(quality.stdout) == [{"channel": "#search-quality", "mention": None}]
+    other = runner.invoke(main, ["routes", "test", "service=billing"])
+    assert other.output == "#alerts\n"
+    bad = runner.invoke(main, ["routes", "test", "service"])
+    assert bad.exit_code == 2 and "expected LABEL=VALUE, got 'service'" in bad.output
+
+
+def test_completion_scripts_for_each_shell(runner: CliRunner) -> None:
+    for shell, marker in (
+        ("bash", "_ops_completion"),
+        ("zsh", "#compdef ops"),
+        ("fish", "complete"),
+    ):
+        result = runner.invoke(main, ["completion", shell])
+        assert (
+            result.exit_code == 0 and marker in result.output and "_OPS_COMPLETE" in result.output
+        )
+
+
+def test_completion_lists_commands(runner: CliRunner) -> None:
+    env = {
+        **os.environ,
+        "_OPS_COMPLETE": "bash_complete",
+        "COMP_WORDS": "ops ro",
+        "COMP_CWORD": "1",
+    }
+    result = runner.invoke(main, [], env=env, prog_name="ops")
+    assert "plain,rollout" in result.output and "plain,routes" in result.output
+
+
+def test_a_mistyped_command_gets_a_suggestion(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["runbok"])
+    assert result.exit_code == 2
+    assert "Error: No such command 'runbok' (did you mean 'runbook'" in result.output
