@@ -318,6 +318,7 @@ class Escalations:
             opening = blocks.with_status(
                 escalation.message, escalation.ref, text, silenced=escalation.silence_id is not None
             )
+            opening["text"] = text  # the notification shows the page, not the alert's title
             action = (
                 "reply" if page.repeat or self.store.thread_known(key, tier.channel) else "post"
             )

@@ -277,3 +277,59 @@ def test_unknown_refs_and_actions_say_so(tmp_path: Path, clock: Clock) -> None:
     assert escalations.act("000000000000", "ack", actor="cli:x", user="cli:x").text == (
         "no escalation 000000000000"
     )
+
+
+def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_commander(
+    tmp_path: Path, clock: Clock
+) -> None:
+    from ops_toolkit.escalate.oncall import load_oncall
+    from ops_toolkit.escalate.route import load_routes
+    from tests.conftest import ROOT
+
+    oncall_config = load_oncall(str(ROOT / "alerts" / "oncall.yaml"))
+    (route,) = load_routes(str(ROOT / "alerts" / "routes.yaml")).targets(
+        {"service": "search", "severity": "page"}
+    )
+    assert (route.channel, route.escalation) == ("#search-oncall", "search")
+    escalations = Escalations(Store(str(tmp_path / "s.db")), oncall_config, clock=clock)
+    clock.now = 1_781_514_000.0  # Monday 2026-06-15 09:00 UTC (11:00 Berlin, 05:00 New York)
+    escalations.on_notification(
+        group_key="g",
+        channel=route.channel,
+        policy_name=route.escalation,
+        status="firing",
+        name="SearchAvailabilityBudgetBurn",
+        labels={"alertname": "SearchAvailabilityBudgetBurn"},
+        runbook=None,
+        message=OPENING,
+        now=clock.now,
+    )
+    start = clock.now
+    while clock.now <= start + 1500:
+        escalations.tick()
+        clock.now += 60
+    entries = [(c, a, t) for c, a, t in outbox(escalations)]
+    # Week 23 of the weekly rotations that began on 5 January (23 % 3 = 2): the primary is
+    # U0SEARCH03, the secondary U0SEARCH02; the commander rotates every 2 days from 5 January
+    # 08:00 New York, so the 15th at 05:00 there is still the 13th's shift: U0LEAD0001.
+    assert [t.split()[1] for _, _, t in entries] == [
+        "<@U0SEARCH03>",
+        "<@U0SEARCH02>",
+        "<@U0LEAD0001>",
+        "<@U0LEAD0001>",
+    ]
+    assert [t.split("*: ")[1] for _, _, t in entries[:3]] == [
+        "tier 1 of 3, please acknowledge.",
+        "tier 2 of 3, nobody acknowledged tier 1.",
+        "tier 3 of 3, nobody acknowledged tier 2.",
+    ]
+    assert [(c, a) for c, a, _ in entries] == [
+        ("#search-oncall", "reply"),
+        ("#search-oncall", "reply"),
+        ("#search-oncall", "reply"),
+        ("#incidents", "post"),
+    ]
+    created = [
+        e.created_at - start for e in sorted(escalations.store.entries(), key=lambda e: e.id)
+    ]
+    assert created == [0.0, 600.0, 1200.0, 1200.0]

@@ -290,10 +290,10 @@ def test_silence_and_unsilence_through_a_real_alertmanager(
             block = next(b for b in opening["blocks"] if b.get("block_id") == "ops_escalation")
             return [e["action_id"] for e in block["elements"]]
 
-        eventually(lambda: "unsilence" in buttons())
+        eventually(lambda: "unsilence" in buttons(), timeout=30)
         assert server.press("unsilence", "U0PRIMARY1") == (200, None)
         eventually(lambda: silences()[0]["status"]["state"] == "expired", timeout=30)
-        eventually(lambda: "silence_1h" in buttons())
+        eventually(lambda: "silence_1h" in buttons(), timeout=30)
     finally:
         server.stop()
         manager.stop()
