@@ -81,7 +81,7 @@ def page_text(
     *,
     nobody: bool = False,
 ) -> str:
-    """``:rotating_light: <@U1> SearchErrors: tier 2 of 3 (nobody acknowledged tier 1).``"""
+    """``:rotating_light: <@U1> *SearchErrors*: tier 2 of 3, nobody acknowledged tier 1.``"""
     who = " ".join(mentions)
     if repeat:
         why = f"still not acknowledged (repeat {repeat})"
@@ -90,10 +90,8 @@ def page_text(
     else:
         why = "please acknowledge"
     missing = " (the schedule has nobody on call now)" if nobody else ""
-    text = f":rotating_light: {who} *{escape(name)}*: tier {tier} of {tiers}, {why}.{missing}"
-    return truncate(
-        " ".join(text.split(" ")).replace(":rotating_light:  ", ":rotating_light: "), MAX_SECTION
-    )
+    head = " ".join(x for x in (":rotating_light:", who, f"*{escape(name)}*") if x)
+    return truncate(f"{head}: tier {tier} of {tiers}, {why}.{missing}", MAX_SECTION)
 
 
 def page_message(text: str, ref: str | None) -> dict[str, Any]:
