@@ -135,11 +135,13 @@ class Escalations:
         oncall: OncallConfig,
         *,
         lookup_user: Callable[[str], str | None] = lambda email: None,
+        known_user: Callable[[str], str | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.oncall = oncall
-        self.lookup_user = lookup_user
+        self.lookup_user = lookup_user  # may ask Slack (pages)
+        self.known_user = known_user or lookup_user  # must not block (allow-lists)
         self.clock = clock
         from ops_toolkit.escalate.oncall_store import SCHEMA as OVERRIDES
 
@@ -281,7 +283,8 @@ class Escalations:
                 )
                 if user:
                     people.add(user)
-        resolved = {self.lookup_user(p) or p if "@" in p else p for p in people}
+        # Only what is already known: this runs while Slack waits for an answer.
+        resolved = {self.known_user(p) or p if "@" in p else p for p in people}
         return people | resolved
 
     def store_overrides(self, schedule: str, now: float) -> list[Any]:

@@ -45,6 +45,7 @@ class Oncall:
         store: Store,
         *,
         lookup_user: Callable[[str], str | None],
+        known_user: Callable[[str], str | None] | None = None,
         wake_delivery: Callable[[], None],
         diagnose: Callable[[str, dict[str, str]], dict[str, Any]] | None,
         runbook_paths: Mapping[str, str],
@@ -55,7 +56,9 @@ class Oncall:
         self.store = store
         self.clock = clock
         self.wake_delivery = wake_delivery
-        self.escalations = Escalations(store, oncall, lookup_user=lookup_user, clock=clock)
+        self.escalations = Escalations(
+            store, oncall, lookup_user=lookup_user, known_user=known_user, clock=clock
+        )
         alertmanager = None
         if config.alertmanager:
             from ops_toolkit.metrics.alertmanager import AlertmanagerClient

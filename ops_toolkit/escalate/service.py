@@ -238,6 +238,7 @@ class EscalationService:
         from ops_toolkit.escalate.oncall_service import Oncall
 
         lookup = getattr(self.notifier, "lookup_email", None)
+        known = getattr(self.notifier, "known_email", None)
         runbook_paths = {
             os.path.splitext(os.path.basename(p))[0]: p for p in set(self.runbooks.values())
         }
@@ -246,6 +247,7 @@ class EscalationService:
             oncall,
             self.store,
             lookup_user=lookup if callable(lookup) else (lambda email: None),
+            known_user=known if callable(known) else (lambda email: None),
             wake_delivery=self.delivery_loop.wake,
             diagnose=self._diagnose_runbook,
             runbook_paths=runbook_paths,

@@ -144,6 +144,7 @@ class SlackEndpoints:
 
 def routes(endpoints: SlackEndpoints) -> list[Any]:
     """The Starlette routes; the body is read whole (Slack's are small) before verifying."""
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
@@ -156,7 +157,8 @@ def routes(endpoints: SlackEndpoints) -> list[Any]:
             if len(body) > limit:
                 return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
             headers = {k.lower(): v for k, v in request.headers.items()}
-            status, answer = method(headers, body)
+            # SQLite transactions may wait for the intake writer: off the event loop.
+            status, answer = await run_in_threadpool(method, headers, body)
             if status == 200 and not answer:
                 return Response(status_code=200)
             return JSONResponse(answer, status_code=status)

@@ -134,6 +134,10 @@ class SlackNotifier:
                 return None  # unknown or unreachable: the page shows the address instead
         return self._users[email]
 
+    def known_email(self, email: str) -> str | None:
+        """A participant's Slack id if already looked up (no call: for request paths)."""
+        return self._users.get(email)
+
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         channel_id = self.channel_id(channel)
         if thread_ts:
