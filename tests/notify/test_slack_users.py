@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ops_toolkit.notify.slack import SlackNotifier
-from tests.slack_api import slack_server
+from tests.slack_api import SlackServer
 
 
 def test_emails_are_looked_up_once_and_unknown_ones_stay_unresolved() -> None:
-    for server in slack_server(["alerts"]):
+    with SlackServer(["alerts"]) as server:
         server.state.users["dana@example.com"] = "U0DANA0001"
         notifier = SlackNotifier("xoxb-test", base_url=server.url)
         assert notifier.known_email("dana@example.com") is None  # never asks Slack
