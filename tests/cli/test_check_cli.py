@@ -126,7 +126,7 @@ def test_the_oncall_file_and_the_policies_routes_name_are_checked(
     runner: CliRunner, project: Path
 ) -> None:
     routes = project / "alerts" / "routes.yaml"
-    routes.write_text(routes.read_text().replace('    mention: "@here"', "    escalation: serch"))
+    routes.write_text(routes.read_text().replace("escalation: search", "escalation: serch"))
     (project / "alerts" / "oncall.yaml").write_text(
         (project / "alerts" / "oncall.yaml")
         .read_text()

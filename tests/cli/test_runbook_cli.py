@@ -16,7 +16,8 @@ RUNBOOKS = str(ROOT / "runbooks")
 def test_help_lists_the_groups(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "runbook  List, lint, show and run runbooks." in result.output
+    rows = [line.split(None, 1) for line in result.output.splitlines() if line.startswith("  ")]
+    assert ["runbook", "List, lint, show and run runbooks."] in rows
 
 
 def test_list_json_names_every_worked_example(runner: CliRunner) -> None:
