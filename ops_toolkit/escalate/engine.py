@@ -142,6 +142,7 @@ class Escalations:
         self.oncall = oncall
         self.lookup_user = lookup_user  # may ask Slack (pages)
         self.known_user = known_user or lookup_user  # must not block (allow-lists)
+        self.can_silence = True  # False when ops serve knows no Alertmanager
         self.clock = clock
         from ops_toolkit.escalate.oncall_store import SCHEMA as OVERRIDES
 
@@ -253,7 +254,8 @@ class Escalations:
         for row in rows:
             escalation = _escalation(row)
             policy = self._policy(escalation)
-            if policy is None:
+            if policy is None:  # the policy left oncall.yaml: stop, and say so once
+                self._stop_orphan(escalation, now)
                 continue
             timeline, pages = timelines.advance(escalation.timeline, policy, now)
             if not pages:
@@ -264,6 +266,22 @@ class Escalations:
                     insert_outbox(db, planned, now)
                     queued += len(pages)
         return queued
+
+    def _stop_orphan(self, escalation: Escalation, now: float) -> None:
+        stopped = replace(
+            escalation.timeline, status=timelines.EXHAUSTED, due_at=None, changed_at=now
+        )
+        text = (
+            f":warning: Escalation policy {escalation.policy!r} is no longer in the on-call "
+            "file; nobody more is paged for this alert."
+        )
+        with self.store.transaction() as db:
+            if self._save(db, escalation, stopped):
+                insert_outbox(
+                    db,
+                    [Planned(escalation.group_key, escalation.channel, "reply", {"text": text})],
+                    now,
+                )
 
     def _policy(self, escalation: Escalation) -> EscalationPolicy | None:
         return self.oncall.policies.get(escalation.policy)
@@ -418,6 +436,12 @@ class Escalations:
             recent = self._recent(escalation.id, action, now)
             new = timeline if recent else timelines.escalate_now(timeline, policy, now)
             unchanged = "already escalated a moment ago" if recent else "it is resolved"
+        elif action in ("silence_1h", "silence_4h", "silence_24h", "unsilence") and not (
+            self.can_silence
+        ):
+            return self._unchanged(
+                escalation, actor, action, now, "silences need 'alertmanager: URL' in ops.yaml"
+            )
         elif action.startswith("silence"):
             if escalation.silence_id or self._pending(escalation.id, ("silence",)):
                 return self._unchanged(escalation, actor, action, now, "already silenced")

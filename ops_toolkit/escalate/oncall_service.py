@@ -64,6 +64,7 @@ class Oncall:
             from ops_toolkit.metrics.alertmanager import AlertmanagerClient
 
             alertmanager = AlertmanagerClient(config.alertmanager, timeout=5.0)
+        self.escalations.can_silence = alertmanager is not None
         self.jobs = JobRunner(
             self.escalations,
             alertmanager=alertmanager,

@@ -333,3 +333,33 @@ def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_
         e.created_at - start for e in sorted(escalations.store.entries(), key=lambda e: e.id)
     ]
     assert created == [0.0, 600.0, 1200.0, 1200.0]
+
+
+def test_an_escalation_whose_policy_left_the_file_stops_once(tmp_path: Path, clock: Clock) -> None:
+    escalations = engine(tmp_path / "s.db", clock)
+    fire(escalations)
+    later = Escalations(
+        escalations.store,
+        parse_oncall(ONCALL.replace("name: search", "name: other"), "o.yaml"),
+        clock=clock,
+    )
+    later.tick()
+    later.tick()
+    assert outbox(later) == [
+        (
+            "#search-oncall",
+            "reply",
+            ":warning: Escalation policy 'search' is no longer in the on-call file; nobody more is "
+            "paged for this alert.",
+        )
+    ]
+    assert later.next_due_at() is None  # nothing left to wake up for
+
+
+def test_silences_without_an_alertmanager_are_refused_at_once(tmp_path: Path, clock: Clock) -> None:
+    escalations = engine(tmp_path / "s.db", clock)
+    escalations.can_silence = False
+    ref = fire(escalations)
+    outcome = escalations.act(ref, "silence_1h", actor="slack:U1", user="U1")
+    assert outcome.text == "Nothing to do: silences need 'alertmanager: URL' in ops.yaml."
+    assert escalations.due_jobs(T0 + 1) == []
