@@ -246,7 +246,7 @@ def _strings(node: Node) -> tuple[str, ...]:
 
 
 def _channel(node: Node, key: str) -> str:
-    from ops_toolkit.escalate.route import CHANNEL
+    from ops_toolkit.notify.model import CHANNEL
 
     value = node.text(key)
     assert value is not None

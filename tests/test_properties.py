@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.errors import ConfigError, PayloadError
-from ops_toolkit.escalate.intake import parse_notification
 from ops_toolkit.escalate.route import parse_routes
 from ops_toolkit.slo.spec import parse_slo_file
 

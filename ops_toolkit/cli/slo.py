@@ -204,9 +204,9 @@ def report_command(
 def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
     from ops_toolkit.escalate.reports import report_plan
-    from ops_toolkit.escalate.route import CHANNEL
     from ops_toolkit.escalate.service import make_notifier
     from ops_toolkit.escalate.store import Store
+    from ops_toolkit.notify.model import CHANNEL
 
     if not CHANNEL.match(channel):
         raise click.BadParameter(

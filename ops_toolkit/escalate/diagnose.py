@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.errors import OpsError
-from ops_toolkit.escalate.intake import Notification
 from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import escape, truncate

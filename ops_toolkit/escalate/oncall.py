@@ -45,7 +45,6 @@ from zoneinfo import ZoneInfo
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.escalate.policy import EscalationPolicy, Tier
-from ops_toolkit.escalate.route import CHANNEL
 from ops_toolkit.escalate.schedule import (
     WEEKDAYS,
     Layer,
@@ -54,6 +53,7 @@ from ops_toolkit.escalate.schedule import (
     Schedule,
     is_participant,
 )
+from ops_toolkit.notify.model import CHANNEL
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.escalate.engine import Escalations, ref_of
-from ops_toolkit.escalate.intake import Notification
 from ops_toolkit.escalate.jobs import JobRunner
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import Route

@@ -21,10 +21,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.notify.model import CHANNEL
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, parse_documents, read_text
-
-CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ops_toolkit.alerts.webhook import PLACE, parse_notification
 from ops_toolkit.errors import PayloadError
-from ops_toolkit.escalate.intake import PLACE, parse_notification
 from ops_toolkit.escalate.store import Store
 
 MAX_BODY = 1024 * 1024

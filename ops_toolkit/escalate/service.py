@@ -9,9 +9,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
-from ops_toolkit.escalate.intake import Notification
 from ops_toolkit.escalate.route import load_routes
 from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
 from ops_toolkit.escalate.store import Store

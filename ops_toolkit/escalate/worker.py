@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification, parse_notification
 from ops_toolkit.errors import NotifyError, PayloadError
-from ops_toolkit.escalate.intake import Notification, parse_notification
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.escalate.store import OutboxEntry, Planned, Store
 from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_toolkit.escalate.intake import Notification
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.escalate.route import Route, Routing, parse_routes
 from ops_toolkit.escalate.store import Store
 from ops_toolkit.escalate.worker import Deliverer, Processor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ops_toolkit.escalate.intake import parse_notification
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.notify.message import (
     MAX_BLOCKS,
     MAX_HEADER,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.errors import PayloadError
-from ops_toolkit.escalate.intake import parse_notification
 from tests.escalate.payloads import alert, notification
 
 
