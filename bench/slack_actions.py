@@ -21,8 +21,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ops_toolkit.demo.servers import free_port, wait_ready
-from ops_toolkit.escalate.engine import ref_of
 from ops_toolkit.escalate.interact import sign
+from ops_toolkit.serve.escalations import ref_of
 
 PRESSES = 200
 SECRET = "bench-secret"

@@ -20,9 +20,9 @@ from ops_toolkit.errors import ConfigError, OpsError
 
 def _escalations(config_path: str | None, state: str | None) -> Any:
     from ops_toolkit.config import load_config, oncall_path
-    from ops_toolkit.escalate.engine import Escalations
     from ops_toolkit.escalate.oncall import OncallConfig, load_oncall
-    from ops_toolkit.escalate.store import Store
+    from ops_toolkit.serve.escalations import Escalations
+    from ops_toolkit.serve.store import Store
 
     config = load_config(config_path)
     path = state or config.serve.state

@@ -60,7 +60,7 @@ class Context:
         self.state = state or config.serve.state
 
     def store(self, create: bool = False) -> Any:
-        from ops_toolkit.escalate.oncall_store import OverrideStore
+        from ops_toolkit.serve.overrides import OverrideStore
 
         if not create and not os.path.exists(self.state):
             return None

@@ -8,7 +8,7 @@ import pytest
 
 from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.errors import PayloadError
-from tests.escalate.payloads import alert, notification
+from tests.alerts.payloads import alert, notification
 
 
 def test_a_v4_payload_parses() -> None:

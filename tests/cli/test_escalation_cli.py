@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.escalate.engine import Escalations, ref_of
 from ops_toolkit.escalate.oncall import load_oncall
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.escalations import Escalations, ref_of
+from ops_toolkit.serve.store import Store
 from tests.conftest import ROOT
 
 T0 = 1_780_000_000.0

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from ops_toolkit.demo.servers import AlertmanagerServer
-from ops_toolkit.escalate.engine import ref_of
 from ops_toolkit.escalate.interact import sign
-from tests.escalate.payloads import alert, notification
+from ops_toolkit.serve.escalations import ref_of
+from tests.alerts.payloads import alert, notification
 from tests.integration.test_serve import OpsServer, eventually
 from tests.slack_api import SlackServer, slack_server
 

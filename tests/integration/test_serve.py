@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from ops_toolkit.demo.servers import AlertmanagerServer, free_port, wait_ready
+from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.escalate.payloads import alert, notification
 from tests.slack_api import Fault, SlackServer, slack_server
 
 TOKEN = "webhook-s3cret"

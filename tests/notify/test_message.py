@@ -13,7 +13,7 @@ from ops_toolkit.notify.message import (
     escalation,
     thread_reply,
 )
-from tests.escalate.payloads import alert, notification
+from tests.alerts.payloads import alert, notification
 
 BUDGET = BudgetInfo(
     "search/availability", 99.9, 0.503, {"1h": 26.0, "6h": 5.16, "1d": 1.76, "3d": None}, "critical"

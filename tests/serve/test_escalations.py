@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.config import parse_config
-from ops_toolkit.escalate.engine import Escalations, ref_of
 from ops_toolkit.escalate.oncall import parse_oncall
-from ops_toolkit.escalate.oncall_service import Oncall
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.escalations import Escalations, ref_of
+from ops_toolkit.serve.oncall import Oncall
+from ops_toolkit.serve.store import Store
 
 T0 = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC, a Thursday
 ONCALL = """

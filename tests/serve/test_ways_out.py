@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ops_toolkit.escalate.store import Planned, Store
-from ops_toolkit.escalate.worker import Deliverer
 from ops_toolkit.notify.console import ConsoleNotifier
+from ops_toolkit.notify.model import Planned
 from ops_toolkit.notify.outside import OutsideSender
+from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.worker import Deliverer
 from tests.notify.test_email import Mailbox, smtp  # noqa: F401  (the SMTP server fixture)
 from tests.notify.test_webhook import Receiver, receiver  # noqa: F401  (the HTTP receiver)
 

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
 from ops_toolkit.errors import PayloadError
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.store import Store
 
 MAX_BODY = 1024 * 1024
 DRAIN_LIMIT = 8 * MAX_BODY
@@ -163,7 +163,7 @@ def create_app(
         return JSONResponse(settings.health())
 
     async def metrics(request: Request) -> Response:
-        from ops_toolkit.escalate.metrics import render_metrics
+        from ops_toolkit.serve.metrics import render_metrics
 
         return PlainTextResponse(
             render_metrics(settings.stats()), media_type="text/plain; version=0.0.4"

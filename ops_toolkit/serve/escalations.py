@@ -26,8 +26,9 @@ from ops_toolkit.escalate import policy as timelines
 from ops_toolkit.escalate.interact import ACTIONS, SILENCE_SECONDS
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.policy import EscalationPolicy, Page, Timeline
-from ops_toolkit.escalate.store import Planned, Store, insert_outbox
 from ops_toolkit.notify import actions as blocks
+from ops_toolkit.notify.model import Planned
+from ops_toolkit.serve.store import Store, insert_outbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS escalations (
@@ -144,7 +145,7 @@ class Escalations:
         self.known_user = known_user or lookup_user  # must not block (allow-lists)
         self.can_silence = True  # False when ops serve knows no Alertmanager
         self.clock = clock
-        from ops_toolkit.escalate.oncall_store import SCHEMA as OVERRIDES
+        from ops_toolkit.serve.overrides import SCHEMA as OVERRIDES
 
         store.db.executescript(SCHEMA + OVERRIDES)
 
@@ -306,7 +307,7 @@ class Escalations:
         return people | resolved
 
     def store_overrides(self, schedule: str, now: float) -> list[Any]:
-        from ops_toolkit.escalate.oncall_store import OverrideStore
+        from ops_toolkit.serve.overrides import OverrideStore
 
         return OverrideStore(self.store.db).overrides(schedule, now, now + 1)
 

@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ops_toolkit.notify.model import Planned
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY,
@@ -88,16 +90,6 @@ class OutboxEntry:
     ts: str | None
     claimed_by: str | None = None
     claimed_at: float | None = None
-
-
-@dataclass(frozen=True)
-class Planned:
-    """An outbox entry to add while processing a payload."""
-
-    group_key: str
-    channel: str
-    action: str
-    message: dict[str, Any]
 
 
 class Store:

@@ -19,10 +19,11 @@ from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.errors import OpsError
-from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import escape, truncate
+from ops_toolkit.notify.model import Planned
 from ops_toolkit.runbook.model import Param, Runbook, Step
+from ops_toolkit.serve.store import Store
 
 log = logging.getLogger("ops.serve")
 OUTPUT_LINES = 6

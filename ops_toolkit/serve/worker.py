@@ -18,17 +18,17 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification, parse_notification
 from ops_toolkit.errors import NotifyError, PayloadError
 from ops_toolkit.escalate.route import Route, Routing
-from ops_toolkit.escalate.store import OutboxEntry, Planned, Store
 from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply
-from ops_toolkit.notify.model import Notifier
+from ops_toolkit.notify.model import Notifier, Planned
 from ops_toolkit.notify.outside import OutsideSender
+from ops_toolkit.serve.store import OutboxEntry, Store
 
 UNKNOWN_OUTCOME = "outcome unknown"
 LEASE_SECONDS = 120.0  # longer than any chat call may take
@@ -237,3 +237,29 @@ class Loop:
         self.stopped.set()
         self.woken.set()
         self.thread.join(timeout=30)
+
+
+def deliver_now(
+    store: Store,
+    notifier: Notifier,
+    ids: Sequence[int],
+    *,
+    timeout: float = 120.0,
+    pace: float = 1.0,
+) -> list[str]:
+    """Deliver just ``ids`` from this process, with the outbox's retry rules; problems left."""
+    deliverer = Deliverer(store, notifier, pace=pace, only=set(ids))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = {e.id: e for e in store.entries(limit=100_000) if e.id in ids}
+        if all(e.status in ("sent", "dead") for e in entries.values()):
+            return [
+                f"outbox entry {e.id}: {e.last_error}"
+                for e in entries.values()
+                if e.status == "dead"
+            ]
+        time.sleep(deliverer.run_once())
+    return [
+        f"outbox entries {', '.join(map(str, ids))}: not delivered within {timeout:g}s; "
+        "'ops serve' will go on trying"
+    ]

@@ -15,12 +15,13 @@ from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
-from ops_toolkit.escalate.engine import Escalations, ref_of
-from ops_toolkit.escalate.jobs import JobRunner
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import Route
-from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.notify.actions import with_status
+from ops_toolkit.notify.model import Planned
+from ops_toolkit.serve.escalations import Escalations, ref_of
+from ops_toolkit.serve.jobs import JobRunner
+from ops_toolkit.serve.store import Store
 
 log = logging.getLogger("ops.serve")
 HANDOFF_CATCH_UP = 3600.0  # after a long outage, announce only handoffs of the last hour
@@ -152,7 +153,7 @@ class Oncall:
         if not secret:
             log.warning("SLACK_SIGNING_SECRET is not set: buttons and /ops commands are off")
             return []
-        from ops_toolkit.escalate.slack_app import SlackEndpoints, routes
+        from ops_toolkit.serve.slack import SlackEndpoints, routes
 
         endpoints = SlackEndpoints(
             secret,

@@ -17,7 +17,6 @@ from typing import Any
 
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.errors import PayloadError, SignatureError
-from ops_toolkit.escalate.engine import Escalations
 from ops_toolkit.escalate.interact import (
     COMMANDS,
     INTERACTIONS,
@@ -25,7 +24,8 @@ from ops_toolkit.escalate.interact import (
     parse_interaction,
     verify,
 )
-from ops_toolkit.escalate.store import Planned
+from ops_toolkit.notify.model import Planned
+from ops_toolkit.serve.escalations import Escalations
 
 Answer = tuple[int, dict[str, Any]]
 

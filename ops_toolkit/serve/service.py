@@ -13,12 +13,12 @@ from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
 from ops_toolkit.escalate.route import load_routes
-from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
-from ops_toolkit.escalate.store import Store
-from ops_toolkit.escalate.worker import Deliverer, Loop, Processor
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
 from ops_toolkit.notify.model import Notifier
+from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, create_app
+from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.worker import Deliverer, Loop, Processor
 from ops_toolkit.slo.model import SLO
 
 log = logging.getLogger("ops.serve")
@@ -187,7 +187,7 @@ class EscalationService:
             raise ConfigError(
                 f"{config.source}: reports and policies need 'prometheus: URL' to evaluate SLOs"
             )
-        from ops_toolkit.escalate.reports import PolicyRunner, ReportPublisher
+        from ops_toolkit.reports.scheduled import PolicyRunner, ReportPublisher
 
         publisher = ReportPublisher(config, self.store, self.metrics)
         policy = PolicyRunner(config, self.store, self.metrics)
@@ -209,7 +209,7 @@ class EscalationService:
         """With ``auto_diagnose``, firing alerts run their runbook's diagnose steps."""
         if not config.auto_diagnose:
             return None
-        from ops_toolkit.escalate.diagnose import Diagnoser
+        from ops_toolkit.serve.diagnose import Diagnoser
 
         diagnoser = Diagnoser(
             self.store,
@@ -235,7 +235,7 @@ class EscalationService:
             return None
         oncall = load_oncall(path)
         self.routing.check_policies(list(oncall.policies))
-        from ops_toolkit.escalate.oncall_service import Oncall
+        from ops_toolkit.serve.oncall import Oncall
 
         lookup = getattr(self.notifier, "lookup_email", None)
         known = getattr(self.notifier, "known_email", None)
@@ -264,7 +264,7 @@ class EscalationService:
 
     def _diagnose_runbook(self, path: str, labels: dict[str, str]) -> dict[str, Any]:
         """A runbook's diagnose steps, unattended (confirm steps never run): the reply."""
-        from ops_toolkit.escalate.diagnose import run_diagnose
+        from ops_toolkit.serve.diagnose import run_diagnose
 
         return run_diagnose(path, labels, f"{self.config.serve.state}.runs", self.metrics)
 

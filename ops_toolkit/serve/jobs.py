@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ops_toolkit.errors import OpsError
-from ops_toolkit.escalate.engine import Escalation, Escalations
-from ops_toolkit.escalate.store import Planned
+from ops_toolkit.notify.model import Planned
+from ops_toolkit.serve.escalations import Escalation, Escalations
 
 log = logging.getLogger("ops.serve")
 
