@@ -110,6 +110,7 @@ def _world(
     from ops_toolkit.cli.terminal import make_ui
     from ops_toolkit.metrics.model import MetricsSource
     from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.environment import ops_credentials, url_credentials
     from ops_toolkit.runbook.execute import World, no_metrics
     from ops_toolkit.runbook.state import StateStore, default_state_dir
 
@@ -134,6 +135,10 @@ def _world(
         store=StateStore(directory),
         audit=AuditLog(os.path.join(directory, "audit.jsonl")),
         metrics=metrics,
+        credentials={
+            **ops_credentials(os.environ),
+            **url_credentials("--prometheus", prometheus_url),
+        },
         user=user,
         host=socket.gethostname(),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
@@ -54,21 +56,33 @@ class TerminalUI:
     def confirm(self, step: Step, question: str) -> bool:
         self.console.print(f"[yellow]Step {step.name!r} is marked confirm:[/]")
         self.console.print(step.code.rstrip(), markup=False, highlight=False)
-        return click.confirm(question, default=False, err=True)
+        with _abort_is_interrupt():
+            return click.confirm(question, default=False, err=True)
 
     def manual(self, step: Step, instructions: str) -> bool:
         self.console.print(instructions.rstrip(), markup=False, highlight=False)
-        answer = click.prompt(
-            "Done?", type=click.Choice(["done", "skip"]), default="done", err=True
-        )
+        with _abort_is_interrupt():
+            answer = click.prompt(
+                "Done?", type=click.Choice(["done", "skip"]), default="done", err=True
+            )
         return bool(answer == "done")
 
     def ask_param(self, param: Param) -> str:
         label = param.name + (f" ({param.description})" if param.description else "")
-        return str(click.prompt(label, hide_input=param.secret, err=True))
+        with _abort_is_interrupt():
+            return str(click.prompt(label, hide_input=param.secret, err=True))
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/]", markup=True, highlight=False)
+
+
+@contextlib.contextmanager
+def _abort_is_interrupt() -> Iterator[None]:
+    """Ctrl-D at a prompt (click's Abort) stops the run as Ctrl-C does: ``aborted``, resumable."""
+    try:
+        yield
+    except click.Abort:
+        raise KeyboardInterrupt from None
 
 
 def make_ui(*, as_json: bool, non_interactive: bool) -> TerminalUI:

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.durations import format_duration
-from ops_toolkit.errors import MetricsError, RunbookError
-from ops_toolkit.masking import MASK, Masker
+from ops_toolkit.errors import MetricsError, OpsError, RunbookError
+from ops_toolkit.masking import MASK, MIN_SECRET_LENGTH, Masker, too_short
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
+from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import STEP_KINDS
 from ops_toolkit.runbook.lint import lint_runbook
@@ -55,12 +56,18 @@ def no_metrics() -> MetricsSource:
 
 @dataclass(frozen=True)
 class World:
-    """Everything a run touches outside this module."""
+    """Everything a run touches outside this module.
+
+    ``env`` is what steps start from (see ``environment``: the person's environment minus
+    ops's credentials at the CLI, an allow-list in ``ops serve``); ``credentials`` are ops's
+    own secrets, kept from steps and masked in everything a run writes.
+    """
 
     ui: RunUI
     store: StateStore
     audit: AuditLog
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: Mapping[str, str] = field(default_factory=lambda: person_environment(os.environ))
+    credentials: Mapping[str, str] = field(default_factory=lambda: ops_credentials(os.environ))
     metrics: Callable[[], MetricsSource] = no_metrics
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
@@ -125,6 +132,17 @@ def resolve_params(
     for param in runbook.params:
         value = values[param.name]
         shown = MASK if param.secret else repr(value)
+        refused = os_refuses(param.name, value)
+        if refused:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: the value {refused}, so it "
+                "cannot be passed to a step"
+            )
+        if param.secret and too_short(value):
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: a secret must be at least "
+                f"{MIN_SECRET_LENGTH} characters long; a shorter one cannot be masked in output"
+            )
         if param.pattern is not None and not (param.secret and not value):
             try:
                 matched = re.fullmatch(param.pattern, value)
@@ -153,6 +171,12 @@ def secret_values(
         {p.name: params[p.name] for p in runbook.params if p.secret and params.get(p.name)}
     )
     return found
+
+
+def run_masker(runbook: Runbook, world: World, params: Mapping[str, str]) -> Masker:
+    """Masks the runbook's secrets and ops's own credentials (each in all its forms)."""
+    values = secret_values(runbook, world.env, params)
+    return Masker([*values.values(), *world.credentials.values()])
 
 
 def plan_steps(runbook: Runbook, options: RunOptions) -> list[Step]:
@@ -192,6 +216,7 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     check_runnable(runbook)
     params = resolve_params(runbook, options.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
+    _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     plan = plan_steps(runbook, options)
     now = world.clock()
     hidden = {p.name for p in runbook.params if p.secret}
@@ -233,6 +258,7 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
         )
     params = resolve_params(runbook, record.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
+    _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -246,17 +272,43 @@ def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
             f"{runbook.source}: secret(s) not set in the environment: {', '.join(missing)}; "
             "export them before running"
         )
+    short = [name for name in runbook.secrets if too_short(env[name])]
+    if short:
+        line = runbook.front_matter_line.get("secrets", 1)
+        raise RunbookError(
+            f"{runbook.source}:{line}: secret(s) {', '.join(short)}: a secret must be at least "
+            f"{MIN_SECRET_LENGTH} characters long; a shorter one cannot be masked in output"
+        )
+
+
+def _refuse_secrets_in_plain_params(
+    runbook: Runbook, params: Mapping[str, str], mask: Masker
+) -> None:
+    """A param not marked secret is kept in the run state and shown: it must hold no secret."""
+    for param in runbook.params:
+        if not param.secret and mask(params[param.name]) != params[param.name]:
+            raise RunbookError(
+                f"{runbook.source}:{param.line}: param {param.name}: the value holds a secret "
+                "(a value of the runbook's secrets or of ops's credentials); mark the param "
+                "'secret: true' and pass it in the environment"
+            )
 
 
 def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[PlannedStep]:
-    """What a run would do, step by step, with its environment (secrets masked); runs nothing."""
+    """What a run would do, step by step, with its environment (secrets masked); runs nothing.
+
+    Secret params are substituted as ``***`` into the actions shown (promql queries), and
+    everything shown is masked as a run's output is: a plan is printed, so it holds no secret.
+    """
     params = resolve_params(runbook, options.params, world.env, None)
     hidden = set(runbook.secrets) | {p.name for p in runbook.params if p.secret}
+    mask = run_masker(runbook, world, params)
+    shown_params = {k: (MASK if k in hidden else v) for k, v in params.items()}
     variables = dict(params)
     planned = []
     for step in plan_steps(runbook, options):
         opts = step_options(step, runbook.source)
-        ctx = _context(runbook, step, params, variables, world, options, Masker([]), "dry-run")
+        ctx = _context(runbook, step, shown_params, variables, world, options, mask, "dry-run")
         would_run, reason = True, ""
         if opts.when is not None and not evaluate(opts.when, variables):
             would_run, reason = False, f"when is false: {step.attr('when')}"
@@ -264,10 +316,10 @@ def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[Planned
             would_run, reason = False, "needs confirmation (--yes)"
         if opts.capture:
             variables[opts.capture] = f"<output of {step.name}>"
-        shown = {k: (MASK if k in hidden else v) for k, v in {**params, **variables}.items()}
+        shown = mask.mapping({**params, **variables}, hidden)
         shown.update({name: MASK for name in runbook.secrets})
-        action = STEP_KINDS[step.kind].describe(step, ctx)
-        planned.append(PlannedStep(step.name, step.kind, would_run, reason, action, shown))
+        action = mask(STEP_KINDS[step.kind].describe(step, ctx))
+        planned.append(PlannedStep(step.name, step.kind, would_run, mask(reason), action, shown))
     return planned
 
 
@@ -307,7 +359,7 @@ def _context(
 def _execute(
     runbook: Runbook, record: RunRecord, params: dict[str, str], options: RunOptions, world: World
 ) -> RunRecord:
-    mask = Masker(secret_values(runbook, world.env, params).values())
+    mask = run_masker(runbook, world, params)
     started = world.clock()
     world.store.save(record)
     _audit(
@@ -319,6 +371,7 @@ def _execute(
         {"plan": record.plan, "resumed": record.resumed},
     )
     interrupted = False
+    error: str | None = None
     try:
         for name in record.plan:
             if record.steps[name].status in DONE:
@@ -340,7 +393,9 @@ def _execute(
         for step_record in record.steps.values():
             if step_record.status == "running":
                 step_record.status, step_record.message = "failed", "interrupted"
-    record.status = _run_status(record, interrupted)
+    except Exception as exc:  # whatever went wrong, the run ends failed, never stays running
+        error = _crashed(record, exc, mask, world.ui)
+    record.status = "failed" if error else _run_status(record, interrupted)
     record.finished_at = world.clock()
     world.store.save(record)
     _audit(
@@ -349,9 +404,39 @@ def _execute(
         runbook,
         "run_finished",
         mask,
-        {"status": record.status, "duration_s": round(record.finished_at - started, 3)},
+        {
+            "status": record.status,
+            "duration_s": round(record.finished_at - started, 3),
+            **({"error": error} if error else {}),
+        },
     )
     return record
+
+
+def _crashed(record: RunRecord, exc: Exception, mask: Masker, ui: RunUI) -> str:
+    """An unexpected error mid-run: the step at hand fails with it, and the run with the step."""
+    if isinstance(exc, OpsError):
+        detail = mask(str(exc))
+    else:
+        detail = mask(f"unexpected error: {type(exc).__name__}: {exc}")
+    at_hand = [s for s in record.steps.values() if s.status == "running"] or [
+        s for s in record.steps.values() if s.status == "pending"
+    ][:1]
+    for step_record in at_hand:
+        step_record.status, step_record.message, step_record.pgid = "failed", detail, None
+    ui.note(f"run {record.run_id} failed: {detail}")
+    return detail
+
+
+def capture_output(attempt: Attempt, name: str, variables: dict[str, str], mask: Masker) -> Attempt:
+    """Keep a step's stdout as variable ``name``, unless the OS could not pass it to a step."""
+    value = mask(attempt.stdout.strip())
+    refused = os_refuses(name, value)
+    if refused:
+        message = f"capture {name}: the output {refused}, so it cannot be passed to later steps"
+        return Attempt("failed", attempt.exit_code, attempt.output, attempt.stdout, message)
+    variables[name] = value
+    return attempt
 
 
 def _run_status(record: RunRecord, interrupted: bool) -> str:
@@ -400,7 +485,7 @@ def _run_step(
         state.status = "running"  # saved with the process group id by on_start
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
-            record.variables[opts.capture] = mask(attempt.stdout.strip())
+            attempt = capture_output(attempt, opts.capture, record.variables, mask)
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code

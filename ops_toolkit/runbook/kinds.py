@@ -52,19 +52,30 @@ class ShellKind:
     def run(self, step: Step, ctx: StepContext) -> Attempt:
         from ops_toolkit.runbook.process import run_process
 
+        live = ctx.mask.stream()  # a secret split across two reads is masked all the same
+
+        def show(text: str) -> None:
+            masked = live.feed(text)
+            if masked:
+                ctx.ui.step_output(step, masked)
+
         try:
             result = run_process(
                 self.argv(step, ctx),
                 env=ctx.env,
                 cwd=ctx.cwd,
                 timeout=ctx.options.timeout,
-                on_output=lambda text: ctx.ui.step_output(step, ctx.mask(text)),
+                on_output=show,
                 on_start=ctx.on_start,
                 kill_grace=ctx.kill_grace,
                 interactive=ctx.options.interactive and ctx.interactive,
             )
         except OSError as exc:
             return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
+        finally:
+            rest = live.flush()
+            if rest:
+                ctx.ui.step_output(step, rest)
         output = ctx.mask(result.output)
         if result.timed_out:
             limit = format_duration(ctx.options.timeout or 0)
@@ -131,9 +142,9 @@ class PromqlKind:
         query = substitute_params(step.code, ctx.params)
         try:
             samples = ctx.metrics().query(query)
-        except MetricsError as exc:
-            return Attempt("failed", None, f"{exc}\n", message=str(exc))
-        table = format_samples(samples)
+        except MetricsError as exc:  # may quote the query, secret params substituted
+            return Attempt("failed", None, ctx.mask(f"{exc}\n"), message=ctx.mask(str(exc)))
+        table = ctx.mask(format_samples(samples))  # labels can echo a secret param back
         ctx.ui.step_output(step, table)
         stdout = _format_value(samples[0].value) if len(samples) == 1 else table
         expect = ctx.options.expect

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
+from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.expr import parse_expression, variables_in
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.suggest import did_you_mean
@@ -146,6 +147,25 @@ def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
                 "bad-secret",
                 f"secret {secret!r} is not an environment variable name",
             )
+    for key, names in (("secrets", runbook.secrets), ("env", runbook.env)):
+        line = runbook.front_matter_line.get(key, 1)
+        for name in names:
+            if key == "env" and not ENV_NAME.fullmatch(name):
+                yield _finding(
+                    runbook,
+                    line,
+                    "error",
+                    "bad-env",
+                    f"env {name!r} is not an environment variable name",
+                )
+            elif is_ops_credential(name):
+                yield _finding(
+                    runbook,
+                    line,
+                    "error",
+                    "ops-credential",
+                    f"{key}: {name} is one of ops's own credentials; it never reaches a step",
+                )
 
 
 def _lint_params(runbook: Runbook) -> Iterable[Finding]:
@@ -192,7 +212,12 @@ def _lint_params(runbook: Runbook) -> Iterable[Finding]:
 
 
 def _known_variables(runbook: Runbook) -> set[str]:
-    return {p.name for p in runbook.params} | set(runbook.secrets) | set(WELL_KNOWN_ENV)
+    return (
+        {p.name for p in runbook.params}
+        | set(runbook.secrets)
+        | set(runbook.env)
+        | set(WELL_KNOWN_ENV)
+    )
 
 
 def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Finding]:

@@ -54,6 +54,7 @@ class Runbook:
     alerts: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
     secrets: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # what unattended runs (ops serve) pass from the server's environment
     shell: str | None = None
     cwd: str | None = None
     steps: tuple[Step, ...] = ()

@@ -24,7 +24,17 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _PARAM_KEYS = ("default", "pattern", "choices", "required", "from_label", "description", "secret")
-_FRONT_KEYS = ("title", "owner", "alerts", "params", "secrets", "shell", "cwd", "description")
+_FRONT_KEYS = (
+    "title",
+    "owner",
+    "alerts",
+    "params",
+    "secrets",
+    "env",
+    "shell",
+    "cwd",
+    "description",
+)
 
 _markdown: Any = None
 
@@ -86,6 +96,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
         alerts=_string_list(meta, "alerts", source, meta_lines),
         params=_params(meta, source, meta_lines),
         secrets=_string_list(meta, "secrets", source, meta_lines),
+        env=_string_list(meta, "env", source, meta_lines),
         shell=_string(meta, "shell", source, meta_lines),
         cwd=_string(meta, "cwd", source, meta_lines),
         steps=steps,

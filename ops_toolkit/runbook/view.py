@@ -39,6 +39,7 @@ def runbook_document(runbook: Runbook) -> dict[str, Any]:
             for p in runbook.params
         ],
         "secrets": list(runbook.secrets),
+        "env": list(runbook.env),
         "steps": [
             {
                 "name": s.name,
@@ -89,6 +90,8 @@ def show_renderables(runbook: Runbook) -> list[Any]:
         header.append(f"\nalerts: {', '.join(runbook.alerts)}")
     if runbook.secrets:
         header.append(f"\nsecrets (from the environment): {', '.join(runbook.secrets)}")
+    if runbook.env:
+        header.append(f"\nenv (passed to unattended runs): {', '.join(runbook.env)}")
     parts.append(Panel(header, expand=False))
     if runbook.params:
         params = Table(title="Parameters", title_justify="left")

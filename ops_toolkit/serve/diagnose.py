@@ -5,6 +5,11 @@ each param's ``from_label`` and are validated against their patterns like any ot
 they reach the steps only as environment variables. Unattended runs never run a step marked
 ``confirm`` (it stays ``needs_confirmation``) nor a ``manual`` one, so only read-only
 diagnose steps execute.
+
+The steps get the unattended environment model (runbook/environment.py): an allow-list
+plus the runbook's ``env:`` and ``secrets:`` names, never the server's Slack or webhook
+token, whose values are masked in the reply all the same. Whatever goes wrong, the alert's
+thread gets a reply saying so: a diagnose run never ends in silence.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,11 +67,11 @@ def params_from_labels(runbook: Runbook, labels: dict[str, str]) -> dict[str, st
 
 
 def summary_message(
-    runbook: Runbook, document: dict[str, Any] | None, error: str | None
+    name: str, document: dict[str, Any] | None, error: str | None
 ) -> dict[str, Any]:
     """The thread reply: each diagnose step's status and the first lines of its output."""
     if document is None:
-        text = f":mag: Could not run the diagnose steps of `{escape(runbook.name)}`: {escape(error or '')}"
+        text = f":mag: Could not run the diagnose steps of `{escape(name)}`: {escape(error or '')}"
         return {
             "text": truncate(text, 3000),
             "blocks": [
@@ -80,7 +86,7 @@ def summary_message(
         "needs_confirmation": ":raised_hand:",
         "pending_manual": ":bust_in_silhouette:",
     }
-    header = f":mag: Diagnose steps of `{escape(runbook.name)}` ran unattended (run `{document['run_id']}`): {document['status']}"
+    header = f":mag: Diagnose steps of `{escape(name)}` ran unattended (run `{document['run_id']}`): {document['status']}"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(header, 3000)}}
     ]
@@ -98,43 +104,6 @@ def summary_message(
     return {"text": truncate(header, 3000), "blocks": blocks[:50]}
 
 
-def run_diagnose(
-    path: str,
-    labels: dict[str, str],
-    state_dir: str,
-    metrics: Callable[[], MetricsSource],
-    tag: str = "diagnose",
-) -> dict[str, Any]:
-    """Run a runbook's ``tag`` steps unattended (never ``confirm`` or ``manual`` ones) with
-    params from ``labels``; the thread reply with each step's status and output."""
-    from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
-    from ops_toolkit.runbook.parse import read_runbook
-    from ops_toolkit.runbook.state import StateStore
-
-    try:
-        runbook = read_runbook(path)
-    except OpsError as exc:
-        log.warning("cannot diagnose with %s: %s", path, exc)
-        text = f":mag: Could not read the runbook `{escape(path)}`: {escape(str(exc))}"
-        return {"text": truncate(text, 3000)}
-    document, error = None, None
-    world = World(
-        ui=QuietUI(),
-        store=StateStore(state_dir),
-        audit=AuditLog(os.path.join(state_dir, "audit.jsonl")),
-        metrics=metrics,
-        user="ops-serve",
-        host=socket.gethostname(),
-    )
-    options = RunOptions(params=params_from_labels(runbook, labels), tags=(tag,), keep_going=True)
-    try:
-        document = run_document(start_run(runbook, options, world))
-    except OpsError as exc:  # e.g. a label value failing its param's pattern
-        error = str(exc)
-    return summary_message(runbook, document, error)
-
-
 class Diagnoser:
     """Runs diagnose steps on one background thread and replies in the alert's thread."""
 
@@ -146,6 +115,7 @@ class Diagnoser:
         metrics: Callable[[], MetricsSource],
         on_output: Callable[[], None],
         tag: str = "diagnose",
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.state_dir = state_dir
@@ -153,6 +123,7 @@ class Diagnoser:
         self.metrics = metrics
         self.on_output = on_output
         self.tag = tag
+        self.credentials = dict(credentials or {})
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 
     def submit(self, notification: Notification, channels: Sequence[str]) -> None:
@@ -162,13 +133,69 @@ class Diagnoser:
         self.pool.submit(self._run, notification, path, list(channels))
 
     def _run(self, notification: Notification, path: str, channels: list[str]) -> None:
-        message = run_diagnose(
-            path, dict(notification.labels()), self.state_dir, self.metrics, self.tag
-        )
-        self.store.enqueue(
-            [Planned(notification.group_key, c, "reply", message) for c in channels], time.time()
-        )
+        message = self.message_for(path, dict(notification.labels()), notification.alert_name)
+        try:
+            self.store.enqueue(
+                [Planned(notification.group_key, c, "reply", message) for c in channels],
+                time.time(),
+            )
+        except Exception:  # on a worker thread: say it in the log, or nobody hears of it
+            log.exception("cannot queue the diagnose reply for %s", notification.alert_name)
+            return
         self.on_output()
+
+    def message_for(
+        self, path: str, labels: dict[str, str], what: str | None = None
+    ) -> dict[str, Any]:
+        """Run ``path``'s diagnose steps unattended with params from ``labels``; the reply,
+        every credential masked. Also what the Run diagnose button and /ops runbook post."""
+        from ops_toolkit.masking import Masker
+        from ops_toolkit.runbook.environment import ops_credentials
+
+        what = what or path
+        credentials = {**ops_credentials(os.environ), **self.credentials}
+        mask = Masker(credentials.values())
+        document, error, name = None, None, os.path.basename(path).removesuffix(".md")
+        try:
+            document = self._diagnose(labels, path, credentials)
+        except OpsError as exc:  # e.g. a label value failing its param's pattern
+            error = str(exc)
+        except Exception as exc:  # a bug must not leave the alert's thread silent
+            trace = "".join(traceback.format_exception(exc))
+            log.error("diagnose run for %s broke:\n%s", what, mask(trace))
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+        if error is not None:
+            error = mask(error)
+            log.warning("cannot diagnose %s: %s", what, error)
+        return summary_message(name, document, error)
+
+    def _diagnose(
+        self, labels: dict[str, str], path: str, credentials: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """One unattended run of the runbook's diagnose steps; its ``--json`` document."""
+        from ops_toolkit.runbook.audit import AuditLog
+        from ops_toolkit.runbook.environment import unattended_environment
+        from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
+        from ops_toolkit.runbook.parse import read_runbook
+        from ops_toolkit.runbook.state import StateStore
+
+        runbook = read_runbook(path)
+        world = World(
+            ui=QuietUI(),
+            store=StateStore(self.state_dir),
+            audit=AuditLog(os.path.join(self.state_dir, "audit.jsonl")),
+            env=unattended_environment(os.environ, runbook),
+            credentials=credentials,
+            metrics=self.metrics,
+            user="ops-serve",
+            host=socket.gethostname(),
+        )
+        options = RunOptions(
+            params=params_from_labels(runbook, labels),
+            tags=(self.tag,),
+            keep_going=True,
+        )
+        return run_document(start_run(runbook, options, world))
 
     def stop(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -206,9 +206,9 @@ class EscalationService:
         return loops + ([Loop("policies", policies)] if config.policies else [])
 
     def _diagnoser(self, config: OpsConfig) -> Any:
-        """With ``auto_diagnose``, firing alerts run their runbook's diagnose steps."""
-        if not config.auto_diagnose:
-            return None
+        """Runs diagnose steps: for the Run diagnose button and /ops runbook, and, with
+        ``auto_diagnose``, for every firing alert."""
+        from ops_toolkit.runbook.environment import url_credentials
         from ops_toolkit.serve.diagnose import Diagnoser
 
         diagnoser = Diagnoser(
@@ -217,11 +217,16 @@ class EscalationService:
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
+            credentials={
+                **url_credentials("prometheus", config.prometheus),
+                **url_credentials("serve.state", config.serve.state),
+            },
         )
-        routing = self.routing
-        self.processor.on_new = lambda n: diagnoser.submit(
-            n, [r.channel for r in routing.targets(n.labels())]
-        )
+        if config.auto_diagnose:
+            routing = self.routing
+            self.processor.on_new = lambda n: diagnoser.submit(
+                n, [r.channel for r in routing.targets(n.labels())]
+            )
         return diagnoser
 
     def _oncall(self, config: OpsConfig) -> Any:
@@ -264,9 +269,8 @@ class EscalationService:
 
     def _diagnose_runbook(self, path: str, labels: dict[str, str]) -> dict[str, Any]:
         """A runbook's diagnose steps, unattended (confirm steps never run): the reply."""
-        from ops_toolkit.serve.diagnose import run_diagnose
-
-        return run_diagnose(path, labels, f"{self.config.serve.state}.runs", self.metrics)
+        message: dict[str, Any] = self.diagnoser.message_for(path, labels)
+        return message
 
     def _process(self) -> float:
         taken = self.processor.run_once()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -16,8 +17,10 @@ RUNBOOKS = str(ROOT / "runbooks")
 def test_help_lists_the_groups(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
-    rows = [line.split(None, 1) for line in result.output.splitlines() if line.startswith("  ")]
-    assert ["runbook", "List, lint, show and run runbooks."] in rows
+    from ops_toolkit.cli import COMMANDS
+
+    for name, entry in COMMANDS.items():
+        assert re.search(rf"^  {name} +{re.escape(entry.help)}$", result.output, re.M), name
 
 
 def test_list_json_names_every_worked_example(runner: CliRunner) -> None:
