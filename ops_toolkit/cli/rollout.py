@@ -65,6 +65,7 @@ def _world(
     non_interactive: bool = False,
     state_dir: str | None = None,
     as_json: bool = False,
+    unknown: str | None = None,
 ) -> Any:
     from ops_toolkit.cli.runbook import _world as runbook_world
     from ops_toolkit.cli.slo import _source
@@ -80,7 +81,13 @@ def _world(
     return RolloutWorld(
         slos=slos,
         source=lambda: _source(url, 30.0),
-        runner=RunbookStageRunner(world, plan.runbooks, yes=yes),
+        runner=RunbookStageRunner(
+            world,
+            plan.runbooks,
+            yes=yes,
+            rerun_unknown=unknown == "rerun",
+            skip_unknown=unknown == "skip",
+        ),
         publish=_publisher(config),
         runbook_base_url=config.runbook_base_url,
         user=world.user,
@@ -103,6 +110,22 @@ def _publisher(config: Any) -> Any:
             click.echo(f"Error: milestone message: {problem}", err=True)
 
     return publish
+
+
+def _unknown_options(func: F) -> F:
+    """What a resumed stage run does with a step that may have run when ops was killed."""
+    func = click.option(
+        "--skip-unknown",
+        "unknown",
+        flag_value="skip",
+        help="Resuming: go on after a step that may have run when ops was killed.",
+    )(func)
+    return click.option(
+        "--rerun-unknown",
+        "unknown",
+        flag_value="rerun",
+        help="Resuming: run again a step that may have run when ops was killed.",
+    )(func)
 
 
 def _load(reference: str, directory: str, config_path: str | None) -> tuple[Any, Any, Any]:
@@ -183,6 +206,7 @@ def status_command(
 @click.option("--dry-run", is_flag=True, help="Evaluate the checks and say what would run.")
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
+@_unknown_options
 @state_dir_option
 @_output_option(("table", "json"))
 def advance_command(
@@ -194,6 +218,7 @@ def advance_command(
     dry_run: bool,
     yes: bool,
     non_interactive: bool,
+    unknown: str | None,
     state_dir: str | None,
     output: str,
     as_json: bool,
@@ -222,6 +247,7 @@ def advance_command(
         non_interactive=non_interactive,
         state_dir=state_dir,
         as_json=machine,
+        unknown=unknown,
     )
     result = advance(plan, history, world, at=_parse_at(at), dry_run=dry_run)
     document = {
@@ -260,6 +286,7 @@ def advance_command(
 @_common
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
+@_unknown_options
 @state_dir_option
 def rollback_command(
     plan_ref: str,
@@ -269,6 +296,7 @@ def rollback_command(
     prometheus_url: str | None,
     yes: bool,
     non_interactive: bool,
+    unknown: str | None,
     state_dir: str | None,
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
@@ -279,7 +307,13 @@ def rollback_command(
 
     config, plan, history = _load(plan_ref, directory, config_path)
     world = _world(
-        config, plan, prometheus_url, yes=yes, non_interactive=non_interactive, state_dir=state_dir
+        config,
+        plan,
+        prometheus_url,
+        yes=yes,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        unknown=unknown,
     )
     outcome = rollback(plan, history, world)
     if outcome.status != SUCCEEDED:

@@ -149,10 +149,17 @@ def _finish(record: Any, runbook: Any, world: Any, as_json: bool, report: str | 
 
     document = run_document(record)
     if report:
+        from ops_toolkit.errors import RunbookError
         from ops_toolkit.runbook.report import render_markdown
 
-        with open(report, "w", encoding="utf-8") as handle:
-            handle.write(render_markdown(document, record, runbook.title or runbook.name))
+        try:
+            with open(report, "w", encoding="utf-8") as handle:
+                handle.write(render_markdown(document, record, runbook.title or runbook.name))
+        except OSError as exc:
+            raise RunbookError(
+                f"{report}: cannot write the report: {exc.strerror}; the run itself is "
+                f"recorded: ops runbook runs {record.run_id}"
+            ) from None
     if as_json:
         print_json(document)
     else:
@@ -270,16 +277,28 @@ def run_command(
             for key, value in step.env.items():
                 click.echo(f"   {key}={value}")
         return
-    _finish(start_run(loaded, options, world), loaded, world, as_json, report)
+    from ops_toolkit.runbook.process import signals_interrupt
+
+    with signals_interrupt():  # SIGTERM, SIGHUP: stop the step, record the run as aborted
+        record = start_run(loaded, options, world)
+    _finish(record, loaded, world, as_json, report)
 
 
 @runbook.command("resume")
 @click.argument("run_id")
 @click.option("--allow-changed", is_flag=True, help="Resume even if the runbook file changed.")
+@click.option(
+    "--rerun-unknown",
+    is_flag=True,
+    help="Run again a step that may have run (ops stopped before recording its outcome).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Count such a step as done and go on after it.")
 @_run_options
 def resume_command(
     run_id: str,
     allow_changed: bool,
+    rerun_unknown: bool,
+    skip_unknown: bool,
     yes: bool,
     non_interactive: bool,
     keep_going: bool,
@@ -291,13 +310,16 @@ def resume_command(
     """Continue run RUN_ID from its first step that did not succeed.
 
     Same params and captured variables as the original run; secrets are read from the
-    environment again.
+    environment again. A step that may have run when ops was killed (started, outcome not
+    recorded) is not run again unless you say so: --rerun-unknown or --skip-unknown.
 
     Example: ops runbook resume 20261129T031500Z-1a2b3c --yes
     """
     from ops_toolkit.runbook.execute import RunOptions, resume_run
     from ops_toolkit.runbook.parse import read_runbook
 
+    if rerun_unknown and skip_unknown:
+        raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
@@ -310,8 +332,14 @@ def resume_command(
         yes=yes,
         keep_going=keep_going or bool(record.options.get("keep_going")),
         allow_changed=allow_changed,
+        rerun_unknown=rerun_unknown,
+        skip_unknown=skip_unknown,
     )
-    _finish(resume_run(record, loaded, options, world), loaded, world, as_json, report)
+    from ops_toolkit.runbook.process import signals_interrupt
+
+    with signals_interrupt():
+        record = resume_run(record, loaded, options, world)
+    _finish(record, loaded, world, as_json, report)
 
 
 @runbook.command("runs")
@@ -320,6 +348,8 @@ def resume_command(
 @json_option
 def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
     """List past runs, or show RUN_ID.
+
+    A damaged state file is named on stderr (exit 1); the other runs are listed.
 
     Example: ops runbook runs --json
     """
@@ -338,7 +368,8 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
 
             Console().print(summary_table(document))
         return
-    documents = [run_document(r) for r in store.list()]
+    records, damaged = store.scan()
+    documents = [run_document(r) for r in records]
     if as_json:
         print_json(
             [
@@ -346,13 +377,45 @@ def runs_command(run_id: str | None, state_dir: str | None, as_json: bool) -> No
                 for d in documents
             ]
         )
-        return
-    from rich.console import Console
-    from rich.table import Table
+    else:
+        from rich.console import Console
+        from rich.table import Table
 
-    table = Table(title="Runbook runs", title_justify="left")
-    for column in ("run id", "runbook", "who", "started", "status"):
-        table.add_column(column)
-    for d in documents:
-        table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
-    Console().print(table)
+        table = Table(title="Runbook runs", title_justify="left")
+        for column in ("run id", "runbook", "who", "started", "status"):
+            table.add_column(column)
+        for d in documents:
+            table.add_row(d["run_id"], d["runbook"], d["user"], d["started_at"], d["status"])
+        Console().print(table)
+    for problem in damaged:  # listed, not hidden: someone has to repair or remove it
+        click.echo(f"Error: {problem}", err=True)
+    if damaged:
+        raise SystemExit(1)
+
+
+@runbook.command("audit")
+@click.argument("run_id", required=False)
+@state_dir_option
+@json_option
+def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
+
+    A damaged line (a writer killed mid-line) is skipped and named on stderr.
+
+    Example: ops runbook audit 20261129T031500Z-1a2b3c --json
+    """
+    import os
+
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.state import default_state_dir
+
+    trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
+    events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
+    if as_json:
+        print_json(events)
+    else:
+        for event in events:
+            fields = (event.get(k) for k in ("time", "run_id", "event", "step", "status"))
+            click.echo("  ".join(str(value) for value in fields if value is not None))
+    for problem in trail.damaged:
+        click.echo(f"warning: {problem}", err=True)

@@ -18,20 +18,28 @@ class RunbookStageRunner:
     world: World
     directory: str
     yes: bool = False
+    rerun_unknown: bool = False
+    skip_unknown: bool = False
 
     def new_run_id(self, now: float) -> str:
         return new_run_id(now)
 
     def run(self, call: RunbookCall, run_id: str) -> RunOutcome:
         from ops_toolkit.runbook.catalog import load_runbook
+        from ops_toolkit.runbook.process import signals_interrupt
 
         loaded = load_runbook(call.name, self.directory)
         if (self.world.store.runs / f"{run_id}.json").is_file():
             record = self.world.store.load(run_id)
             if record.status == "succeeded":
                 return RunOutcome(run_id, record.status, loaded.source)
-            record = resume_run(record, loaded, RunOptions(yes=self.yes), self.world)
+            with signals_interrupt():  # SIGTERM/SIGHUP: the run ends aborted, and recorded
+                options = RunOptions(
+                    yes=self.yes, rerun_unknown=self.rerun_unknown, skip_unknown=self.skip_unknown
+                )
+                record = resume_run(record, loaded, options, self.world)
         else:
             options = RunOptions(params=dict(call.params), yes=self.yes, run_id=run_id)
-            record = start_run(loaded, options, self.world)
+            with signals_interrupt():
+                record = start_run(loaded, options, self.world)
         return RunOutcome(record.run_id, record.status, loaded.source)

@@ -1,10 +1,27 @@
-"""The audit trail: append-only JSON Lines, each line flushed and fsynced as written."""
+"""The audit trail: append-only JSON Lines, each line flushed and fsynced as written.
+
+A writer killed mid-line (or a full disk) can leave a last line without its newline. Every
+append therefore starts on a fresh line, so one damaged record never swallows the next, and
+the reader skips a damaged line and reports where it was instead of giving up on the file.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
+
+from ops_toolkit.errors import RunbookError
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """The readable records of an audit file, and one message per damaged line."""
+
+    events: list[dict[str, Any]]
+    damaged: list[str]
 
 
 class AuditLog:
@@ -14,11 +31,55 @@ class AuditLog:
         self.path = path
 
     def append(self, event: dict[str, Any]) -> None:
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
-        handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(handle, line)
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            handle = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise self._error(exc) from None
+        try:
+            # Writers on one host take turns, so the check of the last byte and the append
+            # that depends on it are one step.
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            size = os.fstat(handle).st_size
+            if size and os.pread(handle, 1, size - 1) != b"\n":
+                line = b"\n" + line  # the last record was cut short: start a fresh line
+            view = memoryview(line)
+            while view:
+                view = view[os.write(handle, view) :]
             os.fsync(handle)
+        except OSError as exc:
+            raise self._error(exc) from None
         finally:
             os.close(handle)
+
+    def read(self) -> AuditTrail:
+        """Every record that parses; a damaged line is skipped and named (``path:line``)."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return AuditTrail([], [])
+        except OSError as exc:
+            raise RunbookError(
+                f"{self.path}: cannot read the audit trail: {exc.strerror}"
+            ) from None
+        events: list[dict[str, Any]] = []
+        damaged: list[str] = []
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            try:
+                event = json.loads(raw.decode("utf-8"))
+            except ValueError as exc:
+                reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"{exc}"
+                damaged.append(f"{self.path}:{number}: damaged record skipped ({reason})")
+                continue
+            if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+                damaged.append(f"{self.path}:{number}: damaged record skipped (not an event)")
+                continue
+            events.append(event)
+        return AuditTrail(events, damaged)
+
+    def _error(self, exc: OSError) -> RunbookError:
+        return RunbookError(f"{self.path}: cannot write the audit trail: {exc.strerror or exc}")

@@ -6,6 +6,7 @@ passed in as a ``World``; this module decides what runs and records what happene
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -27,7 +28,7 @@ from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import STEP_KINDS
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Runbook, Step
-from ops_toolkit.runbook.state import DONE, RunRecord, StateStore, StepRecord
+from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
 from ops_toolkit.suggest import did_you_mean
 
 FAILED = frozenset({"failed", "timed_out"})
@@ -44,6 +45,8 @@ class RunOptions:
     keep_going: bool = False
     kill_grace: float = 5.0
     allow_changed: bool = False
+    rerun_unknown: bool = False
+    skip_unknown: bool = False
     run_id: str | None = None  # chosen by the caller (a rollout records it before the run)
 
 
@@ -232,11 +235,21 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
         steps={s.name: StepRecord(s.name) for s in plan},
         options={"keep_going": options.keep_going, "yes": options.yes},
     )
-    return _execute(runbook, record, params, options, world)
+    with world.store.claim(record.run_id):
+        return _execute(runbook, record, params, options, world)
 
 
 def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
-    """Go on with ``record`` from its first step that did not succeed."""
+    """Go on with ``record`` from its first step that did not succeed.
+
+    Refused while another ops runs it; the record is read again once this process holds
+    the run, so it is never resumed from a state that the other ops has since moved on.
+    """
+    with world.store.claim(record.run_id):
+        return _resume(world.store.load(record.run_id), runbook, options, world)
+
+
+def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     if runbook.sha256 != record.runbook_sha256 and not options.allow_changed:
         raise RunbookError(
             f"{runbook.source}: the runbook changed since run {record.run_id} started; review "
@@ -244,12 +257,20 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
         )
     from ops_toolkit.runbook.process import group_is_running
 
-    for step in record.steps.values():
-        if step.status == "running" and step.pgid and group_is_running(step.pgid):
+    unknown = [step for step in record.steps.values() if step.status in MAYBE_STARTED]
+    for step in unknown:
+        if step.pgid and group_is_running(step.pgid):
             raise RunbookError(
                 f"run {record.run_id}: step {step.name!r} is still running as process group "
                 f"{step.pgid}; wait for it or stop it (kill -TERM -{step.pgid}), then resume"
             )
+    if unknown and not (options.rerun_unknown or options.skip_unknown):
+        names = ", ".join(repr(step.name) for step in unknown)
+        raise RunbookError(
+            f"run {record.run_id}: step {names} may have run: ops stopped before recording "
+            f"its outcome; check what it did, then 'ops runbook resume {record.run_id} "
+            "--rerun-unknown' runs it again, '--skip-unknown' goes on after it"
+        )
     check_runnable(runbook)
     missing = [name for name in record.plan if runbook.step(name) is None]
     if missing:
@@ -259,6 +280,12 @@ def resume_run(record: RunRecord, runbook: Runbook, options: RunOptions, world: 
     params = resolve_params(runbook, record.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
     _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
+    for step in unknown:
+        step.pgid = None
+        if options.rerun_unknown:
+            step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
+        else:
+            step.status, step.message = "skipped", "outcome unknown: skipped (--skip-unknown)"
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -359,20 +386,30 @@ def _context(
 def _execute(
     runbook: Runbook, record: RunRecord, params: dict[str, str], options: RunOptions, world: World
 ) -> RunRecord:
+    """Run the plan; whatever stops it (failure, signal, error), the run ends recorded.
+
+    Every way out marks the run finished in the state and writes ``run_finished`` to the
+    audit, so no run stays ``running`` behind a live ``ops``. An unexpected error ends the
+    run failed with the error named (a step at hand fails with it); anything that is not an
+    ``Exception`` (``SystemExit``) is raised again once recorded.
+    """
     mask = run_masker(runbook, world, params)
     started = world.clock()
-    world.store.save(record)
-    _audit(
-        world,
-        record,
-        runbook,
-        "run_started",
-        mask,
-        {"plan": record.plan, "resumed": record.resumed},
-    )
-    interrupted = False
-    error: str | None = None
+    interrupted: str | None = None
+    error: BaseException | None = None
+    crash: str | None = None
+    audited = False
     try:
+        world.store.save(record)
+        _audit(
+            world,
+            record,
+            runbook,
+            "run_started",
+            mask,
+            {"plan": record.plan, "resumed": record.resumed},
+        )
+        audited = True
         for name in record.plan:
             if record.steps[name].status in DONE:
                 continue
@@ -388,43 +425,63 @@ def _execute(
                     _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
-        for step_record in record.steps.values():
-            if step_record.status == "running":
-                step_record.status, step_record.message = "failed", "interrupted"
+    except KeyboardInterrupt as exc:
+        interrupted = f"interrupted by {exc.args[0]}" if exc.args else "interrupted"
     except Exception as exc:  # whatever went wrong, the run ends failed, never stays running
-        error = _crashed(record, exc, mask, world.ui)
-    record.status = "failed" if error else _run_status(record, interrupted)
+        if audited:
+            crash = _crashed(record, exc, mask)
+        else:  # the run could not even be recorded as started: nothing ran; say why
+            error = exc
+    except BaseException as exc:  # recorded below, then raised again
+        error = exc
+    cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
+    for step_record in cut_short:
+        step_record.status = "failed"
+        step_record.message = mask(interrupted or crash or f"ops stopped: {error}")
+        step_record.finished_at = world.clock()
+        step_record.pgid = None
+    failed = error is not None or crash is not None
+    record.status = "failed" if failed else _run_status(record, interrupted is not None)
     record.finished_at = world.clock()
-    world.store.save(record)
-    _audit(
-        world,
-        record,
-        runbook,
-        "run_finished",
-        mask,
-        {
-            "status": record.status,
-            "duration_s": round(record.finished_at - started, 3),
-            **({"error": error} if error else {}),
-        },
-    )
+    try:
+        world.store.save(record)
+        if audited:
+            for step_record in cut_short:
+                _audit_step(world, record, runbook, mask, step_record)
+            _audit(
+                world,
+                record,
+                runbook,
+                "run_finished",
+                mask,
+                {
+                    "status": record.status,
+                    "duration_s": round(record.finished_at - started, 3),
+                    **({"error": crash} if crash else {}),
+                },
+            )
+    except Exception:
+        if error is None and crash is None:
+            raise
+    if error is not None:
+        raise error
+    if crash is not None:
+        with contextlib.suppress(OSError):  # the terminal itself may be what broke
+            world.ui.note(f"run {record.run_id} failed: {crash}")
     return record
 
 
-def _crashed(record: RunRecord, exc: Exception, mask: Masker, ui: RunUI) -> str:
+def _crashed(record: RunRecord, exc: Exception, mask: Masker) -> str:
     """An unexpected error mid-run: the step at hand fails with it, and the run with the step."""
     if isinstance(exc, OpsError):
         detail = mask(str(exc))
     else:
         detail = mask(f"unexpected error: {type(exc).__name__}: {exc}")
-    at_hand = [s for s in record.steps.values() if s.status == "running"] or [
+    at_hand = [s for s in record.steps.values() if s.status in ("starting", "running")] or [
         s for s in record.steps.values() if s.status == "pending"
     ][:1]
     for step_record in at_hand:
         step_record.status, step_record.message, step_record.pgid = "failed", detail, None
-    ui.note(f"run {record.run_id} failed: {detail}")
     return detail
 
 
@@ -460,8 +517,8 @@ def _run_step(
     state = record.steps[step.name]
 
     def on_start(pid: int) -> None:
-        state.pgid = pid
-        world.store.save(record)
+        state.status, state.pgid = "running", pid
+        world.store.save(record, durable=False)  # "starting" is on disk already
 
     ctx = _context(
         runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
@@ -482,7 +539,9 @@ def _run_step(
             attempt = Attempt("skipped", None, "", message="declined by the operator")
     state.started_at = world.clock()  # after any question: the duration is the step's own
     if attempt is None:
-        state.status = "running"  # saved with the process group id by on_start
+        # On disk before the step can act: if ops dies now, resume knows it may have run.
+        state.status, state.pgid = "starting", None
+        world.store.save(record)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
@@ -494,8 +553,15 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = None
-    world.store.save(record)
+    world.store.save(record, durable=False)  # lost in a crash: the step reads as unknown
+    _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
+    return attempt.status
+
+
+def _audit_step(
+    world: World, record: RunRecord, runbook: Runbook, mask: Masker, state: StepRecord
+) -> None:
     _audit(
         world,
         record,
@@ -503,7 +569,7 @@ def _run_step(
         "step_finished",
         mask,
         {
-            "step": step.name,
+            "step": state.name,
             "status": state.status,
             "exit_code": state.exit_code,
             "duration_s": state.duration_s,
@@ -511,7 +577,6 @@ def _run_step(
             "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
         },
     )
-    return attempt.status
 
 
 def _attempts(
@@ -563,7 +628,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
     for name in order:
         step = record.steps[name]
         status, message = step.status, step.message
-        if status in ("pending", "running"):
+        if status in ("pending", "starting", "running"):
             status, message = "skipped", message or "not reached"
         steps.append(
             {

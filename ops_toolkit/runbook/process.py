@@ -1,23 +1,148 @@
-"""Running one shell step as a process group: streamed output, timeout, nothing left behind.
+"""Running one shell step: streamed output, timeout, and nothing left behind.
 
 The step gets its own session (so its own process group); on timeout the whole group gets
 SIGTERM, then SIGKILL after a grace period. When the step's main process exits, whatever it
-left running in its group is stopped the same way: a step owns its processes.
+left running is stopped the same way: a step owns its processes.
+
+"Whatever it left running" includes processes that leave the group (``setsid cmd &``, a
+double fork): on Linux ops makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``),
+so an orphaned descendant of a step is re-parented to ops instead of to init. A step's living
+processes are then exactly the tree under its main process plus the trees under the children
+ops gained while the step ran. That holds because an ops process runs one step at a time and
+starts no other children meanwhile (the CLI; ``ops serve`` runs diagnoses on one thread).
+Finding them reads ``/proc/<pid>/task/*/children``, not the whole of ``/proc``, so the check
+after each step costs one small read when the step left nothing behind.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import FrameType
 
 MAX_KEPT = 4 * 1024 * 1024  # characters of output kept per step (the tail)
 DRAIN_AFTER_EXIT = 0.2
+KILL_WAIT = 5.0  # seconds to wait for SIGKILLed processes to go (uninterruptible sleep)
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: bool | None = None
+_hurry = threading.Event()  # a second interrupt: skip the grace, SIGKILL at once
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux); once per process."""
+    global _subreaper
+    if _subreaper is None:
+        _subreaper = False
+        if os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                _subreaper = False
+    return _subreaper
+
+
+def _children(pid: int) -> set[int]:
+    """The children of ``pid`` (every thread's, zombies included)."""
+    found: set[int] = set()
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                found.update(int(child) for child in handle.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def _state(pid: int) -> bytes | None:
+    """The scheduler state letter of ``pid`` (``b"Z"`` for a zombie), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+
+
+class StepProcesses:
+    """Every process one step started, wherever it went; stops them all when asked."""
+
+    def __init__(self) -> None:
+        self.own = os.getpid()
+        self.subreaper = become_subreaper()
+        self.before = _children(self.own) if self.subreaper else set()
+        self.main: int | None = None  # while ops has not reaped it
+
+    def strays(self) -> set[int]:
+        """Children ops gained while the step ran: the step's orphans (zombies included)."""
+        if not self.subreaper:
+            return set()
+        return _children(self.own) - self.before - {self.main or 0}
+
+    def living(self) -> set[int]:
+        """The step's processes still running; reaps the orphans that already exited."""
+        roots = self.strays()
+        for pid in list(roots):
+            if _state(pid) == b"Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        if self.main is not None:
+            roots.add(self.main)
+        found: set[int] = set()
+        pending = list(roots)
+        while pending:
+            pid = pending.pop()
+            if pid in found:
+                continue
+            found.add(pid)
+            pending.extend(_children(pid))
+        return {pid for pid in found if _state(pid) not in (None, b"Z")}
+
+    def stop(self, grace: float, group: int | None = None) -> None:
+        """SIGTERM every process of the step, SIGKILL those left after ``grace``, reap them."""
+        if not self.subreaper:
+            if group is not None:
+                terminate_group(group, grace)
+            return
+        signal_now, signalled = signal.SIGTERM, set[int]()
+        kill_at = time.monotonic() + grace
+        give_up = kill_at + KILL_WAIT
+        while True:
+            living = self.living()
+            if group is not None and not signalled:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal_now)
+            if not living:
+                for pid in self.strays():  # killed orphans of killed parents came to ops
+                    if _state(pid) == b"Z":
+                        with contextlib.suppress(ChildProcessError):
+                            os.waitpid(pid, os.WNOHANG)
+                return
+            now = time.monotonic()
+            if signal_now == signal.SIGTERM and (now >= kill_at or _hurry.is_set()):
+                signal_now, signalled = signal.SIGKILL, set()
+                continue
+            for pid in living - signalled:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal_now)
+            signalled |= living
+            if now >= give_up:
+                return
+            time.sleep(0.02)
 
 
 @dataclass(frozen=True)
@@ -52,6 +177,7 @@ def run_process(
             kill_grace=kill_grace,
             started=started,
         )
+    family = StepProcesses()
     process = subprocess.Popen(
         argv,
         env=dict(env),
@@ -61,7 +187,7 @@ def run_process(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    on_start(process.pid)
+    family.main = process.pid
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
     decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in streams}
@@ -76,6 +202,7 @@ def run_process(
     exited_at: float | None = None
     deadline = started + timeout if timeout else None
     try:
+        on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05
@@ -108,23 +235,25 @@ def run_process(
             if deadline is not None and now >= deadline and process.poll() is None:
                 timed_out = True
                 break
+        if not timed_out and process.poll() is None:  # closed its pipes but still running
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        if timed_out:
+            family.stop(kill_grace, group=process.pid)
+        exit_code = process.wait()
+        family.main = None
+        _stop_leftovers(family, process.pid, kill_grace)
     except BaseException:
-        terminate_group(process.pid, kill_grace)
+        family.stop(kill_grace, group=process.pid)
         process.wait()
         raise
     finally:
         selector.close()
-    if not timed_out and process.poll() is None:  # closed its pipes but still running
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            process.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-    if timed_out or _group_alive(process.pid):
-        terminate_group(process.pid, kill_grace)
-    exit_code = process.wait()
-    process.stdout.close()
-    process.stderr.close()
+        process.stdout.close()
+        process.stderr.close()
     return ProcessResult(
         exit_code=None if timed_out else exit_code,
         timed_out=timed_out,
@@ -144,20 +273,36 @@ def _run_attached(
     kill_grace: float,
     started: float,
 ) -> ProcessResult:
-    """An interactive step: the terminal is the step's; its output is not recorded."""
+    """An interactive step: the terminal is the step's; its output is not recorded.
+
+    It stays in ops's process group (the terminal's foreground), so Ctrl-C reaches it too.
+    """
+    family = StepProcesses()
     process = subprocess.Popen(argv, env=dict(env), cwd=cwd)
-    on_start(process.pid)
+    family.main = process.pid
     try:
-        exit_code: int | None = process.wait(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        process.terminate()
+        on_start(process.pid)
         try:
-            process.wait(kill_grace)
+            exit_code: int | None = process.wait(timeout=timeout)
+            timed_out = False
         except subprocess.TimeoutExpired:
-            process.kill()
+            process.terminate()
+            family.stop(kill_grace)
+            if not family.subreaper:
+                try:
+                    process.wait(kill_grace)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             process.wait()
-        exit_code, timed_out = None, True
+            exit_code, timed_out = None, True
+        family.main = None
+        family.stop(kill_grace)
+    except BaseException:
+        family.stop(kill_grace)
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        raise
     return ProcessResult(
         exit_code,
         timed_out,
@@ -172,6 +317,15 @@ def _trim(parts: list[str]) -> list[str]:
     return [text[-MAX_KEPT:]]
 
 
+def _stop_leftovers(family: StepProcesses, pgid: int, grace: float) -> None:
+    """After the main process exited: stop what it left running (one small read if nothing)."""
+    if family.subreaper:
+        if family.strays():
+            family.stop(grace, group=pgid)
+    elif _group_alive(pgid):
+        terminate_group(pgid, grace)
+
+
 def terminate_group(pgid: int, grace: float) -> None:
     """SIGTERM the process group, then SIGKILL whatever is still alive after ``grace``."""
     try:
@@ -179,7 +333,7 @@ def terminate_group(pgid: int, grace: float) -> None:
     except (ProcessLookupError, PermissionError):
         return
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _hurry.is_set():
         if not _group_alive(pgid):
             return
         time.sleep(0.02)
@@ -216,3 +370,34 @@ def _group_alive(pgid: int) -> bool:
 def group_is_running(pgid: int) -> bool:
     """For resume: is a step's process group from an earlier run still alive?"""
     return _group_alive(pgid)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While a run goes on, SIGTERM and SIGHUP end it like Ctrl-C (``KeyboardInterrupt``).
+
+    The first signal interrupts; later ones never interrupt the clean-up (stopping the step,
+    saving the state, writing the audit), they only cut the grace short: SIGKILL at once.
+    Signal handlers belong to the main thread, so elsewhere (``ops serve``) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    interrupted = False
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        if interrupted:
+            _hurry.set()
+            return
+        interrupted = True
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {number: signal.signal(number, interrupt) for number in caught}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _hurry.clear()

@@ -6,9 +6,13 @@ An ``ops`` killed with SIGKILL leaves the last written state, from which ``resum
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
+import socket
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,10 +26,14 @@ STEP_STATUSES = (
     "timed_out",
     "needs_confirmation",
     "pending_manual",
+    "starting",
     "running",
     "pending",
 )
 DONE = frozenset({"succeeded", "skipped"})
+# Written before a step can act and replaced by its outcome: found on disk after ops was
+# killed, the step may or may not have run (``resume`` asks what to do).
+MAYBE_STARTED = frozenset({"starting", "running"})
 
 
 @dataclass
@@ -68,9 +76,176 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunRecord:
-        steps = {name: StepRecord(**step) for name, step in data.pop("steps", {}).items()}
-        return cls(**data, steps=steps)
+    def from_json(cls, data: Any) -> RunRecord:
+        """The record in ``data``, checked field by field: ``DamagedState`` says where not."""
+        run = _fields(data, "", _RUN_FIELDS)
+        steps = {}
+        for name, step in run.pop("steps", {}).items():
+            where = _key("steps", name)
+            values = _fields(step, where, _STEP_FIELDS)
+            if values.get("name", name) != name:
+                raise DamagedState(f"{where}.name: {values['name']!r} is not its key {name!r}")
+            values["name"] = name
+            if name not in run["plan"] and not values.get("handler", False):
+                raise DamagedState(f"{where}: not in the plan and not a handler")
+            steps[name] = StepRecord(**values)
+        for number, name in enumerate(run["plan"]):
+            if name not in steps:
+                raise DamagedState(f"plan[{number}]: step {name!r} has no record in steps")
+        return cls(**run, steps=steps)
+
+
+class DamagedState(ValueError):
+    """A run state file that is not what ops writes; the message says where, inside it."""
+
+
+RUN_STATUSES = ("running", "succeeded", "failed", "aborted")
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: a later time cannot be shown
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_STEP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_Check = Callable[[Any, str], Any]
+
+
+def _key(where: str, name: str) -> str:
+    return f"{where}.{name}" if _STEP_NAME.fullmatch(name) else f"{where}[{name!r}]"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise DamagedState(f"{where}: expected a string, got {_shown(value)}")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DamagedState(f"{where}: expected a whole number >= 0, got {_shown(value)}")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise DamagedState(f"{where}: expected true or false, got {_shown(value)}")
+    return value
+
+
+def _seconds(value: Any, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= _LATEST  # also rejects NaN
+    ):
+        raise DamagedState(f"{where}: expected seconds since 1970, got {_shown(value)}")
+    return float(value)
+
+
+def _optional(check: _Check) -> _Check:
+    return lambda value, where: None if value is None else check(value, where)
+
+
+def _exit_code(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -255 <= value <= 255:
+        raise DamagedState(f"{where}: expected an exit code, got {_shown(value)}")
+    return value
+
+
+def _pgid(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise DamagedState(f"{where}: expected a process group id, got {_shown(value)}")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> _Check:
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            raise DamagedState(
+                f"{where}: expected one of {', '.join(choices)}, got {_shown(value)}"
+            )
+        return str(value)
+
+    return check
+
+
+def _run_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
+        raise DamagedState(f"{where}: expected a run id, got {_shown(value)}")
+    return value
+
+
+def _texts(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise DamagedState(f"{where}: expected an object, got {_shown(value)}")
+    for key, item in value.items():
+        _text(item, _key(where, key))
+    return value
+
+
+def _plan(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DamagedState(f"{where}: expected a list of step names, got {_shown(value)}")
+    for number, name in enumerate(value):
+        _text(name, f"{where}[{number}]")
+        if name in value[:number]:
+            raise DamagedState(f"{where}[{number}]: step {name!r} is listed twice")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DamagedState(f"{where}: expected an object, got {_shown(value)}")
+    return value
+
+
+def _fields(data: Any, where: str, spec: dict[str, tuple[_Check, bool]]) -> dict[str, Any]:
+    """Check each field of ``data`` against ``spec`` (check, required)."""
+    inside = f"{where}." if where else ""
+    if not isinstance(data, dict):
+        raise DamagedState(f"{where or 'the file'}: expected an object, got {_shown(data)}")
+    for name in data:
+        if name not in spec:
+            raise DamagedState(f"{inside}{name}: unknown field")
+    values = {}
+    for name, (check, required) in spec.items():
+        if name in data:
+            values[name] = check(data[name], f"{inside}{name}")
+        elif required:
+            raise DamagedState(f"{where or 'the file'}: missing field {name!r}")
+    return values
+
+
+_RUN_FIELDS: dict[str, tuple[_Check, bool]] = {
+    "run_id": (_run_id, True),
+    "runbook": (_text, True),
+    "runbook_sha256": (_text, True),
+    "user": (_text, True),
+    "host": (_text, True),
+    "started_at": (_seconds, True),
+    "params": (_texts, True),
+    "plan": (_plan, True),
+    "status": (_one_of(RUN_STATUSES), False),
+    "finished_at": (_optional(_seconds), False),
+    "variables": (_texts, False),
+    "steps": (_object, False),
+    "options": (_object, False),
+    "resumed": (_count, False),
+}
+_STEP_FIELDS: dict[str, tuple[_Check, bool]] = {
+    "name": (_text, False),
+    "status": (_one_of(STEP_STATUSES), False),
+    "exit_code": (_optional(_exit_code), False),
+    "duration_s": (_optional(_seconds), False),
+    "output": (_text, False),
+    "attempts": (_count, False),
+    "message": (_text, False),
+    "started_at": (_optional(_seconds), False),
+    "finished_at": (_optional(_seconds), False),
+    "pgid": (_optional(_pgid), False),
+    "handler": (_flag, False),
+}
 
 
 def default_state_dir() -> str:
@@ -90,40 +265,134 @@ class StateStore:
         self.directory = Path(directory)
         self.runs = self.directory / "runs"
 
-    def save(self, record: RunRecord) -> None:
-        self.runs.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
+    def save(self, record: RunRecord, *, durable: bool = True) -> None:
+        """Replace the run's file atomically: a reader sees the old record or the new one.
+
+        The content is always synced before the rename, so the file is never seen half
+        written, even after a power loss. ``durable`` also syncs the directory, so the new
+        record survives a power loss: needed before a step starts (the record that it may
+        run) and at the end of a run. Skipped after a step ends: losing that record in a
+        crash leaves the step ``running`` on disk, which resume treats as unknown; safe.
+        """
         target = self.runs / f"{record.run_id}.json"
-        handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
+        payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
+        temporary = None
         try:
-            os.write(handle, payload)
-            os.fsync(handle)
+            self.runs.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
+            try:
+                _write_all(handle, payload)
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+            os.replace(temporary, target)
+            temporary = None
+            if durable:
+                directory = os.open(self.runs, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        except OSError as exc:
+            raise RunbookError(
+                f"{target}: cannot save the run state: {exc.strerror or exc}"
+            ) from None
         finally:
-            os.close(handle)
-        os.replace(temporary, target)
-        directory = os.open(self.runs, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            if temporary is not None:  # interrupted or failed before the rename
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
 
     def load(self, run_id: str) -> RunRecord:
         path = self.runs / f"{run_id}.json"
-        if not path.is_file() or "/" in run_id:
+        if not _RUN_ID.fullmatch(run_id) or not path.is_file():
             known = [r.run_id for r in self.list()[:5]]
             hint = f"; recent runs: {', '.join(known)}" if known else ""
             raise RunbookError(f"no run {run_id!r} in {self.runs}{hint} (see 'ops runbook runs')")
+        return _read(path)
+
+    @contextlib.contextmanager
+    def claim(self, run_id: str) -> Iterator[None]:
+        """Hold run ``run_id`` while this process runs it: two ops never run one run at once.
+
+        An flock on ``runs/<run_id>.lock``: the kernel drops it when ops dies, even by SIGKILL,
+        so a killed run can be resumed at once. The file is removed when the run ends; a
+        claim that raced with that removal sees another inode and tries again.
+        """
+        path = self.runs / f"{run_id}.lock"
+        while True:
+            try:
+                self.runs.mkdir(parents=True, exist_ok=True)
+                handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise RunbookError(f"{path}: cannot lock the run: {exc.strerror}") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(handle, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(handle)
+                raise RunbookError(
+                    f"run {run_id} is in progress in another ops process ({holder}); wait "
+                    "for it to end or stop it, then resume"
+                ) from None
+            try:
+                same = os.fstat(handle).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(handle)
         try:
-            return RunRecord.from_json(json.loads(path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise RunbookError(f"{path}: run state is damaged: {exc}") from None
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(handle)
+
+    def scan(self) -> tuple[list[RunRecord], list[str]]:
+        """Every readable run (newest first), and one message per damaged state file."""
+        if not self.runs.is_dir():
+            return [], []
+        records, damaged = [], []
+        for path in self.runs.glob("*.json"):
+            if path.name.startswith("."):  # a save that never finished (ops killed in it)
+                continue
+            try:
+                records.append(_read(path))
+            except RunbookError as exc:
+                damaged.append(str(exc))
+        return sorted(records, key=lambda r: r.started_at, reverse=True), sorted(damaged)
 
     def list(self) -> list[RunRecord]:
         """Every readable run, newest first."""
-        if not self.runs.is_dir():
-            return []
-        records = []
-        for path in self.runs.glob("*.json"):
-            with contextlib.suppress(ValueError, TypeError, OSError):
-                records.append(RunRecord.from_json(json.loads(path.read_text())))
-        return sorted(records, key=lambda r: r.started_at, reverse=True)
+        return self.scan()[0]
+
+
+def _read(path: Path) -> RunRecord:
+    """The run in ``path``; any damage is a ``RunbookError`` naming the file and the field."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise RunbookError(f"{path}: cannot read the run state: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise RunbookError(f"{path}: run state is damaged: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RunbookError(f"{path}: run state is damaged: not JSON: {exc}") from None
+    try:
+        record = RunRecord.from_json(data)
+    except DamagedState as exc:
+        raise RunbookError(f"{path}: run state is damaged: {exc}") from None
+    if record.run_id != path.stem:
+        raise RunbookError(
+            f"{path}: run state is damaged: run_id: {record.run_id!r} is not the file's name"
+        )
+    return record
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]

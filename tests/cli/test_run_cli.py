@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from tests.runbook.test_process import alive
 
 FENCE = "```"
 
@@ -146,10 +147,17 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
 
     os.killpg(orphan, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:
+    while alive(orphan) and time.monotonic() < deadline:
         time.sleep(0.02)
     release.touch()
-    resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json")
+    unknown = ops("runbook", "resume", run_id, "--state-dir", state, "--json")
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        f"Error: run {run_id}: step 'two' may have run: ops stopped before recording its "
+        f"outcome; check what it did, then 'ops runbook resume {run_id} --rerun-unknown' runs "
+        "it again, '--skip-unknown' goes on after it\n"
+    )
+    resumed = ops("runbook", "resume", run_id, "--state-dir", state, "--json", "--rerun-unknown")
     assert resumed.returncode == 0, resumed.stderr
     document = json.loads(resumed.stdout)
     assert [(s["name"], s["status"]) for s in document["steps"]] == [
@@ -167,3 +175,20 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
         "step_finished",
         "run_finished",
     ]
+
+
+def test_a_report_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"a"}}\ntrue\n{FENCE}\n')
+    report = tmp_path / "missing" / "report.md"
+    result = runner.invoke(
+        main,
+        ["runbook", "run", str(path), "--state-dir", str(tmp_path / "s"), "--report", str(report)],
+    )
+    assert result.exit_code == 1
+    run_id = next((tmp_path / "s" / "runs").glob("*.json")).stem
+    assert result.output.endswith(
+        f"Error: {report}: cannot write the report: No such file or directory; the run itself "
+        f"is recorded: ops runbook runs {run_id}\n"
+    )

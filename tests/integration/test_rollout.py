@@ -26,6 +26,7 @@ from ops_toolkit.rollout.plan import RunbookCall, parse_plan
 from ops_toolkit.slo.spec import load_slos
 from tests.conftest import ROOT
 from tests.integration.conftest import LoadedPrometheus
+from tests.runbook.test_process import alive
 from tests.slack_api import SlackServer, slack_server
 
 DAY = 86400
@@ -326,8 +327,18 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
     history = project / "rollouts" / "search.history.jsonl"
     (started,) = [json.loads(line) for line in history.open()]
     assert started["event"] == "advance_started"
-    second = subprocess.run(
+    unknown = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert unknown.returncode == 1  # ops cannot know whether 'reload' ran: a person decides
+    assert f"run {started['run_id']}: step 'reload' may have run" in unknown.stderr
+    second = subprocess.run(
+        [*command, "--rerun-unknown"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert second.returncode == 0, second.stderr
     events = [json.loads(line) for line in history.open()]
@@ -336,3 +347,42 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
     assert (project / "access.conf").read_text() == "stage=pilot\n", "a finished step ran twice"
     messages = [json.loads(line) for line in (project / "messages.jsonl").open()]
     assert len([m for m in messages if m["channel"] == "#search-rollout"]) == 1
+
+
+def test_an_advance_told_to_stop_ends_its_run_aborted_and_recorded(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus
+) -> None:
+    project = write_project(tmp_path, worked_prometheus, SLOW_RUNBOOK)
+    env = {**os.environ, "OPS_STATE_DIR": str(project / "state"), "OPS_KILL_GRACE": "1"}
+    env.pop("SLACK_BOT_TOKEN", None)
+    command = [sys.executable, "-m", "ops_toolkit", "rollout", "advance", "search"]
+    command += ["--non-interactive", "--at", str(worked_prometheus.end)]
+    first = subprocess.Popen(
+        command,
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    pid_file = project / "sleeper.pid"
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.05)
+    sleeper = int(pid_file.read_text())
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 1
+    events = [json.loads(line) for line in (project / "rollouts" / "search.history.jsonl").open()]
+    assert [(e["event"], e.get("status")) for e in events] == [
+        ("advance_started", None),
+        ("advance_finished", "aborted"),
+    ]
+    run_id = events[0]["run_id"]
+    assert f"run {run_id} aborted" in stderr
+    saved = json.loads((project / "state" / "runs" / f"{run_id}.json").read_text())
+    assert saved["status"] == "aborted"
+    assert saved["steps"]["reload"]["message"] == "interrupted by SIGTERM"
+    assert not alive(sleeper)

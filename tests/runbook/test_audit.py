@@ -1,0 +1,99 @@
+"""The audit trail survives a record cut short, and says clearly when it cannot be written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.audit import AuditLog
+from ops_toolkit.runbook.execute import RunOptions, start_run
+from tests.runbook.test_execute import make_runbook, step, world
+
+CUT_SHORT = '{"event":"step_fin'  # a writer killed mid-line
+
+
+def test_a_record_after_a_cut_short_line_starts_on_a_fresh_line(tmp_path: Path) -> None:
+    audit = tmp_path / "state" / "audit.jsonl"
+    audit.parent.mkdir()
+    audit.write_text('{"event":"run_started","run_id":"old"}\n' + CUT_SHORT)
+    record = start_run(make_runbook(tmp_path, step("a", "true")), RunOptions(), world(tmp_path))
+    lines = audit.read_text().split("\n")
+    assert lines[1] == CUT_SHORT
+    assert [json.loads(line)["event"] for line in lines[2:] if line] == [
+        "run_started",
+        "step_finished",
+        "run_finished",
+    ]
+    trail = AuditLog(str(audit)).read()
+    assert [(e["run_id"], e["event"]) for e in trail.events] == [
+        ("old", "run_started"),
+        (record.run_id, "run_started"),
+        (record.run_id, "step_finished"),
+        (record.run_id, "run_finished"),
+    ]
+    assert trail.damaged == [
+        f"{audit}:2: damaged record skipped (Unterminated string starting at: line 1 column "
+        "10 (char 9))"
+    ]
+
+
+def test_the_reader_skips_lines_that_are_not_events(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    audit.write_bytes(b'[1]\n\xff\xfe\n{"event":"run_started"}\n\n')
+    trail = AuditLog(str(audit)).read()
+    assert trail.events == [{"event": "run_started"}]
+    assert trail.damaged == [
+        f"{audit}:1: damaged record skipped (not an event)",
+        f"{audit}:2: damaged record skipped (not UTF-8)",
+    ]
+
+
+def test_an_audit_path_that_is_a_directory_stops_the_run_before_any_step(tmp_path: Path) -> None:
+    audit = tmp_path / "state" / "audit.jsonl"
+    audit.mkdir(parents=True)
+    runbook = make_runbook(tmp_path, step("a", "touch ran", cwd=str(tmp_path)))
+    with pytest.raises(RunbookError) as raised:
+        start_run(runbook, RunOptions(), world(tmp_path))
+    assert str(raised.value) == f"{audit}: cannot write the audit trail: Is a directory"
+    assert not (tmp_path / "ran").exists()
+    saved = json.loads(next((tmp_path / "state" / "runs").glob("*.json")).read_text())
+    assert saved["status"] == "failed"
+
+
+def test_the_cli_says_so_in_one_line(tmp_path: Path, runner: CliRunner) -> None:
+    (tmp_path / "state" / "audit.jsonl").mkdir(parents=True)
+    path = make_runbook(tmp_path, step("a", "true")).source
+    result = runner.invoke(main, ["runbook", "run", path, "--state-dir", str(tmp_path / "state")])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path}/state/audit.jsonl: cannot write the audit trail: Is a directory\n"
+    )
+
+
+def test_ops_runbook_audit_lists_a_runs_records_and_names_damaged_lines(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "audit.jsonl").write_text(CUT_SHORT)
+    record = start_run(make_runbook(tmp_path, step("a", "true")), RunOptions(), world(tmp_path))
+    result = runner.invoke(
+        main, ["runbook", "audit", record.run_id, "--json", "--state-dir", str(state)]
+    )
+    assert result.exit_code == 0
+    assert [e["event"] for e in json.loads(result.stdout)] == [
+        "run_started",
+        "step_finished",
+        "run_finished",
+    ]
+    assert result.stderr == (
+        f"warning: {state}/audit.jsonl:1: damaged record skipped (Unterminated string "
+        "starting at: line 1 column 10 (char 9))\n"
+    )
+    text = runner.invoke(main, ["runbook", "audit", "--state-dir", str(state)])
+    assert f"{record.run_id}  step_finished  a  succeeded" in text.stdout

@@ -1,0 +1,70 @@
+"""A step owns its processes: none survives the step, not even those that left its group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ops_toolkit.runbook.execute import RunOptions, start_run
+from tests.runbook.test_execute import make_runbook, statuses, step, world
+
+# Each escapes the step's process group in its own way; each writes its pid to a file.
+ESCAPES = (
+    # a new session, holding the step's output pipe open
+    "setsid sleep 1000 & echo $! > setsid.pid\n"
+    # a new session, not holding the pipe
+    "setsid sleep 1000 > /dev/null 2>&1 < /dev/null & echo $! > quiet.pid\n"
+    # a double fork: its parent exits at once, so it is orphaned
+    "( ( exec sleep 1000 ) & echo $! > double.pid ) \n"
+    # a daemon-style double fork into a new session, with a child of its own
+    "setsid sh -c 'sleep 1000 & echo $! > grandchild.pid; wait' > /dev/null 2>&1 &\n"
+    "while [ ! -s grandchild.pid ]; do sleep 0.01; done\n"
+)
+PID_FILES = ("setsid.pid", "quiet.pid", "double.pid", "grandchild.pid")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def escaped_pids(directory: Path) -> list[int]:
+    return [int((directory / name).read_text()) for name in PID_FILES]
+
+
+def test_processes_that_leave_the_group_are_stopped_when_the_step_exits(tmp_path: Path) -> None:
+    runbook = make_runbook(tmp_path, step("escape", ESCAPES + "echo done", cwd=str(tmp_path)))
+    record = start_run(runbook, RunOptions(kill_grace=1.0), world(tmp_path))
+    assert statuses(record) == [("escape", "succeeded")]
+    assert record.steps["escape"].output == "done\n"
+    pids = escaped_pids(tmp_path)
+    assert [pid for pid in pids if alive(pid)] == []
+
+
+def test_processes_that_leave_the_group_are_stopped_on_timeout(tmp_path: Path) -> None:
+    code = ESCAPES + "sleep 1000"
+    runbook = make_runbook(tmp_path, step("escape", code, cwd=str(tmp_path), timeout="1s"))
+    record = start_run(runbook, RunOptions(kill_grace=1.0), world(tmp_path))
+    assert statuses(record) == [("escape", "timed_out")]
+    assert [pid for pid in escaped_pids(tmp_path) if alive(pid)] == []
+
+
+def test_processes_that_ignore_sigterm_outside_the_group_are_killed(tmp_path: Path) -> None:
+    code = "setsid sh -c 'trap \"\" TERM; echo $$ > stubborn.pid; exec sleep 1000' &\n"
+    code += "while [ ! -s stubborn.pid ]; do sleep 0.01; done"
+    runbook = make_runbook(tmp_path, step("stubborn", code, cwd=str(tmp_path)))
+    record = start_run(runbook, RunOptions(kill_grace=0.3), world(tmp_path))
+    assert statuses(record) == [("stubborn", "succeeded")]
+    assert not alive(int((tmp_path / "stubborn.pid").read_text()))
+
+
+def test_a_step_that_leaves_nothing_behind_leaves_no_zombie_either(tmp_path: Path) -> None:
+    """Orphans that exit on their own are re-parented to ops: ops reaps them."""
+    code = "( ( exec sh -c 'echo $$ > short.pid' ) & ) ; sleep 0.3"
+    runbook = make_runbook(tmp_path, step("short", code, cwd=str(tmp_path)))
+    start_run(runbook, RunOptions(), world(tmp_path))
+    pid = int((tmp_path / "short.pid").read_text())
+    assert not Path(f"/proc/{pid}").exists()
