@@ -39,8 +39,8 @@ schedules:
 policies:
   - name: search
     tiers:
-      - {schedule: primary, wait: 4s}
-      - {schedule: secondary, wait: 4s}
+      - {schedule: primary, wait: 6s}
+      - {schedule: secondary, wait: 6s}
       - {users: [U0LEAD0001]}
 """
 ROUTES = """
@@ -145,7 +145,7 @@ def test_three_tiers_then_a_signed_acknowledgement_stops_them(
     server = EscalatingServer(tmp_path, slack).start()
     try:
         assert server.post(notification())[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         (opening,) = slack.state.top_level("search-oncall")
         buttons = [b for b in opening["blocks"] if b.get("block_id") == "ops_escalation"]
         assert [e["action_id"] for e in buttons[0]["elements"]] == [
@@ -161,7 +161,7 @@ def test_three_tiers_then_a_signed_acknowledgement_stops_them(
         assert pages(slack)[0].startswith(
             ":rotating_light: <@U0PRIMARY1> *SearchAvailabilityBudgetBurn*: tier 1 of 3"
         )
-        eventually(lambda: len(pages(slack)) == 2, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 2, timeout=30)
         assert "<@U0SECOND01>" in pages(slack)[1] and "tier 2 of 3" in pages(slack)[1]
 
         assert server.press("ack", "U0SECOND01") == (200, None)
@@ -183,7 +183,7 @@ def test_three_tiers_then_a_signed_acknowledgement_stops_them(
             "replace_original": False,
             "text": "Nothing to do: already acknowledged by <@U0SECOND01>.",
         }
-        time.sleep(5)  # past tier 3's time: acknowledged, so nobody is paged
+        time.sleep(7)  # past tier 3's time: acknowledged, so nobody is paged
         assert len(pages(slack)) == 2
         assert slack.state.top_level("search-oncall")[0]["updates"] == 1
     finally:
@@ -196,7 +196,7 @@ def test_bad_stale_and_replayed_requests_are_401_and_do_nothing(
     server = EscalatingServer(tmp_path, slack).start()
     try:
         assert server.post(notification())[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         assert server.press("ack", "U0PRIMARY1", secret="not-the-secret") == (
             401,
             {
@@ -235,7 +235,7 @@ def test_bad_stale_and_replayed_requests_are_401_and_do_nothing(
         assert json.load(replayed.value)["error"] == (
             "POST /slack/interactions: replayed request (this signature was already used)"
         )
-        eventually(lambda: len(pages(slack)) == 2, timeout=30)  # nothing stopped the escalation
+        eventually(lambda: len(pages(slack)) >= 2, timeout=30)  # nothing stopped the escalation
         listed = server.cli("escalation", "list", "--json")
         (row,) = json.loads(listed)
         assert (row["status"], row["last_action"]) == ("active", None)
@@ -249,9 +249,9 @@ def test_sigkill_between_tiers_pages_each_tier_exactly_once(
     server = EscalatingServer(tmp_path, slack).start()
     try:
         assert server.post(notification())[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         server.kill()
-        time.sleep(5)  # tier 2 falls due while nothing runs
+        time.sleep(7)  # tier 2 falls due while nothing runs
         server.start()
         eventually(lambda: len(pages(slack)) == 3, timeout=30)
         time.sleep(1)
@@ -268,7 +268,7 @@ def test_silence_and_unsilence_through_a_real_alertmanager(
     server = EscalatingServer(tmp_path, slack, manager.url).start()
     try:
         assert server.post(notification())[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         assert server.press("silence_4h", "U0PRIMARY1") == (200, None)
 
         def silences() -> list[dict[str, Any]]:
@@ -314,7 +314,7 @@ def test_slash_commands(tmp_path: Path, slack: SlackServer) -> None:
             "unknown sub-command 'reboot'. Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
         )
         assert server.post(notification(alert(fingerprint="x")))[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         status, body = server.command(f"ack {REF}")
         assert status == 200 and body["text"].startswith("Acknowledged by <@U0PRIMARY1> at ")
         status, body = server.command("runbook search-erors")
@@ -329,7 +329,7 @@ def test_run_diagnose_from_a_button_replies_with_the_diagnose_steps(
     server = EscalatingServer(tmp_path, slack).start()
     try:
         assert server.post(notification())[0] == 200
-        eventually(lambda: len(pages(slack)) == 1, timeout=30)
+        eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         assert server.press("diagnose", "U0PRIMARY1") == (200, None)
         assert server.press("diagnose", "U0PRIMARY1") == (200, None)  # a double click
         eventually(lambda: any("Diagnose steps of" in t for t in thread(slack)), timeout=60)
