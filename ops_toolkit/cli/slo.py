@@ -62,7 +62,10 @@ def _query_options(func: Any) -> Any:
 @click.argument("paths", nargs=-1, type=click.Path())
 @json_option
 def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
+    """Check SLO definitions without querying anything (default slos/).
+
+    Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
+    PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
 
     Example: ops slo validate slos/search.yaml
     """
@@ -157,7 +160,7 @@ def report_command(
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
     prometheus_url = prometheus_url or config.prometheus
@@ -165,6 +168,7 @@ def report_command(
         _run_schedule(config, name, force)
         return
     slos = load_slos(paths or config.slos)
+    prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus_url, timeout)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
@@ -293,7 +297,7 @@ def gate_command(
     from ops_toolkit.reports.scheduled import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
     from ops_toolkit.suggest import did_you_mean
 
     config = load_config(config_path)
@@ -306,7 +310,7 @@ def gate_command(
     if min_remaining is None:
         policy = gate_minimum(config, chosen[0])
         min_remaining = policy if policy is not None else 0.25
-    url = prometheus_url or config.prometheus
+    url = prometheus_url or config.prometheus or datasource_url(chosen)
     status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
     passed, reason = gate_verdict(status, min_remaining)
     click.echo(reason)
@@ -383,3 +387,64 @@ def rules_command(
             f"{directory.rstrip('/')}/{name}"
             + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
         )
+
+
+@slo.command("convert")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["ops", "openslo"]),
+    required=True,
+    help="The format to write: ops/v1 or OpenSLO v1.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
+)
+def convert_command(paths: tuple[str, ...], target: str, directory: str | None) -> None:
+    """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
+
+    What the target format has no place for is reported as a warning, never silently
+    dropped; reading the written file gives the same SLOs otherwise.
+
+    \b
+    Examples:
+      ops slo convert sloth/ pyrra/ --to ops -o slos/
+      ops slo convert slos/search.yaml --to openslo > search.openslo.yaml
+    """
+    import os
+
+    from ops_toolkit.slo.formats.write import WRITERS
+    from ops_toolkit.slo.spec import load_slo_files
+
+    files = load_slo_files(paths)
+    if directory is None and len(files) > 1:
+        raise click.UsageError(f"{len(files)} SLO files: give -o DIR to write one file each")
+    sources = {os.path.abspath(f.source) for f in files}
+    outputs = []
+    for file in files:
+        text, warnings = WRITERS[target](file)
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        if text is None:
+            continue
+        header = f"# Converted by 'ops slo convert --to {target}' from {file.source}\n"
+        outputs.append((file, header + text))
+    if not outputs:
+        raise ConfigError(f"{', '.join(paths)}: nothing can be written as {target}")
+    if directory is None:
+        click.echo(outputs[0][1], nl=False)
+        return
+    os.makedirs(directory, exist_ok=True)
+    suffix = ".yaml" if target == "ops" else ".openslo.yaml"
+    for file, text in outputs:
+        path = os.path.join(directory, file.service + suffix)
+        if os.path.abspath(path) in sources:
+            raise ConfigError(f"{path}: is one of the files being converted; choose another -o")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(path)

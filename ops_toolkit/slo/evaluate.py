@@ -108,6 +108,8 @@ def period_seconds_at(window: Window, at: float) -> int:
     """The range a window covers at ``at``: fixed when rolling, the period so far otherwise."""
     if window.rolling:
         return window.seconds
+    if window.start is not None or window.count != 1 or window.calendar in ("day", "year"):
+        return max(60, int(at - window.period_start(at)))
     zone = ZoneInfo(window.timezone)
     now = datetime.fromtimestamp(at, tz=UTC).astimezone(zone)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

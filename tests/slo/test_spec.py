@@ -110,7 +110,8 @@ def replace(old: str, new: str) -> str:
         ),
         pytest.param(
             replace("version: ops/v1", "version: ops/v2"),
-            "f.yaml: version: expected 'ops/v1', got 'ops/v2'",
+            "f.yaml: version: unknown format 'ops/v2' (did you mean 'ops/v1'?) (known: ops/v1, "
+            "openslo/v1, openslo/v1alpha, prometheus/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)",
             id="version",
         ),
         pytest.param(
@@ -222,21 +223,23 @@ def test_openslo_calendar_window() -> None:
     [
         pytest.param(
             "budgetingMethod: Occurrences",
-            "budgetingMethod: Timeslices",
-            "o.yaml: [0].spec.budgetingMethod: only Occurrences is supported, got 'Timeslices'",
-            id="timeslices",
+            "budgetingMethod: Timeslice",
+            "o.yaml: [0].spec.budgetingMethod: expected one of Occurrences, Timeslices, "
+            "RatioTimeslices, got 'Timeslice'",
+            id="unknown budgeting method",
         ),
         pytest.param(
             "  indicator:\n",
             "  indicatorRef: availability-sli\n  indicator:\n",
-            "o.yaml: [0].spec.indicatorRef: is not supported; define the indicator inline",
-            id="indicatorRef",
+            "o.yaml: [0].spec: give exactly one of 'indicator' or 'indicatorRef'",
+            id="indicator and indicatorRef",
         ),
         pytest.param(
             "type: Prometheus, spec: {query: http",
             "type: Datadog, spec: {query: http",
-            "o.yaml: [0].spec.indicator.spec.ratioMetric.total.metricSource.type: only "
-            "Prometheus is supported, got 'Datadog'",
+            "o.yaml: [0].spec.indicator.spec.ratioMetric.total.metricSource.type: data source "
+            "type 'Datadog' is not supported: ops queries Prometheus-compatible APIs "
+            "(Prometheus, Thanos, Cortex, Mimir, VictoriaMetrics)",
             id="other data source",
         ),
         pytest.param(
