@@ -157,7 +157,8 @@ def _runbooks(paths: Sequence[str], problems: list[Problem], counts: dict[str, i
         problems.append(Problem("error", "runbooks", f"{missing}: no such file or directory"))
     runbooks = []
     for finding in lint_paths(existing) if existing else []:
-        problems.append(Problem(finding.level, "runbooks", str(finding)))
+        if finding.level != "note":  # a fact about the file (e.g. a page without steps)
+            problems.append(Problem(finding.level, "runbooks", str(finding)))
     for path in runbook_files(existing) if existing else []:
         try:
             runbooks.append(read_runbook(path))

@@ -60,14 +60,26 @@ def _query_options(func: Any) -> Any:
 
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
+@_query_options
 @json_option
-def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Check SLO definitions without querying anything (default slos/).
+def validate_command(
+    paths: tuple[str, ...],
+    prometheus_url: str | None,
+    timeout: float,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Check SLO definitions (default slos/); with --prometheus, also check them against
+    live data: every selector matches series in the SLO's period and a latency SLI's bucket
+    bound exists. Exit 1 on any error; warnings do not fail.
 
     Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
     PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
 
-    Example: ops slo validate slos/search.yaml
+    \b
+    Examples:
+      ops slo validate slos/search.yaml
+      ops slo validate --prometheus http://127.0.0.1:9090
     """
     from ops_toolkit.slo.spec import load_slo_files
 
@@ -84,15 +96,30 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
         for f in files
         for s in f.slos
     ]
+    findings = []
+    if prometheus_url:
+        from ops_toolkit.slo.live import check_live
+
+        slos = [s for f in files for s in f.slos]
+        findings = check_live(slos, _source(prometheus_url, timeout), _parse_at(at))
+    errors = [f for f in findings if f.level == "error"]
     if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        click.echo(
-            f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
-            f"{row['window']}"
+        print_json(
+            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]}
         )
-    click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid", err=True)
+    else:
+        for row in rows:
+            click.echo(
+                f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
+                f"{row['window']}"
+            )
+        for finding in findings:
+            click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
+    if errors:
+        raise SystemExit(1)
+    checked = " and against live data" if prometheus_url else ""
+    if not as_json:
+        click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
 
 
 @slo.command("report")
@@ -343,6 +370,22 @@ def gate_command(
     is_flag=True,
     help="Also write <service>.rules.test.yaml for promtool test rules.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["plain", "prometheusrule"]),
+    default="plain",
+    show_default=True,
+    help="Flavour of the files in --dir: plain rule files, or prometheus-operator "
+    "PrometheusRule objects (<service>.prometheusrule.yaml).",
+)
+@click.option(
+    "--inhibit",
+    "inhibit_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write Alertmanager inhibit_rules (a ticket waits while its page fires).",
+)
 @json_option
 def rules_command(
     paths: tuple[str, ...],
@@ -350,6 +393,8 @@ def rules_command(
     runbook_base_url: str | None,
     check: bool,
     with_tests: bool,
+    output_format: str,
+    inhibit_path: str | None,
     as_json: bool,
 ) -> None:
     """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
@@ -358,16 +403,25 @@ def rules_command(
 
     \b
     Examples:
-      ops slo rules -o alerts/ --tests
+      ops slo rules -o alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
+      ops slo rules --format prometheusrule -o deploy/rules/   # for prometheus-operator
     """
-    from ops_toolkit.slo.rulefiles import stale_files, write_files
-    from ops_toolkit.slo.rules import generate
+    import os
+
+    from ops_toolkit.slo.rulefiles import stale_file, stale_files, write_files
+    from ops_toolkit.slo.rules import generate, render_inhibit
     from ops_toolkit.slo.spec import load_slo_files
 
-    generated = generate(load_slo_files(paths or ("slos",)), runbook_base_url, with_tests)
+    files = load_slo_files(paths or ("slos",))
+    if with_tests and output_format != "plain":
+        raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
+    generated = generate(files, runbook_base_url, with_tests, output_format)
+    inhibit = render_inhibit(files) if inhibit_path else None
     if check:
         problems = stale_files(generated, directory)
+        if inhibit_path and inhibit is not None:
+            problems += stale_file(inhibit_path, inhibit)
         if as_json:
             print_json({"current": not problems, "problems": problems})
         for problem in problems if not as_json else ():
@@ -379,14 +433,17 @@ def rules_command(
             click.echo(f"{len(generated)} rule file(s) in {directory}/ are current", err=True)
         return
     changed = write_files(generated, directory)
+    written = [f"{directory.rstrip('/')}/{name}" for name in sorted(generated)]
+    if inhibit_path and inhibit is not None:
+        folder, name = os.path.split(inhibit_path)
+        changed += write_files({name: inhibit}, folder or ".")
+        written.append(inhibit_path)
     if as_json:
-        print_json({"written": changed, "files": sorted(generated)})
+        print_json({"written": changed, "files": sorted(generated), "inhibit": inhibit_path})
         return
-    for name in sorted(generated):
-        click.echo(
-            f"{directory.rstrip('/')}/{name}"
-            + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
-        )
+    for path in written:
+        updated = any(os.path.samefile(p, path) for p in changed)
+        click.echo(path + (" (updated)" if updated else " (unchanged)"))
 
 
 @slo.command("convert")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ops_toolkit.durations import format_duration
+
 CALENDAR_SECONDS = {
     "day": 86400,
     "week": 7 * 86400,
@@ -43,6 +45,28 @@ class LatencySLI:
     @property
     def le(self) -> str:
         return f"{self.below:g}"
+
+    @property
+    def le_spellings(self) -> tuple[str, ...]:
+        """How exporters write this bound: Prometheus 3 normalises whole classic bucket bounds
+        to ``1.0`` where Prometheus 2 and most client libraries wrote ``1``."""
+        if self.below == int(self.below) and "e" not in self.le:
+            return (self.le, f"{self.le}.0")
+        return (self.le,)
+
+    @property
+    def le_matcher(self) -> str:
+        """The bucket's label matcher, matching every spelling (``[.]``: no escaping needed)."""
+        spellings = self.le_spellings
+        if len(spellings) == 1:
+            return f'le="{self.le}"'
+        return f'le=~"{self.le}|{self.le}[.]0"'
+
+    def has_bound(self, le: str) -> bool:
+        try:
+            return float(le) == self.below
+        except ValueError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -108,8 +132,6 @@ class Window:
             return f"calendar {unit}{since}" + (
                 f" ({self.timezone})" if self.timezone != "UTC" else ""
             )
-        from ops_toolkit.durations import format_duration
-
         return format_duration(self.seconds)
 
 
@@ -121,19 +143,6 @@ def _add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
-
-
-@dataclass(frozen=True)
-class AlertTier:
-    """One severity's alert as a team configured it (Sloth's ``page_alert``/``ticket_alert``).
-
-    ``None``/empty means ops's defaults; ``disabled`` drops this severity's alert.
-    """
-
-    name: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,21 +162,76 @@ class BurnCondition:
 
 
 @dataclass(frozen=True)
-class Alerting:
-    """Optional alert settings carried from an SLO file; the defaults change nothing.
+class BurnWindow:
+    """One alert pair: fires when both windows burn faster than ``factor`` for ``for_seconds``."""
 
-    ``name``, ``labels`` and ``annotations`` apply to every alert of the SLO; ``page`` and
-    ``ticket`` add or override per severity; ``disabled`` drops all burn-rate alerts;
-    ``conditions`` are burn-rate conditions the file gives instead of ops's table.
-    """
+    severity: str  # "page" | "ticket"
+    long: int
+    short: int
+    factor: float
+    for_seconds: int
+
+    def budget_share(self, period_seconds: int) -> float:
+        """The share of the period's budget spent in the long window when it fires."""
+        return self.factor * self.long / period_seconds
+
+    @property
+    def long_name(self) -> str:
+        return format_duration(self.long)
+
+    @property
+    def short_name(self) -> str:
+        return format_duration(self.short)
+
+    @property
+    def for_name(self) -> str:
+        return format_duration(self.for_seconds)
+
+
+@dataclass(frozen=True)
+class SeverityAlert:
+    """What a team sets for one tier's alerts (as Sloth's page_alert/ticket_alert): the alert
+    name (None: ``<Service><Slo>BudgetBurn``), extra labels (``severity`` may be renamed,
+    e.g. ``critical``; ``tier`` stays ``page``/``ticket``), annotations, or no alert at all."""
 
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
-    page: AlertTier = field(default_factory=AlertTier)
-    ticket: AlertTier = field(default_factory=AlertTier)
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """How an SLO's alerts are built; every field is optional (the defaults need nothing).
+
+    ``windows``: a custom window set (None: the Workbook's table scaled to the period).
+    ``min_events``: a pair fires only when its long window holds at least this many events
+    (0: off), so a low-traffic service does not page on one bad event out of two.
+    ``name``, ``labels`` and ``annotations`` apply to every burn alert of the SLO (as the
+    formats that carry them mean it); ``page`` and ``ticket`` override per tier;
+    ``disabled`` drops every burn-rate alert; ``conditions`` are burn-rate conditions a file
+    gives (OpenSLO AlertConditions), kept for conversion.
+    """
+
+    windows: tuple[BurnWindow, ...] | None = None
+    min_events: int = 0
+    page: SeverityAlert = field(default_factory=SeverityAlert)
+    ticket: SeverityAlert = field(default_factory=SeverityAlert)
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
     disabled: bool = False
     conditions: tuple[BurnCondition, ...] = ()
+
+    def tier(self, severity: str) -> SeverityAlert:
+        """One tier's settings with the SLO-wide ones beneath them."""
+        own = self.page if severity == "page" else self.ticket
+        return SeverityAlert(
+            name=own.name or self.name,
+            labels={**self.labels, **own.labels},
+            annotations={**self.annotations, **own.annotations},
+            disable=own.disable or self.disabled,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
 from ops_toolkit.slo.evaluate import SLOStatus
-from ops_toolkit.slo.windows import BURN_WINDOWS
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
 STATUS_STYLE = {
@@ -59,7 +58,7 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
         "total": _number(period.total, 3) if period else None,
         "budget_remaining": _number(status.budget_remaining),
         "bad_events_left": _number(status.bad_events_left, 3),
-        "burn_rates": {format_duration(w): _number(rates.get(w)) for w in BURN_WINDOWS},
+        "burn_rates": {format_duration(w): _number(r) for w, r in sorted(rates.items())},
         "status": status.status,
         "runbook": status.slo.runbook,
     }

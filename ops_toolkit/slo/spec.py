@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.alert_spec import parse_alerting
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
+from ops_toolkit.slo.formats.common import RESERVED_LABELS
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
@@ -23,6 +25,7 @@ from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Set by ops on every generated series (service, slo) or alert (tier, long, short, missing).
 
 
 def parse_slo_file(text: str, source: str, shared: Shared | None = None) -> SLOFile:
@@ -71,6 +74,7 @@ _SLO_KEYS = (
     "sli",
     "runbook",
     "labels",
+    "alerting",
 )
 
 
@@ -93,18 +97,20 @@ def _ops_v1(root: Node) -> SLOFile:
         if name in seen:
             raise node.child("name").error(f"duplicate SLO name {name!r} (first at {seen[name]})")
         seen[name] = node.path
+        window = _window(node)
         slos.append(
             SLO(
                 service=service,
                 name=name,
                 objective=_objective(node.child("objective")),
-                window=_window(node),
+                window=window,
                 sli=_sli(node.child("sli")),
                 source=root.source,
                 path=node.path,
                 description=node.text("description", required=False) or "",
                 runbook=node.text("runbook", required=False) or runbook,
                 labels={**labels, **_labels(node.child("labels"))},
+                alerting=parse_alerting(node, window),
             )
         )
     if not slos:
@@ -126,9 +132,9 @@ def _labels(node: Node) -> dict[str, str]:
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     labels = {}
     for key in node.value:
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in ("service", "slo"):
+        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise node.child(str(key)).error(
-                "not a usable label name (service and slo are set by ops)"
+                "not a usable label name (service, slo, tier, long, short and missing are set by ops)"
             )
         labels[key] = node.text(key) or ""
     return labels

@@ -144,3 +144,13 @@ def test_the_oncall_file_and_the_policies_routes_name_are_checked(
         "error: alerts/routes.yaml: routes[0].escalation: no escalation policy named 'serch' "
         "(did you mean 'search'?)"
     )
+
+
+def test_lint_notes_are_not_problems(runner: CliRunner, project: Path) -> None:
+    (project / "runbooks" / "read-me-first.md").write_text(
+        "---\ntitle: Read me first\nowner: team-search\n---\n```bash\nkubectl get pods\n```\n"
+    )
+    result = runner.invoke(main, ["check", "-o", "json"])
+    report = json.loads(result.stdout)
+    assert report["checked"]["runbooks"] == 8
+    assert [p["message"] for p in report["problems"] if "read-me-first" in p["message"]] == []

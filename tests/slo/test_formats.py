@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats.common import counter_over_window
-from ops_toolkit.slo.model import Alerting, AlertTier, LatencySLI, RatioSLI, RawSLI
+from ops_toolkit.slo.model import Alerting, LatencySLI, RatioSLI, RawSLI, SeverityAlert
 from ops_toolkit.slo.spec import load_slos, parse_slo_file
 from ops_toolkit.yamlpath import Node, read_text
 
@@ -78,15 +78,15 @@ def test_a_sloth_file_maps_to_the_model() -> None:
         name="SearchAvailability",
         labels={"category": "availability"},
         annotations={"runbook_url": "https://git.example/runbooks/search-errors.md"},
-        page=AlertTier(
+        page=SeverityAlert(
             labels={"severity": "critical", "routing_key": "search-oncall"},
             annotations={"summary": "Search availability budget burns fast"},
         ),
-        ticket=AlertTier(labels={"severity": "warning"}, disabled=True),
+        ticket=SeverityAlert(labels={"severity": "warning"}, disable=True),
     )
     # Sloth's latency shape, count minus the bucket over the count, is a latency SLI.
     assert latency.sli == LatencySLI("http_request_duration_seconds", '{service="search-api"}', 1.5)
-    assert latency.alerting.page.disabled and not latency.alerting.ticket.disabled
+    assert latency.alerting.page.disable and not latency.alerting.ticket.disable
     # A raw error ratio counts as one event per window whose bad share is the ratio.
     assert isinstance(accuracy.sli, RawSLI)
     assert accuracy.sli.total_query == f"({accuracy.sli.bad_query}) * 0 + 1"
@@ -102,7 +102,7 @@ def test_sloth_kubernetes_objects_map_to_the_model() -> None:
         bad='http_requests_total{service="search-api",code=~"5.."}',
     )
     assert availability.place == "k8s.yaml: [0].spec.slos[0]"
-    assert availability.alerting.ticket == AlertTier(
+    assert availability.alerting.ticket == SeverityAlert(
         labels={"severity": "warning"},
         annotations={"summary": "Search availability budget burns slowly"},
     )
@@ -233,8 +233,8 @@ def sloth(old: str, new: str, base: str = SLOTH) -> str:
         ),
         pytest.param(
             SLOTH + "    alerting: {page_alert: {labels: {slo: x}}}\n",
-            "f.yaml: slos[0].alerting.page_alert.labels.slo: not a usable label name (service "
-            "and slo are set by ops)",
+            "f.yaml: slos[0].alerting.page_alert.labels.slo: not a usable label name (service, "
+            "slo, tier, long, short and missing are set by ops)",
             id="an alert label ops sets",
         ),
         pytest.param(
@@ -544,7 +544,7 @@ def test_the_readme_examples_read() -> None:
     assert (strict.name, relaxed.name) == ("availability-strict", "availability-relaxed")
     assert strict.window.describe() == "calendar month from 2026-01-01T00:00:00 (Europe/Berlin)"
     (availability,) = parse_slo_file(sloth, "s.yaml").slos
-    assert availability.alerting.ticket.disabled
+    assert availability.alerting.ticket.disable
 
 
 HUGE = "9" * 400

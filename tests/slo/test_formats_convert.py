@@ -62,7 +62,9 @@ def slis(draw: st.DrawFn) -> RatioSLI | LatencySLI:
 
 
 WINDOWS = st.one_of(
-    st.integers(60, 400 * 24 * 60).map(lambda minutes: Window(minutes * 60)),
+    st.integers(54 * 60, 400 * 24 * 60).map(
+        lambda minutes: Window(minutes * 60)
+    ),  # under 2d6h needs alerting.windows
     st.builds(
         Window,
         st.just(0),

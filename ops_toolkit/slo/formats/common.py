@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from ops_toolkit.slo.model import AlertTier
+from ops_toolkit.slo.model import SeverityAlert
 from ops_toolkit.yamlpath import Node, show
 
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
@@ -26,16 +26,21 @@ def name(node: Node, key: str) -> str:
     return value
 
 
+# Labels ops sets on the series and alerts it generates; a file may not set them.
+RESERVED_LABELS = ("service", "slo", "tier", "long", "short", "missing")
+
+
 def labels(node: Node) -> dict[str, str]:
-    """Prometheus labels for every series of an SLO (``service`` and ``slo`` are ops's)."""
+    """Prometheus labels for every series of an SLO (the reserved ones are ops's)."""
     if node.value is None:
         return {}
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     found = {}
     for key in node.value:
-        if not isinstance(key, str) or not LABEL.fullmatch(key) or key in ("service", "slo"):
+        if not isinstance(key, str) or not LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise node.child(str(key)).error(
-                "not a usable label name (service and slo are set by ops)"
+                "not a usable label name (service, slo, tier, long, short and missing are set "
+                "by ops)"
             )
         found[key] = node.text(key) or ""
     return found
@@ -103,16 +108,16 @@ def is_selector(text: str) -> bool:
     return bool(text) and SELECTOR.fullmatch(text) is not None and _balanced(text)
 
 
-def alert_tier(node: Node, keys: Mapping[str, str]) -> AlertTier:
+def alert_tier(node: Node, keys: Mapping[str, str]) -> SeverityAlert:
     """A per-severity alert: ``keys`` maps ops's field names to the format's key names."""
     if node.value is None:
-        return AlertTier()
+        return SeverityAlert()
     node.mapping(keys.values())
-    return AlertTier(
+    return SeverityAlert(
         name=node.text(keys["name"], required=False) if "name" in keys else None,
         labels=labels(node.child(keys["labels"])),
         annotations=strings(node.child(keys["annotations"])),
-        disabled=flag(node.child(keys["disabled"])),
+        disable=flag(node.child(keys["disabled"])),
     )
 
 

@@ -39,6 +39,7 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     MAX_WINDOW,
+    RESERVED_LABELS,
     brief,
     is_selector,
     name,
@@ -516,10 +517,10 @@ def _labels(node: Node) -> dict[str, str]:
     labels = {}
     for key, value in node.value.items():
         place = node.child(str(key))
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in ("service", "slo"):
+        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise place.error(
-                "not a usable Prometheus label name (letters, digits and '_'; service and slo "
-                "are set by ops)"
+                "not a usable Prometheus label name (letters, digits and '_'; "
+                f"{', '.join(RESERVED_LABELS)} are set by ops)"
             )
         if isinstance(value, list):
             labels[key] = ",".join(str(v) for v in value)

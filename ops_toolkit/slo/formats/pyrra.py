@@ -30,9 +30,9 @@ from ops_toolkit.slo.model import (
     SLI,
     SLO,
     Alerting,
-    AlertTier,
     LatencySLI,
     RatioSLI,
+    SeverityAlert,
     SLOFile,
     Window,
 )
@@ -215,4 +215,6 @@ def _alerting(node: Node) -> Alerting:
     burnrates = node.child("burnrates")
     disabled = flag(node.child("disabled")) or (burnrates.value is not None and not flag(burnrates))
     flag(node.child("absent"))
-    return Alerting(name=alert_name, page=AlertTier(), ticket=AlertTier(), disabled=disabled)
+    return Alerting(
+        name=alert_name, page=SeverityAlert(), ticket=SeverityAlert(), disabled=disabled
+    )
