@@ -258,6 +258,10 @@ class Escalations:
             if policy is None:  # the policy left oncall.yaml: stop, and say so once
                 self._stop_orphan(escalation, now)
                 continue
+            if not self.store.thread_known(escalation.group_key, escalation.channel):
+                # The opening post is not in the outbox yet (its payload is still being
+                # processed): a page now would be sent before it, outside its thread.
+                continue
             timeline, pages = timelines.advance(escalation.timeline, policy, now)
             if not pages:
                 continue

@@ -8,6 +8,7 @@ import pytest
 
 from ops_toolkit.config import parse_config
 from ops_toolkit.escalate.oncall import parse_oncall
+from ops_toolkit.notify.model import Planned
 from ops_toolkit.serve.escalations import Escalations, ref_of
 from ops_toolkit.serve.oncall import Oncall
 from ops_toolkit.serve.store import Store
@@ -60,7 +61,12 @@ def engine(path: Path, clock: Clock) -> Escalations:
     )
 
 
-def fire(escalations: Escalations, status: str = "firing") -> str:
+def fire(escalations: Escalations, status: str = "firing", *, opened: bool = True) -> str:
+    if opened and not escalations.store.thread_known("g1", "#search-oncall"):
+        # What processing the payload does: the opening post, which pages reply to.
+        escalations.store.enqueue(
+            [Planned("g1", "#search-oncall", "post", OPENING)], escalations.clock()
+        )
     escalations.on_notification(
         group_key="g1",
         channel="#search-oncall",
@@ -76,7 +82,9 @@ def fire(escalations: Escalations, status: str = "firing") -> str:
 
 
 def outbox(escalations: Escalations) -> list[tuple[str, str, str]]:
+    """What the escalation queued (the opening posts left out)."""
     entries = sorted(escalations.store.entries(), key=lambda e: e.id)
+    entries = [e for e in entries if e.message != OPENING]
     return [(e.channel, e.action, e.message.get("text", "")) for e in entries]
 
 
@@ -293,6 +301,7 @@ def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_
     assert (route.channel, route.escalation) == ("#search-oncall", "search")
     escalations = Escalations(Store(str(tmp_path / "s.db")), oncall_config, clock=clock)
     clock.now = 1_781_514_000.0  # Monday 2026-06-15 09:00 UTC (11:00 Berlin, 05:00 New York)
+    escalations.store.enqueue([Planned("g", route.channel, "post", OPENING)], clock.now)
     escalations.on_notification(
         group_key="g",
         channel=route.channel,
@@ -330,7 +339,9 @@ def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_
         ("#incidents", "post"),
     ]
     created = [
-        e.created_at - start for e in sorted(escalations.store.entries(), key=lambda e: e.id)
+        e.created_at - start
+        for e in sorted(escalations.store.entries(), key=lambda e: e.id)
+        if e.message != OPENING
     ]
     assert created == [0.0, 600.0, 1200.0, 1200.0]
 
@@ -363,3 +374,17 @@ def test_silences_without_an_alertmanager_are_refused_at_once(tmp_path: Path, cl
     outcome = escalations.act(ref, "silence_1h", actor="slack:U1", user="U1")
     assert outcome.text == "Nothing to do: silences need 'alertmanager: URL' in ops.yaml."
     assert escalations.due_jobs(T0 + 1) == []
+
+
+def test_no_page_goes_out_before_the_opening_post_it_replies_to(
+    tmp_path: Path, clock: Clock
+) -> None:
+    # Regression: the timer could queue tier 1 between planning a payload and committing its
+    # opening post; the page then had the lower outbox id and went out first, top-level.
+    escalations = engine(tmp_path / "s.db", clock)
+    fire(escalations, opened=False)
+    assert escalations.tick() == 0
+    escalations.store.enqueue([Planned("g1", "#search-oncall", "post", OPENING)], clock.now)
+    assert escalations.tick() == 1
+    actions = [e.action for e in sorted(escalations.store.entries(), key=lambda e: e.id)]
+    assert actions == ["post", "reply"]
