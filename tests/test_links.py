@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ops_toolkit.config import Policy
-from ops_toolkit.escalate.reports import policy_message
 from ops_toolkit.links import runbook_link, runbook_url
 from ops_toolkit.notify.report import slo_line
+from ops_toolkit.reports.scheduled import policy_message
 from ops_toolkit.slo.evaluate import SLOStatus
 from ops_toolkit.slo.html import render_html
 from ops_toolkit.slo.spec import load_slos

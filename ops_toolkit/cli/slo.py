@@ -275,10 +275,10 @@ def _post(
     config: Any, statuses: Any, channel: str, png: bytes | None, chart: str | None, console: bool
 ) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
-    from ops_toolkit.escalate.reports import report_plan
-    from ops_toolkit.escalate.route import CHANNEL
-    from ops_toolkit.escalate.service import make_notifier
-    from ops_toolkit.escalate.store import Store
+    from ops_toolkit.notify.model import CHANNEL
+    from ops_toolkit.reports.scheduled import report_plan
+    from ops_toolkit.serve.service import make_notifier
+    from ops_toolkit.serve.store import Store
 
     if not CHANNEL.match(channel):
         raise click.BadParameter(
@@ -298,7 +298,7 @@ def _post(
 
 
 def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
-    from ops_toolkit.escalate.reports import deliver_now
+    from ops_toolkit.serve.worker import deliver_now
 
     problems = deliver_now(store, notifier, ids, pace=config.serve.pace_seconds)
     for problem in problems:
@@ -309,10 +309,10 @@ def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
 
 
 def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> None:
-    from ops_toolkit.escalate.reports import ReportPublisher
-    from ops_toolkit.escalate.service import make_notifier
-    from ops_toolkit.escalate.store import Store
     from ops_toolkit.metrics.prometheus import PrometheusSource
+    from ops_toolkit.reports.scheduled import ReportPublisher
+    from ops_toolkit.serve.service import make_notifier
+    from ops_toolkit.serve.store import Store
 
     if not name:
         raise click.UsageError("--once needs --name (a report in ops.yaml)")
@@ -377,7 +377,7 @@ def gate_command(
       ops slo gate search/availability -o json     # the verdict and its reasons
     """
     from ops_toolkit.config import load_config
-    from ops_toolkit.escalate.reports import gate_minimum
+    from ops_toolkit.reports.scheduled import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
     from ops_toolkit.slo.spec import datasource_url, load_slos

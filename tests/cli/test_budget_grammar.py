@@ -80,7 +80,7 @@ def test_serve_says_at_start_where_messages_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ops_toolkit.config import parse_config
-    from ops_toolkit.escalate.service import make_notifier, notifier_description
+    from ops_toolkit.serve.service import make_notifier, notifier_description
 
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
 

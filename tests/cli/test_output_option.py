@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.escalate.store import Planned, Store
+from ops_toolkit.serve.store import Planned, Store
 from tests.conftest import ROOT
 
 RUNBOOKS = str(ROOT / "runbooks")

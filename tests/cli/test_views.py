@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.runbook.state import RunRecord, StateStore, StepRecord
+from ops_toolkit.serve.store import Planned, Store
 
 FENCE = "```"
 T0 = 1796000000.0  # 2026-11-30T00:53:20Z
