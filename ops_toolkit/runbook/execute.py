@@ -518,7 +518,7 @@ def _run_step(
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
-        world.store.save(record, durable=False)  # "starting" is on disk already
+        world.store.record_step(record, state)  # "starting" is on disk already
 
     ctx = _context(
         runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
@@ -538,13 +538,16 @@ def _run_step(
         elif not world.ui.confirm(step, f"Run step {step.name!r}?"):
             attempt = Attempt("skipped", None, "", message="declined by the operator")
     state.started_at = world.clock()  # after any question: the duration is the step's own
+    captured: dict[str, str] | None = None
     if attempt is None:
         # On disk before the step can act: if ops dies now, resume knows it may have run.
         state.status, state.pgid = "starting", None
-        world.store.save(record)
+        world.store.record_step(record, state, durable=True)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
+            if opts.capture in record.variables:
+                captured = {opts.capture: record.variables[opts.capture]}
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -553,7 +556,8 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = None
-    world.store.save(record, durable=False)  # lost in a crash: the step reads as unknown
+    # Not synced: lost in a power loss, the step reads as unknown (resume asks).
+    world.store.record_step(record, state, variables=captured)
     _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
