@@ -444,6 +444,7 @@ def _execute(
     record.status = "failed" if failed else _run_status(record, interrupted is not None)
     record.finished_at = world.clock()
     try:
+        world.audit.settle()
         world.store.save(record)
         if audited:
             for step_record in cut_short:
@@ -543,6 +544,7 @@ def _run_step(
         # On disk before the step can act: if ops dies now, resume knows it may have run.
         state.status, state.pgid = "starting", None
         world.store.record_step(record, state, durable=True)
+        world.audit.settle()  # the last step's audit line, synced meanwhile, is on disk too
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
@@ -558,13 +560,20 @@ def _run_step(
     state.pgid = None
     # Not synced: lost in a power loss, the step reads as unknown (resume asks).
     world.store.record_step(record, state, variables=captured)
-    _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
+    # Recorded before it is shown; synced to disk while the next step's record is.
+    _audit_step(world, record, runbook, mask, state, sync_later=True)
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
 
 
 def _audit_step(
-    world: World, record: RunRecord, runbook: Runbook, mask: Masker, state: StepRecord
+    world: World,
+    record: RunRecord,
+    runbook: Runbook,
+    mask: Masker,
+    state: StepRecord,
+    *,
+    sync_later: bool = False,
 ) -> None:
     _audit(
         world,
@@ -580,6 +589,7 @@ def _audit_step(
             "attempts": state.attempts,
             "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
         },
+        sync_later=sync_later,
     )
 
 
@@ -610,6 +620,8 @@ def _audit(
     event: str,
     mask: Masker,
     extra: dict[str, Any],
+    *,
+    sync_later: bool = False,
 ) -> None:
     entry: dict[str, Any] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(world.clock())),
@@ -622,7 +634,7 @@ def _audit(
         "params": mask.mapping(record.params, ()),
     }
     entry.update(extra)
-    world.audit.append(entry)
+    world.audit.append(entry, sync_later=sync_later)
 
 
 def run_document(record: RunRecord) -> dict[str, Any]:
