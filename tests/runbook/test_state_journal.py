@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.audit import AuditLog
 from ops_toolkit.runbook.execute import RunOptions, start_run
 from ops_toolkit.runbook.state import RunRecord, StateStore, StepRecord
 from tests.runbook.test_execute import make_runbook, step, world
@@ -165,4 +167,53 @@ def test_the_journal_holds_only_what_changed(tmp_path: Path) -> None:
     lines = (tmp_path / "runs" / f"{record.run_id}.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == [
         {"seq": 1, "step": {**vars(StepRecord("b")), "status": "starting"}}
+    ]
+
+
+def test_a_steps_audit_line_is_on_disk_before_the_next_step_runs(tmp_path: Path) -> None:
+    """Its sync overlaps the next step's starting record, and is waited for before the step."""
+    calls: list[str] = []  # what the run wrote, in order
+
+    class NotingStore(StateStore):
+        def record_step(
+            self,
+            record: RunRecord,
+            step: StepRecord,
+            *,
+            durable: bool = False,
+            variables: dict[str, str] | None = None,
+        ) -> None:
+            super().record_step(record, step, durable=durable, variables=variables)
+            calls.append(f"{step.name} {step.status}")
+
+    class NotingAudit(AuditLog):
+        def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
+            super().append(event, sync_later=sync_later)
+            later = " (sync later)" if sync_later else ""
+            calls.append(f"audit {event['event']} {event.get('step', '')}".strip() + later)
+
+        def settle(self) -> None:
+            syncing = self._syncing is not None
+            super().settle()
+            if syncing:
+                calls.append("audit synced")
+
+    base = world(tmp_path)
+    store = NotingStore(str(tmp_path / "state"))
+    audit = NotingAudit(str(tmp_path / "state" / "audit.jsonl"))
+    body = step("a", "true") + step("b", "true")
+    start_run(make_runbook(tmp_path, body), RunOptions(), replace(base, store=store, audit=audit))
+    assert calls == [
+        "audit run_started",
+        "a starting",
+        "a running",
+        "a succeeded",
+        "audit step_finished a (sync later)",
+        "b starting",
+        "audit synced",
+        "b running",
+        "b succeeded",
+        "audit step_finished b (sync later)",
+        "audit synced",
+        "audit run_finished",
     ]
