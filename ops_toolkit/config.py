@@ -7,6 +7,7 @@
       pace_seconds: 1                # per channel
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
+      max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
     routes: alerts/routes.yaml
     runbooks: runbooks
     runbook_base_url: https://git.example.com/ops/-/blob/main
@@ -20,6 +21,7 @@ Every key is optional; a missing file means all defaults.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from ops_toolkit.durations import parse_duration
@@ -35,6 +37,33 @@ class ServeSettings:
     pace_seconds: float = 1.0
     max_age: float = 3600.0
     inbox_limit: int = 10_000
+    max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
+    read_timeout: float = 30.0  # seconds a client may take to send headers or its body
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
+_SIZE_UNITS = {
+    None: 1,
+    "B": 1,
+    "KB": 1000,
+    "KiB": 1024,
+    "MB": 1000**2,
+    "MiB": 1024**2,
+    "GB": 1000**3,
+    "GiB": 1024**3,
+}
+MAX_BODY_LIMIT = 1024**3  # 1 GiB: beyond that a body is a mistake or an attack
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``512KiB``, ``32MiB``, ``2MB`` or a bare number; ValueError with the reason."""
+    match = _SIZE.match(text.strip())
+    if not match or len(text) > 40:
+        raise ValueError(f"expected a size like 32MiB or 2000000, got {text!r}")
+    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if not 1024 <= size <= MAX_BODY_LIMIT:
+        raise ValueError(f"expected a size from 1KiB to 1GiB, got {text!r}")
+    return size
 
 
 @dataclass(frozen=True)
@@ -134,7 +163,16 @@ def parse_config(text: str, source: str) -> OpsConfig:
     serve = ServeSettings()
     if root.has("serve"):
         node = root.child("serve").mapping(
-            ("listen", "state", "messages", "pace_seconds", "max_age", "inbox_limit")
+            (
+                "listen",
+                "state",
+                "messages",
+                "pace_seconds",
+                "max_age",
+                "inbox_limit",
+                "max_body",
+                "read_timeout",
+            )
         )
         host, port = parse_listen(
             node.text("listen", required=False) or "127.0.0.1:9095", node.child("listen")
@@ -147,6 +185,8 @@ def parse_config(text: str, source: str) -> OpsConfig:
             pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
             max_age=_number(node, "max_age", serve.max_age, duration=True),
             inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
+            max_body=_size(node.child("max_body"), serve.max_body),
+            read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
@@ -170,6 +210,18 @@ def parse_config(text: str, source: str) -> OpsConfig:
         slos=slos,
         prometheus=root.text("prometheus", required=False),
     )
+
+
+def _size(node: Node, default: int) -> int:
+    value = node.value
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise node.error(f"expected a size like 32MiB or 2000000, got {value!r}")
+    try:
+        return parse_size(str(value))
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
 
 
 def _flag(node: Node) -> bool:

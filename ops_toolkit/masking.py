@@ -28,7 +28,7 @@ def secret_forms(secret: str) -> set[str]:
     if not secret:
         return set()
     forms = {secret}
-    data = secret.encode("utf-8", "surrogateescape")
+    data = secret.encode("utf-8", "surrogatepass")  # a lone surrogate is still a secret
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")
         if offset == 0:
@@ -38,7 +38,7 @@ def secret_forms(secret: str) -> set[str]:
         end = len(bare) - (1 if (offset + len(data)) % 3 else 0)  # ... and after it
         forms.add(bare[start:end])
     forms |= {f.replace("+", "-").replace("/", "_") for f in forms}
-    for encoded in (quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")):
+    for encoded in (quote(data, safe=""), quote(data), quote_plus(data, safe="")):
         forms |= {encoded, _PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), encoded)}
     forms |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}

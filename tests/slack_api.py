@@ -18,10 +18,12 @@ from typing import Any
 @dataclass
 class Fault:
     method: str
-    kind: str  # "429" | "500" | "hang" | "hang_after_store"
+    kind: str  # "429" | "500" | "hang" | "hang_after_store" | "answer" (``body`` as is)
     count: int
-    retry_after: int = 1
+    retry_after: int | str = 1
     seconds: float = 30.0
+    body: bytes = b""
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -136,6 +138,13 @@ def _handler(state: SlackState) -> type[BaseHTTPRequestHandler]:
                 return
             if fault is not None and fault.kind == "hang":
                 time.sleep(fault.seconds)
+                return
+            if fault is not None and fault.kind == "answer":
+                self.send_response(200)
+                self.send_header("content-type", fault.content_type)
+                self.send_header("content-length", str(len(fault.body)))
+                self.end_headers()
+                self.wfile.write(fault.body)
                 return
             result = self._call(method, arguments)
             if fault is not None and fault.kind == "hang_after_store":

@@ -20,6 +20,14 @@ def test_defaults_and_values() -> None:
     assert parse_config("", "ops.yaml").serve.port == 9095
 
 
+def test_body_limit_and_read_timeout() -> None:
+    defaults = parse_config("", "ops.yaml").serve
+    assert (defaults.max_body, defaults.read_timeout) == (32 * 1024 * 1024, 30.0)
+    serve = parse_config("serve: {max_body: 64MiB, read_timeout: 5s}\n", "ops.yaml").serve
+    assert (serve.max_body, serve.read_timeout) == (64 * 1024 * 1024, 5.0)
+    assert parse_config("serve: {max_body: 2000000}\n", "ops.yaml").serve.max_body == 2_000_000
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -50,6 +58,22 @@ def test_defaults_and_values() -> None:
         (
             "serve: {pace_seconds: -1}\n",
             "ops.yaml: serve.pace_seconds: expected a positive number, got -1",
+        ),
+        (
+            "serve: {max_body: lots}\n",
+            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got 'lots'",
+        ),
+        (
+            "serve: {max_body: 10}\n",
+            "ops.yaml: serve.max_body: expected a size from 1KiB to 1GiB, got '10'",
+        ),
+        (
+            "serve: {max_body: 5GiB}\n",
+            "ops.yaml: serve.max_body: expected a size from 1KiB to 1GiB, got '5GiB'",
+        ),
+        (
+            "serve: {max_body: [1]}\n",
+            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got [1]",
         ),
         (
             "runbook_base_url: git.example.com\n",

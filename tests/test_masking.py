@@ -110,3 +110,8 @@ def test_a_streamed_secret_never_shows_however_the_output_is_cut(
     shown += [stream.feed(text[position:]), stream.flush()]
     assert secret not in "".join(shown)
     assert "".join(shown) == Masker([secret])(text)
+
+
+def test_a_secret_with_a_lone_surrogate_is_masked_not_a_crash() -> None:
+    secret = "ab\ud800cd"
+    assert Masker([secret])(f"x {secret} y") == "x *** y"

@@ -107,13 +107,23 @@ def outbox() -> None:
     default="all",
     show_default=True,
 )
+@click.option(
+    "--inbox",
+    is_flag=True,
+    help="List the webhook payloads given up on (dead letters of processing) instead.",
+)
 @json_option
-def outbox_list(config_path: str | None, state: str | None, status: str, as_json: bool) -> None:
+def outbox_list(
+    config_path: str | None, state: str | None, status: str, inbox: bool, as_json: bool
+) -> None:
     """List outbox entries, newest first.
 
     Example: ops outbox list --status dead
     """
     store = _existing_store(config_path, state)
+    if inbox:
+        _list_dead_payloads(store, as_json)
+        return
     entries = store.entries(None if status == "all" else [status])
     rows = [
         {
@@ -141,13 +151,33 @@ def outbox_list(config_path: str | None, state: str | None, status: str, as_json
     click.echo(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", err=True)
 
 
+def _list_dead_payloads(store: Any, as_json: bool) -> None:
+    rows = [
+        {
+            "id": inbox_id,
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(received)),
+            "reason": reason,
+        }
+        for inbox_id, received, reason in store.dead_inbox()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>6} {row['received_at']}  {row['reason']}")
+    click.echo(f"{len(rows)} payload{'' if len(rows) == 1 else 's'} given up on", err=True)
+
+
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "every", is_flag=True, help="Re-queue every dead entry.")
+@click.option(
+    "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."
+)
 @_config_option
 @_state_option
 def outbox_retry(
-    ids: tuple[int, ...], every: bool, config_path: str | None, state: str | None
+    ids: tuple[int, ...], every: bool, inbox: bool, config_path: str | None, state: str | None
 ) -> None:
     """Re-queue dead entries (by id, or --all); a running 'ops serve' delivers them.
 
@@ -156,5 +186,10 @@ def outbox_retry(
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")
     store = _existing_store(config_path, state)
-    count = store.requeue(None if every else list(ids), time.time())
+    chosen = None if every else list(ids)
+    if inbox:
+        count = store.requeue_inbox(chosen, time.time())
+        click.echo(f"re-queued {count} payload{'' if count == 1 else 's'}")
+        return
+    count = store.requeue(chosen, time.time())
     click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")

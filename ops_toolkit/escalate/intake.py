@@ -18,6 +18,7 @@ from ops_toolkit.errors import PayloadError
 PLACE = "POST /alertmanager"
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 STATUSES = ("firing", "resolved")
+MAX_TRUNCATED = 1_000_000_000  # Alertmanager counts alerts left out; more is not a count
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ def parse_time(text: str, path: str) -> float:
         moment = datetime.fromisoformat(f"{match.group(1).replace(' ', 'T')}{fraction}{zone}")
     except ValueError:
         raise _fail(path, f"not an RFC 3339 time: {text!r}") from None
-    return moment.astimezone(UTC).timestamp()
+    try:
+        return moment.astimezone(UTC).timestamp()
+    except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise _fail(path, f"time out of range (years 1 to 9999 in UTC): {text!r}") from None
 
 
 def _alert(data: Any, path: str) -> Alert:
@@ -156,8 +160,15 @@ def parse_notification(data: Any) -> Notification:
     if not isinstance(alerts, list) or not alerts:
         raise _fail("alerts", "expected a non-empty list")
     truncated = data.get("truncatedAlerts", 0)
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        raise _fail("truncatedAlerts", f"expected a whole number, got {truncated!r}")
+    if (
+        not isinstance(truncated, int)
+        or isinstance(truncated, bool)
+        or not 0 <= truncated <= MAX_TRUNCATED
+    ):
+        shown = repr(truncated) if len(repr(truncated)) <= 40 else f"{repr(truncated)[:37]}..."
+        raise _fail(
+            "truncatedAlerts", f"expected a whole number from 0 to {MAX_TRUNCATED}, got {shown}"
+        )
     return Notification(
         group_key=_text(data, "groupKey", ""),
         status=status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -13,13 +14,21 @@ COUNTERS = {
     "messages_posted": "Chat messages posted or updated.",
     "retries": "Delivery attempts rescheduled after a failure.",
     "dead_letters": "Outbox entries given up on (see 'ops outbox list').",
+    "inbox_retries": "Stored payloads whose processing failed and was rescheduled.",
+    "inbox_dead_letters": "Stored payloads given up on after their retries (logged with the reason).",
+    "enrichment_failures": "Messages sent without their runbook link or SLO budget (lookup failed).",
+    "bodies_refused": "Webhook bodies refused as too large (413); each also posts a notice.",
 }
 GAUGES = {
     "outbox_depth": "Outbox entries waiting to be delivered.",
     "outbox_oldest_age_seconds": "Age of the oldest undelivered outbox entry.",
     "outbox_dead": "Outbox entries in the dead-letter state now.",
     "inbox_depth": "Stored payloads not yet processed.",
+    "inbox_dead": "Stored payloads in the dead-letter state now.",
+    "delivery_degraded": "1 when dead letters exist or the oldest outbox entry is over 5 minutes old.",
+    "intake_up": "1 when webhooks can be committed to the store (else /healthz answers 503).",
 }
+STALE_OUTBOX_SECONDS = 300.0
 
 
 class _StoreCollector:
@@ -33,8 +42,55 @@ class _StoreCollector:
             yield counter
         for name, text in GAUGES.items():
             gauge = GaugeMetricFamily(f"ops_{name}", text)
-            gauge.add_metric([], self.stats.get(name, 0.0))
+            if name == "delivery_degraded":
+                value = float(delivery_degraded(self.stats))
+            else:
+                value = self.stats.get(name, 1.0 if name == "intake_up" else 0.0)
+            gauge.add_metric([], value)
             yield gauge
+
+
+def assess_health(
+    stats: Mapping[str, float] | Exception, backlog: int, inbox_limit: int, writer_alive: bool
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of ``/healthz``. Pure.
+
+    503 only when intake cannot commit (the store fails, the writer is gone, the inbox is
+    over its bound), so a load balancer never takes away a replica that can still accept
+    alerts. Delivery trouble (dead letters, an old outbox) shows as ``"delivery":
+    "degraded"`` with a 200: alert on it, do not route around it.
+    """
+    if isinstance(stats, Exception):
+        reason = " ".join(str(stats).split()) or "no message"
+        return 503, {
+            "status": "unavailable",
+            "intake": f"store unavailable: {type(stats).__name__}: {reason}",
+        }
+    if not writer_alive:
+        return 503, {"status": "unavailable", "intake": "the intake writer has stopped"}
+    depth = int(stats.get("inbox_depth", 0))
+    body: dict[str, Any] = {
+        "status": "ok",
+        "intake": "ok",
+        "delivery": "degraded" if delivery_degraded(stats) else "ok",
+        "outbox_depth": int(stats.get("outbox_depth", 0)),
+        "outbox_oldest_age_seconds": round(stats.get("outbox_oldest_age_seconds", 0.0), 1),
+        "inbox_depth": depth,
+        "dead": int(stats.get("outbox_dead", 0)),
+        "inbox_dead": int(stats.get("inbox_dead", 0)),
+    }
+    if depth + backlog > inbox_limit:
+        body.update(status="full", intake=f"inbox over its bound of {inbox_limit}")
+        return 503, body
+    return 200, body
+
+
+def delivery_degraded(stats: Mapping[str, float]) -> bool:
+    return (
+        stats.get("outbox_dead", 0) > 0
+        or stats.get("inbox_dead", 0) > 0
+        or stats.get("outbox_oldest_age_seconds", 0) > STALE_OUTBOX_SECONDS
+    )
 
 
 def render_metrics(stats: Mapping[str, float]) -> str:

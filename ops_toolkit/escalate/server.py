@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import queue
 import threading
 import time
@@ -29,8 +30,6 @@ from ops_toolkit.errors import PayloadError
 from ops_toolkit.escalate.intake import PLACE, parse_notification
 from ops_toolkit.escalate.store import Store
 
-MAX_BODY = 1024 * 1024
-DRAIN_LIMIT = 8 * MAX_BODY
 GROUP_COMMIT = 256
 
 
@@ -77,15 +76,24 @@ class GroupCommitWriter:
                     stopping = True
                     break
                 batch.append(item)
+            # A request that went away (client gone, server stopping) cancels its future;
+            # its payload is still committed (Alertmanager's retry is then a duplicate).
+            # Setting a result on a cancelled future raises, which once killed this thread
+            # and left every later webhook waiting forever.
             try:
                 ids = self.store.accept([(body, count) for body, count, _ in batch], self.clock())
             except Exception as error:  # the store failed: every waiting request gets a 503
                 for _, _, future in batch:
-                    future.set_exception(error)
+                    if future.set_running_or_notify_cancel():
+                        future.set_exception(error)
                 continue
             for (_, _, future), inbox_id in zip(batch, ids, strict=True):
-                future.set_result(inbox_id)
-            self.on_commit()
+                if future.set_running_or_notify_cancel():
+                    future.set_result(inbox_id)
+            try:
+                self.on_commit()
+            except Exception:  # waking the processor is best effort; it also polls
+                logging.getLogger("ops.serve").exception("intake: waking the processor failed")
 
 
 @dataclass
@@ -93,7 +101,10 @@ class AppSettings:
     token: str | None
     inbox_limit: int = 10_000
     stats: Callable[[], dict[str, float]] = lambda: {}
-    health: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
+    health: Callable[[], tuple[int, dict[str, Any]]] = lambda: (200, {"status": "ok"})
+    max_body: int = 32 * 1024 * 1024
+    read_timeout: float = 30.0
+    on_refused: Callable[[int], None] = lambda size: None
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -109,6 +120,12 @@ def create_app(
 ) -> Starlette:
     expected = f"Bearer {settings.token}".encode() if settings.token else None
 
+    async def _refused(size: int) -> None:
+        try:
+            await asyncio.to_thread(settings.on_refused, size)
+        except Exception:  # the notice is best effort: the 413 goes out whatever happens
+            logging.getLogger("ops.serve").exception("could not record a refused body")
+
     async def alertmanager(request: Request) -> Response:
         if expected is not None:
             given = request.headers.get("authorization", "").encode()
@@ -119,35 +136,61 @@ def create_app(
                     {"WWW-Authenticate": 'Bearer realm="ops"'},
                 )
         declared = request.headers.get("content-length")
-        too_big = _error(413, f"{PLACE}: body over {MAX_BODY} bytes")
-        if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
-            return too_big
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > DRAIN_LIMIT:
-                return too_big
-            if size <= MAX_BODY:
-                chunks.append(chunk)
-        if size > MAX_BODY:
-            # Read to the end (up to DRAIN_LIMIT) before answering, so the sender sees the
-            # 413 instead of a connection reset while it is still writing.
-            return too_big
+        limit = settings.max_body
+        drain_limit = 2 * limit
+        size = int(declared) if declared is not None and declared.isdigit() else 0
+        chunks: list[bytes] = []
+        cut_short = False
+        if size <= drain_limit:
+            size = 0
+            try:
+                async with asyncio.timeout(settings.read_timeout):
+                    async for chunk in request.stream():
+                        size += len(chunk)
+                        if size > drain_limit:
+                            cut_short = True
+                            break
+                        if size <= limit:
+                            chunks.append(chunk)
+            except TimeoutError:
+                return _error(408, f"{PLACE}: body not received within {settings.read_timeout:g}s")
+        if size > limit:
+            # Read to the end (up to twice the limit) before answering, so the sender sees
+            # the 413 instead of a connection reset while it is still writing. Alertmanager
+            # never retries a 4xx: the refusal is posted to chat so it is not silent.
+            await _refused(size)
+            return _error(
+                413,
+                f"{PLACE}: body of {'over ' if cut_short else ''}{size} bytes is over "
+                f"the limit of {limit} bytes (serve.max_body in ops.yaml)",
+            )
         raw = b"".join(chunks)
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _error(400, f"{PLACE}: body is not UTF-8: {exc}")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             return _error(400, f"{PLACE}: body is not JSON: {exc}")
+        except RecursionError:
+            return _error(400, f"{PLACE}: body is not JSON this server accepts: nested too deep")
         try:
             notification = parse_notification(data)
         except PayloadError as exc:
             return _error(400, str(exc))
-        if writer.backlog() + settings.stats().get("inbox_depth", 0) > settings.inbox_limit:
+        try:
+            depth = settings.stats().get("inbox_depth", 0)
+        except Exception as exc:  # the store cannot be read: it cannot commit either
+            return _error(
+                503,
+                f"{PLACE}: cannot store the payload now ({type(exc).__name__}); retry later",
+                {"Retry-After": "5"},
+            )
+        if writer.backlog() + depth > settings.inbox_limit:
             return _error(503, f"{PLACE}: inbox is full; retry later", {"Retry-After": "5"})
         try:
-            inbox_id = await asyncio.wrap_future(
-                writer.submit(raw.decode("utf-8"), len(notification.alerts))
-            )
+            inbox_id = await asyncio.wrap_future(writer.submit(text, len(notification.alerts)))
         except Exception as exc:
             return _error(
                 503,
@@ -159,14 +202,23 @@ def create_app(
         )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse(settings.health())
+        status, body = await asyncio.to_thread(settings.health)
+        return JSONResponse(body, status_code=status)
 
     async def metrics(request: Request) -> Response:
         from ops_toolkit.escalate.metrics import render_metrics
 
-        return PlainTextResponse(
-            render_metrics(settings.stats()), media_type="text/plain; version=0.0.4"
-        )
+        try:
+            stats = await asyncio.to_thread(settings.stats)
+        except Exception as exc:  # the store is down: say so, and still serve the gauge
+            reason = " ".join(str(exc).split())
+            return PlainTextResponse(
+                f"# store unavailable: {type(exc).__name__}: {reason}\n"
+                + render_metrics({"intake_up": 0.0}),
+                status_code=503,
+                media_type="text/plain; version=0.0.4",
+            )
+        return PlainTextResponse(render_metrics(stats), media_type="text/plain; version=0.0.4")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -184,3 +236,48 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing connections that do not send a request's headers
+    within ``seconds`` of connecting (or of their first byte after a response).
+
+    uvicorn times out idle keep-alive connections only after a response, so a client that
+    connects and trickles its headers (slowloris) holds a connection forever otherwise.
+    The body has its own deadline in the handler (408).
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self._arm()  # waiting for (the rest of) a request's headers
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the headers are in: the handler's own deadline takes over
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expired(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol

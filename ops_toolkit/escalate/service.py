@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from ops_toolkit.slo.model import SLO
 
 log = logging.getLogger("ops.serve")
 BUDGET_CACHE_SECONDS = 30.0
+REFUSAL_NOTICE_SECONDS = 60.0
 
 
 def make_notifier(config: OpsConfig) -> Notifier:
@@ -90,6 +92,9 @@ class BudgetLookup:
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
+        except Exception as error:  # a bug here must cost the budget line, never the alert
+            log.warning("budget of %s unavailable: %s: %s", slo.key, type(error).__name__, error)
+            return UNAVAILABLE
         return BudgetInfo(
             slo=slo.key,
             objective=slo.objective,
@@ -114,6 +119,9 @@ class EscalationService:
     ) -> None:
         self.config = config
         self.store = Store(config.serve.state)
+        self._refusals_lock = threading.Lock()
+        self._refused_since_notice = 0
+        self._last_refusal_notice = -math.inf
         self._prometheus = self._source(config)
         routes = config.routes
         if routes is None and os.path.exists("alerts/routes.yaml"):
@@ -143,6 +151,9 @@ class EscalationService:
                 inbox_limit=config.serve.inbox_limit,
                 stats=self.stats,
                 health=self.health,
+                max_body=config.serve.max_body,
+                read_timeout=config.serve.read_timeout,
+                on_refused=self.body_refused,
             ),
             on_start=self.start,
             on_stop=self.stop,
@@ -227,6 +238,28 @@ class EscalationService:
         )
         return diagnoser
 
+    def body_refused(self, size: int) -> None:
+        """A webhook body over ``serve.max_body`` was refused (413): count it, and tell the
+        default channel, at most once a minute, since Alertmanager will not send it again."""
+        from ops_toolkit.escalate.store import Planned
+        from ops_toolkit.notify.message import refused_notice
+
+        now = time.time()
+        limit = self.config.serve.max_body
+        log.error("refused a webhook body of %d bytes (over serve.max_body %d)", size, limit)
+        with self._refusals_lock:
+            self._refused_since_notice += 1
+            if now - self._last_refusal_notice < REFUSAL_NOTICE_SECONDS:
+                self.store.count("bodies_refused")
+                return
+            count, self._refused_since_notice = self._refused_since_notice, 0
+            self._last_refusal_notice = now
+        notice = refused_notice(size, limit, count, now).as_dict()
+        channel = self.routing.default.channel
+        self.store.enqueue([Planned(f"ops:refused:{now:.6f}", channel, "post", notice)], now)
+        self.store.count("bodies_refused")
+        self.delivery_loop.wake()
+
     def _process(self) -> float:
         taken = self.processor.run_once()
         return 0.0 if taken else 1.0
@@ -234,14 +267,21 @@ class EscalationService:
     def stats(self) -> dict[str, float]:
         return self.store.stats(time.time())
 
-    def health(self) -> dict[str, Any]:
-        stats = self.stats()
-        return {
-            "status": "ok",
-            "outbox_depth": int(stats["outbox_depth"]),
-            "inbox_depth": int(stats["inbox_depth"]),
-            "dead": int(stats["outbox_dead"]),
-        }
+    def health(self) -> tuple[int, dict[str, Any]]:
+        from ops_toolkit.escalate.metrics import assess_health
+
+        stats: dict[str, float] | Exception
+        try:
+            self.store.probe_write()
+            stats = self.stats()
+        except Exception as error:  # sqlite3 errors and OSError alike: intake cannot commit
+            stats = error
+        return assess_health(
+            stats,
+            self.writer.backlog(),
+            self.config.serve.inbox_limit,
+            self.writer.thread.is_alive(),
+        )
 
     def start(self) -> None:
         self.writer.start()
@@ -263,6 +303,10 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
     """Run the server until interrupted."""
     import uvicorn
 
+    if not logging.getLogger().handlers:  # one line per event, with time and level
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     service = EscalationService(config, token=token)
     kind = type(service.notifier).__name__
     print(
@@ -270,10 +314,14 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         f"(state {config.serve.state}, notifier {kind}, {len(service.runbooks)} alert runbooks)",
         flush=True,
     )
+    from ops_toolkit.escalate.server import header_timeout_protocol
+
     uvicorn.run(
         service.app,
         host=config.serve.host,
         port=config.serve.port,
         log_level="warning",
         access_log=False,
+        http=header_timeout_protocol(config.serve.read_timeout),
+        timeout_keep_alive=5,
     )

@@ -20,7 +20,10 @@ CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY,
     received_at REAL NOT NULL,
     body TEXT NOT NULL,
-    processed INTEGER NOT NULL DEFAULT 0
+    processed INTEGER NOT NULL DEFAULT 0,   -- 0 pending, 1 done, 2 dead letter
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(processed, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -71,6 +74,33 @@ CREATE TABLE IF NOT EXISTS counters (
 """
 
 PENDING = ("pending", "sending")
+SEEN_CHUNK = 500
+INBOX_COLUMNS = {  # added after the first release: stores written before get them on open
+    "attempts": "INTEGER NOT NULL DEFAULT 0",
+    "next_attempt_at": "REAL NOT NULL DEFAULT 0",
+    "last_error": "TEXT",
+}
+COUNTER_NAMES = (
+    "alerts_received",
+    "duplicates_dropped",
+    "messages_posted",
+    "retries",
+    "dead_letters",
+    "inbox_retries",
+    "inbox_dead_letters",
+    "enrichment_failures",
+    "bodies_refused",
+)
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A stored payload waiting to be processed (``attempts`` failed so far)."""
+
+    id: int
+    body: str
+    attempts: int
+    next_attempt_at: float
 
 
 @dataclass(frozen=True)
@@ -107,8 +137,19 @@ class Store:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(inbox)")}
+                for name, kind in INBOX_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {kind}")
+        except sqlite3.Error as exc:
+            from ops_toolkit.errors import ConfigError
+
+            raise ConfigError(
+                f"{path}: cannot open the store: {exc} (check serve.state in ops.yaml or --state)"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -142,21 +183,91 @@ class Store:
             _bump(db, "alerts_received", sum(count for _, count in payloads))
         return ids
 
+    def probe_write(self, timeout: float = 1.0) -> None:
+        """Raise unless a write transaction can start within ``timeout`` (for /healthz).
+
+        In WAL mode reads go on while another process holds the write lock, so only taking
+        the lock shows whether intake could commit now.
+        """
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.execute("PRAGMA busy_timeout=30000")
+
     def inbox_depth(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").fetchone()[0])
 
-    def unprocessed(self, limit: int = 100) -> list[tuple[int, str]]:
+    def unprocessed(self, limit: int = 100) -> list[InboxEntry]:
+        """Pending payloads in arrival order, including those waiting for a retry."""
         rows = self.db.execute(
-            "SELECT id, body FROM inbox WHERE processed = 0 ORDER BY id LIMIT ?", (limit,)
+            "SELECT id, body, attempts, next_attempt_at FROM inbox WHERE processed = 0 "
+            "ORDER BY id LIMIT ?",
+            (limit,),
         ).fetchall()
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [InboxEntry(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def retry_inbox(self, inbox_id: int, when: float, error: str) -> None:
+        """A payload whose processing failed: try again at ``when``."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ? AND processed = 0",
+                (when, error, inbox_id),
+            )
+            _bump(db, "inbox_retries", 1)
+
+    def kill_inbox(self, inbox_id: int, error: str) -> None:
+        """A payload given up on: kept (with the reason) for 'ops outbox' and counted."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE inbox SET processed = 2, attempts = attempts + 1, last_error = ? "
+                "WHERE id = ? AND processed = 0",
+                (error, inbox_id),
+            )
+            _bump(db, "inbox_dead_letters", 1)
+
+    def dead_inbox(self, limit: int = 200) -> list[tuple[int, float, str]]:
+        """(id, received at, reason) of payloads given up on, newest first."""
+        rows = self.db.execute(
+            "SELECT id, received_at, last_error FROM inbox WHERE processed = 2 "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(int(r[0]), float(r[1]), str(r[2] or "")) for r in rows]
+
+    def requeue_inbox(self, ids: Sequence[int] | None, now: float) -> int:
+        """Dead payloads back to processing (all when ``ids`` is None); how many."""
+        where = "processed = 2"
+        if ids is not None:
+            where += f" AND id IN ({','.join('?' for _ in ids)})"
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE inbox SET processed = 0, attempts = 0, next_attempt_at = ? WHERE {where}",
+                (now, *(ids or ())),
+            )
+            return int(cursor.rowcount)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Bump one of the counters shown in /metrics."""
+        with self._transaction() as db:
+            _bump(db, name, amount)
 
     def all_seen(self, keys: Sequence[str]) -> bool:
-        marks = ",".join("?" for _ in keys)
-        row = self.db.execute(
-            f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", tuple(keys)
-        ).fetchone()
-        return bool(keys) and int(row[0]) == len(set(keys))
+        """Whether every key was seen, asked in chunks: SQLite bounds the variables of one
+        statement (32,766), and a webhook body may carry more alerts than that."""
+        distinct = sorted(set(keys))
+        for start in range(0, len(distinct), SEEN_CHUNK):
+            chunk = distinct[start : start + SEEN_CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            row = self.db.execute(
+                f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", chunk
+            ).fetchone()
+            if int(row[0]) != len(chunk):
+                return False
+        return bool(distinct)
 
     def thread_known(self, group_key: str, channel: str) -> bool:
         row = self.db.execute(
@@ -184,7 +295,9 @@ class Store:
             db.execute("UPDATE inbox SET processed = 1 WHERE id = ?", (inbox_id,))
             if new:
                 db.execute(
-                    "DELETE FROM inbox WHERE processed = 1 AND received_at < ?", (now - 86400,)
+                    "DELETE FROM inbox WHERE (processed = 1 AND received_at < ?) "
+                    "OR (processed = 2 AND received_at < ?)",
+                    (now - 86400, now - 30 * 86400),
                 )
                 # Alertmanager retries and repeats within hours; keys older than 30 days can go.
                 db.execute("DELETE FROM events WHERE seen_at < ?", (now - 30 * 86400,))
@@ -350,22 +463,15 @@ class Store:
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')"
         ).fetchone()
         dead = self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
+        inbox_dead = self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 2").fetchone()[0]
         counters = dict(self.db.execute("SELECT name, value FROM counters").fetchall())
         return {
             "outbox_depth": float(depth),
             "outbox_oldest_age_seconds": 0.0 if oldest is None else max(0.0, now - float(oldest)),
             "outbox_dead": float(dead),
             "inbox_depth": float(self.inbox_depth()),
-            **{
-                name: float(counters.get(name, 0))
-                for name in (
-                    "alerts_received",
-                    "duplicates_dropped",
-                    "messages_posted",
-                    "retries",
-                    "dead_letters",
-                )
-            },
+            "inbox_dead": float(inbox_dead),
+            **{name: float(counters.get(name, 0)) for name in COUNTER_NAMES},
         }
 
 

@@ -21,20 +21,33 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ops_toolkit.errors import NotifyError, PayloadError
+from ops_toolkit.errors import NotifyError, OpsError, PayloadError
 from ops_toolkit.escalate.intake import Notification, parse_notification
 from ops_toolkit.escalate.route import Routing
-from ops_toolkit.escalate.store import OutboxEntry, Planned, Store
-from ops_toolkit.notify.message import BudgetInfo, escalation, thread_reply
+from ops_toolkit.escalate.store import InboxEntry, OutboxEntry, Planned, Store
+from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier
 
 UNKNOWN_OUTCOME = "outcome unknown"
+MAX_UNEXPECTED_FAILURES = 3  # errors that are not the chat's answer (bugs): then a dead letter
 LEASE_SECONDS = 120.0  # longer than any chat call may take
+
+
+MAX_INBOX_ATTEMPTS = 3  # the last one without enrichment; then a dead letter
+INBOX_BACKOFF = 2.0
+log = logging.getLogger("ops.serve")
 
 
 @dataclass
 class Processor:
-    """Inbox -> outbox. ``budget`` looks up an alert's SLO budget (IO, may be slow or fail)."""
+    """Inbox -> outbox. ``budget`` looks up an alert's SLO budget (IO, may be slow or fail).
+
+    Enrichment (runbook link, SLO budget) never holds a message back: a lookup that fails
+    in any way gives "unavailable" and is counted. A payload whose processing fails is
+    retried a bounded number of times (the last time without enrichment) while the payloads
+    behind it go on, except later ones of the same alert group, which keep their order;
+    then it is a dead letter, logged and counted, never retried forever.
+    """
 
     store: Store
     routing: Routing
@@ -43,11 +56,15 @@ class Processor:
     clock: Callable[[], float] = time.time
     on_output: Callable[[], None] = lambda: None
     on_new: Callable[[Notification], None] = lambda notification: None
+    max_attempts: int = MAX_INBOX_ATTEMPTS
+    backoff: float = INBOX_BACKOFF
 
-    def plan(self, notification: Notification) -> list[Planned]:
+    def plan(self, notification: Notification, *, enrich: bool = True) -> list[Planned]:
         now = self.clock()
-        runbook = self.runbook_for(notification)
-        budget = self.budget(notification.labels()) if notification.status == "firing" else None
+        runbook = self._runbook(notification) if enrich else None
+        budget: BudgetInfo | str | None = None
+        if notification.status == "firing":
+            budget = self._budget(notification) if enrich else UNAVAILABLE
         planned: list[Planned] = []
         for route in self.routing.targets(notification.labels()):
             known = self.store.thread_known(notification.group_key, route.channel)
@@ -63,27 +80,106 @@ class Processor:
             planned.append(Planned(notification.group_key, route.channel, "reply", reply))
         return planned
 
+    def _runbook(self, notification: Notification) -> str | None:
+        try:
+            return self.runbook_for(notification)
+        except Exception as error:  # enrichment is optional: the alert goes out without it
+            self._enrichment_failed("runbook link", notification, error)
+            return None
+
+    def _budget(self, notification: Notification) -> BudgetInfo | str | None:
+        try:
+            budget = self.budget(notification.labels())
+        except Exception as error:  # enrichment is optional: the alert goes out without it
+            self._enrichment_failed("SLO budget", notification, error)
+            return UNAVAILABLE
+        if budget == UNAVAILABLE:
+            self.store.count("enrichment_failures")  # the lookup logged its reason
+        return budget
+
+    def _enrichment_failed(self, what: str, notification: Notification, error: Exception) -> None:
+        log.warning(
+            "%s of %s unavailable: %s", what, notification.alert_name or "alert", _reason(error)
+        )
+        self.store.count("enrichment_failures")
+
     def run_once(self, limit: int = 100) -> int:
-        """Process stored payloads; how many were taken."""
-        rows = self.store.unprocessed(limit)
-        for inbox_id, body in rows:
+        """Process stored payloads that are due; how many were taken (tried)."""
+        now = self.clock()
+        held: set[str] = set()  # groups with an earlier payload waiting for its retry
+        taken = 0
+        for entry in self.store.unprocessed(limit):
             try:
-                notification = parse_notification(json.loads(body))
-            except (ValueError, PayloadError):
+                notification = parse_notification(json.loads(entry.body))
+            except (ValueError, RecursionError, PayloadError) as error:
                 # Bodies are validated before they are stored; one that no longer parses
-                # (a store written by another version) is set aside rather than retried forever.
-                logging.getLogger("ops.serve").error(
-                    "inbox entry %d does not parse; skipped", inbox_id
-                )
-                self.store.process(inbox_id, [], [], self.clock())
+                # (a store written by another version) can never succeed: set it aside.
+                reason = f"does not parse: {_reason(error)}"
+                log.error("inbox entry %d: dead letter: %s", entry.id, reason)
+                self.store.kill_inbox(entry.id, reason)
                 continue
-            keys = notification.event_keys()
-            # A replay of events already seen needs no message (and no budget query).
-            planned = [] if self.store.all_seen(keys) else self.plan(notification)
-            if self.store.process(inbox_id, keys, planned, self.clock()):
-                self.on_output()
+            if entry.next_attempt_at > now or notification.group_key in held:
+                held.add(notification.group_key)
+                continue
+            taken += 1
+            try:
+                self._process(entry.id, notification, enrich=entry.attempts + 1 < self.max_attempts)
+            except Exception as error:  # one bad payload must not hold back the others
+                if self._failed(entry, notification, error):
+                    held.add(notification.group_key)
+        return taken
+
+    def _process(self, inbox_id: int, notification: Notification, *, enrich: bool) -> None:
+        keys = notification.event_keys()
+        # A replay of events already seen needs no message (and no budget query).
+        planned = [] if self.store.all_seen(keys) else self.plan(notification, enrich=enrich)
+        if self.store.process(inbox_id, keys, planned, self.clock()):
+            self.on_output()
+            try:
                 self.on_new(notification)
-        return len(rows)
+            except Exception as error:  # a follow-up (diagnose) never undoes the delivery
+                log.error(
+                    "inbox entry %d: follow-up of %s failed: %s",
+                    inbox_id,
+                    notification.alert_name or "alert",
+                    _reason(error),
+                )
+
+    def _failed(self, entry: InboxEntry, notification: Notification, error: Exception) -> bool:
+        """Log and record a failed attempt; True when the payload will be retried."""
+        attempt = entry.attempts + 1
+        reason = _reason(error)
+        name = notification.alert_name or "alert"
+        if attempt >= self.max_attempts:
+            log.error(
+                "inbox entry %d (%s): dead letter after %d attempts: %s",
+                entry.id,
+                name,
+                attempt,
+                reason,
+            )
+            self.store.kill_inbox(entry.id, f"{attempt} attempts failed: {reason}")
+            return False
+        delay = self.backoff * 2 ** (attempt - 1)
+        log.warning(
+            "inbox entry %d (%s): attempt %d of %d failed, retrying in %gs: %s",
+            entry.id,
+            name,
+            attempt,
+            self.max_attempts,
+            delay,
+            reason,
+        )
+        self.store.retry_inbox(entry.id, self.clock() + delay, reason)
+        return True
+
+
+def _reason(error: BaseException) -> str:
+    """An exception as one bounded line: its type (for bugs) and message."""
+    text = " ".join(str(error).split()) or "no message"
+    if not isinstance(error, OpsError):
+        text = f"{type(error).__name__}: {text}"
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 @dataclass
@@ -110,9 +206,7 @@ class Deliverer:
             if entry.status == "sending" and not self._abandoned(entry):
                 continue  # another live deliverer is sending it
             if now - entry.created_at > self.max_age:
-                self.store.kill(
-                    entry.id, f"older than {self.max_age:g}s: {entry.last_error or 'not sent'}"
-                )
+                self._kill(entry, f"older than {self.max_age:g}s: {entry.last_error or 'not sent'}")
                 continue
             self._send(entry)
         waits = [t - self.clock() for t in self.next_allowed.values() if t > self.clock()]
@@ -165,7 +259,7 @@ class Deliverer:
                     self.notifier.update(channel_id, thread_ts, entry.message)
                     self.store.mark_sent(entry, thread_ts, channel_id)
                 else:  # the opening post never went out: there is nothing to update
-                    self.store.kill(entry.id, "the message to update was never posted")
+                    self._kill(entry, "the message to update was never posted")
             else:
                 sent_channel, ts = self.notifier.post(
                     entry.channel, entry.message, entry.id, reply_to
@@ -174,18 +268,43 @@ class Deliverer:
         except NotifyError as error:
             self._failed(entry, error)
             return
+        except Exception as error:  # a bug or a malformed entry: never left 'sending' forever
+            permanent = entry.attempts + 1 >= MAX_UNEXPECTED_FAILURES
+            self._failed(entry, NotifyError(f"unexpected {_reason(error)}", permanent=permanent))
+            return
         self.next_allowed[entry.channel] = self.clock() + self.pace
 
     def _failed(self, entry: OutboxEntry, error: NotifyError) -> None:
         now = self.clock()
         if error.permanent:
-            self.store.kill(entry.id, str(error))
-        elif error.retry_after is not None:
-            self.next_allowed[entry.channel] = now + error.retry_after
-            self.store.reschedule(entry.id, now + error.retry_after, str(error))
+            self._kill(entry, str(error))
+            return
+        if error.retry_after is not None:
+            delay = min(error.retry_after, self.max_backoff)
+            self.next_allowed[entry.channel] = now + delay
         else:
-            delay = min(self.max_backoff, self.base_backoff * 2 ** max(0, entry.attempts))
-            self.store.reschedule(entry.id, now + delay * random.uniform(0.5, 1.0), str(error))
+            step = min(self.max_backoff, self.base_backoff * 2 ** max(0, entry.attempts))
+            delay = step * random.uniform(0.5, 1.0)
+        log.warning(
+            "outbox entry %d (%s to %s): attempt %d failed, retrying in %.1fs: %s",
+            entry.id,
+            entry.action,
+            entry.channel,
+            entry.attempts + 1,
+            delay,
+            error,
+        )
+        self.store.reschedule(entry.id, now + delay, str(error))
+
+    def _kill(self, entry: OutboxEntry, reason: str) -> None:
+        log.error(
+            "outbox entry %d (%s to %s): dead letter: %s",
+            entry.id,
+            entry.action,
+            entry.channel,
+            reason,
+        )
+        self.store.kill(entry.id, reason)
 
 
 class Loop:

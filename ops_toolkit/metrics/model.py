@@ -29,13 +29,28 @@ class MetricsSource(Protocol):
     ) -> list[list[Sample] | Exception]: ...
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def escape_promql_string(value: str) -> str:
-    """``value`` made safe inside a double- or single-quoted PromQL string literal."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("'", "\\'")
-        .replace("`", "\\`")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    """``value`` as the inside of a PromQL string literal, quoted with ``"`` or ``'``.
+
+    PromQL strings follow Go's rules: ``\\'`` is an error inside double quotes and ``\\"``
+    inside single quotes, so both quotes (and the backtick, which ends a raw string) are
+    written as ``\\xNN``, valid in either. Control and other non-printable characters are
+    escaped too; a lone surrogate, which has no UTF-8 form, becomes U+FFFD as Go reads it.
+    """
+    out = []
+    for char in value:
+        code = ord(char)
+        if char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char in "\"'`" or code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\\ufffd")
+        elif not char.isprintable():
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -1,13 +1,17 @@
-"""Prometheus over HTTP through prometheus-api-client: the only module that talks to it.
+"""Prometheus over HTTP (``/api/v1/query``): the only module that talks to it.
 
 One ``requests`` session is shared by every query (connection reuse); ``query_many`` runs
 queries concurrently on a bounded thread pool, each with its own timeout.
+
+Every answer is validated before it is trusted: a body that is not JSON, an HTML error page
+from a proxy, or JSON of an unexpected shape (``"result": "x"``, ``"value": [1]``, a value
+that is not a number) is a ``MetricsError`` naming the place in the answer, never an
+AttributeError or IndexError from deep inside a report. Queries are POSTed as a form, so a
+batch of long queries never hits a URL length limit.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +22,13 @@ from ops_toolkit.metrics.model import Sample
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
+RESULT_TYPES = ("vector", "scalar", "matrix", "string")
+MAX_SNIPPET = 60
+
+
+def redact_url(url: str) -> str:
+    """``https://user:secret@host`` -> ``https://user:***@host``, for messages and logs."""
+    return re.sub(r"^(https?://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 class PrometheusSource:
@@ -31,48 +42,48 @@ class PrometheusSource:
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         import requests
-        from prometheus_api_client import PrometheusConnect
         from requests.adapters import HTTPAdapter
 
         if not re.match(r"^https?://", url):
             raise MetricsError(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
+        self.shown_url = redact_url(self.url)  # what messages say: never the password
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
-        session = requests.Session()
+        self._session = requests.Session()
+        # One bounded attempt per query (a report retries nothing behind the user's back),
+        # and a connection pool as large as the concurrency.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency, max_retries=0)
-        self._client = PrometheusConnect(url=self.url, session=session, timeout=timeout)
-        # The client mounts its own adapter (3 retries with backoff) on the URL; a report
-        # wants one bounded attempt per query, and a pool as large as the concurrency.
-        session.mount(self.url, adapter)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
 
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Samples of an instant query; ``MetricsError`` with the server's reason otherwise."""
         import requests
-        from prometheus_api_client.exceptions import PrometheusApiClientException
 
-        params: dict[str, Any] = {"timeout": f"{self.timeout:g}s"}
+        form: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}s"}
         if at is not None:
-            params["time"] = f"{at:.3f}"
+            form["time"] = f"{at:.3f}"
         try:
-            data = self._client.custom_query(promql, params=params)
-        except PrometheusApiClientException as exc:
-            raise MetricsError(
-                f"Prometheus at {self.url} rejected the query: {_reason(exc)}"
-            ) from None
+            response = self._session.post(
+                f"{self.url}/api/v1/query", data=form, timeout=self.timeout
+            )
+            body = response.content
         except requests.Timeout:
             raise MetricsError(
-                f"Prometheus at {self.url} did not answer within {self.timeout:g}s"
+                f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
             ) from None
         except requests.RequestException as exc:
+            if _read_timed_out(exc):  # the body stalled after the headers
+                raise MetricsError(
+                    f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s"
+                ) from None
             raise MetricsError(
-                f"cannot reach Prometheus at {self.url}: {_connection_reason(exc)}"
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
             ) from None
-        except ValueError:
-            raise MetricsError(
-                f"Prometheus at {self.url} answered with something not JSON"
-            ) from None
-        return _samples(data)
+        return parse_answer(
+            body, response.status_code, response.headers.get("content-type", ""), self.shown_url
+        )
 
     def query_many(
         self, queries: Sequence[str], at: float | None = None
@@ -91,40 +102,129 @@ class PrometheusSource:
             return list(pool.map(one, queries))
 
 
-def _samples(data: Any) -> list[Sample]:
-    if isinstance(data, list) and len(data) == 2 and not isinstance(data[0], dict):
-        return [Sample({}, _number(data[1]))]  # scalar result
-    samples = []
-    for item in data or []:
-        value = item.get("value")
-        if value is None:
-            continue
-        samples.append(Sample(dict(item.get("metric", {})), _number(value[1])))
-    return samples
+def parse_answer(body: bytes, status: int, content_type: str, url: str) -> list[Sample]:
+    """An ``/api/v1/query`` answer validated into samples; ``MetricsError`` names what is off."""
+    import json
 
-
-def _number(text: Any) -> float:
     try:
-        return float(text)
-    except (TypeError, ValueError):
-        return math.nan
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        kind = content_type.split(";")[0].strip() or "no content type"
+        raise MetricsError(
+            f"Prometheus at {url} answered HTTP {status} with a body that is not JSON "
+            f"({kind}): {_snippet(body)}"
+        ) from None
+    if not isinstance(document, dict):
+        raise _shape(url, "", f"expected an object, got {_kind(document)}")
+    if document.get("status") == "error" or status >= 400:
+        error_type = document.get("errorType")
+        error = document.get("error")
+        reason = (
+            f"{_clean(error_type)}: {_clean(error)}"
+            if isinstance(error, str) and isinstance(error_type, str)
+            else "no reason given"
+        )
+        raise MetricsError(f"Prometheus at {url} rejected the query: HTTP {status}: {reason}")
+    if document.get("status") != "success":
+        raise _shape(url, "status", f"expected 'success', got {_short(document.get('status'))}")
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise _shape(url, "data", f"expected an object, got {_kind(data)}")
+    result_type = data.get("resultType")
+    if result_type not in RESULT_TYPES:
+        raise _shape(
+            url,
+            "data.resultType",
+            f"expected one of {', '.join(RESULT_TYPES)}, got {_short(result_type)}",
+        )
+    result = data.get("result")
+    if result_type == "scalar":
+        return [Sample({}, _point(result, url, "data.result"))]
+    if result_type == "string":
+        raise _shape(url, "data.result", "a string, not a number (the query returns text)")
+    if not isinstance(result, list):
+        raise _shape(url, "data.result", f"expected a list, got {_kind(result)}")
+    return [_series(item, url, f"data.result[{i}]", result_type) for i, item in enumerate(result)]
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"\((b?)'(.*)'\)$", text, re.DOTALL) or re.search(
-        r'\((b?)"(.*)"\)$', text, re.DOTALL
+def _series(item: Any, url: str, path: str, result_type: str) -> Sample:
+    if not isinstance(item, dict):
+        raise _shape(url, path, f"expected an object, got {_kind(item)}")
+    metric = item.get("metric", {})
+    if not isinstance(metric, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metric.items()
+    ):
+        raise _shape(url, f"{path}.metric", "expected an object of string labels")
+    if result_type == "matrix":
+        values = item.get("values")
+        if not isinstance(values, list) or not values:
+            raise _shape(url, f"{path}.values", f"expected a non-empty list, got {_kind(values)}")
+        # A range selector's last point: what an instant query of the series would say.
+        return Sample(dict(metric), _point(values[-1], url, f"{path}.values[{len(values) - 1}]"))
+    return Sample(dict(metric), _point(item.get("value"), url, f"{path}.value"))
+
+
+def _point(point: Any, url: str, path: str) -> float:
+    """A ``[unix time, "number"]`` pair's number (``NaN`` and ``±Inf`` included)."""
+    if (
+        not isinstance(point, list)
+        or len(point) != 2
+        or isinstance(point[0], bool)
+        or not isinstance(point[0], int | float)
+        or not isinstance(point[1], str)
+    ):
+        raise _shape(url, path, f'expected [time, "number"], got {_short(point)}')
+    try:
+        return float(point[1])
+    except ValueError:
+        raise _shape(url, path, f"not a number: {_short(point[1])}") from None
+
+
+def _shape(url: str, path: str, what: str) -> Any:
+    where = f"{path}: " if path else ""
+    raise MetricsError(f"Prometheus at {url} answered with an unexpected shape: {where}{what}")
+
+
+def _fail(message: str) -> Any:
+    raise MetricsError(message)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
     )
-    if match:
-        body = match.group(2)
-        try:
-            decoded = json.loads(body.encode().decode("unicode_escape"))
-            status = re.search(r"HTTP Status Code (\d+)", text)
-            prefix = f"HTTP {status.group(1)}: " if status else ""
-            return f"{prefix}{decoded.get('errorType', 'error')}: {decoded.get('error', body)}"
-        except (ValueError, AttributeError):
-            return text
-    return text
+
+
+def _short(value: Any) -> str:
+    import json
+
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (ValueError, TypeError):
+        text = repr(value)
+    return text if len(text) <= MAX_SNIPPET else text[: MAX_SNIPPET - 1] + "…"
+
+
+def _clean(text: str) -> str:
+    """A server-given reason on one line, bounded."""
+    line = " ".join(text.split())
+    return line if len(line) <= 500 else line[:499] + "…"
+
+
+def _snippet(body: bytes) -> str:
+    text = " ".join(body[:MAX_SNIPPET].decode("utf-8", "replace").split())
+    if not text:
+        return "an empty body"
+    return ascii(text) + ("..." if len(body) > MAX_SNIPPET else "")
+
+
+def _read_timed_out(exc: Exception) -> bool:
+    """requests reports a read timeout while reading the body as a ConnectionError."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
 
 
 def _connection_reason(exc: Exception) -> str:

@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from ops_toolkit.errors import NotifyError
+
 
 class ConsoleNotifier:
     """Prints each message and appends it to ``path``; ``find`` reads that file back."""
@@ -19,15 +21,31 @@ class ConsoleNotifier:
         self._lock = threading.Lock()
 
     def _append(self, record: dict[str, Any]) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         line = json.dumps(record, sort_keys=True) + "\n"
-        with self._lock:
-            handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(handle, line.encode())
-                os.fsync(handle)
-            finally:
-                os.close(handle)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            with self._lock:
+                handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(handle, line.encode())
+                    os.fsync(handle)
+                finally:
+                    os.close(handle)
+        except OSError as exc:  # delivery retries a NotifyError; anything else was a bug
+            raise NotifyError(
+                f"console notifier: cannot write {self.path}: {exc.strerror or exc}"
+            ) from None
+
+    def _write(self, text: str) -> None:
+        """Show ``text`` on the terminal, its control characters made visible and inert.
+
+        The message is already in the file: a closed or broken terminal does not fail it.
+        """
+        try:
+            self.stream.write(inert(text))
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
 
     def _show(self, action: str, channel: str, message: dict[str, Any]) -> None:
         lines = [f"[{channel}] {action}: {message['text']}"]
@@ -42,8 +60,7 @@ class ConsoleNotifier:
                     lines.append(f"    {element['text']['text']}: {element['url']}")
             elif block.get("type") == "context":
                 lines.append("    " + " ".join(e.get("text", "") for e in block["elements"]))
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
+        self._write("\n".join(lines) + "\n")
 
     def post(
         self, channel: str, message: dict[str, Any], outbox_id: int, thread_ts: str | None
@@ -70,9 +87,14 @@ class ConsoleNotifier:
         self, channel: str, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> tuple[str, str]:
         directory = os.path.dirname(os.path.abspath(self.path))
-        target = os.path.join(directory, f"{time.time():.0f}-{filename}")
-        with open(target, "wb") as handle:
-            handle.write(content)
+        target = os.path.join(directory, f"{time.time():.0f}-{os.path.basename(filename)}")
+        try:
+            with open(target, "wb") as handle:
+                handle.write(content)
+        except OSError as exc:
+            raise NotifyError(
+                f"console notifier: cannot write {target}: {exc.strerror or exc}"
+            ) from None
         self._append(
             {
                 "action": "upload",
@@ -82,17 +104,39 @@ class ConsoleNotifier:
                 "title": title,
             }
         )
-        self.stream.write(f"[{channel}] upload: {title}: {target}\n")
-        self.stream.flush()
+        self._write(f"[{channel}] upload: {title}: {target}\n")
         return channel, target
 
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         try:
-            with open(self.path, encoding="utf-8") as handle:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
                 for line in handle:
-                    record = json.loads(line)
-                    if record.get("action") == "post" and record.get("outbox_id") == outbox_id:
-                        return str(record["channel"]), str(record["ts"])
-        except (FileNotFoundError, ValueError):
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue  # a line cut short by a crash: the ones after it still count
+                    if (
+                        isinstance(record, dict)
+                        and record.get("action") == "post"
+                        and record.get("outbox_id") == outbox_id
+                    ):
+                        return str(record.get("channel")), str(record.get("ts"))
+        except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise NotifyError(
+                f"console notifier: cannot read {self.path}: {exc.strerror or exc}"
+            ) from None
         return None
+
+
+def inert(text: str) -> str:
+    """Control characters (escape sequences, carriage returns) shown as ``\\xNN``."""
+    return "".join(
+        c
+        if c == "\n" or c.isprintable()
+        else f"\\x{ord(c):02x}"
+        if ord(c) < 256
+        else f"\\u{ord(c):04x}"
+        for c in text
+    )

@@ -20,6 +20,7 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FIELD = 2000
 MAX_BUTTON = 75
+MAX_URL = 3000
 MAX_ALERT_SECTIONS = 10
 UNAVAILABLE = "unavailable"
 
@@ -47,6 +48,30 @@ class Message:
 def escape(text: str) -> str:
     """Slack mrkdwn control characters made inert."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safe_url(url: str) -> str | None:
+    """``url`` when it can be a Slack link or button as is, else None (the caller drops it).
+
+    http(s) with a host, at most 3,000 characters, and none of the characters that end or
+    split a Slack link (``|``, ``<``, ``>``), whitespace or control characters: a hostile
+    annotation can then neither break out of ``<url|label>`` nor point at ``javascript:``.
+    """
+    from urllib.parse import urlsplit
+
+    if len(url) > MAX_URL or any(c in "|<>" or c.isspace() or not c.isprintable() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link when ``url`` is safe, else the escaped URL as code."""
+    safe = safe_url(url)
+    return f"<{safe}|{escape(label)}>" if safe else f"`{escape(url)}`"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -174,10 +199,17 @@ def escalation(
         blocks.append(
             _context(f":book: Runbook: `{escape(runbook_url)}` (set runbook_base_url to link it)")
         )
+    elif runbook_url and safe_url(runbook_url) is None:
+        blocks.append(_context(f":book: Runbook (not a valid link): `{escape(runbook_url)}`"))
     buttons = _buttons(notification, runbook_url)
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    fallback = f"{icon} {header}" + (f": {escape(summary)}" if summary else "")
+    # The top-level text is mrkdwn (notifications, screen readers): alert data escaped here too.
+    fallback = (
+        f"{icon} {word}: {escape(name)}"
+        + (f" ({escape(severity)})" if severity else "")
+        + (f": {escape(summary)}" if summary else "")
+    )
     if mention and notification.status == "firing":
         fallback = f"{mention} {fallback}"
     return Message(truncate(fallback, MAX_SECTION), tuple(blocks[:MAX_BLOCKS]))
@@ -187,7 +219,7 @@ def _button(label: str, url: str, action: str, primary: bool = False) -> dict[st
     button: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(label, MAX_BUTTON)},
-        "url": url[:3000],
+        "url": url,
         "action_id": action,
     }
     if primary:
@@ -196,16 +228,17 @@ def _button(label: str, url: str, action: str, primary: bool = False) -> dict[st
 
 
 def _buttons(notification: Notification, runbook_url: str | None) -> list[dict[str, Any]]:
+    """Runbook, Graph and Alertmanager buttons, each only when its URL is safe."""
     buttons = []
-    if runbook_url and runbook_url.startswith(("http://", "https://")):
-        buttons.append(_button(":book: Runbook", runbook_url, "runbook", primary=True))
-    generator = next(
-        (a.generator_url for a in notification.alerts if a.generator_url.startswith("http")), ""
-    )
+    runbook = safe_url(runbook_url or "")
+    if runbook:
+        buttons.append(_button(":book: Runbook", runbook, "runbook", primary=True))
+    generator = next((url for a in notification.alerts if (url := safe_url(a.generator_url))), None)
     if generator:
         buttons.append(_button("Graph", generator, "graph"))
-    if notification.external_url.startswith("http"):
-        buttons.append(_button("Alertmanager", notification.external_url, "alertmanager"))
+    external = safe_url(notification.external_url)
+    if external:
+        buttons.append(_button("Alertmanager", external, "alertmanager"))
     return buttons
 
 
@@ -223,3 +256,18 @@ def thread_reply(notification: Notification, now: float) -> Message:
     more = max(0, len(notification.alerts) - MAX_ALERT_SECTIONS) + notification.truncated_alerts
     detail = "\n".join(lines) + (f"\n+{more} more" if more else "")
     return Message(truncate(text, MAX_SECTION), (_section(text), _section(detail)))
+
+
+def refused_notice(size: int, limit: int, count: int, now: float) -> Message:
+    """Tells the default channel that webhook bodies were refused as too large (413).
+
+    Alertmanager never retries a 4xx, so these alerts are lost unless someone acts.
+    """
+    several = f"{count} Alertmanager webhooks were" if count > 1 else "An Alertmanager webhook was"
+    text = (
+        f":warning: {several} refused at {_when(now)}: the last body was "
+        f"{size / 1048576:.1f} MiB, over the {limit / 1048576:.1f} MiB limit. Their alerts "
+        "were not delivered and Alertmanager will not resend them. Raise `serve.max_body` "
+        "in ops.yaml or set `max_alerts` in the webhook receiver, and check Alertmanager."
+    )
+    return Message(text, (_section(text),))

@@ -17,6 +17,7 @@ from ops_toolkit.notify.message import (
     MAX_SECTION,
     Message,
     escape,
+    link,
     truncate,
 )
 from ops_toolkit.slo.budget import STATUSES
@@ -52,7 +53,7 @@ def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
         if not url.startswith(("http://", "https://")) and runbook_base_url:
             url = f"{runbook_base_url.rstrip('/')}/{url.lstrip('./')}"
         line += (
-            f" · <{url}|runbook>"
+            f" · {link(url, 'runbook')}"
             if url.startswith(("http://", "https://"))
             else f" · runbook `{escape(url)}`"
         )
@@ -95,7 +96,7 @@ def report_messages(
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"at {at} · windows {windows} · {len(ordered)} SLOs: {summary}",
+                    "text": f"at {at} · windows {escape(windows)} · {len(ordered)} SLOs: {summary}",
                 }
             ],
         },
@@ -118,9 +119,9 @@ def report_messages(
                 }
             )
         text = (
-            f"{title}: {summary}"
+            f"{escape(title)}: {summary}"
             if number == 0
-            else f"{title} (part {number + 1} of {len(chunks)})"
+            else f"{escape(title)} (part {number + 1} of {len(chunks)})"
         )
         messages.append(Message(truncate(text, MAX_SECTION), tuple(blocks)))
     return messages

@@ -7,6 +7,7 @@ unknown (a timeout, a crash) is looked up in the channel before it is sent again
 
 from __future__ import annotations
 
+import math
 import urllib.error
 from typing import Any
 
@@ -30,6 +31,8 @@ PERMANENT = frozenset(
     }
 )
 HISTORY_LIMIT = 100
+MAX_RETRY_AFTER = 900.0
+MAX_PAGES = 200  # of 1,000 channels each
 
 
 class SlackNotifier:
@@ -61,6 +64,7 @@ class SlackNotifier:
             return channel
         if channel not in self._ids:
             cursor = None
+            seen: set[str] = set()
             while True:
                 page = self._call(
                     "conversations_list",
@@ -69,11 +73,22 @@ class SlackNotifier:
                     exclude_archived=True,
                     types="public_channel,private_channel",
                 )
-                for item in page.get("channels", []):
-                    self._ids[f"#{item['name']}"] = item["id"]
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                for item in _list(page, "channels"):
+                    name, ident = item.get("name"), item.get("id")
+                    if isinstance(name, str) and isinstance(ident, str) and ident:
+                        self._ids[f"#{name}"] = ident
+                metadata = page.get("response_metadata")
+                cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+                cursor = cursor if isinstance(cursor, str) else None
                 if channel in self._ids or not cursor:
                     break
+                if cursor in seen or len(seen) >= MAX_PAGES:
+                    # a cursor that comes back (or endless pages) would hold delivery forever
+                    raise NotifyError(
+                        f"Slack conversations_list: paging did not end after {len(seen) + 1} "
+                        f"pages looking for {channel}"
+                    )
+                seen.add(cursor)
         if channel not in self._ids:
             raise NotifyError(
                 f"Slack: no channel {channel} visible to the bot; invite it or fix "
@@ -96,7 +111,7 @@ class SlackNotifier:
         if thread_ts:
             arguments["thread_ts"] = thread_ts
         response = self._call("chat_postMessage", **arguments)
-        return str(response["channel"]), str(response["ts"])
+        return _where(response, "chat_postMessage", arguments["channel"])
 
     def update(self, channel_id: str, ts: str, message: dict[str, Any]) -> None:
         self._call(
@@ -120,8 +135,11 @@ class SlackNotifier:
         if thread_ts:
             arguments["thread_ts"] = thread_ts
         response = self._call("files_upload_v2", **arguments)
-        files = response.get("files") or [response.get("file") or {}]
-        return channel_id, str(files[0].get("id", ""))
+        files = _list(response, "files") or [response.get("file") or {}]
+        file_id = files[0].get("id") if isinstance(files[0], dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise NotifyError("Slack files_upload_v2: answer without a file id; outcome unknown")
+        return channel_id, file_id
 
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         channel_id = self.channel_id(channel)
@@ -140,10 +158,16 @@ class SlackNotifier:
                 limit=HISTORY_LIMIT,
                 include_all_metadata=True,
             )
-        for item in page.get("messages", []):
-            metadata = item.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == OUTBOX_EVENT and payload.get("outbox_id") == outbox_id:
+        for item in _list(page, "messages"):
+            metadata = item.get("metadata")
+            payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+            if (
+                isinstance(metadata, dict)
+                and isinstance(payload, dict)
+                and metadata.get("event_type") == OUTBOX_EVENT
+                and payload.get("outbox_id") == outbox_id
+                and isinstance(item.get("ts"), str)
+            ):
                 return channel_id, str(item["ts"])
         return None
 
@@ -167,8 +191,24 @@ def _translate(method: str, exc: Any) -> NotifyError:
     return NotifyError(f"Slack {method}: {error or f'HTTP {status}'}", permanent=error in PERMANENT)
 
 
+def _where(response: Any, method: str, channel: str) -> tuple[str, str]:
+    """(channel id, ts) of a posted message; an answer without them leaves the outcome unknown."""
+    ts, where = response.get("ts"), response.get("channel", channel)
+    if not isinstance(ts, str) or not ts or not isinstance(where, str):
+        raise NotifyError(f"Slack {method}: answer without a message ts; outcome unknown")
+    return where, ts
+
+
+def _list(page: Any, key: str) -> list[dict[str, Any]]:
+    """The objects under ``key`` of an answer, ignoring anything else that is there."""
+    items = page.get(key)
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def _seconds(value: Any) -> float:
+    """A Retry-After in seconds, bounded: a bogus header never silences a channel for long."""
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return 1.0
+    return 1.0 if math.isnan(seconds) else min(MAX_RETRY_AFTER, max(0.0, seconds))

@@ -43,3 +43,37 @@ def test_listing_a_store_that_does_not_exist_creates_nothing(
         "ops.yaml)\n"
     )
     assert not path.exists()
+
+
+def test_dead_payloads_are_listed_and_can_be_processed_again(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = str(tmp_path / "state.db")
+    store = Store(path)
+    first, second = store.accept([("{}", 1), ("{}", 1)], 1000.0)
+    store.kill_inbox(first, "3 attempts failed: KeyError: 'poison'")
+    listed = runner.invoke(main, ["outbox", "list", "--inbox", "--state", path])
+    assert listed.stdout == "     1 1970-01-01T00:16:40Z  3 attempts failed: KeyError: 'poison'\n"
+    as_json = runner.invoke(main, ["outbox", "list", "--inbox", "--state", path, "--json"])
+    assert json.loads(as_json.stdout) == [
+        {
+            "id": 1,
+            "received_at": "1970-01-01T00:16:40Z",
+            "reason": "3 attempts failed: KeyError: 'poison'",
+        }
+    ]
+    retried = runner.invoke(main, ["outbox", "retry", "--inbox", str(first), "--state", path])
+    assert retried.output == "re-queued 1 payload\n"
+    assert [e.id for e in store.unprocessed()] == [first, second]
+    assert store.dead_inbox() == []
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "state.db"
+    path.write_text("not a database, just some text that is long enough\n" * 20)
+    result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: cannot open the store: file is not a database (check serve.state in "
+        "ops.yaml or --state)\n",
+    )

@@ -59,6 +59,30 @@ def broken(change: Any) -> dict[str, Any]:
             id="month 13",
         ),
         pytest.param(
+            broken(lambda d: d["alerts"][2].update(startsAt="9999-12-31T23:59:59-23:59")),
+            "POST /alertmanager: alerts[2].startsAt: time out of range (years 1 to 9999 in UTC): "
+            "'9999-12-31T23:59:59-23:59'",
+            id="a time past year 9999 in UTC",
+        ),
+        pytest.param(
+            broken(lambda d: d["alerts"][0].update(endsAt="0001-01-01T00:00:00+23:59")),
+            "POST /alertmanager: alerts[0].endsAt: time out of range (years 1 to 9999 in UTC): "
+            "'0001-01-01T00:00:00+23:59'",
+            id="a time before year 1 in UTC",
+        ),
+        pytest.param(
+            broken(lambda d: d.update(truncatedAlerts=1e30)),
+            "POST /alertmanager: truncatedAlerts: expected a whole number from 0 to 1000000000, "
+            "got 1e+30",
+            id="an absurd float count",
+        ),
+        pytest.param(
+            broken(lambda d: d.update(truncatedAlerts=10**4000)),
+            "POST /alertmanager: truncatedAlerts: expected a whole number from 0 to 1000000000, "
+            "got 1000000000000000000000000000000000000...",
+            id="a count of 4,000 digits",
+        ),
+        pytest.param(
             broken(lambda d: d.update(alerts=[])),
             "POST /alertmanager: alerts: expected a non-empty list",
             id="no alerts",
@@ -80,7 +104,8 @@ def broken(change: Any) -> dict[str, Any]:
         ),
         pytest.param(
             broken(lambda d: d.update(truncatedAlerts=-1)),
-            "POST /alertmanager: truncatedAlerts: expected a whole number, got -1",
+            "POST /alertmanager: truncatedAlerts: expected a whole number from 0 to 1000000000, "
+            "got -1",
             id="truncated alerts",
         ),
     ],

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -33,14 +35,15 @@ def slack() -> Iterator[SlackServer]:
 
 
 class OpsServer:
-    def __init__(self, tmp_path: Path, slack: SlackServer, extra: str = "") -> None:
+    def __init__(
+        self, tmp_path: Path, slack: SlackServer, extra: str = "", serve_extra: str = ""
+    ) -> None:
         self.port = free_port()
         self.config = tmp_path / "ops.yaml"
         self.config.write_text(
             "serve:\n"
             f"  state: {tmp_path / 'state.db'}\n"
-            "  pace_seconds: 0.05\n"
-            f"routes: {ROOT / 'alerts' / 'routes.yaml'}\n"
+            "  pace_seconds: 0.05\n" + serve_extra + f"routes: {ROOT / 'alerts' / 'routes.yaml'}\n"
             f"runbooks: {ROOT / 'runbooks'}\n"
             "runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"slos: [{ROOT / 'slos'}]\n" + extra
@@ -139,7 +142,8 @@ def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
             "error": "POST /alertmanager: alerts[0].startsAt: not an RFC 3339 time: '2026-13-01'",
         },
     )
-    assert ops_server.post(b"x" * (2 * 1024 * 1024))[0] == 413
+    assert ops_server.post(b"x" * (33 * 1024 * 1024))[0] == 413
+    eventually(lambda: len(slack.state.posts("alerts")) == 1)  # the refusal is not silent
     for _ in range(10):
         assert ops_server.post(notification())[0] == 200
     eventually(lambda: len(slack.state.posts("search-oncall")) == 1)
@@ -148,9 +152,59 @@ def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
     metrics = urllib.request.urlopen(f"{ops_server.url}/metrics", timeout=5).read().decode()
     assert "ops_alerts_received_total 10.0" in metrics
     assert "ops_duplicates_dropped_total 9.0" in metrics
-    assert "ops_messages_posted_total 1.0" in metrics
+    assert "ops_messages_posted_total 2.0" in metrics
+    assert "ops_bodies_refused_total 1.0" in metrics
     health = json.load(urllib.request.urlopen(f"{ops_server.url}/healthz", timeout=5))
-    assert health == {"status": "ok", "outbox_depth": 0, "inbox_depth": 0, "dead": 0}
+    assert health == {
+        "status": "ok",
+        "intake": "ok",
+        "delivery": "ok",
+        "outbox_depth": 0,
+        "outbox_oldest_age_seconds": 0.0,
+        "inbox_depth": 0,
+        "dead": 0,
+        "inbox_dead": 0,
+    }
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_healthz_is_503_only_when_intake_cannot_commit(tmp_path: Path) -> None:
+    with SlackServer(["alerts"]) as missing_channels:  # '#search-oncall' does not exist
+        server = OpsServer(tmp_path, missing_channels).start()
+        try:
+            assert server.post(notification())[0] == 200
+            eventually(lambda: json.loads(get(f"{server.url}/healthz")[1])["dead"] == 1)
+            status, body = get(f"{server.url}/healthz")
+            assert status == 200 and json.loads(body)["delivery"] == "degraded"
+            assert b"ops_delivery_degraded 1.0" in get(f"{server.url}/metrics")[1]
+            log = server.log.read_text()
+            assert (
+                "outbox entry 1 (post to #search-oncall): dead letter: Slack: no channel "
+                "#search-oncall visible to the bot; invite it or fix alerts/routes.yaml"
+            ) in log
+            # another process holds the store's write lock: reads go on, intake cannot commit
+            holder = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                status, body = get(f"{server.url}/healthz")
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            assert status == 503
+            assert json.loads(body) == {
+                "status": "unavailable",
+                "intake": "store unavailable: OperationalError: database is locked",
+            }
+            assert get(f"{server.url}/healthz")[0] == 200
+        finally:
+            server.stop()
 
 
 @pytest.mark.parametrize(
@@ -277,5 +331,140 @@ def test_alerts_run_their_runbooks_diagnose_steps_and_reply_in_the_thread(
         assert "rollback" not in body  # a confirm step is never part of a diagnose run
         assert "param SERVICE: value 'x; touch PWNED' does not match pattern" in refused["text"]
         assert not (ROOT / "PWNED").exists()
+    finally:
+        server.stop()
+
+
+def big_group(count: int) -> dict[str, Any]:
+    """A group the size of a real kube-state-metrics storm (each alert ~900 bytes)."""
+    alerts = [
+        alert(
+            "KubePodNotReady",
+            fingerprint=f"{index:016x}",
+            namespace=f"search-{index % 40}",
+            pod=f"search-api-{index:05d}-7d9f8c6b5d-x{index % 97:02d}",
+            container="api",
+            instance=f"10.{index // 65536}.{index // 256 % 256}.{index % 256}:8080",
+            job="kube-state-metrics",
+            node=f"ip-10-0-{index % 250}-{index % 200}.eu-west-1.compute.internal",
+            uid=f"{index:08x}-1b2c-4d3e-8f9a-0b1c2d3e4f5a",
+            created_by_kind="ReplicaSet",
+            created_by_name=f"search-api-{index % 12}-7d9f8c6b5d",
+            host_ip=f"10.0.{index % 250}.{index % 200}",
+            pod_ip=f"10.244.{index % 250}.{index % 200}",
+            priority_class="production-high",
+        )
+        for index in range(count)
+    ]
+    for item in alerts:
+        item["annotations"]["description"] = (
+            "Pod has been in a non-ready state for 15 minutes. " * 3
+        )
+    return notification(*alerts, group_key='{}:{alertname="KubePodNotReady"}')
+
+
+def test_a_real_sized_group_of_3000_alerts_is_accepted_and_posted(
+    ops_server: OpsServer, slack: SlackServer
+) -> None:
+    body = json.dumps(big_group(3000)).encode()
+    assert 2.5 * 1024 * 1024 < len(body) < 32 * 1024 * 1024
+    status, answer = ops_server.post(body)
+    assert (status, answer["alerts"]) == (200, 3000)
+    eventually(lambda: len(slack.state.top_level("search-oncall")) == 1, timeout=60)
+    (message,) = slack.state.top_level("search-oncall")
+    listing = next(
+        b["text"]["text"] for b in message["blocks"] if "more" in b.get("text", {}).get("text", "")
+    )
+    shown = listing.count("• [firing]")
+    assert listing.endswith(f"\n+{3000 - shown} more") and shown > 0
+
+
+def test_a_body_over_the_limit_is_refused_and_the_refusal_posted(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    server = OpsServer(tmp_path, slack, serve_extra="  max_body: 4KiB\n").start()
+    try:
+        body = json.dumps(big_group(10)).encode()
+        for _ in range(2):
+            assert server.post(body) == (
+                413,
+                {
+                    "status": "error",
+                    "error": f"POST /alertmanager: body of {len(body)} bytes is over the limit "
+                    "of 4096 bytes (serve.max_body in ops.yaml)",
+                },
+            )
+        eventually(lambda: len(slack.state.top_level("alerts")) == 1)
+        (notice,) = slack.state.top_level("alerts")
+        assert notice["text"].startswith(":warning: An Alertmanager webhook was refused at ")
+        assert "Raise `serve.max_body` in ops.yaml or set `max_alerts`" in notice["text"]
+        metrics = get(f"{server.url}/metrics")[1].decode()
+        assert "ops_bodies_refused_total 2.0" in metrics
+        assert "refused a webhook body of" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_input_that_crashed_the_handler_is_a_400_naming_the_field(
+    ops_server: OpsServer,
+) -> None:
+    late = notification()
+    late["alerts"][0]["startsAt"] = "9999-12-31T23:59:59-23:59"
+    assert ops_server.post(late) == (
+        400,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: alerts[0].startsAt: time out of range (years 1 to "
+            "9999 in UTC): '9999-12-31T23:59:59-23:59'",
+        },
+    )
+    assert ops_server.post(b"[" * 100_000 + b"]" * 100_000) == (
+        400,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: body is not JSON this server accepts: nested too deep",
+        },
+    )
+    utf16 = json.dumps(notification()).encode("utf-16")
+    status, answer = ops_server.post(utf16)
+    assert status == 400 and answer["error"].startswith("POST /alertmanager: body is not UTF-8: ")
+    huge = json.dumps(notification()).replace('"truncatedAlerts": 0', '"truncatedAlerts": 1e30')
+    assert ops_server.post(huge.encode())[0] == 400
+
+
+def raw_connection(server: OpsServer) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    return connection
+
+
+def test_slow_clients_are_cut_off(tmp_path: Path, slack: SlackServer) -> None:
+    server = OpsServer(tmp_path, slack, serve_extra="  read_timeout: 1s\n").start()
+    try:
+        # headers trickled (slowloris): the server closes the connection
+        with raw_connection(server) as slow_headers:
+            slow_headers.sendall(b"POST /alertmanager HTTP/1.1\r\nHost: x\r\n")
+            assert slow_headers.recv(1024) == b""
+        # a connection that never sends anything is closed too
+        with raw_connection(server) as silent:
+            assert silent.recv(1024) == b""
+        # a body that stops half-way gets a 408
+        with raw_connection(server) as slow_body:
+            slow_body.sendall(
+                f"POST /alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode()
+            )
+            answer = b""
+            while chunk := slow_body.recv(4096):
+                answer += chunk
+                if b"}" in answer.split(b"\r\n\r\n", 1)[-1]:
+                    break
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ")
+        assert json.loads(payload) == {
+            "status": "error",
+            "error": "POST /alertmanager: body not received within 1s",
+        }
+        # and the server still takes alerts
+        assert server.post(notification())[0] == 200
     finally:
         server.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ops_toolkit.escalate.intake import parse_notification
 from ops_toolkit.notify.message import (
     MAX_BLOCKS,
@@ -11,6 +13,7 @@ from ops_toolkit.notify.message import (
     MAX_SECTION,
     BudgetInfo,
     escalation,
+    safe_url,
     thread_reply,
 )
 from tests.escalate.payloads import alert, notification
@@ -81,3 +84,88 @@ def test_thread_replies() -> None:
     assert reply.text.startswith(":white_check_mark: Resolved at 2026-11-29 13:00 UTC")
     firing = thread_reply(parse_notification(notification()), 1795957200.0)
     assert firing.text.startswith(":repeat: Still firing at 2026-11-29 13:00 UTC: 1 alert(s)")
+
+
+HOSTILE = "X <!channel> <@U123> <http://evil.example|click> &amp;"
+
+
+def mrkdwn_texts(message: dict[str, object]) -> list[str]:
+    """The top-level text and every mrkdwn text of a message: where Slack parses markup."""
+    texts = [str(message["text"])]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                texts.append(str(node["text"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message["blocks"])
+    return texts
+
+
+def hostile_notification(status: str = "firing") -> dict[str, object]:
+    labels = {"service": HOSTILE, "team": HOSTILE, "slo": HOSTILE, "instance": HOSTILE}
+    first = alert(HOSTILE, status, fingerprint="a", **labels)
+    second = alert(HOSTILE, status, fingerprint="b", **{**labels, "instance": "y"})
+    for item in (first, second):
+        item["labels"]["severity"] = "page <!here>"
+        item["annotations"] = {"summary": HOSTILE, "description": HOSTILE}
+        item["generatorURL"] = "http://prometheus.example/graph?g0.expr=up|<!channel>"
+    data = notification(first, second)
+    data["externalURL"] = "javascript:alert(1)"
+    return data
+
+
+def test_alert_data_is_escaped_wherever_slack_parses_markup() -> None:
+    for status in ("firing", "resolved"):
+        parsed = parse_notification(hostile_notification(status))
+        messages = [
+            escalation(parsed, runbook_url="https://rb.example/a b", budget=BUDGET).as_dict(),
+            thread_reply(parsed, 1_800_000_000).as_dict(),
+        ]
+        for message in messages:
+            for text in mrkdwn_texts(message):
+                assert "<" not in text and ">" not in text, text
+    opening = escalation(
+        parse_notification(hostile_notification()), runbook_url=None, budget=None
+    ).as_dict()
+    assert opening["text"] == (
+        ":warning: FIRING: X &lt;!channel&gt; &lt;@U123&gt; &lt;http://evil.example|click&gt; "
+        "&amp;amp; (page &lt;!here&gt;): X &lt;!channel&gt; &lt;@U123&gt; "
+        "&lt;http://evil.example|click&gt; &amp;amp;"
+    )
+
+
+def test_buttons_with_unsafe_urls_are_dropped() -> None:
+    parsed = parse_notification(hostile_notification())
+    message = escalation(parsed, runbook_url="https://rb.example/a b", budget=None)
+    assert not any(b["type"] == "actions" for b in message.blocks)
+    assert message.blocks[-1]["elements"][0]["text"] == (
+        ":book: Runbook (not a valid link): `https://rb.example/a b`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://git.example/runbooks/a.md#diagnose", True),
+        ("http://127.0.0.1:9090/graph?g0.expr=rate(x%5B5m%5D)&g0.tab=0", True),
+        ("javascript:alert(1)", False),
+        ("ftp://files.example/x", False),
+        ("https://", False),
+        ("https://a.example/x y", False),
+        ("https://a.example/x|label", False),
+        ("https://a.example/x>", False),
+        ("https://a.example/<x", False),
+        ("https://a.example/\x00", False),
+        ("https://a.example/\u2028", False),
+        ("https://a.example/" + "x" * 3000, False),
+        ("https://[::1/", False),
+    ],
+)
+def test_safe_url(url: str, safe: bool) -> None:
+    assert (safe_url(url) == url) is safe

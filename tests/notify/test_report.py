@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ops_toolkit.notify.message import MAX_BLOCKS, MAX_HEADER, MAX_SECTION
@@ -62,3 +64,21 @@ def test_more_slos_than_one_message_holds_continue_in_the_thread() -> None:
     messages = report_messages(statuses(1000))
     assert len(messages) >= 2
     assert messages[1].text == f"SLO budget report (part 2 of {len(messages)})"
+
+
+def test_a_runbook_link_that_would_break_out_of_the_link_is_shown_as_code() -> None:
+    text = (
+        "version: ops/v1\nservice: svc\nrunbook: 'https://git.example/rb.md|<!channel>'\nslos:\n"
+        "  - {name: a, objective: 99.9, sli: {ratio: {bad: b_total, total: t_total}}}\n"
+    )
+    (slo,) = parse_slo_file(text, "s.yaml").slos
+    status = from_ratios(slo, 1_800_000_000.0, 0.0, dict.fromkeys(BURN_WINDOWS, 0.0))
+    (message,) = report_messages([status], title="Weekly <!channel>")
+    line = message.blocks[2]["text"]["text"]
+    assert line.endswith(" · `https://git.example/rb.md|&lt;!channel&gt;`")
+    assert message.text.startswith("Weekly &lt;!channel&gt;: ")
+    linked = dataclasses.replace(slo, runbook="https://git.example/rb.md")
+    (good,) = report_messages(
+        [from_ratios(linked, 1_800_000_000.0, 0.0, dict.fromkeys(BURN_WINDOWS, 0.0))]
+    )
+    assert good.blocks[2]["text"]["text"].endswith(" · <https://git.example/rb.md|runbook>")

@@ -1,0 +1,69 @@
+"""The ASGI app on a real socket (uvicorn in a thread) when the store cannot be read:
+503s that say why, never a 500."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from ops_toolkit.demo.servers import free_port
+from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
+from ops_toolkit.escalate.store import Store
+from tests.escalate.payloads import notification
+
+
+def broken_stats() -> dict[str, float]:
+    raise sqlite3.DatabaseError("database disk image is malformed")
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    writer = GroupCommitWriter(Store(str(tmp_path / "state.db")), lambda: None)
+    app = create_app(writer, AppSettings(token=None, stats=broken_stats))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    writer.start()
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    writer.stop()
+
+
+def call(url: str, data: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_a_store_that_cannot_be_read_is_a_503_for_intake_and_metrics(app_url: str) -> None:
+    status, body = call(f"{app_url}/alertmanager", json.dumps(notification()).encode())
+    assert (status, json.loads(body)) == (
+        503,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: cannot store the payload now (DatabaseError); "
+            "retry later",
+        },
+    )
+    status, body = call(f"{app_url}/metrics")
+    assert status == 503
+    text = body.decode()
+    assert text.startswith("# store unavailable: DatabaseError: database disk image is malformed\n")
+    assert "ops_intake_up 0.0" in text
