@@ -129,6 +129,11 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
     is_flag=True,
     help="Read the series 'ops slo rules' records: one query per window for all SLOs.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print the query plan (each query, its range, the SLOs it serves); query nothing.",
+)
 def report_command(
     paths: tuple[str, ...],
     prometheus_url: str | None,
@@ -143,6 +148,7 @@ def report_command(
     name: str | None,
     force: bool,
     config_path: str | None,
+    explain: bool,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
 
@@ -153,6 +159,7 @@ def report_command(
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z --format json
       ops slo report --use-rules     # recorded series: cost does not grow with SLOs
+      ops slo report --explain       # the queries it would send, and what each serves
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -165,6 +172,13 @@ def report_command(
         _run_schedule(config, name, force)
         return
     slos = load_slos(paths or config.slos)
+    if explain:
+        from ops_toolkit.slo.evaluate import query_plan
+
+        direct = [s for s in slos if not (use_rules and s.window.rolling)]
+        recorded = len(slos) - len(direct)
+        click.echo(report.explain(query_plan(direct, _parse_at(at)), recorded), nl=False)
+        return
     run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus_url, timeout)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)

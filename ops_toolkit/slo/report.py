@@ -9,7 +9,7 @@ from typing import Any
 from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
-from ops_toolkit.slo.evaluate import SLOStatus
+from ops_toolkit.slo.evaluate import PlannedQuery, SLOStatus
 from ops_toolkit.slo.windows import BURN_WINDOWS
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
@@ -153,3 +153,27 @@ def gate_verdict(status: SLOStatus, minimum: float) -> tuple[bool, str]:
         f"{name}: budget remaining {percent(remaining)} {word} (minimum {percent(minimum)}); "
         f"status {status.status}"
     )
+
+
+def explain(plan: Sequence[PlannedQuery], recorded: int = 0) -> str:
+    """The query plan as text: each distinct query, its range, and what it answers.
+
+    ``recorded`` SLOs read the series the rules record (one query per window for all).
+    """
+    asked = sum(len(query.serves) for query in plan)
+    lines = [f"{len(plan)} queries ({asked} before sharing), all at one pinned time"]
+    if recorded:
+        windows = ", ".join(format_duration(w) for w in BURN_WINDOWS)
+        lines.append(
+            f"{len(BURN_WINDOWS) + 1} recorded-series queries (period, {windows}) serve "
+            f"{recorded} rolling SLO(s) (--use-rules)"
+        )
+    for query in plan:
+        lines.append(f"[{query.range}] {query.query}")
+        served: dict[str, list[str]] = {}
+        for key, window, part in query.serves:
+            label = "period" if window == 0 else format_duration(window)
+            served.setdefault(key, []).append(f"{label} {part}")
+        for key, uses in served.items():
+            lines.append(f"    {key}: {', '.join(uses)}")
+    return "\n".join(lines) + "\n"

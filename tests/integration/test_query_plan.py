@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.slo.evaluate import evaluate, query_plan
@@ -74,3 +78,23 @@ def test_the_plan_says_which_slos_each_query_serves() -> None:
         ("search-api/availability-99-0", 0, "counted"),
         ("search-api/availability-99-5", 0, "counted"),
     )
+
+
+def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "same.yaml"
+    path.write_text(same_selectors(OBJECTIVES[:2]))
+    result = CliRunner().invoke(
+        main,
+        ["slo", "report", str(path), "--explain", "--at", "1767225600"],
+        env={"OPS_PROMETHEUS_URL": "http://127.0.0.1:9"},  # nothing listens: not asked
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:5] == [
+        "16 queries (32 before sharing), all at one pinned time",
+        '[30d] sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))',
+        "    search-api/availability-99-0: period counted",
+        "    search-api/availability-99-5: period counted",
+        '[30d] sum(increase(http_requests_total{service="search-api"}[30d]))',
+    ]
+    assert len(lines) == 1 + 16 * 3
