@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -163,15 +164,28 @@ def write_peer(folder: Path, config: Path, slos: list[tuple[str, str, float]], u
     )
 
 
-def best(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    """The best wall time of ROUNDS runs, and the output of the last."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def best(argv: list[str], server: int) -> tuple[float, str, float, float]:
+    """Best wall time of ROUNDS runs, the last output, and CPU seconds per run: the tool's
+    own (with its children) and Prometheus's while it ran."""
     times, output = [], ""
+    own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(server)
     for _ in range(ROUNDS):
         start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - start)
         output = done.stdout
-    return min(times), output
+    own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime
+    prometheus = cpu_seconds(server) - server_before
+    return min(times), output, own / ROUNDS, prometheus / ROUNDS
 
 
 def ops_budgets(output: str, sli_digits: int | None = None) -> dict[tuple[str, str], float]:
@@ -246,12 +260,17 @@ def main() -> None:
                 peer_argv = [str(peer), "-c", PEER_DRIVER, str(work / f"peer{case}")]
                 peer_argv += [str(work / f"peer{case}.json"), str(end)]
                 for busy in (False, True):
+                    assert server.process is not None
+                    pid = server.process.pid
                     with cpu_burner(busy):
-                        ops_time, ops_out = best(ops_argv)
+                        ops_time, ops_out, ops_cpu, ops_prom = best(ops_argv, pid)
                         if isinstance(peer, Path):
-                            peer_time, peer_out = best(peer_argv)
+                            peer_time, peer_out, peer_cpu, peer_prom = best(peer_argv, pid)
                     label = "busy" if busy else "idle"
-                    line = f"slo_peer: case {case} ({label}): ops {ops_time:.2f}s"
+                    line = (
+                        f"slo_peer: case {case} ({label}): ops {ops_time:.2f}s (CPU: ops"
+                        f" {ops_cpu:.2f}s, Prometheus {ops_prom:.2f}s)"
+                    )
                     if isinstance(peer, Path):
                         theirs = peer_budgets(peer_out)
                         ours, rounded = ops_budgets(ops_out), ops_budgets(ops_out, 6)
@@ -260,7 +279,8 @@ def main() -> None:
                         same_sli = max(abs(rounded[k] - theirs[k]) for k in shared)
                         target = 0.1 if case == 1 else 0.5
                         line += (
-                            f", slo-generator {peer_time:.2f}s, ratio {ops_time / peer_time:.2f}"
+                            f", slo-generator {peer_time:.2f}s (CPU: itself {peer_cpu:.2f}s,"
+                            f" Prometheus {peer_prom:.2f}s), ratio {ops_time / peer_time:.2f}"
                             f" (target <= {target}); largest budget difference {difference:.1e}"
                             f" ({same_sli:.1e} once ops's SLI is rounded to 6 places as"
                             f" slo-generator's is) over {len(shared)} (SLO, window) pairs"
