@@ -21,12 +21,31 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ops_toolkit.demo.data import backfill, recorded_ratios, synthetic_slo_file
+from ops_toolkit.demo.data import backfill, recorded_ratios
 from ops_toolkit.demo.servers import PrometheusServer
 from ops_toolkit.durations import format_duration
 from ops_toolkit.slo.windows import BURN_WINDOWS
 
 SIZES = (100, 1000, 10_000)
+PER_FILE = 1000  # an SLO file is at most 1 MiB: a team's SLOs come in many files
+
+
+def slo_files(folder: Path, count: int) -> None:
+    """``count`` availability SLOs, ``PER_FILE`` to a file, one service per file."""
+    folder.mkdir(parents=True)
+    for first in range(0, count, PER_FILE):
+        lines = ["version: ops/v1", f"service: bench-{first // PER_FILE}", "slos:"]
+        for number in range(first, min(count, first + PER_FILE)):
+            service = f"svc-{number:05d}"
+            lines += [
+                f"  - name: svc-{number:04d}-availability",
+                "    objective: 99.9",
+                "    sli:",
+                "      ratio:",
+                f'        bad: http_requests_total{{service="{service}",code=~"5.."}}',
+                f'        total: http_requests_total{{service="{service}"}}',
+            ]
+        (folder / f"bench-{first // PER_FILE}.yaml").write_text("\n".join(lines) + "\n")
 
 
 def measured(argv: list[str]) -> tuple[float, float]:
@@ -57,8 +76,7 @@ def main() -> None:
         for size in SIZES:
             folder = work / str(size)
             slos = folder / "slos"
-            slos.mkdir(parents=True)
-            (slos / "bench.yaml").write_text(synthetic_slo_file(size))
+            slo_files(slos, size)
             rules = folder / "alerts"
             rows.setdefault("ops slo validate", {})[size] = measured(
                 ops("slo", "validate", str(slos))
@@ -70,7 +88,11 @@ def main() -> None:
             rows.setdefault("promtool check rules", {})[size] = measured(
                 ["promtool", "check", "rules", *files]
             )
-            backfill(recorded_ratios(size, end, names), str(folder / "tsdb"), str(folder / "om"))
+            recorded = recorded_ratios(size, end, names)
+            for series in recorded.series:  # each SLO's service is its file's
+                number = int(series.labels["slo"].split("-")[1])
+                series.labels["service"] = f"bench-{number // PER_FILE}"
+            backfill(recorded, str(folder / "tsdb"), str(folder / "om"))
             server = PrometheusServer(str(folder / "prom"), str(folder / "tsdb")).start()
             try:
                 report = ops("slo", "report", str(slos), "--use-rules", "--format", "json")
