@@ -28,7 +28,7 @@ unit: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
 rules-check: $(STAMP) system-deps
-	$(BIN)/ops slo rules --tests --check
+	$(BIN)/ops slo rules --tests --inhibit alerts/inhibit.yaml --check
 	promtool check rules alerts/*.rules.yaml
 	cd alerts && promtool test rules *.rules.test.yaml
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ops_toolkit.errors import OpsError
+from ops_toolkit.errors import ConfigError, OpsError
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,9 @@ def _slos(paths: Sequence[str], problems: list[Problem], counts: dict[str, int])
     except OpsError as error:
         problems.append(Problem("error", "slos", str(error)))
         return []
-    files = []
-    for name in names:
-        try:
-            files += load_slo_files([name])
-        except OpsError as error:
-            problems.append(Problem("error", "slos", str(error)))
+    errors: list[ConfigError] = []
+    files = load_slo_files(names, errors)  # together: OpenSLO files refer to each other
+    problems += [Problem("error", "slos", str(error)) for error in errors]
     counts["slos"] = sum(len(f.slos) for f in files)
     return files
 
@@ -134,7 +131,8 @@ def _runbooks(paths: Sequence[str], problems: list[Problem], counts: dict[str, i
         problems.append(Problem("error", "runbooks", f"{missing}: no such file or directory"))
     runbooks = []
     for finding in lint_paths(existing) if existing else []:
-        problems.append(Problem(finding.level, "runbooks", str(finding)))
+        if finding.level != "note":  # a fact about the file (e.g. a page without steps)
+            problems.append(Problem(finding.level, "runbooks", str(finding)))
     for path in runbook_files(existing) if existing else []:
         try:
             runbooks.append(read_runbook(path))

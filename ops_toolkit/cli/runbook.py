@@ -22,22 +22,35 @@ def runbook() -> None:
 
 @runbook.command("list")
 @click.argument("directory", default="runbooks", envvar="OPS_RUNBOOKS_DIR", type=click.Path())
+@click.option("--strict", is_flag=True, help="Exit 1 when a file is not a valid runbook.")
 @json_option
-def list_command(directory: str, as_json: bool) -> None:
+def list_command(directory: str, strict: bool, as_json: bool) -> None:
     """List the runbooks in DIRECTORY (default runbooks/).
+
+    Files that are not valid runbooks are reported on stderr and left out; the others are
+    listed all the same (exit 1 only with --strict).
 
     Example: ops runbook list --json
     """
-    from ops_toolkit.runbook.catalog import load_runbooks
+    from ops_toolkit.runbook.catalog import read_runbooks
     from ops_toolkit.runbook.view import list_table, runbook_summary
 
-    runbooks = load_runbooks([directory])
+    runbooks, errors = read_runbooks([directory])
     if as_json:
         print_json([runbook_summary(r) for r in runbooks])
-        return
-    from rich.console import Console
+    else:
+        from rich.console import Console
 
-    Console().print(list_table(runbooks))
+        Console().print(list_table(runbooks))
+    for error in errors:
+        click.echo(f"not listed: {error}", err=True)
+    if errors:
+        click.echo(
+            f"{len(errors)} file(s) are not valid runbooks; see: ops runbook lint {directory}",
+            err=True,
+        )
+    if errors and strict:
+        raise SystemExit(1)
 
 
 @runbook.command("lint")
@@ -47,8 +60,8 @@ def list_command(directory: str, as_json: bool) -> None:
 def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check runbooks for errors and hazards (default: runbooks/).
 
-    Each finding is 'path:line: level: message'. Exit 1 on errors (and warnings with
-    --strict).
+    Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
+    (and warnings with --strict); notes never fail.
 
     Example: ops runbook lint runbooks/search-errors.md --strict
     """
@@ -56,13 +69,14 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
     findings = lint_paths(paths or ("runbooks",))
     errors = sum(f.level == "error" for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.level == "warning" for f in findings)
+    notes = len(findings) - errors - warnings
     if as_json:
         print_json([f.as_dict() for f in findings])
     else:
         for finding in findings:
             click.echo(str(finding))
-        click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+        click.echo(f"{errors} error(s), {warnings} warning(s), {notes} note(s)", err=True)
     if errors or (strict and warnings):
         raise SystemExit(1)
 

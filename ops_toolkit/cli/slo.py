@@ -60,11 +60,26 @@ def _query_options(func: Any) -> Any:
 
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
+@_query_options
 @json_option
-def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Check SLO definitions (ops/v1 or OpenSLO) without querying anything (default slos/).
+def validate_command(
+    paths: tuple[str, ...],
+    prometheus_url: str | None,
+    timeout: float,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Check SLO definitions (default slos/); with --prometheus, also check them against
+    live data: every selector matches series in the SLO's period and a latency SLI's bucket
+    bound exists. Exit 1 on any error; warnings do not fail.
 
-    Example: ops slo validate slos/search.yaml
+    Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
+    PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
+
+    \b
+    Examples:
+      ops slo validate slos/search.yaml
+      ops slo validate --prometheus http://127.0.0.1:9090
     """
     from ops_toolkit.slo.spec import load_slo_files
 
@@ -81,15 +96,30 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
         for f in files
         for s in f.slos
     ]
+    findings = []
+    if prometheus_url:
+        from ops_toolkit.slo.live import check_live
+
+        slos = [s for f in files for s in f.slos]
+        findings = check_live(slos, _source(prometheus_url, timeout), _parse_at(at))
+    errors = [f for f in findings if f.level == "error"]
     if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        click.echo(
-            f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
-            f"{row['window']}"
+        print_json(
+            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]}
         )
-    click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid", err=True)
+    else:
+        for row in rows:
+            click.echo(
+                f"{row['path']}: {row['service']}/{row['slo']}: {row['objective']:g}% over "
+                f"{row['window']}"
+            )
+        for finding in findings:
+            click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
+    if errors:
+        raise SystemExit(1)
+    checked = " and against live data" if prometheus_url else ""
+    if not as_json:
+        click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
 
 
 @slo.command("report")
@@ -164,7 +194,7 @@ def report_command(
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
     prometheus_url = prometheus_url or config.prometheus
@@ -179,6 +209,7 @@ def report_command(
         recorded = len(slos) - len(direct)
         click.echo(report.explain(query_plan(direct, _parse_at(at)), recorded), nl=False)
         return
+    prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus_url, timeout)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
@@ -307,7 +338,7 @@ def gate_command(
     from ops_toolkit.escalate.reports import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
-    from ops_toolkit.slo.spec import load_slos
+    from ops_toolkit.slo.spec import datasource_url, load_slos
     from ops_toolkit.suggest import did_you_mean
 
     config = load_config(config_path)
@@ -320,7 +351,7 @@ def gate_command(
     if min_remaining is None:
         policy = gate_minimum(config, chosen[0])
         min_remaining = policy if policy is not None else 0.25
-    url = prometheus_url or config.prometheus
+    url = prometheus_url or config.prometheus or datasource_url(chosen)
     status = evaluate(chosen, _source(url, timeout), _parse_at(at), keep_going=True)[0]
     passed, reason = gate_verdict(status, min_remaining)
     click.echo(reason)
@@ -353,6 +384,22 @@ def gate_command(
     is_flag=True,
     help="Also write <service>.rules.test.yaml for promtool test rules.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["plain", "prometheusrule"]),
+    default="plain",
+    show_default=True,
+    help="Flavour of the files in --dir: plain rule files, or prometheus-operator "
+    "PrometheusRule objects (<service>.prometheusrule.yaml).",
+)
+@click.option(
+    "--inhibit",
+    "inhibit_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write Alertmanager inhibit_rules (a ticket waits while its page fires).",
+)
 @json_option
 def rules_command(
     paths: tuple[str, ...],
@@ -360,6 +407,8 @@ def rules_command(
     runbook_base_url: str | None,
     check: bool,
     with_tests: bool,
+    output_format: str,
+    inhibit_path: str | None,
     as_json: bool,
 ) -> None:
     """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
@@ -368,16 +417,25 @@ def rules_command(
 
     \b
     Examples:
-      ops slo rules -o alerts/ --tests
+      ops slo rules -o alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
+      ops slo rules --format prometheusrule -o deploy/rules/   # for prometheus-operator
     """
-    from ops_toolkit.slo.rulefiles import stale_files, write_files
-    from ops_toolkit.slo.rules import generate
+    import os
+
+    from ops_toolkit.slo.rulefiles import stale_file, stale_files, write_files
+    from ops_toolkit.slo.rules import generate, render_inhibit
     from ops_toolkit.slo.spec import load_slo_files
 
-    generated = generate(load_slo_files(paths or ("slos",)), runbook_base_url, with_tests)
+    files = load_slo_files(paths or ("slos",))
+    if with_tests and output_format != "plain":
+        raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
+    generated = generate(files, runbook_base_url, with_tests, output_format)
+    inhibit = render_inhibit(files) if inhibit_path else None
     if check:
         problems = stale_files(generated, directory)
+        if inhibit_path and inhibit is not None:
+            problems += stale_file(inhibit_path, inhibit)
         if as_json:
             print_json({"current": not problems, "problems": problems})
         for problem in problems if not as_json else ():
@@ -389,11 +447,75 @@ def rules_command(
             click.echo(f"{len(generated)} rule file(s) in {directory}/ are current", err=True)
         return
     changed = write_files(generated, directory)
+    written = [f"{directory.rstrip('/')}/{name}" for name in sorted(generated)]
+    if inhibit_path and inhibit is not None:
+        folder, name = os.path.split(inhibit_path)
+        changed += write_files({name: inhibit}, folder or ".")
+        written.append(inhibit_path)
     if as_json:
-        print_json({"written": changed, "files": sorted(generated)})
+        print_json({"written": changed, "files": sorted(generated), "inhibit": inhibit_path})
         return
-    for name in sorted(generated):
-        click.echo(
-            f"{directory.rstrip('/')}/{name}"
-            + (" (updated)" if any(p.endswith(name) for p in changed) else " (unchanged)")
-        )
+    for path in written:
+        updated = any(os.path.samefile(p, path) for p in changed)
+        click.echo(path + (" (updated)" if updated else " (unchanged)"))
+
+
+@slo.command("convert")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["ops", "openslo"]),
+    required=True,
+    help="The format to write: ops/v1 or OpenSLO v1.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
+)
+def convert_command(paths: tuple[str, ...], target: str, directory: str | None) -> None:
+    """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
+
+    What the target format has no place for is reported as a warning, never silently
+    dropped; reading the written file gives the same SLOs otherwise.
+
+    \b
+    Examples:
+      ops slo convert sloth/ pyrra/ --to ops -o slos/
+      ops slo convert slos/search.yaml --to openslo > search.openslo.yaml
+    """
+    import os
+
+    from ops_toolkit.slo.formats.write import WRITERS
+    from ops_toolkit.slo.spec import load_slo_files
+
+    files = load_slo_files(paths)
+    if directory is None and len(files) > 1:
+        raise click.UsageError(f"{len(files)} SLO files: give -o DIR to write one file each")
+    sources = {os.path.abspath(f.source) for f in files}
+    outputs = []
+    for file in files:
+        text, warnings = WRITERS[target](file)
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        if text is None:
+            continue
+        header = f"# Converted by 'ops slo convert --to {target}' from {file.source}\n"
+        outputs.append((file, header + text))
+    if not outputs:
+        raise ConfigError(f"{', '.join(paths)}: nothing can be written as {target}")
+    if directory is None:
+        click.echo(outputs[0][1], nl=False)
+        return
+    os.makedirs(directory, exist_ok=True)
+    suffix = ".yaml" if target == "ops" else ".openslo.yaml"
+    for file, text in outputs:
+        path = os.path.join(directory, file.service + suffix)
+        if os.path.abspath(path) in sources:
+            raise ConfigError(f"{path}: is one of the files being converted; choose another -o")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(path)

@@ -113,6 +113,9 @@ def escalate(prometheus_url: str) -> None:
             "severity": "page",
             "team": "search",
             "component": "search-api",
+            # Where the service runs: the runbook's cluster (kubectl) steps run only on
+            # 'kubernetes', so the demo's unattended diagnosis touches nothing off loopback.
+            "deploy": "local",
         }
         annotations = {
             "summary": "search/availability is burning its error budget fast",
@@ -187,7 +190,7 @@ def main() -> None:
         banner("An alert fired: run the runbook's metric diagnose steps, unattended")
         runbook = load_runbook("search-errors", "runbooks")
         steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]
-        print("(shell diagnose steps need the production cluster; the demo runs the metric checks)")
+        print("(the demo runs the metric checks; cluster steps run only with DEPLOY=kubernetes)")
         report = f"{WORKDIR}/search-errors-run.md"
         selection = [arg for name in steps for arg in ("--step", name)]
         ops(

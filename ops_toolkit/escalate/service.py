@@ -40,22 +40,20 @@ def make_notifier(config: OpsConfig) -> Notifier:
 
 
 def runbook_index(directory: str) -> dict[str, str]:
-    """Alert name -> runbook path, from the runbooks' front matter ``alerts:``."""
-    from ops_toolkit.runbook.catalog import runbook_files
+    """Alert name -> runbook path: front matter ``alerts:``, else a file named after the alert."""
+    from ops_toolkit.runbook.catalog import alert_index, runbook_files
+    from ops_toolkit.runbook.model import Runbook
     from ops_toolkit.runbook.parse import read_runbook
 
-    index: dict[str, str] = {}
     if not os.path.isdir(directory):
-        return index
+        return {}
+    runbooks: list[Runbook] = []
     for path in runbook_files([directory]):
         try:
-            runbook = read_runbook(path)
+            runbooks.append(read_runbook(path))
         except OpsError as error:
             log.warning("skipping a runbook that does not parse: %s", error)
-            continue
-        for alert in runbook.alerts:
-            index.setdefault(alert, os.path.relpath(path))
-    return index
+    return {alert: os.path.relpath(r.source) for alert, r in alert_index(runbooks).items()}
 
 
 class BudgetLookup:

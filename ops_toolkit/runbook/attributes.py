@@ -55,6 +55,18 @@ def _bool(value: str, kind: str) -> object:
     return _BOOLS[value.strip().lower()]
 
 
+def _prompt(value: str, kind: str) -> object:
+    """Runme's ``promptEnv``: yes/always/auto ask for an unset variable, no/never do not."""
+    word = value.strip().lower()
+    if word in ("auto", "always"):
+        return True
+    if word == "never":
+        return False
+    if word not in _BOOLS:
+        raise ValueError(f"expected yes, no or auto, got {value!r}")
+    return _BOOLS[word]
+
+
 def _duration(value: str, kind: str) -> object:
     return parse_duration(value)
 
@@ -76,6 +88,18 @@ def _kebab(value: str, kind: str) -> object:
 def _env_name(value: str, kind: str) -> object:
     if not ENV_NAME.fullmatch(value):
         raise ValueError(f"expected a variable name like OUTPUT_NAME, got {value!r}")
+    return value
+
+
+def _program(value: str, kind: str) -> object:
+    import shlex
+
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"not a command line: {exc}") from None
+    if not words:
+        raise ValueError("name the program that runs the block, e.g. 'python3'")
     return value
 
 
@@ -139,18 +163,18 @@ ATTRIBUTES: dict[str, Attribute] = {
     "on_failure": Attribute("step to run when this one fails", _text),
     "cwd": Attribute("working directory", _text),
     "interactive": Attribute("attach the terminal (true/false)", _bool),
+    "interpreter": Attribute("the program that runs a block in another language", _program),
+    "background": Attribute("start the step and go on; stopped when the run ends", _bool),
+    "promptEnv": Attribute("ask for an unset variable the step exports (yes/no/auto)", _prompt),
 }
 
 # Runme's own attributes: valid in a runbook, without meaning to ops.
 RUNME_ATTRIBUTES = frozenset(
     {
         "id",
-        "background",
         "closeTerminalOnSuccess",
         "excludeFromRunAll",
-        "interpreter",
         "mimeType",
-        "promptEnv",
         "terminalRows",
         "category",
         "skipPrompts",
@@ -172,6 +196,9 @@ class StepOptions:
     on_failure: str | None = None
     cwd: str | None = None
     interactive: bool = False
+    interpreter: str | None = None
+    background: bool = False
+    promptEnv: bool = False
 
 
 def check_attribute(key: str, value: str, kind: str) -> object:

@@ -11,7 +11,7 @@ from ops_toolkit.runbook.model import Runbook
 from ops_toolkit.runbook.parse import read_runbook
 from ops_toolkit.suggest import close_matches
 
-_SKIPPED = {"readme.md", "index.md"}
+_SKIPPED = {"readme.md", "index.md", "_index.md"}  # _index.md: a Hugo section page
 
 
 def runbook_files(paths: Iterable[str]) -> list[str]:
@@ -58,6 +58,19 @@ def resolve_runbook(reference: str, directory: str) -> str:
     raise RunbookError(f"no runbook {reference!r} (looked in {directory}/){hint}")
 
 
+def alert_index(runbooks: Iterable[Runbook]) -> dict[str, Runbook]:
+    """Alert name -> its runbook: an ``alerts:`` claim first, else the file named after it."""
+    runbooks = list(runbooks)
+    index: dict[str, Runbook] = {}
+    for runbook in runbooks:
+        for alert in runbook.alerts:
+            index.setdefault(alert, runbook)
+    for runbook in runbooks:
+        for alert in runbook.alert_names:
+            index.setdefault(alert, runbook)
+    return index
+
+
 def load_runbook(reference: str, directory: str) -> Runbook:
     return read_runbook(resolve_runbook(reference, directory))
 
@@ -66,21 +79,26 @@ def load_runbooks(paths: Iterable[str]) -> list[Runbook]:
     return [read_runbook(path) for path in runbook_files(paths)]
 
 
-def lint_paths(paths: Iterable[str]) -> list[Finding]:
-    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+def read_runbooks(paths: Iterable[str]) -> tuple[list[Runbook], list[RunbookError]]:
+    """Every runbook under ``paths`` that parses, and the error of each one that does not.
+
+    One bad file in a directory of a hundred must not hide the other ninety-nine.
+    """
     runbooks: list[Runbook] = []
-    findings: list[Finding] = []
+    errors: list[RunbookError] = []
     for path in runbook_files(paths):
         try:
             runbooks.append(read_runbook(path))
         except RunbookError as error:
-            findings.append(
-                Finding(
-                    error.source or path,
-                    error.line or 1,
-                    "error",
-                    "parse",
-                    error.detail or str(error),
-                )
-            )
+            errors.append(error)
+    return runbooks, errors
+
+
+def lint_paths(paths: Iterable[str]) -> list[Finding]:
+    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+    runbooks, errors = read_runbooks(paths)
+    findings = [
+        Finding(error.source or "", error.line or 1, "error", "parse", error.detail or str(error))
+        for error in errors
+    ]
     return sorted(findings + lint_runbooks(runbooks), key=lambda f: (f.source, f.line, f.message))

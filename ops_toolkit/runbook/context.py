@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ops_toolkit.masking import Masker
@@ -42,6 +42,10 @@ class Attempt:
     output: str
     stdout: str = ""
     message: str = ""
+    # Variables the step exported, for the steps after it (as a Runme session carries them).
+    exports: Mapping[str, str] = field(default_factory=dict)
+    # Process group of a step started with ``background``: it runs until the run ends.
+    background: int | None = None
 
 
 @dataclass(frozen=True)

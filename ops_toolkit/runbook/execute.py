@@ -22,10 +22,11 @@ from ops_toolkit.masking import MASK, MIN_SECRET_LENGTH, Masker, too_short
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
+from ops_toolkit.runbook.background import stop_background
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
-from ops_toolkit.runbook.kinds import STEP_KINDS
+from ops_toolkit.runbook.kinds import StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
@@ -183,24 +184,37 @@ def run_masker(runbook: Runbook, world: World, params: Mapping[str, str]) -> Mas
 
 
 def plan_steps(runbook: Runbook, options: RunOptions) -> list[Step]:
-    """The steps a run will go through, in document order."""
-    names = {s.name for s in runbook.steps}
-    for name in (*options.steps, *([options.from_step] if options.from_step else [])):
-        if name not in names:
+    """The steps a run will go through, in document order.
+
+    ``--step``/``--from`` take a name or a Runme ``id``. A run of all steps leaves out the
+    blocks ops cannot run (documentation to it); naming one with ``--step`` is refused.
+    """
+    names = [s.name for s in runbook.steps]
+    selected: list[Step] = []
+    for reference in (*options.steps, *([options.from_step] if options.from_step else [])):
+        found = runbook.step(reference)
+        if found is None:
             raise RunbookError(
-                f"{runbook.source}: no step {name!r}{did_you_mean(name, names)}; see "
+                f"{runbook.source}: no step {reference!r}{did_you_mean(reference, names)}; see "
                 f"'ops runbook show {runbook.name}'"
             )
+        if reference in options.steps and kind_for(found) is None:
+            raise RunbookError.at(
+                runbook.source, found.line, f"step {found.name!r}: {not_runnable(found)}"
+            )
+        selected.append(found)
     if options.steps:
-        return [s for s in runbook.steps if s.name in options.steps]
+        return [s for s in runbook.steps if s in selected[: len(options.steps)]]
     handlers = {s.attr("on_failure") for s in runbook.steps}
     chosen = [
         s
         for s in runbook.steps
-        if s.name not in handlers and (s.attr("excludeFromRunAll") or "").lower() != "true"
+        if s.name not in handlers
+        and (s.attr("excludeFromRunAll") or "").lower() != "true"
+        and kind_for(s) is not None
     ]
     if options.from_step:
-        start = next(i for i, s in enumerate(runbook.steps) if s.name == options.from_step)
+        start = runbook.steps.index(selected[-1])
         after = {s.name for s in runbook.steps[start:]}
         chosen = [s for s in chosen if s.name in after]
     if options.tags:
@@ -345,7 +359,7 @@ def dry_run(runbook: Runbook, options: RunOptions, world: World) -> list[Planned
             variables[opts.capture] = f"<output of {step.name}>"
         shown = mask.mapping({**params, **variables}, hidden)
         shown.update({name: MASK for name in runbook.secrets})
-        action = mask(STEP_KINDS[step.kind].describe(step, ctx))
+        action = mask(_kind(step).describe(step, ctx))
         planned.append(PlannedStep(step.name, step.kind, would_run, mask(reason), action, shown))
     return planned
 
@@ -421,7 +435,9 @@ def _execute(
                 if handler:
                     handler_step = runbook.step(handler)
                     assert handler_step is not None
-                    record.steps.setdefault(handler, StepRecord(handler, handler=True))
+                    record.steps.setdefault(
+                        handler_step.name, StepRecord(handler_step.name, handler=True)
+                    )
                     _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
@@ -434,6 +450,8 @@ def _execute(
             error = exc
     except BaseException as exc:  # recorded below, then raised again
         error = exc
+    finally:  # a background step's processes belong to the run: they end with it
+        stop_background(record.steps.values(), options.kill_grace)
     cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
     for step_record in cut_short:
         step_record.status = "failed"
@@ -550,6 +568,10 @@ def _run_step(
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
             if opts.capture in record.variables:
                 captured = {opts.capture: record.variables[opts.capture]}
+        if attempt.status == "succeeded" and attempt.exports:  # `export X=1` reaches later steps
+            exported = {k: mask(v) for k, v in attempt.exports.items()}
+            record.variables.update(exported)
+            captured = {**(captured or {}), **exported}
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -557,7 +579,7 @@ def _run_step(
     state.message = mask(attempt.message)
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
-    state.pgid = None
+    state.pgid = attempt.background  # a background step's group lives until the run ends
     # Not synced: lost in a power loss, the step reads as unknown (resume asks).
     world.store.record_step(record, state, variables=captured)
     # Recorded before it is shown; synced to disk while the next step's record is.
@@ -593,10 +615,16 @@ def _audit_step(
     )
 
 
+def _kind(step: Step) -> StepKind:
+    kind = kind_for(step)
+    assert kind is not None, "plan_steps leaves out the steps ops cannot run"
+    return kind
+
+
 def _attempts(
     step: Step, ctx: StepContext, attempts: int, delay: float, world: World, state: StepRecord
 ) -> Attempt:
-    kind = STEP_KINDS[step.kind]
+    kind = _kind(step)
     result = Attempt("failed", None, "")
     for number in range(1, attempts + 1):
         state.attempts = number

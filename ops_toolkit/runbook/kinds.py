@@ -6,17 +6,23 @@ A literal dict, so a type checker follows it and an unknown kind is an error lis
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample, escape_promql_string
 from ops_toolkit.runbook.attributes import PromqlExpect, ShellExpect
 from ops_toolkit.runbook.context import Attempt, StepContext
-from ops_toolkit.runbook.model import Step
+from ops_toolkit.runbook.environment import is_ops_credential
+from ops_toolkit.runbook.model import Param, Step
+
+if TYPE_CHECKING:
+    from ops_toolkit.runbook.process import ProcessResult
 
 _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -34,77 +40,221 @@ class StepKind(Protocol):
 
 @dataclass(frozen=True)
 class ShellKind:
-    """A shell script in its own process group; values arrive only as environment variables."""
+    """A shell script in its own process group; values arrive only as environment variables.
+
+    As in Runme: leading ``$ `` prompts are dropped, variables the script exports reach the
+    steps after it, ``background`` starts it and goes on, ``promptEnv`` asks for unset
+    variables it exports.
+    """
 
     shell: str
     description: str
     flags: tuple[str, ...] = ("-e",)
 
-    def argv(self, step: Step, ctx: StepContext) -> list[str]:
+    def argv(self, step: Step, ctx: StepContext, script: str | None = None) -> list[str]:
         shell = self.shell if self.shell != "sh" else (ctx.runbook.shell or "sh")
         flags = self.flags if shell == self.shell else ("-e",)
-        return [shell, *flags, "-c", step.code]
+        return [shell, *flags, "-c", shell_script(step) if script is None else script]
 
     def describe(self, step: Step, ctx: StepContext) -> str:
         argv = self.argv(step, ctx)
-        return f"run with {' '.join(argv[:-1])} <script> in {ctx.cwd or '.'}"
+        how = f"{' '.join(argv[:-1])} <script> in {ctx.cwd or '.'}"
+        asks = exported_names(step) if ctx.options.promptEnv else []
+        ask = f"; asks for {', '.join(asks)} when unset (promptEnv)" if asks else ""
+        if ctx.options.background:
+            return f"start in the background with {how}; stopped when the run ends{ask}"
+        return f"run with {how}{ask}"
 
     def run(self, step: Step, ctx: StepContext) -> Attempt:
-        from ops_toolkit.runbook.process import run_process
+        script, asked, problem = _ask_for_exports(step, ctx)
+        if problem:
+            return Attempt("failed", None, "", message=problem)
+        env = {**ctx.env, **asked}
+        if ctx.options.background:
+            return self._start_background(step, ctx, script, env)
+        with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
+            exported = os.path.join(directory, "exports")
+            argv = self.argv(step, ctx, dump_exports(exported) + script)
+            try:
+                result = _run_masked(step, ctx, argv, env)
+            except OSError as exc:
+                return Attempt(
+                    "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
+                )
+            exports = read_exports(exported, ctx.env)
+        attempt = _judge(result, ctx)
+        return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
 
-        live = ctx.mask.stream()  # a secret split across two reads is masked all the same
+    def _start_background(
+        self, step: Step, ctx: StepContext, script: str, env: dict[str, str]
+    ) -> Attempt:
+        from ops_toolkit.runbook.background import start_background
 
-        def show(text: str) -> None:
-            masked = live.feed(text)
-            if masked:
-                ctx.ui.step_output(step, masked)
-
+        handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
+        os.close(handle)
         try:
-            result = run_process(
-                self.argv(step, ctx),
-                env=ctx.env,
-                cwd=ctx.cwd,
-                timeout=ctx.options.timeout,
-                on_output=show,
-                on_start=ctx.on_start,
-                kill_grace=ctx.kill_grace,
-                interactive=ctx.options.interactive and ctx.interactive,
-            )
+            pgid = start_background(self.argv(step, ctx, script), env, ctx.cwd, log)
         except OSError as exc:
             return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
-        finally:
-            rest = live.flush()
-            if rest:
-                ctx.ui.step_output(step, rest)
-        output = ctx.mask(result.output)
-        if result.timed_out:
-            limit = format_duration(ctx.options.timeout or 0)
-            return Attempt("timed_out", None, output, result.stdout, f"timed out after {limit}")
-        expect = ctx.options.expect
-        wanted = 0
-        if isinstance(expect, ShellExpect) and expect.exit_code is not None:
-            wanted = expect.exit_code
-        if result.exit_code != wanted:
-            return Attempt(
-                "failed",
-                result.exit_code,
-                output,
-                result.stdout,
-                f"exit code {result.exit_code}" + (f" (expected {wanted})" if wanted else ""),
-            )
-        if (
-            isinstance(expect, ShellExpect)
-            and expect.pattern is not None
-            and not expect.pattern.search(result.output)
-        ):
-            return Attempt(
-                "failed",
-                result.exit_code,
-                output,
-                result.stdout,
-                f"output does not match /{expect.pattern.pattern}/",
-            )
-        return Attempt("succeeded", result.exit_code, output, result.stdout)
+        ctx.on_start(pgid)
+        return Attempt(
+            "succeeded",
+            None,
+            f"started in the background as process group {pgid}; output in {log}\n",
+            message="running in the background until the run ends",
+            background=pgid,
+        )
+
+
+# The script's exported environment, written when it exits, for the steps after it. On the
+# script's first line, so the line numbers in the shell's error messages stay the script's.
+# The file is ops's own temporary path, so the step's environment stays what the
+# environment models say it is.
+_SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
+
+
+def dump_exports(path: str) -> str:
+    """The prologue that writes the script's exported environment to ``path`` at exit."""
+    import shlex
+
+    return f"trap {shlex.quote(f'env -0 > {shlex.quote(path)}')} EXIT; "
+
+
+_PROMPT = re.compile(r"^([ \t]*)\$ ", re.MULTILINE)
+_EXPORT = re.compile(r"^[ \t]*export[ \t]+([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.MULTILINE)
+
+
+def shell_script(step: Step) -> str:
+    """The step's code as the shell gets it: leading ``$ `` prompts dropped, as Runme does."""
+    return _PROMPT.sub(r"\1", step.code)
+
+
+def exported_names(step: Step) -> list[str]:
+    """Names the script sets with ``export NAME=value``, in order."""
+    return list(dict.fromkeys(m.group(1) for m in _EXPORT.finditer(shell_script(step))))
+
+
+def read_exports(path: str, given: Mapping[str, str]) -> dict[str, str]:
+    """Variables the script exported or changed, minus the shell's own and ops's credentials."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return {}  # the script replaced itself (exec) or set its own EXIT trap
+    exports = {}
+    for entry in data.split(b"\0"):
+        name, sep, value = entry.decode("utf-8", "replace").partition("=")
+        if not sep or name in _SHELL_OWN or given.get(name) == value:
+            continue
+        if not is_ops_credential(name, value):  # ops's own never pass from step to step
+            exports[name] = value
+    return exports
+
+
+def _ask_for_exports(step: Step, ctx: StepContext) -> tuple[str, dict[str, str], str | None]:
+    """``promptEnv``: each unset variable the step exports is asked for at a terminal.
+
+    The answer reaches the script as an environment variable (its ``export NAME=...`` line
+    becomes ``export NAME``), never pasted into the script. A variable already set keeps its
+    value. Unattended, an unset one refuses the step; ``skipPrompts: true`` in the front
+    matter runs the script as written.
+    """
+    script = shell_script(step)
+    if not ctx.options.promptEnv or ctx.runbook.other_front_matter.get("skipPrompts") is True:
+        return script, {}, None
+    asked: dict[str, str] = {}
+    missing: list[str] = []
+
+    def ask(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if ctx.env.get(name) or name in asked:
+            return f"export {name}"
+        if not ctx.interactive:
+            missing.append(name)
+            return match.group(0)
+        placeholder = match.group(2).strip().strip("\"'")
+        param = Param(
+            name,
+            step.line,
+            default=placeholder or None,
+            description=f"step {step.name!r} exports it (promptEnv)",
+        )
+        asked[name] = ctx.ui.ask_param(param)
+        return f"export {name}"
+
+    script = _EXPORT.sub(ask, script)
+    if missing:
+        names = ", ".join(missing)
+        return (
+            script,
+            asked,
+            f"asks for {names} (promptEnv) but no one is at a terminal; set {names} in the "
+            "environment, or run it at a terminal",
+        )
+    return script, asked, None
+
+
+def _run_masked(
+    step: Step, ctx: StepContext, argv: list[str], env: Mapping[str, str]
+) -> ProcessResult:
+    """Run ``argv`` for ``step``, its output shown masked as it arrives."""
+    from ops_toolkit.runbook.process import run_process
+
+    live = ctx.mask.stream()  # a secret split across two reads is masked all the same
+
+    def show(text: str) -> None:
+        masked = live.feed(text)
+        if masked:
+            ctx.ui.step_output(step, masked)
+
+    try:
+        return run_process(
+            argv,
+            env=env,
+            cwd=ctx.cwd,
+            timeout=ctx.options.timeout,
+            on_output=show,
+            on_start=ctx.on_start,
+            kill_grace=ctx.kill_grace,
+            interactive=ctx.options.interactive and ctx.interactive,
+        )
+    finally:
+        rest = live.flush()
+        if rest:
+            ctx.ui.step_output(step, rest)
+
+
+def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
+    """A finished process as an attempt: timed out, wrong exit code, output not as expected."""
+    output = ctx.mask(result.output)
+    if result.timed_out:
+        limit = format_duration(ctx.options.timeout or 0)
+        return Attempt("timed_out", None, output, result.stdout, f"timed out after {limit}")
+    expect = ctx.options.expect
+    wanted = 0
+    if isinstance(expect, ShellExpect) and expect.exit_code is not None:
+        wanted = expect.exit_code
+    if result.exit_code != wanted:
+        return Attempt(
+            "failed",
+            result.exit_code,
+            output,
+            result.stdout,
+            f"exit code {result.exit_code}" + (f" (expected {wanted})" if wanted else ""),
+        )
+    if (
+        isinstance(expect, ShellExpect)
+        and expect.pattern is not None
+        and not expect.pattern.search(result.output)
+    ):
+        return Attempt(
+            "failed",
+            result.exit_code,
+            output,
+            result.stdout,
+            f"output does not match /{expect.pattern.pattern}/",
+        )
+    return Attempt("succeeded", result.exit_code, output, result.stdout)
 
 
 def substitute_params(query: str, params: Mapping[str, str]) -> str:
@@ -204,9 +354,74 @@ def _display(text: str, variables: Mapping[str, str]) -> str:
     return _REFERENCE.sub(replace, text)
 
 
+_SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "typescript": ".ts", "ruby": ".rb"}
+
+
+@dataclass(frozen=True)
+class InterpreterKind:
+    """A block in another language, run as Runme runs it: its ``interpreter`` attribute is
+    the program, given the block as a script file (in a private temporary directory)."""
+
+    description: str = "a script in another language, run by its 'interpreter' attribute"
+
+    def describe(self, step: Step, ctx: StepContext) -> str:
+        return f"run with {step.attr('interpreter')} <script> in {ctx.cwd or '.'}"
+
+    def run(self, step: Step, ctx: StepContext) -> Attempt:
+        import shlex
+
+        program = shlex.split(step.attr("interpreter") or "")
+        language = step.language.lower()
+        suffix = _SUFFIXES.get(language, f".{language}" if language.isalnum() else "")
+        with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
+            script = os.path.join(directory, f"{step.name}{suffix}")
+            with open(script, "w", encoding="utf-8") as handle:
+                handle.write(step.code)
+            try:
+                result = _run_masked(step, ctx, [*program, script], ctx.env)
+            except OSError as exc:
+                return Attempt(
+                    "failed", None, "", message=f"cannot start {program[0]}: {exc.strerror}"
+                )
+        return _judge(result, ctx)
+
+
+# Fence languages Runme runs with the shell: the same step kind as ``sh`` to ops. A fence
+# without a language but with attributes is a shell step too.
+SHELL_LANGUAGES = {"": "sh", "shell": "sh", "sh-raw": "sh"}
+
 STEP_KINDS: dict[str, StepKind] = {
     "sh": ShellKind("sh", "a POSIX shell script (stops at the first failing command)"),
     "bash": ShellKind("bash", "a bash script (errexit and pipefail on)", ("-e", "-o", "pipefail")),
     "promql": PromqlKind(),
     "manual": ManualKind(),
+}
+
+INTERPRETED = InterpreterKind()
+
+
+def kind_for(step: Step) -> StepKind | None:
+    """How ``step`` runs: its kind, else its ``interpreter``; None when ops cannot run it."""
+    kind = STEP_KINDS.get(step.kind)
+    if kind is None and step.attr("interpreter"):
+        return INTERPRETED
+    return kind
+
+
+def not_runnable(step: Step) -> str:
+    """Why ``step`` cannot run, and what would make it run."""
+    return (
+        f"ops does not run {step.language or step.kind!r} blocks; give the step an "
+        '"interpreter" attribute (the program that runs it, e.g. '
+        f'"interpreter":"{_EXAMPLE_INTERPRETERS.get(step.kind, step.kind)}")'
+    )
+
+
+_EXAMPLE_INTERPRETERS = {
+    "python": "python3",
+    "py": "python3",
+    "js": "node",
+    "javascript": "node",
+    "ts": "deno run",
+    "typescript": "deno run",
 }

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
 from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.expr import parse_expression, variables_in
+from ops_toolkit.runbook.kinds import STEP_KINDS, exported_names, kind_for, not_runnable
 from ops_toolkit.runbook.model import Runbook, Step
+from ops_toolkit.runbook.parse import FRONT_KEYS
 from ops_toolkit.suggest import did_you_mean
 
 _KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -30,6 +32,16 @@ WELL_KNOWN_ENV = frozenset(
     PPID RANDOM SECONDS LINENO IFS BASH_SOURCE BASH_VERSION PIPESTATUS REPLY EDITOR PAGER
     KUBECONFIG AWS_PROFILE AWS_REGION XDG_RUNTIME_DIR XDG_STATE_HOME XDG_CONFIG_HOME CI
     OPS_RUN_ID OPS_STEP OPS_RUNBOOK OPS_PROMETHEUS_URL""".split()
+)
+# Front matter keys of the tools runbooks come from (Runme, Hugo and its book theme,
+# Docusaurus, Jekyll): kept, meaningless to ops, and not worth a warning.
+OTHER_TOOLS_FRONT_KEYS = frozenset(
+    """runme skipPrompts category terminalRows
+    weight bookCollapseSection bookFlatSection bookHidden bookToc bookComments
+    bookSearchExclude draft date lastmod publishDate expiryDate aliases slug tags categories
+    keywords summary linkTitle menu type layout url toc
+    id sidebar_position sidebar_label sidebar_class_name hide_title hide_table_of_contents
+    pagination_label custom_edit_url displayed_sidebar authors permalink""".split()
 )
 DESTRUCTIVE = (
     (
@@ -71,7 +83,7 @@ class Finding:
 
     source: str
     line: int
-    level: str  # "error" | "warning"
+    level: str  # "error" | "warning" | "note" (a fact worth knowing; never fails lint)
     rule: str
     message: str
 
@@ -136,8 +148,32 @@ def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
         )
     if not runbook.steps:
         yield _finding(
-            runbook, 1, "warning", "no-steps", "no steps: no fenced block has attributes"
+            runbook,
+            1,
+            "note",
+            "no-steps",
+            "no steps: a page to read (a fenced block with attributes is a step)",
         )
+    for fence in runbook.unrun_shell_blocks:
+        yield _finding(
+            runbook,
+            fence.line,
+            "note",
+            "runme-would-run",
+            f"a {fence.language} block without attributes is documentation to ops, but Runme "
+            f"would run it; to make it a step, give it attributes: "
+            f'```{fence.language} {{"name":"{fence.name}"}}',
+        )
+    for key in runbook.other_front_matter:
+        if key not in OTHER_TOOLS_FRONT_KEYS:
+            yield _finding(
+                runbook,
+                runbook.front_matter_line.get(key, 1),
+                "warning",
+                "unknown-front-matter",
+                f"front matter key {key!r} means nothing to ops"
+                f"{did_you_mean(key, FRONT_KEYS)}; it is kept and ignored",
+            )
     for secret in runbook.secrets:
         if not ENV_NAME.fullmatch(secret):
             yield _finding(
@@ -249,7 +285,7 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "bad-on-failure",
                 f"{label}: on_failure names the step itself",
             )
-        elif runbook.step(target) is None:
+        elif (handler := runbook.step(target)) is None:
             hint = did_you_mean(target, [s.name for s in runbook.steps])
             yield _finding(
                 runbook,
@@ -258,7 +294,56 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "bad-on-failure",
                 f"{label}: on_failure names no step: {target!r}{hint}",
             )
-    if _UPPER_SNAKE.fullmatch(step.name):
+        elif kind_for(handler) is None:
+            yield _finding(
+                runbook,
+                step.line,
+                "error",
+                "bad-on-failure",
+                f"{label}: on_failure names step {handler.name!r}, which ops cannot run",
+            )
+    if step.kind in STEP_KINDS and "interpreter" in step.attributes:
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "interpreter-ignored",
+            f"{label}: interpreter has no effect on a {step.kind} step (it runs with "
+            f"{runbook.shell or 'sh' if step.kind == 'sh' else step.kind}); it is for "
+            "blocks in other languages",
+        )
+    if kind_for(step) is None:
+        typo = did_you_mean(step.kind, STEP_KINDS)
+        if typo:
+            yield _finding(
+                runbook,
+                step.line,
+                "warning",
+                "unknown-kind",
+                f"{label}: ops does not run {step.language!r} blocks{typo}",
+            )
+        else:
+            yield _finding(
+                runbook,
+                step.line,
+                "note",
+                "not-run",
+                f"{label}: {not_runnable(step)}; until then it is documentation",
+            )
+    yield from _lint_background(runbook, step)
+    prompt = (step.attr("promptEnv") or "").strip().lower()
+    if prompt in ("true", "yes", "1", "auto", "always") and not exported_names(step):
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "prompt-env",
+            f"{label}: promptEnv asks for the variables a step exports ('export NAME=value'), "
+            "and this one exports none",
+        )
+    if not step.named:
+        pass  # named after its first command, as Runme names it; style is not the file's
+    elif _UPPER_SNAKE.fullmatch(step.name):
         yield _finding(
             runbook,
             step.line,
@@ -277,6 +362,32 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
         )
     yield from _lint_when(runbook, step, known)
     yield from _lint_code(runbook, step, known)
+
+
+_NO_EFFECT_IN_BACKGROUND = ("expect", "capture", "retries", "timeout", "interactive", "on_failure")
+
+
+def _lint_background(runbook: Runbook, step: Step) -> Iterable[Finding]:
+    label = f"step {step.name!r}"
+    if (step.attr("background") or "").strip().lower() not in ("true", "yes", "1"):
+        return
+    yield _finding(
+        runbook,
+        step.line,
+        "note",
+        "background",
+        f"{label}: runs in the background: the run goes on at once, and stops it when it ends",
+    )
+    ignored = [key for key in _NO_EFFECT_IN_BACKGROUND if key in step.attributes]
+    if ignored:
+        yield _finding(
+            runbook,
+            step.line,
+            "warning",
+            "background-attribute",
+            f"{label}: {', '.join(ignored)} has no effect on a background step (the run does "
+            "not wait for it)",
+        )
 
 
 def _lint_when(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Finding]:
@@ -307,13 +418,13 @@ def _lint_code(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
         reported: set[str] = set()
         for offset, text in enumerate(lines, 1):
             line = step.line + offset
-            if text.startswith("$ "):
+            if text.lstrip(" \t").startswith("$ "):
                 yield _finding(
                     runbook,
                     line,
-                    "warning",
+                    "note",
                     "runme-dollar",
-                    f"{label}: line starts with '$ ', which Runme strips; remove the prompt",
+                    f"{label}: the '$ ' prompt is dropped before the line runs (as Runme does)",
                 )
             for pattern, what in DESTRUCTIVE:
                 if not confirm and pattern.search(text) and what not in reported:

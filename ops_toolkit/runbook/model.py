@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+# An alert name as Prometheus rules spell them by convention: CamelCase, no '-' or '.'.
+_ALERT_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Step:
     line: int
     end_line: int
     info_line: str = ""
+    language: str = ""  # the fence's language as written; ``kind`` is what runs it
+    named: bool = True  # False: the name was made from the first command, as Runme does
 
     def attr(self, key: str) -> str | None:
         return self.attributes.get(key)
@@ -41,6 +47,15 @@ class Step:
     def tags(self) -> tuple[str, ...]:
         raw = self.attributes.get("tag", "")
         return tuple(t for t in (p.strip() for p in raw.split(",")) if t)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A shell block without attributes: documentation to ops, a cell Runme would run."""
+
+    language: str
+    line: int
+    name: str  # the name Runme gives it
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,9 @@ class Runbook:
     cwd: str | None = None
     steps: tuple[Step, ...] = ()
     front_matter_line: Mapping[str, int] = field(default_factory=dict)
+    # Front matter keys ops does not use (Runme's, Hugo's, a team's own): kept, never an error.
+    other_front_matter: Mapping[str, object] = field(default_factory=dict)
+    unrun_shell_blocks: tuple[Fence, ...] = ()
 
     @property
     def name(self) -> str:
@@ -66,8 +84,21 @@ class Runbook:
         base = self.source.rsplit("/", 1)[-1]
         return base[:-3] if base.endswith(".md") else base
 
-    def step(self, name: str) -> Step | None:
-        return next((s for s in self.steps if s.name == name), None)
+    @property
+    def alert_names(self) -> tuple[str, ...]:
+        """The alerts this runbook is for: its ``alerts:``, and the alert it is named after.
+
+        prometheus-operator's runbooks are ``<component>/<AlertName>.md`` without an
+        ``alerts:`` list, and kube-prometheus's ``runbook_url`` points at them by that name.
+        """
+        named = (self.name,) if _ALERT_NAME.fullmatch(self.name) else ()
+        return self.alerts + tuple(n for n in named if n not in self.alerts)
+
+    def step(self, reference: str) -> Step | None:
+        """The step named ``reference``, else the one whose Runme ``id`` it is."""
+        return next((s for s in self.steps if s.name == reference), None) or next(
+            (s for s in self.steps if s.attributes.get("id") == reference), None
+        )
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

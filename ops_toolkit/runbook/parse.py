@@ -10,31 +10,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ops_toolkit.errors import RunbookError
-from ops_toolkit.runbook.kinds import STEP_KINDS
-from ops_toolkit.runbook.model import Param, Runbook, Step
+from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
+from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
 
 MAX_BYTES = 1024 * 1024
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+_TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _PARAM_KEYS = ("default", "pattern", "choices", "required", "from_label", "description", "secret")
-_FRONT_KEYS = (
-    "title",
-    "owner",
-    "alerts",
-    "params",
-    "secrets",
-    "env",
-    "shell",
-    "cwd",
-    "description",
-)
+FRONT_KEYS = ("title", "owner", "alerts", "params", "secrets", "env", "shell", "cwd", "description")
+
+# Languages Runme runs in a shell even without attributes (lint tells how to make them steps).
+RUNME_SHELLS = frozenset({"sh", "bash", "shell", "zsh", "sh-raw"})
 
 _markdown: Any = None
 
@@ -86,7 +82,7 @@ def parse_runbook(text: str, source: str) -> Runbook:
         line = text[: text.index("\x00")].count("\n") + 1
         raise RunbookError.at(source, line, "file contains a NUL byte; is it a text file?")
     meta, meta_lines, body, offset = _split_front_matter(text, source)
-    steps = _parse_steps(body, offset, source)
+    steps, unrun = _parse_steps(body, offset, source)
     title = _string(meta, "title", source, meta_lines) or _first_heading(body) or ""
     return Runbook(
         source=source,
@@ -101,46 +97,64 @@ def parse_runbook(text: str, source: str) -> Runbook:
         cwd=_string(meta, "cwd", source, meta_lines),
         steps=steps,
         front_matter_line=meta_lines,
+        other_front_matter={k: v for k, v in meta.items() if k not in FRONT_KEYS},
+        unrun_shell_blocks=unrun,
     )
 
 
 def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[str, int], str, int]:
-    if not (text.startswith("---\n") or text.startswith("---\r\n")):
+    """YAML front matter between ``---`` lines, or TOML between ``+++`` lines (Hugo, Runme).
+
+    Every key is kept, known to ops or not: a Hugo page or a Runme notebook opens as it is,
+    and lint says which keys ops ignores.
+    """
+    if not text.startswith(("---\n", "---\r\n", "+++\n", "+++\r\n")):
         return {}, {}, text, 0
+    delimiter = text[:3]
     start = text.index("\n") + 1
-    end = _FRONT_MATTER_END.search(text, start)
+    closing = _FRONT_MATTER_END if delimiter == "---" else _TOML_END
+    end = closing.search(text, start)
     if end is None:
-        raise RunbookError.at(source, 1, "front matter starts with '---' but never ends")
+        raise RunbookError.at(source, 1, f"front matter starts with '{delimiter}' but never ends")
     raw = text[start : end.start()]
     after = text.find("\n", end.end())
     body = "" if after < 0 else text[after + 1 :]
     offset = text[: after + 1].count("\n") if after >= 0 else text.count("\n") + 1
+    loaded = _load_yaml(raw, source) if delimiter == "---" else _load_toml(raw, source)
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise RunbookError.at(source, 2, "front matter must be a YAML mapping (key: value)")
+    return {str(k): v for k, v in loaded.items()}, _key_lines(raw, 2), body, offset
+
+
+def _load_yaml(raw: str, source: str) -> Any:
     try:
-        loaded = yaml.load(raw, Loader=_YAML_LOADER)
+        return yaml.load(raw, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RunbookError.at(source, line, f"front matter is not valid YAML: {problem}") from None
-    if loaded is None:
-        loaded = {}
-    if not isinstance(loaded, dict):
-        raise RunbookError.at(source, 2, "front matter must be a YAML mapping (key: value)")
-    lines = _key_lines(raw, 2)
-    for key in loaded:
-        if str(key) not in _FRONT_KEYS:
-            hint = did_you_mean(str(key), _FRONT_KEYS)
-            raise RunbookError.at(
-                source, lines.get(str(key), 2), f"unknown front matter key {key!r}{hint}"
-            )
-    return loaded, lines, body, offset
+
+
+def _load_toml(raw: str, source: str) -> Any:
+    import tomllib
+
+    try:
+        return tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)$", str(exc))
+        line = int(match.group(1)) + 1 if match else 1
+        problem = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)$", "", str(exc))
+        raise RunbookError.at(source, line, f"front matter is not valid TOML: {problem}") from None
 
 
 def _key_lines(raw: str, first_line: int) -> dict[str, int]:
     """Line of each top-level and params key, so errors can point at them."""
     lines: dict[str, int] = {}
     for number, line in enumerate(raw.splitlines(), first_line):
-        match = re.match(r"^(\s{0,4})([A-Za-z_][\w-]*)\s*:", line)
+        match = re.match(r"^(\s{0,4})([A-Za-z_][\w-]*)\s*[:=]", line)
         if match:
             key = match.group(2)
             lines.setdefault(key if not match.group(1) else f"params.{key}", number)
@@ -235,12 +249,60 @@ def _first_heading(body: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _parse_steps(body: str, offset: int, source: str) -> tuple[Step, ...]:
+def _parse_steps(body: str, offset: int, source: str) -> tuple[tuple[Step, ...], tuple[Fence, ...]]:
+    fences = list(_fences(body, offset, source))
+    explicit = {f.attributes["name"] for f in fences if f.attributes and f.attributes.get("name")}
+    namer = _RunmeNamer(explicit)
+    steps: list[Step] = []
+    unrun: list[Fence] = []
+    seen: dict[str, int] = {}
+    for fence in fences:
+        given = (fence.attributes or {}).get("name")
+        name = namer.name(given, fence.code)
+        if fence.attributes is None:  # documentation; named all the same, as Runme counts it
+            if fence.language.lower() in RUNME_SHELLS:
+                unrun.append(Fence(fence.language, fence.line, name))
+            continue
+        if given and given in seen:
+            raise RunbookError.at(
+                source,
+                fence.line,
+                f"step {given!r}: duplicate name (first used on line {seen[given]})",
+            )
+        seen[name] = fence.line
+        language = fence.language.lower()
+        steps.append(
+            Step(
+                name=name,
+                kind=SHELL_LANGUAGES.get(language, language),
+                code=fence.code,
+                attributes=fence.attributes,
+                section=fence.section,
+                line=fence.line,
+                end_line=fence.end_line,
+                info_line=fence.info,
+                language=fence.language,
+                named=bool(given),
+            )
+        )
+    return tuple(steps), tuple(unrun)
+
+
+@dataclass(frozen=True)
+class _RawFence:
+    language: str
+    attributes: dict[str, str] | None
+    code: str
+    section: tuple[str, ...]
+    line: int
+    end_line: int
+    info: str
+
+
+def _fences(body: str, offset: int, source: str) -> Iterator[_RawFence]:
     tokens = _parser().parse(body)
     body_lines = body.splitlines()
     headings: list[tuple[int, str]] = []
-    steps: list[Step] = []
-    seen: dict[str, int] = {}
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
             level = int(token.tag[1:])
@@ -251,7 +313,6 @@ def _parse_steps(body: str, offset: int, source: str) -> tuple[Step, ...]:
         if token.type != "fence" or token.map is None:
             continue
         line = token.map[0] + offset + 1
-        end_line = token.map[1] + offset
         if not _is_closed(token, body_lines):
             raise RunbookError.at(
                 source, line, "code fence is never closed (add a closing ``` line)"
@@ -259,41 +320,70 @@ def _parse_steps(body: str, offset: int, source: str) -> tuple[Step, ...]:
         info = token.info.strip()
         lang, _, rest = info.partition(" ")
         lang, rest = lang.strip(), rest.strip()
-        if "{" in lang:  # ```sh{"name":"x"}
+        if "{" in lang:  # ```sh{"name":"x"} or ```{"name":"x"}
             lang, rest = lang[: lang.index("{")], lang[lang.index("{") :] + rest
-        if not rest.startswith("{"):
-            continue  # documentation, not a step
-        attributes = _attributes(rest, source, line)
-        name = attributes.get("name")
-        kind = lang.lower()
-        label = f"step {name!r}" if name else "step"
-        if kind not in STEP_KINDS:
-            valid = ", ".join(sorted(STEP_KINDS))
-            shown = repr(lang) if lang else "(none)"
-            raise RunbookError.at(source, line, f"{label}: unknown kind {shown} (valid: {valid})")
-        if not name:
-            raise RunbookError.at(
-                source, line, 'step has no \'name\' attribute; add one, e.g. {"name":"check-x"}'
-            )
-        if name in seen:
-            raise RunbookError.at(
-                source, line, f"step {name!r}: duplicate name (first used on line {seen[name]})"
-            )
-        seen[name] = line
-        section = tuple(t for lvl, t in headings if lvl > 1)
-        steps.append(
-            Step(
-                name=name,
-                kind=kind,
-                code=token.content,
-                attributes=attributes,
-                section=section,
-                line=line,
-                end_line=end_line,
-                info_line=info,
-            )
+        yield _RawFence(
+            language=lang,
+            attributes=_attributes(rest, source, line) if rest.startswith("{") else None,
+            code=token.content,
+            section=tuple(t for lvl, t in headings if lvl > 1),
+            line=line,
+            end_line=token.map[1] + offset,
+            info=info,
         )
-    return tuple(steps)
+
+
+class _RunmeNamer:
+    """Names every fence as Runme does, so ``--step`` takes the names Runme shows.
+
+    A fence without a ``name`` is named after its first command (see ``runme_name``); the
+    n-th fence with the same name gets ``-n``. Unlike Runme, a name given in the file is
+    never changed: an automatic name that would take it gets the next number instead.
+    """
+
+    def __init__(self, explicit: set[str]) -> None:
+        self.explicit = explicit
+        self.counts: dict[str, int] = {}
+        self.used: set[str] = set()
+
+    def name(self, given: str | None, code: str) -> str:
+        base = given or runme_name(code) or "step"
+        self.counts[base] = self.counts.get(base, 0) + 1
+        if given:
+            self.used.add(given)
+            return given
+        number = self.counts[base]
+        candidate = base if number == 1 else f"{base}-{number}"
+        while candidate in self.explicit or candidate in self.used:
+            number += 1
+            candidate = f"{base}-{number}"
+        self.used.add(candidate)
+        return candidate
+
+
+def runme_name(code: str) -> str:
+    """Runme's name for an unnamed cell: its first command, cut to two lowercase words.
+
+    The first line that is not a comment (leading ``$`` prompts dropped, ``#`` comments cut
+    off); before any ``=`` (``export X=1`` is named ``export-x``); its first 32 bytes and
+    first two space-separated words; lowercase ``a-z0-9`` kept, spaces made ``-``.
+    """
+    lines = [line.lstrip("$").rstrip() for line in code.splitlines()]
+    commands = [c for c in (line.strip().split("#", 1)[0].rstrip() for line in lines) if c]
+    first = commands[0] if commands else (lines[0] if lines else "")
+    equals = first.find("=")
+    while equals > 0:
+        first = first[:equals]
+        equals = first.find("=")
+    first = first.encode("utf-8")[:32].decode("utf-8", "ignore")
+    first = " ".join(first.split(" ")[:2])
+    name: list[str] = []
+    for char in first.lower():
+        if char == " " and name:
+            name.append("-")
+        elif "0" <= char <= "9" or "a" <= char <= "z":
+            name.append(char)
+    return "".join(name)
 
 
 def _is_closed(token: Any, lines: list[str]) -> bool:

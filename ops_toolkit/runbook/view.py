@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops_toolkit.runbook.kinds import kind_for, not_runnable
 from ops_toolkit.runbook.model import Runbook, Step
 
 _KIND_STYLE = {"sh": "green", "bash": "green", "promql": "magenta", "manual": "yellow"}
+_LEXERS = {"sh": "bash", "bash": "bash", "promql": "text", "manual": "markdown"}
 
 
 def runbook_summary(runbook: Runbook) -> dict[str, Any]:
@@ -15,8 +17,8 @@ def runbook_summary(runbook: Runbook) -> dict[str, Any]:
         "path": runbook.source,
         "title": runbook.title,
         "owner": runbook.owner,
-        "steps": len(runbook.steps),
-        "alerts": list(runbook.alerts),
+        "steps": sum(kind_for(s) is not None for s in runbook.steps),
+        "alerts": list(runbook.alert_names),
     }
 
 
@@ -44,6 +46,7 @@ def runbook_document(runbook: Runbook) -> dict[str, Any]:
             {
                 "name": s.name,
                 "kind": s.kind,
+                "runnable": kind_for(s) is not None,
                 "section": list(s.section),
                 "line": s.line,
                 "attributes": dict(s.attributes),
@@ -66,8 +69,8 @@ def list_table(runbooks: list[Runbook]) -> Any:
             Text(runbook.name),
             Text(runbook.title),
             Text(runbook.owner) if runbook.owner else Text("none", style="red"),
-            str(len(runbook.steps)),
-            Text(", ".join(runbook.alerts)),
+            str(sum(kind_for(s) is not None for s in runbook.steps)),
+            Text(", ".join(runbook.alert_names)),
         )
     return table
 
@@ -86,8 +89,8 @@ def show_renderables(runbook: Runbook) -> list[Any]:
     header.append(f"\n{runbook.source}", style="dim")
     if runbook.owner:
         header.append(f"\nowner: {runbook.owner}")
-    if runbook.alerts:
-        header.append(f"\nalerts: {', '.join(runbook.alerts)}")
+    if runbook.alert_names:
+        header.append(f"\nalerts: {', '.join(runbook.alert_names)}")
     if runbook.secrets:
         header.append(f"\nsecrets (from the environment): {', '.join(runbook.secrets)}")
     if runbook.env:
@@ -111,7 +114,7 @@ def show_renderables(runbook: Runbook) -> list[Any]:
             section = step.section
             parts.append(Rule(" / ".join(section) or "(top)", align="left"))
         parts.append(_step_title(number, step))
-        lexer = {"sh": "bash", "bash": "bash", "promql": "text", "manual": "markdown"}[step.kind]
+        lexer = _LEXERS.get(step.kind, step.language.lower() or "text")
         parts.append(
             Syntax(
                 step.code.rstrip("\n") or " ",
@@ -135,4 +138,8 @@ def _step_title(number: int, step: Step) -> Any:
     if extras:
         title.append("  " + "  ".join(f"{k}={v}" for k, v in extras.items()), style="cyan")
     title.append(f"  line {step.line}", style="dim")
+    if kind_for(step) is None:
+        title.append(f"\n   documentation: {not_runnable(step)}", style="dim")
+    elif (step.attr("background") or "").strip().lower() in ("true", "yes", "1"):
+        title.append("\n   background: the run goes on at once and stops it when it ends")
     return title

@@ -8,10 +8,10 @@ B*total - bad. Zero events in the window is no data (None), never 100%.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ops_toolkit.slo.windows import BURN_ALERTS
+from ops_toolkit.slo.model import BurnWindow
 
 
 @dataclass(frozen=True)
@@ -80,18 +80,24 @@ STATUSES = ("exhausted", "critical", "warning", "error", "no_data", "ok")
 
 
 def status(
-    remaining: float | None, burn_rates: Mapping[int, float | None], period_seconds: int
+    remaining: float | None,
+    burn_rates: Mapping[int, float | None],
+    alerts: Sequence[BurnWindow],
+    *,
+    totals: Mapping[int, float | None] | None = None,
+    min_events: int = 0,
 ) -> str:
-    """exhausted > critical (a page pair fires) > warning (a ticket pair fires) > no_data > ok."""
+    """exhausted > critical (a page pair fires) > warning (a ticket pair fires) > no_data > ok.
+
+    ``alerts`` is the SLO's window table (``windows.alert_windows``), the same the generated
+    alerting rules use, so the report's status and the alerts agree for every period;
+    ``totals`` (events per window) matter only with ``min_events``.
+    """
     if remaining is None:
         return "no_data"
     if remaining <= 0:
         return "exhausted"
-    fired = {
-        alert.severity
-        for alert in BURN_ALERTS
-        if _fires(alert.long, alert.short, alert.factor(period_seconds), burn_rates)
-    }
+    fired = {pair.severity for pair in alerts if fires(pair, burn_rates, totals, min_events)}
     if "page" in fired:
         return "critical"
     if "ticket" in fired:
@@ -99,9 +105,21 @@ def status(
     return "ok"
 
 
-def _fires(long: int, short: int, factor: float, burn_rates: Mapping[int, float | None]) -> bool:
-    a, b = burn_rates.get(long), burn_rates.get(short)
-    return a is not None and b is not None and a > factor and b > factor
+def fires(
+    pair: BurnWindow,
+    burn_rates: Mapping[int, float | None],
+    totals: Mapping[int, float | None] | None = None,
+    min_events: int = 0,
+) -> bool:
+    """Both windows burn faster than the pair's factor (a window without data never fires),
+    and the long window holds at least ``min_events`` events."""
+    a, b = burn_rates.get(pair.long), burn_rates.get(pair.short)
+    if a is None or b is None or a <= pair.factor or b <= pair.factor:
+        return False
+    if min_events <= 0:
+        return True
+    events = (totals or {}).get(pair.long)
+    return events is not None and events >= min_events
 
 
 def _clamp(value: float) -> float:

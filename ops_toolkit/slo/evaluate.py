@@ -25,7 +25,7 @@ from ops_toolkit.slo.queries import (
     count_queries,
     promql_range,
 )
-from ops_toolkit.slo.windows import BURN_WINDOWS
+from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
 
@@ -84,13 +84,21 @@ def from_ratios(
     period: Counts | None = None,
     windows: dict[int, Counts | None] | None = None,
     elapsed: float = 0.0,
+    totals: dict[int, float | None] | None = None,
 ) -> SLOStatus:
+    """``totals``: events per window, for ``alerting.min_events``; taken from ``windows``
+    when not given (direct queries), read from recorded series with ``--use-rules``."""
     remaining = budget.remaining_from_ratio(period_ratio, slo.budget)
     rates = {w: budget.burn_from_ratio(r, slo.budget) for w, r in window_ratios.items()}
+    if totals is None and windows is not None:
+        totals = {w: (c.total if c else 0.0) for w, c in windows.items()}
+    state = budget.status(
+        remaining, rates, alert_windows(slo), totals=totals, min_events=slo.alerting.min_events
+    )
     return SLOStatus(
         slo,
         at,
-        budget.status(remaining, rates, slo.window.period_seconds),
+        state,
         period_ratio,
         window_ratios,
         period,
@@ -101,13 +109,15 @@ def from_ratios(
 
 
 def failed(slo: SLO, at: float, message: str) -> SLOStatus:
-    return SLOStatus(slo, at, "error", None, dict.fromkeys(BURN_WINDOWS), error=message)
+    return SLOStatus(slo, at, "error", None, dict.fromkeys(DISPLAY_WINDOWS), error=message)
 
 
 def period_seconds_at(window: Window, at: float) -> int:
     """The range a window covers at ``at``: fixed when rolling, the period so far otherwise."""
     if window.rolling:
         return window.seconds
+    if window.start is not None or window.count != 1 or window.calendar in ("day", "year"):
+        return max(60, int(at - window.period_start(at)))
     zone = ZoneInfo(window.timezone)
     now = datetime.fromtimestamp(at, tz=UTC).astimezone(zone)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -133,7 +143,7 @@ class _Planned:
 def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
     planned = []
     for index, slo in enumerate(slos):
-        for window in (PERIOD, *BURN_WINDOWS):
+        for window in (PERIOD, *report_windows(slo)):
             seconds = period_seconds_at(slo.window, at) if window == PERIOD else window
             span = promql_range(seconds)
             counted, counted_query, total_query = count_queries(slo.sli, span)
@@ -192,7 +202,7 @@ def evaluate(
         if index in errors:
             results.append(failed(slo, at, errors[index]))
             continue
-        windows = {w: counts[index].get(w) for w in BURN_WINDOWS}
+        windows = {w: counts[index].get(w) for w in report_windows(slo)}
         period = counts[index].get(PERIOD)
         results.append(
             from_ratios(
@@ -300,8 +310,13 @@ def _missing_bucket(slo: SLO, sli: LatencySLI, source: MetricsSource, at: float)
     listed = ", ".join(buckets) if buckets else "none found"
     return (
         f"{slo.place}.sli.latency.below: histogram {sli.histogram}{sli.selector} has no bucket "
-        f'le="{sli.le}"; its buckets are: {listed}'
+        f"{bucket_names(sli)}; its buckets are: {listed}"
     )
+
+
+def bucket_names(sli: LatencySLI) -> str:
+    """``le="1.5"``, or ``le="1" or le="1.0"`` for a whole bound."""
+    return " or ".join(f'le="{le}"' for le in sli.le_spellings)
 
 
 def _bound(le: str) -> float:
@@ -321,17 +336,28 @@ def evaluate_recorded(
     """
     from ops_toolkit.durations import format_duration
 
-    names = {w: f"slo:error_ratio:{format_duration(w)}" for w in BURN_WINDOWS}
+    names = {w: f"slo:error_ratio:{format_duration(w)}" for w in windows_of(slos)}
     names[PERIOD] = "slo:error_ratio:period"
     windows = list(names)
-    answers = source.query_many([names[w] for w in windows], at)
+    counted = sorted(
+        {p.long for s in slos if s.alerting.min_events for p in alert_windows(s)}
+    )  # slo:total_events:<w> is recorded for the long windows of SLOs with min_events
+    total_names = [f"slo:total_events:{format_duration(w)}" for w in counted]
+    answers = source.query_many([*(names[w] for w in windows), *total_names], at)
     ratios: dict[tuple[str, str], dict[int, float]] = {}
-    for window, answer in zip(windows, answers, strict=True):
+    totals: dict[tuple[str, str], dict[int, float | None]] = {}
+    for number, answer in enumerate(answers):
+        name = (
+            names[windows[number]] if number < len(windows) else total_names[number - len(windows)]
+        )
         if isinstance(answer, Exception):
-            raise MetricsError(f"query {names[window]!r} failed: {answer}")
+            raise MetricsError(f"query {name!r} failed: {answer}")
         for sample in answer:
             key = (sample.labels.get("service", ""), sample.labels.get("slo", ""))
-            ratios.setdefault(key, {})[window] = sample.value
+            if number < len(windows):
+                ratios.setdefault(key, {})[windows[number]] = sample.value
+            else:
+                totals.setdefault(key, {})[counted[number - len(windows)]] = sample.value
     if not ratios and slos:
         raise MetricsError(
             "Prometheus has no slo:error_ratio series: load the rule files from 'ops slo rules' "
@@ -355,7 +381,8 @@ def evaluate_recorded(
                 slo,
                 at,
                 _ratio(recorded.get(PERIOD)),
-                {w: _ratio(recorded.get(w)) for w in BURN_WINDOWS},
+                {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
+                totals=totals.get((slo.service, slo.name), {}),
             )
         )
     return results

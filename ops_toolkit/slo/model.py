@@ -1,11 +1,28 @@
-"""The one SLO domain model every feature uses; ops/v1 and OpenSLO both map onto it."""
+"""The one SLO domain model every feature uses; every file format (ops/v1, OpenSLO, Sloth,
+Pyrra) maps onto it through its reader in ``slo/formats/``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
-CALENDAR_SECONDS = {"week": 7 * 86400, "month": 30 * 86400, "quarter": 90 * 86400}
+from ops_toolkit.durations import format_duration
+
+CALENDAR_SECONDS = {
+    "day": 86400,
+    "week": 7 * 86400,
+    "month": 30 * 86400,
+    "quarter": 90 * 86400,
+    "year": 365 * 86400,
+}
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+# Where periods start when the file names no start: a Monday, and a 1 January.
+_NATURAL_START = {
+    "day": "2000-01-01T00:00:00",
+    "week": "2001-01-01T00:00:00",
+    "month": "2000-01-01T00:00:00",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,28 @@ class LatencySLI:
     def le(self) -> str:
         return f"{self.below:g}"
 
+    @property
+    def le_spellings(self) -> tuple[str, ...]:
+        """How exporters write this bound: Prometheus 3 normalises whole classic bucket bounds
+        to ``1.0`` where Prometheus 2 and most client libraries wrote ``1``."""
+        if self.below == int(self.below) and "e" not in self.le:
+            return (self.le, f"{self.le}.0")
+        return (self.le,)
+
+    @property
+    def le_matcher(self) -> str:
+        """The bucket's label matcher, matching every spelling (``[.]``: no escaping needed)."""
+        spellings = self.le_spellings
+        if len(spellings) == 1:
+            return f'le="{self.le}"'
+        return f'le=~"{self.le}|{self.le}[.]0"'
+
+    def has_bound(self, le: str) -> bool:
+        try:
+            return float(le) == self.below
+        except ValueError:
+            return False
+
 
 @dataclass(frozen=True)
 class RawSLI:
@@ -43,11 +82,17 @@ SLI = RatioSLI | LatencySLI | RawSLI
 
 @dataclass(frozen=True)
 class Window:
-    """Rolling (``seconds``) or calendar (``calendar`` in ``timezone``)."""
+    """Rolling (``seconds``) or calendar (``count`` ``calendar`` units in ``timezone``).
+
+    Calendar periods start at ``start`` (a local ISO time, OpenSLO's ``startTime``) and
+    repeat every ``count`` units; without it, at the unit's natural start (Monday, the 1st).
+    """
 
     seconds: int
     calendar: str | None = None
     timezone: str = "UTC"
+    count: int = 1
+    start: str | None = None
 
     @property
     def rolling(self) -> bool:
@@ -56,16 +101,137 @@ class Window:
     @property
     def period_seconds(self) -> int:
         """The nominal period, used for burn-rate factors (a month counts as 30 days)."""
-        return CALENDAR_SECONDS[self.calendar] if self.calendar else self.seconds
+        return CALENDAR_SECONDS[self.calendar] * self.count if self.calendar else self.seconds
+
+    def period_start(self, at: float) -> float:
+        """When the calendar period holding ``at`` began (unix seconds)."""
+        from datetime import UTC, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        assert self.calendar is not None
+        zone = ZoneInfo(self.timezone)
+        now = datetime.fromtimestamp(at, tz=UTC).astimezone(zone).replace(tzinfo=None)
+        anchor = datetime.fromisoformat(
+            self.start or _NATURAL_START.get(self.calendar, _NATURAL_START["month"])
+        ).replace(tzinfo=None)
+        if self.calendar in ("day", "week"):
+            step = timedelta(days=(7 if self.calendar == "week" else 1) * self.count)
+            begin = anchor + step * ((now - anchor) // step)
+        else:
+            months = _MONTHS[self.calendar] * self.count
+            elapsed = (now.year - anchor.year) * 12 + now.month - anchor.month
+            begin = _add_months(anchor, elapsed // months * months)
+            if begin > now:
+                begin = _add_months(anchor, (elapsed // months - 1) * months)
+        return begin.replace(tzinfo=zone).timestamp()
 
     def describe(self) -> str:
         if self.calendar:
-            return f"calendar {self.calendar}" + (
+            unit = self.calendar if self.count == 1 else f"{self.count} {self.calendar}s"
+            since = f" from {self.start}" if self.start else ""
+            return f"calendar {unit}{since}" + (
                 f" ({self.timezone})" if self.timezone != "UTC" else ""
             )
-        from ops_toolkit.durations import format_duration
-
         return format_duration(self.seconds)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` plus whole months, the day clamped to the month's length (31 Jan + 1 = 28 Feb)."""
+    import calendar
+
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True)
+class BurnCondition:
+    """A burn-rate alert condition a file defines (OpenSLO ``AlertCondition``, kind burnrate).
+
+    Fires at ``severity`` when the burn rate over ``lookback`` seconds stays at or above
+    ``threshold`` for ``alert_after`` seconds; ``targets`` name where it should go.
+    """
+
+    name: str
+    severity: str
+    threshold: float
+    lookback: int
+    alert_after: int = 0
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One alert pair: fires when both windows burn faster than ``factor`` for ``for_seconds``."""
+
+    severity: str  # "page" | "ticket"
+    long: int
+    short: int
+    factor: float
+    for_seconds: int
+
+    def budget_share(self, period_seconds: int) -> float:
+        """The share of the period's budget spent in the long window when it fires."""
+        return self.factor * self.long / period_seconds
+
+    @property
+    def long_name(self) -> str:
+        return format_duration(self.long)
+
+    @property
+    def short_name(self) -> str:
+        return format_duration(self.short)
+
+    @property
+    def for_name(self) -> str:
+        return format_duration(self.for_seconds)
+
+
+@dataclass(frozen=True)
+class SeverityAlert:
+    """What a team sets for one tier's alerts (as Sloth's page_alert/ticket_alert): the alert
+    name (None: ``<Service><Slo>BudgetBurn``), extra labels (``severity`` may be renamed,
+    e.g. ``critical``; ``tier`` stays ``page``/``ticket``), annotations, or no alert at all."""
+
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """How an SLO's alerts are built; every field is optional (the defaults need nothing).
+
+    ``windows``: a custom window set (None: the Workbook's table scaled to the period).
+    ``min_events``: a pair fires only when its long window holds at least this many events
+    (0: off), so a low-traffic service does not page on one bad event out of two.
+    ``name``, ``labels`` and ``annotations`` apply to every burn alert of the SLO (as the
+    formats that carry them mean it); ``page`` and ``ticket`` override per tier;
+    ``disabled`` drops every burn-rate alert; ``conditions`` are burn-rate conditions a file
+    gives (OpenSLO AlertConditions), kept for conversion.
+    """
+
+    windows: tuple[BurnWindow, ...] | None = None
+    min_events: int = 0
+    page: SeverityAlert = field(default_factory=SeverityAlert)
+    ticket: SeverityAlert = field(default_factory=SeverityAlert)
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    disabled: bool = False
+    conditions: tuple[BurnCondition, ...] = ()
+
+    def tier(self, severity: str) -> SeverityAlert:
+        """One tier's settings with the SLO-wide ones beneath them."""
+        own = self.page if severity == "page" else self.ticket
+        return SeverityAlert(
+            name=own.name or self.name,
+            labels={**self.labels, **own.labels},
+            annotations={**self.annotations, **own.annotations},
+            disable=own.disable or self.disabled,
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +246,8 @@ class SLO:
     description: str = ""
     runbook: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    alerting: Alerting = field(default_factory=Alerting)
+    datasource: str | None = None  # a Prometheus URL the file names (OpenSLO DataSource)
 
     @property
     def budget(self) -> float:

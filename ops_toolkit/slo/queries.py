@@ -27,7 +27,7 @@ def count_queries(sli: SLI, window: str) -> tuple[str, str, str]:
                 f"sum(increase({total}[{window}]))",
             )
         case LatencySLI(histogram=histogram, selector=selector):
-            bucket = with_matcher(selector, f'le="{sli.le}"')
+            bucket = with_matcher(selector, sli.le_matcher)
             return (
                 "good",
                 f"sum(increase({histogram}_bucket{bucket}[{window}]))",

@@ -59,7 +59,7 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
         "total": _number(period.total, 3) if period else None,
         "budget_remaining": _number(status.budget_remaining),
         "bad_events_left": _number(status.bad_events_left, 3),
-        "burn_rates": {format_duration(w): _number(rates.get(w)) for w in BURN_WINDOWS},
+        "burn_rates": {format_duration(w): _number(r) for w, r in sorted(rates.items())},
         "status": status.status,
         "runbook": status.slo.runbook,
     }

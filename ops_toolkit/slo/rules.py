@@ -4,17 +4,21 @@ Naming scheme (every series carries ``service`` and ``slo`` plus the SLO file's 
 
     slo:bad_events:increase5m     bad events in the last 5m
     slo:total_events:increase5m   all events in the last 5m
-    slo:error_ratio:<w>           bad/total over w (5m, 30m, 1h, 2h, 6h, 1d, 3d), event-weighted:
-                                  sum_over_time of the 5m counts, never an average of ratios
+    slo:error_ratio:<w>           bad/total over w (5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLO's
+                                  own alert windows), event-weighted: sum_over_time of the 5m
+                                  counts, never an average of ratios
     slo:error_ratio:period        the same over the SLO's window (calendar: its nominal length)
     slo:burn_rate:<w>             error ratio / error budget
+    slo:total_events:<w>          events in an alert pair's long window (only with min_events)
     slo:budget_remaining:period   1 - error ratio over the period / error budget
     slo:objective:ratio           the objective as a ratio (0.999)
     slo:error_budget:ratio        1 - objective
 
-Alerts: ``<Service><Slo>BudgetBurn`` with ``severity: page`` (1h/5m and 6h/30m pairs) and
-``severity: ticket`` (1d/2h and 3d/6h pairs), factors recomputed for the SLO's period, and
-``<Service><Slo>NoData`` when the total series has been absent for 10 minutes.
+Alerts: ``<Service><Slo>BudgetBurn`` (or the tier's own name), one rule per window pair of
+``windows.alert_windows`` with its ``for:``, labelled ``severity``, ``tier`` (page/ticket),
+``long`` and ``short``; ``<Service><Slo>NoData`` per raw series the SLI depends on, labelled
+``missing`` (total, bad, good, bucket). Alertmanager ``inhibit_rules`` hold an SLO's ticket
+while its page fires.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from typing import Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.model import SLO, LatencySLI, RatioSLI, RawSLI, SLOFile
+from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI, SLOFile
 from ops_toolkit.slo.queries import with_matcher
-from ops_toolkit.slo.windows import BURN_ALERTS, BURN_WINDOWS
+from ops_toolkit.slo.windows import alert_windows, report_windows
 
 VALUE = '{{ printf "%.1f" $value }}'
 NO_DATA_FOR = "10m"
@@ -45,6 +49,20 @@ def camel(name: str) -> str:
 
 def alert_name(slo: SLO) -> str:
     return f"{camel(slo.service)}{camel(slo.name)}BudgetBurn"
+
+
+def burn_alert_name(slo: SLO, severity: str) -> str:
+    """The tier's own name when the SLO gives one, else ``<Service><Slo>BudgetBurn``."""
+    return slo.alerting.tier(severity).name or alert_name(slo)
+
+
+def burn_pairs(slo: SLO) -> list[BurnWindow]:
+    """The window pairs whose tier is not disabled: the pairs that get an alerting rule."""
+    return [p for p in alert_windows(slo) if not slo.alerting.tier(p.severity).disable]
+
+
+def burn_alert_names(slo: SLO) -> list[str]:
+    return list(dict.fromkeys(burn_alert_name(slo, p.severity) for p in burn_pairs(slo)))
 
 
 def no_data_alert_name(slo: SLO) -> str:
@@ -68,7 +86,14 @@ def _labels(slo: SLO) -> dict[str, str]:
 
 
 def event_queries(slo: SLO) -> tuple[str, str]:
-    """(bad, total) events over the last 5m as PromQL; a missing bad series counts as 0."""
+    """(bad, total) events over the last 5m as PromQL.
+
+    ``or vector(0)`` only where a series may truly be absent while the total is present: a
+    bad-events counter appears with the first bad event, and a good-events counter can be
+    absent through an outage where nothing succeeded (all bad, as it should read). A
+    histogram exports every bucket with its count, so a missing bucket is a wrong bound:
+    it reads as no data (and raises NoData), never as every event slow.
+    """
     sli = slo.sli
     match sli:
         case RatioSLI(total=total, bad=bad, good=good):
@@ -78,17 +103,30 @@ def event_queries(slo: SLO) -> tuple[str, str]:
             return f"{total_q} - (sum(increase({good}[5m])) or vector(0))", total_q
         case LatencySLI(histogram=histogram, selector=selector):
             total_q = f"sum(increase({histogram}_count{selector}[5m]))"
-            bucket = with_matcher(selector, f'le="{sli.le}"')
-            return (
-                f"{total_q} - (sum(increase({histogram}_bucket{bucket}[5m])) or vector(0))",
-                total_q,
-            )
+            bucket = with_matcher(selector, sli.le_matcher)
+            return f"{total_q} - sum(increase({histogram}_bucket{bucket}[5m]))", total_q
         case RawSLI(bad_query=bad, total_query=total):
             return (
                 f"sum({bad.replace('{{window}}', '5m')})",
                 f"sum({total.replace('{{window}}', '5m')})",
             )
     raise AssertionError(sli)
+
+
+def raw_series(slo: SLO) -> list[tuple[str, str]]:
+    """(role, selector) of each raw series the SLI depends on: total, bad or good, bucket."""
+    sli = slo.sli
+    match sli:
+        case RatioSLI(total=total, bad=bad, good=good):
+            counted = ("bad", bad) if bad is not None else ("good", good)
+            assert counted[1] is not None
+            return [("total", total), (counted[0], counted[1])]
+        case LatencySLI(histogram=histogram, selector=selector):
+            return [
+                ("total", f"{histogram}_count{selector}"),
+                ("bucket", f"{histogram}_bucket{with_matcher(selector, sli.le_matcher)}"),
+            ]
+    return []  # raw SLIs: PromQL, not selectors; their recorded total stands in
 
 
 def _record(name: str, expr: str, slo: SLO) -> dict[str, Any]:
@@ -109,7 +147,8 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
             slo,
         )
     ]
-    spans = [(format_duration(w), format_duration(w)) for w in BURN_WINDOWS if w != 300]
+    windows = report_windows(slo)
+    spans = [(format_duration(w), format_duration(w)) for w in windows if w != 300]
     spans.append(("period", format_duration(slo.window.period_seconds)))
     for name, span in spans:
         ratios.append(
@@ -121,11 +160,20 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
             )
         )
     budget = clean(slo.budget)
-    for window in BURN_WINDOWS:
+    for window in windows:
         name = format_duration(window)
         ratios.append(
             _record(f"slo:burn_rate:{name}", f"slo:error_ratio:{name}{selector} / {budget}", slo)
         )
+    if slo.alerting.min_events:
+        for long in sorted({pair.long for pair in alert_windows(slo)}):
+            span = format_duration(long)
+            expr = (
+                f"slo:total_events:increase5m{selector}"
+                if long == 300
+                else f"sum_over_time(slo:total_events:increase5m{selector}[{span}:5m])"
+            )  # a subquery at 5m steps: the 5m counts add up without overlap
+            ratios.append(_record(f"slo:total_events:{span}", expr, slo))
     ratios += [
         _record(
             "slo:budget_remaining:period", f"1 - slo:error_ratio:period{selector} / {budget}", slo
@@ -140,38 +188,53 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
     ]
 
 
-def _pairs(severity: str, slo: SLO) -> list[tuple[str, str, float]]:
-    period = slo.window.period_seconds
-    return [
-        (a.long_name, a.short_name, a.factor(period)) for a in BURN_ALERTS if a.severity == severity
-    ]
+def _pairs(severity: str, slo: SLO) -> list[BurnWindow]:
+    return [pair for pair in alert_windows(slo) if pair.severity == severity]
 
 
-def _burn_expr(severity: str, slo: SLO) -> str:
+def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
     selector = "{" + _matchers(slo) + "}"
-    return " or ".join(
-        f"(slo:burn_rate:{long}{selector} > {clean(factor)} and slo:burn_rate:{short}{selector} > {clean(factor)})"
-        for long, short, factor in _pairs(severity, slo)
+    factor = clean(pair.factor)
+    expr = (
+        f"slo:burn_rate:{pair.long_name}{selector} > {factor} and "
+        f"slo:burn_rate:{pair.short_name}{selector} > {factor}"
     )
+    if slo.alerting.min_events:
+        expr += f" and slo:total_events:{pair.long_name}{selector} >= {slo.alerting.min_events}"
+    return expr
 
 
-def _annotations(slo: SLO, severity: str, runbook_url: str | None) -> dict[str, str]:
+def _alert_labels(pair: BurnWindow, slo: SLO) -> dict[str, str]:
+    custom = dict(slo.alerting.tier(pair.severity).labels)
+    return {
+        "severity": custom.pop("severity", pair.severity),
+        "tier": pair.severity,
+        "long": pair.long_name,
+        "short": pair.short_name,
+        **_labels(slo),
+        **custom,
+    }
+
+
+def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[str, str]:
     window = slo.window.describe()
-    pairs = " or ".join(
-        f"{long} and {short} above {clean(f)}x" for long, short, f in _pairs(severity, slo)
-    )
-    speed = "fast: page now" if severity == "page" else "steadily: open a ticket"
+    share = clean(round(pair.budget_share(slo.window.period_seconds) * 100, 2))
+    speed = "fast: page now" if pair.severity == "page" else "steadily: open a ticket"
+    events = slo.alerting.min_events
+    minimum = f" with at least {events} events in {pair.long_name}" if events else ""
     annotations = {
         "summary": f"{slo.key} is burning its error budget {speed}",
         "description": (
             f"{slo.key} spends its error budget {VALUE}x faster than sustainable (at 1x the "
             f"budget lasts exactly the {window} window). The objective is {clean(slo.objective)}% "
-            f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when {pairs}."
+            f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when "
+            f"{pair.long_name} and {pair.short_name} are above {clean(pair.factor)}x for "
+            f"{pair.for_name}{minimum}: {share}% of the budget gone in {pair.long_name}."
         ),
     }
     if runbook_url:
         annotations["runbook_url"] = runbook_url
-    return annotations
+    return {**annotations, **slo.alerting.tier(pair.severity).annotations}
 
 
 def runbook_url(slo: SLO, base_url: str | None) -> str | None:
@@ -186,31 +249,87 @@ def alert_group(slo: SLO, base_url: str | None) -> dict[str, Any]:
     url = runbook_url(slo, base_url)
     rules: list[dict[str, Any]] = [
         {
-            "alert": alert_name(slo),
-            "expr": _burn_expr(severity, slo),
-            "labels": {"severity": severity, **_labels(slo)},
-            "annotations": _annotations(slo, severity, url),
+            "alert": burn_alert_name(slo, pair.severity),
+            "expr": _burn_expr(pair, slo),
+            "for": pair.for_name,
+            "labels": _alert_labels(pair, slo),
+            "annotations": _annotations(slo, pair, url),
         }
-        for severity in ("page", "ticket")
+        for pair in burn_pairs(slo)
     ]
-    no_data: dict[str, Any] = {
-        "alert": no_data_alert_name(slo),
-        "expr": f"absent(slo:total_events:increase5m{{{_matchers(slo)}}})",
-        "for": NO_DATA_FOR,
-        "labels": {"severity": "ticket", **_labels(slo)},
-        "annotations": {
-            "summary": f"{slo.key} has no data",
-            "description": (
-                f"No events have been recorded for {slo.key} for {NO_DATA_FOR}: the SLI's total "
-                "series is absent, so its error budget cannot be computed. Check the exporter "
-                "and the SLI's selectors."
-            ),
-        },
-    }
-    if url:
-        no_data["annotations"]["runbook_url"] = url
-    rules.append(no_data)
+    rules += no_data_rules(slo, url)
     return {"name": f"slo-{slo.service}-{slo.name}-alerts", "rules": rules}
+
+
+def _no_data_expr(slo: SLO, role: str, selector: str, total: str) -> str:
+    if role == "total":
+        return f"vector(1) unless on() count({selector})"
+    if role == "bad":
+        span = format_duration(slo.window.period_seconds)
+        return (
+            f"(vector(1) unless on() count(last_over_time({selector}[{span}]))) "
+            f"and on() count({total} offset {span})"
+        )
+    return f"(vector(1) unless on() count({selector})) and on() count({total})"
+
+
+def _no_data_text(slo: SLO, role: str, selector: str) -> tuple[str, str]:
+    """Summary and description of the NoData alert for one raw series."""
+    span = slo.window.describe()
+    if role == "total":
+        return (
+            f"{slo.key} has no data: its total series is missing",
+            f"{selector} has returned no series for {NO_DATA_FOR}, so {slo.key}'s error budget "
+            "cannot be computed (no data, never 100%). Check the exporter and the selector.",
+        )
+    if role == "bad":
+        return (
+            f"{slo.key} has never seen its bad series",
+            f"{selector} has matched no series in the whole {span} window while the total "
+            "series has: either no bad event happened in the period or the selector is wrong "
+            "(the rules count it as 0 bad events). Check the selector.",
+        )
+    if role == "good":
+        return (
+            f"{slo.key}: its good series is missing",
+            f"{selector} has returned no series for {NO_DATA_FOR} while the total series has: "
+            "every event counts as bad. If nothing succeeded this is an outage; otherwise the "
+            "selector is wrong.",
+        )
+    return (
+        f"{slo.key}: its histogram has no bucket at the bound",
+        f"{selector} has returned no series for {NO_DATA_FOR} while the histogram's count has: "
+        "the bound is not one of the histogram's buckets, so the latency SLI reads as no data. "
+        "Check 'below' against the buckets ('ops slo validate --prometheus URL' lists them).",
+    )
+
+
+def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
+    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``."""
+    series = raw_series(slo)
+    if not series:
+        series = [("total", f"slo:total_events:increase5m{{{_matchers(slo)}}}")]
+    total = series[0][1]
+    rules = []
+    for role, selector in series:
+        summary, description = _no_data_text(slo, role, selector)
+        annotations = {"summary": summary, "description": description}
+        if url:
+            annotations["runbook_url"] = url
+        rule: dict[str, Any] = {
+            "alert": no_data_alert_name(slo),
+            "expr": _no_data_expr(slo, role, selector, total),
+        }
+        if role != "bad":  # the bad check spans the whole period already
+            rule["for"] = NO_DATA_FOR
+        rule["labels"] = _no_data_labels(slo, role)
+        rule["annotations"] = annotations
+        rules.append(rule)
+    return rules
+
+
+def _no_data_labels(slo: SLO, role: str) -> dict[str, str]:
+    return {"severity": "ticket", "tier": "ticket", "missing": role, **_labels(slo)}
 
 
 def rule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
@@ -221,16 +340,64 @@ def rule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
     return {"groups": groups}
 
 
-def render_yaml(document: Mapping[str, Any], source: str) -> str:
-    """YAML with the generated-file header; the source is named relative to the working
-    directory, so the same checkout gives the same bytes however the path was spelled."""
+def inhibit_document(files: Sequence[SLOFile]) -> dict[str, Any]:
+    """Alertmanager ``inhibit_rules``: while an SLO's page fires, its ticket is held back (the
+    page says more, and sooner). One rule per SLO with both tiers; NoData is never inhibited."""
+    rules = []
+    for slo in (slo for file in files for slo in file.slos):
+        if slo.alerting.tier("page").disable or slo.alerting.tier("ticket").disable:
+            continue
+        rules.append(
+            {
+                "source_matchers": [
+                    f'alertname="{burn_alert_name(slo, "page")}"',
+                    'tier="page"',
+                    f'service="{slo.service}"',
+                    f'slo="{slo.name}"',
+                ],
+                "target_matchers": [
+                    f'alertname="{burn_alert_name(slo, "ticket")}"',
+                    'tier="ticket"',
+                    f'service="{slo.service}"',
+                    f'slo="{slo.name}"',
+                ],
+                "equal": ["service", "slo"],
+            }
+        )
+    return {"inhibit_rules": rules}
+
+
+def render_inhibit(files: Sequence[SLOFile]) -> str:
+    import yaml
+
+    sources = ", ".join(_relative(file.source) for file in files)
+    body = yaml.safe_dump(inhibit_document(files), sort_keys=False, width=4096)
+    return (
+        f"{GENERATED_HEADER.format(source=sources)}"
+        "# Alertmanager inhibit_rules: append the list to the inhibit_rules of your\n"
+        "# alertmanager.yml (or concatenate the files with yq, see the README).\n"
+        f"{body}"
+    )
+
+
+GENERATED_HEADER = "# Generated by ops from {source}; DO NOT EDIT.\n"
+
+
+def _relative(source: str) -> str:
+    """The source as named relative to the working directory, so the same checkout gives the
+    same bytes however the path was spelled."""
     import os
 
     if os.path.isabs(source):
         relative = os.path.relpath(source)
-        source = relative if not relative.startswith("..") else source
+        return relative if not relative.startswith("..") else source
+    return source
 
-    return f"# Generated by ops from {source}; DO NOT EDIT.\n{_dump_yaml(document)}"
+
+def render_yaml(document: Mapping[str, Any], source: str) -> str:
+    """YAML with the generated-file header; the source is named relative to the working
+    directory, so the same checkout gives the same bytes however the path was spelled."""
+    return f"{GENERATED_HEADER.format(source=_relative(source))}{_dump_yaml(document)}"
 
 
 def _dump_yaml(document: Mapping[str, Any]) -> str:
@@ -286,7 +453,10 @@ _CANDIDATES = (
     "y",
 )
 TOTAL_PER_MINUTE = 100_000
-TEST_MINUTES = 60
+# Series and evaluations every 5 minutes: the recorded counts are 5m increases, and a
+# 1-minute step would make the tests of long windows five times slower for nothing.
+TEST_STEP = "5m"
+TEST_STEP_MINUTES = 5
 
 
 def parse_selector(selector: str) -> tuple[str, list[tuple[str, str, str]]] | None:
@@ -349,12 +519,30 @@ def _series(name: str, labels: Mapping[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
-def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
-    """Counters whose bad share is ``bad_per_minute`` of 100,000 events a minute."""
-    good = TOTAL_PER_MINUTE - bad_per_minute
+def settle_minutes(slo: SLO) -> int:
+    """When a steady burn has fired every pair it can: the longest ``for:`` and 20 minutes
+    (the 5m counts need two samples, and promtool checks alerts before that step runs)."""
+    longest = max(pair.for_seconds for pair in alert_windows(slo)) // 60 + 20
+    return -(-longest // TEST_STEP_MINUTES) * TEST_STEP_MINUTES
 
-    def values(per_minute: int) -> str:
-        return f"0+{per_minute}x{TEST_MINUTES}"
+
+def test_steps(slo: SLO) -> int:
+    return settle_minutes(slo) // TEST_STEP_MINUTES + 2
+
+
+def input_series(
+    slo: SLO,
+    bad_per_minute: float,
+    le: str | None = None,
+    total_per_minute: float = TOTAL_PER_MINUTE,
+) -> list[dict[str, str]] | None:
+    """Counters with ``bad_per_minute`` of ``total_per_minute`` events bad (whole numbers per
+    5m step); a latency SLI's bucket is spelled ``le`` (default: as the SLO writes it)."""
+    good = total_per_minute - bad_per_minute
+    steps = test_steps(slo)
+
+    def values(per_minute: float) -> str:
+        return f"0+{round(per_minute * TEST_STEP_MINUTES)}x{steps}"
 
     sli = slo.sli
     if isinstance(sli, LatencySLI):
@@ -365,10 +553,10 @@ def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
         return [
             {
                 "series": _series(f"{sli.histogram}_count", labels),
-                "values": values(TOTAL_PER_MINUTE),
+                "values": values(total_per_minute),
             },
             {
-                "series": _series(f"{sli.histogram}_bucket", {**labels, "le": sli.le}),
+                "series": _series(f"{sli.histogram}_bucket", {**labels, "le": le or sli.le}),
                 "values": values(good),
             },
         ]
@@ -387,7 +575,7 @@ def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
             return None
         return [
             {"series": _series(part[0], inside), "values": values(counted_per_minute)},
-            {"series": _series(total[0], everything), "values": values(TOTAL_PER_MINUTE)},
+            {"series": _series(total[0], everything), "values": values(total_per_minute)},
         ]
     inside = _solve([*total[1], *part[1]], ())
     outside = _solve(total[1], part[1])
@@ -397,74 +585,151 @@ def input_series(slo: SLO, bad_per_minute: int) -> list[dict[str, str]] | None:
         {"series": _series(total[0], inside), "values": values(counted_per_minute)},
         {
             "series": _series(total[0], outside),
-            "values": values(TOTAL_PER_MINUTE - counted_per_minute),
+            "values": values(total_per_minute - counted_per_minute),
         },
     ]
 
 
 def _expected_burn_alerts(slo: SLO, burn: float, url: str | None) -> list[dict[str, Any]]:
-    """The alerts Prometheus fires at a steady ``burn``, with annotations as it renders them."""
-    expected = []
-    for severity in ("page", "ticket"):
-        firing = [(long, factor) for long, _, factor in _pairs(severity, slo) if burn > factor]
-        if not firing:
+    """Per burn alert name, the alerts Prometheus fires at a steady ``burn``, with
+    annotations as it renders them."""
+    checks: dict[str, list[dict[str, Any]]] = {name: [] for name in burn_alert_names(slo)}
+    for pair in burn_pairs(slo):
+        if burn <= pair.factor:
             continue
-        annotations = _annotations(slo, severity, url)
+        annotations = _annotations(slo, pair, url)
         annotations["description"] = annotations["description"].replace(VALUE, f"{burn:.1f}")
-        expected.append(
-            {"exp_labels": {"severity": severity, **_labels(slo)}, "exp_annotations": annotations}
+        checks[burn_alert_name(slo, pair.severity)].append(
+            {"exp_labels": _alert_labels(pair, slo), "exp_annotations": annotations}
         )
-    return expected
+    return [{"alertname": name, "exp_alerts": alerts} for name, alerts in checks.items()]
+
+
+def _quiet(slo: SLO, at: str) -> list[dict[str, Any]]:
+    return [
+        {"eval_time": at, "alertname": name, "exp_alerts": []} for name in burn_alert_names(slo)
+    ]
+
+
+def _templated(slo: SLO) -> bool:
+    """Annotations a team wrote with templates cannot be expected verbatim."""
+    return any(
+        "{{" in v
+        for t in (slo.alerting.tier("page"), slo.alerting.tier("ticket"))
+        for v in t.annotations.values()
+    )
 
 
 def test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
     """promtool test groups: a fast burn pages, a slow burn opens a ticket, healthy is quiet."""
+    if _templated(slo):
+        return None
     url = runbook_url(slo, base_url)
     total = TOTAL_PER_MINUTE
-    cases = [
-        ("fast burn pages", min(total, round(slo.budget * total * 20))),
-        ("slow burn opens a ticket", round(slo.budget * total * 2)),
-        ("healthy fires nothing", round(slo.budget * total * 0.5)),
+    fast = min(total, round(slo.budget * total * 20))
+    healthy = round(slo.budget * total * 0.5)
+    cases: list[tuple[str, int, str | None]] = [
+        ("fast burn pages", fast, None),
+        ("slow burn opens a ticket", round(slo.budget * total * 2), None),
+        ("healthy fires nothing", healthy, None),
     ]
+    if isinstance(slo.sli, LatencySLI):
+        for spelling in slo.sli.le_spellings[1:]:  # Prometheus 3 writes le="1.0"
+            cases += [
+                (f'fast burn pages, bucket le="{spelling}"', fast, spelling),
+                (f'healthy fires nothing, bucket le="{spelling}"', healthy, spelling),
+            ]
     groups = []
-    for title, bad in cases:
-        series = input_series(slo, bad)
+    settled = f"{settle_minutes(slo)}m"
+    for title, bad, le in cases:
+        series = input_series(slo, bad, le)
         if series is None:
             return None
         burn = (bad / total) / slo.budget
-        expected = _expected_burn_alerts(slo, burn, url)
+        checks = [{"eval_time": settled, **c} for c in _expected_burn_alerts(slo, burn, url)]
         groups.append(
             {
                 "name": f"{slo.key}: {title}",
-                "interval": "1m",
+                "interval": TEST_STEP,
                 "input_series": series,
                 "alert_rule_test": [
-                    {"eval_time": "30m", "alertname": alert_name(slo), "exp_alerts": expected},
-                    {"eval_time": "30m", "alertname": no_data_alert_name(slo), "exp_alerts": []},
+                    *checks,
+                    {"eval_time": settled, "alertname": no_data_alert_name(slo), "exp_alerts": []},
                 ],
             }
         )
-    no_data_annotations = alert_group(slo, base_url)["rules"][2]["annotations"]
-    groups.append(
+    groups += _low_traffic_tests(slo, settled)
+    groups += _no_data_tests(slo, base_url)
+    return groups
+
+
+def _low_traffic_tests(slo: SLO, settled: str) -> list[dict[str, Any]]:
+    """With ``min_events``: one event per 5m step, every one bad, fires nothing while the
+    long windows hold fewer events than the minimum (no case when they cannot)."""
+    events = slo.alerting.min_events
+    if not events or test_steps(slo) >= events:
+        return []
+    per_minute = 1 / TEST_STEP_MINUTES
+    series = input_series(slo, per_minute, None, per_minute)
+    if series is None:
+        return []
+    return [
+        {
+            "name": f"{slo.key}: every event bad, fewer than {events} events: nothing fires",
+            "interval": TEST_STEP,
+            "input_series": series,
+            "alert_rule_test": _quiet(slo, settled),
+        }
+    ]
+
+
+def _no_data_tests(slo: SLO, base_url: str | None) -> list[dict[str, Any]]:
+    """Nothing at all raises NoData for the total; a total without its good series or bucket
+    raises NoData naming that series (the bad series' check needs a whole period)."""
+    by_role = {
+        rule["labels"]["missing"]: rule for rule in no_data_rules(slo, runbook_url(slo, base_url))
+    }
+
+    def expected(role: str) -> list[dict[str, Any]]:
+        rule = by_role[role]
+        return [{"exp_labels": dict(rule["labels"]), "exp_annotations": dict(rule["annotations"])}]
+
+    groups: list[dict[str, Any]] = [
         {
             "name": f"{slo.key}: no data",
-            "interval": "1m",
+            "interval": TEST_STEP,
             "input_series": [],
             "alert_rule_test": [
                 {
                     "eval_time": "15m",
                     "alertname": no_data_alert_name(slo),
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {"severity": "ticket", **_labels(slo)},
-                            "exp_annotations": dict(no_data_annotations),
-                        }
-                    ],
+                    "exp_alerts": expected("total"),
                 },
-                {"eval_time": "15m", "alertname": alert_name(slo), "exp_alerts": []},
+                *_quiet(slo, "15m"),
             ],
         }
-    )
+    ]
+    role = next((r for r in ("good", "bucket") if r in by_role), None)
+    series = input_series(slo, 0)
+    if role is not None and series is not None:
+        # input_series gives [count, bucket] for a histogram and [counted, the rest of the
+        # total] for counters: the second matches the total but not the good selector.
+        kept = series[0] if isinstance(slo.sli, LatencySLI) else series[1]
+        total_only = [{**kept, "values": f"0+{TOTAL_PER_MINUTE * TEST_STEP_MINUTES}x5"}]
+        groups.append(
+            {
+                "name": f"{slo.key}: the {role} series is missing",
+                "interval": TEST_STEP,
+                "input_series": total_only,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "15m",
+                        "alertname": no_data_alert_name(slo),
+                        "exp_alerts": expected(role),
+                    }
+                ],
+            }
+        )
     return groups
 
 
@@ -478,6 +743,8 @@ def test_document(file: SLOFile, base_url: str | None) -> tuple[dict[str, Any], 
             reason = (
                 "raw SLIs are PromQL that ops cannot synthesise series for"
                 if isinstance(slo.sli, RawSLI)
+                else "its annotations are templates, which promtool would render"
+                if _templated(slo)
                 else "no label values satisfying its selectors were found"
             )
             skipped.append(f"{slo.key}: {reason}")
@@ -485,7 +752,7 @@ def test_document(file: SLOFile, base_url: str | None) -> tuple[dict[str, Any], 
             tests += groups
     return {
         "rule_files": [rules_filename(file.service)],
-        "evaluation_interval": "1m",
+        "evaluation_interval": TEST_STEP,
         "tests": tests,
     }, skipped
 
@@ -493,15 +760,9 @@ def test_document(file: SLOFile, base_url: str | None) -> tuple[dict[str, Any], 
 def check_rulable(slos: Sequence[SLO]) -> None:
     """Refuse SLOs whose rules would mislead: windows shorter than the alert windows, or two
     SLOs whose alert names collide."""
-    longest = max(a.long for a in BURN_ALERTS)
     names: dict[str, SLO] = {}
     for slo in slos:
-        if slo.window.period_seconds < longest:
-            raise ConfigError(
-                f"{slo.place}.window: {slo.window.describe()} is shorter than the "
-                f"{format_duration(longest)} burn-rate window; rules need a window of at least "
-                f"{format_duration(longest)}"
-            )
+        alert_windows(slo)
         name = alert_name(slo)
         other = names.setdefault(name, slo)
         if other is not slo:
@@ -511,8 +772,45 @@ def check_rulable(slos: Sequence[SLO]) -> None:
             )
 
 
-def generate(files: Sequence[SLOFile], base_url: str | None, with_tests: bool) -> dict[str, str]:
-    """File name -> content for every rule file (and test file) the SLO files make."""
+FORMATS = ("plain", "prometheusrule")
+
+
+def prometheusrule_filename(service: str) -> str:
+    return f"{service}.prometheusrule.yaml"
+
+
+def prometheusrule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
+    """The same groups as a prometheus-operator ``PrometheusRule`` object, for clusters where
+    the operator loads rules (add your Prometheus's ``ruleSelector`` labels with kustomize)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"{file.service.replace('_', '-')}-slo-rules",
+            "labels": {"app.kubernetes.io/managed-by": "ops-toolkit"},
+        },
+        "spec": rule_document(file, base_url),
+    }
+
+
+def generate(
+    files: Sequence[SLOFile],
+    base_url: str | None,
+    with_tests: bool,
+    output_format: str = "plain",
+) -> dict[str, str]:
+    """File name -> content for every rule file (and test file) the SLO files make.
+
+    ``output_format``: ``plain`` rule files (what promtool and a plain Prometheus read) or
+    ``prometheusrule`` objects; promtool tests need the plain files.
+    """
+    if output_format not in FORMATS:
+        raise ConfigError(f"unknown rules format {output_format!r} (valid: {', '.join(FORMATS)})")
+    if with_tests and output_format != "plain":
+        raise ConfigError(
+            "--tests needs --format plain: promtool tests read plain rule files (generate "
+            "them in CI; a PrometheusRule holds the same groups)"
+        )
     output: dict[str, str] = {}
     services: dict[str, str] = {}
     check_rulable([slo for file in files for slo in file.slos])
@@ -523,6 +821,11 @@ def generate(files: Sequence[SLOFile], base_url: str | None, with_tests: bool) -
                 "rule files are per service"
             )
         services[file.service] = file.source
+        if output_format == "prometheusrule":
+            output[prometheusrule_filename(file.service)] = render_yaml(
+                prometheusrule_document(file, base_url), file.source
+            )
+            continue
         output[rules_filename(file.service)] = render_yaml(
             rule_document(file, base_url), file.source
         )

@@ -1,9 +1,10 @@
-"""SLO files -> ``SLOFile`` models: ops/v1 and OpenSLO v1, validated with path-precise errors.
+"""SLO files -> ``SLOFile`` models: the ops/v1 reader, and the registry of every format.
 
-Spec is not model: each format is read and checked here, key by key, then mapped onto the
-one model in ``slo/model.py``. Every error names the file and the YAML path, e.g.
-``slos/search.yaml: slos[1].objective: expected a number between 0 and 100 (exclusive), got
-'99.9%'``.
+Spec is not model: each format is read and checked key by key (ops/v1 here, the others in
+``slo/formats/``), then mapped onto the one model in ``slo/model.py``. Every error names
+the file and the YAML path, e.g. ``slos/search.yaml: slos[1].objective: expected a number
+between 0 and 100 (exclusive), got '99.9%'``. The ops/v1 reader keeps its own small checks
+until it moves into ``slo/formats/`` too (``formats/common.py`` has the shared ones).
 """
 
 from __future__ import annotations
@@ -11,32 +12,53 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.alert_spec import parse_alerting
+from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
+from ops_toolkit.slo.formats.common import RESERVED_LABELS
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
-from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
+from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
 
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Set by ops on every generated series (service, slo) or alert (tier, long, short, missing).
 
 
-def parse_slo_file(text: str, source: str) -> SLOFile:
-    """Parse one file: an ops/v1 document, or OpenSLO v1 documents."""
-    documents = parse_documents(text, source)
-    if not documents:
+def parse_slo_file(text: str, source: str, shared: Shared | None = None) -> SLOFile:
+    """Parse one file in any format of ``FORMATS``, picked by its first document's version.
+
+    ``shared`` holds objects of other files this one may refer to (see ``load_slo_files``).
+    """
+    parsed = _read(documents(text, source), source, shared)
+    if not parsed.slos:
+        raise ConfigError(f"{source}: no SLO in this file (OpenSLO: no document of kind SLO)")
+    return parsed
+
+
+def _read(found: list[Node], source: str, shared: Shared | None) -> SLOFile:
+    if not found:
         raise ConfigError(f"{source}: empty file; expected 'version: ops/v1' or OpenSLO documents")
-    first = documents[0]
-    if isinstance(first, dict) and "apiVersion" in first:
-        return _openslo(documents, source)
-    if len(documents) > 1:
-        raise ConfigError(
-            f"{source}: an ops/v1 file holds one YAML document, found {len(documents)}"
+    key = format_key(found[0])
+    reader = FORMATS.get(key)
+    if reader is None:
+        field = "apiVersion" if "apiVersion" in found[0].value else "version"
+        hint = did_you_mean(key, FORMATS)
+        raise (
+            found[0]
+            .child(field)
+            .error(f"unknown format {key!r}{hint} (known: {', '.join(FORMATS)})")
         )
-    return _ops_v1(Node(first, "", source))
+    return reader(found, source, shared)
+
+
+def _ops_v1_file(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
+    if len(found) > 1:
+        raise ConfigError(f"{source}: an ops/v1 file holds one YAML document, found {len(found)}")
+    return _ops_v1(found[0])
 
 
 # -- ops/v1 -------------------------------------------------------------------------------
@@ -52,6 +74,7 @@ _SLO_KEYS = (
     "sli",
     "runbook",
     "labels",
+    "alerting",
 )
 
 
@@ -74,18 +97,20 @@ def _ops_v1(root: Node) -> SLOFile:
         if name in seen:
             raise node.child("name").error(f"duplicate SLO name {name!r} (first at {seen[name]})")
         seen[name] = node.path
+        window = _window(node)
         slos.append(
             SLO(
                 service=service,
                 name=name,
                 objective=_objective(node.child("objective")),
-                window=_window(node),
+                window=window,
                 sli=_sli(node.child("sli")),
                 source=root.source,
                 path=node.path,
                 description=node.text("description", required=False) or "",
                 runbook=node.text("runbook", required=False) or runbook,
                 labels={**labels, **_labels(node.child("labels"))},
+                alerting=parse_alerting(node, window),
             )
         )
     if not slos:
@@ -107,9 +132,9 @@ def _labels(node: Node) -> dict[str, str]:
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     labels = {}
     for key in node.value:
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in ("service", "slo"):
+        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
             raise node.child(str(key)).error(
-                "not a usable label name (service and slo are set by ops)"
+                "not a usable label name (service, slo, tier, long, short and missing are set by ops)"
             )
         labels[key] = node.text(key) or ""
     return labels
@@ -228,166 +253,14 @@ def _sli(node: Node) -> SLI:
     return SLI_KINDS[kind](node.child(kind))
 
 
-# -- OpenSLO v1 ---------------------------------------------------------------------------
-
-_OPENSLO_CALENDAR = {"1w": "week", "1M": "month", "1Q": "quarter", "7d": "week"}
-
-
-def _openslo(documents: list[Any], source: str) -> SLOFile:
-    slos: list[SLO] = []
-    services: set[str] = set()
-    for index, document in enumerate(documents):
-        root = Node(document, f"[{index}]" if len(documents) > 1 else "", source)
-        if not isinstance(document, dict):
-            raise root.error("expected an OpenSLO document (a mapping)")
-        api = root.text("apiVersion")
-        if api != "openslo/v1":
-            raise root.child("apiVersion").error(f"expected 'openslo/v1', got {api!r}")
-        kind = root.text("kind")
-        if kind in (
-            "Service",
-            "DataSource",
-            "AlertPolicy",
-            "AlertCondition",
-            "AlertNotificationTarget",
-        ):
-            continue
-        if kind != "SLO":
-            raise root.child("kind").error(
-                f"only kind SLO (and Service) is supported, got {kind!r}"
-            )
-        slo = _openslo_slo(root)
-        services.add(slo.service)
-        if any(s.name == slo.name and s.service == slo.service for s in slos):
-            raise root.child("metadata").child("name").error(f"duplicate SLO name {slo.name!r}")
-        slos.append(slo)
-    if not slos:
-        raise ConfigError(f"{source}: no OpenSLO document of kind SLO")
-    if len(services) > 1:
-        raise ConfigError(f"{source}: one file per service, found {', '.join(sorted(services))}")
-    return SLOFile(source, slos[0].service, tuple(slos))
-
-
-def _openslo_slo(root: Node) -> SLO:
-    metadata = root.child("metadata")
-    if metadata.value is None:
-        raise metadata.error("is required")
-    name = _name(metadata, "name")
-    annotations = metadata.child("annotations").value or {}
-    spec = root.child("spec")
-    if spec.value is None:
-        raise spec.error("is required")
-    spec.mapping(
-        (
-            "service",
-            "description",
-            "indicator",
-            "indicatorRef",
-            "timeWindow",
-            "budgetingMethod",
-            "objectives",
-            "alertPolicies",
-        )
-    )
-    if spec.has("indicatorRef"):
-        raise spec.child("indicatorRef").error("is not supported; define the indicator inline")
-    method = spec.text("budgetingMethod")
-    if method != "Occurrences":
-        raise spec.child("budgetingMethod").error(f"only Occurrences is supported, got {method!r}")
-    service = _name(spec, "service")
-    objectives = spec.child("objectives").items()
-    if len(objectives) != 1:
-        raise spec.child("objectives").error(
-            f"exactly one objective is supported, got {len(objectives)}"
-        )
-    objective = objectives[0]
-    if objective.has("target"):
-        target = objective.child("target")
-        value = target.value
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise target.error(f"expected a number between 0 and 1 (exclusive), got {show(value)}")
-        percent = round(float(value) * 100, 10)
-    elif objective.has("targetPercent"):
-        percent = _objective(objective.child("targetPercent"))
-    else:
-        raise objective.error("give 'target' (0-1) or 'targetPercent'")
-    return SLO(
-        service=service,
-        name=name,
-        objective=percent,
-        window=_openslo_window(spec.child("timeWindow")),
-        sli=_openslo_indicator(spec.child("indicator")),
-        source=root.source,
-        path=root.path or "metadata.name",
-        description=spec.text("description", required=False) or "",
-        runbook=str(annotations.get("ops-toolkit/runbook"))
-        if annotations.get("ops-toolkit/runbook")
-        else None,
-        labels={},
-    )
-
-
-def _openslo_window(node: Node) -> Window:
-    items = node.items()
-    if len(items) != 1:
-        raise node.error(f"exactly one time window is supported, got {len(items)}")
-    window = items[0]
-    duration = window.text("duration")
-    assert duration is not None
-    rolling = window.child("isRolling").value
-    if rolling is True:
-        try:
-            seconds = parse_duration(duration.replace("w", "w"))
-        except ValueError:
-            raise window.child("duration").error(
-                f"expected a duration like 28d, got {duration!r}"
-            ) from None
-        return Window(seconds=int(seconds))
-    calendar = window.child("calendar")
-    timezone = calendar.text("timeZone", required=False) if calendar.value else None
-    timezone = timezone or "UTC"
-    check_timezone(calendar.child("timeZone") if calendar.value else window, timezone)
-    if duration not in _OPENSLO_CALENDAR:
-        raise window.child("duration").error(
-            f"calendar windows of 1w, 1M or 1Q are supported, got {duration!r}"
-        )
-    return Window(seconds=0, calendar=_OPENSLO_CALENDAR[duration], timezone=timezone)
-
-
-def _openslo_indicator(node: Node) -> SLI:
-    if node.value is None:
-        raise node.error("is required (inline indicator with spec.ratioMetric)")
-    spec = node.child("spec")
-    if spec.has("thresholdMetric"):
-        raise spec.child("thresholdMetric").error("is not supported; use ratioMetric")
-    ratio = spec.child("ratioMetric")
-    if ratio.value is None:
-        raise ratio.error("is required")
-    ratio.mapping(("counter", "good", "bad", "total", "rawType", "raw"))
-    if ratio.has("raw"):
-        raise ratio.child("raw").error("is not supported; give good or bad, and total")
-    if ratio.child("counter").value is not True:
-        raise ratio.child("counter").error("only counter: true is supported")
-    if ratio.has("good") == ratio.has("bad"):
-        raise ratio.error("give exactly one of 'good' or 'bad', and 'total'")
-    kind = "good" if ratio.has("good") else "bad"
-    counted = _openslo_query(ratio.child(kind))
-    total = _openslo_query(ratio.child("total"))
-    return (
-        RatioSLI(total=total, good=counted)
-        if kind == "good"
-        else RatioSLI(total=total, bad=counted)
-    )
-
-
-def _openslo_query(node: Node) -> str:
-    source = node.child("metricSource")
-    if source.value is None:
-        raise source.error("is required")
-    kind = source.text("type")
-    if kind not in ("Prometheus", "prometheus"):
-        raise source.child("type").error(f"only Prometheus is supported, got {kind!r}")
-    return _selector(source.child("spec"), "query")
+FORMATS: dict[str, Reader] = {
+    "ops/v1": _ops_v1_file,
+    "openslo/v1": openslo.read,
+    "openslo/v1alpha": openslo.read,
+    "prometheus/v1": sloth.read,
+    "sloth.slok.dev/v1": sloth.read_kubernetes,
+    "pyrra.dev/v1alpha1": pyrra.read,
+}
 
 
 # -- files --------------------------------------------------------------------------------
@@ -410,19 +283,60 @@ def slo_files(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def load_slo_files(paths: Iterable[str]) -> list[SLOFile]:
-    """Every SLO file under ``paths``; SLO keys must be unique across files."""
+def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None) -> list[SLOFile]:
+    """Every SLO file under ``paths``; SLO keys must be unique across files.
+
+    Files are read in two passes: first every file's documents, so that an OpenSLO SLO can
+    refer to an SLI, DataSource or alert policy in another file given; then each file. A
+    file holding only such objects adds no SLOs and is not an error. With ``errors``, a bad
+    file's error is appended there and the other files are still read (``ops check``).
+    """
+
+    parsed_documents = []
+    for path in slo_files(paths):
+        try:
+            parsed_documents.append((path, documents(read_text(path), path)))
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+    shared = openslo.objects((node for _, found in parsed_documents for node in found), errors)
     files = []
     seen: dict[str, str] = {}
-    for path in slo_files(paths):
-        parsed = parse_slo_file(read_text(path), path)
+    for path, found in parsed_documents:
+        try:
+            parsed = _read(found, path, shared)
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+            continue
         for slo in parsed.slos:
             if slo.key in seen:
-                raise ConfigError(f"{slo.place}: SLO {slo.key} is also defined in {seen[slo.key]}")
-            seen[slo.key] = slo.place
-        files.append(parsed)
+                duplicate = ConfigError(
+                    f"{slo.place}: SLO {slo.key} is also defined in {seen[slo.key]}"
+                )
+                if errors is None:
+                    raise duplicate
+                errors.append(duplicate)
+            seen.setdefault(slo.key, slo.place)
+        if parsed.slos:
+            files.append(parsed)
+    if parsed_documents and not files and errors is None:
+        raise ConfigError(f"{', '.join(p for p, _ in parsed_documents)}: no SLO in the files given")
     return files
 
 
 def load_slos(paths: Iterable[str]) -> list[SLO]:
     return [slo for file in load_slo_files(paths) for slo in file.slos]
+
+
+def datasource_url(slos: Iterable[SLO]) -> str | None:
+    """The Prometheus URL the SLO files name (OpenSLO DataSource), used when none is given."""
+    urls = sorted({slo.datasource for slo in slos if slo.datasource})
+    if len(urls) > 1:
+        raise ConfigError(
+            f"the SLOs name different Prometheus data sources ({', '.join(urls)}); "
+            "give --prometheus, or report them separately"
+        )
+    return urls[0] if urls else None

@@ -110,3 +110,13 @@ def test_a_mistyped_command_gets_a_suggestion(runner: CliRunner) -> None:
     result = runner.invoke(main, ["runbok"])
     assert result.exit_code == 2
     assert "Error: No such command 'runbok' (did you mean 'runbook'" in result.output
+
+
+def test_lint_notes_are_not_problems(runner: CliRunner, project: Path) -> None:
+    (project / "runbooks" / "read-me-first.md").write_text(
+        "---\ntitle: Read me first\nowner: team-search\n---\n```bash\nkubectl get pods\n```\n"
+    )
+    result = runner.invoke(main, ["check", "-o", "json"])
+    report = json.loads(result.stdout)
+    assert report["checked"]["runbooks"] == 8
+    assert [p["message"] for p in report["problems"] if "read-me-first" in p["message"]] == []

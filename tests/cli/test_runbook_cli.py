@@ -100,3 +100,39 @@ def test_lint_a_missing_path_is_an_error_not_a_traceback(runner: CliRunner) -> N
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
     assert runner.invoke(main, ["runbook", "show"]).exit_code == 2
     assert runner.invoke(main, ["nope"]).exit_code == 2
+
+
+def test_list_shows_the_good_runbooks_and_reports_the_bad_ones(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "good.md").write_text("# Good\n")
+    (tmp_path / "bad.md").write_text('# Bad\n\n```sh {"name":"a"\ntrue\n```\n')
+    (tmp_path / "binary.md").write_bytes(b"# T\n\xff\n")
+    result = runner.invoke(main, ["runbook", "list", str(tmp_path), "--json"])
+    assert result.exit_code == 0
+    assert [r["name"] for r in json.loads(result.stdout)] == ["good"]
+    assert result.stderr == (
+        f"not listed: {tmp_path}/bad.md:3: step attributes are not valid JSON: Expecting ',' "
+        "delimiter (column 12 of the attributes)\n"
+        f"not listed: {tmp_path}/binary.md:2: file is not valid UTF-8\n"
+        f"2 file(s) are not valid runbooks; see: ops runbook lint {tmp_path}\n"
+    )
+    strict = runner.invoke(main, ["runbook", "list", str(tmp_path), "--strict"])
+    assert strict.exit_code == 1
+    assert "good" in strict.stdout
+
+
+def test_list_and_show_a_directory_of_prometheus_operator_runbooks(runner: CliRunner) -> None:
+    operator = str(ROOT / "tests/runbook/fixtures/prometheus-operator/content/runbooks")
+    result = runner.invoke(main, ["runbook", "list", operator, "--json", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert [(r["name"], r["alerts"], r["steps"]) for r in json.loads(result.stdout)] == [
+        ("AlertmanagerClusterDown", ["AlertmanagerClusterDown"], 0),
+        ("AlertmanagerFailedReload", ["AlertmanagerFailedReload"], 1),
+        ("PrometheusRuleFailures", ["PrometheusRuleFailures"], 1),
+    ]
+    shown = runner.invoke(
+        main, ["runbook", "show", "AlertmanagerClusterDown", "--dir", f"{operator}/alertmanager"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "Alertmanager Cluster Down" in shown.stdout

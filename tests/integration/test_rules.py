@@ -13,15 +13,21 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.demo.servers import AlertmanagerServer, PrometheusServer, require_binary
+from ops_toolkit.durations import parse_duration
+from ops_toolkit.slo.model import LatencySLI
+from ops_toolkit.slo.queries import count_queries
 from ops_toolkit.slo.rules import generate
 from ops_toolkit.slo.spec import load_slo_files
 from tests.conftest import ROOT
@@ -51,15 +57,107 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 92 rules found" in check.stdout
+    # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs,
+    # NoData for the total and for the bad or good series or the bucket)
+    assert "SUCCESS: 104 rules found" in check.stdout
     tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())
-    assert len(document["tests"]) == 16  # 4 SLOs x (fast, slow, healthy, no data)
+    # 4 SLOs x (fast, slow, healthy, no data), and a missing bucket or good series for three
+    assert len(document["tests"]) == 19
     url = document["tests"][0]["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"][
         "runbook_url"
     ]
     assert url == "https://git.example/ops/runbooks/search-errors.md"
+
+
+PERIODS_FILE = """\
+version: ops/v1
+service: periods
+slos:
+  - name: quarter
+    objective: 99.9
+    calendar: quarter
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: thirty
+    objective: 99.9
+    window: 30d
+    alerting: {min_events: 100}
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: four-weeks
+    objective: 99.5
+    window: 28d
+    sli:
+      ratio:
+        good: jobs_total{outcome="ok"}
+        total: jobs_total
+  - name: week
+    objective: 99
+    window: 7d
+    sli:
+      latency: {histogram: rpc_seconds, selector: '{job="rpc"}', below: 1}
+  - name: three-days
+    objective: 99
+    window: 3d
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+"""
+
+
+def _tiers(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Test name -> tiers of the burn alerts it expects to fire, in order."""
+    return {
+        test["name"]: [
+            alert["exp_labels"]["tier"]
+            for case in test["alert_rule_test"]
+            if case["alertname"].endswith("BudgetBurn")
+            for alert in case["exp_alerts"]
+        ]
+        for test in document["tests"]
+    }
+
+
+def test_generated_tests_prove_fast_slow_and_healthy_for_every_period(tmp_path: Path) -> None:
+    """90d, 30d, 28d, 7d and 3d SLOs: a fast burn pages (and tickets once the ticket pairs'
+    `for:` has passed), a slow burn (2x) tickets only through the 1x pair, healthy is quiet."""
+    (tmp_path / "periods.yaml").write_text(PERIODS_FILE)
+    result = CliRunner().invoke(
+        main, ["slo", "rules", str(tmp_path / "periods.yaml"), "-o", str(tmp_path), "--tests"]
+    )
+    assert result.exit_code == 0, result.output
+    check = promtool("check", "rules", str(tmp_path / "periods.rules.yaml"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = promtool("test", "rules", str(tmp_path / "periods.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    document = yaml.safe_load((tmp_path / "periods.rules.test.yaml").read_text())
+    tiers = _tiers(document)
+    for slo in ("quarter", "thirty", "four-weeks", "week", "three-days"):
+        assert tiers[f"periods/{slo}: fast burn pages"] == ["page", "page", "ticket", "ticket"]
+        assert tiers[f"periods/{slo}: slow burn opens a ticket"] == ["ticket"]
+        assert tiers[f"periods/{slo}: healthy fires nothing"] == []
+    # The 7d latency SLO's bound is whole: its bucket is also tested spelled as Prometheus 3
+    # writes it, where a healthy service used to page.
+    assert tiers['periods/week: fast burn pages, bucket le="1.0"'] == [
+        "page",
+        "page",
+        "ticket",
+        "ticket",
+    ]
+    assert tiers['periods/week: healthy fires nothing, bucket le="1.0"'] == []
+    # min_events: the same burn on a trickle of events fires nothing.
+    assert tiers["periods/thirty: every event bad, fewer than 100 events: nothing fires"] == []
+    rules = (tmp_path / "periods.rules.yaml").read_text()
+    assert 'slo:total_events:1h{service="periods",slo="thirty"} >= 100' in rules
+    assert 'slo:burn_rate:6m{service="periods",slo="three-days"} > 14.4' in rules
+    assert 'slo:burn_rate:9d{service="periods",slo="quarter"} > 1' in rules
 
 
 def test_the_golden_rules_pass_promtool() -> None:
@@ -112,14 +210,53 @@ def _backfill(rules: Path, url: str, start: int, end: int, interval: str, out: P
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+SHORT_PERIODS = """\
+version: ops/v1
+service: search-periods
+slos:
+  - name: availability-week
+    objective: 99.9
+    window: 7d
+    sli:
+      ratio:
+        bad: http_requests_total{service="search-api",code=~"5.."}
+        total: http_requests_total{service="search-api"}
+  - name: availability-week-min-events
+    objective: 99.9
+    window: 7d
+    alerting: {min_events: 1000000000}
+    sli:
+      ratio:
+        bad: http_requests_total{service="search-api",code=~"5.."}
+        total: http_requests_total{service="search-api"}
+  - name: latency-three-days
+    objective: 90
+    window: 3d
+    sli:
+      latency: {histogram: http_request_duration_seconds, selector: '{service="search-api"}', below: 1}
+"""
+
+
+def agreement_slo_paths(base: Path) -> list[str]:
+    """The worked example and SLOs over its metrics with 7d and 3d periods."""
+    (base / "periods.yaml").write_text(SHORT_PERIODS)
+    return [str(ROOT / "slos"), str(base / "periods.yaml")]
+
+
 @pytest.fixture(scope="module")
 def recorded_prometheus(
     worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[str, int, list[str]]]:
     base = tmp_path_factory.mktemp("rules")
-    generated = generate(load_slo_files([str(ROOT / "slos")]), None, False)
-    rules = base / "search.rules.yaml"
-    rules.write_text(generated["search.rules.yaml"])
+    paths = agreement_slo_paths(base)
+    generated = generate(load_slo_files(paths), None, False)
+    groups = [
+        group
+        for name, text in sorted(generated.items())
+        for group in yaml.safe_load(text)["groups"]
+    ]
+    rules = base / "all.rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
     end = worked_prometheus.end // 300 * 300
     _events_only(rules, base / "events.yaml")
     _backfill(
@@ -137,19 +274,29 @@ def recorded_prometheus(
     _copy_blocks(base / "ratios", tsdb)
     server = PrometheusServer(str(base / "p2"), str(tsdb), rule_files=[str(rules)]).start()
     try:
-        yield server.url, end
+        yield server.url, end, paths
     finally:
         server.stop()
 
 
+SHORTEST_COMPARED = {
+    "availability": 0,
+    "availability-week": 0,
+    "availability-week-min-events": 0,
+    "ingestion-freshness": 6 * 3600,
+    "answer-accuracy": 6 * 3600,
+}
+
+
 def test_recorded_budget_agrees_with_the_direct_report(
-    recorded_prometheus: tuple[str, int],
+    recorded_prometheus: tuple[str, int, list[str]],
 ) -> None:
-    url, end = recorded_prometheus
+    """For the worked example's 30d SLOs and for 7d and 3d SLOs, whose windows scale."""
+    url, end, paths = recorded_prometheus
     base = [
         "slo",
         "report",
-        str(ROOT / "slos"),
+        *paths,
         "--prometheus",
         url,
         "--at",
@@ -162,20 +309,41 @@ def test_recorded_budget_agrees_with_the_direct_report(
     assert result.exit_code == 0, result.output
     recorded = json.loads(result.stdout)
     by_name = {d["slo"]: d for d in direct}
-    assert len(recorded) == 4
+    assert len(recorded) == 7
+    periods = {"availability-week": 7, "availability-week-min-events": 7, "latency-three-days": 3}
     for document in recorded:
         expected = by_name[document["slo"]]
-        assert document["budget_remaining"] == pytest.approx(expected["budget_remaining"], abs=0.01)
+        # 1% of a 30d budget; a shorter period's budget is smaller, so the same few events
+        # at the window's shifted edges (the incident is at the end) weigh 30d/period more.
+        tolerance = 0.01 * 30 / periods.get(document["slo"], 30)
+        assert document["budget_remaining"] == pytest.approx(
+            expected["budget_remaining"], abs=tolerance
+        ), document["slo"]
         # Burn rates agree more loosely than the budget: the backfilled 5m counts are
         # evaluated at promtool's own (unaligned) times, so a window's edges shift by up to 5
         # minutes, which moves a short window's ratio by up to ~20% next to the incident's
-        # edge. The statuses derived from them must still agree exactly (below).
-        for window in ("1h", "6h", "1d", "3d"):
-            if expected["burn_rates"][window] is not None:
-                assert document["burn_rates"][window] == pytest.approx(
-                    expected["burn_rates"][window], rel=0.2, abs=0.05
+        # edge; increase() also extrapolates lumpy counts. The statuses derived from them must
+        # still agree exactly (below). A window is compared when it holds enough bad events
+        # for the shift not to matter. Availability: the incident of the last 50 minutes gives ~45 bad requests
+        # every 5 minutes, so every window. Latency (0.4% slow, ~6 per 5 minutes): from 1h.
+        # Ingestion runs every 15 minutes and about one rating in three minutes is
+        # unhelpful: from 6h.
+        assert set(document["burn_rates"]) == set(expected["burn_rates"])
+        shortest = SHORTEST_COMPARED.get(document["slo"], 3600)
+        for window, rate in expected["burn_rates"].items():
+            if rate is not None and parse_duration(window) >= shortest:
+                assert document["burn_rates"][window] == pytest.approx(rate, rel=0.2, abs=0.05), (
+                    document["slo"],
+                    window,
                 )
     assert {d["slo"]: d["status"] for d in recorded} == {d["slo"]: d["status"] for d in direct}
+    statuses = {d["slo"]: d["status"] for d in direct}
+    # The incident of the last hour (3% errors, 30x) pages the 30d SLO through 1h/5m and the
+    # 7d SLO through its own 14m/5m pair.
+    assert statuses["availability"] == statuses["availability-week"] == "critical"
+    # The same SLO with a minimum of events per alert window no page can reach: quiet.
+    assert statuses["availability-week-min-events"] == "ok"
+    assert set(by_name["availability-week"]["burn_rates"]) >= {"14m", "1h24m", "16h48m"}
 
 
 def test_use_rules_without_recorded_series_says_what_to_do(
@@ -195,7 +363,297 @@ def test_use_rules_without_recorded_series_says_what_to_do(
 def test_the_repository_alerts_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(
-        main, ["slo", "rules", str(ROOT / "slos"), "-o", str(ROOT / "alerts"), "--tests", "--check"]
+        main,
+        [
+            "slo",
+            "rules",
+            str(ROOT / "slos"),
+            "-o",
+            str(ROOT / "alerts"),
+            "--tests",
+            "--inhibit",
+            str(ROOT / "alerts" / "inhibit.yaml"),
+            "--check",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert os.path.exists(ROOT / "alerts" / "search.rules.yaml")
+
+
+@pytest.mark.parametrize("spelling", ["1", "1.0"])
+def test_direct_queries_count_the_bucket_in_either_spelling(tmp_path: Path, spelling: str) -> None:
+    """Prometheus 3 writes whole bucket bounds as 1.0: a report over such a histogram must
+    count its good events (before, the bucket matched nothing and every event read as bad)."""
+    sli = LatencySLI("rpc_seconds", '{job="rpc"}', 1.0)
+    _, good_query, total_query = count_queries(sli, "10m")
+    document = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f'rpc_seconds_bucket{{job="rpc",le="{spelling}"}}',
+                        "values": "0+90x20",
+                    },
+                    {"series": 'rpc_seconds_count{job="rpc"}', "values": "0+100x20"},
+                ],
+                "promql_expr_test": [
+                    {"expr": good_query, "eval_time": "15m", "exp_samples": [{"value": 900}]},
+                    {"expr": total_query, "eval_time": "15m", "exp_samples": [{"value": 1000}]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "spelling.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+BAD_NEVER_SEEN = """\
+version: ops/v1
+service: quiet
+slos:
+  - name: api
+    objective: 99
+    window: 3d
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code="500"}
+        total: http_requests_total{job="api"}
+"""
+
+
+def test_a_bad_series_never_seen_in_a_whole_period_raises_no_data(tmp_path: Path) -> None:
+    """A typo in the bad selector reads as zero errors; once the total has existed for a
+    whole period without the bad series ever matching, a NoData ticket names the selector.
+    A bad series seen once in the period keeps it quiet; so does a total younger than it."""
+    (tmp_path / "quiet.yaml").write_text(BAD_NEVER_SEEN)
+    result = CliRunner().invoke(
+        main, ["slo", "rules", str(tmp_path / "quiet.yaml"), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    rule = next(
+        r
+        for g in yaml.safe_load((tmp_path / "quiet.rules.yaml").read_text())["groups"]
+        for r in g["rules"]
+        if r.get("labels", {}).get("missing") == "bad"
+    )
+    steps = 3 * 288 + 12  # 3 days and an hour at 5m
+    total = {"series": 'http_requests_total{job="api",code="200"}', "values": f"0+500x{steps}"}
+    once = {"series": 'http_requests_total{job="api",code="500"}', "values": f"0x2 1x{steps - 2}"}
+
+    def case(name: str, series: list[dict[str, str]], at: str, fires: bool) -> dict[str, Any]:
+        expected = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+        return {
+            "name": name,
+            "interval": "5m",
+            "input_series": series,
+            "alert_rule_test": [
+                {
+                    "eval_time": at,
+                    "alertname": "QuietApiNoData",
+                    "exp_alerts": expected if fires else [],
+                }
+            ],
+        }
+
+    document = {
+        "rule_files": ["quiet.rules.yaml"],
+        "evaluation_interval": "5m",
+        "tests": [
+            case("never seen in a whole period", [total], "3d30m", True),
+            case("seen once in the period", [total, once], "3d30m", False),
+            case("total younger than a period", [total], "2d", False),
+        ],
+    }
+    path = tmp_path / "quiet.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    tests = promtool("test", "rules", str(path))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+TIERS_FILE = """\
+version: ops/v1
+service: tiers
+labels: {team: core}
+slos:
+  - name: custom
+    objective: 99.9
+    window: 28d
+    alerting:
+      page:
+        name: TiersCustomPage
+        labels: {severity: critical, routing_key: core-oncall}
+        annotations: {dashboard: https://grafana.example/d/tiers}
+      ticket:
+        name: TiersCustomTicket
+        labels: {severity: warning}
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+  - name: pages-only
+    objective: 99
+    window: 7d
+    alerting: {ticket: {disable: true}}
+    sli:
+      ratio:
+        bad: http_requests_total{job="api",code=~"5.."}
+        total: http_requests_total{job="api"}
+"""
+
+
+def _write_tiers(tmp_path: Path) -> Path:
+    (tmp_path / "tiers.yaml").write_text(TIERS_FILE)
+    result = CliRunner().invoke(
+        main,
+        [
+            "slo",
+            "rules",
+            str(tmp_path / "tiers.yaml"),
+            "-o",
+            str(tmp_path),
+            "--tests",
+            "--inhibit",
+            str(tmp_path / "inhibit.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return tmp_path / "inhibit.yaml"
+
+
+def test_per_tier_names_labels_annotations_and_disable_pass_promtool(tmp_path: Path) -> None:
+    _write_tiers(tmp_path)
+    assert promtool("check", "rules", str(tmp_path / "tiers.rules.yaml")).returncode == 0
+    tests = promtool("test", "rules", str(tmp_path / "tiers.rules.test.yaml"))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    document = yaml.safe_load((tmp_path / "tiers.rules.test.yaml").read_text())
+    fast = next(t for t in document["tests"] if t["name"] == "tiers/custom: fast burn pages")
+    fired = {
+        case["alertname"]: [
+            (a["exp_labels"]["severity"], a["exp_labels"]["tier"]) for a in case["exp_alerts"]
+        ]
+        for case in fast["alert_rule_test"]
+    }
+    assert fired == {
+        "TiersCustomPage": [("critical", "page"), ("critical", "page")],
+        "TiersCustomTicket": [("warning", "ticket"), ("warning", "ticket")],
+        "TiersCustomNoData": [],
+    }
+    only = next(t for t in document["tests"] if t["name"] == "tiers/pages-only: fast burn pages")
+    assert [a["exp_labels"]["tier"] for a in only["alert_rule_test"][0]["exp_alerts"]] == [
+        "page",
+        "page",
+    ]
+
+
+def test_generated_inhibit_rules_pass_amtool_check_config(tmp_path: Path) -> None:
+    inhibit = _write_tiers(tmp_path)
+    rules = yaml.safe_load(inhibit.read_text())["inhibit_rules"]
+    assert len(rules) == 1  # pages-only has no ticket to inhibit
+    config = tmp_path / "alertmanager.yml"
+    # amtool refuses a configuration without a route: the smallest one around the rules.
+    config.write_text(
+        "route: {receiver: none}\nreceivers: [{name: none}]\n"
+        + yaml.safe_dump({"inhibit_rules": rules})
+    )
+    result = subprocess.run(
+        [require_binary("amtool"), "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " - 1 inhibit rules" in result.stdout
+
+
+class InhibitingAlertmanager(AlertmanagerServer):
+    """Alertmanager with a receiver that sends nothing and the generated inhibit rules."""
+
+    def __init__(self, workdir: str, inhibit_rules: list[dict[str, Any]]) -> None:
+        super().__init__(workdir, "http://127.0.0.1:9/unused", None)
+        self.inhibit_rules = inhibit_rules
+
+    def start(self, timeout: float = 30.0) -> InhibitingAlertmanager:
+        os.makedirs(self.workdir, exist_ok=True)
+        config = os.path.join(self.workdir, "alertmanager.yml")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write(
+                "route: {receiver: none, group_by: [alertname, service, slo], group_wait: 1s}\n"
+                "receivers: [{name: none}]\n"
+                + yaml.safe_dump({"inhibit_rules": self.inhibit_rules})
+            )
+        self.launch(
+            "prometheus-alertmanager",
+            [
+                f"--config.file={config}",
+                f"--storage.path={os.path.join(self.workdir, 'data')}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            "alertmanager",
+            timeout,
+        )
+        return self
+
+
+def _alert_states(url: str) -> dict[tuple[str, str], str]:
+    """(alertname, slo) -> state (active, suppressed) as Alertmanager's API reports it."""
+    with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=10) as response:
+        alerts = json.load(response)
+    return {(a["labels"]["alertname"], a["labels"]["slo"]): a["status"]["state"] for a in alerts}
+
+
+def test_a_real_alertmanager_holds_the_ticket_while_the_page_fires(tmp_path: Path) -> None:
+    rules = yaml.safe_load(_write_tiers(tmp_path).read_text())["inhibit_rules"]
+    server = InhibitingAlertmanager(str(tmp_path / "am"), rules).start()
+    try:
+        common = {"service": "tiers", "slo": "custom", "team": "core"}
+        server.fire({"alertname": "TiersCustomPage", "tier": "page", **common}, {})
+        server.fire({"alertname": "TiersCustomTicket", "tier": "ticket", **common}, {})
+        other = {**common, "slo": "other"}
+        server.fire({"alertname": "TiersCustomTicket", "tier": "ticket", **other}, {})
+        states: dict[tuple[str, str], str] = {}
+        for _ in range(100):  # the inhibitor marks alerts as they pass the pipeline
+            states = _alert_states(server.url)
+            if states.get(("TiersCustomTicket", "custom")) == "suppressed":
+                break
+            time.sleep(0.1)
+        assert states == {
+            ("TiersCustomPage", "custom"): "active",
+            ("TiersCustomTicket", "custom"): "suppressed",
+            ("TiersCustomTicket", "other"): "active",  # another SLO's ticket is not held
+        }
+    finally:
+        server.stop()
+
+
+def test_prometheusrule_objects_hold_the_same_groups_and_pass_promtool(tmp_path: Path) -> None:
+    args = ["slo", "rules", str(ROOT / "slos"), "-o", str(tmp_path), "--format", "prometheusrule"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.prometheusrule.yaml"]
+    text = (tmp_path / "search.prometheusrule.yaml").read_text()
+    assert text.startswith("# Generated by ops from ")
+    document = yaml.safe_load(text)
+    assert (document["apiVersion"], document["kind"], document["metadata"]["name"]) == (
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        "search-slo-rules",
+    )
+    plain = yaml.safe_load(
+        generate(load_slo_files([str(ROOT / "slos")]), None, False)["search.rules.yaml"]
+    )
+    assert document["spec"] == plain
+    (tmp_path / "groups.yaml").write_text(yaml.safe_dump(document["spec"]))
+    check = promtool("check", "rules", str(tmp_path / "groups.yaml"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert CliRunner().invoke(main, [*args, "--check"]).exit_code == 0
+    refused = CliRunner().invoke(main, [*args, "--tests"])
+    assert refused.exit_code == 2
+    assert "Error: --tests needs --format plain: promtool tests read plain rule files" in (
+        refused.output
+    )

@@ -10,6 +10,7 @@ on budget remaining.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -289,3 +290,80 @@ def test_validate_cli(tmp_path: Path) -> None:
     assert result.output == f"Error: {bad}: slos[0].sli.ratio.total: is required\n"
     ok = CliRunner().invoke(main, ["slo", "validate", str(ROOT / "slos"), "--json"])
     assert next(r["slo"] for r in json.loads(ok.stdout)) == "availability"
+
+
+LIVE_FILE = """\
+version: ops/v1
+service: live
+slos:
+  - name: typo-in-total
+    objective: 99
+    sli: {ratio: {bad: 'http_requests_total{code=~"5.."}', total: 'http_request_total{service="search-api"}'}}
+  - name: typo-in-bad
+    objective: 99
+    sli: {ratio: {bad: 'http_requests_total{cod=~"5.."}', total: 'http_requests_total'}}
+  - name: whole-bound
+    objective: 99
+    sli: {latency: {histogram: http_request_duration_seconds, selector: '{service="search-api"}', below: 1}}
+  - name: missing-bound
+    objective: 99
+    sli: {latency: {histogram: http_request_duration_seconds, selector: '{service="search-api"}', below: 2}}
+  - name: trickle
+    objective: 99.9
+    sli: {ratio: {good: 'ingest_pipeline_runs_total{outcome="on_time"}', total: ingest_pipeline_runs_total}}
+  - name: trickle-with-minimum
+    objective: 99.9
+    alerting: {min_events: 70}
+    sli: {ratio: {good: 'ingest_pipeline_runs_total{outcome="on_time"}', total: ingest_pipeline_runs_total}}
+"""
+
+
+def test_validate_against_live_data_names_each_selector_that_matches_nothing(
+    worked_prometheus: LoadedPrometheus, tmp_path: Path
+) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(LIVE_FILE)
+    result = CliRunner().invoke(
+        main,
+        [
+            "slo",
+            "validate",
+            str(path),
+            "--prometheus",
+            worked_prometheus.url,
+            "--at",
+            str(worked_prometheus.end),
+        ],
+    )
+    assert result.exit_code == 1
+    *problems, low_traffic = result.stderr.splitlines(keepends=True)
+    # Four pipeline runs an hour: one late run would burn ~250x a 99.9% budget and page.
+    found = re.search(r"low traffic: (\d+) events", low_traffic)
+    assert found is not None and 3 <= int(found.group(1)) <= 5, low_traffic
+    runs = int(found.group(1))
+    assert low_traffic == (
+        f"Warning: {path}: slos[4].alerting.min_events: low traffic: {runs} events in the last "
+        f"1h, so one bad event would burn {1 / runs / 0.001:.1f}x and fire the 1h/5m page "
+        "(above 14.4x); set alerting.min_events to at least 70\n"
+    )
+    assert "".join(problems) == (
+        f'Error: {path}: slos[0].sli.ratio.total: http_request_total{{service="search-api"}} '
+        "matched no series in the last 30d\n"
+        f'Warning: {path}: slos[1].sli.ratio.bad: http_requests_total{{cod=~"5.."}} matched no '
+        "series in the last 30d: either no bad event happened or the selector is wrong (the "
+        "rules count it as 0 bad events)\n"
+        f"Error: {path}: slos[3].sli.latency.below: histogram http_request_duration_seconds"
+        '{service="search-api"} has no bucket le="2" or le="2.0"; its buckets are: 0.25, 0.5, 1, '
+        "1.5, 5, +Inf\n"
+    )
+
+
+def test_validate_against_live_data_passes_the_worked_example(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    args = ["slo", "validate", str(ROOT / "slos"), "--prometheus", worked_prometheus.url]
+    result = CliRunner().invoke(main, [*args, "--at", str(worked_prometheus.end)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "4 SLO(s) in 1 file(s): valid and against live data\n"
+    as_json = CliRunner().invoke(main, [*args, "--at", str(worked_prometheus.end), "--json"])
+    assert json.loads(as_json.stdout)["findings"] == []

@@ -11,6 +11,9 @@ FENCE = "```"
 HEAD = "---\ntitle: T\nowner: team\nparams:\n  SERVICE: {default: api, pattern: '^[a-z]+$'}\n---\n"
 
 
+NO_STEPS = "r.md:1: note: no steps: a page to read (a fenced block with attributes is a step)"
+
+
 def findings_for(body: str, head: str = HEAD) -> list[str]:
     return [str(f) for f in lint_runbook(parse_runbook(head + body, "r.md"))]
 
@@ -106,8 +109,8 @@ def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
         pytest.param(
             step('{"name":"a"}', "$ ls"),
             [
-                "r.md:8: warning: step 'a': line starts with '$ ', which Runme strips; remove the "
-                "prompt"
+                "r.md:8: note: step 'a': the '$ ' prompt is dropped before the line runs (as Runme "
+                "does)"
             ],
             id="Runme dollar prompt",
         ),
@@ -123,6 +126,34 @@ def step(attributes: str, code: str = "true", kind: str = "sh") -> str:
             step('{"name":"a","background":"false","excludeFromRunAll":"true"}'),
             [],
             id="Runme's own attributes are accepted",
+        ),
+        pytest.param(
+            step('{"name":"a","background":"true","timeout":"5m","capture":"OUT"}', "sleep 9"),
+            [
+                "r.md:7: note: step 'a': runs in the background: the run goes on at once, and "
+                "stops it when it ends",
+                "r.md:7: warning: step 'a': capture, timeout has no effect on a background step "
+                "(the run does not wait for it)",
+            ],
+            id="a background step, and what has no effect on it",
+        ),
+        pytest.param(
+            step('{"name":"a","promptEnv":"maybe"}'),
+            ["r.md:7: error: step 'a': promptEnv: expected yes, no or auto, got 'maybe'"],
+            id="promptEnv takes Runme's values",
+        ),
+        pytest.param(
+            step('{"name":"a","promptEnv":"auto"}', "echo $HOME"),
+            [
+                "r.md:7: warning: step 'a': promptEnv asks for the variables a step exports "
+                "('export NAME=value'), and this one exports none"
+            ],
+            id="promptEnv on a step that exports nothing",
+        ),
+        pytest.param(
+            step('{"name":"a","promptEnv":"yes"}', "export A=1"),
+            [],
+            id="promptEnv on a step that exports",
         ),
         pytest.param(
             step('{"name":"a"}', 'up{job="$JOB"}', "promql"),
@@ -161,11 +192,25 @@ def test_param_rules(params: str, expected: str) -> None:
     assert findings_for(step('{"name":"a"}'), head) == [expected]
 
 
-def test_missing_owner_title_and_steps_are_warnings() -> None:
+def test_missing_owner_and_title_are_warnings_and_no_steps_a_note() -> None:
     assert findings_for("text\n", head="") == [
         "r.md:1: warning: no title; add 'title:' or a '# Heading'",
         "r.md:1: warning: no owner; add 'owner:' so escalations reach a team",
-        "r.md:1: warning: no steps: no fenced block has attributes",
+        "r.md:1: note: no steps: a page to read (a fenced block with attributes is a step)",
+    ]
+
+
+def test_front_matter_of_other_tools_is_silent_and_other_unknown_keys_warn() -> None:
+    head = (
+        "---\ntitle: T\nowner: o\nrunme: {id: 01JD, version: v3}\nskipPrompts: true\n"
+        "weight: 20\nbookCollapseSection: true\nsidebar_position: 2\nowners: x\n"
+        "reviewed: 2026-01-01\n---\n"
+    )
+    assert findings_for(step('{"name":"a"}'), head) == [
+        "r.md:9: warning: front matter key 'owners' means nothing to ops (did you mean "
+        "'owner'?); it is kept and ignored",
+        "r.md:10: warning: front matter key 'reviewed' means nothing to ops; it is kept and "
+        "ignored",
     ]
 
 
@@ -175,3 +220,74 @@ def test_an_alert_claimed_by_two_runbooks_is_an_error() -> None:
     assert [str(f) for f in lint_runbooks([first, second])] == [
         "b.md:4: error: alert 'Down' is already claimed by a.md; an alert must lead to one runbook"
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            f"{FENCE}bash\n# show the pods\nkubectl get pods\n{FENCE}\n",
+            [
+                NO_STEPS,
+                "r.md:7: note: a bash block without attributes is documentation to ops, but "
+                'Runme would run it; to make it a step, give it attributes: ```bash {"name":'
+                '"kubectl-get"}',
+            ],
+            id="a shell block without attributes: Runme would run it",
+        ),
+        pytest.param(
+            f"{FENCE}yaml\na: 1\n{FENCE}\n{FENCE}python\nprint()\n{FENCE}\n",
+            [NO_STEPS],
+            id="blocks without attributes in other languages are plain documentation",
+        ),
+        pytest.param(
+            step('{"name":"a"}', "console.log(1)", "js"),
+            [
+                "r.md:7: note: step 'a': ops does not run 'js' blocks; give the step an "
+                '"interpreter" attribute (the program that runs it, e.g. "interpreter":"node"); '
+                "until then it is documentation"
+            ],
+            id="a step in a language ops does not run is documentation",
+        ),
+        pytest.param(
+            step('{"name":"a","interpreter":"python3"}', "print(1)", "python"),
+            [],
+            id="an interpreter makes it a step",
+        ),
+        pytest.param(
+            step('{"name":"a","interpreter":"zsh"}', "true"),
+            [
+                "r.md:7: warning: step 'a': interpreter has no effect on a sh step (it runs with "
+                "sh); it is for blocks in other languages"
+            ],
+            id="an interpreter on a shell step is ignored",
+        ),
+        pytest.param(
+            step('{"name":"a","interpreter":"python3 \'-u"}', "print(1)", "python"),
+            ["r.md:7: error: step 'a': interpreter: not a command line: No closing quotation"],
+            id="an interpreter that is not a command line",
+        ),
+        pytest.param(
+            step('{"name":"a"}', "up", "promq"),
+            ["r.md:7: warning: step 'a': ops does not run 'promq' blocks (did you mean 'promql'?)"],
+            id="a kind with a typo",
+        ),
+        pytest.param(
+            step('{"name":"a","on_failure":"b"}') + step('{"name":"b"}', "x", "ruby"),
+            [
+                "r.md:7: error: step 'a': on_failure names step 'b', which ops cannot run",
+                "r.md:10: note: step 'b': ops does not run 'ruby' blocks; give the step an "
+                '"interpreter" attribute (the program that runs it, e.g. "interpreter":"ruby"); '
+                "until then it is documentation",
+            ],
+            id="on_failure naming a step ops cannot run",
+        ),
+        pytest.param(
+            step('{"tag":"x"}', "GET_PODS=1 ls") + step('{"tag":"x"}', "a  b"),
+            [],
+            id="automatic names are not held to the name style",
+        ),
+    ],
+)
+def test_runme_blocks(body: str, expected: list[str]) -> None:
+    assert findings_for(body) == expected

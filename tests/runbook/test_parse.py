@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ops_toolkit.errors import RunbookError
-from ops_toolkit.runbook.parse import parse_runbook, parse_runbook_bytes
+from ops_toolkit.runbook.parse import parse_runbook, parse_runbook_bytes, read_runbook, runme_name
 
 FENCE = "```"
 
@@ -127,29 +128,19 @@ def test_json_values_that_are_not_strings_become_strings() -> None:
             id="front matter without its closing line",
         ),
         pytest.param(
-            "---\ntitle: x\ntimout: 5\n---\n",
-            "r.md:3: unknown front matter key 'timout'",
-            id="unknown front matter key",
+            "+++\ntitle = 'x'\nweight = \n+++\n",
+            "r.md:3: front matter is not valid TOML: Invalid value",
+            id="bad TOML front matter names the line",
         ),
         pytest.param(
-            "---\nowners: x\n---\n",
-            "r.md:2: unknown front matter key 'owners' (did you mean 'owner'?)",
-            id="unknown front matter key with a suggestion",
+            "+++\ntitle = 'x'\n",
+            "r.md:1: front matter starts with '+++' but never ends",
+            id="TOML front matter without its closing line",
         ),
         pytest.param(
             f'{FENCE}sh {{"name":"a"}}\ntrue\n{FENCE}\n\n{FENCE}sh {{"name":"a"}}\nfalse\n{FENCE}\n',
             "r.md:5: step 'a': duplicate name (first used on line 1)",
             id="duplicate step names",
-        ),
-        pytest.param(
-            f'{FENCE}python {{"name":"a"}}\nprint()\n{FENCE}\n',
-            "r.md:1: step 'a': unknown kind 'python' (valid: bash, manual, promql, sh)",
-            id="unknown kind lists the valid ones",
-        ),
-        pytest.param(
-            f'{FENCE}sh {{"tag":"diagnose"}}\ntrue\n{FENCE}\n',
-            'r.md:1: step has no \'name\' attribute; add one, e.g. {"name":"check-x"}',
-            id="a step needs a name",
         ),
         pytest.param(
             f'{FENCE}sh {{"name":["a"]}}\ntrue\n{FENCE}\n',
@@ -228,3 +219,118 @@ def test_text_with_a_lone_surrogate_is_a_runbook_error() -> None:
     with pytest.raises(RunbookError) as raised:
         parse_runbook("---\n\ud800---\n---\n", "r.md")
     assert str(raised.value) == "r.md:2: text is not valid Unicode (a lone surrogate)"
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ALERTMANAGER = FIXTURES / "prometheus-operator/content/runbooks/alertmanager"
+
+
+def test_runme_front_matter_is_kept_and_its_shell_and_cwd_used() -> None:
+    runbook = read_runbook(str(FIXTURES / "runme/search-notebook.md"))
+    assert (runbook.shell, runbook.cwd) == ("bash", "..")
+    assert runbook.other_front_matter == {
+        "runme": {"id": "01JD4Q6K9W3E5R7T2Y8U0I1O3P", "version": "v3"},
+        "skipPrompts": False,
+        "category": "search",
+        "terminalRows": 20,
+    }
+    assert runbook.title == "Search index checks"
+
+
+def test_a_hugo_page_without_steps_is_a_runbook_to_read() -> None:
+    runbook = read_runbook(str(ALERTMANAGER / "AlertmanagerClusterDown.md"))
+    assert runbook.title == "Alertmanager Cluster Down"
+    assert runbook.other_front_matter == {"weight": 20}
+    assert runbook.steps == ()
+
+
+def test_toml_front_matter_is_read_like_yaml() -> None:
+    runbook = read_runbook(
+        str(FIXTURES / "prometheus-operator/content/runbooks/prometheus/PrometheusRuleFailures.md")
+    )
+    assert runbook.title == "Prometheus Rule Failures"
+    assert runbook.other_front_matter == {"weight": 20}
+    assert [(s.name, s.kind, s.line) for s in runbook.steps] == [("failing-groups", "promql", 14)]
+
+
+def test_unknown_front_matter_keys_are_kept_not_refused() -> None:
+    runbook = parse_runbook("---\ntitle: T\nowners: x\nsidebar_position: 3\n---\n", "r.md")
+    assert runbook.other_front_matter == {"owners": "x", "sidebar_position": 3}
+    assert runbook.front_matter_line["owners"] == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="an empty file"),
+        pytest.param("Just prose.\n", id="prose without a heading"),
+        pytest.param("---\n---\n# Empty front matter\n", id="empty front matter"),
+        pytest.param("# Title\n\n```yaml\na: 1\n```\n", id="documentation fences only"),
+    ],
+)
+def test_no_front_matter_or_no_steps_is_a_valid_runbook(text: str) -> None:
+    runbook = parse_runbook(text, "r.md")
+    assert runbook.steps == () and runbook.alerts == () and runbook.other_front_matter == {}
+
+
+def test_a_runme_notebook_opens_with_runme_names_and_kinds() -> None:
+    runbook = read_runbook(str(FIXTURES / "runme/search-notebook.md"))
+    assert [(s.name, s.kind, s.language, s.named) for s in runbook.steps] == [
+        ("echo-index", "sh", "sh", False),
+        ("echo-shards", "sh", "sh", False),
+        ("echo-index-2", "sh", "sh", False),
+        ("export-indexname", "sh", "", False),
+        ("printfrom-python", "python", "python", False),
+        ("consolelogops-does", "js", "js", False),
+        ("reindex", "sh", "sh", True),
+    ]
+    assert [(f.language, f.line, f.name) for f in runbook.unrun_shell_blocks] == [
+        ("bash", 35, "echo-a")
+    ]
+    by_id = runbook.step("01JD4Q7A1B2C3D4E5F6G7H8J9N")
+    assert by_id is not None and by_id.name == "echo-index-2"
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        pytest.param('$ echo "Hello, rdme!"', "echo-hello", id="prompt dropped, two words kept"),
+        pytest.param("export FOO=bar", "export-foo", id="cut before the first equals sign"),
+        pytest.param("# list them\n\nkubectl get pods -n x", "kubectl-get", id="comments skipped"),
+        pytest.param("ls # all of them", "ls", id="trailing comment cut off"),
+        pytest.param(
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            "abcdefghijklmnopqrstuvwxyz012345",
+            id="32 bytes",
+        ),
+        pytest.param("curl -sS 'http://x'", "curl-ss", id="lowercase letters and digits kept"),
+        pytest.param("# only a comment", "only", id="a comment alone names the block"),
+        pytest.param("", "", id="an empty block has no name"),
+    ],
+)
+def test_runme_name_derives_a_name_from_the_first_command(code: str, name: str) -> None:
+    assert runme_name(code) == name
+
+
+def test_automatic_names_never_take_a_name_given_in_the_file() -> None:
+    text = (
+        f'{FENCE}sh {{"tag":"x"}}\necho a\n{FENCE}\n\n{FENCE}sh {{"name":"echo-a"}}\ntrue\n{FENCE}\n\n'
+        f'{FENCE}sh {{"tag":"x"}}\necho a\n{FENCE}\n\n{FENCE}sh {{"tag":"x"}}\n!!!\n{FENCE}\n'
+    )
+    runbook = parse_runbook(text, "r.md")
+    assert [s.name for s in runbook.steps] == ["echo-a-2", "echo-a", "echo-a-3", "step"]
+
+
+def test_a_fence_without_a_language_but_with_attributes_is_a_shell_step() -> None:
+    runbook = parse_runbook(
+        f'{FENCE}{{"name":"a"}}\ntrue\n{FENCE}\n{FENCE} {{"name":"b"}}\ntrue\n{FENCE}\n', "r.md"
+    )
+    assert [(s.name, s.kind, s.language) for s in runbook.steps] == [
+        ("a", "sh", ""),
+        ("b", "sh", ""),
+    ]
+
+
+def test_a_step_in_a_language_ops_does_not_run_parses_as_that_kind() -> None:
+    runbook = parse_runbook(f'{FENCE}python {{"name":"a"}}\nprint()\n{FENCE}\n', "r.md")
+    assert [(s.name, s.kind) for s in runbook.steps] == [("a", "python")]

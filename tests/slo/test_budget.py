@@ -6,7 +6,7 @@ import pytest
 
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
-from ops_toolkit.slo.windows import BURN_ALERTS
+from ops_toolkit.slo.windows import scaled_windows
 
 DAY = 86400
 
@@ -59,19 +59,7 @@ def test_zero_events_is_no_data_never_a_perfect_score() -> None:
     assert budget.burn_rate(empty, 0.001) is None
     assert budget.budget_remaining(empty, 0.001) is None
     assert budget.bad_events_left(empty, 0.001) is None
-    assert budget.status(None, {}, 30 * DAY) == "no_data"
-
-
-@pytest.mark.parametrize(
-    ("period_days", "factors"),
-    [
-        pytest.param(30, [14.4, 6.0, 3.0, 1.0], id="30 days: 14.4, 6, 3, 1"),
-        pytest.param(28, [13.44, 5.6, 2.8, 0.933333], id="28 days: 13.44, 5.6, 2.8, 0.933"),
-        pytest.param(7, [3.36, 1.4, 0.7, 0.233333], id="7 days"),
-    ],
-)
-def test_burn_factors_are_recomputed_for_the_period(period_days: int, factors: list[float]) -> None:
-    assert [a.factor(period_days * DAY) for a in BURN_ALERTS] == pytest.approx(factors, abs=1e-6)
+    assert budget.status(None, {}, scaled_windows(30 * DAY)) == "no_data"
 
 
 H, M = 3600, 60
@@ -91,7 +79,24 @@ H, M = 3600, 60
     ],
 )
 def test_status(remaining: float, rates: dict[int, float | None], expected: str) -> None:
-    assert budget.status(remaining, rates, 30 * DAY) == expected
+    assert budget.status(remaining, rates, scaled_windows(30 * DAY)) == expected
+
+
+@pytest.mark.parametrize(
+    ("rates", "expected"),
+    [
+        pytest.param({14 * M: 15.0, 5 * M: 15.0}, "critical", id="7d: 14m and 5m above 14.4 page"),
+        pytest.param({H: 15.0, 5 * M: 15.0}, "ok", id="7d: the 30d table's 1h window is not its"),
+        pytest.param({16 * H + 48 * M: 1.1, 84 * M: 1.1}, "warning", id="7d: 16h48m/1h24m ticket"),
+        pytest.param(
+            {16 * H + 48 * M: 0.9, 84 * M: 0.9}, "ok", id="7d: burn 0.9 keeps the budget: quiet"
+        ),
+    ],
+)
+def test_status_follows_the_windows_of_a_7d_period(
+    rates: dict[int, float | None], expected: str
+) -> None:
+    assert budget.status(0.5, rates, scaled_windows(7 * DAY)) == expected
 
 
 def test_projection_of_a_calendar_period() -> None:
@@ -99,3 +104,20 @@ def test_projection_of_a_calendar_period() -> None:
     so_far = Counts(bad=40, total=100_000)
     projected = budget.projected_remaining(so_far, 1.0, 15 * DAY, 30 * DAY, 0.001)
     assert projected == pytest.approx(1 - (0.4 * 15 + 1.0 * 15) / 30)
+
+
+@pytest.mark.parametrize(
+    ("totals", "minimum", "expected"),
+    [
+        pytest.param({H: 2.0}, 0, "critical", id="off by default: 1 bad of 2 pages"),
+        pytest.param({H: 2.0}, 100, "ok", id="2 events in the 1h window, minimum 100: quiet"),
+        pytest.param({H: 100.0}, 100, "critical", id="exactly the minimum pages"),
+        pytest.param({}, 100, "ok", id="unknown window total with a minimum: quiet"),
+    ],
+)
+def test_min_events_per_alert_window(
+    totals: dict[int, float | None], minimum: int, expected: str
+) -> None:
+    rates = {H: 500.0, 5 * M: 500.0}
+    windows = scaled_windows(30 * DAY)
+    assert budget.status(0.5, rates, windows, totals=totals, min_events=minimum) == expected

@@ -90,8 +90,120 @@ def replace(old: str, new: str) -> str:
         pytest.param(
             replace("    objective:", "    objetive: 1\n    objective:"),
             "f.yaml: slos[0].objetive: unknown key (did you mean 'objective'?); valid keys: "
-            "name, objective, window, calendar, timezone, description, sli, runbook, labels",
+            "name, objective, window, calendar, timezone, description, sli, runbook, labels, "
+            "alerting",
             id="unknown key",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    labels: {tier: '1'}"),
+            "f.yaml: slos[0].labels.tier: not a usable label name (service, slo, tier, long, "
+            "short and missing are set by ops)",
+            id="a label ops sets on alerts",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {windows: []}"),
+            "f.yaml: slos[0].alerting.windows: is empty; give at least one window pair or leave "
+            "'windows' out",
+            id="empty window set",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 5m, "
+                "factor: 0.5}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].factor: expected a burn rate of at least 1, got "
+            "0.5: below 1 the budget lasts the period, so the alert would fire while the SLO is met",
+            id="a factor that fires while the budget lasts",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 2m, "
+                "factor: 14}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].short: expected at least 5m (the resolution of "
+            "the recorded event counts), got 2m",
+            id="short window under 5m",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 2h, "
+                "factor: 14}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].short: must not be longer than the long window "
+            "(1h), got 2h",
+            id="short longer than long",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 29d, short: 1d, "
+                "factor: 1}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].long: must not be longer than the SLO's 28d "
+            "window, got 29d",
+            id="long longer than the period",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: pager, long: 1h, short: 5m, "
+                "factor: 14}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].severity: expected page or ticket, got 'pager'",
+            id="unknown severity",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 5m, "
+                "factor: 14, for: 90s}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].for: expected whole minutes, got '90s'",
+            id="for in seconds",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {min_events: -1}"),
+            "f.yaml: slos[0].alerting.min_events: expected a whole number of events (0: off), "
+            "got '-1'",
+            id="negative min_events",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {windows: [{severity: page, long: 1h, short: 5m, "
+                "factor: .inf}]}",
+            ),
+            "f.yaml: slos[0].alerting.windows[0].factor: expected a burn rate like 14.4, got 'inf'",
+            id="an infinite factor",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {page: {name: 'Search Page'}}"),
+            "f.yaml: slos[0].alerting.page.name: expected an alert name like "
+            "SearchAvailabilityPage, got 'Search Page'",
+            id="alert name with a space",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {ticket: {labels: {tier: x}}}"),
+            "f.yaml: slos[0].alerting.ticket.labels.tier: not a usable name (service, slo, tier, "
+            "long, short, missing, alertname are set by ops)",
+            id="a tier label would break inhibition",
+        ),
+        pytest.param(
+            replace("window: 28d", "window: 28d\n    alerting: {page: {disable: 'yes'}}"),
+            "f.yaml: slos[0].alerting.page.disable: expected true or false, got 'yes'",
+            id="disable as a string",
+        ),
+        pytest.param(
+            replace(
+                "window: 28d",
+                "window: 28d\n    alerting: {page: {disable: true}, ticket: {disable: true}}",
+            ),
+            "f.yaml: slos[0].alerting: disables both page and ticket; remove the SLO's alerts "
+            "some other way",
+            id="both tiers disabled",
         ),
         pytest.param(
             replace("window: 28d", "window: 4 weeks"),
@@ -110,7 +222,8 @@ def replace(old: str, new: str) -> str:
         ),
         pytest.param(
             replace("version: ops/v1", "version: ops/v2"),
-            "f.yaml: version: expected 'ops/v1', got 'ops/v2'",
+            "f.yaml: version: unknown format 'ops/v2' (did you mean 'ops/v1'?) (known: ops/v1, "
+            "openslo/v1, openslo/v1alpha, prometheus/v1, sloth.slok.dev/v1, pyrra.dev/v1alpha1)",
             id="version",
         ),
         pytest.param(
@@ -222,21 +335,23 @@ def test_openslo_calendar_window() -> None:
     [
         pytest.param(
             "budgetingMethod: Occurrences",
-            "budgetingMethod: Timeslices",
-            "o.yaml: [0].spec.budgetingMethod: only Occurrences is supported, got 'Timeslices'",
-            id="timeslices",
+            "budgetingMethod: Timeslice",
+            "o.yaml: [0].spec.budgetingMethod: expected one of Occurrences, Timeslices, "
+            "RatioTimeslices, got 'Timeslice'",
+            id="unknown budgeting method",
         ),
         pytest.param(
             "  indicator:\n",
             "  indicatorRef: availability-sli\n  indicator:\n",
-            "o.yaml: [0].spec.indicatorRef: is not supported; define the indicator inline",
-            id="indicatorRef",
+            "o.yaml: [0].spec: give exactly one of 'indicator' or 'indicatorRef'",
+            id="indicator and indicatorRef",
         ),
         pytest.param(
             "type: Prometheus, spec: {query: http",
             "type: Datadog, spec: {query: http",
-            "o.yaml: [0].spec.indicator.spec.ratioMetric.total.metricSource.type: only "
-            "Prometheus is supported, got 'Datadog'",
+            "o.yaml: [0].spec.indicator.spec.ratioMetric.total.metricSource.type: data source "
+            "type 'Datadog' is not supported: ops queries Prometheus-compatible APIs "
+            "(Prometheus, Thanos, Cortex, Mimir, VictoriaMetrics)",
             id="other data source",
         ),
         pytest.param(
@@ -284,8 +399,12 @@ def test_the_same_slo_in_two_files_is_an_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             LatencySLI("d", "{}", 1.0),
-            ("good", 'sum(increase(d_bucket{le="1"}[1h]))', "sum(increase(d_count{}[1h]))"),
-            id="latency without labels",
+            (
+                "good",
+                'sum(increase(d_bucket{le=~"1|1[.]0"}[1h]))',
+                "sum(increase(d_count{}[1h]))",
+            ),
+            id="latency without labels, a whole bound in both spellings (Prometheus 3: 1.0)",
         ),
         pytest.param(
             RawSLI("sum(x[{{window}}])", "sum(y[{{window}}])"),

@@ -1,0 +1,162 @@
+"""SLO definitions checked against live data (``ops slo validate --prometheus``).
+
+A definition can parse and still measure nothing: a typo in a selector reads as no data or,
+worse, as zero errors; a latency bound without its bucket reads as every event slow. Like
+nobl9's ``sloctl validate sli``, each selector an SLO uses is asked whether it matched any
+series over the SLO's period, and a latency SLI's bucket bound whether it exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ops_toolkit.durations import format_duration
+from ops_toolkit.metrics.model import MetricsSource, Sample
+from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI
+from ops_toolkit.slo.queries import count_queries
+from ops_toolkit.slo.windows import alert_windows
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``error`` (the SLO cannot measure what it says) or ``warning``."""
+
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class _Check:
+    slo: SLO
+    path: str  # below the SLO's place, e.g. ".sli.ratio.total"
+    what: str  # the selector or query, as the user wrote it
+    query: str
+    may_be_absent: bool = False  # a bad-events counter appears with the first bad event
+    bucket: LatencySLI | None = None
+    traffic: BurnWindow | None = None  # events in this pair's long window, for low traffic
+
+
+def _span(slo: SLO) -> str:
+    return format_duration(slo.window.period_seconds)
+
+
+def plan(slo: SLO) -> list[_Check]:
+    """The queries that tell whether ``slo``'s selectors match anything in its period."""
+    span = _span(slo)
+
+    def seen(selector: str) -> str:
+        return f"count(last_over_time({selector}[{span}]))"
+
+    sli = slo.sli
+    match sli:
+        case RatioSLI(total=total, bad=bad, good=good):
+            kind, counted = ("bad", bad) if bad is not None else ("good", good)
+            assert counted is not None
+            return [
+                _Check(slo, ".sli.ratio.total", total, seen(total)),
+                _Check(slo, f".sli.ratio.{kind}", counted, seen(counted), kind == "bad"),
+            ]
+        case LatencySLI(histogram=histogram, selector=selector):
+            count = f"{histogram}_count{selector}"
+            buckets = f"{histogram}_bucket{selector}"
+            return [
+                _Check(slo, ".sli.latency.histogram", count, seen(count)),
+                _Check(
+                    slo,
+                    ".sli.latency.below",
+                    buckets,
+                    f"count by (le) (last_over_time({buckets}[{span}]))",
+                    bucket=sli,
+                ),
+            ]
+        case RawSLI(bad_query=bad, total_query=total):
+            return [
+                _Check(slo, ".sli.raw.total_query", total, total.replace("{{window}}", span)),
+                _Check(slo, ".sli.raw.bad_query", bad, bad.replace("{{window}}", span)),
+            ]
+    raise AssertionError(sli)
+
+
+def _traffic(slo: SLO) -> _Check:
+    """Events in the fastest pair's long window: the alert a handful of events trips first."""
+    pairs = alert_windows(slo)
+    pair = next((p for p in pairs if p.severity == "page"), pairs[0])
+    _, _, total = count_queries(slo.sli, pair.long_name)
+    return _Check(slo, ".alerting.min_events", total, total, traffic=pair)
+
+
+def check_live(slos: Sequence[SLO], source: MetricsSource, at: float) -> list[Finding]:
+    """Every selector of every SLO, asked at ``at``; a failed query is an error finding."""
+    checks = [check for slo in slos for check in (*plan(slo), _traffic(slo))]
+    answers = source.query_many([c.query for c in checks], at)
+    findings = []
+    for check, answer in zip(checks, answers, strict=True):
+        finding = _judge(check, answer)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _judge(check: _Check, answer: list[Sample] | Exception) -> Finding | None:
+    place = f"{check.slo.place}{check.path}"
+    span = _span(check.slo)
+    if isinstance(answer, Exception):
+        return Finding("error", f"{place}: query {check.query!r} failed: {answer}")
+    if check.bucket is not None:
+        return _judge_bucket(place, check, check.bucket, answer)
+    if check.traffic is not None:
+        return _judge_traffic(place, check.slo, check.traffic, answer)
+    if any(sample.value > 0 for sample in answer):
+        return None
+    if check.may_be_absent:
+        return Finding(
+            "warning",
+            f"{place}: {check.what} matched no series in the last {span}: either no bad event "
+            "happened or the selector is wrong (the rules count it as 0 bad events)",
+        )
+    return Finding("error", f"{place}: {check.what} matched no series in the last {span}")
+
+
+def _judge_bucket(
+    place: str, check: _Check, sli: LatencySLI, answer: list[Sample]
+) -> Finding | None:
+    bounds = sorted({s.labels.get("le", "") for s in answer}, key=_bound)
+    if any(sli.has_bound(le) for le in bounds):
+        return None
+    span = _span(check.slo)
+    if not bounds:
+        return Finding("error", f"{place}: {check.what} matched no series in the last {span}")
+    wanted = " or ".join(f'le="{le}"' for le in sli.le_spellings)
+    return Finding(
+        "error",
+        f"{place}: histogram {sli.histogram}{sli.selector} has no bucket {wanted}; its buckets "
+        f"are: {', '.join(bounds)}",
+    )
+
+
+def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
+    """Low traffic: one bad event among the recent events would burn past the pair's factor."""
+    events = sum(s.value for s in answer if not math.isnan(s.value))
+    if events <= 0:
+        return None  # no data: the selector checks say why
+    needed = 1 / (pair.factor * slo.budget)  # fewer events than this: one bad one fires
+    if events >= needed or slo.alerting.min_events >= needed:
+        return None
+    whole = max(1, round(events))  # increase() extrapolates: 4 runs may read as 4.07
+    burn = (1 / whole) / slo.budget
+    return Finding(
+        "warning",
+        f"{place}: low traffic: {whole} events in the last {pair.long_name}, so one bad "
+        f"event would burn {burn:.1f}x and fire the {pair.long_name}/{pair.short_name} "
+        f"{pair.severity} (above {pair.factor:g}x); set alerting.min_events to at least "
+        f"{math.ceil(needed)}",
+    )
+
+
+def _bound(le: str) -> float:
+    try:
+        return float(le)
+    except ValueError:
+        return float("inf")

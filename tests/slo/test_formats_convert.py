@@ -1,0 +1,232 @@
+"""``ops slo convert``: what is written reads back as the same SLOs, in either direction."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ops_toolkit.cli import main
+from ops_toolkit.slo.formats.write import to_openslo, to_ops
+from ops_toolkit.slo.model import SLO, Alerting, LatencySLI, RatioSLI, SLOFile, Window
+from ops_toolkit.slo.spec import load_slo_files, parse_slo_file
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = int(os.environ.get("OPS_FUZZ_EXAMPLES", "300"))
+
+
+def comparable(slo: SLO) -> SLO:
+    """An SLO without where it was read from."""
+    return dataclasses.replace(slo, source="", path="")
+
+
+# -- generated SLO files ---------------------------------------------------------------------
+
+NAMES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4})?", fullmatch=True)
+LABEL_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda n: n not in ("service", "slo", "le")
+)
+VALUES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
+METRICS = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda n: not n.endswith(("_bucket", "_count", "_sum"))
+)
+
+
+@st.composite
+def selectors(draw: st.DrawFn, metric: str | None = None) -> str:
+    name = metric or draw(METRICS)
+    matchers = draw(st.dictionaries(LABEL_NAMES, VALUES, max_size=3))
+    if not matchers and draw(st.booleans()):
+        return name
+    ops = draw(st.lists(st.sampled_from(["=", "!=", "=~", "!~"]), min_size=3, max_size=3))
+    inner = ",".join(f'{k}{op}"{v}"' for (k, v), op in zip(matchers.items(), ops, strict=False))
+    return f"{name}{{{inner}}}"
+
+
+@st.composite
+def slis(draw: st.DrawFn) -> RatioSLI | LatencySLI:
+    if draw(st.booleans()):
+        matchers = draw(st.dictionaries(LABEL_NAMES, VALUES, max_size=3))
+        selector = "{" + ",".join(f'{k}="{v}"' for k, v in matchers.items()) + "}"
+        below = draw(st.sampled_from([0.005, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 10.0, 120.0]))
+        return LatencySLI(draw(METRICS), selector, below)
+    total = draw(selectors())
+    counted = draw(selectors())
+    return (
+        RatioSLI(total=total, bad=counted) if draw(st.booleans()) else RatioSLI(total, good=counted)
+    )
+
+
+WINDOWS = st.one_of(
+    st.integers(54 * 60, 400 * 24 * 60).map(
+        lambda minutes: Window(minutes * 60)
+    ),  # under 2d6h needs alerting.windows
+    st.builds(
+        Window,
+        st.just(0),
+        st.sampled_from(["week", "month", "quarter"]),
+        st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+    ),
+)
+
+
+@st.composite
+def slo_files(draw: st.DrawFn) -> SLOFile:
+    service = draw(NAMES)
+    names = draw(st.lists(NAMES, min_size=1, max_size=4, unique=True))
+    slos = tuple(
+        SLO(
+            service=service,
+            name=name,
+            objective=draw(st.floats(min_value=0.001, max_value=99.999)),
+            window=draw(WINDOWS),
+            sli=draw(slis()),
+            source="",
+            path="",
+            description=draw(
+                st.from_regex(r"([A-Za-z0-9][A-Za-z0-9 ,.]{0,30}[A-Za-z0-9.])?", fullmatch=True)
+            ),
+            runbook=draw(st.sampled_from([None, "runbooks/a.md", "https://git.example/b.md"])),
+            labels=draw(st.dictionaries(LABEL_NAMES, VALUES, max_size=3)),
+        )
+        for name in names
+    )
+    return SLOFile("", service, slos)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(slo_files(), st.sampled_from(["ops", "openslo"]))
+def test_a_round_trip_gives_the_same_slos(file: SLOFile, target: str) -> None:
+    text, warnings = (to_ops if target == "ops" else to_openslo)(file)
+    assert warnings == []
+    assert text is not None
+    again = parse_slo_file(text, "converted.yaml")
+    assert again.service == file.service
+    assert [comparable(s) for s in again.slos] == [comparable(s) for s in file.slos]
+
+
+# -- the fixtures in each format -------------------------------------------------------------
+
+
+def test_every_fixture_converts_to_ops_with_the_same_slis() -> None:
+    for file in load_slo_files([str(FIXTURES)]):
+        text, warnings = to_ops(file)
+        assert text is not None
+        again = parse_slo_file(text, "converted.yaml").slos
+        for before, after in zip(file.slos, again, strict=True):
+            assert (after.key, after.sli, after.objective) == (
+                before.key,
+                before.sli,
+                before.objective,
+            )
+            same_window = after.window == before.window
+            assert same_window or any(
+                w.startswith(f"{before.place}: ops/v1 has calendar") for w in warnings
+            )
+            if before.alerting != Alerting():
+                assert (
+                    f"{before.place}: ops/v1 has no place for this SLO's alert settings; dropped"
+                    in warnings
+                )
+            else:
+                assert comparable(after) == comparable(
+                    dataclasses.replace(before, datasource=None, window=after.window)
+                )
+
+
+def test_openslo_alert_conditions_and_data_sources_survive_a_round_trip() -> None:
+    (file,) = [
+        f for f in load_slo_files([str(FIXTURES / "openslo")]) if f.service == "search-openslo"
+    ]
+    text, warnings = to_openslo(file)
+    assert text is not None
+    assert warnings == []
+    again = parse_slo_file(text, "converted.yaml").slos
+    assert [comparable(s) for s in again] == [comparable(s) for s in file.slos]
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def test_convert_writes_to_standard_output(runner: CliRunner) -> None:
+    result = runner.invoke(
+        main, ["slo", "convert", str(FIXTURES / "pyrra" / "search.yaml"), "--to", "ops"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        f"# Converted by 'ops slo convert --to ops' from {FIXTURES}/pyrra/search.yaml\n"
+        "version: ops/v1\nservice: search-pyrra\n"
+    )
+    assert result.stderr == (
+        f"Warning: {FIXTURES}/pyrra/search.yaml: [0]: ops/v1 has no place for this SLO's alert "
+        "settings; dropped\n"
+        f"Warning: {FIXTURES}/pyrra/search.yaml: [2]: ops/v1 has no place for this SLO's alert "
+        "settings; dropped\n"
+    )
+
+
+def test_convert_writes_one_file_per_service(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "slo",
+            "convert",
+            str(FIXTURES / "sloth"),
+            str(FIXTURES / "pyrra"),
+            "--to",
+            "openslo",
+            "-o",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "search-k8s.openslo.yaml",
+        "search-pyrra.openslo.yaml",
+        "search-sloth.openslo.yaml",
+    ]
+    converted = {s.key for f in load_slo_files([str(tmp_path)]) for s in f.slos}
+    assert converted == {
+        "search-k8s/availability",
+        "search-pyrra/availability",
+        "search-pyrra/answer-latency",
+        "search-pyrra/answer-accuracy",
+        "search-sloth/availability",
+        "search-sloth/answer-latency",
+    }  # the raw SLIs stay behind, each with a warning
+    assert (
+        result.stderr.count("a raw SLI is PromQL with {{window}} that OpenSLO cannot express") == 2
+    )
+
+
+def test_convert_needs_a_directory_for_several_files(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["slo", "convert", str(FIXTURES / "sloth"), "--to", "ops"])
+    assert result.exit_code == 2
+    assert "Error: 2 SLO files: give -o DIR to write one file each" in result.output
+
+
+def test_convert_never_overwrites_its_input(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "search-pyrra.yaml"
+    source.write_text((FIXTURES / "pyrra" / "search.yaml").read_text())
+    result = runner.invoke(
+        main, ["slo", "convert", str(source), "--to", "ops", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"Error: {tmp_path}/search-pyrra.yaml: is one of the files being converted; choose "
+        "another -o\n"
+    )
+
+
+def test_nothing_to_write_is_an_error(runner: CliRunner) -> None:
+    result = runner.invoke(
+        main, ["slo", "convert", str(FIXTURES / "openslo" / "methods.yaml"), "--to", "openslo"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        f"Error: {FIXTURES}/openslo/methods.yaml: nothing can be written as openslo\n"
+    )
