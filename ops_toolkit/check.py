@@ -47,11 +47,13 @@ def alert_names(rule_texts: Iterable[str]) -> set[str]:
     """The ``alert:`` names in Prometheus rule files' text (unreadable files name nothing)."""
     import yaml
 
+    from ops_toolkit.yamlpath import SafeLoader  # huge integers and bad dates: YAML errors
+
     names: set[str] = set()
     for text in rule_texts:
         try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError:
+            document = yaml.load(text, Loader=SafeLoader)
+        except (yaml.YAMLError, UnicodeEncodeError):  # a lone surrogate: the C loader's error
             continue
         groups = document.get("groups", []) if isinstance(document, dict) else []
         for group in groups if isinstance(groups, list) else []:

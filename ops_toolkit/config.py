@@ -24,8 +24,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ops_toolkit.durations import parse_duration
-from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text
+from ops_toolkit.durations import parse_duration, shorten
+from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,10 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _number(node: Node, key: str, default: float, *, duration: bool = False) -> float:
+def _number(
+    node: Node, key: str, default: float, *, duration: bool = False, limit: float = 1e9
+) -> float:
+    """A positive finite number at ``key``: infinity or nan once crashed int() in the server."""
     child = node.child(key)
     if child.value is None:
         return default
@@ -139,7 +142,9 @@ def _number(node: Node, key: str, default: float, *, duration: bool = False) -> 
         or not isinstance(child.value, int | float)
         or child.value <= 0
     ):
-        raise child.error(f"expected a positive number, got {child.value!r}")
+        raise child.error(f"expected a positive number, got {shorten(repr(child.value))}")
+    if not child.value <= limit:  # also nan; and no float() of a 400-digit integer
+        raise child.error(f"expected a number up to {limit:g}, got {show(child.value)}")
     return float(child.value)
 
 

@@ -5,15 +5,25 @@ Pure; shared by runbook step attributes and SLO windows so both accept the same 
 
 from __future__ import annotations
 
+import math
 import re
 
+MAX_SECONDS = 3650 * 86400.0  # ten years: longer is a typo, and overflows time arithmetic
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 
 
+class DurationTooLong(ValueError):
+    """A duration over ``MAX_SECONDS``."""
+
+
 def parse_duration(text: str) -> float:
-    """Seconds in ``text``; a bare number is seconds. Raises ValueError with the reason."""
+    """Seconds in ``text``; a bare number is seconds. Raises ValueError with the reason.
+
+    The result is finite and at most ``MAX_SECONDS``: ``nan``, ``inf`` or ``1e400`` once
+    came through as durations and crashed later with OverflowError.
+    """
     value = text.strip()
     if not value:
         raise ValueError("empty duration")
@@ -21,11 +31,22 @@ def parse_duration(text: str) -> float:
         seconds = float(value)
     except ValueError:
         if not _WHOLE.fullmatch(value):
-            raise ValueError(f"not a duration: {text!r} (use e.g. '30s', '5m', '1h30m')") from None
+            raise ValueError(
+                f"not a duration: {shorten(text)!r} (use e.g. '30s', '5m', '1h30m')"
+            ) from None
         seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
+    if math.isnan(seconds):
+        raise ValueError(f"not a duration: {shorten(text)!r} (use e.g. '30s', '5m', '1h30m')")
     if seconds < 0:
-        raise ValueError(f"negative duration: {text!r}")
+        raise ValueError(f"negative duration: {shorten(text)!r}")
+    if seconds > MAX_SECONDS:
+        raise DurationTooLong(f"duration too long: {shorten(text)!r} (at most 3650d)")
     return seconds
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for a message (a 5,000-digit value is no help)."""
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def format_duration(seconds: float) -> str:

@@ -6,17 +6,55 @@ can say where it failed: ``slos/search.yaml: slos[1].objective: expected a numbe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
 
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.suggest import did_you_mean
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1024 * 1024
+
+
+class SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (C when available) whose scalars fail as YAML errors with a line.
+
+    PyYAML converts ``int``, ``float`` and ``timestamp`` scalars with Python's own
+    constructors, so an integer over Python's 4,300-digit limit, a date like ``2026-13-01``
+    or ``!!timestamp`` on a non-date raised a bare ValueError or AttributeError (a
+    traceback) instead of a YAML error naming the line.
+    """
+
+
+def _checked(
+    kind: str, construct: Callable[[Any, Any], Any]
+) -> Callable[[SafeLoader, yaml.Node], Any]:
+    def constructor(loader: SafeLoader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError, TypeError, AttributeError):
+            text = str(node.value)
+            if kind == "integer":
+                digits = sum(c.isdigit() for c in text)
+                problem = (
+                    f"an integer of {digits} digits is too long "
+                    f"(at most {sys.get_int_max_str_digits()})"
+                )
+            else:
+                shown = text if len(text) <= 40 else f"{text[:40]}..."
+                problem = f"not a valid {kind}: {shown!r}"
+            raise ConstructorError(None, None, problem, node.start_mark) from None
+
+    return constructor
+
+
+for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date or time")):
+    _tag = f"tag:yaml.org,2002:{_tag}"
+    SafeLoader.add_constructor(_tag, _checked(_kind, SafeLoader.yaml_constructors[_tag]))
 
 
 @dataclass(frozen=True)
@@ -32,7 +70,21 @@ class Node:
         return ConfigError(f"{self.source}: {where}: {message}")
 
     def child(self, key: str | int) -> Node:
-        value = self.value[key] if isinstance(key, int) else self.value.get(key)
+        """The value at ``key`` (None when absent); an error here when this is not a container.
+
+        A key looked up in nothing (``spec:`` left empty) is absent; in a scalar or a list
+        it is a wrong type at this node, reported as such rather than as an AttributeError.
+        """
+        if isinstance(key, int):
+            if not isinstance(self.value, list):
+                raise self.error(f"expected a list, got {show(self.value)}")
+            value = self.value[key]
+        elif self.value is None:
+            value = None
+        elif not isinstance(self.value, dict):
+            raise self.error(f"expected a mapping, got {show(self.value)}")
+        else:
+            value = self.value.get(key)
         path = (
             f"{self.path}[{key}]"
             if isinstance(key, int)
@@ -75,13 +127,17 @@ class Node:
 
 
 def show(value: Any) -> str:
+    """``value`` for a message: its kind for containers, else its text cut to 40 characters."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "nothing"
-    return repr(value) if isinstance(value, str) else repr(str(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return repr(f"{str(value)[:40]}...")  # also under Python's 4,300-digit limit
+    text = value if isinstance(value, str) else str(value)
+    return repr(text if len(text) <= 40 else f"{text[:40]}...")
 
 
 def read_text(path: str) -> str:
@@ -109,7 +165,7 @@ def parse_documents(text: str, source: str) -> list[Any]:
             f"{source}:{number}: text is not valid Unicode (a lone surrogate)"
         ) from None
     try:
-        return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ops_toolkit.durations import parse_duration
+from ops_toolkit.durations import parse_duration, shorten
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.expr import ExpressionError, Node, parse_expression
 from ops_toolkit.runbook.model import Step
@@ -73,7 +73,9 @@ def _duration(value: str, kind: str) -> object:
 
 def _count(value: str, kind: str) -> object:
     if not re.fullmatch(r"\s*\d+\s*", value):
-        raise ValueError(f"expected a whole number, got {value!r}")
+        raise ValueError(f"expected a whole number, got {shorten(value)!r}")
+    if len(value.strip()) > 6:  # int() refuses over 4,300 digits; no one retries a million times
+        raise ValueError(f"expected a whole number up to 999999, got {shorten(value)!r}")
     return int(value)
 
 

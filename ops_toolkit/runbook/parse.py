@@ -20,9 +20,9 @@ from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
+from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
 
 MAX_BYTES = 1024 * 1024
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -406,6 +406,10 @@ def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
             source,
             line,
             f"step attributes are not valid JSON: {exc.msg} (column {exc.colno} of the attributes)",
+        ) from None
+    except ValueError:  # an integer over Python's digit limit (json.loads uses int())
+        raise RunbookError.at(
+            source, line, "step attributes hold a number too long to read; write values as strings"
         ) from None
     if not isinstance(loaded, dict):
         raise RunbookError.at(source, line, "step attributes must be a JSON object")

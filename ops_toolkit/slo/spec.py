@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 
-from ops_toolkit.durations import parse_duration
+from ops_toolkit.durations import DurationTooLong, parse_duration, shorten
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.alert_spec import parse_alerting
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
@@ -144,8 +144,10 @@ def _objective(node: Node) -> float:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise node.error(f"expected a number between 0 and 100 (exclusive), got {show(value)}")
-    if not 0 < float(value) < 100:
-        raise node.error(f"expected a number between 0 and 100 (exclusive), got {value}")
+    if not 0 < value < 100:  # no float(): an integer of 400 digits overflows it
+        raise node.error(
+            f"expected a number between 0 and 100 (exclusive), got {shorten(str(value))}"
+        )
     return float(value)
 
 
@@ -167,13 +169,20 @@ def _window(node: Node) -> Window:
         raise window_node.error(
             "expected a duration like 30d; for calendar windows use 'calendar: month'"
         )
+    return Window(seconds=_rolling_seconds(window_node, raw, "30d or 28d"), timezone=timezone)
+
+
+def _rolling_seconds(node: Node, raw: str, example: str) -> int:
+    """A rolling window's seconds: a duration from 1h to 3650d, in whole seconds."""
     try:
         seconds = parse_duration(raw)
+    except DurationTooLong:
+        raise node.error(f"expected a window of at most 3650d, got {show(raw)}") from None
     except ValueError:
-        raise window_node.error(f"expected a duration like 30d or 28d, got {raw!r}") from None
+        raise node.error(f"expected a duration like {example}, got {show(raw)}") from None
     if seconds < 3600 or seconds != int(seconds):
-        raise window_node.error(f"expected a window of at least 1h in whole seconds, got {raw!r}")
-    return Window(seconds=int(seconds), timezone=timezone)
+        raise node.error(f"expected a window of at least 1h in whole seconds, got {show(raw)}")
+    return int(seconds)
 
 
 def _selector(node: Node, key: str) -> str:

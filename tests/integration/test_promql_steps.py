@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from ops_toolkit.runbook.audit import AuditLog
 from ops_toolkit.runbook.execute import RunOptions, World, start_run
@@ -16,7 +17,27 @@ from tests.runbook.fakes import ScriptedUI
 FENCE = "```"
 
 
-def run(tmp_path: Path, prometheus_url: str, body: str, params: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+class PinnedSource:
+    """A metrics source whose instant queries default to ``at``: the test data's end, since
+    Prometheus holds generated history that ends at a pinned instant, not live data."""
+
+    def __init__(self, source: Any, at: float | None) -> None:
+        self.source, self.at = source, at
+
+    def query(self, promql: str, at: float | None = None) -> Any:
+        return self.source.query(promql, self.at if at is None else at)
+
+    def query_many(self, queries: Any, at: float | None = None) -> Any:
+        return self.source.query_many(queries, self.at if at is None else at)
+
+
+def run(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    prometheus_url: str,
+    body: str,
+    params: dict[str, str] | None = None,
+    at: float | None = None,
+):
     from ops_toolkit.metrics.prometheus import PrometheusSource
 
     text = (
@@ -24,7 +45,7 @@ def run(tmp_path: Path, prometheus_url: str, body: str, params: dict[str, str] |
         "  CODE: {default: '5..'}\n---\n" + body
     )
     runbook = parse_runbook(text, str(tmp_path / "q.md"))
-    source = PrometheusSource(prometheus_url, timeout=5)
+    source = PinnedSource(PrometheusSource(prometheus_url, timeout=5), at)
     world = World(
         ui=ScriptedUI(),
         store=StateStore(str(tmp_path / "s")),
@@ -50,7 +71,7 @@ def test_promql_steps_show_tables_and_check_expectations(
         + promql("nothing-ok", 'http_requests_total{service="nope"}', expect="> 0 or empty")
         + promql("broken", "sum(rate(http_requests_total[5m])")
     )
-    record = run(tmp_path, worked_prometheus.url, body)
+    record = run(tmp_path, worked_prometheus.url, body, at=worked_prometheus.end)
     steps = record.steps
     assert steps["codes"].status == "succeeded"
     assert steps["codes"].output == '{code="200"}  1\n{code="500"}  1\n'
@@ -71,7 +92,13 @@ def test_param_values_are_escaped_inside_promql_strings(
     tmp_path: Path, worked_prometheus: LoadedPrometheus
 ) -> None:
     body = promql("hostile", 'count(http_requests_total{code="$CODE"}) or vector(0)', expect="== 0")
-    record = run(tmp_path, worked_prometheus.url, body, {"CODE": '5.."}) or vector(1) #'})
+    record = run(
+        tmp_path,
+        worked_prometheus.url,
+        body,
+        {"CODE": '5.."}) or vector(1) #'},
+        at=worked_prometheus.end,
+    )
     assert record.steps["hostile"].status == "succeeded", record.steps["hostile"].message
 
 

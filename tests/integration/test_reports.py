@@ -3,6 +3,7 @@ and the local Slack-compatible API."""
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ def test_post_a_report_with_its_chart(
     worked_prometheus: LoadedPrometheus,
     slack: SlackServer,
     monkeypatch: pytest.MonkeyPatch,
+    wall_clock: datetime,
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_API_URL", slack.url)
@@ -183,15 +185,17 @@ def test_once_runs_a_schedule_by_hand_once_per_slot(
 
 
 def test_the_policy_notifies_once_and_remembers_across_restarts(
-    tmp_path: Path, worked_prometheus: LoadedPrometheus
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, wall_clock: datetime
 ) -> None:
+    remaining = worked_prometheus.remaining("availability", 99.9)
+    high, low = round(remaining * 100) + 5, round(remaining * 100) - 5  # crossed; not crossed
     config = parse_config(
         write_config(
             tmp_path,
             worked_prometheus.url,
             (
-                "policies:\n  - {slos: [search/availability], thresholds: [75, 25], channel: '#search-oncall', "
-                "mention: '@here'}\n"
+                f"policies:\n  - {{slos: [search/availability], thresholds: [{high}, {low}], "
+                "channel: '#search-oncall', mention: '@here'}\n"
             ),
         ).read_text(),
         "ops.yaml",
@@ -206,16 +210,26 @@ def test_the_policy_notifies_once_and_remembers_across_restarts(
     (notice,) = store.entries()
     assert notice.channel == "#search-oncall"
     assert notice.message["text"].startswith(
-        "<!here> :warning: *search/availability*: error budget fell below 75%"
+        f"<!here> :warning: *search/availability*: error budget fell below {high}%"
     )
-    assert store.policy_armed("search/availability", [75.0, 25.0]) == {75.0: False, 25.0: True}
+    assert store.policy_armed("search/availability", [float(high), float(low)]) == {
+        high: False,
+        low: True,
+    }
 
 
-def test_the_gate_reads_the_policy(tmp_path: Path, worked_prometheus: LoadedPrometheus) -> None:
+def test_the_gate_reads_the_policy(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, wall_clock: datetime
+) -> None:
+    # The gate's bound comes from the generator's truth, 5 points either side of it: a
+    # fixed bound once failed after 18:00 UTC, when the data followed the wall clock.
+    remaining = worked_prometheus.remaining("availability", 99.9)
+    assert 0.1 < remaining < 0.9  # the scenario: a budget well used but not spent
+    gate = round(remaining * 100) + 5
     freeze = write_config(
         tmp_path,
         worked_prometheus.url,
-        "policies:\n  - {slos: ['search/*'], channel: '#search-oncall', gate: 60}\n",
+        f"policies:\n  - {{slos: ['search/*'], channel: '#search-oncall', gate: {gate}}}\n",
     )
     args = [
         "slo",
@@ -228,6 +242,11 @@ def test_the_gate_reads_the_policy(tmp_path: Path, worked_prometheus: LoadedProm
     ]
     blocked = CliRunner().invoke(main, args)
     assert blocked.exit_code == 3, blocked.output
-    assert "is below the gate (minimum 60.0%)" in blocked.output
-    passed = CliRunner().invoke(main, [*args, "--min-remaining", "0.1"])
-    assert passed.exit_code == 0
+    shown = re.search(
+        r"budget remaining (\d+\.\d)% is below the gate \(minimum (.*?)%\)", blocked.output
+    )
+    assert shown, blocked.output
+    assert float(shown.group(1)) == pytest.approx(remaining * 100, abs=0.2)
+    assert shown.group(2) == f"{gate:.1f}"
+    passed = CliRunner().invoke(main, [*args, "--min-remaining", f"{remaining - 0.05:.3f}"])
+    assert passed.exit_code == 0, passed.output

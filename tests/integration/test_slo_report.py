@@ -34,37 +34,12 @@ DAY = 86400
 
 def truth(loaded: LoadedPrometheus, key: str, since: float, until: float) -> tuple[int, int]:
     """(bad, total) events of the worked example's SLO ``key`` in (since, until]."""
-    data = loaded.dataset
-    search = {"service": "search-api"}
-    if key == "availability":
-        return (
-            data.total(
-                "http_requests_total", {**search, "code": lambda c: c.startswith("5")}, since, until
-            ),
-            data.total("http_requests_total", search, since, until),
-        )
-    if key == "answer-latency":
-        total = data.total("http_request_duration_seconds_count", search, since, until)
-        good = data.total(
-            "http_request_duration_seconds_bucket", {**search, "le": "1.5"}, since, until
-        )
-        return total - good, total
-    if key == "answer-accuracy":
-        return (
-            data.total(
-                "search_answer_feedback_total", {**search, "rating": "unhelpful"}, since, until
-            ),
-            data.total("search_answer_feedback_total", search, since, until),
-        )
-    pipeline = {"pipeline": "documents"}
-    total = data.total("ingest_pipeline_runs_total", pipeline, since, until)
-    good = data.total(
-        "ingest_pipeline_runs_total", {**pipeline, "outcome": "on_time"}, since, until
-    )
-    return total - good, total
+    return loaded.truth(key, since, until)
 
 
-def test_report_matches_the_generators_truth(worked_prometheus: LoadedPrometheus) -> None:
+def test_report_matches_the_generators_truth(
+    worked_prometheus: LoadedPrometheus, wall_clock: datetime
+) -> None:
     slos = load_slos([str(ROOT / "slos")])
     at = worked_prometheus.end
     statuses = evaluate(slos, PrometheusSource(worked_prometheus.url), at)
@@ -77,14 +52,14 @@ def test_report_matches_the_generators_truth(worked_prometheus: LoadedPrometheus
     for status in statuses:
         slo = status.slo
         since = at - slo.window.seconds if slo.window.rolling else month_start
-        bad, total = truth(worked_prometheus, slo.name, since, at)
+        bad, total = worked_prometheus.truth(slo.name, since, at)
         assert status.period is not None
         assert status.period.total == pytest.approx(total, rel=1e-3), slo.name
         assert status.period.bad == pytest.approx(bad, rel=1e-3, abs=1), slo.name
         expected_remaining = 1 - (bad / total) / slo.budget
         assert status.budget_remaining == pytest.approx(expected_remaining, abs=0.002), slo.name
         for window in BURN_WINDOWS:
-            w_bad, w_total = truth(worked_prometheus, slo.name, at - window, at)
+            w_bad, w_total = worked_prometheus.truth(slo.name, at - window, at)
             counts = status.windows[window]
             if w_total == 0:
                 assert counts is None
@@ -157,7 +132,9 @@ def test_report_table_and_markdown(worked_prometheus: LoadedPrometheus) -> None:
     assert "| search | availability | 99.9% / 30d |" in markdown.output
 
 
-def test_the_gate_passes_and_blocks(worked_prometheus: LoadedPrometheus) -> None:
+def test_the_gate_passes_and_blocks(
+    worked_prometheus: LoadedPrometheus, wall_clock: datetime
+) -> None:
     base = [
         "slo",
         "gate",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.parse import parse_runbook, parse_runbook_bytes, read_runbook, runme_name
@@ -197,21 +194,6 @@ def test_tilde_fences_and_longer_fences_close_properly() -> None:
     text = '~~~sh {"name":"a"}\necho ```\n~~~\n\n````bash {"name":"b"}\n```\n````\n'
     runbook = parse_runbook(text, "r.md")
     assert [s.code for s in runbook.steps] == ["echo ```\n", "```\n"]
-
-
-@settings(max_examples=int(os.environ.get("OPS_FUZZ_EXAMPLES", "300")), deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(["`", "~", "{", "}", "[", "]", '"', "'", ":", ",", "-", "#", "\n", " "])
-        | st.sampled_from(["---\n", "```sh {", '"name":', "\x00", "a", "=", "$", "\\", "\ud800"])
-        | st.text(max_size=3)
-    ).map("".join)
-)
-def test_arbitrary_text_raises_nothing_but_runbook_error(text: str) -> None:
-    try:
-        parse_runbook(text, "fuzz.md")
-    except RunbookError as error:
-        assert str(error).startswith("fuzz.md")
 
 
 def test_text_with_a_lone_surrogate_is_a_runbook_error() -> None:

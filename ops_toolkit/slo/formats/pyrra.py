@@ -13,7 +13,9 @@ Pyrra's CRD has it. Indicators:
 
 from __future__ import annotations
 
-from ops_toolkit.durations import parse_duration
+import math
+
+from ops_toolkit.durations import DurationTooLong, parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
@@ -135,6 +137,8 @@ def _window(node: Node) -> Window:
     raw = str(node.value)
     try:
         seconds = parse_duration(raw)
+    except DurationTooLong:
+        seconds = math.inf  # over ten years: the range message below
     except ValueError:
         raise node.error(f"expected a duration like 4w or 28d, got {brief(raw)}") from None
     if not 3600 <= seconds <= MAX_WINDOW or seconds != int(seconds):
