@@ -204,10 +204,12 @@ def report_command(
     slos = load_slos(paths or config.slos)
     if explain:
         from ops_toolkit.slo.evaluate import query_plan
+        from ops_toolkit.slo.windows import windows_of
 
         direct = [s for s in slos if not (use_rules and s.window.rolling)]
-        recorded = len(slos) - len(direct)
-        click.echo(report.explain(query_plan(direct, _parse_at(at)), recorded), nl=False)
+        rolling = [s for s in slos if use_rules and s.window.rolling]
+        plan = query_plan(direct, _parse_at(at))
+        click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
         return
     prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate

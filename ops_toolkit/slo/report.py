@@ -10,7 +10,6 @@ from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
 from ops_toolkit.slo.evaluate import PlannedQuery, SLOStatus
-from ops_toolkit.slo.windows import BURN_WINDOWS
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
 STATUS_STYLE = {
@@ -155,17 +154,20 @@ def gate_verdict(status: SLOStatus, minimum: float) -> tuple[bool, str]:
     )
 
 
-def explain(plan: Sequence[PlannedQuery], recorded: int = 0) -> str:
+def explain(
+    plan: Sequence[PlannedQuery], recorded: int = 0, recorded_windows: Sequence[int] = ()
+) -> str:
     """The query plan as text: each distinct query, its range, and what it answers.
 
-    ``recorded`` SLOs read the series the rules record (one query per window for all).
+    ``recorded`` SLOs read the series the rules record over ``recorded_windows`` (one query
+    per window for all of them).
     """
     asked = sum(len(query.serves) for query in plan)
     lines = [f"{len(plan)} queries ({asked} before sharing), all at one pinned time"]
     if recorded:
-        windows = ", ".join(format_duration(w) for w in BURN_WINDOWS)
+        windows = ", ".join(format_duration(w) for w in recorded_windows)
         lines.append(
-            f"{len(BURN_WINDOWS) + 1} recorded-series queries (period, {windows}) serve "
+            f"{len(recorded_windows) + 1} recorded-series queries (period, {windows}) serve "
             f"{recorded} rolling SLO(s) (--use-rules)"
         )
     for query in plan:
