@@ -19,6 +19,9 @@ SEEDS = Path(__file__).resolve().parent / "seeds"
 SLO_FORMATS: dict[str, str] = {
     "ops/v1": "slo-ops-v1.yaml",
     "openslo/v1": "slo-openslo-v1.yaml",
+    "sloth/prometheus-v1": "slo-sloth-v1.yaml",
+    "sloth/PrometheusServiceLevel": "slo-sloth-k8s.yaml",
+    "pyrra/ServiceLevelObjective": "slo-pyrra.yaml",
 }
 
 
