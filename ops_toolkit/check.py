@@ -19,7 +19,7 @@ from ops_toolkit.errors import ConfigError, OpsError
 @dataclass(frozen=True)
 class Problem:
     level: str  # "error" | "warning"
-    part: str  # "config", "routes", "slos", "runbooks", "references"
+    part: str  # "config", "routes", "oncall", "slos", "runbooks", "references"
     message: str
 
     def __str__(self) -> str:
@@ -82,6 +82,7 @@ def check_all(
         problems.append(Problem("error", "config", str(error)))
         config = OpsConfig()
     problems += _routes(config, counts)
+    problems += _oncall(config, counts)
     files = _slos(slo_paths or config.slos, problems, counts)
     runbooks = _runbooks(runbook_paths or (config.runbooks,), problems, counts)
     problems += _references(files, runbooks, rule_files)
@@ -106,6 +107,31 @@ def _routes(config: Any, counts: dict[str, int]) -> list[Problem]:
     except OpsError as error:
         return [Problem("error", "routes", str(error))]
     counts["routes"] = len(routing.routes)
+    return []
+
+
+def _oncall(config: Any, counts: dict[str, int]) -> list[Problem]:
+    """The on-call file, and the escalation policies routes name exist in it."""
+    from ops_toolkit.config import oncall_path
+    from ops_toolkit.escalate.oncall import load_oncall
+    from ops_toolkit.escalate.route import load_routes
+
+    path = oncall_path(config)
+    try:
+        oncall = load_oncall(path) if path else None
+    except OpsError as error:
+        return [Problem("error", "oncall", str(error))]
+    if oncall is not None:
+        counts["schedules"] = len(oncall.schedules)
+        counts["policies"] = len(oncall.policies)
+    try:
+        routing = load_routes(routes_file(config))
+    except OpsError:
+        return []  # reported with the routes
+    try:
+        routing.check_policies(list(oncall.policies) if oncall else [])
+    except OpsError as error:
+        return [Problem("error", "references", str(error))]
     return []
 
 

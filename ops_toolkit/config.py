@@ -9,10 +9,16 @@
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
     routes: alerts/routes.yaml
+    oncall: alerts/oncall.yaml       # schedules and escalation policies
+    slack:
+      allow:                         # who may act from Slack, per action (default: anyone)
+        silence: [oncall, U0LEAD0001]   # "oncall": whoever the escalation's tiers have on call
+        resolve: [oncall, U0LEAD0001]
     runbooks: runbooks
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
     prometheus: http://127.0.0.1:9090
+    alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
 Every key is optional; a missing file means all defaults.
@@ -22,10 +28,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ops_toolkit.durations import parse_duration, shorten
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
+
+# Actions an allow-list may name; the three silences share one list.
+ALLOW_ACTIONS = ("ack", "escalate", "resolve", "silence", "unsilence", "diagnose", "runbook")
+ALLOW_GROUPS = {"silence_1h": "silence", "silence_4h": "silence", "silence_24h": "silence"}
+ALLOWED_USER = re.compile(r"^(oncall|[UW][A-Z0-9]{6,})$")
 
 
 @dataclass(frozen=True)
@@ -95,13 +107,23 @@ class OpsConfig:
     source: str | None = None
     serve: ServeSettings = field(default_factory=ServeSettings)
     routes: str | None = None
+    oncall: str | None = None
     runbooks: str = "runbooks"
     runbook_base_url: str | None = None
     slos: tuple[str, ...] = ("slos",)
     prometheus: str | None = None
+    alertmanager: str | None = None
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
     auto_diagnose: bool = False
+    allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def may(self, action: str, user: str, on_call: Collection[str]) -> bool:
+        """Whether ``user`` may do ``action`` from Slack or the CLI (no list: anyone)."""
+        allowed = self.allow.get(ALLOW_GROUPS.get(action, action))
+        if allowed is None:
+            return True
+        return user in allowed or ("oncall" in allowed and user in on_call)
 
     def report(self, name: str) -> ReportSchedule:
         from ops_toolkit.errors import ConfigError
@@ -163,6 +185,9 @@ def parse_config(text: str, source: str) -> OpsConfig:
             "reports",
             "policies",
             "auto_diagnose",
+            "oncall",
+            "slack",
+            "alertmanager",
         )
     )
     serve = ServeSettings()
@@ -207,14 +232,45 @@ def parse_config(text: str, source: str) -> OpsConfig:
         source=source,
         reports=_reports(root.child("reports")),
         auto_diagnose=_flag(root.child("auto_diagnose")),
+        allow=_allow(root.child("slack")),
         policies=_policies(root.child("policies")),
         serve=serve,
         routes=root.text("routes", required=False),
+        oncall=root.text("oncall", required=False),
         runbooks=root.text("runbooks", required=False) or "runbooks",
         runbook_base_url=base_url,
         slos=slos,
         prometheus=root.text("prometheus", required=False),
+        alertmanager=_url(root, "alertmanager"),
     )
+
+
+def _url(root: Node, key: str) -> str | None:
+    value = root.text(key, required=False)
+    if value and not value.startswith(("http://", "https://")):
+        raise root.child(key).error(f"expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _allow(node: Node) -> dict[str, tuple[str, ...]]:
+    if node.value is None:
+        return {}
+    node.mapping(("allow",))
+    lists = node.child("allow")
+    if lists.value is None:
+        return {}
+    lists.mapping(ALLOW_ACTIONS)
+    allow: dict[str, tuple[str, ...]] = {}
+    for action in lists.value:
+        users = []
+        for item in lists.child(str(action)).items():
+            if not isinstance(item.value, str) or not ALLOWED_USER.match(item.value):
+                raise item.error(
+                    f"expected a Slack user id (U0123ABCD) or 'oncall', got {item.value!r}"
+                )
+            users.append(item.value)
+        allow[str(action)] = tuple(users)
+    return allow
 
 
 def _size(node: Node, default: int) -> int:
@@ -246,7 +302,7 @@ def _strings(node: Node) -> tuple[str, ...]:
 
 
 def _channel(node: Node, key: str) -> str:
-    from ops_toolkit.escalate.route import CHANNEL
+    from ops_toolkit.notify.model import CHANNEL
 
     value = node.text(key)
     assert value is not None
@@ -325,6 +381,13 @@ def _policies(node: Node) -> tuple[Policy, ...]:
             )
         )
     return tuple(policies)
+
+
+def oncall_path(config: OpsConfig) -> str | None:
+    """The on-call file: ``oncall:`` in ops.yaml, else ``alerts/oncall.yaml`` when present."""
+    if config.oncall is not None:
+        return config.oncall
+    return "alerts/oncall.yaml" if os.path.exists("alerts/oncall.yaml") else None
 
 
 def load_config(path: str | None) -> OpsConfig:

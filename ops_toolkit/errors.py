@@ -9,7 +9,8 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
     │   └── StepFailed   a step ran and failed (command, exit code, output)
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
     ├── NotifyError      Slack rejected or could not take a message
-    └── PayloadError     a webhook body is not a valid payload (an HTTP 400)
+    ├── PayloadError     a webhook body is not a valid payload (an HTTP 400)
+    └── SignatureError   a request is not signed by Slack, is stale or a replay (HTTP 401)
 
 Anything else escaping to the user is a bug.
 """
@@ -77,3 +78,7 @@ class PayloadError(OpsError):
 def at(source: str, line: int | None, message: str) -> str:
     """Format ``message`` with its place first, the one shape of every error message."""
     return f"{source}:{line}: {message}" if line is not None else f"{source}: {message}"
+
+
+class SignatureError(OpsError):
+    """A request's signature is missing, wrong, stale or replayed; nothing is done (a 401)."""

@@ -171,6 +171,9 @@ def parse_documents(text: str, source: str) -> list[Any]:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}{line}: not valid YAML: {problem}") from None
+    except ValueError as exc:
+        # PyYAML turns 2026-02-30 into a date and lets datetime's ValueError through.
+        raise ConfigError(f"{source}: not valid YAML: a date that does not exist ({exc})") from None
 
 
 def check_timezone(node: Node, name: str) -> None:

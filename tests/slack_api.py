@@ -38,6 +38,8 @@ class SlackState:
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     clock: int = 0
+    users: dict[str, str] = field(default_factory=dict)  # email -> user id (lookupByEmail)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # bodies sent to response_url
 
     def channel(self, name: str) -> str:
         for cid, existing in self.channels.items():
@@ -108,6 +110,12 @@ def _handler(state: SlackState) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = urllib.parse.urlparse(self.path).path
+            if path.startswith("/response/"):  # a response_url of an interaction or command
+                length = int(self.headers.get("content-length") or 0)
+                with state.lock:
+                    state.responses.append(json.loads(self.rfile.read(length) or b"{}"))
+                self._send(200, {"ok": True})
+                return
             if path.startswith("/upload/"):
                 length = int(self.headers.get("content-length") or 0)
                 with state.lock:
@@ -162,6 +170,11 @@ def _handler(state: SlackState) -> type[BaseHTTPRequestHandler]:
                         "channels": [{"id": c, "name": n} for c, n in state.channels.items()],
                         "response_metadata": {"next_cursor": ""},
                     }
+                if method == "users.lookupByEmail":
+                    user_id = state.users.get(str(arguments.get("email", "")))
+                    if user_id is None:
+                        return {"ok": False, "error": "users_not_found"}
+                    return {"ok": True, "user": {"id": user_id}}
                 if method == "files.getUploadURLExternal":
                     file_id = f"F{len(state.uploads) + len(state.files) + 1:08d}"
                     host, port = self.server.server_address[:2]
@@ -238,6 +251,11 @@ class SlackServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    @property
+    def response_url(self) -> str:
+        """Where a test's interaction payloads say Slack wants the answer."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/response/T1/1/abc"
 
     def __enter__(self) -> SlackServer:
         self.thread.start()

@@ -82,7 +82,18 @@ def test_body_limit_and_read_timeout() -> None:
         (
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
-            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose",
+            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
+            "oncall, slack, alertmanager",
+        ),
+        (
+            "slack: {allow: {silnce: [oncall]}}\n",
+            "ops.yaml: slack.allow.silnce: unknown key (did you mean 'silence'?); valid keys: ack, "
+            "escalate, resolve, silence, unsilence, diagnose, runbook",
+        ),
+        (
+            "slack: {allow: {silence: [oncall, '@dana']}}\n",
+            "ops.yaml: slack.allow.silence[1]: expected a Slack user id (U0123ABCD) or 'oncall', "
+            "got '@dana'",
         ),
     ],
 )
@@ -90,3 +101,14 @@ def test_errors_name_the_path(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(text, "ops.yaml")
     assert str(raised.value) == message
+
+
+def test_allow_lists_per_action() -> None:
+    config = parse_config(
+        "slack: {allow: {silence: [oncall, U0LEAD0001], resolve: [U0LEAD0001]}}\n", "ops.yaml"
+    )
+    assert config.may("silence_4h", "U0SEARCH01", on_call={"U0SEARCH01"})
+    assert not config.may("silence_1h", "U0SEARCH02", on_call={"U0SEARCH01"})
+    assert config.may("silence_24h", "U0LEAD0001", on_call=())
+    assert not config.may("resolve", "U0SEARCH01", on_call={"U0SEARCH01"})
+    assert config.may("ack", "U0ANYONE01", on_call=())  # no list: anyone

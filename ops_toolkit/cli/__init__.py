@@ -42,6 +42,18 @@ def _outbox() -> click.Command:
     return outbox
 
 
+def _oncall() -> click.Command:
+    from ops_toolkit.cli.oncall import oncall
+
+    return oncall
+
+
+def _escalation() -> click.Command:
+    from ops_toolkit.cli.escalation import escalation
+
+    return escalation
+
+
 def _rollout() -> click.Command:
     from ops_toolkit.cli.rollout import rollout
 
@@ -79,6 +91,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "runbook": LazyCommand("List, lint, show and run runbooks.", _runbook),
     "slo": LazyCommand("Validate SLOs, report error budgets, gate rollouts.", _slo),
     "serve": LazyCommand("Escalate Alertmanager webhooks to Slack, durably.", _serve),
+    "escalation": LazyCommand("List escalations; acknowledge, resolve, escalate now.", _escalation),
+    "oncall": LazyCommand("Who is on call, handoffs, and overrides.", _oncall),
     "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
     "rollout": LazyCommand("Open a service stage by stage, gated on SLO evidence.", _rollout),
 }

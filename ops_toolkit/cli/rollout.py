@@ -97,9 +97,10 @@ def _world(
 
 def _publisher(config: Any) -> Any:
     def publish(group: str, channel: str, message: dict[str, Any]) -> None:
-        from ops_toolkit.escalate.reports import deliver_now
-        from ops_toolkit.escalate.service import make_notifier
-        from ops_toolkit.escalate.store import Planned, Store
+        from ops_toolkit.notify.model import Planned
+        from ops_toolkit.serve.service import make_notifier
+        from ops_toolkit.serve.store import Store
+        from ops_toolkit.serve.worker import deliver_now
 
         store = Store(config.serve.state)
         ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())

@@ -31,7 +31,7 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
 
 def _existing_store(config_path: str | None, state: str | None) -> Any:
     """The store ``ops serve`` writes; listing must not create an empty one elsewhere."""
-    from ops_toolkit.escalate.store import Store
+    from ops_toolkit.serve.store import Store
 
     path = _config(config_path, None, state).serve.state
     if not os.path.exists(path):
@@ -82,7 +82,7 @@ def serve_command(
 
     Example: OPS_WEBHOOK_TOKEN=s3cret ops serve --listen 127.0.0.1:9095
     """
-    from ops_toolkit.escalate.service import serve
+    from ops_toolkit.serve.service import serve
 
     token = os.environ.get("OPS_WEBHOOK_TOKEN") or None
     if token is None and not insecure_no_auth:

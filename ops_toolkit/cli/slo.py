@@ -250,10 +250,10 @@ def report_command(
 
 def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
     """The report through the outbox; delivered from here with the outbox's retry rules."""
-    from ops_toolkit.escalate.reports import report_plan
-    from ops_toolkit.escalate.route import CHANNEL
-    from ops_toolkit.escalate.service import make_notifier
-    from ops_toolkit.escalate.store import Store
+    from ops_toolkit.notify.model import CHANNEL
+    from ops_toolkit.reports.scheduled import report_plan
+    from ops_toolkit.serve.service import make_notifier
+    from ops_toolkit.serve.store import Store
 
     if not CHANNEL.match(channel):
         raise click.BadParameter(
@@ -271,7 +271,7 @@ def _post(config: Any, statuses: Any, channel: str, png: bytes | None) -> None:
 
 
 def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
-    from ops_toolkit.escalate.reports import deliver_now
+    from ops_toolkit.serve.worker import deliver_now
 
     problems = deliver_now(store, notifier, ids, pace=config.serve.pace_seconds)
     for problem in problems:
@@ -282,10 +282,10 @@ def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
 
 
 def _run_schedule(config: Any, name: str | None, force: bool) -> None:
-    from ops_toolkit.escalate.reports import ReportPublisher
-    from ops_toolkit.escalate.service import make_notifier
-    from ops_toolkit.escalate.store import Store
     from ops_toolkit.metrics.prometheus import PrometheusSource
+    from ops_toolkit.reports.scheduled import ReportPublisher
+    from ops_toolkit.serve.service import make_notifier
+    from ops_toolkit.serve.store import Store
 
     if not name:
         raise click.UsageError("--once needs --name (a report in ops.yaml)")
@@ -337,7 +337,7 @@ def gate_command(
     Example: ops slo gate search/availability --min-remaining 0.25 && widen-pilot
     """
     from ops_toolkit.config import load_config
-    from ops_toolkit.escalate.reports import gate_minimum
+    from ops_toolkit.reports.scheduled import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate
     from ops_toolkit.slo.report import gate_verdict
     from ops_toolkit.slo.spec import datasource_url, load_slos

@@ -7,6 +7,7 @@ Everything lives under ``.ops-demo/``; the Prometheus started here is stopped at
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shlex
@@ -68,6 +69,65 @@ def wait_for_lines(path: str, count: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"demo: {path} did not get {count} message(s) in {timeout:g}s")
 
 
+def wait_for_text(path: str, needle: str, timeout: float = 60.0) -> None:
+    """Until a message containing ``needle`` is in the console notifier's file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                if needle in handle.read():
+                    return
+        time.sleep(0.1)
+    raise SystemExit(f"demo: no message with {needle!r} in {path} after {timeout:g}s")
+
+
+DEMO_WAIT = "8s"  # the worked example's 10 minutes between tiers, shortened for the demo
+
+
+def demo_oncall() -> str:
+    """alerts/oncall.yaml with seconds instead of minutes between tiers."""
+    path = f"{WORKDIR}/oncall.yaml"
+    with open("alerts/oncall.yaml", encoding="utf-8") as source:
+        text = source.read().replace("wait: 10m", f"wait: {DEMO_WAIT}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def acknowledge(port: int, secret: str, ref: str, user: str) -> int:
+    """Press Acknowledge as Slack would: a signed block_actions interaction."""
+    import urllib.parse
+    import urllib.request
+
+    from ops_toolkit.escalate.interact import sign
+
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user},
+        "actions": [{"action_id": "ack", "value": ref, "action_ts": f"{time.time():.6f}"}],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/interactions",
+        data=body,
+        headers=sign(secret, body, int(time.time())),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def who_is_on_call(schedule: str) -> str:
+    from datetime import UTC, datetime
+
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    return (
+        load_oncall(f"{WORKDIR}/oncall.yaml").schedule(schedule).who(datetime.now(UTC))
+        or "U0SEARCH01"
+    )
+
+
 def escalate(prometheus_url: str) -> None:
     """Alertmanager -> ops serve -> the console notifier, with the runbook and the budget."""
     banner("Escalation: a real Alertmanager sends the alert to 'ops serve' (console notifier)")
@@ -80,8 +140,10 @@ def escalate(prometheus_url: str) -> None:
             f"routes: alerts/routes.yaml\nrunbooks: runbooks\nslos: [slos]\n"
             f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
+            f"oncall: {demo_oncall()}\n"
         )
-    env = {**os.environ, "OPS_WEBHOOK_TOKEN": token}
+    signing_secret = secrets.token_hex(16)
+    env = {**os.environ, "OPS_WEBHOOK_TOKEN": token, "SLACK_SIGNING_SECRET": signing_secret}
     env.pop("SLACK_BOT_TOKEN", None)
     print(
         f"$ OPS_WEBHOOK_TOKEN=... ops serve --config {WORKDIR}/ops.yaml --listen 127.0.0.1:{port}",
@@ -123,10 +185,38 @@ def escalate(prometheus_url: str) -> None:
         }
         print(f"Alertmanager {manager.url}: firing SearchAvailabilityBudgetBurn", flush=True)
         manager.fire(labels, annotations)
-        wait_for_lines(messages, 2, timeout=60)  # the escalation, then its diagnose results
+        wait_for_text(messages, "ran unattended")  # the escalation, then its diagnose results
+        wait_for_text(messages, "tier 1 of 3")
+        banner(
+            f"Nobody acknowledges: tier 2 follows {DEMO_WAIT} later (10 minutes in alerts/oncall.yaml)"
+        )
+        wait_for_text(messages, "tier 2 of 3", timeout=60)
+        ops("escalation", "list", "--config", f"{WORKDIR}/ops.yaml")
+        listed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ops_toolkit",
+                "escalation",
+                "list",
+                "--json",
+                "--config",
+                f"{WORKDIR}/ops.yaml",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        ref = json.loads(listed.stdout)[0]["ref"]
+        user = who_is_on_call("search-secondary")
+        banner(f"{user} presses Acknowledge in Slack: a signed interaction reaches ops serve")
+        status = acknowledge(port, signing_secret, ref, user)
+        print(f"POST /slack/interactions (signed; ack escalation {ref}): HTTP {status}", flush=True)
+        wait_for_text(messages, f"Acknowledged by <@{user}>")
+        ops("escalation", "list", "--config", f"{WORKDIR}/ops.yaml")
         print("Alertmanager: the alert is resolved", flush=True)
         manager.fire(labels, annotations, resolved=True)
-        wait_for_lines(messages, 4)
+        wait_for_text(messages, "Resolved at")
         time.sleep(0.5)
     finally:
         if manager is not None:

@@ -1,1 +1,1 @@
-"""Escalations: Alertmanager webhooks in, durable chat messages out."""
+"""Routing, escalation policies and their timelines, on-call schedules, Slack requests: pure."""

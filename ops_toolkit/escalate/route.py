@@ -6,6 +6,7 @@
         match_re: {severity: "page|critical"} # anchored regular expressions
         channel: "#search-oncall"
         mention: S0123ABCD                    # a user group id, @here or @channel
+        escalation: search                    # a policy in alerts/oncall.yaml: tiers until acked
         continue: true                        # also try the routes below
 
 The first matching route wins unless it says ``continue``; no match goes to the default.
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from ops_toolkit.errors import ConfigError
+from ops_toolkit.notify.model import CHANNEL
+from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, parse_documents, read_text
-
-CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Route:
     match: Mapping[str, str] = field(default_factory=dict)
     match_re: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
     keep_going: bool = False
+    escalation: str | None = None  # an escalation policy's name (alerts/oncall.yaml)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k, "") == v for k, v in self.match.items()) and all(
@@ -52,6 +55,24 @@ class Route:
 class Routing:
     default: Route
     routes: tuple[Route, ...] = ()
+    source: str = "alerts/routes.yaml"
+
+    def check_policies(self, policies: Collection[str]) -> None:
+        """Every ``escalation:`` names a policy of the on-call file, or a ConfigError here."""
+        named = [("default", self.default)] + [
+            (f"routes[{i}]", r) for i, r in enumerate(self.routes)
+        ]
+        for place, route in named:
+            if route.escalation is not None and route.escalation not in policies:
+                hint = did_you_mean(route.escalation, policies) or (
+                    f" (policies: {', '.join(sorted(policies))})"
+                    if policies
+                    else " (alerts/oncall.yaml has no policies)"
+                )
+                raise ConfigError(
+                    f"{self.source}: {place}.escalation: no escalation policy named "
+                    f"{route.escalation!r}{hint}"
+                )
 
     def targets(self, labels: Mapping[str, str]) -> list[Route]:
         chosen: list[Route] = []
@@ -69,9 +90,9 @@ def default_channel() -> str:
 
 def _route(node: Node, *, is_default: bool = False) -> Route:
     allowed = (
-        ["channel", "mention"]
+        ["channel", "mention", "escalation"]
         if is_default
-        else ["channel", "mention", "match", "match_re", "continue"]
+        else ["channel", "mention", "match", "match_re", "continue", "escalation"]
     )
     node.mapping(allowed)
     channel = node.text("channel")
@@ -111,7 +132,8 @@ def _route(node: Node, *, is_default: bool = False) -> Route:
         raise node.child("continue").error("expected true or false")
     if not is_default and not match and not patterns:
         raise node.error("give 'match' or 'match_re'; a route without them belongs in 'default'")
-    return Route(channel, mention, match, patterns, bool(keep_going))
+    escalation = node.text("escalation", required=False)
+    return Route(channel, mention, match, patterns, bool(keep_going), escalation)
 
 
 def parse_routes(text: str, source: str) -> Routing:
@@ -125,7 +147,7 @@ def parse_routes(text: str, source: str) -> Routing:
         else Route(default_channel())
     )
     routes = tuple(_route(n) for n in root.child("routes").items()) if root.has("routes") else ()
-    return Routing(default, routes)
+    return Routing(default, routes, source)
 
 
 def load_routes(path: str | None) -> Routing:

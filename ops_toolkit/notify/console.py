@@ -56,8 +56,13 @@ class ConsoleNotifier:
                 lines += [f"    {line}" for line in text.splitlines()[:8]]
         for block in blocks:
             if block.get("type") == "actions":
-                for element in block.get("elements", []):
-                    lines.append(f"    {element['text']['text']}: {element['url']}")
+                elements = block.get("elements", [])
+                for element in elements:
+                    if element.get("url"):
+                        lines.append(f"    {element['text']['text']}: {element['url']}")
+                pressable = [e["text"]["text"] for e in elements if not e.get("url")]
+                if pressable:  # escalation buttons: they act, they do not link
+                    lines.append("    [" + "] [".join(pressable) + "]")
             elif block.get("type") == "context":
                 lines.append("    " + " ".join(e.get("text", "") for e in block["elements"]))
         self._write("\n".join(lines) + "\n")

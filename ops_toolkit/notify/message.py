@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops_toolkit.escalate.intake import Alert, Notification
+from ops_toolkit.alerts.webhook import Alert, Notification
 from ops_toolkit.formatting import percent
 
 MAX_BLOCKS = 50

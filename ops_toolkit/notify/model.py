@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+# A chat channel as routes, reports and schedules name it: #name or a Slack id.
+CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
 
 
 class Notifier(Protocol):
@@ -28,3 +33,14 @@ class Notifier(Protocol):
 
 
 OUTBOX_EVENT = "ops_outbox"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A message to send, as the outbox keeps it: which alert group (or report, or page) it
+    belongs to, where it goes, what to do (post, reply, update, upload, webhook, email)."""
+
+    group_key: str
+    channel: str
+    action: str
+    message: dict[str, Any]

@@ -44,6 +44,7 @@ class SlackNotifier:
             token=token, base_url=url, timeout=int(max(1, timeout)), retry_handlers=[]
         )
         self._ids: dict[str, str] = {}
+        self._users: dict[str, str] = {}
 
     def _call(self, method: str, **arguments: Any) -> Any:
         from slack_sdk.errors import SlackApiError
@@ -140,6 +141,20 @@ class SlackNotifier:
         if not isinstance(file_id, str) or not file_id:
             raise NotifyError("Slack files_upload_v2: answer without a file id; outcome unknown")
         return channel_id, file_id
+
+    def lookup_email(self, email: str) -> str | None:
+        """A participant's Slack user id from their email (``users:read.email`` scope)."""
+        if email not in self._users:
+            try:
+                response = self._call("users_lookupByEmail", email=email)
+                self._users[email] = str(response["user"]["id"])
+            except NotifyError:
+                return None  # unknown or unreachable: the page shows the address instead
+        return self._users[email]
+
+    def known_email(self, email: str) -> str | None:
+        """A participant's Slack id if already looked up (no call: for request paths)."""
+        return self._users.get(email)
 
     def find(self, channel: str, outbox_id: int, thread_ts: str | None) -> tuple[str, str] | None:
         channel_id = self.channel_id(channel)

@@ -29,7 +29,14 @@ def test_the_worked_example_checks_clean_but_for_a_kube_alert(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["errors"] == 0
-    assert report["checked"] == {"config": 0, "routes": 3, "slos": 4, "runbooks": 7}
+    assert report["checked"] == {
+        "config": 0,
+        "routes": 3,
+        "schedules": 3,
+        "policies": 1,
+        "slos": 4,
+        "runbooks": 7,
+    }
     assert [p["message"] for p in report["problems"]] == [
         "runbooks/restart-after-outage.md: claims alert 'SearchApiDown', which neither the "
         "generated rules nor the --rules files define"
@@ -48,7 +55,8 @@ def test_rule_files_given_define_the_alerts_runbooks_claim(
     assert result.exit_code == 0, result.output
     assert (
         result.output
-        == "checked 0 config, 3 routes, 4 slos, 7 runbooks: 0 error(s), 0 warning(s)\n"
+        == "checked 0 config, 3 routes, 3 schedules, 1 policies, 4 slos, 7 runbooks: 0 error(s), "
+        "0 warning(s)\n"
     )
 
 
@@ -67,7 +75,9 @@ def test_every_problem_is_reported_in_one_pass(runner: CliRunner, project: Path)
         "warning: runbooks/restart-after-outage.md: claims alert 'SearchApiDown', which neither "
         "the generated rules nor the --rules files define",
     ]
-    assert result.stderr == "checked 0 config, 4 slos, 6 runbooks: 4 error(s), 1 warning(s)\n"
+    assert result.stderr == (
+        "checked 0 config, 3 schedules, 1 policies, 4 slos, 6 runbooks: 4 error(s), 1 warning(s)\n"
+    )
 
 
 def test_routes_test_prints_where_labels_go(runner: CliRunner, project: Path) -> None:
@@ -110,6 +120,30 @@ def test_a_mistyped_command_gets_a_suggestion(runner: CliRunner) -> None:
     result = runner.invoke(main, ["runbok"])
     assert result.exit_code == 2
     assert "Error: No such command 'runbok' (did you mean 'runbook'" in result.output
+
+
+def test_the_oncall_file_and_the_policies_routes_name_are_checked(
+    runner: CliRunner, project: Path
+) -> None:
+    routes = project / "alerts" / "routes.yaml"
+    routes.write_text(routes.read_text().replace("escalation: search", "escalation: serch"))
+    (project / "alerts" / "oncall.yaml").write_text(
+        (project / "alerts" / "oncall.yaml")
+        .read_text()
+        .replace("rotation: weekly", "rotation: yearly", 1)
+    )
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        "error: alerts/oncall.yaml: schedules[0].layers[0].rotation: expected daily, weekly or "
+        "'every N days', got 'yearly'"
+    )
+    (project / "alerts" / "oncall.yaml").write_text((ROOT / "alerts" / "oncall.yaml").read_text())
+    result = runner.invoke(main, ["check"])
+    assert result.stdout.splitlines()[0] == (
+        "error: alerts/routes.yaml: routes[0].escalation: no escalation policy named 'serch' "
+        "(did you mean 'search'?)"
+    )
 
 
 def test_lint_notes_are_not_problems(runner: CliRunner, project: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.escalate.store import Planned, Store
+from ops_toolkit.notify.model import Planned
+from ops_toolkit.serve.store import Store
 
 
 def test_list_and_retry_dead_entries(tmp_path: Path, runner: CliRunner) -> None:

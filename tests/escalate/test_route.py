@@ -79,7 +79,7 @@ def test_the_shipped_routes_are_valid() -> None:
         (
             "routes:\n  - match: {a: b}\n    chanel: '#x'\n",
             "r.yaml: routes[0].chanel: unknown key (did you mean 'channel'?); valid keys: channel, "
-            "mention, match, match_re, continue",
+            "mention, match, match_re, continue, escalation",
         ),
         (
             "default: {channel: '#a', mention: everyone}\n",
@@ -92,3 +92,17 @@ def test_bad_routes_name_the_path(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_routes(text, "r.yaml")
     assert str(raised.value) == message
+
+
+def test_a_route_names_an_escalation_policy_that_must_exist() -> None:
+    routing = parse_routes(
+        "routes:\n  - match: {service: search}\n    channel: '#s'\n    escalation: serch\n",
+        "r.yaml",
+    )
+    assert routing.routes[0].escalation == "serch"
+    with pytest.raises(ConfigError) as caught:
+        routing.check_policies(["search"])
+    assert str(caught.value) == (
+        "r.yaml: routes[0].escalation: no escalation policy named 'serch' (did you mean 'search'?)"
+    )
+    routing.check_policies(["serch"])

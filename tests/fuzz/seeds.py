@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.escalate.payloads import alert, notification
+from tests.alerts.payloads import alert, notification
 from tests.fuzz.hostile import Stream
 
 SEEDS = Path(__file__).resolve().parent / "seeds"

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.check import alert_names
 from ops_toolkit.config import parse_config
 from ops_toolkit.errors import ConfigError, MetricsError, PayloadError, RunbookError
-from ops_toolkit.escalate.intake import parse_notification
 from ops_toolkit.escalate.route import parse_routes
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.rollout.plan import parse_plan

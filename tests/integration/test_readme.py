@@ -113,6 +113,7 @@ COMMANDS: dict[str, Outcome] = {
     "ops rollout report search -o html > rollout.html": Outcome(0, ""),
 }
 
+ONCALL_CLI = "run with the shipped alerts/oncall.yaml by tests/cli/test_oncall_cli.py"
 SKIPPED: dict[str, str] = {
     "ops slo convert sloth/ pyrra/ --to ops -o slos/": "sloth/ and pyrra/ stand for a team's "
     "own folders; tests/integration/test_formats.py converts such files",
@@ -124,6 +125,17 @@ SKIPPED: dict[str, str] = {
     "0 9 * * MON  cd /srv/ops && ops slo report --once --config ops.yaml --name weekly": "a "
     "crontab line for a server's /srv/ops; its command runs above as "
     "'ops slo report --once --config ops.yaml --name weekly'",
+    # On call: these need an 'ops serve' store with escalations; the CLI tests run them.
+    "ops oncall who": "what it prints depends on today's date; test_oncall_cli.py pins --at",
+    "ops oncall who search-primary --at 2026-03-29T09:30": ONCALL_CLI,
+    "ops oncall list search-primary --from 2026-03-23 --to 2026-04-06": ONCALL_CLI,
+    "ops oncall override search-primary --user U0SEARCH03 --from 2026-03-28T18:00 --to "
+    "2026-03-29T18:00": ONCALL_CLI + " (override, who, --remove against a store)",
+    "ops oncall override --remove 1": ONCALL_CLI,
+    "ops escalation list": "needs escalations in an 'ops serve' store; "
+    "tests/cli/test_escalation_cli.py and tests/integration/test_escalation.py run it",
+    "ops escalation ack|resolve|escalate REF": "REF stands for an escalation's ref; "
+    "tests/cli/test_escalation_cli.py runs ack, resolve and escalate",
 }
 
 

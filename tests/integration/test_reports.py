@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from ops_toolkit.cli import main
 from ops_toolkit.config import parse_config
-from ops_toolkit.escalate.reports import PolicyRunner, ReportPublisher
-from ops_toolkit.escalate.store import Store
 from ops_toolkit.metrics.prometheus import PrometheusSource
+from ops_toolkit.reports.scheduled import PolicyRunner, ReportPublisher
+from ops_toolkit.serve.store import Store
 from tests.conftest import ROOT
 from tests.integration.conftest import LoadedPrometheus
 from tests.slack_api import SlackServer, slack_server

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from ops_toolkit.demo.servers import AlertmanagerServer, free_port, wait_ready
+from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.escalate.payloads import alert, notification
 from tests.slack_api import Fault, SlackServer, slack_server
 
 TOKEN = "webhook-s3cret"
@@ -40,10 +40,20 @@ class OpsServer:
     ) -> None:
         self.port = free_port()
         self.config = tmp_path / "ops.yaml"
+        # The shipped routes without their escalation policy: these tests are about delivery;
+        # tests/integration/test_escalation.py covers the tiers.
+        routes = tmp_path / "routes.yaml"
+        routes.write_text(
+            "".join(
+                line
+                for line in (ROOT / "alerts" / "routes.yaml").read_text().splitlines(True)
+                if not line.strip().startswith("escalation:")
+            )
+        )
         self.config.write_text(
             "serve:\n"
             f"  state: {tmp_path / 'state.db'}\n"
-            "  pace_seconds: 0.05\n" + serve_extra + f"routes: {ROOT / 'alerts' / 'routes.yaml'}\n"
+            "  pace_seconds: 0.05\n" + serve_extra + f"routes: {routes}\n"
             f"runbooks: {ROOT / 'runbooks'}\n"
             "runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"slos: [{ROOT / 'slos'}]\n" + extra

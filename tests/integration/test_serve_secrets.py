@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.escalate.payloads import alert, notification
 from tests.integration.test_serve import TOKEN, OpsServer, eventually
 from tests.slack_api import SlackServer, slack_server
 

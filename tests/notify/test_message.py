@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ops_toolkit.escalate.intake import parse_notification
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.notify.message import (
     MAX_BLOCKS,
     MAX_HEADER,
@@ -16,7 +16,7 @@ from ops_toolkit.notify.message import (
     safe_url,
     thread_reply,
 )
-from tests.escalate.payloads import alert, notification
+from tests.alerts.payloads import alert, notification
 
 BUDGET = BudgetInfo(
     "search/availability", 99.9, 0.503, {"1h": 26.0, "6h": 5.16, "1d": 1.76, "3d": None}, "critical"

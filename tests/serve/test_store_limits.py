@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.store import Store
 
 
 def test_more_alerts_than_sqlite_takes_variables_are_checked_for_replays(tmp_path: Path) -> None:

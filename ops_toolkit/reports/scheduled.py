@@ -16,13 +16,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ops_toolkit.config import OpsConfig, Policy, ReportSchedule
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import Message, escape
+from ops_toolkit.notify.model import Planned
 from ops_toolkit.slo.evaluate import SLOStatus, evaluate
 from ops_toolkit.slo.model import SLO
 
@@ -98,12 +99,29 @@ def policy_message(status: SLOStatus, threshold: float, policy: Policy) -> Messa
     return Message(text, ({"type": "section", "text": {"type": "mrkdwn", "text": text}},))
 
 
+class SlotStore(Protocol):
+    """What reports and the policy need from ``ops serve``'s store (``serve.store.Store``):
+    slots claimed exactly once, policy states, and the outbox."""
+
+    def last_slot(self, name: str) -> float | None: ...
+
+    def claim_slot(
+        self, name: str, slot: float, planned: Sequence[Planned], now: float, *, post: bool = True
+    ) -> list[int] | None: ...
+
+    def policy_armed(self, slo: str, thresholds: Sequence[float]) -> dict[float, bool]: ...
+
+    def policy_update(
+        self, slo: str, armed: dict[float, bool], planned: Sequence[Planned], now: float
+    ) -> None: ...
+
+
 @dataclass
 class ReportPublisher:
     """Builds budget reports and enqueues them (and their chart) in the outbox."""
 
     config: OpsConfig
-    store: Store
+    store: SlotStore
     source: Callable[[], MetricsSource]
 
     def plan(self, schedule: ReportSchedule, at: float) -> list[Planned]:
@@ -180,7 +198,7 @@ class PolicyRunner:
     """Evaluates the policies' SLOs and enqueues a notice per threshold crossed downward."""
 
     config: OpsConfig
-    store: Store
+    store: SlotStore
     source: Callable[[], MetricsSource]
 
     def run(self, now: float) -> int:
@@ -217,28 +235,3 @@ def gate_minimum(config: OpsConfig, slo: SLO) -> float | None:
         if policy.gate is not None and select_slos([slo], policy.slos):
             return policy.gate / 100
     return None
-
-
-def deliver_now(
-    store: Store, notifier: object, ids: Sequence[int], *, timeout: float = 120.0, pace: float = 1.0
-) -> list[str]:
-    """Deliver just ``ids`` from this process, with the outbox's retry rules; problems left."""
-    import time
-
-    from ops_toolkit.escalate.worker import Deliverer
-
-    deliverer = Deliverer(store, notifier, pace=pace, only=set(ids))  # type: ignore[arg-type]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entries = {e.id: e for e in store.entries(limit=100_000) if e.id in ids}
-        if all(e.status in ("sent", "dead") for e in entries.values()):
-            return [
-                f"outbox entry {e.id}: {e.last_error}"
-                for e in entries.values()
-                if e.status == "dead"
-            ]
-        time.sleep(deliverer.run_once())
-    return [
-        f"outbox entries {', '.join(map(str, ids))}: not delivered within {timeout:g}s; "
-        "'ops serve' will go on trying"
-    ]

@@ -16,9 +16,9 @@ import pytest
 import uvicorn
 
 from ops_toolkit.demo.servers import free_port
-from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
-from ops_toolkit.escalate.store import Store
-from tests.escalate.payloads import notification
+from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, create_app
+from ops_toolkit.serve.store import Store
+from tests.alerts.payloads import notification
 
 
 def broken_stats() -> dict[str, float]:

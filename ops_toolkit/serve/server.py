@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ops_toolkit.alerts.webhook import PLACE, parse_notification
 from ops_toolkit.errors import PayloadError
-from ops_toolkit.escalate.intake import PLACE, parse_notification
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
 
@@ -148,6 +148,7 @@ def create_app(
     *,
     on_start: Callable[[], None] = lambda: None,
     on_stop: Callable[[], None] = lambda: None,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
     expected = f"Bearer {settings.token}".encode() if settings.token else None
     inbox_depth = InboxDepth(settings.stats)
@@ -238,7 +239,7 @@ def create_app(
         return JSONResponse(body, status_code=status)
 
     async def metrics(request: Request) -> Response:
-        from ops_toolkit.escalate.metrics import render_metrics
+        from ops_toolkit.serve.metrics import render_metrics
 
         try:
             stats = await asyncio.to_thread(settings.stats)
@@ -265,6 +266,7 @@ def create_app(
             Route("/alertmanager", alertmanager, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *extra_routes,
         ],
         lifespan=lifespan,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ops_toolkit.escalate.metrics import assess_health, render_metrics
+from ops_toolkit.serve.metrics import assess_health, render_metrics
 
 HEALTHY = {
     "outbox_depth": 2.0,

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.errors import PayloadError
-from ops_toolkit.escalate.intake import parse_notification
-from tests.escalate.payloads import alert, notification
+from tests.alerts.payloads import alert, notification
 
 
 def test_a_v4_payload_parses() -> None:

@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ops_toolkit.notify.model import Planned
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY,
@@ -120,16 +122,6 @@ class OutboxEntry:
     claimed_at: float | None = None
 
 
-@dataclass(frozen=True)
-class Planned:
-    """An outbox entry to add while processing a payload."""
-
-    group_key: str
-    channel: str
-    action: str
-    message: dict[str, Any]
-
-
 class Store:
     """One SQLite file; each thread gets its own connection."""
 
@@ -167,6 +159,10 @@ class Store:
         return connection
 
     def _transaction(self) -> Any:
+        return _Transaction(self.db)
+
+    def transaction(self) -> Any:
+        """BEGIN IMMEDIATE ... COMMIT on this thread's connection (for escalations)."""
         return _Transaction(self.db)
 
     # -- intake --------------------------------------------------------------------------
@@ -504,6 +500,11 @@ def _insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: floa
                 (entry.group_key, entry.channel),
             )
     return ids
+
+
+def insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
+    """Outbox entries inside a caller's transaction (escalation pages and status updates)."""
+    return _insert_outbox(db, planned, now)
 
 
 def _bump(db: sqlite3.Connection, name: str, amount: int) -> None:

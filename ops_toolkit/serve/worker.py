@@ -18,15 +18,17 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification, parse_notification
 from ops_toolkit.errors import NotifyError, OpsError, PayloadError
-from ops_toolkit.escalate.intake import Notification, parse_notification
-from ops_toolkit.escalate.route import Routing
-from ops_toolkit.escalate.store import InboxEntry, OutboxEntry, Planned, Store
+from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
-from ops_toolkit.notify.model import Notifier
+from ops_toolkit.notify.model import Notifier, Planned
+from ops_toolkit.notify.outside import OutsideSender
+from ops_toolkit.serve.store import InboxEntry, OutboxEntry, Store
 
 UNKNOWN_OUTCOME = "outcome unknown"
 MAX_UNEXPECTED_FAILURES = 3  # errors that are not the chat's answer (bugs): then a dead letter
@@ -58,6 +60,14 @@ class Processor:
     on_new: Callable[[Notification], None] = lambda notification: None
     max_attempts: int = MAX_INBOX_ATTEMPTS
     backoff: float = INBOX_BACKOFF
+    # Escalation policies (oncall): add the buttons to an opening message; start, keep or
+    # end a routed group's escalation (idempotent, so a replayed payload changes nothing).
+    decorate: Callable[[Notification, Route, dict[str, Any]], dict[str, Any]] = (
+        lambda notification, route, message: message
+    )
+    on_routed: Callable[[Notification, Route, dict[str, Any], str | None], None] = (
+        lambda notification, route, message, runbook: None
+    )
 
     def plan(self, notification: Notification, *, enrich: bool = True) -> list[Planned]:
         now = self.clock()
@@ -71,6 +81,8 @@ class Processor:
             opening = escalation(
                 notification, runbook_url=runbook, budget=budget, mention=route.mention_text()
             ).as_dict()
+            opening = self.decorate(notification, route, opening)
+            self.on_routed(notification, route, opening, runbook)
             if not known:
                 planned.append(Planned(notification.group_key, route.channel, "post", opening))
                 continue
@@ -196,6 +208,7 @@ class Deliverer:
     next_allowed: dict[str, float] = field(default_factory=dict)
     me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     only: set[int] | None = None  # deliver just these entries (ops slo report --post)
+    outside: OutsideSender = field(default_factory=OutsideSender)  # webhook and email tiers
 
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
@@ -244,7 +257,10 @@ class Deliverer:
                 if found is not None:
                     self.store.mark_sent(entry, found[1], found[0])
                     return
-            if entry.action == "upload":
+            if entry.action in ("webhook", "email", "respond"):
+                self.outside.send(entry.action, entry.id, entry.group_key, entry.message)
+                self.store.mark_sent(entry, f"{entry.action}:{entry.id}", entry.channel)
+            elif entry.action == "upload":
                 content = base64.b64decode(entry.message["content_b64"])
                 sent_channel, file_id = self.notifier.upload(
                     entry.channel,
@@ -340,3 +356,29 @@ class Loop:
         self.stopped.set()
         self.woken.set()
         self.thread.join(timeout=30)
+
+
+def deliver_now(
+    store: Store,
+    notifier: Notifier,
+    ids: Sequence[int],
+    *,
+    timeout: float = 120.0,
+    pace: float = 1.0,
+) -> list[str]:
+    """Deliver just ``ids`` from this process, with the outbox's retry rules; problems left."""
+    deliverer = Deliverer(store, notifier, pace=pace, only=set(ids))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = {e.id: e for e in store.entries(limit=100_000) if e.id in ids}
+        if all(e.status in ("sent", "dead") for e in entries.values()):
+            return [
+                f"outbox entry {e.id}: {e.last_error}"
+                for e in entries.values()
+                if e.status == "dead"
+            ]
+        time.sleep(deliverer.run_once())
+    return [
+        f"outbox entries {', '.join(map(str, ids))}: not delivered within {timeout:g}s; "
+        "'ops serve' will go on trying"
+    ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_toolkit.escalate.service import runbook_index
+from ops_toolkit.serve.service import runbook_index
 
 FIXTURES = Path(__file__).parent.parent / "runbook" / "fixtures"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops_toolkit.escalate.server import GroupCommitWriter
-from ops_toolkit.escalate.store import Store
+from ops_toolkit.serve.server import GroupCommitWriter
+from ops_toolkit.serve.store import Store
 
 
 def test_a_cancelled_request_does_not_stop_the_writer(tmp_path: Path) -> None:

@@ -23,12 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.errors import OpsError
-from ops_toolkit.escalate.intake import Notification
-from ops_toolkit.escalate.store import Planned, Store
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import escape, truncate
+from ops_toolkit.notify.model import Planned
 from ops_toolkit.runbook.model import Param, Runbook, Step
+from ops_toolkit.serve.store import Store
 
 log = logging.getLogger("ops.serve")
 OUTPUT_LINES = 6
@@ -132,24 +133,7 @@ class Diagnoser:
         self.pool.submit(self._run, notification, path, list(channels))
 
     def _run(self, notification: Notification, path: str, channels: list[str]) -> None:
-        from ops_toolkit.masking import Masker
-        from ops_toolkit.runbook.environment import ops_credentials
-
-        credentials = {**ops_credentials(os.environ), **self.credentials}
-        mask = Masker(credentials.values())
-        document, error, name = None, None, os.path.basename(path).removesuffix(".md")
-        try:
-            document = self._diagnose(notification, path, credentials)
-        except OpsError as exc:  # e.g. a label value failing its param's pattern
-            error = str(exc)
-        except Exception as exc:  # a bug must not leave the alert's thread silent
-            trace = "".join(traceback.format_exception(exc))
-            log.error("diagnose run for %s broke:\n%s", notification.alert_name, mask(trace))
-            error = f"unexpected error: {type(exc).__name__}: {exc}"
-        if error is not None:
-            error = mask(error)
-            log.warning("cannot diagnose %s: %s", notification.alert_name, error)
-        message = summary_message(name, document, error)
+        message = self.message_for(path, dict(notification.labels()), notification.alert_name)
         try:
             self.store.enqueue(
                 [Planned(notification.group_key, c, "reply", message) for c in channels],
@@ -160,8 +144,33 @@ class Diagnoser:
             return
         self.on_output()
 
+    def message_for(
+        self, path: str, labels: dict[str, str], what: str | None = None
+    ) -> dict[str, Any]:
+        """Run ``path``'s diagnose steps unattended with params from ``labels``; the reply,
+        every credential masked. Also what the Run diagnose button and /ops runbook post."""
+        from ops_toolkit.masking import Masker
+        from ops_toolkit.runbook.environment import ops_credentials
+
+        what = what or path
+        credentials = {**ops_credentials(os.environ), **self.credentials}
+        mask = Masker(credentials.values())
+        document, error, name = None, None, os.path.basename(path).removesuffix(".md")
+        try:
+            document = self._diagnose(labels, path, credentials)
+        except OpsError as exc:  # e.g. a label value failing its param's pattern
+            error = str(exc)
+        except Exception as exc:  # a bug must not leave the alert's thread silent
+            trace = "".join(traceback.format_exception(exc))
+            log.error("diagnose run for %s broke:\n%s", what, mask(trace))
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+        if error is not None:
+            error = mask(error)
+            log.warning("cannot diagnose %s: %s", what, error)
+        return summary_message(name, document, error)
+
     def _diagnose(
-        self, notification: Notification, path: str, credentials: Mapping[str, str]
+        self, labels: dict[str, str], path: str, credentials: Mapping[str, str]
     ) -> dict[str, Any]:
         """One unattended run of the runbook's diagnose steps; its ``--json`` document."""
         from ops_toolkit.runbook.audit import AuditLog
@@ -182,7 +191,7 @@ class Diagnoser:
             host=socket.gethostname(),
         )
         options = RunOptions(
-            params=params_from_labels(runbook, dict(notification.labels())),
+            params=params_from_labels(runbook, labels),
             tags=(self.tag,),
             keep_going=True,
         )

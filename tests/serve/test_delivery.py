@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ops_toolkit.escalate.intake import Notification
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.escalate.route import Route, Routing, parse_routes
-from ops_toolkit.escalate.store import Store
-from ops_toolkit.escalate.worker import Deliverer, Processor
 from ops_toolkit.notify.slack import SlackNotifier
-from tests.escalate.payloads import alert, notification
+from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.worker import Deliverer, Processor
+from tests.alerts.payloads import alert, notification
 from tests.slack_api import Fault, SlackServer, slack_server
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.escalate.route import Route, Routing
-from ops_toolkit.escalate.store import Planned
 from ops_toolkit.notify.message import BudgetInfo
-from tests.escalate.payloads import alert, notification
-from tests.escalate.test_delivery import make_rig
+from ops_toolkit.notify.model import Planned
+from tests.alerts.payloads import alert, notification
+from tests.serve.test_delivery import make_rig
 from tests.slack_api import Fault, SlackServer, slack_server
 
 

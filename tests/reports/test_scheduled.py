@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ops_toolkit.escalate.reports import latest_slot, policy_step, select_slos
+from ops_toolkit.reports.scheduled import latest_slot, policy_step, select_slos
 from ops_toolkit.slo.spec import parse_slo_file
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,16 +10,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
-from ops_toolkit.escalate.intake import Notification
 from ops_toolkit.escalate.route import load_routes
-from ops_toolkit.escalate.server import AppSettings, GroupCommitWriter, create_app
-from ops_toolkit.escalate.store import Store
-from ops_toolkit.escalate.worker import Deliverer, Loop, Processor
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
 from ops_toolkit.notify.model import Notifier
+from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, create_app
+from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.worker import Deliverer, Loop, Processor
 from ops_toolkit.slo.model import SLO
 
 log = logging.getLogger("ops.serve")
@@ -142,6 +142,7 @@ class EscalationService:
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
         self.extra_loops = self._schedule_loops(config)
         self.diagnoser = self._diagnoser(config)
+        self.oncall = self._oncall(config)
         self.app = create_app(
             self.writer,
             AppSettings(
@@ -155,6 +156,7 @@ class EscalationService:
             ),
             on_start=self.start,
             on_stop=self.stop,
+            extra_routes=self.oncall.slack_routes() if self.oncall else (),
         )
 
     @staticmethod
@@ -194,7 +196,7 @@ class EscalationService:
             raise ConfigError(
                 f"{config.source}: reports and policies need 'prometheus: URL' to evaluate SLOs"
             )
-        from ops_toolkit.escalate.reports import PolicyRunner, ReportPublisher
+        from ops_toolkit.reports.scheduled import PolicyRunner, ReportPublisher
 
         publisher = ReportPublisher(config, self.store, self.metrics)
         policy = PolicyRunner(config, self.store, self.metrics)
@@ -213,11 +215,10 @@ class EscalationService:
         return loops + ([Loop("policies", policies)] if config.policies else [])
 
     def _diagnoser(self, config: OpsConfig) -> Any:
-        """With ``auto_diagnose``, firing alerts run their runbook's diagnose steps."""
-        if not config.auto_diagnose:
-            return None
-        from ops_toolkit.escalate.diagnose import Diagnoser
+        """Runs diagnose steps: for the Run diagnose button and /ops runbook, and, with
+        ``auto_diagnose``, for every firing alert."""
         from ops_toolkit.runbook.environment import url_credentials
+        from ops_toolkit.serve.diagnose import Diagnoser
 
         diagnoser = Diagnoser(
             self.store,
@@ -230,17 +231,61 @@ class EscalationService:
                 **url_credentials("serve.state", config.serve.state),
             },
         )
-        routing = self.routing
-        self.processor.on_new = lambda n: diagnoser.submit(
-            n, [r.channel for r in routing.targets(n.labels())]
-        )
+        if config.auto_diagnose:
+            routing = self.routing
+            self.processor.on_new = lambda n: diagnoser.submit(
+                n, [r.channel for r in routing.targets(n.labels())]
+            )
         return diagnoser
+
+    def _oncall(self, config: OpsConfig) -> Any:
+        """Escalation policies, schedules and Slack actions, when there is an on-call file."""
+        from ops_toolkit.config import oncall_path
+        from ops_toolkit.escalate.oncall import load_oncall
+
+        path = oncall_path(config)
+        if path is None:
+            self.routing.check_policies(())
+            return None
+        oncall = load_oncall(path)
+        self.routing.check_policies(list(oncall.policies))
+        from ops_toolkit.serve.oncall import Oncall
+
+        lookup = getattr(self.notifier, "lookup_email", None)
+        known = getattr(self.notifier, "known_email", None)
+        runbook_paths = {
+            os.path.splitext(os.path.basename(p))[0]: p for p in set(self.runbooks.values())
+        }
+        service = Oncall(
+            config,
+            oncall,
+            self.store,
+            lookup_user=lookup if callable(lookup) else (lambda email: None),
+            known_user=known if callable(known) else (lambda email: None),
+            wake_delivery=self.delivery_loop.wake,
+            diagnose=self._diagnose_runbook,
+            runbook_paths=runbook_paths,
+        )
+        loop = Loop("oncall", service.run_once)
+        service.wake = loop.wake
+        self.extra_loops.append(loop)
+        runbooks = self.runbooks
+        self.processor.decorate = service.opening
+        self.processor.on_routed = lambda n, route, message, url: service.on_notification(
+            n, route, message, url, runbooks.get(n.alert_name)
+        )
+        return service
+
+    def _diagnose_runbook(self, path: str, labels: dict[str, str]) -> dict[str, Any]:
+        """A runbook's diagnose steps, unattended (confirm steps never run): the reply."""
+        message: dict[str, Any] = self.diagnoser.message_for(path, labels)
+        return message
 
     def body_refused(self, size: int) -> None:
         """A webhook body over ``serve.max_body`` was refused (413): count it, and tell the
         default channel, at most once a minute, since Alertmanager will not send it again."""
-        from ops_toolkit.escalate.store import Planned
         from ops_toolkit.notify.message import refused_notice
+        from ops_toolkit.notify.model import Planned
 
         now = time.time()
         limit = self.config.serve.max_body
@@ -266,7 +311,7 @@ class EscalationService:
         return self.store.stats(time.time())
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        from ops_toolkit.escalate.metrics import assess_health
+        from ops_toolkit.serve.metrics import assess_health
 
         stats: dict[str, float] | Exception
         try:
@@ -312,7 +357,7 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         f"(state {config.serve.state}, notifier {kind}, {len(service.runbooks)} alert runbooks)",
         flush=True,
     )
-    from ops_toolkit.escalate.server import header_timeout_protocol
+    from ops_toolkit.serve.server import header_timeout_protocol
 
     uvicorn.run(
         service.app,

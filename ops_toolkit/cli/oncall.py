@@ -1,0 +1,262 @@
+"""``ops oncall who|list|override``: thin commands over ``ops_toolkit.escalate.schedule``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.errors import ConfigError
+
+
+def _oncall_option(func: Any) -> Any:
+    return click.option(
+        "--oncall",
+        "oncall_path",
+        type=click.Path(dir_okay=False),
+        help="On-call file (default: 'oncall:' in ops.yaml, else alerts/oncall.yaml).",
+    )(func)
+
+
+def _config_option(func: Any) -> Any:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="ops.yaml (default: ./ops.yaml when present).",
+    )(func)
+
+
+def _state_option(func: Any) -> Any:
+    return click.option(
+        "--state",
+        type=click.Path(dir_okay=False),
+        help="The store 'ops serve' uses, for overrides (default from ops.yaml).",
+    )(func)
+
+
+class Context:
+    """What every oncall command loads: the schedules and, when there is one, the store."""
+
+    def __init__(self, config_path: str | None, oncall_path: str | None, state: str | None):
+        from ops_toolkit.config import load_config
+        from ops_toolkit.config import oncall_path as default_oncall
+        from ops_toolkit.escalate.oncall import load_oncall
+
+        config = load_config(config_path)
+        path = oncall_path or default_oncall(config)
+        if path is None:
+            raise ConfigError(
+                "alerts/oncall.yaml: no such file; write one (see README, 'On call') or pass "
+                "--oncall PATH"
+            )
+        self.oncall = load_oncall(path)
+        self.state = state or config.serve.state
+
+    def store(self, create: bool = False) -> Any:
+        from ops_toolkit.serve.overrides import OverrideStore
+
+        if not create and not os.path.exists(self.state):
+            return None
+        return OverrideStore(self.state)
+
+    def overrides(self, schedule: str, start: datetime, end: datetime) -> list[Any]:
+        store = self.store()
+        if store is None:
+            return []
+        try:
+            found: list[Any] = store.overrides(schedule, start.timestamp(), end.timestamp())
+            return found
+        finally:
+            store.close()
+
+
+def _moment(text: str | None, zone: ZoneInfo, option: str) -> datetime:
+    """``now``, or an ISO time; without an offset, in ``zone``."""
+    from ops_toolkit.escalate.oncall import parse_moment
+
+    if text is None or text == "now":
+        return datetime.now(UTC)
+    try:
+        return parse_moment(text, zone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@click.group("oncall")
+def oncall() -> None:
+    """Who is on call, when handoffs happen, and overrides."""
+
+
+@oncall.command("who")
+@click.argument("schedule", required=False)
+@click.option("--at", "at", metavar="TIME", help="ISO time (schedule's zone without offset).")
+@_oncall_option
+@_config_option
+@_state_option
+@json_option
+def who(
+    schedule: str | None,
+    at: str | None,
+    oncall_path: str | None,
+    config_path: str | None,
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """Who is on call now (or --at TIME), per schedule, and until when.
+
+    Example: ops oncall who search-primary --at 2026-03-29T09:30
+    """
+    context = Context(config_path, oncall_path, state)
+    names = (
+        [context.oncall.schedule(schedule).name] if schedule else sorted(context.oncall.schedules)
+    )
+    rows = []
+    for name in names:
+        entry = context.oncall.schedules[name]
+        moment = _moment(at, entry.zone, "--at")
+        horizon = moment + timedelta(days=60)
+        overrides = context.overrides(name, moment, horizon)
+        shifts = entry.shifts(moment, horizon, overrides)
+        current = shifts[0] if shifts else None
+        rows.append(
+            {
+                "schedule": name,
+                "user": current.user if current else None,
+                "until": current.end.isoformat() if current and current.end < horizon else None,
+                "timezone": entry.timezone,
+            }
+        )
+        if not as_json:
+            user = (current.user if current else None) or "(nobody)"
+            until = (
+                f" until {_local(current.end, entry.zone)}"
+                if current and current.end < horizon
+                else ""
+            )
+            click.echo(f"{name}: {user}{until}")
+    if as_json:
+        print_json(rows)
+
+
+@oncall.command("list")
+@click.argument("schedule", required=False)
+@click.option("--from", "start", metavar="TIME", help="Start (default now).")
+@click.option("--to", "end", metavar="TIME", help="End (default 14 days after the start).")
+@_oncall_option
+@_config_option
+@_state_option
+@json_option
+def list_shifts(
+    schedule: str | None,
+    start: str | None,
+    end: str | None,
+    oncall_path: str | None,
+    config_path: str | None,
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """Who is on call when, shift by shift, so handoffs can be checked.
+
+    Example: ops oncall list search-primary --from 2026-03-23 --to 2026-04-06
+    """
+    context = Context(config_path, oncall_path, state)
+    names = (
+        [context.oncall.schedule(schedule).name] if schedule else sorted(context.oncall.schedules)
+    )
+    document = []
+    for name in names:
+        entry = context.oncall.schedules[name]
+        begin = _moment(start, entry.zone, "--from")
+        finish = _moment(end, entry.zone, "--to") if end else begin + timedelta(days=14)
+        if finish <= begin:
+            raise click.BadParameter("must be after --from", param_hint="--to")
+        shifts = entry.shifts(begin, finish, context.overrides(name, begin, finish))
+        document.append(
+            {
+                "schedule": name,
+                "timezone": entry.timezone,
+                "shifts": [
+                    {"start": s.start.isoformat(), "end": s.end.isoformat(), "user": s.user}
+                    for s in shifts
+                ],
+            }
+        )
+        if as_json:
+            continue
+        click.echo(f"{name} ({entry.timezone})")
+        for shift in shifts:
+            click.echo(
+                f"  {_local(shift.start, entry.zone)}  ->  {_local(shift.end, entry.zone)}  "
+                f"{shift.user or '(nobody)'}"
+            )
+    if as_json:
+        print_json(document)
+
+
+@oncall.command("override")
+@click.argument("schedule", required=False)
+@click.option("--user", metavar="USER", help="Slack user id (U0123ABCD) or email.")
+@click.option("--from", "start", metavar="TIME", help="Start (default now).")
+@click.option("--to", "end", metavar="TIME", help="End (required).")
+@click.option("--remove", type=int, metavar="ID", help="Remove the override with this id.")
+@_oncall_option
+@_config_option
+@_state_option
+def override(
+    schedule: str | None,
+    user: str | None,
+    start: str | None,
+    end: str | None,
+    remove: int | None,
+    oncall_path: str | None,
+    config_path: str | None,
+    state: str | None,
+) -> None:
+    """Put USER on call for SCHEDULE from --from to --to (kept in the store, for every replica).
+
+    Example: ops oncall override search-primary --user U0SEARCH02 --from 2026-03-28T09:00 --to 2026-03-30T09:00
+    """
+    from ops_toolkit.escalate.schedule import is_participant
+
+    context = Context(config_path, oncall_path, state)
+    if remove is not None:
+        store = context.store()
+        removed = store.remove(remove, time.time()) if store is not None else None
+        if removed is None:
+            raise ConfigError(f"{context.state}: no override with id {remove}")
+        click.echo(f"removed override {remove} of {removed}")
+        return
+    if schedule is None or user is None or end is None:
+        raise click.UsageError("give SCHEDULE, --user and --to (or --remove ID)")
+    entry = context.oncall.schedule(schedule)
+    if not is_participant(user):
+        raise click.BadParameter(
+            f"expected a Slack user id (U0123ABCD) or an email address, got {user!r}",
+            param_hint="--user",
+        )
+    begin = _moment(start, entry.zone, "--from")
+    finish = _moment(end, entry.zone, "--to")
+    if finish <= begin:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    store = context.store(create=True)
+    try:
+        override_id = store.add(
+            entry.name, user, begin, finish, time.time(), f"cli:{getpass.getuser()}"
+        )
+    finally:
+        store.close()
+    click.echo(
+        f"override {override_id}: {user} on call for {entry.name} from "
+        f"{_local(begin, entry.zone)} to {_local(finish, entry.zone)}"
+    )

@@ -1,0 +1,77 @@
+"""``ops escalation list|ack|resolve|escalate`` over a real store."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.escalate.oncall import load_oncall
+from ops_toolkit.serve.escalations import Escalations, ref_of
+from ops_toolkit.serve.store import Store
+from tests.conftest import ROOT
+
+T0 = 1_780_000_000.0
+
+
+def setup(tmp_path: Path) -> tuple[list[str], Escalations]:
+    state = tmp_path / "state.db"
+    config = tmp_path / "ops.yaml"
+    config.write_text(f"serve: {{state: {state}}}\noncall: {ROOT / 'alerts' / 'oncall.yaml'}\n")
+    escalations = Escalations(Store(str(state)), load_oncall(str(ROOT / "alerts" / "oncall.yaml")))
+    escalations.on_notification(
+        group_key="g1",
+        channel="#search-oncall",
+        policy_name="search",
+        status="firing",
+        name="SearchErrors",
+        labels={"alertname": "SearchErrors"},
+        runbook=None,
+        message={"text": "FIRING"},
+        now=T0,
+    )
+    return ["--config", str(config)], escalations
+
+
+def test_list_ack_and_resolve(tmp_path: Path, runner: CliRunner) -> None:
+    common, _ = setup(tmp_path)
+    ref = ref_of("g1", "#search-oncall")
+    listed = runner.invoke(main, ["escalation", "list", "--json", *common])
+    (row,) = json.loads(listed.stdout)
+    assert (row["ref"], row["status"], row["alert"], row["next_step"], row["due_at"]) == (
+        ref,
+        "active",
+        "SearchErrors",
+        1,
+        T0,
+    )
+    acked = runner.invoke(main, ["escalation", "ack", ref, *common])
+    assert acked.exit_code == 0
+    assert acked.output.startswith(f"Acknowledged by {getpass.getuser()} at ")
+    again = runner.invoke(main, ["escalation", "ack", ref, *common])
+    assert again.output == f"Nothing to do: already acknowledged by {getpass.getuser()}.\n"
+    assert runner.invoke(main, ["escalation", "resolve", ref, *common]).exit_code == 0
+    assert json.loads(runner.invoke(main, ["escalation", "list", "--json", *common]).stdout) == []
+    everything = runner.invoke(main, ["escalation", "list", "--all", "--json", *common])
+    assert json.loads(everything.stdout)[0]["status"] == "resolved"
+
+
+def test_an_unknown_ref_is_a_one_line_error(tmp_path: Path, runner: CliRunner) -> None:
+    common, _ = setup(tmp_path)
+    result = runner.invoke(main, ["escalation", "escalate", "0123456789ab", *common])
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: escalation 0123456789ab: no escalation 0123456789ab\n",
+    )
+
+
+def test_without_a_store_the_error_says_which(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(main, ["escalation", "list", "--state", str(tmp_path / "none.db")])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'none.db'}: no such store; pass the one 'ops serve' uses (--state, "
+        "or serve.state in ops.yaml)\n"
+    )
