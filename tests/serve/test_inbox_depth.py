@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import threading
 
-from ops_toolkit.escalate.server import InboxDepth
+from ops_toolkit.serve.server import InboxDepth
 
 
 class Stats:
