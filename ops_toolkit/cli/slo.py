@@ -172,6 +172,11 @@ def validate_command(
     is_flag=True,
     help="Read the series 'ops slo rules' records: one query per window for all SLOs.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print the query plan (each query, its range, the SLOs it serves); query nothing.",
+)
 def report_command(
     paths: tuple[str, ...],
     prometheus_url: str | None,
@@ -187,6 +192,7 @@ def report_command(
     name: str | None,
     force: bool,
     config_path: str | None,
+    explain: bool,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
 
@@ -198,6 +204,7 @@ def report_command(
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z -o json
       ops slo report -o wide         # every column, whatever the terminal width
       ops slo report --use-rules     # recorded series: cost does not grow with SLOs
+      ops slo report --explain       # the queries it would send, and what each serves
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -214,6 +221,15 @@ def report_command(
         _run_schedule(config, name, force, console)
         return
     slos = load_slos(paths or config.slos)
+    if explain:
+        from ops_toolkit.slo.evaluate import query_plan
+        from ops_toolkit.slo.windows import windows_of
+
+        direct = [s for s in slos if not (use_rules and s.window.rolling)]
+        rolling = [s for s in slos if use_rules and s.window.rolling]
+        plan = query_plan(direct, _parse_at(at))
+        click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
+        return
     prometheus_url = prometheus_url or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus_url, timeout, one_deadline=True)

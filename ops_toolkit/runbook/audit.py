@@ -1,4 +1,4 @@
-"""The audit trail: append-only JSON Lines, each line flushed and fsynced as written.
+"""The audit trail: append-only JSON Lines, each line written and synced to disk at once.
 
 A writer killed mid-line (or a full disk) can leave a last line without its newline. Every
 append therefore starts on a fresh line, so one damaged record never swallows the next, and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,16 @@ class AuditLog:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._syncing: _Sync | None = None
 
-    def append(self, event: dict[str, Any]) -> None:
+    def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
+        """Append ``event``; it is on disk when this returns, or when ``settle`` does.
+
+        ``sync_later`` lets the sync to disk run on a thread while ops goes on (a step's
+        line, synced while the next step's starting record is): the line is written at once,
+        so it survives ops being killed, and ``settle`` waits for it to be on disk.
+        """
+        self.settle()  # lines reach the disk in order
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -47,11 +56,24 @@ class AuditLog:
             view = memoryview(line)
             while view:
                 view = view[os.write(handle, view) :]
-            os.fsync(handle)
+        except OSError as exc:
+            os.close(handle)
+            raise self._error(exc) from None
+        if sync_later:
+            self._syncing = _Sync(handle)
+            return
+        try:
+            os.fdatasync(handle)  # the line and the file's new size: all an append needs
         except OSError as exc:
             raise self._error(exc) from None
         finally:
             os.close(handle)
+
+    def settle(self) -> None:
+        """Wait until the line appended with ``sync_later`` is on disk."""
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            syncing.wait_or_raise(self)
 
     def read(self) -> AuditTrail:
         """Every record that parses; a damaged line is skipped and named (``path:line``)."""
@@ -83,3 +105,26 @@ class AuditLog:
 
     def _error(self, exc: OSError) -> RunbookError:
         return RunbookError(f"{self.path}: cannot write the audit trail: {exc.strerror or exc}")
+
+
+class _Sync:
+    """The sync to disk of an appended line (the data and the file's new size), then close."""
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+        self.failure: OSError | None = None
+        self.thread = threading.Thread(target=self._run, name="audit-sync", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            os.fdatasync(self.handle)
+        except OSError as exc:
+            self.failure = exc
+        finally:
+            os.close(self.handle)
+
+    def wait_or_raise(self, log: AuditLog) -> None:
+        self.thread.join()
+        if self.failure is not None:
+            raise log._error(self.failure) from None

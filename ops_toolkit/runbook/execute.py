@@ -490,6 +490,7 @@ def _execute(
     record.status = "failed" if failed else _run_status(record, interrupted is not None)
     record.finished_at = world.clock()
     try:
+        world.audit.settle()
         world.store.save(record)
         if audited:
             for step_record in cut_short:
@@ -566,7 +567,7 @@ def _run_step(
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
-        world.store.save(record, durable=False)  # "starting" is on disk already
+        world.store.record_step(record, state)  # "starting" is on disk already
 
     ctx = _context(
         runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
@@ -586,15 +587,21 @@ def _run_step(
         elif not world.ui.confirm(step, f"Run step {step.name!r}?"):
             attempt = Attempt("skipped", None, "", message="declined by the operator")
     state.started_at = world.clock()  # after any question: the duration is the step's own
+    captured: dict[str, str] | None = None
     if attempt is None:
         # On disk before the step can act: if ops dies now, resume knows it may have run.
         state.status, state.pgid = "starting", None
-        world.store.save(record)
+        world.store.record_step(record, state, durable=True)
+        world.audit.settle()  # the last step's audit line, synced meanwhile, is on disk too
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
-        if attempt.status == "succeeded":  # `export X=1` reaches the steps after it
-            record.variables.update({k: mask(v) for k, v in attempt.exports.items()})
+            if opts.capture in record.variables:
+                captured = {opts.capture: record.variables[opts.capture]}
+        if attempt.status == "succeeded" and attempt.exports:  # `export X=1` reaches later steps
+            exported = {k: mask(v) for k, v in attempt.exports.items()}
+            record.variables.update(exported)
+            captured = {**(captured or {}), **exported}
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -603,14 +610,22 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = attempt.background  # a background step's group lives until the run ends
-    world.store.save(record, durable=False)  # lost in a crash: the step reads as unknown
-    _audit_step(world, record, runbook, mask, state)  # recorded before it is shown
+    # Not synced: lost in a power loss, the step reads as unknown (resume asks).
+    world.store.record_step(record, state, variables=captured)
+    # Recorded before it is shown; synced to disk while the next step's record is.
+    _audit_step(world, record, runbook, mask, state, sync_later=True)
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
 
 
 def _audit_step(
-    world: World, record: RunRecord, runbook: Runbook, mask: Masker, state: StepRecord
+    world: World,
+    record: RunRecord,
+    runbook: Runbook,
+    mask: Masker,
+    state: StepRecord,
+    *,
+    sync_later: bool = False,
 ) -> None:
     _audit(
         world,
@@ -626,6 +641,7 @@ def _audit_step(
             "attempts": state.attempts,
             "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
         },
+        sync_later=sync_later,
     )
 
 
@@ -662,6 +678,8 @@ def _audit(
     event: str,
     mask: Masker,
     extra: dict[str, Any],
+    *,
+    sync_later: bool = False,
 ) -> None:
     entry: dict[str, Any] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(world.clock())),
@@ -674,7 +692,7 @@ def _audit(
         "params": mask.mapping(record.params, ()),
     }
     entry.update(extra)
-    world.audit.append(entry)
+    world.audit.append(entry, sync_later=sync_later)
 
 
 def run_document(record: RunRecord) -> dict[str, Any]:

@@ -221,32 +221,67 @@ def evaluate(
 BATCH_SIZE = 16
 
 
+@dataclass(frozen=True)
+class PlannedQuery:
+    """One query a report sends, and every (SLO key, window, counted|total) it answers."""
+
+    query: str
+    range: str
+    serves: tuple[tuple[str, int, str], ...]
+
+
+def query_plan(slos: Sequence[SLO], at: float) -> list[PlannedQuery]:
+    """The distinct queries a report of ``slos`` at ``at`` sends, in first-use order.
+
+    SLOs over the same selectors (one service's objectives of 99, 99.5, 99.9...) share
+    their queries: each distinct (query, range, time) is asked once, whatever number of
+    SLOs and windows it serves.
+    """
+    serves: dict[str, list[tuple[str, int, str]]] = {}
+    ranges: dict[str, str] = {}
+    for plan in _plan(slos, at):
+        key = slos[plan.index].key
+        for part, query in (("counted", plan.counted_query), ("total", plan.total_query)):
+            serves.setdefault(query, []).append((key, plan.window, part))
+            ranges[query] = plan.range
+    return [PlannedQuery(query, ranges[query], tuple(used)) for query, used in serves.items()]
+
+
 def _answers(
     planned: list[_Planned], source: MetricsSource, at: float
 ) -> list[list[Sample] | Exception]:
     """Answers to each plan's (counted, total) queries, flattened in plan order.
 
-    Queries over the same range are batched, 16 to a request: a request's cost at the
-    client is mostly fixed, while Prometheus opens its series over the widest range of a
-    query, so mixing a 30d and a 5m range in one request would make the 5m one costly.
-    When a batch fails, its queries are sent one by one so the error names the query.
+    Each distinct query is sent once and its answer shared: 8 objectives over one service's
+    selectors need the queries of one. Queries over the same range are batched, 16 to a
+    request: a request's cost at the client is mostly fixed, while Prometheus opens its
+    series over the widest range of a query, so mixing a 30d and a 5m range in one request
+    would make the 5m one costly. When a batch fails, its queries are sent one by one so
+    the error names the query.
     """
     queries = [q for p in planned for q in (p.counted_query, p.total_query)]
+    distinct: dict[str, int] = {}
+    position = [distinct.setdefault(query, len(distinct)) for query in queries]
+    unique = list(distinct)
     by_range: dict[str, list[int]] = {}
+    seen: set[int] = set()
     for number, plan in enumerate(planned):
-        by_range.setdefault(plan.range, []).extend((2 * number, 2 * number + 1))
+        for index in (position[2 * number], position[2 * number + 1]):
+            if index not in seen:
+                seen.add(index)
+                by_range.setdefault(plan.range, []).append(index)
     groups = [
         indices[i : i + BATCH_SIZE]
         for indices in by_range.values()
         for i in range(0, len(indices), BATCH_SIZE)
     ]
-    batched = source.query_many([batch_query([queries[i] for i in g]) for g in groups], at)
-    answers: list[list[Sample] | Exception] = [[] for _ in queries]
+    batched = source.query_many([batch_query([unique[i] for i in g]) for g in groups], at)
+    answered: list[list[Sample] | Exception] = [[] for _ in unique]
     for group, answer in zip(groups, batched, strict=True):
         if isinstance(answer, Exception):
-            singles = source.query_many([queries[i] for i in group], at)
+            singles = source.query_many([unique[i] for i in group], at)
             for index, single in zip(group, singles, strict=True):
-                answers[index] = single
+                answered[index] = single
             continue
         found: dict[int, list[Sample]] = {index: [] for index in group}
         for sample in answer:
@@ -255,8 +290,8 @@ def _answers(
                 labels = {k: v for k, v in sample.labels.items() if k != BATCH_LABEL}
                 found[group[int(tag)]].append(Sample(labels, sample.value))
         for index, samples in found.items():
-            answers[index] = samples
-    return answers
+            answered[index] = samples
+    return [answered[index] for index in position]
 
 
 def _sum(samples: list[Sample] | Exception) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
-from ops_toolkit.slo.evaluate import SLOStatus
+from ops_toolkit.slo.evaluate import PlannedQuery, SLOStatus
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
 STATUS_STYLE = {
@@ -191,3 +191,30 @@ def gate_verdict(status: SLOStatus, minimum: float, *, allow_burning: bool = Fal
         reasons.append(f"{name}: status {status.status}")
     stop = not holds or (burning and not allow_burning)
     return GateVerdict("stop" if stop else "go", tuple(reasons))
+
+
+def explain(
+    plan: Sequence[PlannedQuery], recorded: int = 0, recorded_windows: Sequence[int] = ()
+) -> str:
+    """The query plan as text: each distinct query, its range, and what it answers.
+
+    ``recorded`` SLOs read the series the rules record over ``recorded_windows`` (one query
+    per window for all of them).
+    """
+    asked = sum(len(query.serves) for query in plan)
+    lines = [f"{len(plan)} queries ({asked} before sharing), all at one pinned time"]
+    if recorded:
+        windows = ", ".join(format_duration(w) for w in recorded_windows)
+        lines.append(
+            f"{len(recorded_windows) + 1} recorded-series queries (period, {windows}) serve "
+            f"{recorded} rolling SLO(s) (--use-rules)"
+        )
+    for query in plan:
+        lines.append(f"[{query.range}] {query.query}")
+        served: dict[str, list[str]] = {}
+        for key, window, part in query.serves:
+            label = "period" if window == 0 else format_duration(window)
+            served.setdefault(key, []).append(f"{label} {part}")
+        for key, uses in served.items():
+            lines.append(f"    {key}: {', '.join(uses)}")
+    return "\n".join(lines) + "\n"

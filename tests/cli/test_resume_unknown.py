@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ops_toolkit.runbook.state import StateStore
 from tests.cli.test_run_cli import FENCE, ops, write_runbook
 
 
@@ -36,8 +37,8 @@ def killed_as_the_step_starts(tmp_path: Path) -> str:
     )
     assert killed.returncode == -9
     run_id = next((state / "runs").glob("[!.]*.json")).stem  # not a save cut short
-    saved = json.loads((state / "runs" / f"{run_id}.json").read_text())
-    assert saved["steps"]["act"]["status"] in ("starting", "running")
+    saved = StateStore(str(state)).load(run_id)  # the snapshot and its journal
+    assert saved.steps["act"].status in ("starting", "running")
     return run_id
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from ops_toolkit.runbook.state import StateStore
 from tests.runbook.test_process import alive
 
 FENCE = "```"
@@ -136,10 +137,11 @@ def test_resume_after_ops_is_killed_mid_step(tmp_path: Path) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait()
     run_id = next((Path(state) / "runs").glob("*.json")).stem
-    saved = json.loads((Path(state) / "runs" / f"{run_id}.json").read_text())
-    assert saved["steps"]["one"]["status"] == "succeeded"
-    assert saved["steps"]["two"]["status"] == "running"
-    orphan = saved["steps"]["two"]["pgid"]
+    saved = StateStore(state).load(run_id)  # the snapshot and its journal
+    assert saved.steps["one"].status == "succeeded"
+    assert saved.steps["two"].status == "running"
+    orphan = saved.steps["two"].pgid
+    assert orphan is not None
 
     refused = ops("runbook", "resume", run_id, "--state-dir", state)
     assert refused.returncode == 1

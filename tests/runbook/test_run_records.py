@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ops_toolkit.runbook.execute import RunOptions, start_run
 from ops_toolkit.runbook.model import Step
-from ops_toolkit.runbook.state import RunRecord, StateStore
+from ops_toolkit.runbook.state import RunRecord, StateStore, StepRecord
 from tests.runbook.fakes import ScriptedUI
 from tests.runbook.test_execute import make_runbook, step, world
 
@@ -63,28 +63,34 @@ def test_an_interrupt_records_the_cut_short_step_in_the_audit(tmp_path: Path) ->
 
 
 class RecordingStore(StateStore):
-    """The real store, noting each step's status and pgid as each save writes them."""
+    """The real store, noting each step's status and pgid as each journal line writes them."""
 
     def __init__(self, directory: str) -> None:
         super().__init__(directory)
-        self.saved: list[tuple[str, str, bool]] = []
+        self.saved: list[tuple[str, str, bool, bool]] = []
 
-    def save(self, record: RunRecord, *, durable: bool = True) -> None:
-        super().save(record, durable=durable)
-        for name, state in record.steps.items():
-            if state.status != "pending":
-                self.saved.append((name, state.status, state.pgid is not None))
+    def record_step(
+        self,
+        record: RunRecord,
+        step: StepRecord,
+        *,
+        durable: bool = False,
+        variables: dict[str, str] | None = None,
+    ) -> None:
+        super().record_step(record, step, durable=durable, variables=variables)
+        self.saved.append((step.name, step.status, step.pgid is not None, durable))
 
 
 def test_a_step_is_recorded_as_starting_before_its_process_exists(tmp_path: Path) -> None:
+    """Starting is synced to disk before the process exists; running and the outcome follow."""
     runbook = make_runbook(tmp_path, step("a", "true"))
     store = RecordingStore(str(tmp_path / "state"))
     base = world(tmp_path)
     start_run(runbook, RunOptions(), replace(base, store=store))
-    assert store.saved[:3] == [
-        ("a", "starting", False),
-        ("a", "running", True),
-        ("a", "succeeded", False),
+    assert store.saved == [
+        ("a", "starting", False, True),
+        ("a", "running", True, False),
+        ("a", "succeeded", False, False),
     ]
 
 

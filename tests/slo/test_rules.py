@@ -141,6 +141,22 @@ def test_selectors_parse_into_name_and_matchers() -> None:
     assert parse_selector("rate(x[5m])") is None
 
 
+def test_rule_files_are_dumped_item_by_item_as_one_safe_dump_would_write_them() -> None:
+    """Dumping each group on its own (linear time) gives the bytes of one whole dump."""
+    from ops_toolkit.demo.data import synthetic_slo_file
+    from ops_toolkit.slo.rules import _dump_yaml, rule_document
+
+    file = parse_slo_file(synthetic_slo_file(30), "bench.yaml")
+    documents = [
+        rule_document(file, "https://runbooks.example/é"),
+        {"groups": []},
+        {"a": 1, "b": [{"x": "y: z"}, "é"], "c": {"d": [1, 2]}, "e": None},
+    ]
+    for document in documents:
+        expected = yaml.safe_dump(dict(document), sort_keys=False, width=4096, allow_unicode=True)
+        assert _dump_yaml(document) == expected
+
+
 def _no_data(text: str, name: str) -> dict[str, tuple[str, str | None]]:
     return {a["labels"]["missing"]: (a["expr"], a.get("for")) for a in _alerts(text, name)}
 

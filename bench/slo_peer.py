@@ -1,0 +1,295 @@
+"""`ops slo report` against slo-generator 2.6.0 on the same 30 days of data in a real Prometheus.
+
+slo-generator (Google's SLO tool, from PyPI) is installed in its own virtual environment
+under the cache directory, with `setuptools<81` (it imports pkg_resources). 64 services x
+30 days of request counters (5-minute steps) are backfilled into one Prometheus.
+
+Case 1: 8 services x 8 objectives over the same good/total selectors (64 SLOs).
+Case 2: 64 services, one SLO each (64 distinct selectors).
+
+slo-generator computes its 4 windows (1h, 6h, 3d, 30d) one query after another; ops computes
+its period and 7 burn windows. Both are run as a new process each time (start-up included),
+best of three, once with the cores idle and once with both cores kept busy by a CPU burner
+that this benchmark starts and stops. slo-generator's Prometheus backend always queries at
+"now", so its queries pin the same time as ops's `--at` with PromQL's `@` modifier, and the
+budgets can be compared: the largest difference of (1 - error rate / budget) between the
+tools on the windows both compute is printed.
+
+Targets (issue 15): ops/peer <= 0.1 on case 1 and <= 0.5 on case 2, idle and busy alike;
+the same budgets to 4 decimal places.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ops_toolkit.demo.data import backfill, synthetic_services
+from ops_toolkit.demo.servers import PrometheusServer
+
+PEER_VERSION = "2.6.0"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ops-bench"
+PEER_WINDOWS = {"1h": 3600, "6h": 6 * 3600, "3d": 3 * 86400, "30d": 30 * 86400}
+OBJECTIVES = (99.0, 99.5, 99.8, 99.9, 99.92, 99.95, 99.97, 99.99)
+ROUNDS = 3
+
+# Runs inside slo-generator's venv: its own compute() for every SLO config of a folder, as
+# its CLI does, printing the reports as JSON.
+PEER_DRIVER = """
+import json, logging, sys, warnings
+warnings.simplefilter("ignore")
+logging.disable(logging.CRITICAL)
+from slo_generator import utils
+from slo_generator.compute import compute
+config = utils.load_config(sys.argv[2])
+reports = {}
+for slo in utils.load_configs(sys.argv[1], kind="ServiceLevelObjective"):
+    reports[slo["metadata"]["name"]] = compute(slo, config, timestamp=float(sys.argv[3]))
+json.dump(reports, sys.stdout)
+"""
+
+
+def peer_python() -> Path | str:
+    """slo-generator's interpreter, installed once; or why it cannot be."""
+    venv = CACHE / f"slo-generator-{PEER_VERSION}"
+    python = venv / "bin" / "python"
+    if (venv / "bin" / "slo-generator").exists():
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "-q",
+                f"slo-generator[prometheus]=={PEER_VERSION}",
+                "setuptools<81",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        lines = (exc.stderr or "").strip().splitlines()
+        return f"slo-generator {PEER_VERSION} could not be installed: {lines[-1:] or exc}"
+    return python
+
+
+def selectors(service: str) -> tuple[str, str]:
+    good = f'http_requests_total{{service="{service}",code!~"5.."}}'
+    return good, f'http_requests_total{{service="{service}"}}'
+
+
+def case_slos(case: int) -> list[tuple[str, str, float]]:
+    """(name, service, objective) of the 64 SLOs of a case."""
+    if case == 1:
+        return [
+            (f"svc-{s:04d}-avail-{o}".replace(".", "-"), f"svc-{s:04d}", objective)
+            for s in range(8)
+            for o, objective in enumerate(OBJECTIVES)
+        ]
+    return [(f"svc-{s:04d}-avail", f"svc-{s:04d}", 99.9) for s in range(64)]
+
+
+def write_ops(path: Path, slos: list[tuple[str, str, float]]) -> None:
+    lines = ["version: ops/v1", "service: bench", "slos:"]
+    for name, service, objective in slos:
+        good, total = selectors(service)
+        lines += [
+            f"  - name: {name}",
+            f"    objective: {objective}",
+            "    window: 30d",
+            "    sli:",
+            "      ratio:",
+            f"        good: '{good}'",
+            f"        total: '{total}'",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_peer(folder: Path, config: Path, slos: list[tuple[str, str, float]], url: str, at: int):  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, service, objective in slos:
+        good, total = selectors(service)
+        document = {
+            "apiVersion": "sre.google.com/v2",
+            "kind": "ServiceLevelObjective",
+            "metadata": {
+                "name": name,
+                "labels": {"service_name": "bench", "feature_name": service, "slo_name": name},
+            },
+            "spec": {
+                "description": f"{name} availability",
+                "backend": "prometheus",
+                "method": "good_bad_ratio",
+                "exporters": [],
+                "service_level_indicator": {
+                    "filter_good": f"{good}[window] @ {at}",
+                    "filter_valid": f"{total}[window] @ {at}",
+                },
+                "goal": round(objective / 100, 6),
+            },
+        }
+        (folder / f"{name}.yaml").write_text(json.dumps(document))  # JSON is YAML
+    steps = [
+        {
+            "name": label,
+            "window": seconds,
+            "burn_rate_threshold": 1,
+            "alert": False,
+            "message_alert": "burning",
+            "message_ok": "ok",
+        }
+        for label, seconds in PEER_WINDOWS.items()
+    ]
+    config.write_text(
+        json.dumps(
+            {
+                "backends": {"prometheus": {"url": url}},
+                "exporters": {},
+                "error_budget_policies": {"default": {"steps": steps}},
+            }
+        )
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def best(argv: list[str], server: int) -> tuple[float, str, float, float]:
+    """Best wall time of ROUNDS runs, the last output, and CPU seconds per run: the tool's
+    own (with its children) and Prometheus's while it ran."""
+    times, output = [], ""
+    own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(server)
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - start)
+        output = done.stdout
+    own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime
+    prometheus = cpu_seconds(server) - server_before
+    return min(times), output, own / ROUNDS, prometheus / ROUNDS
+
+
+def ops_budgets(output: str, sli_digits: int | None = None) -> dict[tuple[str, str], float]:
+    """(SLO name, window) -> 1 - error rate / budget, from `ops slo report --format json`.
+
+    ``sli_digits`` rounds the SLI first, as slo-generator does (to 6 places): with a budget
+    of 0.01% that rounding alone moves the budget by up to 0.5%.
+    """
+    found = {}
+    for slo in json.loads(output):
+        budget = 1 - slo["objective"] / 100
+        rates = {w: r for w, r in slo["burn_rates"].items() if w in PEER_WINDOWS}
+        if slo["total"]:
+            rates["30d"] = 1 - slo["budget_remaining"]
+        for window, rate in rates.items():
+            if rate is None:
+                continue
+            if sli_digits is not None:
+                rate = (1 - round(1 - rate * budget, sli_digits)) / budget
+            found[(slo["slo"], window)] = 1 - rate
+    return found
+
+
+def peer_budgets(output: str) -> dict[tuple[str, str], float]:
+    found = {}
+    for name, reports in json.loads(output).items():
+        for report in reports:
+            if report.get("valid", True) and report["error_budget_target"]:
+                consumed = report["error_budget_measurement"] / report["error_budget_target"]
+                found[(name, report["error_budget_policy_step_name"])] = 1 - consumed
+    return found
+
+
+@contextmanager
+def cpu_burner(busy: bool) -> Iterator[None]:
+    """Both cores kept busy by two spinning processes, stopped (by pid) afterwards."""
+    burners = []
+    if busy:
+        for _ in range(os.cpu_count() or 2):
+            burners.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.send_signal(signal.SIGKILL)
+            burner.wait()
+
+
+def main() -> None:
+    peer = peer_python()
+    if isinstance(peer, str):
+        print(f"slo_peer: {peer}; measuring ops only")
+    end = int(time.time()) // 300 * 300
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        started = time.perf_counter()
+        backfill(synthetic_services(64, end), str(work / "tsdb"), str(work / "om"))
+        server = PrometheusServer(str(work / "prom"), str(work / "tsdb")).start()
+        print(f"slo_peer: 64 services x 30 days loaded in {time.perf_counter() - started:.1f}s")
+        try:
+            for case in (1, 2):
+                slos = case_slos(case)
+                ops_file = work / f"case{case}.yaml"
+                write_ops(ops_file, slos)
+                if isinstance(peer, Path):
+                    write_peer(
+                        work / f"peer{case}", work / f"peer{case}.json", slos, server.url, end
+                    )
+                ops_argv = [sys.executable, "-m", "ops_toolkit", "slo", "report", str(ops_file)]
+                ops_argv += ["--prometheus", server.url, "--at", str(end), "--format", "json"]
+                ops_argv += ["--timeout", "120"]
+                peer_argv = [str(peer), "-c", PEER_DRIVER, str(work / f"peer{case}")]
+                peer_argv += [str(work / f"peer{case}.json"), str(end)]
+                for busy in (False, True):
+                    assert server.process is not None
+                    pid = server.process.pid
+                    with cpu_burner(busy):
+                        ops_time, ops_out, ops_cpu, ops_prom = best(ops_argv, pid)
+                        if isinstance(peer, Path):
+                            peer_time, peer_out, peer_cpu, peer_prom = best(peer_argv, pid)
+                    label = "busy" if busy else "idle"
+                    line = (
+                        f"slo_peer: case {case} ({label}): ops {ops_time:.2f}s (CPU: ops"
+                        f" {ops_cpu:.2f}s, Prometheus {ops_prom:.2f}s)"
+                    )
+                    if isinstance(peer, Path):
+                        theirs = peer_budgets(peer_out)
+                        ours, rounded = ops_budgets(ops_out), ops_budgets(ops_out, 6)
+                        shared = sorted(set(ours) & set(theirs))
+                        difference = max(abs(ours[k] - theirs[k]) for k in shared)
+                        same_sli = max(abs(rounded[k] - theirs[k]) for k in shared)
+                        target = 0.1 if case == 1 else 0.5
+                        line += (
+                            f", slo-generator {peer_time:.2f}s (CPU: itself {peer_cpu:.2f}s,"
+                            f" Prometheus {peer_prom:.2f}s), ratio {ops_time / peer_time:.2f}"
+                            f" (target <= {target}); largest budget difference {difference:.1e}"
+                            f" ({same_sli:.1e} once ops's SLI is rounded to 6 places as"
+                            f" slo-generator's is) over {len(shared)} (SLO, window) pairs"
+                        )
+                    print(line, flush=True)
+        finally:
+            server.stop()
+    print(f"slo_peer: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
+
+
+if __name__ == "__main__":
+    main()

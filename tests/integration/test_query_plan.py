@@ -1,0 +1,100 @@
+"""The report's query plan: a query shared by several SLOs is asked once, answered for all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ops_toolkit.cli import main
+from ops_toolkit.metrics.model import Sample
+from ops_toolkit.metrics.prometheus import PrometheusSource
+from ops_toolkit.slo.evaluate import evaluate, query_plan
+from ops_toolkit.slo.spec import parse_slo_file
+from ops_toolkit.slo.windows import BURN_WINDOWS
+from tests.integration.conftest import LoadedPrometheus
+
+OBJECTIVES = (99.0, 99.5, 99.9, 99.95)
+
+
+def same_selectors(objectives: Sequence[float]) -> str:
+    """One service's availability at several objectives: the same two selectors each."""
+    lines = ["version: ops/v1", "service: search-api", "slos:"]
+    for objective in objectives:
+        lines += [
+            f"  - name: availability-{str(objective).replace('.', '-')}",
+            f"    objective: {objective}",
+            "    sli:",
+            "      ratio:",
+            '        bad: http_requests_total{service="search-api",code=~"5.."}',
+            '        total: http_requests_total{service="search-api"}',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class CountingSource(PrometheusSource):
+    """The real client, counting the queries it is asked (a batch counts its parts)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, timeout=60)
+        self.asked: list[str] = []
+
+    def query_many(
+        self, queries: Sequence[str], at: float | None = None
+    ) -> list[list[Sample] | Exception]:
+        for query in queries:
+            self.asked += query.split(" or ")
+        return super().query_many(queries, at)
+
+
+def test_slos_over_the_same_selectors_ask_each_query_once(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    """Before: 4 objectives x 8 windows x 2 queries = 64 asked; now the 16 of one SLO."""
+    slos = parse_slo_file(same_selectors(OBJECTIVES), "same.yaml").slos
+    source = CountingSource(worked_prometheus.url)
+    shared = evaluate(slos, source, worked_prometheus.end)
+    assert len(source.asked) == 2 * (1 + len(BURN_WINDOWS))
+    assert len(set(source.asked)) == len(source.asked)
+    alone = [
+        evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
+        for slo in slos
+    ]
+    assert [s.period for s in shared] == [s.period for s in alone]
+    assert [s.budget_remaining for s in shared] == [s.budget_remaining for s in alone]
+
+
+def test_the_plan_says_which_slos_each_query_serves() -> None:
+    slos = parse_slo_file(same_selectors(OBJECTIVES[:2]), "same.yaml").slos
+    plan = query_plan(slos, 1_767_225_600)
+    assert len(plan) == 2 * (1 + len(BURN_WINDOWS))
+    first = plan[0]
+    assert (
+        first.query == 'sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))'
+    )
+    assert first.range == "30d"
+    assert first.serves == (
+        ("search-api/availability-99-0", 0, "counted"),
+        ("search-api/availability-99-5", 0, "counted"),
+    )
+
+
+def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "same.yaml"
+    path.write_text(same_selectors(OBJECTIVES[:2]))
+    result = CliRunner().invoke(
+        main,
+        ["slo", "report", str(path), "--explain", "--at", "1767225600"],
+        env={"OPS_PROMETHEUS_URL": "http://127.0.0.1:9"},  # nothing listens: not asked
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:5] == [
+        "16 queries (32 before sharing), all at one pinned time",
+        '[30d] sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))',
+        "    search-api/availability-99-0: period counted",
+        "    search-api/availability-99-5: period counted",
+        '[30d] sum(increase(http_requests_total{service="search-api"}[30d]))',
+    ]
+    assert len(lines) == 1 + 16 * 3
