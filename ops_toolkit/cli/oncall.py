@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.cli.options import config_option, json_option, print_json
 from ops_toolkit.errors import ConfigError
 
 
@@ -21,15 +21,6 @@ def _oncall_option(func: Any) -> Any:
         "oncall_path",
         type=click.Path(dir_okay=False),
         help="On-call file (default: 'oncall:' in ops.yaml, else alerts/oncall.yaml).",
-    )(func)
-
-
-def _config_option(func: Any) -> Any:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="ops.yaml (default: ./ops.yaml when present).",
     )(func)
 
 
@@ -102,7 +93,7 @@ def oncall() -> None:
 @click.argument("schedule", required=False)
 @click.option("--at", "at", metavar="TIME", help="ISO time (schedule's zone without offset).")
 @_oncall_option
-@_config_option
+@config_option
 @_state_option
 @json_option
 def who(
@@ -154,7 +145,7 @@ def who(
 @click.option("--from", "start", metavar="TIME", help="Start (default now).")
 @click.option("--to", "end", metavar="TIME", help="End (default 14 days after the start).")
 @_oncall_option
-@_config_option
+@config_option
 @_state_option
 @json_option
 def list_shifts(
@@ -211,7 +202,7 @@ def list_shifts(
 @click.option("--to", "end", metavar="TIME", help="End (required).")
 @click.option("--remove", type=int, metavar="ID", help="Remove the override with this id.")
 @_oncall_option
-@_config_option
+@config_option
 @_state_option
 def override(
     schedule: str | None,

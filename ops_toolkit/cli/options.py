@@ -123,3 +123,13 @@ def check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: no such folder {folder}")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise ConfigError(f"{option} {path}: not writable (permission denied)")
+
+
+def config_option(func: F) -> F:
+    """``--config``: the ops.yaml every command reads alike."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="ops.yaml (default: ./ops.yaml when present).",
+    )(func)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import output_option, print_document
+from ops_toolkit.cli.options import config_option, output_option, print_document
 from ops_toolkit.errors import ConfigError
 
 
@@ -51,17 +51,8 @@ def _state_option(func: Any) -> Any:
     )(func)
 
 
-def _config_option(func: Any) -> Any:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="ops.yaml (default: ./ops.yaml when present).",
-    )(func)
-
-
 @click.command("serve")
-@_config_option
+@config_option
 @click.option(
     "--listen", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:9095)."
 )
@@ -100,7 +91,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@_config_option
+@config_option
 @_state_option
 @click.option(
     "--status",
@@ -242,7 +233,7 @@ def _list_dead_payloads(store: Any, output: str) -> None:
 @click.option(
     "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."
 )
-@_config_option
+@config_option
 @_state_option
 def outbox_retry(
     ids: tuple[int, ...], every: bool, inbox: bool, config_path: str | None, state: str | None
