@@ -78,18 +78,18 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _section(text: str) -> dict[str, Any]:
+def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
 
 
-def _context(text: str) -> dict[str, Any]:
+def context(text: str) -> dict[str, Any]:
     return {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}],
     }
 
 
-def _when(timestamp: float) -> str:
+def when_text(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
 
 
@@ -160,12 +160,12 @@ def escalation(
     if mention and notification.status == "firing":
         body = f"{mention} {body}".strip()
     if body:
-        blocks.append(_section(body))
+        blocks.append(section(body))
     started = min((a.starts_at for a in notification.alerts), default=0.0)
     fields = [
         ("Service", labels.get("service", "—")),
         ("Team", labels.get("team", "—")),
-        ("Started", _when(started) if started else "—"),
+        ("Started", when_text(started) if started else "—"),
         (
             "Alerts",
             f"{len(notification.firing)} firing of {len(notification.alerts) + notification.truncated_alerts}",
@@ -182,7 +182,7 @@ def escalation(
     )
     budget_line = budget_text(budget)
     if budget_line:
-        blocks.append(_context(budget_line))
+        blocks.append(context(budget_line))
     if len(notification.alerts) > 1 or notification.truncated_alerts:
         shown = notification.alerts[:MAX_ALERT_SECTIONS]
         lines = [_alert_line(a, notification.common_labels) for a in shown]
@@ -194,13 +194,13 @@ def escalation(
             text = "\n".join(lines)
         if more:
             text += f"\n+{more} more"
-        blocks.append(_section(text))
+        blocks.append(section(text))
     if runbook_url and not runbook_url.startswith(("http://", "https://")):
         blocks.append(
-            _context(f":book: Runbook: `{escape(runbook_url)}` (set runbook_base_url to link it)")
+            context(f":book: Runbook: `{escape(runbook_url)}` (set runbook_base_url to link it)")
         )
     elif runbook_url and safe_url(runbook_url) is None:
-        blocks.append(_context(f":book: Runbook (not a valid link): `{escape(runbook_url)}`"))
+        blocks.append(context(f":book: Runbook (not a valid link): `{escape(runbook_url)}`"))
     buttons = _buttons(notification, runbook_url)
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
@@ -245,17 +245,17 @@ def _buttons(notification: Notification, runbook_url: str | None) -> list[dict[s
 def thread_reply(notification: Notification, now: float) -> Message:
     """A short reply in the group's thread: new alerts firing, or the group resolved."""
     if notification.status == "resolved":
-        text = f":white_check_mark: Resolved at {_when(now)}: all {len(notification.alerts)} alert(s) of this group."
+        text = f":white_check_mark: Resolved at {when_text(now)}: all {len(notification.alerts)} alert(s) of this group."
     else:
         firing = notification.firing
         names = ", ".join(sorted({escape(a.name) for a in firing}))
-        text = f":repeat: Still firing at {_when(now)}: {len(firing)} alert(s) ({names})."
+        text = f":repeat: Still firing at {when_text(now)}: {len(firing)} alert(s) ({names})."
     lines = [
         _alert_line(a, notification.common_labels) for a in notification.alerts[:MAX_ALERT_SECTIONS]
     ]
     more = max(0, len(notification.alerts) - MAX_ALERT_SECTIONS) + notification.truncated_alerts
     detail = "\n".join(lines) + (f"\n+{more} more" if more else "")
-    return Message(truncate(text, MAX_SECTION), (_section(text), _section(detail)))
+    return Message(truncate(text, MAX_SECTION), (section(text), section(detail)))
 
 
 def refused_notice(size: int, limit: int, count: int, now: float) -> Message:
@@ -265,9 +265,9 @@ def refused_notice(size: int, limit: int, count: int, now: float) -> Message:
     """
     several = f"{count} Alertmanager webhooks were" if count > 1 else "An Alertmanager webhook was"
     text = (
-        f":warning: {several} refused at {_when(now)}: the last body was "
+        f":warning: {several} refused at {when_text(now)}: the last body was "
         f"{size / 1048576:.1f} MiB, over the {limit / 1048576:.1f} MiB limit. Their alerts "
         "were not delivered and Alertmanager will not resend them. Raise `serve.max_body` "
         "in ops.yaml or set `max_alerts` in the webhook receiver, and check Alertmanager."
     )
-    return Message(text, (_section(text),))
+    return Message(text, (section(text),))

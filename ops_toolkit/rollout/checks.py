@@ -97,6 +97,23 @@ def _worst(samples: Sequence[Sample], higher_is_better: bool) -> float | None:
     return min(values) if higher_is_better else max(values)
 
 
+def _observed(check: Check, samples: Sequence[Sample], slos: Sequence[SLO]) -> float | None:
+    """The check's value from its query's samples: the worst series, as the check reads it."""
+    assert check.threshold is not None
+    if check.kind == "promql":
+        return _worst(samples, check.threshold.higher_is_better)
+    ratio = _worst(samples, higher_is_better=False)  # the worst error ratio in the soak
+    if ratio is None:
+        return None
+    return 1.0 - ratio if check.kind == "sli" else 1.0 - ratio / _find_slo(check, slos).budget
+
+
+def _shown(check: Check, value: float) -> str:
+    from ops_toolkit.formatting import percent
+
+    return f"{value:.4g}" if check.kind == "promql" else percent(value, 2)
+
+
 def evaluate_checks(
     stage: Stage,
     slos: Sequence[SLO],
@@ -106,69 +123,34 @@ def evaluate_checks(
     step: int = 3600,
 ) -> list[CheckResult]:
     """Every check of ``stage`` at ``at``; a query that fails is a failed check, not a crash."""
-    from ops_toolkit.formatting import percent
-
     queries = check_queries(stage, slos, at, step)
     asked = [q for q in queries if q is not None]
     answers = iter(source.query_many(asked, at) if asked else [])
     soak = f" (worst over {format_duration(stage.soak)})" if stage.soak else ""
     results: list[CheckResult] = []
     for check, query in zip(stage.checks, queries, strict=True):
-        description = check.describe()
         if check.kind == "not_status":
             results.append(_status_result(check, slos, source, at))
             continue
         answer = next(answers)
         assert check.threshold is not None
+        value = None if isinstance(answer, Exception) else _observed(check, answer, slos)
         if isinstance(answer, Exception):
-            results.append(
-                CheckResult(
-                    check.name,
-                    description,
-                    False,
-                    None,
-                    check.threshold.text,
-                    f"query failed: {answer}",
-                    query,
-                )
-            )
-            continue
-        if check.kind == "promql":
-            value = _worst(answer, check.threshold.higher_is_better)
-            shown = "no data" if value is None else f"{value:.4g}"
+            passed, detail = False, f"query failed: {answer}"
+        elif value is None:
+            passed, detail = False, f"no data{soak}; cannot tell"
         else:
-            ratio = _worst(answer, higher_is_better=False)
-            slo = _find_slo(check, slos)
-            if ratio is None:
-                value = None
-            elif check.kind == "sli":
-                value = 1.0 - ratio
-            else:
-                value = 1.0 - ratio / slo.budget
-            shown = "no data" if value is None else percent(value, 2)
-        if value is None:
-            results.append(
-                CheckResult(
-                    check.name,
-                    description,
-                    False,
-                    None,
-                    check.threshold.text,
-                    f"no data{soak}; cannot tell",
-                    query,
-                )
-            )
-            continue
-        passed = check.threshold.holds(value)
-        verdict = "holds" if passed else "fails"
+            passed = check.threshold.holds(value)
+            verdict = "holds" if passed else "fails"
+            detail = f"{_shown(check, value)}{soak} {verdict} ({check.threshold.text})"
         results.append(
             CheckResult(
                 check.name,
-                description,
+                check.describe(),
                 passed,
-                round(value, 6),
+                None if value is None else round(value, 6),
                 check.threshold.text,
-                f"{shown}{soak} {verdict} ({check.threshold.text})",
+                detail,
                 query,
             )
         )

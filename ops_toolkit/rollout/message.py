@@ -1,14 +1,29 @@
-"""The milestone message posted when a stage is reached (pure: returns a Slack message dict)."""
+"""Milestone and rollback messages of a rollout (pure: return Slack message dicts), built
+from the same blocks, escaping and link checks as every other message ops posts."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ops_toolkit.links import runbook_link
+from ops_toolkit.notify.message import context, escape, link, section, truncate, when_text
 from ops_toolkit.rollout.checks import CheckResult
 from ops_toolkit.rollout.plan import RolloutPlan, Stage
+
+HEADER_LIMIT = 150  # Slack's limit for a header block's text
+
+
+def _message(title: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    header = {
+        "type": "header",
+        "text": {"type": "plain_text", "text": truncate(title, HEADER_LIMIT)},
+    }
+    return {"text": escape(title), "blocks": [header, *blocks]}
+
+
+def _byline(run: str, user: str, at: float) -> dict[str, Any]:
+    return context(f"{run} · by {escape(user)} · {when_text(at)}")
 
 
 def milestone(
@@ -22,66 +37,27 @@ def milestone(
     at: float,
     user: str,
 ) -> dict[str, Any]:
-    from ops_toolkit.notify.message import escape, truncate
-
     number = plan.index(stage.name) + 1
     title = f"{plan.name}: stage {number}/{len(plan.stages)} '{stage.name}' reached"
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(title, 150)}},
-    ]
-    if stage.description:
-        blocks.append(_section(escape(stage.description)))
+    blocks = [section(escape(stage.description))] if stage.description else []
     rows = [
         f"{'✅' if r.passed else '❌'} *{escape(r.name)}*: {escape(r.detail)}" for r in evidence
     ] or ["No checks gate this stage."]
-    blocks.append(_section("*Evidence*\n" + "\n".join(rows)))
+    blocks.append(section("*Evidence*\n" + "\n".join(rows)))
     run = f"run `{escape(run_id)}`" if run_id else "no runbook"
     if runbook_path:
-        link = runbook_link(runbook_path, runbook_base_url)
-        shown = escape(runbook_path)
-        run += (
-            f" of <{link}|{shown}>" if link.startswith(("http://", "https://")) else f" of {shown}"
-        )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": truncate(f"{run} · by {escape(user)} · {when}", 3000)}
-            ],
-        }
-    )
-    return {"text": escape(title), "blocks": blocks}
-
-
-def _section(text: str) -> dict[str, Any]:
-    from ops_toolkit.notify.message import truncate
-
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
+        url = runbook_link(runbook_path, runbook_base_url)
+        shown = url.startswith(("http://", "https://"))
+        run += f" of {link(url, runbook_path) if shown else escape(runbook_path)}"
+    blocks.append(_byline(run, user, at))
+    return _message(title, blocks)
 
 
 def rolled_back(
     plan: RolloutPlan, stage: Stage, *, run_id: str, at: float, user: str
 ) -> dict[str, Any]:
     """A rollback is a milestone too: the channel hears that the plan went back a stage."""
-    from ops_toolkit.notify.message import escape
-
     position = plan.index(stage.name)
     back_to = plan.stages[position - 1].name if position > 0 else "not started"
     title = f"{plan.name}: stage '{stage.name}' rolled back to '{back_to}'"
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
-    return {
-        "text": escape(title),
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"run `{escape(run_id)}` · by {escape(user)} · {when}",
-                    }
-                ],
-            },
-        ],
-    }
+    return _message(title, [_byline(f"run `{escape(run_id)}`", user, at)])

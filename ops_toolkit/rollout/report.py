@@ -7,7 +7,6 @@ burn-down charts (inline SVG, the same charts as ``ops slo report --format html`
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +77,9 @@ def _replace(entry: StageEntry, **changes: Any) -> StageEntry:
 
 
 def _when(timestamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp)) if timestamp else "—"
+    from ops_toolkit.notify.message import when_text
+
+    return when_text(timestamp) if timestamp else "—"
 
 
 def markdown(history: RolloutHistory, budgets: Sequence[Any] = ()) -> str:
