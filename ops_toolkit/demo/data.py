@@ -13,6 +13,10 @@ import subprocess
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ops_toolkit.demo.servers import VictoriaMetricsServer
 
 DAY = 86400
 
@@ -72,8 +76,14 @@ class Dataset:
         last = math.floor((until - self.start) / self.step)
         return sum(sum(s.increments[first : last + 1]) for s in self.matching(name, labels))
 
-    def write_openmetrics(self, directory: str, chunk: int = DAY) -> list[str]:
-        """OpenMetrics files of at most ``chunk`` seconds each (promtool re-reads a file per block)."""
+    def write_openmetrics(
+        self, directory: str, chunk: int = DAY, *, milliseconds: bool = False
+    ) -> list[str]:
+        """OpenMetrics files of at most ``chunk`` seconds each (promtool re-reads a file per block).
+
+        ``milliseconds``: the Prometheus text format instead (timestamps in milliseconds, no
+        ``# EOF``), as VictoriaMetrics' ``/api/v1/import/prometheus`` reads it.
+        """
         os.makedirs(directory, exist_ok=True)
         cumulative = [_running(s.increments) for s in self.series]
         length = max(len(s.increments) for s in self.series)
@@ -88,11 +98,13 @@ class Dataset:
                     times = range(
                         self.start + first * self.step, self.start + last * self.step, self.step
                     )
+                    unit = "000" if milliseconds else ""
                     handle.writelines(
-                        f"{key} {_scaled(values[i], series.scale)} {t}\n"
+                        f"{key} {_scaled(values[i], series.scale)} {t}{unit}\n"
                         for i, t in zip(range(first, last), times, strict=True)
                     )
-                handle.write("# EOF\n")
+                if not milliseconds:
+                    handle.write("# EOF\n")
             paths.append(path)
         return paths
 
@@ -127,6 +139,14 @@ def backfill(dataset: Dataset, tsdb_dir: str, work_dir: str, promtool: str = "pr
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, paths))
+
+
+def load_victoria_metrics(dataset: Dataset, server: VictoriaMetricsServer, work_dir: str) -> None:
+    """The same samples ``backfill`` gives Prometheus, imported into VictoriaMetrics."""
+    paths = dataset.write_openmetrics(work_dir, milliseconds=True)
+    server.import_prometheus(paths)
+    for path in paths:
+        os.unlink(path)
 
 
 def _spread(expected: list[float]) -> list[int]:

@@ -1,4 +1,5 @@
-"""Real Prometheus (and later Alertmanager) processes on loopback ports, for the demo and tests.
+"""Real Prometheus, Alertmanager and VictoriaMetrics processes on loopback ports, for the demo
+and tests.
 
 Each server is started from the Debian package's binary with its own data directory and is
 stopped by the pid we started; nothing else is touched.
@@ -26,7 +27,7 @@ def require_binary(name: str) -> str:
     if path is None:
         raise RuntimeError(
             f"{name} is not installed; run 'make system-deps' (Debian packages prometheus, "
-            "prometheus-alertmanager)"
+            "prometheus-alertmanager, victoria-metrics)"
         )
     return path
 
@@ -42,7 +43,14 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def launch(self, binary: str, arguments: list[str], name: str, timeout: float) -> None:
+    def launch(
+        self,
+        binary: str,
+        arguments: list[str],
+        name: str,
+        timeout: float,
+        ready_path: str = "/-/ready",
+    ) -> None:
         os.makedirs(self.workdir, exist_ok=True)
         log_path = os.path.join(self.workdir, f"{name}.log")
         with open(log_path, "wb") as log:
@@ -52,7 +60,7 @@ class LocalServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_ready(f"{self.url}/-/ready", self.process, timeout, log_path)
+        wait_ready(f"{self.url}{ready_path}", self.process, timeout, log_path)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -208,3 +216,125 @@ class AlertmanagerServer(LocalServer):
         )
         with urllib.request.urlopen(request, timeout=10):
             pass
+
+
+class VictoriaMetricsServer(LocalServer):
+    """``victoria-metrics`` (single node, Debian package) on 127.0.0.1 with its own data dir.
+
+    Run from the binary, never the package's service (which would take port 8428). The flags
+    make a test see what it wrote at the time it asks about: retention long enough for any
+    generated history, no response cache while backfilling, and no ``-search.latencyOffset``
+    (by default VictoriaMetrics answers a query for "now" as of 30 s ago).
+    """
+
+    def __init__(
+        self,
+        workdir: str,
+        *,
+        port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.username = username
+        self.password = password
+        self.process = None
+
+    def start(self, timeout: float = 60.0) -> VictoriaMetricsServer:
+        auth = (
+            [f"-httpAuth.username={self.username}", f"-httpAuth.password={self.password or ''}"]
+            if self.username
+            else []
+        )
+        self.launch(
+            "victoria-metrics",
+            [
+                f"-storageDataPath={os.path.join(self.workdir, 'data')}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y",
+                "-search.disableCache",
+                "-search.latencyOffset=0s",
+                "-loggerLevel=WARN",
+                *auth,
+            ],
+            "victoria-metrics",
+            timeout,
+            ready_path="/health",
+        )
+        return self
+
+    def import_prometheus(self, text_files: Sequence[str]) -> None:
+        """Load Prometheus text exposition lines with millisecond timestamps, then flush, so
+        the next query sees every sample."""
+        for path in text_files:
+            with open(path, "rb") as handle:
+                self._post("/api/v1/import/prometheus", handle.read())
+        self._post("/internal/force_flush", None, method="GET")
+
+    def _post(self, path: str, body: bytes | None, method: str = "POST") -> None:
+        import base64
+
+        request = urllib.request.Request(f"{self.url}{path}", data=body, method=method)
+        if self.username:
+            pair = f"{self.username}:{self.password or ''}".encode()
+            request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
+        with urllib.request.urlopen(request, timeout=120):
+            pass
+
+
+class VmalertServer(LocalServer):
+    """``vmalert`` evaluating rule files against a datasource and writing the recorded series
+    back through remote write (``-remoteWrite.url``), on a short evaluation interval."""
+
+    def __init__(
+        self,
+        workdir: str,
+        rule_files: Sequence[str],
+        datasource_url: str,
+        *,
+        evaluation_interval: str = "1s",
+        port: int | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.rule_files = list(rule_files)
+        self.datasource_url = datasource_url
+        self.evaluation_interval = evaluation_interval
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.process = None
+
+    def start(self, timeout: float = 60.0) -> VmalertServer:
+        self.launch(
+            "vmalert",
+            [
+                *(f"-rule={os.path.abspath(path)}" for path in self.rule_files),
+                f"-datasource.url={self.datasource_url}",
+                f"-remoteWrite.url={self.datasource_url}",
+                f"-evaluationInterval={self.evaluation_interval}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-remoteWrite.flushInterval=100ms",
+                *self.extra,
+            ],
+            "vmalert",
+            timeout,
+            ready_path="/health",
+        )
+        return self
+
+
+def vmalert_dry_run(rule_files: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """``vmalert -dryRun``: parse and check the rule files (MetricsQL syntax, templates) without
+    a datasource; exit status 0 when vmalert would load them."""
+    return subprocess.run(
+        [
+            require_binary("vmalert"),
+            "-dryRun",
+            *(f"-rule={os.path.abspath(path)}" for path in rule_files),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from ops_toolkit.demo.data import Dataset, backfill, worked_example
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.demo.data import Dataset, backfill, load_victoria_metrics, worked_example
+from ops_toolkit.demo.servers import PrometheusServer, VictoriaMetricsServer, require_binary
 
 
 @dataclass(frozen=True)
@@ -127,5 +127,36 @@ def worked_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Load
     server = PrometheusServer(str(base / "work"), str(base / "tsdb")).start()
     try:
         yield LoadedPrometheus(server, dataset)
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class LoadedVictoriaMetrics:
+    """VictoriaMetrics single-node holding exactly the samples ``worked_prometheus`` holds."""
+
+    server: VictoriaMetricsServer
+    dataset: Dataset
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def end(self) -> int:
+        return self.dataset.end
+
+
+@pytest.fixture(scope="session")
+def worked_victoria(
+    tmp_path_factory: pytest.TempPathFactory, worked_prometheus: LoadedPrometheus
+) -> Iterator[LoadedVictoriaMetrics]:
+    """The worked example's dataset (the very object Prometheus was loaded from), imported
+    into a VictoriaMetrics started on a free loopback port with a temporary data dir."""
+    base: Path = tmp_path_factory.mktemp("victoria")
+    server = VictoriaMetricsServer(str(base / "work")).start()
+    try:
+        load_victoria_metrics(worked_prometheus.dataset, server, str(base / "import"))
+        yield LoadedVictoriaMetrics(server, worked_prometheus.dataset)
     finally:
         server.stop()
