@@ -17,7 +17,12 @@
     runbooks: runbooks
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
-    prometheus: http://127.0.0.1:9090
+    prometheus: http://127.0.0.1:9090   # or, for a multi-tenant or authenticated store:
+    # prometheus:
+    #   url: https://mimir.example.com/prometheus
+    #   headers: {X-Scope-OrgID: search}
+    #   basic_auth: {username: ops, password_env: OPS_MIMIR_PASSWORD}  # or password_file
+    #   bearer_token_env: OPS_MIMIR_TOKEN                              # or bearer_token_file
     alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
@@ -32,6 +37,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ops_toolkit.durations import parse_duration, shorten
+from ops_toolkit.metrics.source import CREDENTIAL_HEADERS, HEADER_NAME, SourceSettings
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
 # Actions an allow-list may name; the three silences share one list.
@@ -111,7 +117,8 @@ class OpsConfig:
     runbooks: str = "runbooks"
     runbook_base_url: str | None = None
     slos: tuple[str, ...] = ("slos",)
-    prometheus: str | None = None
+    prometheus: str | None = None  # the source's URL
+    prometheus_source: SourceSettings | None = None  # its URL, headers and credentials
     alertmanager: str | None = None
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
@@ -227,6 +234,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
         slos = ("slos",)
     else:
         slos = tuple(str(n.value) for n in slos_node.items())
+    metrics_source = _source(root.child("prometheus"))
     base_url = root.text("runbook_base_url", required=False)
     if base_url and not base_url.startswith(("http://", "https://")):
         raise root.child("runbook_base_url").error(f"expected an http(s) URL, got {base_url!r}")
@@ -242,10 +250,94 @@ def parse_config(text: str, source: str) -> OpsConfig:
         runbooks=root.text("runbooks", required=False) or "runbooks",
         runbook_base_url=base_url,
         slos=slos,
-        prometheus=root.text("prometheus", required=False),
+        prometheus=metrics_source.url if metrics_source else None,
+        prometheus_source=metrics_source,
         alertmanager=_url(root, "alertmanager"),
         notifier=_notifier(root.child("notifier")),
     )
+
+
+def _source(node: Node) -> SourceSettings | None:
+    """``prometheus:``: a URL, or a mapping with the URL, headers and one kind of credentials."""
+    place = f"{node.source}: {node.path}"
+    if node.value is None or isinstance(node.value, str):
+        url = _url_value(node)
+        return SourceSettings(url, place=place) if url else None
+    node.mapping(("url", "headers", "basic_auth", "bearer_token_env", "bearer_token_file"))
+    url = _url_value(node.child("url"))
+    if not url:
+        raise node.child("url").error("is required")
+    headers = _headers(node.child("headers"))
+    username = password_env = password_file = None
+    auth = node.child("basic_auth")
+    if auth.value is not None:
+        auth.mapping(("username", "password_env", "password_file"))
+        username = auth.text("username")
+        password_env, password_file = _one_of(auth, "password_env", "password_file")
+    token_env = _env_name(node, "bearer_token_env")
+    token_file = node.text("bearer_token_file", required=False) or None
+    if token_env and token_file:
+        raise node.error("give bearer_token_env or bearer_token_file, not both")
+    if username is not None and (token_env or token_file):
+        raise node.error("give basic_auth or a bearer token, not both")
+    return SourceSettings(
+        url,
+        headers,
+        username,
+        password_env,
+        password_file,
+        token_env,
+        token_file,
+        place=place,
+    )
+
+
+def _url_value(node: Node) -> str | None:
+    value = node.value
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
+        raise node.error(f"expected an http(s) URL, got {show(value)}")
+    return value.strip()
+
+
+def _headers(node: Node) -> dict[str, str]:
+    if node.value is None:
+        return {}
+    if not isinstance(node.value, dict):
+        raise node.error(f"expected a mapping of header names to values, got {show(node.value)}")
+    headers = {}
+    for name in node.value:
+        child = node.child(str(name))
+        if not isinstance(name, str) or not HEADER_NAME.match(name):
+            raise child.error("not a valid HTTP header name")
+        if name.lower() in CREDENTIAL_HEADERS:
+            raise child.error(
+                "credentials do not belong in headers (the file would hold the secret): use "
+                "basic_auth or bearer_token_env/bearer_token_file"
+            )
+        value = child.value
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise child.error(f"expected a string, got {show(value)}")
+        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in str(value)):
+            raise child.error("a header value cannot hold a line break or control character")
+        headers[name] = str(value)
+    return headers
+
+
+def _env_name(node: Node, key: str) -> str | None:
+    name = node.text(key, required=False) or None
+    if name is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise node.child(key).error(f"expected an environment variable name, got {name!r}")
+    return name
+
+
+def _one_of(node: Node, env_key: str, file_key: str) -> tuple[str | None, str | None]:
+    env = _env_name(node, env_key)
+    path = node.text(file_key, required=False) or None
+    if bool(env) == bool(path):
+        raise node.error(f"give one of {env_key} or {file_key}")
+    return env, path
 
 
 def _url(root: Node, key: str) -> str | None:

@@ -125,6 +125,18 @@ def check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: not writable (permission denied)")
 
 
+def metrics_settings(url: str | None, config: Any) -> Any:
+    """The metrics source a command uses: ``--prometheus``/``OPS_PROMETHEUS_URL`` if given
+    (with ops.yaml's headers and credentials only when it names the same server), else
+    ops.yaml's ``prometheus:``; None when neither says."""
+    from ops_toolkit.metrics.source import SourceSettings
+
+    configured = config.prometheus_source if config is not None else None
+    if url:
+        return configured.for_url(url) if configured is not None else SourceSettings(url)
+    return configured
+
+
 def config_option(func: F) -> F:
     """``--config``: the ops.yaml every command reads alike."""
     return click.option(

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from ops_toolkit.cli.options import (
+    metrics_settings,
     output_option,
     print_document,
     prometheus_option,
@@ -62,7 +63,7 @@ def _world(
     from ops_toolkit.rollout.runner import RunbookStageRunner
     from ops_toolkit.slo.spec import load_slos
 
-    url = prometheus_url or config.prometheus
+    url = metrics_settings(prometheus_url, config)
     world = runbook_world(
         as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
     )
@@ -341,7 +342,7 @@ def report_command(
         return
     budgets: list[Any] = []
     charts: list[Any] = []
-    url = prometheus_url or config.prometheus
+    url = metrics_settings(prometheus_url, config)
     if url:
         from ops_toolkit.cli.slo import _source
         from ops_toolkit.slo.evaluate import evaluate

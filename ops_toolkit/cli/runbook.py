@@ -123,30 +123,47 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+def _runbook_source(prometheus_url: str | None) -> Any:
+    """``--prometheus``, with ./ops.yaml's ``prometheus:`` (headers, credentials) when present,
+    as ``ops slo report`` reads it by default."""
+    from ops_toolkit.cli.options import metrics_settings
+    from ops_toolkit.config import load_config
+
+    return metrics_settings(prometheus_url, load_config(None))
+
+
 def _world(
-    *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: str | None
+    *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: Any
 ) -> Any:
+    """``prometheus_url``: a URL or ``SourceSettings`` (headers and credentials): the
+    secrets it points at are masked in all a run writes and withheld from its steps."""
     import getpass
     import os
     import socket
 
     from ops_toolkit.cli.terminal import make_ui
     from ops_toolkit.metrics.model import MetricsSource
+    from ops_toolkit.metrics.source import SourceSettings, known_secrets
     from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.environment import ops_credentials, url_credentials
+    from ops_toolkit.runbook.environment import (
+        ops_credentials,
+        person_environment,
+        url_credentials,
+    )
     from ops_toolkit.runbook.execute import World, no_metrics
     from ops_toolkit.runbook.state import StateStore, default_state_dir
 
     directory = state_dir or default_state_dir()
     cache: list[MetricsSource] = []
+    settings = SourceSettings(prometheus_url) if isinstance(prometheus_url, str) else prometheus_url
 
     def metrics() -> MetricsSource:
-        if not prometheus_url:
+        if not settings:
             return no_metrics()
         if not cache:
-            from ops_toolkit.metrics.prometheus import PrometheusSource
+            from ops_toolkit.metrics.prometheus import open_source
 
-            cache.append(PrometheusSource(prometheus_url))
+            cache.append(open_source(settings, os.environ))
         return cache[0]
 
     try:
@@ -158,9 +175,11 @@ def _world(
         store=StateStore(directory),
         audit=AuditLog(os.path.join(directory, "audit.jsonl")),
         metrics=metrics,
+        env=person_environment(os.environ, settings.secret_env_names() if settings else ()),
         credentials={
             **ops_credentials(os.environ),
-            **url_credentials("--prometheus", prometheus_url),
+            **url_credentials("--prometheus", settings.url if settings else None),
+            **known_secrets(settings, os.environ),
         },
         user=user,
         host=socket.gethostname(),
@@ -296,7 +315,7 @@ def run_command(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=prometheus_url,
+        prometheus_url=_runbook_source(prometheus_url),
     )
     if dry_run:
         planned = plan_run(loaded, options, world)
@@ -363,7 +382,7 @@ def resume_command(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=prometheus_url,
+        prometheus_url=_runbook_source(prometheus_url),
     )
     record = world.store.load(run_id)
     loaded = read_runbook(record.runbook)

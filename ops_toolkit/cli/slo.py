@@ -11,6 +11,7 @@ import click
 from ops_toolkit.cli.options import (
     check_writable,
     json_option,
+    metrics_settings,
     output_option,
     print_document,
     print_json,
@@ -46,16 +47,19 @@ def _parse_at(value: str | None) -> float:
     return parsed.timestamp()
 
 
-def _source(prometheus_url: str | None, timeout: float, *, one_deadline: bool = False) -> Any:
-    """The metrics source; ``one_deadline``: ``timeout`` bounds all its queries together."""
-    if not prometheus_url:
+def _source(prometheus: Any, timeout: float, *, one_deadline: bool = False) -> Any:
+    """The metrics source (a URL or ``SourceSettings``); ``one_deadline``: ``timeout`` bounds
+    all its queries together."""
+    if not prometheus:
         from ops_toolkit.runbook.execute import no_metrics
 
         return no_metrics()
-    from ops_toolkit.metrics.prometheus import PrometheusSource
+    from ops_toolkit.metrics.prometheus import open_source
+    from ops_toolkit.metrics.source import SourceSettings
 
+    settings = SourceSettings(prometheus) if isinstance(prometheus, str) else prometheus
     deadline = time.monotonic() + timeout if one_deadline else None
-    return PrometheusSource(prometheus_url, timeout=timeout, deadline=deadline)
+    return open_source(settings, os.environ, timeout=timeout, deadline=deadline)
 
 
 def _query_options(func: Any) -> Any:
@@ -212,7 +216,7 @@ def report_command(
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
-    prometheus_url = prometheus_url or config.prometheus
+    prometheus = metrics_settings(prometheus_url, config)
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
     if chart:
@@ -230,9 +234,9 @@ def report_command(
         plan = query_plan(direct, _parse_at(at))
         click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
         return
-    prometheus_url = prometheus_url or datasource_url(slos)
+    prometheus = prometheus or datasource_url(slos)
     run = evaluate_recorded if use_rules else evaluate
-    source = _source(prometheus_url, timeout, one_deadline=True)
+    source = _source(prometheus, timeout, one_deadline=True)
     statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
     for status in statuses:
         if status.error:
@@ -325,7 +329,6 @@ def _deliver(store: Any, notifier: Any, ids: list[int], config: Any) -> None:
 
 
 def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> None:
-    from ops_toolkit.metrics.prometheus import PrometheusSource
     from ops_toolkit.reports.scheduled import ReportPublisher
     from ops_toolkit.serve.service import make_notifier
     from ops_toolkit.serve.store import Store
@@ -334,9 +337,9 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
         raise click.UsageError("--once needs --name (a report in ops.yaml)")
     if not config.prometheus:
         raise ConfigError(f"{config.source or 'ops.yaml'}: reports need 'prometheus: URL'")
-    url = config.prometheus
+    settings = config.prometheus_source
     store = Store(config.serve.state)
-    ids = ReportPublisher(config, store, lambda: PrometheusSource(url)).run_by_hand(
+    ids = ReportPublisher(config, store, lambda: _source(settings, 10.0)).run_by_hand(
         name, time.time(), force=force
     )
     if ids is None:
@@ -409,8 +412,8 @@ def gate_command(
     if min_remaining is None:
         policy = gate_minimum(config, chosen[0])
         min_remaining = policy if policy is not None else 0.25
-    url = prometheus_url or config.prometheus or datasource_url(chosen)
-    source = _source(url, timeout, one_deadline=True)
+    prometheus = metrics_settings(prometheus_url, config) or datasource_url(chosen)
+    source = _source(prometheus, timeout, one_deadline=True)
     status = evaluate(chosen, source, _parse_at(at), keep_going=True)[0]
     decided = gate_verdict(status, min_remaining, allow_burning=allow_burning)
     verdict = decided.verdict

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample
+from ops_toolkit.metrics.source import SourceSettings, resolve_headers
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
@@ -42,9 +43,13 @@ class PrometheusSource:
         timeout: float = DEFAULT_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        place: str | None = None,
     ) -> None:
         """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
-        command's ``--timeout`` is one budget, not one per query and fallback."""
+        command's ``--timeout`` is one budget, not one per query and fallback. ``headers``
+        go with every query (a tenant's ``X-Scope-OrgID``, ``Authorization``); ``place``
+        names where the source was configured, in the messages of a refused query."""
         import requests
         from requests.adapters import HTTPAdapter
 
@@ -55,7 +60,12 @@ class PrometheusSource:
         self.timeout = timeout
         self.deadline = deadline
         self.concurrency = max(1, concurrency)
+        self.place = place
         self._session = requests.Session()
+        self._session.headers.update(headers or {})
+        self._sends_credentials = self.shown_url != self.url or any(
+            k.lower() == "authorization" for k in (headers or {})
+        )
         # One bounded attempt per query (a report retries nothing behind the user's back),
         # and a connection pool as large as the concurrency.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency, max_retries=0)
@@ -82,8 +92,24 @@ class PrometheusSource:
             raise MetricsError(
                 f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
             ) from None
+        if response.status_code in (401, 403):
+            raise MetricsError(self._refused(response.status_code, body))
         return parse_answer(
             body, response.status_code, response.headers.get("content-type", ""), self.shown_url
+        )
+
+    def _refused(self, status: int, body: bytes) -> str:
+        """A 401 or 403 in one line naming the source, with what to check."""
+        where = f"Prometheus at {self.shown_url}" + (f" ({self.place})" if self.place else "")
+        reason = _refusal_reason(body)
+        said = f": {reason}" if reason else ""
+        if status == 403:
+            return f"{where} forbids the query: HTTP 403 Forbidden{said}"
+        if self._sends_credentials:
+            return f"{where} refused the credentials: HTTP 401 Unauthorized{said}"
+        return (
+            f"{where} wants credentials: HTTP 401 Unauthorized{said} (set basic_auth or "
+            "bearer_token_env under prometheus: in ops.yaml)"
         )
 
     def _time_left(self) -> float:
@@ -115,6 +141,37 @@ class PrometheusSource:
             return [one(q) for q in queries]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(queries))) as pool:
             return list(pool.map(one, queries))
+
+
+def _refusal_reason(body: bytes) -> str:
+    """The server's reason for a 401/403: a JSON ``error`` or the first line of the text."""
+    import json
+
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return _clean(document["error"])
+    text = body[:500].decode("utf-8", "replace").strip()
+    return _clean(text.splitlines()[0]) if text and not text.startswith("<") else ""
+
+
+def open_source(
+    settings: SourceSettings,
+    environ: Mapping[str, str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
+) -> PrometheusSource:
+    """The source ``settings`` describe, its secret read from ``environ`` or its file now."""
+    return PrometheusSource(
+        settings.url,
+        timeout=timeout,
+        deadline=deadline,
+        headers=resolve_headers(settings, environ),
+        place=settings.place,
+    )
 
 
 def parse_answer(body: bytes, status: int, content_type: str, url: str) -> list[Sample]:

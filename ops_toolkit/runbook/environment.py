@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
 from ops_toolkit.runbook.model import Runbook
@@ -66,19 +66,27 @@ def url_credentials(name: str, url: str | None) -> dict[str, str]:
     return {f"{name} (password)": password} if password else {}
 
 
-def person_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The CLI model: the person's environment minus ops's own credentials."""
-    return {k: v for k, v in environ.items() if not is_ops_credential(k, v)}
+def person_environment(
+    environ: Mapping[str, str], withheld: Collection[str] = ()
+) -> dict[str, str]:
+    """The CLI model: the person's environment minus ops's own credentials, and minus
+    ``withheld``: the variables ops.yaml names for its own secrets (a metrics source's
+    ``password_env``/``bearer_token_env``), whatever they are called."""
+    return {k: v for k, v in environ.items() if not is_ops_credential(k, v) and k not in withheld}
 
 
-def unattended_environment(environ: Mapping[str, str], runbook: Runbook) -> dict[str, str]:
-    """The ``ops serve`` model: only the allow-list and what the runbook names."""
+def unattended_environment(
+    environ: Mapping[str, str], runbook: Runbook, withheld: Collection[str] = ()
+) -> dict[str, str]:
+    """The ``ops serve`` model: only the allow-list and what the runbook names, never
+    ``withheld`` (ops.yaml's secret variables) even when the runbook names them."""
     named = (*runbook.env, *runbook.secrets)
     return {
         k: v
         for k, v in environ.items()
         if (any(fnmatch.fnmatchcase(k, p) for p in UNATTENDED_ALLOWED) or k in named)
         and not is_ops_credential(k, v)
+        and k not in withheld
     }
 
 

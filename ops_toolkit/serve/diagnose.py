@@ -116,7 +116,10 @@ class Diagnoser:
         on_output: Callable[[], None],
         tag: str = "diagnose",
         credentials: Mapping[str, str] | None = None,
+        withheld: Sequence[str] = (),
     ) -> None:
+        """``credentials``: ops's secrets, masked in every reply; ``withheld``: the variables
+        holding them, never given to a step (even one the runbook names)."""
         self.store = store
         self.state_dir = state_dir
         self.runbooks = runbooks
@@ -124,6 +127,7 @@ class Diagnoser:
         self.on_output = on_output
         self.tag = tag
         self.credentials = dict(credentials or {})
+        self.withheld = tuple(withheld)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 
     def submit(self, notification: Notification, channels: Sequence[str]) -> None:
@@ -184,7 +188,7 @@ class Diagnoser:
             ui=QuietUI(),
             store=StateStore(self.state_dir),
             audit=AuditLog(os.path.join(self.state_dir, "audit.jsonl")),
-            env=unattended_environment(os.environ, runbook),
+            env=unattended_environment(os.environ, runbook, self.withheld),
             credentials=credentials,
             metrics=self.metrics,
             user="ops-serve",

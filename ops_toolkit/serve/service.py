@@ -181,12 +181,13 @@ class EscalationService:
 
     @staticmethod
     def _source(config: OpsConfig, timeout: float = 10.0) -> MetricsSource | None:
-        """One Prometheus client (one connection pool) per use, when Prometheus is configured."""
-        if not config.prometheus:
+        """One Prometheus client (one connection pool) per use, when Prometheus is configured;
+        its headers and credentials from ops.yaml (a missing secret stops the start)."""
+        if config.prometheus_source is None:
             return None
-        from ops_toolkit.metrics.prometheus import PrometheusSource
+        from ops_toolkit.metrics.prometheus import open_source
 
-        return PrometheusSource(config.prometheus, timeout=timeout)
+        return open_source(config.prometheus_source, os.environ, timeout=timeout)
 
     def metrics(self) -> MetricsSource:
         """The shared client for reports, policies and diagnose runs."""
@@ -238,6 +239,7 @@ class EscalationService:
     def _diagnoser(self, config: OpsConfig) -> Any:
         """Runs diagnose steps: for the Run diagnose button and /ops runbook, and, with
         ``auto_diagnose``, for every firing alert."""
+        from ops_toolkit.metrics.source import known_secrets
         from ops_toolkit.runbook.environment import url_credentials
         from ops_toolkit.serve.diagnose import Diagnoser
 
@@ -250,7 +252,11 @@ class EscalationService:
             credentials={
                 **url_credentials("prometheus", config.prometheus),
                 **url_credentials("serve.state", config.serve.state),
+                **known_secrets(config.prometheus_source, os.environ),
             },
+            withheld=(
+                config.prometheus_source.secret_env_names() if config.prometheus_source else ()
+            ),
         )
         if config.auto_diagnose:
             routing = self.routing

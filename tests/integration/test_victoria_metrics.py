@@ -25,6 +25,7 @@ Tolerance, and why:
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from click.testing import CliRunner
 
 from ops_toolkit.cli import main
 from ops_toolkit.demo.data import Dataset
+from ops_toolkit.demo.servers import PrometheusServer, VictoriaMetricsServer, require_binary
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.slo.evaluate import evaluate
 from ops_toolkit.slo.spec import load_slos
@@ -183,3 +185,41 @@ def test_promql_steps_show_the_same_tables_and_verdicts(
     )
     assert steps["victoria"]["errors-last-hour"][:2] == ("succeeded", f"{{}}  {bad}\n")
     assert steps["victoria"]["error-ratio"][0] == "failed"  # the last hour's 3% incident
+
+
+def backfill_files(path: str, tsdb: str) -> None:
+    result = subprocess.run(
+        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", path, tsdb],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_series_born_inside_the_window_is_counted_only_by_victoria_metrics(
+    tmp_path: Path,
+) -> None:
+    """The one difference that moves budgets (README, "Metrics from VictoriaMetrics, Thanos,
+    Mimir"): a counter that first appears inside the window, as a ``code="500"`` series does
+    at a service's first error. It reads 5, then one more each minute for 9 minutes: 14
+    events since it was created at 0. MetricsQL counts the first sample from zero (14);
+    PromQL cannot see the first 5 and extrapolates the 9 it saw by half a step (9.5)."""
+    born = 1794819600
+    lines = [f"born_total {5 + step} {born + 60 * step}" for step in range(10)]
+    (tmp_path / "om").mkdir()
+    (tmp_path / "om" / "born.om").write_text("\n".join([*lines, "# EOF", ""]))
+    (tmp_path / "vm.txt").write_text("\n".join(f"{line}000" for line in lines) + "\n")
+    backfill_files(str(tmp_path / "om" / "born.om"), str(tmp_path / "tsdb"))
+    prometheus = PrometheusServer(str(tmp_path / "p"), str(tmp_path / "tsdb")).start()
+    victoria = VictoriaMetricsServer(str(tmp_path / "v")).start()
+    try:
+        victoria.import_prometheus([str(tmp_path / "vm.txt")])
+        at = born + 540
+        query = "sum(increase(born_total[1h]))"
+        (from_prometheus,) = PrometheusSource(prometheus.url).query(query, at)
+        (from_victoria,) = PrometheusSource(victoria.url).query(query, at)
+    finally:
+        prometheus.stop()
+        victoria.stop()
+    assert (from_prometheus.value, from_victoria.value) == (9.5, 14.0)
