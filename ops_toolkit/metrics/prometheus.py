@@ -20,7 +20,7 @@ from typing import Any
 
 from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample
-from ops_toolkit.metrics.source import SourceSettings, resolve_headers
+from ops_toolkit.metrics.source import SourceSettings, resolve_headers, secret_values
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
@@ -66,6 +66,9 @@ class PrometheusSource:
         self._sends_credentials = self.shown_url != self.url or any(
             k.lower() == "authorization" for k in (headers or {})
         )
+        # A server may quote the credential back (vmauth: 'cannot find the provided auth
+        # token "Bearer ..."'): every message drops it.
+        self._secrets = sorted(secret_values(headers or {}).values(), key=len, reverse=True)
         # One bounded attempt per query (a report retries nothing behind the user's back),
         # and a connection pool as large as the concurrency.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency, max_retries=0)
@@ -92,11 +95,27 @@ class PrometheusSource:
             raise MetricsError(
                 f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
             ) from None
+        if response.status_code >= 400:  # the credential out before any snippet is cut
+            for secret in self._secrets:
+                body = body.replace(secret.encode(), b"***")
         if response.status_code in (401, 403):
-            raise MetricsError(self._refused(response.status_code, body))
-        return parse_answer(
-            body, response.status_code, response.headers.get("content-type", ""), self.shown_url
-        )
+            raise MetricsError(self._redact(self._refused(response.status_code, body)))
+        try:
+            return parse_answer(
+                body,
+                response.status_code,
+                response.headers.get("content-type", ""),
+                self.shown_url,
+            )
+        except MetricsError as exc:
+            if not self._secrets:
+                raise
+            raise MetricsError(self._redact(str(exc))) from None
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***").replace(ascii(secret)[1:-1], "***")
+        return text
 
     def _refused(self, status: int, body: bytes) -> str:
         """A 401 or 403 in one line naming the source, with what to check."""
@@ -108,8 +127,8 @@ class PrometheusSource:
         if self._sends_credentials:
             return f"{where} refused the credentials: HTTP 401 Unauthorized{said}"
         return (
-            f"{where} wants credentials: HTTP 401 Unauthorized{said} (set basic_auth or "
-            "bearer_token_env under prometheus: in ops.yaml)"
+            f"{where} wants credentials: HTTP 401 Unauthorized{said} (set headers, basic_auth "
+            "or bearer_token_env under prometheus: in ops.yaml)"
         )
 
     def _time_left(self) -> float:
