@@ -234,11 +234,14 @@ class VictoriaMetricsServer(LocalServer):
         port: int | None = None,
         username: str | None = None,
         password: str | None = None,
+        latency_offset: str | None = "0s",
     ) -> None:
+        """``latency_offset``: ``-search.latencyOffset`` (None: VictoriaMetrics' 30 s)."""
         self.workdir = workdir
         self.port = port or free_port()
         self.username = username
         self.password = password
+        self.latency_offset = latency_offset
         self.process = None
 
     def start(self, timeout: float = 60.0) -> VictoriaMetricsServer:
@@ -254,9 +257,9 @@ class VictoriaMetricsServer(LocalServer):
                 f"-httpListenAddr=127.0.0.1:{self.port}",
                 "-retentionPeriod=100y",
                 "-search.disableCache",
-                "-search.latencyOffset=0s",
                 "-loggerLevel=WARN",
                 *auth,
+                *([f"-search.latencyOffset={self.latency_offset}"] if self.latency_offset else []),
             ],
             "victoria-metrics",
             timeout,

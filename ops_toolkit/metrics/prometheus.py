@@ -81,7 +81,15 @@ class PrometheusSource:
 
         timeout = self._time_left()
         # whole milliseconds: Prometheus refuses a fractional duration such as '9.98s'
-        form: dict[str, str] = {"query": promql, "timeout": f"{max(1, int(timeout * 1000))}ms"}
+        form: dict[str, str] = {
+            "query": promql,
+            "timeout": f"{max(1, int(timeout * 1000))}ms",
+            # VictoriaMetrics answers a query for the last 30 s (-search.latencyOffset) as of
+            # 30 s earlier, yet stamps the answer with the time asked: a report "at now"
+            # would miss a tenth of its 5m window. nocache=1 makes it answer at the time
+            # asked, as Prometheus does; Prometheus, Thanos and Mimir ignore the parameter.
+            "nocache": "1",
+        }
         if at is not None:
             form["time"] = f"{at:.3f}"
         try:

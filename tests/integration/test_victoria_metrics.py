@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,24 @@ def test_a_series_born_inside_the_window_is_counted_only_by_victoria_metrics(
         prometheus.stop()
         victoria.stop()
     assert (from_prometheus.value, from_victoria.value) == (9.5, 14.0)
+
+
+def test_a_query_for_now_is_answered_at_now(tmp_path: Path) -> None:
+    """With its default ``-search.latencyOffset`` (30 s) VictoriaMetrics answers a query for
+    the last 30 s as of 30 s earlier while stamping the time asked; ops asks with
+    ``nocache=1`` so that a report's pinned time is the time evaluated. A counter sampled
+    every 10 s up to the last whole 10 s, read at its last sample: its last value (12), not
+    the one 30 s before (9)."""
+    end = int(time.time()) // 10 * 10
+    (tmp_path / "now.txt").write_text(
+        "".join(f"fresh_total {step} {(end - 120 + 10 * step) * 1000}\n" for step in range(13))
+    )
+    victoria = VictoriaMetricsServer(str(tmp_path / "v"), latency_offset=None).start()
+    try:
+        victoria.import_prometheus([str(tmp_path / "now.txt")])
+        source = PrometheusSource(victoria.url)
+        (last,) = source.query("fresh_total", end)
+        (increase,) = source.query("increase(fresh_total[1m])", end)
+    finally:
+        victoria.stop()
+    assert (last.value, increase.value) == (12.0, 6.0)
