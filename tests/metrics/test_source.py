@@ -205,3 +205,22 @@ def test_the_source_sends_the_headers_and_redacts_a_quoted_token() -> None:
     assert source._redact('cannot find the provided auth token "Bearer tok-123"') == (
         'cannot find the provided auth token "***"'
     )
+
+
+def test_the_readme_example_is_a_valid_source() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Metrics from VictoriaMetrics, Thanos, Mimir", 1)[1]
+    found = re.search(r"```yaml\n(prometheus:\n.*?)```", section, re.S)
+    assert found is not None
+    settings = parse_config(found.group(1), "ops.yaml").prometheus_source
+    assert settings == SourceSettings(
+        "https://mimir.example.com/prometheus",
+        {"X-Scope-OrgID": "search"},
+        username="ops",
+        password_env="OPS_MIMIR_PASSWORD",
+        place="ops.yaml: prometheus",
+    )
