@@ -5,9 +5,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+if TYPE_CHECKING:  # imported where used: ``ops --help`` stays fast
+    from ops_toolkit.config import OpsConfig
+    from ops_toolkit.metrics.source import SourceSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,7 +129,7 @@ def check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: not writable (permission denied)")
 
 
-def metrics_settings(url: str | None, config: Any) -> Any:
+def metrics_settings(url: str | None, config: OpsConfig | None) -> SourceSettings | None:
     """The metrics source a command uses: ``--prometheus``/``OPS_PROMETHEUS_URL`` if given
     (with ops.yaml's headers and credentials only when it names the same server), else
     ops.yaml's ``prometheus:``; None when neither says."""

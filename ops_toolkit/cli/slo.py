@@ -216,7 +216,7 @@ def report_command(
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
-    prometheus = metrics_settings(prometheus_url, config)
+    prometheus: Any = metrics_settings(prometheus_url, config)  # or the files' data source
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
     if chart:

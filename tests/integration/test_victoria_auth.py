@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -21,8 +23,11 @@ from click.testing import CliRunner
 from ops_toolkit.cli import main
 from ops_toolkit.demo.data import load_victoria_metrics
 from ops_toolkit.demo.servers import LocalServer, VictoriaMetricsServer, free_port
+from tests.alerts.payloads import notification
 from tests.conftest import ROOT
 from tests.integration.conftest import LoadedPrometheus, LoadedVictoriaMetrics
+from tests.integration.test_serve import OpsServer, eventually
+from tests.slack_api import SlackServer, slack_server
 
 PASSWORD = "vm-s3cret-pass"
 TOKEN = "tok-0123456789"
@@ -296,3 +301,49 @@ def test_a_runbook_queries_with_the_credentials_its_steps_never_see(
     assert steps["peek"]["output"] == "password=unset\n***\n"
     assert PASSWORD not in result.output
     assert PASSWORD not in (tmp_path / "state" / "audit.jsonl").read_text()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    yield from slack_server(["alerts", "search-oncall", "search-alerts", "search-quality"])
+
+
+def test_ops_serve_diagnoses_through_the_authenticated_source(
+    tmp_path: Path, slack: SlackServer, guarded_victoria: VictoriaMetricsServer
+) -> None:
+    """An alert's diagnose run queries VictoriaMetrics with ops.yaml's basic auth; the reply
+    in Slack never holds the password."""
+    extra = (
+        "auto_diagnose: true\n"
+        "prometheus:\n"
+        f"  url: {guarded_victoria.url}\n"
+        "  basic_auth: {username: ops, password_env: VM_PASSWORD}\n"
+    )
+    server = OpsServer(tmp_path, slack, extra)
+    server.env["VM_PASSWORD"] = PASSWORD
+    server.start()
+    try:
+        assert server.post(notification())[0] == 200
+
+        def replies() -> list[dict[str, Any]]:
+            return [m for m in slack.state.posts("search-oncall") if m.get("thread_ts")]
+
+        eventually(lambda: len(replies()) == 1, timeout=90)
+        body = json.dumps(replies()[0]["blocks"])
+        assert "*error-ratio* succeeded" in body, body
+        assert PASSWORD not in json.dumps(slack.state.posts("search-oncall"))
+    finally:
+        server.stop()
+    del server.env["VM_PASSWORD"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "ops_toolkit", "serve", "--config", str(server.config)],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"Error: {server.config}: prometheus.basic_auth.password_env: VM_PASSWORD is not set\n"
+    )
