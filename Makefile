@@ -31,6 +31,7 @@ rules-check: $(STAMP) system-deps
 	$(BIN)/ops slo rules --tests --inhibit alerts/inhibit.yaml --check
 	promtool check rules alerts/*.rules.yaml
 	cd alerts && promtool test rules *.rules.test.yaml
+	vmalert -dryRun -rule='alerts/*.rules.yaml' -loggerLevel=ERROR
 
 test: lint typecheck rules-check unit
 
