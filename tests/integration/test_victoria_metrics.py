@@ -3,9 +3,11 @@ samples: ``ops slo report``, ``ops slo gate`` and ``promql`` steps give the same
 
 Both servers hold the very ``Dataset`` object (Prometheus through promtool's backfill,
 VictoriaMetrics through ``/api/v1/import/prometheus``), so any difference comes from the
-query engines. The two differ in one way that matters for counts: PromQL's ``increase``
-extrapolates from the first and last samples inside the window to its edges, MetricsQL's
-takes the difference to the last sample *before* the window and does not extrapolate.
+query engines. On this data they differ in one way that matters for counts: PromQL's
+``increase`` extrapolates from the first and last samples inside the window to its edges,
+MetricsQL's takes the difference to the last sample *before* the window and does not
+extrapolate. The last two tests pin the other differences the README lists: a counter born
+inside the window, and a query for the last 30 s.
 
 Tolerance, and why:
 - At the pinned end every window but the 30-day one starts on a sample: Prometheus's range
