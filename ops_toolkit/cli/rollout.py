@@ -42,6 +42,12 @@ def _common(func: Any) -> Any:
     func = click.option(
         "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
     )(func)
+    func = click.option(
+        "--timeout",
+        default=10.0,
+        show_default=True,
+        help="Seconds the command's queries may take, all together (not one per query).",
+    )(func)
     return prometheus_option(func)
 
 
@@ -49,6 +55,7 @@ def _world(
     config: Any,
     plan: Any,
     prometheus_url: str | None,
+    timeout: float,
     *,
     yes: bool = False,
     non_interactive: bool = False,
@@ -69,7 +76,8 @@ def _world(
     slos = load_slos(plan.slos) if any(c for s in plan.stages for c in s.checks) else []
     return RolloutWorld(
         slos=slos,
-        source=lambda: _source(url, 30.0),
+        # one deadline for all of the checks' queries, from when they start (was 30 s each)
+        source=lambda: _source(url, timeout, one_deadline=True),
         runner=RunbookStageRunner(
             world,
             plan.runbooks,
@@ -168,6 +176,7 @@ def status_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
@@ -179,7 +188,7 @@ def status_command(
     from ops_toolkit.rollout.advance import evaluate_status
 
     config, plan, history = _load(plan_ref, directory, config_path)
-    world = _world(config, plan, prometheus_url)
+    world = _world(config, plan, prometheus_url, timeout)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
     if output != "table":
         print_document(status.as_dict(), output)
@@ -203,6 +212,7 @@ def advance_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     dry_run: bool,
     yes: bool,
     non_interactive: bool,
@@ -230,6 +240,7 @@ def advance_command(
         config,
         plan,
         prometheus_url,
+        timeout,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -281,6 +292,7 @@ def rollback_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
@@ -297,6 +309,7 @@ def rollback_command(
         config,
         plan,
         prometheus_url,
+        timeout,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -323,6 +336,7 @@ def report_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     output: str,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
@@ -347,7 +361,7 @@ def report_command(
         from ops_toolkit.slo.evaluate import evaluate
         from ops_toolkit.slo.spec import load_slos
 
-        source = _source(url, 30.0)
+        source = _source(url, timeout, one_deadline=True)
         slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
         budgets = evaluate(slos, source, _parse_at(at), keep_going=True)
         if output == "html":
