@@ -122,6 +122,19 @@ class OpsGroup(click.Group):
             ctx.fail(f"No such command {name!r}{hint}. Commands: {', '.join(sorted(COMMANDS))}.")
         return super().resolve_command(ctx, args)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Command names with their help from ``COMMANDS``: completing ``ops <Tab>`` must not
+        import every command group to ask each for its help."""
+        from click.shell_completion import CompletionItem
+
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return [
+            CompletionItem(name, help=COMMANDS[name].help)
+            for name in sorted(COMMANDS)
+            if name.startswith(incomplete)
+        ]
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     output_option,
     print_document,
@@ -167,7 +168,7 @@ def _print_status(status: Any, reference: str) -> None:
 
 
 @rollout.command("status")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @output_option("table", "json", "yaml")
 def status_command(
@@ -198,7 +199,7 @@ def status_command(
 
 
 @rollout.command("advance")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @click.option("--dry-run", is_flag=True, help="Evaluate the checks and say what would run.")
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
@@ -280,7 +281,7 @@ def advance_command(
 
 
 @rollout.command("rollback")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
@@ -327,7 +328,7 @@ def rollback_command(
 
 
 @rollout.command("report")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @output_option("markdown", "html", "json", "yaml")
 def report_command(

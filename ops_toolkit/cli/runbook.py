@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     json_option,
@@ -91,7 +92,7 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
 
 @runbook.command("show")
-@click.argument("reference")
+@click.argument("reference", shell_complete=complete.runbook_names)
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
 def show_command(reference: str, directory: str, output: str) -> None:
@@ -228,7 +229,7 @@ def _run_options(func: Any) -> Any:
 
 
 @runbook.command("run")
-@click.argument("reference")
+@click.argument("reference", shell_complete=complete.runbook_names)
 @click.option(
     "-p",
     "--param",
@@ -238,10 +239,27 @@ def _run_options(func: Any) -> Any:
     help="A param value (repeatable).",
 )
 @click.option(
-    "--step", "steps", multiple=True, metavar="NAME", help="Run only this step (repeatable)."
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete.step_names,
+    help="Run only this step (repeatable).",
 )
-@click.option("--from", "from_step", metavar="NAME", help="Start at this step.")
-@click.option("--tag", "tags", multiple=True, help="Run only steps with this tag (repeatable).")
+@click.option(
+    "--from",
+    "from_step",
+    metavar="NAME",
+    shell_complete=complete.step_names,
+    help="Start at this step.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    shell_complete=complete.step_tags,
+    help="Run only steps with this tag (repeatable).",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Show what would run, with its environment; run nothing."
 )
@@ -322,7 +340,7 @@ _SHOWN_SCRIPTS = ("sh", "bash", "manual")
 
 
 @runbook.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete.run_ids)
 @click.option("--allow-changed", is_flag=True, help="Resume even if the runbook file changed.")
 @click.option(
     "--rerun-unknown",
@@ -382,7 +400,7 @@ def resume_command(
 
 
 @runbook.command("runs")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
 @output_option("table", "wide", "json", "yaml")
 def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None:
@@ -450,7 +468,7 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 
 
 @runbook.command("audit")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
 @json_option
 def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import config_option, output_option, print_document
 from ops_toolkit.errors import ConfigError
 
@@ -228,7 +229,7 @@ def _list_dead_payloads(store: Any, output: str) -> None:
 
 
 @outbox.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=int, shell_complete=complete.dead_outbox_ids)
 @click.option("--all", "every", is_flag=True, help="Re-queue every dead entry.")
 @click.option(
     "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
@@ -349,7 +350,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
 
 
 @slo.command("gate")
-@click.argument("selector", metavar="SERVICE/SLO")
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
