@@ -22,7 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @click.group()
 def rollout() -> None:
-    """Open a service stage by stage: status, advance on evidence, rollback, report."""
+    """Open a service stage by stage: status, advance on evidence, rollback, report.
+
+    \b
+    Examples:
+      ops rollout status search
+      ops rollout advance search --dry-run
+    """
 
 
 def _common(func: Any) -> Any:
@@ -183,7 +189,9 @@ def status_command(
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
     what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
 
-    Example: ops rollout status search -o json
+    \b
+    Examples:
+      ops rollout status search -o json
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
@@ -301,7 +309,9 @@ def rollback_command(
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
 
-    Example: ops rollout rollback search --yes
+    \b
+    Examples:
+      ops rollout rollback search --yes
     """
     from ops_toolkit.rollout.advance import SUCCEEDED, rollback
 
@@ -343,7 +353,9 @@ def report_command(
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
     (with a Prometheus) the SLO budgets now with their burn-down.
 
-    Example: ops rollout report search -o html > rollout.html
+    \b
+    Examples:
+      ops rollout report search -o html > rollout.html
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.report import markdown, render_html, summarise

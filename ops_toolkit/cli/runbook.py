@@ -21,7 +21,13 @@ from ops_toolkit.cli.options import (
 
 @click.group()
 def runbook() -> None:
-    """List, lint, show and run runbooks (Markdown with step blocks)."""
+    """List, lint, show and run runbooks (Markdown with step blocks).
+
+    \b
+    Examples:
+      ops runbook list
+      ops runbook run search-errors --tag diagnose
+    """
 
 
 @runbook.command("list")
@@ -34,7 +40,9 @@ def list_command(directory: str, strict: bool, output: str) -> None:
     Files that are not valid runbooks are reported on stderr and left out; the others are
     listed all the same (exit 1 only with --strict).
 
-    Example: ops runbook list --json
+    \b
+    Examples:
+      ops runbook list --json
     """
     from ops_toolkit.runbook.catalog import read_runbooks
     from ops_toolkit.runbook.view import LIST_COLUMNS, LIST_DROP_ORDER, list_table, runbook_summary
@@ -73,7 +81,9 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
     (and warnings with --strict); notes never fail.
 
-    Example: ops runbook lint runbooks/search-errors.md --strict
+    \b
+    Examples:
+      ops runbook lint runbooks/search-errors.md --strict
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
@@ -92,13 +102,15 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
 
 @runbook.command("show")
-@click.argument("reference", shell_complete=complete.runbook_names)
+@click.argument("reference", metavar="RUNBOOK", shell_complete=complete.runbook_names)
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
 def show_command(reference: str, directory: str, output: str) -> None:
     """Show RUNBOOK (a path, or a name in --dir): sections, steps and params.
 
-    Example: ops runbook show restart-after-outage
+    \b
+    Examples:
+      ops runbook show restart-after-outage
     """
     from ops_toolkit.runbook.catalog import load_runbook
     from ops_toolkit.runbook.view import runbook_document, show_renderables
@@ -229,7 +241,7 @@ def _run_options(func: Any) -> Any:
 
 
 @runbook.command("run")
-@click.argument("reference", shell_complete=complete.runbook_names)
+@click.argument("reference", metavar="RUNBOOK", shell_complete=complete.runbook_names)
 @click.option(
     "-p",
     "--param",
@@ -290,7 +302,8 @@ def run_command(
     \b
     Examples:
       ops runbook run search-errors --tag diagnose --non-interactive
-      ops runbook run add-document-source -p SOURCE_NAME=wiki -p SOURCE_URL=https://wiki.example
+      ops runbook run add-document-source -p SOURCE_NAME=wiki \\
+        -p SOURCE_URL=https://wiki.example
     """
     import os
 
@@ -368,7 +381,9 @@ def resume_command(
     environment again. A step that may have run when ops was killed (started, outcome not
     recorded) is not run again unless you say so: --rerun-unknown or --skip-unknown.
 
-    Example: ops runbook resume 20261129T031500Z-1a2b3c --yes
+    \b
+    Examples:
+      ops runbook resume 20261129T031500Z-1a2b3c --yes
     """
     from ops_toolkit.runbook.execute import RunOptions, resume_run
     from ops_toolkit.runbook.parse import read_runbook
@@ -476,7 +491,9 @@ def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> N
 
     A damaged line (a writer killed mid-line) is skipped and named on stderr.
 
-    Example: ops runbook audit 20261129T031500Z-1a2b3c --json
+    \b
+    Examples:
+      ops runbook audit 20261129T031500Z-1a2b3c --json
     """
     import os
 

@@ -73,7 +73,9 @@ def serve_command(
     SLACK_BOT_TOKEN is set (SLACK_API_URL for another Slack-compatible API), else to the
     console and a JSON Lines file.
 
-    Example: OPS_WEBHOOK_TOKEN=s3cret ops serve --listen 127.0.0.1:9095
+    \b
+    Examples:
+      OPS_WEBHOOK_TOKEN=s3cret ops serve --listen 127.0.0.1:9095
     """
     from ops_toolkit.serve.service import serve
 
@@ -88,7 +90,13 @@ def serve_command(
 
 @click.group("outbox")
 def outbox() -> None:
-    """Inspect and re-queue chat messages waiting in (or given up by) the outbox."""
+    """Inspect and re-queue chat messages waiting in (or given up by) the outbox.
+
+    \b
+    Examples:
+      ops outbox list --status dead
+      ops outbox retry --all
+    """
 
 
 @outbox.command("list")
@@ -243,7 +251,9 @@ def outbox_retry(
 
     An id that is not dead (sent, still pending, unknown) is named with what it is; exit 1.
 
-    Example: ops outbox retry --all
+    \b
+    Examples:
+      ops outbox retry --all
     """
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")

@@ -23,7 +23,14 @@ from ops_toolkit.errors import ConfigError
 
 @click.group()
 def slo() -> None:
-    """Validate SLOs, report error budgets and burn rates, gate rollouts."""
+    """Validate SLOs, report error budgets and burn rates, gate rollouts.
+
+    \b
+    Examples:
+      ops slo validate
+      ops slo report --prometheus http://127.0.0.1:9090
+      ops slo gate search/availability --min-remaining 25%
+    """
 
 
 def _parse_at(value: str | None) -> float:
@@ -204,9 +211,9 @@ def report_command(
     Examples:
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z -o json
-      ops slo report -o wide         # every column, whatever the terminal width
-      ops slo report --use-rules     # recorded series: cost does not grow with SLOs
-      ops slo report --explain       # the queries it would send, and what each serves
+      ops slo report -o wide       # every column, whatever the terminal width
+      ops slo report --use-rules   # recorded series: cost does not grow with SLOs
+      ops slo report --explain     # the queries it would send, and what for
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -518,7 +525,7 @@ def rules_command(
     Examples:
       ops slo rules --dir alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
-      ops slo rules --format prometheusrule --dir deploy/rules/   # prometheus-operator
+      ops slo rules --format prometheusrule --dir deploy/rules/
     """
     import os
 
