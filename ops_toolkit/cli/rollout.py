@@ -99,6 +99,13 @@ def _world(
     )
 
 
+def _failed_exit_code(outcome: Any, world: Any) -> int:
+    """128 + the signal that stopped the stage's run (143 for SIGTERM, 130 for Ctrl-C), as
+    shells report it and as ``ops runbook run`` exits; else 1."""
+    stopped_by = world.runner.stopped_by
+    return 128 + stopped_by[0] if outcome.status == "aborted" and stopped_by else 1
+
+
 def _publisher(config: Any) -> Any:
     def publish(group: str, channel: str, message: dict[str, Any]) -> None:
         from ops_toolkit.notify.model import Planned
@@ -285,7 +292,7 @@ def advance_command(
         f"{result.outcome.status}. Run 'ops rollout advance {plan_ref}' again to resume it.",
         err=True,
     )
-    raise SystemExit(1)
+    raise SystemExit(_failed_exit_code(result.outcome, world))
 
 
 @rollout.command("rollback")
@@ -333,7 +340,7 @@ def rollback_command(
             "rollback' again to resume it.",
             err=True,
         )
-        raise SystemExit(1)
+        raise SystemExit(_failed_exit_code(outcome, world))
     click.echo(f"{plan.name}: rolled back (run {outcome.run_id})", err=True)
 
 
