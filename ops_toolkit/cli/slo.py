@@ -124,10 +124,13 @@ def validate_command(
     ]
     findings = []
     if prometheus_url:
+        from ops_toolkit.config import load_config
         from ops_toolkit.slo.live import check_live
 
         slos = [s for f in files for s in f.slos]
-        findings = check_live(slos, _source(prometheus_url, timeout), _parse_at(at))
+        # ./ops.yaml's headers and credentials, when it names the same server
+        settings = metrics_settings(prometheus_url, load_config(None))
+        findings = check_live(slos, _source(settings, timeout), _parse_at(at))
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
         print_document(

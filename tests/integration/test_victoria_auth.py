@@ -347,3 +347,29 @@ def test_ops_serve_diagnoses_through_the_authenticated_source(
     assert refused.stderr == (
         f"Error: {server.config}: prometheus.basic_auth.password_env: VM_PASSWORD is not set\n"
     )
+
+
+def test_validate_against_live_data_uses_the_local_ops_yaml_credentials(
+    tmp_path: Path, guarded_victoria: VictoriaMetricsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ops.yaml").write_text(
+        json.dumps(
+            {
+                "prometheus": {
+                    "url": guarded_victoria.url,
+                    "basic_auth": {"username": "ops", "password_env": "VM_PASSWORD"},
+                }
+            }
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    arguments = ["slo", "validate", str(ROOT / "slos"), "--prometheus", guarded_victoria.url]
+    arguments += ["--at", "1794819600"]
+    result = CliRunner().invoke(main, arguments, env={"VM_PASSWORD": PASSWORD})
+    assert result.exit_code == 0, result.output
+    assert "and against live data" in result.output
+    refused = CliRunner().invoke(main, arguments, env={"VM_PASSWORD": "not-the-password"})
+    assert refused.exit_code == 1
+    assert "(ops.yaml: prometheus) refused the credentials: HTTP 401 Unauthorized" in (
+        refused.output
+    ), refused.output
