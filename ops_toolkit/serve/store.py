@@ -336,8 +336,19 @@ class Store:
     def policy_update(
         self, slo: str, armed: dict[float, bool], planned: Sequence[Planned], now: float
     ) -> None:
-        """New armed states of a policy's thresholds, and the notices they fire, at once."""
+        """New armed states of a policy's thresholds, and the notices they fire, at once.
+
+        The notices go out only if this write disarms a threshold still armed: another
+        replica that read the same states may have disarmed it (and sent its notice) since.
+        """
         with self._transaction() as db:
+            stored = dict(
+                db.execute(
+                    "SELECT threshold, armed FROM policy_state WHERE slo = ?", (slo,)
+                ).fetchall()
+            )
+            if not any(not state and stored.get(t, 1) for t, state in armed.items()):
+                planned = []  # nothing crossed by this write: the notice was someone else's
             for threshold, state in armed.items():
                 db.execute(
                     "INSERT INTO policy_state (slo, threshold, armed, changed_at) VALUES (?, ?, ?, ?) "

@@ -24,9 +24,13 @@ from typing import Any
 
 import pytest
 
-from ops_toolkit.demo.servers import free_port, wait_ready
+from ops_toolkit.demo.data import backfill, worked_example
+from ops_toolkit.demo.servers import PrometheusServer, free_port, require_binary, wait_ready
+from ops_toolkit.reports.scheduled import latest_slot
+from ops_toolkit.serve.store import Store
+from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.integration.conftest import ClusterFactory
+from tests.integration.conftest import ClusterFactory, LoadedPrometheus
 from tests.slack_api import Fault, SlackServer, slack_server
 
 TOKEN = "ha-webhook-s3cret"
@@ -61,6 +65,10 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Replica:
+        self.launch()
+        return self.ready()
+
+    def launch(self) -> None:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -78,6 +86,9 @@ class Replica:
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
             )
+
+    def ready(self) -> Replica:
+        assert self.process is not None
         wait_ready(f"{self.url}/healthz", self.process, 30, str(self.log))
         return self
 
@@ -131,6 +142,13 @@ class Installation:
         replica = Replica(self.tmp_path, self.config, self.env)
         self.replicas.append(replica)
         return replica
+
+    def start_together(self, count: int) -> list[Replica]:
+        """``count`` replicas launched at once, so that their first rounds race."""
+        replicas = [self.replica() for _ in range(count)]
+        for replica in replicas:
+            replica.launch()
+        return [replica.ready() for replica in replicas]
 
     def stop(self) -> None:
         for replica in self.replicas:
@@ -274,3 +292,131 @@ def run_ha_scenario(
     status, health = second.health()
     assert status == 200 and health["dead"] == 0 and health["inbox_dead"] == 0, health
     assert second.metric("ops_duplicates_dropped_total") >= 1  # duplicates did arrive
+
+
+@pytest.fixture(scope="module")
+def current_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedPrometheus]:
+    """The worked example's data ending now: ``ops serve`` evaluates reports and policies at
+    its own clock, so their data must reach it; the expectations come from this data."""
+    require_binary("promtool")
+    base = tmp_path_factory.mktemp("current-prometheus")
+    dataset = worked_example(int(time.time()) // 60 * 60)
+    backfill(dataset, str(base / "tsdb"), str(base / "openmetrics"))
+    server = PrometheusServer(str(base / "work"), str(base / "tsdb")).start()
+    try:
+        yield LoadedPrometheus(server, dataset)
+    finally:
+        server.stop()
+
+
+ONCALL_ROUTES = """
+default: {channel: "#alerts"}
+routes:
+  - match: {service: search}
+    channel: "#ha-oncall"
+    escalation: ha
+"""
+
+
+def oncall_file(handoff: datetime) -> str:
+    """A policy of three tiers two seconds apart, and a schedule whose daily handoff was
+    ``handoff`` (a few minutes ago), announced in #ha-handoffs."""
+    return f"""
+schedules:
+  - name: primary
+    timezone: UTC
+    channel: "#ha-handoffs"
+    layers:
+      - {{rotation: daily, handoff: "{handoff:%H:%M}", start: {handoff:%Y-%m-%d},
+         participants: [U0FIRST001, U0SECOND01]}}
+policies:
+  - name: ha
+    tiers:
+      - {{schedule: primary, wait: 2s}}
+      - {{users: [U0SECOND01], wait: 2s}}
+      - {{users: [U0LEAD0001]}}
+"""
+
+
+def seed_previous_run(store: Any, now: float) -> None:
+    """What an earlier ``ops serve`` left: the last report slot an hour before the current
+    one and the last handoff look 20 minutes ago, so both replicas find one of each due at
+    start and race for it."""
+    store.claim_slot("hourly", latest_slot("0 * * * *", "UTC", now) - 3600, [], now, post=False)
+    store.claim_slot("handoff:primary", now - 1200, [], now, post=False)
+
+
+def test_reports_policies_tiers_and_handoffs_fire_once_with_two_replicas(
+    tmp_path: Path, current_prometheus: LoadedPrometheus
+) -> None:
+    now = time.time()
+    handoff = datetime.fromtimestamp((now - 300) // 60 * 60, UTC)
+    (tmp_path / "oncall.yaml").write_text(oncall_file(handoff))
+    remaining = current_prometheus.remaining("availability", 99.9)
+    high = round(remaining * 100) + 5  # crossed at the data's end: one notice
+    state = sqlite_state(tmp_path)
+    seed_previous_run(Store(state), now)
+    channels = ["alerts", "ha-oncall", "ha-handoffs", "ha-reports", "ha-policy"]
+    with SlackServer(channels) as slack:
+        installation = Installation(
+            tmp_path,
+            slack,
+            state,
+            f"slos: [{ROOT / 'slos'}]\nprometheus: {current_prometheus.url}\n"
+            f"oncall: {tmp_path / 'oncall.yaml'}\n"
+            "reports:\n  - {name: hourly, cron: '0 * * * *', timezone: UTC, "
+            "slos: [search/availability], channel: '#ha-reports'}\n"
+            f"policies:\n  - {{slos: [search/availability], thresholds: [{high}%], "
+            "channel: '#ha-policy'}\n",
+        )
+        (tmp_path / "routes.yaml").write_text(ONCALL_ROUTES)
+        replicas = installation.start_together(2)
+        try:
+            for replica in replicas:  # the HA receiver: every replica gets the notification
+                assert post_webhook(replica, notification(alert())) == 200
+            eventually(lambda: len(tier_pages(slack)) >= 3, what="three tiers paged")
+            eventually(lambda: len(slack.state.top_level("ha-reports")) >= 1, what="report")
+            eventually(lambda: len(slack.state.top_level("ha-policy")) >= 1, what="notice")
+            eventually(lambda: len(slack.state.top_level("ha-handoffs")) >= 1, what="handoff")
+            time.sleep(3.0)  # a second of any of them would come now
+            assert [p.split(": tier ")[1][:6] for p in tier_pages(slack)] == [
+                "1 of 3",
+                "2 of 3",
+                "3 of 3",
+            ]
+            assert tier_pages(slack)[0].startswith(":rotating_light: <@U0FIRST001> ")
+            assert len(slack.state.top_level("ha-oncall")) == 1
+            (report,) = slack.state.top_level("ha-reports")
+            assert "SLO budget report: hourly" in report["text"]
+            (notice,) = slack.state.top_level("ha-policy")
+            assert notice["text"].startswith(
+                f":warning: *search/availability*: error budget fell below {high}%"
+            )
+            (announcement,) = slack.state.top_level("ha-handoffs")
+            assert announcement["text"].startswith(
+                ":pager: On call for *primary* now: <@U0FIRST001> until "
+            )
+        finally:
+            installation.stop()
+
+
+def tier_pages(slack: SlackServer) -> list[str]:
+    openings = slack.state.top_level("ha-oncall")
+    if not openings:
+        return []
+    return [
+        m["text"]
+        for m in slack.state.replies("ha-oncall", openings[0]["ts"])
+        if ": tier " in m["text"]
+    ]
+
+
+def post_webhook(replica: Replica, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        f"{replica.url}/alertmanager",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {TOKEN}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
