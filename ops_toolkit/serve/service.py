@@ -372,6 +372,10 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     listener = bind_listener(config.serve.host, config.serve.port)  # before saying "listening"
+    if "://" not in config.serve.state:  # a SQLite file: 'ops store migrate' must see us
+        from ops_toolkit.serve.lock import hold_for_serve
+
+        hold_for_serve(config.serve.state)  # held until the process ends
     service = EscalationService(config, token=token)
     print(
         f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
