@@ -240,10 +240,11 @@ class EscalationService:
         ``auto_diagnose``, for every firing alert."""
         from ops_toolkit.runbook.environment import url_credentials
         from ops_toolkit.serve.diagnose import Diagnoser
+        from ops_toolkit.serve.store.backends import runs_directory
 
         diagnoser = Diagnoser(
             self.store,
-            f"{config.serve.state}.runs",
+            runs_directory(config.serve.state),
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
@@ -375,7 +376,7 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
     service = EscalationService(config, token=token)
     print(
         f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
-        f"(state {config.serve.state}, {notifier_description(service.notifier, config)}, "
+        f"(state {service.store.path}, {notifier_description(service.notifier, config)}, "
         f"{len(service.runbooks)} alert runbooks)",
         flush=True,
     )
