@@ -31,6 +31,7 @@ from ops_toolkit.serve.store import Store
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
 from tests.integration.conftest import ClusterFactory, LoadedPrometheus
+from tests.postgres import PostgresServer
 from tests.slack_api import Fault, SlackServer, slack_server
 
 TOKEN = "ha-webhook-s3cret"
@@ -225,6 +226,15 @@ def sqlite_state(tmp_path: Path) -> str:
     return str(tmp_path / "state.db")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store both replicas use: one SQLite file, or one PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_state(tmp_path)
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
 def test_clustered_alertmanagers_send_each_notification_to_every_replica(
     tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory
 ) -> None:
@@ -248,35 +258,68 @@ def test_clustered_alertmanagers_send_each_notification_to_every_replica(
 
 
 def test_two_replicas_one_killed_and_slack_rate_limiting_deliver_each_group_once_in_order(
-    tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory
+    tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory, shared_state: str
 ) -> None:
-    installation = Installation(tmp_path, slack, sqlite_state(tmp_path))
+    installation = Installation(tmp_path, slack, shared_state)
     doomed, survivor = installation.replica().start(), installation.replica().start()
     try:
         run_ha_scenario(
             installation,
             slack,
             alertmanager_cluster,
-            doomed,
             survivor,
-            fault=lambda: doomed.kill(),
+            doomed,
+            fault=doomed.kill,
+            recover=doomed.start,
         )
     finally:
         installation.stop()
+
+
+def test_postgresql_restarted_under_two_replicas_loses_and_repeats_nothing(
+    tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory
+) -> None:
+    with PostgresServer() as database:  # its own: restarting it disturbs no other test
+        installation = Installation(tmp_path, slack, database.create_database())
+        first, second = installation.replica().start(), installation.replica().start()
+
+        def stop() -> None:
+            database.stop()
+            # intake cannot commit: 503 (Alertmanager retries), and /healthz says why
+            eventually(lambda: first.health()[0] == 503, timeout=30, what="503 while down")
+            health = first.health()[1]
+            assert health["status"] == "unavailable"
+            assert "database unavailable" in health["intake"], health
+            assert "ops-test-secret" not in json.dumps(health)
+
+        try:
+            run_ha_scenario(
+                installation,
+                slack,
+                alertmanager_cluster,
+                first,
+                second,
+                fault=stop,
+                recover=database.start,
+            )
+        finally:
+            installation.stop()
 
 
 def run_ha_scenario(
     installation: Installation,
     slack: SlackServer,
     alertmanager_cluster: ClusterFactory,
-    first: Replica,
-    second: Replica,
+    witness: Replica,
+    other: Replica,
     *,
-    fault: Callable[[], None],
+    fault: Callable[[], object],
+    recover: Callable[[], object],
 ) -> None:
-    """Fire GROUPS groups at both Alertmanagers while Slack answers 429 for a while, apply
-    ``fault`` once the first messages went out, resolve every group, and check Slack."""
-    cluster = alertmanager_cluster([f"{r.url}/alertmanager" for r in (first, second)], TOKEN)
+    """Fire half the groups at both Alertmanagers while Slack answers 429 for a while; once
+    the first messages went out, ``fault``; fire the other half meanwhile; ``recover``;
+    resolve every group, and check Slack. ``witness`` runs throughout."""
+    cluster = alertmanager_cluster([f"{r.url}/alertmanager" for r in (witness, other)], TOKEN)
     slack.state.faults.append(Fault("chat.postMessage", "429", 8, retry_after=1))
     starts = datetime.now(UTC).replace(microsecond=0)
     half = GROUPS // 2
@@ -284,14 +327,16 @@ def run_ha_scenario(
     eventually(lambda: len(slack.state.top_level(CHANNEL)) >= 2, what="first posts")
     fault()
     fire_all(cluster, starts, range(half, GROUPS))
+    time.sleep(3.0)  # the Alertmanagers flush the new groups into the fault, and retry
+    recover()
     eventually(lambda: len(slack.state.top_level(CHANNEL)) == GROUPS, timeout=120)
     fire_all(cluster, starts, range(GROUPS), resolved=True)
     eventually(lambda: all_delivered(slack), timeout=120, what="every group resolved")
     time.sleep(2.0)  # a duplicate would come now, from a replica or an Alertmanager's retry
     assert_each_group_once_in_order(slack)
-    status, health = second.health()
+    status, health = witness.health()
     assert status == 200 and health["dead"] == 0 and health["inbox_dead"] == 0, health
-    assert second.metric("ops_duplicates_dropped_total") >= 1  # duplicates did arrive
+    assert witness.metric("ops_duplicates_dropped_total") >= 1  # duplicates did arrive
 
 
 @pytest.fixture(scope="module")
@@ -347,14 +392,14 @@ def seed_previous_run(store: Any, now: float) -> None:
 
 
 def test_reports_policies_tiers_and_handoffs_fire_once_with_two_replicas(
-    tmp_path: Path, current_prometheus: LoadedPrometheus
+    tmp_path: Path, current_prometheus: LoadedPrometheus, postgres_database: str
 ) -> None:
     now = time.time()
     handoff = datetime.fromtimestamp((now - 300) // 60 * 60, UTC)
     (tmp_path / "oncall.yaml").write_text(oncall_file(handoff))
     remaining = current_prometheus.remaining("availability", 99.9)
     high = round(remaining * 100) + 5  # crossed at the data's end: one notice
-    state = sqlite_state(tmp_path)
+    state = postgres_database
     seed_previous_run(Store(state), now)
     channels = ["alerts", "ha-oncall", "ha-handoffs", "ha-reports", "ha-policy"]
     with SlackServer(channels) as slack:
