@@ -85,10 +85,14 @@ class Store:
         try:
             migrate(self.database)
         except sqlite3.Error as exc:
+            self.database.close()
             raise ConfigError(
                 f"{self.path}: cannot open the store: {exc} (check serve.state in ops.yaml or "
                 "--state)"
             ) from None
+        except BaseException:
+            self.database.close()
+            raise
 
     @property
     def kind(self) -> str:

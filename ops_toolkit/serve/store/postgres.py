@@ -15,6 +15,7 @@ replaced when the pool hands it out; while the database cannot be reached every 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ POSTGRES = Dialect(
 CONNECT_TIMEOUT = 5  # seconds, for each new connection
 POOL_TIMEOUT = 5.0  # seconds a call waits for a pooled connection before it fails
 POOL_SIZE = 10
+_OPEN: weakref.WeakSet[PostgresDatabase] = weakref.WeakSet()
 
 
 @functools.lru_cache(maxsize=512)
@@ -87,11 +89,15 @@ class PostgresDatabase:
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             check=ConnectionPool.check_connection,
             timeout=POOL_TIMEOUT,
-            reconnect_timeout=0,  # never give up reconnecting: the database comes back
+            # Give up a failed background reconnect soon: the next call that needs a
+            # connection tries again at once, instead of waiting out a long backoff after the
+            # database is back.
+            reconnect_timeout=2.0,
             name="ops-store",
             open=False,
         )
         self.pool.open(wait=False)
+        _OPEN.add(self)
 
     @contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
@@ -127,7 +133,16 @@ class PostgresDatabase:
             connection.execute("SELECT txid_current()")
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self.pool.close()
+
+
+def close_all() -> int:
+    """Close every pool still open in this process (tests, before they drop a database)."""
+    databases = list(_OPEN)
+    for database in databases:
+        database.close()
+    return len(databases)
 
 
 class _PostgresTransaction:
