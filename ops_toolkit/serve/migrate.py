@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ops_toolkit.errors import ConfigError
+from ops_toolkit.errors import ConfigError, StoreError
 from ops_toolkit.serve.store.backends import open_database, parse_state
 from ops_toolkit.serve.store.database import Database, Transaction
 from ops_toolkit.serve.store.schema import migrate, schema_version
@@ -129,7 +129,7 @@ def _copy(source: Database, target: Database) -> Migrated:
     held = {t: _count(target, t) for t in TABLES}
     if any(held.values()):
         listed = ", ".join(f"{t} {n}" for t, n in held.items() if n)
-        raise ConfigError(
+        raise StoreError(
             f"--to {target.shown}: the database already holds a store ({listed}); migrate "
             "into an empty database (a finished migration is not run twice, and replicas "
             "that ran there have posted messages of their own)"
@@ -149,7 +149,7 @@ def _copy(source: Database, target: Database) -> Migrated:
             )
     copied = {t: _count(target, t) for t in TABLES}
     if copied != rows:  # a check, not a hope: the counts the target reports after commit
-        raise ConfigError(f"--to {target.shown}: copied {copied}, expected {rows}")
+        raise StoreError(f"--to {target.shown}: copied {copied}, expected {rows}")
     pending = int(
         target.execute(
             "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
