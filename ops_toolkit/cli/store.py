@@ -35,7 +35,9 @@ def migrate_command(source: str, target: str, as_json: bool) -> None:
     the replicas on the PostgreSQL database after. The target must be empty: a finished
     migration is not run twice, and an interrupted one left nothing behind.
 
-    Example: ops store migrate --from sqlite:ops-state.db --to postgresql://ops:PASSWORD@db:5432/ops
+    \b
+    Example:
+      ops store migrate --from sqlite:ops-state.db --to postgresql://ops:PASSWORD@db:5432/ops
     """
     from ops_toolkit.serve.migrate import migrate_store
 
