@@ -15,6 +15,7 @@ replaced when the pool hands it out; while the database cannot be reached every 
 from __future__ import annotations
 
 import functools
+import logging
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -82,6 +83,9 @@ class PostgresDatabase:
                 f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, or "
                 "serve.state in ops.yaml)"
             ) from None
+        # The pool logs each failed reconnect on two lines; ops says it once, in one line
+        # naming the store (the loops' "database unavailable" warnings).
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
