@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.postgres import postgres_database, postgres_server
+from tests.postgres import postgres_database, postgres_server, store_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["ROOT", "postgres_database", "postgres_server", "runner"]
+__all__ = ["ROOT", "postgres_database", "postgres_server", "runner", "store_state"]
 
 
 @pytest.fixture

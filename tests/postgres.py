@@ -8,12 +8,20 @@ others).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ops_toolkit.demo.postgres import PASSWORD, SUPERUSER, PostgresServer
 
-__all__ = ["PASSWORD", "SUPERUSER", "PostgresServer", "postgres_database", "postgres_server"]
+__all__ = [
+    "PASSWORD",
+    "SUPERUSER",
+    "PostgresServer",
+    "postgres_database",
+    "postgres_server",
+    "store_state",
+]
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +45,17 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
     finally:
         if postgres_server.running:
             postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A ``--state`` value for a new empty store of each backend: a test that takes it runs
+    on SQLite and on the session's PostgreSQL (a database of its own)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "state.db")
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    yield url
+    from ops_toolkit.serve.store.postgres import close_all
+
+    close_all()  # before the database is dropped

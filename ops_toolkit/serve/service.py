@@ -362,6 +362,7 @@ class EscalationService:
         if self.diagnoser is not None:
             self.diagnoser.stop()
         self.delivery_loop.stop()
+        self.store.close()  # PostgreSQL: the pool's connections end cleanly
 
 
 def serve(config: OpsConfig, *, token: str | None) -> None:

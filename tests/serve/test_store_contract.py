@@ -274,3 +274,30 @@ def test_an_unreachable_database_says_what_to_check(postgres_server: PostgresSer
         "(is PostgreSQL running and reachable at that address?; --state, or serve.state in "
         "ops.yaml)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "postgresql://ops:pw-123456@127.0.0.1:notaport/db",
+            'invalid integer value "notaport" for connection option "port"',
+        ),
+        (
+            "postgresql://ops:pw-123456@127.0.0.1:5999/db?bogus=1",
+            'invalid URI query parameter: "bogus"',
+        ),
+    ],
+    ids=["a port that is not a number", "an unknown parameter"],
+)
+def test_a_malformed_database_url_says_how_to_write_it(url: str, says: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store(url)
+    message = str(caught.value)
+    assert message.startswith(url.replace("pw-123456", "***") + ": cannot connect: ")
+    assert says in message
+    assert message.endswith(
+        "(write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE; --state, or serve.state "
+        "in ops.yaml)"
+    )
+    assert "pw-123456" not in message

@@ -141,3 +141,29 @@ def test_replicas_starting_together_migrate_an_empty_database_once(postgres_data
     assert versions == [(v,) for v in range(1, LATEST + 1)]
     for store in stores:
         store.close()
+
+
+def test_the_cli_names_a_bad_state_url_without_its_password(
+    runner: CliRunner, postgres_server: object
+) -> None:
+    unknown = runner.invoke(main, ["outbox", "list", "--state", "mysql://ops:hunter22@db/ops"])
+    assert (unknown.exit_code, unknown.output) == (
+        1,
+        "Error: mysql://ops:***@db/ops: unknown store 'mysql:'; give a file path, sqlite:PATH "
+        "or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, or serve.state in "
+        "ops.yaml)\n",
+    )
+    port = free_port()
+    unreachable = runner.invoke(
+        main, ["outbox", "list", "--state", f"postgresql://ops:hunter22@127.0.0.1:{port}/ops"]
+    )
+    assert unreachable.exit_code == 1
+    assert unreachable.output.startswith(
+        f"Error: postgresql://ops:***@127.0.0.1:{port}/ops: cannot connect: "
+    )
+    assert unreachable.output.endswith(
+        "(is PostgreSQL running and reachable at that address?; --state, or serve.state in "
+        "ops.yaml)\n"
+    )
+    assert "hunter22" not in unknown.output + unreachable.output
+    assert unreachable.exception is None or isinstance(unreachable.exception, SystemExit)

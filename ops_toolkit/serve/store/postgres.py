@@ -15,6 +15,7 @@ replaced when the pool hands it out; while the database cannot be reached every 
 from __future__ import annotations
 
 import functools
+import logging
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,17 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _password_of(url: str) -> str:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password or parse_qs(parts.query).get("password", [""])[0]
+    except ValueError:
+        return ""
+    return unquote(password) if password else ""
+
+
 def one_line(error: BaseException) -> str:
     """libpq's multi-line messages (``FATAL: ...``, hints on the next line) as one line."""
     return " ".join(str(error).split()) or type(error).__name__
@@ -58,6 +70,8 @@ def connect_hint(reason: str) -> str:
         return "check the user and password in the URL"
     if "does not exist" in reason:
         return "create the database (createdb) or fix its name in the URL"
+    if "invalid" in reason or "missing" in reason:
+        return "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
     return "is PostgreSQL running and reachable at that address?"
 
 
@@ -72,16 +86,20 @@ class PostgresDatabase:
 
         self.url = url
         self.shown = redact_url(url)
+        self._password = _password_of(url)
         # A first connection of our own says clearly why the URL does not work (the pool
         # would only time out); it also proves the server is there before we say "listening".
         try:
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
         except psycopg.Error as error:
-            reason = one_line(error)
+            reason = self._scrub(one_line(error))
             raise StoreError(
                 f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, or "
                 "serve.state in ops.yaml)"
             ) from None
+        # The pool logs each failed reconnect on two lines; ops says it once, in one line
+        # naming the store (the loops' "database unavailable" warnings).
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
@@ -106,7 +124,12 @@ class PostgresDatabase:
         try:
             yield
         except psycopg.OperationalError as error:
-            raise StoreError(f"{self.shown}: database unavailable: {one_line(error)}") from None
+            reason = self._scrub(one_line(error))
+            raise StoreError(f"{self.shown}: database unavailable: {reason}") from None
+
+    def _scrub(self, text: str) -> str:
+        """libpq may quote a piece of a malformed URL back: never the password."""
+        return text.replace(self._password, "***") if self._password else text
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._unavailable_as_store_error(), self.pool.connection() as connection:
