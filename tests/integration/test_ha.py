@@ -226,15 +226,6 @@ def sqlite_state(tmp_path: Path) -> str:
     return str(tmp_path / "state.db")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The store both replicas use: one SQLite file, or one PostgreSQL database."""
-    if request.param == "sqlite":
-        return sqlite_state(tmp_path)
-    url: str = request.getfixturevalue("postgres_database")
-    return url
-
-
 def test_clustered_alertmanagers_send_each_notification_to_every_replica(
     tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory
 ) -> None:
@@ -258,9 +249,9 @@ def test_clustered_alertmanagers_send_each_notification_to_every_replica(
 
 
 def test_two_replicas_one_killed_and_slack_rate_limiting_deliver_each_group_once_in_order(
-    tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory, shared_state: str
+    tmp_path: Path, slack: SlackServer, alertmanager_cluster: ClusterFactory, store_state: str
 ) -> None:
-    installation = Installation(tmp_path, slack, shared_state)
+    installation = Installation(tmp_path, slack, store_state)
     doomed, survivor = installation.replica().start(), installation.replica().start()
     try:
         run_ha_scenario(
