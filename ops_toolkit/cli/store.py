@@ -9,7 +9,12 @@ from ops_toolkit.cli.options import json_option, print_json
 
 @click.group("store")
 def store() -> None:
-    """Move ops serve's store (SQLite to PostgreSQL, for replicas)."""
+    """Move ops serve's store (SQLite to PostgreSQL, for replicas).
+
+    \b
+    Examples:
+      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
+    """
 
 
 @store.command("migrate")
@@ -25,19 +30,21 @@ def store() -> None:
     "target",
     required=True,
     metavar="postgresql://...",
-    help="An empty PostgreSQL database (its schema is created).",
+    help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB.",
 )
 @json_option
 def migrate_command(source: str, target: str, as_json: bool) -> None:
-    """Copy a SQLite store into PostgreSQL, with its outbox ids, so nothing is sent twice.
+    """Copy a SQLite store into PostgreSQL, outbox ids and all: nothing is sent twice.
 
     Stop every ops serve on the SQLite store first (migrate refuses while one runs); start
     the replicas on the PostgreSQL database after. The target must be empty: a finished
     migration is not run twice, and an interrupted one left nothing behind.
 
     \b
-    Example:
-      ops store migrate --from sqlite:ops-state.db --to postgresql://ops:PASSWORD@db:5432/ops
+    Examples:
+      export DATABASE_URL=postgresql://ops:PASSWORD@db:5432/ops
+      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
+      ops store migrate --from ops-state.db --to "$DATABASE_URL" --json
     """
     from ops_toolkit.serve.migrate import migrate_store
 
