@@ -45,7 +45,8 @@ def _state_option(func: Any) -> Any:
     return click.option(
         "--state",
         type=click.Path(dir_okay=False),
-        help="The store: a SQLite file (sqlite:PATH or a path) or postgresql://USER:PASSWORD"
+        metavar="PATH|URL",
+        help="The store: a SQLite file (PATH or sqlite:PATH) or postgresql://USER:PASSWORD"
         "@HOST:PORT/DATABASE (default from ops.yaml, else ops-state.db).",
     )(func)
 
