@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ops_toolkit.durations import format_duration
+from ops_toolkit.slo.corrections import Correction
 
 CALENDAR_SECONDS = {
     "day": 86400,
@@ -248,6 +249,8 @@ class SLO:
     labels: Mapping[str, str] = field(default_factory=dict)
     alerting: Alerting = field(default_factory=Alerting)
     datasource: str | None = None  # a Prometheus URL the file names (OpenSLO DataSource)
+    # Spans whose events count neither good nor bad (its file's list, then corrections.yaml).
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def budget(self) -> float:
