@@ -495,6 +495,14 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     metavar="FILE",
     help="Also write Alertmanager inhibit_rules (a ticket waits while its page fires).",
 )
+@click.option(
+    "--horizon",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    help="How far ahead recurring corrections are written into the rules (PromQL knows "
+    "only UTC, so their windows are listed); --check fails when a third is left.",
+)
 @json_option
 def rules_command(
     paths: tuple[str, ...],
@@ -505,6 +513,7 @@ def rules_command(
     with_tests: bool,
     output_format: str,
     inhibit_path: str | None,
+    horizon: str,
     as_json: bool,
 ) -> None:
     """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
@@ -519,8 +528,19 @@ def rules_command(
     """
     import os
 
-    from ops_toolkit.slo.rulefiles import stale_file, stale_files, write_files
-    from ops_toolkit.slo.rules import generate, render_inhibit
+    from ops_toolkit.slo.rulefiles import (
+        horizon_problems,
+        horizons_for,
+        stale_file,
+        stale_files,
+        write_files,
+    )
+    from ops_toolkit.slo.rules import (
+        generate,
+        prometheusrule_filename,
+        render_inhibit,
+        rules_filename,
+    )
 
     if legacy_directory is not None:
         directory = _legacy_rules_directory(legacy_directory)
@@ -529,10 +549,14 @@ def rules_command(
     files = load_slo_files(paths or ("slos",))
     if with_tests and output_format != "plain":
         raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
-    generated = generate(files, runbook_base_url, with_tests, output_format)
+    name_of = rules_filename if output_format == "plain" else prometheusrule_filename
+    on_disk = {f.service: os.path.join(directory, name_of(f.service)) for f in files}
+    now = time.time()
+    horizons = horizons_for(files, on_disk, now, _horizon_seconds(horizon), check=check)
+    generated = generate(files, runbook_base_url, with_tests, output_format, horizons)
     inhibit = render_inhibit(files) if inhibit_path else None
     if check:
-        problems = stale_files(generated, directory)
+        problems = stale_files(generated, directory) + horizon_problems(files, on_disk, now)
         if inhibit_path and inhibit is not None:
             problems += stale_file(inhibit_path, inhibit)
         if as_json:
@@ -557,6 +581,20 @@ def rules_command(
     for path in written:
         updated = any(os.path.samefile(p, path) for p in changed)
         click.echo(path + (" (updated)" if updated else " (unchanged)"))
+
+
+def _horizon_seconds(value: str) -> int:
+    from ops_toolkit.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--horizon") from None
+    if seconds < 86400 or seconds != int(seconds):
+        raise click.BadParameter(
+            f"expected whole seconds and at least 1d, got {value!r}", param_hint="--horizon"
+        )
+    return int(seconds)
 
 
 def _legacy_rules_directory(value: str) -> str:
