@@ -56,7 +56,7 @@ class Horizon:
 
     def running_out(self, now: float) -> bool:
         """Less than a third left: time to regenerate (a 90d horizon: 30 days ahead)."""
-        return self.left(now) < self.seconds / 3
+        return self.left(now) <= self.seconds / 3
 
     @classmethod
     def starting(cls, now: float, seconds: int = DEFAULT_HORIZON) -> Horizon:
@@ -134,8 +134,10 @@ def active_expr(covered: Sequence[Span]) -> str:
     """1 while a 5m count holds a corrected event (``a < time() < b + 5m``), else 0.
 
     ``vector(time()) > a < b`` keeps the sample only between the two (comparison operators
-    filter), so each window costs one term; ``* 0 + 1`` turns the kept time into 1 and
-    ``or vector(0)`` fills the rest.
+    filter), so a window costs one term. Windows that repeat at a fixed step with a fixed
+    length (a daily or weekly window between two changes of clocks) are one term too:
+    ``((vector(time()) > first < last_end) - first) % step > 0 < length``. ``* 0 + 1``
+    turns what is kept into 1 and ``or vector(0)`` fills the rest.
     """
     extended: list[Span] = []
     for a, b in sorted(covered):
@@ -143,10 +145,45 @@ def active_expr(covered: Sequence[Span]) -> str:
             extended[-1] = (extended[-1][0], max(extended[-1][1], b + COUNT_SPAN))
         else:
             extended.append((a, b + COUNT_SPAN))
-    terms = [f"vector(time()) > {_number(a)} < {_number(b)}" for a, b in extended]
+    terms = [_term(run) for run in _runs(extended)]
     if not terms:
         return "vector(0)"
     return f"({' or '.join(terms)}) * 0 + 1 or vector(0)"
+
+
+def _runs(extended: Sequence[Span]) -> list[list[Span]]:
+    """Consecutive windows of one length at one step, three or more to a run; the others
+    one to a run."""
+    runs: list[list[Span]] = []
+    index = 0
+    while index < len(extended):
+        run = [extended[index]]
+        if index + 2 < len(extended):
+            length = extended[index][1] - extended[index][0]
+            step = extended[index + 1][0] - extended[index][0]
+            following = index + 1
+            while (
+                following < len(extended)
+                and extended[following][0] - extended[following - 1][0] == step
+                and extended[following][1] - extended[following][0] == length
+            ):
+                run.append(extended[following])
+                following += 1
+        if len(run) < 3:
+            run = run[:1]
+        runs.append(run)
+        index += len(run)
+    return runs
+
+
+def _term(run: Sequence[Span]) -> str:
+    first, last = run[0], run[-1]
+    within = f"vector(time()) > {_number(first[0])} < {_number(last[1])}"
+    if len(run) == 1:
+        return within
+    step = _number(run[1][0] - first[0])
+    length = _number(first[1] - first[0])
+    return f"(({within}) - {_number(first[0])}) % {step} > 0 < {length}"
 
 
 def corrected(expr: str, selector: str) -> str:
