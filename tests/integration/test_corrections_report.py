@@ -217,3 +217,28 @@ def test_the_gate_uses_the_corrected_budget(
     assert (
         f"search/availability: {round(out_total):,} events corrected out (1 window)" in gate.output
     )
+
+
+def test_the_burn_down_leaves_corrected_events_out_and_carries_the_spans(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    from ops_toolkit.slo.burndown import burndown
+
+    at = worked_prometheus.end
+    outage = (at - 18 * DAY, at - 18 * DAY + 3 * 3600)
+    correction = Correction("INC-1 outage", start=moment(outage[0]), end=moment(outage[1]))
+    source = PrometheusSource(worked_prometheus.url)
+    plain, corrected = evaluate([availability(), availability(correction)], source, at)
+    plain_chart, chart = burndown(plain, source), burndown(corrected, source)
+    assert plain_chart is not None and chart is not None
+    assert chart.corrected == (outage,)
+    assert plain_chart.corrected == ()
+    # The last point is the report's budget; before the outage both lines agree.
+    assert chart.points[-1][1] == pytest.approx(corrected.budget_remaining, abs=0.002)
+    assert plain_chart.points[-1][1] == pytest.approx(plain.budget_remaining, abs=0.002)
+    before = [i for i, (t, _) in enumerate(chart.points) if t < outage[0]]
+    assert before
+    for i in before:
+        # Same bad events; the corrected line spreads them over fewer expected events.
+        assert chart.points[i][1] <= plain_chart.points[i][1] + 1e-9
+    assert chart.points[-1][1] - plain_chart.points[-1][1] > 0.1
