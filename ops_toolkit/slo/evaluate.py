@@ -8,6 +8,7 @@ one concurrent batch, and turns the answers into ``SLOStatus`` values with the p
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from ops_toolkit.errors import ConfigError, MetricsError
 from ops_toolkit.metrics.model import MetricsSource, Sample
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
-from ops_toolkit.slo.model import SLO, LatencySLI, Window
+from ops_toolkit.slo.corrections import intervals
+from ops_toolkit.slo.model import SLO, LatencySLI, RawSLI, Window
 from ops_toolkit.slo.queries import (
     BATCH_LABEL,
     batch_query,
@@ -28,6 +30,34 @@ from ops_toolkit.slo.queries import (
 from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
+
+
+@dataclass(frozen=True)
+class CorrectedSpan:
+    """A span of the period one correction took out of the counts."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+def corrected_spans(slo: SLO, start: float, end: float) -> tuple[CorrectedSpan, ...]:
+    """Each correction's spans within ``[start, end]`` (unix seconds), sorted, with reasons.
+
+    Spans of different corrections may overlap here (a listing); the counts use the merged
+    ``intervals`` so no event is taken out twice.
+    """
+    begin, finish = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    return tuple(
+        sorted(
+            (
+                CorrectedSpan(a, b, correction.reason)
+                for correction in slo.corrections
+                for a, b in intervals([correction], begin, finish)
+            ),
+            key=lambda span: (span.start, span.end, span.reason),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -43,6 +73,10 @@ class SLOStatus:
     windows: dict[int, Counts | None] = field(default_factory=dict)
     error: str | None = None
     elapsed: float = 0.0  # seconds of a calendar period so far
+    # Events the period's corrections took out (None: not counted, e.g. from recorded series),
+    # and each correction's spans inside the period, with its reason.
+    excluded: Counts | None = None
+    corrected: tuple[CorrectedSpan, ...] = ()
 
     @property
     def sli(self) -> float | None:
@@ -85,6 +119,8 @@ def from_ratios(
     windows: dict[int, Counts | None] | None = None,
     elapsed: float = 0.0,
     totals: dict[int, float | None] | None = None,
+    excluded: Counts | None = None,
+    corrected: tuple[CorrectedSpan, ...] = (),
 ) -> SLOStatus:
     """``totals``: events per window, for ``alerting.min_events``; taken from ``windows``
     when not given (direct queries), read from recorded series with ``--use-rules``."""
@@ -105,6 +141,8 @@ def from_ratios(
         windows or {},
         None,
         elapsed,
+        excluded,
+        corrected,
     )
 
 
@@ -132,12 +170,16 @@ def period_seconds_at(window: Window, at: float) -> int:
 
 @dataclass(frozen=True)
 class _Planned:
+    """The counts of one SLO over one window; ``correction``: of one corrected span inside
+    that window, to be taken out of the window's counts."""
+
     index: int
     window: int
     range: str
     counted: str
     counted_query: str
     total_query: str
+    correction: bool = False
 
 
 def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
@@ -157,7 +199,73 @@ def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
                     counted_query=counted_query,
                 )
             )
+            for length, end in correction_ranges(slo, at - seconds, at):
+                counted, counted_query, total_query = pinned_count_queries(slo, length, end)
+                planned.append(
+                    _Planned(
+                        index,
+                        window,
+                        promql_range(length),
+                        counted,
+                        counted_query=counted_query,
+                        total_query=total_query,
+                        correction=True,
+                    )
+                )
     return planned
+
+
+def correction_ranges(slo: SLO, start: float, end: float) -> list[tuple[int, float]]:
+    """``(seconds, end)`` of each merged corrected span in ``[start, end]`` (unix seconds).
+
+    Lengths are whole seconds, as PromQL ranges are written; a span under a second holds no
+    scrape worth taking out.
+    """
+    if not slo.corrections:
+        return []
+    spans = intervals(
+        slo.corrections, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    )
+    ranges = []
+    for begin, finish in spans:
+        length = round(finish.timestamp() - begin.timestamp())
+        if length >= 1:
+            ranges.append((length, finish.timestamp()))
+    return ranges
+
+
+def pinned_count_queries(slo: SLO, seconds: int, end: float) -> tuple[str, str, str]:
+    """The SLI's count queries over ``seconds`` ending at ``end``, pinned there with ``@``
+    (so they answer the same whatever time the report is evaluated at, and are shared by
+    every window that holds the whole span)."""
+    pin = f"{end:.3f}".rstrip("0").rstrip(".")
+    counted, counted_query, total_query = count_queries(slo.sli, promql_range(seconds))
+    if isinstance(slo.sli, RawSLI):
+        queries = []
+        for template in (slo.sli.bad_query, slo.sli.total_query):
+            pinned, found = _RAW_RANGE.subn(rf"[{promql_range(seconds)}\1] @ {pin}", template)
+            if found != template.count("{{window}}"):
+                raise ConfigError(
+                    f"{slo.place}.sli.raw: corrections need each {{{{window}}}} inside a range "
+                    "like [{{window}}] (to pin it to the corrected span with @)"
+                )
+            queries.append(f"sum({pinned})")
+        return counted, queries[0], queries[1]
+    return (
+        counted,
+        _pin(counted_query, promql_range(seconds), pin),
+        _pin(total_query, promql_range(seconds), pin),
+    )
+
+
+_RAW_RANGE = re.compile(r"\[\{\{window\}\}(:[^\]]*)?\]")
+
+
+def _pin(query: str, span: str, pin: str) -> str:
+    """``sum(increase(x[1h]))`` -> ``sum(increase(x[1h] @ 1796000000))`` (the range is the
+    last ``[...]``: a label value before it may hold brackets)."""
+    head, _, tail = query.rpartition(f"[{span}]")
+    return f"{head}[{span}] @ {pin}{tail}"
 
 
 def evaluate(
@@ -166,7 +274,8 @@ def evaluate(
     """The status of every SLO at ``at``; a failed query raises unless ``keep_going``."""
     planned = _plan(slos, at)
     answers = _answers(planned, source, at)
-    counts: dict[int, dict[int, Counts | None]] = {i: {} for i in range(len(slos))}
+    raw: dict[tuple[int, int], tuple[float, float]] = {}
+    taken: dict[tuple[int, int], tuple[float, float]] = {}
     errors: dict[int, str] = {}
     missing_buckets: set[int] = set()
     for number, plan in enumerate(planned):
@@ -184,11 +293,22 @@ def evaluate(
             continue
         total = _sum(total_answer)
         counted = _sum(counted_answer)
+        if plan.correction:
+            before = taken.get((plan.index, plan.window), (0.0, 0.0))
+            taken[(plan.index, plan.window)] = (before[0] + counted, before[1] + total)
+            continue
         if total > 0 and not counted_answer and plan.counted == "good":
             missing_buckets.add(plan.index)
-        bad = counted if plan.counted == "bad" else max(0.0, total - counted)
-        counts[plan.index][plan.window] = (
-            Counts(bad=min(bad, total), total=total) if total > 0 else None
+        raw[(plan.index, plan.window)] = (counted, total)
+    counts: dict[int, dict[int, Counts | None]] = {i: {} for i in range(len(slos))}
+    excluded: dict[int, Counts] = {}
+    for (index, window), (counted, total) in raw.items():
+        kind = counted_kind(slos[index])
+        out_counted, out_total = taken.get((index, window), (0.0, 0.0))
+        if window == PERIOD and (index, window) in taken:
+            excluded[index] = _counts(kind, out_counted, out_total) or Counts(0.0, 0.0)
+        counts[index][window] = _counts(
+            kind, max(0.0, counted - out_counted), max(0.0, total - out_total)
         )
     for index in sorted(missing_buckets):
         slo = slos[index]
@@ -204,6 +324,7 @@ def evaluate(
             continue
         windows = {w: counts[index].get(w) for w in report_windows(slo)}
         period = counts[index].get(PERIOD)
+        elapsed = period_seconds_at(slo.window, at)
         results.append(
             from_ratios(
                 slo,
@@ -212,10 +333,25 @@ def evaluate(
                 {w: (budget.error_rate(c) if c else None) for w, c in windows.items()},
                 period=period,
                 windows=windows,
-                elapsed=float(period_seconds_at(slo.window, at)),
+                elapsed=float(elapsed),
+                excluded=excluded.get(index),
+                corrected=corrected_spans(slo, at - elapsed, at),
             )
         )
     return results
+
+
+def counted_kind(slo: SLO) -> str:
+    """Whether the SLI's counted query counts bad or good events."""
+    return count_queries(slo.sli, "1m")[0]
+
+
+def _counts(kind: str, counted: float, total: float) -> Counts | None:
+    """Counts from a counted (bad or good) and a total number of events; None when empty."""
+    if total <= 0:
+        return None
+    bad = counted if kind == "bad" else max(0.0, total - counted)
+    return Counts(bad=min(bad, total), total=total)
 
 
 BATCH_SIZE = 16
@@ -242,6 +378,7 @@ def query_plan(slos: Sequence[SLO], at: float) -> list[PlannedQuery]:
     for plan in _plan(slos, at):
         key = slos[plan.index].key
         for part, query in (("counted", plan.counted_query), ("total", plan.total_query)):
+            part = f"{part} corrected out" if plan.correction else part
             serves.setdefault(query, []).append((key, plan.window, part))
             ranges[query] = plan.range
     return [PlannedQuery(query, ranges[query], tuple(used)) for query, used in serves.items()]
