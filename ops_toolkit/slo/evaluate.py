@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError, MetricsError
 from ops_toolkit.metrics.model import MetricsSource, Sample
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
+from ops_toolkit.slo.correction_rules import ACTIVE, fingerprint
 from ops_toolkit.slo.corrections import intervals
 from ops_toolkit.slo.model import SLO, LatencySLI, RawSLI, Window
 from ops_toolkit.slo.queries import (
@@ -77,6 +79,10 @@ class SLOStatus:
     # and each correction's spans inside the period, with its reason.
     excluded: Counts | None = None
     corrected: tuple[CorrectedSpan, ...] = ()
+    # Where the numbers come from: "queries" (raw counters) or "rules" (recorded series),
+    # and why an SLO asked for from rules was answered from queries.
+    source: str = "queries"
+    source_note: str | None = None
 
     @property
     def sli(self) -> float | None:
@@ -471,8 +477,6 @@ def evaluate_recorded(
     Calendar SLOs still get their period so far from raw counters (rules record the nominal
     rolling length), so only they add queries.
     """
-    from ops_toolkit.durations import format_duration
-
     names = {w: f"slo:error_ratio:{format_duration(w)}" for w in windows_of(slos)}
     names[PERIOD] = "slo:error_ratio:period"
     windows = list(names)
@@ -500,12 +504,12 @@ def evaluate_recorded(
             "Prometheus has no slo:error_ratio series: load the rule files from 'ops slo rules' "
             "into it, or report without --use-rules"
         )
-    calendar = [s for s in slos if not s.window.rolling]
+    fallbacks = {s.key: CALENDAR_NOTE for s in slos if not s.window.rolling}
+    fallbacks |= rules_fallbacks([s for s in slos if s.window.rolling], source, at)
+    queried = [s for s in slos if s.key in fallbacks]
     direct = {
-        s.key: st
-        for s, st in zip(
-            calendar, evaluate(calendar, source, at, keep_going=keep_going), strict=True
-        )
+        s.key: replace(st, source_note=fallbacks[s.key])
+        for s, st in zip(queried, evaluate(queried, source, at, keep_going=keep_going), strict=True)
     }
     results = []
     for slo in slos:
@@ -513,16 +517,122 @@ def evaluate_recorded(
             results.append(direct[slo.key])
             continue
         recorded = ratios.get((slo.service, slo.name), {})
-        results.append(
-            from_ratios(
-                slo,
-                at,
-                _ratio(recorded.get(PERIOD)),
-                {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
-                totals=totals.get((slo.service, slo.name), {}),
+        status = from_ratios(
+            slo,
+            at,
+            _ratio(recorded.get(PERIOD)),
+            {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
+            totals=totals.get((slo.service, slo.name), {}),
+        )
+        results.append(replace(status, source="rules"))
+    return results
+
+
+CALENDAR_NOTE = "a calendar period: its period so far is queried (the rules record a fixed length)"
+# How late the rules that know a correction may be seen after it began: the step of the
+# query that finds when they were loaded, and an evaluation interval.
+LOADED_SLACK = 600
+_STEP = 300
+
+
+@dataclass(frozen=True)
+class _Known:
+    """One ``slo:correction:active`` series seen in the period: what it knew, since when."""
+
+    fingerprints: frozenset[str]
+    since: float
+    horizon_end: float | None
+    was_active: bool
+
+
+def rules_fallbacks(slos: Sequence[SLO], source: MetricsSource, at: float) -> dict[str, str]:
+    """SLO key -> why its recorded series are wrong for its period at ``at``.
+
+    Recorded series cannot change the past: a 5m count recorded before the rules knew a
+    correction holds its events. So an SLO is answered from direct queries while a
+    correction of its file that overlaps its period was unknown to the rules loaded then
+    (added later, or loaded after it began, or beyond their horizon), or while the rules
+    applied one its file no longer has. What they knew is read from the labels of
+    ``slo:correction:active`` over the period (two queries, whatever the number of SLOs).
+    """
+    if not slos:
+        return {}
+    span = max(s.window.period_seconds for s in slos) + 3600
+    rng = format_duration(span)
+    first_seen = f"min_over_time(timestamp({ACTIVE})[{rng}:{format_duration(_STEP)}])"
+    answers = source.query_many([first_seen, f"max_over_time({ACTIVE}[{rng}])"], at)
+    for query, answer in zip((first_seen, ACTIVE), answers, strict=True):
+        if isinstance(answer, Exception):
+            raise MetricsError(f"query {query!r} failed: {answer}")
+    seen, active = answers
+    assert not isinstance(seen, Exception) and not isinstance(active, Exception)
+    was_active = {_identity(sample.labels): sample.value > 0 for sample in active}
+    known: dict[tuple[str, str], list[_Known]] = {}
+    for sample in seen:
+        labels = sample.labels
+        end = labels.get("horizon_end")
+        known.setdefault((labels.get("service", ""), labels.get("slo", "")), []).append(
+            _Known(
+                frozenset(labels.get("corrections", "").split()),
+                sample.value,
+                _timestamp(end) if end else None,
+                was_active.get(_identity(labels), True),
             )
         )
-    return results
+    found = {}
+    for slo in slos:
+        reason = _fallback(slo, known.get((slo.service, slo.name), []), at)
+        if reason is not None:
+            found[slo.key] = reason
+    return found
+
+
+def _identity(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _fallback(slo: SLO, known: Sequence[_Known], at: float) -> str | None:
+    """Why ``slo``'s recorded series miss a correction in its period, or None."""
+    start = at - slo.window.period_seconds
+    begin, end = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(at, UTC)
+    ours = {fingerprint(c) for c in slo.corrections}
+    for correction in slo.corrections:
+        spans = intervals([correction], begin, end)
+        if not spans:
+            continue
+        mark = fingerprint(correction)
+        knowing = [k for k in known if mark in k.fingerprints]
+        where = f"{correction.place} ({correction.describe()})"
+        if not knowing:
+            return f"the loaded rules do not know the correction at {where}"
+        since = min(k.since for k in knowing)
+        overlap = spans[0][0].timestamp()
+        if since > overlap + LOADED_SLACK:
+            return (
+                f"the rules that know the correction at {where} were loaded at "
+                f"{_iso(since)}, after it began ({_iso(overlap)})"
+            )
+        horizons = [k.horizon_end for k in knowing if k.horizon_end is not None]
+        if correction.recurring and horizons and spans[-1][0].timestamp() >= max(horizons):
+            return (
+                f"the loaded rules expand the correction at {where} only until "
+                f"{_iso(max(horizons))} (regenerate them: 'ops slo rules')"
+            )
+    for k in known:
+        if k.was_active and k.fingerprints - ours:
+            return "the loaded rules applied a correction its SLO file no longer has"
+    return None
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ratio(value: float | None) -> float | None:

@@ -69,11 +69,18 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
             {"start": _rfc3339(span.start), "end": _rfc3339(span.end), "reason": span.reason}
             for span in status.corrected
         ],
+        "source": status.source,
+        "source_note": status.source_note,
     }
 
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def source_line(status: SLOStatus) -> str:
+    """Why an SLO asked for from recorded series (``--use-rules``) was queried directly."""
+    return f"from direct queries: {status.source_note}"
 
 
 def corrected_note(status: SLOStatus) -> str | None:
@@ -136,6 +143,8 @@ def table(statuses: Sequence[SLOStatus], columns: Sequence[str] = TABLE_COLUMNS)
         note = corrected_note(status)
         if note is not None:
             left.append(f"\n{note}", style="dim")
+        if status.source_note is not None:
+            left.append(f"\n{source_line(status)}", style="dim")
         cells: dict[str, Any] = {
             "SLO": Text(status.slo.key),
             "objective": f"{status.slo.objective:g}% / {status.slo.window.describe()}",
@@ -183,6 +192,10 @@ def markdown(statuses: Sequence[SLOStatus]) -> str:
             events = round(status.excluded.total) if status.excluded else 0
             spans = "; ".join(_span_text(span) for span in status.corrected)
             lines.append(f"- **{status.slo.key}**: {events:,} events corrected out: {spans}")
+    queried = [s for s in sort_worst_first(statuses) if s.source_note is not None]
+    if queried:
+        lines += ["", "Asked from recorded series, answered from direct queries:", ""]
+        lines += [f"- **{s.slo.key}**: {s.source_note}" for s in queried]
     errors = [s for s in statuses if s.error]
     if errors:
         lines += ["", *(f"- **{s.slo.key}**: {s.error}" for s in errors)]
