@@ -166,17 +166,23 @@ def test_use_rules_with_corrections_agrees_or_says_it_queried(
     # Queried directly: the direct report's numbers, exactly.
     for name in ("added-later", "loaded-late"):
         assert {**recorded[name], "source_note": None} == direct[name]
-    # From the rules: the correction's events are out of the recorded counts. The rules
-    # leave out every 5m count that holds a corrected event, so up to 5 minutes of the
-    # incident at each edge weigh less than in the direct report's exact span: 2.5 minutes
-    # of 3% errors in a 3d budget of 0.1% is 1.7% of it per edge.
-    assert recorded["corrected"]["budget_remaining"] == pytest.approx(
-        direct["corrected"]["budget_remaining"], abs=0.04
-    )
-    assert recorded["corrected"]["status"] == direct["corrected"]["status"]
-    assert recorded["uncorrected"]["budget_remaining"] == pytest.approx(
-        direct["uncorrected"]["budget_remaining"], abs=0.02
-    )
+    # From the rules: as in test_rules.py's agreement test, a 3d budget read from recorded
+    # series is within 0.1 of the direct one (the backfilled counts' unaligned times shift
+    # the window's edges, and the incident sits at the end).
+    for name in ("corrected", "uncorrected"):
+        assert recorded[name]["budget_remaining"] == pytest.approx(
+            direct[name]["budget_remaining"], abs=0.1
+        )
+        assert recorded[name]["status"] == direct[name]["status"]
+    # That shift is common to both SLOs (the same counts), so the correction's own effect
+    # agrees more closely. The rules leave out every 5m count that holds a corrected event:
+    # up to 5 minutes of the incident at each edge weigh less than in the direct report's
+    # exact span (2.5 minutes of 3% errors in a 3d budget of 0.1% is 1.7% of it per edge).
+    effect = {
+        source: found["corrected"]["budget_remaining"] - found["uncorrected"]["budget_remaining"]
+        for source, found in (("rules", recorded), ("direct", direct))
+    }
+    assert effect["rules"] == pytest.approx(effect["direct"], abs=0.035)
     # Not vacuous: the correction takes 40 of the incident's 50 minutes out.
     corrected, uncorrected = (direct[n]["budget_remaining"] for n in ("corrected", "uncorrected"))
     assert corrected - uncorrected > 0.2
