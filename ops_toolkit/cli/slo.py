@@ -672,3 +672,67 @@ def convert_command(paths: tuple[str, ...], target: str, directory: str | None) 
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         click.echo(path)
+
+
+@slo.command("correct")
+@click.argument("selector", metavar="SERVICE/SLO")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--start", required=True, metavar="TIME", help="When the span began.")
+@click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
+@click.option("--reason", required=True, help="Why these events do not count (an incident id).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="ops.yaml naming the SLO files (default ./ops.yaml when present).",
+)
+@json_option
+def correct_command(
+    selector: str,
+    paths: tuple[str, ...],
+    start: str,
+    end: str,
+    reason: str,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
+    """Take a span out of SERVICE/SLO's budget: its events count neither good nor bad.
+
+    Appends a one-off correction to the SLO's own file (ops/v1) or to the corrections.yaml
+    beside it (other formats), changing no other byte. TIME is ISO 8601 (UTC without an
+    offset), unix seconds, now, or now-2h; the span may not start in the future.
+
+    \b
+    Examples:
+      ops slo correct search/availability --start 2026-11-03T14:00Z --end 2026-11-03T15:30Z \\
+          --reason "INC-231: bad deploy, rolled back"
+      ops slo correct search/availability --start now-45m --end now --reason INC-232 --json
+    """
+    from datetime import UTC, datetime
+
+    from ops_toolkit.config import load_config
+    from ops_toolkit.slo.correct import add_correction, parse_when
+
+    now = datetime.now(UTC)
+    times = []
+    for option, value in (("--start", start), ("--end", end)):
+        try:
+            times.append(parse_when(value, now))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    where = paths or load_config(config_path).slos
+    written = add_correction(where, selector, times[0], times[1], reason, now)
+    document = {
+        "slo": selector,
+        "file": written.path,
+        "created": written.created,
+        **written.correction.to_dict(),
+    }
+    if as_json:
+        print_json(document)
+        return
+    verb = "created" if written.created else "updated"
+    click.echo(
+        f"{written.path}: {verb}: {selector}: {document['start']} to {document['end']} "
+        f"corrected out ({written.correction.reason})"
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.slo.evaluate import (
     SLOStatus,
+    corrected_intervals,
     correction_ranges,
     period_seconds_at,
     pinned_count_queries,
@@ -42,6 +43,7 @@ def burndown(status: SLOStatus, source: MetricsSource, points: int = 30) -> Burn
         return None
     expected_total = status.period.total * (end - start) / max(1.0, at - start)
     times = [start + (at - start) * k / points for k in range(1, points + 1)]
+    spans = corrected_intervals(slo, start, end)
 
     def counts(counted_query: str, total_query: str, moment: float) -> tuple[float, float]:
         counted_value = sum(s.value for s in source.query(counted_query, moment))
@@ -53,7 +55,7 @@ def burndown(status: SLOStatus, source: MetricsSource, points: int = 30) -> Burn
         counted, counted_query, total_query = count_queries(slo.sli, promql_range(span))
         try:
             counted_value, total_value = counts(counted_query, total_query, moment)
-            for length, until in correction_ranges(slo, moment - span, moment):
+            for length, until in correction_ranges(slo, moment - span, moment, spans):
                 _, pinned_counted, pinned_total = pinned_count_queries(slo, length, until)
                 out_counted, out_total = counts(pinned_counted, pinned_total, moment)
                 counted_value -= out_counted
@@ -70,7 +72,7 @@ def burndown(status: SLOStatus, source: MetricsSource, points: int = 30) -> Burn
     series = tuple(
         (t, 1.0 - bad / budget_events) for t, bad in zip(times, bads, strict=True) if bad == bad
     )
-    corrected = tuple(correction_ranges(slo, start, end))
+    corrected = tuple(correction_ranges(slo, start, end, spans))
     return BurnDown(
         slo.key,
         status.status,

@@ -23,13 +23,14 @@ elapsed time: ``1h`` lasts one hour even across a change of clocks.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ops_toolkit.durations import DurationTooLong, parse_duration, shorten
+from ops_toolkit.durations import DurationTooLong, format_duration, parse_duration, shorten
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ _KEYS = ("start", "end", "cron", "duration", "timezone", "reason")
 _CRON_EXAMPLE = "e.g. '0 2 * * SUN'"
 # A recurring correction longer than this is not a maintenance window but a typo.
 MAX_DURATION = 7 * 86400
+MIN_RECURRENCE = 3600
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,6 @@ class Correction:
 
     def describe(self) -> str:
         """One line for reports: when, then why."""
-        from ops_toolkit.durations import format_duration
-
         if self.cron is not None:
             return (
                 f"every '{self.cron}' ({self.timezone}) for {format_duration(self.duration)}: "
@@ -79,8 +79,6 @@ class Correction:
     def to_dict(self) -> dict[str, object]:
         """The correction as JSON/YAML fields (times as RFC 3339 UTC)."""
         if self.cron is not None:
-            from ops_toolkit.durations import format_duration
-
             return {
                 "cron": self.cron,
                 "duration": format_duration(self.duration),
@@ -128,6 +126,9 @@ def parse_correction(node: Node) -> Correction:
             raise node.child("cron").error(
                 f"not a cron expression: {shorten(cron)!r} ({_CRON_EXAMPLE})"
             )
+        problem = cron_problem(cron)
+        if problem:
+            raise node.child("cron").error(f"{shorten(cron)!r} {problem}")
         if not node.has("duration"):
             raise node.child("duration").error(
                 "is required with cron: how long each window lasts (e.g. 1h)"
@@ -157,6 +158,29 @@ def valid_cron(expression: str) -> bool:
     from croniter import croniter
 
     return len(expression.split()) == 5 and bool(croniter.is_valid(expression))
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a valid cron expression cannot serve as a maintenance window, or None.
+
+    It must fire (``0 0 31 2 *`` never does), and at most once an hour: each window is
+    asked of Prometheus on its own, so a window every 5 minutes would be thousands of
+    queries per report (and is not maintenance but an SLI that needs a better selector).
+    """
+    from croniter import CroniterBadDateError, croniter
+
+    walker = croniter(expression, datetime(2001, 1, 1))
+    try:
+        firings = [walker.get_next(datetime) for _ in range(50)]
+    except CroniterBadDateError:
+        return "never fires"
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(firings)]
+    if min(gaps) < MIN_RECURRENCE:
+        return (
+            f"fires every {format_duration(min(gaps))}; a recurring correction may start at "
+            "most once an hour"
+        )
+    return None
 
 
 def _duration(node: Node) -> int:
@@ -267,6 +291,16 @@ def intervals(corrections: Iterable[Correction], start: datetime, end: datetime)
     return merge(spans)
 
 
+def clip(spans: Iterable[Interval], start: datetime, end: datetime) -> list[Interval]:
+    """Merged ``spans`` cut to ``[start, end]``, so that one expansion serves every window."""
+    clipped = []
+    for begin, finish in spans:
+        begin, finish = max(begin, start), min(finish, end)
+        if begin < finish:
+            clipped.append((begin, finish))
+    return clipped
+
+
 def merge(spans: Iterable[Interval]) -> list[Interval]:
     merged: list[Interval] = []
     for begin, finish in sorted(spans):
@@ -283,7 +317,7 @@ def _spans(correction: Correction, start: datetime, end: datetime) -> Iterable[I
         assert correction.start is not None and correction.end is not None
         yield correction.start, correction.end
         return
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     zone = ZoneInfo(correction.timezone)
     length = timedelta(seconds=correction.duration)
@@ -292,7 +326,10 @@ def _spans(correction: Correction, start: datetime, end: datetime) -> Iterable[I
     local = (start - length - timedelta(days=1)).astimezone(zone).replace(tzinfo=None)
     walker = croniter(correction.cron, local)
     while True:
-        naive: datetime = walker.get_next(datetime)
+        try:
+            naive: datetime = walker.get_next(datetime)
+        except CroniterBadDateError:  # no further firing (parsing refuses crons with none)
+            return
         begin = to_utc(naive, zone)
         if begin >= end:
             return

@@ -20,7 +20,7 @@ from ops_toolkit.metrics.model import MetricsSource, Sample
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
 from ops_toolkit.slo.correction_rules import ACTIVE, fingerprint
-from ops_toolkit.slo.corrections import intervals
+from ops_toolkit.slo.corrections import Interval, clip, intervals
 from ops_toolkit.slo.model import SLO, LatencySLI, RawSLI, Window
 from ops_toolkit.slo.queries import (
     BATCH_LABEL,
@@ -191,8 +191,13 @@ class _Planned:
 def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
     planned = []
     for index, slo in enumerate(slos):
-        for window in (PERIOD, *report_windows(slo)):
-            seconds = period_seconds_at(slo.window, at) if window == PERIOD else window
+        windows = {
+            window: period_seconds_at(slo.window, at) if window == PERIOD else window
+            for window in (PERIOD, *report_windows(slo))
+        }
+        # One expansion of the corrections for the widest window; each window clips it.
+        spans = corrected_intervals(slo, at - max(windows.values()), at)
+        for window, seconds in windows.items():
             span = promql_range(seconds)
             counted, counted_query, total_query = count_queries(slo.sli, span)
             planned.append(
@@ -205,7 +210,7 @@ def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
                     counted_query=counted_query,
                 )
             )
-            for length, end in correction_ranges(slo, at - seconds, at):
+            for length, end in correction_ranges(slo, at - seconds, at, spans):
                 counted, counted_query, total_query = pinned_count_queries(slo, length, end)
                 planned.append(
                     _Planned(
@@ -221,19 +226,31 @@ def _plan(slos: Sequence[SLO], at: float) -> list[_Planned]:
     return planned
 
 
-def correction_ranges(slo: SLO, start: float, end: float) -> list[tuple[int, float]]:
-    """``(seconds, end)`` of each merged corrected span in ``[start, end]`` (unix seconds).
+def corrected_intervals(slo: SLO, start: float, end: float) -> list[Interval]:
+    """The merged UTC spans of the SLO's corrections within ``[start, end]`` (unix seconds)."""
+    if not slo.corrections:
+        return []
+    return intervals(
+        slo.corrections, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    )
+
+
+def correction_ranges(
+    slo: SLO, start: float, end: float, spans: list[Interval] | None = None
+) -> list[tuple[int, float]]:
+    """``(seconds, end)`` of each merged corrected span in ``[start, end]`` (unix seconds);
+    ``spans``: the SLO's spans over a wider range, already expanded.
 
     Lengths are whole seconds, as PromQL ranges are written; a span under a second holds no
     scrape worth taking out.
     """
     if not slo.corrections:
         return []
-    spans = intervals(
-        slo.corrections, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
-    )
+    begin_at, end_at = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+    if spans is None:
+        spans = corrected_intervals(slo, start, end)
     ranges = []
-    for begin, finish in spans:
+    for begin, finish in clip(spans, begin_at, end_at):
         length = round(finish.timestamp() - begin.timestamp())
         if length >= 1:
             ranges.append((length, finish.timestamp()))

@@ -94,6 +94,17 @@ P = "f.yaml: slos[0].corrections[0]"
             id="six fields are not cron's five",
         ),
         pytest.param(
+            '- {cron: "0 0 31 2 *", duration: 1h, reason: x}',
+            f"{P}.cron: '0 0 31 2 *' never fires",
+            id="a cron that never fires",
+        ),
+        pytest.param(
+            '- {cron: "0,30 3 * * *", duration: 10m, reason: x}',
+            f"{P}.cron: '0,30 3 * * *' fires every 30m; a recurring correction may start at "
+            "most once an hour",
+            id="a cron firing more than hourly",
+        ),
+        pytest.param(
             "- {start: 2026-11-03T15:00:00Z, end: 2026-11-03T14:00:00Z, reason: x}",
             f"{P}.end: must be after start (2026-11-03T15:00:00Z), got 2026-11-03T14:00:00Z",
             id="end before start",
