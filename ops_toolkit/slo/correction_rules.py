@@ -33,7 +33,7 @@ from ops_toolkit.slo.model import SLO, SLOFile
 DEFAULT_HORIZON = 90 * 86400
 COUNT_SPAN = 300  # the recorded counts are 5m increases
 # A longer expression is no longer a rule anyone can read, and costs each evaluation.
-MAX_INTERVALS = 1000
+MAX_TERMS = 1000
 ACTIVE = "slo:correction:active"
 
 Span = tuple[float, float]
@@ -115,15 +115,21 @@ def spans(slo: SLO, horizon: Horizon | None) -> list[Span]:
                 "over (ops slo rules --horizon)"
             )
         found += intervals(recurring, horizon.start, horizon.end)
-    merged = merge(found)
-    if len(merged) > MAX_INTERVALS:
+    return [(a.timestamp(), b.timestamp()) for a, b in merge(found)]
+
+
+def slo_active_expr(slo: SLO, horizon: Horizon | None, covered: Sequence[Span]) -> str:
+    """``active_expr`` of the SLO's spans, refused (naming the SLO) when it would hold more
+    than ``MAX_TERMS`` terms: irregular windows over a long horizon."""
+    terms = active_terms(covered)
+    if len(terms) > MAX_TERMS:
         span = format_duration(horizon.seconds) if horizon else "whole"
         raise ConfigError(
-            f"{slo.place}.corrections: {len(merged)} correction windows in the {span} horizon; "
-            f"rules hold at most {MAX_INTERVALS} per SLO: give a shorter --horizon, or fewer, "
-            "longer windows"
+            f"{slo.place}.corrections: their windows take {len(terms)} terms in the {span} "
+            f"horizon; a rule holds at most {MAX_TERMS}: give a shorter --horizon, or windows "
+            "that repeat at a regular step (each run of them is one term)"
         )
-    return [(a.timestamp(), b.timestamp()) for a, b in merged]
+    return _expr(terms)
 
 
 def _number(value: float) -> str:
@@ -139,13 +145,21 @@ def active_expr(covered: Sequence[Span]) -> str:
     ``((vector(time()) > first < last_end) - first) % step > 0 < length``. ``* 0 + 1``
     turns what is kept into 1 and ``or vector(0)`` fills the rest.
     """
+    return _expr(active_terms(covered))
+
+
+def active_terms(covered: Sequence[Span]) -> list[str]:
+    """The terms of ``active_expr``: one per window, or per run of regular windows."""
     extended: list[Span] = []
     for a, b in sorted(covered):
         if extended and a <= extended[-1][1]:
             extended[-1] = (extended[-1][0], max(extended[-1][1], b + COUNT_SPAN))
         else:
             extended.append((a, b + COUNT_SPAN))
-    terms = [_term(run) for run in _runs(extended)]
+    return [_term(run) for run in _runs(extended)]
+
+
+def _expr(terms: Sequence[str]) -> str:
     if not terms:
         return "vector(0)"
     return f"({' or '.join(terms)}) * 0 + 1 or vector(0)"

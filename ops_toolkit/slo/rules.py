@@ -33,12 +33,12 @@ from ops_toolkit.slo.correction_rules import (
     ACTIVE,
     Horizon,
     Span,
-    active_expr,
     active_labels,
     corrected,
     has_corrections,
     horizon_comment,
     needs_horizon,
+    slo_active_expr,
 )
 from ops_toolkit.slo.correction_rules import spans as correction_spans
 from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI, SLOFile
@@ -215,7 +215,7 @@ def _corrected_events(
     one timestamp, so the counts after it read this evaluation's value."""
     if covered is None:
         covered = correction_spans(slo, horizon)
-    rule = _record(ACTIVE, active_expr(covered), slo)
+    rule = _record(ACTIVE, slo_active_expr(slo, horizon, covered), slo)
     rule["labels"] = {**rule["labels"], **active_labels(slo, horizon)}
     return [rule]
 

@@ -202,14 +202,22 @@ def test_recurring_corrections_without_a_horizon_are_refused() -> None:
     )
 
 
-def test_too_many_windows_in_the_horizon_are_refused() -> None:
-    text = SHOP.replace('"0 2 * * SUN", duration: 1h', '"*/10 * * * *", duration: 5m')
-    with pytest.raises(ConfigError) as raised:
-        _rules(text, Horizon(SPRING.start, 7 * 86400))
-    assert str(raised.value) == (
-        "shop.yaml: slos[0].corrections: 1009 correction windows in the 7d horizon; rules hold "
-        "at most 1000 per SLO: give a shorter --horizon, or fewer, longer windows"
+def test_hourly_windows_are_one_term_and_irregular_ones_over_a_long_horizon_refused() -> None:
+    hourly = SHOP.replace(
+        '"0 2 * * SUN", duration: 1h, timezone: Europe/Berlin', '"0 * * * *", duration: 10m'
     )
+    active = _record(_rules(hourly, Horizon(SPRING.start)), "slo:correction:active", "availability")
+    assert active["expr"].count(" or vector(time())") == 0  # the one-off term, then the run
+    assert active["expr"].count("% 3600 > 0 < 900") == 1
+    irregular = SHOP.replace('"0 2 * * SUN", duration: 1h', '"0 1,3,8,20 * * *", duration: 30m')
+    with pytest.raises(ConfigError) as raised:
+        _rules(irregular, Horizon(SPRING.start, 365 * 86400))
+    assert str(raised.value) == (
+        "shop.yaml: slos[0].corrections: their windows take 1461 terms in the 365d horizon; a "
+        "rule holds at most 1000: give a shorter --horizon, or windows that repeat at a "
+        "regular step (each run of them is one term)"
+    )
+    assert _rules(irregular, Horizon(SPRING.start, 90 * 86400))
 
 
 def test_the_rule_file_states_its_horizon_and_it_reads_back() -> None:
