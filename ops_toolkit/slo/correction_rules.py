@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.corrections import Correction, merge
+from ops_toolkit.slo.corrections import Correction, intervals, merge
 from ops_toolkit.slo.model import SLO, SLOFile
 
 DEFAULT_HORIZON = 90 * 86400
@@ -103,8 +103,6 @@ def active_labels(slo: SLO, horizon: Horizon | None) -> dict[str, str]:
 def spans(slo: SLO, horizon: Horizon | None) -> list[Span]:
     """Unix-second spans ``(a, b)`` the SLO's corrections cover: one-off ones whole,
     recurring ones within the horizon; merged and sorted."""
-    from ops_toolkit.slo.corrections import intervals
-
     once = [(c.start, c.end) for c in slo.corrections if not c.recurring]
     recurring = [c for c in slo.corrections if c.recurring]
     found = [(a, b) for a, b in once if a is not None and b is not None]

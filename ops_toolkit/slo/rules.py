@@ -13,6 +13,8 @@ Naming scheme (every series carries ``service`` and ``slo`` plus the SLO file's 
     slo:budget_remaining:period   1 - error ratio over the period / error budget
     slo:objective:ratio           the objective as a ratio (0.999)
     slo:error_budget:ratio        1 - objective
+    slo:correction:active         SLOs with corrections: 1 while the 5m counts hold corrected
+                                  events, which multiplies them out (``correction_rules.py``)
 
 Alerts: ``<Service><Slo>BudgetBurn`` (or the tier's own name), one rule per window pair of
 ``windows.alert_windows`` with its ``for:``, labelled ``severity``, ``tier`` (page/ticket),
