@@ -175,16 +175,16 @@ def test_use_rules_with_corrections_agrees_or_says_it_queried(
         )
         assert recorded[name]["status"] == direct[name]["status"]
     # That shift is common to both SLOs (the same counts), so the correction's own effect
-    # agrees more closely. The rules leave out every 5m count that holds a corrected event:
-    # with counts recorded every 5 minutes, that is 5 minutes more than the direct report's
-    # exact span (the part of the first such count before the start, and of the last one
-    # after the end), here of the incident: 5 minutes of 3% errors in a 3d budget of 0.1% is
-    # 3.5% of it, the rules' effect being the larger.
+    # agrees more closely. The rules leave out every 5m count that holds a corrected event,
+    # so more than the direct report's exact span: the part of the first such count before
+    # the start (before the incident here: nothing to speak of) and of the last one after
+    # the end, which depends on where promtool's 5m steps fall: up to 5 minutes of the
+    # incident's 3% errors, 3.5% of a 3d budget of 0.1%, always on the rules' side.
     effect = {
         source: found["corrected"]["budget_remaining"] - found["uncorrected"]["budget_remaining"]
         for source, found in (("rules", recorded), ("direct", direct))
     }
-    assert 0 <= effect["rules"] - effect["direct"] <= 0.035 + 0.015  # and the noise
+    assert -0.01 <= effect["rules"] - effect["direct"] <= 0.035 + 0.015  # and the noise
     # Not vacuous: the correction takes 40 of the incident's 50 minutes out.
     corrected, uncorrected = (direct[n]["budget_remaining"] for n in ("corrected", "uncorrected"))
     assert corrected - uncorrected > 0.2
