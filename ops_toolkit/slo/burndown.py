@@ -9,10 +9,10 @@ corrected spans come with the chart so that it can shade them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ops_toolkit.metrics.model import MetricsSource
+from ops_toolkit.metrics.pool import concurrent_map
 from ops_toolkit.slo.evaluate import (
     SLOStatus,
     corrected_intervals,
@@ -66,8 +66,7 @@ def burndown(status: SLOStatus, source: MetricsSource, points: int = 30) -> Burn
         except Exception:  # a missing point is left out of the chart, not fatal
             return float("nan")
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        bads = list(pool.map(bad_until, times))
+    bads = concurrent_map(bad_until, times, 4)
     budget_events = slo.budget * expected_total
     series = tuple(
         (t, 1.0 - bad / budget_events) for t, bad in zip(times, bads, strict=True) if bad == bad
