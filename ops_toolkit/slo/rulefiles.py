@@ -57,9 +57,10 @@ def stale_files(generated: Mapping[str, str], directory: str) -> list[str]:
         for name in sorted(os.listdir(directory)):
             path = os.path.join(directory, name)
             rules_of_test = _tests_of(name)
-            with_tests = f"{rules_of_test}".removesuffix(".rules.yaml") + ".rules.test.yaml"
-            if name not in generated and rules_of_test in generated and with_tests not in generated:
-                continue  # tests of a current SLO file: judged only with --tests
+            if rules_of_test is not None and rules_of_test in generated and name not in generated:
+                tests = rules_of_test.removesuffix(".rules.yaml") + ".rules.test.yaml"
+                if tests not in generated:
+                    continue  # tests of a current SLO file: judged only with --tests
             if name not in generated and name.endswith(GENERATED_SUFFIXES):
                 with open(path, encoding="utf-8") as handle:
                     if handle.readline().startswith(GENERATED_MARK):
