@@ -86,6 +86,10 @@ COMMANDS: dict[str, Outcome] = {
         "the gate stops while it burns",
         "the worked example's last hour pages: a rollout gate stops while the budget burns fast",
     ),
+    'ops slo correct search/availability --start 2026-11-16T08:10:00Z --end 2026-11-16T09:00:00Z --reason "INC-232: bad deploy, rolled back"': Outcome(
+        0, "slos/search.yaml: updated: search/availability: 2026-11-16T08:10:00Z to"
+    ),
+    "ops slo gate search/availability -o json": Outcome(0, '"verdict": "go"'),
     "ops slo rules --dir alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
     "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
