@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from ops_toolkit.slo.queries import (
 from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
+DIRECT, RECORDED = "direct", "recorded"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class SLOStatus:
     windows: dict[int, Counts | None] = field(default_factory=dict)
     error: str | None = None
     elapsed: float = 0.0  # seconds of a calendar period so far
+    source: str = "direct"  # DIRECT: raw counters; RECORDED: the series 'ops slo rules' records
 
     @property
     def sli(self) -> float | None:
@@ -494,16 +496,89 @@ def evaluate_recorded(
             results.append(direct[slo.key])
             continue
         recorded = ratios.get((slo.service, slo.name), {})
-        results.append(
-            from_ratios(
-                slo,
-                at,
-                _ratio(recorded.get(PERIOD)),
-                {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
-                totals=totals.get((slo.service, slo.name), {}),
-            )
+        status = from_ratios(
+            slo,
+            at,
+            _ratio(recorded.get(PERIOD)),
+            {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
+            totals=totals.get((slo.service, slo.name), {}),
         )
+        results.append(replace(status, source=RECORDED))
     return results
+
+
+def recorded_names(slo: SLO) -> list[str]:
+    """The recorded series a rolling SLO's report reads (``ops slo rules`` writes them)."""
+    from ops_toolkit.durations import format_duration
+
+    names = ["slo:error_ratio:period"]
+    names += [f"slo:error_ratio:{format_duration(w)}" for w in report_windows(slo)]
+    if slo.alerting.min_events:
+        names += [f"slo:total_events:{format_duration(p.long)}" for p in alert_windows(slo)]
+    return names
+
+
+PRESENT_QUERY = (
+    'group by (__name__, service, slo) ({__name__=~"slo:(error_ratio|total_events):.+"})'
+)
+
+
+def recorded_series(source: MetricsSource, at: float) -> set[tuple[str, str, str]]:
+    """(name, service, slo) of every recorded SLO series fresh at ``at``: one query.
+
+    Fresh as Prometheus means it for an instant query: a sample in the 5 minutes before
+    ``at`` and no staleness marker since (a rule removed or failing stops being fresh).
+    """
+    return {
+        (s.labels.get("__name__", ""), s.labels.get("service", ""), s.labels.get("slo", ""))
+        for s in source.query(PRESENT_QUERY, at)
+    }
+
+
+def choose_source(slo: SLO, present: set[tuple[str, str, str]]) -> str:
+    """Where an SLO's report comes from: the one place that decides.
+
+    Recorded series when every one the SLO reads exists and is fresh (a team that deployed
+    the rules gets the cheap path without a flag); direct queries otherwise, and always for
+    a calendar SLO (the rules record rolling windows).
+    """
+    if not slo.window.rolling:
+        return DIRECT
+    wanted = recorded_names(slo)
+    return RECORDED if all((n, slo.service, slo.name) in present for n in wanted) else DIRECT
+
+
+def evaluate_auto(
+    slos: Sequence[SLO],
+    source: MetricsSource,
+    at: float,
+    *,
+    keep_going: bool = False,
+    use_rules: bool | None = None,
+) -> list[SLOStatus]:
+    """Statuses from recorded series where they are there and fresh, direct queries elsewhere.
+
+    ``use_rules`` True or False forces one source for all (``--use-rules``, ``--direct``);
+    each status says which source it came from.
+    """
+    if use_rules is False:
+        return evaluate(slos, source, at, keep_going=keep_going)
+    if use_rules:
+        return evaluate_recorded(slos, source, at, keep_going=keep_going)
+    try:
+        present = recorded_series(source, at)
+    except MetricsError:
+        present = set()  # the direct queries say what is wrong, naming their query
+    chosen = {slo.key: choose_source(slo, present) for slo in slos}
+    recorded = [slo for slo in slos if chosen[slo.key] == RECORDED]
+    direct = [slo for slo in slos if chosen[slo.key] == DIRECT]
+    found: dict[str, SLOStatus] = {}
+    if recorded:
+        statuses = evaluate_recorded(recorded, source, at, keep_going=keep_going)
+        found.update((s.slo.key, s) for s in statuses)
+    if direct:
+        found.update((s.slo.key, s) for s in evaluate(direct, source, at, keep_going=keep_going))
+    return [found[slo.key] for slo in slos]
 
 
 def _ratio(value: float | None) -> float | None:

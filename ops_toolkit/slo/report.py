@@ -62,6 +62,7 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
         "burn_rates": {format_duration(w): _number(r) for w, r in sorted(rates.items())},
         "status": status.status,
         "runbook": status.slo.runbook,
+        "source": status.source,
     }
 
 
