@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS events (
     key TEXT PRIMARY KEY,
     seen_at REAL NOT NULL
 );
+-- the prunes that run with every processed payload, in its write transaction: without
+-- these, each one scanned every event and inbox row kept (30 days' worth)
+CREATE INDEX IF NOT EXISTS events_seen ON events(seen_at);
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox(processed, received_at);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     created_at REAL NOT NULL,
@@ -48,6 +52,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     claimed_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
+-- due()'s "no earlier entry of its group pending": without it, each candidate scanned every
+-- pending entry (quadratic in a storm queued behind one channel's pacing)
+CREATE INDEX IF NOT EXISTS outbox_group ON outbox(group_key, channel, id);
 CREATE TABLE IF NOT EXISTS threads (
     group_key TEXT NOT NULL,
     channel TEXT NOT NULL,
@@ -129,6 +136,7 @@ class Store:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
+        self._writing = _WriteTurn()
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -158,18 +166,21 @@ class Store:
             self._local.db = connection
         return connection
 
-    def _transaction(self) -> Any:
-        return _Transaction(self.db)
+    def _transaction(self, *, urgent: bool = False) -> Any:
+        return _Transaction(self.db, self._writing, urgent)
 
     def transaction(self) -> Any:
         """BEGIN IMMEDIATE ... COMMIT on this thread's connection (for escalations)."""
-        return _Transaction(self.db)
+        return _Transaction(self.db, self._writing)
 
     # -- intake --------------------------------------------------------------------------
 
     def accept(self, payloads: Sequence[tuple[str, int]], now: float) -> list[int]:
-        """Commit (body, alert count) payloads to the inbox in one transaction; their ids."""
-        with self._transaction() as db:
+        """Commit (body, alert count) payloads to the inbox in one transaction; their ids.
+
+        Webhooks wait for this commit: it writes before any loop waiting to (``_WriteTurn``).
+        """
+        with self._transaction(urgent=True) as db:
             ids = []
             for body, _ in payloads:
                 cursor = db.execute(
@@ -186,12 +197,15 @@ class Store:
         the lock shows whether intake could commit now.
         """
         db = self.db
+        if not self._writing.acquire(timeout=timeout):
+            raise sqlite3.OperationalError("database is locked (by a writer of this process)")
         db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         try:
             db.execute("BEGIN IMMEDIATE")
             db.execute("ROLLBACK")
         finally:
             db.execute("PRAGMA busy_timeout=30000")
+            self._writing.release()
 
     def inbox_depth(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").fetchone()[0])
@@ -480,18 +494,75 @@ class Store:
         }
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+class _WriteTurn:
+    """Whose turn it is to write, among the threads of this process; intake goes first.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    The threads of ``ops serve`` (intake writer, processing, delivery, timers) each have a
+    connection, and SQLite lets one write at a time. Left to SQLite, a writer that finds the
+    lock taken sleeps in its busy handler (1, 2, 5, ... up to 100 ms between tries) however
+    soon the lock is free: that sleep was most of the intake's p99 (issue 15). Waiting here
+    instead, the next writer starts as soon as the last one commits, and an ``urgent`` one
+    (the intake's group commit, which webhooks wait for) before the loops that are waiting:
+    a webhook waits for at most the one transaction under way. Other processes (the CLI on
+    the same file) still meet SQLite's busy timeout. Re-entrant, like the lock it replaces.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent = 0
+
+    def acquire(self, *, urgent: bool = False, timeout: float | None = None) -> bool:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            self._urgent += urgent
+            try:
+                free = self._changed.wait_for(
+                    lambda: self._owner is None and (urgent or not self._urgent), timeout
+                )
+            finally:
+                self._urgent -= urgent
+                if urgent:
+                    self._changed.notify_all()  # the loops may go when no intake waits
+            if not free:
+                return False
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if not self._depth:
+                self._owner = None
+                self._changed.notify_all()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error, in this process's turn to write."""
+
+    def __init__(self, db: sqlite3.Connection, turn: _WriteTurn, urgent: bool = False) -> None:
         self.db = db
+        self.turn = turn
+        self.urgent = urgent
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.turn.acquire(urgent=self.urgent)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.turn.release()
+            raise
         return self.db
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self.turn.release()
 
 
 def _insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
