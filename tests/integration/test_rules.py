@@ -58,8 +58,9 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
     check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
     # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs,
-    # NoData for the total and for the bad or good series or the bucket)
-    assert "SUCCESS: 104 rules found" in check.stdout
+    # NoData for the total and for the bad or good series or the bucket), and the
+    # slo:correction:active series of ingestion-freshness, the one with a correction
+    assert "SUCCESS: 105 rules found" in check.stdout
     tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())
@@ -362,7 +363,7 @@ def test_a_report_reads_fresh_recorded_series_without_a_flag(
     direct, _ = report("--at", str(end), "--direct")
     sources = {str(d["slo"]): d["source"] for d in auto}
     assert sources == {str(d["slo"]): d["source"] for d in forced}
-    recorded = sorted(name for name, source in sources.items() if source == "recorded")
+    recorded = sorted(name for name, source in sources.items() if source == "rules")
     assert recorded == [  # the calendar SLO: direct (the rules record rolling windows)
         "answer-accuracy",
         "answer-latency",
@@ -372,14 +373,14 @@ def test_a_report_reads_fresh_recorded_series_without_a_flag(
         "latency-three-days",
     ]
     assert [d["budget_remaining"] for d in auto] == [d["budget_remaining"] for d in forced]
-    assert {d["source"] for d in direct} == {"direct"}
+    assert {d["source"] for d in direct} == {"queries"}
     assert said == (
         f"source: recorded series for 6 of {len(auto)} SLO(s), direct queries for the rest "
         "(--direct to query raw counters for all)\n"
     )
     # An hour after the last recorded sample the series are stale: every SLO goes direct.
     later, said = report("--at", str(end + 3600))
-    assert {d["source"] for d in later} == {"direct"} and said == ""
+    assert {d["source"] for d in later} == {"queries"} and said == ""
 
 
 def test_use_rules_without_recorded_series_says_what_to_do(

@@ -108,9 +108,13 @@ def test_report_json_has_exactly_the_documented_keys(worked_prometheus: LoadedPr
         "burn_rates",
         "status",
         "runbook",
+        "excluded_events",
+        "excluded_bad",
+        "corrections",
         "source",
+        "source_note",
     }
-    assert documents[0]["source"] == "direct"  # no recorded series in this Prometheus
+    assert documents[0]["source"] == "queries"  # no recorded series in this Prometheus
     assert set(documents[0]["burn_rates"]) == {"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
     assert documents[0]["objective"] == 99.9
     assert 0 <= documents[0]["sli"] <= 1

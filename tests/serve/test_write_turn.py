@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.store.sqlite import SQLiteDatabase
 
 Order = list[tuple[str, str]]
 
@@ -17,7 +18,9 @@ Order = list[tuple[str, str]]
 def traced(store: Store, order: Order) -> None:
     """Record this thread's BEGIN and COMMIT statements, in the order SQLite is asked."""
     name = threading.current_thread().name
-    store.db.set_trace_callback(
+    database = store.database
+    assert isinstance(database, SQLiteDatabase)
+    database.connection.set_trace_callback(
         lambda sql: (
             order.append((name, sql.split()[0])) if sql.startswith(("BEGIN", "COMMIT")) else None
         )
@@ -94,7 +97,9 @@ def test_the_intake_commit_goes_before_a_loop_that_waited_longer(tmp_path: Path)
 def test_the_prunes_and_the_due_query_use_an_index(tmp_path: Path) -> None:
     """Each processed payload prunes old events and inbox rows in its write transaction,
     and the deliverer asks for due entries every few ms: none may scan a whole table."""
-    db = Store(str(tmp_path / "s.db")).db
+    database = Store(str(tmp_path / "s.db")).database
+    assert isinstance(database, SQLiteDatabase)
+    db = database.connection
     plans = {
         "events": "DELETE FROM events WHERE seen_at < 1",
         "inbox": "DELETE FROM inbox WHERE (processed = 1 AND received_at < 1) "
@@ -108,7 +113,7 @@ def test_the_prunes_and_the_due_query_use_an_index(tmp_path: Path) -> None:
         name: [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
         for name, sql in plans.items()
     }
-    assert details["events"] == ["SEARCH events USING INDEX events_seen (seen_at<?)"]
+    assert details["events"] == ["SEARCH events USING INDEX events_seen_at (seen_at<?)"]
     assert all("SCAN" not in line for line in details["inbox"]), details["inbox"]
     assert (
         "SEARCH e USING INDEX outbox_group (group_key=? AND channel=? AND id<?)" in details["due"]
