@@ -6,7 +6,8 @@ the step's process group. rundoc (the Python peer, from PyPI) is installed in it
 environment under the cache directory; if it cannot be installed, its column says why.
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
-that each tool's start-up is not spread over the steps; each time is the best of a few runs. Targets: ops at most 2x bare bash per
+that each tool's start-up is not spread over the steps; the three tools' runs are interleaved round by round and each
+time is the best of its rounds. Targets: ops at most 2x bare bash per
 step, at most half of rundoc's, and flat from 10 to 1,000 steps.
 """
 
@@ -44,18 +45,14 @@ def rundoc() -> Path | str:
     return executable
 
 
-def timed(run: Callable[[], object], repeats: int) -> float:
-    """The best of ``repeats`` runs: the machine is shared, and noise only adds time."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+def once(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
-def repeats(steps: int) -> int:
-    return 7 if steps <= 10 else 3 if steps <= 100 else 2
+def rounds(steps: int) -> int:
+    return 9 if steps <= 10 else 5 if steps <= 100 else 3
 
 
 def write(path: Path, steps: int, attributes: bool) -> Path:
@@ -71,26 +68,24 @@ def ops_run(work: Path, steps: int) -> float:
     path = write(work / f"ops-{steps}.md", steps, attributes=True)
     argv = [sys.executable, "-m", "ops_toolkit", "runbook", "run", str(path), "--json"]
     argv += ["--non-interactive", "--state-dir", str(work / "state")]
-    return timed(
+    return once(
         lambda: subprocess.run(
             argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        ),
-        repeats(steps),
+        )
     )
 
 
 def rundoc_run(executable: Path, work: Path, steps: int) -> float:
     # rundoc reads a front matter as text; it has no state or audit to write.
     path = write(work / f"rundoc-{steps}.md", steps, attributes=False)
-    return timed(
+    return once(
         lambda: subprocess.run(
             [str(executable), "run", str(path)],
             check=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        ),
-        repeats(steps),
+        )
     )
 
 
@@ -99,7 +94,33 @@ def bare(steps: int) -> float:
         for _ in range(steps):
             subprocess.run(["bash", "-c", "true"], check=True)
 
-    return timed(run, repeats(steps))
+    return once(run)
+
+
+def measure(work: Path, peer: Path | str, steps: int) -> tuple[float, float, float | None]:
+    """Per-step ms of bare bash, ops and rundoc, their runs interleaved round by round.
+
+    Interleaved, so that the load of a shared machine falls on the three alike; each figure
+    is the best of its rounds (noise only adds time), and marginal: (N steps - 1 step) / (N - 1).
+    """
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float) -> None:
+        best[name] = min(best.get(name, float("inf")), seconds)
+
+    for _ in range(rounds(steps)):
+        keep("bare", bare(steps))
+        keep("ops 1", ops_run(work, 1))
+        keep("ops", ops_run(work, steps))
+        if isinstance(peer, Path):
+            keep("rundoc 1", rundoc_run(peer, work, 1))
+            keep("rundoc", rundoc_run(peer, work, steps))
+    per_step = {
+        name: (best[name] - best[f"{name} 1"]) / (steps - 1) * 1000
+        for name in ("ops", "rundoc")
+        if name in best
+    }
+    return best["bare"] / steps * 1000, per_step["ops"], per_step.get("rundoc")
 
 
 def main() -> None:
@@ -108,22 +129,14 @@ def main() -> None:
         print(f"step_overhead: {peer}; measuring ops against bare bash only")
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
-        ops_one = ops_run(work, 1)
-        peer_one = rundoc_run(peer, work, 1) if isinstance(peer, Path) else 0.0
-        print(
-            f"step_overhead: start-up ops {ops_one * 1000:.0f} ms"
-            + (f", rundoc {peer_one * 1000:.0f} ms" if isinstance(peer, Path) else "")
-            + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-        )
+        print(f"step_overhead: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(
             f"{'steps':>6} {'bare ms':>8} {'ops ms':>8} {'rundoc ms':>10} {'ops/bare':>9}"
             f" {'ops/rundoc':>11}  (per step)"
         )
         for steps in SIZES:
-            bare_ms = bare(steps) / steps * 1000
-            ops_ms = (ops_run(work, steps) - ops_one) / (steps - 1) * 1000
-            if isinstance(peer, Path):
-                peer_ms = (rundoc_run(peer, work, steps) - peer_one) / (steps - 1) * 1000
+            bare_ms, ops_ms, peer_ms = measure(work, peer, steps)
+            if peer_ms is not None:
                 peer_text, ratio = f"{peer_ms:10.2f}", f"{ops_ms / peer_ms:11.2f}"
             else:
                 peer_text, ratio = f"{'-':>10}", f"{'-':>11}"
@@ -131,6 +144,7 @@ def main() -> None:
                 f"{steps:>6} {bare_ms:8.2f} {ops_ms:8.2f} {peer_text} {ops_ms / bare_ms:9.2f}"
                 f" {ratio}"
             )
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("targets: ops/bare <= 2, ops/rundoc <= 0.5, ops per step flat from 10 to 1,000")
 
 

@@ -184,10 +184,12 @@ def validate_command(
     help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
 )
 @click.option(
-    "--use-rules",
-    is_flag=True,
-    help="Read the series 'ops slo rules' records: one query per window for all SLOs.",
+    "--use-rules/--no-use-rules",
+    default=None,
+    help="Force the series 'ops slo rules' records (one query per window for all SLOs), or "
+    "direct queries. Default: recorded series for each SLO whose series exist and are fresh.",
 )
+@click.option("--direct", is_flag=True, help="Direct queries only (the same as --no-use-rules).")
 @click.option(
     "--explain",
     is_flag=True,
@@ -200,7 +202,8 @@ def report_command(
     at: str | None,
     output: str,
     keep_going: bool,
-    use_rules: bool,
+    use_rules: bool | None,
+    direct: bool,
     channel: str | None,
     chart: str | None,
     once: bool,
@@ -220,11 +223,12 @@ def report_command(
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z -o json
       ops slo report -o wide       # every column, whatever the terminal width
       ops slo report --use-rules   # recorded series: cost does not grow with SLOs
+      ops slo report --direct      # raw counters, even where rules recorded
       ops slo report --explain     # the queries it would send, and what for
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
-    from ops_toolkit.slo.evaluate import evaluate, evaluate_recorded
+    from ops_toolkit.slo.evaluate import RECORDED, evaluate_auto
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
     config = load_config(config_path)
@@ -237,19 +241,31 @@ def report_command(
         _run_schedule(config, name, force, console)
         return
     slos = load_slos(paths or config.slos)
-    if explain:
+    if direct:
+        if use_rules:
+            raise click.UsageError("--direct and --use-rules contradict each other")
+        use_rules = False
+    if explain:  # without --use-rules: the direct plan (auto mode would ask what is recorded)
         from ops_toolkit.slo.evaluate import query_plan
         from ops_toolkit.slo.windows import windows_of
 
-        direct = [s for s in slos if not (use_rules and s.window.rolling)]
+        queried = [s for s in slos if not (use_rules and s.window.rolling)]
         rolling = [s for s in slos if use_rules and s.window.rolling]
-        plan = query_plan(direct, _parse_at(at))
+        plan = query_plan(queried, _parse_at(at))
         click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
         return
     prometheus = prometheus or datasource_url(slos)
-    run = evaluate_recorded if use_rules else evaluate
     source = _source(prometheus, timeout, one_deadline=True)
-    statuses = run(slos, source, _parse_at(at), keep_going=keep_going)
+    statuses = evaluate_auto(
+        slos, source, _parse_at(at), keep_going=keep_going, use_rules=use_rules
+    )
+    recorded = sum(1 for s in statuses if s.source == RECORDED)
+    if use_rules is None and recorded:
+        click.echo(
+            f"source: recorded series for {recorded} of {len(statuses)} SLO(s), direct "
+            "queries for the rest (--direct to query raw counters for all)",
+            err=True,
+        )
     for status in statuses:
         if status.error:
             click.echo(f"Error: {status.error}", err=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,23 +108,30 @@ class AuditLog:
 
 
 class _Sync:
-    """The sync to disk of an appended line (the data and the file's new size), then close."""
+    """The sync to disk of an appended line (the data and the file's new size), then close.
+
+    Runs on one long-lived thread per process: starting a thread per step cost more than
+    the sync it waited for (issue 15).
+    """
+
+    _worker: ThreadPoolExecutor | None = None
 
     def __init__(self, handle: int) -> None:
         self.handle = handle
-        self.failure: OSError | None = None
-        self.thread = threading.Thread(target=self._run, name="audit-sync", daemon=True)
-        self.thread.start()
+        if _Sync._worker is None:
+            _Sync._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sync")
+        self.done = _Sync._worker.submit(self._run)
 
-    def _run(self) -> None:
+    def _run(self) -> OSError | None:
         try:
             os.fdatasync(self.handle)
         except OSError as exc:
-            self.failure = exc
+            return exc
         finally:
             os.close(self.handle)
+        return None
 
     def wait_or_raise(self, log: AuditLog) -> None:
-        self.thread.join()
-        if self.failure is not None:
-            raise log._error(self.failure) from None
+        failure = self.done.result()
+        if failure is not None:
+            raise log._error(failure) from None

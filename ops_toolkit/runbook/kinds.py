@@ -72,16 +72,19 @@ class ShellKind:
         env = {**ctx.env, **asked}
         if ctx.options.background:
             return self._start_background(step, ctx, script, env)
-        with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
-            exported = os.path.join(directory, "exports")
-            argv = self.argv(step, ctx, dump_exports(exported) + script)
-            try:
+        argv = self.argv(step, ctx, script)
+        exports: dict[str, str] = {}
+        try:
+            if may_change_environment(argv[0], script, env):
+                with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
+                    exported = os.path.join(directory, "exports")
+                    argv[-1] = dump_exports(exported) + script
+                    result = _run_masked(step, ctx, argv, env)
+                    exports = read_exports(exported, ctx.env)
+            else:
                 result = _run_masked(step, ctx, argv, env)
-            except OSError as exc:
-                return Attempt(
-                    "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
-                )
-            exports = read_exports(exported, ctx.env)
+        except OSError as exc:
+            return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
         attempt = _judge(result, ctx)
         return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
 
@@ -120,6 +123,30 @@ def dump_exports(path: str) -> str:
     import shlex
 
     return f"trap {shlex.quote(f'env -0 > {shlex.quote(path)}')} EXIT; "
+
+
+# What a script must contain to change its exported environment, in the shells ops knows
+# (sh, dash, bash): an assignment (``NAME=``, ``${NAME:=...}``, arithmetic ``++``/``--``), a
+# builtin that sets or exports variables, or code read at run time (``source``, ``.``,
+# ``eval``). A script with none of them (most steps: ``kubectl rollout status ...``) cannot
+# export anything, so it runs without the EXIT trap, whose ``env -0`` costs a fork and an
+# exec per step (as much as the step's own shell: measured in bench/step_overhead.py).
+# False alarms (``--flag=x``, a comment) only cost that fork.
+_MAY_SET = re.compile(
+    r"=|\+\+|--|\b(?:export|declare|typeset|readonly|local|source|eval|set|shopt|read|"
+    r"readarray|mapfile|getopts|printf|let|for|select|coproc|wait|alias|enable|builtin|"
+    r"command)\b|(?:^|[\s;&|(){}`])\.(?:[\s;&|)}`]|$)"
+)
+_KNOWN_SHELLS = frozenset({"sh", "dash", "bash"})
+# Files a shell reads before the script: whatever they export, ops cannot see in the text.
+_STARTUP_FILES = ("BASH_ENV", "ENV")
+
+
+def may_change_environment(shell: str, script: str, env: Mapping[str, str]) -> bool:
+    """Whether ``script`` could export a variable (so its environment is dumped at exit)."""
+    if os.path.basename(shell) not in _KNOWN_SHELLS or any(env.get(n) for n in _STARTUP_FILES):
+        return True
+    return _MAY_SET.search(script) is not None
 
 
 _PROMPT = re.compile(r"^([ \t]*)\$ ", re.MULTILINE)

@@ -102,8 +102,11 @@ class InboxDepth:
 
     Reading it runs five store queries; run on the event loop for every request, they held
     up every other request meanwhile (intake p99 19 times the empty handler's). Now one
-    read on a worker thread serves every request that arrives within ``max_age`` seconds
-    of it, and a read that fails fails those requests alike (503: the store cannot commit).
+    read on a worker thread at most every ``max_age`` seconds serves every request, and no
+    request waits for it once a reading is known: a request answers from the last reading
+    while the next one runs (a request that waited for the refresh was the slowest of its
+    second). Until a first reading, and after a read that failed, requests wait for the next
+    one, and a read that fails fails those requests alike (503: the store cannot commit).
     The bound stays approximate, as it was: the writer's own backlog is added exactly.
     """
 
@@ -118,14 +121,29 @@ class InboxDepth:
         self.clock = clock
         self._reading: asyncio.Future[dict[str, float]] | None = None
         self._read_at = 0.0
+        self._known: float | None = None  # the last reading that succeeded, while current
 
     async def get(self) -> float:
         now = self.clock()
         if self._reading is None or (self._reading.done() and now - self._read_at > self.max_age):
             self._read_at = now
             self._reading = asyncio.ensure_future(asyncio.to_thread(self.stats))
+            self._reading.add_done_callback(self._keep)
+        if self._known is not None:
+            return self._known
         stats = await asyncio.shield(self._reading)
         return stats.get("inbox_depth", 0)
+
+    async def settled(self) -> None:
+        """Wait for the read under way, if any (its failure is for the requests to see)."""
+        if self._reading is not None:
+            await asyncio.wait([self._reading])
+
+    def _keep(self, reading: asyncio.Future[dict[str, float]]) -> None:
+        if reading.cancelled() or reading.exception() is not None:
+            self._known = None  # the next requests wait for a reading, and fail with it
+        else:
+            self._known = reading.result().get("inbox_depth", 0)
 
 
 @dataclass

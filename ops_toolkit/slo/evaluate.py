@@ -32,6 +32,7 @@ from ops_toolkit.slo.queries import (
 from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
+DIRECT, RECORDED = "queries", "rules"  # where an SLOStatus's numbers come from
 
 
 @dataclass(frozen=True)
@@ -378,6 +379,7 @@ def _counts(kind: str, counted: float, total: float) -> Counts | None:
 
 
 BATCH_SIZE = 16
+MAX_GROUP = 64  # label values in one grouped query's regex
 
 
 @dataclass(frozen=True)
@@ -389,12 +391,106 @@ class PlannedQuery:
     serves: tuple[tuple[str, int, str], ...]
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """Where the answer to one distinct count query comes from: query ``index`` of the
+    plan, all of it, or (grouped) its samples whose ``label`` is ``value``."""
+
+    index: int
+    label: str | None = None
+    value: str = ""
+
+
+_COUNT = re.compile(
+    r"sum\(increase\((?P<metric>[A-Za-z_:][A-Za-z0-9_:]*)\{(?P<matchers>[^{}]*)\}"
+    r"\[(?P<range>[0-9a-z]+)\]\)\)"
+)
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"\\]*)"\s*(?:,|$)')
+
+
+def _matchers(text: str) -> list[tuple[str, str, str]] | None:
+    """``a="b",c=~"d"`` as (label, op, value); None for what this simple reader does not
+    take (escapes, other quotes): such a query is asked alone, as written."""
+    found, position = [], 0
+    text = text.strip()
+    while position < len(text):
+        match = _MATCHER.match(text, position)
+        if match is None:
+            return None
+        found.append((match.group(1), match.group(2), match.group(3)))
+        position = match.end()
+    return found
+
+
+def _group_keys(query: str) -> list[tuple[tuple[str, ...], str, str]]:
+    """The ways ``query`` can join a ``sum by (label)`` group: (group key, label, value)."""
+    match = _COUNT.fullmatch(query)
+    matchers = _matchers(match.group("matchers")) if match else None
+    if match is None or matchers is None:
+        return []
+    keys = []
+    for number, (label, op, value) in enumerate(matchers):
+        if op != "=" or not value or any(m[0] == label for m in matchers[number + 1 :]):
+            continue
+        others = tuple(f'{m[0]}{m[1]}"{m[2]}"' for m in matchers if m[0] != label)
+        keys.append(((match.group("metric"), match.group("range"), label, *others), label, value))
+    return keys
+
+
+def _grouped(metric: str, span: str, label: str, others: tuple[str, ...], values: list[str]) -> str:
+    alternatives = "|".join(_regex_literal(value) for value in values)
+    inner = ",".join((*others, f'{label}=~"{alternatives}"'))
+    return f"sum by ({label}) (increase({metric}{{{inner}}}[{span}]))"
+
+
+def _regex_literal(value: str) -> str:
+    """``value`` matched literally by an RE2 alternative inside a PromQL string."""
+    return "".join(f"\\\\{char}" if char in r".^$*+?()[]{}|\\" else char for char in value)
+
+
+def _physical(queries: list[str]) -> tuple[list[str], list[_Asked]]:
+    """The queries to send for the distinct count ``queries``, and where each one's answer is.
+
+    Count queries over one metric and range whose selectors differ only in one label's
+    value (8 services' availability) become one ``sum by (label)`` query with the values
+    as an anchored alternation: on the bench's 30 days of data, one such 30d query over 8
+    services took Prometheus 96 ms against 8 x 22 ms asked one by one (issue 15). Groups
+    are chosen largest first; a query that fits none is sent as written.
+    """
+    candidates: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+    labels: dict[tuple[str, ...], str] = {}
+    ways = [_group_keys(query) for query in queries]
+    for number, keys in enumerate(ways):
+        for key, label, value in keys:
+            candidates.setdefault(key, []).append((number, value))
+            labels[key] = label
+    placed: dict[int, _Asked] = {}
+    sent: list[str] = []
+    for key in sorted(candidates, key=lambda k: -len(candidates[k])):
+        members = [(n, v) for n, v in candidates[key] if n not in placed]
+        while len(members) >= 2:
+            chunk, members = members[:MAX_GROUP], members[MAX_GROUP:]
+            metric, span, label, *others = key
+            values = list(dict.fromkeys(v for _, v in chunk))
+            for number, value in chunk:
+                placed[number] = _Asked(len(sent), label, value)
+            sent.append(_grouped(metric, span, label, tuple(others), values))
+    asked = []
+    for number, query in enumerate(queries):
+        if number not in placed:
+            placed[number] = _Asked(len(sent))
+            sent.append(query)
+        asked.append(placed[number])
+    return sent, asked
+
+
 def query_plan(slos: Sequence[SLO], at: float) -> list[PlannedQuery]:
-    """The distinct queries a report of ``slos`` at ``at`` sends, in first-use order.
+    """The queries a report of ``slos`` at ``at`` sends, in first-use order.
 
     SLOs over the same selectors (one service's objectives of 99, 99.5, 99.9...) share
     their queries: each distinct (query, range, time) is asked once, whatever number of
-    SLOs and windows it serves.
+    SLOs and windows it serves; selectors that differ in one label's value share one
+    grouped ``sum by (label)`` query.
     """
     serves: dict[str, list[tuple[str, int, str]]] = {}
     ranges: dict[str, str] = {}
@@ -404,7 +500,17 @@ def query_plan(slos: Sequence[SLO], at: float) -> list[PlannedQuery]:
             part = f"{part} corrected out" if plan.correction else part
             serves.setdefault(query, []).append((key, plan.window, part))
             ranges[query] = plan.range
-    return [PlannedQuery(query, ranges[query], tuple(used)) for query, used in serves.items()]
+    distinct = list(serves)
+    sent, asked = _physical(distinct)
+    grouped: list[list[tuple[str, int, str]]] = [[] for _ in sent]
+    spans = [""] * len(sent)
+    for query, where in zip(distinct, asked, strict=True):
+        grouped[where.index] += serves[query]
+        spans[where.index] = ranges[query]
+    return [
+        PlannedQuery(query, span, tuple(used))
+        for query, span, used in zip(sent, spans, grouped, strict=True)
+    ]
 
 
 def _answers(
@@ -413,33 +519,33 @@ def _answers(
     """Answers to each plan's (counted, total) queries, flattened in plan order.
 
     Each distinct query is sent once and its answer shared: 8 objectives over one service's
-    selectors need the queries of one. Queries over the same range are batched, 16 to a
-    request: a request's cost at the client is mostly fixed, while Prometheus opens its
+    selectors need the queries of one; 8 services' selectors that differ only in the
+    service's name share one grouped query. Queries over the same range are batched, 16 to
+    a request: a request's cost at the client is mostly fixed, while Prometheus opens its
     series over the widest range of a query, so mixing a 30d and a 5m range in one request
     would make the 5m one costly. When a batch fails, its queries are sent one by one so
     the error names the query.
     """
     queries = [q for p in planned for q in (p.counted_query, p.total_query)]
+    ranges = [p.range for p in planned for _ in (0, 1)]
     distinct: dict[str, int] = {}
     position = [distinct.setdefault(query, len(distinct)) for query in queries]
     unique = list(distinct)
+    sent, asked = _physical(unique)
+    span_of = {asked[position[n]].index: ranges[n] for n in range(len(queries))}
     by_range: dict[str, list[int]] = {}
-    seen: set[int] = set()
-    for number, plan in enumerate(planned):
-        for index in (position[2 * number], position[2 * number + 1]):
-            if index not in seen:
-                seen.add(index)
-                by_range.setdefault(plan.range, []).append(index)
+    for index in sorted(span_of):
+        by_range.setdefault(span_of[index], []).append(index)
     groups = [
         indices[i : i + BATCH_SIZE]
         for indices in by_range.values()
         for i in range(0, len(indices), BATCH_SIZE)
     ]
-    batched = source.query_many([batch_query([unique[i] for i in g]) for g in groups], at)
-    answered: list[list[Sample] | Exception] = [[] for _ in unique]
+    batched = source.query_many([batch_query([sent[i] for i in g]) for g in groups], at)
+    answered: list[list[Sample] | Exception] = [[] for _ in sent]
     for group, answer in zip(groups, batched, strict=True):
         if isinstance(answer, Exception):
-            singles = source.query_many([unique[i] for i in group], at)
+            singles = source.query_many([sent[i] for i in group], at)
             for index, single in zip(group, singles, strict=True):
                 answered[index] = single
             continue
@@ -451,7 +557,19 @@ def _answers(
                 found[group[int(tag)]].append(Sample(labels, sample.value))
         for index, samples in found.items():
             answered[index] = samples
-    return [answered[index] for index in position]
+    per_query = [_part(answered[where.index], where) for where in asked]
+    return [per_query[index] for index in position]
+
+
+def _part(answer: list[Sample] | Exception, where: _Asked) -> list[Sample] | Exception:
+    """The samples of a (possibly grouped) answer that answer one count query."""
+    if isinstance(answer, Exception) or where.label is None:
+        return answer
+    return [
+        Sample({}, sample.value)
+        for sample in answer
+        if sample.labels.get(where.label) == where.value
+    ]
 
 
 def _sum(samples: list[Sample] | Exception) -> float:
@@ -541,7 +659,7 @@ def evaluate_recorded(
             {w: _ratio(recorded.get(w)) for w in report_windows(slo)},
             totals=totals.get((slo.service, slo.name), {}),
         )
-        results.append(replace(status, source="rules"))
+        results.append(replace(status, source=RECORDED))
     return results
 
 
@@ -663,6 +781,80 @@ def _fallback(slo: SLO, known: Sequence[_Known], at: float) -> str | None:
 
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recorded_names(slo: SLO) -> list[str]:
+    """The recorded series a rolling SLO's report reads (``ops slo rules`` writes them)."""
+    from ops_toolkit.durations import format_duration
+
+    names = ["slo:error_ratio:period"]
+    names += [f"slo:error_ratio:{format_duration(w)}" for w in report_windows(slo)]
+    if slo.alerting.min_events:
+        names += [f"slo:total_events:{format_duration(p.long)}" for p in alert_windows(slo)]
+    return names
+
+
+PRESENT_QUERY = (
+    'group by (__name__, service, slo) ({__name__=~"slo:(error_ratio|total_events):.+"})'
+)
+
+
+def recorded_series(source: MetricsSource, at: float) -> set[tuple[str, str, str]]:
+    """(name, service, slo) of every recorded SLO series fresh at ``at``: one query.
+
+    Fresh as Prometheus means it for an instant query: a sample in the 5 minutes before
+    ``at`` and no staleness marker since (a rule removed or failing stops being fresh).
+    """
+    return {
+        (s.labels.get("__name__", ""), s.labels.get("service", ""), s.labels.get("slo", ""))
+        for s in source.query(PRESENT_QUERY, at)
+    }
+
+
+def choose_source(slo: SLO, present: set[tuple[str, str, str]]) -> str:
+    """Where an SLO's report comes from: the one place that decides.
+
+    Recorded series when every one the SLO reads exists and is fresh (a team that deployed
+    the rules gets the cheap path without a flag); direct queries otherwise, and always for
+    a calendar SLO (the rules record rolling windows).
+    """
+    if not slo.window.rolling:
+        return DIRECT
+    wanted = recorded_names(slo)
+    return RECORDED if all((n, slo.service, slo.name) in present for n in wanted) else DIRECT
+
+
+def evaluate_auto(
+    slos: Sequence[SLO],
+    source: MetricsSource,
+    at: float,
+    *,
+    keep_going: bool = False,
+    use_rules: bool | None = None,
+) -> list[SLOStatus]:
+    """Statuses from recorded series where they are there and fresh, direct queries elsewhere.
+
+    ``use_rules`` True or False forces one source for all (``--use-rules``, ``--direct``);
+    each status says which source it came from.
+    """
+    if use_rules is False:
+        return evaluate(slos, source, at, keep_going=keep_going)
+    if use_rules:
+        return evaluate_recorded(slos, source, at, keep_going=keep_going)
+    try:
+        present = recorded_series(source, at)
+    except MetricsError:
+        present = set()  # the direct queries say what is wrong, naming their query
+    chosen = {slo.key: choose_source(slo, present) for slo in slos}
+    recorded = [slo for slo in slos if chosen[slo.key] == RECORDED]
+    direct = [slo for slo in slos if chosen[slo.key] == DIRECT]
+    found: dict[str, SLOStatus] = {}
+    if recorded:
+        statuses = evaluate_recorded(recorded, source, at, keep_going=keep_going)
+        found.update((s.slo.key, s) for s in statuses)
+    if direct:
+        found.update((s.slo.key, s) for s in evaluate(direct, source, at, keep_going=keep_going))
+    return [found[slo.key] for slo in slos]
 
 
 def _ratio(value: float | None) -> float | None:

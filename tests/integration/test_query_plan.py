@@ -98,3 +98,76 @@ def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
         '[30d] sum(increase(http_requests_total{service="search-api"}[30d]))',
     ]
     assert len(lines) == 1 + 16 * 3
+
+
+def per_service(services: Sequence[str]) -> str:
+    """The same availability SLO for several services: selectors differ in one label."""
+    lines = ["version: ops/v1", "service: fleet", "slos:"]
+    for number, service in enumerate(services):
+        lines += [
+            f"  - name: availability-{number}",
+            "    objective: 99.9",
+            "    sli:",
+            "      ratio:",
+            f'        bad: http_requests_total{{code=~"5..",service="{service}"}}',
+            f'        total: http_requests_total{{service="{service}"}}',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_selectors_differing_in_one_label_are_asked_as_one_grouped_query(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    """Before: 3 services x 8 windows x 2 queries = 48 asked; now 2 grouped per window.
+
+    'search.api' is a literal in the grouped regex: it must not match search-api's data.
+    """
+    slos = parse_slo_file(per_service(["search-api", "search.api", "absent"]), "f.yaml").slos
+    source = CountingSource(worked_prometheus.url)
+    grouped = evaluate(slos, source, worked_prometheus.end)
+    assert len(source.asked) == 2 * (1 + len(BURN_WINDOWS))
+    assert all("sum by (service) (increase(" in query for query in source.asked)
+    alone = [
+        evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
+        for slo in slos
+    ]
+    assert [s.period for s in grouped] == [s.period for s in alone]
+    assert [s.windows for s in grouped] == [s.windows for s in alone]
+    assert grouped[0].period is not None and grouped[0].period.total > 1_000_000
+    assert (grouped[1].period, grouped[2].period) == (None, None)
+
+
+def test_latency_slos_of_several_services_group_their_bucket_and_count_queries(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    text = "version: ops/v1\nservice: fleet\nslos:\n" + "".join(
+        f"  - name: latency-{number}\n    objective: 99\n    sli:\n      latency:\n"
+        f"        histogram: http_request_duration_seconds\n"
+        f"        selector: '{{service=\"{service}\"}}'\n        below: 1.5\n"
+        for number, service in enumerate(("search-api", "absent"))
+    )
+    slos = parse_slo_file(text, "latency.yaml").slos
+    source = CountingSource(worked_prometheus.url)
+    grouped = evaluate(slos, source, worked_prometheus.end)
+    assert len(source.asked) == 2 * (1 + len(BURN_WINDOWS))  # buckets and counts, grouped
+    assert all("sum by (service) (increase(" in query for query in source.asked)
+    alone = [
+        evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
+        for slo in slos
+    ]
+    assert [s.period for s in grouped] == [s.period for s in alone]
+    assert grouped[0].period is not None and grouped[1].period is None
+
+
+def test_the_plan_shows_a_grouped_query_and_every_slo_it_serves() -> None:
+    slos = parse_slo_file(per_service(["search-api", "search.api"]), "f.yaml").slos
+    plan = query_plan(slos, 1_767_225_600)
+    assert len(plan) == 2 * (1 + len(BURN_WINDOWS))
+    assert plan[0].query == (
+        "sum by (service) (increase(http_requests_total"
+        '{code=~"5..",service=~"search-api|search\\\\.api"}[30d]))'
+    )
+    assert plan[0].serves == (
+        ("fleet/availability-0", 0, "counted"),
+        ("fleet/availability-1", 0, "counted"),
+    )

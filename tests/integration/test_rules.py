@@ -305,7 +305,7 @@ def test_recorded_budget_agrees_with_the_direct_report(
         "--format",
         "json",
     ]
-    direct = json.loads(CliRunner().invoke(main, base).stdout)
+    direct = json.loads(CliRunner().invoke(main, [*base, "--direct"]).stdout)
     result = CliRunner().invoke(main, [*base, "--use-rules"])
     assert result.exit_code == 0, result.output
     recorded = json.loads(result.stdout)
@@ -345,6 +345,42 @@ def test_recorded_budget_agrees_with_the_direct_report(
     # The same SLO with a minimum of events per alert window no page can reach: quiet.
     assert statuses["availability-week-min-events"] == "ok"
     assert set(by_name["availability-week"]["burn_rates"]) >= {"14m", "1h24m", "16h48m"}
+
+
+def test_a_report_reads_fresh_recorded_series_without_a_flag(
+    recorded_prometheus: tuple[str, int, list[str]],
+) -> None:
+    url, end, paths = recorded_prometheus
+    base = ["slo", "report", *paths, "--prometheus", url, "--format", "json"]
+
+    def report(*extra: str) -> tuple[list[dict[str, object]], str]:
+        result = CliRunner().invoke(main, [*base, *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout), result.stderr
+
+    auto, said = report("--at", str(end))
+    forced, _ = report("--at", str(end), "--use-rules")
+    direct, _ = report("--at", str(end), "--direct")
+    sources = {str(d["slo"]): d["source"] for d in auto}
+    assert sources == {str(d["slo"]): d["source"] for d in forced}
+    recorded = sorted(name for name, source in sources.items() if source == "rules")
+    assert recorded == [  # the calendar SLO: direct (the rules record rolling windows)
+        "answer-accuracy",
+        "answer-latency",
+        "availability",
+        "availability-week",
+        "availability-week-min-events",
+        "latency-three-days",
+    ]
+    assert [d["budget_remaining"] for d in auto] == [d["budget_remaining"] for d in forced]
+    assert {d["source"] for d in direct} == {"queries"}
+    assert said == (
+        f"source: recorded series for 6 of {len(auto)} SLO(s), direct queries for the rest "
+        "(--direct to query raw counters for all)\n"
+    )
+    # An hour after the last recorded sample the series are stale: every SLO goes direct.
+    later, said = report("--at", str(end + 3600))
+    assert {d["source"] for d in later} == {"queries"} and said == ""
 
 
 def test_use_rules_without_recorded_series_says_what_to_do(

@@ -114,6 +114,7 @@ def test_report_json_has_exactly_the_documented_keys(worked_prometheus: LoadedPr
         "source",
         "source_note",
     }
+    assert documents[0]["source"] == "queries"  # no recorded series in this Prometheus
     assert set(documents[0]["burn_rates"]) == {"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
     assert documents[0]["objective"] == 99.9
     assert 0 <= documents[0]["sli"] <= 1

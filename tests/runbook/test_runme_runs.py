@@ -24,6 +24,7 @@ from ops_toolkit.runbook.execute import (
     run_document,
     start_run,
 )
+from ops_toolkit.runbook.kinds import may_change_environment
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.parse import read_runbook
 from ops_toolkit.runbook.state import StateStore
@@ -287,10 +288,59 @@ def test_skip_prompts_in_the_front_matter_runs_the_export_as_written(tmp_path: P
     assert outputs(record) == [("index", "succeeded", "index: docs-v2\n")]
 
 
+def test_a_step_that_cannot_export_runs_without_the_exit_trap(tmp_path: Path) -> None:
+    # The trap's `env -0` is a fork and an exec per step: only a script that could export
+    # anything pays for it (issue 15).
+    runbook = make_runbook(
+        tmp_path,
+        step("plain", "trap -p EXIT", kind="bash")
+        + step("assigns", "X=1; trap -p EXIT | grep -c 'env -0'", kind="bash"),
+    )
+    record = start_run(runbook, RunOptions(), world(tmp_path))
+    assert outputs(record) == [("plain", "succeeded", ""), ("assigns", "succeeded", "1\n")]
+
+
+def test_exports_by_sourcing_defaulting_or_reassigning_reach_later_steps(tmp_path: Path) -> None:
+    (tmp_path / "env.sh").write_text("export SOURCED=yes\n")
+    runbook = make_runbook(
+        tmp_path,
+        step("source", ". ./env.sh", cwd=".")
+        + step("default", ': "${GREETING:=hello}"')
+        + step("reassign", 'HOME="$HOME/sub"')
+        + step("use", 'echo "$SOURCED $GREETING $HOME"'),
+    )
+    env = {"HOME": str(tmp_path), "GREETING": ""}
+    record = start_run(runbook, RunOptions(), world(tmp_path, env=env))
+    assert outputs(record)[3] == ("use", "succeeded", f"yes hello {tmp_path}/sub\n")
+
+
 def test_carrying_exports_adds_nothing_to_a_steps_environment(tmp_path: Path) -> None:
     runbook = make_runbook(tmp_path, step("names", "env | cut -d= -f1 | grep '^OPS_' | sort"))
     record = start_run(runbook, RunOptions(), world(tmp_path))
     assert outputs(record) == [("names", "succeeded", "OPS_RUNBOOK\nOPS_RUN_ID\nOPS_STEP\n")]
+
+
+@pytest.mark.parametrize(
+    ("shell", "script", "env", "expected"),
+    [
+        pytest.param("sh", "true", {}, False, id="a bare command cannot export"),
+        pytest.param("bash", "kubectl rollout status deploy/api", {}, False, id="nor a command"),
+        pytest.param("sh", "./deploy.sh && cd ..", {}, False, id="nor running a script"),
+        pytest.param("sh", "export A=1", {}, True, id="export does"),
+        pytest.param("sh", "A=1", {}, True, id="an assignment may change an exported name"),
+        pytest.param("sh", ". ./env.sh", {}, True, id="sourcing with a dot does"),
+        pytest.param("bash", "source env.sh", {}, True, id="sourcing by name does"),
+        pytest.param("bash", "((COUNT++))", {}, True, id="arithmetic does"),
+        pytest.param("bash", "read LINE < file", {}, True, id="read does"),
+        pytest.param("bash", 'eval "$CODE"', {}, True, id="eval does"),
+        pytest.param("/bin/bash", "true", {"BASH_ENV": "/etc/x"}, True, id="a startup file does"),
+        pytest.param("zsh", "true", {}, True, id="an unknown shell always may"),
+    ],
+)
+def test_which_scripts_may_change_their_environment(
+    shell: str, script: str, env: dict[str, str], expected: bool
+) -> None:
+    assert may_change_environment(shell, script, env) is expected
 
 
 def test_a_background_steps_log_is_masked_like_every_other_output(tmp_path: Path) -> None:

@@ -118,8 +118,11 @@ class Store:
     # -- intake --------------------------------------------------------------------------
 
     def accept(self, payloads: Sequence[tuple[str, int]], now: float) -> list[int]:
-        """Commit (body, alert count) payloads to the inbox in one transaction; their ids."""
-        with self.transaction() as db:
+        """Commit (body, alert count) payloads to the inbox in one transaction; their ids.
+
+        Webhooks wait for this commit: it goes before the loops' waiting writes (``urgent``).
+        """
+        with self.database.transaction(urgent=True) as db:
             ids = [
                 int(
                     db.execute(

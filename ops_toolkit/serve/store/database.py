@@ -60,9 +60,11 @@ class Database(Protocol):
         """One statement in a transaction of its own."""
         ...
 
-    def transaction(self) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, urgent: bool = False) -> AbstractContextManager[Transaction]:
         """A write transaction: SQLite takes the write lock at its start (BEGIN IMMEDIATE),
-        so read-then-write inside is safe; on PostgreSQL lock rows with ``lock_row``."""
+        so read-then-write inside is safe; on PostgreSQL lock rows with ``lock_row``.
+        ``urgent``: requests wait for it (the intake's commit); SQLite starts it before the
+        other writers of the process that wait (PostgreSQL has no single write lock)."""
         ...
 
     def probe_write(self, timeout: float) -> None:

@@ -136,7 +136,7 @@ class PostgresDatabase:
             return _run(connection, sql, params)
 
     @contextmanager
-    def transaction(self) -> Iterator[_PostgresTransaction]:
+    def transaction(self, *, urgent: bool = False) -> Iterator[_PostgresTransaction]:
         with (
             self._unavailable_as_store_error(),
             self.pool.connection() as connection,

@@ -175,6 +175,19 @@ def _version_2(tx: Transaction, dialect: Dialect) -> None:
         tx.execute(statement)
 
 
+# The deliverer's due query asks, for each candidate, whether an earlier entry of its group
+# is pending: without this index each candidate scanned every pending entry (quadratic in a
+# storm queued behind one channel's pacing; issue 15).
+VERSION_3 = """
+CREATE INDEX IF NOT EXISTS outbox_group ON outbox(group_key, channel, id)
+"""
+
+
+def _version_3(tx: Transaction, dialect: Dialect) -> None:
+    for statement in statements(VERSION_3, dialect):
+        tx.execute(statement)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -185,6 +198,7 @@ class Migration:
 MIGRATIONS = (
     Migration(1, "inbox, events, outbox, threads, schedules, escalations, overrides", _version_1),
     Migration(2, "indexes for the cleanup of old inbox rows and event keys", _version_2),
+    Migration(3, "an index for the outbox's due query (earlier entries of a group)", _version_3),
 )
 LATEST = MIGRATIONS[-1].version
 
