@@ -142,7 +142,9 @@ def test_use_rules_with_corrections_agrees_or_says_it_queried(
     drill: tuple[str, int, Path],
 ) -> None:
     url, end, base = drill
-    direct = {d["slo"]: d for d in json.loads(_report(url, end, base, "-o", "json").stdout)}
+    direct = {
+        d["slo"]: d for d in json.loads(_report(url, end, base, "-o", "json", "--direct").stdout)
+    }
     result = _report(url, end, base, "-o", "json", "--use-rules")
     assert result.exit_code == 0, result.output
     recorded = {d["slo"]: d for d in json.loads(result.stdout)}
@@ -208,5 +210,5 @@ def test_the_table_and_markdown_say_which_slos_were_queried(drill: tuple[str, in
     table = _report(url, end, base, "-o", "wide", "--use-rules")
     assert table.exit_code == 0, table.output
     assert "from direct queries: the loaded rules do not know" in table.stdout
-    plain = _report(url, end, base, "-o", "wide")
+    plain = _report(url, end, base, "-o", "wide", "--direct")
     assert "from direct queries" not in plain.stdout
