@@ -46,8 +46,9 @@ def _existing_store(config_path: str | None, state: str | None) -> Any:
 def _state_option(func: Any) -> Any:
     return click.option(
         "--state",
+        envvar="OPS_STATE",
         type=click.Path(dir_okay=False),
-        help="SQLite store (default from ops.yaml, else ops-state.db).",
+        help="SQLite store (env OPS_STATE; default from ops.yaml, else ops-state.db).",
     )(func)
 
 
