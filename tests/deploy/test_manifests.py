@@ -283,6 +283,25 @@ def test_every_secret_is_a_reference_to_a_key_the_readme_documents() -> None:
         assert all("value" not in item for item in container.body.get("env", []))
 
 
+SAMPLE_VALUES = {
+    "postgresql-dsn": "postgresql://ops:pa55word@db.example.com:5432/ops",
+    "webhook-token": "0f3c9a1be7d24c55",
+    "slack-bot-token": "xoxb-1234-5678-abcdef",
+    "slack-signing-secret": "8f14e45fceea167a",
+}
+"""A value of the shape the README's Secret table documents, for each key."""
+
+
+def test_every_secret_the_manifests_pass_is_an_ops_credential() -> None:
+    """So it is masked in all that ops prints and never reaches a runbook step."""
+    from ops_toolkit.runbook.environment import is_ops_credential
+
+    refs = list(secret_refs())
+    assert {ref["key"] for _, _, ref in refs} == set(SAMPLE_VALUES)
+    for container, name, ref in refs:
+        assert is_ops_credential(name, SAMPLE_VALUES[ref["key"]]), f"{container.place}: {name}"
+
+
 def test_termination_grace_covers_what_ops_serve_does_on_sigterm() -> None:
     """In-flight requests get serve.read_timeout for their body, then the writer and the
     loops are joined; Kubernetes and systemd wait that long before SIGKILL, alike."""
