@@ -332,6 +332,23 @@ def test_the_configmap_holds_files_ops_parses_and_the_shipped_routes() -> None:
     assert config.serve.state == ServeSettings().state  # the store comes from OPS_STATE
 
 
+@pytest.mark.parametrize("name", ["ops.yaml", "report-cron.yaml"])
+def test_ops_check_passes_the_configmap_over_the_shipped_runbooks_and_slos(
+    name: str, tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ConfigMap as mounted (here under tmp_path, not /etc/ops), from the working
+    directory the containers have: a checkout with runbooks/ and slos/ (here, this one)."""
+    (serve,) = serve_containers()
+    mount = serve.mount_for(resolve(serve.command_line)[1].params["config_path"])
+    assert mount is not None
+    for key, text in configmap_data().items():
+        (tmp_path / key).write_text(text.replace(mount["mountPath"] + "/", f"{tmp_path}/"))
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(main, ["check", "--config", str(tmp_path / name)])
+    assert result.exit_code == 0, result.output
+    assert " 0 error(s)" in result.output
+
+
 def container_config(container: Container) -> OpsConfig:
     """The ops.yaml a container's command reads, parsed by ops (from the ConfigMap)."""
     _, parsed = resolve(container.command_line)
