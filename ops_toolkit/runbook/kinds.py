@@ -93,7 +93,9 @@ class ShellKind:
         handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
         os.close(handle)
         try:
-            pgid = start_background(self.argv(step, ctx, script), env, ctx.cwd, log)
+            pgid = start_background(
+                self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream()
+            )
         except OSError as exc:
             return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
         ctx.on_start(pgid)

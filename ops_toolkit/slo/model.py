@@ -3,9 +3,11 @@ Pyrra) maps onto it through its reader in ``slo/formats/``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from ops_toolkit.durations import format_duration
 
@@ -34,6 +36,20 @@ class RatioSLI:
     good: str | None = None
 
 
+def go_float(value: float) -> str:
+    """``value`` as Go's ``strconv.FormatFloat(value, 'g', -1, 64)`` writes a bucket bound:
+    the shortest digits that round-trip (``:g`` would round to 6), in exponent form when the
+    exponent is below -4 or at least 6."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    shortest = Decimal(repr(value)).normalize()
+    significant = len(shortest.as_tuple().digits)
+    exponent = shortest.adjusted()
+    if exponent < -4 or exponent >= 6:
+        return f"{value:.{significant - 1}e}"
+    return f"{value:.{max(significant - 1 - exponent, 0)}f}"
+
+
 @dataclass(frozen=True)
 class LatencySLI:
     """A histogram: events faster than ``below`` seconds are good."""
@@ -44,7 +60,7 @@ class LatencySLI:
 
     @property
     def le(self) -> str:
-        return f"{self.below:g}"
+        return go_float(self.below)
 
     @property
     def le_spellings(self) -> tuple[str, ...]:

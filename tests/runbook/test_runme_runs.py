@@ -291,3 +291,18 @@ def test_carrying_exports_adds_nothing_to_a_steps_environment(tmp_path: Path) ->
     runbook = make_runbook(tmp_path, step("names", "env | cut -d= -f1 | grep '^OPS_' | sort"))
     record = start_run(runbook, RunOptions(), world(tmp_path))
     assert outputs(record) == [("names", "succeeded", "OPS_RUNBOOK\nOPS_RUN_ID\nOPS_STEP\n")]
+
+
+def test_a_background_steps_log_is_masked_like_every_other_output(tmp_path: Path) -> None:
+    secret = "s3cr3t-token-value"
+    # the secret arrives in two writes, a second apart, so it spans two reads of the pipe
+    code = f"printf %s 'token={secret[:6]}'; sleep 0.3; printf '%s\\n' '{secret[6:]} done'\nexec sleep 300"
+    runbook = make_runbook(
+        tmp_path,
+        step("serve", code, background="true") + step("wait", "sleep 1"),
+        front="secrets: [API_TOKEN]\n",
+    )
+    record = start_run(runbook, RunOptions(), world(tmp_path, env={"API_TOKEN": secret}))
+    output = run_document(record)["steps"][0]["output"]
+    log = output.split("output in ")[1].strip()
+    assert Path(log).read_text() == "token=*** done\n"
