@@ -1,7 +1,7 @@
 """Budget amounts as people write them: ``25%`` or the fraction ``0.25``, and nothing else.
 
 One grammar for every amount of error budget (``ops slo gate --min-remaining``, a policy's
-``gate:`` and ``thresholds:`` in ops.yaml), so ``0.4`` can never mean 0.4% in one place and
+``gate:``, ``thresholds:`` and ``hysteresis:`` in ops.yaml), so ``0.4`` can never mean 0.4% in one place and
 40% in another. A bare number above 1 is refused with the percentage it probably meant.
 Pure; callers add the place (YAML path, option name) to the message.
 """

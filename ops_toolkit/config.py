@@ -98,7 +98,7 @@ class Policy:
     thresholds: tuple[float, ...]  # budget remaining, percent, highest first
     channel: str
     mention: str | None = None
-    hysteresis: float = 5.0  # percent points above a threshold before it re-arms
+    hysteresis: float = 5.0  # percent points above a threshold before it re-arms ('5%')
     gate: float | None = None  # ops slo gate's minimum (percent) for these SLOs
 
 
@@ -361,13 +361,6 @@ def _reports(node: Node) -> tuple[ReportSchedule, ...]:
     return tuple(reports)
 
 
-def _percent(node: Node) -> float:
-    value = node.value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise node.error(f"expected a percentage from 0 to 100, got {value!r}")
-    return float(value)
-
-
 def _budget_percent(node: Node) -> float:
     """A budget amount in the one grammar (``25%`` or ``0.25``), kept in percent here."""
     from ops_toolkit.amounts import parse_budget_amount
@@ -392,7 +385,9 @@ def _policies(node: Node) -> tuple[Policy, ...]:
             if thresholds_node.value is not None
             else (50.0, 25.0, 0.0)
         )
-        hysteresis = _percent(item.child("hysteresis")) if item.has("hysteresis") else 5.0
+        # an amount of budget like the thresholds it re-arms above: '5%' or 0.05 (a bare 5 was
+        # read as 5 points while 'thresholds: [0.5]' meant 50%)
+        hysteresis = _budget_percent(item.child("hysteresis")) if item.has("hysteresis") else 5.0
         gate = _budget_percent(item.child("gate")) if item.has("gate") else None
         policies.append(
             Policy(

@@ -3,6 +3,8 @@
 Subcommand groups are listed in ``COMMANDS`` with their one-line help and a loader function
 (a registry, not string imports); a group is imported only when it is invoked. ``OpsError``
 becomes ``Error: <message>`` and exit 1 here, in one place; usage errors exit 2 (click).
+Ctrl-C (and a SIGTERM or SIGHUP a command turned into an interrupt) becomes one line and
+exit 128 + the signal, as shells report it: 130 for Ctrl-C, 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -120,6 +122,19 @@ class OpsGroup(click.Group):
             ctx.fail(f"No such command {name!r}{hint}. Commands: {', '.join(sorted(COMMANDS))}.")
         return super().resolve_command(ctx, args)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Command names with their help from ``COMMANDS``: completing ``ops <Tab>`` must not
+        import every command group to ask each for its help."""
+        from click.shell_completion import CompletionItem
+
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return [
+            CompletionItem(name, help=COMMANDS[name].help)
+            for name in sorted(COMMANDS)
+            if name.startswith(incomplete)
+        ]
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -134,6 +149,27 @@ class OpsGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(1)
+        except KeyboardInterrupt as interrupt:
+            _exit_interrupted(ctx, interrupt)
+        except click.Abort as abort:
+            if not isinstance(abort.__context__, KeyboardInterrupt):
+                raise  # end of input at a prompt: click's "Aborted!", exit 1
+            _exit_interrupted(ctx, abort.__context__)
+
+
+INTERRUPTS = {"SIGINT": (130, "Ctrl-C"), "SIGTERM": (143, "SIGTERM"), "SIGHUP": (129, "SIGHUP")}
+"""Exit code and shown name per signal. ``runbook.process.signals_interrupt`` raises
+``KeyboardInterrupt('SIGTERM')`` for the signals it catches; a bare one is Ctrl-C."""
+
+
+def _exit_interrupted(ctx: click.Context, interrupt: KeyboardInterrupt) -> None:
+    """One line, then 128 + the signal. Before: click printed "Aborted!" and exited 1, which a
+    script cannot tell from a failure."""
+    name = str(interrupt.args[0]) if interrupt.args else "SIGINT"
+    code, shown = INTERRUPTS.get(name, INTERRUPTS["SIGINT"])
+    newline = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
+    click.echo(f"{newline}Interrupted ({shown}).", err=True)
+    ctx.exit(code)
 
 
 @click.group(cls=OpsGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -43,7 +43,9 @@ def check_command(
     """Validate everything in one pass: ops.yaml, routes, SLOs, runbooks, and the references
     between them. Exit 1 on errors (and warnings with --strict).
 
-    Example: ops check --rules kube-prometheus.rules.yaml
+    \b
+    Examples:
+      ops check --rules kube-prometheus.rules.yaml
     """
     from ops_toolkit.check import check_all
 
@@ -73,7 +75,12 @@ def check_command(
 
 @click.group("routes")
 def routes() -> None:
-    """Where alerts go: test the routes in alerts/routes.yaml."""
+    """Where alerts go: test the routes in alerts/routes.yaml.
+
+    \b
+    Examples:
+      ops routes test service=search severity=page
+    """
 
 
 @routes.command("test")
@@ -94,7 +101,9 @@ def routes_test_command(
 ) -> None:
     """Print the channels (and mentions) an alert with LABELS reaches.
 
-    Example: ops routes test service=search severity=page
+    \b
+    Examples:
+      ops routes test service=search severity=page
     """
     from ops_toolkit.check import routes_file
     from ops_toolkit.config import load_config

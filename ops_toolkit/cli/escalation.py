@@ -47,7 +47,13 @@ def _options(func: Any) -> Any:
 
 @click.group("escalation")
 def escalation() -> None:
-    """List escalations and act on them: acknowledge, resolve, escalate now."""
+    """List escalations and act on them: acknowledge, resolve, escalate now.
+
+    \b
+    Examples:
+      ops escalation list
+      ops escalation ack 3f2a9c0d1e4b
+    """
 
 
 @escalation.command("list")
@@ -59,7 +65,9 @@ def list_escalations(
 ) -> None:
     """Escalations, most recently changed first.
 
-    Example: ops escalation list --json
+    \b
+    Examples:
+      ops escalation list --json
     """
     _, escalations = _escalations(config_path, state)
     statuses = None if every else ("active", "acknowledged", "exhausted")
@@ -109,7 +117,9 @@ def _act(action: str, ref: str, config_path: str | None, state: str | None) -> N
 def ack(ref: str, config_path: str | None, state: str | None) -> None:
     """Acknowledge: stop paging (REF from 'ops escalation list', or the Slack message).
 
-    Example: ops escalation ack 3f2a9c0d1e4b
+    \b
+    Examples:
+      ops escalation ack 3f2a9c0d1e4b
     """
     _act("ack", ref, config_path, state)
 
@@ -120,7 +130,9 @@ def ack(ref: str, config_path: str | None, state: str | None) -> None:
 def resolve(ref: str, config_path: str | None, state: str | None) -> None:
     """Resolve: end the escalation (a new firing starts again from tier 1).
 
-    Example: ops escalation resolve 3f2a9c0d1e4b
+    \b
+    Examples:
+      ops escalation resolve 3f2a9c0d1e4b
     """
     _act("resolve", ref, config_path, state)
 
@@ -131,6 +143,8 @@ def resolve(ref: str, config_path: str | None, state: str | None) -> None:
 def escalate(ref: str, config_path: str | None, state: str | None) -> None:
     """Page the next tier now.
 
-    Example: ops escalation escalate 3f2a9c0d1e4b
+    \b
+    Examples:
+      ops escalation escalate 3f2a9c0d1e4b
     """
     _act("escalate", ref, config_path, state)

@@ -86,7 +86,13 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
 
 @click.group("oncall")
 def oncall() -> None:
-    """Who is on call, when handoffs happen, and overrides."""
+    """Who is on call, when handoffs happen, and overrides.
+
+    \b
+    Examples:
+      ops oncall who search-primary
+      ops oncall list search-primary --from 2026-03-23 --to 2026-04-06
+    """
 
 
 @oncall.command("who")
@@ -106,7 +112,9 @@ def who(
 ) -> None:
     """Who is on call now (or --at TIME), per schedule, and until when.
 
-    Example: ops oncall who search-primary --at 2026-03-29T09:30
+    \b
+    Examples:
+      ops oncall who search-primary --at 2026-03-29T09:30
     """
     context = Context(config_path, oncall_path, state)
     names = (
@@ -159,7 +167,9 @@ def list_shifts(
 ) -> None:
     """Who is on call when, shift by shift, so handoffs can be checked.
 
-    Example: ops oncall list search-primary --from 2026-03-23 --to 2026-04-06
+    \b
+    Examples:
+      ops oncall list search-primary --from 2026-03-23 --to 2026-04-06
     """
     context = Context(config_path, oncall_path, state)
     names = (
@@ -216,7 +226,10 @@ def override(
 ) -> None:
     """Put USER on call for SCHEDULE from --from to --to (kept in the store, for every replica).
 
-    Example: ops oncall override search-primary --user U0SEARCH02 --from 2026-03-28T09:00 --to 2026-03-30T09:00
+    \b
+    Examples:
+      ops oncall override search-primary --user U0SEARCH02 \\
+        --from 2026-03-28T09:00 --to 2026-03-30T09:00
     """
     from ops_toolkit.escalate.schedule import is_participant
 

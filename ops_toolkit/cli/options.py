@@ -133,3 +133,31 @@ def config_option(func: F) -> F:
         type=click.Path(dir_okay=False),
         help="ops.yaml (default: ./ops.yaml when present).",
     )(func)
+
+
+def check_writable_dir(path: str, option: str) -> None:
+    """Refuse an output folder that cannot be made or written, before any work.
+
+    Checked by writing: a probe file in the folder, or in its nearest existing parent when
+    the folder is still to be made (``os.access`` says yes to root on a read-only mount).
+    Before, a file where the folder should be, or a file in the way of its path, ended in a
+    traceback after the SLOs had been read and the rules generated.
+    """
+    import os
+    import tempfile
+
+    from ops_toolkit.errors import ConfigError
+
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ConfigError(f"{option} {path}: is a file, not a folder")
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"{option} {path}: {existing} is a file, in the way of the folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".ops-write-check-"):
+            pass
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"{option} {path}: cannot write in {existing}: {reason}") from None

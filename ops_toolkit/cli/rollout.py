@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     output_option,
     print_document,
@@ -21,7 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @click.group()
 def rollout() -> None:
-    """Open a service stage by stage: status, advance on evidence, rollback, report."""
+    """Open a service stage by stage: status, advance on evidence, rollback, report.
+
+    \b
+    Examples:
+      ops rollout status search
+      ops rollout advance search --dry-run
+    """
 
 
 def _common(func: Any) -> Any:
@@ -42,6 +49,12 @@ def _common(func: Any) -> Any:
     func = click.option(
         "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
     )(func)
+    func = click.option(
+        "--timeout",
+        default=10.0,
+        show_default=True,
+        help="Seconds the command's queries may take, all together (not one per query).",
+    )(func)
     return prometheus_option(func)
 
 
@@ -49,6 +62,7 @@ def _world(
     config: Any,
     plan: Any,
     prometheus_url: str | None,
+    timeout: float,
     *,
     yes: bool = False,
     non_interactive: bool = False,
@@ -69,7 +83,8 @@ def _world(
     slos = load_slos(plan.slos) if any(c for s in plan.stages for c in s.checks) else []
     return RolloutWorld(
         slos=slos,
-        source=lambda: _source(url, 30.0),
+        # one deadline for all of the checks' queries, from when they start (was 30 s each)
+        source=lambda: _source(url, timeout, one_deadline=True),
         runner=RunbookStageRunner(
             world,
             plan.runbooks,
@@ -82,6 +97,13 @@ def _world(
         user=world.user,
         host=world.host,
     )
+
+
+def _failed_exit_code(outcome: Any, world: Any) -> int:
+    """128 + the signal that stopped the stage's run (143 for SIGTERM, 130 for Ctrl-C), as
+    shells report it and as ``ops runbook run`` exits; else 1."""
+    stopped_by = world.runner.stopped_by
+    return 128 + stopped_by[0] if outcome.status == "aborted" and stopped_by else 1
 
 
 def _publisher(config: Any) -> Any:
@@ -159,7 +181,7 @@ def _print_status(status: Any, reference: str) -> None:
 
 
 @rollout.command("status")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @output_option("table", "json", "yaml")
 def status_command(
@@ -168,18 +190,21 @@ def status_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
     what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
 
-    Example: ops rollout status search -o json
+    \b
+    Examples:
+      ops rollout status search -o json
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
 
     config, plan, history = _load(plan_ref, directory, config_path)
-    world = _world(config, plan, prometheus_url)
+    world = _world(config, plan, prometheus_url, timeout)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
     if output != "table":
         print_document(status.as_dict(), output)
@@ -189,7 +214,7 @@ def status_command(
 
 
 @rollout.command("advance")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @click.option("--dry-run", is_flag=True, help="Evaluate the checks and say what would run.")
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
@@ -203,6 +228,7 @@ def advance_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     dry_run: bool,
     yes: bool,
     non_interactive: bool,
@@ -230,6 +256,7 @@ def advance_command(
         config,
         plan,
         prometheus_url,
+        timeout,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -265,11 +292,11 @@ def advance_command(
         f"{result.outcome.status}. Run 'ops rollout advance {plan_ref}' again to resume it.",
         err=True,
     )
-    raise SystemExit(1)
+    raise SystemExit(_failed_exit_code(result.outcome, world))
 
 
 @rollout.command("rollback")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @click.option("--yes", is_flag=True, help="Run the runbook's confirm steps without asking.")
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
@@ -281,6 +308,7 @@ def rollback_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
@@ -288,7 +316,9 @@ def rollback_command(
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
 
-    Example: ops rollout rollback search --yes
+    \b
+    Examples:
+      ops rollout rollback search --yes
     """
     from ops_toolkit.rollout.advance import SUCCEEDED, rollback
 
@@ -297,6 +327,7 @@ def rollback_command(
         config,
         plan,
         prometheus_url,
+        timeout,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -309,12 +340,12 @@ def rollback_command(
             "rollback' again to resume it.",
             err=True,
         )
-        raise SystemExit(1)
+        raise SystemExit(_failed_exit_code(outcome, world))
     click.echo(f"{plan.name}: rolled back (run {outcome.run_id})", err=True)
 
 
 @rollout.command("report")
-@click.argument("plan_ref", metavar="PLAN")
+@click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
 @output_option("markdown", "html", "json", "yaml")
 def report_command(
@@ -323,12 +354,15 @@ def report_command(
     config_path: str | None,
     at: str | None,
     prometheus_url: str | None,
+    timeout: float,
     output: str,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
     (with a Prometheus) the SLO budgets now with their burn-down.
 
-    Example: ops rollout report search -o html > rollout.html
+    \b
+    Examples:
+      ops rollout report search -o html > rollout.html
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.report import markdown, render_html, summarise
@@ -347,7 +381,7 @@ def report_command(
         from ops_toolkit.slo.evaluate import evaluate
         from ops_toolkit.slo.spec import load_slos
 
-        source = _source(url, 30.0)
+        source = _source(url, timeout, one_deadline=True)
         slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
         budgets = evaluate(slos, source, _parse_at(at), keep_going=True)
         if output == "html":

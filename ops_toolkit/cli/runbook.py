@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     json_option,
@@ -20,7 +21,13 @@ from ops_toolkit.cli.options import (
 
 @click.group()
 def runbook() -> None:
-    """List, lint, show and run runbooks (Markdown with step blocks)."""
+    """List, lint, show and run runbooks (Markdown with step blocks).
+
+    \b
+    Examples:
+      ops runbook list
+      ops runbook run search-errors --tag diagnose
+    """
 
 
 @runbook.command("list")
@@ -33,7 +40,9 @@ def list_command(directory: str, strict: bool, output: str) -> None:
     Files that are not valid runbooks are reported on stderr and left out; the others are
     listed all the same (exit 1 only with --strict).
 
-    Example: ops runbook list --json
+    \b
+    Examples:
+      ops runbook list --json
     """
     from ops_toolkit.runbook.catalog import read_runbooks
     from ops_toolkit.runbook.view import LIST_COLUMNS, LIST_DROP_ORDER, list_table, runbook_summary
@@ -72,7 +81,9 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
     (and warnings with --strict); notes never fail.
 
-    Example: ops runbook lint runbooks/search-errors.md --strict
+    \b
+    Examples:
+      ops runbook lint runbooks/search-errors.md --strict
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
@@ -91,13 +102,15 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
 
 
 @runbook.command("show")
-@click.argument("reference")
+@click.argument("reference", metavar="RUNBOOK", shell_complete=complete.runbook_names)
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
 def show_command(reference: str, directory: str, output: str) -> None:
     """Show RUNBOOK (a path, or a name in --dir): sections, steps and params.
 
-    Example: ops runbook show restart-after-outage
+    \b
+    Examples:
+      ops runbook show restart-after-outage
     """
     from ops_toolkit.runbook.catalog import load_runbook
     from ops_toolkit.runbook.view import runbook_document, show_renderables
@@ -228,7 +241,7 @@ def _run_options(func: Any) -> Any:
 
 
 @runbook.command("run")
-@click.argument("reference")
+@click.argument("reference", metavar="RUNBOOK", shell_complete=complete.runbook_names)
 @click.option(
     "-p",
     "--param",
@@ -238,10 +251,27 @@ def _run_options(func: Any) -> Any:
     help="A param value (repeatable).",
 )
 @click.option(
-    "--step", "steps", multiple=True, metavar="NAME", help="Run only this step (repeatable)."
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete.step_names,
+    help="Run only this step (repeatable).",
 )
-@click.option("--from", "from_step", metavar="NAME", help="Start at this step.")
-@click.option("--tag", "tags", multiple=True, help="Run only steps with this tag (repeatable).")
+@click.option(
+    "--from",
+    "from_step",
+    metavar="NAME",
+    shell_complete=complete.step_names,
+    help="Start at this step.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    shell_complete=complete.step_tags,
+    help="Run only steps with this tag (repeatable).",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Show what would run, with its environment; run nothing."
 )
@@ -272,7 +302,8 @@ def run_command(
     \b
     Examples:
       ops runbook run search-errors --tag diagnose --non-interactive
-      ops runbook run add-document-source -p SOURCE_NAME=wiki -p SOURCE_URL=https://wiki.example
+      ops runbook run add-document-source -p SOURCE_NAME=wiki \\
+        -p SOURCE_URL=https://wiki.example
     """
     import os
 
@@ -322,7 +353,7 @@ _SHOWN_SCRIPTS = ("sh", "bash", "manual")
 
 
 @runbook.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete.run_ids)
 @click.option("--allow-changed", is_flag=True, help="Resume even if the runbook file changed.")
 @click.option(
     "--rerun-unknown",
@@ -350,7 +381,9 @@ def resume_command(
     environment again. A step that may have run when ops was killed (started, outcome not
     recorded) is not run again unless you say so: --rerun-unknown or --skip-unknown.
 
-    Example: ops runbook resume 20261129T031500Z-1a2b3c --yes
+    \b
+    Examples:
+      ops runbook resume 20261129T031500Z-1a2b3c --yes
     """
     from ops_toolkit.runbook.execute import RunOptions, resume_run
     from ops_toolkit.runbook.parse import read_runbook
@@ -382,7 +415,7 @@ def resume_command(
 
 
 @runbook.command("runs")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
 @output_option("table", "wide", "json", "yaml")
 def runs_command(run_id: str | None, state_dir: str | None, output: str) -> None:
@@ -450,7 +483,7 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 
 
 @runbook.command("audit")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
 @json_option
 def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
@@ -458,7 +491,9 @@ def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> N
 
     A damaged line (a writer killed mid-line) is skipped and named on stderr.
 
-    Example: ops runbook audit 20261129T031500Z-1a2b3c --json
+    \b
+    Examples:
+      ops runbook audit 20261129T031500Z-1a2b3c --json
     """
     import os
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import config_option, output_option, print_document
 from ops_toolkit.errors import ConfigError
 
@@ -73,7 +74,9 @@ def serve_command(
     SLACK_BOT_TOKEN is set (SLACK_API_URL for another Slack-compatible API), else to the
     console and a JSON Lines file.
 
-    Example: OPS_WEBHOOK_TOKEN=s3cret ops serve --listen 127.0.0.1:9095
+    \b
+    Examples:
+      OPS_WEBHOOK_TOKEN=s3cret ops serve --listen 127.0.0.1:9095
     """
     from ops_toolkit.serve.service import serve
 
@@ -88,7 +91,13 @@ def serve_command(
 
 @click.group("outbox")
 def outbox() -> None:
-    """Inspect and re-queue chat messages waiting in (or given up by) the outbox."""
+    """Inspect and re-queue chat messages waiting in (or given up by) the outbox.
+
+    \b
+    Examples:
+      ops outbox list --status dead
+      ops outbox retry --all
+    """
 
 
 @outbox.command("list")
@@ -229,7 +238,7 @@ def _list_dead_payloads(store: Any, output: str) -> None:
 
 
 @outbox.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=int, shell_complete=complete.dead_outbox_ids)
 @click.option("--all", "every", is_flag=True, help="Re-queue every dead entry.")
 @click.option(
     "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."
@@ -243,7 +252,9 @@ def outbox_retry(
 
     An id that is not dead (sent, still pending, unknown) is named with what it is; exit 1.
 
-    Example: ops outbox retry --all
+    \b
+    Examples:
+      ops outbox retry --all
     """
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")

@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
+    check_writable_dir,
     json_option,
     output_option,
     print_document,
@@ -21,7 +23,14 @@ from ops_toolkit.errors import ConfigError
 
 @click.group()
 def slo() -> None:
-    """Validate SLOs, report error budgets and burn rates, gate rollouts."""
+    """Validate SLOs, report error budgets and burn rates, gate rollouts.
+
+    \b
+    Examples:
+      ops slo validate
+      ops slo report --prometheus http://127.0.0.1:9090
+      ops slo gate search/availability --min-remaining 25%
+    """
 
 
 def _parse_at(value: str | None) -> float:
@@ -202,9 +211,9 @@ def report_command(
     Examples:
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo report slos/search.yaml --at 2026-11-30T09:00:00Z -o json
-      ops slo report -o wide         # every column, whatever the terminal width
-      ops slo report --use-rules     # recorded series: cost does not grow with SLOs
-      ops slo report --explain       # the queries it would send, and what each serves
+      ops slo report -o wide       # every column, whatever the terminal width
+      ops slo report --use-rules   # recorded series: cost does not grow with SLOs
+      ops slo report --explain     # the queries it would send, and what for
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -348,7 +357,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
 
 
 @slo.command("gate")
-@click.argument("selector", metavar="SERVICE/SLO")
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
@@ -455,7 +464,8 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "directory",
     default="alerts",
     show_default=True,
-    type=click.Path(file_okay=False),
+    metavar="DIR",
+    type=click.Path(),
     help="Where the rule files go.",
 )
 @click.option(
@@ -515,7 +525,7 @@ def rules_command(
     Examples:
       ops slo rules --dir alerts/ --tests --inhibit alerts/inhibit.yaml
       ops slo rules --check          # in CI: fail when alerts/ is stale
-      ops slo rules --format prometheusrule --dir deploy/rules/   # prometheus-operator
+      ops slo rules --format prometheusrule --dir deploy/rules/
     """
     import os
 
@@ -524,6 +534,10 @@ def rules_command(
 
     if legacy_directory is not None:
         directory = _legacy_rules_directory(legacy_directory)
+    if not check:  # checked before any work: the SLOs read and the rules generated for nothing
+        check_writable_dir(directory, "--dir")
+        if inhibit_path:  # its folder is made if need be, as --dir is
+            check_writable_dir(os.path.dirname(inhibit_path) or ".", "--inhibit's folder")
     from ops_toolkit.slo.spec import load_slo_files
 
     files = load_slo_files(paths or ("slos",))
@@ -585,13 +599,15 @@ def _legacy_rules_directory(value: str) -> str:
 )
 @click.option(
     "--dir",
-    "-o",
-    "--output",
     "directory",
-    type=click.Path(file_okay=False),
+    metavar="DIR",
+    type=click.Path(),
     help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
 )
-def convert_command(paths: tuple[str, ...], target: str, directory: str | None) -> None:
+@click.option("-o", "--output", "refused_output", hidden=True, help="Not a folder: see --dir.")
+def convert_command(
+    paths: tuple[str, ...], target: str, directory: str | None, refused_output: str | None
+) -> None:
     """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
 
     What the target format has no place for is reported as a warning, never silently
@@ -607,9 +623,22 @@ def convert_command(paths: tuple[str, ...], target: str, directory: str | None) 
     from ops_toolkit.slo.formats.write import WRITERS
     from ops_toolkit.slo.spec import load_slo_files
 
+    if refused_output is not None:  # -o names an output format in every ops command
+        from ops_toolkit.cli.options import ALL_FORMATS
+
+        if refused_output in ALL_FORMATS:
+            raise click.UsageError(
+                f"'ops slo convert' writes YAML in the --to format: it has no -o {refused_output}"
+            )
+        raise click.UsageError(
+            f"-o/--output is an output format in ops, not a folder: give the folder with "
+            f"--dir {refused_output}"
+        )
+    if directory is not None:
+        check_writable_dir(directory, "--dir")
     files = load_slo_files(paths)
     if directory is None and len(files) > 1:
-        raise click.UsageError(f"{len(files)} SLO files: give -o DIR to write one file each")
+        raise click.UsageError(f"{len(files)} SLO files: give --dir DIR to write one file each")
     sources = {os.path.abspath(f.source) for f in files}
     outputs = []
     for file in files:
@@ -630,7 +659,7 @@ def convert_command(paths: tuple[str, ...], target: str, directory: str | None) 
     for file, text in outputs:
         path = os.path.join(directory, file.service + suffix)
         if os.path.abspath(path) in sources:
-            raise ConfigError(f"{path}: is one of the files being converted; choose another -o")
+            raise ConfigError(f"{path}: is one of the files being converted; choose another --dir")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         click.echo(path)

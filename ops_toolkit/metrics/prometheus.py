@@ -1,7 +1,8 @@
 """Prometheus over HTTP (``/api/v1/query``): the only module that talks to it.
 
 One ``requests`` session is shared by every query (connection reuse); ``query_many`` runs
-queries concurrently on a bounded thread pool, each with its own timeout.
+queries concurrently on a bounded pool of daemon threads (``metrics/pool.py``: Ctrl-C
+ends the command without waiting for them), each with its own timeout.
 
 Every answer is validated before it is trusted: a body that is not JSON, an HTML error page
 from a proxy, or JSON of an unexpected shape (``"result": "x"``, ``"value": [1]``, a value
@@ -15,11 +16,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample
+from ops_toolkit.metrics.pool import concurrent_map
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
@@ -111,10 +112,7 @@ class PrometheusSource:
             except MetricsError as exc:
                 return exc
 
-        if len(queries) <= 1:
-            return [one(q) for q in queries]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(queries))) as pool:
-            return list(pool.map(one, queries))
+        return concurrent_map(one, queries, self.concurrency)
 
 
 def parse_answer(body: bytes, status: int, content_type: str, url: str) -> list[Sample]:

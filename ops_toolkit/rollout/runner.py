@@ -6,7 +6,7 @@ an advance interrupted by a crash continue where it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ops_toolkit.rollout.advance import RunOutcome
 from ops_toolkit.rollout.plan import RunbookCall
@@ -20,6 +20,9 @@ class RunbookStageRunner:
     yes: bool = False
     rerun_unknown: bool = False
     skip_unknown: bool = False
+    stopped_by: list[int] = field(default_factory=list)
+    """The signals that stopped a run (SIGTERM, SIGHUP, Ctrl-C), so the command can exit
+    128 + the first, as ``ops runbook run`` does."""
 
     def new_run_id(self, now: float) -> str:
         return new_run_id(now)
@@ -33,13 +36,14 @@ class RunbookStageRunner:
             record = self.world.store.load(run_id)
             if record.status == "succeeded":
                 return RunOutcome(run_id, record.status, loaded.source)
-            with signals_interrupt():  # SIGTERM/SIGHUP: the run ends aborted, and recorded
+            with signals_interrupt() as received:  # SIGTERM/SIGHUP: the run ends aborted
                 options = RunOptions(
                     yes=self.yes, rerun_unknown=self.rerun_unknown, skip_unknown=self.skip_unknown
                 )
                 record = resume_run(record, loaded, options, self.world)
         else:
             options = RunOptions(params=dict(call.params), yes=self.yes, run_id=run_id)
-            with signals_interrupt():
+            with signals_interrupt() as received:
                 record = start_run(loaded, options, self.world)
+        self.stopped_by.extend(received)
         return RunOutcome(record.run_id, record.status, loaded.source)

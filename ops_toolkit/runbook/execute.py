@@ -576,7 +576,9 @@ def _run_step(
     attempt: Attempt | None = None
     if opts.when is not None and not evaluate(opts.when, ctx.variables):
         attempt = Attempt("skipped", None, "", message=f"when is false: {step.attr('when')}")
-    elif opts.confirm and not options.yes:
+    elif opts.confirm and not options.yes and not (step.kind == "manual" and world.ui.interactive):
+        # A manual step's own question (done or skip, below its text with the params filled
+        # in) is its confirmation: asking "Run step?" first, over the raw text, asked twice.
         if not world.ui.interactive:
             attempt = Attempt(
                 "needs_confirmation",

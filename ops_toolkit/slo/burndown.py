@@ -7,10 +7,10 @@ window's budget not yet spent at t. The ideal line spends it evenly, from 1 to 0
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ops_toolkit.metrics.model import MetricsSource
+from ops_toolkit.metrics.pool import concurrent_map
 from ops_toolkit.slo.evaluate import SLOStatus, period_seconds_at
 from ops_toolkit.slo.queries import count_queries, promql_range
 
@@ -47,8 +47,7 @@ def burndown(status: SLOStatus, source: MetricsSource, points: int = 30) -> Burn
         except Exception:  # a missing point is left out of the chart, not fatal
             return float("nan")
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        bads = list(pool.map(bad_until, times))
+    bads = concurrent_map(bad_until, times, 4)
     budget_events = slo.budget * expected_total
     series = tuple(
         (t, 1.0 - bad / budget_events) for t, bad in zip(times, bads, strict=True) if bad == bad

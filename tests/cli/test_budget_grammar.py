@@ -89,3 +89,47 @@ def test_serve_says_at_start_where_messages_go(
         assert notifier_description(make_notifier(config), config) == (
             f"notifier console ({why}): messages to this terminal and {tmp_path}/m.jsonl"
         )
+
+
+@pytest.mark.parametrize(
+    ("written", "points"),
+    [("5%", 5.0), ("0.05", 5.0), ("2.5%", 2.5), ("0", 0.0)],
+    ids=["a percentage", "a fraction", "a fractional percentage", "none"],
+)
+def test_a_policy_hysteresis_is_a_budget_amount(
+    tmp_path: Path, written: str, points: float
+) -> None:
+    from ops_toolkit.config import load_config
+
+    config = tmp_path / "ops.yaml"
+    config.write_text(
+        f"policies:\n  - {{channel: '#a', thresholds: [50%], hysteresis: {written}}}\n"
+    )
+    assert load_config(str(config)).policies[0].hysteresis == points
+
+
+@pytest.mark.parametrize(
+    ("written", "error"),
+    [
+        ("5", "expected N% or a fraction from 0 to 1, got 5 (did you mean 5%?)"),
+        ("150%", "expected N% or a fraction from 0 to 1, got '150%' (a percentage is 0% to 100%)"),
+        ("five", "expected N% or a fraction from 0 to 1, got 'five'"),
+        ("true", "expected N% or a fraction from 0 to 1, got True"),
+    ],
+    ids=["a bare number above 1", "over 100%", "a word", "a boolean"],
+)
+def test_a_policy_hysteresis_outside_the_grammar_is_refused_at_its_path(
+    tmp_path: Path, runner: CliRunner, written: str, error: str
+) -> None:
+    """Before: 'hysteresis: 5' was 5 percent points while 'thresholds: [0.5]' meant 50%, and
+    'hysteresis: 5%' was refused."""
+    config = tmp_path / "ops.yaml"
+    config.write_text(
+        "policies:\n  - {channel: '#a', thresholds: [50%]}\n"
+        f"  - {{channel: '#b', thresholds: [50%], hysteresis: {written}}}\n"
+    )
+    result = runner.invoke(main, ["slo", "gate", "search/availability", "--config", str(config)])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {config}: policies[1].hysteresis: {error}\n",
+    )

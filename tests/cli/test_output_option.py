@@ -205,3 +205,78 @@ def test_outbox_list_at_80_columns_has_a_header_row_and_times(
         "text",
         "last error",
     ]
+
+
+def _folder_cases(tmp_path: Path) -> list[tuple[str, str]]:
+    """(--dir value, the error after 'Error: --dir VALUE: ') for folders ops cannot write."""
+    (tmp_path / "a-file").write_text("")
+    return [
+        (str(tmp_path / "a-file"), "is a file, not a folder"),
+        (
+            str(tmp_path / "a-file" / "rules"),
+            f"{tmp_path / 'a-file'} is a file, in the way of the folder",
+        ),
+        ("/sys/ops-rules", "cannot write in /sys: permission denied"),  # refused even to root
+    ]
+
+
+@pytest.mark.parametrize("command", ["rules", "convert"])
+def test_an_unwritable_dir_is_refused_in_one_line_before_any_work(
+    tmp_path: Path, runner: CliRunner, command: str
+) -> None:
+    """Before: a traceback from os.makedirs after the SLOs were read and the rules made. The
+    SLO file named does not exist: the folder's error comes first, so nothing was read."""
+    missing = str(tmp_path / "missing.yaml")
+    extra = ["--to", "ops"] if command == "convert" else []
+    for folder, reason in _folder_cases(tmp_path):
+        result = runner.invoke(main, ["slo", command, missing, *extra, "--dir", folder])
+        assert (result.exit_code, result.output) == (1, f"Error: --dir {folder}: {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_rules_refuses_an_inhibit_file_it_could_not_write_before_any_work(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    inhibit = tmp_path / "a-file" / "inhibit.yaml"
+    args = ["slo", "rules", SLOS, "--dir", str(tmp_path / "rules"), "--inhibit", str(inhibit)]
+    result = runner.invoke(main, args)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: --inhibit's folder {inhibit.parent}: is a file, not a folder\n",
+    )
+    assert not (tmp_path / "rules").exists()
+
+
+def test_rules_makes_a_dir_that_does_not_exist_yet(tmp_path: Path, runner: CliRunner) -> None:
+    target = tmp_path / "new" / "rules"
+    result = runner.invoke(main, ["slo", "rules", SLOS, "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "search.rules.yaml").exists()
+    assert [p.name for p in target.iterdir() if p.name.startswith(".ops-write-check")] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "slos-out",
+            "-o/--output is an output format in ops, not a folder: give the folder "
+            "with --dir slos-out",
+        ),
+        ("yaml", "'ops slo convert' writes YAML in the --to format: it has no -o yaml"),
+    ],
+    ids=["a folder", "a format"],
+)
+def test_convert_no_longer_takes_its_folder_as_dash_o(
+    tmp_path: Path, runner: CliRunner, value: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: 'slo convert -o DIR' was the folder, the one command where -o was not a
+    format."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        main, ["slo", "convert", f"{SLOS}/search.yaml", "--to", "openslo", "-o", value]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: {message}\n")
+    assert not Path(value).exists()

@@ -75,3 +75,47 @@ def test_a_run_stopped_at_a_manual_step_is_waiting(tmp_path: Path, runner: CliRu
     assert result.stderr.endswith(f"Run waiting. Resume with: ops runbook resume {run_id}\n")
     listed = runner.invoke(main, ["runbook", "runs", "--state-dir", state, "--json"])
     assert "waiting" in listed.stdout
+
+
+def test_a_confirm_manual_step_asks_once_and_shows_its_text_expanded_and_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: 'Run step 'page'? [y/N]' showed the text as written ($INCIDENT, $PAGER_TOKEN),
+    then the manual prompt showed it again: two questions for one step."""
+    import os
+
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
+    from ops_toolkit.runbook.state import StateStore
+
+    path = tmp_path / "rb.md"
+    path.write_text(
+        "---\ntitle: t\nparams:\n  INCIDENT: {default: INC-42}\n  BRIDGE: {secret: true}\n"
+        "secrets: [PAGER_TOKEN]\n---\n"
+        f'{FENCE}manual {{"name":"page","confirm":"true"}}\n'
+        "Page the search lead about $INCIDENT (token ${PAGER_TOKEN}); bridge $BRIDGE.\n"
+        f"{FENCE}\n",
+        encoding="utf-8",
+    )
+    ui, shown = _ui(monkeypatch, "done\n")
+    world = World(
+        ui=ui,
+        store=StateStore(str(tmp_path / "state")),
+        audit=AuditLog(str(tmp_path / "state" / "audit.jsonl")),
+        env={"PATH": os.environ["PATH"], "PAGER_TOKEN": "pager-s3cret", "BRIDGE": "meet-9f8e7d"},
+        clock=lambda: 1796000000.0,
+        user="alice",
+        host="laptop",
+    )
+    record = start_run(parse_runbook(path.read_text(), str(path)), RunOptions(), world)
+    assert [(s["name"], s["status"]) for s in run_document(record)["steps"]] == [
+        ("page", "succeeded")
+    ]
+    # params are filled in, a secret param masked; a secret of the runbook's keeps its name
+    header, *lines = shown.getvalue().splitlines()
+    assert header.startswith("page manual · ")
+    assert lines == [
+        "Page the search lead about INC-42 (token ${PAGER_TOKEN}); bridge ***.",
+        "● page: succeeded (0.00s) · done",
+    ]
+    assert capsys.readouterr().err == "Type 'done' when it is done, or 'skip' (done, skip): "

@@ -128,7 +128,7 @@ def test_a_converted_file_reports_the_same_budgets(
 ) -> None:
     sources = [str(FIXTURES / name) for name in FORMATS]
     converted = CliRunner().invoke(
-        main, ["slo", "convert", *sources, "--to", "ops", "-o", str(tmp_path)]
+        main, ["slo", "convert", *sources, "--to", "ops", "--dir", str(tmp_path)]
     )
     assert converted.exit_code == 0, converted.output
     server = ["--prometheus", worked_prometheus.url, "--at", str(worked_prometheus.end)]

@@ -179,7 +179,7 @@ def test_convert_writes_one_file_per_service(runner: CliRunner, tmp_path: Path) 
             str(FIXTURES / "pyrra"),
             "--to",
             "openslo",
-            "-o",
+            "--dir",
             str(tmp_path),
         ],
     )
@@ -206,19 +206,19 @@ def test_convert_writes_one_file_per_service(runner: CliRunner, tmp_path: Path) 
 def test_convert_needs_a_directory_for_several_files(runner: CliRunner) -> None:
     result = runner.invoke(main, ["slo", "convert", str(FIXTURES / "sloth"), "--to", "ops"])
     assert result.exit_code == 2
-    assert "Error: 2 SLO files: give -o DIR to write one file each" in result.output
+    assert "Error: 2 SLO files: give --dir DIR to write one file each" in result.output
 
 
 def test_convert_never_overwrites_its_input(runner: CliRunner, tmp_path: Path) -> None:
     source = tmp_path / "search-pyrra.yaml"
     source.write_text((FIXTURES / "pyrra" / "search.yaml").read_text())
     result = runner.invoke(
-        main, ["slo", "convert", str(source), "--to", "ops", "-o", str(tmp_path)]
+        main, ["slo", "convert", str(source), "--to", "ops", "--dir", str(tmp_path)]
     )
     assert result.exit_code == 1
     assert result.output.endswith(
         f"Error: {tmp_path}/search-pyrra.yaml: is one of the files being converted; choose "
-        "another -o\n"
+        "another --dir\n"
     )
 
 
