@@ -28,6 +28,7 @@ from ops_toolkit.escalate.oncall import parse_oncall
 from ops_toolkit.escalate.route import parse_routes
 from ops_toolkit.notify.console import ConsoleNotifier
 from ops_toolkit.serve.service import EscalationService
+from ops_toolkit.serve.store.backends import runs_directory
 from tests.conftest import ROOT
 from tests.deploy import k8s_schema
 from tests.deploy.manifests import (
@@ -161,8 +162,13 @@ def test_containers_run_as_non_root_on_a_read_only_root_and_write_only_to_volume
         # ops writes its console messages, temporary files and the store when it is a SQLite
         # file (not when OPS_STATE, from the Secret, names it); each on an emptyDir
         writes = [config.serve.messages, "/tmp"]
-        if not ("OPS_STATE" in container.env_names and "OPS_STATE" in command_envvars(command)):
-            writes.append(config.serve.state)
+        if "OPS_STATE" in container.env_names and "OPS_STATE" in command_envvars(command):
+            state = SAMPLE_VALUES["postgresql-dsn"]  # what the Secret holds
+        else:
+            state = config.serve.state
+            writes.append(state)
+        if command.name == "serve":
+            writes.append(runs_directory(state))  # diagnose runs
         for path in writes:
             absolute = path if path.startswith("/") else f"{container.body['workingDir']}/{path}"
             mount = container.mount_for(absolute)
