@@ -44,10 +44,11 @@ def _existing_store(config_path: str | None, state: str | None) -> Any:
 def _state_option(func: Any) -> Any:
     return click.option(
         "--state",
+        envvar="OPS_STATE",
         type=click.Path(dir_okay=False),
         metavar="PATH|URL",
         help="The store: a SQLite file (PATH or sqlite:PATH) or postgresql://USER:PASSWORD"
-        "@HOST:PORT/DATABASE (default from ops.yaml, else ops-state.db).",
+        "@HOST:PORT/DATABASE (env OPS_STATE; default from ops.yaml, else ops-state.db).",
     )(func)
 
 

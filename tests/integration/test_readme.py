@@ -120,6 +120,11 @@ COMMANDS: dict[str, Outcome] = {
     "ops rollout report search -o html > rollout.html": Outcome(0, ""),
 }
 
+NO_CLUSTER = "no Kubernetes cluster here; tests/deploy/test_manifests.py checks deploy/kubernetes/"
+NO_SYSTEMD = (
+    "systemd is not PID 1 here (and /etc is not ours); tests/deploy/test_manifests.py "
+    "verifies the unit with systemd-analyze"
+)
 ONCALL_CLI = "run with the shipped alerts/oncall.yaml by tests/cli/test_oncall_cli.py"
 SKIPPED: dict[str, str] = {
     "ops slo convert sloth/ pyrra/ --to ops --dir slos/": "sloth/ and pyrra/ stand for a team's "
@@ -151,6 +156,21 @@ SKIPPED: dict[str, str] = {
     "tests/cli/test_escalation_cli.py and tests/integration/test_escalation.py run it",
     "ops escalation ack|resolve|escalate REF": "REF stands for an escalation's ref; "
     "tests/cli/test_escalation_cli.py runs ack, resolve and escalate",
+    # Running in production: a cluster, a database and systemd that are not here;
+    # tests/deploy/ checks the files these commands apply.
+    "systemctl stop ops-serve": NO_SYSTEMD,
+    "ops store migrate --from sqlite:/var/lib/ops/ops-state.db --to "
+    "postgresql://ops@db.example.com:5432/ops": "db.example.com stands for a team's "
+    "PostgreSQL server; the store's own tests migrate into one they start",
+    "kubectl apply -k deploy/kubernetes/": NO_CLUSTER,
+    "kubectl -n ops rollout status deployment/ops-serve": NO_CLUSTER,
+    'kubectl -n ops create secret generic ops --from-literal=webhook-token="$(openssl rand '
+    '-hex 32)" --from-literal=slack-bot-token=xoxb-... --from-literal=slack-signing-secret=... '
+    "--from-literal=postgresql-dsn=postgresql://ops:...@db.example.com:5432/ops": NO_CLUSTER,
+    "install -m 0644 deploy/systemd/ops-serve.service /etc/systemd/system/": NO_SYSTEMD,
+    "install -m 0600 deploy/systemd/ops-serve.env.example /etc/ops/ops-serve.env": NO_SYSTEMD,
+    "systemctl daemon-reload": NO_SYSTEMD,
+    "systemctl enable --now ops-serve": NO_SYSTEMD,
 }
 
 
