@@ -97,6 +97,9 @@ class AuditLog:
                 reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"{exc}"
                 damaged.append(f"{self.path}:{number}: damaged record skipped ({reason})")
                 continue
+            except RecursionError:  # json.loads recurses once per nested array or object
+                damaged.append(f"{self.path}:{number}: damaged record skipped (nested too deeply)")
+                continue
             if not isinstance(event, dict) or not isinstance(event.get("event"), str):
                 damaged.append(f"{self.path}:{number}: damaged record skipped (not an event)")
                 continue

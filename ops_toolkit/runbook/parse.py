@@ -148,6 +148,10 @@ def _load_toml(raw: str, source: str) -> Any:
         line = int(match.group(1)) + 1 if match else 1
         problem = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)$", "", str(exc))
         raise RunbookError.at(source, line, f"front matter is not valid TOML: {problem}") from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise RunbookError.at(
+            source, 2, "front matter is not valid TOML: nested too deeply"
+        ) from None
 
 
 def _key_lines(raw: str, first_line: int) -> dict[str, int]:
@@ -406,6 +410,10 @@ def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
             source,
             line,
             f"step attributes are not valid JSON: {exc.msg} (column {exc.colno} of the attributes)",
+        ) from None
+    except RecursionError:  # json.loads recurses once per nested array or object
+        raise RunbookError.at(
+            source, line, "step attributes are nested too deeply; values must be strings"
         ) from None
     except ValueError:  # an integer over Python's digit limit (json.loads uses int())
         raise RunbookError.at(

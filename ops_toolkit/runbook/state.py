@@ -439,12 +439,13 @@ def _read(path: Path) -> RunRecord:
         raise RunbookError(f"{path}: run state is damaged: not UTF-8 text") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise RunbookError(f"{path}: run state is damaged: not JSON: {exc}") from None
-    try:
         record = RunRecord.from_json(data)
     except DamagedState as exc:
         raise RunbookError(f"{path}: run state is damaged: {exc}") from None
+    except ValueError as exc:
+        raise RunbookError(f"{path}: run state is damaged: not JSON: {exc}") from None
+    except RecursionError:  # json.loads (and repr in messages) recurse once per level
+        raise RunbookError(f"{path}: run state is damaged: nested too deeply") from None
     if record.run_id != path.stem:
         raise RunbookError(
             f"{path}: run state is damaged: run_id: {record.run_id!r} is not the file's name"
@@ -480,6 +481,10 @@ def _replay(record: RunRecord, journal: Path) -> RunRecord:
         except ValueError as exc:
             raise RunbookError(
                 f"{journal}:{number}: run state is damaged: not JSON: {exc}"
+            ) from None
+        except RecursionError:
+            raise RunbookError(
+                f"{journal}:{number}: run state is damaged: nested too deeply"
             ) from None
         record.variables.update(entry.get("variables", {}))
         record.journal_seq = entry["seq"]

@@ -53,6 +53,15 @@ def test_the_reader_skips_lines_that_are_not_events(tmp_path: Path) -> None:
     ]
 
 
+def test_the_reader_skips_a_line_nested_too_deeply(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    deep = b'{"event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    audit.write_bytes(deep + b'\n{"event":"run_started"}\n')
+    trail = AuditLog(str(audit)).read()
+    assert trail.events == [{"event": "run_started"}]
+    assert trail.damaged == [f"{audit}:1: damaged record skipped (nested too deeply)"]
+
+
 def test_an_audit_path_that_is_a_directory_stops_the_run_before_any_step(tmp_path: Path) -> None:
     audit = tmp_path / "state" / "audit.jsonl"
     audit.mkdir(parents=True)

@@ -155,6 +155,24 @@ def test_json_values_that_are_not_strings_become_strings() -> None:
             id="unknown param key",
         ),
         pytest.param(
+            f'# T\n\n{FENCE}sh {{"name":"a","x":'
+            + "[" * 100_000
+            + "]" * 100_000
+            + f"}}\ntrue\n{FENCE}\n",
+            "r.md:3: step attributes are nested too deeply; values must be strings",
+            id="attributes nested 100,000 deep (was a RecursionError)",
+        ),
+        pytest.param(
+            "+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n# T\n",
+            "r.md:2: front matter is not valid TOML: nested too deeply",
+            id="TOML front matter nested 5,000 deep (was a RecursionError)",
+        ),
+        pytest.param(
+            "---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n# T\n",
+            "r.md:2: front matter is not valid YAML: exceeded maximum nesting depth",
+            id="YAML front matter nested 5,000 deep",
+        ),
+        pytest.param(
             "---\n- a\n---\n",
             "r.md:2: front matter must be a YAML mapping (key: value)",
             id="front matter must be a mapping",
