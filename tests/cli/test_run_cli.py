@@ -196,3 +196,32 @@ def test_a_report_that_cannot_be_written_is_a_clear_error(
     assert result.exit_code == 1
     assert result.output == f"Error: --report {report}: no such folder {report.parent}\n"
     assert not (tmp_path / "s" / "runs").exists()
+
+
+def test_a_regex_taken_from_a_param_is_refused_before_any_step(tmp_path: Path) -> None:
+    """Was a hang: ``X =~ Q`` with Q='^(a+)+$' and X='aaaa...!' backtracked for minutes."""
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}sh {{"name":"check","when":"X =~ Q"}}\ntouch {tmp_path}/ran\n{FENCE}\n',
+        "params:\n  X: {default: a}\n  Q: {default: a}\n",
+    )
+    result = ops(
+        "runbook",
+        "run",
+        str(path),
+        "-p",
+        "Q=^(a+)+$",
+        "-p",
+        "X=" + "a" * 40 + "!",
+        "--state-dir",
+        str(tmp_path / "state"),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path}: fix these before running (ops runbook lint):\n"
+        f"  {path}:11: error: step 'check': when: bad expression 'X =~ Q': the right side of "
+        "'=~' at column 3 must be a quoted regular expression written in the runbook, not a "
+        "variable\n"
+    )
+    assert not (tmp_path / "ran").exists()
