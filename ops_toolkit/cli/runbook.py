@@ -87,7 +87,7 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
-    findings = lint_paths(paths or ("runbooks",))
+    findings = lint_paths(paths or ("runbooks",), credential_variables())
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings
@@ -136,6 +136,21 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+def credential_variables() -> frozenset[str]:
+    """The variables the on-call file (from ops.yaml, or alerts/oncall.yaml) reads ops's
+    credentials from (``routing_key_env``). A broken on-call file is ``ops check``'s to
+    report: here it withholds nothing more, as the person's shell holds those values anyway."""
+    from ops_toolkit.config import load_config, oncall_path
+    from ops_toolkit.errors import OpsError
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    try:
+        path = oncall_path(load_config(None))
+        return load_oncall(path).credential_variables() if path else frozenset()
+    except OpsError:
+        return frozenset()
+
+
 def _world(
     *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: str | None
 ) -> Any:
@@ -146,11 +161,16 @@ def _world(
     from ops_toolkit.cli.terminal import make_ui
     from ops_toolkit.metrics.model import MetricsSource
     from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.environment import ops_credentials, url_credentials
+    from ops_toolkit.runbook.environment import (
+        ops_credentials,
+        person_environment,
+        url_credentials,
+    )
     from ops_toolkit.runbook.execute import World, no_metrics
     from ops_toolkit.runbook.state import StateStore, default_state_dir
 
     directory = state_dir or default_state_dir()
+    named = credential_variables()
     cache: list[MetricsSource] = []
 
     def metrics() -> MetricsSource:
@@ -171,10 +191,12 @@ def _world(
         store=StateStore(directory),
         audit=AuditLog(os.path.join(directory, "audit.jsonl")),
         metrics=metrics,
+        env=person_environment(os.environ, named),
         credentials={
-            **ops_credentials(os.environ),
+            **ops_credentials(os.environ, named),
             **url_credentials("--prometheus", prometheus_url),
         },
+        credential_variables=named,
         user=user,
         host=socket.gethostname(),
     )

@@ -6,7 +6,7 @@ Pure: takes ``Runbook`` values and returns ``Finding`` values; the CLI decides t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
@@ -100,9 +100,15 @@ class Finding:
         }
 
 
-def lint_runbooks(runbooks: Sequence[Runbook]) -> list[Finding]:
-    """All findings for ``runbooks``, including those that need several files (alert owners)."""
-    findings = [f for runbook in runbooks for f in lint_runbook(runbook)]
+def lint_runbooks(
+    runbooks: Sequence[Runbook], credential_variables: Collection[str] = ()
+) -> list[Finding]:
+    """All findings for ``runbooks``, including those that need several files (alert owners).
+
+    ``credential_variables``: the variables ops's configuration reads credentials from
+    (``routing_key_env``); a runbook naming one in ``env:`` or ``secrets:`` is an error.
+    """
+    findings = [f for runbook in runbooks for f in lint_runbook(runbook, credential_variables)]
     claimed: dict[str, Runbook] = {}
     for runbook in runbooks:
         for alert in runbook.alerts:
@@ -121,9 +127,9 @@ def lint_runbooks(runbooks: Sequence[Runbook]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.source, f.line, f.level, f.message))
 
 
-def lint_runbook(runbook: Runbook) -> list[Finding]:
+def lint_runbook(runbook: Runbook, credential_variables: Collection[str] = ()) -> list[Finding]:
     findings: list[Finding] = []
-    findings += _lint_front_matter(runbook)
+    findings += _lint_front_matter(runbook, credential_variables)
     findings += _lint_params(runbook)
     known = _known_variables(runbook)
     captured: set[str] = set()
@@ -139,7 +145,9 @@ def _finding(runbook: Runbook, line: int, level: str, rule: str, message: str) -
     return Finding(runbook.source, line, level, rule, message)
 
 
-def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
+def _lint_front_matter(
+    runbook: Runbook, credential_variables: Collection[str]
+) -> Iterable[Finding]:
     if not runbook.title:
         yield _finding(runbook, 1, "warning", "no-title", "no title; add 'title:' or a '# Heading'")
     if not runbook.owner:
@@ -194,7 +202,7 @@ def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
                     "bad-env",
                     f"env {name!r} is not an environment variable name",
                 )
-            elif is_ops_credential(name):
+            elif is_ops_credential(name, named=credential_variables):
                 yield _finding(
                     runbook,
                     line,

@@ -124,6 +124,8 @@ class Diagnoser:
         self.on_output = on_output
         self.tag = tag
         self.credentials = dict(credentials or {})
+        # Variables the on-call file reads credentials from (routing_key_env): ops's own.
+        self.credential_variables: frozenset[str] = frozenset()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 
     def submit(self, notification: Notification, channels: Sequence[str]) -> None:
@@ -153,7 +155,10 @@ class Diagnoser:
         from ops_toolkit.runbook.environment import ops_credentials
 
         what = what or path
-        credentials = {**ops_credentials(os.environ), **self.credentials}
+        credentials = {
+            **ops_credentials(os.environ, self.credential_variables),
+            **self.credentials,
+        }
         mask = Masker(credentials.values())
         document, error, name = None, None, os.path.basename(path).removesuffix(".md")
         try:
@@ -184,8 +189,9 @@ class Diagnoser:
             ui=QuietUI(),
             store=StateStore(self.state_dir),
             audit=AuditLog(os.path.join(self.state_dir, "audit.jsonl")),
-            env=unattended_environment(os.environ, runbook),
+            env=unattended_environment(os.environ, runbook, self.credential_variables),
             credentials=credentials,
+            credential_variables=self.credential_variables,
             metrics=self.metrics,
             user="ops-serve",
             host=socket.gethostname(),
