@@ -21,8 +21,12 @@ from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
+from ops_toolkit.yamlpath import expanded_size
 
 MAX_BYTES = 1024 * 1024
+# YAML aliases share one value among many places: 8 levels of 10 aliases make 10^8 values
+# from 1 KiB (a "billion laughs"); anything walking them would run out of time or memory.
+MAX_FRONT_MATTER_VALUES = 100_000
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -121,6 +125,13 @@ def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[st
     body = "" if after < 0 else text[after + 1 :]
     offset = text[: after + 1].count("\n") if after >= 0 else text.count("\n") + 1
     loaded = _load_yaml(raw, source) if delimiter == "---" else _load_toml(raw, source)
+    if expanded_size(loaded, MAX_FRONT_MATTER_VALUES) > MAX_FRONT_MATTER_VALUES:
+        raise RunbookError.at(
+            source,
+            2,
+            f"front matter expands to more than {MAX_FRONT_MATTER_VALUES:,} values through "
+            "YAML aliases; write the values out",
+        )
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
@@ -215,6 +226,10 @@ def _params(meta: dict[str, Any], source: str, lines: dict[str, int]) -> tuple[P
         choices = spec.get("choices") or ()
         if not isinstance(choices, list | tuple):
             raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list")
+        if not all(isinstance(c, str | int | float) for c in choices):
+            raise RunbookError.at(
+                source, line, f"param {name}: 'choices' must be a list of strings"
+            )
 
         def text(
             key: str, spec: dict[str, Any] = spec, name: str = name, line: int = line
