@@ -458,30 +458,74 @@ def _lint_code(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 )
     elif step.kind == "promql":
         params = {p.name: p for p in runbook.params}
-        reported = set()
-        for offset, text in enumerate(lines, 1):
-            for name, _ in _references(text):
-                if name in reported:
-                    continue
-                reported.add(name)
-                param = params.get(name)
-                if param is None:
+        unknown: set[str] = set()
+        checked: set[tuple[str, bool]] = set()
+        quoted = _quoted_spans(step.code)
+        for match in _VARIABLE.finditer(step.code):
+            name = match.group(1) or match.group(3)
+            line = step.line + step.code.count("\n", 0, match.start()) + 1
+            param = params.get(name)
+            if param is None:
+                if name not in unknown:
+                    unknown.add(name)
                     yield _finding(
                         runbook,
-                        step.line + offset,
+                        line,
                         "warning",
                         "unknown-variable",
                         f"{label}: ${name} is not a param; promql steps can only use params",
                     )
-                elif param.pattern is None and not param.choices:
-                    yield _finding(
-                        runbook,
-                        step.line + offset,
-                        "warning",
-                        "unchecked-param",
-                        f"{label}: param {name} goes into a query without a pattern or "
-                        "choices; alert labels are untrusted input",
-                    )
+                continue
+            if param.pattern is not None or param.choices:
+                continue
+            inside = any(start < match.start() < end for start, end in quoted)
+            if (name, inside) in checked:
+                continue
+            checked.add((name, inside))
+            if inside:
+                yield _finding(
+                    runbook,
+                    line,
+                    "warning",
+                    "unchecked-param",
+                    f"{label}: param {name} goes into a query without a pattern or "
+                    "choices; alert labels are untrusted input",
+                )
+            else:
+                yield _finding(
+                    runbook,
+                    line,
+                    "error",
+                    "unquoted-param",
+                    f"{label}: param {name} is pasted into the query outside a string literal "
+                    "without a pattern or choices, so a value like '0 or vector(1)' rewrites "
+                    "the query; give it a pattern or choices",
+                )
+
+
+def _quoted_spans(query: str) -> list[tuple[int, int]]:
+    """(start, end) of each PromQL string literal in ``query``: its quotes' positions."""
+    spans: list[tuple[int, int]] = []
+    quote, start, index = "", 0, 0
+    while index < len(query):
+        char = query[index]
+        if quote:
+            if char == "\\" and quote != "`":
+                index += 2
+                continue
+            if char == quote:
+                spans.append((start, index))
+                quote = ""
+        elif char in "\"'`":
+            quote, start = char, index
+        elif char == "#":  # a comment runs to the end of the line
+            end = query.find("\n", index)
+            index = len(query) if end < 0 else end
+            continue
+        index += 1
+    if quote:
+        spans.append((start, len(query)))
+    return spans
 
 
 def _references(text: str) -> list[tuple[str, bool]]:

@@ -256,3 +256,30 @@ def test_at_the_cli_a_routing_key_variable_and_ops_api_keys_never_reach_a_step(
     assert linted.stdout == (
         f"{path}:4: error: env: PD_ROUTE is one of ops's own credentials; it never reaches a step\n"
     )
+
+
+def test_a_param_pasted_unquoted_into_promql_is_refused_before_any_query(tmp_path: Path) -> None:
+    """Was: -p 'T=0 or vector(1)' went into the query as is (and from a label, unattended)."""
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}promql {{"name":"q"}}\nsum(rate(x[5m])) > $T\n{FENCE}\n',
+        "params:\n  T: {default: '1'}\n",
+    )
+    result = ops(
+        "runbook",
+        "run",
+        str(path),
+        "-p",
+        "T=0 or vector(1)",
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path}: fix these before running (ops runbook lint):\n"
+        f"  {path}:11: error: step 'q': param T is pasted into the query outside a string "
+        "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites the "
+        "query; give it a pattern or choices\n"
+    )
