@@ -8,7 +8,9 @@ nothing, and replays find the work already done.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Sequence
@@ -122,6 +124,15 @@ class OutboxEntry:
     claimed_at: float | None = None
 
 
+def _create_private(path: str) -> None:
+    """Create a new store file readable by its owner only (0600): it holds payloads, messages
+    and diagnose output. SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # it exists (kept as it is), or sqlite3 says why not
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+
+
 class Store:
     """One SQLite file; each thread gets its own connection."""
 
@@ -129,6 +140,7 @@ class Store:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
+        _create_private(path)
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
