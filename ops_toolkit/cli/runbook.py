@@ -167,6 +167,7 @@ def _world(
         url_credentials,
     )
     from ops_toolkit.runbook.execute import World, no_metrics
+    from ops_toolkit.runbook.guard import forbid_inspection
     from ops_toolkit.runbook.state import StateStore, default_state_dir
 
     directory = state_dir or default_state_dir()
@@ -186,6 +187,7 @@ def _world(
         user = getpass.getuser()
     except (KeyError, OSError):
         user = os.environ.get("USER", "unknown")
+    forbid_inspection()  # the credentials held back from steps stay out of their reach
     return World(
         ui=make_ui(as_json=as_json, non_interactive=non_interactive),
         store=StateStore(directory),

@@ -181,10 +181,12 @@ class Diagnoser:
         from ops_toolkit.runbook.audit import AuditLog
         from ops_toolkit.runbook.environment import unattended_environment
         from ops_toolkit.runbook.execute import RunOptions, World, run_document, start_run
+        from ops_toolkit.runbook.guard import forbid_inspection
         from ops_toolkit.runbook.parse import read_runbook
         from ops_toolkit.runbook.state import StateStore
 
         runbook = read_runbook(path)
+        forbid_inspection()  # a step chosen by an alert must not read the server's tokens
         world = World(
             ui=QuietUI(),
             store=StateStore(self.state_dir),
