@@ -267,6 +267,12 @@ class EscalationService:
         path = oncall_path(config)
         if path is None:
             self.routing.check_policies(())
+            if os.environ.get("SLACK_SIGNING_SECRET"):  # the secret alone turns nothing on
+                log.warning(
+                    "SLACK_SIGNING_SECRET is set but there is no on-call file: "
+                    "/slack/interactions and /slack/commands are off (404); put 'oncall: "
+                    "PATH' in ops.yaml or create alerts/oncall.yaml to turn them on"
+                )
             return None
         oncall = load_oncall(path)
         self.routing.check_policies(list(oncall.policies))
