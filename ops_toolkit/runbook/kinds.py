@@ -78,9 +78,7 @@ class ShellKind:
             try:
                 result = _run_masked(step, ctx, argv, env)
             except OSError as exc:
-                return Attempt(
-                    "failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}"
-                )
+                return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
             exports = read_exports(exported, ctx.env)
         attempt = _judge(result, ctx)
         return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
@@ -97,7 +95,7 @@ class ShellKind:
                 self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream()
             )
         except OSError as exc:
-            return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
+            return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         ctx.on_start(pgid)
         return Attempt(
             "succeeded",
@@ -259,6 +257,15 @@ def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
     return Attempt("succeeded", result.exit_code, output, result.stdout)
 
 
+def cannot_start(program: str, exc: OSError, cwd: str | None) -> str:
+    """Why ``program`` did not start, naming the working directory when it is the cause
+    (the OS reports a missing ``cwd`` as the program's own 'No such file or directory')."""
+    if cwd and not os.path.isdir(cwd):
+        why = "is not a directory" if os.path.exists(cwd) else "does not exist"
+        return f"cannot start {program}: the working directory {cwd} {why}"
+    return f"cannot start {program}: {exc.strerror}"
+
+
 def substitute_params(query: str, params: Mapping[str, str]) -> str:
     """``$NAME`` of a param replaced by its value escaped for a PromQL string literal."""
 
@@ -382,9 +389,7 @@ class InterpreterKind:
             try:
                 result = _run_masked(step, ctx, [*program, script], ctx.env)
             except OSError as exc:
-                return Attempt(
-                    "failed", None, "", message=f"cannot start {program[0]}: {exc.strerror}"
-                )
+                return Attempt("failed", None, "", message=cannot_start(program[0], exc, ctx.cwd))
         return _judge(result, ctx)
 
 
