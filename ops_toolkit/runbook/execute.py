@@ -425,6 +425,9 @@ def _context(
         metrics=world.metrics,
         mask=mask,
         on_start=on_start,
+        background_log=str(
+            world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
+        ),
     )
 
 

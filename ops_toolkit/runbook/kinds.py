@@ -88,8 +88,17 @@ class ShellKind:
     ) -> Attempt:
         from ops_toolkit.runbook.background import start_background
 
-        handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
-        os.close(handle)
+        log = ctx.background_log or ""
+        try:
+            if ctx.background_log is None:
+                handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
+            else:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+                handle = os.open(log, flags, 0o600)
+            os.close(handle)
+        except OSError as exc:
+            message = f"cannot create the step's log {log or 'in the temporary folder'}: "
+            return Attempt("failed", None, "", message=message + str(exc.strerror))
         try:
             pgid = start_background(
                 self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream()
