@@ -193,6 +193,9 @@ def _runbooks(
 def _references(
     files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str]
 ) -> list[Problem]:
+    from datetime import UTC, datetime
+
+    from ops_toolkit.slo.correction_rules import Horizon
     from ops_toolkit.slo.rules import generate
     from ops_toolkit.yamlpath import read_text
 
@@ -208,8 +211,11 @@ def _references(
                     )
                 )
     texts: list[str] = []
+    # Only the alert names are read from these rules, and they do not depend on the horizon
+    # recurring corrections are expanded over: any start will do.
+    horizons = {f.service: Horizon(datetime(2000, 1, 1, tzinfo=UTC)) for f in files}
     try:
-        texts += generate(list(files), None, False).values()
+        texts += generate(list(files), None, False, horizons=horizons).values()
     except OpsError as error:
         problems.append(Problem("error", "slos", f"rules cannot be generated: {error}"))
     for path in rule_files:

@@ -10,6 +10,7 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
     ├── NotifyError      Slack rejected or could not take a message
     ├── PayloadError     a webhook body is not a valid payload (an HTTP 400)
+    ├── StoreError       ops serve's store is unavailable, or its schema is newer than ops
     └── SignatureError   a request is not signed by Slack, is stale or a replay (HTTP 401)
 
 Anything else escaping to the user is a bug.
@@ -78,6 +79,11 @@ class PayloadError(OpsError):
 def at(source: str, line: int | None, message: str) -> str:
     """Format ``message`` with its place first, the one shape of every error message."""
     return f"{source}:{line}: {message}" if line is not None else f"{source}: {message}"
+
+
+class StoreError(OpsError):
+    """The store (SQLite file or PostgreSQL database) cannot be used now, or its schema is
+    newer than this ops knows. The message starts with the store's URL, password redacted."""
 
 
 class SignatureError(OpsError):

@@ -56,6 +56,12 @@ def _escalation() -> click.Command:
     return escalation
 
 
+def _store() -> click.Command:
+    from ops_toolkit.cli.store import store
+
+    return store
+
+
 def _rollout() -> click.Command:
     from ops_toolkit.cli.rollout import rollout
 
@@ -97,6 +103,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "oncall": LazyCommand("Who is on call, handoffs, and overrides.", _oncall),
     "outbox": LazyCommand("Inspect and re-queue undelivered chat messages.", _outbox),
     "rollout": LazyCommand("Open a service stage by stage, gated on SLO evidence.", _rollout),
+    "store": LazyCommand("Move ops serve's store from SQLite to PostgreSQL.", _store),
 }
 
 

@@ -8,14 +8,13 @@ and pages the next tier.
 from __future__ import annotations
 
 import getpass
-import os
 import time
 from typing import Any
 
 import click
 
 from ops_toolkit.cli.options import json_option, print_json
-from ops_toolkit.errors import ConfigError, OpsError
+from ops_toolkit.errors import OpsError
 
 
 def _escalations(config_path: str | None, state: str | None) -> Any:
@@ -23,14 +22,11 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
     from ops_toolkit.escalate.oncall import OncallConfig, load_oncall
     from ops_toolkit.serve.escalations import Escalations
     from ops_toolkit.serve.store import Store
+    from ops_toolkit.serve.store.backends import require_existing
 
     config = load_config(config_path)
     path = state or config.serve.state
-    if not os.path.exists(path):
-        raise ConfigError(
-            f"{path}: no such store; pass the one 'ops serve' uses (--state, or serve.state in "
-            "ops.yaml)"
-        )
+    require_existing(path)
     oncall_file = oncall_path(config)
     oncall = load_oncall(oncall_file) if oncall_file else OncallConfig()
     return config, Escalations(Store(path), oncall)

@@ -52,8 +52,10 @@ class Context:
 
     def store(self, create: bool = False) -> Any:
         from ops_toolkit.serve.overrides import OverrideStore
+        from ops_toolkit.serve.store.backends import parse_state
 
-        if not create and not os.path.exists(self.state):
+        location = parse_state(self.state)
+        if not create and location.scheme == "sqlite" and not os.path.exists(location.target):
             return None
         return OverrideStore(self.state)
 
@@ -232,13 +234,14 @@ def override(
         --from 2026-03-28T09:00 --to 2026-03-30T09:00
     """
     from ops_toolkit.escalate.schedule import is_participant
+    from ops_toolkit.urls import redact_url
 
     context = Context(config_path, oncall_path, state)
     if remove is not None:
         store = context.store()
         removed = store.remove(remove, time.time()) if store is not None else None
         if removed is None:
-            raise ConfigError(f"{context.state}: no override with id {remove}")
+            raise ConfigError(f"{redact_url(context.state)}: no override with id {remove}")
         click.echo(f"removed override {remove} of {removed}")
         return
     if schedule is None or user is None or end is None:

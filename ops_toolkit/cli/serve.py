@@ -34,13 +34,10 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
 def _existing_store(config_path: str | None, state: str | None) -> Any:
     """The store ``ops serve`` writes; listing must not create an empty one elsewhere."""
     from ops_toolkit.serve.store import Store
+    from ops_toolkit.serve.store.backends import require_existing
 
     path = _config(config_path, None, state).serve.state
-    if not os.path.exists(path):
-        raise ConfigError(
-            f"{path}: no such store; pass the one 'ops serve' uses (--state, or serve.state in "
-            "ops.yaml)"
-        )
+    require_existing(path)
     return Store(path)
 
 
@@ -48,7 +45,9 @@ def _state_option(func: Any) -> Any:
     return click.option(
         "--state",
         type=click.Path(dir_okay=False),
-        help="SQLite store (default from ops.yaml, else ops-state.db).",
+        metavar="PATH|URL",
+        help="The store: a SQLite file (PATH or sqlite:PATH) or postgresql://USER:PASSWORD"
+        "@HOST:PORT/DATABASE (default from ops.yaml, else ops-state.db).",
     )(func)
 
 

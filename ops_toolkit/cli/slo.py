@@ -505,6 +505,14 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     metavar="FILE",
     help="Also write Alertmanager inhibit_rules (a ticket waits while its page fires).",
 )
+@click.option(
+    "--horizon",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    help="How far ahead recurring corrections are written into the rules (PromQL knows "
+    "only UTC, so their windows are listed); --check fails when a third is left.",
+)
 @json_option
 def rules_command(
     paths: tuple[str, ...],
@@ -515,6 +523,7 @@ def rules_command(
     with_tests: bool,
     output_format: str,
     inhibit_path: str | None,
+    horizon: str,
     as_json: bool,
 ) -> None:
     """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
@@ -529,8 +538,19 @@ def rules_command(
     """
     import os
 
-    from ops_toolkit.slo.rulefiles import stale_file, stale_files, write_files
-    from ops_toolkit.slo.rules import generate, render_inhibit
+    from ops_toolkit.slo.rulefiles import (
+        horizon_problems,
+        horizons_for,
+        stale_file,
+        stale_files,
+        write_files,
+    )
+    from ops_toolkit.slo.rules import (
+        generate,
+        prometheusrule_filename,
+        render_inhibit,
+        rules_filename,
+    )
 
     if legacy_directory is not None:
         directory = _legacy_rules_directory(legacy_directory)
@@ -543,10 +563,14 @@ def rules_command(
     files = load_slo_files(paths or ("slos",))
     if with_tests and output_format != "plain":
         raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
-    generated = generate(files, runbook_base_url, with_tests, output_format)
+    name_of = rules_filename if output_format == "plain" else prometheusrule_filename
+    on_disk = {f.service: os.path.join(directory, name_of(f.service)) for f in files}
+    now = time.time()
+    horizons = horizons_for(files, on_disk, now, _horizon_seconds(horizon), check=check)
+    generated = generate(files, runbook_base_url, with_tests, output_format, horizons)
     inhibit = render_inhibit(files) if inhibit_path else None
     if check:
-        problems = stale_files(generated, directory)
+        problems = stale_files(generated, directory) + horizon_problems(files, on_disk, now)
         if inhibit_path and inhibit is not None:
             problems += stale_file(inhibit_path, inhibit)
         if as_json:
@@ -571,6 +595,20 @@ def rules_command(
     for path in written:
         updated = any(os.path.samefile(p, path) for p in changed)
         click.echo(path + (" (updated)" if updated else " (unchanged)"))
+
+
+def _horizon_seconds(value: str) -> int:
+    from ops_toolkit.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--horizon") from None
+    if seconds < 86400 or seconds != int(seconds):
+        raise click.BadParameter(
+            f"expected whole seconds and at least 1d, got {value!r}", param_hint="--horizon"
+        )
+    return int(seconds)
 
 
 def _legacy_rules_directory(value: str) -> str:
@@ -663,3 +701,68 @@ def convert_command(
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         click.echo(path)
+
+
+@slo.command("correct")
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--start", required=True, metavar="TIME", help="When the span began.")
+@click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
+@click.option("--reason", required=True, help="Why these events do not count (an incident id).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="ops.yaml naming the SLO files (default ./ops.yaml when present).",
+)
+@json_option
+def correct_command(
+    selector: str,
+    paths: tuple[str, ...],
+    start: str,
+    end: str,
+    reason: str,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
+    """Take a span out of SERVICE/SLO's budget: its events count neither good nor bad.
+
+    Appends a one-off correction to the SLO's own file (ops/v1) or to the corrections.yaml
+    beside it (other formats), changing no other byte. TIME is ISO 8601 (UTC without an
+    offset), unix seconds, now, or now-2h; the span may not start in the future.
+
+    \b
+    Examples:
+      ops slo correct search/availability --start 2026-11-03T14:00Z \\
+          --end 2026-11-03T15:30Z --reason "INC-231: bad deploy, rolled back"
+      ops slo correct search/availability --start now-45m --end now \\
+          --reason INC-232 --json
+    """
+    from datetime import UTC, datetime
+
+    from ops_toolkit.config import load_config
+    from ops_toolkit.slo.correct import add_correction, parse_when
+
+    now = datetime.now(UTC)
+    times = []
+    for option, value in (("--start", start), ("--end", end)):
+        try:
+            times.append(parse_when(value, now))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    where = paths or load_config(config_path).slos
+    written = add_correction(where, selector, times[0], times[1], reason, now)
+    document = {
+        "slo": selector,
+        "file": written.path,
+        "created": written.created,
+        **written.correction.to_dict(),
+    }
+    if as_json:
+        print_json(document)
+        return
+    verb = "created" if written.created else "updated"
+    click.echo(
+        f"{written.path}: {verb}: {selector}: {document['start']} to {document['end']} "
+        f"corrected out ({written.correction.reason})"
+    )

@@ -1,4 +1,4 @@
-"""Real Prometheus (and later Alertmanager) processes on loopback ports, for the demo and tests.
+"""Real Prometheus and Alertmanager processes on loopback ports, for the demo and tests.
 
 Each server is started from the Debian package's binary with its own data directory and is
 stopped by the pid we started; nothing else is touched.
@@ -6,6 +6,7 @@ stopped by the pid we started; nothing else is touched.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -13,6 +14,8 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 def free_port() -> int:
@@ -126,50 +129,87 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: 
 
 
 class AlertmanagerServer(LocalServer):
-    """``prometheus-alertmanager`` on 127.0.0.1, clustering off, one webhook receiver."""
+    """``prometheus-alertmanager`` on 127.0.0.1 with one webhook receiver.
+
+    ``webhook_url`` may name several URLs: the receiver then has one webhook_config per URL,
+    as an HA setup points one receiver at every ``ops serve`` replica. Clustering is off
+    unless ``cluster_port`` is given (see ``AlertmanagerCluster``).
+    """
 
     def __init__(
         self,
         workdir: str,
-        webhook_url: str,
+        webhook_url: str | Sequence[str],
         token: str | None,
         *,
         port: int | None = None,
         group_wait: str = "1s",
         group_interval: str = "2s",
+        cluster_port: int | None = None,
+        peers: Sequence[int] = (),
+        peer_timeout: str = "100ms",
     ) -> None:
         self.workdir = workdir
-        self.webhook_url = webhook_url
+        self.webhook_urls = [webhook_url] if isinstance(webhook_url, str) else list(webhook_url)
         self.token = token
         self.port = port or free_port()
         self.group_wait = group_wait
         self.group_interval = group_interval
+        self.cluster_port = cluster_port
+        self.peers = list(peers)
+        self.peer_timeout = peer_timeout
         self.process = None
 
-    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
+    @property
+    def webhook_url(self) -> str:
+        return self.webhook_urls[0]
 
-        os.makedirs(self.workdir, exist_ok=True)
-        config = os.path.join(self.workdir, "alertmanager.yml")
+    def configuration(self) -> str:
+        """The alertmanager.yml: one route, one receiver with a webhook per URL."""
         auth = (
             f"        http_config:\n          authorization:\n            credentials: {self.token}\n"
             if self.token
             else ""
         )
+        webhooks = "".join(
+            f"      - url: {url}\n        send_resolved: true\n{auth}" for url in self.webhook_urls
+        )
+        return (
+            "route:\n"
+            "  receiver: ops\n"
+            "  group_by: [alertname, service, slo]\n"
+            f"  group_wait: {self.group_wait}\n"
+            f"  group_interval: {self.group_interval}\n"
+            "  repeat_interval: 4h\n"
+            "receivers:\n"
+            "  - name: ops\n"
+            "    webhook_configs:\n"
+            f"{webhooks}"
+        )
+
+    def cluster_arguments(self) -> list[str]:
+        """Clustering off, or on 127.0.0.1 with intervals short enough to settle in seconds."""
+        if self.cluster_port is None:
+            return ["--cluster.listen-address="]
+        address = f"127.0.0.1:{self.cluster_port}"
+        return [
+            f"--cluster.listen-address={address}",
+            f"--cluster.advertise-address={address}",
+            *(f"--cluster.peer=127.0.0.1:{peer}" for peer in self.peers),
+            "--cluster.gossip-interval=50ms",
+            "--cluster.pushpull-interval=1s",
+            "--cluster.probe-interval=200ms",
+            "--cluster.probe-timeout=100ms",
+            "--cluster.reconnect-interval=1s",
+            "--cluster.settle-timeout=10s",
+            f"--cluster.peer-timeout={self.peer_timeout}",
+        ]
+
+    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
+        os.makedirs(self.workdir, exist_ok=True)
+        config = os.path.join(self.workdir, "alertmanager.yml")
         with open(config, "w", encoding="utf-8") as handle:
-            handle.write(
-                "route:\n"
-                "  receiver: ops\n"
-                "  group_by: [alertname, service, slo]\n"
-                f"  group_wait: {self.group_wait}\n"
-                f"  group_interval: {self.group_interval}\n"
-                "  repeat_interval: 4h\n"
-                "receivers:\n"
-                "  - name: ops\n"
-                "    webhook_configs:\n"
-                f"      - url: {self.webhook_url}\n"
-                "        send_resolved: true\n"
-                f"{auth}"
-            )
+            handle.write(self.configuration())
         self.launch(
             "prometheus-alertmanager",
             [
@@ -177,20 +217,33 @@ class AlertmanagerServer(LocalServer):
                 f"--storage.path={os.path.join(self.workdir, 'data')}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--web.external-url={self.url}",
-                "--cluster.listen-address=",
+                *self.cluster_arguments(),
             ],
             "alertmanager",
             timeout,
         )
         return self
 
-    def fire(
-        self, labels: dict[str, str], annotations: dict[str, str], *, resolved: bool = False
-    ) -> None:
-        """Post one alert to the v2 API (with an end time in the past to resolve it)."""
-        import json
-        from datetime import UTC, datetime, timedelta
+    def status(self) -> dict[str, Any]:
+        """``GET /api/v2/status``: the cluster's members and whether it settled."""
+        with urllib.request.urlopen(f"{self.url}/api/v2/status", timeout=5) as response:
+            document: dict[str, Any] = json.load(response)
+        return document
 
+    def fire(
+        self,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        *,
+        resolved: bool = False,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> None:
+        """Post one alert to the v2 API (with an end time in the past to resolve it).
+
+        ``starts_at``/``ends_at`` pin the times, as Prometheus does when it sends one alert to
+        several Alertmanagers; without them the Alertmanager stamps its own receipt time.
+        """
         now = datetime.now(UTC)
         alert: dict[str, object] = {
             "labels": labels,
@@ -198,8 +251,12 @@ class AlertmanagerServer(LocalServer):
             "generatorURL": "http://127.0.0.1:9090/graph",
         }
         if resolved:
-            alert["startsAt"] = (now - timedelta(minutes=10)).isoformat()
-            alert["endsAt"] = (now - timedelta(seconds=1)).isoformat()
+            starts_at = starts_at or now - timedelta(minutes=10)
+            ends_at = ends_at or now - timedelta(seconds=1)
+        if starts_at is not None:
+            alert["startsAt"] = starts_at.isoformat()
+        if ends_at is not None:
+            alert["endsAt"] = ends_at.isoformat()
         request = urllib.request.Request(
             f"{self.url}/api/v2/alerts",
             data=json.dumps([alert]).encode(),
@@ -208,3 +265,87 @@ class AlertmanagerServer(LocalServer):
         )
         with urllib.request.urlopen(request, timeout=10):
             pass
+
+
+class AlertmanagerCluster:
+    """Alertmanagers peered in one cluster on loopback, as a team runs them for HA.
+
+    Every member has the same receiver (one webhook per ``ops serve`` replica), and each
+    member sends each notification unless the notification log gossiped from a peer says it
+    went out already: so ``ops serve`` sees the same notification from several members, and
+    from each to every replica, and must act on it once.
+    """
+
+    def __init__(
+        self,
+        workdir: str,
+        webhook_urls: Sequence[str],
+        token: str | None,
+        *,
+        size: int = 2,
+        group_wait: str = "1s",
+        group_interval: str = "2s",
+        peer_timeout: str = "100ms",
+    ) -> None:
+        cluster_ports = [free_port() for _ in range(size)]
+        self.members = [
+            AlertmanagerServer(
+                os.path.join(workdir, f"am{index}"),
+                webhook_urls,
+                token,
+                group_wait=group_wait,
+                group_interval=group_interval,
+                cluster_port=port,
+                peers=[p for p in cluster_ports if p != port],
+                peer_timeout=peer_timeout,
+            )
+            for index, port in enumerate(cluster_ports)
+        ]
+
+    def start(self, timeout: float = 30.0) -> AlertmanagerCluster:
+        """Start every member, then wait until each sees all of them and has settled."""
+        try:
+            for member in self.members:
+                member.start(timeout)
+            self.wait_settled(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_settled(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        statuses: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            statuses = [member.status().get("cluster", {}) for member in self.members]
+            if all(
+                s.get("status") == "ready" and len(s.get("peers") or []) == len(self.members)
+                for s in statuses
+            ):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"the Alertmanager cluster did not settle within {timeout:g}s: "
+            + "; ".join(
+                f"{m.url}: {s.get('status')} with {len(s.get('peers') or [])} peers"
+                for m, s in zip(self.members, statuses, strict=True)
+            )
+        )
+
+    def fire(
+        self,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        *,
+        starts_at: datetime,
+        resolved: bool = False,
+    ) -> None:
+        """Post the alert to every member with the same times, as Prometheus sends one alert
+        to every Alertmanager (an alert's start is part of its identity: see event keys)."""
+        ends_at = datetime.now(UTC) - timedelta(seconds=1) if resolved else None
+        for member in self.members:
+            member.fire(labels, annotations, starts_at=starts_at, ends_at=ends_at)
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()

@@ -21,16 +21,12 @@ from typing import Any
 from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.pool import concurrent_map
+from ops_toolkit.urls import redact_url as redact_url  # moved; still importable here
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
 RESULT_TYPES = ("vector", "scalar", "matrix", "string")
 MAX_SNIPPET = 60
-
-
-def redact_url(url: str) -> str:
-    """``https://user:secret@host`` -> ``https://user:***@host``, for messages and logs."""
-    return re.sub(r"^(https?://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 class PrometheusSource:

@@ -22,7 +22,7 @@ from ops_toolkit.notify.message import (
 )
 from ops_toolkit.slo.budget import STATUSES
 from ops_toolkit.slo.evaluate import SLOStatus
-from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, rfc3339, sort_worst_first
+from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, corrected_note, rfc3339, sort_worst_first
 
 EMOJI = {
     "exhausted": ":red_circle:",
@@ -48,6 +48,9 @@ def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
     )
     if burns:
         line += f" · burn {burns}"
+    note = corrected_note(status)
+    if note is not None:
+        line += f" · {escape(note)}"
     if slo.runbook:
         from ops_toolkit.links import runbook_url
 

@@ -123,7 +123,7 @@ class SlotStore(Protocol):
 
     def policy_update(
         self, slo: str, armed: dict[float, bool], planned: Sequence[Planned], now: float
-    ) -> None: ...
+    ) -> bool: ...
 
 
 @dataclass
@@ -240,8 +240,8 @@ class PolicyRunner:
                     message.as_dict(),
                 )
             )
-        self.store.policy_update(status.slo.key, states, planned, now)
-        return len(planned)
+        # Another replica may have fired the same notice a moment ago: then nothing changes.
+        return len(planned) if self.store.policy_update(status.slo.key, states, planned, now) else 0
 
 
 def gate_minimum(config: OpsConfig, slo: SLO) -> float | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,58 +27,9 @@ from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.policy import EscalationPolicy, Page, Timeline
 from ops_toolkit.notify import actions as blocks
 from ops_toolkit.notify.model import Planned
-from ops_toolkit.serve.store import Store, insert_outbox
+from ops_toolkit.serve.store import Store, Transaction, insert_outbox
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS escalations (
-    id INTEGER PRIMARY KEY,
-    ref TEXT NOT NULL UNIQUE,
-    group_key TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    step INTEGER NOT NULL,
-    due_at REAL,
-    acknowledged_by TEXT,
-    changed_at REAL NOT NULL,
-    version INTEGER NOT NULL DEFAULT 0,
-    name TEXT NOT NULL,              -- the alert name, for pages and lists
-    labels TEXT NOT NULL,            -- JSON: the group's labels (silence matchers)
-    runbook TEXT,                    -- the link shown in messages
-    runbook_path TEXT,               -- the local file, for Run diagnose
-    message TEXT NOT NULL,           -- JSON: the opening message, to re-render with status
-    silence_id TEXT,
-    silenced_until REAL,
-    last_action TEXT                 -- "Acknowledged by <@U...> at 10:02 UTC"
-);
-CREATE INDEX IF NOT EXISTS escalations_due ON escalations(status, due_at);
-CREATE TABLE IF NOT EXISTS escalation_log (
-    id INTEGER PRIMARY KEY,
-    escalation_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    actor TEXT NOT NULL,             -- slack:U0123 | cli:dana | ops-serve
-    action TEXT NOT NULL,
-    outcome TEXT NOT NULL            -- done | unchanged | refused | failed
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY,
-    escalation_id INTEGER,
-    kind TEXT NOT NULL,              -- silence | unsilence | diagnose
-    payload TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending | done | failed
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL,
-    created_at REAL NOT NULL,
-    result TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs(status, next_at);
-CREATE TABLE IF NOT EXISTS slack_requests (
-    signature TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-);
-"""
-
+# The tables are in serve/store/schema.py (migrations of the one store).
 REPLAY_KEEP_SECONDS = 600.0  # longer than the signature window (300 s)
 RECENT_SECONDS = 30.0  # a second Escalate now / Run diagnose within this is the same click
 
@@ -145,14 +95,11 @@ class Escalations:
         self.known_user = known_user or lookup_user  # must not block (allow-lists)
         self.can_silence = True  # False when ops serve knows no Alertmanager
         self.clock = clock
-        from ops_toolkit.serve.overrides import SCHEMA as OVERRIDES
-
-        store.db.executescript(SCHEMA + OVERRIDES)
 
     # -- reading -------------------------------------------------------------------------
 
     def get(self, ref: str) -> Escalation | None:
-        row = self.store.db.execute(
+        row = self.store.execute(
             f"SELECT {_COLUMNS} FROM escalations WHERE ref = ? OR CAST(id AS TEXT) = ?",
             (ref, ref),
         ).fetchone()
@@ -161,14 +108,14 @@ class Escalations:
     def listing(
         self, statuses: Collection[str] | None = None, limit: int = 200
     ) -> list[Escalation]:
-        rows = self.store.db.execute(
+        rows = self.store.execute(
             f"SELECT {_COLUMNS} FROM escalations ORDER BY changed_at DESC LIMIT ?", (limit,)
         ).fetchall()
         found = [_escalation(r) for r in rows]
         return [e for e in found if statuses is None or e.timeline.status in statuses]
 
     def log(self, escalation_id: int) -> list[tuple[float, str, str, str]]:
-        rows = self.store.db.execute(
+        rows = self.store.execute(
             "SELECT at, actor, action, outcome FROM escalation_log WHERE escalation_id = ? "
             "ORDER BY id",
             (escalation_id,),
@@ -176,13 +123,11 @@ class Escalations:
         return [(float(a), str(b), str(c), str(d)) for a, b, c, d in rows]
 
     def next_due_at(self) -> float | None:
-        row = self.store.db.execute(
+        timer = self.store.execute(
             "SELECT MIN(due_at) FROM escalations WHERE status = 'active'"
-        ).fetchone()
-        jobs = self.store.db.execute(
-            "SELECT MIN(next_at) FROM jobs WHERE status = 'pending'"
-        ).fetchone()
-        times = [float(x[0]) for x in (row, jobs) if x[0] is not None]
+        ).scalar()
+        job = self.store.execute("SELECT MIN(next_at) FROM jobs WHERE status = 'pending'").scalar()
+        times = [float(x) for x in (timer, job) if x is not None]
         return min(times) if times else None
 
     # -- from webhooks -------------------------------------------------------------------
@@ -214,9 +159,10 @@ class Escalations:
             with self.store.transaction() as db:
                 if current is None:
                     db.execute(
-                        f"INSERT OR IGNORE INTO escalations (ref, group_key, channel, policy, "
+                        f"INSERT INTO escalations (ref, group_key, channel, policy, "
                         f"status, started_at, step, due_at, acknowledged_by, changed_at, name, "
-                        f"labels, runbook, runbook_path, message) VALUES ({', '.join('?' * 15)})",
+                        f"labels, runbook, runbook_path, message) VALUES ({', '.join('?' * 15)}) "
+                        "ON CONFLICT DO NOTHING",
                         (
                             ref,
                             group_key,
@@ -246,7 +192,7 @@ class Escalations:
     def tick(self, now: float | None = None) -> int:
         """Page every due step, each exactly once; how many pages were queued."""
         now = self.clock() if now is None else now
-        rows = self.store.db.execute(
+        rows = self.store.execute(
             f"SELECT {_COLUMNS} FROM escalations WHERE status = 'active' AND due_at <= ? "
             "ORDER BY due_at LIMIT 100",
             (now,),
@@ -313,7 +259,7 @@ class Escalations:
     def store_overrides(self, schedule: str, now: float) -> list[Any]:
         from ops_toolkit.serve.overrides import OverrideStore
 
-        return OverrideStore(self.store.db).overrides(schedule, now, now + 1)
+        return OverrideStore(self.store).overrides(schedule, now, now + 1)
 
     def _page(
         self, escalation: Escalation, policy: EscalationPolicy, page: Page, now: float
@@ -530,7 +476,7 @@ class Escalations:
         return Outcome(True, line)
 
     def _recent(self, escalation_id: int, action: str, now: float) -> bool:
-        row = self.store.db.execute(
+        row = self.store.execute(
             "SELECT 1 FROM escalation_log WHERE escalation_id = ? AND action = ? AND "
             "outcome = 'done' AND at > ?",
             (escalation_id, action, now - RECENT_SECONDS),
@@ -539,7 +485,7 @@ class Escalations:
 
     def _pending(self, escalation_id: int, kinds: Sequence[str]) -> bool:
         marks = ",".join("?" for _ in kinds)
-        row = self.store.db.execute(
+        row = self.store.execute(
             f"SELECT 1 FROM jobs WHERE escalation_id = ? AND status = 'pending' AND kind IN ({marks})",
             (escalation_id, *kinds),
         ).fetchone()
@@ -552,9 +498,9 @@ class Escalations:
         action: str,
         outcome: str,
         now: float,
-        db: sqlite3.Connection | None = None,
+        db: Transaction | None = None,
     ) -> None:
-        (db or self.store.db).execute(
+        (db or self.store).execute(
             "INSERT INTO escalation_log (escalation_id, at, actor, action, outcome) "
             "VALUES (?, ?, ?, ?, ?)",
             (escalation_id, now, actor, action, outcome),
@@ -562,7 +508,7 @@ class Escalations:
 
     def _save(
         self,
-        db: sqlite3.Connection,
+        db: Transaction,
         current: Escalation,
         timeline: Timeline,
         last_action: str | None = None,
@@ -583,15 +529,15 @@ class Escalations:
     def add_job(
         self, kind: str, payload: dict[str, Any], now: float, escalation_id: int | None = None
     ) -> int:
-        cursor = self.store.db.execute(
+        result = self.store.execute(
             "INSERT INTO jobs (escalation_id, kind, payload, next_at, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (escalation_id, kind, json.dumps(payload), now, now),
         )
-        return int(cursor.lastrowid or 0)
+        return int(result.scalar())
 
     def due_jobs(self, now: float) -> list[tuple[int, int | None, str, dict[str, Any], int]]:
-        rows = self.store.db.execute(
+        rows = self.store.execute(
             "SELECT id, escalation_id, kind, payload, attempts FROM jobs "
             "WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT 20",
             (now,),
@@ -603,7 +549,7 @@ class Escalations:
 
     def claim_job(self, job_id: int, attempts: int, now: float, lease: float = 120.0) -> bool:
         """Take a job for ``lease`` seconds (another runner may take it after that)."""
-        cursor = self.store.db.execute(
+        cursor = self.store.execute(
             "UPDATE jobs SET attempts = attempts + 1, next_at = ? WHERE id = ? AND "
             "status = 'pending' AND attempts = ?",
             (now + lease, job_id, attempts),
@@ -641,7 +587,7 @@ class Escalations:
 
     def fail_job(self, job_id: int, error: str, attempts: int, now: float) -> None:
         final = attempts + 1 >= 5
-        self.store.db.execute(
+        self.store.execute(
             "UPDATE jobs SET status = ?, result = ?, next_at = ? WHERE id = ?",
             ("failed" if final else "pending", error, now + min(300.0, 5.0 * 2**attempts), job_id),
         )
@@ -656,7 +602,7 @@ class Escalations:
         with self.store.transaction() as db:
             db.execute("DELETE FROM slack_requests WHERE seen_at < ?", (now - REPLAY_KEEP_SECONDS,))
             cursor = db.execute(
-                "INSERT OR IGNORE INTO slack_requests (signature, seen_at) VALUES (?, ?)",
+                "INSERT INTO slack_requests (signature, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (signature, now),
             )
             return bool(cursor.rowcount == 1)

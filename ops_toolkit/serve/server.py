@@ -1,6 +1,6 @@
 """The ASGI app of ``ops serve``: webhook intake, health and metrics.
 
-``POST /alertmanager`` answers 2xx only after the payload is committed to SQLite. Concurrent
+``POST /alertmanager`` answers 2xx only after the payload is committed to the store. Concurrent
 requests share one commit (a single writer thread gathers whatever is waiting), so the store
 keeps up while every accepted payload is on disk. When the inbox is over its bound or the
 store fails, the answer is 503, which Alertmanager retries; bad input is a 4xx, never a 500.
@@ -27,10 +27,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
-from ops_toolkit.errors import PayloadError
+from ops_toolkit.errors import OpsError, PayloadError
 from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
+RETRY = {"Retry-After": "5"}
 
 
 class GroupCommitWriter:
@@ -142,6 +143,17 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"status": "error", "error": reason}, status_code=status, headers=headers)
 
 
+def _unavailable(error: Exception) -> JSONResponse:
+    """503 (Alertmanager retries it) with the reason: ours say it in words (the database is
+    down, the URL without its password); anything else only by its type."""
+    if isinstance(error, OpsError):
+        why = " ".join(str(error).split())
+        return _error(503, f"{PLACE}: cannot store the payload now: {why}; retry later", RETRY)
+    return _error(
+        503, f"{PLACE}: cannot store the payload now ({type(error).__name__}); retry later", RETRY
+    )
+
+
 def create_app(
     writer: GroupCommitWriter,
     settings: AppSettings,
@@ -219,21 +231,13 @@ def create_app(
         try:
             depth = await inbox_depth.get()
         except Exception as exc:  # the store cannot be read: it cannot commit either
-            return _error(
-                503,
-                f"{PLACE}: cannot store the payload now ({type(exc).__name__}); retry later",
-                {"Retry-After": "5"},
-            )
+            return _unavailable(exc)
         if writer.backlog() + depth > settings.inbox_limit:
             return _error(503, f"{PLACE}: inbox is full; retry later", {"Retry-After": "5"})
         try:
             inbox_id = await asyncio.wrap_future(writer.submit(text, len(notification.alerts)))
         except Exception as exc:
-            return _error(
-                503,
-                f"{PLACE}: cannot store the payload now ({type(exc).__name__}); retry later",
-                {"Retry-After": "5"},
-            )
+            return _unavailable(exc)
         return JSONResponse(
             {"status": "accepted", "id": inbox_id, "alerts": len(notification.alerts)}
         )

@@ -240,10 +240,11 @@ class EscalationService:
         ``auto_diagnose``, for every firing alert."""
         from ops_toolkit.runbook.environment import url_credentials
         from ops_toolkit.serve.diagnose import Diagnoser
+        from ops_toolkit.serve.store.backends import runs_directory
 
         diagnoser = Diagnoser(
             self.store,
-            f"{config.serve.state}.runs",
+            runs_directory(config.serve.state),
             self.runbooks,
             self.metrics,
             self.delivery_loop.wake,
@@ -387,6 +388,7 @@ class EscalationService:
         if self.diagnoser is not None:
             self.diagnoser.stop()
         self.delivery_loop.stop()
+        self.store.close()  # PostgreSQL: the pool's connections end cleanly
 
 
 def serve(config: OpsConfig, *, token: str | None) -> None:
@@ -398,10 +400,16 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     listener = bind_listener(config.serve.host, config.serve.port)  # before saying "listening"
+    from ops_toolkit.serve.lock import hold_for_serve
+    from ops_toolkit.serve.store.backends import parse_state
+
+    location = parse_state(config.serve.state)
+    if location.scheme == "sqlite":  # 'ops store migrate' must see that we use the file
+        hold_for_serve(location.target)  # held until the process ends
     service = EscalationService(config, token=token)
     print(
         f"ops serve: listening on http://{config.serve.host}:{config.serve.port} "
-        f"(state {config.serve.state}, {notifier_description(service.notifier, config)}, "
+        f"(state {service.store.path}, {notifier_description(service.notifier, config)}, "
         f"{len(service.runbooks)} alert runbooks)",
         flush=True,
     )

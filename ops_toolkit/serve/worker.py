@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification, parse_notification
-from ops_toolkit.errors import NotifyError, OpsError, PayloadError
+from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreError
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
@@ -33,6 +33,8 @@ from ops_toolkit.serve.store import InboxEntry, OutboxEntry, Store
 UNKNOWN_OUTCOME = "outcome unknown"
 MAX_UNEXPECTED_FAILURES = 3  # errors that are not the chat's answer (bugs): then a dead letter
 LEASE_SECONDS = 120.0  # longer than any chat call may take
+STORE_BACKOFF = 0.5  # seconds a loop waits after the store failed, doubled each time ...
+STORE_BACKOFF_MAX = 8.0  # ... up to this
 
 
 MAX_INBOX_ATTEMPTS = 3  # the last one without enrichment; then a dead letter
@@ -136,6 +138,8 @@ class Processor:
             taken += 1
             try:
                 self._process(entry.id, notification, enrich=entry.attempts + 1 < self.max_attempts)
+            except StoreError:
+                raise  # the database is away, not the payload at fault: no attempt counted
             except Exception as error:  # one bad payload must not hold back the others
                 if self._failed(entry, notification, error):
                     held.add(notification.group_key)
@@ -209,6 +213,7 @@ class Deliverer:
     me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     only: set[int] | None = None  # deliver just these entries (ops slo report --post)
     outside: OutsideSender = field(default_factory=OutsideSender)  # webhook and email tiers
+    interrupted: set[int] = field(default_factory=set)  # claimed, outcome not recorded
 
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
@@ -229,7 +234,10 @@ class Deliverer:
         return max(0.01, min([1.0, *waits]))
 
     def _abandoned(self, entry: OutboxEntry) -> bool:
-        """A 'sending' entry whose deliverer died (same host, pid gone) or overran its lease."""
+        """A 'sending' entry whose deliverer died (same host, pid gone) or overran its lease,
+        or one of ours whose outcome we could not record (the store went away meanwhile)."""
+        if entry.id in self.interrupted:
+            return True
         if entry.claimed_at is None or self.clock() - entry.claimed_at > LEASE_SECONDS:
             return True
         host, _, pid = (entry.claimed_by or "").rpartition(":")
@@ -246,11 +254,26 @@ class Deliverer:
         return False
 
     def _send(self, entry: OutboxEntry) -> None:
+        """Send one entry. When the store fails on the way (the claim's or the result's
+        commit may or may not have happened), the entry is remembered as interrupted: once
+        the store is back it is looked up in the chat before it is sent again."""
+        try:
+            self._send_claimed(entry)
+        except StoreError:
+            self.interrupted.add(entry.id)
+            raise
+
+    def _send_claimed(self, entry: OutboxEntry) -> None:
         channel_id, thread_ts = self.store.thread(entry.group_key, entry.channel)
         reply_to = thread_ts if entry.action == "reply" else None
-        uncertain = entry.status == "sending" or UNKNOWN_OUTCOME in (entry.last_error or "")
+        uncertain = (
+            entry.status == "sending"
+            or UNKNOWN_OUTCOME in (entry.last_error or "")
+            or entry.id in self.interrupted
+        )
         if not self.store.claim(entry, self.me, self.clock()):
             return  # another deliverer took it
+        self.interrupted.discard(entry.id)
         try:
             if entry.action in ("post", "reply") and uncertain:
                 found = self.notifier.find(entry.channel, entry.id, reply_to)
@@ -284,6 +307,8 @@ class Deliverer:
         except NotifyError as error:
             self._failed(entry, error)
             return
+        except StoreError:
+            raise  # the result could not be recorded: not the entry's fault (see _send)
         except Exception as error:  # a bug or a malformed entry: never left 'sending' forever
             permanent = entry.attempts + 1 >= MAX_UNEXPECTED_FAILURES
             self._failed(entry, NotifyError(f"unexpected {_reason(error)}", permanent=permanent))
@@ -334,9 +359,18 @@ class Loop:
         self.errors = 0
 
     def _run(self) -> None:
+        outage = 0  # rounds in a row the store was unavailable
         while not self.stopped.is_set():
             try:
                 wait = self.step()
+                outage = 0
+            except StoreError as error:  # the database is away: back off, say why in a line
+                outage += 1
+                wait = min(STORE_BACKOFF_MAX, STORE_BACKOFF * 2 ** (outage - 1))
+                logging.getLogger("ops.serve").warning(
+                    "%s: %s; retrying in %gs", self.thread.name, error, wait
+                )
+                self.errors += 1
             except Exception:  # a loop must outlive one bad round: log it, count it, go on
                 logging.getLogger("ops.serve").exception(
                     "%s failed; retrying in 1s", self.thread.name

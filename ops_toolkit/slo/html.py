@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from ops_toolkit.formatting import burn, percent
 from ops_toolkit.slo.burndown import BurnDown
 from ops_toolkit.slo.evaluate import SLOStatus
-from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, rfc3339, sort_worst_first
+from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, corrected_note, rfc3339, sort_worst_first
 
 COLOURS = {
     "exhausted": "#b91c1c",
@@ -23,6 +23,8 @@ COLOURS = {
     "no_data": "#6b7280",
     "ok": "#16a34a",
 }
+# Corrected spans (maintenance windows) are shaded in this colour on every chart.
+CORRECTED_COLOUR = "#dbeafe"
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#111}
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #ddd;text-align:left}
@@ -46,10 +48,16 @@ def svg_burndown(chart: BurnDown, width: int = 360, height: int = 160) -> str:
 
     line = " ".join(f"{x(t):.1f},{y(r):.1f}" for t, r in chart.points)
     colour = COLOURS.get(chart.status, "#111")
+    shaded = "".join(
+        f'<rect class=corrected x="{x(begin):.1f}" y="{pad}" '
+        f'width="{max(1.0, x(end) - x(begin)):.1f}" height="{height - 2 * pad}" '
+        f'fill="{CORRECTED_COLOUR}"><title>correction: events not counted</title></rect>'
+        for begin, end in chart.corrected
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="budget burn-down of {html.escape(chart.key)}">'
-        f'<rect width="{width}" height="{height}" fill="#fafafa"/>'
+        f'<rect width="{width}" height="{height}" fill="#fafafa"/>{shaded}'
         f'<line x1="{x(chart.start):.1f}" y1="{y(0):.1f}" x2="{x(chart.end):.1f}" y2="{y(0):.1f}" stroke="#999"/>'
         f'<line x1="{x(chart.start):.1f}" y1="{y(1):.1f}" x2="{x(chart.end):.1f}" y2="{y(0):.1f}" '
         f'stroke="#999" stroke-dasharray="4 3"/>'
@@ -91,6 +99,17 @@ def render_html(
             + f'<td class=status style="color:{colour}">{status.status}</td>'
             f"<td>{runbook}</td></tr>"
         )
+    corrections = "".join(
+        f"<li><b>{html.escape(status.slo.key)}</b>: {html.escape(note)}<ul>"
+        + "".join(
+            f"<li>{rfc3339(span.start.timestamp())} to {rfc3339(span.end.timestamp())}: "
+            f"{html.escape(span.reason)}</li>"
+            for span in status.corrected
+        )
+        + "</ul></li>"
+        for status in sort_worst_first(statuses)
+        if (note := corrected_note(status)) is not None
+    )
     figures = "".join(
         f"<figure>{svg_burndown(c)}<figcaption>{html.escape(c.key)}: {c.status}</figcaption></figure>"
         for c in charts
@@ -102,6 +121,12 @@ def render_html(
         "<table><thead><tr><th>service</th><th>SLO</th><th>objective</th><th>SLI</th>"
         "<th>budget left</th><th>burn 1h</th><th>6h</th><th>1d</th><th>3d</th><th>status</th>"
         f"<th>runbook</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        + (
+            "<h2>Corrections</h2><p>Events inside these windows count neither good nor bad.</p>"
+            f"<ul class=corrections>{corrections}</ul>"
+            if corrections
+            else ""
+        )
         + (f"<h2>Budget burn-down</h2><div class=charts>{figures}</div>" if figures else "")
         + "</body></html>\n"
     )
@@ -138,6 +163,17 @@ def render_png(charts: Sequence[BurnDown], width_px: int = 1200, height_px: int 
             linestyle=styles[number % len(styles)],
             linewidth=2.5 if number == 0 else 1.8,
         )
+    shaded = False
+    for chart in charts:
+        for begin, end in chart.corrected:
+            axes.axvspan(
+                *when(begin, end),
+                color=CORRECTED_COLOUR,
+                alpha=0.8,
+                label=None if shaded else "correction (not counted)",
+                zorder=0,
+            )
+            shaded = True
     if charts:
         axes.plot(
             when(charts[0].start, charts[0].end),

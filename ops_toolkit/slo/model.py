@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ops_toolkit.durations import format_duration
+from ops_toolkit.slo.corrections import Correction
 
 CALENDAR_SECONDS = {
     "day": 86400,
@@ -264,6 +265,8 @@ class SLO:
     labels: Mapping[str, str] = field(default_factory=dict)
     alerting: Alerting = field(default_factory=Alerting)
     datasource: str | None = None  # a Prometheus URL the file names (OpenSLO DataSource)
+    # Spans whose events count neither good nor bad (its file's list, then corrections.yaml).
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def budget(self) -> float:

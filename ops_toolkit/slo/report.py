@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
-from ops_toolkit.slo.evaluate import PlannedQuery, SLOStatus
+from ops_toolkit.slo.evaluate import CorrectedSpan, PlannedQuery, SLOStatus
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
 STATUS_STYLE = {
@@ -62,7 +63,41 @@ def status_document(status: SLOStatus) -> dict[str, Any]:
         "burn_rates": {format_duration(w): _number(r) for w, r in sorted(rates.items())},
         "status": status.status,
         "runbook": status.slo.runbook,
+        "excluded_events": _number(status.excluded.total, 3) if status.excluded else None,
+        "excluded_bad": _number(status.excluded.bad, 3) if status.excluded else None,
+        "corrections": [
+            {"start": _rfc3339(span.start), "end": _rfc3339(span.end), "reason": span.reason}
+            for span in status.corrected
+        ],
+        "source": status.source,
+        "source_note": status.source_note,
     }
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def source_line(status: SLOStatus) -> str:
+    """Why an SLO asked for from recorded series (``--use-rules``) was queried directly."""
+    return f"from direct queries: {status.source_note}"
+
+
+def corrected_note(status: SLOStatus) -> str | None:
+    """``12,345 events corrected out (2 windows)``, or None when no correction touched the
+    period; the budget, burn rates and status above it are already corrected."""
+    if not status.corrected:
+        return None
+    events = round(status.excluded.total) if status.excluded else 0
+    count = len(status.corrected)
+    return f"{events:,} events corrected out ({count} window{'s' if count != 1 else ''})"
+
+
+def _span_text(span: CorrectedSpan) -> str:
+    start = span.start.astimezone(UTC)
+    end = span.end.astimezone(UTC)
+    until = end.strftime("%H:%M") if end.date() == start.date() else end.strftime("%Y-%m-%d %H:%M")
+    return f"{start.strftime('%Y-%m-%d %H:%M')} to {until} UTC ({span.reason})"
 
 
 TABLE_COLUMNS = (
@@ -105,6 +140,11 @@ def table(statuses: Sequence[SLOStatus], columns: Sequence[str] = TABLE_COLUMNS)
         projected = status.projected_remaining
         if projected is not None:
             left.append(f"\n→ {percent(projected)} at period end", style="dim")
+        note = corrected_note(status)
+        if note is not None:
+            left.append(f"\n{note}", style="dim")
+        if status.source_note is not None:
+            left.append(f"\n{source_line(status)}", style="dim")
         cells: dict[str, Any] = {
             "SLO": Text(status.slo.key),
             "objective": f"{status.slo.objective:g}% / {status.slo.window.describe()}",
@@ -145,6 +185,17 @@ def markdown(statuses: Sequence[SLOStatus]) -> str:
             + " | ".join(burn(rates.get(w)) for w in TABLE_BURN_WINDOWS)
             + f" | {status.status} | {runbook} |"
         )
+    corrected = [s for s in sort_worst_first(statuses) if s.corrected]
+    if corrected:
+        lines += ["", "Corrections (events that count neither good nor bad):", ""]
+        for status in corrected:
+            events = round(status.excluded.total) if status.excluded else 0
+            spans = "; ".join(_span_text(span) for span in status.corrected)
+            lines.append(f"- **{status.slo.key}**: {events:,} events corrected out: {spans}")
+    queried = [s for s in sort_worst_first(statuses) if s.source_note is not None]
+    if queried:
+        lines += ["", "Asked from recorded series, answered from direct queries:", ""]
+        lines += [f"- **{s.slo.key}**: {s.source_note}" for s in queried]
     errors = [s for s in statuses if s.error]
     if errors:
         lines += ["", *(f"- **{s.slo.key}**: {s.error}" for s in errors)]
@@ -189,6 +240,9 @@ def gate_verdict(status: SLOStatus, minimum: float, *, allow_burning: bool = Fal
             )
     else:
         reasons.append(f"{name}: status {status.status}")
+    note = corrected_note(status)
+    if note is not None:
+        reasons.append(f"{name}: {note}; the budget above leaves them out")
     stop = not holds or (burning and not allow_burning)
     return GateVerdict("stop" if stop else "go", tuple(reasons))
 

@@ -13,6 +13,8 @@ Naming scheme (every series carries ``service`` and ``slo`` plus the SLO file's 
     slo:budget_remaining:period   1 - error ratio over the period / error budget
     slo:objective:ratio           the objective as a ratio (0.999)
     slo:error_budget:ratio        1 - objective
+    slo:correction:active         SLOs with corrections: 1 while the 5m counts hold corrected
+                                  events, which multiplies them out (``correction_rules.py``)
 
 Alerts: ``<Service><Slo>BudgetBurn`` (or the tier's own name), one rule per window pair of
 ``windows.alert_windows`` with its ``for:``, labelled ``severity``, ``tier`` (page/ticket),
@@ -29,6 +31,18 @@ from typing import Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.correction_rules import (
+    ACTIVE,
+    Horizon,
+    Span,
+    active_labels,
+    corrected,
+    has_corrections,
+    horizon_comment,
+    needs_horizon,
+    slo_active_expr,
+)
+from ops_toolkit.slo.correction_rules import spans as correction_spans
 from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI, SLOFile
 from ops_toolkit.slo.queries import with_matcher
 from ops_toolkit.slo.windows import alert_windows, report_windows
@@ -133,13 +147,21 @@ def _record(name: str, expr: str, slo: SLO) -> dict[str, Any]:
     return {"record": name, "expr": expr, "labels": _labels(slo)}
 
 
-def recording_groups(slo: SLO) -> list[dict[str, Any]]:
+def recording_groups(
+    slo: SLO, horizon: Horizon | None = None, covered: Sequence[Span] | None = None
+) -> list[dict[str, Any]]:
+    """``covered``: the correction spans to write (default: the SLO's own, expanded over
+    ``horizon``); the promtool tests put them on their own timeline."""
     selector = "{" + _matchers(slo) + "}"
     bad, total = event_queries(slo)
     events = [
         _record("slo:bad_events:increase5m", bad, slo),
         _record("slo:total_events:increase5m", total, slo),
     ]
+    if slo.corrections:
+        events = _corrected_events(slo, selector, horizon, covered) + [
+            {**rule, "expr": corrected(rule["expr"], selector)} for rule in events
+        ]
     ratios = [
         _record(
             "slo:error_ratio:5m",
@@ -186,6 +208,18 @@ def recording_groups(slo: SLO) -> list[dict[str, Any]]:
         {"name": f"{prefix}-events", "rules": events},
         {"name": f"{prefix}-ratios", "rules": ratios},
     ]
+
+
+def _corrected_events(
+    slo: SLO, selector: str, horizon: Horizon | None, covered: Sequence[Span] | None
+) -> list[dict[str, Any]]:
+    """``slo:correction:active`` first in the events group: rules of a group run in order at
+    one timestamp, so the counts after it read this evaluation's value."""
+    if covered is None:
+        covered = correction_spans(slo, horizon)
+    rule = _record(ACTIVE, slo_active_expr(slo, horizon, covered), slo)
+    rule["labels"] = {**rule["labels"], **active_labels(slo, horizon)}
+    return [rule]
 
 
 def _pairs(severity: str, slo: SLO) -> list[BurnWindow]:
@@ -332,10 +366,12 @@ def _no_data_labels(slo: SLO, role: str) -> dict[str, str]:
     return {"severity": "ticket", "tier": "ticket", "missing": role, **_labels(slo)}
 
 
-def rule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
+def rule_document(
+    file: SLOFile, base_url: str | None, horizon: Horizon | None = None
+) -> dict[str, Any]:
     groups: list[dict[str, Any]] = []
     for slo in file.slos:
-        groups += recording_groups(slo)
+        groups += recording_groups(slo, horizon)
         groups.append(alert_group(slo, base_url))
     return {"groups": groups}
 
@@ -779,7 +815,9 @@ def prometheusrule_filename(service: str) -> str:
     return f"{service}.prometheusrule.yaml"
 
 
-def prometheusrule_document(file: SLOFile, base_url: str | None) -> dict[str, Any]:
+def prometheusrule_document(
+    file: SLOFile, base_url: str | None, horizon: Horizon | None = None
+) -> dict[str, Any]:
     """The same groups as a prometheus-operator ``PrometheusRule`` object, for clusters where
     the operator loads rules (add your Prometheus's ``ruleSelector`` labels with kustomize)."""
     return {
@@ -789,7 +827,7 @@ def prometheusrule_document(file: SLOFile, base_url: str | None) -> dict[str, An
             "name": f"{file.service.replace('_', '-')}-slo-rules",
             "labels": {"app.kubernetes.io/managed-by": "ops-toolkit"},
         },
-        "spec": rule_document(file, base_url),
+        "spec": rule_document(file, base_url, horizon),
     }
 
 
@@ -798,11 +836,14 @@ def generate(
     base_url: str | None,
     with_tests: bool,
     output_format: str = "plain",
+    horizons: Mapping[str, Horizon] | None = None,
 ) -> dict[str, str]:
     """File name -> content for every rule file (and test file) the SLO files make.
 
     ``output_format``: ``plain`` rule files (what promtool and a plain Prometheus read) or
-    ``prometheusrule`` objects; promtool tests need the plain files.
+    ``prometheusrule`` objects; promtool tests need the plain files. ``horizons``: per
+    service, the horizon its recurring corrections are expanded over (see
+    ``correction_rules.choose_horizon``); a file without recurring corrections needs none.
     """
     if output_format not in FORMATS:
         raise ConfigError(f"unknown rules format {output_format!r} (valid: {', '.join(FORMATS)})")
@@ -821,16 +862,153 @@ def generate(
                 "rule files are per service"
             )
         services[file.service] = file.source
+        horizon = (horizons or {}).get(file.service) if needs_horizon(file) else None
+        stated = horizon_comment(horizon) if horizon is not None else ""
         if output_format == "prometheusrule":
-            output[prometheusrule_filename(file.service)] = render_yaml(
-                prometheusrule_document(file, base_url), file.source
+            output[prometheusrule_filename(file.service)] = _with_comment(
+                render_yaml(prometheusrule_document(file, base_url, horizon), file.source), stated
             )
             continue
-        output[rules_filename(file.service)] = render_yaml(
-            rule_document(file, base_url), file.source
+        output[rules_filename(file.service)] = _with_comment(
+            render_yaml(rule_document(file, base_url, horizon), file.source), stated
         )
         if with_tests:
             document, skipped = test_document(file, base_url)
             note = "".join(f"# No tests for {key}.\n" for key in skipped)
             output[tests_filename(file.service)] = render_yaml(document, file.source) + note
+            if has_corrections(file):
+                output.update(correction_test_files(file, base_url))
     return output
+
+
+def _with_comment(text: str, comment: str) -> str:
+    """``comment`` lines after the generated-file header."""
+    if not comment:
+        return text
+    header, rest = text.split("\n", 1)
+    return f"{header}\n{comment}{rest}"
+
+
+# -- promtool tests of corrections ----------------------------------------------------------
+#
+# promtool 2.x starts every test at the Unix epoch, and a correction of 2026 would need 56
+# years of samples before it. So the corrected SLOs' rules are also written with one
+# correction on the tests' own timeline, ``[0, settle)``, by the same code that writes the
+# deployed ones (only the span differs), into a file of their own that only promtool reads.
+# The deployed rule file's tests run where its corrections are inactive: outside a
+# correction, every burn still fires as before.
+
+
+def correction_rules_filename(service: str) -> str:
+    """Rules for promtool only: the name does not end in ``.rules.yaml``, so a glob of the
+    deployed rule files does not load them into Prometheus."""
+    return f"{service}.corrections.test-rules.yaml"
+
+
+def correction_tests_filename(service: str) -> str:
+    return f"{service}.corrections.rules.test.yaml"
+
+
+CORRECTION_TEST_NOTE = (
+    "# For promtool only, never load it into Prometheus: the corrected SLOs' rules with one\n"
+    "# correction on the tests' timeline (promtool starts at 1970), written by the same code\n"
+    "# as the deployed rules.\n"
+)
+
+
+def _test_span(slo: SLO) -> Span:
+    return (0.0, float(settle_minutes(slo) * 60))
+
+
+def correction_test_files(file: SLOFile, base_url: str | None) -> dict[str, str]:
+    """The rules of ``file``'s corrected SLOs on the tests' timeline, and their tests."""
+    corrected_slos = [slo for slo in file.slos if slo.corrections]
+    groups: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for slo in corrected_slos:
+        groups += recording_groups(slo, None, [_test_span(slo)])
+        groups.append(alert_group(slo, base_url))
+        tests += correction_test_groups(slo, base_url) or []
+    rules_name = correction_rules_filename(file.service)
+    document = {
+        "rule_files": [rules_name],
+        "evaluation_interval": TEST_STEP,
+        "tests": tests,
+    }
+    return {
+        rules_name: _with_comment(
+            render_yaml({"groups": groups}, file.source), CORRECTION_TEST_NOTE
+        ),
+        correction_tests_filename(file.service): render_yaml(document, file.source),
+    }
+
+
+def _phases(slo: SLO, phases: Sequence[tuple[float, int]]) -> list[dict[str, str]] | None:
+    """Counters whose bad events per minute change by phase: ``(bad_per_minute, steps)``."""
+    parts = [input_series(slo, bad) for bad, _ in phases]
+    if any(part is None for part in parts):
+        return None
+    series: list[dict[str, str]] = []
+    for index, first in enumerate(parts[0] or []):
+        values: list[str] = []
+        reached = 0
+        for (_, steps), part in zip(phases, parts, strict=True):
+            assert part is not None
+            step = int(part[index]["values"].split("+", 1)[1].split("x", 1)[0])
+            if not values:
+                values.append(f"0+{step}x{steps}")
+                reached = step * steps
+            else:
+                values.append(f"{reached + step}+{step}x{steps - 1}")
+                reached += step * steps
+        series.append({"series": first["series"], "values": " ".join(values)})
+    return series
+
+
+def correction_test_groups(slo: SLO, base_url: str | None) -> list[dict[str, Any]] | None:
+    """A fast burn inside a correction fires nothing; the same burn after it pages; a burn
+    inside it followed by health fires nothing, though the long windows span both."""
+    if _templated(slo):
+        return None
+    url = runbook_url(slo, base_url)
+    total = TOTAL_PER_MINUTE
+    fast = min(total, round(slo.budget * total * 20))
+    healthy = round(slo.budget * total * 0.5)
+    settle = settle_minutes(slo)
+    steps = settle // TEST_STEP_MINUTES
+    after = f"{2 * settle}m"
+    burn = (fast / total) / slo.budget
+    quiet_no_data = {"alertname": no_data_alert_name(slo), "exp_alerts": []}
+    cases = [
+        (
+            "a fast burn inside a correction fires nothing",
+            _phases(slo, [(fast, steps + 2)]),
+            [*_quiet(slo, f"{settle}m"), {"eval_time": f"{settle}m", **quiet_no_data}],
+        ),
+        (
+            "the same fast burn after the correction pages",
+            _phases(slo, [(fast, 2 * steps + 2)]),
+            [
+                *({"eval_time": after, **c} for c in _expected_burn_alerts(slo, burn, url)),
+                {"eval_time": after, **quiet_no_data},
+            ],
+        ),
+        (
+            "a burn inside a correction, healthy after it: nothing fires",
+            _phases(slo, [(fast, steps), (healthy, steps + 2)]),
+            [*_quiet(slo, after), {"eval_time": after, **quiet_no_data}],
+        ),
+    ]
+    groups = []
+    for title, series, checks in cases:
+        if series is None:
+            return None
+        groups.append(
+            {
+                "name": f"{slo.key}: {title}",
+                "interval": TEST_STEP,
+                "input_series": series,
+                "alert_rule_test": checks,
+            }
+        )
+    return groups

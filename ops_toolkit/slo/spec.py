@@ -9,6 +9,7 @@ until it moves into ``slo/formats/`` too (``formats/common.py`` has the shared o
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -16,11 +17,19 @@ from collections.abc import Callable, Iterable
 from ops_toolkit.durations import DurationTooLong, parse_duration, shorten
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.alert_spec import parse_alerting
+from ops_toolkit.slo.corrections import (
+    CORRECTIONS_FILE,
+    Correction,
+    attach,
+    is_corrections_file,
+    parse_corrections,
+    parse_corrections_file,
+)
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
 from ops_toolkit.slo.formats.common import RESERVED_LABELS, query_problem
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
-from ops_toolkit.yamlpath import Node, check_timezone, read_text, show
+from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
@@ -75,6 +84,7 @@ _SLO_KEYS = (
     "runbook",
     "labels",
     "alerting",
+    "corrections",
 )
 
 
@@ -111,6 +121,7 @@ def _ops_v1(root: Node) -> SLOFile:
                 runbook=node.text("runbook", required=False) or runbook,
                 labels={**labels, **_labels(node.child("labels"))},
                 alerting=parse_alerting(node, window),
+                corrections=parse_corrections(node.child("corrections")),
             )
         )
     if not slos:
@@ -306,10 +317,25 @@ def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None
     refer to an SLI, DataSource or alert policy in another file given; then each file. A
     file holding only such objects adds no SLOs and is not an error. With ``errors``, a bad
     file's error is appended there and the other files are still read (``ops check``).
-    """
 
+    ``corrections.yaml`` files are not SLO files: their corrections are attached to the SLOs
+    they name (see ``slo/corrections.py``). One given, or found in a directory given, must
+    name only SLOs loaded here; the one beside an SLO file given alone applies to that
+    file's SLOs and may name others.
+    """
+    given = list(paths)
+    found = slo_files(given)
+    corrections = [(path, True) for path in found if is_corrections_file(path)]
+    for path in given:
+        if os.path.isfile(path) and not is_corrections_file(path):
+            beside = os.path.join(os.path.dirname(path), CORRECTIONS_FILE)
+            known_paths = {os.path.normpath(p) for p, _ in corrections}
+            if os.path.isfile(beside) and os.path.normpath(beside) not in known_paths:
+                corrections.append((beside, False))
     parsed_documents = []
-    for path in slo_files(paths):
+    for path in found:
+        if is_corrections_file(path):
+            continue
         try:
             parsed_documents.append((path, documents(read_text(path), path)))
         except ConfigError as error:
@@ -319,9 +345,9 @@ def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None
     shared = openslo.objects((node for _, found in parsed_documents for node in found), errors)
     files = []
     seen: dict[str, str] = {}
-    for path, found in parsed_documents:
+    for path, found_nodes in parsed_documents:
         try:
-            parsed = _read(found, path, shared)
+            parsed = _read(found_nodes, path, shared)
         except ConfigError as error:
             if errors is None:
                 raise
@@ -340,7 +366,28 @@ def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None
             files.append(parsed)
     if parsed_documents and not files and errors is None:
         raise ConfigError(f"{', '.join(p for p, _ in parsed_documents)}: no SLO in the files given")
+    table: dict[str, tuple[Correction, ...]] = {}
+    for path, strict in corrections:
+        try:
+            for key, found_corrections in read_corrections_file(path, seen, strict=strict).items():
+                table[key] = table.get(key, ()) + found_corrections
+        except ConfigError as error:
+            if errors is None:
+                raise
+            errors.append(error)
+    if table:
+        files = [dataclasses.replace(f, slos=tuple(attach(f.slos, table))) for f in files]
     return files
+
+
+def read_corrections_file(
+    path: str, known: Iterable[str], *, strict: bool = True
+) -> dict[str, tuple[Correction, ...]]:
+    """The corrections ``slos/corrections.yaml`` holds per SLO key (one YAML document)."""
+    found = parse_documents(read_text(path), path)
+    if len(found) > 1:
+        raise ConfigError(f"{path}: a corrections file holds one YAML document, found {len(found)}")
+    return parse_corrections_file(Node(found[0] if found else None, "", path), known, strict=strict)
 
 
 def load_slos(paths: Iterable[str]) -> list[SLO]:

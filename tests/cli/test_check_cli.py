@@ -45,6 +45,22 @@ def test_the_worked_example_checks_clean_but_for_a_kube_alert(
     assert strict.exit_code == 1
 
 
+def test_an_slo_with_a_recurring_correction_checks_clean(runner: CliRunner, project: Path) -> None:
+    """Regression: the rules ops check generates for alert names had no horizon to expand a
+    recurring correction over, and the check reported they could not be generated."""
+    path = project / "slos" / "search.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    corrections:\n",
+            "    corrections:\n"
+            "      - {cron: '0 3 * * SUN', duration: 2h, timezone: Europe/Berlin, reason: reindex}\n",
+        )
+    )
+    result = runner.invoke(main, ["check", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["errors"] == 0
+
+
 def test_rule_files_given_define_the_alerts_runbooks_claim(
     runner: CliRunner, project: Path
 ) -> None:

@@ -62,10 +62,9 @@ def test_list_shows_shifts_in_local_time_across_the_spring_change(
 
 
 def test_an_override_in_the_store_changes_who_and_can_be_removed(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, store_state: str
 ) -> None:
-    state = str(tmp_path / "state.db")
-    common = ("--oncall", ONCALL, "--state", state)
+    common = ("--oncall", ONCALL, "--state", store_state)
     code, output = invoke(
         runner,
         "override",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ import pytest
 import time_machine
 
 from ops_toolkit.demo.data import Dataset, backfill, worked_example
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
+from ops_toolkit.demo.servers import AlertmanagerCluster, PrometheusServer, require_binary
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,26 @@ def worked_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Load
         yield LoadedPrometheus(server, dataset)
     finally:
         server.stop()
+
+
+ClusterFactory = Callable[[Sequence[str], str | None], AlertmanagerCluster]
+
+
+@pytest.fixture
+def alertmanager_cluster(tmp_path: Path) -> Iterator[ClusterFactory]:
+    """Start two peered Alertmanagers whose receiver has one webhook per given URL (each
+    ``ops serve`` replica's ``/alertmanager``), settled before the test goes on."""
+    require_binary("prometheus-alertmanager")
+    started: list[AlertmanagerCluster] = []
+
+    def start(webhook_urls: Sequence[str], token: str | None) -> AlertmanagerCluster:
+        directory = tmp_path / f"alertmanagers-{len(started)}"
+        cluster = AlertmanagerCluster(str(directory), webhook_urls, token)
+        started.append(cluster)
+        return cluster.start()
+
+    try:
+        yield start
+    finally:
+        for cluster in started:
+            cluster.stop()

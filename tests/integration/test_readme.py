@@ -86,6 +86,10 @@ COMMANDS: dict[str, Outcome] = {
         "the gate stops while it burns",
         "the worked example's last hour pages: a rollout gate stops while the budget burns fast",
     ),
+    'ops slo correct search/availability --start 2026-11-16T08:10:00Z --end 2026-11-16T09:00:00Z --reason "INC-232: bad deploy, rolled back"': Outcome(
+        0, "slos/search.yaml: updated: search/availability: 2026-11-16T08:10:00Z to"
+    ),
+    "ops slo gate search/availability -o json": Outcome(0, '"verdict": "go"'),
     "ops slo rules --dir alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
     "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
@@ -135,6 +139,14 @@ SKIPPED: dict[str, str] = {
     "ops oncall override search-primary --user U0SEARCH03 --from 2026-03-28T18:00 --to "
     "2026-03-29T18:00": ONCALL_CLI + " (override, who, --remove against a store)",
     "ops oncall override --remove 1": ONCALL_CLI,
+    'ops store migrate --from sqlite:ops-state.db --to "postgresql://ops:$PGPASSWORD@db:5432/ops" --json': (
+        "needs a PostgreSQL server at db; tests/integration/test_store_migrate.py migrates "
+        "a store written by a real ops serve"
+    ),
+    'OPS_WEBHOOK_TOKEN=s3cret ops serve --state "postgresql://ops:$PGPASSWORD@db:5432/ops"': (
+        "runs until stopped, on a PostgreSQL server at db; tests/integration/test_ha.py runs "
+        "two replicas on one database"
+    ),
     "ops escalation list": "needs escalations in an 'ops serve' store; "
     "tests/cli/test_escalation_cli.py and tests/integration/test_escalation.py run it",
     "ops escalation ack|resolve|escalate REF": "REF stands for an escalation's ref; "

@@ -58,8 +58,9 @@ def test_generated_rules_pass_promtool_check_and_their_tests(tmp_path: Path) -> 
     check = promtool("check", "rules", str(tmp_path / "search.rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
     # 4 SLOs x (2 counts, 8 ratios, 7 burn rates, budget, objective, budget ratio; 4 pairs,
-    # NoData for the total and for the bad or good series or the bucket)
-    assert "SUCCESS: 104 rules found" in check.stdout
+    # NoData for the total and for the bad or good series or the bucket), and the
+    # slo:correction:active series of ingestion-freshness, the one with a correction
+    assert "SUCCESS: 105 rules found" in check.stdout
     tests = promtool("test", "rules", str(tmp_path / "search.rules.test.yaml"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     document = yaml.safe_load((tmp_path / "search.rules.test.yaml").read_text())

@@ -108,6 +108,11 @@ def test_report_json_has_exactly_the_documented_keys(worked_prometheus: LoadedPr
         "burn_rates",
         "status",
         "runbook",
+        "excluded_events",
+        "excluded_bad",
+        "corrections",
+        "source",
+        "source_note",
     }
     assert set(documents[0]["burn_rates"]) == {"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
     assert documents[0]["objective"] == 99.9

@@ -1,12 +1,12 @@
 """Processing and delivery against the local Slack-compatible API with the real WebClient:
-threads, ordering, pacing, 429/500 recovery, unknown outcomes, dead letters, replays."""
+threads, ordering, pacing, 429/500 recovery, unknown outcomes, dead letters, replays; on
+each store backend."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -51,10 +51,10 @@ class Rig:
 
 
 def make_rig(
-    tmp_path: Path, slack: SlackServer, routing: Routing | None = None, timeout: float = 5
+    state: str, slack: SlackServer, routing: Routing | None = None, timeout: float = 5
 ) -> Rig:
     clock = Clock()
-    store = Store(str(tmp_path / "state.db"))
+    store = Store(state)
 
     def runbook_for(n: Notification) -> str | None:
         return "https://git.example/runbooks/search-errors.md"
@@ -68,9 +68,9 @@ def make_rig(
 
 
 def test_firing_then_resolved_opens_updates_and_replies_in_the_thread(
-    tmp_path: Path, slack: SlackServer
+    state: str, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(state, slack)
     rig.send(notification())
     rig.deliver()
     (opening,) = slack.state.top_level("alerts")
@@ -86,8 +86,8 @@ def test_firing_then_resolved_opens_updates_and_replies_in_the_thread(
     assert replies[1].startswith(":white_check_mark: Resolved at")
 
 
-def test_a_payload_replayed_ten_times_posts_once(tmp_path: Path, slack: SlackServer) -> None:
-    rig = make_rig(tmp_path, slack)
+def test_a_payload_replayed_ten_times_posts_once(state: str, slack: SlackServer) -> None:
+    rig = make_rig(state, slack)
     rig.send(notification(), times=10)
     for _ in range(9):
         rig.processor.run_once()
@@ -96,26 +96,26 @@ def test_a_payload_replayed_ten_times_posts_once(tmp_path: Path, slack: SlackSer
     assert rig.store.stats(rig.clock())["duplicates_dropped"] == 9
 
 
-def test_routes_with_continue_post_to_each_channel(tmp_path: Path, slack: SlackServer) -> None:
+def test_routes_with_continue_post_to_each_channel(state: str, slack: SlackServer) -> None:
     routing = parse_routes(
         "routes:\n  - match: {severity: page}\n    channel: '#search-oncall'\n    continue: true\n"
         "  - match: {service: search}\n    channel: '#other'\n",
         "r.yaml",
     )
-    rig = make_rig(tmp_path, slack, routing)
+    rig = make_rig(state, slack, routing)
     rig.send(notification())
     rig.deliver()
     assert len(slack.state.posts("search-oncall")) == 1 and len(slack.state.posts("other")) == 1
     assert slack.state.posts("alerts") == []
 
 
-def test_429_waits_for_that_channel_only(tmp_path: Path, slack: SlackServer) -> None:
+def test_429_waits_for_that_channel_only(state: str, slack: SlackServer) -> None:
     routing = parse_routes(
         "routes:\n  - match: {slo: availability}\n    channel: '#search-oncall'\n"
         "  - match: {slo: latency}\n    channel: '#other'\n",
         "r.yaml",
     )
-    rig = make_rig(tmp_path, slack, routing)
+    rig = make_rig(state, slack, routing)
     slack.state.faults.append(Fault("chat.postMessage", "429", 1, retry_after=30))
     rig.send(notification())
     rig.send(notification(alert(slo="latency", fingerprint="g"), group_key="latency"))
@@ -129,9 +129,9 @@ def test_429_waits_for_that_channel_only(tmp_path: Path, slack: SlackServer) -> 
 
 
 def test_500s_are_retried_with_backoff_in_order_and_without_duplicates(
-    tmp_path: Path, slack: SlackServer
+    state: str, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(state, slack)
     slack.state.faults.append(Fault("chat.postMessage", "500", 4))
     rig.send(notification())
     rig.send(notification(alert(), alert(fingerprint="f2", instance="b")))
@@ -148,10 +148,8 @@ def test_500s_are_retried_with_backoff_in_order_and_without_duplicates(
     assert (stats["outbox_depth"], stats["retries"]) == (0.0, 4.0)
 
 
-def test_a_timed_out_post_is_found_instead_of_posted_again(
-    tmp_path: Path, slack: SlackServer
-) -> None:
-    rig = make_rig(tmp_path, slack, timeout=1)
+def test_a_timed_out_post_is_found_instead_of_posted_again(state: str, slack: SlackServer) -> None:
+    rig = make_rig(state, slack, timeout=1)
     slack.state.faults.append(Fault("chat.postMessage", "hang_after_store", 1, seconds=2))
     rig.send(notification())
     rig.deliver(rounds=1)
@@ -164,9 +162,9 @@ def test_a_timed_out_post_is_found_instead_of_posted_again(
 
 
 def test_old_messages_go_to_dead_letters_and_can_be_requeued(
-    tmp_path: Path, slack: SlackServer
+    state: str, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(state, slack)
     slack.state.faults.append(Fault("chat.postMessage", "500", 100))
     rig.send(notification())
     rig.deliver(rounds=1)
@@ -180,8 +178,8 @@ def test_old_messages_go_to_dead_letters_and_can_be_requeued(
     assert len(slack.state.posts("alerts")) == 1
 
 
-def test_a_permanent_error_is_dead_at_once(tmp_path: Path, slack: SlackServer) -> None:
-    rig = make_rig(tmp_path, slack, Routing(Route("#missing")))
+def test_a_permanent_error_is_dead_at_once(state: str, slack: SlackServer) -> None:
+    rig = make_rig(state, slack, Routing(Route("#missing")))
     rig.send(notification())
     rig.deliver(rounds=1)
     (dead,) = rig.store.entries(["dead"])

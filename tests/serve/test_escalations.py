@@ -1,8 +1,7 @@
-"""Escalations in a real SQLite store on a fake clock: pages, actions, jobs, handoffs."""
+"""Escalations in a real store (SQLite and PostgreSQL) on a fake clock: pages, actions, jobs,
+handoffs."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -52,9 +51,9 @@ def clock() -> Clock:
     return Clock()
 
 
-def engine(path: Path, clock: Clock) -> Escalations:
+def engine(state: str, clock: Clock) -> Escalations:
     return Escalations(
-        Store(str(path)),
+        Store(state),
         parse_oncall(ONCALL, "oncall.yaml"),
         lookup_user={"dana@example.com": "U0DANA0001"}.get,
         clock=clock,
@@ -88,8 +87,8 @@ def outbox(escalations: Escalations) -> list[tuple[str, str, str]]:
     return [(e.channel, e.action, e.message.get("text", "")) for e in entries]
 
 
-def test_nobody_acknowledges_each_tier_pages_once_on_time(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_nobody_acknowledges_each_tier_pages_once_on_time(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     fire(escalations)
     pages: list[tuple[float, int]] = []
     while clock.now <= T0 + 3600:
@@ -120,16 +119,16 @@ def test_nobody_acknowledges_each_tier_pages_once_on_time(tmp_path: Path, clock:
     assert escalations.get(ref_of("g1", "#search-oncall")).timeline.status == "exhausted"  # type: ignore[union-attr]
 
 
-def test_an_email_participant_is_mentioned_by_their_slack_id(tmp_path: Path, clock: Clock) -> None:
+def test_an_email_participant_is_mentioned_by_their_slack_id(state: str, clock: Clock) -> None:
     clock.now = T0 + 5 * 86400  # the next week: dana@example.com's turn
-    escalations = engine(tmp_path / "s.db", clock)
+    escalations = engine(state, clock)
     fire(escalations)
     escalations.tick()
     assert outbox(escalations)[0][2].startswith(":rotating_light: <@U0DANA0001> *SearchErrors*")
 
 
-def test_two_servers_on_one_store_page_each_tier_exactly_once(tmp_path: Path, clock: Clock) -> None:
-    first, second = engine(tmp_path / "s.db", clock), engine(tmp_path / "s.db", clock)
+def test_two_servers_on_one_store_page_each_tier_exactly_once(state: str, clock: Clock) -> None:
+    first, second = engine(state, clock), engine(state, clock)
     fire(first)
     fire(second)  # the same payload processed twice (a replay): still one escalation
     for moment in (T0, T0 + 600, T0 + 601):
@@ -140,8 +139,8 @@ def test_two_servers_on_one_store_page_each_tier_exactly_once(tmp_path: Path, cl
     assert len(replies) == 2 and "tier 2 of 3" in replies[1]
 
 
-def test_acknowledge_stops_it_and_a_double_click_acts_once(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_acknowledge_stops_it_and_a_double_click_acts_once(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     ref = fire(escalations)
     escalations.tick()
     clock.now = T0 + 120
@@ -173,10 +172,8 @@ def test_acknowledge_stops_it_and_a_double_click_acts_once(tmp_path: Path, clock
     ]
 
 
-def test_escalate_now_pages_the_next_tier_once_for_a_double_click(
-    tmp_path: Path, clock: Clock
-) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_escalate_now_pages_the_next_tier_once_for_a_double_click(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     ref = fire(escalations)
     escalations.tick()
     clock.now = T0 + 60
@@ -190,10 +187,8 @@ def test_escalate_now_pages_the_next_tier_once_for_a_double_click(
     assert escalations.get(ref).timeline.due_at == T0 + 660  # type: ignore[union-attr]
 
 
-def test_resolve_ends_it_and_firing_again_starts_from_tier_one(
-    tmp_path: Path, clock: Clock
-) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_resolve_ends_it_and_firing_again_starts_from_tier_one(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     ref = fire(escalations)
     escalations.tick()
     clock.now = T0 + 300
@@ -209,11 +204,11 @@ def test_resolve_ends_it_and_firing_again_starts_from_tier_one(
     assert escalations.get(ref).timeline.status == "active"  # type: ignore[union-attr]
 
 
-def test_allow_lists_refuse_and_record_it(tmp_path: Path, clock: Clock) -> None:
+def test_allow_lists_refuse_and_record_it(state: str, clock: Clock) -> None:
     config = parse_config(
         "slack: {allow: {silence: [oncall], resolve: [U0LEAD0001]}}\n", "ops.yaml"
     )
-    escalations = engine(tmp_path / "s.db", clock)
+    escalations = engine(state, clock)
     ref = fire(escalations)
     refused = escalations.act(
         ref, "resolve", actor="slack:U0PRIMARY1", user="U0PRIMARY1", allowed=config.may
@@ -242,18 +237,18 @@ def test_allow_lists_refuse_and_record_it(tmp_path: Path, clock: Clock) -> None:
     ]
 
 
-def test_a_signature_is_accepted_once(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_a_signature_is_accepted_once(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     assert escalations.first_time("v0=abc", T0)
     assert not escalations.first_time("v0=abc", T0 + 1)
     assert escalations.first_time("v0=abc", T0 + 601)  # forgotten after the window: stale anyway
 
 
-def oncall(path: Path, clock: Clock, posted: list[int]) -> Oncall:
+def oncall(state: str, clock: Clock, posted: list[int]) -> Oncall:
     return Oncall(
         parse_config("", "ops.yaml"),
         parse_oncall(ONCALL, "oncall.yaml"),
-        Store(str(path)),
+        Store(state),
         lookup_user=lambda email: None,
         wake_delivery=lambda: posted.append(1),
         diagnose=None,
@@ -262,15 +257,15 @@ def oncall(path: Path, clock: Clock, posted: list[int]) -> Oncall:
     )
 
 
-def test_handoff_notices_go_out_once_each_across_restarts(tmp_path: Path, clock: Clock) -> None:
+def test_handoff_notices_go_out_once_each_across_restarts(state: str, clock: Clock) -> None:
     posted: list[int] = []
     clock.now = T0  # Thursday: the first start only records a baseline
-    first = oncall(tmp_path / "s.db", clock, posted)
+    first = oncall(state, clock, posted)
     assert first.handoffs(clock.now) == 0
     clock.now = T0 + 4 * 86400  # Monday 2026-06-01 20:26 UTC: the 09:00 handoff has passed
     assert first.handoffs(clock.now) == 0  # more than an hour ago: not announced late
     clock.now = 1_780_909_200.0 + 60  # Monday 2026-06-08 09:01 UTC, a minute after a handoff
-    second = oncall(tmp_path / "s.db", clock, posted)  # a restart
+    second = oncall(state, clock, posted)  # a restart
     assert second.handoffs(clock.now) == 1
     assert first.handoffs(clock.now) == 0
     (entry,) = first.store.entries()
@@ -280,15 +275,15 @@ def test_handoff_notices_go_out_once_each_across_restarts(tmp_path: Path, clock:
     )
 
 
-def test_unknown_refs_and_actions_say_so(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_unknown_refs_and_actions_say_so(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     assert escalations.act("000000000000", "ack", actor="cli:x", user="cli:x").text == (
         "no escalation 000000000000"
     )
 
 
 def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_commander(
-    tmp_path: Path, clock: Clock
+    state: str, clock: Clock
 ) -> None:
     from ops_toolkit.escalate.oncall import load_oncall
     from ops_toolkit.escalate.route import load_routes
@@ -299,7 +294,7 @@ def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_
         {"service": "search", "severity": "page"}
     )
     assert (route.channel, route.escalation) == ("#search-oncall", "search")
-    escalations = Escalations(Store(str(tmp_path / "s.db")), oncall_config, clock=clock)
+    escalations = Escalations(Store(state), oncall_config, clock=clock)
     clock.now = 1_781_514_000.0  # Monday 2026-06-15 09:00 UTC (11:00 Berlin, 05:00 New York)
     escalations.store.enqueue([Planned("g", route.channel, "post", OPENING)], clock.now)
     escalations.on_notification(
@@ -346,8 +341,8 @@ def test_the_worked_example_pages_the_search_oncall_then_the_secondary_then_the_
     assert created == [0.0, 600.0, 1200.0, 1200.0]
 
 
-def test_an_escalation_whose_policy_left_the_file_stops_once(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_an_escalation_whose_policy_left_the_file_stops_once(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     fire(escalations)
     later = Escalations(
         escalations.store,
@@ -367,8 +362,8 @@ def test_an_escalation_whose_policy_left_the_file_stops_once(tmp_path: Path, clo
     assert later.next_due_at() is None  # nothing left to wake up for
 
 
-def test_silences_without_an_alertmanager_are_refused_at_once(tmp_path: Path, clock: Clock) -> None:
-    escalations = engine(tmp_path / "s.db", clock)
+def test_silences_without_an_alertmanager_are_refused_at_once(state: str, clock: Clock) -> None:
+    escalations = engine(state, clock)
     escalations.can_silence = False
     ref = fire(escalations)
     outcome = escalations.act(ref, "silence_1h", actor="slack:U1", user="U1")
@@ -376,12 +371,10 @@ def test_silences_without_an_alertmanager_are_refused_at_once(tmp_path: Path, cl
     assert escalations.due_jobs(T0 + 1) == []
 
 
-def test_no_page_goes_out_before_the_opening_post_it_replies_to(
-    tmp_path: Path, clock: Clock
-) -> None:
+def test_no_page_goes_out_before_the_opening_post_it_replies_to(state: str, clock: Clock) -> None:
     # Regression: the timer could queue tier 1 between planning a payload and committing its
     # opening post; the page then had the lower outbox id and went out first, top-level.
-    escalations = engine(tmp_path / "s.db", clock)
+    escalations = engine(state, clock)
     fire(escalations, opened=False)
     assert escalations.tick() == 0
     escalations.store.enqueue([Planned("g1", "#search-oncall", "post", OPENING)], clock.now)

@@ -39,7 +39,7 @@ def serve_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_budget_lookup_that_crashes_never_holds_back_the_alert(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
 
     def broken(labels: Mapping[str, str]) -> BudgetInfo:
         raise AttributeError("'str' object has no attribute 'get'")
@@ -60,7 +60,7 @@ def test_a_budget_lookup_that_crashes_never_holds_back_the_alert(
 def test_a_runbook_lookup_that_crashes_sends_the_alert_without_a_runbook(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
 
     def broken(n: object) -> str:
         raise OSError("runbooks/ is gone")
@@ -76,7 +76,7 @@ def test_a_runbook_lookup_that_crashes_sends_the_alert_without_a_runbook(
 def test_a_poisoned_entry_is_retried_then_dead_lettered_while_the_others_go_on(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack, PoisonedRouting(Route("#alerts")))
+    rig = make_rig(str(tmp_path / "state.db"), slack, PoisonedRouting(Route("#alerts")))
     poisoned = notification(alert(poison="yes"), group_key="poisoned")
     rig.send(poisoned)
     rig.send(notification(alert(fingerprint="g"), group_key="healthy"))
@@ -115,7 +115,7 @@ def test_a_poisoned_entry_is_retried_then_dead_lettered_while_the_others_go_on(
 def test_an_enrichment_that_breaks_the_message_is_dropped_on_the_last_attempt(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     # A lookup that answers nonsense: building the message with it fails every time.
     nonsense = BudgetInfo("search/availability", 99.9, "lots", {}, "ok")  # type: ignore[arg-type]
     rig.processor.budget = lambda labels: nonsense
@@ -133,7 +133,7 @@ def test_an_enrichment_that_breaks_the_message_is_dropped_on_the_last_attempt(
 def test_a_payload_that_no_longer_parses_is_a_counted_dead_letter(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     rig.store.accept([('{"version": "3"}', 1)], rig.clock())
     rig.processor.run_once()
     assert serve_lines(caplog) == [
@@ -146,7 +146,7 @@ def test_a_payload_that_no_longer_parses_is_a_counted_dead_letter(
 def test_each_retry_and_dead_letter_of_delivery_is_one_log_line(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     rig.deliverer.base_backoff = 10
     slack.state.faults.append(Fault("chat.postMessage", "500", 100))
     rig.send(notification())
@@ -167,7 +167,7 @@ def test_each_retry_and_dead_letter_of_delivery_is_one_log_line(
 def test_a_malformed_outbox_entry_is_retried_then_dead_not_stuck_sending(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     rig.store.enqueue(
         [Planned("chart", "#alerts", "upload", {"filename": "x.png", "text": "chart"})],
         rig.clock(),
@@ -188,7 +188,7 @@ def test_a_malformed_outbox_entry_is_retried_then_dead_not_stuck_sending(
 def test_a_slack_answer_without_a_ts_is_a_clear_retried_error(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     slack.state.faults.append(Fault("chat.postMessage", "answer", 1, body=b'{"ok": true}'))
     rig.send(notification())
     rig.deliver(rounds=1)
@@ -209,7 +209,7 @@ def _capture_serve_logs(caplog: pytest.LogCaptureFixture) -> None:
 def test_an_html_page_instead_of_a_slack_answer_is_retried(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     page = b"<html><body>502 Bad Gateway</body></html>"
     slack.state.faults.append(
         Fault("chat.postMessage", "answer", 1, body=page, content_type="text/html")
@@ -226,7 +226,7 @@ def test_an_html_page_instead_of_a_slack_answer_is_retried(
 def test_an_absurd_retry_after_never_silences_a_channel_for_long(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     slack.state.faults.append(Fault("chat.postMessage", "429", 1, retry_after="1e12"))
     rig.send(notification())
     rig.deliver(rounds=1)
@@ -239,7 +239,7 @@ def test_an_absurd_retry_after_never_silences_a_channel_for_long(
 def test_a_failing_follow_up_never_stops_processing(
     tmp_path: Path, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
 
     def diagnose(notification: object) -> None:
         raise RuntimeError("diagnose queue is full")
@@ -258,7 +258,7 @@ def test_a_failing_follow_up_never_stops_processing(
 def test_a_channel_list_that_pages_forever_is_an_error_not_a_hang(
     tmp_path: Path, slack: SlackServer
 ) -> None:
-    rig = make_rig(tmp_path, slack)
+    rig = make_rig(str(tmp_path / "state.db"), slack)
     endless = b'{"ok": true, "channels": [], "response_metadata": {"next_cursor": "again"}}'
     slack.state.faults.append(Fault("conversations.list", "answer", 1000, body=endless))
     rig.send(notification())

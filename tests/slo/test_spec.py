@@ -91,7 +91,7 @@ def replace(old: str, new: str) -> str:
             replace("    objective:", "    objetive: 1\n    objective:"),
             "f.yaml: slos[0].objetive: unknown key (did you mean 'objective'?); valid keys: "
             "name, objective, window, calendar, timezone, description, sli, runbook, labels, "
-            "alerting",
+            "alerting, corrections",
             id="unknown key",
         ),
         pytest.param(

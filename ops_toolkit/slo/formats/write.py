@@ -14,6 +14,7 @@ import yaml
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
+from ops_toolkit.slo.corrections import Correction
 from ops_toolkit.slo.formats.openslo import RUNBOOK_ANNOTATION
 from ops_toolkit.slo.model import (
     SLO,
@@ -43,6 +44,12 @@ def _dropped(slo: SLO, target: str) -> list[str]:
     return [f"{slo.place}: {target} has no place for this SLO's alert settings; dropped"]
 
 
+def own_corrections(slo: SLO) -> tuple[Correction, ...]:
+    """The corrections written in the SLO's own file; those of a corrections.yaml stay
+    there, keyed by ``service/slo``, and apply to the converted SLO as they did."""
+    return tuple(c for c in slo.corrections if c.place.startswith(f"{slo.source}: "))
+
+
 def to_ops(file: SLOFile) -> tuple[str | None, list[str]]:
     """One ops/v1 document for the file's service."""
     warnings: list[str] = []
@@ -64,6 +71,9 @@ def to_ops(file: SLOFile) -> tuple[str | None, list[str]]:
         if slo.labels:
             entry["labels"] = dict(slo.labels)
         entry["sli"] = _ops_sli(slo)
+        own = own_corrections(slo)
+        if own:
+            entry["corrections"] = [c.to_dict() for c in own]
         slos.append(entry)
     return _dump([{"version": "ops/v1", "service": file.service, "slos": slos}]), warnings
 
@@ -120,6 +130,13 @@ def to_openslo(file: SLOFile) -> tuple[str | None, list[str]]:
         )
     for slo in file.slos:
         warnings += _dropped(slo, "OpenSLO")
+        own = own_corrections(slo)
+        if own:
+            warnings.append(
+                f"{slo.place}: OpenSLO has no place for corrections ({len(own)}); dropped: "
+                f"move them to the corrections.yaml beside the new file under "
+                f"'{slo.key}:', where they apply to SLOs of any format"
+            )
         if isinstance(slo.sli, RawSLI):
             warnings.append(
                 f"{slo.place}: a raw SLI is PromQL with {{{{window}}}} that OpenSLO cannot "

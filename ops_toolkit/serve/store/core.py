@@ -1,89 +1,33 @@
-"""The escalation store: SQLite (WAL) holding the inbox, seen events, the outbox and threads.
+"""The escalation store: the inbox, seen events, the outbox, threads, slots and policies.
 
 A payload is in the inbox, committed, before the webhook is answered; processing it writes
 its outbox entries and marks it done in one transaction; a delivered entry records its
 message's ``ts`` in the same transaction that marks it sent. So a crash at any point loses
 nothing, and replays find the work already done.
+
+One contract over two backends (``database.py``): SQLite, one ``ops serve``; PostgreSQL,
+replicas sharing the database. Whatever must happen once across replicas is settled by the
+database in the transaction that does it: unique keys (event keys, report slots),
+compare-and-set (outbox claims, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and rows
+locked before they are read and changed (an inbox payload, a policy's armed states).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-import threading
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from ops_toolkit.errors import ConfigError
 from ops_toolkit.notify.model import Planned
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY,
-    received_at REAL NOT NULL,
-    body TEXT NOT NULL,
-    processed INTEGER NOT NULL DEFAULT 0,   -- 0 pending, 1 done, 2 dead letter
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS inbox_pending ON inbox(processed, id);
-CREATE TABLE IF NOT EXISTS events (
-    key TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    created_at REAL NOT NULL,
-    group_key TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    action TEXT NOT NULL,            -- post | reply | update
-    message TEXT NOT NULL,           -- JSON: text and blocks
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error TEXT,
-    ts TEXT,
-    claimed_by TEXT,                 -- host:pid of the deliverer sending it
-    claimed_at REAL
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at, id);
-CREATE TABLE IF NOT EXISTS threads (
-    group_key TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    channel_id TEXT,
-    ts TEXT,
-    PRIMARY KEY (group_key, channel)
-);
-CREATE TABLE IF NOT EXISTS report_slots (
-    name TEXT NOT NULL,
-    slot REAL NOT NULL,
-    posted INTEGER NOT NULL,         -- 0: the baseline recorded on first start
-    recorded_at REAL NOT NULL,
-    PRIMARY KEY (name, slot)
-);
-CREATE TABLE IF NOT EXISTS policy_state (
-    slo TEXT NOT NULL,
-    threshold REAL NOT NULL,
-    armed INTEGER NOT NULL,
-    changed_at REAL NOT NULL,
-    PRIMARY KEY (slo, threshold)
-);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
+from ops_toolkit.serve.store.backends import open_database
+from ops_toolkit.serve.store.database import Database, Result, Transaction
+from ops_toolkit.serve.store.schema import migrate
 
 PENDING = ("pending", "sending")
 SEEN_CHUNK = 500
-INBOX_COLUMNS = {  # added after the first release: stores written before get them on open
-    "attempts": "INTEGER NOT NULL DEFAULT 0",
-    "next_attempt_at": "REAL NOT NULL DEFAULT 0",
-    "last_error": "TEXT",
-}
 COUNTER_NAMES = (
     "alerts_received",
     "duplicates_dropped",
@@ -124,102 +68,89 @@ class OutboxEntry:
     claimed_at: float | None = None
 
 
-def _create_private(path: str) -> None:
-    """Create a new store file readable by its owner only (0600): it holds payloads, messages
-    and diagnose output. SQLite gives its -wal and -shm files the database file's mode."""
-    if path == ":memory:" or path.startswith("file:"):
-        return
-    with contextlib.suppress(OSError):  # it exists (kept as it is), or sqlite3 says why not
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-
-
 class Store:
-    """One SQLite file; each thread gets its own connection."""
+    """The store ``ops serve`` keeps its state in: a SQLite file or a PostgreSQL database.
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
-        self.path = path
-        self.synchronous = synchronous
-        self._local = threading.local()
-        _create_private(path)
+    ``where`` is a ``--state`` value (a path, ``sqlite:PATH``, ``postgresql://...``) or an
+    open ``Database``. Opening applies the schema's migrations (``schema.py``).
+    """
+
+    def __init__(self, where: str | Database, *, synchronous: str = "FULL") -> None:
+        import sqlite3
+
+        self.database = (
+            open_database(where, synchronous=synchronous) if isinstance(where, str) else where
+        )
+        self.path = self.database.shown
         try:
-            with self._connect() as db:
-                db.executescript(SCHEMA)
-                have = {row[1] for row in db.execute("PRAGMA table_info(inbox)")}
-                for name, kind in INBOX_COLUMNS.items():
-                    if name not in have:
-                        db.execute(f"ALTER TABLE inbox ADD COLUMN {name} {kind}")
+            migrate(self.database)
         except sqlite3.Error as exc:
-            from ops_toolkit.errors import ConfigError
-
+            self.database.close()
             raise ConfigError(
-                f"{path}: cannot open the store: {exc} (check serve.state in ops.yaml or --state)"
+                f"{self.path}: cannot open the store: {exc} (check serve.state in ops.yaml or "
+                "--state)"
             ) from None
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.execute("PRAGMA busy_timeout=30000")
-        return db
+        except BaseException:
+            self.database.close()
+            raise
 
     @property
-    def db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if connection is None:
-            connection = self._connect()
-            self._local.db = connection
-        return connection
+    def kind(self) -> str:
+        """The backend: ``sqlite`` or ``postgresql``."""
+        return self.database.dialect.name
 
-    def _transaction(self) -> Any:
-        return _Transaction(self.db)
+    @property
+    def db(self) -> Any:
+        """This thread's SQLite connection (SQLite only: for tests that reach under the store)."""
+        return self.database.connection  # type: ignore[attr-defined]
 
-    def transaction(self) -> Any:
-        """BEGIN IMMEDIATE ... COMMIT on this thread's connection (for escalations)."""
-        return _Transaction(self.db)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        """One statement in a transaction of its own (``?`` placeholders)."""
+        return self.database.execute(sql, params)
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction (for escalations and overrides, which keep their SQL)."""
+        return self.database.transaction()
+
+    def close(self) -> None:
+        self.database.close()
 
     # -- intake --------------------------------------------------------------------------
 
     def accept(self, payloads: Sequence[tuple[str, int]], now: float) -> list[int]:
         """Commit (body, alert count) payloads to the inbox in one transaction; their ids."""
-        with self._transaction() as db:
-            ids = []
-            for body, _ in payloads:
-                cursor = db.execute(
-                    "INSERT INTO inbox (received_at, body) VALUES (?, ?)", (now, body)
+        with self.transaction() as db:
+            ids = [
+                int(
+                    db.execute(
+                        "INSERT INTO inbox (received_at, body) VALUES (?, ?) RETURNING id",
+                        (now, body),
+                    ).scalar()
                 )
-                ids.append(int(cursor.lastrowid or 0))
+                for body, _ in payloads
+            ]
             _bump(db, "alerts_received", sum(count for _, count in payloads))
         return ids
 
     def probe_write(self, timeout: float = 1.0) -> None:
-        """Raise unless a write transaction can start within ``timeout`` (for /healthz).
-
-        In WAL mode reads go on while another process holds the write lock, so only taking
-        the lock shows whether intake could commit now.
-        """
-        db = self.db
-        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
-        finally:
-            db.execute("PRAGMA busy_timeout=30000")
+        """Raise unless a write transaction can start within ``timeout`` (for /healthz)."""
+        self.database.probe_write(timeout)
 
     def inbox_depth(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").fetchone()[0])
+        return int(self.execute("SELECT COUNT(*) FROM inbox WHERE processed = 0").scalar())
 
     def unprocessed(self, limit: int = 100) -> list[InboxEntry]:
         """Pending payloads in arrival order, including those waiting for a retry."""
-        rows = self.db.execute(
+        rows = self.execute(
             "SELECT id, body, attempts, next_attempt_at FROM inbox WHERE processed = 0 "
             "ORDER BY id LIMIT ?",
             (limit,),
-        ).fetchall()
+        ).rows
         return [InboxEntry(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
     def retry_inbox(self, inbox_id: int, when: float, error: str) -> None:
         """A payload whose processing failed: try again at ``when``."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
                 "WHERE id = ? AND processed = 0",
@@ -229,7 +160,7 @@ class Store:
 
     def kill_inbox(self, inbox_id: int, error: str) -> None:
         """A payload given up on: kept (with the reason) for 'ops outbox' and counted."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE inbox SET processed = 2, attempts = attempts + 1, last_error = ? "
                 "WHERE id = ? AND processed = 0",
@@ -239,11 +170,11 @@ class Store:
 
     def dead_inbox(self, limit: int = 200) -> list[tuple[int, float, str]]:
         """(id, received at, reason) of payloads given up on, newest first."""
-        rows = self.db.execute(
+        rows = self.execute(
             "SELECT id, received_at, last_error FROM inbox WHERE processed = 2 "
             "ORDER BY id DESC LIMIT ?",
             (limit,),
-        ).fetchall()
+        ).rows
         return [(int(r[0]), float(r[1]), str(r[2] or "")) for r in rows]
 
     def requeue_inbox(self, ids: Sequence[int] | None, now: float) -> int:
@@ -251,16 +182,16 @@ class Store:
         where = "processed = 2"
         if ids is not None:
             where += f" AND id IN ({','.join('?' for _ in ids)})"
-        with self._transaction() as db:
-            cursor = db.execute(
+        with self.transaction() as db:
+            result = db.execute(
                 f"UPDATE inbox SET processed = 0, attempts = 0, next_attempt_at = ? WHERE {where}",
                 (now, *(ids or ())),
             )
-            return int(cursor.rowcount)
+            return int(result.rowcount)
 
     def count(self, name: str, amount: int = 1) -> None:
         """Bump one of the counters shown in /metrics."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             _bump(db, name, amount)
 
     def all_seen(self, keys: Sequence[str]) -> bool:
@@ -270,15 +201,13 @@ class Store:
         for start in range(0, len(distinct), SEEN_CHUNK):
             chunk = distinct[start : start + SEEN_CHUNK]
             marks = ",".join("?" for _ in chunk)
-            row = self.db.execute(
-                f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", chunk
-            ).fetchone()
-            if int(row[0]) != len(chunk):
+            seen = self.execute(f"SELECT COUNT(*) FROM events WHERE key IN ({marks})", chunk)
+            if int(seen.scalar()) != len(chunk):
                 return False
         return bool(distinct)
 
     def thread_known(self, group_key: str, channel: str) -> bool:
-        row = self.db.execute(
+        row = self.execute(
             "SELECT 1 FROM threads WHERE group_key = ? AND channel = ?", (group_key, channel)
         ).fetchone()
         return row is not None
@@ -286,16 +215,22 @@ class Store:
     def process(
         self, inbox_id: int, event_keys: Iterable[str], planned: Sequence[Planned], now: float
     ) -> bool:
-        """Record a payload's events and outbox entries, once; False when all were seen."""
-        with self._transaction() as db:
-            if db.execute("SELECT processed FROM inbox WHERE id = ?", (inbox_id,)).fetchone()[0]:
+        """Record a payload's events and outbox entries, once; False when all were seen.
+
+        The payload's row is locked first, so two replicas processing it at once do it
+        once; event keys go in sorted, so two payloads sharing keys never deadlock.
+        """
+        lock = self.database.dialect.lock_row
+        with self.transaction() as db:
+            if db.execute(f"SELECT processed FROM inbox WHERE id = ?{lock}", (inbox_id,)).scalar():
                 return False
             new = 0
-            for key in event_keys:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO events (key, seen_at) VALUES (?, ?)", (key, now)
+            for key in sorted(set(event_keys)):
+                result = db.execute(
+                    "INSERT INTO events (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (key, now),
                 )
-                new += cursor.rowcount
+                new += result.rowcount
             if new:
                 _insert_outbox(db, planned, now)
             else:
@@ -313,51 +248,77 @@ class Store:
 
     def enqueue(self, planned: Sequence[Planned], now: float) -> list[int]:
         """Outbox entries that do not come from a webhook (reports, policy notices)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             return _insert_outbox(db, planned, now)
 
     # -- schedules and policies --------------------------------------------------------
 
     def last_slot(self, name: str) -> float | None:
-        row = self.db.execute(
-            "SELECT MAX(slot) FROM report_slots WHERE name = ?", (name,)
-        ).fetchone()
-        return None if row[0] is None else float(row[0])
+        value = self.execute("SELECT MAX(slot) FROM report_slots WHERE name = ?", (name,)).scalar()
+        return None if value is None else float(value)
+
+    def slots(self, name: str) -> list[tuple[float, bool]]:
+        """(slot, posted) of a schedule, oldest first."""
+        rows = self.execute(
+            "SELECT slot, posted FROM report_slots WHERE name = ? ORDER BY slot", (name,)
+        ).rows
+        return [(float(slot), bool(posted)) for slot, posted in rows]
 
     def claim_slot(
         self, name: str, slot: float, planned: Sequence[Planned], now: float, *, post: bool = True
     ) -> list[int] | None:
         """Record a schedule's slot and its messages at once; None when the slot was taken."""
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO report_slots (name, slot, posted, recorded_at) VALUES (?, ?, ?, ?)",
+        with self.transaction() as db:
+            result = db.execute(
+                "INSERT INTO report_slots (name, slot, posted, recorded_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (name, slot, int(post), now),
             )
-            if cursor.rowcount != 1:
+            if result.rowcount != 1:
                 return None
             return _insert_outbox(db, planned, now) if post else []
 
     def policy_armed(self, slo: str, thresholds: Sequence[float]) -> dict[float, bool]:
         rows = dict(
-            self.db.execute(
-                "SELECT threshold, armed FROM policy_state WHERE slo = ?", (slo,)
-            ).fetchall()
+            self.execute("SELECT threshold, armed FROM policy_state WHERE slo = ?", (slo,)).rows
         )
         return {t: bool(rows.get(t, 1)) for t in thresholds}
 
     def policy_update(
         self, slo: str, armed: dict[float, bool], planned: Sequence[Planned], now: float
-    ) -> None:
-        """New armed states of a policy's thresholds, and the notices they fire, at once."""
-        with self._transaction() as db:
-            for threshold, state in armed.items():
+    ) -> bool:
+        """New armed states of a policy's thresholds, and the notices they fire, at once.
+
+        The notices go out only when this call changes a state: a replica that read the
+        same budget a moment after another finds the states already changed, and sends
+        nothing. False when nothing changed.
+        """
+        lock = self.database.dialect.lock_row
+        with self.transaction() as db:
+            for threshold in sorted(armed):
                 db.execute(
-                    "INSERT INTO policy_state (slo, threshold, armed, changed_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(slo, threshold) DO UPDATE SET armed = excluded.armed, "
-                    "changed_at = CASE WHEN armed != excluded.armed THEN excluded.changed_at ELSE changed_at END",
-                    (slo, threshold, int(state), now),
+                    "INSERT INTO policy_state (slo, threshold, armed, changed_at) "
+                    "VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
+                    (slo, threshold, now),
                 )
-            _insert_outbox(db, planned, now)
+            marks = ",".join("?" for _ in armed)
+            stored = dict(
+                db.execute(
+                    f"SELECT threshold, armed FROM policy_state WHERE slo = ? AND threshold IN "
+                    f"({marks}) ORDER BY threshold{lock}",
+                    (slo, *sorted(armed)),
+                ).rows
+            )
+            changed = [t for t, state in armed.items() if bool(stored.get(t, 1)) != state]
+            for threshold in changed:
+                db.execute(
+                    "UPDATE policy_state SET armed = ?, changed_at = ? "
+                    "WHERE slo = ? AND threshold = ?",
+                    (int(armed[threshold]), now, slo, threshold),
+                )
+            if changed:
+                _insert_outbox(db, planned, now)
+        return bool(changed)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -365,9 +326,9 @@ class Store:
         self, now: float, limit: int = 50, ids: Collection[int] | None = None
     ) -> list[OutboxEntry]:
         """Entries ready to send, oldest first, never ahead of an earlier one of their group."""
-        rows = self.db.execute(
-            """
-            SELECT * FROM outbox AS o
+        rows = self.execute(
+            f"""
+            SELECT {OUTBOX_COLUMNS} FROM outbox AS o
             WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?
               AND NOT EXISTS (
                 SELECT 1 FROM outbox AS e
@@ -376,28 +337,33 @@ class Store:
             ORDER BY o.id LIMIT ?
             """,
             (now, limit),
-        ).fetchall()
+        ).rows
         entries = [_entry(r) for r in rows]
         return entries if ids is None else [e for e in entries if e.id in ids]
 
     def next_due_at(self) -> float | None:
-        row = self.db.execute(
+        value = self.execute(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
-        ).fetchone()
-        return None if row[0] is None else float(row[0])
+        ).scalar()
+        return None if value is None else float(value)
 
     def claim(self, entry: OutboxEntry, me: str, now: float) -> bool:
-        """Take ``entry`` for sending unless another deliverer took it first (compare and set)."""
-        with self._transaction() as db:
-            cursor = db.execute(
+        """Take ``entry`` for sending unless another deliverer took it first (compare and set).
+
+        On PostgreSQL the entry is locked with ``SKIP LOCKED``: a replica never waits on an
+        entry another one is claiming, it moves on.
+        """
+        with self.transaction() as db:
+            result = db.execute(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_by = ?, "
-                "claimed_at = ? WHERE id = ? AND status = ? AND COALESCE(claimed_by, '') = ?",
+                "claimed_at = ? WHERE id = (SELECT id FROM outbox WHERE id = ? AND status = ? "
+                f"AND COALESCE(claimed_by, '') = ?{self.database.dialect.skip_locked})",
                 (me, now, entry.id, entry.status, entry.claimed_by or ""),
             )
-            return bool(cursor.rowcount == 1)
+            return bool(result.rowcount == 1)
 
     def mark_sent(self, entry: OutboxEntry, ts: str, channel_id: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET status = 'sent', ts = ?, last_error = NULL WHERE id = ?",
                 (ts, entry.id),
@@ -412,7 +378,7 @@ class Store:
     def reschedule(
         self, entry_id: int, when: float, error: str, *, count_retry: bool = True
     ) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
                 (when, error, entry_id),
@@ -421,7 +387,7 @@ class Store:
                 _bump(db, "retries", 1)
 
     def kill(self, entry_id: int, error: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (error, entry_id)
             )
@@ -429,7 +395,7 @@ class Store:
 
     def thread(self, group_key: str, channel: str) -> tuple[str | None, str | None]:
         """(channel id, ts) of the message that opened a group's thread in ``channel``."""
-        row = self.db.execute(
+        row = self.execute(
             "SELECT channel_id, ts FROM threads WHERE group_key = ? AND channel = ?",
             (group_key, channel),
         ).fetchone()
@@ -438,14 +404,15 @@ class Store:
     def entries(self, statuses: Sequence[str] | None = None, limit: int = 200) -> list[OutboxEntry]:
         if statuses:
             marks = ",".join("?" for _ in statuses)
-            rows = self.db.execute(
-                f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id DESC LIMIT ?",
+            rows = self.execute(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ({marks}) "
+                "ORDER BY id DESC LIMIT ?",
                 (*statuses, limit),
-            ).fetchall()
+            ).rows
         else:
-            rows = self.db.execute(
-                "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+            rows = self.execute(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
+            ).rows
         return [_entry(r) for r in rows]
 
     def entries_by_id(self, ids: Sequence[int]) -> dict[int, OutboxEntry]:
@@ -454,34 +421,36 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" for _ in ids)
-        rows = self.db.execute(f"SELECT * FROM outbox WHERE id IN ({marks})", tuple(ids))
-        return {entry.id: entry for entry in map(_entry, rows.fetchall())}
+        rows = self.execute(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id IN ({marks})", tuple(ids)
+        ).rows
+        return {entry.id: entry for entry in map(_entry, rows)}
 
     def requeue(self, ids: Sequence[int] | None, now: float) -> int:
         """Dead entries back to pending (all of them when ``ids`` is None); how many."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             if ids is None:
-                cursor = db.execute(
+                result = db.execute(
                     "UPDATE outbox SET status = 'pending', next_attempt_at = ?, created_at = ? "
                     "WHERE status = 'dead'",
                     (now, now),
                 )
             else:
                 marks = ",".join("?" for _ in ids)
-                cursor = db.execute(
+                result = db.execute(
                     f"UPDATE outbox SET status = 'pending', next_attempt_at = ?, created_at = ? "
                     f"WHERE status = 'dead' AND id IN ({marks})",
                     (now, now, *ids),
                 )
-            return int(cursor.rowcount)
+            return int(result.rowcount)
 
     def stats(self, now: float) -> dict[str, float]:
-        depth, oldest = self.db.execute(
+        depth, oldest = self.execute(
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')"
-        ).fetchone()
-        dead = self.db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").fetchone()[0]
-        inbox_dead = self.db.execute("SELECT COUNT(*) FROM inbox WHERE processed = 2").fetchone()[0]
-        counters = dict(self.db.execute("SELECT name, value FROM counters").fetchall())
+        ).rows[0]
+        dead = self.execute("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").scalar()
+        inbox_dead = self.execute("SELECT COUNT(*) FROM inbox WHERE processed = 2").scalar()
+        counters = dict(self.execute("SELECT name, value FROM counters").rows)
         return {
             "outbox_depth": float(depth),
             "outbox_oldest_age_seconds": 0.0 if oldest is None else max(0.0, now - float(oldest)),
@@ -492,47 +461,39 @@ class Store:
         }
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+OUTBOX_COLUMNS = (
+    "id, created_at, group_key, channel, action, message, status, attempts, next_attempt_at, "
+    "last_error, ts, claimed_by, claimed_at"
+)
 
 
-def _insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
+def _insert_outbox(db: Transaction, planned: Sequence[Planned], now: float) -> list[int]:
     ids = []
     for entry in planned:
-        cursor = db.execute(
+        result = db.execute(
             "INSERT INTO outbox (created_at, group_key, channel, action, message, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (now, entry.group_key, entry.channel, entry.action, json.dumps(entry.message), now),
         )
-        ids.append(int(cursor.lastrowid or 0))
+        ids.append(int(result.scalar()))
         if entry.action == "post":
             db.execute(
-                "INSERT OR IGNORE INTO threads (group_key, channel) VALUES (?, ?)",
+                "INSERT INTO threads (group_key, channel) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (entry.group_key, entry.channel),
             )
     return ids
 
 
-def insert_outbox(db: sqlite3.Connection, planned: Sequence[Planned], now: float) -> list[int]:
+def insert_outbox(db: Transaction, planned: Sequence[Planned], now: float) -> list[int]:
     """Outbox entries inside a caller's transaction (escalation pages and status updates)."""
     return _insert_outbox(db, planned, now)
 
 
-def _bump(db: sqlite3.Connection, name: str, amount: int) -> None:
+def _bump(db: Transaction, name: str, amount: int) -> None:
     if amount:
         db.execute(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
             (name, amount),
         )
 

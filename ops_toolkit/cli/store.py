@@ -1,0 +1,61 @@
+"""``ops store ...``: moving ``ops serve``'s store between backends."""
+
+from __future__ import annotations
+
+import click
+
+from ops_toolkit.cli.options import json_option, print_json
+
+
+@click.group("store")
+def store() -> None:
+    """Move ops serve's store (SQLite to PostgreSQL, for replicas).
+
+    \b
+    Examples:
+      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
+    """
+
+
+@store.command("migrate")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="sqlite:PATH",
+    help="The SQLite store ops serve used (serve.state).",
+)
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="postgresql://...",
+    help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB.",
+)
+@json_option
+def migrate_command(source: str, target: str, as_json: bool) -> None:
+    """Copy a SQLite store into PostgreSQL, outbox ids and all: nothing is sent twice.
+
+    Stop every ops serve on the SQLite store first (migrate refuses while one runs); start
+    the replicas on the PostgreSQL database after. The target must be empty: a finished
+    migration is not run twice, and an interrupted one left nothing behind.
+
+    \b
+    Examples:
+      export DATABASE_URL=postgresql://ops:PASSWORD@db:5432/ops
+      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
+      ops store migrate --from ops-state.db --to "$DATABASE_URL" --json
+    """
+    from ops_toolkit.serve.migrate import migrate_store
+
+    result = migrate_store(source, target)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    moved = ", ".join(f"{table} {count}" for table, count in result.rows.items())
+    click.echo(f"migrated {result.source} to {result.target} (schema {result.schema_version})")
+    click.echo(f"rows: {moved}")
+    click.echo(
+        f"{result.pending} outbox entr{'y' if result.pending == 1 else 'ies'} to deliver: "
+        "start ops serve on the new store (--state or serve.state)"
+    )

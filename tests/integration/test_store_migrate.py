@@ -1,0 +1,201 @@
+"""``ops store migrate``: a SQLite installation moved to PostgreSQL loses and repeats nothing.
+
+The SQLite store is written by a real ``ops serve`` (messages sent, messages still pending
+because Slack was unreachable, threads, seen events, an escalation, an override); the
+migration runs through the CLI; then ``ops serve`` runs on the PostgreSQL target.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops_toolkit.serve.migrate import TABLES
+from tests.alerts.payloads import alert, notification
+from tests.conftest import ROOT
+from tests.integration.test_ha import Installation, eventually, post_webhook
+from tests.slack_api import SlackServer, slack_server
+
+ROUTES = """
+default: {channel: "#alerts"}
+routes:
+  - match: {service: search, severity: page}
+    channel: "#search-oncall"
+    escalation: search
+  - match: {service: search}
+    channel: "#search-alerts"
+"""
+ONCALL = """
+schedules:
+  - name: primary
+    timezone: UTC
+    layers: [{rotation: weekly, start: 2026-01-05, participants: [U0PRIMARY1]}]
+policies:
+  - name: search
+    tiers:
+      - {schedule: primary, wait: 1h}
+      - {users: [U0LEAD0001]}
+"""
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    yield from slack_server(["alerts", "search-oncall", "search-alerts"])
+
+
+def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ops_toolkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def group(index: int, status: str = "firing", severity: str = "ticket") -> dict[str, object]:
+    name = f"MigrateGroup{index}"
+    return notification(
+        alert(name, status, fingerprint=f"m{index}", severity=severity),
+        group_key=f'{{}}:{{alertname="{name}"}}',
+    )
+
+
+def sqlite_counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        return {t: int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
+
+
+def openings(slack: SlackServer, channel: str) -> list[str]:
+    return [m["text"] for m in slack.state.top_level(channel)]
+
+
+def test_a_migrated_store_sends_what_was_pending_once_and_nothing_again(
+    tmp_path: Path, slack: SlackServer, postgres_database: str
+) -> None:
+    state = tmp_path / "state.db"
+    (tmp_path / "oncall.yaml").write_text(ONCALL)
+    before = Installation(tmp_path, slack, str(state), f"oncall: {tmp_path / 'oncall.yaml'}\n")
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    server = before.replica().start()
+    try:
+        for index in range(3):  # delivered on SQLite
+            assert post_webhook(server, group(index)) == 200
+        assert post_webhook(server, group(9, severity="page")) == 200  # an escalation
+        eventually(lambda: len(slack.state.top_level("search-alerts")) == 3)
+        eventually(lambda: len(slack.state.top_level("search-oncall")) == 1)
+        override = ops(
+            "oncall",
+            "override",
+            "primary",
+            "--user",
+            "U0COVER001",
+            "--from",
+            "2030-01-01T00:00",
+            "--to",
+            "2030-01-02T00:00",
+            "--config",
+            str(before.config),
+            env=before.env,
+        )
+        assert override.returncode == 0, override.stderr
+        # migrating under a running ops serve is refused, and names it
+        refused = ops("store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database)
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            f"Error: {state}: ops serve (pid {server.process and server.process.pid}) holds "
+            "this store; stop every ops serve on it, then migrate\n"
+        )
+    finally:
+        server.stop()
+    sent = sqlite_counts(state)["outbox"]  # 3 openings, the escalation's and its first page
+    # Slack unreachable: two more groups stay pending in the outbox
+    before.env["SLACK_API_URL"] = "http://127.0.0.1:9/api/"
+    server = before.replica().start()
+    try:
+        for index in range(3, 5):
+            assert post_webhook(server, group(index)) == 200
+        eventually(lambda: sqlite_counts(state)["outbox"] == sent + 2)
+    finally:
+        server.stop()
+    counts = sqlite_counts(state)
+
+    migrated = ops(
+        "store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database, "--json"
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    document = json.loads(migrated.stdout)
+    assert document["tables"] == counts
+    assert document["tables"]["outbox"] == sent + 2 and document["tables"]["escalations"] == 1
+    assert document["tables"]["oncall_overrides"] == 1
+    assert document["outbox_pending"] == 2
+    assert document["from"] == str(state)
+    assert document["to"] == postgres_database.replace(":ops-test-secret@", ":***@")
+    # a second run changes nothing and says why
+    again = ops("store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database)
+    assert again.returncode == 1
+    assert again.stderr.startswith(
+        f"Error: --to {document['to']}: the database already holds a store (outbox {sent + 2}, "
+    )
+
+    after = Installation(
+        tmp_path, slack, postgres_database, f"oncall: {tmp_path / 'oncall.yaml'}\n"
+    )
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    server = after.replica().start()
+    try:
+        eventually(lambda: len(slack.state.top_level("search-alerts")) == 5)
+        # events moved: the same firing again is a duplicate; threads moved: the resolution
+        # of a group posted on SQLite replies in its thread
+        assert post_webhook(server, group(0)) == 200
+        assert post_webhook(server, group(0, "resolved")) == 200
+        first = slack.state.top_level("search-alerts")[0]
+        eventually(lambda: len(slack.state.replies("search-alerts", first["ts"])) == 1)
+        time.sleep(1.5)  # anything sent twice would be here by now
+        assert sorted(openings(slack, "search-alerts")) == sorted(
+            set(openings(slack, "search-alerts"))
+        )
+        assert len(slack.state.top_level("search-alerts")) == 5
+        assert len(slack.state.top_level("search-oncall")) == 1
+        assert first["updates"] == 1
+        listed = ops("escalation", "list", "--config", str(after.config), env=after.env)
+        assert listed.returncode == 0, listed.stderr
+        assert "MigrateGroup9" in listed.stdout
+        ids = ops("outbox", "list", "--json", "--config", str(after.config), env=after.env)
+        entries = json.loads(ids.stdout)
+        # the ids moved, and the next ones follow them: an update and a reply for group 0
+        assert sorted(e["id"] for e in entries) == list(range(1, sent + 5))
+    finally:
+        after.stop()
+
+
+def test_migrate_names_what_is_wrong_with_its_arguments(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    missing = ops("store", "migrate", "--from", f"sqlite:{tmp_path}/none.db", "--to", "x")
+    assert missing.stderr == (
+        f"Error: --from {tmp_path}/none.db: no such store; pass the file 'ops serve' used "
+        "(serve.state in ops.yaml)\n"
+    )
+    (tmp_path / "state.db").touch()
+    wrong = ops("store", "migrate", "--from", str(tmp_path / "state.db"), "--to", "sqlite:other.db")
+    assert wrong.returncode == 1
+    assert wrong.stderr == (
+        "Error: --to other.db: expected a PostgreSQL database "
+        "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)\n"
+    )
+    bad = postgres_database.replace("ops-test-secret", "wrong-secret")
+    denied = ops("store", "migrate", "--from", str(tmp_path / "state.db"), "--to", bad)
+    assert denied.returncode == 1
+    assert "wrong-secret" not in denied.stderr
+    assert denied.stderr.startswith(
+        f"Error: {bad.replace(':wrong-secret@', ':***@')}: cannot connect: "
+    )
