@@ -84,7 +84,9 @@ def check_all(
     problems += _routes(config, counts)
     problems += _oncall(config, counts)
     files = _slos(slo_paths or config.slos, problems, counts)
-    runbooks = _runbooks(runbook_paths or (config.runbooks,), problems, counts)
+    runbooks = _runbooks(
+        runbook_paths or (config.runbooks,), problems, counts, _credential_variables(config)
+    )
     problems += _references(files, runbooks, rule_files)
     return CheckReport(tuple(problems), counts)
 
@@ -150,7 +152,25 @@ def _slos(paths: Sequence[str], problems: list[Problem], counts: dict[str, int])
     return files
 
 
-def _runbooks(paths: Sequence[str], problems: list[Problem], counts: dict[str, int]) -> list[Any]:
+def _credential_variables(config: Any) -> frozenset[str]:
+    """The variables the on-call file reads credentials from; none when it is broken (an
+    error reported with the on-call file)."""
+    from ops_toolkit.config import oncall_path
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    path = oncall_path(config)
+    try:
+        return load_oncall(path).credential_variables() if path else frozenset()
+    except OpsError:
+        return frozenset()
+
+
+def _runbooks(
+    paths: Sequence[str],
+    problems: list[Problem],
+    counts: dict[str, int],
+    credential_variables: frozenset[str] = frozenset(),
+) -> list[Any]:
     from ops_toolkit.runbook.catalog import lint_paths, runbook_files
     from ops_toolkit.runbook.parse import read_runbook
 
@@ -158,7 +178,7 @@ def _runbooks(paths: Sequence[str], problems: list[Problem], counts: dict[str, i
     for missing in sorted(set(paths) - set(existing)):
         problems.append(Problem("error", "runbooks", f"{missing}: no such file or directory"))
     runbooks = []
-    for finding in lint_paths(existing) if existing else []:
+    for finding in lint_paths(existing, credential_variables) if existing else []:
         if finding.level != "note":  # a fact about the file (e.g. a page without steps)
             problems.append(Problem(finding.level, "runbooks", str(finding)))
     for path in runbook_files(existing) if existing else []:

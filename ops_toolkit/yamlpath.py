@@ -57,6 +57,35 @@ for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date
     SafeLoader.add_constructor(_tag, _checked(_kind, SafeLoader.yaml_constructors[_tag]))
 
 
+def expanded_size(value: Any, limit: int) -> int:
+    """How many values ``value`` holds with every YAML alias written out, counted without
+    writing them out (each shared list or mapping is counted once and its size reused);
+    more than ``limit`` once it exceeds it, or when an alias makes a cycle."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        current, finished = stack.pop()
+        if not isinstance(current, list | dict):
+            continue
+        key = id(current)
+        children = [*current.keys(), *current.values()] if isinstance(current, dict) else current
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if sizes[key] > limit:
+                return sizes[key]
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return limit + 1
+        on_path.add(key)
+        stack.append((current, True))
+        stack.extend((child, False) for child in children if isinstance(child, list | dict))
+    return sizes.get(id(value), 1)
+
+
 @dataclass(frozen=True)
 class Node:
     """A YAML value and its path from the root, for messages that point at it."""

@@ -87,7 +87,7 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
-    findings = lint_paths(paths or ("runbooks",))
+    findings = lint_paths(paths or ("runbooks",), credential_variables())
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings
@@ -145,6 +145,21 @@ def _runbook_source(prometheus_url: str | None) -> Any:
     return metrics_settings(prometheus_url, load_config(None))
 
 
+def credential_variables() -> frozenset[str]:
+    """The variables the on-call file (from ops.yaml, or alerts/oncall.yaml) reads ops's
+    credentials from (``routing_key_env``). A broken on-call file is ``ops check``'s to
+    report: here it withholds nothing more, as the person's shell holds those values anyway."""
+    from ops_toolkit.config import load_config, oncall_path
+    from ops_toolkit.errors import OpsError
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    try:
+        path = oncall_path(load_config(None))
+        return load_oncall(path).credential_variables() if path else frozenset()
+    except OpsError:
+        return frozenset()
+
+
 def _world(
     *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: Any
 ) -> Any:
@@ -170,6 +185,8 @@ def _world(
     directory = state_dir or default_state_dir()
     cache: list[MetricsSource] = []
     settings = SourceSettings(prometheus_url) if isinstance(prometheus_url, str) else prometheus_url
+    # ops's own secret variables: the on-call file's routing keys, the metrics source's auth
+    named = credential_variables() | frozenset(settings.secret_env_names() if settings else ())
 
     def metrics() -> MetricsSource:
         if not settings:
@@ -190,12 +207,13 @@ def _world(
         store=StateStore(directory),
         audit=AuditLog(os.path.join(directory, "audit.jsonl")),
         metrics=metrics,
-        env=person_environment(os.environ, settings.secret_env_names() if settings else ()),
+        env=person_environment(os.environ, named),
         credentials={
-            **ops_credentials(os.environ),
+            **ops_credentials(os.environ, named),
             **url_credentials("--prometheus", settings.url if settings else None),
             **known_secrets(settings, os.environ),
         },
+        credential_variables=named,
         user=user,
         host=socket.gethostname(),
     )

@@ -58,7 +58,9 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float, pla
         raise SignatureError(
             f"{place}: missing X-Slack-Signature or X-Slack-Request-Timestamp header"
         )
-    if not timestamp.isdigit():
+    # ASCII digits only (str.isdigit takes '17²', which int() refuses) and at most 12 of
+    # them (int() of 5,000 digits is refused too, and no fresh time is that long).
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
         raise SignatureError(f"{place}: X-Slack-Request-Timestamp is not a Unix time")
     age = now - int(timestamp)
     if abs(age) > WINDOW_SECONDS:

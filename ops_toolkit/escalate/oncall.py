@@ -89,6 +89,11 @@ class OncallConfig:
     def policy(self, name: str) -> EscalationPolicy:
         return self.policies[_known(name, self.policies, "escalation policy", self.source)]
 
+    def credential_variables(self) -> frozenset[str]:
+        """The environment variables this file names as holding a credential (``*_env``):
+        ops's own, withheld from steps and masked, whatever they are called."""
+        return frozenset(w.routing_key_env for w in self.webhooks.values() if w.routing_key_env)
+
 
 def _known(name: str, known: Mapping[str, object], what: str, source: str | None) -> str:
     if name in known:

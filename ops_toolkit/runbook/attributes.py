@@ -109,7 +109,7 @@ def _when(value: str, kind: str) -> object:
     try:
         return parse_expression(value)
     except ExpressionError as exc:
-        raise ValueError(f"bad expression {value!r}: {exc}") from None
+        raise ValueError(f"bad expression {shorten(value, 60)!r}: {exc}") from None
 
 
 def _expect(value: str, kind: str) -> object:

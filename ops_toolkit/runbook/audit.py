@@ -7,6 +7,7 @@ the reader skips a damaged line and reports where it was instead of giving up on
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -42,9 +43,15 @@ class AuditLog:
         self.settle()  # lines reach the disk in order
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            handle = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            handle = os.open(self.path, flags, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # appending through a link would write elsewhere
+                raise RunbookError(
+                    f"{self.path}: cannot write the audit trail: it is a symbolic link; "
+                    "ops does not follow one (replace it with a file)"
+                ) from None
             raise self._error(exc) from None
         try:
             # Writers on one host take turns, so the check of the last byte and the append
@@ -96,6 +103,9 @@ class AuditLog:
             except ValueError as exc:
                 reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"{exc}"
                 damaged.append(f"{self.path}:{number}: damaged record skipped ({reason})")
+                continue
+            except RecursionError:  # json.loads recurses once per nested array or object
+                damaged.append(f"{self.path}:{number}: damaged record skipped (nested too deeply)")
                 continue
             if not isinstance(event, dict) or not isinstance(event.get("event"), str):
                 damaged.append(f"{self.path}:{number}: damaged record skipped (not an event)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.lint import Finding, lint_runbooks
@@ -97,11 +97,15 @@ def read_runbooks(paths: Iterable[str]) -> tuple[list[Runbook], list[RunbookErro
     return runbooks, errors
 
 
-def lint_paths(paths: Iterable[str]) -> list[Finding]:
-    """Lint every runbook under ``paths``; a file that does not parse is one error finding."""
+def lint_paths(paths: Iterable[str], credential_variables: Collection[str] = ()) -> list[Finding]:
+    """Lint every runbook under ``paths``; a file that does not parse is one error finding.
+
+    ``credential_variables``: the variables ops's configuration reads credentials from.
+    """
     runbooks, errors = read_runbooks(paths)
     findings = [
         Finding(error.source or "", error.line or 1, "error", "parse", error.detail or str(error))
         for error in errors
     ]
-    return sorted(findings + lint_runbooks(runbooks), key=lambda f: (f.source, f.line, f.message))
+    findings += lint_runbooks(runbooks, credential_variables)
+    return sorted(findings, key=lambda f: (f.source, f.line, f.message))

@@ -62,3 +62,7 @@ class StepContext:
     metrics: Callable[[], MetricsSource]
     mask: Masker
     on_start: Callable[[int], None]
+    # Where a background step's output goes: beside the run's record in the state dir (0700),
+    # so it outlives the run for whoever reads the run afterwards and goes when the run's
+    # state is removed; None (a plan, no run yet) for a temporary file.
+    background_log: str | None = None

@@ -1,9 +1,12 @@
 """What environment a step gets: the two models, and ops's own credentials kept from steps.
 
 - At the CLI (a person's shell) a step gets the person's environment minus ops's own
-  credentials: ``SLACK_*``, ``OPS_WEBHOOK_TOKEN`` and any ``OPS_*_TOKEN``/``_SECRET``/
-  ``_PASSWORD``, ``OPS_DATABASE_URL``/``OPS_*_DSN``, and any ``OPS_*`` variable holding a URL
-  with a password. The person can read them anyway; a runbook step has no business with them.
+  credentials: ``SLACK_*``, ``OPS_WEBHOOK_TOKEN``, ``OPS_KEY``, ``OPS_API_KEY`` and any
+  ``OPS_*_TOKEN``/``_SECRET``/``_PASSWORD``/``_KEY`` (so ``OPS_*_API_KEY`` too),
+  ``OPS_DATABASE_URL``/``OPS_*_DSN``, any ``OPS_*`` variable holding a URL with a password,
+  and every variable the configuration names as holding a credential (``routing_key_env`` of
+  an on-call webhook: ``named`` below). The person can read them anyway; a runbook step has
+  no business with them.
 - In ``ops serve`` (unattended, triggered by an alert) a step gets only an allow-list:
   ``PATH``, ``HOME``, ``LANG``, ``LC_*``, ``TZ``, ``KUBECONFIG``, the names the runbook lists
   in ``env:`` and ``secrets:`` (never one of ops's credentials), and its params. The server's
@@ -29,6 +32,8 @@ CREDENTIAL_PATTERNS = (
     "OPS_*_TOKEN",
     "OPS_*_SECRET",
     "OPS_*_PASSWORD",
+    "OPS_KEY",
+    "OPS_*_KEY",
     "OPS_DATABASE_URL",
     "OPS_*_DATABASE_URL",
     "OPS_*_DSN",
@@ -40,19 +45,23 @@ MAX_VARIABLE_BYTES = 128 * 1024  # Linux's MAX_ARG_STRLEN: one NAME=value string
 _URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
 
 
-def is_ops_credential(name: str, value: str = "") -> bool:
-    """Whether ``name`` (holding ``value``) is one of ops's own credentials."""
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in CREDENTIAL_PATTERNS):
+def is_ops_credential(name: str, value: str = "", named: Collection[str] = ()) -> bool:
+    """Whether ``name`` (holding ``value``) is one of ops's own credentials.
+
+    ``named``: the variables ops's configuration reads credentials from (``routing_key_env``);
+    whatever they are called, they are ops's and never a step's.
+    """
+    if name in named or any(fnmatch.fnmatchcase(name, pattern) for pattern in CREDENTIAL_PATTERNS):
         return True
     return name.startswith("OPS_") and bool(_URL_WITH_PASSWORD.match(value))
 
 
-def ops_credentials(environ: Mapping[str, str]) -> dict[str, str]:
+def ops_credentials(environ: Mapping[str, str], named: Collection[str] = ()) -> dict[str, str]:
     """ops's own credentials found in ``environ``: their values are masked in all output."""
     found = {}
     for name, value in environ.items():
-        secret = name.startswith("OPS_") or bool(_SECRET_NAME.search(name))
-        if is_ops_credential(name, value) and secret and name not in NOT_SECRET and value:
+        secret = name in named or name.startswith("OPS_") or bool(_SECRET_NAME.search(name))
+        if is_ops_credential(name, value, named) and secret and name not in NOT_SECRET and value:
             found[name] = value
             password = _url_password(value)
             if password:
@@ -66,27 +75,22 @@ def url_credentials(name: str, url: str | None) -> dict[str, str]:
     return {f"{name} (password)": password} if password else {}
 
 
-def person_environment(
-    environ: Mapping[str, str], withheld: Collection[str] = ()
-) -> dict[str, str]:
-    """The CLI model: the person's environment minus ops's own credentials, and minus
-    ``withheld``: the variables ops.yaml names for its own secrets (a metrics source's
-    ``password_env``/``bearer_token_env``), whatever they are called."""
-    return {k: v for k, v in environ.items() if not is_ops_credential(k, v) and k not in withheld}
+def person_environment(environ: Mapping[str, str], named: Collection[str] = ()) -> dict[str, str]:
+    """The CLI model: the person's environment minus ops's own credentials (``named``: the
+    variables ops's configuration reads its secrets from, whatever they are called)."""
+    return {k: v for k, v in environ.items() if not is_ops_credential(k, v, named)}
 
 
 def unattended_environment(
-    environ: Mapping[str, str], runbook: Runbook, withheld: Collection[str] = ()
+    environ: Mapping[str, str], runbook: Runbook, named: Collection[str] = ()
 ) -> dict[str, str]:
-    """The ``ops serve`` model: only the allow-list and what the runbook names, never
-    ``withheld`` (ops.yaml's secret variables) even when the runbook names them."""
-    named = (*runbook.env, *runbook.secrets)
+    """The ``ops serve`` model: only the allow-list and what the runbook names."""
+    listed = (*runbook.env, *runbook.secrets)
     return {
         k: v
         for k, v in environ.items()
-        if (any(fnmatch.fnmatchcase(k, p) for p in UNATTENDED_ALLOWED) or k in named)
-        and not is_ops_credential(k, v)
-        and k not in withheld
+        if (any(fnmatch.fnmatchcase(k, p) for p in UNATTENDED_ALLOWED) or k in listed)
+        and not is_ops_credential(k, v, named)
     }
 
 

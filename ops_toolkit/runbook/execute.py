@@ -12,7 +12,7 @@ import os
 import re
 import secrets as token
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,9 @@ class World:
 
     ``env`` is what steps start from (see ``environment``: the person's environment minus
     ops's credentials at the CLI, an allow-list in ``ops serve``); ``credentials`` are ops's
-    own secrets, kept from steps and masked in everything a run writes.
+    own secrets, kept from steps and masked in everything a run writes;
+    ``credential_variables`` the variables ops's configuration reads credentials from
+    (``routing_key_env``): a runbook naming one in ``env:``/``secrets:`` is refused.
     """
 
     ui: RunUI
@@ -72,6 +74,7 @@ class World:
     audit: AuditLog
     env: Mapping[str, str] = field(default_factory=lambda: person_environment(os.environ))
     credentials: Mapping[str, str] = field(default_factory=lambda: ops_credentials(os.environ))
+    credential_variables: frozenset[str] = frozenset()
     metrics: Callable[[], MetricsSource] = no_metrics
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
@@ -91,9 +94,9 @@ class PlannedStep:
     env: dict[str, str]
 
 
-def check_runnable(runbook: Runbook) -> None:
+def check_runnable(runbook: Runbook, credential_variables: Collection[str] = ()) -> None:
     """Refuse to run a runbook with lint errors: they are the mistakes that bite mid-run."""
-    errors = [f for f in lint_runbook(runbook) if f.level == "error"]
+    errors = [f for f in lint_runbook(runbook, credential_variables) if f.level == "error"]
     if errors:
         listed = "\n  ".join(str(f) for f in errors)
         raise RunbookError(
@@ -258,7 +261,7 @@ def new_run_id(now: float) -> str:
 
 def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
     """Run ``runbook`` from the top (or the selection); returns the finished record."""
-    check_runnable(runbook)
+    check_runnable(runbook, world.credential_variables)
     params = resolve_params(runbook, options.params, world.env, world.ui)
     _require_secrets(runbook, world.env)
     _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
@@ -313,7 +316,7 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
             f"its outcome; check what it did, then 'ops runbook resume {record.run_id} "
             "--rerun-unknown' runs it again, '--skip-unknown' goes on after it"
         )
-    check_runnable(runbook)
+    check_runnable(runbook, world.credential_variables)
     missing = [name for name in record.plan if runbook.step(name) is None]
     if missing:
         raise RunbookError(
@@ -422,6 +425,9 @@ def _context(
         metrics=world.metrics,
         mask=mask,
         on_start=on_start,
+        background_log=str(
+            world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
+        ),
     )
 
 

@@ -9,7 +9,11 @@ Grammar::
     atom  := STRING | NAME | $NAME | ${NAME} | NUMBER | '(' expr ')'
 
 A bare value is true when it is a non-empty string other than ``false``/``0``; an unset
-variable is the empty string. ``=~`` is a regular-expression search.
+variable is the empty string. ``=~`` is a regular-expression search whose right side must be
+a quoted literal the runbook's author wrote: a pattern taken from a param or an alert label
+could be made to backtrack for minutes (ReDoS), so it is refused when the expression parses.
+Nesting (parentheses and ``not``) is limited to ``MAX_DEPTH`` so a hostile file cannot
+exhaust the interpreter's stack.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not"}
+MAX_DEPTH = 50
 
 
 class ExpressionError(ValueError):
@@ -87,6 +92,14 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
+
+    def deeper(self, column: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"nested more than {MAX_DEPTH} deep at column {column}; simplify the expression"
+            )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -124,8 +137,10 @@ class _Parser:
     def negation(self) -> Node:
         token = self.peek()
         if token is not None and token[:2] == ("keyword", "not"):
-            self.take()
-            return Not(self.negation())
+            self.deeper(self.take()[2])
+            node = Not(self.negation())
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -134,6 +149,11 @@ class _Parser:
         if token is not None and token[0] == "op" and token[1] in ("==", "!=", "=~"):
             self.take()
             right = self.atom()
+            if token[1] == "=~" and not isinstance(right, Literal):
+                raise ExpressionError(
+                    f"the right side of '=~' at column {token[2]} must be a quoted regular"
+                    " expression written in the runbook, not a variable"
+                )
             if token[1] == "=~" and isinstance(right, Literal):
                 try:
                     re.compile(right.value)
@@ -153,10 +173,12 @@ class _Parser:
         if kind == "name":
             return Variable(value.strip("${}"))
         if (kind, value) == ("op", "("):
+            self.deeper(column)
             node = self.expr()
             closing = self.take()
             if closing[:2] != ("op", ")"):
                 raise ExpressionError(f"expected ')' at column {closing[2]}")
+            self.depth -= 1
             return node
         raise ExpressionError(f"unexpected {value!r} at column {column}")
 

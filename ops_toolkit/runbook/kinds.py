@@ -84,7 +84,7 @@ class ShellKind:
             else:
                 result = _run_masked(step, ctx, argv, env)
         except OSError as exc:
-            return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
+            return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         attempt = _judge(result, ctx)
         return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
 
@@ -93,14 +93,23 @@ class ShellKind:
     ) -> Attempt:
         from ops_toolkit.runbook.background import start_background
 
-        handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
-        os.close(handle)
+        log = ctx.background_log or ""
+        try:
+            if ctx.background_log is None:
+                handle, log = tempfile.mkstemp(prefix=f"ops-{step.name}-", suffix=".log")
+            else:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+                handle = os.open(log, flags, 0o600)
+            os.close(handle)
+        except OSError as exc:
+            message = f"cannot create the step's log {log or 'in the temporary folder'}: "
+            return Attempt("failed", None, "", message=message + str(exc.strerror))
         try:
             pgid = start_background(
                 self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream()
             )
         except OSError as exc:
-            return Attempt("failed", None, "", message=f"cannot start {self.shell}: {exc.strerror}")
+            return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         ctx.on_start(pgid)
         return Attempt(
             "succeeded",
@@ -286,6 +295,15 @@ def _judge(result: ProcessResult, ctx: StepContext) -> Attempt:
     return Attempt("succeeded", result.exit_code, output, result.stdout)
 
 
+def cannot_start(program: str, exc: OSError, cwd: str | None) -> str:
+    """Why ``program`` did not start, naming the working directory when it is the cause
+    (the OS reports a missing ``cwd`` as the program's own 'No such file or directory')."""
+    if cwd and not os.path.isdir(cwd):
+        why = "is not a directory" if os.path.exists(cwd) else "does not exist"
+        return f"cannot start {program}: the working directory {cwd} {why}"
+    return f"cannot start {program}: {exc.strerror}"
+
+
 def substitute_params(query: str, params: Mapping[str, str]) -> str:
     """``$NAME`` of a param replaced by its value escaped for a PromQL string literal."""
 
@@ -409,9 +427,7 @@ class InterpreterKind:
             try:
                 result = _run_masked(step, ctx, [*program, script], ctx.env)
             except OSError as exc:
-                return Attempt(
-                    "failed", None, "", message=f"cannot start {program[0]}: {exc.strerror}"
-                )
+                return Attempt("failed", None, "", message=cannot_start(program[0], exc, ctx.cwd))
         return _judge(result, ctx)
 
 

@@ -6,7 +6,7 @@ Pure: takes ``Runbook`` values and returns ``Finding`` values; the CLI decides t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
@@ -100,9 +100,15 @@ class Finding:
         }
 
 
-def lint_runbooks(runbooks: Sequence[Runbook]) -> list[Finding]:
-    """All findings for ``runbooks``, including those that need several files (alert owners)."""
-    findings = [f for runbook in runbooks for f in lint_runbook(runbook)]
+def lint_runbooks(
+    runbooks: Sequence[Runbook], credential_variables: Collection[str] = ()
+) -> list[Finding]:
+    """All findings for ``runbooks``, including those that need several files (alert owners).
+
+    ``credential_variables``: the variables ops's configuration reads credentials from
+    (``routing_key_env``); a runbook naming one in ``env:`` or ``secrets:`` is an error.
+    """
+    findings = [f for runbook in runbooks for f in lint_runbook(runbook, credential_variables)]
     claimed: dict[str, Runbook] = {}
     for runbook in runbooks:
         for alert in runbook.alerts:
@@ -121,9 +127,9 @@ def lint_runbooks(runbooks: Sequence[Runbook]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.source, f.line, f.level, f.message))
 
 
-def lint_runbook(runbook: Runbook) -> list[Finding]:
+def lint_runbook(runbook: Runbook, credential_variables: Collection[str] = ()) -> list[Finding]:
     findings: list[Finding] = []
-    findings += _lint_front_matter(runbook)
+    findings += _lint_front_matter(runbook, credential_variables)
     findings += _lint_params(runbook)
     known = _known_variables(runbook)
     captured: set[str] = set()
@@ -139,7 +145,9 @@ def _finding(runbook: Runbook, line: int, level: str, rule: str, message: str) -
     return Finding(runbook.source, line, level, rule, message)
 
 
-def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
+def _lint_front_matter(
+    runbook: Runbook, credential_variables: Collection[str]
+) -> Iterable[Finding]:
     if not runbook.title:
         yield _finding(runbook, 1, "warning", "no-title", "no title; add 'title:' or a '# Heading'")
     if not runbook.owner:
@@ -194,7 +202,7 @@ def _lint_front_matter(runbook: Runbook) -> Iterable[Finding]:
                     "bad-env",
                     f"env {name!r} is not an environment variable name",
                 )
-            elif is_ops_credential(name):
+            elif is_ops_credential(name, named=credential_variables):
                 yield _finding(
                     runbook,
                     line,
@@ -450,30 +458,74 @@ def _lint_code(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 )
     elif step.kind == "promql":
         params = {p.name: p for p in runbook.params}
-        reported = set()
-        for offset, text in enumerate(lines, 1):
-            for name, _ in _references(text):
-                if name in reported:
-                    continue
-                reported.add(name)
-                param = params.get(name)
-                if param is None:
+        unknown: set[str] = set()
+        checked: set[tuple[str, bool]] = set()
+        quoted = _quoted_spans(step.code)
+        for match in _VARIABLE.finditer(step.code):
+            name = match.group(1) or match.group(3)
+            line = step.line + step.code.count("\n", 0, match.start()) + 1
+            param = params.get(name)
+            if param is None:
+                if name not in unknown:
+                    unknown.add(name)
                     yield _finding(
                         runbook,
-                        step.line + offset,
+                        line,
                         "warning",
                         "unknown-variable",
                         f"{label}: ${name} is not a param; promql steps can only use params",
                     )
-                elif param.pattern is None and not param.choices:
-                    yield _finding(
-                        runbook,
-                        step.line + offset,
-                        "warning",
-                        "unchecked-param",
-                        f"{label}: param {name} goes into a query without a pattern or "
-                        "choices; alert labels are untrusted input",
-                    )
+                continue
+            if param.pattern is not None or param.choices:
+                continue
+            inside = any(start < match.start() < end for start, end in quoted)
+            if (name, inside) in checked:
+                continue
+            checked.add((name, inside))
+            if inside:
+                yield _finding(
+                    runbook,
+                    line,
+                    "warning",
+                    "unchecked-param",
+                    f"{label}: param {name} goes into a query without a pattern or "
+                    "choices; alert labels are untrusted input",
+                )
+            else:
+                yield _finding(
+                    runbook,
+                    line,
+                    "error",
+                    "unquoted-param",
+                    f"{label}: param {name} is pasted into the query outside a string literal "
+                    "without a pattern or choices, so a value like '0 or vector(1)' rewrites "
+                    "the query; give it a pattern or choices",
+                )
+
+
+def _quoted_spans(query: str) -> list[tuple[int, int]]:
+    """(start, end) of each PromQL string literal in ``query``: its quotes' positions."""
+    spans: list[tuple[int, int]] = []
+    quote, start, index = "", 0, 0
+    while index < len(query):
+        char = query[index]
+        if quote:
+            if char == "\\" and quote != "`":
+                index += 2
+                continue
+            if char == quote:
+                spans.append((start, index))
+                quote = ""
+        elif char in "\"'`":
+            quote, start = char, index
+        elif char == "#":  # a comment runs to the end of the line
+            end = query.find("\n", index)
+            index = len(query) if end < 0 else end
+            continue
+        index += 1
+    if quote:
+        spans.append((start, len(query)))
+    return spans
 
 
 def _references(text: str) -> list[tuple[str, bool]]:

@@ -21,8 +21,12 @@ from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
+from ops_toolkit.yamlpath import expanded_size
 
 MAX_BYTES = 1024 * 1024
+# YAML aliases share one value among many places: 8 levels of 10 aliases make 10^8 values
+# from 1 KiB (a "billion laughs"); anything walking them would run out of time or memory.
+MAX_FRONT_MATTER_VALUES = 100_000
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -121,6 +125,13 @@ def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[st
     body = "" if after < 0 else text[after + 1 :]
     offset = text[: after + 1].count("\n") if after >= 0 else text.count("\n") + 1
     loaded = _load_yaml(raw, source) if delimiter == "---" else _load_toml(raw, source)
+    if expanded_size(loaded, MAX_FRONT_MATTER_VALUES) > MAX_FRONT_MATTER_VALUES:
+        raise RunbookError.at(
+            source,
+            2,
+            f"front matter expands to more than {MAX_FRONT_MATTER_VALUES:,} values through "
+            "YAML aliases; write the values out",
+        )
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
@@ -148,6 +159,10 @@ def _load_toml(raw: str, source: str) -> Any:
         line = int(match.group(1)) + 1 if match else 1
         problem = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)$", "", str(exc))
         raise RunbookError.at(source, line, f"front matter is not valid TOML: {problem}") from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise RunbookError.at(
+            source, 2, "front matter is not valid TOML: nested too deeply"
+        ) from None
 
 
 def _key_lines(raw: str, first_line: int) -> dict[str, int]:
@@ -211,6 +226,10 @@ def _params(meta: dict[str, Any], source: str, lines: dict[str, int]) -> tuple[P
         choices = spec.get("choices") or ()
         if not isinstance(choices, list | tuple):
             raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list")
+        if not all(isinstance(c, str | int | float) for c in choices):
+            raise RunbookError.at(
+                source, line, f"param {name}: 'choices' must be a list of strings"
+            )
 
         def text(
             key: str, spec: dict[str, Any] = spec, name: str = name, line: int = line
@@ -406,6 +425,10 @@ def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
             source,
             line,
             f"step attributes are not valid JSON: {exc.msg} (column {exc.colno} of the attributes)",
+        ) from None
+    except RecursionError:  # json.loads recurses once per nested array or object
+        raise RunbookError.at(
+            source, line, "step attributes are nested too deeply; values must be strings"
         ) from None
     except ValueError:  # an integer over Python's digit limit (json.loads uses int())
         raise RunbookError.at(

@@ -31,6 +31,7 @@ from types import FrameType
 MAX_KEPT = 4 * 1024 * 1024  # characters of output kept per step (the tail)
 DRAIN_AFTER_EXIT = 0.2
 KILL_WAIT = 5.0  # seconds to wait for SIGKILLed processes to go (uninterruptible sleep)
+QUIET = 0.1  # seconds with none of a step's processes alive before ops believes they are gone
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper: bool | None = None
 _hurry = threading.Event()  # a second interrupt: skip the grace, SIGKILL at once
@@ -121,18 +122,27 @@ class StepProcesses:
         signal_now, signalled = signal.SIGTERM, set[int]()
         kill_at = time.monotonic() + grace
         give_up = kill_at + KILL_WAIT
+        empty_since: float | None = None
         while True:
             living = self.living()
             if group is not None and not signalled:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(group, signal_now)
+            now = time.monotonic()
             if not living:
                 for pid in self.strays():  # killed orphans of killed parents came to ops
                     if _state(pid) == b"Z":
                         with contextlib.suppress(ChildProcessError):
                             os.waitpid(pid, os.WNOHANG)
-                return
-            now = time.monotonic()
+                # One empty look is not enough: a process that forks and exits in a loop
+                # (a "fork-hopper") is briefly invisible while its new child is re-parented
+                # to ops. Done only after QUIET seconds in which nothing of the step lived.
+                empty_since = now if empty_since is None else empty_since
+                if now - empty_since >= QUIET or now >= give_up:
+                    return
+                time.sleep(0.01)
+                continue
+            empty_since = None
             if signal_now == signal.SIGTERM and (now >= kill_at or _hurry.is_set()):
                 signal_now, signalled = signal.SIGKILL, set()
                 continue

@@ -297,7 +297,7 @@ class StateStore:
         payload = json.dumps(record.to_json(), separators=(",", ":")).encode()
         temporary = None
         try:
-            self.runs.mkdir(parents=True, exist_ok=True)
+            self._make_runs()
             handle, temporary = tempfile.mkstemp(dir=self.runs, prefix=".tmp-", suffix=".json")
             try:
                 _write_all(handle, payload)
@@ -359,6 +359,17 @@ class StateStore:
         finally:
             os.close(handle)
 
+    def _make_runs(self) -> None:
+        """``runs/``, created private (0700: run records hold step output), and never a
+        symbolic link: records written through one would land wherever it points."""
+        if self.runs.is_symlink():
+            raise RunbookError(
+                f"{self.runs}: cannot keep run state there: it is a symbolic link; ops does "
+                "not follow one (replace it with a directory)"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.runs.mkdir(exist_ok=True, mode=0o700)
+
     def _journal(self, run_id: str) -> Path:
         return self.runs / f"{run_id}.jsonl"
 
@@ -381,8 +392,8 @@ class StateStore:
         path = self.runs / f"{run_id}.lock"
         while True:
             try:
-                self.runs.mkdir(parents=True, exist_ok=True)
-                handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._make_runs()
+                handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             except OSError as exc:
                 raise RunbookError(f"{path}: cannot lock the run: {exc.strerror}") from None
             try:
@@ -439,12 +450,13 @@ def _read(path: Path) -> RunRecord:
         raise RunbookError(f"{path}: run state is damaged: not UTF-8 text") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise RunbookError(f"{path}: run state is damaged: not JSON: {exc}") from None
-    try:
         record = RunRecord.from_json(data)
     except DamagedState as exc:
         raise RunbookError(f"{path}: run state is damaged: {exc}") from None
+    except ValueError as exc:
+        raise RunbookError(f"{path}: run state is damaged: not JSON: {exc}") from None
+    except RecursionError:  # json.loads (and repr in messages) recurse once per level
+        raise RunbookError(f"{path}: run state is damaged: nested too deeply") from None
     if record.run_id != path.stem:
         raise RunbookError(
             f"{path}: run state is damaged: run_id: {record.run_id!r} is not the file's name"
@@ -481,6 +493,10 @@ def _replay(record: RunRecord, journal: Path) -> RunRecord:
             raise RunbookError(
                 f"{journal}:{number}: run state is damaged: not JSON: {exc}"
             ) from None
+        except RecursionError:
+            raise RunbookError(
+                f"{journal}:{number}: run state is damaged: nested too deeply"
+            ) from None
         record.variables.update(entry.get("variables", {}))
         record.journal_seq = entry["seq"]
     return record
@@ -500,7 +516,7 @@ def _sync_directory(path: Path) -> None:
         os.close(directory)
 
 
-_JOURNAL_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_JOURNAL_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 def _write_all(handle: int, data: bytes) -> None:

@@ -127,7 +127,9 @@ class Diagnoser:
         self.on_output = on_output
         self.tag = tag
         self.credentials = dict(credentials or {})
-        self.withheld = tuple(withheld)
+        # Variables ops's configuration reads credentials from: ops.yaml's metrics source
+        # (``withheld``) and the on-call file's routing_key_env (added by the service).
+        self.credential_variables: frozenset[str] = frozenset(withheld)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 
     def submit(self, notification: Notification, channels: Sequence[str]) -> None:
@@ -157,7 +159,10 @@ class Diagnoser:
         from ops_toolkit.runbook.environment import ops_credentials
 
         what = what or path
-        credentials = {**ops_credentials(os.environ), **self.credentials}
+        credentials = {
+            **ops_credentials(os.environ, self.credential_variables),
+            **self.credentials,
+        }
         mask = Masker(credentials.values())
         document, error, name = None, None, os.path.basename(path).removesuffix(".md")
         try:
@@ -190,8 +195,9 @@ class Diagnoser:
             ui=QuietUI(),
             store=StateStore(self.state_dir),
             audit=AuditLog(os.path.join(self.state_dir, "audit.jsonl")),
-            env=unattended_environment(os.environ, runbook, self.withheld),
+            env=unattended_environment(os.environ, runbook, self.credential_variables),
             credentials=credentials,
+            credential_variables=self.credential_variables,
             metrics=self.metrics,
             user="ops-serve",
             host=socket.gethostname(),

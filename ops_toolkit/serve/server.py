@@ -180,7 +180,7 @@ def create_app(
     on_stop: Callable[[], None] = lambda: None,
     extra_routes: Sequence[Route] = (),
 ) -> Starlette:
-    expected = f"Bearer {settings.token}".encode() if settings.token else None
+    expected = settings.token.encode() if settings.token else None
     inbox_depth = InboxDepth(settings.stats)
 
     async def _refused(size: int) -> None:
@@ -191,8 +191,12 @@ def create_app(
 
     async def alertmanager(request: Request) -> Response:
         if expected is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+            # The scheme is case-insensitive (RFC 7235): "bearer x" is "Bearer x".
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if not (
+                scheme.lower() == "bearer"
+                and hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected)
+            ):
                 return _error(
                     401,
                     f"{PLACE}: missing or wrong bearer token",

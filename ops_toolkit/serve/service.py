@@ -274,9 +274,16 @@ class EscalationService:
         path = oncall_path(config)
         if path is None:
             self.routing.check_policies(())
+            if os.environ.get("SLACK_SIGNING_SECRET"):  # the secret alone turns nothing on
+                log.warning(
+                    "SLACK_SIGNING_SECRET is set but there is no on-call file: "
+                    "/slack/interactions and /slack/commands are off (404); put 'oncall: "
+                    "PATH' in ops.yaml or create alerts/oncall.yaml to turn them on"
+                )
             return None
         oncall = load_oncall(path)
         self.routing.check_policies(list(oncall.policies))
+        self._withhold_credentials(oncall.credential_variables())
         from ops_toolkit.serve.oncall import Oncall
 
         lookup = getattr(self.notifier, "lookup_email", None)
@@ -303,6 +310,25 @@ class EscalationService:
             n, route, message, url, runbooks.get(n.alert_name)
         )
         return service
+
+    def _withhold_credentials(self, variables: frozenset[str]) -> None:
+        """Keep the variables the on-call file reads credentials from (``routing_key_env``)
+        from diagnose steps, mask them, and say now which runbook asks for one: its diagnose
+        runs are refused."""
+        from ops_toolkit.runbook.lint import lint_runbook
+        from ops_toolkit.runbook.parse import read_runbook
+
+        self.diagnoser.credential_variables |= variables
+        if not variables:
+            return
+        for path in sorted(set(self.runbooks.values())):
+            try:
+                findings = lint_runbook(read_runbook(path), variables)
+            except OpsError:
+                continue  # said when the index was built
+            for finding in findings:
+                if finding.rule == "ops-credential":
+                    log.error("%s; its diagnose runs are refused", finding)
 
     def _diagnose_runbook(self, path: str, labels: dict[str, str]) -> dict[str, Any]:
         """A runbook's diagnose steps, unattended (confirm steps never run): the reply."""

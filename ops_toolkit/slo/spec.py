@@ -26,7 +26,7 @@ from ops_toolkit.slo.corrections import (
     parse_corrections_file,
 )
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
-from ops_toolkit.slo.formats.common import RESERVED_LABELS
+from ops_toolkit.slo.formats.common import RESERVED_LABELS, query_problem
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
@@ -255,6 +255,9 @@ def _raw(node: Node) -> SLI:
             raise node.child(key).error(
                 "must contain {{window}} where the range goes, e.g. [{{window}}]"
             )
+        problem = query_problem(query)
+        if problem is not None:
+            raise node.child(key).error(problem)
         queries.append(query)
     return RawSLI(bad_query=queries[0], total_query=queries[1])
 

@@ -170,3 +170,19 @@ def test_lint_notes_are_not_problems(runner: CliRunner, project: Path) -> None:
     report = json.loads(result.stdout)
     assert report["checked"]["runbooks"] == 8
     assert [p["message"] for p in report["problems"] if "read-me-first" in p["message"]] == []
+
+
+def test_a_runbook_nested_too_deeply_is_one_error_and_the_others_are_checked(
+    runner: CliRunner, project: Path
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    (project / "runbooks" / "deep.md").write_text(
+        f'# D\n\n```sh {{"name":"a","x":{deep}}}\ntrue\n```\n'
+    )
+    result = runner.invoke(main, ["check", "-o", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["checked"]["runbooks"] == 7
+    assert [p["message"] for p in report["problems"] if p["level"] == "error"] == [
+        "runbooks/deep.md:3: error: step attributes are nested too deeply; values must be strings"
+    ]

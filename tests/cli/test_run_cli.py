@@ -196,3 +196,90 @@ def test_a_report_that_cannot_be_written_is_a_clear_error(
     assert result.exit_code == 1
     assert result.output == f"Error: --report {report}: no such folder {report.parent}\n"
     assert not (tmp_path / "s" / "runs").exists()
+
+
+def test_a_regex_taken_from_a_param_is_refused_before_any_step(tmp_path: Path) -> None:
+    """Was a hang: ``X =~ Q`` with Q='^(a+)+$' and X='aaaa...!' backtracked for minutes."""
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}sh {{"name":"check","when":"X =~ Q"}}\ntouch {tmp_path}/ran\n{FENCE}\n',
+        "params:\n  X: {default: a}\n  Q: {default: a}\n",
+    )
+    result = ops(
+        "runbook",
+        "run",
+        str(path),
+        "-p",
+        "Q=^(a+)+$",
+        "-p",
+        "X=" + "a" * 40 + "!",
+        "--state-dir",
+        str(tmp_path / "state"),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path}: fix these before running (ops runbook lint):\n"
+        f"  {path}:11: error: step 'check': when: bad expression 'X =~ Q': the right side of "
+        "'=~' at column 3 must be a quoted regular expression written in the runbook, not a "
+        "variable\n"
+    )
+    assert not (tmp_path / "ran").exists()
+
+
+def test_at_the_cli_a_routing_key_variable_and_ops_api_keys_never_reach_a_step(
+    tmp_path: Path,
+) -> None:
+    """Was: PAGERDUTY_ROUTING_KEY (routing_key_env) and OPS_API_KEY reached the step."""
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "oncall.yaml").write_text(
+        "webhooks:\n  pd:\n    url: http://127.0.0.1:9/\n    format: pagerduty\n"
+        "    routing_key_env: PD_ROUTE\n"
+    )
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}sh {{"name":"leak"}}\n'
+        'echo "pd=${PD_ROUTE:-unset} api=${OPS_API_KEY:-unset} other=$OTHER"\n'
+        f"tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(PD_ROUTE|OPS_API_KEY)=' | sort\n"
+        f"{FENCE}\n",
+        "env: [OTHER]\n",
+    )
+    env = {"PD_ROUTE": "pd-routing-key-77", "OPS_API_KEY": "ops-api-key-77", "OTHER": "x"}
+    state = str(tmp_path / "state")
+    result = ops("runbook", "run", str(path), "--json", "--state-dir", state, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (step,) = json.loads(result.stdout)["steps"]
+    assert step["output"] == "pd=unset api=unset other=x\nOPS_API_KEY=***\nPD_ROUTE=***\n"
+    path.write_text(path.read_text().replace("env: [OTHER]", "env: [OTHER, PD_ROUTE]"))
+    linted = ops("runbook", "lint", str(path), env=env, cwd=tmp_path)
+    assert linted.returncode == 1
+    assert linted.stdout == (
+        f"{path}:4: error: env: PD_ROUTE is one of ops's own credentials; it never reaches a step\n"
+    )
+
+
+def test_a_param_pasted_unquoted_into_promql_is_refused_before_any_query(tmp_path: Path) -> None:
+    """Was: -p 'T=0 or vector(1)' went into the query as is (and from a label, unattended)."""
+    path = write_runbook(
+        tmp_path,
+        f'{FENCE}promql {{"name":"q"}}\nsum(rate(x[5m])) > $T\n{FENCE}\n',
+        "params:\n  T: {default: '1'}\n",
+    )
+    result = ops(
+        "runbook",
+        "run",
+        str(path),
+        "-p",
+        "T=0 or vector(1)",
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: {path}: fix these before running (ops runbook lint):\n"
+        f"  {path}:11: error: step 'q': param T is pasted into the query outside a string "
+        "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites the "
+        "query; give it a pattern or choices\n"
+    )

@@ -136,3 +136,34 @@ def test_list_and_show_a_directory_of_prometheus_operator_runbooks(runner: CliRu
     )
     assert shown.exit_code == 0, shown.output
     assert "Alertmanager Cluster Down" in shown.stdout
+
+
+def test_list_carries_on_past_runbooks_nested_too_deeply(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "good.md").write_text("# Good\n")
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "attrs.md").write_text(f'# A\n\n```sh {{"name":"a","x":{deep}}}\ntrue\n```\n')
+    (tmp_path / "toml.md").write_text("+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n")
+    result = runner.invoke(main, ["runbook", "list", str(tmp_path), "--json"])
+    assert result.exit_code == 0
+    assert [r["name"] for r in json.loads(result.stdout)] == ["good"]
+    assert result.stderr == (
+        f"not listed: {tmp_path}/attrs.md:3: step attributes are nested too deeply; values must "
+        "be strings\n"
+        f"not listed: {tmp_path}/toml.md:2: front matter is not valid TOML: nested too deeply\n"
+        f"2 file(s) are not valid runbooks; see: ops runbook lint {tmp_path}\n"
+    )
+
+
+def test_lint_reports_a_when_nested_too_deeply_on_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    when = "(" * 3000 + "A" + ")" * 3000
+    (tmp_path / "w.md").write_text(
+        f'---\nowner: t\n---\n# W\n\n```sh {{"name":"a","when":"{when}"}}\ntrue\n```\n'
+    )
+    result = runner.invoke(main, ["runbook", "lint", str(tmp_path / "w.md")])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"{tmp_path}/w.md:6: error: step 'a': when: bad expression '{'(' * 60}...': nested more "
+        "than 50 deep at column 51; simplify the expression"
+    )

@@ -71,6 +71,21 @@ def test_the_signature_is_slacks_documented_v0_hmac() -> None:
             b"\xff\xfe",
             "signature does not match (check SLACK_SIGNING_SECRET)",
         ),
+        (
+            {"X-Slack-Request-Timestamp": "17\u00b2", "X-Slack-Signature": "v0=00"},
+            BODY,
+            "X-Slack-Request-Timestamp is not a Unix time",
+        ),
+        (
+            {"X-Slack-Request-Timestamp": "9" * 5000, "X-Slack-Signature": "v0=00"},
+            BODY,
+            "X-Slack-Request-Timestamp is not a Unix time",
+        ),
+        (
+            {"X-Slack-Request-Timestamp": "\u0661\u0662\u0663", "X-Slack-Signature": "v0=00"},
+            BODY,
+            "X-Slack-Request-Timestamp is not a Unix time",
+        ),
     ],
     ids=[
         "signed with another secret",
@@ -80,6 +95,9 @@ def test_the_signature_is_slacks_documented_v0_hmac() -> None:
         "headers missing",
         "timestamp not a number",
         "body not UTF-8",
+        "a superscript digit (was a 500: isdigit but not int)",
+        "5,000 digits (was a 500: over int's digit limit)",
+        "Arabic-Indic digits",
     ],
 )
 def test_bad_requests_are_refused_with_the_reason(

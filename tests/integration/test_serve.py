@@ -66,6 +66,7 @@ class OpsServer:
             "SLACK_API_URL": slack.url,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.cwd = ROOT  # where alerts/oncall.yaml is found when ops.yaml names none
 
     @property
     def url(self) -> str:
@@ -87,7 +88,7 @@ class OpsServer:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=ROOT,
+                cwd=self.cwd,
             )
         wait_ready(f"{self.url}/healthz", self.process, 30, str(self.log))
         return self
@@ -103,12 +104,12 @@ class OpsServer:
             self.process.wait(15)
 
     def post(
-        self, body: bytes | dict[str, Any], token: str | None = TOKEN
+        self, body: bytes | dict[str, Any], token: str | None = TOKEN, scheme: str = "Bearer"
     ) -> tuple[int, dict[str, Any]]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = {"content-type": "application/json"}
         if token is not None:
-            headers["authorization"] = f"Bearer {token}"
+            headers["authorization"] = f"{scheme} {token}"
         request = urllib.request.Request(
             f"{self.url}/alertmanager", data=data, headers=headers, method="POST"
         )
@@ -478,3 +479,26 @@ def test_slow_clients_are_cut_off(tmp_path: Path, slack: SlackServer) -> None:
         assert server.post(notification())[0] == 200
     finally:
         server.stop()
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_a_lone_signing_secret_is_explained(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """Was: 'bearer TOKEN' refused (RFC 7235 says the scheme is case-insensitive); and with
+    SLACK_SIGNING_SECRET but no on-call file the Slack endpoints answered 404, unexplained."""
+    server = OpsServer(tmp_path, slack)
+    server.env["SLACK_SIGNING_SECRET"] = "signing-secret-value"
+    server.cwd = tmp_path  # no alerts/oncall.yaml here
+    server.start()
+    try:
+        assert server.post(notification(), scheme="bearer")[0] == 200
+        assert server.post(notification(), scheme="BEARER")[0] == 200
+        assert server.post(notification(), scheme="Basic")[0] == 401
+        assert server.post(notification(), token=TOKEN[:-1])[0] == 401
+    finally:
+        server.stop()
+    assert (
+        "SLACK_SIGNING_SECRET is set but there is no on-call file: /slack/interactions and "
+        "/slack/commands are off (404); put 'oncall: PATH' in ops.yaml or create "
+        "alerts/oncall.yaml to turn them on"
+    ) in server.log.read_text()

@@ -135,3 +135,65 @@ def test_a_run_that_breaks_unexpectedly_still_replies_in_the_thread(
     for reply in thread_replies(slack):
         assert reply["text"].startswith(":mag: Could not run the diagnose steps of `leaky`: ")
         assert "state.db.runs" in reply["text"]
+
+
+ROUTING_KEY = "pd-routing-key-4242"  # in PD_ROUTE: a name no pattern would guess
+ONCALL_WITH_PAGERDUTY = (
+    "webhooks:\n  pd:\n    url: http://127.0.0.1:9/v2/enqueue\n    format: pagerduty\n"
+    "    routing_key_env: PD_ROUTE\n"
+)
+
+
+def pagerduty_server(tmp_path: Path, slack: SlackServer, runbook: str) -> OpsServer:
+    server = leaky_server(tmp_path, slack)
+    (tmp_path / "runbooks" / "leaky.md").write_text(runbook)
+    (tmp_path / "oncall.yaml").write_text(ONCALL_WITH_PAGERDUTY)
+    server.config.write_text(server.config.read_text() + f"oncall: {tmp_path / 'oncall.yaml'}\n")
+    server.env["PD_ROUTE"] = ROUTING_KEY
+    return server
+
+
+def test_a_routing_key_variable_is_withheld_from_diagnose_steps_and_masked(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """Was: the PagerDuty routing key reached the step and Slack, unmasked."""
+    runbook = LEAKY.replace(
+        'echo "bot=',
+        'echo "pd=${PD_ROUTE:-unset}"\n'
+        "tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^PD_ROUTE='\n"
+        "printf %s \"$(tr '\\0' '\\n' < /proc/$PPID/environ | sed -n 's/^PD_ROUTE=//p')\" | base64\n"
+        'echo "bot=',
+    )
+    server = pagerduty_server(tmp_path, slack, runbook).start()
+    try:
+        assert server.post(notification(alert(component="api")))[0] == 200
+        eventually(lambda: len(thread_replies(slack)) == 1, timeout=60)
+    finally:
+        server.stop()
+    (reply,) = thread_replies(slack)
+    lines = reply["blocks"][1]["text"]["text"].split("```")[1].splitlines()
+    assert lines[:3] == ["pd=unset", "PD_ROUTE=***", "***"]
+    stored = "".join(p.read_text() for p in tmp_path.glob("state.db.runs/**/*") if p.is_file())
+    for text in (json.dumps(slack.state.calls), stored, (tmp_path / "serve.log").read_text()):
+        assert ROUTING_KEY not in text
+
+
+def test_a_runbook_naming_a_routing_key_variable_is_refused(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    server = pagerduty_server(tmp_path, slack, LEAKY.replace("[GREETING]", "[GREETING, PD_ROUTE]"))
+    server.start()
+    try:
+        assert server.post(notification(alert(component="api")))[0] == 200
+        eventually(lambda: len(thread_replies(slack)) == 1, timeout=60)
+    finally:
+        server.stop()
+    path = os.path.relpath(tmp_path / "runbooks" / "leaky.md", ROOT)  # as ops serve found it
+    finding = (
+        f"{path}:7: error: env: PD_ROUTE is one of ops's own credentials; it never reaches a step"
+    )
+    assert f"{finding}; its diagnose runs are refused" in (tmp_path / "serve.log").read_text()
+    assert thread_replies(slack)[0]["text"] == (
+        f":mag: Could not run the diagnose steps of `leaky`: {path}: fix these before running "
+        f"(ops runbook lint):\n  {finding}"
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,15 @@ def test_the_reader_skips_lines_that_are_not_events(tmp_path: Path) -> None:
     ]
 
 
+def test_the_reader_skips_a_line_nested_too_deeply(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    deep = b'{"event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    audit.write_bytes(deep + b'\n{"event":"run_started"}\n')
+    trail = AuditLog(str(audit)).read()
+    assert trail.events == [{"event": "run_started"}]
+    assert trail.damaged == [f"{audit}:1: damaged record skipped (nested too deeply)"]
+
+
 def test_an_audit_path_that_is_a_directory_stops_the_run_before_any_step(tmp_path: Path) -> None:
     audit = tmp_path / "state" / "audit.jsonl"
     audit.mkdir(parents=True)
@@ -97,3 +108,63 @@ def test_ops_runbook_audit_lists_a_runs_records_and_names_damaged_lines(
     )
     text = runner.invoke(main, ["runbook", "audit", "--state-dir", str(state)])
     assert f"{record.run_id}  step_finished  a  succeeded" in text.stdout
+
+
+def test_a_symlinked_audit_file_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    """Was: appended through the link, to whatever file it named."""
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    (tmp_path / "state").mkdir()
+    audit = tmp_path / "state" / "audit.jsonl"
+    audit.symlink_to(target)
+    runbook = make_runbook(tmp_path, step("a", f"touch {tmp_path}/ran"))
+    with pytest.raises(RunbookError) as raised:
+        start_run(runbook, RunOptions(), world(tmp_path))
+    assert str(raised.value) == (
+        f"{audit}: cannot write the audit trail: it is a symbolic link; ops does not follow one "
+        "(replace it with a file)"
+    )
+    assert target.read_text() == "precious\n"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_symlinked_runs_folder_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "runs").symlink_to(elsewhere)
+    runbook = make_runbook(tmp_path, step("a", f"touch {tmp_path}/ran"))
+    with pytest.raises(RunbookError) as raised:
+        start_run(runbook, RunOptions(), world(tmp_path))
+    assert str(raised.value) == (
+        f"{tmp_path}/state/runs: cannot keep run state there: it is a symbolic link; ops does "
+        "not follow one (replace it with a directory)"
+    )
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_new_state_dir_and_its_files_are_private(tmp_path: Path) -> None:
+    """Was: state/ and runs/ 0755 under umask 022 (run records hold step output)."""
+    old = os.umask(0o022)
+    try:
+        runbook = make_runbook(tmp_path, step("a", "true"))
+        record = start_run(runbook, RunOptions(), world(tmp_path))
+    finally:
+        os.umask(old)
+    state = tmp_path / "state"
+    modes = {
+        str(path.relative_to(tmp_path)): stat.S_IMODE(path.stat().st_mode)
+        for path in (
+            state,
+            state / "runs",
+            state / "audit.jsonl",
+            state / "runs" / f"{record.run_id}.json",
+        )
+    }
+    assert modes == {
+        "state": 0o700,
+        "state/runs": 0o700,
+        "state/audit.jsonl": 0o600,
+        f"state/runs/{record.run_id}.json": 0o600,
+    }

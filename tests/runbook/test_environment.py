@@ -56,6 +56,11 @@ SERVER_ENV = {
         ("OPS_STATE_DIR", "/var/lib/ops", False),
         ("SEARCH_ADMIN_TOKEN", "", False),
         ("MY_SLACK_BOT_TOKEN", "", False),
+        ("OPS_API_KEY", "", True),
+        ("OPS_KEY", "", True),
+        ("OPS_PAGERDUTY_ROUTING_KEY", "", True),
+        ("OPS_SEARCH_API_KEY", "", True),
+        ("SEARCH_API_KEY", "", False),
     ],
 )
 def test_which_variables_are_ops_credentials(name: str, value: str, credential: bool) -> None:
@@ -159,3 +164,27 @@ def test_env_and_secrets_cannot_name_bad_names_or_ops_credentials() -> None:
     with pytest.raises(RunbookError) as raised:
         parse_runbook("---\ntitle: t\nenv: {A: 1}\n---\n", "r.md")
     assert str(raised.value) == "r.md:3: front matter 'env' must be a list of strings"
+
+
+def test_variables_the_oncall_file_names_are_ops_credentials_whatever_their_name() -> None:
+    """Was: routing_key_env's variable reached steps at the CLI and in serve, unmasked."""
+    environ = {**SERVER_ENV, "PD_ROUTE": "pd-routing-key", "OPS_API_KEY": "ops-api-key"}
+    named = frozenset({"PD_ROUTE"})
+    assert is_ops_credential("PD_ROUTE", "", named)
+    assert "PD_ROUTE" not in person_environment(environ, named)
+    assert "OPS_API_KEY" not in person_environment(environ, named)
+    runbook = parse_runbook("---\ntitle: t\nenv: [PD_ROUTE]\n---\n", "rb.md")
+    assert "PD_ROUTE" not in unattended_environment(environ, runbook, named)
+    masked = ops_credentials(environ, named)
+    assert masked["PD_ROUTE"] == "pd-routing-key"
+    assert masked["OPS_API_KEY"] == "ops-api-key"
+
+
+def test_env_and_secrets_cannot_name_a_variable_the_oncall_file_reads() -> None:
+    text = '---\ntitle: t\nowner: o\nenv: [PD_ROUTE]\nsecrets: [PD_ROUTE]\n---\n```sh {"name":"a"}\ntrue\n```\n'
+    runbook = parse_runbook(text, "r.md")
+    assert [str(f) for f in lint_runbook(runbook)] == []
+    assert [str(f) for f in lint_runbook(runbook, frozenset({"PD_ROUTE"}))] == [
+        "r.md:5: error: secrets: PD_ROUTE is one of ops's own credentials; it never reaches a step",
+        "r.md:4: error: env: PD_ROUTE is one of ops's own credentials; it never reaches a step",
+    ]

@@ -406,3 +406,38 @@ def test_time_spent_answering_a_confirmation_is_not_the_steps_duration(tmp_path:
     )
     record = start_run(runbook, RunOptions(), timed)
     assert record.steps["restart"].duration_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("background", "interpreter"), [("false", ""), ("true", ""), ("false", "python3")]
+)
+def test_a_bad_working_directory_is_named_in_the_failure(
+    tmp_path: Path, background: str, interpreter: str
+) -> None:
+    """Was: "cannot start sh: No such file or directory", as if sh were missing."""
+    (tmp_path / "a-file").write_text("")
+    extra = {"interpreter": interpreter} if interpreter else {}
+    language = "python" if interpreter else "sh"
+    runbook = make_runbook(
+        tmp_path,
+        step(
+            "missing", "true", language, cwd=str(tmp_path / "nope"), background=background, **extra
+        )
+        + step(
+            "file", "true", language, cwd=str(tmp_path / "a-file"), background=background, **extra
+        ),
+    )
+    record = start_run(runbook, RunOptions(keep_going=True), world(tmp_path))
+    program = interpreter or "sh"
+    assert [(s.name, s.status, s.message) for s in record.steps.values()] == [
+        (
+            "missing",
+            "failed",
+            f"cannot start {program}: the working directory {tmp_path}/nope does not exist",
+        ),
+        (
+            "file",
+            "failed",
+            f"cannot start {program}: the working directory {tmp_path}/a-file is not a directory",
+        ),
+    ]

@@ -44,6 +44,28 @@ def test_expressions_evaluate_over_variables(expression: str, expected: bool) ->
             "bad regular expression at column 3: missing ), unterminated subpattern at position 0",
             id="bad regex",
         ),
+        pytest.param(
+            "A =~ B",
+            "the right side of '=~' at column 3 must be a quoted regular expression written"
+            " in the runbook, not a variable",
+            id="regex from a variable (ReDoS through a param or label)",
+        ),
+        pytest.param(
+            "A =~ $B",
+            "the right side of '=~' at column 3 must be a quoted regular expression written"
+            " in the runbook, not a variable",
+            id="regex from a dollar variable",
+        ),
+        pytest.param(
+            "(" * 3000 + "A" + ")" * 3000,
+            "nested more than 50 deep at column 51; simplify the expression",
+            id="deep parentheses",
+        ),
+        pytest.param(
+            "not " * 5000 + "A",
+            "nested more than 50 deep at column 201; simplify the expression",
+            id="deep not",
+        ),
     ],
 )
 def test_bad_expressions_name_the_column(expression: str, message: str) -> None:
@@ -53,5 +75,10 @@ def test_bad_expressions_name_the_column(expression: str, message: str) -> None:
 
 
 def test_variables_in_lists_every_name_read() -> None:
-    node = parse_expression("A == 'x' or not ($B and ${C} =~ D)")
+    node = parse_expression("A == 'x' or not ($B and ${C} =~ 'c' and D)")
     assert variables_in(node) == {"A", "B", "C", "D"}
+
+
+def test_nesting_up_to_the_limit_still_parses() -> None:
+    node = parse_expression("(" * 50 + "MODE == 'fast'" + ")" * 50)
+    assert evaluate(node, VARIABLES) is True

@@ -291,3 +291,50 @@ def test_an_alert_claimed_by_two_runbooks_is_an_error() -> None:
 )
 def test_runme_blocks(body: str, expected: list[str]) -> None:
     assert findings_for(body) == expected
+
+
+PROMQL_HEAD = (
+    "---\ntitle: T\nowner: team\nparams:\n  T: {default: '1'}\n  W: {default: 5m}\n"
+    "  L: {default: job}\n  N: {default: '1', pattern: '^[0-9]+$'}\n  C: {default: a, choices: [a, b]}\n---\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        pytest.param(
+            "sum(rate(x[$W])) > $T",
+            [
+                "r.md:12: error: step 'q': param W is pasted into the query outside a string "
+                "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites "
+                "the query; give it a pattern or choices",
+                "r.md:12: error: step 'q': param T is pasted into the query outside a string "
+                "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites "
+                "the query; give it a pattern or choices",
+            ],
+            id="unquoted params without pattern (was a warning)",
+        ),
+        pytest.param(
+            'up{$L="a"}',
+            [
+                "r.md:12: error: step 'q': param L is pasted into the query outside a string "
+                "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites "
+                "the query; give it a pattern or choices"
+            ],
+            id="a param as a label name",
+        ),
+        pytest.param(
+            'up{job=~\'$L\', x="a\\"$L"}',
+            [
+                "r.md:12: warning: step 'q': param L goes into a query without a pattern or "
+                "choices; alert labels are untrusted input"
+            ],
+            id="inside string literals the value is escaped: a warning",
+        ),
+        pytest.param('sum(rate(x[5m])) > $N or up{c="$C"} > $C', [], id="pattern or choices"),
+    ],
+)
+def test_params_pasted_into_promql_outside_strings_need_a_pattern(
+    code: str, expected: list[str]
+) -> None:
+    assert findings_for(step('{"name":"q"}', code, "promql"), PROMQL_HEAD) == expected

@@ -100,6 +100,15 @@ def test_json_values_that_are_not_strings_become_strings() -> None:
     assert runbook.steps[0].attributes == {"name": "a", "retries": "2", "confirm": "true"}
 
 
+BOMB = (
+    "---\ntitle: t\nx0: &a0 ["
+    + ", ".join(["lol"] * 10)
+    + "]\n"
+    + "".join(f"x{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]\n" for n in range(1, 8))
+    + "params:\n  X: {default: a, choices: *a7}\n---\n"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -153,6 +162,41 @@ def test_json_values_that_are_not_strings_become_strings() -> None:
             "---\nparams:\n  X: {defualt: x}\n---\n",
             "r.md:3: param X: unknown key 'defualt' (did you mean 'default'?)",
             id="unknown param key",
+        ),
+        pytest.param(
+            f'# T\n\n{FENCE}sh {{"name":"a","x":'
+            + "[" * 100_000
+            + "]" * 100_000
+            + f"}}\ntrue\n{FENCE}\n",
+            "r.md:3: step attributes are nested too deeply; values must be strings",
+            id="attributes nested 100,000 deep (was a RecursionError)",
+        ),
+        pytest.param(
+            "+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n# T\n",
+            "r.md:2: front matter is not valid TOML: nested too deeply",
+            id="TOML front matter nested 5,000 deep (was a RecursionError)",
+        ),
+        pytest.param(
+            "---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n# T\n",
+            "r.md:2: front matter is not valid YAML: exceeded maximum nesting depth",
+            id="YAML front matter nested 5,000 deep",
+        ),
+        pytest.param(
+            BOMB,
+            "r.md:2: front matter expands to more than 100,000 values through YAML aliases; "
+            "write the values out",
+            id="alias bomb in param choices (was: 15 s then MemoryError)",
+        ),
+        pytest.param(
+            "---\nx: &a [*a]\n---\n",
+            "r.md:2: front matter expands to more than 100,000 values through YAML aliases; "
+            "write the values out",
+            id="an alias that contains itself",
+        ),
+        pytest.param(
+            "---\nparams:\n  X: {default: a, choices: [a, [b]]}\n---\n",
+            "r.md:3: param X: 'choices' must be a list of strings",
+            id="choices that are not strings",
         ),
         pytest.param(
             "---\n- a\n---\n",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ops_toolkit.runbook.execute import RunOptions, start_run
@@ -68,3 +69,40 @@ def test_a_step_that_leaves_nothing_behind_leaves_no_zombie_either(tmp_path: Pat
     start_run(runbook, RunOptions(), world(tmp_path))
     pid = int((tmp_path / "short.pid").read_text())
     assert not Path(f"/proc/{pid}").exists()
+
+
+# Ignores SIGTERM, leaves the session, then forks a new child and exits, over and over, writing
+# each new pid down. It stops itself after 30 s whatever happens, so a failing test leaks
+# nothing for long.
+FORK_HOPPER = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+end = time.monotonic() + 30
+if os.fork():
+    sys.exit(0)
+os.setsid()
+for fd in (0, 1, 2):
+    os.close(fd)
+with open("hopper.pids", "a") as pids:
+    while time.monotonic() < end:
+        if os.fork():
+            os._exit(0)
+        pids.write(f"{os.getpid()}\\n")
+        pids.flush()
+"""
+
+
+def test_a_fork_hopper_that_ignores_sigterm_is_stopped_with_the_step(tmp_path: Path) -> None:
+    """Was: stop() took one look at the step's processes; between a hop's exit and its new
+    child's re-parenting that look was empty, so the hopper outlived the run."""
+    (tmp_path / "hopper.py").write_text(FORK_HOPPER)
+    code = (
+        "python3 hopper.py\nwhile [ ! -s hopper.pids ]; do sleep 0.01; done\nsleep 0.3\necho done"
+    )
+    runbook = make_runbook(tmp_path, step("hop", code, cwd=str(tmp_path)))
+    record = start_run(runbook, RunOptions(kill_grace=2.0), world(tmp_path))
+    assert statuses(record) == [("hop", "succeeded")]
+    pids = (tmp_path / "hopper.pids").read_text().split()
+    assert [pid for pid in pids if alive(int(pid))] == []
+    time.sleep(0.2)  # a survivor would hop again and write its new pid down
+    assert (tmp_path / "hopper.pids").read_text().split() == pids

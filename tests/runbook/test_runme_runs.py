@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -356,3 +357,17 @@ def test_a_background_steps_log_is_masked_like_every_other_output(tmp_path: Path
     output = run_document(record)["steps"][0]["output"]
     log = output.split("output in ")[1].strip()
     assert Path(log).read_text() == "token=*** done\n"
+
+
+def test_a_background_steps_log_is_kept_beside_its_run_not_in_tmp(tmp_path: Path) -> None:
+    """Was: /tmp/ops-<step>-*.log, left behind after the run with no one to remove it."""
+    runbook = make_runbook(
+        tmp_path,
+        step("serve/port", "echo serving\nexec sleep 300", background="true")
+        + step("wait", "sleep 0.3"),
+    )
+    record = start_run(runbook, RunOptions(), world(tmp_path))
+    log = tmp_path / "state" / "runs" / f"{record.run_id}.serve_port.log"
+    assert run_document(record)["steps"][0]["output"].endswith(f"; output in {log}\n")
+    assert log.read_text() == "serving\n"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600

@@ -127,8 +127,13 @@ def test_a_damaged_state_file_is_a_clear_error(
         (b'{"run_id": ', "not JSON: Expecting value: line 1 column 12 (char 11)"),
         (b"", "not JSON: Expecting value: line 1 column 1 (char 0)"),
         (b"\xff{}", "not UTF-8 text"),
+        (b'{"run_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (
+            b'{"run_id": ' + b"[" * 900 + b"]" * 900 + b"}",
+            "run_id: expected a run id, got " + "[" * 37 + "...",
+        ),
     ],
-    ids=["cut short", "empty", "not UTF-8"],
+    ids=["cut short", "empty", "not UTF-8", "nested 100,000 deep", "nested 900 deep"],
 )
 def test_a_state_file_that_is_not_json_is_a_clear_error(
     tmp_path: Path, content: bytes, message: str
@@ -166,3 +171,12 @@ def test_runs_lists_the_good_runs_and_names_the_damaged_one(
     resumed = runner.invoke(main, ["runbook", "resume", damaged.stem, "--state-dir", state])
     assert resumed.exit_code == 1
     assert resumed.output.startswith(f"Error: {damaged}: run state is damaged: started_at: ")
+
+
+def test_a_journal_line_nested_too_deeply_names_the_line(tmp_path: Path) -> None:
+    path = a_run(tmp_path)
+    journal = path.with_suffix(".jsonl")
+    journal.write_bytes(b'{"seq": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    with pytest.raises(RunbookError) as raised:
+        StateStore(str(tmp_path / "state")).load(path.stem)
+    assert str(raised.value) == f"{journal}:1: run state is damaged: nested too deeply"

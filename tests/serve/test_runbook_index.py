@@ -31,3 +31,17 @@ def test_an_alerts_claim_wins_over_a_file_named_after_the_alert(
     (tmp_path / "rb" / "zz-api.md").write_text("---\nalerts: [ApiDown, ApiSlow]\n---\n")
     (tmp_path / "rb" / "restart-api.md").write_text("# Restart, named after no alert\n")
     assert runbook_index("rb") == {"ApiDown": "rb/zz-api.md", "ApiSlow": "rb/zz-api.md"}
+
+
+def test_a_runbook_nested_too_deeply_is_skipped_and_the_others_are_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rb").mkdir()
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "rb" / "ApiDown.md").write_text(
+        f'# A\n\n```sh {{"name":"a","x":{deep}}}\ntrue\n```\n'
+    )
+    (tmp_path / "rb" / "DiskFull.md").write_text("+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n")
+    (tmp_path / "rb" / "ApiSlow.md").write_text("# Api slow\n")
+    assert runbook_index("rb") == {"ApiSlow": "rb/ApiSlow.md"}

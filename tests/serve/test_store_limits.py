@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from ops_toolkit.serve.store import Store
@@ -19,3 +21,15 @@ def test_more_alerts_than_sqlite_takes_variables_are_checked_for_replays(tmp_pat
     assert store.all_seen(keys) is True
     assert store.all_seen([*keys, "new"]) is False
     assert store.process(again, keys, [], 1001.0) is False
+
+
+def test_a_new_store_and_its_wal_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """Was: ops-state.db, -wal and -shm 0644 under umask 022 (they hold payloads, messages)."""
+    old = os.umask(0o022)
+    try:
+        store = Store(str(tmp_path / "ops-state.db"))
+        store.db.execute("SELECT count(*) FROM inbox").fetchone()
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"ops-state.db": 0o600, "ops-state.db-wal": 0o600, "ops-state.db-shm": 0o600}

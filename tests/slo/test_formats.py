@@ -197,6 +197,15 @@ def sloth(old: str, new: str, base: str = SLOTH) -> str:
             id="an SLI plugin is refused naming it",
         ),
         pytest.param(
+            sloth(
+                "total_query: sum(rate(requests_total[{{.window}}]))",
+                "total_query: 'sum(rate(requests_total[{{.window}}])) # all'",
+            ),
+            "f.yaml: slos[0].sli.events.total_query: has a '#' comment at column 40; ops wraps "
+            "and joins queries, so a comment would swallow what follows: remove it",
+            id="a Sloth query with a # comment is refused like an ops/v1 raw query",
+        ),
+        pytest.param(
             sloth("[{{.window}}]))\n        total", "[5m]))\n        total"),
             "f.yaml: slos[0].sli.events.error_query: must contain {{.window}} where the range "
             "goes, e.g. [{{.window}}]",

@@ -6,6 +6,8 @@ store's read-then-write transactions never interleave, in one process or several
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,6 +26,15 @@ SQLITE = Dialect(
 )
 
 
+def _create_private(path: str) -> None:
+    """Create a new store file readable by its owner only (0600): it holds payloads, messages
+    and diagnose output. SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # it exists (kept as it is), or sqlite3 says why not
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+
+
 class SQLiteDatabase:
     """One SQLite file; each thread gets its own connection."""
 
@@ -35,6 +46,7 @@ class SQLiteDatabase:
         self.synchronous = synchronous
         self._local = threading.local()
         self._turn = _WriteTurn()
+        _create_private(path)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)

@@ -147,6 +147,55 @@ def closing(text: str, start: int) -> int:
     return -1
 
 
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def query_problem(query: str) -> str | None:
+    """Why a query written in an SLO file cannot be embedded in ops's queries, or None.
+
+    ops wraps a raw query (``sum(...)``) and joins several into one request (``... or ...``),
+    so the query must be one closed expression: a ``#`` comment would swallow whatever ops
+    writes after it, and an unbalanced bracket or quote would close ops's wrapper early.
+    Quoted strings are skipped (a ``#`` or ``)`` in a label value is data).
+    """
+    stack: list[tuple[str, int]] = []
+    quote, quote_column, index = "", 0, 0
+    while index < len(query):
+        char = query[index]
+        column = index + 1
+        if quote:
+            if char == "\\" and quote != "`":
+                index += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote, quote_column = char, column
+        elif char == "#":
+            return (
+                f"has a '#' comment at column {column}; ops wraps and joins queries, so a "
+                "comment would swallow what follows: remove it"
+            )
+        elif char in "([{":
+            stack.append((char, column))
+        elif char in ")]}":
+            if not stack:
+                return f"has a {char!r} at column {column} that closes nothing"
+            opening, opened_at = stack.pop()
+            if opening != _PAIRS[char]:
+                return (
+                    f"has a {char!r} at column {column} that does not match the {opening!r} "
+                    f"at column {opened_at}"
+                )
+        index += 1
+    if quote:
+        return f"has a string opened at column {quote_column} that is never closed"
+    if stack:
+        opening, opened_at = stack[-1]
+        return f"has a {opening!r} at column {opened_at} that is never closed"
+    return None
+
+
 def _balanced(text: str) -> bool:
     start = text.find("{")
     return start < 0 or closing(text, start) == len(text) - 1

@@ -45,6 +45,7 @@ from ops_toolkit.slo.formats.common import (
     name,
     number,
     objective_percent,
+    query_problem,
     unwrap_sum,
 )
 from ops_toolkit.slo.formats.latency import latency_from_counters
@@ -321,6 +322,9 @@ def _metric_source(node: Node, library: Library, urls: list[str]) -> Node:
     assert text is not None
     if "{{" in text:
         raise query.error("templates are not OpenSLO; give plain PromQL")
+    problem = query_problem(text)
+    if problem is not None:
+        raise query.error(problem)
     return query
 
 

@@ -34,6 +34,7 @@ from ops_toolkit.slo.formats.common import (
     labels,
     name,
     objective_percent,
+    query_problem,
     split_difference,
     strings,
 )
@@ -204,6 +205,9 @@ def _template(node: Node, key: str) -> str:
         raise node.child(key).error(
             "must contain {{.window}} where the range goes, e.g. [{{.window}}]"
         )
+    problem = query_problem(query)
+    if problem is not None:
+        raise node.child(key).error(problem)
     return query.replace(WINDOW, "{{window}}")
 
 
