@@ -37,6 +37,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ops_toolkit.durations import parse_duration, shorten
+from ops_toolkit.errors import ConfigError
 from ops_toolkit.metrics.source import CREDENTIAL_HEADERS, HEADER_NAME, SourceSettings
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
@@ -507,4 +508,9 @@ def load_config(path: str | None) -> OpsConfig:
         if not os.path.exists("ops.yaml"):
             return OpsConfig()
         path = "ops.yaml"
+    elif not os.path.exists(path):
+        raise ConfigError(
+            f"{path}: no such file; write one (README, 'ops.yaml'; deploy/kubernetes/configmap.yaml "
+            "has a complete example) or leave out --config to run on the defaults"
+        )
     return parse_config(read_text(path), path)

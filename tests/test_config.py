@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ops_toolkit.config import parse_config
+from ops_toolkit.config import load_config, parse_config
 from ops_toolkit.errors import ConfigError
 
 
@@ -123,3 +125,15 @@ def test_allow_lists_per_action() -> None:
     assert config.may("silence_24h", "U0LEAD0001", on_call=())
     assert not config.may("resolve", "U0SEARCH01", on_call={"U0SEARCH01"})
     assert config.may("ack", "U0ANYONE01", on_call=())  # no list: anyone
+
+
+def test_a_config_file_that_is_not_there_says_where_to_get_one(tmp_path: Path) -> None:
+    # Before: "ops.yaml: cannot read: No such file or directory", and nothing on what to do.
+    missing = str(tmp_path / "ops.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_config(missing)
+    assert str(caught.value) == (
+        f"{missing}: no such file; write one (README, 'ops.yaml'; "
+        "deploy/kubernetes/configmap.yaml has a complete example) or leave out --config to run "
+        "on the defaults"
+    )

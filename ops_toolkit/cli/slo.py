@@ -575,6 +575,11 @@ def rules_command(
     )
 
     if legacy_directory is not None:
+        source = click.get_current_context().get_parameter_source("directory")
+        if source is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError(
+                f"-o {legacy_directory} and --dir {directory} both name the folder: keep --dir"
+            )
         directory = _legacy_rules_directory(legacy_directory)
     if not check:  # checked before any work: the SLOs read and the rules generated for nothing
         check_writable_dir(directory, "--dir")

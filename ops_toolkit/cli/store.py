@@ -13,7 +13,7 @@ def store() -> None:
 
     \b
     Examples:
-      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
+      ops store migrate --from sqlite:ops-state.db --to "$OPS_STATE"
     """
 
 
@@ -42,9 +42,9 @@ def migrate_command(source: str, target: str, as_json: bool) -> None:
 
     \b
     Examples:
-      export DATABASE_URL=postgresql://ops:PASSWORD@db:5432/ops
-      ops store migrate --from sqlite:ops-state.db --to "$DATABASE_URL"
-      ops store migrate --from ops-state.db --to "$DATABASE_URL" --json
+      export OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops
+      ops store migrate --from sqlite:ops-state.db --to "$OPS_STATE"
+      ops store migrate --from ops-state.db --to "$OPS_STATE" --json
     """
     from ops_toolkit.serve.migrate import migrate_store
 

@@ -265,7 +265,7 @@ def main() -> None:
         ops(
             "slo",
             "rules",
-            "-o",
+            "--dir",
             f"{WORKDIR}/alerts",
             "--tests",
             "--runbook-base-url",

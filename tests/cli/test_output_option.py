@@ -256,6 +256,15 @@ def test_rules_makes_a_dir_that_does_not_exist_yet(tmp_path: Path, runner: CliRu
     assert [p.name for p in target.iterdir() if p.name.startswith(".ops-write-check")] == []
 
 
+def test_rules_refuses_a_legacy_dash_o_folder_beside_dir(tmp_path: Path, runner: CliRunner) -> None:
+    # Before, -o won silently: the files went to -o's folder and --dir was ignored.
+    legacy, chosen = tmp_path / "legacy", tmp_path / "chosen"
+    result = runner.invoke(main, ["slo", "rules", SLOS, "-o", str(legacy), "--dir", str(chosen)])
+    assert result.exit_code == 2
+    assert f"-o {legacy} and --dir {chosen} both name the folder: keep --dir" in result.output
+    assert not legacy.exists() and not chosen.exists()
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

@@ -168,7 +168,7 @@ SKIPPED: dict[str, str] = {
     '-hex 32)" --from-literal=slack-bot-token=xoxb-... --from-literal=slack-signing-secret=... '
     "--from-literal=postgresql-dsn=postgresql://ops:...@db.example.com:5432/ops": NO_CLUSTER,
     "install -m 0644 deploy/systemd/ops-serve.service /etc/systemd/system/": NO_SYSTEMD,
-    "install -m 0600 deploy/systemd/ops-serve.env.example /etc/ops/ops-serve.env": NO_SYSTEMD,
+    "install -D -m 0600 deploy/systemd/ops-serve.env.example /etc/ops/ops-serve.env": NO_SYSTEMD,
     "systemctl daemon-reload": NO_SYSTEMD,
     "systemctl enable --now ops-serve": NO_SYSTEMD,
 }
