@@ -181,12 +181,14 @@ def test_use_rules_with_corrections_agrees_or_says_it_queried(
     # so more than the direct report's exact span: the part of the first such count before
     # the start (before the incident here: nothing to speak of) and of the last one after
     # the end, which depends on where promtool's 5m steps fall: up to 5 minutes of the
-    # incident's 3% errors, 3.5% of a 3d budget of 0.1%, always on the rules' side.
+    # incident's 3% errors, 3.5% of a 3d budget of 0.1%, always on the rules' side; and the
+    # active series stays 1 for 5 minutes after the end (no 5m count holding a corrected event
+    # is kept), up to 5 minutes more: 7% in all. Seen: 0.013, 0.038 and 0.059.
     effect = {
         source: found["corrected"]["budget_remaining"] - found["uncorrected"]["budget_remaining"]
         for source, found in (("rules", recorded), ("direct", direct))
     }
-    assert -0.01 <= effect["rules"] - effect["direct"] <= 0.035 + 0.015  # and the noise
+    assert -0.01 <= effect["rules"] - effect["direct"] <= 0.07 + 0.015  # and the noise
     # Not vacuous: the correction takes 40 of the incident's 50 minutes out.
     corrected, uncorrected = (direct[n]["budget_remaining"] for n in ("corrected", "uncorrected"))
     assert corrected - uncorrected > 0.2
