@@ -13,6 +13,7 @@ accepted; p99 within 5 times the empty handler's in the same run.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -199,25 +200,50 @@ class DurablePostgres(PostgresServer):
         return self
 
 
+CASES = (
+    "SQLite, 1 replica",
+    "SQLite, 2 replicas",
+    "PostgreSQL, 1 replica",
+    "PostgreSQL, 2 replicas",
+)
+
+
 def main() -> None:
+    """``--only sqlite1,pg1`` runs some cases (sqlite1, sqlite2, pg1, pg2); ``--rounds N``
+    repeats the empty handler and those cases N times, alternating, and prints the medians
+    (for A/B comparisons on a shared machine, where one run is noise)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="sqlite1,sqlite2,pg1,pg2")
+    parser.add_argument("--rounds", type=int, default=1)
+    options = parser.parse_args()
+    short = {"sqlite1": CASES[0], "sqlite2": CASES[1], "pg1": CASES[2], "pg2": CASES[3]}
+    chosen = [short[name] for name in options.only.split(",")]
     bodies = payloads()
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": TOKEN, "PYTHONPATH": os.getcwd()}
     env.pop("SLACK_BOT_TOKEN", None)
-    results: dict[str, tuple[float, float, int]] = {}
+    rounds: dict[str, list[tuple[float, float, int]]] = {name: [] for name in (*chosen, "empty")}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as work, DurablePostgres() as postgres:
-        port = free_port()
-        empty = run([[sys.executable, "-c", EMPTY_APP, str(port)]], [port], env, work, bodies)
-        for count in (1, 2):
-            state = os.path.join(work, f"state-{count}.db")
-            results[f"SQLite, {count} replica{'s' if count > 1 else ''}"] = replicas(
-                state, count, env, work, bodies
+        for round_number in range(options.rounds):
+            port = free_port()
+            rounds["empty"].append(
+                run([[sys.executable, "-c", EMPTY_APP, str(port)]], [port], env, work, bodies)
             )
-        for count in (1, 2):
-            state = postgres.create_database("bench")
-            results[f"PostgreSQL, {count} replica{'s' if count > 1 else ''}"] = replicas(
-                state, count, env, work, bodies
-            )
-    print(f"intake: {ALERTS:,} alerts in {len(bodies):,} requests, {SENDERS} concurrent senders")
+            for name in chosen:
+                count = 2 if "2" in name else 1
+                if name.startswith("SQLite"):
+                    state = os.path.join(work, f"state-{count}-{round_number}.db")
+                else:
+                    state = postgres.create_database(f"bench{count}r{round_number}")
+                rounds[name].append(replicas(state, count, env, work, bodies))
+            loads.append(os.getloadavg()[0])
+    results = {name: _median(runs) for name, runs in rounds.items()}
+    empty = results.pop("empty")
+    how = f"median of {options.rounds} alternating runs" if options.rounds > 1 else "one run"
+    print(
+        f"intake: {ALERTS:,} alerts in {len(bodies):,} requests, {SENDERS} concurrent senders "
+        f"({how})"
+    )
     for name, (seconds, p99, failures) in (*results.items(), ("empty handler", empty)):
         print(
             f"intake: {name}: {ALERTS / seconds:,.0f} alerts/s ({len(bodies) / seconds:,.0f} "
@@ -229,7 +255,17 @@ def main() -> None:
             f"(target >= 1,000); {seconds / empty[0]:.2f}x the empty handler's time; p99 "
             f"{p99 / empty[1]:.1f}x the empty handler's (target <= 5x)"
         )
-    print(f"intake: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    shown = ", ".join(f"{load:.1f}" for load in loads)
+    print(f"intake: load average {shown} (start, after each round) on {os.cpu_count()} cores")
+
+
+def _median(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Each figure's median over the runs (seconds, p99, failures: the worst)."""
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        max(r[2] for r in runs),
+    )
 
 
 if __name__ == "__main__":

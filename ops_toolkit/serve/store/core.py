@@ -326,27 +326,45 @@ class Store:
     # -- delivery ------------------------------------------------------------------------
 
     def due(
-        self, now: float, limit: int = 50, ids: Collection[int] | None = None
+        self,
+        now: float,
+        limit: int = 50,
+        ids: Collection[int] | None = None,
+        *,
+        skip_channels: Collection[str] = (),
     ) -> list[OutboxEntry]:
-        """Entries ready to send, oldest first, never ahead of an earlier one of their group."""
+        """Entries ready to send, oldest first, never ahead of an earlier one of their group.
+
+        ``skip_channels``: channels the deliverer may not send to yet (paced, or told to wait
+        by a 429). Left out here, a backlog in one of them neither hides another channel's
+        entries behind ``limit`` nor costs a read (and a JSON decoding) of each of its entries
+        every time the deliverer wakes.
+        """
+        skipped = sorted(skip_channels)
+        not_in = f" AND o.channel NOT IN ({','.join('?' for _ in skipped)})" if skipped else ""
         rows = self.execute(
             f"""
             SELECT {OUTBOX_COLUMNS} FROM outbox AS o
-            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?
+            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?{not_in}
               AND NOT EXISTS (
                 SELECT 1 FROM outbox AS e
                 WHERE e.group_key = o.group_key AND e.channel = o.channel AND e.id < o.id
                   AND e.status IN ('pending', 'sending'))
             ORDER BY o.id LIMIT ?
             """,
-            (now, limit),
+            (now, *skipped, limit),
         ).rows
         entries = [_entry(r) for r in rows]
         return entries if ids is None else [e for e in entries if e.id in ids]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, skip_channels: Collection[str] = ()) -> float | None:
+        """When the next entry outside ``skip_channels`` is due (None: there is none)."""
+        skipped = sorted(skip_channels)
+        not_in = f" AND channel NOT IN ({','.join('?' for _ in skipped)})" if skipped else ""
         value = self.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+            f"SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+            f"{not_in}",
+            skipped,
         ).scalar()
         return None if value is None else float(value)
 
