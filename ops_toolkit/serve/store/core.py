@@ -224,7 +224,10 @@ class Store:
         once; event keys go in sorted, so two payloads sharing keys never deadlock.
         """
         lock = self.database.dialect.lock_row
-        with self.transaction() as db:
+        # Not flushed at its commit (``sync=False``): undone by a power loss, the payload is
+        # processed again from the inbox, and nothing went out meanwhile, since the claim of
+        # an outbox entry is a flushed commit, which takes this one along.
+        with self.database.transaction(sync=False) as db:
             if db.execute(f"SELECT processed FROM inbox WHERE id = ?{lock}", (inbox_id,)).scalar():
                 return False
             new = 0

@@ -136,12 +136,16 @@ class PostgresDatabase:
             return _run(connection, sql, params)
 
     @contextmanager
-    def transaction(self, *, urgent: bool = False) -> Iterator[_PostgresTransaction]:
+    def transaction(
+        self, *, urgent: bool = False, sync: bool = True
+    ) -> Iterator[_PostgresTransaction]:
         with (
             self._unavailable_as_store_error(),
             self.pool.connection() as connection,
             connection.transaction(),
         ):
+            if not sync:
+                connection.execute(b"SET LOCAL synchronous_commit = off")
             yield _PostgresTransaction(connection)
 
     def probe_write(self, timeout: float) -> None:
