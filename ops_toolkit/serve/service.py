@@ -169,6 +169,7 @@ class EscalationService:
                 token=token,
                 inbox_limit=config.serve.inbox_limit,
                 stats=self.stats,
+                depth=lambda: {"inbox_depth": float(self.store.inbox_depth())},
                 health=self.health,
                 max_body=config.serve.max_body,
                 read_timeout=config.serve.read_timeout,
