@@ -12,8 +12,6 @@ import asyncio
 import hmac
 import json
 import logging
-import math
-import os
 import queue
 import threading
 import time
@@ -47,9 +45,6 @@ class GroupCommitWriter:
         self.clock = clock
         self.queue: queue.Queue[tuple[str, int, Future[int]] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
-        self._unanswered = 0  # payloads submitted whose commit has not answered yet
-        self.last_submit = -math.inf  # time.monotonic() of the last payload submitted
-        self._answered = threading.Condition()
 
     def start(self) -> None:
         self.thread.start()
@@ -60,26 +55,11 @@ class GroupCommitWriter:
 
     def submit(self, body: str, alerts: int) -> Future[int]:
         future: Future[int] = Future()
-        with self._answered:
-            self._unanswered += 1
-            self.last_submit = time.monotonic()
         self.queue.put((body, alerts, future))
         return future
 
     def backlog(self) -> int:
         return self.queue.qsize()
-
-    def wait_answered(self, timeout: float) -> bool:
-        """Wait until no webhook waits for its commit (at most ``timeout`` seconds); whether
-        none does."""
-        with self._answered:
-            return self._answered.wait_for(lambda: not self._unanswered, timeout)
-
-    def _answer(self, count: int) -> None:
-        with self._answered:
-            self._unanswered -= count
-            if not self._unanswered:
-                self._answered.notify_all()
 
     def _run(self) -> None:
         stopping = False
@@ -107,66 +87,14 @@ class GroupCommitWriter:
                 for _, _, future in batch:
                     if future.set_running_or_notify_cancel():
                         future.set_exception(error)
-                self._answer(len(batch))
                 continue
             for (_, _, future), inbox_id in zip(batch, ids, strict=True):
                 if future.set_running_or_notify_cancel():
                     future.set_result(inbox_id)
-            self._answer(len(batch))
             try:
                 self.on_commit()
             except Exception:  # waking the processor is best effort; it also polls
                 logging.getLogger("ops.serve").exception("intake: waking the processor failed")
-
-
-class IntakeFirst:
-    """Processing goes after the webhooks waiting for their commit, while the inbox is
-    shallow: called before each payload is processed, it waits (at most ``wait`` seconds)
-    until no webhook waits.
-
-    The intake and the loops share one GIL and, here, two cores: a payload's processing
-    (0.3-0.5 ms of Python and SQL) run meanwhile holds up the requests, and Alertmanager
-    waits for its answers (issue 15). A burst is accepted first and processed right after;
-    processing never stops (one payload per ``wait`` at least), and once ``deep``
-    payloads wait it no longer waits at all, so a sustained flow is processed at full speed
-    rather than filling the inbox up to its bound (503s).
-    """
-
-    def __init__(
-        self,
-        writer: GroupCommitWriter,
-        depth: Callable[[], int],
-        deep: int,
-        wait: float = float(os.environ.get("HACK_WAIT", "0.01")),
-        quiet: float = float(os.environ.get("HACK_QUIET", "0.005")),
-        every: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.writer = writer
-        self.depth = depth
-        self.deep = deep
-        self.wait = wait
-        self.quiet = quiet  # no webhook submitted for this long: the intake is idle
-        self.every = every  # seconds between readings of the inbox depth
-        self.clock = clock
-        self._read_at = -math.inf
-        self._shallow = True
-
-    def __call__(self) -> None:
-        now = self.clock()
-        if now - self._read_at >= self.every:
-            self._read_at = now
-            self._shallow = self.depth() < self.deep
-        if not self._shallow:
-            return
-        deadline = now + self.wait
-        while (left := deadline - self.clock()) > 0:
-            if not self.writer.wait_answered(left):
-                return  # waited long enough: this payload goes now
-            quiet_for = time.monotonic() - self.writer.last_submit
-            if quiet_for >= self.quiet:
-                return
-            time.sleep(min(left, self.quiet - quiet_for))
 
 
 class InboxDepth:

@@ -18,7 +18,7 @@ from ops_toolkit.escalate.route import load_routes
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
 from ops_toolkit.notify.model import Notifier
-from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, IntakeFirst, create_app
+from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, create_app
 from ops_toolkit.serve.store import Store
 from ops_toolkit.serve.worker import Deliverer, Loop, Processor
 from ops_toolkit.slo.model import SLO
@@ -160,9 +160,6 @@ class EscalationService:
         self.processing_loop = Loop("processing", self._process)
         self.processor.on_output = self._output_ready
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
-        self.processor.pause = IntakeFirst(
-            self.writer, self.store.inbox_depth, deep=max(1, config.serve.inbox_limit // 10)
-        )
         self.extra_loops = self._schedule_loops(config)
         self.diagnoser = self._diagnoser(config)
         self.oncall = self._oncall(config)

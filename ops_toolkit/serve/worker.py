@@ -61,9 +61,6 @@ class Processor:
     # New outbox entries for these channels: wake the deliverer (service.py wakes it unless
     # every one of them must wait anyway).
     on_output: Callable[[Collection[str]], None] = lambda channels: None
-    # Called before each payload: may wait for work that goes first (service.py: the
-    # webhooks waiting for their commit, ``IntakeFirst``).
-    pause: Callable[[], None] = lambda: None
     on_new: Callable[[Notification], None] = lambda notification: None
     max_attempts: int = MAX_INBOX_ATTEMPTS
     backoff: float = INBOX_BACKOFF
@@ -128,7 +125,6 @@ class Processor:
         held: set[str] = set()  # groups with an earlier payload waiting for its retry
         taken = 0
         for entry in self.store.unprocessed(limit):
-            self.pause()
             try:
                 notification = parse_notification(json.loads(entry.body))
             except (ValueError, RecursionError, PayloadError) as error:
