@@ -15,6 +15,7 @@ locked before they are read and changed (an inbox payload, a policy's armed stat
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ops_toolkit.serve.store.schema import migrate
 
 PENDING = ("pending", "sending")
 SEEN_CHUNK = 500
+PRUNE_EVERY = 60.0  # seconds between removals of old inbox rows and event keys
 COUNTER_NAMES = (
     "alerts_received",
     "duplicates_dropped",
@@ -82,6 +84,7 @@ class Store:
             open_database(where, synchronous=synchronous) if isinstance(where, str) else where
         )
         self.path = self.database.shown
+        self._pruned_at = -math.inf  # when processing last removed old inbox rows and keys
         try:
             migrate(self.database)
         except sqlite3.Error as exc:
@@ -230,19 +233,25 @@ class Store:
         with self.database.transaction(sync=False) as db:
             if db.execute(f"SELECT processed FROM inbox WHERE id = ?{lock}", (inbox_id,)).scalar():
                 return False
-            new = 0
-            for key in sorted(set(event_keys)):
-                result = db.execute(
+            # One batch for the keys: on PostgreSQL one round trip instead of one per key.
+            keys = sorted(set(event_keys))
+            new = (
+                db.executemany(
                     "INSERT INTO events (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    (key, now),
+                    [(key, now) for key in keys],
                 )
-                new += result.rowcount
+                if keys
+                else 0
+            )
             if new:
                 _insert_outbox(db, planned, now)
             else:
                 _bump(db, "duplicates_dropped", 1)
             db.execute("UPDATE inbox SET processed = 1 WHERE id = ?", (inbox_id,))
-            if new:
+            if new and now - self._pruned_at >= PRUNE_EVERY:
+                # Old rows go once a minute, not with every payload: two statements (two
+                # round trips on PostgreSQL) of a payload's twenty (issue 15).
+                self._pruned_at = now
                 db.execute(
                     "DELETE FROM inbox WHERE (processed = 1 AND received_at < ?) "
                     "OR (processed = 2 AND received_at < ?)",

@@ -49,6 +49,11 @@ class Transaction(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result: ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement (no result rows) for each of ``rows``; the rows changed in all.
+        PostgreSQL sends them in one round trip (psycopg's pipeline), not one each."""
+        ...
+
 
 class Database(Protocol):
     """One backend's connection(s) to one store."""

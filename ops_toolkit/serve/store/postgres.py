@@ -179,6 +179,11 @@ class _PostgresTransaction:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.connection, sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(_placeholders(sql).encode(), [tuple(row) for row in rows])
+            return int(cursor.rowcount)
+
 
 def _run(connection: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> Result:
     if params:

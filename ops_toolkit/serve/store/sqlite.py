@@ -125,6 +125,9 @@ class _SQLiteTransaction:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.db, sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return int(self.db.executemany(sql, rows).rowcount)
+
 
 def _run(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Result:
     cursor = db.execute(sql, tuple(params))
