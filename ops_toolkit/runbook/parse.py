@@ -16,12 +16,13 @@ from typing import Any
 
 import yaml
 
+from ops_toolkit import strictjson
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
+from ops_toolkit.yamlpath import DuplicateKey, expanded_size
 from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
-from ops_toolkit.yamlpath import expanded_size
 
 MAX_BYTES = 1024 * 1024
 # YAML aliases share one value among many places: 8 levels of 10 aliases make 10^8 values
@@ -146,6 +147,8 @@ def _load_yaml(raw: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, DuplicateKey):
+            problem = exc.problem_at(2)  # the front matter starts on the file's line 2
         raise RunbookError.at(source, line, f"front matter is not valid YAML: {problem}") from None
 
 
@@ -416,7 +419,9 @@ def _is_closed(token: Any, lines: list[str]) -> bool:
 
 def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
     try:
-        loaded = json.loads(raw)
+        loaded = strictjson.loads(raw)
+    except strictjson.DuplicateKeyError as exc:
+        raise RunbookError.at(source, line, f"step attributes name {exc.key!r} twice") from None
     except json.JSONDecodeError as exc:
         old = _old_style_attributes(raw)
         if old is not None:
