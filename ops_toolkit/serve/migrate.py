@@ -22,6 +22,7 @@ Refusals, each one line:
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,10 @@ def migrate_store(source: str, target: str) -> Migrated:
     try:
         from_db = open_database(f"sqlite:{path}")
         try:
-            migrate(from_db)  # an older store is brought to this release's schema first
+            try:
+                migrate(from_db)  # an older store is brought to this release's schema first
+            except sqlite3.Error as exc:  # not SQLite, or damaged: as Store says it
+                raise ConfigError(f"--from {path}: cannot open the store: {exc}") from None
             to_db = open_database(target)
             try:
                 return _copy(from_db, to_db)

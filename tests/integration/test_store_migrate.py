@@ -199,3 +199,37 @@ def test_migrate_names_what_is_wrong_with_its_arguments(
     assert denied.stderr.startswith(
         f"Error: {bad.replace(':wrong-secret@', ':***@')}: cannot connect: "
     )
+
+
+def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
+    tmp_path: Path,
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"SQLite format 3\0" + bytes(range(256)) * 8)
+    not_sqlite = ops("store", "migrate", "--from", str(junk), "--to", "postgresql://127.0.0.1:1/x")
+    assert (not_sqlite.returncode, not_sqlite.stderr) == (
+        1,
+        f"Error: --from {junk}: cannot open the store: file is not a database\n",
+    )
+    (tmp_path / "state.db").touch()
+    source = str(tmp_path / "state.db")
+    keywords = ops("store", "migrate", "--from", source, "--to", "host=db password=hunter2-pw")
+    assert keywords.stderr == (
+        "Error: host=db password=***: a libpq key=value string; write the database as "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, or serve.state in ops.yaml)\n"
+    )
+    for url in ("postgresql://ops:p@ss-hunter2@127.0.0.1:1/x", "postgresql://ops:a/hunter2@h/x"):
+        unencoded = ops("store", "migrate", "--from", source, "--to", url)
+        assert unencoded.stderr == (
+            f"Error: {url.split(':', 2)[0]}://ops:***@{url.rsplit('@', 1)[1]}: the user or "
+            "password holds an '@' or '/' as is; percent-encode it ('@' as %40, '/' as %2F) "
+            "(--state, or serve.state in ops.yaml)\n"
+        )
+    # libpq quotes a URL it cannot parse back whole: the password is taken out of that too.
+    quoted = ops(
+        "store", "migrate", "--from", source, "--to", "postgresql://ops:hunter2%40x@[::1/x"
+    )
+    assert quoted.returncode == 1
+    assert "hunter2" not in quoted.stderr
+    assert quoted.stderr.startswith("Error: postgresql://ops:***@[::1/x: cannot connect: ")
+    assert 'in URI: "postgresql://ops:***@[::1/x"' in quoted.stderr
