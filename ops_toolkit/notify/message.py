@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Alert, Notification
-from ops_toolkit.formatting import percent
+from ops_toolkit.formatting import BIDI_CONTROLS, percent
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -47,8 +47,6 @@ class Message:
         return {"text": self.text, "blocks": list(self.blocks)}
 
 
-# Characters that reorder or hide text on screen (U+202E turns "exe.txt" into "txt.exe").
-BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # Slack has no escape for its formatting characters (a backslash shows as is), so each one
 # is replaced by a look-alike that is never a delimiter: the text reads the same.
