@@ -233,3 +233,18 @@ def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
     assert "hunter2" not in quoted.stderr
     assert quoted.stderr.startswith("Error: postgresql://ops:***@[::1/x: cannot connect: ")
     assert 'in URI: "postgresql://ops:***@[::1/x"' in quoted.stderr
+
+
+def test_the_target_can_come_from_ops_state_keeping_the_password_out_of_argv(
+    tmp_path: Path,
+) -> None:
+    """Every local user can read a command line (ps, /proc/PID/cmdline): the README's
+    ``--to "$OPS_STATE"`` put the password there. Without --to, OPS_STATE is the target."""
+    import os
+
+    (tmp_path / "state.db").touch()
+    env = {**os.environ, "OPS_STATE": "postgresql://ops:hunter2-pw@127.0.0.1:1/x"}
+    result = ops("store", "migrate", "--from", str(tmp_path / "state.db"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: postgresql://ops:***@127.0.0.1:1/x: cannot connect: ")
+    assert "hunter2" not in result.stderr
