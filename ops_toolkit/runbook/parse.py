@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -165,6 +166,15 @@ def _load_toml(raw: str, source: str) -> Any:
     except RecursionError:  # tomllib recurses once per nested array or table
         raise RunbookError.at(
             source, 2, "front matter is not valid TOML: nested too deeply"
+        ) from None
+    except ValueError:  # an integer over Python's digit limit (tomllib uses int())
+        digits = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", raw)
+        line = raw[: digits.start()].count("\n") + 2 if digits else 2
+        raise RunbookError.at(
+            source,
+            line,
+            "front matter is not valid TOML: an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits",
         ) from None
 
 
