@@ -190,8 +190,26 @@ def _copy_table(source: Database, tx: Transaction, table: str, columns: Sequence
     one = "(" + ", ".join("?" for _ in columns) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        tx.execute(
-            f"INSERT INTO {table} ({names}) VALUES {', '.join(one for _ in chunk)}",
-            [value for row in chunk for value in row],
-        )
+        try:
+            tx.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join(one for _ in chunk)}",
+                [value for row in chunk for value in row],
+            )
+        except Exception as error:  # the driver's own classes: the file's values are wrong
+            if type(error).__module__.split(".")[0] != "psycopg" or _unavailable(error):
+                raise
+            # A value no store of ops writes (text in a number column, a NUL, an integer
+            # past 64 bits): the file was damaged or edited. The transaction is undone.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise StoreError(
+                f"--from {source.shown}: table {table}, rows {start + 1} to {start + len(chunk)}: "
+                "a value "
+                f"PostgreSQL refuses ({type(error).__name__}: {first_line}); nothing was copied"
+            ) from None
     return len(rows)
+
+
+def _unavailable(error: Exception) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)

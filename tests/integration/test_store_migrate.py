@@ -248,3 +248,44 @@ def test_the_target_can_come_from_ops_state_keeping_the_password_out_of_argv(
     assert result.returncode == 1
     assert result.stderr.startswith("Error: postgresql://ops:***@127.0.0.1:1/x: cannot connect: ")
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tampering", "refusal"),
+    [
+        (
+            "UPDATE outbox SET attempts = 'abc'",
+            'InvalidTextRepresentation: invalid input syntax for type integer: "abc"',
+        ),
+        ("UPDATE outbox SET attempts = 99999999999999999999", "NumericValueOutOfRange: "),
+        (
+            "UPDATE outbox SET channel = 'a' || char(0) || 'b'",
+            "DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        ),
+    ],
+    ids=["text in a number column", "an integer past 64 bits", "a NUL in text"],
+)
+def test_a_tampered_sqlite_store_is_refused_in_one_line_and_nothing_is_copied(
+    tmp_path: Path, postgres_database: str, tampering: str, refusal: str
+) -> None:
+    """SQLite keeps any value in any column; PostgreSQL's refusal was a psycopg traceback."""
+    from ops_toolkit.notify.model import Planned
+    from ops_toolkit.serve.store import Store
+
+    path = tmp_path / "state.db"
+    store = Store(str(path))
+    store.enqueue([Planned("g", "#c", "post", {"text": "x"})], 1.0)
+    store.database.close()
+    with sqlite3.connect(path) as db:
+        db.execute(tampering)
+    result = ops("store", "migrate", "--from", str(path), "--to", postgres_database)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: --from {path}: table outbox, rows 1 to 1: a value PostgreSQL refuses ({refusal}"
+    )
+    assert result.stderr.endswith("); nothing was copied\n")
+    target = Store(postgres_database)
+    try:
+        assert target.entries() == []
+    finally:
+        target.database.close()
