@@ -48,6 +48,8 @@ class Message:
 
 
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
 # Slack has no escape for its formatting characters (a backslash shows as is), so each one
 # is replaced by a look-alike that is never a delimiter: the text reads the same.
 LOOKALIKES = {"*": "\u2217", "~": "\u223c", "`": "\u02cb", "_": "\u02cd"}
@@ -61,6 +63,15 @@ _LINES = str.maketrans({**_DROPPED, "\r": None, **{c: "\n" for c in LINE_BREAKS 
 _FORMATTING = re.compile(r"[*~`]|(?<![^\W_])_|_(?![^\W_])")  # "_" inside a word is no italic
 _EMOJI_CODE = re.compile(r":(?=[a-z][a-z0-9_+'-]*:)")  # :white_check_mark: faking a status
 _FENCE = re.compile(r"`(?=`)")
+# Other invisible format characters (Unicode's Cf: zero-width spaces, soft hyphens, tag
+# characters that smuggle text) are dropped too, but for U+200D, the joiner that emoji
+# sequences are made of. Written out, as computing it takes 0.2 s at import.
+_HIDDEN = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200c"
+    "\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def plain(text: str, *, lines: bool = False) -> str:
@@ -69,7 +80,10 @@ def plain(text: str, *, lines: bool = False) -> str:
     Control and bidirectional-override characters are dropped; line breaks become spaces
     unless ``lines``, so a label value cannot start a line of its own (a fake ``Status:``).
     """
-    return text.translate(_LINES if lines else _ONE_LINE)
+    text = text.translate(_LINES if lines else _ONE_LINE)
+    if not _HIDDEN.search(text):
+        return text
+    return _HIDDEN.sub("", text)
 
 
 def escape(text: str, *, lines: bool = False) -> str:

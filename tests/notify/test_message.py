@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.notify.message import (
@@ -182,6 +186,7 @@ def test_safe_url(url: str, safe: bool) -> None:
         ("up\n*Status*\nResolved", "up ∗Status∗ Resolved"),
         ("a\r\nb\u2028c\u2029d\x0be\x85f\tg", "a  b c d e f g"),
         ("file\u202etxt.exe \u2066x\u2069 \u200fy", "filetxt.exe x y"),
+        ("in\u200bvis\u00adible\U000e0041\U000e0042 👨\u200d👩", "invisible 👨\u200d👩"),
         ("bell\x07 escape\x1b[31m del\x7f", "bell escape[31m del"),
         (":white_check_mark: resolved at 12:30:45", "∶white_check_mark: resolved at 12:30:45"),
         ("<!channel> & <@U1>", "&lt;!channel&gt; &amp; &lt;@U1&gt;"),
@@ -192,6 +197,7 @@ def test_safe_url(url: str, safe: bool) -> None:
         "a newline cannot start a fake field line",
         "every kind of line break folds to a space",
         "bidi controls are dropped",
+        "zero-width and tag characters are dropped, emoji joiners kept",
         "control characters are dropped",
         "emoji codes cannot fake a status icon, times stay",
         "mentions and links stay escaped",
@@ -256,3 +262,22 @@ def test_a_newline_in_a_label_cannot_fake_a_field_or_formatting() -> None:
         "*Team*\nˍsearchˍ ˋxˋ",
     ]
     assert message.text == ":rotating_light: FIRING: SearchErrors (page): first ∗Status∗ RESOLVED"
+
+
+@given(st.text())
+def test_escaped_text_holds_no_markup_line_break_or_hidden_character(text: str) -> None:
+    escaped = escape(text)
+    assert not set(escaped) & set("<>*~`\n\r\u2028\u2029\u202e\u2066")
+    hidden = {"Cc", "Cf"}
+    assert not [c for c in escaped if unicodedata.category(c) in hidden and c != "\u200d"]
+    assert re.search(r"(?<![^\W_])_|_(?![^\W_])", escaped) is None  # no "_" at a word edge
+    assert re.search(r":[a-z][a-z0-9_+'-]*:", escaped) is None  # no emoji code
+
+
+@given(st.text())
+def test_a_code_block_has_exactly_its_own_two_fences(text: str) -> None:
+    block = code_block(text)
+    assert block.startswith("```") and block.endswith("```")
+    assert "```" not in block[3:-3] and not block[3:-3].startswith("`")
+    assert "\u202e" not in block and "\x1b" not in block
+    assert not block[3:-3].endswith("`")
