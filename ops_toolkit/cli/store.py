@@ -13,7 +13,8 @@ def store() -> None:
 
     \b
     Examples:
-      OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops ops store migrate --from ops-state.db
+      export OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops
+      ops store migrate --from sqlite:ops-state.db
     """
 
 
