@@ -130,7 +130,9 @@ def validate_command(
         slos = [s for f in files for s in f.slos]
         # ./ops.yaml's headers and credentials, when it names the same server
         settings = metrics_settings(prometheus_url, load_config(None))
-        findings = check_live(slos, _source(settings, timeout), _parse_at(at))
+        source = _source(settings, timeout)
+        findings = check_live(slos, source, _parse_at(at))
+        findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
         print_document(
@@ -150,6 +152,22 @@ def validate_command(
     checked = " and against live data" if prometheus_url else ""
     if output == "table":
         click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
+
+
+def _retention_findings(files: Any, source: Any) -> list[Any]:
+    """Warnings for SLOs longer than the server's retention, each at its file:line."""
+    from ops_toolkit.slo.live import check_retention
+    from ops_toolkit.yamlpath import line_of, read_text
+
+    lines = {}
+    for file in files:
+        text = read_text(file.source)
+        for slo in file.slos:
+            line = line_of(text, slo.path)
+            if line is not None:
+                lines[slo.place] = line
+    slos = [s for f in files for s in f.slos]
+    return check_retention(slos, source.retention(), source.shown_url, lines)
 
 
 @slo.command("report")
