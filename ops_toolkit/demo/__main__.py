@@ -17,6 +17,7 @@ import sys
 import time
 
 from ops_toolkit.demo.data import backfill, worked_example
+from ops_toolkit.demo.search_api import SearchApiStandIn
 from ops_toolkit.demo.servers import (
     AlertmanagerServer,
     PrometheusServer,
@@ -24,7 +25,6 @@ from ops_toolkit.demo.servers import (
     require_binary,
     wait_ready,
 )
-from ops_toolkit.runbook.catalog import load_runbook
 
 WORKDIR = ".ops-demo"
 
@@ -254,8 +254,12 @@ def main() -> None:
 
     banner("A local Prometheus with the worked example's last 30 days")
     server = start_prometheus()
+    search_api = SearchApiStandIn().start()
     os.environ["OPS_PROMETHEUS_URL"] = server.url
     os.environ["OPS_STATE_DIR"] = f"{WORKDIR}/state"
+    # the runbooks' params, from the environment as a person would set them
+    os.environ["SEARCH_API_URL"] = search_api.url
+    os.environ["DEPLOY"] = "local"
     try:
         banner("SLOs: validate, then the error-budget report from Prometheus")
         ops("slo", "validate")
@@ -277,17 +281,18 @@ def main() -> None:
         ):
             print(f"\n$ promtool {shlex.join(command)}", flush=True)
             subprocess.run(["promtool", *command], check=True)
-        banner("An alert fired: run the runbook's metric diagnose steps, unattended")
-        runbook = load_runbook("search-errors", "runbooks")
-        steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]
-        print("(the demo runs the metric checks; cluster steps run only with DEPLOY=kubernetes)")
+        banner("An alert fired: run the runbook's diagnose steps, unattended")
+        print(
+            f"(the search service's health endpoint is a stand-in at {search_api.url}; "
+            "DEPLOY=local skips the cluster steps, which run where DEPLOY=kubernetes)"
+        )
         report = f"{WORKDIR}/search-errors-run.md"
-        selection = [arg for name in steps for arg in ("--step", name)]
         ops(
             "runbook",
             "run",
             "search-errors",
-            *selection,
+            "--tag",
+            "diagnose",
             "--non-interactive",
             "--report",
             report,
@@ -331,6 +336,7 @@ def main() -> None:
         print(f"chart: {WORKDIR}/burndown.png, page: {WORKDIR}/report.html (self-contained)")
         rollout()
     finally:
+        search_api.stop()
         server.stop()
 
 
