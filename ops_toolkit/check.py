@@ -87,8 +87,27 @@ def check_all(
     runbooks = _runbooks(
         runbook_paths or (config.runbooks,), problems, counts, _credential_variables(config)
     )
-    problems += _references(files, runbooks, rule_files)
+    folder = rules_folder(config)
+    shipped = rule_files_in(folder)
+    problems += _references(files, runbooks, (*shipped, *rule_files), folder)
     return CheckReport(tuple(problems), counts)
+
+
+def rules_folder(config: Any) -> str:
+    """Where the project keeps its rule files: the routes file's folder (``alerts/``)."""
+    routes = routes_file(config)
+    return (os.path.dirname(routes) or ".") if routes else "alerts"
+
+
+def rule_files_in(folder: str) -> list[str]:
+    """The Prometheus rule files (``*.rules.yaml``) in ``folder``.
+
+    Not every alert comes from an SLO: a hand-written ``up == 0`` alert kept beside the
+    generated rules (``alerts/search-api.rules.yaml``) defines alerts runbooks claim too.
+    """
+    import glob
+
+    return sorted(glob.glob(os.path.join(glob.escape(folder), "*.rules.yaml")))
 
 
 DEFAULT_ROUTES = os.path.join("alerts", "routes.yaml")
@@ -191,7 +210,7 @@ def _runbooks(
 
 
 def _references(
-    files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str]
+    files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str], folder: str
 ) -> list[Problem]:
     from datetime import UTC, datetime
 
@@ -232,7 +251,7 @@ def _references(
                         "warning",
                         "references",
                         f"{runbook.source}: claims alert {alert!r}, which neither the generated "
-                        "rules nor the --rules files define",
+                        f"rules nor the rule files in {folder}/ or --rules define",
                     )
                 )
     return problems
