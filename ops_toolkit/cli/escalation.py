@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.cli.options import json_option, print_json, serve_state, state_option
 from ops_toolkit.errors import OpsError
 
 
@@ -25,7 +25,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
     from ops_toolkit.serve.store.backends import require_existing
 
     config = load_config(config_path)
-    path = state or config.serve.state
+    path = serve_state(state, config)
     require_existing(path)
     oncall_file = oncall_path(config)
     oncall = load_oncall(oncall_file) if oncall_file else OncallConfig()
@@ -33,9 +33,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
 
 
 def _options(func: Any) -> Any:
-    func = click.option(
-        "--state", type=click.Path(dir_okay=False), help="The store 'ops serve' uses."
-    )(func)
+    func = state_option(func)
     return click.option(
         "--config", "config_path", type=click.Path(dir_okay=False), help="ops.yaml."
     )(func)

@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ops_toolkit.cli.options import config_option, json_option, print_json
+from ops_toolkit.cli.options import (
+    config_option,
+    json_option,
+    print_json,
+    serve_state,
+    state_option,
+)
 from ops_toolkit.errors import ConfigError
 
 
@@ -21,14 +27,6 @@ def _oncall_option(func: Any) -> Any:
         "oncall_path",
         type=click.Path(dir_okay=False),
         help="On-call file (default: 'oncall:' in ops.yaml, else alerts/oncall.yaml).",
-    )(func)
-
-
-def _state_option(func: Any) -> Any:
-    return click.option(
-        "--state",
-        type=click.Path(dir_okay=False),
-        help="The store 'ops serve' uses, for overrides (default from ops.yaml).",
     )(func)
 
 
@@ -48,7 +46,7 @@ class Context:
                 "--oncall PATH"
             )
         self.oncall = load_oncall(path)
-        self.state = state or config.serve.state
+        self.state = serve_state(state, config)
 
     def store(self, create: bool = False) -> Any:
         from ops_toolkit.serve.overrides import OverrideStore
@@ -102,7 +100,7 @@ def oncall() -> None:
 @click.option("--at", "at", metavar="TIME", help="ISO time (schedule's zone without offset).")
 @_oncall_option
 @config_option
-@_state_option
+@state_option
 @json_option
 def who(
     schedule: str | None,
@@ -156,7 +154,7 @@ def who(
 @click.option("--to", "end", metavar="TIME", help="End (default 14 days after the start).")
 @_oncall_option
 @config_option
-@_state_option
+@state_option
 @json_option
 def list_shifts(
     schedule: str | None,
@@ -215,7 +213,7 @@ def list_shifts(
 @click.option("--remove", type=int, metavar="ID", help="Remove the override with this id.")
 @_oncall_option
 @config_option
-@_state_option
+@state_option
 def override(
     schedule: str | None,
     user: str | None,

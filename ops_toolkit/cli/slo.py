@@ -18,6 +18,8 @@ from ops_toolkit.cli.options import (
     print_document,
     print_json,
     prometheus_option,
+    state_option,
+    with_serve_state,
 )
 from ops_toolkit.errors import ConfigError
 
@@ -201,6 +203,7 @@ def _retention_findings(files: Any, source: Any) -> list[Any]:
     type=click.Path(dir_okay=False),
     help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
 )
+@state_option
 @click.option(
     "--use-rules/--no-use-rules",
     default=None,
@@ -229,6 +232,7 @@ def report_command(
     name: str | None,
     force: bool,
     config_path: str | None,
+    state: str | None,
     explain: bool,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
@@ -249,7 +253,8 @@ def report_command(
     from ops_toolkit.slo.evaluate import RECORDED, evaluate_auto
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
-    config = load_config(config_path)
+    # --post and --once go through ops serve's store (--state, OPS_STATE, serve.state)
+    config = with_serve_state(load_config(config_path), state)
     prometheus: Any = metrics_settings(prometheus_url, config)  # or the files' data source
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
