@@ -40,8 +40,8 @@ def test_listing_a_store_that_does_not_exist_creates_nothing(
     result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {path}: no such store; pass the one 'ops serve' uses (--state, OPS_STATE, or serve.state in "
-        "ops.yaml)\n"
+        f"Error: {path}: no such store; pass the one 'ops serve' uses (--state, OPS_STATE, or "
+        "serve.state in ops.yaml)\n"
     )
     assert not path.exists()
 
