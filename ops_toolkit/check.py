@@ -89,7 +89,8 @@ def check_all(
     )
     folder = rules_folder(config)
     shipped = rule_files_in(folder)
-    problems += _references(files, runbooks, (*shipped, *rule_files), folder)
+    home = os.path.dirname(config.source) if config.source else ""
+    problems += _references(files, runbooks, (*shipped, *rule_files), folder, home)
     return CheckReport(tuple(problems), counts)
 
 
@@ -210,10 +211,18 @@ def _runbooks(
 
 
 def _references(
-    files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str], folder: str
+    files: Sequence[Any],
+    runbooks: Sequence[Any],
+    rule_files: Sequence[str],
+    folder: str,
+    home: str = "",
 ) -> list[Problem]:
+    """``home``: ops.yaml's folder. An SLO's ``runbook:`` is a path from the repository's
+    root (links are built from it), which is where ops.yaml usually is: it is found from the
+    working directory or from there."""
     from datetime import UTC, datetime
 
+    from ops_toolkit.config import under
     from ops_toolkit.slo.correction_rules import Horizon
     from ops_toolkit.slo.rules import generate
     from ops_toolkit.yamlpath import read_text
@@ -221,7 +230,8 @@ def _references(
     problems: list[Problem] = []
     for file in files:
         for slo in file.slos:
-            if slo.runbook and not os.path.isfile(slo.runbook.split("#", 1)[0]):
+            runbook = slo.runbook.split("#", 1)[0] if slo.runbook else ""
+            if runbook and not any(os.path.isfile(p) for p in (runbook, under(home, runbook))):
                 problems.append(
                     Problem(
                         "error",

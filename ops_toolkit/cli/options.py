@@ -30,7 +30,7 @@ def state_option(func: F) -> F:
     """``--state``: the store ``ops serve`` uses, for every command that opens it."""
     return click.option(
         "--state",
-        envvar=STATE_ENV,  # also for shell completion, which reads the parameter
+        envvar="OPS_STATE",  # STATE_ENV; also for shell completion, which reads the parameter
         type=click.Path(dir_okay=False),
         metavar="PATH|URL",
         help="The store 'ops serve' uses: a SQLite file (PATH or sqlite:PATH) or "

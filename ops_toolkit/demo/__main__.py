@@ -134,13 +134,16 @@ def escalate(prometheus_url: str) -> None:
     token = secrets.token_hex(16)
     port = free_port()
     messages = f"{WORKDIR}/messages.jsonl"
+    oncall = os.path.basename(demo_oncall())
     with open(f"{WORKDIR}/ops.yaml", "w", encoding="utf-8") as handle:
+        # relative paths in ops.yaml are taken from its folder, .ops-demo/
         handle.write(
-            f"serve:\n  state: {WORKDIR}/state.db\n  messages: {messages}\n  pace_seconds: 0.2\n"
-            f"routes: alerts/routes.yaml\nrunbooks: runbooks\nslos: [slos]\n"
+            f"serve:\n  state: state.db\n  messages: {os.path.basename(messages)}\n"
+            "  pace_seconds: 0.2\n"
+            f"routes: ../alerts/routes.yaml\nrunbooks: ../runbooks\nslos: [../slos]\n"
             f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
-            f"oncall: {demo_oncall()}\n"
+            f"oncall: {oncall}\n"
         )
     signing_secret = secrets.token_hex(16)
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": token, "SLACK_SIGNING_SECRET": signing_secret}
