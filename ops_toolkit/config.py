@@ -242,10 +242,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         serve = ServeSettings(
             host=host,
             port=port,
-            state=_state_under(base, node.text("state", required=False) or "")
-            or serve.state,
-            messages=under(base, node.text("messages", required=False) or "")
-            or serve.messages,
+            state=_state_under(base, node.text("state", required=False) or "") or serve.state,
+            messages=under(base, node.text("messages", required=False) or "") or serve.messages,
             pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
             max_age=_number(node, "max_age", serve.max_age, duration=True),
             inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
