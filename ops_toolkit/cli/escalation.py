@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json, serve_state, state_option
+from ops_toolkit.cli.options import output_option, print_document, serve_state, state_option
 from ops_toolkit.errors import OpsError
 
 
@@ -53,15 +53,13 @@ def escalation() -> None:
 @escalation.command("list")
 @click.option("--all", "every", is_flag=True, help="Include resolved ones.")
 @_options
-@json_option
-def list_escalations(
-    every: bool, config_path: str | None, state: str | None, as_json: bool
-) -> None:
+@output_option("table", "json", "yaml")
+def list_escalations(every: bool, config_path: str | None, state: str | None, output: str) -> None:
     """Escalations, most recently changed first.
 
     \b
     Examples:
-      ops escalation list --json
+      ops escalation list -o json
     """
     _, escalations = _escalations(config_path, state)
     statuses = None if every else ("active", "acknowledged", "exhausted")
@@ -80,8 +78,8 @@ def list_escalations(
         }
         for e in escalations.listing(statuses)
     ]
-    if as_json:
-        print_json(rows)
+    if output != "table":
+        print_document(rows, output)
         return
     for row in rows:
         due = (

@@ -13,8 +13,8 @@ import click
 
 from ops_toolkit.cli.options import (
     config_option,
-    json_option,
-    print_json,
+    output_option,
+    print_document,
     serve_state,
     state_option,
 )
@@ -101,14 +101,14 @@ def oncall() -> None:
 @_oncall_option
 @config_option
 @state_option
-@json_option
+@output_option("table", "json", "yaml")
 def who(
     schedule: str | None,
     at: str | None,
     oncall_path: str | None,
     config_path: str | None,
     state: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Who is on call now (or --at TIME), per schedule, and until when.
 
@@ -136,7 +136,7 @@ def who(
                 "timezone": entry.timezone,
             }
         )
-        if not as_json:
+        if output == "table":
             user = (current.user if current else None) or "(nobody)"
             until = (
                 f" until {_local(current.end, entry.zone)}"
@@ -144,8 +144,8 @@ def who(
                 else ""
             )
             click.echo(f"{name}: {user}{until}")
-    if as_json:
-        print_json(rows)
+    if output != "table":
+        print_document(rows, output)
 
 
 @oncall.command("list")
@@ -155,7 +155,7 @@ def who(
 @_oncall_option
 @config_option
 @state_option
-@json_option
+@output_option("table", "json", "yaml")
 def list_shifts(
     schedule: str | None,
     start: str | None,
@@ -163,7 +163,7 @@ def list_shifts(
     oncall_path: str | None,
     config_path: str | None,
     state: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Who is on call when, shift by shift, so handoffs can be checked.
 
@@ -193,7 +193,7 @@ def list_shifts(
                 ],
             }
         )
-        if as_json:
+        if output != "table":
             continue
         click.echo(f"{name} ({entry.timezone})")
         for shift in shifts:
@@ -201,8 +201,8 @@ def list_shifts(
                 f"  {_local(shift.start, entry.zone)}  ->  {_local(shift.end, entry.zone)}  "
                 f"{shift.user or '(nobody)'}"
             )
-    if as_json:
-        print_json(document)
+    if output != "table":
+        print_document(document, output)
 
 
 @oncall.command("override")
