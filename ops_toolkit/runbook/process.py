@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 MAX_KEPT = 4 * 1024 * 1024  # characters of output kept per step (the tail)
 DRAIN_AFTER_EXIT = 0.2
@@ -35,6 +36,42 @@ QUIET = 0.1  # seconds with none of a step's processes alive before ops believes
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper: bool | None = None
 _hurry = threading.Event()  # a second interrupt: skip the grace, SIGKILL at once
+
+
+class _StartHold(threading.local):
+    """Set while a step's process is being started: an interrupt then waits here.
+
+    Python runs a signal handler between two bytecodes of the main thread. A SIGTERM or
+    Ctrl-C that came inside ``subprocess.Popen``, after the fork, raised ``KeyboardInterrupt``
+    there, before ops held the process: nothing stopped the step and it outlived ops. Under
+    load the child runs its first commands before the parent returns from the fork, so a
+    signal sent once the step has visibly started could still land there.
+    """
+
+    holding = False
+    held: str | None = None
+
+
+_start_hold = _StartHold()
+
+
+def _popen_holding_interrupts(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """``Popen``, returning with interrupts still held: the caller calls
+    ``_release_interrupts`` first thing inside the ``try`` that stops the step."""
+    _start_hold.holding = True
+    try:
+        return subprocess.Popen(argv, **options)
+    except BaseException:
+        _release_interrupts()
+        raise
+
+
+def _release_interrupts() -> None:
+    """Stop holding; raise the interrupt that came meanwhile, if one did."""
+    _start_hold.holding = False
+    held, _start_hold.held = _start_hold.held, None
+    if held is not None:
+        raise KeyboardInterrupt(held)
 
 
 def become_subreaper() -> bool:
@@ -188,7 +225,7 @@ def run_process(
             started=started,
         )
     family = StepProcesses()
-    process = subprocess.Popen(
+    process = _popen_holding_interrupts(
         argv,
         env=dict(env),
         cwd=cwd,
@@ -212,6 +249,7 @@ def run_process(
     exited_at: float | None = None
     deadline = started + timeout if timeout else None
     try:
+        _release_interrupts()  # one that came while the step started is raised here: it stops it
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         while selector.get_map():
             now = time.monotonic()
@@ -288,9 +326,10 @@ def _run_attached(
     It stays in ops's process group (the terminal's foreground), so Ctrl-C reaches it too.
     """
     family = StepProcesses()
-    process = subprocess.Popen(argv, env=dict(env), cwd=cwd)
+    process = _popen_holding_interrupts(argv, env=dict(env), cwd=cwd)
     family.main = process.pid
     try:
+        _release_interrupts()
         on_start(process.pid)
         try:
             exit_code: int | None = process.wait(timeout=timeout)
@@ -406,6 +445,9 @@ def signals_interrupt() -> Iterator[list[int]]:
             _hurry.set()
             return
         interrupted = True
+        if _start_hold.holding:  # a step is being started: raised once ops holds it
+            _start_hold.held = signal.Signals(signum).name
+            return
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -98,6 +98,14 @@ def test_a_signal_stops_the_step_and_records_the_run_as_aborted(
 def test_a_second_signal_skips_the_grace_and_the_run_is_still_recorded(tmp_path: Path) -> None:
     process = start_ops(tmp_path, grace="3600")
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)  # the step ignores SIGTERM: ops now waits out the grace
+    # The second must come after ops took the first: two pending SIGTERMs merge into one, and
+    # ops would wait out the hour (a fixed 0.5 s pause lost that race under load). The escaped
+    # sleep does not ignore SIGTERM, so its end shows that ops is stopping the step and now
+    # waits out the grace for the main process, which ignores it.
+    escaped = int((tmp_path / "escaped.pid").read_text())
+    deadline = time.monotonic() + 30
+    while alive(escaped):
+        assert time.monotonic() < deadline, "ops did not start stopping the step"
+        time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     assert_aborted(tmp_path, process, "SIGTERM")

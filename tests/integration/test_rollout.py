@@ -297,6 +297,15 @@ sleep 60 & echo $! > sleeper.pid; touch slept; wait
 """
 
 
+def sleeper_pid(project: Path) -> int | None:
+    """The slow step's sleep, once the step wrote its pid (the file exists a moment empty)."""
+    try:
+        text = (project / "sleeper.pid").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text else None
+
+
 def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_once(
     tmp_path: Path, worked_prometheus: LoadedPrometheus
 ) -> None:
@@ -315,15 +324,14 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
     )
     try:
         deadline = time.monotonic() + 30
-        while not (project / "sleeper.pid").exists() and time.monotonic() < deadline:
+        while not sleeper_pid(project) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert (project / "sleeper.pid").exists(), "the slow step never started"
+        assert sleeper_pid(project), "the slow step never started"
     finally:
         first.kill()
         first.wait()
-        pid = (project / "sleeper.pid").read_text().strip()
-        if pid:
-            os.kill(int(pid), signal.SIGKILL)
+        if pid := sleeper_pid(project):
+            os.kill(pid, signal.SIGKILL)
     history = project / "rollouts" / "search.history.jsonl"
     (started,) = [json.loads(line) for line in history.open()]
     assert started["event"] == "advance_started"
@@ -366,12 +374,10 @@ def test_an_advance_told_to_stop_ends_its_run_aborted_and_recorded(
         text=True,
         start_new_session=True,
     )
-    pid_file = project / "sleeper.pid"
     deadline = time.monotonic() + 30
-    while not (pid_file.exists() and pid_file.read_text().strip()):
+    while (sleeper := sleeper_pid(project)) is None:
         assert time.monotonic() < deadline, "the slow step never started"
         time.sleep(0.05)
-    sleeper = int(pid_file.read_text())
     first.send_signal(signal.SIGTERM)
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == 143  # 128 + SIGTERM, as shells report it (before: 1)
