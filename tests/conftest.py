@@ -14,7 +14,10 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import Popen, TimeoutExpired
+from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner
@@ -25,13 +28,38 @@ ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ["ROOT", "postgres_database", "postgres_server", "runner", "store_state"]
 
+T = TypeVar("T", str, bytes)
+
 SESSION_MARK = "OPS_TEST_SESSION"
-LEFTOVER_WAIT = 10.0  # seconds for processes stopped by the last teardowns to go
+# Seconds for processes stopped by the last teardowns to go (less in tests of this check).
+LEFTOVER_WAIT = float(os.environ.get("OPS_TEST_LEFTOVER_WAIT", "10"))
 
 
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def stopped_at_teardown() -> Iterator[Callable[[Popen[T]], Popen[T]]]:
+    """Register a process the test starts; at teardown, one still running (the test failed
+    half-way) gets SIGTERM (an ``ops`` then stops its steps), SIGKILL after 10 s, and is
+    waited for."""
+    started: list[Popen[Any]] = []
+
+    def register(process: Popen[T]) -> Popen[T]:
+        started.append(process)
+        return process
+
+    yield register
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except TimeoutExpired:
+                process.kill()
+        process.wait()
 
 
 def pytest_configure(config: pytest.Config) -> None:

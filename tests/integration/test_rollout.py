@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 from click.testing import CliRunner
@@ -358,21 +359,25 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
 
 
 def test_an_advance_told_to_stop_ends_its_run_aborted_and_recorded(
-    tmp_path: Path, worked_prometheus: LoadedPrometheus
+    tmp_path: Path,
+    worked_prometheus: LoadedPrometheus,
+    stopped_at_teardown: Callable[[Popen[str]], Popen[str]],
 ) -> None:
     project = write_project(tmp_path, worked_prometheus, SLOW_RUNBOOK)
     env = {**os.environ, "OPS_STATE_DIR": str(project / "state"), "OPS_KILL_GRACE": "1"}
     env.pop("SLACK_BOT_TOKEN", None)
     command = [sys.executable, "-m", "ops_toolkit", "rollout", "advance", "search"]
     command += ["--non-interactive", "--at", str(worked_prometheus.end)]
-    first = subprocess.Popen(
-        command,
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    first = stopped_at_teardown(
+        subprocess.Popen(
+            command,
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     )
     deadline = time.monotonic() + 30
     while (sleeper := sleeper_pid(project)) is None:
