@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ops_toolkit.demo.servers import AlertmanagerServer, free_port, wait_ready
+from ops_toolkit.demo.servers import AlertmanagerServer, free_port, stop_process, wait_ready
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
 from tests.slack_api import Fault, SlackServer, slack_server
@@ -99,9 +99,8 @@ class OpsServer:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
+        if self.process is not None:
+            stop_process(self.process)  # SIGKILL if SIGTERM is not enough: nothing outlives
 
     def post(
         self, body: bytes | dict[str, Any], token: str | None = TOKEN, scheme: str = "Bearer"
