@@ -193,7 +193,8 @@ def validate_command(
 @click.option(
     "--explain",
     is_flag=True,
-    help="Print the query plan (each query, its range, the SLOs it serves); query nothing.",
+    help="Print each SLO's source and why (asking Prometheus which recorded series are "
+    "fresh), then the query plan (each query, its range, the SLOs it serves); send none of it.",
 )
 def report_command(
     paths: tuple[str, ...],
@@ -224,7 +225,7 @@ def report_command(
       ops slo report -o wide       # every column, whatever the terminal width
       ops slo report --use-rules   # recorded series: cost does not grow with SLOs
       ops slo report --direct      # raw counters, even where rules recorded
-      ops slo report --explain     # the queries it would send, and what for
+      ops slo report --explain     # each SLO's source and why, the queries
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -245,16 +246,10 @@ def report_command(
         if use_rules:
             raise click.UsageError("--direct and --use-rules contradict each other")
         use_rules = False
-    if explain:  # without --use-rules: the direct plan (auto mode would ask what is recorded)
-        from ops_toolkit.slo.evaluate import query_plan
-        from ops_toolkit.slo.windows import windows_of
-
-        queried = [s for s in slos if not (use_rules and s.window.rolling)]
-        rolling = [s for s in slos if use_rules and s.window.rolling]
-        plan = query_plan(queried, _parse_at(at))
-        click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
-        return
     prometheus = prometheus or datasource_url(slos)
+    if explain:
+        _explain(slos, prometheus, timeout, _parse_at(at), use_rules, output)
+        return
     source = _source(prometheus, timeout, one_deadline=True)
     statuses = evaluate_auto(
         slos, source, _parse_at(at), keep_going=keep_going, use_rules=use_rules
@@ -303,6 +298,27 @@ def report_command(
         _post(config, statuses, channel, png, chart, console)
     if any(s.error for s in statuses):
         raise SystemExit(1)
+
+
+def _explain(
+    slos: Any, prometheus: Any, timeout: float, at: float, use_rules: bool | None, output: str
+) -> None:
+    """``--explain``: each SLO's source and why (asking Prometheus which recorded series
+    exist, and how stale, when it is given), and the count queries the report would send.
+    None of those is sent."""
+    from ops_toolkit.slo import report
+    from ops_toolkit.slo.evaluate import RECORDED, query_plan, recorded_queries, source_choices
+
+    source = _source(prometheus, timeout, one_deadline=True) if prometheus else None
+    choices = source_choices(slos, source, at, use_rules=use_rules, explain=True)
+    recorded = [s for s in slos if choices[s.key].source == RECORDED]
+    plan = query_plan([s for s in slos if choices[s.key].source != RECORDED], at)
+    if output in ("json", "yaml"):
+        print_document(
+            report.explain_document(plan, choices, recorded_queries(recorded), at), output
+        )
+        return
+    click.echo(report.explain(plan, choices, recorded_queries(recorded), at), nl=False)
 
 
 def _require_notifier(config: Any, console: bool, option: str) -> None:

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
@@ -79,9 +79,15 @@ def runbook_index(directory: str) -> dict[str, str]:
 class BudgetLookup:
     """An alert's SLO budget from Prometheus, cached briefly; 'unavailable' when it fails."""
 
-    def __init__(self, slos: Mapping[tuple[str, str], SLO], source: MetricsSource | None) -> None:
+    def __init__(
+        self,
+        slos: Mapping[tuple[str, str], SLO],
+        source: MetricsSource | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.slos = slos
         self.source = source
+        self.clock = clock
         self._cache: dict[str, tuple[float, BudgetInfo | str]] = {}
         self._lock = threading.Lock()
 
@@ -93,20 +99,23 @@ class BudgetLookup:
             return None  # no Prometheus configured: nothing to attach
         with self._lock:
             cached = self._cache.get(slo.key)
-            if cached and time.time() - cached[0] < BUDGET_CACHE_SECONDS:
+            if cached and self.clock() - cached[0] < BUDGET_CACHE_SECONDS:
                 return cached[1]
-        info = self._query(slo)
+        now = self.clock()
+        info = self._query(slo, now)
         with self._lock:
-            self._cache[slo.key] = (time.time(), info)
+            self._cache[slo.key] = (now, info)
         return info
 
-    def _query(self, slo: SLO) -> BudgetInfo | str:
+    def _query(self, slo: SLO, now: float) -> BudgetInfo | str:
+        """The budget as a report gives it: recorded series when they are fresh (one query
+        names them), else direct queries."""
         from ops_toolkit.durations import format_duration
-        from ops_toolkit.slo.evaluate import evaluate
+        from ops_toolkit.slo.evaluate import evaluate_auto
 
         assert self.source is not None
         try:
-            (status,) = evaluate([slo], self.source, time.time())
+            (status,) = evaluate_auto([slo], self.source, now)
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
@@ -119,6 +128,7 @@ class BudgetLookup:
             remaining=status.budget_remaining,
             burn_rates={format_duration(w): r for w, r in status.burn_rates().items()},
             status=status.status,
+            source=status.source,
         )
 
 
