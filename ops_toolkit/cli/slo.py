@@ -12,6 +12,7 @@ from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
+    config_option,
     json_option,
     metrics_settings,
     output_option,
@@ -409,12 +410,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
     is_flag=True,
     help="Go on while the SLO is critical (burning fast) if the budget left holds.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml with the error-budget policy (default ./ops.yaml when present).",
-)
+@config_option
 @_query_options
 @output_option("table", "json", "yaml")
 def gate_command(
@@ -752,12 +748,7 @@ def convert_command(
 @click.option("--start", required=True, metavar="TIME", help="When the span began.")
 @click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
 @click.option("--reason", required=True, help="Why these events do not count (an incident id).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml naming the SLO files (default ./ops.yaml when present).",
-)
+@config_option
 @json_option
 def correct_command(
     selector: str,

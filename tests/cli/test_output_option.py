@@ -289,3 +289,13 @@ def test_convert_no_longer_takes_its_folder_as_dash_o(
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n")
     assert not Path(value).exists()
+
+
+@pytest.mark.parametrize("command", ["correct", "gate"])
+def test_slo_commands_read_ops_yaml_through_the_shared_config_option(command: str) -> None:
+    """'slo correct' and 'slo gate' declared --config by hand; now the one option."""
+    from ops_toolkit.cli.slo import slo
+
+    (option,) = [p for p in slo.commands[command].params if p.name == "config_path"]
+    assert option.opts == ["--config"]
+    assert option.help == "ops.yaml (default: ./ops.yaml when present)."  # type: ignore[attr-defined]
