@@ -178,12 +178,7 @@ def validate_command(
 )
 @click.option("--name", help="The report schedule to run with --once.")
 @click.option("--force", is_flag=True, help="With --once: post even if this slot was posted.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
-)
+@config_option
 @click.option(
     "--use-rules/--no-use-rules",
     default=None,

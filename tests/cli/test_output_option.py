@@ -291,9 +291,9 @@ def test_convert_no_longer_takes_its_folder_as_dash_o(
     assert not Path(value).exists()
 
 
-@pytest.mark.parametrize("command", ["correct", "gate"])
+@pytest.mark.parametrize("command", ["correct", "gate", "report"])
 def test_slo_commands_read_ops_yaml_through_the_shared_config_option(command: str) -> None:
-    """'slo correct' and 'slo gate' declared --config by hand; now the one option."""
+    """'slo correct', 'gate' and 'report' declared --config by hand; now the one option."""
     from ops_toolkit.cli.slo import slo
 
     (option,) = [p for p in slo.commands[command].params if p.name == "config_path"]

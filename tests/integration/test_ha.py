@@ -19,13 +19,11 @@ from typing import Any
 
 import pytest
 
-from ops_toolkit.demo.data import backfill, worked_example
-from ops_toolkit.demo.servers import PrometheusServer, require_binary
 from ops_toolkit.reports.scheduled import latest_slot
 from ops_toolkit.serve.store import Store
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.integration.conftest import ClusterFactory, LoadedPrometheus
+from tests.integration.conftest import ClusterFactory, LoadedPrometheus, loaded_prometheus
 from tests.integration.serving import ServeProcess
 from tests.integration.serving import eventually as wait_for
 from tests.postgres import PostgresServer
@@ -267,15 +265,9 @@ def run_ha_scenario(
 def current_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedPrometheus]:
     """The worked example's data ending now: ``ops serve`` evaluates reports and policies at
     its own clock, so their data must reach it; the expectations come from this data."""
-    require_binary("promtool")
     base = tmp_path_factory.mktemp("current-prometheus")
-    dataset = worked_example(int(time.time()) // 60 * 60)
-    backfill(dataset, str(base / "tsdb"), str(base / "openmetrics"))
-    server = PrometheusServer(str(base / "work"), str(base / "tsdb")).start()
-    try:
-        yield LoadedPrometheus(server, dataset)
-    finally:
-        server.stop()
+    with loaded_prometheus(base, int(time.time()) // 60 * 60) as loaded:
+        yield loaded
 
 
 ONCALL_ROUTES = """
