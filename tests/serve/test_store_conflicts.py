@@ -83,16 +83,33 @@ def test_driver_errors_are_told_apart(
     assert isinstance(error, StoreConflict) == ("SQLSTATE" in expected)
 
 
-def test_a_loop_retries_a_conflict_at_once_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
-    """The round after a conflict runs without a wake and without the outage back-off: the
-    loop's next wait would be an hour otherwise, so the second round is proof enough."""
+@pytest.mark.parametrize(
+    ("error", "counted", "said"),
+    [
+        pytest.param(
+            StoreConflict("postgresql://ops@db/ops: deadlock with another writer"),
+            (1, 0),
+            "processing: postgresql://ops@db/ops: deadlock with another writer; retrying at once",
+            id="a conflict: retried at once, counted as a conflict",
+        ),
+        pytest.param(
+            StoreError("postgresql://ops@db/ops: database unavailable: refused"),
+            (0, 1),
+            "processing: postgresql://ops@db/ops: database unavailable: refused; retrying in 0.5s",
+            id="an outage: the back-off, counted as an error",
+        ),
+    ],
+)
+def test_a_loop_retries_a_conflict_at_once_and_backs_off_an_outage(
+    caplog: pytest.LogCaptureFixture, error: StoreError, counted: tuple[int, int], said: str
+) -> None:
     rounds: list[str] = []
     second = threading.Event()
 
     def step() -> float:
         rounds.append("round")
         if len(rounds) == 1:
-            raise StoreConflict("postgresql://ops@db/ops: deadlock with another writer")
+            raise error
         second.set()
         return 3600.0
 
@@ -103,26 +120,5 @@ def test_a_loop_retries_a_conflict_at_once_and_says_so(caplog: pytest.LogCapture
             assert second.wait(timeout=30)
         finally:
             loop.stop()
-    assert (loop.conflicts, loop.errors) == (1, 0)
-    assert [r.getMessage() for r in caplog.records if r.name == "ops.serve"] == [
-        "processing: postgresql://ops@db/ops: deadlock with another writer; retrying at once"
-    ]
-
-
-def test_an_outage_still_backs_off() -> None:
-    """The outage path is unchanged: a StoreError that is not a conflict counts as an error."""
-    raised = threading.Event()
-
-    def step() -> float:
-        if not raised.is_set():
-            raised.set()
-            raise StoreError("postgresql://ops@db/ops: database unavailable: refused")
-        return 3600.0
-
-    loop = Loop("processing", step)
-    loop.start()
-    try:
-        assert raised.wait(timeout=30)
-    finally:
-        loop.stop()
-    assert (loop.conflicts, loop.errors) == (0, 1)
+    assert (loop.conflicts, loop.errors) == counted
+    assert [r.getMessage() for r in caplog.records if r.name == "ops.serve"] == [said]

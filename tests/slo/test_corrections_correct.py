@@ -125,9 +125,13 @@ slos:
         ),
     ],
 )
-def test_the_text_edit_keeps_every_other_byte(tmp_path: Path, slo: str, expected: str) -> None:
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_the_text_edit_keeps_every_other_byte(
+    tmp_path: Path, slo: str, expected: str, newline: str
+) -> None:
+    """CRLF: the lines added end as the file's do (was: a bare LF in a CRLF file)."""
     path = tmp_path / "search.yaml"
-    path.write_text(OPS)
+    path.write_bytes(OPS.replace("\n", newline).encode())
     code, output = correct(
         f"search/{slo}",
         str(path),
@@ -139,34 +143,7 @@ def test_the_text_edit_keeps_every_other_byte(tmp_path: Path, slo: str, expected
         "INC-231: bad deploy",
     )
     assert code == 0, output
-    assert path.read_text() == expected
-
-
-@pytest.mark.parametrize("slo", ["first", "last"])
-def test_a_crlf_file_keeps_its_line_endings(tmp_path: Path, slo: str) -> None:
-    """Was: the lines added ended in a bare LF in a file whose lines end in CR LF."""
-    path = tmp_path / "search.yaml"
-    path.write_bytes(OPS.replace("\n", "\r\n").encode())
-    code, output = correct(
-        f"search/{slo}",
-        str(path),
-        "--start",
-        START,
-        "--end",
-        END,
-        "--reason",
-        "INC-231: bad deploy",
-    )
-    assert code == 0, output
-    if slo == "first":
-        expected = OPS.replace("reason: old}]", f"reason: old}}, {LINE}]")
-    else:
-        expected = OPS.replace(
-            "      A block scalar, last.\n\n",
-            f"      A block scalar, last.\n\n    corrections:\n      - {LINE}\n",
-        )
-        expected += "\n"  # the missing last line ending added, as CR LF too
-    assert path.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert path.read_bytes() == expected.replace("\n", newline).encode()
 
 
 def test_other_formats_get_the_corrections_yaml_beside_them(tmp_path: Path) -> None:
