@@ -127,8 +127,8 @@ class Diagnoser:
         self.on_output = on_output
         self.tag = tag
         self.credentials = dict(credentials or {})
-        # Variables ops's configuration reads credentials from: ops.yaml's metrics source
-        # (``withheld``) and the on-call file's routing_key_env (added by the service).
+        # Variables ops's configuration reads credentials from (``serve.service.
+        # credential_variables``: the metrics source's and the on-call file's), set once.
         self.credential_variables: frozenset[str] = frozenset(withheld)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 

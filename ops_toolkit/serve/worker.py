@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification, parse_notification
-from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreError
+from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreConflict, StoreError
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
@@ -35,6 +35,10 @@ MAX_UNEXPECTED_FAILURES = 3  # errors that are not the chat's answer (bugs): the
 LEASE_SECONDS = 120.0  # longer than any chat call may take
 STORE_BACKOFF = 0.5  # seconds a loop waits after the store failed, doubled each time ...
 STORE_BACKOFF_MAX = 8.0  # ... up to this
+# A round that lost a race to another writer (deadlock, serialization failure) is retried at
+# once, a few times in a row, then after a short pause: never the outage's back-off.
+CONFLICT_RETRIES_AT_ONCE = 3
+CONFLICT_PAUSE = 0.05
 
 
 MAX_INBOX_ATTEMPTS = 3  # the last one without enrichment; then a dead letter
@@ -375,13 +379,25 @@ class Loop:
         self.woken = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors = 0
+        self.conflicts = 0  # rounds that lost a race to another writer (retried at once)
 
     def _run(self) -> None:
         outage = 0  # rounds in a row the store was unavailable
+        streak = 0  # rounds in a row that lost a race to another writer
         while not self.stopped.is_set():
             try:
                 wait = self.step()
-                outage = 0
+                outage = streak = 0
+            except StoreConflict as error:  # lost a race to another writer: again, at once
+                self.conflicts += 1
+                streak += 1
+                wait = 0.0 if streak <= CONFLICT_RETRIES_AT_ONCE else CONFLICT_PAUSE
+                logging.getLogger("ops.serve").info(
+                    "%s: %s; retrying %s",
+                    self.thread.name,
+                    error,
+                    "at once" if not wait else f"in {wait:g}s",
+                )
             except StoreError as error:  # the database is away: back off, say why in a line
                 outage += 1
                 wait = min(STORE_BACKOFF_MAX, STORE_BACKOFF * 2 ** (outage - 1))
