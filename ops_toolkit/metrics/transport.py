@@ -26,7 +26,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 if TYPE_CHECKING:
     import http.client
@@ -94,7 +94,7 @@ class Client:
         self.scheme = parts.scheme.lower()
         self.host = parts.hostname
         self.port = port or (443 if self.scheme == "https" else 80)
-        self.prefix = parts.path.rstrip("/")
+        self.prefix = quote(parts.path.rstrip("/"), safe="/%:@!$&'()*+,;=-._~")
         if parts.username is not None:  # as requests did: the URL's credentials win
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             self._headers["Authorization"] = "Basic " + _b64(pair)
@@ -102,6 +102,13 @@ class Client:
             self._proxy = proxy_for(self.scheme, self.host, self.port, environ)
         except ValueError as exc:
             self._problem = str(exc)
+        for name, value in self._headers.items():
+            if not _sendable(name) or not _sendable(value):
+                # named, never shown: the value may be a credential
+                self._problem = (
+                    f"header {name!r} cannot be sent: a line break, a NUL or a character "
+                    "outside Latin-1"
+                )
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -151,6 +158,8 @@ class Client:
             raise HTTPFailure(f"not a valid HTTP answer ({type(exc).__name__})") from None
         except OSError as exc:  # ssl.SSLError included
             raise HTTPFailure(_os_reason(exc)) from None
+        except ValueError:  # what http.client refuses to send; the text may hold a header
+            raise HTTPFailure("the request cannot be sent (a header or the path)") from None
 
     def _exchange(
         self,
@@ -289,6 +298,17 @@ def _decoded(body: bytes, encoding: str) -> bytes:
             return zlib.decompress(body, -15)
         except zlib.error as exc:
             raise HTTPFailure(f"the {encoding} answer does not decompress: {exc}") from None
+
+
+def _sendable(text: str) -> bool:
+    """Whether http.client sends ``text`` as a header name or value as it is."""
+    if any(c in text for c in "\r\n\0"):
+        return False
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _os_reason(exc: OSError) -> str:

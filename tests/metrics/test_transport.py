@@ -283,3 +283,21 @@ def test_the_answer_is_validated_as_before_whatever_the_transport() -> None:
         f"Prometheus at {raw.url} answered with an unexpected shape: data: expected an object, "
         "got nothing"
     )
+
+
+def test_a_header_that_cannot_be_sent_is_named_without_its_value() -> None:
+    source = PrometheusSource(
+        "http://127.0.0.1:9", headers={"Authorization": "Bearer tok\r\nX-Evil: 1"}, environ={}
+    )
+    with pytest.raises(MetricsError) as raised:
+        source.query("up")
+    assert str(raised.value) == (
+        "cannot reach Prometheus at http://127.0.0.1:9: header 'Authorization' cannot be sent: "
+        "a line break, a NUL or a character outside Latin-1"
+    )
+
+
+def test_a_path_with_a_space_is_sent_quoted(server: AnsweringServer) -> None:
+    server.set(ANSWER)
+    PrometheusSource(server.url + "/my prom", timeout=5, environ={}).query("up")
+    assert server.requests == ["/my%20prom/api/v1/query"]
