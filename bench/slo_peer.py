@@ -18,7 +18,7 @@ tools on the windows both compute is printed.
 ops is measured as installed, as slo-generator is: its package and bytecode (compiled as
 `pip install` compiles it) in a virtual environment of its own, its dependencies beside. Run
 from this checkout instead (editable install: setuptools' import hook at every start; and no
-bytecode cache where PYTHONDONTWRITEBYTECODE is set) it pays ~40-60 ms of CPU more per run:
+bytecode cache where PYTHONDONTWRITEBYTECODE is set) it paid ~30-50 ms of CPU more per run:
 that figure is printed too.
 
 The SLIs are compared as well: slo-generator rounds its SLI to 6 places
