@@ -129,22 +129,18 @@ class PrometheusSource:
         A server that cannot be reached is a ``MetricsError`` like any query."""
         import json
 
-        import requests
-
         try:
-            response = self._session.get(
-                f"{self.url}/api/v1/status/runtimeinfo", timeout=self._time_left()
-            )
-        except requests.Timeout:
-            raise MetricsError(self._too_slow()) from None
-        except requests.RequestException as exc:
+            answer = self._client.get("/api/v1/status/runtimeinfo", self._time_left())
+        except HTTPFailure as failure:
+            if failure.timed_out:
+                raise MetricsError(self._too_slow()) from None
             raise MetricsError(
-                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
             ) from None
-        if response.status_code != 200:
+        if answer.status != 200:
             return None
         try:
-            data = json.loads(response.content).get("data")
+            data = json.loads(answer.body).get("data")
         except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
             return None
         value = data.get("storageRetention") if isinstance(data, dict) else None

@@ -61,7 +61,8 @@ class _Proxy:
 
 
 class Client:
-    """POSTs forms to one server (``url``: scheme, host, port and a path prefix)."""
+    """POSTs forms to (and GETs from) one server (``url``: scheme, host, port and a path
+    prefix)."""
 
     def __init__(
         self,
@@ -118,18 +119,35 @@ class Client:
     def post_form(self, path: str, form: Mapping[str, str], timeout: float) -> Answer:
         """The answer to one POST of ``form`` to ``path`` (under the URL's prefix);
         ``HTTPFailure`` when none came."""
+        body = urlencode(form).encode("ascii")
+        return self._request(
+            "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"}, timeout
+        )
+
+    def get(self, path: str, timeout: float) -> Answer:
+        """The answer to a GET of ``path`` (under the URL's prefix); ``HTTPFailure`` when
+        none came."""
+        return self._request("GET", path, None, {}, timeout)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        own_headers: Mapping[str, str],
+        timeout: float,
+    ) -> Answer:
         import http.client
         import socket
 
         if self._problem is not None:
             raise HTTPFailure(self._problem)
-        body = urlencode(form).encode("ascii")
         headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
             "Accept-Encoding": "gzip",
             **self._headers,
-            "Content-Type": "application/x-www-form-urlencoded",
+            **own_headers,
         }
         target = self.prefix + path
         if self._proxy is not None and self.scheme == "http":
@@ -138,12 +156,12 @@ class Client:
         try:
             connection, reused = self._connection(timeout)
             try:
-                return self._exchange(connection, target, body, headers)
+                return self._exchange(connection, method, target, body, headers)
             except (http.client.RemoteDisconnected, *STALE):
                 if not reused:
                     raise
             # the server had closed that idle pooled connection: once more on a new one
-            return self._exchange(self._connect(timeout), target, body, headers)
+            return self._exchange(self._connect(timeout), method, target, body, headers)
         except TimeoutError:
             raise HTTPFailure("timed out", timed_out=True) from None
         except ConnectionRefusedError:
@@ -164,13 +182,14 @@ class Client:
     def _exchange(
         self,
         connection: http.client.HTTPConnection,
+        method: str,
         target: str,
-        body: bytes,
+        body: bytes | None,
         headers: dict[str, str],
     ) -> Answer:
         """One request and its whole answer; the connection is pooled again or closed."""
         try:
-            connection.request("POST", target, body=body, headers=headers)
+            connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
         except BaseException:
