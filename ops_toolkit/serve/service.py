@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
@@ -158,7 +158,7 @@ class EscalationService:
         )
         self.delivery_loop = Loop("delivery", self.deliverer.run_once)
         self.processing_loop = Loop("processing", self._process)
-        self.processor.on_output = self.delivery_loop.wake
+        self.processor.on_output = self._output_ready
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
         self.extra_loops = self._schedule_loops(config)
         self.diagnoser = self._diagnoser(config)
@@ -169,6 +169,7 @@ class EscalationService:
                 token=token,
                 inbox_limit=config.serve.inbox_limit,
                 stats=self.stats,
+                depth=lambda: {"inbox_depth": float(self.store.inbox_depth())},
                 health=self.health,
                 max_body=config.serve.max_body,
                 read_timeout=config.serve.read_timeout,
@@ -356,6 +357,10 @@ class EscalationService:
         self.store.enqueue([Planned(f"ops:refused:{now:.6f}", channel, "post", notice)], now)
         self.store.count("bodies_refused")
         self.delivery_loop.wake()
+
+    def _output_ready(self, channels: Collection[str]) -> None:
+        if not self.deliverer.waiting_for(channels):
+            self.delivery_loop.wake()
 
     def _process(self) -> float:
         taken = self.processor.run_once()

@@ -18,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,9 @@ class Processor:
     runbook_for: Callable[[Notification], str | None]
     budget: Callable[[Mapping[str, str]], BudgetInfo | str | None]
     clock: Callable[[], float] = time.time
-    on_output: Callable[[], None] = lambda: None
+    # New outbox entries for these channels: wake the deliverer (service.py wakes it unless
+    # every one of them must wait anyway).
+    on_output: Callable[[Collection[str]], None] = lambda channels: None
     on_new: Callable[[Notification], None] = lambda notification: None
     max_attempts: int = MAX_INBOX_ATTEMPTS
     backoff: float = INBOX_BACKOFF
@@ -150,7 +152,7 @@ class Processor:
         # A replay of events already seen needs no message (and no budget query).
         planned = [] if self.store.all_seen(keys) else self.plan(notification, enrich=enrich)
         if self.store.process(inbox_id, keys, planned, self.clock()):
-            self.on_output()
+            self.on_output({entry.channel for entry in planned})
             try:
                 self.on_new(notification)
             except Exception as error:  # a follow-up (diagnose) never undoes the delivery
@@ -218,7 +220,7 @@ class Deliverer:
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
         now = self.clock()
-        for entry in self.store.due(now, ids=self.only):
+        for entry in self.store.due(now, ids=self.only, skip_channels=self._waiting(now)):
             if self.next_allowed.get(entry.channel, 0.0) > self.clock():
                 continue
             if entry.status == "sending" and not self._abandoned(entry):
@@ -227,11 +229,27 @@ class Deliverer:
                 self._kill(entry, f"older than {self.max_age:g}s: {entry.last_error or 'not sent'}")
                 continue
             self._send(entry)
-        waits = [t - self.clock() for t in self.next_allowed.values() if t > self.clock()]
-        due = self.store.next_due_at()
+        # A channel waiting (paced) wakes the loop when its wait ends, not before: its due
+        # entries would otherwise make this loop poll every 10 ms meanwhile.
+        later = self.clock()
+        waiting = self._waiting(later)
+        waits = [self.next_allowed[channel] - later for channel in waiting]
+        due = self.store.next_due_at(skip_channels=waiting)
         if due is not None:
-            waits.append(due - self.clock())
+            waits.append(due - later)
         return max(0.01, min([1.0, *waits]))
+
+    def _waiting(self, now: float) -> set[str]:
+        """The channels that may not be sent to yet (paced, or a 429's Retry-After)."""
+        return {channel for channel, until in self.next_allowed.items() if until > now}
+
+    def waiting_for(self, channels: Collection[str]) -> bool:
+        """Whether every one of ``channels`` must wait (paced, or told to by a 429): new
+        entries for them need no wake-up, the deliverer wakes itself when the wait ends.
+        Waking it for each payload of a storm into one paced channel cost a read of the
+        whole backlog per payload (issue 15)."""
+        now = self.clock()
+        return bool(channels) and all(self.next_allowed.get(c, 0.0) > now for c in channels)
 
     def _abandoned(self, entry: OutboxEntry) -> bool:
         """A 'sending' entry whose deliverer died (same host, pid gone) or overran its lease,

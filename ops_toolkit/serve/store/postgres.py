@@ -129,12 +129,16 @@ class PostgresDatabase:
             return _run(connection, sql, params)
 
     @contextmanager
-    def transaction(self, *, urgent: bool = False) -> Iterator[_PostgresTransaction]:
+    def transaction(
+        self, *, urgent: bool = False, sync: bool = True
+    ) -> Iterator[_PostgresTransaction]:
         with (
             self._unavailable_as_store_error(),
             self.pool.connection() as connection,
             connection.transaction(),
         ):
+            if not sync:
+                connection.execute(b"SET LOCAL synchronous_commit = off")
             yield _PostgresTransaction(connection)
 
     def probe_write(self, timeout: float) -> None:
@@ -167,6 +171,11 @@ class _PostgresTransaction:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.connection, sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(_placeholders(sql).encode(), [tuple(row) for row in rows])
+            return int(cursor.rowcount)
 
 
 def _run(connection: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> Result:
