@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
@@ -35,6 +34,13 @@ def slo() -> None:
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo gate search/availability --min-remaining 25%
     """
+
+
+def _slo_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Completes SERVICE/SLO; click's completion module is imported only when completing."""
+    from ops_toolkit.cli.complete import slo_keys
+
+    return slo_keys(ctx, param, incomplete)
 
 
 def _parse_at(value: str | None) -> float:
@@ -414,7 +420,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
 
 
 @slo.command("gate")
-@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=_slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
@@ -761,7 +767,7 @@ def convert_command(
 
 
 @slo.command("correct")
-@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=_slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--start", required=True, metavar="TIME", help="When the span began.")
 @click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")

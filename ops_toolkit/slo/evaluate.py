@@ -19,7 +19,6 @@ from ops_toolkit.errors import ConfigError, MetricsError
 from ops_toolkit.metrics.model import MetricsSource, Sample, escape_promql_string
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
-from ops_toolkit.slo.correction_rules import ACTIVE, fingerprint
 from ops_toolkit.slo.corrections import Interval, clip, intervals
 from ops_toolkit.slo.model import SLO, LatencySLI, RawSLI, Window
 from ops_toolkit.slo.queries import (
@@ -706,6 +705,8 @@ def rules_fallbacks(slos: Sequence[SLO], source: MetricsSource, at: float) -> di
     """
     if not slos:
         return {}
+    from ops_toolkit.slo.correction_rules import ACTIVE  # with hashlib: rules reports only
+
     span = max(s.window.period_seconds for s in slos) + 3600
     rng = format_duration(span)
     in_period = f"max_over_time({ACTIVE}[{rng}])"
@@ -762,6 +763,8 @@ def _timestamp(text: str) -> float | None:
 
 def _fallback(slo: SLO, known: Sequence[_Known], at: float) -> str | None:
     """Why ``slo``'s recorded series miss a correction in its period, or None."""
+    from ops_toolkit.slo.correction_rules import fingerprint
+
     start = at - slo.window.period_seconds
     begin, end = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(at, UTC)
     ours = {fingerprint(c) for c in slo.corrections}
