@@ -435,16 +435,37 @@ class Escalations:
             return self._unchanged(escalation, actor, action, now, unchanged)
         done = {"ack": "Acknowledged", "resolve": "Resolved", "escalate": "Escalated"}[action]
         status_line = f"{done} by {who} at {_when(now)}"
+        acknowledged = status_line if action == "ack" else self._acknowledged(escalation)
+        messages = self._status_messages(escalation, status_line, acknowledged)
         with self.store.transaction() as db:
             if not self._save(db, escalation, new, last_action=status_line):
                 return None
             self._log(escalation.id, actor, action, "done", now, db)
-            insert_outbox(db, self._status_messages(escalation, status_line), now)
+            insert_outbox(db, messages, now)
         return Outcome(True, status_line)
 
-    def _status_messages(self, escalation: Escalation, line: str) -> list[Planned]:
+    def _acknowledged(self, escalation: Escalation) -> str | None:
+        """``Acknowledged by <@U1> at 10:02 UTC`` once it is, for the opening message."""
+        user = escalation.timeline.acknowledged_by
+        if not user:
+            return None
+        at = self.store.execute(
+            "SELECT MIN(at) FROM escalation_log WHERE escalation_id = ? AND action = 'ack' "
+            "AND outcome = 'done'",
+            (escalation.id,),
+        ).scalar()
+        when = float(at) if at is not None else escalation.timeline.changed_at
+        return f"Acknowledged by {_who(user)} at {_when(when)}"
+
+    def _status_messages(
+        self, escalation: Escalation, line: str, acknowledged: str | None = None
+    ) -> list[Planned]:
         updated = blocks.with_status(
-            escalation.message, escalation.ref, line, silenced=escalation.silence_id is not None
+            escalation.message,
+            escalation.ref,
+            line,
+            silenced=escalation.silence_id is not None,
+            acknowledged=acknowledged,
         )
         reply = blocks.page_message(line, None)
         return [
@@ -569,6 +590,7 @@ class Escalations:
         now: float,
     ) -> None:
         """Record a job's result, the silence it made or removed, and its messages, at once."""
+        acknowledged = self._acknowledged(escalation)
         with self.store.transaction() as db:
             db.execute("UPDATE jobs SET status = 'done', result = ? WHERE id = ?", (line, job_id))
             if silence is not None:
@@ -578,7 +600,9 @@ class Escalations:
                     (*silence, line, escalation.id),
                 )
                 escalation = replace(escalation, silence_id=silence[0])
-            messages = self._status_messages(escalation, line) if silence is not None else []
+            messages = (
+                self._status_messages(escalation, line, acknowledged) if silence is not None else []
+            )
             insert_outbox(db, [*messages, *extra], now)
 
     def finish_job_alone(self, job_id: int, planned: Sequence[Planned], now: float) -> None:

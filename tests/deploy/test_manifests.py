@@ -348,7 +348,8 @@ def test_ops_check_passes_the_configmap_over_the_shipped_runbooks_and_slos(
     mount = serve.mount_for(resolve(serve.command_line)[1].params["config_path"])
     assert mount is not None
     for key, text in configmap_data().items():
-        (tmp_path / key).write_text(text.replace(mount["mountPath"] + "/", f"{tmp_path}/"))
+        text = text.replace(mount["mountPath"] + "/", f"{tmp_path}/")
+        (tmp_path / key).write_text(text.replace(f"{serve.body['workingDir']}/", f"{ROOT}/"))
     monkeypatch.chdir(ROOT)
     result = runner.invoke(main, ["check", "--config", str(tmp_path / name)])
     assert result.exit_code == 0, result.output

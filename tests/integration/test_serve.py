@@ -175,7 +175,11 @@ def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
         "inbox_depth": 0,
         "dead": 0,
         "inbox_dead": 0,
+        "budgets": f"off: {ops_server.config} has no 'prometheus:', so alert messages carry no "
+        "SLO budget; add 'prometheus: http://HOST:9090' to ops.yaml to turn budgets on",
     }
+    # said once at start too, where whoever starts it looks
+    assert ops_server.log.read_text().count(f"SLO budgets off: {ops_server.config} has no") == 1
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -323,6 +327,9 @@ def test_alerts_run_their_runbooks_diagnose_steps_and_reply_in_the_thread(
     )
     server.start()
     try:
+        health = json.load(urllib.request.urlopen(f"{server.url}/healthz", timeout=5))
+        assert health["budgets"] == "on"
+        assert "SLO budgets" not in server.log.read_text()
         assert server.post(notification())[0] == 200
         hostile = notification(
             alert(fingerprint="h", component="x; touch PWNED"), group_key="hostile"

@@ -216,14 +216,15 @@ def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
     keywords = ops("store", "migrate", "--from", source, "--to", "host=db password=hunter2-pw")
     assert keywords.stderr == (
         "Error: host=db password=***: a libpq key=value string; write the database as "
-        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, or serve.state in ops.yaml)\n"
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+        "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
     )
     for url in ("postgresql://ops:p@ss-hunter2@127.0.0.1:1/x", "postgresql://ops:a/hunter2@h/x"):
         unencoded = ops("store", "migrate", "--from", source, "--to", url)
         assert unencoded.stderr == (
             f"Error: {url.split(':', 2)[0]}://ops:***@{url.rsplit('@', 1)[1]}: the user or "
             "password holds an '@' or '/' as is; percent-encode it ('@' as %40, '/' as %2F) "
-            "(--state, or serve.state in ops.yaml)\n"
+            "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
         )
     # libpq quotes a URL it cannot parse back whole: the password is taken out of that too.
     quoted = ops(

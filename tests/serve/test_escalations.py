@@ -162,6 +162,9 @@ def test_acknowledge_stops_it_and_a_double_click_acts_once(state: str, clock: Cl
     update = escalations.store.entries()[1].message
     status = [b for b in update["blocks"] if b.get("block_id") == "ops_status"]
     assert status[0]["elements"][0]["text"] == "Acknowledged by <@U0PRIMARY1> at 20:28 UTC"
+    # the status line takes the Acknowledge button's place; Resolve stays
+    (buttons,) = [b for b in update["blocks"] if b.get("block_id") == "ops_escalation"]
+    assert [e["action_id"] for e in buttons["elements"]][:2] == ["escalate", "resolve"]
     escalation = escalations.get(ref)
     assert escalation is not None
     assert [

@@ -17,7 +17,7 @@ from ops_toolkit.serve.store.database import Database
 from ops_toolkit.urls import redact_url
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
-WHERE = "--state, or serve.state in ops.yaml"
+WHERE = "--state, OPS_STATE, or serve.state in ops.yaml"
 _LIBPQ_KEYWORDS = re.compile(
     r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=", re.IGNORECASE
 )
@@ -96,8 +96,7 @@ def require_existing(state: str) -> None:
     location = parse_state(state)
     if location.scheme == "sqlite" and not os.path.exists(location.target):
         raise ConfigError(
-            f"{location.shown}: no such store; pass the one 'ops serve' uses (--state, or "
-            "serve.state in ops.yaml)"
+            f"{location.shown}: no such store; pass the one 'ops serve' uses ({WHERE})"
         )
 
 

@@ -83,8 +83,8 @@ class PostgresDatabase:
         except psycopg.Error as error:
             reason = self._scrub(one_line(error))
             raise StoreError(
-                f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, or "
-                "serve.state in ops.yaml)"
+                f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, "
+                "OPS_STATE, or serve.state in ops.yaml)"
             ) from None
         # The pool logs each failed reconnect on two lines; ops says it once, in one line
         # naming the store (the loops' "database unavailable" warnings).
