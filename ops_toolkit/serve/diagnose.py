@@ -71,7 +71,7 @@ def summary_message(
 ) -> dict[str, Any]:
     """The thread reply: each diagnose step's status and the first lines of its output."""
     if document is None:
-        text = f":mag: Could not run the diagnose steps of `{escape(name)}`: {escape(error or '')}"
+        text = f":mag: Could not run the diagnose steps of `{escape(name)}`: {escape(error or '', lines=True)}"
         return {
             "text": truncate(text, 3000),
             "blocks": [
