@@ -529,6 +529,20 @@ def oncall_path(config: OpsConfig) -> str | None:
     return "alerts/oncall.yaml" if os.path.exists("alerts/oncall.yaml") else None
 
 
+PLACEHOLDER = "change-me"
+
+
+def refuse_placeholder(name: str, value: str) -> None:
+    """deploy/'s examples hold ``change-me`` values; one left in place is a secret everyone
+    who read the examples knows (a webhook token, or a signing secret that lets anyone
+    press the buttons)."""
+    if PLACEHOLDER in value.lower():
+        raise ConfigError(
+            f"{name} still holds the placeholder {PLACEHOLDER!r} from deploy/'s examples: "
+            "set the real value"
+        )
+
+
 def load_config(path: str | None) -> OpsConfig:
     """``path`` if given (it must exist), else ``ops.yaml`` when present, else defaults."""
     if path is None:

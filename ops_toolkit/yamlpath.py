@@ -53,6 +53,36 @@ def _checked(
     return constructor
 
 
+def _unique_keys(loader: SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    """A mapping whose own keys are unique: PyYAML keeps the last of two equal keys silently,
+    so a second ``objective:`` further down a file would win unseen. Keys brought in by a
+    ``<<`` merge may still be overridden, as YAML intends."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise DuplicateKey(key, seen[key], key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+class DuplicateKey(ConstructorError):
+    """A mapping names ``key`` twice; ``first`` is the 0-based line of the first one, for
+    readers whose YAML starts further down a file (a runbook's front matter)."""
+
+    def __init__(self, key: Any, first: int, mark: Any) -> None:
+        self.key = key
+        self.first = first
+        super().__init__(None, None, self.problem_at(1), mark)
+
+    def problem_at(self, offset: int) -> str:
+        return f"duplicate key {show(self.key)} (first given at line {self.first + offset})"
+
+
+SafeLoader.construct_mapping = _unique_keys
+
 for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date or time")):
     _tag = f"tag:yaml.org,2002:{_tag}"
     SafeLoader.add_constructor(_tag, _checked(_kind, SafeLoader.yaml_constructors[_tag]))

@@ -160,7 +160,7 @@ def _print_status(status: Any, reference: str) -> None:
     from rich.table import Table
 
     plan = status.plan
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)  # plan text is shown as written
     current = status.progress.stage or "not started"
     number = plan.index(status.progress.stage) + 1
     since = ""

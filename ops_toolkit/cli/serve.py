@@ -78,6 +78,10 @@ def serve_command(
             "OPS_WEBHOOK_TOKEN is not set: set it (Alertmanager sends it as a bearer token) or "
             "pass --insecure-no-auth for a local try"
         )
+    if token is not None:
+        from ops_toolkit.config import refuse_placeholder
+
+        refuse_placeholder("OPS_WEBHOOK_TOKEN", token)
     serve(_config(config_path, listen, state), token=token)
 
 

@@ -45,8 +45,10 @@ class TerminalUI:
         self.stream.flush()
 
     def step_finished(self, step: Step, status: str, message: str, duration: float) -> None:
+        from rich.markup import escape
+
         style = _STYLE.get(status, "")
-        note = f" · {message}" if message else ""
+        note = f" · {escape(message)}" if message else ""  # it may quote a regex: '[/]'
         self.console.print(
             f"[{style}]● {step.name}: {status}[/] [dim]({duration:.2f}s){note}[/]",
             highlight=False,

@@ -255,6 +255,7 @@ def _run_masked(
             on_start=ctx.on_start,
             kill_grace=ctx.kill_grace,
             interactive=ctx.options.interactive and ctx.interactive,
+            safe_cut=ctx.mask.safe_cut,  # the kept tail never starts inside a secret
         )
     finally:
         rest = live.flush()

@@ -174,8 +174,14 @@ def run_process(
     on_start: Callable[[int], None] = lambda pid: None,
     kill_grace: float = 5.0,
     interactive: bool = False,
+    safe_cut: Callable[[str, int], int] = lambda text, index: index,
 ) -> ProcessResult:
-    """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved)."""
+    """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
+
+    Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
+    past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
+    text afterwards and a secret's tail alone would not be recognised.
+    """
     started = time.monotonic()
     if interactive:
         return _run_attached(
@@ -235,7 +241,8 @@ def run_process(
                     stdout.append(text)
                 kept += len(text)
                 if kept > MAX_KEPT:
-                    output, stdout, kept = _trim(output), _trim(stdout), MAX_KEPT
+                    output, stdout = keep_tail(output, safe_cut), keep_tail(stdout, safe_cut)
+                    kept = len(output[0])
                 on_output(text)
             now = time.monotonic()
             if process.poll() is not None:
@@ -322,9 +329,12 @@ def _run_attached(
     )
 
 
-def _trim(parts: list[str]) -> list[str]:
+def keep_tail(
+    parts: list[str], safe_cut: Callable[[str, int], int], limit: int = MAX_KEPT
+) -> list[str]:
+    """The last ``limit`` characters of ``parts``, less any secret the cut would split."""
     text = "".join(parts)
-    return [text[-MAX_KEPT:]]
+    return [text[safe_cut(text, max(0, len(text) - limit)) :]]
 
 
 def _stop_leftovers(family: StepProcesses, pgid: int, grace: float) -> None:

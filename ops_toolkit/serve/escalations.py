@@ -26,6 +26,7 @@ from ops_toolkit.escalate.interact import ACTIONS, SILENCE_SECONDS
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.policy import EscalationPolicy, Page, Timeline
 from ops_toolkit.notify import actions as blocks
+from ops_toolkit.notify.message import plain
 from ops_toolkit.notify.model import Planned
 from ops_toolkit.serve.store import Store, Transaction, insert_outbox
 
@@ -297,7 +298,8 @@ class Escalations:
             planned.append(
                 Planned(key, tier.channel, action, message if action == "reply" else opening)
             )
-        summary = f"{escalation.name}: tier {page.tier + 1} of {len(policy.tiers)}"
+        # Alert text is untrusted: one line each, so a label cannot fake a "Runbook:" line.
+        summary = f"{plain(escalation.name)}: tier {page.tier + 1} of {len(policy.tiers)}"
         if tier.webhook:
             planned.append(
                 Planned(
@@ -329,9 +331,9 @@ class Escalations:
                         "subject": f"[ops] {summary} (nobody acknowledged yet)"
                         if page.step
                         else f"[ops] {summary}",
-                        "body": f"{escalation.name} is firing.\nLabels: "
-                        + ", ".join(f"{k}={v}" for k, v in sorted(escalation.labels.items()))
-                        + (f"\nRunbook: {escalation.runbook}" if escalation.runbook else "")
+                        "body": f"{plain(escalation.name)} is firing.\nLabels: "
+                        + ", ".join(plain(f"{k}={v}") for k, v in sorted(escalation.labels.items()))
+                        + (f"\nRunbook: {plain(escalation.runbook)}" if escalation.runbook else "")
                         + f"\nAcknowledge: /ops ack {escalation.ref}  or  ops escalation ack "
                         f"{escalation.ref}",
                     },

@@ -341,6 +341,14 @@ def test_slash_commands(tmp_path: Path, slack: SlackServer) -> None:
         assert server.command("reboot")[1]["text"] == (
             "unknown sub-command 'reboot'. Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
         )
+        # What the person typed is quoted back as inert text, never as a mention or markup.
+        assert server.command("*<!channel>*")[1]["text"] == (
+            "unknown sub-command '∗&lt;!channel&gt;∗'. "
+            "Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
+        )
+        assert server.command("oncall <!here>")[1]["text"] == (
+            "No schedule named '&lt;!here&gt;'. Schedules: primary, secondary"
+        )
         assert server.post(notification(alert(fingerprint="x")))[0] == 200
         eventually(lambda: len(pages(slack)) >= 1, timeout=30)
         status, body = server.command(f"ack {REF}")

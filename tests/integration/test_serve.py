@@ -443,6 +443,18 @@ def test_input_that_crashed_the_handler_is_a_400_naming_the_field(
             "error": "POST /alertmanager: body is not JSON this server accepts: nested too deep",
         },
     )
+    # A key twice: which one counts would be the JSON library's choice (attack 16).
+    doubled = json.dumps(notification()).replace(
+        '"status": "firing"', '"status": "firing", "status": "resolved"', 1
+    )
+    assert ops_server.post(doubled.encode()) == (
+        400,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: body is not JSON this server accepts: "
+            "duplicate key 'status'",
+        },
+    )
     utf16 = json.dumps(notification()).encode("utf-16")
     status, answer = ops_server.post(utf16)
     assert status == 400 and answer["error"].startswith("POST /alertmanager: body is not UTF-8: ")
