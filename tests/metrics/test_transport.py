@@ -111,8 +111,16 @@ def test_a_server_that_closes_without_answering_is_a_one_line_error() -> None:
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     def hang_up() -> None:
+        # the whole request is read first: closing with part of it unread would be a reset
         connection, _ = listener.accept()
-        connection.recv(65536)
+        request = connection.makefile("rb")
+        length = 0
+        while (line := request.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        request.read(length)
+        request.close()
         connection.close()
 
     thread = threading.Thread(target=hang_up, daemon=True)
