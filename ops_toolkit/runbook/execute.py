@@ -405,6 +405,7 @@ def _context(
     mask: Masker,
     run_id: str,
     on_start: Callable[[int], None] = lambda pid: None,
+    ready: Callable[[], None] = lambda: None,
 ) -> StepContext:
     opts = step_options(step, runbook.source)
     env = {**world.env, **variables, **params}
@@ -425,6 +426,7 @@ def _context(
         metrics=world.metrics,
         mask=mask,
         on_start=on_start,
+        ready=ready,
         background_log=str(
             world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
         ),
@@ -570,13 +572,33 @@ def _run_step(
     mask: Masker,
 ) -> str:
     state = record.steps[step.name]
+    on_disk = False
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
-        world.store.record_step(record, state)  # "starting" is on disk already
+        world.store.record_step(record, state)  # on disk with "starting" (ready), or after
+
+    def ready() -> None:
+        """The step's "starting" record (and "running", if written) on disk, and the last
+        step's audit line, synced meanwhile: so if ops or the host dies now, resume knows
+        the step may have run. Nothing of the step acts before this returns."""
+        nonlocal on_disk
+        if not on_disk:
+            world.store.sync(record)
+            world.audit.settle()
+            on_disk = True
 
     ctx = _context(
-        runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
+        runbook,
+        step,
+        params,
+        record.variables,
+        world,
+        options,
+        mask,
+        record.run_id,
+        on_start,
+        ready,
     )
     opts = ctx.options
     attempt: Attempt | None = None
@@ -597,10 +619,10 @@ def _run_step(
     state.started_at = world.clock()  # after any question: the duration is the step's own
     captured: dict[str, str] | None = None
     if attempt is None:
-        # On disk before the step can act: if ops dies now, resume knows it may have run.
+        # Written now, on disk before the step can act (``ready``, called by the step's kind
+        # once its shell is starting, or before ``run``).
         state.status, state.pgid = "starting", None
-        world.store.record_step(record, state, durable=True)
-        world.audit.settle()  # the last step's audit line, synced meanwhile, is on disk too
+        world.store.record_step(record, state)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
@@ -667,6 +689,8 @@ def _attempts(
     for number in range(1, attempts + 1):
         state.attempts = number
         world.ui.step_started(step, number, attempts)
+        if not kind.readies_itself:
+            ctx.ready()
         result = kind.run(step, ctx)
         if result.status not in FAILED:
             return result

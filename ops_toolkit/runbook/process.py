@@ -174,10 +174,19 @@ def run_process(
     on_start: Callable[[int], None] = lambda pid: None,
     kill_grace: float = 5.0,
     interactive: bool = False,
+    ready: Callable[[], None] = lambda: None,
+    gated: bool = False,
 ) -> ProcessResult:
-    """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved)."""
+    """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
+
+    ``ready`` is called before the process can act. ``gated``: ``argv`` holds until it reads
+    a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
+    the process starts up (after ``on_start``), then the line lets it go; otherwise
+    ``ready`` runs before it is started.
+    """
     started = time.monotonic()
     if interactive:
+        ready()
         return _run_attached(
             argv,
             env=env,
@@ -188,15 +197,29 @@ def run_process(
             started=started,
         )
     family = StepProcesses()
-    process = subprocess.Popen(
-        argv,
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    gate: int | None = None
+    if gated:
+        stdin, gate = os.pipe()
+    else:
+        ready()
+        stdin = subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        if gate is not None:
+            os.close(gate)
+        raise
+    finally:
+        if gate is not None:
+            os.close(stdin)
     family.main = process.pid
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
@@ -213,6 +236,10 @@ def run_process(
     deadline = started + timeout if timeout else None
     try:
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
+        if gate is not None:
+            ready()
+            held, gate = gate, None
+            _open_gate(held)
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05
@@ -261,6 +288,8 @@ def run_process(
         process.wait()
         raise
     finally:
+        if gate is not None:  # not let go: its shell reads the end of the pipe and exits
+            os.close(gate)
         selector.close()
         process.stdout.close()
         process.stderr.close()
@@ -320,6 +349,16 @@ def _run_attached(
         "(interactive step: output not recorded)\n",
         time.monotonic() - started,
     )
+
+
+def _open_gate(gate: int) -> None:
+    """Let a gated process go on."""
+    try:
+        os.write(gate, b"\n")
+    except BrokenPipeError:
+        pass  # it is gone already (killed): its exit status tells
+    finally:
+        os.close(gate)
 
 
 def _trim(parts: list[str]) -> list[str]:

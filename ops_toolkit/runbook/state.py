@@ -283,6 +283,9 @@ class StateStore:
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
         self.runs = self.directory / "runs"
+        # The journal of each run this store appends to, open from its first line until the
+        # run ends (or its claim is let go): three opens per step cost more than the lines.
+        self._journals: dict[str, int] = {}
 
     def save(self, record: RunRecord) -> None:
         """Write the whole run as a new snapshot, atomically and durably.
@@ -306,9 +309,10 @@ class StateStore:
                 os.close(handle)
             os.replace(temporary, target)
             temporary = None
-            if record.status == "running":
+            if record.status == "running":  # an open handle appends at the new end
                 os.close(os.open(journal, _JOURNAL_FLAGS | os.O_TRUNC, 0o600))
             else:
+                self.close(record.run_id)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(journal)
             _sync_directory(self.runs)
@@ -332,32 +336,63 @@ class StateStore:
         """Append ``step`` as it is now (and new ``variables``) to the run's journal.
 
         Every line is written before this returns, so it survives ops being killed (the
-        kernel holds it). ``durable`` also syncs it to disk, so it survives a power loss:
-        needed before a step starts (the record that it may run). Without it, a power loss
-        can lose the line, which is safe: a step whose outcome is lost reads as ``starting``
-        (unknown: resume asks), and a lost pgid belongs to a process that died with the host.
+        kernel holds it). ``durable`` (or a ``sync`` later) also puts it on disk, so it
+        survives a power loss: needed before a step can act (the record that it may run).
+        Without it, a power loss can lose the line, which is safe: a step whose outcome is
+        lost reads as ``starting`` (unknown: resume asks), and a lost pgid belongs to a
+        process that died with the host.
         """
-        path = self._journal(record.run_id)
         record.journal_seq += 1
         entry: dict[str, Any] = {"seq": record.journal_seq, "step": vars(step)}
         if variables:
             entry["variables"] = variables
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        handle = self._journal_handle(record.run_id)
         try:
-            handle = os.open(path, _JOURNAL_FLAGS, 0o600)
+            _write_all(handle, line)
         except OSError as exc:
-            raise RunbookError(f"{path}: cannot save the run state: {exc.strerror}") from None
+            raise self._journal_error(record.run_id, exc) from None
+        if durable:
+            self.sync(record)
+
+    def sync(self, record: RunRecord) -> None:
+        """Put the run's journal lines written so far on disk (the data and the size: all
+        an appended line needs)."""
         try:
+            os.fdatasync(self._journal_handle(record.run_id))
+        except OSError as exc:
+            raise self._journal_error(record.run_id, exc) from None
+
+    def close(self, run_id: str) -> None:
+        """Let go of the run's journal handle (it is opened again if a line follows)."""
+        handle = self._journals.pop(run_id, None)
+        if handle is not None:
+            os.close(handle)
+
+    def _journal_handle(self, run_id: str) -> int:
+        handle = self._journals.get(run_id)
+        if handle is not None:
+            return handle
+        try:
+            handle = os.open(self._journal(run_id), _JOURNAL_FLAGS, 0o600)
+        except OSError as exc:
+            raise self._journal_error(run_id, exc) from None
+        try:
+            # Only a writer killed mid-line leaves a torn line, and no other writer appends
+            # while this process holds the run (``claim``): checked once, at the open.
             size = os.fstat(handle).st_size
             if size and os.pread(handle, 1, size - 1) != b"\n":
                 _cut_torn_line(handle, size)  # a line cut short by a crash: never acknowledged
-            _write_all(handle, line)
-            if durable:
-                os.fdatasync(handle)  # the data and the size: all an appended line needs
         except OSError as exc:
-            raise RunbookError(f"{path}: cannot save the run state: {exc.strerror}") from None
-        finally:
             os.close(handle)
+            raise self._journal_error(run_id, exc) from None
+        self._journals[run_id] = handle
+        return handle
+
+    def _journal_error(self, run_id: str, exc: OSError) -> RunbookError:
+        return RunbookError(
+            f"{self._journal(run_id)}: cannot save the run state: {exc.strerror or exc}"
+        )
 
     def _make_runs(self) -> None:
         """``runs/``, created private (0700: run records hold step output), and never a
@@ -417,6 +452,7 @@ class StateStore:
             os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
             yield
         finally:
+            self.close(run_id)
             with contextlib.suppress(OSError):
                 os.unlink(path)
             os.close(handle)
