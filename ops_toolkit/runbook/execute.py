@@ -576,7 +576,7 @@ def _run_step(
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
-        world.store.record_step(record, state)  # on disk with "starting" (ready), or after
+        world.store.record_step(record, state)  # not synced: see StateStore.record_step
 
     def ready() -> None:
         """The step's "starting" record (and "running", if written) on disk, and the last
@@ -584,7 +584,7 @@ def _run_step(
         the step may have run. Nothing of the step acts before this returns."""
         nonlocal on_disk
         if not on_disk:
-            world.store.sync(record)
+            world.store.settle(record)
             world.audit.settle()
             on_disk = True
 
@@ -619,10 +619,10 @@ def _run_step(
     state.started_at = world.clock()  # after any question: the duration is the step's own
     captured: dict[str, str] | None = None
     if attempt is None:
-        # Written now, on disk before the step can act (``ready``, called by the step's kind
-        # once its shell is starting, or before ``run``).
+        # Written now and synced meanwhile; on disk before the step can act (``ready``,
+        # called by the step's kind while its shell starts up, or by ops before ``run``).
         state.status, state.pgid = "starting", None
-        world.store.record_step(record, state)
+        world.store.record_step(record, state, sync_later=True)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)

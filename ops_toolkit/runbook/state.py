@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.durable import PendingSync
 
 STEP_STATUSES = (
     "succeeded",
@@ -286,6 +287,7 @@ class StateStore:
         # The journal of each run this store appends to, open from its first line until the
         # run ends (or its claim is let go): three opens per step cost more than the lines.
         self._journals: dict[str, int] = {}
+        self._syncing: dict[str, PendingSync] = {}
 
     def save(self, record: RunRecord) -> None:
         """Write the whole run as a new snapshot, atomically and durably.
@@ -331,17 +333,20 @@ class StateStore:
         step: StepRecord,
         *,
         durable: bool = False,
+        sync_later: bool = False,
         variables: dict[str, str] | None = None,
     ) -> None:
         """Append ``step`` as it is now (and new ``variables``) to the run's journal.
 
         Every line is written before this returns, so it survives ops being killed (the
-        kernel holds it). ``durable`` (or a ``sync`` later) also puts it on disk, so it
-        survives a power loss: needed before a step can act (the record that it may run).
-        Without it, a power loss can lose the line, which is safe: a step whose outcome is
-        lost reads as ``starting`` (unknown: resume asks), and a lost pgid belongs to a
-        process that died with the host.
+        kernel holds it). ``durable`` also puts it on disk, so it survives a power loss:
+        needed before a step can act (the record that it may run); ``sync_later`` starts
+        that sync on a thread, and ``settle`` waits for it. Without either, a power loss can
+        lose the line, which is safe: a step whose outcome is lost reads as ``starting``
+        (unknown: resume asks), and a lost pgid belongs to a process that died with the host.
         """
+        if sync_later:
+            self.settle(record)  # one sync under way per run
         record.journal_seq += 1
         entry: dict[str, Any] = {"seq": record.journal_seq, "step": vars(step)}
         if variables:
@@ -350,21 +355,25 @@ class StateStore:
         handle = self._journal_handle(record.run_id)
         try:
             _write_all(handle, line)
+            if durable:
+                os.fdatasync(handle)  # the data and the size: all an appended line needs
         except OSError as exc:
             raise self._journal_error(record.run_id, exc) from None
-        if durable:
-            self.sync(record)
+        if sync_later:
+            self._syncing[record.run_id] = PendingSync(handle, close=False)
 
-    def sync(self, record: RunRecord) -> None:
-        """Put the run's journal lines written so far on disk (the data and the size: all
-        an appended line needs)."""
-        try:
-            os.fdatasync(self._journal_handle(record.run_id))
-        except OSError as exc:
-            raise self._journal_error(record.run_id, exc) from None
+    def settle(self, record: RunRecord) -> None:
+        """Wait until the line appended with ``sync_later`` is on disk."""
+        syncing = self._syncing.pop(record.run_id, None)
+        failure = syncing.wait() if syncing is not None else None
+        if failure is not None:
+            raise self._journal_error(record.run_id, failure) from None
 
     def close(self, run_id: str) -> None:
         """Let go of the run's journal handle (it is opened again if a line follows)."""
+        syncing = self._syncing.pop(run_id, None)
+        if syncing is not None:
+            syncing.wait()  # the sync uses the handle; its failure matters no more
         handle = self._journals.pop(run_id, None)
         if handle is not None:
             os.close(handle)

@@ -34,11 +34,14 @@ class CountingStore(StateStore):
         step: StepRecord,
         *,
         durable: bool = False,
+        sync_later: bool = False,
         variables: dict[str, str] | None = None,
     ) -> None:
         journal = self.runs / f"{record.run_id}.jsonl"
         before = journal.stat().st_size
-        super().record_step(record, step, durable=durable, variables=variables)
+        super().record_step(
+            record, step, durable=durable, sync_later=sync_later, variables=variables
+        )
         self.lines.append(journal.stat().st_size - before)
 
 
@@ -183,14 +186,19 @@ def test_a_steps_audit_line_is_on_disk_before_the_next_step_runs(tmp_path: Path)
             step: StepRecord,
             *,
             durable: bool = False,
+            sync_later: bool = False,
             variables: dict[str, str] | None = None,
         ) -> None:
-            super().record_step(record, step, durable=durable, variables=variables)
+            super().record_step(
+                record, step, durable=durable, sync_later=sync_later, variables=variables
+            )
             calls.append(f"{step.name} {step.status}")
 
-        def sync(self, record: RunRecord) -> None:
-            super().sync(record)
-            calls.append("state synced")
+        def settle(self, record: RunRecord) -> None:
+            syncing = record.run_id in self._syncing
+            super().settle(record)
+            if syncing:
+                calls.append("state synced")
 
     class NotingAudit(AuditLog):
         def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
