@@ -460,10 +460,11 @@ def _execute(
             {"plan": record.plan, "resumed": record.resumed},
         )
         audited = True
+        by_name = {s.name: s for s in runbook.steps}  # a scan per step grew with the runbook
         for name in record.plan:
             if record.steps[name].status in DONE:
                 continue
-            step = runbook.step(name)
+            step = by_name.get(name) or runbook.step(name)  # a name, or a Runme id
             assert step is not None
             status = _run_step(runbook, step, record, params, options, world, mask)
             if status in FAILED:
@@ -730,7 +731,8 @@ def _audit(
 def run_document(record: RunRecord) -> dict[str, Any]:
     """The ``--json`` document of a run."""
     steps = []
-    order = [*record.plan, *(n for n in record.steps if n not in record.plan)]
+    planned = set(record.plan)
+    order = [*record.plan, *(n for n in record.steps if n not in planned)]
     for name in order:
         step = record.steps[name]
         status, message = step.status, step.message
