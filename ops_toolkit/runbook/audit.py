@@ -42,10 +42,13 @@ class AuditLog:
         """
         self.settle()  # lines reach the disk in order
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-            handle = os.open(self.path, flags, 0o600)
+            try:
+                handle = os.open(self.path, flags, 0o600)
+            except FileNotFoundError:  # its directory, the first time
+                os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+                handle = os.open(self.path, flags, 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # appending through a link would write elsewhere
                 raise RunbookError(

@@ -69,6 +69,18 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _read(path: str) -> bytes:
+    """The whole of a small ``/proc`` file (os calls: a third of ``open()``'s cost)."""
+    handle = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = []
+        while chunk := os.read(handle, 65536):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(handle)
+
+
 def _own_children() -> set[int]:
     """The children of this process that a step can have given it: those of the thread
     that starts steps (this one) and those of the main thread, which the kernel gives the
@@ -79,8 +91,7 @@ def _own_children() -> set[int]:
     own = os.getpid()
     for task in {own, threading.get_native_id()}:
         try:
-            with open(f"/proc/{own}/task/{task}/children", "rb") as handle:
-                found.update(int(child) for child in handle.read().split())
+            found.update(int(child) for child in _read(f"/proc/{own}/task/{task}/children").split())
         except OSError:
             continue
     return found
