@@ -87,8 +87,28 @@ def check_all(
     runbooks = _runbooks(
         runbook_paths or (config.runbooks,), problems, counts, _credential_variables(config)
     )
-    problems += _references(files, runbooks, rule_files)
+    folder = rules_folder(config)
+    shipped = rule_files_in(folder)
+    home = os.path.dirname(config.source) if config.source else ""
+    problems += _references(files, runbooks, (*shipped, *rule_files), folder, home)
     return CheckReport(tuple(problems), counts)
+
+
+def rules_folder(config: Any) -> str:
+    """Where the project keeps its rule files: the routes file's folder (``alerts/``)."""
+    routes = routes_file(config)
+    return (os.path.dirname(routes) or ".") if routes else "alerts"
+
+
+def rule_files_in(folder: str) -> list[str]:
+    """The Prometheus rule files (``*.rules.yaml``) in ``folder``.
+
+    Not every alert comes from an SLO: a hand-written ``up == 0`` alert kept beside the
+    generated rules (``alerts/search-api.rules.yaml``) defines alerts runbooks claim too.
+    """
+    import glob
+
+    return sorted(glob.glob(os.path.join(glob.escape(folder), "*.rules.yaml")))
 
 
 DEFAULT_ROUTES = os.path.join("alerts", "routes.yaml")
@@ -191,10 +211,18 @@ def _runbooks(
 
 
 def _references(
-    files: Sequence[Any], runbooks: Sequence[Any], rule_files: Sequence[str]
+    files: Sequence[Any],
+    runbooks: Sequence[Any],
+    rule_files: Sequence[str],
+    folder: str,
+    home: str = "",
 ) -> list[Problem]:
+    """``home``: ops.yaml's folder. An SLO's ``runbook:`` is a path from the repository's
+    root (links are built from it), which is where ops.yaml usually is: it is found from the
+    working directory or from there."""
     from datetime import UTC, datetime
 
+    from ops_toolkit.config import under
     from ops_toolkit.slo.correction_rules import Horizon
     from ops_toolkit.slo.rules import generate
     from ops_toolkit.yamlpath import read_text
@@ -202,7 +230,8 @@ def _references(
     problems: list[Problem] = []
     for file in files:
         for slo in file.slos:
-            if slo.runbook and not os.path.isfile(slo.runbook.split("#", 1)[0]):
+            runbook = slo.runbook.split("#", 1)[0] if slo.runbook else ""
+            if runbook and not any(os.path.isfile(p) for p in (runbook, under(home, runbook))):
                 problems.append(
                     Problem(
                         "error",
@@ -232,7 +261,7 @@ def _references(
                         "warning",
                         "references",
                         f"{runbook.source}: claims alert {alert!r}, which neither the generated "
-                        "rules nor the --rules files define",
+                        f"rules nor the rule files in {folder}/ or --rules define",
                     )
                 )
     return problems

@@ -26,7 +26,8 @@
     alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
-Every key is optional; a missing file means all defaults.
+Every key is optional; a missing file means all defaults. Relative paths written here are
+taken from this file's folder (``load_config``); defaults stay in the working directory.
 """
 
 from __future__ import annotations
@@ -179,7 +180,28 @@ def _number(
     return float(child.value)
 
 
-def parse_config(text: str, source: str) -> OpsConfig:
+def under(base: str, path: str) -> str:
+    """``path`` as written in a file in folder ``base``: a relative path is taken from that
+    folder (as kubectl, docker compose and Prometheus take theirs), so ops.yaml means the
+    same files from any working directory. Absolute paths and ``base`` "" stay as they are."""
+    if not base or not path or os.path.isabs(path) or path.startswith("~"):
+        return path
+    return os.path.normpath(os.path.join(base, path))
+
+
+def _state_under(base: str, state: str) -> str:
+    """``serve.state`` from the file's folder: a path or ``sqlite:PATH``; URLs stay."""
+    if not state or "://" in state:
+        return state
+    if state.startswith("sqlite:"):
+        return "sqlite:" + under(base, state.removeprefix("sqlite:"))
+    return under(base, state)
+
+
+def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
+    """``text`` of the ops.yaml at ``source``; relative paths written in it are taken from
+    folder ``base`` (``load_config`` passes the file's folder). Defaults of keys left out
+    (``ops-state.db``, ``runbooks``, ``slos``) stay relative to the working directory."""
     documents = parse_documents(text, source)
     if not documents:
         return OpsConfig(source=source)
@@ -220,8 +242,8 @@ def parse_config(text: str, source: str) -> OpsConfig:
         serve = ServeSettings(
             host=host,
             port=port,
-            state=node.text("state", required=False) or serve.state,
-            messages=node.text("messages", required=False) or serve.messages,
+            state=_state_under(base, node.text("state", required=False) or "") or serve.state,
+            messages=under(base, node.text("messages", required=False) or "") or serve.messages,
             pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
             max_age=_number(node, "max_age", serve.max_age, duration=True),
             inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
@@ -230,12 +252,15 @@ def parse_config(text: str, source: str) -> OpsConfig:
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
-        slos: tuple[str, ...] = (slos_node.value,)
+        slos: tuple[str, ...] = (under(base, slos_node.value),)
     elif slos_node.value is None:
         slos = ("slos",)
     else:
-        slos = tuple(str(n.value) for n in slos_node.items())
-    metrics_source = _source(root.child("prometheus"))
+        slos = tuple(under(base, str(n.value)) for n in slos_node.items())
+    metrics_source = _source(root.child("prometheus"), base)
+    routes = root.text("routes", required=False)
+    oncall = root.text("oncall", required=False)
+    runbooks = root.text("runbooks", required=False)
     base_url = root.text("runbook_base_url", required=False)
     if base_url and not base_url.startswith(("http://", "https://")):
         raise root.child("runbook_base_url").error(f"expected an http(s) URL, got {base_url!r}")
@@ -246,9 +271,9 @@ def parse_config(text: str, source: str) -> OpsConfig:
         allow=_allow(root.child("slack")),
         policies=_policies(root.child("policies")),
         serve=serve,
-        routes=root.text("routes", required=False),
-        oncall=root.text("oncall", required=False),
-        runbooks=root.text("runbooks", required=False) or "runbooks",
+        routes=under(base, routes) if routes else None,
+        oncall=under(base, oncall) if oncall else None,
+        runbooks=under(base, runbooks) if runbooks else "runbooks",
         runbook_base_url=base_url,
         slos=slos,
         prometheus=metrics_source.url if metrics_source else None,
@@ -258,7 +283,7 @@ def parse_config(text: str, source: str) -> OpsConfig:
     )
 
 
-def _source(node: Node) -> SourceSettings | None:
+def _source(node: Node, base: str = "") -> SourceSettings | None:
     """``prometheus:``: a URL, or a mapping with the URL, headers and one kind of credentials."""
     place = f"{node.source}: {node.path}"
     if node.value is None or isinstance(node.value, str):
@@ -275,8 +300,10 @@ def _source(node: Node) -> SourceSettings | None:
         auth.mapping(("username", "password_env", "password_file"))
         username = auth.text("username")
         password_env, password_file = _one_of(auth, "password_env", "password_file")
+        password_file = under(base, password_file) if password_file else None
     token_env = _env_name(node, "bearer_token_env")
     token_file = node.text("bearer_token_file", required=False) or None
+    token_file = under(base, token_file) if token_file else None
     if token_env and token_file:
         raise node.error("give bearer_token_env or bearer_token_file, not both")
     if username is not None and (token_env or token_file):
@@ -502,6 +529,20 @@ def oncall_path(config: OpsConfig) -> str | None:
     return "alerts/oncall.yaml" if os.path.exists("alerts/oncall.yaml") else None
 
 
+PLACEHOLDER = "change-me"
+
+
+def refuse_placeholder(name: str, value: str) -> None:
+    """deploy/'s examples hold ``change-me`` values; one left in place is a secret everyone
+    who read the examples knows (a webhook token, or a signing secret that lets anyone
+    press the buttons)."""
+    if PLACEHOLDER in value.lower():
+        raise ConfigError(
+            f"{name} still holds the placeholder {PLACEHOLDER!r} from deploy/'s examples: "
+            "set the real value"
+        )
+
+
 def load_config(path: str | None) -> OpsConfig:
     """``path`` if given (it must exist), else ``ops.yaml`` when present, else defaults."""
     if path is None:
@@ -513,4 +554,24 @@ def load_config(path: str | None) -> OpsConfig:
             f"{path}: no such file; write one (README, 'ops.yaml'; deploy/kubernetes/configmap.yaml "
             "has a complete example) or leave out --config to run on the defaults"
         )
-    return parse_config(read_text(path), path)
+    base = os.path.dirname(path)
+    config = parse_config(read_text(path), path, base)
+    return _report_paths_under(config, base)
+
+
+def _report_paths_under(config: OpsConfig, base: str) -> OpsConfig:
+    """A report's ``slos:`` holds paths and ``service/slo`` selectors alike: an entry is
+    taken from the file's folder when a file or folder is there by that name."""
+    import dataclasses
+
+    if not base or not config.reports:
+        return config
+
+    def entry(value: str) -> str:
+        beside = under(base, value)
+        return beside if beside != value and os.path.exists(beside) else value
+
+    reports = tuple(
+        dataclasses.replace(r, slos=tuple(entry(s) for s in r.slos)) for r in config.reports
+    )
+    return dataclasses.replace(config, reports=reports)

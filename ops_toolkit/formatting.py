@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 NONE = "—"
+# Characters that reorder or hide text on screen (U+202E turns "exe.txt" into "txt.exe"):
+# never shown from untrusted text in chat, reports or terminals.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -72,6 +72,27 @@ class Masker:
         the regex, and most output holds no secret."""
         return any(form in text for form in self.forms)
 
+    def safe_cut(self, text: str, index: int) -> int:
+        """The first index at or after ``index`` where cutting ``text`` splits no secret form.
+
+        Output is cut to its tail before it is masked; cut inside a secret, the kept part
+        would begin with a fragment that no form matches, shown in clear. Only a window of
+        the longest form around ``index`` is searched.
+        """
+        moved = True
+        while moved and index < len(text):
+            moved = False
+            for form in self.forms:
+                found = text.find(form, max(0, index - len(form) + 1), index + len(form) - 1)
+                while 0 <= found < index:
+                    if found + len(form) > index:  # straddles the cut: cut after it
+                        index, moved = found + len(form), True
+                        break
+                    found = text.find(form, found + 1, index + len(form) - 1)
+                if moved:
+                    break
+        return min(index, len(text))
+
     def mapping(self, values: dict[str, str], secret_names: Iterable[str]) -> dict[str, str]:
         """``values`` with secret names shown as ``***`` and other values masked."""
         hidden = set(secret_names)

@@ -6,6 +6,7 @@ can say where it failed: ``slos/search.yaml: slos[1].objective: expected a numbe
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -51,6 +52,36 @@ def _checked(
 
     return constructor
 
+
+def _unique_keys(loader: SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    """A mapping whose own keys are unique: PyYAML keeps the last of two equal keys silently,
+    so a second ``objective:`` further down a file would win unseen. Keys brought in by a
+    ``<<`` merge may still be overridden, as YAML intends."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise DuplicateKey(key, seen[key], key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+class DuplicateKey(ConstructorError):
+    """A mapping names ``key`` twice; ``first`` is the 0-based line of the first one, for
+    readers whose YAML starts further down a file (a runbook's front matter)."""
+
+    def __init__(self, key: Any, first: int, mark: Any) -> None:
+        self.key = key
+        self.first = first
+        super().__init__(None, None, self.problem_at(1), mark)
+
+    def problem_at(self, offset: int) -> str:
+        return f"duplicate key {show(self.key)} (first given at line {self.first + offset})"
+
+
+SafeLoader.construct_mapping = _unique_keys
 
 for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date or time")):
     _tag = f"tag:yaml.org,2002:{_tag}"
@@ -213,3 +244,37 @@ def check_timezone(node: Node, name: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The 1-based line where the value at ``path`` (``slos[1]``, ``[2].spec.sli``) starts.
+
+    Models keep YAML paths, not lines; a message that sends a person to the file reads
+    better as ``file:line``. A leading ``[n]`` in a file of several documents picks the
+    document. None when the text or the path does not lead anywhere (never an error: the
+    line is a courtesy on top of the path).
+    """
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    parts = [(int(i) if i else None, key) for i, key in _PATH_PART.findall(path)]
+    if len(documents) > 1 and parts and parts[0][0] is not None:
+        index = parts.pop(0)[0]
+        assert index is not None
+        node: yaml.Node | None = documents[index] if index < len(documents) else None
+    else:
+        node = documents[0] if documents else None
+    for index, key in parts:
+        if isinstance(node, yaml.SequenceNode) and index is not None:
+            node = node.value[index] if index < len(node.value) else None
+        elif isinstance(node, yaml.MappingNode) and key:
+            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        else:
+            node = None
+        if node is None:
+            return None
+    return None if node is None else node.start_mark.line + 1

@@ -115,3 +115,34 @@ def test_a_streamed_secret_never_shows_however_the_output_is_cut(
 def test_a_secret_with_a_lone_surrogate_is_masked_not_a_crash() -> None:
     secret = "ab\ud800cd"
     assert Masker([secret])(f"x {secret} y") == "x *** y"
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "cut"),
+    [
+        ("xxxxSECRETyy", 6, 10),
+        ("xxxxSECRETyy", 4, 4),
+        ("xxxxSECRETyy", 10, 10),
+        ("SECRETSECRETz", 3, 6),
+        ("SECRETSECRETz", 8, 12),
+        ("xxSECRET", 5, 8),
+        ("no secret here", 5, 5),
+    ],
+    ids=[
+        "inside a secret: after it",
+        "at its start: kept whole",
+        "at its end: nothing split",
+        "two in a row, inside the first",
+        "two in a row, inside the second",
+        "inside a secret at the end",
+        "no secret: where asked",
+    ],
+)
+def test_a_safe_cut_never_splits_a_secret(text: str, index: int, cut: int) -> None:
+    assert Masker(["SECRET"]).safe_cut(text, index) == cut
+
+
+def test_a_safe_cut_also_steps_over_encoded_forms() -> None:
+    encoded = base64.b64encode(b"SECRET").decode()  # U0VDUkVU
+    text = f"abc{encoded}def"
+    assert Masker(["SECRET"]).safe_cut(text, 5) == 3 + len(encoded)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.cli.options import output_option, print_document, serve_state, state_option
 from ops_toolkit.errors import OpsError
 
 
@@ -25,7 +25,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
     from ops_toolkit.serve.store.backends import require_existing
 
     config = load_config(config_path)
-    path = state or config.serve.state
+    path = serve_state(state, config)
     require_existing(path)
     oncall_file = oncall_path(config)
     oncall = load_oncall(oncall_file) if oncall_file else OncallConfig()
@@ -33,9 +33,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
 
 
 def _options(func: Any) -> Any:
-    func = click.option(
-        "--state", type=click.Path(dir_okay=False), help="The store 'ops serve' uses."
-    )(func)
+    func = state_option(func)
     return click.option(
         "--config", "config_path", type=click.Path(dir_okay=False), help="ops.yaml."
     )(func)
@@ -55,15 +53,13 @@ def escalation() -> None:
 @escalation.command("list")
 @click.option("--all", "every", is_flag=True, help="Include resolved ones.")
 @_options
-@json_option
-def list_escalations(
-    every: bool, config_path: str | None, state: str | None, as_json: bool
-) -> None:
+@output_option("table", "json", "yaml")
+def list_escalations(every: bool, config_path: str | None, state: str | None, output: str) -> None:
     """Escalations, most recently changed first.
 
     \b
     Examples:
-      ops escalation list --json
+      ops escalation list -o json
     """
     _, escalations = _escalations(config_path, state)
     statuses = None if every else ("active", "acknowledged", "exhausted")
@@ -82,8 +78,8 @@ def list_escalations(
         }
         for e in escalations.listing(statuses)
     ]
-    if as_json:
-        print_json(rows)
+    if output != "table":
+        print_document(rows, output)
         return
     for row in rows:
         due = (

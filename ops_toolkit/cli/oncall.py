@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from ops_toolkit.cli.options import config_option, json_option, print_json
+from ops_toolkit.cli.options import (
+    config_option,
+    output_option,
+    print_document,
+    serve_state,
+    state_option,
+)
 from ops_toolkit.errors import ConfigError
 
 
@@ -21,14 +27,6 @@ def _oncall_option(func: Any) -> Any:
         "oncall_path",
         type=click.Path(dir_okay=False),
         help="On-call file (default: 'oncall:' in ops.yaml, else alerts/oncall.yaml).",
-    )(func)
-
-
-def _state_option(func: Any) -> Any:
-    return click.option(
-        "--state",
-        type=click.Path(dir_okay=False),
-        help="The store 'ops serve' uses, for overrides (default from ops.yaml).",
     )(func)
 
 
@@ -48,7 +46,7 @@ class Context:
                 "--oncall PATH"
             )
         self.oncall = load_oncall(path)
-        self.state = state or config.serve.state
+        self.state = serve_state(state, config)
 
     def store(self, create: bool = False) -> Any:
         from ops_toolkit.serve.overrides import OverrideStore
@@ -102,15 +100,15 @@ def oncall() -> None:
 @click.option("--at", "at", metavar="TIME", help="ISO time (schedule's zone without offset).")
 @_oncall_option
 @config_option
-@_state_option
-@json_option
+@state_option
+@output_option("table", "json", "yaml")
 def who(
     schedule: str | None,
     at: str | None,
     oncall_path: str | None,
     config_path: str | None,
     state: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Who is on call now (or --at TIME), per schedule, and until when.
 
@@ -138,7 +136,7 @@ def who(
                 "timezone": entry.timezone,
             }
         )
-        if not as_json:
+        if output == "table":
             user = (current.user if current else None) or "(nobody)"
             until = (
                 f" until {_local(current.end, entry.zone)}"
@@ -146,8 +144,8 @@ def who(
                 else ""
             )
             click.echo(f"{name}: {user}{until}")
-    if as_json:
-        print_json(rows)
+    if output != "table":
+        print_document(rows, output)
 
 
 @oncall.command("list")
@@ -156,8 +154,8 @@ def who(
 @click.option("--to", "end", metavar="TIME", help="End (default 14 days after the start).")
 @_oncall_option
 @config_option
-@_state_option
-@json_option
+@state_option
+@output_option("table", "json", "yaml")
 def list_shifts(
     schedule: str | None,
     start: str | None,
@@ -165,7 +163,7 @@ def list_shifts(
     oncall_path: str | None,
     config_path: str | None,
     state: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Who is on call when, shift by shift, so handoffs can be checked.
 
@@ -195,7 +193,7 @@ def list_shifts(
                 ],
             }
         )
-        if as_json:
+        if output != "table":
             continue
         click.echo(f"{name} ({entry.timezone})")
         for shift in shifts:
@@ -203,8 +201,8 @@ def list_shifts(
                 f"  {_local(shift.start, entry.zone)}  ->  {_local(shift.end, entry.zone)}  "
                 f"{shift.user or '(nobody)'}"
             )
-    if as_json:
-        print_json(document)
+    if output != "table":
+        print_document(document, output)
 
 
 @oncall.command("override")
@@ -215,7 +213,7 @@ def list_shifts(
 @click.option("--remove", type=int, metavar="ID", help="Remove the override with this id.")
 @_oncall_option
 @config_option
-@_state_option
+@state_option
 def override(
     schedule: str | None,
     user: str | None,

@@ -23,6 +23,41 @@ def json_option(func: F) -> F:
     )(func)
 
 
+STATE_ENV = "OPS_STATE"
+
+
+def state_option(func: F) -> F:
+    """``--state``: the store ``ops serve`` uses, for every command that opens it."""
+    return click.option(
+        "--state",
+        envvar="OPS_STATE",  # STATE_ENV; also for shell completion, which reads the parameter
+        type=click.Path(dir_okay=False),
+        metavar="PATH|URL",
+        help="The store 'ops serve' uses: a SQLite file (PATH or sqlite:PATH) or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (env OPS_STATE; default serve.state "
+        "in ops.yaml, else ops-state.db).",
+    )(func)
+
+
+def serve_state(state: str | None, config: OpsConfig) -> str:
+    """The store every command shares with ``ops serve``, chosen one way everywhere:
+    ``--state``, else ``$OPS_STATE``, else ``serve.state`` in ops.yaml (``ops-state.db``).
+
+    Read here rather than through click's ``envvar``, so that commands that open the store
+    only for some of their options (``ops slo report --post``) choose it the same way."""
+    import os
+
+    return state or os.environ.get(STATE_ENV) or config.serve.state
+
+
+def with_serve_state(config: OpsConfig, state: str | None) -> OpsConfig:
+    """``config`` whose ``serve.state`` is the store ``serve_state`` chooses."""
+    import dataclasses
+
+    chosen = serve_state(state, config)
+    return dataclasses.replace(config, serve=dataclasses.replace(config.serve, state=chosen))
+
+
 def runbooks_dir_option(func: F) -> F:
     return click.option(
         "--dir",

@@ -16,6 +16,8 @@ from ops_toolkit.cli.options import (
     print_document,
     prometheus_option,
     state_dir_option,
+    state_option,
+    with_serve_state,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +49,7 @@ def _common(func: Any) -> Any:
         type=click.Path(dir_okay=False),
         help="ops.yaml (Prometheus, state, runbook_base_url; default ./ops.yaml when present).",
     )(func)
+    func = state_option(func)  # where milestone messages are queued, as ops serve's
     func = click.option(
         "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
     )(func)
@@ -140,12 +143,14 @@ def _unknown_options(func: F) -> F:
     )(func)
 
 
-def _load(reference: str, directory: str, config_path: str | None) -> tuple[Any, Any, Any]:
+def _load(
+    reference: str, directory: str, config_path: str | None, state: str | None
+) -> tuple[Any, Any, Any]:
     from ops_toolkit.config import load_config
     from ops_toolkit.rollout.history import History
     from ops_toolkit.rollout.plan import load_plan
 
-    config = load_config(config_path)
+    config = with_serve_state(load_config(config_path), state)
     plan = load_plan(reference, directory)
     return config, plan, History(plan.history_path)
 
@@ -155,7 +160,7 @@ def _print_status(status: Any, reference: str) -> None:
     from rich.table import Table
 
     plan = status.plan
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)  # plan text is shown as written
     current = status.progress.stage or "not started"
     number = plan.index(status.progress.stage) + 1
     since = ""
@@ -189,6 +194,7 @@ def status_command(
     plan_ref: str,
     directory: str,
     config_path: str | None,
+    state: str | None,
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
@@ -204,7 +210,7 @@ def status_command(
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
 
-    config, plan, history = _load(plan_ref, directory, config_path)
+    config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(config, plan, prometheus_url, timeout)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
     if output != "table":
@@ -227,6 +233,7 @@ def advance_command(
     plan_ref: str,
     directory: str,
     config_path: str | None,
+    state: str | None,
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
@@ -252,7 +259,7 @@ def advance_command(
     from ops_toolkit.rollout.advance import advance
 
     machine = output != "table"
-    config, plan, history = _load(plan_ref, directory, config_path)
+    config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(
         config,
         plan,
@@ -307,6 +314,7 @@ def rollback_command(
     plan_ref: str,
     directory: str,
     config_path: str | None,
+    state: str | None,
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
@@ -323,7 +331,7 @@ def rollback_command(
     """
     from ops_toolkit.rollout.advance import SUCCEEDED, rollback
 
-    config, plan, history = _load(plan_ref, directory, config_path)
+    config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(
         config,
         plan,
@@ -353,6 +361,7 @@ def report_command(
     plan_ref: str,
     directory: str,
     config_path: str | None,
+    state: str | None,
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
@@ -368,7 +377,7 @@ def report_command(
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.report import markdown, render_html, summarise
 
-    config, plan, history = _load(plan_ref, directory, config_path)
+    config, plan, history = _load(plan_ref, directory, config_path, state)
     events = history.read()
     summary = summarise(plan, events)
     if output in ("json", "yaml"):

@@ -74,8 +74,8 @@ def list_command(directory: str, strict: bool, output: str) -> None:
 @runbook.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@json_option
-def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
     """Check runbooks for errors and hazards (default: runbooks/).
 
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
@@ -91,8 +91,8 @@ def lint_command(paths: tuple[str, ...], strict: bool, as_json: bool) -> None:
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings
-    if as_json:
-        print_json([f.as_dict() for f in findings])
+    if output != "table":
+        print_document([f.as_dict() for f in findings], output)
     else:
         for finding in findings:
             click.echo(str(finding))

@@ -11,7 +11,13 @@ from typing import Any
 import click
 
 from ops_toolkit.cli import complete
-from ops_toolkit.cli.options import config_option, output_option, print_document
+from ops_toolkit.cli.options import (
+    config_option,
+    output_option,
+    print_document,
+    state_option,
+    with_serve_state,
+)
 from ops_toolkit.errors import ConfigError
 
 
@@ -26,9 +32,7 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--listen") from None
         serve = dataclasses.replace(serve, host=host, port=port)
-    if state:
-        serve = dataclasses.replace(serve, state=state)
-    return dataclasses.replace(config, serve=serve)
+    return with_serve_state(dataclasses.replace(config, serve=serve), state)
 
 
 def _existing_store(config_path: str | None, state: str | None) -> Any:
@@ -41,23 +45,12 @@ def _existing_store(config_path: str | None, state: str | None) -> Any:
     return Store(path)
 
 
-def _state_option(func: Any) -> Any:
-    return click.option(
-        "--state",
-        envvar="OPS_STATE",
-        type=click.Path(dir_okay=False),
-        metavar="PATH|URL",
-        help="The store: a SQLite file (PATH or sqlite:PATH) or postgresql://USER:PASSWORD"
-        "@HOST:PORT/DATABASE (env OPS_STATE; default from ops.yaml, else ops-state.db).",
-    )(func)
-
-
 @click.command("serve")
 @config_option
 @click.option(
     "--listen", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:9095)."
 )
-@_state_option
+@state_option
 @click.option(
     "--insecure-no-auth",
     is_flag=True,
@@ -85,6 +78,10 @@ def serve_command(
             "OPS_WEBHOOK_TOKEN is not set: set it (Alertmanager sends it as a bearer token) or "
             "pass --insecure-no-auth for a local try"
         )
+    if token is not None:
+        from ops_toolkit.config import refuse_placeholder
+
+        refuse_placeholder("OPS_WEBHOOK_TOKEN", token)
     serve(_config(config_path, listen, state), token=token)
 
 
@@ -101,7 +98,7 @@ def outbox() -> None:
 
 @outbox.command("list")
 @config_option
-@_state_option
+@state_option
 @click.option(
     "--status",
     type=click.Choice(["pending", "sending", "sent", "dead", "all"]),
@@ -243,7 +240,7 @@ def _list_dead_payloads(store: Any, output: str) -> None:
     "--inbox", is_flag=True, help="Re-queue dead webhook payloads (ids from 'list --inbox')."
 )
 @config_option
-@_state_option
+@state_option
 def outbox_retry(
     ids: tuple[int, ...], every: bool, inbox: bool, config_path: str | None, state: str | None
 ) -> None:

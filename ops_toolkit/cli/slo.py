@@ -18,6 +18,8 @@ from ops_toolkit.cli.options import (
     print_document,
     print_json,
     prometheus_option,
+    state_option,
+    with_serve_state,
 )
 from ops_toolkit.errors import ConfigError
 
@@ -130,7 +132,9 @@ def validate_command(
         slos = [s for f in files for s in f.slos]
         # ./ops.yaml's headers and credentials, when it names the same server
         settings = metrics_settings(prometheus_url, load_config(None))
-        findings = check_live(slos, _source(settings, timeout), _parse_at(at))
+        source = _source(settings, timeout)
+        findings = check_live(slos, source, _parse_at(at))
+        findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
         print_document(
@@ -150,6 +154,22 @@ def validate_command(
     checked = " and against live data" if prometheus_url else ""
     if output == "table":
         click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
+
+
+def _retention_findings(files: Any, source: Any) -> list[Any]:
+    """Warnings for SLOs longer than the server's retention, each at its file:line."""
+    from ops_toolkit.slo.live import check_retention
+    from ops_toolkit.yamlpath import line_of, read_text
+
+    lines = {}
+    for file in files:
+        text = read_text(file.source)
+        for slo in file.slos:
+            line = line_of(text, slo.path)
+            if line is not None:
+                lines[slo.place] = line
+    slos = [s for f in files for s in f.slos]
+    return check_retention(slos, source.retention(), source.shown_url, lines)
 
 
 @slo.command("report")
@@ -183,6 +203,7 @@ def validate_command(
     type=click.Path(dir_okay=False),
     help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
 )
+@state_option
 @click.option(
     "--use-rules/--no-use-rules",
     default=None,
@@ -211,6 +232,7 @@ def report_command(
     name: str | None,
     force: bool,
     config_path: str | None,
+    state: str | None,
     explain: bool,
 ) -> None:
     """Error budgets and burn rates of the SLOs in PATHS (default slos/), worst first.
@@ -231,7 +253,8 @@ def report_command(
     from ops_toolkit.slo.evaluate import RECORDED, evaluate_auto
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
-    config = load_config(config_path)
+    # --post and --once go through ops serve's store (--state, OPS_STATE, serve.state)
+    config = with_serve_state(load_config(config_path), state)
     prometheus: Any = metrics_settings(prometheus_url, config)  # or the files' data source
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")

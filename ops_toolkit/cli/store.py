@@ -13,7 +13,8 @@ def store() -> None:
 
     \b
     Examples:
-      ops store migrate --from sqlite:ops-state.db --to "$OPS_STATE"
+      export OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops
+      ops store migrate --from sqlite:ops-state.db
     """
 
 
@@ -29,8 +30,10 @@ def store() -> None:
     "--to",
     "target",
     required=True,
+    envvar="OPS_STATE",
     metavar="postgresql://...",
-    help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB.",
+    help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB "
+    "(default: $OPS_STATE, which keeps the password out of the command line).",
 )
 @json_option
 def migrate_command(source: str, target: str, as_json: bool) -> None:
@@ -40,11 +43,14 @@ def migrate_command(source: str, target: str, as_json: bool) -> None:
     the replicas on the PostgreSQL database after. The target must be empty: a finished
     migration is not run twice, and an interrupted one left nothing behind.
 
+    A password given in --to is in the command line, which every local user can read
+    (ps, /proc): leave --to out and set OPS_STATE instead.
+
     \b
     Examples:
       export OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops
-      ops store migrate --from sqlite:ops-state.db --to "$OPS_STATE"
-      ops store migrate --from ops-state.db --to "$OPS_STATE" --json
+      ops store migrate --from sqlite:ops-state.db
+      ops store migrate --from ops-state.db --json
     """
     from ops_toolkit.serve.migrate import migrate_store
 

@@ -17,6 +17,7 @@ import sys
 import time
 
 from ops_toolkit.demo.data import backfill, worked_example
+from ops_toolkit.demo.search_api import SearchApiStandIn
 from ops_toolkit.demo.servers import (
     AlertmanagerServer,
     PrometheusServer,
@@ -24,7 +25,6 @@ from ops_toolkit.demo.servers import (
     require_binary,
     wait_ready,
 )
-from ops_toolkit.runbook.catalog import load_runbook
 
 WORKDIR = ".ops-demo"
 
@@ -134,13 +134,16 @@ def escalate(prometheus_url: str) -> None:
     token = secrets.token_hex(16)
     port = free_port()
     messages = f"{WORKDIR}/messages.jsonl"
+    oncall = os.path.basename(demo_oncall())
     with open(f"{WORKDIR}/ops.yaml", "w", encoding="utf-8") as handle:
+        # relative paths in ops.yaml are taken from its folder, .ops-demo/
         handle.write(
-            f"serve:\n  state: {WORKDIR}/state.db\n  messages: {messages}\n  pace_seconds: 0.2\n"
-            f"routes: alerts/routes.yaml\nrunbooks: runbooks\nslos: [slos]\n"
+            f"serve:\n  state: state.db\n  messages: {os.path.basename(messages)}\n"
+            "  pace_seconds: 0.2\n"
+            f"routes: ../alerts/routes.yaml\nrunbooks: ../runbooks\nslos: [../slos]\n"
             f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
-            f"oncall: {demo_oncall()}\n"
+            f"oncall: {oncall}\n"
         )
     signing_secret = secrets.token_hex(16)
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": token, "SLACK_SIGNING_SECRET": signing_secret}
@@ -254,8 +257,12 @@ def main() -> None:
 
     banner("A local Prometheus with the worked example's last 30 days")
     server = start_prometheus()
+    search_api = SearchApiStandIn().start()
     os.environ["OPS_PROMETHEUS_URL"] = server.url
     os.environ["OPS_STATE_DIR"] = f"{WORKDIR}/state"
+    # the runbooks' params, from the environment as a person would set them
+    os.environ["SEARCH_API_URL"] = search_api.url
+    os.environ["DEPLOY"] = "local"
     try:
         banner("SLOs: validate, then the error-budget report from Prometheus")
         ops("slo", "validate")
@@ -277,17 +284,18 @@ def main() -> None:
         ):
             print(f"\n$ promtool {shlex.join(command)}", flush=True)
             subprocess.run(["promtool", *command], check=True)
-        banner("An alert fired: run the runbook's metric diagnose steps, unattended")
-        runbook = load_runbook("search-errors", "runbooks")
-        steps = [s.name for s in runbook.steps if "diagnose" in s.tags and s.kind == "promql"]
-        print("(the demo runs the metric checks; cluster steps run only with DEPLOY=kubernetes)")
+        banner("An alert fired: run the runbook's diagnose steps, unattended")
+        print(
+            f"(the search service's health endpoint is a stand-in at {search_api.url}; "
+            "DEPLOY=local skips the cluster steps, which run where DEPLOY=kubernetes)"
+        )
         report = f"{WORKDIR}/search-errors-run.md"
-        selection = [arg for name in steps for arg in ("--step", name)]
         ops(
             "runbook",
             "run",
             "search-errors",
-            *selection,
+            "--tag",
+            "diagnose",
             "--non-interactive",
             "--report",
             report,
@@ -331,6 +339,7 @@ def main() -> None:
         print(f"chart: {WORKDIR}/burndown.png, page: {WORKDIR}/report.html (self-contained)")
         rollout()
     finally:
+        search_api.stop()
         server.stop()
 
 

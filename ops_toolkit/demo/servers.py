@@ -87,9 +87,13 @@ class PrometheusServer(LocalServer):
         rule_files: Sequence[str] = (),
         evaluation_interval: str = "1m",
         port: int | None = None,
+        retention: str = "3650d",
     ) -> None:
+        """``retention``: ``--storage.tsdb.retention.time``; long by default, so backfilled
+        history stays whatever its age."""
         self.workdir = workdir
         self.tsdb_dir = tsdb_dir
+        self.retention = retention
         self.rule_files = list(rule_files)
         self.evaluation_interval = evaluation_interval
         self.port = port or free_port()
@@ -110,7 +114,7 @@ class PrometheusServer(LocalServer):
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.tsdb_dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
-                "--storage.tsdb.retention.time=3650d",
+                f"--storage.tsdb.retention.time={self.retention}",
                 "--web.enable-lifecycle",
             ],
             "prometheus",

@@ -12,13 +12,13 @@ commands as form fields (``command``, ``text``, ``user_id``, ``response_url``, .
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ops_toolkit import strictjson
 from ops_toolkit.errors import PayloadError, SignatureError
 
 WINDOW_SECONDS = 300
@@ -110,7 +110,12 @@ def _form(body: bytes, place: str) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError(f"{place}: body is not UTF-8") from None
-    return dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
+    fields: dict[str, str] = {}
+    for key, value in urllib.parse.parse_qsl(text, keep_blank_values=True):
+        if key in fields:  # which one counts would be the reader's choice: refuse both
+            raise PayloadError(f"{place}: form field {key!r} given twice")
+        fields[key] = value
+    return fields
 
 
 def _field(data: Mapping[str, Any], key: str, place: str, path: str) -> str:
@@ -126,7 +131,11 @@ def parse_interaction(body: bytes) -> Interaction:
     if "payload" not in form:
         raise PayloadError(f"{INTERACTIONS}: payload: is required (form field)")
     try:
-        data = json.loads(form["payload"])
+        data = strictjson.loads(form["payload"])
+    except strictjson.DuplicateKeyError as exc:
+        raise PayloadError(f"{INTERACTIONS}: payload: {exc}") from None
+    except RecursionError:
+        raise PayloadError(f"{INTERACTIONS}: payload: nested too deep") from None
     except ValueError as exc:
         raise PayloadError(f"{INTERACTIONS}: payload: not JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -117,6 +117,34 @@ class PrometheusSource:
                 raise
             raise MetricsError(self._redact(str(exc))) from None
 
+    def retention(self) -> str | None:
+        """The server's TSDB retention as it states it (``15d``, ``30d or 10GiB``), from
+        ``/api/v1/status/runtimeinfo``; None when it does not say (VictoriaMetrics, Thanos
+        and Mimir answer 404 or have no such field): the check it feeds then does not apply.
+        A server that cannot be reached is a ``MetricsError`` like any query."""
+        import json
+
+        import requests
+
+        try:
+            response = self._session.get(
+                f"{self.url}/api/v1/status/runtimeinfo", timeout=self._time_left()
+            )
+        except requests.Timeout:
+            raise MetricsError(self._too_slow()) from None
+        except requests.RequestException as exc:
+            raise MetricsError(
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
+            ) from None
+        if response.status_code != 200:
+            return None
+        try:
+            data = json.loads(response.content).get("data")
+        except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+            return None
+        value = data.get("storageRetention") if isinstance(data, dict) else None
+        return value if isinstance(value, str) and value else None
+
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***").replace(ascii(secret)[1:-1], "***")

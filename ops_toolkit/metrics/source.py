@@ -84,6 +84,14 @@ def resolve_headers(
         token = _secret(
             place, "", settings.bearer_token_env, settings.bearer_token_file, environ, read
         )
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+            # It goes into a header as is: a line break would add headers of its own, and
+            # the HTTP library's refusal quotes the whole value (the token) back.
+            where = settings.bearer_token_env or settings.bearer_token_file
+            raise ConfigError(
+                f"{place}.{_key('', 'env' if settings.bearer_token_env else 'file')}: the "
+                f"token in {where} holds a space, line break or control character"
+            )
         headers["Authorization"] = f"Bearer {token}"
     return headers
 

@@ -15,6 +15,7 @@ from ops_toolkit.notify.message import MAX_BLOCKS, MAX_SECTION, escape, truncate
 
 ACTION_BLOCK_ID = "ops_escalation"
 STATUS_BLOCK_ID = "ops_status"
+ACK_BLOCK_ID = "ops_acknowledged"
 BUTTONS = (
     ("ack", "Acknowledge", "primary"),
     ("escalate", "Escalate now", None),
@@ -26,10 +27,13 @@ BUTTONS = (
 )
 
 
-def action_block(ref: str, *, silenced: bool = False) -> dict[str, Any]:
-    """The buttons; while a silence is on, one Unsilence replaces the three Silence ones."""
+def action_block(ref: str, *, silenced: bool = False, acknowledged: bool = False) -> dict[str, Any]:
+    """The buttons; while a silence is on, one Unsilence replaces the three Silence ones;
+    once acknowledged, Acknowledge is gone (``with_status`` says who acknowledged)."""
     elements: list[dict[str, Any]] = []
     for action_id, label, style in BUTTONS:
+        if acknowledged and action_id == "ack":
+            continue
         if silenced and action_id.startswith("silence"):
             if action_id == "silence_1h":
                 elements.append(_button("unsilence", "Unsilence", ref, None))
@@ -51,16 +55,27 @@ def _button(action_id: str, label: str, ref: str, style: str | None) -> dict[str
 
 
 def with_status(
-    message: dict[str, Any], ref: str, line: str | None, *, silenced: bool = False
+    message: dict[str, Any],
+    ref: str,
+    line: str | None,
+    *,
+    silenced: bool = False,
+    acknowledged: str | None = None,
 ) -> dict[str, Any]:
-    """The opening message with its status line (who did what) and the escalation buttons."""
+    """The opening message with its status line (who did what) and the escalation buttons.
+
+    ``acknowledged`` (``Acknowledged by <@U1> at 10:02 UTC``) takes the Acknowledge button's
+    place, and stays while later actions (a silence, a resolve) change the status line: a
+    button that can no longer do anything read as if nobody had acknowledged."""
     updated = copy.deepcopy(message)
     kept = [
         b
         for b in updated.get("blocks", [])
-        if b.get("block_id") not in (ACTION_BLOCK_ID, STATUS_BLOCK_ID)
+        if b.get("block_id") not in (ACTION_BLOCK_ID, STATUS_BLOCK_ID, ACK_BLOCK_ID)
     ]
-    extra = [action_block(ref, silenced=silenced)]
+    extra = [action_block(ref, silenced=silenced, acknowledged=acknowledged is not None)]
+    if acknowledged and line != acknowledged:  # else the status line says it already
+        extra.insert(0, _context(ACK_BLOCK_ID, acknowledged))
     if line:
         status = {
             "type": "context",
@@ -70,6 +85,14 @@ def with_status(
         extra.insert(0, status)
     updated["blocks"] = kept[: MAX_BLOCKS - len(extra)] + extra
     return updated
+
+
+def _context(block_id: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "block_id": block_id,
+        "elements": [{"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}],
+    }
 
 
 def page_text(

@@ -287,6 +287,7 @@ def _run_masked(
             interactive=ctx.options.interactive and ctx.interactive,
             ready=ctx.ready,
             gated=gated,
+            safe_cut=ctx.mask.safe_cut,  # the kept tail never starts inside a secret
         )
     finally:
         rest = live.flush()

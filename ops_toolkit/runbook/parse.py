@@ -10,18 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from ops_toolkit import strictjson
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
+from ops_toolkit.yamlpath import DuplicateKey, expanded_size
 from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
-from ops_toolkit.yamlpath import expanded_size
 
 MAX_BYTES = 1024 * 1024
 # YAML aliases share one value among many places: 8 levels of 10 aliases make 10^8 values
@@ -146,6 +148,8 @@ def _load_yaml(raw: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, DuplicateKey):
+            problem = exc.problem_at(2)  # the front matter starts on the file's line 2
         raise RunbookError.at(source, line, f"front matter is not valid YAML: {problem}") from None
 
 
@@ -162,6 +166,15 @@ def _load_toml(raw: str, source: str) -> Any:
     except RecursionError:  # tomllib recurses once per nested array or table
         raise RunbookError.at(
             source, 2, "front matter is not valid TOML: nested too deeply"
+        ) from None
+    except ValueError:  # an integer over Python's digit limit (tomllib uses int())
+        digits = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", raw)
+        line = raw[: digits.start()].count("\n") + 2 if digits else 2
+        raise RunbookError.at(
+            source,
+            line,
+            "front matter is not valid TOML: an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits",
         ) from None
 
 
@@ -416,7 +429,9 @@ def _is_closed(token: Any, lines: list[str]) -> bool:
 
 def _attributes(raw: str, source: str, line: int) -> dict[str, str]:
     try:
-        loaded = json.loads(raw)
+        loaded = strictjson.loads(raw)
+    except strictjson.DuplicateKeyError as exc:
+        raise RunbookError.at(source, line, f"step attributes name {exc.key!r} twice") from None
     except json.JSONDecodeError as exc:
         old = _old_style_attributes(raw)
         if old is not None:

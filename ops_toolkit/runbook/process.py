@@ -204,6 +204,7 @@ def run_process(
     interactive: bool = False,
     ready: Callable[[], None] = lambda: None,
     gated: bool = False,
+    safe_cut: Callable[[str, int], int] = lambda text, index: index,
 ) -> ProcessResult:
     """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
 
@@ -211,6 +212,10 @@ def run_process(
     a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
     the process starts up (after ``on_start``), then the line lets it go; otherwise
     ``ready`` runs before it is started.
+
+    Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
+    past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
+    text afterwards and a secret's tail alone would not be recognised.
     """
     started = time.monotonic()
     if interactive:
@@ -290,7 +295,8 @@ def run_process(
                     stdout.append(text)
                 kept += len(text)
                 if kept > MAX_KEPT:
-                    output, stdout, kept = _trim(output), _trim(stdout), MAX_KEPT
+                    output, stdout = keep_tail(output, safe_cut), keep_tail(stdout, safe_cut)
+                    kept = len(output[0])
                 on_output(text)
             now = time.monotonic()
             if process.poll() is not None:
@@ -389,9 +395,12 @@ def _open_gate(gate: int) -> None:
         os.close(gate)
 
 
-def _trim(parts: list[str]) -> list[str]:
+def keep_tail(
+    parts: list[str], safe_cut: Callable[[str, int], int], limit: int = MAX_KEPT
+) -> list[str]:
+    """The last ``limit`` characters of ``parts``, less any secret the cut would split."""
     text = "".join(parts)
-    return [text[-MAX_KEPT:]]
+    return [text[safe_cut(text, max(0, len(text) - limit)) :]]
 
 
 def _stop_leftovers(family: StepProcesses, pgid: int, grace: float) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.errors import OpsError
 from ops_toolkit.metrics.model import MetricsSource
-from ops_toolkit.notify.message import escape, truncate
+from ops_toolkit.notify.message import code_block, escape, truncate
 from ops_toolkit.notify.model import Planned
 from ops_toolkit.runbook.model import Param, Runbook, Step
 from ops_toolkit.serve.store import Store
@@ -99,7 +99,7 @@ def summary_message(
         if step["message"]:
             text += f": {escape(step['message'])}"
         if shown:
-            text += f"\n```{escape(truncate(shown, 2500))}```"
+            text += f"\n{code_block(truncate(shown, 2500))}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}})
     return {"text": truncate(header, 3000), "blocks": blocks[:50]}
 

@@ -26,6 +26,7 @@ from ops_toolkit.escalate.interact import ACTIONS, SILENCE_SECONDS
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.policy import EscalationPolicy, Page, Timeline
 from ops_toolkit.notify import actions as blocks
+from ops_toolkit.notify.message import plain
 from ops_toolkit.notify.model import Planned
 from ops_toolkit.serve.store import Store, Transaction, insert_outbox
 
@@ -297,7 +298,8 @@ class Escalations:
             planned.append(
                 Planned(key, tier.channel, action, message if action == "reply" else opening)
             )
-        summary = f"{escalation.name}: tier {page.tier + 1} of {len(policy.tiers)}"
+        # Alert text is untrusted: one line each, so a label cannot fake a "Runbook:" line.
+        summary = f"{plain(escalation.name)}: tier {page.tier + 1} of {len(policy.tiers)}"
         if tier.webhook:
             planned.append(
                 Planned(
@@ -329,9 +331,9 @@ class Escalations:
                         "subject": f"[ops] {summary} (nobody acknowledged yet)"
                         if page.step
                         else f"[ops] {summary}",
-                        "body": f"{escalation.name} is firing.\nLabels: "
-                        + ", ".join(f"{k}={v}" for k, v in sorted(escalation.labels.items()))
-                        + (f"\nRunbook: {escalation.runbook}" if escalation.runbook else "")
+                        "body": f"{plain(escalation.name)} is firing.\nLabels: "
+                        + ", ".join(plain(f"{k}={v}") for k, v in sorted(escalation.labels.items()))
+                        + (f"\nRunbook: {plain(escalation.runbook)}" if escalation.runbook else "")
                         + f"\nAcknowledge: /ops ack {escalation.ref}  or  ops escalation ack "
                         f"{escalation.ref}",
                     },
@@ -433,16 +435,37 @@ class Escalations:
             return self._unchanged(escalation, actor, action, now, unchanged)
         done = {"ack": "Acknowledged", "resolve": "Resolved", "escalate": "Escalated"}[action]
         status_line = f"{done} by {who} at {_when(now)}"
+        acknowledged = status_line if action == "ack" else self._acknowledged(escalation)
+        messages = self._status_messages(escalation, status_line, acknowledged)
         with self.store.transaction() as db:
             if not self._save(db, escalation, new, last_action=status_line):
                 return None
             self._log(escalation.id, actor, action, "done", now, db)
-            insert_outbox(db, self._status_messages(escalation, status_line), now)
+            insert_outbox(db, messages, now)
         return Outcome(True, status_line)
 
-    def _status_messages(self, escalation: Escalation, line: str) -> list[Planned]:
+    def _acknowledged(self, escalation: Escalation) -> str | None:
+        """``Acknowledged by <@U1> at 10:02 UTC`` once it is, for the opening message."""
+        user = escalation.timeline.acknowledged_by
+        if not user:
+            return None
+        at = self.store.execute(
+            "SELECT MIN(at) FROM escalation_log WHERE escalation_id = ? AND action = 'ack' "
+            "AND outcome = 'done'",
+            (escalation.id,),
+        ).scalar()
+        when = float(at) if at is not None else escalation.timeline.changed_at
+        return f"Acknowledged by {_who(user)} at {_when(when)}"
+
+    def _status_messages(
+        self, escalation: Escalation, line: str, acknowledged: str | None = None
+    ) -> list[Planned]:
         updated = blocks.with_status(
-            escalation.message, escalation.ref, line, silenced=escalation.silence_id is not None
+            escalation.message,
+            escalation.ref,
+            line,
+            silenced=escalation.silence_id is not None,
+            acknowledged=acknowledged,
         )
         reply = blocks.page_message(line, None)
         return [
@@ -567,6 +590,7 @@ class Escalations:
         now: float,
     ) -> None:
         """Record a job's result, the silence it made or removed, and its messages, at once."""
+        acknowledged = self._acknowledged(escalation)
         with self.store.transaction() as db:
             db.execute("UPDATE jobs SET status = 'done', result = ? WHERE id = ?", (line, job_id))
             if silence is not None:
@@ -576,7 +600,9 @@ class Escalations:
                     (*silence, line, escalation.id),
                 )
                 escalation = replace(escalation, silence_id=silence[0])
-            messages = self._status_messages(escalation, line) if silence is not None else []
+            messages = (
+                self._status_messages(escalation, line, acknowledged) if silence is not None else []
+            )
             insert_outbox(db, [*messages, *extra], now)
 
     def finish_job_alone(self, job_id: int, planned: Sequence[Planned], now: float) -> None:

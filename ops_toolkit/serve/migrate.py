@@ -22,6 +22,7 @@ Refusals, each one line:
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,10 @@ def migrate_store(source: str, target: str) -> Migrated:
     try:
         from_db = open_database(f"sqlite:{path}")
         try:
-            migrate(from_db)  # an older store is brought to this release's schema first
+            try:
+                migrate(from_db)  # an older store is brought to this release's schema first
+            except sqlite3.Error as exc:  # not SQLite, or damaged: as Store says it
+                raise ConfigError(f"--from {path}: cannot open the store: {exc}") from None
             to_db = open_database(target)
             try:
                 return _copy(from_db, to_db)
@@ -186,8 +190,26 @@ def _copy_table(source: Database, tx: Transaction, table: str, columns: Sequence
     one = "(" + ", ".join("?" for _ in columns) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        tx.execute(
-            f"INSERT INTO {table} ({names}) VALUES {', '.join(one for _ in chunk)}",
-            [value for row in chunk for value in row],
-        )
+        try:
+            tx.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join(one for _ in chunk)}",
+                [value for row in chunk for value in row],
+            )
+        except Exception as error:  # the driver's own classes: the file's values are wrong
+            if type(error).__module__.split(".")[0] != "psycopg" or _unavailable(error):
+                raise
+            # A value no store of ops writes (text in a number column, a NUL, an integer
+            # past 64 bits): the file was damaged or edited. The transaction is undone.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise StoreError(
+                f"--from {source.shown}: table {table}, rows {start + 1} to {start + len(chunk)}: "
+                "a value "
+                f"PostgreSQL refuses ({type(error).__name__}: {first_line}); nothing was copied"
+            ) from None
     return len(rows)
+
+
+def _unavailable(error: Exception) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)

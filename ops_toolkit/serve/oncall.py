@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
-from ops_toolkit.config import OpsConfig
+from ops_toolkit.config import OpsConfig, refuse_placeholder
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import Route
 from ops_toolkit.notify.actions import with_status
@@ -153,6 +153,7 @@ class Oncall:
         if not secret:
             log.warning("SLACK_SIGNING_SECRET is not set: buttons and /ops commands are off")
             return []
+        refuse_placeholder("SLACK_SIGNING_SECRET", secret)
         from ops_toolkit.serve.slack import SlackEndpoints, routes
 
         endpoints = SlackEndpoints(

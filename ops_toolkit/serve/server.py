@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import queue
 import threading
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ops_toolkit import strictjson
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
 from ops_toolkit.errors import OpsError, PayloadError
 from ops_toolkit.serve.store import Store
@@ -237,7 +237,9 @@ def create_app(
         except UnicodeDecodeError as exc:
             return _error(400, f"{PLACE}: body is not UTF-8: {exc}")
         try:
-            data = json.loads(text)
+            data = strictjson.loads(text)
+        except strictjson.DuplicateKeyError as exc:
+            return _error(400, f"{PLACE}: body is not JSON this server accepts: {exc}")
         except ValueError as exc:
             return _error(400, f"{PLACE}: body is not JSON: {exc}")
         except RecursionError:

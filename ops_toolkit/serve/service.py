@@ -373,12 +373,15 @@ class EscalationService:
             stats = self.stats()
         except Exception as error:  # sqlite3 errors and OSError alike: intake cannot commit
             stats = error
-        return assess_health(
+        status, body = assess_health(
             stats,
             self.writer.backlog(),
             self.config.serve.inbox_limit,
             self.writer.thread.is_alive(),
         )
+        if "delivery" in body:  # the store answered: a full report, budgets included
+            body["budgets"] = budgets_note(self.config) or "on"
+        return status, body
 
     def start(self) -> None:
         self.writer.start()
@@ -395,6 +398,21 @@ class EscalationService:
             self.diagnoser.stop()
         self.delivery_loop.stop()
         self.store.close()  # PostgreSQL: the pool's connections end cleanly
+
+
+def budgets_note(config: OpsConfig) -> str | None:
+    """Why alert messages carry no SLO budget, and how to turn budgets on; None when on.
+
+    Without ``prometheus:`` the budget line is left out of every message, which a reader
+    cannot tell from an alert that has no SLO: so it is said once at start and in /healthz.
+    """
+    if config.prometheus_source is not None:
+        return None
+    where = config.source or "ops.yaml (none read)"
+    return (
+        f"off: {where} has no 'prometheus:', so alert messages carry no SLO budget; add "
+        "'prometheus: http://HOST:9090' to ops.yaml to turn budgets on"
+    )
 
 
 def serve(config: OpsConfig, *, token: str | None) -> None:
@@ -419,6 +437,9 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         f"{len(service.runbooks)} alert runbooks)",
         flush=True,
     )
+    note = budgets_note(config)
+    if note is not None:
+        log.warning("SLO budgets %s", note)
     from ops_toolkit.serve.server import header_timeout_protocol
 
     server = uvicorn.Server(

@@ -24,6 +24,7 @@ from ops_toolkit.escalate.interact import (
     parse_interaction,
     verify,
 )
+from ops_toolkit.notify.message import escape
 from ops_toolkit.notify.model import Planned
 from ops_toolkit.serve.escalations import Escalations
 
@@ -89,7 +90,8 @@ class SlackEndpoints:
         try:
             command = parse_command(body)
         except PayloadError as error:
-            return 200, ephemeral(str(error))  # Slack shows the answer to the person who typed
+            # Slack shows the answer (mrkdwn) to the person who typed; it quotes what they typed.
+            return 200, ephemeral(escape(str(error)))
         if command.name == "oncall":
             return 200, ephemeral(self._who(command.argument))
         if command.name == "ack":
@@ -112,7 +114,7 @@ class SlackEndpoints:
         names = sorted(oncall.schedules)
         if schedule is not None:
             if schedule not in oncall.schedules:
-                return f"No schedule named {schedule!r}. Schedules: {', '.join(names) or 'none'}"
+                return f"No schedule named {escape(repr(schedule))}. Schedules: {', '.join(names) or 'none'}"
             names = [schedule]
         now = self.clock()
         moment = datetime.fromtimestamp(now, UTC)
@@ -130,7 +132,7 @@ class SlackEndpoints:
             from ops_toolkit.suggest import did_you_mean
 
             hint = did_you_mean(name, list(self.runbooks))
-            return f"No runbook named {name!r}{hint}."
+            return f"No runbook named {escape(repr(name))}{hint}."
         if channel_id is None:
             return "Run it from a channel: the results are posted there."
         self.escalations.add_job(

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.corrections import CORRECTIONS_FILE, Correction
+from ops_toolkit.slo.corrections import CORRECTIONS_FILE, Correction, reason_problem
 from ops_toolkit.slo.model import SLO
 from ops_toolkit.yamlpath import SafeLoader
 
@@ -48,7 +48,8 @@ def entry(start: datetime, end: datetime, reason: str) -> str:
 
 
 def _z(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)  # strftime's %Y writes the year 1 as "1", not "0001"
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
 
 
 def insert_correction(text: str, source: str, keys: Sequence[str | int], item: str) -> str:
@@ -184,6 +185,9 @@ def add_correction(
 
     if not reason.strip():
         raise ConfigError("--reason: must not be empty: say why these events do not count")
+    problem = reason_problem(reason.strip())
+    if problem:
+        raise ConfigError(f"--reason: {problem}")
     if end <= start:
         raise ConfigError(f"--end: must be after --start ({_z(start)}), got {_z(end)}")
     if start > now:

@@ -267,9 +267,11 @@ def known_corrections(text: str) -> dict[tuple[str, str], set[str]] | None:
     when the text is not a rule file (then only its bytes can differ)."""
     import yaml
 
+    from ops_toolkit.yamlpath import SafeLoader
+
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
+        document = yaml.load(text, Loader=SafeLoader)
+    except (yaml.YAMLError, UnicodeEncodeError):
         return None
     if isinstance(document, dict) and isinstance(document.get("spec"), dict):
         document = document["spec"]  # a PrometheusRule

@@ -44,6 +44,7 @@ _CRON_EXAMPLE = "e.g. '0 2 * * SUN'"
 # A recurring correction longer than this is not a maintenance window but a typo.
 MAX_DURATION = 7 * 86400
 MIN_RECURRENCE = 3600
+MAX_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def parse_correction(node: Node) -> Correction:
         raise node.child("reason").error(
             "is required: say why these events do not count (e.g. 'planned database upgrade')"
         )
+    problem = reason_problem(reason)
+    if problem:
+        raise node.child("reason").error(problem)
     timezone = node.text("timezone", required=False) or "UTC"
     check_timezone(node.child("timezone"), timezone)
     zone = ZoneInfo(timezone)
@@ -151,6 +155,19 @@ def parse_correction(node: Node) -> Correction:
     if end <= start:
         raise node.child("end").error(f"must be after start ({_iso(start)}), got {_iso(end)}")
     return Correction(reason, start=start, end=end, timezone=timezone, place=place)
+
+
+def reason_problem(reason: str) -> str | None:
+    """Why ``reason`` cannot be shown as it is, or None: reports print it in terminals,
+    tables and chat, where a line break, an escape sequence or a bidi override would fake
+    or hide what is around it."""
+    from ops_toolkit.formatting import BIDI_CONTROLS
+
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in BIDI_CONTROLS for c in reason):
+        return "must be one line without control or bidi characters"
+    if len(reason) > MAX_REASON:
+        return f"must be at most {MAX_REASON} characters, got {len(reason)}"
+    return None
 
 
 def valid_cron(expression: str) -> bool:
@@ -221,7 +238,10 @@ def parse_moment(value: object, zone: ZoneInfo) -> datetime:
         raise ValueError(f"expected an ISO 8601 time like 2026-11-03T14:00:00Z, got {show(value)}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"{show(str(value))} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _moment(node: Node, zone: ZoneInfo) -> datetime:

@@ -9,10 +9,11 @@ series over the SLO's period, and a latency SLI's bucket bound whether it exists
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ops_toolkit.durations import format_duration
+from ops_toolkit.durations import format_duration, parse_duration
 from ops_toolkit.metrics.model import MetricsSource, Sample
 from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI
 from ops_toolkit.slo.queries import count_queries
@@ -160,3 +161,55 @@ def _bound(le: str) -> float:
         return float(le)
     except ValueError:
         return float("inf")
+
+
+_RETENTION_TIME = re.compile(r"(?:\d+(?:ms|y|w|d|h|m|s))+")
+
+
+def retention_seconds(stated: str) -> float | None:
+    """Seconds of the time limit in Prometheus's ``storageRetention`` (``15d``, ``1y``,
+    ``30d or 10GiB``); None when it states only a size limit or none we can read."""
+    for part in stated.split(" or "):
+        part = part.strip()
+        if _RETENTION_TIME.fullmatch(part):
+            years = re.findall(r"(\d+)y", part)
+            rest = re.sub(r"\d+y", "", part)
+            try:
+                return sum(int(y) * 365 * 86400 for y in years) + (
+                    parse_duration(rest) if rest else 0.0
+                )
+            except ValueError:
+                return None
+    return None
+
+
+def check_retention(
+    slos: Sequence[SLO], stated: str | None, server: str, lines: Mapping[str, int]
+) -> list[Finding]:
+    """A warning for each SLO whose period is longer than the server keeps samples.
+
+    Prometheus keeps 15 days unless told otherwise: a 30d SLO then reports, gates and
+    alerts on the last 15 days only, and nothing else says so. ``lines`` maps an SLO's
+    ``place`` to its line in its file, so the warning sends the reader to ``file:line``.
+    """
+    kept = retention_seconds(stated) if stated else None
+    if kept is None:
+        return []
+    findings = []
+    for slo in slos:
+        period = slo.window.period_seconds
+        if period <= kept:
+            continue
+        line = lines.get(slo.place)
+        where = f"{slo.source}:{line}: {slo.path}" if line else slo.place
+        findings.append(
+            Finding(
+                "warning",
+                f"{where}: {slo.key}: its window ({slo.window.describe()}, {_span(slo)}) is "
+                f"longer than the {format_duration(kept)} Prometheus at {server} keeps "
+                f"(storageRetention {stated}): budgets cover only the last "
+                f"{format_duration(kept)}; set --storage.tsdb.retention.time to at least "
+                f"{_span(slo)}",
+            )
+        )
+    return findings

@@ -73,5 +73,5 @@ def test_without_a_store_the_error_says_which(tmp_path: Path, runner: CliRunner)
     assert result.exit_code == 1
     assert result.output == (
         f"Error: {tmp_path / 'none.db'}: no such store; pass the one 'ops serve' uses (--state, "
-        "or serve.state in ops.yaml)\n"
+        "OPS_STATE, or serve.state in ops.yaml)\n"
     )

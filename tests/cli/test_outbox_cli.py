@@ -40,8 +40,8 @@ def test_listing_a_store_that_does_not_exist_creates_nothing(
     result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {path}: no such store; pass the one 'ops serve' uses (--state, or serve.state in "
-        "ops.yaml)\n"
+        f"Error: {path}: no such store; pass the one 'ops serve' uses (--state, OPS_STATE, or "
+        "serve.state in ops.yaml)\n"
     )
     assert not path.exists()
 
@@ -82,6 +82,6 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path, runner: Cli
     result = runner.invoke(main, ["outbox", "list", "--state", str(path)])
     assert (result.exit_code, result.output) == (
         1,
-        f"Error: {path}: cannot open the store: file is not a database (check serve.state in "
-        "ops.yaml or --state)\n",
+        f"Error: {path}: cannot open the store: file is not a database (check --state, "
+        "OPS_STATE, or serve.state in ops.yaml)\n",
     )

@@ -289,3 +289,47 @@ def test_convert_no_longer_takes_its_folder_as_dash_o(
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n")
     assert not Path(value).exists()
+
+
+def test_commands_that_had_json_only_take_the_one_output_option(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """``ops escalation list``, ``ops oncall who|list`` and ``ops runbook lint`` had
+    ``--json`` only; they take ``-o json|yaml`` (and ``--format``) like every other."""
+    from ops_toolkit.escalate.oncall import load_oncall
+    from ops_toolkit.serve.escalations import Escalations
+
+    oncall = str(ROOT / "alerts" / "oncall.yaml")
+    state = str(tmp_path / "state.db")
+    Escalations(Store(state), load_oncall(oncall)).on_notification(
+        group_key="g1",
+        channel="#search-oncall",
+        policy_name="search",
+        status="firing",
+        name="SearchErrors",
+        labels={"alertname": "SearchErrors"},
+        runbook=None,
+        message={"text": "FIRING"},
+        now=1_780_000_000.0,
+    )
+    broken = tmp_path / "broken.md"
+    broken.write_text('---\ntitle: x\n---\n```sh {"name":"a","timout":"5s"}\ntrue\n```\n')
+    commands = [
+        ["escalation", "list", "--state", state, "--config", str(tmp_path / "none.yaml")],
+        ["oncall", "who", "search-primary", "--at", "2026-03-29T09:30", "--oncall", oncall],
+        ["oncall", "list", "search-primary", "--from", "2026-03-23", "--oncall", oncall],
+        ["runbook", "lint", str(broken)],
+    ]
+    for args in commands:
+        if args[0] == "escalation":
+            (tmp_path / "none.yaml").write_text("")
+        documents = [
+            runner.invoke(main, [*args, *flag]).stdout
+            for flag in (["--json"], ["-o", "json"], ["--output", "json"], ["--format", "json"])
+        ]
+        assert len(set(documents)) == 1, args
+        assert json.loads(documents[0]), args
+        as_yaml = runner.invoke(main, [*args, "-o", "yaml"])
+        assert yaml.safe_load(as_yaml.stdout) == json.loads(documents[0]), args
+        refused = runner.invoke(main, [*args, "-o", "html"])
+        assert refused.exit_code == 2, args

@@ -67,3 +67,22 @@ def test_timeout_is_one_deadline_for_all_the_checks(
     # the first wave only (the two queried checks): once the deadline passed, the statuses'
     # queries were never sent
     assert len(held) == 2
+
+
+def test_a_stage_description_with_rich_markup_is_printed_as_written(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """The table view printed plan text through rich's markup: '[/]' in a description was a
+    MarkupError traceback, '[bold]' vanished."""
+    folder = _plan(tmp_path)
+    plan = folder / "search.yaml"
+    plan.write_text(
+        plan.read_text().split("  - name: department")[0]
+        + "  - {name: department, description: 'Open to [/] staff [bold]now'}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["rollout", "status", "search", "--dir", str(folder)])
+    assert (result.exit_code, result.output.splitlines()[1]) == (
+        0,
+        "Next: department. Open to [/] staff [bold]now",
+    )

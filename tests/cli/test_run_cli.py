@@ -283,3 +283,20 @@ def test_a_param_pasted_unquoted_into_promql_is_refused_before_any_query(tmp_pat
         "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites the "
         "query; give it a pattern or choices\n"
     )
+
+
+def test_a_step_message_with_rich_markup_is_shown_not_parsed(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """The message quotes the expect regex; '[/]' in it was a MarkupError that failed the
+    whole run ("unexpected error") after the step itself had finished."""
+    path = write_runbook(
+        tmp_path, f'{FENCE}sh {{"name":"a","expect":"/z[/]/"}}\necho hi\n{FENCE}\n'
+    )
+    result = runner.invoke(
+        main, ["runbook", "run", str(path), "--yes", "--state-dir", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 1
+    assert "● a: failed (" in result.output
+    assert "· output does not match /z[/]/" in result.output
+    assert "MarkupError" not in result.output

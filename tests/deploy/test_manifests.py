@@ -348,7 +348,8 @@ def test_ops_check_passes_the_configmap_over_the_shipped_runbooks_and_slos(
     mount = serve.mount_for(resolve(serve.command_line)[1].params["config_path"])
     assert mount is not None
     for key, text in configmap_data().items():
-        (tmp_path / key).write_text(text.replace(mount["mountPath"] + "/", f"{tmp_path}/"))
+        text = text.replace(mount["mountPath"] + "/", f"{tmp_path}/")
+        (tmp_path / key).write_text(text.replace(f"{serve.body['workingDir']}/", f"{ROOT}/"))
     monkeypatch.chdir(ROOT)
     result = runner.invoke(main, ["check", "--config", str(tmp_path / name)])
     assert result.exit_code == 0, result.output
@@ -474,3 +475,53 @@ def test_the_environment_table_lists_every_variable_the_deploy_files_set() -> No
     table = readme_section("Environment")
     names = {n for c in containers() for n in c.env_names} | set(env_file_names(SYSTEMD_ENV))
     assert [n for n in sorted(names) if f"`{n}`" not in table] == []
+
+
+def example_env() -> dict[str, str]:
+    lines = (ROOT / "deploy" / "systemd" / "ops-serve.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_the_examples_placeholder_webhook_token_is_refused(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Left in place, the example's token is one everyone who read the examples knows."""
+    token = example_env()["OPS_WEBHOOK_TOKEN"]
+    result = runner.invoke(
+        main,
+        # A config that is not there: the token is refused before it is read (without the
+        # check, the server would have started).
+        ["serve", "--state", str(tmp_path / "s.db"), "--config", str(tmp_path / "none.yaml")],
+        env={"OPS_WEBHOOK_TOKEN": token},
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: OPS_WEBHOOK_TOKEN still holds the placeholder 'change-me' from deploy/'s "
+        "examples: set the real value\n",
+    )
+
+
+def test_the_examples_placeholder_signing_secret_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With it, anyone could sign /ops commands and button presses."""
+    from ops_toolkit.errors import ConfigError
+    from ops_toolkit.serve.oncall import Oncall
+    from ops_toolkit.serve.store import Store
+
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", example_env()["SLACK_SIGNING_SECRET"])
+    oncall = Oncall(
+        parse_config("", "ops.yaml"),
+        parse_oncall((ROOT / "alerts" / "oncall.yaml").read_text(), "oncall.yaml"),
+        Store(str(tmp_path / "s.db")),
+        lookup_user=lambda email: None,
+        wake_delivery=lambda: None,
+        diagnose=None,
+        runbook_paths={},
+    )
+    with pytest.raises(ConfigError) as caught:
+        oncall.slack_routes()
+    assert str(caught.value) == (
+        "SLACK_SIGNING_SECRET still holds the placeholder 'change-me' from deploy/'s examples: "
+        "set the real value"
+    )

@@ -126,6 +126,6 @@ def test_ops_state_names_the_store_outbox_commands_read_too(
     missing = runner.invoke(main, ["outbox", "list"], env={"OPS_STATE": "missing.db"})
     assert (found.exit_code, json.loads(found.stdout)) == (0, [])
     assert missing.output == (
-        "Error: missing.db: no such store; pass the one 'ops serve' uses (--state, or "
+        "Error: missing.db: no such store; pass the one 'ops serve' uses (--state, OPS_STATE, or "
         "serve.state in ops.yaml)\n"
     )

@@ -158,6 +158,12 @@ def test_a_button_press_is_parsed() -> None:
             "payload.actions[0].value: expected an escalation ref, got 'x'",
         ),
         (interaction(user={}), "payload.user.id: expected a non-empty string"),
+        (
+            b"payload="
+            + urllib.parse.quote('{"type": "block_actions", "type": "view_submission"}').encode(),
+            "payload: duplicate key 'type'",
+        ),
+        (interaction() + b"&payload=%7B%7D", "form field 'payload' given twice"),
     ],
     ids=[
         "no payload field",
@@ -167,6 +173,8 @@ def test_a_button_press_is_parsed() -> None:
         "unknown action",
         "value not an id",
         "no user id",
+        "a JSON key twice",
+        "a form field twice",
     ],
 )
 def test_bad_interactions_name_the_field(body: bytes, message: str) -> None:
@@ -226,3 +234,9 @@ def test_slash_command_mistakes_answer_with_the_usage(text: str, message: str) -
     with pytest.raises(PayloadError) as caught:
         parse_command(command(text))
     assert str(caught.value) == message
+
+
+def test_a_slash_command_with_a_field_twice_is_refused() -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_command(command("oncall") + b"&user_id=U0OTHER001")
+    assert str(caught.value) == "POST /slack/commands: form field 'user_id' given twice"

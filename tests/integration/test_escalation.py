@@ -22,6 +22,7 @@ from ops_toolkit.demo.servers import AlertmanagerServer
 from ops_toolkit.escalate.interact import sign
 from ops_toolkit.serve.escalations import ref_of
 from tests.alerts.payloads import alert, notification
+from tests.conftest import ROOT
 from tests.integration.test_serve import OpsServer, eventually
 from tests.slack_api import SlackServer, slack_server
 
@@ -63,7 +64,7 @@ class EscalatingServer(OpsServer):
             "  pace_seconds: 0.05\n"
             f"routes: {tmp_path / 'routes.yaml'}\n"
             f"oncall: {tmp_path / 'oncall.yaml'}\n"
-            "runbooks: runbooks\n"
+            f"runbooks: {ROOT / 'runbooks'}\n"
             "slack: {allow: {resolve: [U0LEAD0001]}}\n"
             + (f"alertmanager: {alertmanager}\n" if alertmanager else "")
         )
@@ -186,6 +187,33 @@ def test_three_tiers_then_a_signed_acknowledgement_stops_them(
         time.sleep(7)  # past tier 3's time: acknowledged, so nobody is paged
         assert len(pages(slack)) == 2
         assert slack.state.top_level("search-oncall")[0]["updates"] == 1
+        # The Acknowledge button is gone from the opening message (it once stayed, as if
+        # nobody had acknowledged); Resolve and the others stay.
+        acknowledged = slack.state.top_level("search-oncall")[0]["blocks"]
+        buttons = [b for b in acknowledged if b.get("block_id") == "ops_escalation"]
+        assert [e["action_id"] for e in buttons[0]["elements"]] == [
+            "escalate",
+            "resolve",
+            "silence_1h",
+            "silence_4h",
+            "silence_24h",
+            "diagnose",
+        ]
+        # Resolved later: the status line says so, and who acknowledged stays in its place.
+        assert server.press("resolve", "U0LEAD0001") == (200, None)
+        eventually(lambda: slack.state.top_level("search-oncall")[0]["updates"] == 2)
+        resolved = slack.state.top_level("search-oncall")[0]["blocks"]
+        lines = {
+            b.get("block_id"): b["elements"][0]["text"] for b in resolved if b["type"] == "context"
+        }
+        assert lines["ops_status"].startswith("Resolved by <@U0LEAD0001> at ")
+        assert lines["ops_acknowledged"] == status[0]["elements"][0]["text"]
+        assert "ack" not in [
+            e["action_id"]
+            for b in resolved
+            if b.get("block_id") == "ops_escalation"
+            for e in b["elements"]
+        ]
     finally:
         server.stop()
 
@@ -312,6 +340,14 @@ def test_slash_commands(tmp_path: Path, slack: SlackServer) -> None:
         )
         assert server.command("reboot")[1]["text"] == (
             "unknown sub-command 'reboot'. Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
+        )
+        # What the person typed is quoted back as inert text, never as a mention or markup.
+        assert server.command("*<!channel>*")[1]["text"] == (
+            "unknown sub-command '∗&lt;!channel&gt;∗'. "
+            "Usage: /ops oncall [SCHEDULE] | /ops ack ID | /ops runbook NAME"
+        )
+        assert server.command("oncall <!here>")[1]["text"] == (
+            "No schedule named '&lt;!here&gt;'. Schedules: primary, secondary"
         )
         assert server.post(notification(alert(fingerprint="x")))[0] == 200
         eventually(lambda: len(pages(slack)) >= 1, timeout=30)

@@ -252,3 +252,24 @@ def test_the_gate_reads_the_policy(
         main, [*args, "--min-remaining", f"{remaining - 0.05:.3f}", "--allow-burning"]
     )
     assert passed.exit_code == 0, passed.output
+
+
+def test_once_queues_in_the_store_ops_state_names(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It once ignored OPS_STATE (which ops serve reads) and posted from serve.state's store."""
+    config = write_config(
+        tmp_path,
+        worked_prometheus.url,
+        "reports:\n  - {name: daily, cron: '0 8 * * *', slos: ['search/*'], channel: '#search-alerts'}\n",
+    )
+    served = tmp_path / "served.db"
+    monkeypatch.setenv("OPS_STATE", str(served))
+    args = ["slo", "report", "--once", "--config", str(config), "--name", "daily", "--console"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert served.exists() and not (tmp_path / "state.db").exists()
+    given = tmp_path / "given.db"
+    result = CliRunner().invoke(main, [*args, "--state", str(given)])
+    assert result.exit_code == 0, result.output
+    assert given.exists() and not (tmp_path / "state.db").exists()

@@ -175,7 +175,11 @@ def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:
         "inbox_depth": 0,
         "dead": 0,
         "inbox_dead": 0,
+        "budgets": f"off: {ops_server.config} has no 'prometheus:', so alert messages carry no "
+        "SLO budget; add 'prometheus: http://HOST:9090' to ops.yaml to turn budgets on",
     }
+    # said once at start too, where whoever starts it looks
+    assert ops_server.log.read_text().count(f"SLO budgets off: {ops_server.config} has no") == 1
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -323,6 +327,9 @@ def test_alerts_run_their_runbooks_diagnose_steps_and_reply_in_the_thread(
     )
     server.start()
     try:
+        health = json.load(urllib.request.urlopen(f"{server.url}/healthz", timeout=5))
+        assert health["budgets"] == "on"
+        assert "SLO budgets" not in server.log.read_text()
         assert server.post(notification())[0] == 200
         hostile = notification(
             alert(fingerprint="h", component="x; touch PWNED"), group_key="hostile"
@@ -434,6 +441,18 @@ def test_input_that_crashed_the_handler_is_a_400_naming_the_field(
         {
             "status": "error",
             "error": "POST /alertmanager: body is not JSON this server accepts: nested too deep",
+        },
+    )
+    # A key twice: which one counts would be the JSON library's choice (attack 16).
+    doubled = json.dumps(notification()).replace(
+        '"status": "firing"', '"status": "firing", "status": "resolved"', 1
+    )
+    assert ops_server.post(doubled.encode()) == (
+        400,
+        {
+            "status": "error",
+            "error": "POST /alertmanager: body is not JSON this server accepts: "
+            "duplicate key 'status'",
         },
     )
     utf16 = json.dumps(notification()).encode("utf-16")

@@ -199,3 +199,93 @@ def test_migrate_names_what_is_wrong_with_its_arguments(
     assert denied.stderr.startswith(
         f"Error: {bad.replace(':wrong-secret@', ':***@')}: cannot connect: "
     )
+
+
+def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
+    tmp_path: Path,
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"SQLite format 3\0" + bytes(range(256)) * 8)
+    not_sqlite = ops("store", "migrate", "--from", str(junk), "--to", "postgresql://127.0.0.1:1/x")
+    assert (not_sqlite.returncode, not_sqlite.stderr) == (
+        1,
+        f"Error: --from {junk}: cannot open the store: file is not a database\n",
+    )
+    (tmp_path / "state.db").touch()
+    source = str(tmp_path / "state.db")
+    keywords = ops("store", "migrate", "--from", source, "--to", "host=db password=hunter2-pw")
+    assert keywords.stderr == (
+        "Error: host=db password=***: a libpq key=value string; write the database as "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, OPS_STATE, or serve.state in ops.yaml)\n"
+    )
+    for url in ("postgresql://ops:p@ss-hunter2@127.0.0.1:1/x", "postgresql://ops:a/hunter2@h/x"):
+        unencoded = ops("store", "migrate", "--from", source, "--to", url)
+        assert unencoded.stderr == (
+            f"Error: {url.split(':', 2)[0]}://ops:***@{url.rsplit('@', 1)[1]}: the user or "
+            "password holds an '@' or '/' as is; percent-encode it ('@' as %40, '/' as %2F) "
+            "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
+        )
+    # libpq quotes a URL it cannot parse back whole: the password is taken out of that too.
+    quoted = ops(
+        "store", "migrate", "--from", source, "--to", "postgresql://ops:hunter2%40x@[::1/x"
+    )
+    assert quoted.returncode == 1
+    assert "hunter2" not in quoted.stderr
+    assert quoted.stderr.startswith("Error: postgresql://ops:***@[::1/x: cannot connect: ")
+    assert 'in URI: "postgresql://ops:***@[::1/x"' in quoted.stderr
+
+
+def test_the_target_can_come_from_ops_state_keeping_the_password_out_of_argv(
+    tmp_path: Path,
+) -> None:
+    """Every local user can read a command line (ps, /proc/PID/cmdline): the README's
+    ``--to "$OPS_STATE"`` put the password there. Without --to, OPS_STATE is the target."""
+    import os
+
+    (tmp_path / "state.db").touch()
+    env = {**os.environ, "OPS_STATE": "postgresql://ops:hunter2-pw@127.0.0.1:1/x"}
+    result = ops("store", "migrate", "--from", str(tmp_path / "state.db"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: postgresql://ops:***@127.0.0.1:1/x: cannot connect: ")
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tampering", "refusal"),
+    [
+        (
+            "UPDATE outbox SET attempts = 'abc'",
+            'InvalidTextRepresentation: invalid input syntax for type integer: "abc"',
+        ),
+        ("UPDATE outbox SET attempts = 99999999999999999999", "NumericValueOutOfRange: "),
+        (
+            "UPDATE outbox SET channel = 'a' || char(0) || 'b'",
+            "DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        ),
+    ],
+    ids=["text in a number column", "an integer past 64 bits", "a NUL in text"],
+)
+def test_a_tampered_sqlite_store_is_refused_in_one_line_and_nothing_is_copied(
+    tmp_path: Path, postgres_database: str, tampering: str, refusal: str
+) -> None:
+    """SQLite keeps any value in any column; PostgreSQL's refusal was a psycopg traceback."""
+    from ops_toolkit.notify.model import Planned
+    from ops_toolkit.serve.store import Store
+
+    path = tmp_path / "state.db"
+    store = Store(str(path))
+    store.enqueue([Planned("g", "#c", "post", {"text": "x"})], 1.0)
+    store.database.close()
+    with sqlite3.connect(path) as db:
+        db.execute(tampering)
+    result = ops("store", "migrate", "--from", str(path), "--to", postgres_database)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: --from {path}: table outbox, rows 1 to 1: a value PostgreSQL refuses ({refusal}"
+    )
+    assert result.stderr.endswith("); nothing was copied\n")
+    target = Store(postgres_database)
+    try:
+        assert target.entries() == []
+    finally:
+        target.database.close()

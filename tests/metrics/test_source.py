@@ -224,3 +224,18 @@ def test_the_readme_example_is_a_valid_source() -> None:
         password_env="OPS_MIMIR_PASSWORD",
         place="ops.yaml: prometheus",
     )
+
+
+@pytest.mark.parametrize(
+    "token", ["tok-123\r\nX-Evil: 1", "tok 123", "tok\x00123"], ids=["CR LF", "space", "NUL"]
+)
+def test_a_bearer_token_that_would_break_its_header_is_refused_unquoted(token: str) -> None:
+    """Sent as is, a line break added headers; the HTTP library refused it quoting the whole
+    token back into the error ops printed."""
+    settings = SourceSettings("http://h", bearer_token_env="TOK", place="ops.yaml: prometheus")
+    with pytest.raises(ConfigError) as raised:
+        resolve_headers(settings, {"TOK": token})
+    assert str(raised.value) == (
+        "ops.yaml: prometheus.bearer_token_env: the token in TOK holds a space, line break "
+        "or control character"
+    )

@@ -70,3 +70,40 @@ def test_the_console_shows_buttons_without_urls(tmp_path: Path) -> None:
         "    Runbook: https://x/r.md",
         "    [Acknowledge] [Escalate now] [Resolve] [Silence 1h] [Silence 4h] [Silence 24h] [Run diagnose]",
     ]
+
+
+def test_once_acknowledged_the_button_gives_way_to_who_and_when() -> None:
+    """The opening message kept its Acknowledge button after an acknowledgement."""
+    from ops_toolkit.notify.actions import with_status
+
+    message = {
+        "text": "FIRING",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
+    }
+    ack = "Acknowledged by <@U0PRIMARY1> at 20:28 UTC"
+    later = with_status(
+        message, "abc", "Silenced 1h by <@U0LEAD0001> at 21:00 UTC", acknowledged=ack
+    )
+    assert [(b["type"], b.get("block_id")) for b in later["blocks"]] == [
+        ("section", None),
+        ("context", "ops_status"),
+        ("context", "ops_acknowledged"),
+        ("actions", "ops_escalation"),
+    ]
+    assert later["blocks"][2]["elements"][0]["text"] == ack
+    assert [e["action_id"] for e in later["blocks"][3]["elements"]] == [
+        "escalate",
+        "resolve",
+        "silence_1h",
+        "silence_4h",
+        "silence_24h",
+        "diagnose",
+    ]
+    # just acknowledged: the status line says it once; updating again does not pile up blocks
+    now = with_status(
+        with_status(message, "abc", ack, acknowledged=ack), "abc", ack, acknowledged=ack
+    )
+    assert [b.get("block_id") for b in now["blocks"]] == [None, "ops_status", "ops_escalation"]
+    # not acknowledged: the button is there
+    fresh = with_status(message, "abc", None)
+    assert fresh["blocks"][-1]["elements"][0]["action_id"] == "ack"

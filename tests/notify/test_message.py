@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ops_toolkit.alerts.webhook import parse_notification
 from ops_toolkit.notify.message import (
@@ -12,7 +16,10 @@ from ops_toolkit.notify.message import (
     MAX_HEADER,
     MAX_SECTION,
     BudgetInfo,
+    code_block,
     escalation,
+    escape,
+    plain,
     safe_url,
     thread_reply,
 )
@@ -169,3 +176,108 @@ def test_buttons_with_unsafe_urls_are_dropped() -> None:
 )
 def test_safe_url(url: str, safe: bool) -> None:
     assert (safe_url(url) == url) is safe
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("*bold* _italic_ ~strike~ `code`", "∗bold∗ ˍitalicˍ ∼strike∼ ˋcodeˋ"),
+        ("search_api_errors stays as typed", "search_api_errors stays as typed"),
+        ("up\n*Status*\nResolved", "up ∗Status∗ Resolved"),
+        ("a\r\nb\u2028c\u2029d\x0be\x85f\tg", "a  b c d e f g"),
+        ("file\u202etxt.exe \u2066x\u2069 \u200fy", "filetxt.exe x y"),
+        ("in\u200bvis\u00adible\U000e0041\U000e0042 👨\u200d👩", "invisible 👨\u200d👩"),
+        ("bell\x07 escape\x1b[31m del\x7f", "bell escape[31m del"),
+        (":white_check_mark: resolved at 12:30:45", "∶white_check_mark: resolved at 12:30:45"),
+        ("<!channel> & <@U1>", "&lt;!channel&gt; &amp; &lt;@U1&gt;"),
+    ],
+    ids=[
+        "formatting characters become look-alikes",
+        "underscores inside words are no italics and stay",
+        "a newline cannot start a fake field line",
+        "every kind of line break folds to a space",
+        "bidi controls are dropped",
+        "zero-width and tag characters are dropped, emoji joiners kept",
+        "control characters are dropped",
+        "emoji codes cannot fake a status icon, times stay",
+        "mentions and links stay escaped",
+    ],
+)
+def test_escape_makes_untrusted_text_inert_in_mrkdwn(text: str, escaped: str) -> None:
+    assert escape(text) == escaped
+
+
+def test_escape_keeps_line_breaks_in_multiline_text_when_asked() -> None:
+    assert escape("first *line*\r\nsecond\u2028third", lines=True) == (
+        "first ∗line∗\nsecond\nthird"
+    )
+
+
+def test_plain_text_is_one_line_without_controls() -> None:
+    assert plain("Search\nRunbook: x\u202e\x1b") == "Search Runbook: x"
+    assert plain("a\r\nb", lines=True) == "a\nb"
+
+
+@pytest.mark.parametrize(
+    ("output", "block"),
+    [
+        ("ok *not bold* `x`", "```ok *not bold* `x`\u200b```"),
+        (
+            "done\n```\n<!here> *x*\n```",
+            "```done\n`\u200b`\u200b`\n&lt;!here&gt; *x*\n`\u200b`\u200b`\u200b```",
+        ),
+        ("`start", "```\u200b`start```"),
+        ("tab\there\x1b[0m\u202e", "```tab\there[0m```"),
+    ],
+    ids=[
+        "formatting kept readable",
+        "a fence inside cannot close the block",
+        "edge backticks",
+        "controls dropped",
+    ],
+)
+def test_code_block_cannot_be_closed_by_its_content(output: str, block: str) -> None:
+    assert code_block(output) == block
+    assert "```" not in block[3:-3]
+
+
+def test_a_newline_in_a_label_cannot_fake_a_field_or_formatting() -> None:
+    hostile = alert(
+        "Search\u202eErrors",
+        service="search\n*Status*\nResolved ~all good~",
+        team="_search_ `x`",
+    )
+    hostile["annotations"] = {
+        "summary": "first\n*Status* RESOLVED",
+        "description": "line one\n*Owner* :white_check_mark: someone",
+    }
+    message = escalation(parse_notification(notification(hostile)), runbook_url=None, budget=None)
+    assert message.blocks[0]["text"]["text"] == "FIRING: SearchErrors (page)"
+    assert message.blocks[1]["text"]["text"] == (
+        "*first ∗Status∗ RESOLVED*\nline one\n∗Owner∗ ∶white_check_mark: someone"
+    )
+    fields = [f["text"] for f in message.blocks[2]["fields"]]
+    assert fields[:2] == [
+        "*Service*\nsearch ∗Status∗ Resolved ∼all good∼",
+        "*Team*\nˍsearchˍ ˋxˋ",
+    ]
+    assert message.text == ":rotating_light: FIRING: SearchErrors (page): first ∗Status∗ RESOLVED"
+
+
+@given(st.text())
+def test_escaped_text_holds_no_markup_line_break_or_hidden_character(text: str) -> None:
+    escaped = escape(text)
+    assert not set(escaped) & set("<>*~`\n\r\u2028\u2029\u202e\u2066")
+    hidden = {"Cc", "Cf"}
+    assert not [c for c in escaped if unicodedata.category(c) in hidden and c != "\u200d"]
+    assert re.search(r"(?<![^\W_])_|_(?![^\W_])", escaped) is None  # no "_" at a word edge
+    assert re.search(r":[a-z][a-z0-9_+'-]*:", escaped) is None  # no emoji code
+
+
+@given(st.text())
+def test_a_code_block_has_exactly_its_own_two_fences(text: str) -> None:
+    block = code_block(text)
+    assert block.startswith("```") and block.endswith("```")
+    assert "```" not in block[3:-3] and not block[3:-3].startswith("`")
+    assert "\u202e" not in block and "\x1b" not in block
+    assert not block[3:-3].endswith("`")

@@ -177,6 +177,11 @@ BOMB = (
             id="TOML front matter nested 5,000 deep (was a RecursionError)",
         ),
         pytest.param(
+            '+++\ntitle = "T"\nweight = ' + "9" * 5000 + "\n+++\n# T\n",
+            "r.md:3: front matter is not valid TOML: an integer of more than 4300 digits",
+            id="a 5,000-digit TOML integer (was a ValueError traceback, found by fuzzing)",
+        ),
+        pytest.param(
             "---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n# T\n",
             "r.md:2: front matter is not valid YAML: exceeded maximum nesting depth",
             id="YAML front matter nested 5,000 deep",

@@ -106,3 +106,31 @@ def test_a_fork_hopper_that_ignores_sigterm_is_stopped_with_the_step(tmp_path: P
     assert [pid for pid in pids if alive(int(pid))] == []
     time.sleep(0.2)  # a survivor would hop again and write its new pid down
     assert (tmp_path / "hopper.pids").read_text().split() == pids
+
+
+def test_the_kept_tail_never_starts_inside_a_secret() -> None:
+    from ops_toolkit.masking import Masker
+    from ops_toolkit.runbook.process import keep_tail
+
+    masker = Masker(["hunter2-secret"])
+    parts = ["x" * 20, "hunter2-", "secret", "y" * 10]  # 48 characters
+    assert keep_tail(parts, masker.safe_cut, limit=20) == ["y" * 10]  # not "secret" + 10 y
+    assert keep_tail(parts, masker.safe_cut, limit=24) == ["hunter2-secret" + "y" * 10]
+    assert masker(keep_tail(parts, masker.safe_cut, limit=24)[0]) == "***" + "y" * 10
+
+
+def test_output_over_the_kept_limit_shows_no_fragment_of_a_secret(tmp_path: Path) -> None:
+    """A step prints a 13-character secret back to back past the 4 MiB kept: wherever the
+    cut falls, the kept output is masks only (cut blindly, it began with a secret's tail)."""
+    from ops_toolkit.runbook.process import MAX_KEPT
+
+    code = (
+        "python3 -c 'import os, sys; "
+        f'sys.stdout.write(os.environ["PW"] * ({MAX_KEPT} // 13 + 50_000))\''
+    )
+    runbook = make_runbook(tmp_path, step("flood", code), "secrets: [PW]\n")
+    record = start_run(runbook, RunOptions(), world(tmp_path, None, {"PW": "s3cret-value1"}))
+    output = record.steps["flood"].output
+    assert statuses(record) == [("flood", "succeeded")]
+    assert len(output) > MAX_KEPT // 13 * 3 - 300_000  # about MAX_KEPT / 13 masks kept
+    assert output.replace("***", "") == ""

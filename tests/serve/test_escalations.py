@@ -162,6 +162,9 @@ def test_acknowledge_stops_it_and_a_double_click_acts_once(state: str, clock: Cl
     update = escalations.store.entries()[1].message
     status = [b for b in update["blocks"] if b.get("block_id") == "ops_status"]
     assert status[0]["elements"][0]["text"] == "Acknowledged by <@U0PRIMARY1> at 20:28 UTC"
+    # the status line takes the Acknowledge button's place; Resolve stays
+    (buttons,) = [b for b in update["blocks"] if b.get("block_id") == "ops_escalation"]
+    assert [e["action_id"] for e in buttons["elements"]][:2] == ["escalate", "resolve"]
     escalation = escalations.get(ref)
     assert escalation is not None
     assert [
@@ -381,3 +384,31 @@ def test_no_page_goes_out_before_the_opening_post_it_replies_to(state: str, cloc
     assert escalations.tick() == 1
     actions = [e.action for e in sorted(escalations.store.entries(), key=lambda e: e.id)]
     assert actions == ["post", "reply"]
+
+
+def test_label_values_cannot_fake_lines_in_the_email_or_webhook_text(
+    state: str, clock: Clock
+) -> None:
+    escalations = engine(state, clock)
+    escalations.store.enqueue([Planned("g1", "#search-oncall", "post", OPENING)], clock())
+    escalations.on_notification(
+        group_key="g1",
+        channel="#search-oncall",
+        policy_name="search",
+        status="firing",
+        name="Search\u202eErrors\nRunbook: https://evil.example",
+        labels={"alertname": "SearchErrors", "service": "search\nAcknowledge: not needed"},
+        runbook="runbooks/search-errors.md",
+        message=OPENING,
+        now=clock(),
+    )
+    while clock.now <= T0 + 1300:
+        escalations.tick()
+        clock.now += 30
+    (email,) = [e.message for e in escalations.store.entries() if e.action == "email"]
+    assert email["body"].splitlines()[:3] == [
+        "SearchErrors Runbook: https://evil.example is firing.",
+        "Labels: alertname=SearchErrors, service=search Acknowledge: not needed",
+        "Runbook: runbooks/search-errors.md",
+    ]
+    assert email["text"] == "SearchErrors Runbook: https://evil.example: tier 3 of 3"

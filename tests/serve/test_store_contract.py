@@ -279,7 +279,7 @@ def test_an_unknown_scheme_is_refused_with_the_password_hidden() -> None:
         Store("mysql://ops:hunter22@db/ops")
     assert str(caught.value) == (
         "mysql://ops:***@db/ops: unknown store 'mysql:'; give a file path, sqlite:PATH or "
-        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, or serve.state in ops.yaml)"
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, OPS_STATE, or serve.state in ops.yaml)"
     )
 
 
@@ -291,7 +291,7 @@ def test_a_wrong_password_says_so_without_showing_it(postgres_server: PostgresSe
     assert str(caught.value) == (
         f'{shown}: cannot connect: connection failed: connection to server at "127.0.0.1", '
         f"port {postgres_server.port} failed: FATAL: password authentication failed for user "
-        '"ops" (check the user and password in the URL; --state, or serve.state in ops.yaml)'
+        '"ops" (check the user and password in the URL; --state, OPS_STATE, or serve.state in ops.yaml)'
     )
     assert "not-the-password" not in str(caught.value)
 
@@ -306,7 +306,7 @@ def test_an_unreachable_database_says_what_to_check(postgres_server: PostgresSer
     assert message.startswith(f"postgresql://ops:***@127.0.0.1:{port}/ops: cannot connect: ")
     assert "Connection refused" in message
     assert message.endswith(
-        "(is PostgreSQL running and reachable at that address?; --state, or serve.state in "
+        "(is PostgreSQL running and reachable at that address?; --state, OPS_STATE, or serve.state in "
         "ops.yaml)"
     )
 
@@ -332,7 +332,7 @@ def test_a_malformed_database_url_says_how_to_write_it(url: str, says: str) -> N
     assert message.startswith(url.replace("pw-123456", "***") + ": cannot connect: ")
     assert says in message
     assert message.endswith(
-        "(write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE; --state, or serve.state "
-        "in ops.yaml)"
+        "(write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE; --state, OPS_STATE, or "
+        "serve.state in ops.yaml)"
     )
     assert "pw-123456" not in message

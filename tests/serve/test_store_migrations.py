@@ -150,7 +150,7 @@ def test_the_cli_names_a_bad_state_url_without_its_password(
     assert (unknown.exit_code, unknown.output) == (
         1,
         "Error: mysql://ops:***@db/ops: unknown store 'mysql:'; give a file path, sqlite:PATH "
-        "or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, or serve.state in "
+        "or postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, OPS_STATE, or serve.state in "
         "ops.yaml)\n",
     )
     port = free_port()
@@ -162,7 +162,7 @@ def test_the_cli_names_a_bad_state_url_without_its_password(
         f"Error: postgresql://ops:***@127.0.0.1:{port}/ops: cannot connect: "
     )
     assert unreachable.output.endswith(
-        "(is PostgreSQL running and reachable at that address?; --state, or serve.state in "
+        "(is PostgreSQL running and reachable at that address?; --state, OPS_STATE, or serve.state in "
         "ops.yaml)\n"
     )
     assert "hunter22" not in unknown.output + unreachable.output

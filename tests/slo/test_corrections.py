@@ -168,6 +168,31 @@ P = "f.yaml: slos[0].corrections[0]"
             id="one-off with duration",
         ),
         pytest.param(
+            "- {start: '0001-01-01T00:00:00+14:00', end: 2026-11-03T15:00:00Z, reason: x}",
+            f"{P}.start: '0001-01-01T00:00:00+14:00' is out of range (years 1 to 9999 in UTC)",
+            id="a time before year 1 in UTC",
+        ),
+        pytest.param(
+            "- {start: 2026-11-03T14:00:00Z, end: 9999-12-31T23:00:00-14:00, reason: x}",
+            f"{P}.end: '9999-12-31 23:00:00-14:00' is out of range (years 1 to 9999 in UTC)",
+            id="a time after year 9999 in UTC",
+        ),
+        pytest.param(
+            '- {start: 2026-11-03T14:00:00Z, end: 2026-11-03T15:00:00Z, reason: "ok\\n*Status* x"}',
+            f"{P}.reason: must be one line without control or bidi characters",
+            id="a reason with a line break",
+        ),
+        pytest.param(
+            '- {start: 2026-11-03T14:00:00Z, end: 2026-11-03T15:00:00Z, reason: "\\e[2Jx\\u202e"}',
+            f"{P}.reason: must be one line without control or bidi characters",
+            id="a reason with an escape sequence",
+        ),
+        pytest.param(
+            "- {start: 2026-11-03T14:00:00Z, end: 2026-11-03T15:00:00Z, reason: " + "x" * 501 + "}",
+            f"{P}.reason: must be at most 500 characters, got 501",
+            id="a reason too long",
+        ),
+        pytest.param(
             "- {reason: x}",
             f"{P}: give 'start' and 'end' (one-off), or 'cron' and 'duration' (recurring)",
             id="neither kind",

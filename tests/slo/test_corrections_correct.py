@@ -253,6 +253,11 @@ def test_an_existing_corrections_yaml_keeps_its_comments(tmp_path: Path) -> None
             "Error: --reason: must not be empty: say why these events do not count\n",
             id="empty reason",
         ),
+        pytest.param(
+            ["search/availability", "--start", START, "--end", END, "--reason", "a\n\x1b[2J"],
+            "Error: --reason: must be one line without control or bidi characters\n",
+            id="a reason that would fake lines or clear a terminal",
+        ),
     ],
 )
 def test_refusals_leave_the_file_alone(
@@ -335,3 +340,24 @@ def test_insert_into_an_empty_or_null_table() -> None:
         assert (edited.startswith("corrections:") and edited.endswith("\n  a/b:\n    - {X}\n")) or (
             edited == "corrections:  # none yet\n  a/b:\n    - {X}\n"
         ), (text, edited)
+
+
+def test_a_correction_in_the_first_centuries_is_written_as_it_loads_back(tmp_path: Path) -> None:
+    """strftime wrote the year 1 as "1-01-01T...", which no reader takes: the correction
+    was refused as if the SLO file were wrong."""
+    shutil.copy(ROOT / "slos" / "search.yaml", tmp_path / "search.yaml")
+    code, output = correct(
+        "search/availability",
+        str(tmp_path),
+        "--start",
+        "0001-01-01T00:00:00Z",
+        "--end",
+        "0002-01-01T00:00:00Z",
+        "--reason",
+        "all of it",
+    )
+    assert (code, output) == (
+        0,
+        f"{tmp_path}/search.yaml: updated: search/availability: 0001-01-01T00:00:00Z to "
+        "0002-01-01T00:00:00Z corrected out (all of it)\n",
+    )

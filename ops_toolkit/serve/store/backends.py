@@ -17,7 +17,10 @@ from ops_toolkit.serve.store.database import Database
 from ops_toolkit.urls import redact_url
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
-WHERE = "--state, or serve.state in ops.yaml"
+WHERE = "--state, OPS_STATE, or serve.state in ops.yaml"
+_LIBPQ_KEYWORDS = re.compile(
+    r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ def parse_state(state: str) -> StoreLocation:
     shown = redact_url(state)
     match = _SCHEME.match(state)
     if match is None or (match.group(1).lower() != "sqlite" and "://" not in state):
+        if _LIBPQ_KEYWORDS.match(state):  # else a file named after the password is created
+            raise ConfigError(
+                f"{shown}: a libpq key=value string; write the database as "
+                f"postgresql://USER:PASSWORD@HOST:PORT/DATABASE ({WHERE})"
+            )
         return StoreLocation("sqlite", state, shown)  # a path (even one with a colon in it)
     scheme = match.group(1).lower()
     if scheme not in BACKENDS:
@@ -66,6 +74,13 @@ def parse_state(state: str) -> StoreLocation:
         if not path:
             raise ConfigError(f"{shown}: no file after 'sqlite:'; give sqlite:PATH ({WHERE})")
         return StoreLocation("sqlite", path, path)
+    head = state[len(match.group(0)) :].removeprefix("//").split("?", 1)[0]
+    userinfo = head[: head.rfind("@")] if "@" in head else ""
+    if "@" in userinfo or "/" in userinfo:  # libpq would split it elsewhere and say a part
+        raise ConfigError(
+            f"{shown}: the user or password holds an '@' or '/' as is; percent-encode it "
+            f"('@' as %40, '/' as %2F) ({WHERE})"
+        )
     return StoreLocation(scheme, state, shown)
 
 
@@ -81,8 +96,7 @@ def require_existing(state: str) -> None:
     location = parse_state(state)
     if location.scheme == "sqlite" and not os.path.exists(location.target):
         raise ConfigError(
-            f"{location.shown}: no such store; pass the one 'ops serve' uses (--state, or "
-            "serve.state in ops.yaml)"
+            f"{location.shown}: no such store; pass the one 'ops serve' uses ({WHERE})"
         )
 
 

@@ -87,8 +87,8 @@ class Store:
         except sqlite3.Error as exc:
             self.database.close()
             raise ConfigError(
-                f"{self.path}: cannot open the store: {exc} (check serve.state in ops.yaml or "
-                "--state)"
+                f"{self.path}: cannot open the store: {exc} (check --state, OPS_STATE, or "
+                "serve.state in ops.yaml)"
             ) from None
         except BaseException:
             self.database.close()

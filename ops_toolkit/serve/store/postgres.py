@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.errors import StoreError
 from ops_toolkit.serve.store.database import Dialect, Result
-from ops_toolkit.urls import redact_url
+from ops_toolkit.urls import redact_url, url_passwords
 
 if TYPE_CHECKING:
     import psycopg
@@ -47,17 +47,6 @@ _OPEN: weakref.WeakSet[PostgresDatabase] = weakref.WeakSet()
 def _placeholders(sql: str) -> str:
     """The store writes ``?`` (SQLite's style); psycopg takes ``%s``."""
     return sql.replace("%", "%%").replace("?", "%s")
-
-
-def _password_of(url: str) -> str:
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    try:
-        parts = urlsplit(url)
-        password = parts.password or parse_qs(parts.query).get("password", [""])[0]
-    except ValueError:
-        return ""
-    return unquote(password) if password else ""
 
 
 def one_line(error: BaseException) -> str:
@@ -86,7 +75,7 @@ class PostgresDatabase:
 
         self.url = url
         self.shown = redact_url(url)
-        self._password = _password_of(url)
+        self._passwords = url_passwords(url)
         # A first connection of our own says clearly why the URL does not work (the pool
         # would only time out); it also proves the server is there before we say "listening".
         try:
@@ -94,8 +83,8 @@ class PostgresDatabase:
         except psycopg.Error as error:
             reason = self._scrub(one_line(error))
             raise StoreError(
-                f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, or "
-                "serve.state in ops.yaml)"
+                f"{self.shown}: cannot connect: {reason} ({connect_hint(reason)}; --state, "
+                "OPS_STATE, or serve.state in ops.yaml)"
             ) from None
         # The pool logs each failed reconnect on two lines; ops says it once, in one line
         # naming the store (the loops' "database unavailable" warnings).
@@ -128,8 +117,12 @@ class PostgresDatabase:
             raise StoreError(f"{self.shown}: database unavailable: {reason}") from None
 
     def _scrub(self, text: str) -> str:
-        """libpq may quote a piece of a malformed URL back: never the password."""
-        return text.replace(self._password, "***") if self._password else text
+        """libpq may quote a malformed URL back, whole or in part: never the password (as
+        written or percent-decoded)."""
+        text = text.replace(self.url, self.shown)
+        for password in self._passwords:
+            text = text.replace(password, "***")
+        return text
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._unavailable_as_store_error(), self.pool.connection() as connection:
