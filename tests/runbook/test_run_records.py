@@ -197,3 +197,16 @@ def test_captured_output_with_a_nul_byte_fails_the_step_not_the_run_record(
     )
     assert record.steps["use"].status == "pending"
     assert audit_events(tmp_path)[-1] == ("run_finished", None, "failed")
+
+
+def test_past_its_gate_a_steps_stdin_is_dev_null_and_its_line_numbers_its_own(
+    tmp_path: Path,
+) -> None:
+    """The gate reads its line from a pipe on stdin, then gives the script /dev/null, as
+    every step had; being on the script's first line, it leaves line numbers alone."""
+    code = (
+        'readlink /proc/$$/fd/0\nif read -r line; then echo "read: $line"; fi\necho "line $LINENO"'
+    )
+    runbook = make_runbook(tmp_path, step("a", code, "bash"))
+    record = start_run(runbook, RunOptions(), world(tmp_path))
+    assert record.steps["a"].output == "/dev/null\nline 3\n"
