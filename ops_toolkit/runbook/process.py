@@ -10,8 +10,9 @@ so an orphaned descendant of a step is re-parented to ops instead of to init. A 
 processes are then exactly the tree under its main process plus the trees under the children
 ops gained while the step ran. That holds because an ops process runs one step at a time and
 starts no other children meanwhile (the CLI; ``ops serve`` runs diagnoses on one thread).
-Finding them reads ``/proc/<pid>/task/*/children``, not the whole of ``/proc``, so the check
-after each step costs one small read when the step left nothing behind.
+Finding them reads ``/proc/<pid>/task/<tid>/children`` of the thread that ran the step and of
+the main thread (where the kernel puts adopted orphans), not the whole of ``/proc``, so the
+check after each step costs one or two small reads when the step left nothing behind.
 """
 
 from __future__ import annotations
