@@ -112,7 +112,6 @@ class StepProcesses:
     """Every process one step started, wherever it went; stops them all when asked."""
 
     def __init__(self) -> None:
-        self.own = os.getpid()
         self.subreaper = become_subreaper()
         self.before = _own_children() if self.subreaper else set()
         self.main: int | None = None  # while ops has not reaped it
