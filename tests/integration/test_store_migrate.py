@@ -216,7 +216,8 @@ def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
     keywords = ops("store", "migrate", "--from", source, "--to", "host=db password=hunter2-pw")
     assert keywords.stderr == (
         "Error: host=db password=***: a libpq key=value string; write the database as "
-        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (--state, OPS_STATE, or serve.state in ops.yaml)\n"
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+        "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
     )
     for url in ("postgresql://ops:p@ss-hunter2@127.0.0.1:1/x", "postgresql://ops:a/hunter2@h/x"):
         unencoded = ops("store", "migrate", "--from", source, "--to", url)
