@@ -13,6 +13,7 @@ accepted; p99 within 5 times the empty handler's in the same run.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -22,11 +23,12 @@ import sys
 import tempfile
 import threading
 import time
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ops_toolkit.demo.postgres import PostgresServer, _run_as
-from ops_toolkit.demo.servers import free_port, wait_ready
+from ops_toolkit.demo.servers import free_port, stop_process, wait_ready
 
 ALERTS = 5000
 PER_GROUP = 10
@@ -88,6 +90,40 @@ def payloads() -> list[bytes]:
     return bodies
 
 
+class Figures(NamedTuple):
+    """One run: wall seconds, p99 latency (seconds), non-2xx answers, and the CPU seconds
+    the server processes used meanwhile (all their threads: the least noisy figure on a
+    shared machine, since it does not count waiting for the cores or the disk)."""
+
+    seconds: float
+    p99: float
+    failures: int
+    cpu: float
+
+
+def processed(ports: list[int], timeout: float = 120.0) -> None:
+    """Wait until no ``ops serve`` has a payload left to process (its inbox gauge is 0)."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while time.monotonic() < deadline:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/metrics")
+            text = connection.getresponse().read().decode()
+            connection.close()
+            if "\nops_inbox_depth 0.0\n" in text:
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit(f"intake: payloads still unprocessed after {timeout:g}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process (all its threads) so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def blast(ports: list[int], bodies: list[bytes]) -> tuple[float, float, int]:
     """(seconds, p99 latency, failures) for all bodies over SENDERS keep-alive connections,
     the senders spread over ``ports`` in turn."""
@@ -130,8 +166,12 @@ def run(
     env: dict[str, str],
     workdir: str,
     bodies: list[bytes],
-) -> tuple[float, float, int]:
-    """Start one server per command (all listening before the first request), blast them."""
+    *,
+    settle: bool = False,
+) -> Figures:
+    """Start one server per command (all listening before the first request), blast them.
+    ``settle``: count the servers' CPU until every payload is processed, not only accepted
+    (what ``ops serve`` does after its answer is its work too)."""
     processes = []
     logs = []
     try:
@@ -145,12 +185,17 @@ def run(
             )
         for process, port, log in zip(processes, ports, logs, strict=True):
             wait_ready(f"http://127.0.0.1:{port}/healthz", process, 30, log.name)
-        return blast(ports, bodies)
+        before = sum(cpu_seconds(process.pid) for process in processes)
+        seconds, p99, failures = blast(ports, bodies)
+        if settle:
+            processed(ports)
+        cpu = sum(cpu_seconds(process.pid) for process in processes) - before
+        return Figures(seconds, p99, failures, cpu)
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(30)
+            stop_process(process, 30)  # SIGKILL after 30 s: none outlives the benchmark
         for log in logs:
             log.close()
 
@@ -170,9 +215,9 @@ def ops_serve(state: str, port: int) -> list[str]:
 
 def replicas(
     state: str, count: int, env: dict[str, str], work: str, bodies: list[bytes]
-) -> tuple[float, float, int]:
+) -> Figures:
     ports = [free_port() for _ in range(count)]
-    return run([ops_serve(state, p) for p in ports], ports, env, work, bodies)
+    return run([ops_serve(state, p) for p in ports], ports, env, work, bodies, settle=True)
 
 
 class DurablePostgres(PostgresServer):
@@ -199,37 +244,76 @@ class DurablePostgres(PostgresServer):
         return self
 
 
+CASES = (
+    "SQLite, 1 replica",
+    "SQLite, 2 replicas",
+    "PostgreSQL, 1 replica",
+    "PostgreSQL, 2 replicas",
+)
+
+
 def main() -> None:
+    """``--only sqlite1,pg1`` runs some cases (sqlite1, sqlite2, pg1, pg2); ``--rounds N``
+    repeats the empty handler and those cases N times, alternating, and prints the medians
+    (for A/B comparisons on a shared machine, where one run is noise)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="sqlite1,sqlite2,pg1,pg2")
+    parser.add_argument("--rounds", type=int, default=1)
+    options = parser.parse_args()
+    short = {"sqlite1": CASES[0], "sqlite2": CASES[1], "pg1": CASES[2], "pg2": CASES[3]}
+    chosen = [short[name] for name in options.only.split(",")]
     bodies = payloads()
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": TOKEN, "PYTHONPATH": os.getcwd()}
     env.pop("SLACK_BOT_TOKEN", None)
-    results: dict[str, tuple[float, float, int]] = {}
+    rounds: dict[str, list[Figures]] = {name: [] for name in (*chosen, "empty")}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as work, DurablePostgres() as postgres:
-        port = free_port()
-        empty = run([[sys.executable, "-c", EMPTY_APP, str(port)]], [port], env, work, bodies)
-        for count in (1, 2):
-            state = os.path.join(work, f"state-{count}.db")
-            results[f"SQLite, {count} replica{'s' if count > 1 else ''}"] = replicas(
-                state, count, env, work, bodies
+        for round_number in range(options.rounds):
+            port = free_port()
+            rounds["empty"].append(
+                run([[sys.executable, "-c", EMPTY_APP, str(port)]], [port], env, work, bodies)
             )
-        for count in (1, 2):
-            state = postgres.create_database("bench")
-            results[f"PostgreSQL, {count} replica{'s' if count > 1 else ''}"] = replicas(
-                state, count, env, work, bodies
-            )
-    print(f"intake: {ALERTS:,} alerts in {len(bodies):,} requests, {SENDERS} concurrent senders")
-    for name, (seconds, p99, failures) in (*results.items(), ("empty handler", empty)):
+            for name in chosen:
+                count = 2 if "2" in name else 1
+                if name.startswith("SQLite"):
+                    state = os.path.join(work, f"state-{count}-{round_number}.db")
+                else:
+                    state = postgres.create_database(f"bench{count}r{round_number}")
+                rounds[name].append(replicas(state, count, env, work, bodies))
+            loads.append(os.getloadavg()[0])
+    results = {name: _median(runs) for name, runs in rounds.items()}
+    empty = results.pop("empty")
+    how = f"median of {options.rounds} alternating runs" if options.rounds > 1 else "one run"
+    print(
+        f"intake: {ALERTS:,} alerts in {len(bodies):,} requests, {SENDERS} concurrent senders "
+        f"({how})"
+    )
+    for name, figures in (*results.items(), ("empty handler", empty)):
         print(
-            f"intake: {name}: {ALERTS / seconds:,.0f} alerts/s ({len(bodies) / seconds:,.0f} "
-            f"requests/s), p99 {p99 * 1000:.1f} ms, {failures} non-2xx"
+            f"intake: {name}: {ALERTS / figures.seconds:,.0f} alerts/s "
+            f"({len(bodies) / figures.seconds:,.0f} requests/s), p99 {figures.p99 * 1000:.1f} ms, "
+            f"{figures.failures} non-2xx; server CPU {figures.cpu / len(bodies) * 1000:.2f} ms "
+            "per request (ops serve: until every payload is processed)"
         )
-    for name, (seconds, p99, _) in results.items():
+    for name, figures in results.items():
         print(
-            f"intake: ops serve on {name} accepts {ALERTS / seconds:,.0f} alerts/s durably "
-            f"(target >= 1,000); {seconds / empty[0]:.2f}x the empty handler's time; p99 "
-            f"{p99 / empty[1]:.1f}x the empty handler's (target <= 5x)"
+            f"intake: ops serve on {name} accepts {ALERTS / figures.seconds:,.0f} alerts/s "
+            f"durably (target >= 1,000); {figures.seconds / empty.seconds:.2f}x the empty "
+            f"handler's time; p99 {figures.p99 / empty.p99:.1f}x the empty handler's (target "
+            f"<= 5x); CPU per request {figures.cpu / empty.cpu:.1f}x the empty handler's"
         )
-    print(f"intake: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    shown = ", ".join(f"{load:.1f}" for load in loads)
+    print(f"intake: load average {shown} (start, after each round) on {os.cpu_count()} cores")
+
+
+def _median(runs: list[Figures]) -> Figures:
+    """Each figure's median over the runs (failures: the most)."""
+    return Figures(
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.p99 for r in runs),
+        max(r.failures for r in runs),
+        statistics.median(r.cpu for r in runs),
+    )
 
 
 if __name__ == "__main__":

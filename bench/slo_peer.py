@@ -15,16 +15,31 @@ that this benchmark starts and stops. slo-generator's Prometheus backend always 
 budgets can be compared: the largest difference of (1 - error rate / budget) between the
 tools on the windows both compute is printed.
 
+ops is measured as installed, as slo-generator is: its package and bytecode (compiled as
+`pip install` compiles it) in a virtual environment of its own, its dependencies beside. Run
+from this checkout instead (editable install: setuptools' import hook at every start; and no
+bytecode cache where PYTHONDONTWRITEBYTECODE is set) it paid ~30-50 ms of CPU more per run:
+that figure is printed too.
+
+The SLIs are compared as well: slo-generator rounds its SLI to 6 places
+(``round(good / (good + bad), 6)``), so the largest difference of ops's SLI (from its JSON:
+8 places for the period, burn rate x budget for the other windows, within 1e-8) against
+it should be at most 5e-7; the budget differences that remain come from that rounding,
+which the budget divides by (1 - objective).
+
 Targets (issue 15): ops/peer <= 0.1 on case 1 and <= 0.5 on case 2, idle and busy alike;
 the same budgets to 4 decimal places.
 """
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import resource
+import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -38,6 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ops_toolkit.demo.data import backfill, synthetic_services
 from ops_toolkit.demo.servers import PrometheusServer
 
+ROOT = Path(__file__).resolve().parent.parent
 PEER_VERSION = "2.6.0"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ops-bench"
 PEER_WINDOWS = {"1h": 3600, "6h": 6 * 3600, "3d": 3 * 86400, "30d": 30 * 86400}
@@ -83,6 +99,29 @@ def peer_python() -> Path | str:
     except subprocess.CalledProcessError as exc:
         lines = (exc.stderr or "").strip().splitlines()
         return f"slo-generator {PEER_VERSION} could not be installed: {lines[-1:] or exc}"
+    return python
+
+
+def installed_ops(work: Path) -> Path:
+    """An interpreter with ops laid out as a wheel install would: the package and its
+    bytecode in a virtual environment's site-packages (no editable-install hook), the
+    dependencies of this environment on its path."""
+    venv = work / "ops-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    package = purelib / "ops_toolkit"
+    shutil.copytree(ROOT / "ops_toolkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(str(package), quiet=1)  # as pip does at install
+    # a path line, not a site directory: the dependencies' own .pth hooks are not run
+    (purelib / "ops-bench-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return python
 
 
@@ -171,7 +210,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def best(argv: list[str], server: int) -> tuple[float, str, float, float]:
+def best(argv: list[str], server: int, cwd: Path | None = None) -> tuple[float, str, float, float]:
     """Best wall time of ROUNDS runs, the last output, and CPU seconds per run: the tool's
     own (with its children) and Prometheus's while it ran."""
     times, output = [], ""
@@ -179,7 +218,7 @@ def best(argv: list[str], server: int) -> tuple[float, str, float, float]:
     server_before = cpu_seconds(server)
     for _ in range(ROUNDS):
         start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=cwd)
         times.append(time.perf_counter() - start)
         output = done.stdout
     own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -207,6 +246,29 @@ def ops_budgets(output: str, sli_digits: int | None = None) -> dict[tuple[str, s
                 rate = (1 - round(1 - rate * budget, sli_digits)) / budget
             found[(slo["slo"], window)] = 1 - rate
     return found
+
+
+def ops_slis(output: str) -> dict[tuple[str, str], float]:
+    """(SLO name, window) -> ops's SLI: the period's as printed (8 places), the other
+    windows' from the burn rate (6 places) times the budget."""
+    found = {}
+    for slo in json.loads(output):
+        budget = 1 - slo["objective"] / 100
+        for window, rate in slo["burn_rates"].items():
+            if window in PEER_WINDOWS and rate is not None:
+                found[(slo["slo"], window)] = 1 - rate * budget
+        if slo["sli"] is not None:
+            found[(slo["slo"], "30d")] = slo["sli"]
+    return found
+
+
+def peer_slis(output: str) -> dict[tuple[str, str], float]:
+    return {
+        (name, report["error_budget_policy_step_name"]): report["sli_measurement"]
+        for name, reports in json.loads(output).items()
+        for report in reports
+        if report.get("valid", True) and report["error_budget_target"]
+    }
 
 
 def peer_budgets(output: str) -> dict[tuple[str, str], float]:
@@ -241,6 +303,7 @@ def main() -> None:
     end = int(time.time()) // 300 * 300
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
+        ops = installed_ops(work)
         started = time.perf_counter()
         backfill(synthetic_services(64, end), str(work / "tsdb"), str(work / "om"))
         server = PrometheusServer(str(work / "prom"), str(work / "tsdb")).start()
@@ -254,22 +317,28 @@ def main() -> None:
                     write_peer(
                         work / f"peer{case}", work / f"peer{case}.json", slos, server.url, end
                     )
-                ops_argv = [sys.executable, "-m", "ops_toolkit", "slo", "report", str(ops_file)]
-                ops_argv += ["--prometheus", server.url, "--at", str(end), "--format", "json"]
-                ops_argv += ["--timeout", "120"]
+                report = ["-m", "ops_toolkit", "slo", "report", str(ops_file)]
+                report += ["--prometheus", server.url, "--at", str(end), "--format", "json"]
+                report += ["--timeout", "120"]
+                ops_argv, checkout_argv = [str(ops), *report], [sys.executable, *report]
                 peer_argv = [str(peer), "-c", PEER_DRIVER, str(work / f"peer{case}")]
                 peer_argv += [str(work / f"peer{case}.json"), str(end)]
                 for busy in (False, True):
                     assert server.process is not None
                     pid = server.process.pid
                     with cpu_burner(busy):
-                        ops_time, ops_out, ops_cpu, ops_prom = best(ops_argv, pid)
+                        ops_time, ops_out, ops_cpu, ops_prom = best(ops_argv, pid, work)
+                        checkout_time, checkout_out, checkout_cpu, _ = best(
+                            checkout_argv, pid, ROOT
+                        )
                         if isinstance(peer, Path):
                             peer_time, peer_out, peer_cpu, peer_prom = best(peer_argv, pid)
                     label = "busy" if busy else "idle"
+                    assert checkout_out == ops_out, "the installed ops answered differently"
                     line = (
                         f"slo_peer: case {case} ({label}): ops {ops_time:.2f}s (CPU: ops"
-                        f" {ops_cpu:.2f}s, Prometheus {ops_prom:.2f}s)"
+                        f" {ops_cpu:.3f}s, Prometheus {ops_prom:.2f}s; from the checkout"
+                        f" {checkout_time:.2f}s, CPU {checkout_cpu:.3f}s)"
                     )
                     if isinstance(peer, Path):
                         theirs = peer_budgets(peer_out)
@@ -277,13 +346,18 @@ def main() -> None:
                         shared = sorted(set(ours) & set(theirs))
                         difference = max(abs(ours[k] - theirs[k]) for k in shared)
                         same_sli = max(abs(rounded[k] - theirs[k]) for k in shared)
+                        our_slis, their_slis = ops_slis(ops_out), peer_slis(peer_out)
+                        both = sorted(set(our_slis) & set(their_slis))
+                        sli_gap = max(abs(our_slis[k] - their_slis[k]) for k in both)
                         target = 0.1 if case == 1 else 0.5
                         line += (
                             f", slo-generator {peer_time:.2f}s (CPU: itself {peer_cpu:.2f}s,"
                             f" Prometheus {peer_prom:.2f}s), ratio {ops_time / peer_time:.2f}"
                             f" (target <= {target}); largest budget difference {difference:.1e}"
                             f" ({same_sli:.1e} once ops's SLI is rounded to 6 places as"
-                            f" slo-generator's is) over {len(shared)} (SLO, window) pairs"
+                            f" slo-generator's is) over {len(shared)} (SLO, window) pairs;"
+                            f" largest SLI difference {sli_gap:.1e} (slo-generator rounds its"
+                            f" SLI to 6 places: <= 5e-7 is that rounding) over {len(both)} pairs"
                         )
                     print(line, flush=True)
         finally:

@@ -11,6 +11,7 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
     ├── NotifyError      Slack rejected or could not take a message
     ├── PayloadError     a webhook body is not a valid payload (an HTTP 400)
     ├── StoreError       ops serve's store is unavailable, or its schema is newer than ops
+    │   └── StoreConflict  a write lost to a concurrent one (deadlock, serialization): retry
     └── SignatureError   a request is not signed by Slack, is stale or a replay (HTTP 401)
 
 Anything else escaping to the user is a bug.
@@ -84,6 +85,12 @@ def at(source: str, line: int | None, message: str) -> str:
 class StoreError(OpsError):
     """The store (SQLite file or PostgreSQL database) cannot be used now, or its schema is
     newer than this ops knows. The message starts with the store's URL, password redacted."""
+
+
+class StoreConflict(StoreError):
+    """A transaction lost to a concurrent one (PostgreSQL deadlock 40P01, serialization
+    failure 40001) and was rolled back: the database is there, so the work is retried at
+    once, without the back-off of an outage."""
 
 
 class SignatureError(OpsError):

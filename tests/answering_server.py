@@ -24,6 +24,7 @@ class AnsweringServer:
     url: str
     reply: list[Reply] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
 
     def set(
         self, body: bytes | str, status: int = 200, content_type: str = "application/json"
@@ -42,6 +43,7 @@ def answering_server() -> Iterator[AnsweringServer]:
             length = int(self.headers.get("content-length") or 0)
             self.rfile.read(length)
             state.requests.append(self.path)
+            state.headers.append({k.lower(): v for k, v in self.headers.items()})
             reply = state.reply[0]
             self.send_response(reply.status)
             self.send_header("content-type", reply.content_type)

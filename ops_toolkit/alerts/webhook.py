@@ -6,6 +6,7 @@ escaped for display, never interpreted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from ops_toolkit.errors import PayloadError
 PLACE = "POST /alertmanager"
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 STATUSES = ("firing", "resolved")
+MAX_CACHED_TIME = 64  # characters: longer "times" are parsed (and refused) uncached
 MAX_TRUNCATED = 1_000_000_000  # Alertmanager counts alerts left out; more is not a count
 
 
@@ -75,6 +77,8 @@ def _fail(path: str, message: str) -> PayloadError:
 
 def _text(data: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str:
     value = data.get(key)
+    if type(value) is str:  # the common case first: every webhook parses this many times
+        return value
     where = f"{path}.{key}" if path else key
     if value is None:
         if required:
@@ -85,34 +89,56 @@ def _text(data: Mapping[str, Any], key: str, path: str, *, required: bool = True
     return value
 
 
+_STRINGS = {str}
+
+
 def _labels(data: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
     value = data.get(key)
-    where = f"{path}.{key}" if path else key
     if value is None:
         return {}
+    where = f"{path}.{key}" if path else key
     if not isinstance(value, dict):
         raise _fail(where, f"expected an object of strings, got {type(value).__name__}")
-    for name, item in value.items():
-        if not isinstance(item, str):
-            raise _fail(f"{where}.{name}", f"expected a string, got {type(item).__name__}")
+    if not set(map(type, value.values())) <= _STRINGS:  # the loop below only to say where
+        for name, item in value.items():
+            if not isinstance(item, str):
+                raise _fail(f"{where}.{name}", f"expected a string, got {type(item).__name__}")
     return dict(value)
 
 
 def parse_time(text: str, path: str) -> float:
     """RFC 3339 with up to nanoseconds, as Alertmanager writes it; a ValueError names it."""
+    seconds = _seconds(text)
+    if isinstance(seconds, str):
+        raise _fail(path, seconds)
+    return seconds
+
+
+def _seconds(text: str) -> float | str:
+    """A time's seconds, or why it is not one. Cached: the alerts of a group share their
+    times, and Alertmanager's zero time ends every firing alert (issue 15: parsing is
+    the intake's work per request). Only short texts are kept: a time is at most 35
+    characters, and a hostile body's megabyte-long "times" must not fill the memory."""
+    return _cached_seconds(text) if len(text) <= MAX_CACHED_TIME else _parse_seconds(text)
+
+
+def _parse_seconds(text: str) -> float | str:
     match = _TIME.match(text)
     if not match:
-        raise _fail(path, f"not an RFC 3339 time: {text!r}")
+        return f"not an RFC 3339 time: {text!r}"
     fraction = (match.group(2) or "")[:7]
     zone = match.group(3).upper().replace("Z", "+00:00")
     try:
         moment = datetime.fromisoformat(f"{match.group(1).replace(' ', 'T')}{fraction}{zone}")
     except ValueError:
-        raise _fail(path, f"not an RFC 3339 time: {text!r}") from None
+        return f"not an RFC 3339 time: {text!r}"
     try:
         return moment.astimezone(UTC).timestamp()
     except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
-        raise _fail(path, f"time out of range (years 1 to 9999 in UTC): {text!r}") from None
+        return f"time out of range (years 1 to 9999 in UTC): {text!r}"
+
+
+_cached_seconds = functools.lru_cache(maxsize=4096)(_parse_seconds)
 
 
 def _alert(data: Any, path: str) -> Alert:
@@ -124,9 +150,13 @@ def _alert(data: Any, path: str) -> Alert:
     labels = _labels(data, "labels", path)
     if not labels:
         raise _fail(f"{path}.labels", "is required and must not be empty")
-    starts_at = parse_time(_text(data, "startsAt", path), f"{path}.startsAt")
+    starts_at = _seconds(_text(data, "startsAt", path))
+    if isinstance(starts_at, str):
+        raise _fail(f"{path}.startsAt", starts_at)
     ends_text = _text(data, "endsAt", path, required=False)
-    ends_at = parse_time(ends_text, f"{path}.endsAt") if ends_text else None
+    ends_at = _seconds(ends_text) if ends_text else None
+    if isinstance(ends_at, str):
+        raise _fail(f"{path}.endsAt", ends_at)
     if ends_at is not None and ends_at <= 0:
         ends_at = None  # Alertmanager's zero time: not ended
     fingerprint = (

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
+    config_option,
     json_option,
     metrics_settings,
     output_option,
@@ -34,6 +34,13 @@ def slo() -> None:
       ops slo report --prometheus http://127.0.0.1:9090
       ops slo gate search/availability --min-remaining 25%
     """
+
+
+def _slo_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Completes SERVICE/SLO; click's completion module is imported only when completing."""
+    from ops_toolkit.cli.complete import slo_keys
+
+    return slo_keys(ctx, param, incomplete)
 
 
 def _parse_at(value: str | None) -> float:
@@ -197,12 +204,7 @@ def _retention_findings(files: Any, source: Any) -> list[Any]:
 )
 @click.option("--name", help="The report schedule to run with --once.")
 @click.option("--force", is_flag=True, help="With --once: post even if this slot was posted.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml (schedules, state, Prometheus; default ./ops.yaml when present).",
-)
+@config_option
 @state_option
 @click.option(
     "--use-rules/--no-use-rules",
@@ -214,7 +216,8 @@ def _retention_findings(files: Any, source: Any) -> list[Any]:
 @click.option(
     "--explain",
     is_flag=True,
-    help="Print the query plan (each query, its range, the SLOs it serves); query nothing.",
+    help="Print each SLO's source and why (asking Prometheus which recorded series are "
+    "fresh), then the query plan (each query, its range, the SLOs it serves); send none of it.",
 )
 def report_command(
     paths: tuple[str, ...],
@@ -246,7 +249,7 @@ def report_command(
       ops slo report -o wide       # every column, whatever the terminal width
       ops slo report --use-rules   # recorded series: cost does not grow with SLOs
       ops slo report --direct      # raw counters, even where rules recorded
-      ops slo report --explain     # the queries it would send, and what for
+      ops slo report --explain     # each SLO's source and why, the queries
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
@@ -268,16 +271,10 @@ def report_command(
         if use_rules:
             raise click.UsageError("--direct and --use-rules contradict each other")
         use_rules = False
-    if explain:  # without --use-rules: the direct plan (auto mode would ask what is recorded)
-        from ops_toolkit.slo.evaluate import query_plan
-        from ops_toolkit.slo.windows import windows_of
-
-        queried = [s for s in slos if not (use_rules and s.window.rolling)]
-        rolling = [s for s in slos if use_rules and s.window.rolling]
-        plan = query_plan(queried, _parse_at(at))
-        click.echo(report.explain(plan, len(rolling), windows_of(rolling)), nl=False)
-        return
     prometheus = prometheus or datasource_url(slos)
+    if explain:
+        _explain(slos, prometheus, timeout, _parse_at(at), use_rules, output)
+        return
     source = _source(prometheus, timeout, one_deadline=True)
     statuses = evaluate_auto(
         slos, source, _parse_at(at), keep_going=keep_going, use_rules=use_rules
@@ -326,6 +323,27 @@ def report_command(
         _post(config, statuses, channel, png, chart, console)
     if any(s.error for s in statuses):
         raise SystemExit(1)
+
+
+def _explain(
+    slos: Any, prometheus: Any, timeout: float, at: float, use_rules: bool | None, output: str
+) -> None:
+    """``--explain``: each SLO's source and why (asking Prometheus which recorded series
+    exist, and how stale, when it is given), and the count queries the report would send.
+    None of those is sent."""
+    from ops_toolkit.slo import report
+    from ops_toolkit.slo.evaluate import RECORDED, query_plan, recorded_queries, source_choices
+
+    source = _source(prometheus, timeout, one_deadline=True) if prometheus else None
+    choices = source_choices(slos, source, at, use_rules=use_rules, explain=True)
+    recorded = [s for s in slos if choices[s.key].source == RECORDED]
+    plan = query_plan([s for s in slos if choices[s.key].source != RECORDED], at)
+    if output in ("json", "yaml"):
+        print_document(
+            report.explain_document(plan, choices, recorded_queries(recorded), at), output
+        )
+        return
+    click.echo(report.explain(plan, choices, recorded_queries(recorded), at), nl=False)
 
 
 def _require_notifier(config: Any, console: bool, option: str) -> None:
@@ -402,7 +420,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
 
 
 @slo.command("gate")
-@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=_slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--min-remaining",
@@ -416,12 +434,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
     is_flag=True,
     help="Go on while the SLO is critical (burning fast) if the budget left holds.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml with the error-budget policy (default ./ops.yaml when present).",
-)
+@config_option
 @_query_options
 @output_option("table", "json", "yaml")
 def gate_command(
@@ -754,17 +767,12 @@ def convert_command(
 
 
 @slo.command("correct")
-@click.argument("selector", metavar="SERVICE/SLO", shell_complete=complete.slo_keys)
+@click.argument("selector", metavar="SERVICE/SLO", shell_complete=_slo_keys)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--start", required=True, metavar="TIME", help="When the span began.")
 @click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
 @click.option("--reason", required=True, help="Why these events do not count (an incident id).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml naming the SLO files (default ./ops.yaml when present).",
-)
+@config_option
 @json_option
 def correct_command(
     selector: str,

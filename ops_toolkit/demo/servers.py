@@ -66,13 +66,8 @@ class LocalServer:
         wait_ready(f"{self.url}{ready_path}", self.process, timeout, log_path)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
 
@@ -136,8 +131,19 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: 
         except OSError:
             pass
         time.sleep(0.1)
-    process.terminate()
+    stop_process(process)  # before: terminated, never waited for (a zombie, or still running)
     raise RuntimeError(f"server at {url} was not ready within {timeout:g}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM, SIGKILL after ``grace`` seconds, and wait: nothing left, not even a zombie."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
 
 
 class AlertmanagerServer(LocalServer):

@@ -1,7 +1,8 @@
 """Prometheus over HTTP (``/api/v1/query``): the only module that talks to it.
 
-One ``requests`` session is shared by every query (connection reuse); ``query_many`` runs
-queries concurrently on a bounded pool of daemon threads (``metrics/pool.py``: Ctrl-C
+One HTTP client (``metrics/transport.py``: keep-alive connections, proxies and TLS as
+``requests`` had them, without its import cost) is shared by every query; ``query_many``
+runs queries concurrently on a bounded pool of daemon threads (``metrics/pool.py``: Ctrl-C
 ends the command without waiting for them), each with its own timeout.
 
 Every answer is validated before it is trusted: a body that is not JSON, an HTML error page
@@ -13,6 +14,7 @@ batch of long queries never hits a URL length limit.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +24,7 @@ from ops_toolkit.errors import MetricsError
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.pool import concurrent_map
 from ops_toolkit.metrics.source import SourceSettings, resolve_headers, secret_values
+from ops_toolkit.metrics.transport import Client, HTTPFailure
 from ops_toolkit.urls import redact_url as redact_url  # moved; still importable here
 
 DEFAULT_TIMEOUT = 10.0
@@ -42,14 +45,13 @@ class PrometheusSource:
         deadline: float | None = None,
         headers: Mapping[str, str] | None = None,
         place: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
         command's ``--timeout`` is one budget, not one per query and fallback. ``headers``
         go with every query (a tenant's ``X-Scope-OrgID``, ``Authorization``); ``place``
-        names where the source was configured, in the messages of a refused query."""
-        import requests
-        from requests.adapters import HTTPAdapter
-
+        names where the source was configured, in the messages of a refused query.
+        ``environ`` (default ``os.environ``) names the proxies and the CA bundle."""
         if not re.match(r"^https?://", url):
             raise MetricsError(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
@@ -58,24 +60,28 @@ class PrometheusSource:
         self.deadline = deadline
         self.concurrency = max(1, concurrency)
         self.place = place
-        self._session = requests.Session()
-        self._session.headers.update(headers or {})
+        # One bounded attempt per query (a report retries nothing behind the user's back),
+        # and as many kept-alive connections as the concurrency.
+        self._client = Client(
+            self.url,
+            headers or {},
+            pool_size=self.concurrency,
+            environ=os.environ if environ is None else environ,
+        )
         self._sends_credentials = self.shown_url != self.url or any(
             k.lower() == "authorization" for k in (headers or {})
         )
         # A server may quote the credential back (vmauth: 'cannot find the provided auth
         # token "Bearer ..."'): every message drops it.
         self._secrets = sorted(secret_values(headers or {}).values(), key=len, reverse=True)
-        # One bounded attempt per query (a report retries nothing behind the user's back),
-        # and a connection pool as large as the concurrency.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The headers sent with every query (the URL's credentials included)."""
+        return self._client.headers
 
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Samples of an instant query; ``MetricsError`` with the server's reason otherwise."""
-        import requests
-
         timeout = self._time_left()
         # whole milliseconds: Prometheus refuses a fractional duration such as '9.98s'
         form: dict[str, str] = {
@@ -90,28 +96,27 @@ class PrometheusSource:
         if at is not None:
             form["time"] = f"{at:.3f}"
         try:
-            response = self._session.post(f"{self.url}/api/v1/query", data=form, timeout=timeout)
-            body = response.content
-        except requests.Timeout:
-            raise MetricsError(self._too_slow()) from None
-        except requests.RequestException as exc:
-            if _read_timed_out(exc):  # the body stalled after the headers
+            answer = self._client.post_form("/api/v1/query", form, timeout)
+        except HTTPFailure as failure:
+            if failure.timed_out:
                 raise MetricsError(self._too_slow()) from None
             raise MetricsError(
-                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
             ) from None
-        if response.status_code >= 400:  # the credential out before any snippet is cut
+        body = answer.body
+        if answer.status >= 400:  # the credential out before any snippet is cut
             for secret in self._secrets:
                 body = body.replace(secret.encode(), b"***")
-        if response.status_code in (401, 403):
-            raise MetricsError(self._redact(self._refused(response.status_code, body)))
-        try:
-            return parse_answer(
-                body,
-                response.status_code,
-                response.headers.get("content-type", ""),
-                self.shown_url,
+        if answer.status in (401, 403):
+            raise MetricsError(self._redact(self._refused(answer.status, body)))
+        if 300 <= answer.status < 400:
+            where = redact_url(answer.location) if answer.location else "nowhere given"
+            raise MetricsError(
+                f"Prometheus at {self.shown_url} answered HTTP {answer.status}, a redirect to "
+                f"{where}: give that address (a query is not sent on to another address)"
             )
+        try:
+            return parse_answer(body, answer.status, answer.content_type, self.shown_url)
         except MetricsError as exc:
             if not self._secrets:
                 raise
@@ -124,22 +129,18 @@ class PrometheusSource:
         A server that cannot be reached is a ``MetricsError`` like any query."""
         import json
 
-        import requests
-
         try:
-            response = self._session.get(
-                f"{self.url}/api/v1/status/runtimeinfo", timeout=self._time_left()
-            )
-        except requests.Timeout:
-            raise MetricsError(self._too_slow()) from None
-        except requests.RequestException as exc:
+            answer = self._client.get("/api/v1/status/runtimeinfo", self._time_left())
+        except HTTPFailure as failure:
+            if failure.timed_out:
+                raise MetricsError(self._too_slow()) from None
             raise MetricsError(
-                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(exc)}"
+                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
             ) from None
-        if response.status_code != 200:
+        if answer.status != 200:
             return None
         try:
-            data = json.loads(response.content).get("data")
+            data = json.loads(answer.body).get("data")
         except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
             return None
         value = data.get("storageRetention") if isinstance(data, dict) else None
@@ -341,15 +342,7 @@ def _snippet(body: bytes) -> str:
     return ascii(text) + ("..." if len(body) > MAX_SNIPPET else "")
 
 
-def _read_timed_out(exc: Exception) -> bool:
-    """requests reports a read timeout while reading the body as a ConnectionError."""
-    from urllib3.exceptions import ReadTimeoutError
-
-    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
-
-
-def _connection_reason(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
+def _connection_reason(failure: HTTPFailure) -> str:
+    if failure.reason == "connection refused":
         return "connection refused (is it running? check --prometheus / OPS_PROMETHEUS_URL)"
-    return text.split(": ", 1)[-1][:200]
+    return failure.reason[:200]

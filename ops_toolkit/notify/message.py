@@ -36,6 +36,7 @@ class BudgetInfo:
     remaining: float | None
     burn_rates: Mapping[str, float | None]
     status: str
+    source: str = "queries"  # where the numbers came from: "rules" or "queries"
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def budget_text(budget: BudgetInfo | str | None) -> str | None:
         f":chart_with_downwards_trend: *{escape(budget.slo)}* ({budget.objective:g}%): budget "
         f"remaining *{percent(budget.remaining)}*, {budget.status}"
         + (f" · burn {rates}" if rates else "")
+        + f" · from {budget.source}"
     )
 
 

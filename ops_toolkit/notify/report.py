@@ -21,7 +21,7 @@ from ops_toolkit.notify.message import (
     truncate,
 )
 from ops_toolkit.slo.budget import STATUSES
-from ops_toolkit.slo.evaluate import SLOStatus
+from ops_toolkit.slo.evaluate import CALENDAR_NOTE, SLOStatus
 from ops_toolkit.slo.report import TABLE_BURN_WINDOWS, corrected_note, rfc3339, sort_worst_first
 
 EMOJI = {
@@ -51,12 +51,23 @@ def slo_line(status: SLOStatus, runbook_base_url: str | None = None) -> str:
     note = corrected_note(status)
     if note is not None:
         line += f" · {escape(note)}"
+    line += f" · {source_note(status)}"
     if slo.runbook:
         from ops_toolkit.links import runbook_url
 
         url = runbook_url(slo.runbook, runbook_base_url)
         line += f" · {link(url, 'runbook')}" if url else f" · runbook `{escape(slo.runbook)}`"
     return truncate(line, 900)
+
+
+def source_note(status: SLOStatus) -> str:
+    """Which source the SLO's numbers came from, compactly: ``from rules`` (recorded
+    series) or ``from queries`` (raw counters), and why not the rules when they were there
+    (the full reason is in ``ops slo report --explain``)."""
+    if status.source_note is None:
+        return f"from {status.source}"
+    why = "a calendar period" if status.source_note == CALENDAR_NOTE else "a correction"
+    return f"from {status.source} ({why})"
 
 
 def _sections(lines: Sequence[str]) -> list[str]:

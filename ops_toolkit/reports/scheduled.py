@@ -24,7 +24,7 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import Message, escape
 from ops_toolkit.notify.model import Planned
-from ops_toolkit.slo.evaluate import SLOStatus, evaluate
+from ops_toolkit.slo.evaluate import SLOStatus, evaluate_auto
 from ops_toolkit.slo.model import SLO
 
 
@@ -137,7 +137,7 @@ class ReportPublisher:
     def plan(self, schedule: ReportSchedule, at: float) -> list[Planned]:
         slos = resolve_slos(self.config, schedule.slos)
         source = self.source()
-        statuses = evaluate(slos, source, at, keep_going=True)
+        statuses = evaluate_auto(slos, source, at, keep_going=True)
         return report_plan(
             statuses,
             channel=schedule.channel,
@@ -220,7 +220,7 @@ class PolicyRunner:
         notices = 0
         for policy in self.config.policies:
             slos = resolve_slos(self.config, policy.slos)
-            for status in evaluate(slos, self.source(), now, keep_going=True):
+            for status in evaluate_auto(slos, self.source(), now, keep_going=True):
                 notices += self.apply(policy, status, now)
         return notices
 

@@ -13,6 +13,11 @@ starts no other children meanwhile (the CLI; ``ops serve`` runs diagnoses on one
 Finding them reads ``/proc/<pid>/task/<tid>/children`` of the thread that ran the step and of
 the main thread (where the kernel puts adopted orphans), not the whole of ``/proc``, so the
 check after each step costs one or two small reads when the step left nothing behind.
+
+ops is a subreaper only while a step runs (``StepProcesses`` to its ``close``), and reaps the
+orphans it gained then: a process that stayed a subreaper for good (``ops serve``, or pytest
+after one step run in-process) adopted the orphans of every other child it started, a killed
+``ops`` subprocess's steps for one, and nothing ever reaped them: zombies piled up under it.
 """
 
 from __future__ import annotations
@@ -28,30 +33,91 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 MAX_KEPT = 4 * 1024 * 1024  # characters of output kept per step (the tail)
 DRAIN_AFTER_EXIT = 0.2
 KILL_WAIT = 5.0  # seconds to wait for SIGKILLed processes to go (uninterruptible sleep)
 QUIET = 0.1  # seconds with none of a step's processes alive before ops believes they are gone
 _PR_SET_CHILD_SUBREAPER = 36
-_subreaper: bool | None = None
+_subreaper: bool | None = None  # whether this process can be a subreaper (None: not tried)
+_subreaper_users = 0  # the StepProcesses not yet closed: while any is, ops is a subreaper
+_subreaper_lock = threading.Lock()
 _hurry = threading.Event()  # a second interrupt: skip the grace, SIGKILL at once
 
 
-def become_subreaper() -> bool:
-    """Make this process the reaper of its orphaned descendants (Linux); once per process."""
-    global _subreaper
-    if _subreaper is None:
-        _subreaper = False
-        if os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children"):
-            try:
-                import ctypes
+class _StartHold(threading.local):
+    """Set while a step's process is being started: an interrupt then waits here.
 
-                libc = ctypes.CDLL(None, use_errno=True)
-                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-            except (OSError, AttributeError):
-                _subreaper = False
-    return _subreaper
+    Python runs a signal handler between two bytecodes of the main thread. A SIGTERM or
+    Ctrl-C that came inside ``subprocess.Popen``, after the fork, raised ``KeyboardInterrupt``
+    there, before ops held the process: nothing stopped the step and it outlived ops. Under
+    load the child runs its first commands before the parent returns from the fork, so a
+    signal sent once the step has visibly started could still land there.
+    """
+
+    holding = False
+    held: str | None = None
+
+
+_start_hold = _StartHold()
+
+
+def _popen_holding_interrupts(
+    family: StepProcesses, argv: list[str], **options: Any
+) -> subprocess.Popen[bytes]:
+    """``Popen``, returning with interrupts still held: the caller calls
+    ``_release_interrupts`` first thing inside the ``try`` that stops the step."""
+    _start_hold.holding = True
+    try:
+        return subprocess.Popen(argv, **options)
+    except BaseException:
+        family.close()
+        _release_interrupts()
+        raise
+
+
+def _release_interrupts() -> None:
+    """Stop holding; raise the interrupt that came meanwhile, if one did."""
+    _start_hold.holding = False
+    held, _start_hold.held = _start_hold.held, None
+    if held is not None:
+        raise KeyboardInterrupt(held)
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux) until
+    ``stop_being_subreaper``; whether it is. Nested calls count: the last stop ends it."""
+    global _subreaper, _subreaper_users
+    with _subreaper_lock:
+        if _subreaper is None:
+            _subreaper = False
+            if os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children"):
+                _subreaper = _prctl_subreaper(1)
+        if _subreaper and _subreaper_users == 0:
+            _prctl_subreaper(1)
+        _subreaper_users += _subreaper
+        return _subreaper
+
+
+def stop_being_subreaper() -> None:
+    """Orphans go to init again once no step runs (they are nobody's to reap here)."""
+    global _subreaper_users
+    with _subreaper_lock:
+        if _subreaper and _subreaper_users > 0:
+            _subreaper_users -= 1
+            if _subreaper_users == 0:
+                _prctl_subreaper(0)
+
+
+def _prctl_subreaper(on: int) -> bool:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def _children(pid: int) -> set[int]:
@@ -115,6 +181,22 @@ class StepProcesses:
         self.subreaper = become_subreaper()
         self.before = _own_children() if self.subreaper else set()
         self.main: int | None = None  # while ops has not reaped it
+
+    def close(self) -> None:
+        """The step is over: stop adopting orphans, reap those of the step that are zombies.
+
+        Only strays are reaped (children gained while the step ran, not its main process):
+        a blanket ``waitpid(-1)`` would take the exit status of children ``subprocess``
+        waits for. ``stop`` has made sure none of them still runs.
+        """
+        if not self.subreaper:
+            return
+        stop_being_subreaper()
+        for pid in self.strays():
+            if _state(pid) == b"Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        self.subreaper = False
 
     def strays(self) -> set[int]:
         """Children ops gained while the step ran: the step's orphans (zombies included)."""
@@ -229,15 +311,16 @@ def run_process(
             kill_grace=kill_grace,
             started=started,
         )
+    if not gated:
+        ready()
     family = StepProcesses()
     gate: int | None = None
+    stdin: int = subprocess.DEVNULL
     if gated:
         stdin, gate = os.pipe()
-    else:
-        ready()
-        stdin = subprocess.DEVNULL
     try:
-        process = subprocess.Popen(
+        process = _popen_holding_interrupts(
+            family,
             argv,
             env=dict(env),
             cwd=cwd,
@@ -268,6 +351,7 @@ def run_process(
     exited_at: float | None = None
     deadline = started + timeout if timeout else None
     try:
+        _release_interrupts()  # one that came while the step started is raised here: it stops it
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         if gate is not None:
             ready()
@@ -324,6 +408,7 @@ def run_process(
     finally:
         if gate is not None:  # not let go: its shell reads the end of the pipe and exits
             os.close(gate)
+        family.close()
         selector.close()
         process.stdout.close()
         process.stderr.close()
@@ -351,9 +436,10 @@ def _run_attached(
     It stays in ops's process group (the terminal's foreground), so Ctrl-C reaches it too.
     """
     family = StepProcesses()
-    process = subprocess.Popen(argv, env=dict(env), cwd=cwd)
+    process = _popen_holding_interrupts(family, argv, env=dict(env), cwd=cwd)
     family.main = process.pid
     try:
+        _release_interrupts()
         on_start(process.pid)
         try:
             exit_code: int | None = process.wait(timeout=timeout)
@@ -376,6 +462,8 @@ def _run_attached(
             process.kill()
         process.wait()
         raise
+    finally:
+        family.close()
     return ProcessResult(
         exit_code,
         timed_out,
@@ -482,6 +570,9 @@ def signals_interrupt() -> Iterator[list[int]]:
             _hurry.set()
             return
         interrupted = True
+        if _start_hold.holding:  # a step is being started: raised once ops holds it
+            _start_hold.held = signal.Signals(signum).name
+            return
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

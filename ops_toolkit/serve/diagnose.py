@@ -71,7 +71,7 @@ def summary_message(
 ) -> dict[str, Any]:
     """The thread reply: each diagnose step's status and the first lines of its output."""
     if document is None:
-        text = f":mag: Could not run the diagnose steps of `{escape(name)}`: {escape(error or '')}"
+        text = f":mag: Could not run the diagnose steps of `{escape(name)}`: {escape(error or '', lines=True)}"
         return {
             "text": truncate(text, 3000),
             "blocks": [
@@ -127,8 +127,8 @@ class Diagnoser:
         self.on_output = on_output
         self.tag = tag
         self.credentials = dict(credentials or {})
-        # Variables ops's configuration reads credentials from: ops.yaml's metrics source
-        # (``withheld``) and the on-call file's routing_key_env (added by the service).
+        # Variables ops's configuration reads credentials from (``serve.service.
+        # credential_variables``: the metrics source's and the on-call file's), set once.
         self.credential_variables: frozenset[str] = frozenset(withheld)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
 

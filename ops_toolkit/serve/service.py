@@ -8,12 +8,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
+from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import load_routes
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
@@ -79,9 +80,15 @@ def runbook_index(directory: str) -> dict[str, str]:
 class BudgetLookup:
     """An alert's SLO budget from Prometheus, cached briefly; 'unavailable' when it fails."""
 
-    def __init__(self, slos: Mapping[tuple[str, str], SLO], source: MetricsSource | None) -> None:
+    def __init__(
+        self,
+        slos: Mapping[tuple[str, str], SLO],
+        source: MetricsSource | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.slos = slos
         self.source = source
+        self.clock = clock
         self._cache: dict[str, tuple[float, BudgetInfo | str]] = {}
         self._lock = threading.Lock()
 
@@ -93,20 +100,23 @@ class BudgetLookup:
             return None  # no Prometheus configured: nothing to attach
         with self._lock:
             cached = self._cache.get(slo.key)
-            if cached and time.time() - cached[0] < BUDGET_CACHE_SECONDS:
+            if cached and self.clock() - cached[0] < BUDGET_CACHE_SECONDS:
                 return cached[1]
-        info = self._query(slo)
+        now = self.clock()
+        info = self._query(slo, now)
         with self._lock:
-            self._cache[slo.key] = (time.time(), info)
+            self._cache[slo.key] = (now, info)
         return info
 
-    def _query(self, slo: SLO) -> BudgetInfo | str:
+    def _query(self, slo: SLO, now: float) -> BudgetInfo | str:
+        """The budget as a report gives it: recorded series when they are fresh (one query
+        names them), else direct queries."""
         from ops_toolkit.durations import format_duration
-        from ops_toolkit.slo.evaluate import evaluate
+        from ops_toolkit.slo.evaluate import evaluate_auto
 
         assert self.source is not None
         try:
-            (status,) = evaluate([slo], self.source, time.time())
+            (status,) = evaluate_auto([slo], self.source, now)
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
@@ -119,6 +129,7 @@ class BudgetLookup:
             remaining=status.budget_remaining,
             burn_rates={format_duration(w): r for w, r in status.burn_rates().items()},
             status=status.status,
+            source=status.source,
         )
 
 
@@ -127,6 +138,23 @@ def slo_index(paths: tuple[str, ...]) -> dict[tuple[str, str], SLO]:
 
     existing = [p for p in paths if os.path.exists(p)]
     return {(s.service, s.name): s for s in load_slos(existing)} if existing else {}
+
+
+def load_oncall_file(config: OpsConfig) -> OncallConfig | None:
+    """The on-call file (``oncall:`` in ops.yaml, else alerts/oncall.yaml), None without one."""
+    from ops_toolkit.config import oncall_path
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    path = oncall_path(config)
+    return load_oncall(path) if path is not None else None
+
+
+def credential_variables(config: OpsConfig, oncall: OncallConfig | None) -> frozenset[str]:
+    """Every variable ops's configuration reads a credential from, in one set: ops.yaml's
+    metrics source (its token and password variables) and the on-call file's
+    ``routing_key_env``. Diagnose steps never get them, and their values are masked."""
+    from_metrics = config.prometheus_source.secret_env_names() if config.prometheus_source else ()
+    return frozenset(from_metrics) | (oncall.credential_variables() if oncall else frozenset())
 
 
 class EscalationService:
@@ -158,17 +186,20 @@ class EscalationService:
         )
         self.delivery_loop = Loop("delivery", self.deliverer.run_once)
         self.processing_loop = Loop("processing", self._process)
-        self.processor.on_output = self.delivery_loop.wake
+        self.processor.on_output = self._output_ready
         self.writer = GroupCommitWriter(self.store, self.processing_loop.wake)
         self.extra_loops = self._schedule_loops(config)
-        self.diagnoser = self._diagnoser(config)
-        self.oncall = self._oncall(config)
+        oncall = load_oncall_file(config)  # before the diagnoser: it names credentials too
+        withheld = credential_variables(config, oncall)
+        self.diagnoser = self._diagnoser(config, withheld)
+        self.oncall = self._oncall(config, oncall)
         self.app = create_app(
             self.writer,
             AppSettings(
                 token=token,
                 inbox_limit=config.serve.inbox_limit,
                 stats=self.stats,
+                depth=lambda: {"inbox_depth": float(self.store.inbox_depth())},
                 health=self.health,
                 max_body=config.serve.max_body,
                 read_timeout=config.serve.read_timeout,
@@ -236,9 +267,9 @@ class EscalationService:
         loops = [Loop("reports", reports)] if config.reports else []
         return loops + ([Loop("policies", policies)] if config.policies else [])
 
-    def _diagnoser(self, config: OpsConfig) -> Any:
+    def _diagnoser(self, config: OpsConfig, withheld: frozenset[str]) -> Any:
         """Runs diagnose steps: for the Run diagnose button and /ops runbook, and, with
-        ``auto_diagnose``, for every firing alert."""
+        ``auto_diagnose``, for every firing alert; ``withheld``: ``credential_variables``."""
         from ops_toolkit.metrics.source import known_secrets
         from ops_toolkit.runbook.environment import url_credentials
         from ops_toolkit.serve.diagnose import Diagnoser
@@ -255,9 +286,7 @@ class EscalationService:
                 **url_credentials("serve.state", config.serve.state),
                 **known_secrets(config.prometheus_source, os.environ),
             },
-            withheld=(
-                config.prometheus_source.secret_env_names() if config.prometheus_source else ()
-            ),
+            withheld=sorted(withheld),
         )
         if config.auto_diagnose:
             routing = self.routing
@@ -266,13 +295,9 @@ class EscalationService:
             )
         return diagnoser
 
-    def _oncall(self, config: OpsConfig) -> Any:
+    def _oncall(self, config: OpsConfig, oncall: OncallConfig | None) -> Any:
         """Escalation policies, schedules and Slack actions, when there is an on-call file."""
-        from ops_toolkit.config import oncall_path
-        from ops_toolkit.escalate.oncall import load_oncall
-
-        path = oncall_path(config)
-        if path is None:
+        if oncall is None:
             self.routing.check_policies(())
             if os.environ.get("SLACK_SIGNING_SECRET"):  # the secret alone turns nothing on
                 log.warning(
@@ -281,9 +306,8 @@ class EscalationService:
                     "PATH' in ops.yaml or create alerts/oncall.yaml to turn them on"
                 )
             return None
-        oncall = load_oncall(path)
         self.routing.check_policies(list(oncall.policies))
-        self._withhold_credentials(oncall.credential_variables())
+        self._refuse_credential_runbooks(oncall.credential_variables())
         from ops_toolkit.serve.oncall import Oncall
 
         lookup = getattr(self.notifier, "lookup_email", None)
@@ -311,14 +335,13 @@ class EscalationService:
         )
         return service
 
-    def _withhold_credentials(self, variables: frozenset[str]) -> None:
-        """Keep the variables the on-call file reads credentials from (``routing_key_env``)
-        from diagnose steps, mask them, and say now which runbook asks for one: its diagnose
-        runs are refused."""
+    def _refuse_credential_runbooks(self, variables: frozenset[str]) -> None:
+        """Say now which runbook asks for a variable the on-call file reads a credential from
+        (``routing_key_env``): its diagnose runs are refused (the diagnoser withholds and
+        masks them: ``credential_variables``)."""
         from ops_toolkit.runbook.lint import lint_runbook
         from ops_toolkit.runbook.parse import read_runbook
 
-        self.diagnoser.credential_variables |= variables
         if not variables:
             return
         for path in sorted(set(self.runbooks.values())):
@@ -356,6 +379,10 @@ class EscalationService:
         self.store.enqueue([Planned(f"ops:refused:{now:.6f}", channel, "post", notice)], now)
         self.store.count("bodies_refused")
         self.delivery_loop.wake()
+
+    def _output_ready(self, channels: Collection[str]) -> None:
+        if not self.deliverer.waiting_for(channels):
+            self.delivery_loop.wake()
 
     def _process(self) -> float:
         taken = self.processor.run_once()

@@ -18,12 +18,12 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification, parse_notification
-from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreError
+from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreConflict, StoreError
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
@@ -35,6 +35,10 @@ MAX_UNEXPECTED_FAILURES = 3  # errors that are not the chat's answer (bugs): the
 LEASE_SECONDS = 120.0  # longer than any chat call may take
 STORE_BACKOFF = 0.5  # seconds a loop waits after the store failed, doubled each time ...
 STORE_BACKOFF_MAX = 8.0  # ... up to this
+# A round that lost a race to another writer (deadlock, serialization failure) is retried at
+# once, a few times in a row, then after a short pause: never the outage's back-off.
+CONFLICT_RETRIES_AT_ONCE = 3
+CONFLICT_PAUSE = 0.05
 
 
 MAX_INBOX_ATTEMPTS = 3  # the last one without enrichment; then a dead letter
@@ -58,7 +62,9 @@ class Processor:
     runbook_for: Callable[[Notification], str | None]
     budget: Callable[[Mapping[str, str]], BudgetInfo | str | None]
     clock: Callable[[], float] = time.time
-    on_output: Callable[[], None] = lambda: None
+    # New outbox entries for these channels: wake the deliverer (service.py wakes it unless
+    # every one of them must wait anyway).
+    on_output: Callable[[Collection[str]], None] = lambda channels: None
     on_new: Callable[[Notification], None] = lambda notification: None
     max_attempts: int = MAX_INBOX_ATTEMPTS
     backoff: float = INBOX_BACKOFF
@@ -150,7 +156,7 @@ class Processor:
         # A replay of events already seen needs no message (and no budget query).
         planned = [] if self.store.all_seen(keys) else self.plan(notification, enrich=enrich)
         if self.store.process(inbox_id, keys, planned, self.clock()):
-            self.on_output()
+            self.on_output({entry.channel for entry in planned})
             try:
                 self.on_new(notification)
             except Exception as error:  # a follow-up (diagnose) never undoes the delivery
@@ -218,7 +224,7 @@ class Deliverer:
     def run_once(self) -> float:
         """Send what is due; seconds until something may be due again."""
         now = self.clock()
-        for entry in self.store.due(now, ids=self.only):
+        for entry in self.store.due(now, ids=self.only, skip_channels=self._waiting(now)):
             if self.next_allowed.get(entry.channel, 0.0) > self.clock():
                 continue
             if entry.status == "sending" and not self._abandoned(entry):
@@ -227,11 +233,27 @@ class Deliverer:
                 self._kill(entry, f"older than {self.max_age:g}s: {entry.last_error or 'not sent'}")
                 continue
             self._send(entry)
-        waits = [t - self.clock() for t in self.next_allowed.values() if t > self.clock()]
-        due = self.store.next_due_at()
+        # A channel waiting (paced) wakes the loop when its wait ends, not before: its due
+        # entries would otherwise make this loop poll every 10 ms meanwhile.
+        later = self.clock()
+        waiting = self._waiting(later)
+        waits = [self.next_allowed[channel] - later for channel in waiting]
+        due = self.store.next_due_at(skip_channels=waiting)
         if due is not None:
-            waits.append(due - self.clock())
+            waits.append(due - later)
         return max(0.01, min([1.0, *waits]))
+
+    def _waiting(self, now: float) -> set[str]:
+        """The channels that may not be sent to yet (paced, or a 429's Retry-After)."""
+        return {channel for channel, until in self.next_allowed.items() if until > now}
+
+    def waiting_for(self, channels: Collection[str]) -> bool:
+        """Whether every one of ``channels`` must wait (paced, or told to by a 429): new
+        entries for them need no wake-up, the deliverer wakes itself when the wait ends.
+        Waking it for each payload of a storm into one paced channel cost a read of the
+        whole backlog per payload (issue 15)."""
+        now = self.clock()
+        return bool(channels) and all(self.next_allowed.get(c, 0.0) > now for c in channels)
 
     def _abandoned(self, entry: OutboxEntry) -> bool:
         """A 'sending' entry whose deliverer died (same host, pid gone) or overran its lease,
@@ -357,13 +379,25 @@ class Loop:
         self.woken = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors = 0
+        self.conflicts = 0  # rounds that lost a race to another writer (retried at once)
 
     def _run(self) -> None:
         outage = 0  # rounds in a row the store was unavailable
+        streak = 0  # rounds in a row that lost a race to another writer
         while not self.stopped.is_set():
             try:
                 wait = self.step()
-                outage = 0
+                outage = streak = 0
+            except StoreConflict as error:  # lost a race to another writer: again, at once
+                self.conflicts += 1
+                streak += 1
+                wait = 0.0 if streak <= CONFLICT_RETRIES_AT_ONCE else CONFLICT_PAUSE
+                logging.getLogger("ops.serve").info(
+                    "%s: %s; retrying %s",
+                    self.thread.name,
+                    error,
+                    "at once" if not wait else f"in {wait:g}s",
+                )
             except StoreError as error:  # the database is away: back off, say why in a line
                 outage += 1
                 wait = min(STORE_BACKOFF_MAX, STORE_BACKOFF * 2 ** (outage - 1))

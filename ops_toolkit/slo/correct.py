@@ -59,16 +59,18 @@ def insert_correction(text: str, source: str, keys: Sequence[str | int], item: s
     Missing keys on the way are created, as is the list. Only whole lines are inserted,
     except into a list written in flow style (``[...]``), which gets the item before its
     closing bracket, and an explicit null (``corrections: ~``), which the list replaces.
+    The lines added end as the file's first line does (``\r\n`` in a Windows-edited file).
     """
     lines = text.splitlines(keepends=True)
+    newline = line_ending(text)
     if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+        lines[-1] += newline
     try:
         node: yaml.Node | None = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if node is None:  # an empty file: the whole path from the top
-        return _insert(lines, len(lines) - 1, 0, list(keys), item)
+        return _insert(lines, len(lines) - 1, 0, list(keys), item, newline)
     for depth, key in enumerate(keys):
         if isinstance(key, int):
             if not isinstance(node, yaml.SequenceNode) or key >= len(node.value):
@@ -83,7 +85,7 @@ def insert_correction(text: str, source: str, keys: Sequence[str | int], item: s
         pair = next(((k, v) for k, v in node.value if k.value == key), None)
         if pair is None:
             indent = node.value[0][0].start_mark.column
-            return _insert(lines, _last_line(node), indent, list(keys[depth:]), item)
+            return _insert(lines, _last_line(node), indent, list(keys[depth:]), item, newline)
         key_node, node = pair
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
             row = key_node.start_mark.line
@@ -91,12 +93,12 @@ def insert_correction(text: str, source: str, keys: Sequence[str | int], item: s
                 line = lines[row]
                 lines[row] = line[: node.start_mark.column].rstrip() + line[node.end_mark.column :]
             return _insert(
-                lines, row, key_node.start_mark.column + 2, list(keys[depth + 1 :]), item
+                lines, row, key_node.start_mark.column + 2, list(keys[depth + 1 :]), item, newline
             )
     if isinstance(node, yaml.SequenceNode):
         if node.flow_style:
             return _append_flow(text, node, item)
-        return _insert(lines, _last_line(node), node.start_mark.column, [], item)
+        return _insert(lines, _last_line(node), node.start_mark.column, [], item, newline)
     raise ConfigError(f"{source}: {_path(keys)}: expected a list to add to")
 
 
@@ -117,10 +119,18 @@ def _append_flow(text: str, node: yaml.Node, item: str) -> str:
     return head + f"{separator}{item}" + text[close:]
 
 
-def _insert(lines: list[str], after: int, indent: int, keys: list[str | int], item: str) -> str:
+def line_ending(text: str) -> str:
+    """``\r\n`` when the text's first line ends so, else ``\n``."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _insert(
+    lines: list[str], after: int, indent: int, keys: list[str | int], item: str, newline: str
+) -> str:
     """``keys`` as nested lines, then ``- item``, inserted after line ``after`` (0-based)."""
-    added = [f"{' ' * (indent + 2 * n)}{_key(str(key))}:\n" for n, key in enumerate(keys)]
-    added.append(f"{' ' * (indent + 2 * len(keys))}- {item}\n")
+    added = [f"{' ' * (indent + 2 * n)}{_key(str(key))}:{newline}" for n, key in enumerate(keys)]
+    added.append(f"{' ' * (indent + 2 * len(keys))}- {item}{newline}")
     return "".join([*lines[: after + 1], *added, *lines[after + 1 :]])
 
 

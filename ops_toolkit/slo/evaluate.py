@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError, MetricsError
-from ops_toolkit.metrics.model import MetricsSource, Sample
+from ops_toolkit.metrics.model import MetricsSource, Sample, escape_promql_string
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
-from ops_toolkit.slo.correction_rules import ACTIVE, fingerprint
 from ops_toolkit.slo.corrections import Interval, clip, intervals
 from ops_toolkit.slo.model import SLO, LatencySLI, RawSLI, Window
 from ops_toolkit.slo.queries import (
@@ -607,18 +606,42 @@ def _bound(le: str) -> float:
 def evaluate_recorded(
     slos: Sequence[SLO], source: MetricsSource, at: float, *, keep_going: bool = False
 ) -> list[SLOStatus]:
-    """Statuses from the series ``ops slo rules`` records: one query per window for all SLOs.
+    """Statuses from the series ``ops slo rules`` records: one query per window for all SLOs
+    (``--use-rules``).
 
     Calendar SLOs still get their period so far from raw counters (rules record the nominal
-    rolling length), so only they add queries.
+    rolling length), and so does an SLO whose period a correction overlaps that the loaded
+    rules miss: only they add queries.
     """
+    return evaluate_auto(slos, source, at, keep_going=keep_going, use_rules=True)
+
+
+def _recorded_plan(slos: Sequence[SLO]) -> tuple[dict[int, str], list[int], list[str]]:
+    """The recorded series a report of rolling ``slos`` reads: error ratios by window (one
+    query each, for all SLOs), and the long windows whose event totals it reads with them."""
     names = {w: f"slo:error_ratio:{format_duration(w)}" for w in windows_of(slos)}
     names[PERIOD] = "slo:error_ratio:period"
-    windows = list(names)
     counted = sorted(
         {p.long for s in slos if s.alerting.min_events for p in alert_windows(s)}
     )  # slo:total_events:<w> is recorded for the long windows of SLOs with min_events
-    total_names = [f"slo:total_events:{format_duration(w)}" for w in counted]
+    return names, counted, [f"slo:total_events:{format_duration(w)}" for w in counted]
+
+
+def recorded_queries(slos: Sequence[SLO]) -> list[str]:
+    """The queries (series names) a report sends for the SLOs that read recorded series."""
+    if not slos:
+        return []
+    names, _, total_names = _recorded_plan(slos)
+    return [names[PERIOD], *(n for w, n in names.items() if w != PERIOD), *total_names]
+
+
+def _from_recorded(
+    slos: Sequence[SLO], source: MetricsSource, at: float, *, required: bool
+) -> list[SLOStatus]:
+    """Statuses of rolling SLOs read from their recorded series; ``required`` (``--use-rules``):
+    no ``slo:error_ratio`` series at all is an error saying what to do."""
+    names, counted, total_names = _recorded_plan(slos)
+    windows = list(names)
     answers = source.query_many([*(names[w] for w in windows), *total_names], at)
     ratios: dict[tuple[str, str], dict[int, float]] = {}
     totals: dict[tuple[str, str], dict[int, float | None]] = {}
@@ -634,23 +657,13 @@ def evaluate_recorded(
                 ratios.setdefault(key, {})[windows[number]] = sample.value
             else:
                 totals.setdefault(key, {})[counted[number - len(windows)]] = sample.value
-    if not ratios and slos:
+    if required and not ratios and slos:
         raise MetricsError(
             "Prometheus has no slo:error_ratio series: load the rule files from 'ops slo rules' "
             "into it, or report without --use-rules"
         )
-    fallbacks = {s.key: CALENDAR_NOTE for s in slos if not s.window.rolling}
-    fallbacks |= rules_fallbacks([s for s in slos if s.window.rolling], source, at)
-    queried = [s for s in slos if s.key in fallbacks]
-    direct = {
-        s.key: replace(st, source_note=fallbacks[s.key])
-        for s, st in zip(queried, evaluate(queried, source, at, keep_going=keep_going), strict=True)
-    }
     results = []
     for slo in slos:
-        if slo.key in direct:
-            results.append(direct[slo.key])
-            continue
         recorded = ratios.get((slo.service, slo.name), {})
         status = from_ratios(
             slo,
@@ -692,6 +705,8 @@ def rules_fallbacks(slos: Sequence[SLO], source: MetricsSource, at: float) -> di
     """
     if not slos:
         return {}
+    from ops_toolkit.slo.correction_rules import ACTIVE  # with hashlib: rules reports only
+
     span = max(s.window.period_seconds for s in slos) + 3600
     rng = format_duration(span)
     in_period = f"max_over_time({ACTIVE}[{rng}])"
@@ -748,6 +763,8 @@ def _timestamp(text: str) -> float | None:
 
 def _fallback(slo: SLO, known: Sequence[_Known], at: float) -> str | None:
     """Why ``slo``'s recorded series miss a correction in its period, or None."""
+    from ops_toolkit.slo.correction_rules import fingerprint
+
     start = at - slo.window.period_seconds
     begin, end = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(at, UTC)
     ours = {fingerprint(c) for c in slo.corrections}
@@ -794,34 +811,192 @@ def recorded_names(slo: SLO) -> list[str]:
     return names
 
 
-PRESENT_QUERY = (
-    'group by (__name__, service, slo) ({__name__=~"slo:(error_ratio|total_events):.+"})'
-)
+RECORDED_SELECTOR = '__name__=~"slo:(error_ratio|total_events):.+"'
+PRESENT_QUERY = f"group by (__name__, service, slo) ({{{RECORDED_SELECTOR}}})"
 
 
-def recorded_series(source: MetricsSource, at: float) -> set[tuple[str, str, str]]:
+def _scope(slos: Sequence[SLO]) -> str:
+    """Matchers that narrow the recorded series asked about to ``slos``' service (and SLO,
+    when there is one): an alert's budget lookup need not list a whole fleet's series."""
+    services = {slo.service for slo in slos}
+    if len(services) != 1:
+        return ""
+    (service,) = services
+    scope = f',service="{escape_promql_string(service)}"'
+    if len(slos) == 1:
+        scope += f',slo="{escape_promql_string(slos[0].name)}"'
+    return scope
+
+
+def recorded_series(
+    source: MetricsSource, at: float, slos: Sequence[SLO] = ()
+) -> set[tuple[str, str, str]]:
     """(name, service, slo) of every recorded SLO series fresh at ``at``: one query.
 
     Fresh as Prometheus means it for an instant query: a sample in the 5 minutes before
     ``at`` and no staleness marker since (a rule removed or failing stops being fresh).
+    ``slos``: narrow the question to theirs when they are one service's.
     """
+    query = f"group by (__name__, service, slo) ({{{RECORDED_SELECTOR}{_scope(slos)}}})"
     return {
         (s.labels.get("__name__", ""), s.labels.get("service", ""), s.labels.get("slo", ""))
-        for s in source.query(PRESENT_QUERY, at)
+        for s in source.query(query, at)
     }
 
 
-def choose_source(slo: SLO, present: set[tuple[str, str, str]]) -> str:
-    """Where an SLO's report comes from: the one place that decides.
+STALE_LOOKBACK = 86400  # how far back --explain looks for the last sample of a stale series
+_STALE_STEP = 60
+_RECORDED_LABEL = "__ops_recorded"
+
+
+def last_samples(
+    source: MetricsSource, at: float, names: Sequence[str], slos: Sequence[SLO] = ()
+) -> dict[tuple[str, str, str], float]:
+    """(name, service, slo) -> time of its last sample in the day before ``at``, for the
+    recorded series ``names``: one query (``--explain`` says how stale a series is).
+
+    ``timestamp()`` of a plain selector gives a sample's own time; a subquery at one
+    evaluation a minute carries it over the day, so the answer is at most a minute early
+    when a staleness marker followed the last sample. Each name is asked on its own (tagged
+    with a label) because ``timestamp()`` drops the name that tells the windows apart.
+    """
+    if not names:
+        return {}
+    span = f"[{format_duration(STALE_LOOKBACK)}:{format_duration(_STALE_STEP)}]"
+    scope = _scope(slos)
+    parts = [
+        f"label_replace(max by (service, slo) (max_over_time(timestamp({name}{{{scope[1:]}}})"
+        f'{span})), "{_RECORDED_LABEL}", "{name}", "", "")'
+        for name in names
+    ]
+    found: dict[tuple[str, str, str], float] = {}
+    for sample in source.query(" or ".join(parts), at):
+        labels = sample.labels
+        key = (labels.get(_RECORDED_LABEL, ""), labels.get("service", ""), labels.get("slo", ""))
+        found[key] = sample.value
+    return found
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """Where one SLO's report comes from, and why (``ops slo report --explain`` says it).
+
+    ``note``: why an SLO that would read recorded series is queried directly (a correction
+    the rules miss, a calendar period under ``--use-rules``); the report shows it.
+    """
+
+    source: str
+    reason: str
+    note: str | None = None
+
+
+FRESH = "recorded series present and fresh"
+FORCED_DIRECT = "--direct: direct queries for every SLO"
+FORCED_RECORDED = "--use-rules: recorded series for every rolling SLO"
+CALENDAR_REASON = "a calendar period: the rules record rolling windows"
+NOT_LOADED = "no recorded series: load the rules 'ops slo rules' writes into Prometheus"
+
+
+def choose_source(
+    slo: SLO,
+    present: set[tuple[str, str, str]],
+    last_seen: Mapping[tuple[str, str, str], float] | None = None,
+    at: float | None = None,
+) -> SourceChoice:
+    """Where an SLO's report comes from, and why: the one place that decides.
 
     Recorded series when every one the SLO reads exists and is fresh (a team that deployed
     the rules gets the cheap path without a flag); direct queries otherwise, and always for
-    a calendar SLO (the rules record rolling windows).
+    a calendar SLO (the rules record rolling windows). ``last_seen`` (when each series not
+    fresh at ``at`` last had a sample) tells a stale series from a missing one.
     """
     if not slo.window.rolling:
-        return DIRECT
+        return SourceChoice(DIRECT, CALENDAR_REASON)
     wanted = recorded_names(slo)
-    return RECORDED if all((n, slo.service, slo.name) in present for n in wanted) else DIRECT
+    absent = [n for n in wanted if (n, slo.service, slo.name) not in present]
+    if not absent:
+        return SourceChoice(RECORDED, FRESH)
+    seen = last_seen or {}
+    stale = {
+        n: seen[(n, slo.service, slo.name)] for n in absent if (n, slo.service, slo.name) in seen
+    }
+    missing = [n for n in absent if n not in stale]
+    reasons = []
+    if stale and at is not None:
+        minutes = round((at - min(stale.values())) / 60)
+        which = "recorded series" if not missing and len(stale) == len(wanted) else _names(stale)
+        reasons.append(f"{which} stale by {minutes} minute{'s' if minutes != 1 else ''}")
+    if len(missing) == len(wanted):
+        reasons.append(NOT_LOADED)
+    elif missing:
+        reasons.append(f"recorded series missing: {_names(missing)}")
+    return SourceChoice(DIRECT, "; ".join(reasons))
+
+
+def _names(names: Sequence[str] | Mapping[str, float]) -> str:
+    listed = list(names)
+    shown = ", ".join(listed[:3])
+    return shown + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
+
+
+NO_PROMETHEUS = "no Prometheus given to ask which recorded series exist (--prometheus)"
+
+
+def source_choices(
+    slos: Sequence[SLO],
+    source: MetricsSource | None,
+    at: float,
+    *,
+    use_rules: bool | None = None,
+    explain: bool = False,
+) -> dict[str, SourceChoice]:
+    """SLO key -> where its report at ``at`` comes from and why.
+
+    ``use_rules`` True or False forces one source (``--use-rules``, ``--direct``); by
+    default recorded series where they are present and fresh (one query). Either way an
+    SLO that would read recorded series is queried directly while a correction overlaps its
+    period that the loaded rules miss. ``explain``: also find how stale a series that is not
+    fresh is (one more query, only then). ``source`` None (``--explain`` with no Prometheus):
+    what can be said without asking.
+    """
+    if use_rules is False:
+        return {slo.key: SourceChoice(DIRECT, FORCED_DIRECT) for slo in slos}
+    if source is None and not use_rules:
+        return {slo.key: SourceChoice(DIRECT, NO_PROMETHEUS) for slo in slos}
+    chosen: dict[str, SourceChoice] = {}
+    if use_rules:
+        for slo in slos:
+            chosen[slo.key] = (
+                SourceChoice(RECORDED, FORCED_RECORDED)
+                if slo.window.rolling
+                else SourceChoice(DIRECT, CALENDAR_REASON, CALENDAR_NOTE)
+            )
+    else:
+        assert source is not None
+        rolling = [slo for slo in slos if slo.window.rolling]
+        try:
+            present = recorded_series(source, at, rolling) if rolling else set()
+        except MetricsError as error:  # the direct queries say what is wrong, naming theirs
+            why = f"could not ask Prometheus which recorded series exist: {error}"
+            return {slo.key: SourceChoice(DIRECT, why) for slo in slos}
+        seen: dict[tuple[str, str, str], float] = {}
+        if explain:
+            absent = sorted(
+                {
+                    n
+                    for s in rolling
+                    for n in recorded_names(s)
+                    if (n, s.service, s.name) not in present
+                }
+            )
+            seen = last_samples(source, at, absent, rolling)
+        chosen = {slo.key: choose_source(slo, present, seen, at) for slo in slos}
+    if source is None:
+        return chosen
+    recorded = [slo for slo in slos if chosen[slo.key].source == RECORDED]
+    for key, note in rules_fallbacks(recorded, source, at).items():
+        chosen[key] = SourceChoice(DIRECT, f"a correction overlaps the period: {note}", note)
+    return chosen
 
 
 def evaluate_auto(
@@ -835,25 +1010,21 @@ def evaluate_auto(
     """Statuses from recorded series where they are there and fresh, direct queries elsewhere.
 
     ``use_rules`` True or False forces one source for all (``--use-rules``, ``--direct``);
-    each status says which source it came from.
+    each status says which source it came from. Every report reads its SLOs through here:
+    the CLI's, the scheduled ones, the policy's and an alert's budget line.
     """
     if use_rules is False:
         return evaluate(slos, source, at, keep_going=keep_going)
-    if use_rules:
-        return evaluate_recorded(slos, source, at, keep_going=keep_going)
-    try:
-        present = recorded_series(source, at)
-    except MetricsError:
-        present = set()  # the direct queries say what is wrong, naming their query
-    chosen = {slo.key: choose_source(slo, present) for slo in slos}
-    recorded = [slo for slo in slos if chosen[slo.key] == RECORDED]
-    direct = [slo for slo in slos if chosen[slo.key] == DIRECT]
+    chosen = source_choices(slos, source, at, use_rules=use_rules)
+    recorded = [slo for slo in slos if chosen[slo.key].source == RECORDED]
+    direct = [slo for slo in slos if chosen[slo.key].source == DIRECT]
     found: dict[str, SLOStatus] = {}
-    if recorded:
-        statuses = evaluate_recorded(recorded, source, at, keep_going=keep_going)
+    if recorded or use_rules:
+        statuses = _from_recorded(recorded, source, at, required=bool(use_rules))
         found.update((s.slo.key, s) for s in statuses)
     if direct:
-        found.update((s.slo.key, s) for s in evaluate(direct, source, at, keep_going=keep_going))
+        for status in evaluate(direct, source, at, keep_going=keep_going):
+            found[status.slo.key] = replace(status, source_note=chosen[status.slo.key].note)
     return [found[slo.key] for slo in slos]
 
 

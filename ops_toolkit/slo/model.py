@@ -7,7 +7,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.slo.corrections import Correction
@@ -43,6 +42,8 @@ def go_float(value: float) -> str:
     exponent is below -4 or at least 6."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
+    from decimal import Decimal  # rules and latency SLIs only: not at every start-up
+
     shortest = Decimal(repr(value)).normalize()
     significant = len(shortest.as_tuple().digits)
     exponent = shortest.adjusted()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from ops_toolkit.durations import format_duration
 from ops_toolkit.formatting import bar, burn, percent
 from ops_toolkit.slo.budget import STATUSES
-from ops_toolkit.slo.evaluate import CorrectedSpan, PlannedQuery, SLOStatus
+from ops_toolkit.slo.evaluate import RECORDED, CorrectedSpan, PlannedQuery, SLOStatus, SourceChoice
 
 TABLE_BURN_WINDOWS = (3600, 6 * 3600, 86400, 3 * 86400)
 STATUS_STYLE = {
@@ -248,20 +248,24 @@ def gate_verdict(status: SLOStatus, minimum: float, *, allow_burning: bool = Fal
 
 
 def explain(
-    plan: Sequence[PlannedQuery], recorded: int = 0, recorded_windows: Sequence[int] = ()
+    plan: Sequence[PlannedQuery],
+    choices: Mapping[str, SourceChoice],
+    recorded: Sequence[str] = (),
+    at: float | None = None,
 ) -> str:
-    """The query plan as text: each distinct query, its range, and what it answers.
+    """The query plan as text: each distinct query, its range, and what it answers; then
+    each SLO's source and why.
 
-    ``recorded`` SLOs read the series the rules record over ``recorded_windows`` (one query
-    per window for all of them).
+    ``recorded``: the recorded series read for the SLOs ``choices`` gives to the rules (one
+    query per name for all of them).
     """
     asked = sum(len(query.serves) for query in plan)
     lines = [f"{len(plan)} queries ({asked} before sharing), all at one pinned time"]
-    if recorded:
-        windows = ", ".join(format_duration(w) for w in recorded_windows)
+    from_rules = sum(1 for choice in choices.values() if choice.source == RECORDED)
+    if from_rules:
         lines.append(
-            f"{len(recorded_windows) + 1} recorded-series queries (period, {windows}) serve "
-            f"{recorded} rolling SLO(s) (--use-rules)"
+            f"{len(recorded)} recorded-series queries ({', '.join(_short(n) for n in recorded)}) "
+            f"serve {from_rules} rolling SLO(s)"
         )
     for query in plan:
         lines.append(f"[{query.range}] {query.query}")
@@ -271,4 +275,45 @@ def explain(
             served.setdefault(key, []).append(f"{label} {part}")
         for key, uses in served.items():
             lines.append(f"    {key}: {', '.join(uses)}")
+    moment = f" at {rfc3339(at)}" if at is not None else ""
+    lines.append(f"Sources{moment} (rules: recorded series; queries: direct):")
+    lines += [f"    {key}: {choice.source}: {choice.reason}" for key, choice in choices.items()]
     return "\n".join(lines) + "\n"
+
+
+def _short(name: str) -> str:
+    """``slo:error_ratio:1h`` -> ``1h``; ``slo:total_events:1h`` -> ``total 1h``."""
+    kind, _, window = name.removeprefix("slo:").partition(":")
+    return window if kind == "error_ratio" else f"total {window}"
+
+
+def explain_document(
+    plan: Sequence[PlannedQuery],
+    choices: Mapping[str, SourceChoice],
+    recorded: Sequence[str] = (),
+    at: float | None = None,
+) -> dict[str, Any]:
+    """``--explain -o json``: the same as ``explain``, for scripts."""
+    return {
+        "at": rfc3339(at) if at is not None else None,
+        "sources": [
+            {"slo": key, "source": choice.source, "reason": choice.reason}
+            for key, choice in choices.items()
+        ],
+        "recorded_queries": list(recorded),
+        "queries": [
+            {
+                "query": query.query,
+                "range": query.range,
+                "serves": [
+                    {
+                        "slo": key,
+                        "window": "period" if window == 0 else format_duration(window),
+                        "part": part,
+                    }
+                    for key, window, part in query.serves
+                ],
+            }
+            for query in plan
+        ],
+    }

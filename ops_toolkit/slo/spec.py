@@ -25,7 +25,7 @@ from ops_toolkit.slo.corrections import (
     parse_corrections,
     parse_corrections_file,
 )
-from ops_toolkit.slo.formats import Reader, Shared, documents, format_key, openslo, pyrra, sloth
+from ops_toolkit.slo.formats import Reader, Shared, documents, format_key
 from ops_toolkit.slo.formats.common import RESERVED_LABELS, query_problem
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
@@ -280,14 +280,58 @@ def _sli(node: Node) -> SLI:
     return SLI_KINDS[kind](node.child(kind))
 
 
+# The other formats' readers are imported when a file of theirs is read: a report over
+# ops/v1 files does not pay for them (issue 15: a tenth of the report's start-up).
+
+
+def _openslo(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
+    from ops_toolkit.slo.formats import openslo
+
+    return openslo.read(found, source, shared)
+
+
+def _sloth(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
+    from ops_toolkit.slo.formats import sloth
+
+    return sloth.read(found, source, shared)
+
+
+def _sloth_kubernetes(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
+    from ops_toolkit.slo.formats import sloth
+
+    return sloth.read_kubernetes(found, source, shared)
+
+
+def _pyrra(found: list[Node], source: str, shared: Shared | None = None) -> SLOFile:
+    from ops_toolkit.slo.formats import pyrra
+
+    return pyrra.read(found, source, shared)
+
+
 FORMATS: dict[str, Reader] = {
     "ops/v1": _ops_v1_file,
-    "openslo/v1": openslo.read,
-    "openslo/v1alpha": openslo.read,
-    "prometheus/v1": sloth.read,
-    "sloth.slok.dev/v1": sloth.read_kubernetes,
-    "pyrra.dev/v1alpha1": pyrra.read,
+    "openslo/v1": _openslo,
+    "openslo/v1alpha": _openslo,
+    "prometheus/v1": _sloth,
+    "sloth.slok.dev/v1": _sloth_kubernetes,
+    "pyrra.dev/v1alpha1": _pyrra,
 }
+OPENSLO_APIS = ("openslo/v1", "openslo/v1alpha")  # the versions of OpenSLO's documents
+
+
+def shared_objects(found: Iterable[Node], errors: list[ConfigError] | None = None) -> Shared:
+    """The OpenSLO objects (SLIs, DataSources, alert policies) any file given may refer to;
+    none, and the OpenSLO reader not imported, when no document is OpenSLO."""
+    nodes = [
+        node
+        for node in found
+        if isinstance(node.value, dict) and node.value.get("apiVersion") in OPENSLO_APIS
+    ]
+    if not nodes:
+        return {}
+    from ops_toolkit.slo.formats import openslo
+
+    return openslo.objects(nodes, errors)
 
 
 # -- files --------------------------------------------------------------------------------
@@ -342,7 +386,7 @@ def load_slo_files(paths: Iterable[str], errors: list[ConfigError] | None = None
             if errors is None:
                 raise
             errors.append(error)
-    shared = openslo.objects((node for _, found in parsed_documents for node in found), errors)
+    shared = shared_objects((node for _, found in parsed_documents for node in found), errors)
     files = []
     seen: dict[str, str] = {}
     for path, found_nodes in parsed_documents:

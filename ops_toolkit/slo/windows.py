@@ -12,6 +12,7 @@ while its budget would last the period.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -63,8 +64,11 @@ def shortest_period() -> int:
     return math.ceil(needed / HOUR) * HOUR
 
 
+@functools.lru_cache(maxsize=256)
 def scaled_windows(period_seconds: int) -> tuple[BurnWindow, ...]:
-    """The Workbook's table for a period; raises ValueError (the reason) when too short."""
+    """The Workbook's table for a period; raises ValueError (the reason) when too short.
+
+    Cached: a report asks it for every SLO several times, with a few distinct periods."""
     table = []
     for severity, base_long, factor in WORKBOOK:
         long = whole_minutes(base_long * period_seconds / REFERENCE_PERIOD)

@@ -114,3 +114,26 @@ def test_bad_payloads_name_the_field(data: Any, message: str) -> None:
     with pytest.raises(PayloadError) as raised:
         parse_notification(data)
     assert str(raised.value) == message
+
+
+def test_times_are_remembered_with_their_errors_but_never_a_long_text() -> None:
+    """Times are parsed once per distinct text (issue 15); an error still names the field
+    it is in now, and a hostile megabyte "time" is refused without being kept."""
+    from ops_toolkit.alerts.webhook import _cached_seconds
+
+    _cached_seconds.cache_clear()
+    first = broken(lambda d: d["alerts"][1].update(startsAt="2026-13-01"))
+    second = broken(lambda d: d["alerts"][3].update(endsAt="2026-13-01"))
+    for data, where in ((first, "alerts[1].startsAt"), (second, "alerts[3].endsAt")):
+        with pytest.raises(PayloadError) as caught:
+            parse_notification(data)
+        assert str(caught.value) == (
+            f"POST /alertmanager: {where}: not an RFC 3339 time: '2026-13-01'"
+        )
+    kept = _cached_seconds.cache_info().currsize
+    assert kept == 3  # the alerts' one start time, Alertmanager's zero end, the bad text
+    huge = "2026-11-29T12:00:00" + "9" * 1_000_000 + "Z"
+    with pytest.raises(PayloadError) as caught:
+        parse_notification(broken(lambda d: d["alerts"][0].update(startsAt=huge)))
+    assert str(caught.value).startswith("POST /alertmanager: alerts[0].startsAt: not an RFC 3339")
+    assert _cached_seconds.cache_info().currsize == kept

@@ -333,3 +333,13 @@ def test_commands_that_had_json_only_take_the_one_output_option(
         assert yaml.safe_load(as_yaml.stdout) == json.loads(documents[0]), args
         refused = runner.invoke(main, [*args, "-o", "html"])
         assert refused.exit_code == 2, args
+
+
+@pytest.mark.parametrize("command", ["correct", "gate", "report"])
+def test_slo_commands_read_ops_yaml_through_the_shared_config_option(command: str) -> None:
+    """'slo correct', 'gate' and 'report' declared --config by hand; now the one option."""
+    from ops_toolkit.cli.slo import slo
+
+    (option,) = [p for p in slo.commands[command].params if p.name == "config_path"]
+    assert option.opts == ["--config"]
+    assert option.help == "ops.yaml (default: ./ops.yaml when present)."  # type: ignore[attr-defined]

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -29,24 +31,28 @@ def steps(work: Path) -> str:
     )
 
 
-def start_ops(tmp_path: Path, grace: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ops_toolkit",
-            "runbook",
-            "run",
-            str(write_runbook(tmp_path, steps(tmp_path))),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--non-interactive",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "OPS_KILL_GRACE": grace},
+def start_ops(
+    tmp_path: Path, grace: str, stopped_at_teardown: Callable[[Popen[str]], Popen[str]]
+) -> Popen[str]:
+    process = stopped_at_teardown(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ops_toolkit",
+                "runbook",
+                "run",
+                str(write_runbook(tmp_path, steps(tmp_path))),
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--non-interactive",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "OPS_KILL_GRACE": grace},
+        )
     )
     deadline = time.monotonic() + 30
     while not (tmp_path / "started").exists() and time.monotonic() < deadline:
@@ -55,7 +61,7 @@ def start_ops(tmp_path: Path, grace: str) -> subprocess.Popen[str]:
     return process
 
 
-def assert_aborted(tmp_path: Path, process: subprocess.Popen[str], name: str) -> None:
+def assert_aborted(tmp_path: Path, process: Popen[str], name: str) -> None:
     _, stderr = process.communicate(timeout=60)
     # 128 + the signal, as shells report it: Ctrl-C (SIGINT) exits 130 (before: 1)
     assert process.returncode == 128 + signal.Signals[name].value
@@ -88,16 +94,28 @@ def assert_aborted(tmp_path: Path, process: subprocess.Popen[str], name: str) ->
     "number", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda number: number.name
 )
 def test_a_signal_stops_the_step_and_records_the_run_as_aborted(
-    tmp_path: Path, number: signal.Signals
+    tmp_path: Path,
+    number: signal.Signals,
+    stopped_at_teardown: Callable[[Popen[str]], Popen[str]],
 ) -> None:
-    process = start_ops(tmp_path, grace="0.5")
+    process = start_ops(tmp_path, "0.5", stopped_at_teardown)
     process.send_signal(number)
     assert_aborted(tmp_path, process, number.name)
 
 
-def test_a_second_signal_skips_the_grace_and_the_run_is_still_recorded(tmp_path: Path) -> None:
-    process = start_ops(tmp_path, grace="3600")
+def test_a_second_signal_skips_the_grace_and_the_run_is_still_recorded(
+    tmp_path: Path, stopped_at_teardown: Callable[[Popen[str]], Popen[str]]
+) -> None:
+    process = start_ops(tmp_path, "3600", stopped_at_teardown)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)  # the step ignores SIGTERM: ops now waits out the grace
+    # The second must come after ops took the first: two pending SIGTERMs merge into one, and
+    # ops would wait out the hour (a fixed 0.5 s pause lost that race under load). The escaped
+    # sleep does not ignore SIGTERM, so its end shows that ops is stopping the step and now
+    # waits out the grace for the main process, which ignores it.
+    escaped = int((tmp_path / "escaped.pid").read_text())
+    deadline = time.monotonic() + 30
+    while alive(escaped):
+        assert time.monotonic() < deadline, "ops did not start stopping the step"
+        time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     assert_aborted(tmp_path, process, "SIGTERM")

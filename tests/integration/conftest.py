@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,17 +124,23 @@ def wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime]:
         yield request.param
 
 
-@pytest.fixture(scope="session")
-def worked_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedPrometheus]:
+@contextmanager
+def loaded_prometheus(base: Path, end: int) -> Iterator[LoadedPrometheus]:
+    """A real Prometheus holding the worked example's 30 days up to ``end`` (unix seconds)."""
     require_binary("promtool")
-    base: Path = tmp_path_factory.mktemp("prometheus")
-    dataset = worked_example(data_end())
+    dataset = worked_example(end)
     backfill(dataset, str(base / "tsdb"), str(base / "openmetrics"))
     server = PrometheusServer(str(base / "work"), str(base / "tsdb")).start()
     try:
         yield LoadedPrometheus(server, dataset)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def worked_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedPrometheus]:
+    with loaded_prometheus(tmp_path_factory.mktemp("prometheus"), data_end()) as loaded:
+        yield loaded
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from ops_toolkit.demo.data import backfill, worked_example
-from ops_toolkit.demo.servers import PrometheusServer, free_port, require_binary, wait_ready
 from ops_toolkit.reports.scheduled import latest_slot
 from ops_toolkit.serve.store import Store
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
-from tests.integration.conftest import ClusterFactory, LoadedPrometheus
+from tests.integration.conftest import ClusterFactory, LoadedPrometheus, loaded_prometheus
+from tests.integration.serving import ServeProcess
+from tests.integration.serving import eventually as wait_for
 from tests.postgres import PostgresServer
 from tests.slack_api import Fault, SlackServer, slack_server
 
@@ -50,72 +45,12 @@ def slack() -> Iterator[SlackServer]:
     yield from slack_server(["alerts", CHANNEL])
 
 
-class Replica:
+class Replica(ServeProcess):
     """One ``ops serve`` process on a shared store, started, SIGKILLed and restarted by pid."""
 
     def __init__(self, workdir: Path, config: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.config = config
-        self.env = env
-        self.port = free_port()
+        super().__init__(config, env, workdir / "serve.log", TOKEN)
         self.log = workdir / f"serve-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Replica:
-        self.launch()
-        return self.ready()
-
-    def launch(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ops_toolkit",
-                    "serve",
-                    "--config",
-                    str(self.config),
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-    def ready(self) -> Replica:
-        assert self.process is not None
-        wait_ready(f"{self.url}/healthz", self.process, 30, str(self.log))
-        return self
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-
-    def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith(f"{name} "):
-                    return float(line.split()[1])
-        raise AssertionError(f"{name} not in {self.url}/metrics")
-
-    def health(self) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
 
 
 class Installation:
@@ -157,12 +92,8 @@ class Installation:
 
 
 def eventually(check: Callable[[], bool], timeout: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    assert check(), what
+    """The shared wait, with the longer bound replicas and a restarting database need."""
+    wait_for(check, timeout, what)
 
 
 def group_name(index: int) -> str:
@@ -334,15 +265,9 @@ def run_ha_scenario(
 def current_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedPrometheus]:
     """The worked example's data ending now: ``ops serve`` evaluates reports and policies at
     its own clock, so their data must reach it; the expectations come from this data."""
-    require_binary("promtool")
     base = tmp_path_factory.mktemp("current-prometheus")
-    dataset = worked_example(int(time.time()) // 60 * 60)
-    backfill(dataset, str(base / "tsdb"), str(base / "openmetrics"))
-    server = PrometheusServer(str(base / "work"), str(base / "tsdb")).start()
-    try:
-        yield LoadedPrometheus(server, dataset)
-    finally:
-        server.stop()
+    with loaded_prometheus(base, int(time.time()) // 60 * 60) as loaded:
+        yield loaded
 
 
 ONCALL_ROUTES = """
@@ -448,11 +373,6 @@ def tier_pages(slack: SlackServer) -> list[str]:
 
 
 def post_webhook(replica: Replica, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(
-        f"{replica.url}/alertmanager",
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", "authorization": f"Bearer {TOKEN}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
+    status, answer = replica.post(body)
+    assert status < 300, answer
+    return status

@@ -81,11 +81,13 @@ def test_the_plan_says_which_slos_each_query_serves() -> None:
 
 
 def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
+    """With --direct nothing is asked (auto mode asks which recorded series are fresh:
+    tests/integration/test_auto_source.py)."""
     path = tmp_path / "same.yaml"
     path.write_text(same_selectors(OBJECTIVES[:2]))
     result = CliRunner().invoke(
         main,
-        ["slo", "report", str(path), "--explain", "--at", "1767225600"],
+        ["slo", "report", str(path), "--explain", "--direct", "--at", "1767225600"],
         env={"OPS_PROMETHEUS_URL": "http://127.0.0.1:9"},  # nothing listens: not asked
     )
     assert result.exit_code == 0, result.output
@@ -97,7 +99,12 @@ def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
         "    search-api/availability-99-5: period counted",
         '[30d] sum(increase(http_requests_total{service="search-api"}[30d]))',
     ]
-    assert len(lines) == 1 + 16 * 3
+    assert len(lines) == 1 + 16 * 3 + 3
+    assert lines[-3:] == [
+        "Sources at 2026-01-01T00:00:00Z (rules: recorded series; queries: direct):",
+        "    search-api/availability-99-0: queries: --direct: direct queries for every SLO",
+        "    search-api/availability-99-5: queries: --direct: direct queries for every SLO",
+    ]
 
 
 def per_service(services: Sequence[str]) -> str:

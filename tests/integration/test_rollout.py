@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 from click.testing import CliRunner
@@ -297,6 +298,15 @@ sleep 60 & echo $! > sleeper.pid; touch slept; wait
 """
 
 
+def sleeper_pid(project: Path) -> int | None:
+    """The slow step's sleep, once the step wrote its pid (the file exists a moment empty)."""
+    try:
+        text = (project / "sleeper.pid").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text else None
+
+
 def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_once(
     tmp_path: Path, worked_prometheus: LoadedPrometheus
 ) -> None:
@@ -315,15 +325,14 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
     )
     try:
         deadline = time.monotonic() + 30
-        while not (project / "sleeper.pid").exists() and time.monotonic() < deadline:
+        while not sleeper_pid(project) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert (project / "sleeper.pid").exists(), "the slow step never started"
+        assert sleeper_pid(project), "the slow step never started"
     finally:
         first.kill()
         first.wait()
-        pid = (project / "sleeper.pid").read_text().strip()
-        if pid:
-            os.kill(int(pid), signal.SIGKILL)
+        if pid := sleeper_pid(project):
+            os.kill(pid, signal.SIGKILL)
     history = project / "rollouts" / "search.history.jsonl"
     (started,) = [json.loads(line) for line in history.open()]
     assert started["event"] == "advance_started"
@@ -350,28 +359,30 @@ def test_an_advance_killed_mid_run_resumes_the_same_run_and_enters_the_stage_onc
 
 
 def test_an_advance_told_to_stop_ends_its_run_aborted_and_recorded(
-    tmp_path: Path, worked_prometheus: LoadedPrometheus
+    tmp_path: Path,
+    worked_prometheus: LoadedPrometheus,
+    stopped_at_teardown: Callable[[Popen[str]], Popen[str]],
 ) -> None:
     project = write_project(tmp_path, worked_prometheus, SLOW_RUNBOOK)
     env = {**os.environ, "OPS_STATE_DIR": str(project / "state"), "OPS_KILL_GRACE": "1"}
     env.pop("SLACK_BOT_TOKEN", None)
     command = [sys.executable, "-m", "ops_toolkit", "rollout", "advance", "search"]
     command += ["--non-interactive", "--at", str(worked_prometheus.end)]
-    first = subprocess.Popen(
-        command,
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    first = stopped_at_teardown(
+        subprocess.Popen(
+            command,
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     )
-    pid_file = project / "sleeper.pid"
     deadline = time.monotonic() + 30
-    while not (pid_file.exists() and pid_file.read_text().strip()):
+    while (sleeper := sleeper_pid(project)) is None:
         assert time.monotonic() < deadline, "the slow step never started"
         time.sleep(0.05)
-    sleeper = int(pid_file.read_text())
     first.send_signal(signal.SIGTERM)
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == 143  # 128 + SIGTERM, as shells report it (before: 1)

@@ -1,9 +1,9 @@
 """Generated rules, proven by promtool and by a real Prometheus evaluating them.
 
-The recording rules are backfilled with ``promtool tsdb create-blocks-from rules`` against
-a Prometheus holding the worked example's 30 days: first the 5m event counts (every 5m over
-30 days), then the ratios at the report's pinned time from a second Prometheus that holds
-those counts. The budget remaining read from the recorded series must agree with the direct
+The recording rules are evaluated over history by a Prometheus holding the worked example's
+30 days: first the 5m event counts (every 5m over 30 days, by range queries, as promtool's
+rules backfill does, into one block), then the ratios at the report's pinned time with
+``promtool tsdb create-blocks-from rules`` from a second Prometheus that holds those counts. The budget remaining read from the recorded series must agree with the direct
 report within 1% absolute.
 """
 
@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,6 +212,56 @@ def _backfill(rules: Path, url: str, start: int, end: int, interval: str, out: P
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _record(rules: Path, url: str, start: int, end: int, step: int, tsdb: Path) -> None:
+    """Evaluate the recording rules of ``rules`` over [start, end] every ``step`` seconds and
+    write what they record into ``tsdb``, as one block.
+
+    What ``promtool tsdb create-blocks-from rules`` does (a range query per rule against the
+    same Prometheus; the result stored under the rule's name, the rule's labels over the
+    result's), without its 2-hour blocks: over 31 days promtool 2.42 made 372 queries and
+    blocks per rule, 5,580 for these 15 rules (12 minutes under load), which Prometheus then
+    opened one by one. One query per rule and one block check the same rules.
+    """
+    families: dict[str, list[str]] = {}
+    for group in yaml.safe_load(rules.read_text())["groups"]:
+        for rule in group["rules"]:
+            form = {"query": rule["expr"], "start": start, "end": end, "step": step}
+            request = urllib.request.Request(
+                f"{url}/api/v1/query_range", data=urllib.parse.urlencode(form).encode()
+            )
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer = json.load(response)
+            assert answer["status"] == "success", answer
+            for series in answer["data"]["result"]:
+                labels = {**series["metric"], **rule.get("labels", {})}
+                labels.pop("__name__", None)
+                key = (
+                    rule["record"]
+                    + "{"
+                    + ",".join(
+                        f'{name}="{_escaped(value)}"' for name, value in sorted(labels.items())
+                    )
+                    + "}"
+                )
+                families.setdefault(rule["record"], []).extend(
+                    f"{key} {value} {int(moment)}\n" for moment, value in series["values"]
+                )
+    openmetrics = rules.with_suffix(".om")
+    with openmetrics.open("w") as handle:
+        for lines in families.values():  # a family's samples together, as OpenMetrics wants
+            handle.writelines(lines)
+        handle.write("# EOF\n")
+    result = promtool(
+        "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h", "-q",
+        str(openmetrics), str(tsdb),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 SHORT_PERIODS = """\
 version: ops/v1
 service: search-periods
@@ -260,12 +311,9 @@ def recorded_prometheus(
     rules.write_text(yaml.safe_dump({"groups": groups}))
     end = worked_prometheus.end // 300 * 300
     _events_only(rules, base / "events.yaml")
-    _backfill(
-        base / "events.yaml", worked_prometheus.url, end - 31 * 86400, end, "5m", base / "events"
-    )
     tsdb = base / "tsdb"
     _copy_blocks(Path(worked_prometheus.server.tsdb_dir), tsdb)
-    _copy_blocks(base / "events", tsdb)
+    _record(base / "events.yaml", worked_prometheus.url, end - 31 * 86400, end, 300, tsdb)
     with_events = PrometheusServer(str(base / "p1"), str(tsdb), rule_files=[str(rules)]).start()
     try:
         _ratios_only(rules, base / "ratios.yaml")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -15,15 +14,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ops_toolkit.demo.servers import AlertmanagerServer, free_port, wait_ready
+from ops_toolkit.demo.servers import AlertmanagerServer
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
+from tests.integration.serving import ServeProcess, eventually
 from tests.slack_api import Fault, SlackServer, slack_server
 
 TOKEN = "webhook-s3cret"
@@ -34,12 +34,13 @@ def slack() -> Iterator[SlackServer]:
     yield from slack_server(["alerts", "search-oncall", "search-alerts", "search-quality"])
 
 
-class OpsServer:
+class OpsServer(ServeProcess):
+    """One ``ops serve`` over the worked example, posting to the local Slack API."""
+
     def __init__(
         self, tmp_path: Path, slack: SlackServer, extra: str = "", serve_extra: str = ""
     ) -> None:
-        self.port = free_port()
-        self.config = tmp_path / "ops.yaml"
+        config = tmp_path / "ops.yaml"
         # The shipped routes without their escalation policy: these tests are about delivery;
         # tests/integration/test_escalation.py covers the tiers.
         routes = tmp_path / "routes.yaml"
@@ -50,7 +51,7 @@ class OpsServer:
                 if not line.strip().startswith("escalation:")
             )
         )
-        self.config.write_text(
+        config.write_text(
             "serve:\n"
             f"  state: {tmp_path / 'state.db'}\n"
             "  pace_seconds: 0.05\n" + serve_extra + f"routes: {routes}\n"
@@ -58,66 +59,13 @@ class OpsServer:
             "runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
             f"slos: [{ROOT / 'slos'}]\n" + extra
         )
-        self.log = tmp_path / "serve.log"
-        self.env = {
+        env = {
             **os.environ,
             "OPS_WEBHOOK_TOKEN": TOKEN,
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_API_URL": slack.url,
         }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.cwd = ROOT  # where alerts/oncall.yaml is found when ops.yaml names none
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> OpsServer:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ops_toolkit",
-                    "serve",
-                    "--config",
-                    str(self.config),
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-            )
-        wait_ready(f"{self.url}/healthz", self.process, 30, str(self.log))
-        return self
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-
-    def post(
-        self, body: bytes | dict[str, Any], token: str | None = TOKEN, scheme: str = "Bearer"
-    ) -> tuple[int, dict[str, Any]]:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"content-type": "application/json"}
-        if token is not None:
-            headers["authorization"] = f"{scheme} {token}"
-        request = urllib.request.Request(
-            f"{self.url}/alertmanager", data=data, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+        super().__init__(config, env, tmp_path / "serve.log", TOKEN)
 
 
 @pytest.fixture
@@ -125,15 +73,6 @@ def ops_server(tmp_path: Path, slack: SlackServer) -> Iterator[OpsServer]:
     server = OpsServer(tmp_path, slack).start()
     yield server
     server.stop()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    assert check()
 
 
 def test_the_http_contract(ops_server: OpsServer, slack: SlackServer) -> None:

@@ -67,7 +67,7 @@ def recorded_victoria(
     worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, int, list[str]]]:
     """A VictoriaMetrics holding the worked example and what its rules record, replayed by
-    vmalert exactly as ``recorded_prometheus`` backfills them with promtool: the 5m counts
+    vmalert exactly as ``recorded_prometheus`` records them for Prometheus: the 5m counts
     every 5m over 31 days, then the ratios every minute over the last 5 minutes."""
     base = tmp_path_factory.mktemp("vmrules")
     paths = agreement_slo_paths(base)

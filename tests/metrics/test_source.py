@@ -201,7 +201,7 @@ def test_the_source_sends_the_headers_and_redacts_a_quoted_token() -> None:
         "http://127.0.0.1:1",
         headers={"X-Scope-OrgID": "search", "Authorization": "Bearer tok-123"},
     )
-    assert source._session.headers["X-Scope-OrgID"] == "search"
+    assert source.headers["X-Scope-OrgID"] == "search"
     assert source._redact('cannot find the provided auth token "Bearer tok-123"') == (
         'cannot find the provided auth token "***"'
     )

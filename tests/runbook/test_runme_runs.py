@@ -9,7 +9,9 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 from rich.console import Console
@@ -206,21 +208,25 @@ def test_a_background_step_runs_beside_the_run_and_is_stopped_when_it_ends(
     assert record.steps["serve"].pgid is None
 
 
-def test_sigterm_stops_the_run_and_its_background_steps(tmp_path: Path) -> None:
+def test_sigterm_stops_the_run_and_its_background_steps(
+    tmp_path: Path, stopped_at_teardown: Callable[[Popen[str]], Popen[str]]
+) -> None:
     path = tmp_path / "rb.md"
     path.write_text(
         "---\ntitle: T\nowner: team\n---\n"
         + step("serve", BACKGROUND, background="true", cwd=str(tmp_path))
         + step("wait", WAIT_FOR_PID + "touch waiting\nsleep 300", cwd=str(tmp_path))
     )
-    ops = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ops_toolkit", "runbook", "run", str(path), "--json"),
-            *("--non-interactive", "--state-dir", str(tmp_path / "state")),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    ops = stopped_at_teardown(
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "ops_toolkit", "runbook", "run", str(path), "--json"),
+                *("--non-interactive", "--state-dir", str(tmp_path / "state")),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     )
     for _ in range(400):
         if (tmp_path / "waiting").exists() or ops.poll() is not None:

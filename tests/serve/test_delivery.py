@@ -187,3 +187,64 @@ def test_a_permanent_error_is_dead_at_once(state: str, slack: SlackServer) -> No
         dead.last_error
         == "Slack: no channel #missing visible to the bot; invite it or fix alerts/routes.yaml"
     )
+
+
+SPLIT_ROUTES = (
+    "routes:\n  - match: {slo: availability}\n    channel: '#search-oncall'\n"
+    "  - match: {slo: latency}\n    channel: '#other'\n"
+)
+
+
+def test_a_paced_channel_s_backlog_does_not_hold_back_another_channel(
+    state: str, slack: SlackServer
+) -> None:
+    """More due entries in a paced channel than one read of the outbox takes (50) used to
+    hide every other channel's entries until that backlog drained, one per pace."""
+    rig = make_rig(state, slack, parse_routes(SPLIT_ROUTES, "r.yaml"))
+    rig.deliverer.pace = 30.0
+    for n in range(60):
+        rig.send(notification(alert(fingerprint=f"f{n}"), group_key=f"storm-{n}"))
+    rig.deliver(rounds=1)
+    rig.send(notification(alert(slo="latency", fingerprint="g"), group_key="latency"))
+    rig.deliver(rounds=1)
+    assert len(slack.state.posts("search-oncall")) == 1  # the rest wait for the pace
+    assert len(slack.state.posts("other")) == 1
+    assert rig.store.stats(rig.clock())["outbox_depth"] == 59.0
+
+
+def test_due_entries_of_a_paced_channel_wait_for_the_pace_instead_of_polling(
+    state: str, slack: SlackServer
+) -> None:
+    """The loop's wait used to count a paced channel's due entries as due now, so it polled
+    the store every 10 ms until the pace ended."""
+    rig = make_rig(state, slack)
+    rig.deliverer.pace = 0.4
+    rig.send(notification(alert(fingerprint="a"), group_key="first"))
+    rig.send(notification(alert(fingerprint="b"), group_key="second"))
+    assert rig.deliverer.run_once() == pytest.approx(0.4)  # the pace after the first post
+    assert len(slack.state.posts("alerts")) == 1
+    rig.clock.now += 0.4
+    assert rig.deliverer.run_once() == pytest.approx(0.4)
+    assert len(slack.state.posts("alerts")) == 2
+
+
+def test_new_entries_wake_the_deliverer_only_for_a_channel_it_may_send_to(
+    state: str, slack: SlackServer
+) -> None:
+    """The processor names the channels of what it queued; a storm into a paced channel
+    does not wake the deliverer for each payload (it wakes itself when the pace ends)."""
+    rig = make_rig(state, slack, parse_routes(SPLIT_ROUTES, "r.yaml"))
+    rig.deliverer.pace = 30.0
+    told: list[set[str]] = []
+    rig.processor.on_output = lambda channels: told.append(set(channels))
+    rig.send(notification())
+    rig.send(notification(alert(slo="latency", fingerprint="g"), group_key="latency"))
+    assert told == [{"#search-oncall"}, {"#other"}]
+    assert not rig.deliverer.waiting_for({"#search-oncall"})
+    rig.deliver(rounds=1)
+    assert rig.deliverer.waiting_for({"#search-oncall"})
+    assert rig.deliverer.waiting_for({"#search-oncall", "#other"})
+    assert not rig.deliverer.waiting_for({"#search-oncall", "#third"})
+    assert not rig.deliverer.waiting_for(set())
+    rig.clock.now += 30
+    assert not rig.deliverer.waiting_for({"#search-oncall"})

@@ -29,5 +29,8 @@ def test_step_output_cannot_close_its_code_block_or_mention_anyone() -> None:
 
 
 def test_a_failure_to_start_names_the_runbook_inertly() -> None:
-    message = summary_message("a`b", None, "boom\n*Owner* me")
-    assert message["text"] == ":mag: Could not run the diagnose steps of `aˋb`: boom ∗Owner∗ me"
+    """The error keeps its lines (lint findings, one a line), each made inert."""
+    message = summary_message("a`b", None, "boom\n*Owner* <!here>")
+    assert message["text"] == (
+        ":mag: Could not run the diagnose steps of `aˋb`: boom\n∗Owner∗ &lt;!here&gt;"
+    )

@@ -27,8 +27,12 @@ def broken_stats() -> dict[str, float]:
 
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
+    yield from serving(tmp_path, AppSettings(token=None, stats=broken_stats))
+
+
+def serving(tmp_path: Path, settings: AppSettings) -> Iterator[str]:
     writer = GroupCommitWriter(Store(str(tmp_path / "state.db")), lambda: None)
-    app = create_app(writer, AppSettings(token=None, stats=broken_stats))
+    app = create_app(writer, settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -67,3 +71,30 @@ def test_a_store_that_cannot_be_read_is_a_503_for_intake_and_metrics(app_url: st
     text = body.decode()
     assert text.startswith("# store unavailable: DatabaseError: database disk image is malformed\n")
     assert "ops_intake_up 0.0" in text
+
+
+@pytest.mark.parametrize(
+    ("depth", "answer"),
+    [
+        (3.0, (200, {"status": "accepted", "id": 1, "alerts": 1})),
+        (
+            6.0,
+            (503, {"status": "error", "error": "POST /alertmanager: inbox is full; retry later"}),
+        ),
+    ],
+)
+def test_admission_reads_only_the_inbox_depth_when_told_how(
+    tmp_path: Path, depth: float, answer: tuple[int, dict[str, object]]
+) -> None:
+    """The store's stats are five queries; admission needs the inbox depth alone (issue 15).
+    Here the stats fail: read, they would make every webhook a 503 (DatabaseError)."""
+    settings = AppSettings(
+        token=None, inbox_limit=5, stats=broken_stats, depth=lambda: {"inbox_depth": depth}
+    )
+    served = serving(tmp_path, settings)
+    url = next(served)
+    try:
+        status, body = call(f"{url}/alertmanager", json.dumps(notification()).encode())
+        assert (status, json.loads(body)) == answer
+    finally:
+        next(served, None)

@@ -336,3 +336,53 @@ def test_a_malformed_database_url_says_how_to_write_it(url: str, says: str) -> N
         "serve.state in ops.yaml)"
     )
     assert "pw-123456" not in message
+
+
+def test_processing_removes_old_inbox_rows_and_keys_at_most_once_a_minute(state: str) -> None:
+    """Every processed payload used to run the two removals; now the first one in a minute
+    does (issue 15). What is removed is unchanged: processed payloads after a day, dead
+    ones and event keys after 30 days."""
+    store = Store(state)
+    day, month = 86400, 30 * 86400
+
+    def age_everything() -> None:  # as if all of it had arrived 31 days ago
+        store.execute("UPDATE inbox SET received_at = ?", (NOW - month - day,))
+        store.execute("UPDATE events SET seen_at = ?", (NOW - month - day,))
+
+    def counts() -> tuple[int, int]:
+        inbox = store.execute("SELECT COUNT(*) FROM inbox").scalar()
+        events = store.execute("SELECT COUNT(*) FROM events").scalar()
+        return int(inbox), int(events)
+
+    def process(key: str, now: float) -> None:
+        (inbox_id,) = store.accept([("{}", 1)], now)
+        assert store.process(inbox_id, [key], [], now)
+
+    process("first", NOW - month - day)
+    (dead,) = store.accept([("{}", 1)], NOW - month - day)
+    store.kill_inbox(dead, "broken")
+    age_everything()
+    process("second", NOW)
+    assert counts() == (1, 1)  # only the payload and key just processed are left
+    age_everything()
+    process("third", NOW + 59)
+    assert counts() == (2, 2)  # within the minute: nothing removed
+    process("fourth", NOW + 60)
+    assert counts() == (2, 2)  # a minute later: the aged "second" goes; "third" is new
+
+
+def test_executemany_counts_the_rows_changed_by_all_its_statements(state: str) -> None:
+    """A payload's event keys go in as one batch (one round trip on PostgreSQL); whether
+    any was new is the batch's count of rows inserted."""
+    store = Store(state)
+    insert = "INSERT INTO events (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    with store.transaction() as tx:
+        assert tx.executemany(insert, [("a", NOW), ("b", NOW)]) == 2
+        assert tx.executemany(insert, [("a", NOW), ("c", NOW), ("d", NOW)]) == 2
+        assert tx.executemany(insert, [("a", NOW)]) == 0
+    assert store.execute("SELECT key FROM events ORDER BY key").rows == [
+        ("a",),
+        ("b",),
+        ("c",),
+        ("d",),
+    ]

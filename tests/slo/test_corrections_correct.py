@@ -125,9 +125,13 @@ slos:
         ),
     ],
 )
-def test_the_text_edit_keeps_every_other_byte(tmp_path: Path, slo: str, expected: str) -> None:
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_the_text_edit_keeps_every_other_byte(
+    tmp_path: Path, slo: str, expected: str, newline: str
+) -> None:
+    """CRLF: the lines added end as the file's do (was: a bare LF in a CRLF file)."""
     path = tmp_path / "search.yaml"
-    path.write_text(OPS)
+    path.write_bytes(OPS.replace("\n", newline).encode())
     code, output = correct(
         f"search/{slo}",
         str(path),
@@ -139,7 +143,7 @@ def test_the_text_edit_keeps_every_other_byte(tmp_path: Path, slo: str, expected
         "INC-231: bad deploy",
     )
     assert code == 0, output
-    assert path.read_text() == expected
+    assert path.read_bytes() == expected.replace("\n", newline).encode()
 
 
 def test_other_formats_get_the_corrections_yaml_beside_them(tmp_path: Path) -> None:

@@ -127,10 +127,18 @@ def test_every_fixture_converts_to_ops_with_the_same_slis() -> None:
             assert same_window or any(
                 w.startswith(f"{before.place}: ops/v1 has calendar") for w in warnings
             )
-            if before.alerting != Alerting():
+            both_off = all(before.alerting.tier(t).disable for t in ("page", "ticket"))
+            if both_off:
                 assert (
-                    f"{before.place}: ops/v1 has no place for this SLO's alert settings; dropped"
-                    in warnings
+                    f"{before.place}: ops/v1 cannot turn off both page and ticket alerts of an "
+                    "SLO; written with its alerts on"
+                ) in warnings
+            elif before.alerting != Alerting():  # carried, tier by tier, as the rules read it
+                for tier in ("page", "ticket"):
+                    assert after.alerting.tier(tier) == before.alerting.tier(tier)
+                assert (after.alerting.windows, after.alerting.min_events) == (
+                    before.alerting.windows,
+                    before.alerting.min_events,
                 )
             else:
                 assert comparable(after) == comparable(
@@ -149,6 +157,51 @@ def test_openslo_alert_conditions_and_data_sources_survive_a_round_trip() -> Non
     assert [comparable(s) for s in again] == [comparable(s) for s in file.slos]
 
 
+OPS_ALERTING = """\
+version: ops/v1
+service: api
+slos:
+  - name: availability
+    objective: 99.9
+    window: 30d
+    alerting:
+      min_events: 50
+      windows:
+        - {severity: page, long: 1h, short: 5m, factor: 14.4}
+        - {severity: ticket, long: 1d, short: 2h, factor: 3, for: 30m}
+      page: {name: ApiDown, labels: {team: api}, annotations: {summary: pages}}
+      ticket: {disable: true}
+    sli:
+      ratio: {bad: 'x_total{code="500"}', total: x_total}
+"""
+
+
+def test_ops_alert_settings_survive_a_conversion_to_ops() -> None:
+    """Was: dropped with a warning ('ops/v1 has no place for this SLO's alert settings'),
+    though ops/v1 has had 'alerting:' since windows, min_events and tiers came."""
+    file = parse_slo_file(OPS_ALERTING, "api.yaml")
+    text, warnings = to_ops(file)
+    assert warnings == []
+    assert text is not None
+    again = parse_slo_file(text, "converted.yaml")
+    assert [comparable(s) for s in again.slos] == [comparable(s) for s in file.slos]
+
+
+def test_openslo_alert_conditions_are_the_one_alert_setting_ops_drops() -> None:
+    (file,) = [
+        f for f in load_slo_files([str(FIXTURES / "openslo")]) if f.service == "search-openslo"
+    ]
+    _, warnings = to_ops(file)
+    counted = [w for w in warnings if "alert conditions" in w]
+    assert counted == [
+        f"{slo.place}: ops/v1 has no place for OpenSLO alert conditions "
+        f"({len(slo.alerting.conditions)}); dropped"
+        for slo in file.slos
+        if slo.alerting.conditions
+    ]
+    assert counted
+
+
 # -- the command -----------------------------------------------------------------------------
 
 
@@ -162,11 +215,13 @@ def test_convert_writes_to_standard_output(runner: CliRunner) -> None:
         "version: ops/v1\nservice: search-pyrra\n"
     )
     assert result.stderr == (
-        f"Warning: {FIXTURES}/pyrra/search.yaml: [0]: ops/v1 has no place for this SLO's alert "
-        "settings; dropped\n"
-        f"Warning: {FIXTURES}/pyrra/search.yaml: [2]: ops/v1 has no place for this SLO's alert "
-        "settings; dropped\n"
+        f"Warning: {FIXTURES}/pyrra/search.yaml: [2]: ops/v1 cannot turn off both page and "
+        "ticket alerts of an SLO; written with its alerts on\n"
     )
+    assert (
+        "  alerting:\n    page:\n      name: SearchAvailabilityErrorBudgetBurn\n"
+        "    ticket:\n      name: SearchAvailabilityErrorBudgetBurn\n"
+    ) in result.stdout
 
 
 def test_convert_writes_one_file_per_service(runner: CliRunner, tmp_path: Path) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ops_toolkit.slo.evaluate import DIRECT, RECORDED, choose_source, recorded_names
+from ops_toolkit.slo.evaluate import (
+    DIRECT,
+    NOT_LOADED,
+    RECORDED,
+    SourceChoice,
+    choose_source,
+    recorded_names,
+)
 from ops_toolkit.slo.model import SLO
 from ops_toolkit.slo.spec import parse_slo_file
 
@@ -26,16 +33,59 @@ def every(chosen: SLO, *, but: str = "") -> set[tuple[str, str, str]]:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        pytest.param("all", RECORDED, id="every series it reads is fresh: recorded"),
-        pytest.param("one missing", DIRECT, id="one window missing: direct"),
-        pytest.param("other slo", DIRECT, id="another SLO's series do not count"),
-        pytest.param("calendar", DIRECT, id="a calendar SLO: direct, the rules are rolling"),
-        pytest.param("min events", DIRECT, id="min_events without its total series: direct"),
+        pytest.param(
+            "all",
+            SourceChoice(RECORDED, "recorded series present and fresh"),
+            id="every series it reads is fresh: recorded",
+        ),
+        pytest.param(
+            "one missing",
+            SourceChoice(DIRECT, "recorded series missing: slo:error_ratio:6h"),
+            id="one window missing: direct",
+        ),
+        pytest.param(
+            "other slo", SourceChoice(DIRECT, NOT_LOADED), id="another SLO's series do not count"
+        ),
+        pytest.param(
+            "calendar",
+            SourceChoice(DIRECT, "a calendar period: the rules record rolling windows"),
+            id="a calendar SLO: direct, the rules are rolling",
+        ),
+        pytest.param(
+            "min events",
+            SourceChoice(
+                DIRECT,
+                "recorded series missing: slo:total_events:1h, slo:total_events:6h, "
+                "slo:total_events:1d and 1 more",
+            ),
+            id="min_events without its total series: direct",
+        ),
+        pytest.param(
+            "stale",
+            SourceChoice(DIRECT, "recorded series stale by 17 minutes"),
+            id="every series last seen 17 minutes ago: stale",
+        ),
+        pytest.param(
+            "one stale",
+            SourceChoice(DIRECT, "slo:error_ratio:6h stale by 1 minute"),
+            id="one series a minute late: that one named",
+        ),
+        pytest.param(
+            "stale and missing",
+            SourceChoice(
+                DIRECT,
+                "slo:error_ratio:period stale by 5 minutes; recorded series missing: "
+                "slo:error_ratio:5m",
+            ),
+            id="one stale, one missing: both said",
+        ),
     ],
 )
-def test_choose_source(case: str, expected: str) -> None:
+def test_choose_source(case: str, expected: SourceChoice) -> None:
     chosen = slo()
     present = every(chosen)
+    seen: dict[tuple[str, str, str], float] = {}
+    at = 1_800_000_000.0
     if case == "one missing":
         present = every(chosen, but="slo:error_ratio:6h")
     elif case == "other slo":
@@ -46,7 +96,18 @@ def test_choose_source(case: str, expected: str) -> None:
     elif case == "min events":
         chosen = slo(extra="    alerting: {min_events: 10}\n")
         present = {p for p in every(chosen) if not p[0].startswith("slo:total_events:")}
-    assert choose_source(chosen, present) == expected
+    elif case == "stale":
+        seen = dict.fromkeys(present, at - 17 * 60)
+        present = set()
+    elif case == "one stale":
+        present = every(chosen, but="slo:error_ratio:6h")
+        seen = {("slo:error_ratio:6h", "api", "availability"): at - 60}
+    elif case == "stale and missing":
+        present = {
+            p for p in present if p[0] not in ("slo:error_ratio:period", "slo:error_ratio:5m")
+        }
+        seen = {("slo:error_ratio:period", "api", "availability"): at - 300}
+    assert choose_source(chosen, present, seen, at) == expected
 
 
 def test_the_names_an_slo_reads_are_its_period_and_report_windows() -> None:

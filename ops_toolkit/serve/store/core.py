@@ -15,6 +15,7 @@ locked before they are read and changed (an inbox payload, a policy's armed stat
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ops_toolkit.serve.store.schema import migrate
 
 PENDING = ("pending", "sending")
 SEEN_CHUNK = 500
+PRUNE_EVERY = 60.0  # seconds between removals of old inbox rows and event keys
 COUNTER_NAMES = (
     "alerts_received",
     "duplicates_dropped",
@@ -82,6 +84,7 @@ class Store:
             open_database(where, synchronous=synchronous) if isinstance(where, str) else where
         )
         self.path = self.database.shown
+        self._pruned_at = -math.inf  # when processing last removed old inbox rows and keys
         try:
             migrate(self.database)
         except sqlite3.Error as exc:
@@ -224,22 +227,31 @@ class Store:
         once; event keys go in sorted, so two payloads sharing keys never deadlock.
         """
         lock = self.database.dialect.lock_row
-        with self.transaction() as db:
+        # Not flushed at its commit (``sync=False``): undone by a power loss, the payload is
+        # processed again from the inbox, and nothing went out meanwhile, since the claim of
+        # an outbox entry is a flushed commit, which takes this one along.
+        with self.database.transaction(sync=False) as db:
             if db.execute(f"SELECT processed FROM inbox WHERE id = ?{lock}", (inbox_id,)).scalar():
                 return False
-            new = 0
-            for key in sorted(set(event_keys)):
-                result = db.execute(
+            # One batch for the keys: on PostgreSQL one round trip instead of one per key.
+            keys = sorted(set(event_keys))
+            new = (
+                db.executemany(
                     "INSERT INTO events (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    (key, now),
+                    [(key, now) for key in keys],
                 )
-                new += result.rowcount
+                if keys
+                else 0
+            )
             if new:
                 _insert_outbox(db, planned, now)
             else:
                 _bump(db, "duplicates_dropped", 1)
             db.execute("UPDATE inbox SET processed = 1 WHERE id = ?", (inbox_id,))
-            if new:
+            if new and now - self._pruned_at >= PRUNE_EVERY:
+                # Old rows go once a minute, not with every payload: two statements (two
+                # round trips on PostgreSQL) of a payload's twenty (issue 15).
+                self._pruned_at = now
                 db.execute(
                     "DELETE FROM inbox WHERE (processed = 1 AND received_at < ?) "
                     "OR (processed = 2 AND received_at < ?)",
@@ -326,27 +338,45 @@ class Store:
     # -- delivery ------------------------------------------------------------------------
 
     def due(
-        self, now: float, limit: int = 50, ids: Collection[int] | None = None
+        self,
+        now: float,
+        limit: int = 50,
+        ids: Collection[int] | None = None,
+        *,
+        skip_channels: Collection[str] = (),
     ) -> list[OutboxEntry]:
-        """Entries ready to send, oldest first, never ahead of an earlier one of their group."""
+        """Entries ready to send, oldest first, never ahead of an earlier one of their group.
+
+        ``skip_channels``: channels the deliverer may not send to yet (paced, or told to wait
+        by a 429). Left out here, a backlog in one of them neither hides another channel's
+        entries behind ``limit`` nor costs a read (and a JSON decoding) of each of its entries
+        every time the deliverer wakes.
+        """
+        skipped = sorted(skip_channels)
+        not_in = f" AND o.channel NOT IN ({','.join('?' for _ in skipped)})" if skipped else ""
         rows = self.execute(
             f"""
             SELECT {OUTBOX_COLUMNS} FROM outbox AS o
-            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?
+            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?{not_in}
               AND NOT EXISTS (
                 SELECT 1 FROM outbox AS e
                 WHERE e.group_key = o.group_key AND e.channel = o.channel AND e.id < o.id
                   AND e.status IN ('pending', 'sending'))
             ORDER BY o.id LIMIT ?
             """,
-            (now, limit),
+            (now, *skipped, limit),
         ).rows
         entries = [_entry(r) for r in rows]
         return entries if ids is None else [e for e in entries if e.id in ids]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, skip_channels: Collection[str] = ()) -> float | None:
+        """When the next entry outside ``skip_channels`` is due (None: there is none)."""
+        skipped = sorted(skip_channels)
+        not_in = f" AND channel NOT IN ({','.join('?' for _ in skipped)})" if skipped else ""
         value = self.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+            f"SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+            f"{not_in}",
+            skipped,
         ).scalar()
         return None if value is None else float(value)
 

@@ -49,6 +49,11 @@ class Transaction(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result: ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement (no result rows) for each of ``rows``; the rows changed in all.
+        PostgreSQL sends them in one round trip (psycopg's pipeline), not one each."""
+        ...
+
 
 class Database(Protocol):
     """One backend's connection(s) to one store."""
@@ -60,11 +65,21 @@ class Database(Protocol):
         """One statement in a transaction of its own."""
         ...
 
-    def transaction(self, *, urgent: bool = False) -> AbstractContextManager[Transaction]:
+    def transaction(
+        self, *, urgent: bool = False, sync: bool = True
+    ) -> AbstractContextManager[Transaction]:
         """A write transaction: SQLite takes the write lock at its start (BEGIN IMMEDIATE),
         so read-then-write inside is safe; on PostgreSQL lock rows with ``lock_row``.
         ``urgent``: requests wait for it (the intake's commit); SQLite starts it before the
-        other writers of the process that wait (PostgreSQL has no single write lock)."""
+        other writers of the process that wait (PostgreSQL has no single write lock).
+
+        ``sync=False``: the commit returns before it is flushed to disk (SQLite's
+        synchronous=NORMAL in WAL mode, PostgreSQL's synchronous_commit off). The database
+        stays consistent, and the next flushed commit flushes it too (one log, written in
+        order), but a power loss before that may undo it. Only for work that is redone from
+        what is on disk when undone, and that nothing outside acts on before a flushed
+        commit: the processing of a stored payload (the payload stays unprocessed; the
+        deliverer's claim is flushed before anything is sent)."""
         ...
 
     def probe_write(self, timeout: float) -> None:

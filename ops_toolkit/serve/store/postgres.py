@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ops_toolkit.errors import StoreError
+from ops_toolkit.errors import StoreConflict, StoreError
 from ops_toolkit.serve.store.database import Dialect, Result
 from ops_toolkit.urls import redact_url, url_passwords
 
@@ -40,6 +40,8 @@ POSTGRES = Dialect(
 CONNECT_TIMEOUT = 5  # seconds, for each new connection
 POOL_TIMEOUT = 5.0  # seconds a call waits for a pooled connection before it fails
 POOL_SIZE = 10
+# SQLSTATEs of a transaction that lost to a concurrent one: the database works, retry now.
+CONFLICTS = {"40P01": "deadlock with another writer", "40001": "serialization failure"}
 _OPEN: weakref.WeakSet[PostgresDatabase] = weakref.WeakSet()
 
 
@@ -113,8 +115,18 @@ class PostgresDatabase:
         try:
             yield
         except psycopg.OperationalError as error:
-            reason = self._scrub(one_line(error))
-            raise StoreError(f"{self.shown}: database unavailable: {reason}") from None
+            raise self.store_error(error) from None
+
+    def store_error(self, error: psycopg.OperationalError) -> StoreError:
+        """The store error a driver error means: a lost race between writers (deadlock,
+        serialization failure: rolled back, to be retried at once) or an outage."""
+        reason = self._scrub(one_line(error))
+        if error.sqlstate in CONFLICTS:
+            return StoreConflict(
+                f"{self.shown}: {CONFLICTS[error.sqlstate]} (SQLSTATE {error.sqlstate}), rolled "
+                f"back: {reason}"
+            )
+        return StoreError(f"{self.shown}: database unavailable: {reason}")
 
     def _scrub(self, text: str) -> str:
         """libpq may quote a malformed URL back, whole or in part: never the password (as
@@ -129,12 +141,16 @@ class PostgresDatabase:
             return _run(connection, sql, params)
 
     @contextmanager
-    def transaction(self, *, urgent: bool = False) -> Iterator[_PostgresTransaction]:
+    def transaction(
+        self, *, urgent: bool = False, sync: bool = True
+    ) -> Iterator[_PostgresTransaction]:
         with (
             self._unavailable_as_store_error(),
             self.pool.connection() as connection,
             connection.transaction(),
         ):
+            if not sync:
+                connection.execute(b"SET LOCAL synchronous_commit = off")
             yield _PostgresTransaction(connection)
 
     def probe_write(self, timeout: float) -> None:
@@ -167,6 +183,11 @@ class _PostgresTransaction:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.connection, sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(_placeholders(sql).encode(), [tuple(row) for row in rows])
+            return int(cursor.rowcount)
 
 
 def _run(connection: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> Result:

@@ -46,6 +46,9 @@ class SQLiteDatabase:
         self.synchronous = synchronous
         self._local = threading.local()
         self._turn = _WriteTurn()
+        # A commit not flushed at once (``sync=False``): NORMAL, unless the store is set to
+        # flush less than that anyway (OFF, for throwaway stores).
+        self._lazy = "OFF" if synchronous.upper() in ("OFF", "0") else "NORMAL"
         _create_private(path)
 
     def _connect(self) -> sqlite3.Connection:
@@ -62,17 +65,21 @@ class SQLiteDatabase:
         if connection is None:
             connection = self._connect()
             self._local.db = connection
+            self._local.synchronous = self.synchronous
         return connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.connection, sql, params)
 
     @contextmanager
-    def transaction(self, *, urgent: bool = False) -> Iterator[_SQLiteTransaction]:
+    def transaction(
+        self, *, urgent: bool = False, sync: bool = True
+    ) -> Iterator[_SQLiteTransaction]:
         """In this process's turn to write (``_WriteTurn``), the intake's first."""
         db = self.connection
         self._turn.acquire(urgent=urgent)
         try:
+            self._synchronous(db, self.synchronous if sync else self._lazy)
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLiteTransaction(db)
@@ -82,6 +89,13 @@ class SQLiteDatabase:
             db.execute("COMMIT")
         finally:
             self._turn.release()
+
+    def _synchronous(self, db: sqlite3.Connection, level: str) -> None:
+        """Set this thread's connection's synchronous level, when it is another (a pragma
+        outside a transaction; the level is per connection)."""
+        if getattr(self._local, "synchronous", self.synchronous) != level:
+            db.execute(f"PRAGMA synchronous={level}")
+            self._local.synchronous = level
 
     def probe_write(self, timeout: float) -> None:
         """In WAL mode reads go on while another process holds the write lock, so only
@@ -110,6 +124,9 @@ class _SQLiteTransaction:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return _run(self.db, sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return int(self.db.executemany(sql, rows).rowcount)
 
 
 def _run(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Result:

@@ -8,6 +8,7 @@ input, apart from those.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -26,6 +27,7 @@ from ops_toolkit.slo.model import (
     SLOFile,
 )
 from ops_toolkit.slo.queries import with_matcher
+from ops_toolkit.slo.windows import default_for
 
 _OPENSLO_UNITS = {"day": "d", "week": "w", "month": "M", "quarter": "Q", "year": "Y"}
 
@@ -36,12 +38,65 @@ def _dump(documents: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def _dropped(slo: SLO, target: str) -> list[str]:
-    """Alert settings the target has no place for (ops/v1: none yet; OpenSLO: conditions)."""
-    kept = Alerting(conditions=slo.alerting.conditions) if target == "OpenSLO" else Alerting()
-    if slo.alerting == kept:
+def _dropped(slo: SLO) -> list[str]:
+    """OpenSLO keeps only alert conditions: the other alert settings are dropped, said."""
+    if slo.alerting == Alerting(conditions=slo.alerting.conditions):
         return []
-    return [f"{slo.place}: {target} has no place for this SLO's alert settings; dropped"]
+    return [f"{slo.place}: OpenSLO has no place for this SLO's alert settings; dropped"]
+
+
+def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
+    """The SLO's alert settings as ops/v1's ``alerting:`` section.
+
+    Settings other formats give for every tier (Sloth's and Pyrra's alert ``name``, labels
+    and annotations) are written into both ``page`` and ``ticket``, which the rules read the
+    same way (``Alerting.tier``). What ops/v1 cannot say is a warning: OpenSLO alert
+    conditions, and turning off every burn-rate alert of the SLO.
+    """
+    alerting = slo.alerting
+    written: dict[str, Any] = {}
+    if alerting.windows is not None:
+        written["windows"] = [
+            {
+                "severity": pair.severity,
+                "long": format_duration(pair.long),
+                "short": format_duration(pair.short),
+                "factor": pair.factor,
+                **(
+                    {"for": format_duration(pair.for_seconds)}
+                    if pair.for_seconds != default_for(pair.short)
+                    else {}
+                ),
+            }
+            for pair in alerting.windows
+        ]
+    if alerting.min_events:
+        written["min_events"] = alerting.min_events
+    tiers = {severity: alerting.tier(severity) for severity in ("page", "ticket")}
+    if all(tier.disable for tier in tiers.values()):
+        warnings.append(
+            f"{slo.place}: ops/v1 cannot turn off both page and ticket alerts of an SLO; "
+            "written with its alerts on"
+        )
+        tiers = {severity: replace(tier, disable=False) for severity, tier in tiers.items()}
+    for severity, tier in tiers.items():
+        entry: dict[str, Any] = {}
+        if tier.name:
+            entry["name"] = tier.name
+        if tier.labels:
+            entry["labels"] = dict(tier.labels)
+        if tier.annotations:
+            entry["annotations"] = dict(tier.annotations)
+        if tier.disable:
+            entry["disable"] = True
+        if entry:
+            written[severity] = entry
+    if alerting.conditions:
+        warnings.append(
+            f"{slo.place}: ops/v1 has no place for OpenSLO alert conditions "
+            f"({len(alerting.conditions)}); dropped"
+        )
+    return written or None
 
 
 def own_corrections(slo: SLO) -> tuple[Correction, ...]:
@@ -55,7 +110,6 @@ def to_ops(file: SLOFile) -> tuple[str | None, list[str]]:
     warnings: list[str] = []
     slos = []
     for slo in file.slos:
-        warnings += _dropped(slo, "ops/v1")
         if slo.datasource:
             warnings.append(
                 f"{slo.place}: ops/v1 names no Prometheus per SLO ({slo.datasource}); give "
@@ -71,6 +125,9 @@ def to_ops(file: SLOFile) -> tuple[str | None, list[str]]:
         if slo.labels:
             entry["labels"] = dict(slo.labels)
         entry["sli"] = _ops_sli(slo)
+        alerting = _ops_alerting(slo, warnings)
+        if alerting is not None:
+            entry["alerting"] = alerting
         own = own_corrections(slo)
         if own:
             entry["corrections"] = [c.to_dict() for c in own]
@@ -129,7 +186,7 @@ def to_openslo(file: SLOFile) -> tuple[str | None, list[str]]:
             }
         )
     for slo in file.slos:
-        warnings += _dropped(slo, "OpenSLO")
+        warnings += _dropped(slo)
         own = own_corrections(slo)
         if own:
             warnings.append(
