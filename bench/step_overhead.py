@@ -6,14 +6,20 @@ the step's process group. rundoc (the Python peer, from PyPI) is installed in it
 environment under the cache directory; if it cannot be installed, its column says why.
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
-that each tool's start-up is not spread over the steps; the three tools' runs are interleaved round by round and each
-time is the best of its rounds. Targets: ops at most 2x bare bash per
+that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
+round by round and each time is the best of its rounds. Targets: ops at most 2x bare bash per
 step, at most half of rundoc's, and flat from 10 to 1,000 steps.
+
+Beside the wall time, the CPU time per step of each tool and its children (getrusage
+RUSAGE_CHILDREN, marginal too; for bare bash, the shells' alone): it does not count waiting,
+for the disk or for the cores other work holds, so it stays put when the machine is loaded,
+where the wall time does not.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,10 +51,15 @@ def rundoc() -> Path | str:
     return executable
 
 
-def once(run: Callable[[], object]) -> float:
+def once(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds of ``run``, and CPU seconds of the processes it started and waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
 def rounds(steps: int) -> int:
@@ -64,7 +75,7 @@ def write(path: Path, steps: int, attributes: bool) -> Path:
     return path
 
 
-def ops_run(work: Path, steps: int) -> float:
+def ops_run(work: Path, steps: int) -> tuple[float, float]:
     path = write(work / f"ops-{steps}.md", steps, attributes=True)
     argv = [sys.executable, "-m", "ops_toolkit", "runbook", "run", str(path), "--json"]
     argv += ["--non-interactive", "--state-dir", str(work / "state")]
@@ -75,7 +86,7 @@ def ops_run(work: Path, steps: int) -> float:
     )
 
 
-def rundoc_run(executable: Path, work: Path, steps: int) -> float:
+def rundoc_run(executable: Path, work: Path, steps: int) -> tuple[float, float]:
     # rundoc reads a front matter as text; it has no state or audit to write.
     path = write(work / f"rundoc-{steps}.md", steps, attributes=False)
     return once(
@@ -89,7 +100,7 @@ def rundoc_run(executable: Path, work: Path, steps: int) -> float:
     )
 
 
-def bare(steps: int) -> float:
+def bare(steps: int) -> tuple[float, float]:
     def run() -> None:
         for _ in range(steps):
             subprocess.run(["bash", "-c", "true"], check=True)
@@ -97,16 +108,21 @@ def bare(steps: int) -> float:
     return once(run)
 
 
-def measure(work: Path, peer: Path | str, steps: int) -> tuple[float, float, float | None]:
-    """Per-step ms of bare bash, ops and rundoc, their runs interleaved round by round.
+Figures = dict[str, float | None]  # per-step ms: bare, ops, rundoc
 
-    Interleaved, so that the load of a shared machine falls on the three alike; each figure
-    is the best of its rounds (noise only adds time), and marginal: (N steps - 1 step) / (N - 1).
+
+def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures]:
+    """Per-step ms of bare bash, ops and rundoc, wall and CPU, their runs interleaved.
+
+    Interleaved round by round, so that the load of a shared machine falls on the three
+    alike; each figure is the best of its rounds (noise only adds time), and marginal:
+    (N steps - 1 step) / (N - 1).
     """
-    best: dict[str, float] = {}
+    best: dict[str, tuple[float, float]] = {}
 
-    def keep(name: str, seconds: float) -> None:
-        best[name] = min(best.get(name, float("inf")), seconds)
+    def keep(name: str, figures: tuple[float, float]) -> None:
+        wall, cpu = best.get(name, (float("inf"), float("inf")))
+        best[name] = (min(wall, figures[0]), min(cpu, figures[1]))
 
     for _ in range(rounds(steps)):
         keep("bare", bare(steps))
@@ -115,12 +131,21 @@ def measure(work: Path, peer: Path | str, steps: int) -> tuple[float, float, flo
         if isinstance(peer, Path):
             keep("rundoc 1", rundoc_run(peer, work, 1))
             keep("rundoc", rundoc_run(peer, work, steps))
-    per_step = {
-        name: (best[name] - best[f"{name} 1"]) / (steps - 1) * 1000
-        for name in ("ops", "rundoc")
-        if name in best
-    }
-    return best["bare"] / steps * 1000, per_step["ops"], per_step.get("rundoc")
+    wall: Figures = {"bare": best["bare"][0] / steps * 1000, "rundoc": None}
+    cpu: Figures = {"bare": best["bare"][1] / steps * 1000, "rundoc": None}
+    for name in ("ops", "rundoc"):
+        if name in best:
+            for index, figures in enumerate((wall, cpu)):
+                figures[name] = (best[name][index] - best[f"{name} 1"][index]) / (steps - 1) * 1000
+    return wall, cpu
+
+
+def _ratio(top: float | None, bottom: float | None) -> str:
+    return f"{top / bottom:.2f}" if top is not None and bottom else "-"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
@@ -132,17 +157,17 @@ def main() -> None:
         print(f"step_overhead: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(
             f"{'steps':>6} {'bare ms':>8} {'ops ms':>8} {'rundoc ms':>10} {'ops/bare':>9}"
-            f" {'ops/rundoc':>11}  (per step)"
+            f" {'ops/rundoc':>11}  |  CPU ms: {'bare':>5} {'ops':>5} {'rundoc':>6}"
+            f" {'ops/bare':>9} {'ops/rundoc':>11}  (per step)"
         )
         for steps in SIZES:
-            bare_ms, ops_ms, peer_ms = measure(work, peer, steps)
-            if peer_ms is not None:
-                peer_text, ratio = f"{peer_ms:10.2f}", f"{ops_ms / peer_ms:11.2f}"
-            else:
-                peer_text, ratio = f"{'-':>10}", f"{'-':>11}"
+            wall, cpu = measure(work, peer, steps)
             print(
-                f"{steps:>6} {bare_ms:8.2f} {ops_ms:8.2f} {peer_text} {ops_ms / bare_ms:9.2f}"
-                f" {ratio}"
+                f"{steps:>6} {_ms(wall['bare']):>8} {_ms(wall['ops']):>8}"
+                f" {_ms(wall['rundoc']):>10} {_ratio(wall['ops'], wall['bare']):>9}"
+                f" {_ratio(wall['ops'], wall['rundoc']):>11}  |  {'':8}"
+                f"{_ms(cpu['bare']):>5} {_ms(cpu['ops']):>5} {_ms(cpu['rundoc']):>6}"
+                f" {_ratio(cpu['ops'], cpu['bare']):>9} {_ratio(cpu['ops'], cpu['rundoc']):>11}"
             )
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("targets: ops/bare <= 2, ops/rundoc <= 0.5, ops per step flat from 10 to 1,000")

@@ -22,12 +22,25 @@ _STYLE = {
 
 
 class TerminalUI:
-    """Streams step output to ``stream`` and asks questions on the terminal when allowed."""
+    """Streams step output to ``stream`` and asks questions on the terminal when allowed.
+
+    Step names, headings and messages are shown as text, never read as rich markup: a
+    message quoting ``/^ok [a-z]+$/`` keeps its ``[a-z]``.
+    """
 
     def __init__(self, console: Any, stream: TextIO, interactive: bool) -> None:
         self.console = console
         self.stream = stream
         self._interactive = interactive
+        # Where rich would draw no colours (a log, a pipe, ``--json``'s stderr), the header
+        # and result lines are written as the text rich would draw (a result line is not
+        # wrapped, though: a log line stays one line) without its rendering pipeline, which
+        # cost a step as much as starting its shell (issue 15, bench/step_overhead.py). The
+        # width of a console that is not a terminal does not change while it runs.
+        self._plain_width: int | None = None
+        if not console.is_terminal and console.color_system is None:
+            self._plain_width = console.width
+        self._ascii = not console.encoding.startswith("utf")
 
     @property
     def interactive(self) -> bool:
@@ -35,25 +48,34 @@ class TerminalUI:
 
     def step_started(self, step: Step, attempt: int, attempts: int) -> None:
         tries = f" (attempt {attempt}/{attempts})" if attempts > 1 else ""
-        section = " / ".join(step.section)
-        self.console.rule(
-            f"[bold]{step.name}[/] [dim]{step.kind} · {section}{tries}[/]", align="left"
-        )
+        detail = f"{step.kind} · {' / '.join(step.section)}{tries}"
+        if self._plain_width is not None:
+            self._write_plain(plain_rule(f"{step.name} {detail}", self._plain_width, self._ascii))
+            return
+        from rich.text import Text
+
+        self.console.rule(Text.assemble((step.name, "bold"), " ", (detail, "dim")), align="left")
 
     def step_output(self, step: Step, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
 
     def step_finished(self, step: Step, status: str, message: str, duration: float) -> None:
-        from rich.markup import escape
+        outcome = f"● {step.name}: {status}"
+        detail = f"({duration:.2f}s)" + (f" · {message}" if message else "")
+        if self._plain_width is not None:
+            self._write_plain(f"{outcome} {detail}")
+            return
+        from rich.text import Text
 
-        style = _STYLE.get(status, "")
-        note = f" · {escape(message)}" if message else ""  # it may quote a regex: '[/]'
-        self.console.print(
-            f"[{style}]● {step.name}: {status}[/] [dim]({duration:.2f}s){note}[/]",
-            highlight=False,
-            markup=True,
-        )
+        line = Text.assemble((outcome, _STYLE.get(status, "")), " ", (detail, "dim"))
+        self.console.print(line, highlight=False)
+
+    def _write_plain(self, line: str) -> None:
+        from rich.control import strip_control_codes  # as rich's Text drops them
+
+        self.console.file.write(strip_control_codes(line) + "\n")
+        self.console.file.flush()
 
     def confirm(self, step: Step, question: str) -> bool:
         self.console.print(f"[yellow]Step {step.name!r} is marked confirm:[/]")
@@ -81,6 +103,20 @@ class TerminalUI:
 
         # plain text: a message quoting a pattern like '^[a-z-]+$' is not markup
         self.console.print(Text(message, style="yellow"), highlight=False)
+
+
+def plain_rule(title: str, width: int, ascii_only: bool = False) -> str:
+    """``title`` and a rule to ``width`` cells, as rich's ``Console.rule(align="left")``
+    draws them without colours: a title too long is cut with an ellipsis."""
+    from rich.cells import cell_len, set_cell_size
+
+    line = "-" if ascii_only else "─"
+    title = title.replace("\n", " ").expandtabs(8)
+    if width <= 2:
+        return line * width
+    if cell_len(title) > width - 2:
+        title = set_cell_size(title, width - 3) + "…"
+    return f"{title} {line * (width - cell_len(title) - 1)}"
 
 
 @contextlib.contextmanager

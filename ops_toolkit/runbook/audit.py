@@ -11,11 +11,11 @@ import errno
 import fcntl
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.durable import PendingSync
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class AuditLog:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._syncing: _Sync | None = None
+        self._syncing: PendingSync | None = None
 
     def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
         """Append ``event``; it is on disk when this returns, or when ``settle`` does.
@@ -42,10 +42,13 @@ class AuditLog:
         """
         self.settle()  # lines reach the disk in order
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-            handle = os.open(self.path, flags, 0o600)
+            try:
+                handle = os.open(self.path, flags, 0o600)
+            except FileNotFoundError:  # its directory, the first time
+                os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+                handle = os.open(self.path, flags, 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # appending through a link would write elsewhere
                 raise RunbookError(
@@ -67,7 +70,7 @@ class AuditLog:
             os.close(handle)
             raise self._error(exc) from None
         if sync_later:
-            self._syncing = _Sync(handle)
+            self._syncing = PendingSync(handle, close=True)
             return
         try:
             os.fdatasync(handle)  # the line and the file's new size: all an append needs
@@ -79,8 +82,9 @@ class AuditLog:
     def settle(self) -> None:
         """Wait until the line appended with ``sync_later`` is on disk."""
         syncing, self._syncing = self._syncing, None
-        if syncing is not None:
-            syncing.wait_or_raise(self)
+        failure = syncing.wait() if syncing is not None else None
+        if failure is not None:
+            raise self._error(failure) from None
 
     def read(self) -> AuditTrail:
         """Every record that parses; a damaged line is skipped and named (``path:line``)."""
@@ -115,33 +119,3 @@ class AuditLog:
 
     def _error(self, exc: OSError) -> RunbookError:
         return RunbookError(f"{self.path}: cannot write the audit trail: {exc.strerror or exc}")
-
-
-class _Sync:
-    """The sync to disk of an appended line (the data and the file's new size), then close.
-
-    Runs on one long-lived thread per process: starting a thread per step cost more than
-    the sync it waited for (issue 15).
-    """
-
-    _worker: ThreadPoolExecutor | None = None
-
-    def __init__(self, handle: int) -> None:
-        self.handle = handle
-        if _Sync._worker is None:
-            _Sync._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sync")
-        self.done = _Sync._worker.submit(self._run)
-
-    def _run(self) -> OSError | None:
-        try:
-            os.fdatasync(self.handle)
-        except OSError as exc:
-            return exc
-        finally:
-            os.close(self.handle)
-        return None
-
-    def wait_or_raise(self, log: AuditLog) -> None:
-        failure = self.done.result()
-        if failure is not None:
-            raise log._error(failure) from None

@@ -62,6 +62,11 @@ class StepContext:
     metrics: Callable[[], MetricsSource]
     mask: Masker
     on_start: Callable[[int], None]
+    # Returns once the record that the step may run (and the last step's audit line) is on
+    # disk; nothing of the step may act before. ops calls it just before ``StepKind.run``,
+    # unless the kind ``readies_itself`` (a shell step: started, held at its gate, then let
+    # go), so that the disk's latency overlaps the shell's start-up. Idempotent.
+    ready: Callable[[], None] = lambda: None
     # Where a background step's output goes: beside the run's record in the state dir (0700),
     # so it outlives the run for whoever reads the run afterwards and goes when the run's
     # state is removed; None (a plan, no run yet) for a temporary file.

@@ -405,6 +405,7 @@ def _context(
     mask: Masker,
     run_id: str,
     on_start: Callable[[int], None] = lambda pid: None,
+    ready: Callable[[], None] = lambda: None,
 ) -> StepContext:
     opts = step_options(step, runbook.source)
     env = {**world.env, **variables, **params}
@@ -425,6 +426,7 @@ def _context(
         metrics=world.metrics,
         mask=mask,
         on_start=on_start,
+        ready=ready,
         background_log=str(
             world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
         ),
@@ -458,10 +460,11 @@ def _execute(
             {"plan": record.plan, "resumed": record.resumed},
         )
         audited = True
+        by_name = {s.name: s for s in runbook.steps}  # a scan per step grew with the runbook
         for name in record.plan:
             if record.steps[name].status in DONE:
                 continue
-            step = runbook.step(name)
+            step = by_name.get(name) or runbook.step(name)  # a name, or a Runme id
             assert step is not None
             status = _run_step(runbook, step, record, params, options, world, mask)
             if status in FAILED:
@@ -570,13 +573,33 @@ def _run_step(
     mask: Masker,
 ) -> str:
     state = record.steps[step.name]
+    on_disk = False
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
-        world.store.record_step(record, state)  # "starting" is on disk already
+        world.store.record_step(record, state)  # not synced: see StateStore.record_step
+
+    def ready() -> None:
+        """The step's "starting" record (and "running", if written) on disk, and the last
+        step's audit line, synced meanwhile: so if ops or the host dies now, resume knows
+        the step may have run. Nothing of the step acts before this returns."""
+        nonlocal on_disk
+        if not on_disk:
+            world.store.settle(record)
+            world.audit.settle()
+            on_disk = True
 
     ctx = _context(
-        runbook, step, params, record.variables, world, options, mask, record.run_id, on_start
+        runbook,
+        step,
+        params,
+        record.variables,
+        world,
+        options,
+        mask,
+        record.run_id,
+        on_start,
+        ready,
     )
     opts = ctx.options
     attempt: Attempt | None = None
@@ -597,10 +620,10 @@ def _run_step(
     state.started_at = world.clock()  # after any question: the duration is the step's own
     captured: dict[str, str] | None = None
     if attempt is None:
-        # On disk before the step can act: if ops dies now, resume knows it may have run.
+        # Written now and synced meanwhile; on disk before the step can act (``ready``,
+        # called by the step's kind while its shell starts up, or by ops before ``run``).
         state.status, state.pgid = "starting", None
-        world.store.record_step(record, state, durable=True)
-        world.audit.settle()  # the last step's audit line, synced meanwhile, is on disk too
+        world.store.record_step(record, state, sync_later=True)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
@@ -667,6 +690,8 @@ def _attempts(
     for number in range(1, attempts + 1):
         state.attempts = number
         world.ui.step_started(step, number, attempts)
+        if not kind.readies_itself:
+            ctx.ready()
         result = kind.run(step, ctx)
         if result.status not in FAILED:
             return result
@@ -706,7 +731,8 @@ def _audit(
 def run_document(record: RunRecord) -> dict[str, Any]:
     """The ``--json`` document of a run."""
     steps = []
-    order = [*record.plan, *(n for n in record.steps if n not in record.plan)]
+    planned = set(record.plan)
+    order = [*record.plan, *(n for n in record.steps if n not in planned)]
     for name in order:
         step = record.steps[name]
         status, message = step.status, step.message

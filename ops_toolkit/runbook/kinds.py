@@ -11,7 +11,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import MetricsError
@@ -30,6 +30,12 @@ _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9
 class StepKind(Protocol):
     @property
     def description(self) -> str: ...
+
+    @property
+    def readies_itself(self) -> bool:
+        """Whether ``run`` calls ``ctx.ready()`` itself before the step can act; if not,
+        ops calls it just before ``run``."""
+        ...
 
     def run(self, step: Step, ctx: StepContext) -> Attempt: ...
 
@@ -50,6 +56,7 @@ class ShellKind:
     shell: str
     description: str
     flags: tuple[str, ...] = ("-e",)
+    readies_itself: ClassVar[bool] = True
 
     def argv(self, step: Step, ctx: StepContext, script: str | None = None) -> list[str]:
         shell = self.shell if self.shell != "sh" else (ctx.runbook.shell or "sh")
@@ -71,18 +78,24 @@ class ShellKind:
             return Attempt("failed", None, "", message=problem)
         env = {**ctx.env, **asked}
         if ctx.options.background:
+            ctx.ready()
             return self._start_background(step, ctx, script, env)
         argv = self.argv(step, ctx, script)
         exports: dict[str, str] = {}
+        # Started held at its gate while ops puts its record on disk, then let go: the
+        # disk's latency overlaps the shell's start-up instead of adding to it.
+        gated = can_gate(argv[0], env) and not (ctx.options.interactive and ctx.interactive)
+        gate = GATE if gated else ""
         try:
             if may_change_environment(argv[0], script, env):
                 with tempfile.TemporaryDirectory(prefix="ops-step-") as directory:
                     exported = os.path.join(directory, "exports")
-                    argv[-1] = dump_exports(exported) + script
-                    result = _run_masked(step, ctx, argv, env)
+                    argv[-1] = gate + dump_exports(exported) + script
+                    result = _run_masked(step, ctx, argv, env, gated)
                     exports = read_exports(exported, ctx.env)
             else:
-                result = _run_masked(step, ctx, argv, env)
+                argv[-1] = gate + script
+                result = _run_masked(step, ctx, argv, env, gated)
         except OSError as exc:
             return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         attempt = _judge(result, ctx)
@@ -149,6 +162,22 @@ _MAY_SET = re.compile(
 _KNOWN_SHELLS = frozenset({"sh", "dash", "bash"})
 # Files a shell reads before the script: whatever they export, ops cannot see in the text.
 _STARTUP_FILES = ("BASH_ENV", "ENV")
+
+
+# The first command of a gated shell step: wait for ops's word on stdin (a pipe: see
+# ``process.run_process``), then take /dev/null as stdin, as every step has. ops writes the
+# word once the step's record is on disk; if ops dies first, or cannot save the record, the
+# pipe ends unwritten and the shell exits before the step's own first command. On the
+# script's first line, so the line numbers in the shell's messages stay the script's.
+GATE = "read -r _ops_gate || exit 125; exec </dev/null; unset _ops_gate; "
+
+
+def can_gate(shell: str, env: Mapping[str, str]) -> bool:
+    """Whether ``shell`` can be started held at ops's gate (``GATE``): a shell whose syntax
+    ops knows, reading no startup file (whose commands would run before the gate)."""
+    return os.path.basename(shell) in _KNOWN_SHELLS and not any(
+        env.get(name) for name in _STARTUP_FILES
+    )
 
 
 def may_change_environment(shell: str, script: str, env: Mapping[str, str]) -> bool:
@@ -233,9 +262,10 @@ def _ask_for_exports(step: Step, ctx: StepContext) -> tuple[str, dict[str, str],
 
 
 def _run_masked(
-    step: Step, ctx: StepContext, argv: list[str], env: Mapping[str, str]
+    step: Step, ctx: StepContext, argv: list[str], env: Mapping[str, str], gated: bool = False
 ) -> ProcessResult:
-    """Run ``argv`` for ``step``, its output shown masked as it arrives."""
+    """Run ``argv`` for ``step``, its output shown masked as it arrives (``gated``: it
+    begins with ``process.GATE``)."""
     from ops_toolkit.runbook.process import run_process
 
     live = ctx.mask.stream()  # a secret split across two reads is masked all the same
@@ -255,6 +285,8 @@ def _run_masked(
             on_start=ctx.on_start,
             kill_grace=ctx.kill_grace,
             interactive=ctx.options.interactive and ctx.interactive,
+            ready=ctx.ready,
+            gated=gated,
             safe_cut=ctx.mask.safe_cut,  # the kept tail never starts inside a secret
         )
     finally:
@@ -332,6 +364,7 @@ class PromqlKind:
     """An instant query; ``expect`` is a comparison every sample must satisfy."""
 
     description: str = "an instant query against Prometheus, shown as a table"
+    readies_itself: ClassVar[bool] = False  # ops readies it before run
 
     def describe(self, step: Step, ctx: StepContext) -> str:
         return f"query Prometheus: {substitute_params(step.code, ctx.params).strip()}"
@@ -373,6 +406,7 @@ class ManualKind:
     """Instructions a person follows; unattended it waits (``pending_manual``)."""
 
     description: str = "instructions a person follows, then confirms"
+    readies_itself: ClassVar[bool] = False  # ops readies it before run
 
     def describe(self, step: Step, ctx: StepContext) -> str:
         return "ask a person to follow the instructions and confirm"
@@ -411,6 +445,7 @@ class InterpreterKind:
     the program, given the block as a script file (in a private temporary directory)."""
 
     description: str = "a script in another language, run by its 'interpreter' attribute"
+    readies_itself: ClassVar[bool] = False  # ops readies it before run
 
     def describe(self, step: Step, ctx: StepContext) -> str:
         return f"run with {step.attr('interpreter')} <script> in {ctx.cwd or '.'}"

@@ -10,8 +10,9 @@ so an orphaned descendant of a step is re-parented to ops instead of to init. A 
 processes are then exactly the tree under its main process plus the trees under the children
 ops gained while the step ran. That holds because an ops process runs one step at a time and
 starts no other children meanwhile (the CLI; ``ops serve`` runs diagnoses on one thread).
-Finding them reads ``/proc/<pid>/task/*/children``, not the whole of ``/proc``, so the check
-after each step costs one small read when the step left nothing behind.
+Finding them reads ``/proc/<pid>/task/<tid>/children`` of the thread that ran the step and of
+the main thread (where the kernel puts adopted orphans), not the whole of ``/proc``, so the
+check after each step costs one or two small reads when the step left nothing behind.
 
 ops is a subreaper only while a step runs (``StepProcesses`` to its ``close``), and reaps the
 orphans it gained then: a process that stayed a subreaper for good (``ops serve``, or pytest
@@ -135,6 +136,34 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _read(path: str) -> bytes:
+    """The whole of a small ``/proc`` file (os calls: a third of ``open()``'s cost)."""
+    handle = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = []
+        while chunk := os.read(handle, 65536):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(handle)
+
+
+def _own_children() -> set[int]:
+    """The children of this process that a step can have given it: those of the thread
+    that starts steps (this one) and those of the main thread, which the kernel gives the
+    orphans it re-parents to a subreaper (the first live thread of its group). Two small
+    reads, instead of a listing of ``/proc/<pid>/task`` and one read per thread (ops's
+    sync threads too): this runs twice per step."""
+    found: set[int] = set()
+    own = os.getpid()
+    for task in {own, threading.get_native_id()}:
+        try:
+            found.update(int(child) for child in _read(f"/proc/{own}/task/{task}/children").split())
+        except OSError:
+            continue
+    return found
+
+
 def _state(pid: int) -> bytes | None:
     """The scheduler state letter of ``pid`` (``b"Z"`` for a zombie), None when it is gone."""
     try:
@@ -149,9 +178,8 @@ class StepProcesses:
     """Every process one step started, wherever it went; stops them all when asked."""
 
     def __init__(self) -> None:
-        self.own = os.getpid()
         self.subreaper = become_subreaper()
-        self.before = _children(self.own) if self.subreaper else set()
+        self.before = _own_children() if self.subreaper else set()
         self.main: int | None = None  # while ops has not reaped it
 
     def close(self) -> None:
@@ -174,7 +202,7 @@ class StepProcesses:
         """Children ops gained while the step ran: the step's orphans (zombies included)."""
         if not self.subreaper:
             return set()
-        return _children(self.own) - self.before - {self.main or 0}
+        return _own_children() - self.before - {self.main or 0}
 
     def living(self) -> set[int]:
         """The step's processes still running; reaps the orphans that already exited."""
@@ -256,9 +284,16 @@ def run_process(
     on_start: Callable[[int], None] = lambda pid: None,
     kill_grace: float = 5.0,
     interactive: bool = False,
+    ready: Callable[[], None] = lambda: None,
+    gated: bool = False,
     safe_cut: Callable[[str, int], int] = lambda text, index: index,
 ) -> ProcessResult:
     """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
+
+    ``ready`` is called before the process can act. ``gated``: ``argv`` holds until it reads
+    a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
+    the process starts up (after ``on_start``), then the line lets it go; otherwise
+    ``ready`` runs before it is started.
 
     Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
     past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
@@ -266,6 +301,7 @@ def run_process(
     """
     started = time.monotonic()
     if interactive:
+        ready()
         return _run_attached(
             argv,
             env=env,
@@ -275,17 +311,31 @@ def run_process(
             kill_grace=kill_grace,
             started=started,
         )
+    if not gated:
+        ready()
     family = StepProcesses()
-    process = _popen_holding_interrupts(
-        family,
-        argv,
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    gate: int | None = None
+    stdin: int = subprocess.DEVNULL
+    if gated:
+        stdin, gate = os.pipe()
+    try:
+        process = _popen_holding_interrupts(
+            family,
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        if gate is not None:
+            os.close(gate)
+        raise
+    finally:
+        if gate is not None:
+            os.close(stdin)
     family.main = process.pid
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
@@ -303,6 +353,10 @@ def run_process(
     try:
         _release_interrupts()  # one that came while the step started is raised here: it stops it
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
+        if gate is not None:
+            ready()
+            held, gate = gate, None
+            _open_gate(held)
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05
@@ -352,6 +406,8 @@ def run_process(
         process.wait()
         raise
     finally:
+        if gate is not None:  # not let go: its shell reads the end of the pipe and exits
+            os.close(gate)
         family.close()
         selector.close()
         process.stdout.close()
@@ -415,6 +471,16 @@ def _run_attached(
         "(interactive step: output not recorded)\n",
         time.monotonic() - started,
     )
+
+
+def _open_gate(gate: int) -> None:
+    """Let a gated process go on."""
+    try:
+        os.write(gate, b"\n")
+    except BrokenPipeError:
+        pass  # it is gone already (killed): its exit status tells
+    finally:
+        os.close(gate)
 
 
 def keep_tail(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ops_toolkit.errors import RunbookError
+from ops_toolkit.runbook.durable import PendingSync
 
 STEP_STATUSES = (
     "succeeded",
@@ -283,6 +284,10 @@ class StateStore:
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
         self.runs = self.directory / "runs"
+        # The journal of each run this store appends to, open from its first line until the
+        # run ends (or its claim is let go): three opens per step cost more than the lines.
+        self._journals: dict[str, int] = {}
+        self._syncing: dict[str, PendingSync] = {}
 
     def save(self, record: RunRecord) -> None:
         """Write the whole run as a new snapshot, atomically and durably.
@@ -306,9 +311,10 @@ class StateStore:
                 os.close(handle)
             os.replace(temporary, target)
             temporary = None
-            if record.status == "running":
+            if record.status == "running":  # an open handle appends at the new end
                 os.close(os.open(journal, _JOURNAL_FLAGS | os.O_TRUNC, 0o600))
             else:
+                self.close(record.run_id)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(journal)
             _sync_directory(self.runs)
@@ -327,37 +333,75 @@ class StateStore:
         step: StepRecord,
         *,
         durable: bool = False,
+        sync_later: bool = False,
         variables: dict[str, str] | None = None,
     ) -> None:
         """Append ``step`` as it is now (and new ``variables``) to the run's journal.
 
         Every line is written before this returns, so it survives ops being killed (the
-        kernel holds it). ``durable`` also syncs it to disk, so it survives a power loss:
-        needed before a step starts (the record that it may run). Without it, a power loss
-        can lose the line, which is safe: a step whose outcome is lost reads as ``starting``
+        kernel holds it). ``durable`` also puts it on disk, so it survives a power loss:
+        needed before a step can act (the record that it may run); ``sync_later`` starts
+        that sync on a thread, and ``settle`` waits for it. Without either, a power loss can
+        lose the line, which is safe: a step whose outcome is lost reads as ``starting``
         (unknown: resume asks), and a lost pgid belongs to a process that died with the host.
         """
-        path = self._journal(record.run_id)
+        if sync_later:
+            self.settle(record)  # one sync under way per run
         record.journal_seq += 1
         entry: dict[str, Any] = {"seq": record.journal_seq, "step": vars(step)}
         if variables:
             entry["variables"] = variables
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        handle = self._journal_handle(record.run_id)
         try:
-            handle = os.open(path, _JOURNAL_FLAGS, 0o600)
-        except OSError as exc:
-            raise RunbookError(f"{path}: cannot save the run state: {exc.strerror}") from None
-        try:
-            size = os.fstat(handle).st_size
-            if size and os.pread(handle, 1, size - 1) != b"\n":
-                _cut_torn_line(handle, size)  # a line cut short by a crash: never acknowledged
             _write_all(handle, line)
             if durable:
                 os.fdatasync(handle)  # the data and the size: all an appended line needs
         except OSError as exc:
-            raise RunbookError(f"{path}: cannot save the run state: {exc.strerror}") from None
-        finally:
+            raise self._journal_error(record.run_id, exc) from None
+        if sync_later:
+            self._syncing[record.run_id] = PendingSync(handle, close=False)
+
+    def settle(self, record: RunRecord) -> None:
+        """Wait until the line appended with ``sync_later`` is on disk."""
+        syncing = self._syncing.pop(record.run_id, None)
+        failure = syncing.wait() if syncing is not None else None
+        if failure is not None:
+            raise self._journal_error(record.run_id, failure) from None
+
+    def close(self, run_id: str) -> None:
+        """Let go of the run's journal handle (it is opened again if a line follows)."""
+        syncing = self._syncing.pop(run_id, None)
+        if syncing is not None:
+            syncing.wait()  # the sync uses the handle; its failure matters no more
+        handle = self._journals.pop(run_id, None)
+        if handle is not None:
             os.close(handle)
+
+    def _journal_handle(self, run_id: str) -> int:
+        handle = self._journals.get(run_id)
+        if handle is not None:
+            return handle
+        try:
+            handle = os.open(self._journal(run_id), _JOURNAL_FLAGS, 0o600)
+        except OSError as exc:
+            raise self._journal_error(run_id, exc) from None
+        try:
+            # Only a writer killed mid-line leaves a torn line, and no other writer appends
+            # while this process holds the run (``claim``): checked once, at the open.
+            size = os.fstat(handle).st_size
+            if size and os.pread(handle, 1, size - 1) != b"\n":
+                _cut_torn_line(handle, size)  # a line cut short by a crash: never acknowledged
+        except OSError as exc:
+            os.close(handle)
+            raise self._journal_error(run_id, exc) from None
+        self._journals[run_id] = handle
+        return handle
+
+    def _journal_error(self, run_id: str, exc: OSError) -> RunbookError:
+        return RunbookError(
+            f"{self._journal(run_id)}: cannot save the run state: {exc.strerror or exc}"
+        )
 
     def _make_runs(self) -> None:
         """``runs/``, created private (0700: run records hold step output), and never a
@@ -417,6 +461,7 @@ class StateStore:
             os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
             yield
         finally:
+            self.close(run_id)
             with contextlib.suppress(OSError):
                 os.unlink(path)
             os.close(handle)

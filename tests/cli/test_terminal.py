@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from rich.text import Text
 
 from ops_toolkit.cli import main
 from ops_toolkit.cli.terminal import TerminalUI
@@ -119,3 +121,78 @@ def test_a_confirm_manual_step_asks_once_and_shows_its_text_expanded_and_masked(
         "● page: succeeded (0.00s) · done",
     ]
     assert capsys.readouterr().err == "Type 'done' when it is done, or 'skip' (done, skip): "
+
+
+def _step(heading: str = "Restart") -> Any:
+    runbook = parse_runbook(
+        f'---\ntitle: t\n---\n# T\n## {heading}\n{FENCE}sh {{"name":"roll-out"}}\ntrue\n{FENCE}\n',
+        "rb.md",
+    )
+    return runbook.steps[0]
+
+
+def _shown_lines(console: Console, heading: str, message: str, attempts: int = 1) -> str:
+    ui = TerminalUI(console, io.StringIO(), interactive=False)
+    step = _step(heading)
+    ui.step_started(step, attempts, attempts)
+    ui.step_finished(step, "failed", message, 1.5)
+    shown = console.file.getvalue()
+    assert isinstance(shown, str)
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("heading", "message", "width"),
+    [
+        ("Restart", "", 80),
+        ("Restart", "exit code 3", 80),
+        ("A heading long enough to be cut with an ellipsis by the rule", "", 40),
+        ("再起動する手順", "exit code 1", 40),
+        ("Roll out [optional]", "output does not match /^ok [a-z]+$/", 100),
+        ("Tabs\tand [/] closing tags", "a [bold]word[/bold]", 120),
+        ("Cut", "", 2),
+    ],
+    ids=[
+        "a short header",
+        "a message",
+        "a long header cut to the width",
+        "wide characters",
+        "brackets are text",
+        "a tab and tags are text",
+        "no room for a title",
+    ],
+)
+def test_without_colours_the_lines_are_what_rich_draws(
+    heading: str, message: str, width: int
+) -> None:
+    """The plain path (a log, a pipe, --json's stderr) writes the lines rich draws on a
+    terminal without colours, byte for byte, without rich's rendering (issue 15); only a
+    result line wider than the console is not wrapped."""
+    plain = _shown_lines(Console(file=io.StringIO(), width=width), heading, message, 2)
+    drawn = _shown_lines(
+        Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None),
+        heading,
+        message,
+        2,
+    )
+    if width < 40:  # rich wraps the result line; the header is the same
+        plain, drawn = plain.splitlines()[0], drawn.splitlines()[0]
+    assert plain == drawn
+
+
+@pytest.mark.parametrize(
+    "colours", [False, True], ids=["plain (a log, --json)", "a colour terminal"]
+)
+def test_headings_and_messages_are_shown_as_written_never_as_markup(colours: bool) -> None:
+    """Before: read as rich markup, '[a-z]' vanished from the message and '[optional]' from
+    the heading (a '[/]' in either raised a MarkupError mid-run)."""
+    console = Console(
+        file=io.StringIO(),
+        width=100,
+        force_terminal=colours,
+        color_system="standard" if colours else None,
+    )
+    shown = _shown_lines(console, "Roll out [optional]", "output does not match /^ok [a-z]+$/")
+    header, result = Text.from_ansi(shown).plain.splitlines()
+    assert header.startswith("roll-out sh · Roll out [optional] ───")
+    assert result == "● roll-out: failed (1.50s) · output does not match /^ok [a-z]+$/"

@@ -168,3 +168,13 @@ def test_a_new_state_dir_and_its_files_are_private(tmp_path: Path) -> None:
         "state/audit.jsonl": 0o600,
         f"state/runs/{record.run_id}.json": 0o600,
     }
+
+
+def test_the_first_line_creates_the_trails_directory_private(tmp_path: Path) -> None:
+    """The directory is made only when the file cannot be opened (issue 15: not per line)."""
+    log = AuditLog(str(tmp_path / "state" / "audit.jsonl"))
+    log.append({"event": "run_started"})
+    log.append({"event": "run_finished"}, sync_later=True)
+    log.settle()
+    assert [e["event"] for e in log.read().events] == ["run_started", "run_finished"]
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

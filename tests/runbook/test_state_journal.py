@@ -34,11 +34,14 @@ class CountingStore(StateStore):
         step: StepRecord,
         *,
         durable: bool = False,
+        sync_later: bool = False,
         variables: dict[str, str] | None = None,
     ) -> None:
         journal = self.runs / f"{record.run_id}.jsonl"
         before = journal.stat().st_size
-        super().record_step(record, step, durable=durable, variables=variables)
+        super().record_step(
+            record, step, durable=durable, sync_later=sync_later, variables=variables
+        )
         self.lines.append(journal.stat().st_size - before)
 
 
@@ -116,6 +119,7 @@ def test_a_line_cut_short_is_dropped_and_the_next_one_starts_clean(tmp_path: Pat
     with path.open("ab") as handle:
         handle.write(b'{"seq":2,"step":{"na')  # ops killed mid-write: never acknowledged
     assert store.load(record.run_id).steps["a"].status == "starting"
+    store = StateStore(str(tmp_path))  # the ops that goes on with the run after the crash
     a.status = "succeeded"
     store.record_step(record, a)
     assert store.load(record.run_id).steps["a"].status == "succeeded"
@@ -171,7 +175,8 @@ def test_the_journal_holds_only_what_changed(tmp_path: Path) -> None:
 
 
 def test_a_steps_audit_line_is_on_disk_before_the_next_step_runs(tmp_path: Path) -> None:
-    """Its sync overlaps the next step's starting record, and is waited for before the step."""
+    """Its sync overlaps the next step's start (its shell held at the gate while its records
+    are synced), and is waited for before that step acts."""
     calls: list[str] = []  # what the run wrote, in order
 
     class NotingStore(StateStore):
@@ -181,10 +186,19 @@ def test_a_steps_audit_line_is_on_disk_before_the_next_step_runs(tmp_path: Path)
             step: StepRecord,
             *,
             durable: bool = False,
+            sync_later: bool = False,
             variables: dict[str, str] | None = None,
         ) -> None:
-            super().record_step(record, step, durable=durable, variables=variables)
+            super().record_step(
+                record, step, durable=durable, sync_later=sync_later, variables=variables
+            )
             calls.append(f"{step.name} {step.status}")
+
+        def settle(self, record: RunRecord) -> None:
+            syncing = record.run_id in self._syncing
+            super().settle(record)
+            if syncing:
+                calls.append("state synced")
 
     class NotingAudit(AuditLog):
         def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
@@ -207,11 +221,13 @@ def test_a_steps_audit_line_is_on_disk_before_the_next_step_runs(tmp_path: Path)
         "audit run_started",
         "a starting",
         "a running",
+        "state synced",
         "a succeeded",
         "audit step_finished a (sync later)",
         "b starting",
-        "audit synced",
         "b running",
+        "state synced",
+        "audit synced",
         "b succeeded",
         "audit step_finished b (sync later)",
         "audit synced",
