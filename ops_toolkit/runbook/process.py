@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import os
 import selectors
 import signal
@@ -111,13 +112,20 @@ def stop_being_subreaper() -> None:
 
 
 def _prctl_subreaper(on: int) -> bool:
+    prctl = _prctl()
+    return prctl is not None and prctl(_PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) == 0
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once: loading libc took more than the call (twice a step)."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) == 0)
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return False
+        return None
+    return prctl
 
 
 def _children(pid: int) -> set[int]:
