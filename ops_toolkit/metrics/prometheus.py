@@ -98,11 +98,7 @@ class PrometheusSource:
         try:
             answer = self._client.post_form("/api/v1/query", form, timeout)
         except HTTPFailure as failure:
-            if failure.timed_out:
-                raise MetricsError(self._too_slow()) from None
-            raise MetricsError(
-                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
-            ) from None
+            raise self._unreached(failure) from None
         body = answer.body
         if answer.status >= 400:  # the credential out before any snippet is cut
             for secret in self._secrets:
@@ -122,6 +118,14 @@ class PrometheusSource:
                 raise
             raise MetricsError(self._redact(str(exc))) from None
 
+    def _unreached(self, failure: HTTPFailure) -> MetricsError:
+        """What a request that got no answer is reported as: too slow, or why not reached."""
+        if failure.timed_out:
+            return MetricsError(self._too_slow())
+        return MetricsError(
+            f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
+        )
+
     def retention(self) -> str | None:
         """The server's TSDB retention as it states it (``15d``, ``30d or 10GiB``), from
         ``/api/v1/status/runtimeinfo``; None when it does not say (VictoriaMetrics, Thanos
@@ -132,11 +136,7 @@ class PrometheusSource:
         try:
             answer = self._client.get("/api/v1/status/runtimeinfo", self._time_left())
         except HTTPFailure as failure:
-            if failure.timed_out:
-                raise MetricsError(self._too_slow()) from None
-            raise MetricsError(
-                f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
-            ) from None
+            raise self._unreached(failure) from None
         if answer.status != 200:
             return None
         try:
