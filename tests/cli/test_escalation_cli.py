@@ -9,30 +9,16 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
-from ops_toolkit.escalate.oncall import load_oncall
 from ops_toolkit.serve.escalations import Escalations, ref_of
-from ops_toolkit.serve.store import Store
+from tests.cli.escalations import T0, a_store_with_one_escalation
 from tests.conftest import ROOT
-
-T0 = 1_780_000_000.0
 
 
 def setup(tmp_path: Path) -> tuple[list[str], Escalations]:
     state = tmp_path / "state.db"
     config = tmp_path / "ops.yaml"
     config.write_text(f"serve: {{state: {state}}}\noncall: {ROOT / 'alerts' / 'oncall.yaml'}\n")
-    escalations = Escalations(Store(str(state)), load_oncall(str(ROOT / "alerts" / "oncall.yaml")))
-    escalations.on_notification(
-        group_key="g1",
-        channel="#search-oncall",
-        policy_name="search",
-        status="firing",
-        name="SearchErrors",
-        labels={"alertname": "SearchErrors"},
-        runbook=None,
-        message={"text": "FIRING"},
-        now=T0,
-    )
+    escalations = a_store_with_one_escalation(state)
     return ["--config", str(config)], escalations
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from ops_toolkit.cli import main
 from ops_toolkit.serve.store import Planned, Store
+from tests.cli.escalations import ONCALL, a_store_with_one_escalation
 from tests.conftest import ROOT
 
 RUNBOOKS = str(ROOT / "runbooks")
@@ -296,22 +297,9 @@ def test_commands_that_had_json_only_take_the_one_output_option(
 ) -> None:
     """``ops escalation list``, ``ops oncall who|list`` and ``ops runbook lint`` had
     ``--json`` only; they take ``-o json|yaml`` (and ``--format``) like every other."""
-    from ops_toolkit.escalate.oncall import load_oncall
-    from ops_toolkit.serve.escalations import Escalations
-
-    oncall = str(ROOT / "alerts" / "oncall.yaml")
+    oncall = ONCALL
     state = str(tmp_path / "state.db")
-    Escalations(Store(state), load_oncall(oncall)).on_notification(
-        group_key="g1",
-        channel="#search-oncall",
-        policy_name="search",
-        status="firing",
-        name="SearchErrors",
-        labels={"alertname": "SearchErrors"},
-        runbook=None,
-        message={"text": "FIRING"},
-        now=1_780_000_000.0,
-    )
+    a_store_with_one_escalation(Path(state))
     broken = tmp_path / "broken.md"
     broken.write_text('---\ntitle: x\n---\n```sh {"name":"a","timout":"5s"}\ntrue\n```\n')
     commands = [

@@ -14,12 +14,8 @@ from click.testing import CliRunner
 from ops_toolkit.cli import main
 from ops_toolkit.cli.options import serve_state
 from ops_toolkit.config import OpsConfig, ServeSettings
-from ops_toolkit.escalate.oncall import load_oncall
-from ops_toolkit.serve.escalations import Escalations
-from ops_toolkit.serve.store import Store
-from tests.conftest import ROOT
+from tests.cli.escalations import ONCALL, a_store_with_one_escalation
 
-ONCALL = str(ROOT / "alerts" / "oncall.yaml")
 FROM_FILE = OpsConfig(serve=ServeSettings(state="from-ops-yaml.db"))
 
 
@@ -44,21 +40,6 @@ def test_the_store_is_chosen_in_one_order(
     else:
         monkeypatch.setenv("OPS_STATE", environ)
     assert serve_state(option, FROM_FILE) == chosen
-
-
-def a_store_with_one_escalation(path: Path) -> None:
-    escalations = Escalations(Store(str(path)), load_oncall(ONCALL))
-    escalations.on_notification(
-        group_key="g1",
-        channel="#search-oncall",
-        policy_name="search",
-        status="firing",
-        name="SearchErrors",
-        labels={"alertname": "SearchErrors"},
-        runbook=None,
-        message={"text": "FIRING"},
-        now=1_780_000_000.0,
-    )
 
 
 def test_escalation_list_reads_ops_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
