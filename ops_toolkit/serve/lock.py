@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 
 from ops_toolkit.errors import ConfigError
@@ -57,22 +58,33 @@ def _holders(fd: int) -> str:
     return ", ".join(alive) or "unknown"
 
 
-def hold_for_serve(state: str) -> StoreLock:
-    """The shared lock of a running ``ops serve``; refused while a migration runs."""
+def hold_for_serve(state: str, *, patience: float = 2.0) -> StoreLock:
+    """The shared lock of a running ``ops serve``; refused while a migration runs.
+
+    A replica starting at the same moment holds the lock alone for an instant (to clear
+    the old pids), so the shared lock is asked for again during ``patience`` seconds before
+    the holder is taken for a migration, which holds it for as long as it copies.
+    """
     path, fd = _open(state)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.ftruncate(fd, 0)  # alone: the pids written before are history
     except BlockingIOError:
         pass  # other replicas run: keep their pids
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise ConfigError(
-            f"{state}: 'ops store migrate' is moving this store (lock {path}); "
-            "start ops serve on the migration's target instead"
-        ) from None
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            os.close(fd)
+            raise ConfigError(
+                f"{state}: 'ops store migrate' is moving this store (lock {path}); "
+                "start ops serve on the migration's target instead"
+            ) from None
     os.lseek(fd, 0, os.SEEK_END)
     os.write(fd, f"{os.getpid()}\n".encode())
     return StoreLock(path, fd)
