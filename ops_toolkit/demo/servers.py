@@ -305,14 +305,19 @@ class AlertmanagerServer(LocalServer):
             alert["startsAt"] = starts_at.isoformat()
         if ends_at is not None:
             alert["endsAt"] = ends_at.isoformat()
-        request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts",
-            data=json.dumps([alert]).encode(),
-            method="POST",
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        post_alerts(self.url, [alert])
+
+
+def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
+    """``POST /api/v2/alerts`` to the Alertmanager at ``url``, as Prometheus sends them."""
+    request = urllib.request.Request(
+        f"{url}/api/v2/alerts",
+        data=json.dumps(alerts).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 class AlertmanagerCluster:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops_toolkit.demo.servers import LocalServer, free_port
+from ops_toolkit.demo.servers import LocalServer, free_port, post_alerts
 from tests.deploy.manifests import ALERTMANAGER_HA
 from tests.integration.test_serve import TOKEN, OpsServer, eventually
 from tests.slack_api import SlackServer, slack_server
@@ -66,14 +66,7 @@ class ClusterMember(LocalServer):
             return json.load(response)
 
     def fire(self, alert: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            f"{self.url}/api/v2/alerts",
-            data=json.dumps([alert]).encode(),
-            method="POST",
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        post_alerts(self.url, [alert])
 
 
 def ha_config(tmp_path: Path, ops_url: str) -> Path:

@@ -144,19 +144,11 @@ def worked_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Load
 
 
 @dataclass(frozen=True)
-class LoadedVictoriaMetrics:
-    """VictoriaMetrics single-node holding exactly the samples ``worked_prometheus`` holds."""
+class LoadedVictoriaMetrics(LoadedPrometheus):
+    """VictoriaMetrics single-node holding exactly the samples ``worked_prometheus`` holds
+    (its URL, end and truth are those of a loaded Prometheus: same API, same data)."""
 
-    server: VictoriaMetricsServer
-    dataset: Dataset
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def end(self) -> int:
-        return self.dataset.end
+    server: VictoriaMetricsServer  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")

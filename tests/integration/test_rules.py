@@ -295,11 +295,9 @@ def agreement_slo_paths(base: Path) -> list[str]:
     return [str(ROOT / "slos"), str(base / "periods.yaml")]
 
 
-@pytest.fixture(scope="module")
-def recorded_prometheus(
-    worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, int, list[str]]]:
-    base = tmp_path_factory.mktemp("rules")
+def agreement_rules(base: Path) -> tuple[list[str], Path]:
+    """The agreement SLOs' files and their generated rules in one file (``all.rules.yaml``),
+    split beside it into ``events.yaml`` (the 5m counts) and ``ratios.yaml`` (the rest)."""
     paths = agreement_slo_paths(base)
     generated = generate(load_slo_files(paths), None, False)
     groups = [
@@ -309,14 +307,23 @@ def recorded_prometheus(
     ]
     rules = base / "all.rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": groups}))
-    end = worked_prometheus.end // 300 * 300
     _events_only(rules, base / "events.yaml")
+    _ratios_only(rules, base / "ratios.yaml")
+    return paths, rules
+
+
+@pytest.fixture(scope="module")
+def recorded_prometheus(
+    worked_prometheus: LoadedPrometheus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int, list[str]]]:
+    base = tmp_path_factory.mktemp("rules")
+    paths, rules = agreement_rules(base)
+    end = worked_prometheus.end // 300 * 300
     tsdb = base / "tsdb"
     _copy_blocks(Path(worked_prometheus.server.tsdb_dir), tsdb)
     _record(base / "events.yaml", worked_prometheus.url, end - 31 * 86400, end, 300, tsdb)
     with_events = PrometheusServer(str(base / "p1"), str(tsdb), rule_files=[str(rules)]).start()
     try:
-        _ratios_only(rules, base / "ratios.yaml")
         _backfill(base / "ratios.yaml", with_events.url, end - 300, end, "1m", base / "ratios")
     finally:
         with_events.stop()

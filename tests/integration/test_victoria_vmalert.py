@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
@@ -31,11 +30,9 @@ from ops_toolkit.demo.servers import (
     vmalert_dry_run,
     vmalert_replay,
 )
-from ops_toolkit.slo.rules import generate
-from ops_toolkit.slo.spec import load_slo_files
 from tests.conftest import ROOT
 from tests.integration.conftest import LoadedPrometheus
-from tests.integration.test_rules import _events_only, _ratios_only, agreement_slo_paths
+from tests.integration.test_rules import agreement_rules
 
 
 def test_generated_rules_pass_the_vmalert_dry_run(tmp_path: Path) -> None:
@@ -70,17 +67,7 @@ def recorded_victoria(
     vmalert exactly as ``recorded_prometheus`` records them for Prometheus: the 5m counts
     every 5m over 31 days, then the ratios every minute over the last 5 minutes."""
     base = tmp_path_factory.mktemp("vmrules")
-    paths = agreement_slo_paths(base)
-    generated = generate(load_slo_files(paths), None, False)
-    groups = [
-        group
-        for name, text in sorted(generated.items())
-        for group in yaml.safe_load(text)["groups"]
-    ]
-    rules = base / "all.rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": groups}))
-    _events_only(rules, base / "events.yaml")
-    _ratios_only(rules, base / "ratios.yaml")
+    paths, _ = agreement_rules(base)
     end = worked_prometheus.end // 300 * 300
     server = VictoriaMetricsServer(str(base / "vm")).start()
     try:
