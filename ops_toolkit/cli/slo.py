@@ -144,10 +144,8 @@ def validate_command(
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
-        print_document(
-            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]},
-            output,
-        )
+        # one shape with or without --prometheus, so a script reads both alike
+        print_document({"slos": rows, "findings": [vars(f) for f in findings]}, output)
     else:
         for row in rows:
             click.echo(
