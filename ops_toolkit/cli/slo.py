@@ -799,7 +799,7 @@ def correct_command(
     from ops_toolkit.config import load_config
     from ops_toolkit.slo.correct import add_correction, parse_when
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # now-1h..now: exactly an hour
     times = []
     for option, value in (("--start", start), ("--end", end)):
         try:
