@@ -28,6 +28,7 @@ from starlette.routing import Route
 from ops_toolkit import strictjson
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
 from ops_toolkit.errors import OpsError, PayloadError
+from ops_toolkit.serve.body import TooLarge, TooSlow, read_body
 from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
@@ -205,36 +206,16 @@ def create_app(
                     f"{PLACE}: missing or wrong bearer token",
                     {"WWW-Authenticate": 'Bearer realm="ops"'},
                 )
-        declared = request.headers.get("content-length")
+        # Read to the end (up to twice the limit) before answering a body over the limit, so
+        # the sender sees the 413 instead of a connection reset while it is still writing.
         limit = settings.max_body
-        drain_limit = 2 * limit
-        size = int(declared) if declared is not None and declared.isdigit() else 0
-        chunks: list[bytes] = []
-        cut_short = False
-        if size <= drain_limit:
-            size = 0
-            try:
-                async with asyncio.timeout(settings.read_timeout):
-                    async for chunk in request.stream():
-                        size += len(chunk)
-                        if size > drain_limit:
-                            cut_short = True
-                            break
-                        if size <= limit:
-                            chunks.append(chunk)
-            except TimeoutError:
-                return _error(408, f"{PLACE}: body not received within {settings.read_timeout:g}s")
-        if size > limit:
-            # Read to the end (up to twice the limit) before answering, so the sender sees
-            # the 413 instead of a connection reset while it is still writing. Alertmanager
-            # never retries a 4xx: the refusal is posted to chat so it is not silent.
-            await _refused(size)
-            return _error(
-                413,
-                f"{PLACE}: body of {'over ' if cut_short else ''}{size} bytes is over "
-                f"the limit of {limit} bytes (serve.max_body in ops.yaml)",
-            )
-        raw = b"".join(chunks)
+        raw = await read_body(request, limit=limit, timeout=settings.read_timeout, drain=2 * limit)
+        if isinstance(raw, TooSlow):
+            return _error(408, raw.reason(PLACE))
+        if isinstance(raw, TooLarge):
+            # Alertmanager never retries a 4xx: the refusal is posted to chat, not silent.
+            await _refused(raw.size)
+            return _error(413, raw.reason(PLACE, limit, "serve.max_body in ops.yaml"))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

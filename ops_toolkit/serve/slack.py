@@ -144,20 +144,31 @@ class SlackEndpoints:
         return f"Running the diagnose steps of {name}; the results follow in this channel."
 
 
+BODY_LIMIT = 64 * 1024  # Slack's requests are a few KiB; nothing is signed before it is read
+
+
 def routes(endpoints: SlackEndpoints) -> list[Any]:
-    """The Starlette routes; the body is read whole (Slack's are small) before verifying."""
+    """The Starlette routes. The body is read before it can be verified (the signature
+    covers it), so it is read bounded: a declared length over ``BODY_LIMIT`` is refused
+    before a byte is read, a longer chunked body as soon as it passes the limit (413), and
+    a body not in within ``serve.read_timeout`` is a 408, as for ``/alertmanager``."""
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    limit = 64 * 1024
+    from ops_toolkit.serve.body import TooSlow, read_body
 
-    def handler(method: Callable[[Mapping[str, str], bytes], Answer]) -> Any:
+    timeout = endpoints.config.serve.read_timeout
+
+    def handler(method: Callable[[Mapping[str, str], bytes], Answer], place: str) -> Any:
         async def endpoint(request: Request) -> Response:
-            body = await request.body()
-            if len(body) > limit:
-                return JSONResponse({"ok": False, "error": "body too large"}, status_code=413)
+            body = await read_body(request, limit=BODY_LIMIT, timeout=timeout)
+            if isinstance(body, TooSlow):
+                return JSONResponse({"ok": False, "error": body.reason(place)}, status_code=408)
+            if not isinstance(body, bytes):
+                refused = body.reason(place, BODY_LIMIT)
+                return JSONResponse({"ok": False, "error": refused}, status_code=413)
             headers = {k.lower(): v for k, v in request.headers.items()}
             # SQLite transactions may wait for the intake writer: off the event loop.
             status, answer = await run_in_threadpool(method, headers, body)
@@ -168,6 +179,8 @@ def routes(endpoints: SlackEndpoints) -> list[Any]:
         return endpoint
 
     return [
-        Route("/slack/interactions", handler(endpoints.interaction), methods=["POST"]),
-        Route("/slack/commands", handler(endpoints.command), methods=["POST"]),
+        Route(
+            "/slack/interactions", handler(endpoints.interaction, INTERACTIONS), methods=["POST"]
+        ),
+        Route("/slack/commands", handler(endpoints.command, COMMANDS), methods=["POST"]),
     ]
