@@ -70,8 +70,10 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float, pla
         )
     verifier = SignatureVerifier(secret, clock=Pinned())
     try:
-        valid = verifier.is_valid(body, timestamp, signature)
-    except UnicodeDecodeError:
+        # A signature is ASCII (v0= and hex digits): hmac.compare_digest raises TypeError on
+        # any other text, which was an unauthenticated HTTP 500 with a traceback.
+        valid = signature.isascii() and verifier.is_valid(body, timestamp, signature)
+    except UnicodeDecodeError:  # a body that is not UTF-8 cannot be Slack's
         valid = False
     if not valid:
         raise SignatureError(f"{place}: signature does not match (check SLACK_SIGNING_SECRET)")

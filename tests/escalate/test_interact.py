@@ -86,6 +86,11 @@ def test_the_signature_is_slacks_documented_v0_hmac() -> None:
             BODY,
             "X-Slack-Request-Timestamp is not a Unix time",
         ),
+        (
+            {"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": "v0=\u00e9"},
+            BODY,
+            "signature does not match (check SLACK_SIGNING_SECRET)",
+        ),
     ],
     ids=[
         "signed with another secret",
@@ -98,6 +103,7 @@ def test_the_signature_is_slacks_documented_v0_hmac() -> None:
         "a superscript digit (was a 500: isdigit but not int)",
         "5,000 digits (was a 500: over int's digit limit)",
         "Arabic-Indic digits",
+        "a non-ASCII signature (was a 500: compare_digest raised TypeError)",
     ],
 )
 def test_bad_requests_are_refused_with_the_reason(
