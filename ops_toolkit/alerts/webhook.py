@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ops_toolkit import strictjson
 from ops_toolkit.errors import PayloadError
 
 PLACE = "POST /alertmanager"
@@ -21,6 +22,11 @@ _TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d
 STATUSES = ("firing", "resolved")
 MAX_CACHED_TIME = 64  # characters: longer "times" are parsed (and refused) uncached
 MAX_TRUNCATED = 1_000_000_000  # Alertmanager counts alerts left out; more is not a count
+# A decoded string holds a UTF-16 surrogate only from a \u escape (UTF-8 cannot carry one):
+# a body without such an escape needs no look at its strings. A pair (an emoji written
+# escaped) decodes to one character; a lone one is not text and cannot be stored or posted.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,56 @@ def _alert(data: Any, path: str) -> Alert:
         generator_url=_text(data, "generatorURL", path, required=False),
         fingerprint=fingerprint,
     )
+
+
+def decode_body(text: str) -> Any:
+    """The webhook body's JSON; ``PayloadError`` says why not, and names the field that
+    holds a lone surrogate (``"\\ud800"``): such a string once failed later, as a 500 or a
+    message dead-lettered after its retries, never posted.
+
+    The surrogate check costs one regex scan of the text; the strings are looked at only
+    when the text has a surrogate escape at all (rare: Alertmanager writes UTF-8).
+    """
+    try:
+        data = strictjson.loads(text)
+    except strictjson.DuplicateKeyError as exc:
+        raise _fail("", f"body is not JSON this server accepts: {exc}") from None
+    except RecursionError:
+        raise _fail("", "body is not JSON this server accepts: nested too deep") from None
+    except ValueError as exc:
+        raise _fail("", f"body is not JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise _fail(where, "not text: a lone UTF-16 surrogate (a \\u escape without its pair)")
+    return data
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The path of the first key or string value holding a surrogate, if any (iterative:
+    the body may be nested as deep as the decoder allows)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path or "(the body)"
+        elif isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                where = f"{path}.{_shown(key)}" if path else _shown(key)
+                if _SURROGATE.search(key):
+                    return where
+                items.append((where, item))
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+    return None
+
+
+def _shown(key: str) -> str:
+    """A key as a path names it: a surrogate written as its escape (it cannot be sent)."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_notification(data: Any) -> Notification:

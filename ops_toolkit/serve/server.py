@@ -25,8 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ops_toolkit import strictjson
-from ops_toolkit.alerts.webhook import PLACE, parse_notification
+from ops_toolkit.alerts.webhook import PLACE, decode_body, parse_notification
 from ops_toolkit.errors import OpsError, PayloadError
 from ops_toolkit.serve.body import TooLarge, TooSlow, read_body
 from ops_toolkit.serve.store import Store
@@ -221,15 +220,7 @@ def create_app(
         except UnicodeDecodeError as exc:
             return _error(400, f"{PLACE}: body is not UTF-8: {exc}")
         try:
-            data = strictjson.loads(text)
-        except strictjson.DuplicateKeyError as exc:
-            return _error(400, f"{PLACE}: body is not JSON this server accepts: {exc}")
-        except ValueError as exc:
-            return _error(400, f"{PLACE}: body is not JSON: {exc}")
-        except RecursionError:
-            return _error(400, f"{PLACE}: body is not JSON this server accepts: nested too deep")
-        try:
-            notification = parse_notification(data)
+            notification = parse_notification(decode_body(text))
         except PayloadError as exc:
             return _error(400, str(exc))
         try:

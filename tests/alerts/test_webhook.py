@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from ops_toolkit.alerts.webhook import parse_notification
+from ops_toolkit.alerts.webhook import decode_body, parse_notification
 from ops_toolkit.errors import PayloadError
 from tests.alerts.payloads import alert, notification
 
@@ -137,3 +138,89 @@ def test_times_are_remembered_with_their_errors_but_never_a_long_text() -> None:
         parse_notification(broken(lambda d: d["alerts"][0].update(startsAt=huge)))
     assert str(caught.value).startswith("POST /alertmanager: alerts[0].startsAt: not an RFC 3339")
     assert _cached_seconds.cache_info().currsize == kept
+
+
+def escaped(data: dict[str, Any], text: str, into: str) -> str:
+    """``data`` as JSON with ``into`` (a marker in it) replaced by ``text`` as written."""
+    return json.dumps(data).replace(into, text)
+
+
+LONE = "not text: a lone UTF-16 surrogate (a \\u escape without its pair)"
+
+
+@pytest.mark.parametrize(
+    ("where", "written", "message"),
+    [
+        ("label", "x\\ud800", f"alerts[0].labels.service: {LONE}"),
+        ("label", "\\udfffx", f"alerts[0].labels.service: {LONE}"),
+        ("label", "\\ude00\\ud83d", f"alerts[0].labels.service: {LONE}"),  # the pair reversed
+        ("group", "g\\uD800", f"groupKey: {LONE}"),
+        ("key", "k\\ud800", f"alerts[0].labels.k\\ud800: {LONE}"),
+    ],
+    ids=[
+        "a high surrogate alone in a label value",
+        "a low surrogate alone",
+        "a low then a high surrogate is no pair",
+        "in the group key, upper-case hex (was: accepted, then dead-lettered)",
+        "in a label name: the path shows it escaped",
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(
+    where: str, written: str, message: str
+) -> None:
+    """Was: a 500 with a traceback (no fingerprint), or 200 then never posted (groupKey)."""
+    data = notification()
+    marker = "MARKER"
+    if where == "label":
+        data["alerts"][0]["labels"]["service"] = marker
+    elif where == "group":
+        data["groupKey"] = marker
+    else:
+        data["alerts"][0]["labels"][marker] = "v"
+    with pytest.raises(PayloadError) as caught:
+        decode_body(escaped(data, written, marker))
+    assert str(caught.value) == f"POST /alertmanager: {message}"
+    str(caught.value).encode("utf-8")  # the answer itself can be sent
+
+
+@pytest.mark.parametrize(
+    ("written", "decoded"),
+    [
+        ("\\ud83d\\ude00", "\U0001f600"),
+        ("\\\\ud800", "\\ud800"),
+        ("\\\\\\ud83d\\ude00", "\\\U0001f600"),
+        ("\\u00e9\\u003c", "\u00e9<"),
+    ],
+    ids=[
+        "a surrogate pair is one character (an emoji written escaped)",
+        "an escaped backslash before ud800 is text",
+        "an escaped backslash, then a pair",
+        "other escapes",
+    ],
+)
+def test_text_with_escapes_that_are_not_lone_surrogates_is_accepted(
+    written: str, decoded: str
+) -> None:
+    data = notification()
+    data["alerts"][0]["labels"]["service"] = "MARKER"
+    parsed = parse_notification(decode_body(escaped(data, written, "MARKER")))
+    assert parsed.alerts[0].labels["service"] == decoded
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "{not json",
+            "body is not JSON: Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)",
+        ),
+        ('{"a": 1, "a": 2}', "body is not JSON this server accepts: duplicate key 'a'"),
+        ("[" * 100_000 + "]" * 100_000, "body is not JSON this server accepts: nested too deep"),
+    ],
+    ids=["not JSON", "a key twice", "nested too deep"],
+)
+def test_a_body_that_is_not_json_says_why(text: str, message: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        decode_body(text)
+    assert str(caught.value) == f"POST /alertmanager: {message}"

@@ -171,3 +171,34 @@ def test_a_signature_that_is_not_ascii_is_a_401(server: EscalatingServer, path: 
             },
         )
     assert "Traceback" not in server.log.read_text()
+
+
+LONE = "not text: a lone UTF-16 surrogate (a \\u escape without its pair)"
+
+
+def test_a_lone_surrogate_in_a_webhook_is_a_400_naming_the_field(
+    server: EscalatingServer,
+) -> None:
+    """Was: without a fingerprint a 500 with a traceback; in the group key a 200, then the
+    message dead-lettered after three tries, never posted (the attacker's bodies)."""
+    no_fingerprint = (
+        '{"version":"4","status":"firing","groupKey":"surr-1","commonLabels":{"alertname":'
+        '"Surr\\ud800","service":"x\\udfff"},"alerts":[{"status":"firing","labels":{"alertname":'
+        '"Surr\\ud800","service":"x\\udfff"},"annotations":{"summary":"s\\ud800"},'
+        '"startsAt":"2026-11-30T07:00:00Z"}]}'
+    )
+    assert server.post(no_fingerprint.encode()) == (
+        400,
+        {"status": "error", "error": f"POST /alertmanager: commonLabels.alertname: {LONE}"},
+    )
+    in_group_key = (
+        '{"version":"4","status":"firing","groupKey":"g\\ud800-1","commonLabels":{"alertname":'
+        '"SurrG"},"alerts":[{"status":"firing","fingerprint":"f2","labels":{"alertname":"SurrG"},'
+        '"startsAt":"2026-11-30T07:00:00Z"}]}'
+    )
+    assert server.post(in_group_key.encode()) == (
+        400,
+        {"status": "error", "error": f"POST /alertmanager: groupKey: {LONE}"},
+    )
+    assert server.metric("ops_alerts_received_total") == 0
+    assert "Traceback" not in server.log.read_text()
