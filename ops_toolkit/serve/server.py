@@ -175,6 +175,27 @@ def _unavailable(error: Exception) -> JSONResponse:
     )
 
 
+class StoreFailureLog:
+    """The one log line for a store failure that ``/healthz`` and ``/metrics`` saw, with
+    the detail an anonymous caller is not shown: said when the reason changes, not on every
+    probe (a load balancer asks every few seconds), and said again after a recovery."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._said: str | None = None
+
+    def failed(self, where: str, detail: str) -> None:
+        with self._lock:
+            if detail == self._said:
+                return
+            self._said = detail
+        logging.getLogger("ops.serve").warning("%s: store unavailable: %s", where, detail)
+
+    def recovered(self) -> None:
+        with self._lock:
+            self._said = None
+
+
 def create_app(
     writer: GroupCommitWriter,
     settings: AppSettings,
@@ -185,6 +206,17 @@ def create_app(
 ) -> Starlette:
     expected = settings.token.encode() if settings.token else None
     inbox_depth = InboxDepth(settings.depth or settings.stats)
+    failures = StoreFailureLog()
+
+    def authorized(request: Request) -> bool:
+        """Whether the request carries the server's bearer token (never, without one)."""
+        if expected is None:
+            return False
+        # The scheme is case-insensitive (RFC 7235): "bearer x" is "Bearer x".
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), expected
+        )
 
     async def _refused(size: int) -> None:
         try:
@@ -193,18 +225,12 @@ def create_app(
             logging.getLogger("ops.serve").exception("could not record a refused body")
 
     async def alertmanager(request: Request) -> Response:
-        if expected is not None:
-            # The scheme is case-insensitive (RFC 7235): "bearer x" is "Bearer x".
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if not (
-                scheme.lower() == "bearer"
-                and hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected)
-            ):
-                return _error(
-                    401,
-                    f"{PLACE}: missing or wrong bearer token",
-                    {"WWW-Authenticate": 'Bearer realm="ops"'},
-                )
+        if expected is not None and not authorized(request):
+            return _error(
+                401,
+                f"{PLACE}: missing or wrong bearer token",
+                {"WWW-Authenticate": 'Bearer realm="ops"'},
+            )
         declared = request.headers.get("content-length")
         limit = settings.max_body
         drain_limit = 2 * limit
@@ -266,19 +292,31 @@ def create_app(
         )
 
     async def healthz(request: Request) -> Response:
+        """Anyone may ask (a load balancer has no token); the store's failure in detail,
+        which names the store (user, host, database, path), only with the bearer token,
+        and in the log."""
+        from ops_toolkit.serve.metrics import public_health
+
         status, body = await asyncio.to_thread(settings.health)
-        return JSONResponse(body, status_code=status)
+        if "detail" in body:
+            failures.failed("GET /healthz", str(body["detail"]))
+        elif status == 200:
+            failures.recovered()
+        return JSONResponse(
+            body if authorized(request) else public_health(body), status_code=status
+        )
 
     async def metrics(request: Request) -> Response:
-        from ops_toolkit.serve.metrics import render_metrics
+        from ops_toolkit.serve.metrics import render_metrics, store_failure
 
         try:
             stats = await asyncio.to_thread(settings.stats)
         except Exception as exc:  # the store is down: say so, and still serve the gauge
-            reason = " ".join(str(exc).split())
+            detail = store_failure(exc)
+            failures.failed("GET /metrics", detail)
+            said = f": {detail}" if authorized(request) else ""
             return PlainTextResponse(
-                f"# store unavailable: {type(exc).__name__}: {reason}\n"
-                + render_metrics({"intake_up": 0.0}),
+                f"# store unavailable{said}\n" + render_metrics({"intake_up": 0.0}),
                 status_code=503,
                 media_type="text/plain; version=0.0.4",
             )

@@ -69,7 +69,8 @@ def test_a_store_that_cannot_be_read_is_a_503_for_intake_and_metrics(app_url: st
     status, body = call(f"{app_url}/metrics")
     assert status == 503
     text = body.decode()
-    assert text.startswith("# store unavailable: DatabaseError: database disk image is malformed\n")
+    # anonymous (and no token configured): who the store is stays in the log
+    assert text.startswith("# store unavailable\n")
     assert "ops_intake_up 0.0" in text
 
 
