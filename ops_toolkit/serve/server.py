@@ -27,11 +27,15 @@ from starlette.routing import Route
 
 from ops_toolkit import strictjson
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
-from ops_toolkit.errors import OpsError, PayloadError
+from ops_toolkit.errors import OpsError, PayloadError, StoreConflict
 from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
 RETRY = {"Retry-After": "5"}
+# A group commit that lost a race to another writer (PostgreSQL deadlock or serialization
+# failure: rolled back whole) is tried again at once, this many times, before its webhooks
+# get a 503: the database works, and Alertmanager's retry would come only much later.
+INTAKE_CONFLICT_RETRIES = 3
 
 
 class GroupCommitWriter:
@@ -45,6 +49,7 @@ class GroupCommitWriter:
         self.clock = clock
         self.queue: queue.Queue[tuple[str, int, Future[int]] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+        self.conflicts = 0  # group commits that lost a race and were tried again
 
     def start(self) -> None:
         self.thread.start()
@@ -82,7 +87,7 @@ class GroupCommitWriter:
             # Setting a result on a cancelled future raises, which once killed this thread
             # and left every later webhook waiting forever.
             try:
-                ids = self.store.accept([(body, count) for body, count, _ in batch], self.clock())
+                ids = self._accept([(body, count) for body, count, _ in batch])
             except Exception as error:  # the store failed: every waiting request gets a 503
                 for _, _, future in batch:
                     if future.set_running_or_notify_cancel():
@@ -95,6 +100,19 @@ class GroupCommitWriter:
                 self.on_commit()
             except Exception:  # waking the processor is best effort; it also polls
                 logging.getLogger("ops.serve").exception("intake: waking the processor failed")
+
+    def _accept(self, payloads: list[tuple[str, int]]) -> list[int]:
+        """The group commit, tried again at once when it lost a race (``StoreConflict``:
+        rolled back, nothing of it kept), up to ``INTAKE_CONFLICT_RETRIES`` times."""
+        for retry in range(INTAKE_CONFLICT_RETRIES + 1):
+            try:
+                return self.store.accept(payloads, self.clock())
+            except StoreConflict as error:
+                if retry == INTAKE_CONFLICT_RETRIES:
+                    raise
+                self.conflicts += 1
+                logging.getLogger("ops.serve").info("intake: %s; retrying at once", error)
+        raise AssertionError("unreachable")  # the last try returned or raised
 
 
 class InboxDepth:

@@ -30,8 +30,8 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     yield from serving(tmp_path, AppSettings(token=None, stats=broken_stats))
 
 
-def serving(tmp_path: Path, settings: AppSettings) -> Iterator[str]:
-    writer = GroupCommitWriter(Store(str(tmp_path / "state.db")), lambda: None)
+def serving(tmp_path: Path, settings: AppSettings, store: Store | None = None) -> Iterator[str]:
+    writer = GroupCommitWriter(store or Store(str(tmp_path / "state.db")), lambda: None)
     app = create_app(writer, settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
