@@ -373,10 +373,12 @@ class Deliverer:
 class Loop:
     """Runs a ``step`` (returning seconds to wait) on a thread until stopped; ``wake`` cuts a wait."""
 
-    def __init__(self, name: str, step: Callable[[], float]) -> None:
+    def __init__(
+        self, name: str, step: Callable[[], float], woken: threading.Event | None = None
+    ) -> None:
         self.step = step
         self.stopped = threading.Event()
-        self.woken = threading.Event()
+        self.woken = woken or threading.Event()  # (tests pass one that hooks its wait)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors = 0
         self.conflicts = 0  # rounds that lost a race to another writer (retried at once)
@@ -385,6 +387,11 @@ class Loop:
         outage = 0  # rounds in a row the store was unavailable
         streak = 0  # rounds in a row that lost a race to another writer
         while not self.stopped.is_set():
+            # Cleared before the round, never after its wait: a wake from here on may be for
+            # work this round looked for too early, so it stays set and the wait below
+            # returns at once for another round; a wake before here is for work this round
+            # will see.
+            self.woken.clear()
             try:
                 wait = self.step()
                 outage = streak = 0
@@ -412,7 +419,6 @@ class Loop:
                 self.errors += 1
                 wait = 1.0
             self.woken.wait(wait)
-            self.woken.clear()
 
     def start(self) -> None:
         self.thread.start()
