@@ -76,6 +76,9 @@ class Processor:
     on_routed: Callable[[Notification, Route, dict[str, Any], str | None], None] = (
         lambda notification, route, message, runbook: None
     )
+    # Who plans a payload, in its claim (``Store.claim_inbox``): of several replicas one
+    # plans each payload (budget queries, escalation writes); the others skip it.
+    me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     def plan(self, notification: Notification, *, enrich: bool = True) -> list[Planned]:
         now = self.clock()
@@ -141,6 +144,10 @@ class Processor:
             if entry.next_attempt_at > now or notification.group_key in held:
                 held.add(notification.group_key)
                 continue
+            if not self._claim(entry, now):
+                # Another replica plans it; the later payloads of its group wait their turn.
+                held.add(notification.group_key)
+                continue
             taken += 1
             try:
                 self._process(entry.id, notification, enrich=entry.attempts + 1 < self.max_attempts)
@@ -150,6 +157,14 @@ class Processor:
                 if self._failed(entry, notification, error):
                     held.add(notification.group_key)
         return taken
+
+    def _claim(self, entry: InboxEntry, now: float) -> bool:
+        """Whether this replica plans ``entry``: unclaimed, ours, or its holder's claim lapsed
+        (the holder died or overran its lease), and our compare-and-set won."""
+        held_by_other = entry.claimed_by is not None and entry.claimed_by != self.me
+        if held_by_other and not claim_lapsed(entry.claimed_by, entry.claimed_at, now, self.me):
+            return False
+        return self.store.claim_inbox(entry, self.me, now)
 
     def _process(self, inbox_id: int, notification: Notification, *, enrich: bool) -> None:
         keys = notification.event_keys()
@@ -194,6 +209,25 @@ class Processor:
         )
         self.store.retry_inbox(entry.id, self.clock() + delay, reason)
         return True
+
+
+def claim_lapsed(claimed_by: str | None, claimed_at: float | None, now: float, me: str) -> bool:
+    """Whether a claim (``host:pid`` at ``claimed_at``) no longer holds: its holder died
+    (same host, pid gone; or this process under another name) or overran its lease."""
+    if claimed_at is None or now - claimed_at > LEASE_SECONDS:
+        return True
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return claimed_by != me
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _reason(error: BaseException) -> str:
@@ -260,20 +294,7 @@ class Deliverer:
         or one of ours whose outcome we could not record (the store went away meanwhile)."""
         if entry.id in self.interrupted:
             return True
-        if entry.claimed_at is None or self.clock() - entry.claimed_at > LEASE_SECONDS:
-            return True
-        host, _, pid = (entry.claimed_by or "").rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit():
-            return False
-        if int(pid) == os.getpid():
-            return entry.claimed_by != self.me
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return claim_lapsed(entry.claimed_by, entry.claimed_at, self.clock(), self.me)
 
     def _send(self, entry: OutboxEntry) -> None:
         """Send one entry. When the store fails on the way (the claim's or the result's

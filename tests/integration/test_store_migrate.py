@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.serve.migrate import TABLES
+from ops_toolkit.serve.store import LATEST
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
 from tests.integration.test_ha import Installation, eventually, post_webhook
@@ -368,7 +369,7 @@ def test_a_source_newer_than_this_ops_is_refused_unchanged(
     assert (result.returncode, result.stderr) == (
         1,
         f"Error: --from {given}: the store's schema is version 99, newer than this ops knows "
-        "(version 3): migrate with the ops release that wrote it\n",
+        f"(version {LATEST}): migrate with the ops release that wrote it\n",
     )
     assert (real.read_bytes(), real.stat().st_mtime_ns) == before
 
