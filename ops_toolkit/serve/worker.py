@@ -27,7 +27,7 @@ from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreConflic
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
-from ops_toolkit.notify.outside import OutsideSender
+from ops_toolkit.notify.outside import OutsideSender, delivery_key
 from ops_toolkit.serve.store import InboxEntry, OutboxEntry, Store
 
 UNKNOWN_OUTCOME = "outcome unknown"
@@ -324,7 +324,8 @@ class Deliverer:
                     self.store.mark_sent(entry, found[1], found[0])
                     return
             if entry.action in ("webhook", "email", "respond"):
-                self.outside.send(entry.action, entry.id, entry.group_key, entry.message)
+                key = delivery_key(entry.id, entry.created_at, entry.group_key, entry.channel)
+                self.outside.send(entry.action, entry.id, entry.group_key, entry.message, key)
                 self.store.mark_sent(entry, f"{entry.action}:{entry.id}", entry.channel)
             elif entry.action == "upload":
                 content = base64.b64decode(entry.message["content_b64"])
