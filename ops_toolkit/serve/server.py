@@ -338,6 +338,7 @@ def create_app(
                 status_code=503,
                 media_type="text/plain; version=0.0.4",
             )
+        failures.recovered()
         return PlainTextResponse(render_metrics(stats), media_type="text/plain; version=0.0.4")
 
     @asynccontextmanager
