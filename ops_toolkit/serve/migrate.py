@@ -154,7 +154,7 @@ class ReadOnlySource:
             db.close()
             self._db = None  # type: ignore[assignment]
         wal = f"{self.real}-wal"
-        if f"{self.real}-wal" in self._created and os.path.exists(wal) and not os.path.getsize(wal):
+        if wal in self._created and os.path.exists(wal) and not os.path.getsize(wal):
             for side in self._created:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(side)
