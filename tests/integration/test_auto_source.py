@@ -238,3 +238,65 @@ def test_an_alerts_budget_line_reads_fresh_recorded_series(shop: Shop) -> None:
     search = lookup({"service": "shop", "slo": "search"})
     assert isinstance(search, BudgetInfo)
     assert (search.source, search.remaining) == ("queries", 1.0)
+
+
+def gate(shop: Shop, key: str, *extra: str) -> tuple[int, list[str]]:
+    args = ["slo", "gate", key, str(shop.slos), "--prometheus", shop.url, "--at", str(END)]
+    result = CliRunner().invoke(main, [*args, "--min-remaining", "75%", *extra])
+    return result.exit_code, result.stdout.splitlines()
+
+
+def test_the_gate_reads_fresh_recorded_series_and_says_so(shop: Shop) -> None:
+    code, lines = gate(shop, "shop/checkout")
+    assert (code, lines) == (
+        3,
+        [
+            "shop/checkout: budget remaining 50.0% is below the gate (minimum 75.0%)",
+            "shop/checkout: status ok",  # burn rate 0.5 in every window
+            "shop/checkout: source: rules: recorded series present and fresh",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("shop/browse", "recorded series stale by 40 minutes"),
+        ("shop/search", "recorded series missing: slo:error_ratio:6h"),
+        (
+            "shop/basket",
+            "no recorded series: load the rules 'ops slo rules' writes into Prometheus",
+        ),
+    ],
+    ids=["stale", "one missing", "none loaded"],
+)
+def test_the_gate_falls_back_to_direct_queries_and_says_why(
+    shop: Shop, key: str, reason: str
+) -> None:
+    code, lines = gate(shop, key, "-o", "json")
+    document = json.loads("\n".join(lines))
+    assert (code, document["verdict"], document["budget_remaining"]) == (0, "go", 1.0)
+    assert (document["source"], document["source_reason"]) == ("queries", reason)
+
+
+def test_the_gate_takes_the_reports_source_override(shop: Shop) -> None:
+    code, lines = gate(shop, "shop/checkout", "--direct")
+    assert (code, lines[0], lines[-1]) == (
+        0,
+        "shop/checkout: budget remaining 100.0% holds (minimum 75.0%)",
+        "shop/checkout: source: queries: --direct: direct queries for every SLO",
+    )
+    # Forced onto rules that never recorded it, the gate cannot tell and stops.
+    code, lines = gate(shop, "shop/basket", "--use-rules")
+    assert (code, lines) == (
+        3,
+        [
+            "shop/basket: no data in the 30d window; cannot tell",
+            "shop/basket: source: rules: --use-rules: recorded series for every rolling SLO",
+        ],
+    )
+    result = CliRunner().invoke(
+        main, ["slo", "gate", "shop/checkout", str(shop.slos), "--direct", "--use-rules"]
+    )
+    assert result.exit_code == 2
+    assert "Error: --direct and --use-rules contradict each other" in result.output
