@@ -453,7 +453,7 @@ def gate_command(
     Examples:
       ops slo gate search/availability --min-remaining 25% && widen-pilot
       ops slo gate search/availability -o json     # the verdict and its reasons
-      ops slo gate search/availability --direct    # raw counters, even where rules recorded
+      ops slo gate search/availability --direct    # raw counters, not the rules
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.reports.scheduled import gate_minimum
