@@ -176,14 +176,27 @@ def metrics_settings(url: str | None, config: OpsConfig | None) -> SourceSetting
     return configured
 
 
+CONFIG_ENV = "OPS_CONFIG"
+
+
 def config_option(func: F) -> F:
-    """``--config``: the ops.yaml every command reads alike."""
+    """``--config``: the ops.yaml every command reads alike (``--config``, else
+    ``$OPS_CONFIG``, else ./ops.yaml when present)."""
     return click.option(
         "--config",
         "config_path",
+        envvar="OPS_CONFIG",  # CONFIG_ENV; also for shell completion, which reads the parameter
         type=click.Path(dir_okay=False),
-        help="ops.yaml (default: ./ops.yaml when present).",
+        help="ops.yaml (env OPS_CONFIG; default: ./ops.yaml when present).",
     )(func)
+
+
+def default_config_path() -> str | None:
+    """The ops.yaml of a command without ``--config``: ``$OPS_CONFIG``, else None (then
+    ./ops.yaml when present), as ``config_option`` finds it."""
+    import os
+
+    return os.environ.get(CONFIG_ENV) or None
 
 
 def check_writable_dir(path: str, option: str) -> None:

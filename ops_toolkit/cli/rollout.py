@@ -11,6 +11,7 @@ import click
 
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
+    config_option,
     metrics_settings,
     output_option,
     print_document,
@@ -44,12 +45,7 @@ def _common(func: Any) -> Any:
         type=click.Path(file_okay=False),
         help="Where plans are looked up by name.",
     )(func)
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="ops.yaml (Prometheus, state, runbook_base_url; default ./ops.yaml when present).",
-    )(func)
+    func = config_option(func)  # Prometheus, state, runbook_base_url
     func = state_option(func)  # where milestone messages are queued, as ops serve's
     func = click.option(
         "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."

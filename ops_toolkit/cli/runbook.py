@@ -9,6 +9,7 @@ import click
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
+    default_config_path,
     json_option,
     output_option,
     print_document,
@@ -142,7 +143,7 @@ def _runbook_source(prometheus_url: str | None) -> Any:
     from ops_toolkit.cli.options import metrics_settings
     from ops_toolkit.config import load_config
 
-    return metrics_settings(prometheus_url, load_config(None))
+    return metrics_settings(prometheus_url, load_config(default_config_path()))
 
 
 def credential_variables() -> frozenset[str]:
@@ -154,7 +155,7 @@ def credential_variables() -> frozenset[str]:
     from ops_toolkit.escalate.oncall import load_oncall
 
     try:
-        path = oncall_path(load_config(None))
+        path = oncall_path(load_config(default_config_path()))
         return load_oncall(path).credential_variables() if path else frozenset()
     except OpsError:
         return frozenset()

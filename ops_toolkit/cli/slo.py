@@ -12,6 +12,7 @@ from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
     config_option,
+    default_config_path,
     json_option,
     metrics_settings,
     output_option,
@@ -139,7 +140,7 @@ def validate_command(
 
         slos = [s for f in files for s in f.slos]
         # ./ops.yaml's headers and credentials, when it names the same server
-        settings = metrics_settings(prometheus_url, load_config(None))
+        settings = metrics_settings(prometheus_url, load_config(default_config_path()))
         source = _source(settings, timeout)
         findings = check_live(slos, source, _parse_at(at))
         findings += _retention_findings(files, source)

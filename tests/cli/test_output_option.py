@@ -330,4 +330,4 @@ def test_slo_commands_read_ops_yaml_through_the_shared_config_option(command: st
 
     (option,) = [p for p in slo.commands[command].params if p.name == "config_path"]
     assert option.opts == ["--config"]
-    assert option.help == "ops.yaml (default: ./ops.yaml when present)."  # type: ignore[attr-defined]
+    assert option.help == "ops.yaml (env OPS_CONFIG; default: ./ops.yaml when present)."  # type: ignore[attr-defined]
