@@ -525,15 +525,15 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 @runbook.command("audit")
 @click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
-@json_option
-def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def audit_command(run_id: str | None, state_dir: str | None, output: str) -> None:
     """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
 
     A damaged line (a writer killed mid-line) is skipped and named on stderr.
 
     \b
     Examples:
-      ops runbook audit 20261129T031500Z-1a2b3c --json
+      ops runbook audit 20261129T031500Z-1a2b3c -o json
     """
     import os
 
@@ -542,8 +542,8 @@ def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> N
 
     trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
     events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
-    if as_json:
-        print_json(events)
+    if output != "table":
+        print_document(events, output)
     else:
         for event in events:
             fields = (event.get(k) for k in ("time", "run_id", "event", "step", "status"))

@@ -778,7 +778,7 @@ def convert_command(
 @click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
 @click.option("--reason", required=True, help="Why these events do not count (an incident id).")
 @config_option
-@json_option
+@output_option("table", "json", "yaml")
 def correct_command(
     selector: str,
     paths: tuple[str, ...],
@@ -786,7 +786,7 @@ def correct_command(
     end: str,
     reason: str,
     config_path: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Take a span out of SERVICE/SLO's budget: its events count neither good nor bad.
 
@@ -799,7 +799,7 @@ def correct_command(
       ops slo correct search/availability --start 2026-11-03T14:00Z \\
           --end 2026-11-03T15:30Z --reason "INC-231: bad deploy, rolled back"
       ops slo correct search/availability --start now-45m --end now \\
-          --reason INC-232 --json
+          --reason INC-232 -o json
     """
     from datetime import UTC, datetime
 
@@ -821,8 +821,8 @@ def correct_command(
         "created": written.created,
         **written.correction.to_dict(),
     }
-    if as_json:
-        print_json(document)
+    if output != "table":
+        print_document(document, output)
         return
     verb = "created" if written.created else "updated"
     click.echo(
