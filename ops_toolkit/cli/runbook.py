@@ -147,18 +147,16 @@ def _runbook_source(prometheus_url: str | None) -> Any:
 
 
 def credential_variables() -> frozenset[str]:
-    """The variables the on-call file (from ops.yaml, or alerts/oncall.yaml) reads ops's
-    credentials from (``routing_key_env``). A broken on-call file is ``ops check``'s to
-    report: here it withholds nothing more, as the person's shell holds those values anyway."""
-    from ops_toolkit.config import load_config, oncall_path
+    """The variables ops's configuration (ops.yaml and its on-call file) reads credentials
+    from: the one set ``ops serve`` and ``ops check`` use (``configured_credential_variables``)."""
+    from ops_toolkit.config import configured_credential_variables, load_config
     from ops_toolkit.errors import OpsError
-    from ops_toolkit.escalate.oncall import load_oncall
 
     try:
-        path = oncall_path(load_config(default_config_path()))
-        return load_oncall(path).credential_variables() if path else frozenset()
-    except OpsError:
+        config = load_config(default_config_path())
+    except OpsError:  # ops check's to report; 'ops runbook lint' still lints
         return frozenset()
+    return configured_credential_variables(config)
 
 
 def _world(
