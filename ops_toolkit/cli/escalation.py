@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import output_option, print_document, serve_state, state_option
+from ops_toolkit.cli.options import (
+    config_option,
+    output_option,
+    print_document,
+    serve_state,
+    state_option,
+)
 from ops_toolkit.errors import OpsError
 
 
@@ -33,10 +39,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
 
 
 def _options(func: Any) -> Any:
-    func = state_option(func)
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), help="ops.yaml."
-    )(func)
+    return config_option(state_option(func))
 
 
 @click.group("escalation")

@@ -394,3 +394,30 @@ def test_a_symlinked_source_is_refused_while_ops_serve_holds_the_file_it_names(
         f"Error: {real}: ops serve (pid {os.getpid()}) holds this store; stop every ops "
         "serve on it, then migrate\n",
     )
+
+
+def test_migrate_takes_the_one_output_option(tmp_path: Path, postgres_database: str) -> None:
+    """'ops store migrate' had --json only: -o yaml gives the same document, -o table the
+    lines, and --json with another -o is a usage error before anything is copied."""
+    import yaml
+
+    from ops_toolkit.notify.model import Planned
+    from ops_toolkit.serve.store import Store
+
+    path = tmp_path / "state.db"
+    store = Store(str(path))
+    store.enqueue([Planned("g", "#c", "post", {"text": "x"})], 1.0)
+    store.database.close()
+    both = ops(
+        "store", "migrate", "--from", str(path), "--to", postgres_database, "--json", "-o", "yaml"
+    )
+    assert both.returncode == 2
+    assert both.stderr.endswith("Error: --json means -o json: give one of them, not -o yaml\n")
+    migrated = ops("store", "migrate", "--from", str(path), "--to", postgres_database, "-o", "yaml")
+    assert migrated.returncode == 0, migrated.stderr
+    document = yaml.safe_load(migrated.stdout)
+    assert (document["from"], document["tables"], document["outbox_pending"]) == (
+        str(path),
+        sqlite_counts(path),
+        1,
+    )
