@@ -63,6 +63,7 @@ class ServeSettings:
     inbox_limit: int = 10_000
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
+    diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
@@ -238,6 +239,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "inbox_limit",
                 "max_body",
                 "read_timeout",
+                "diagnose_queue",
             )
         )
         host, port = parse_listen(
@@ -253,6 +255,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
             max_body=_size(node.child("max_body"), serve.max_body),
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
+            diagnose_queue=int(_number(node, "diagnose_queue", serve.diagnose_queue, limit=10_000)),
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):

@@ -14,13 +14,16 @@ thread gets a reply saying so: a diagnose run never ends in silence.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
@@ -33,6 +36,7 @@ from ops_toolkit.serve.store import Store
 
 log = logging.getLogger("ops.serve")
 OUTPUT_LINES = 6
+KEEP_RUNS = 200  # unattended run records kept in <serve.state>.runs/runs, the newest
 
 
 class QuietUI:
@@ -104,8 +108,59 @@ def summary_message(
     return {"text": truncate(header, 3000), "blocks": blocks[:50]}
 
 
+def skipped_message(name: str, reason: str) -> dict[str, Any]:
+    """The thread reply for a diagnose run that was not run, and why."""
+    text = f":mag: Diagnose steps of `{escape(name)}` not run: {escape(reason)}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def prune_runs(directory: str, keep: int) -> int:
+    """Remove all but the ``keep`` newest run records (by modification time) of a state
+    folder's ``runs/``, with their journals; how many were removed.
+
+    A run still going saves its record at each step, so it is among the newest. Each
+    unattended run leaves a record: without this an alert storm filled the disk.
+    """
+    runs = os.path.join(directory, "runs")
+    try:
+        names = [n for n in os.listdir(runs) if n.endswith(".json") and not n.startswith(".")]
+    except FileNotFoundError:
+        return 0
+    dated = []
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            dated.append((os.stat(os.path.join(runs, name)).st_mtime, name))
+    dated.sort(reverse=True)
+    removed = 0
+    for _, name in dated[keep:]:
+        with contextlib.suppress(FileNotFoundError):  # a run's journal (.jsonl), if left
+            os.unlink(os.path.join(runs, f"{name.removesuffix('.json')}.jsonl"))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(runs, name))
+            removed += 1
+    return removed
+
+
+@dataclass
+class _Waiting:
+    """A run waiting its turn, and every alert group that asked for it (coalesced)."""
+
+    path: str
+    labels: dict[str, str]
+    name: str  # the alert's, for the log
+    replies: list[tuple[str, list[str]]]  # (group key, channels)
+
+
 class Diagnoser:
-    """Runs diagnose steps on one background thread and replies in the alert's thread."""
+    """Runs diagnose steps on one background thread and replies in the alert's thread.
+
+    Runs wait their turn in a bounded queue (``limit``, ``serve.diagnose_queue``): an alert
+    storm once queued a run per group, answered an hour late, and lost them all on stop. A
+    group whose runbook and labels match a run still waiting joins it (one run, a reply in
+    each thread); over the bound the thread is told the run was skipped, and why; on stop,
+    each run still waiting replies "not run: ops serve stopped" (the outbox keeps the reply
+    for the next start). Only the newest ``keep_runs`` run records are kept.
+    """
 
     def __init__(
         self,
@@ -117,6 +172,8 @@ class Diagnoser:
         tag: str = "diagnose",
         credentials: Mapping[str, str] | None = None,
         withheld: Sequence[str] = (),
+        limit: int = 20,
+        keep_runs: int = KEEP_RUNS,
     ) -> None:
         """``credentials``: ops's secrets, masked in every reply; ``withheld``: the variables
         holding them, never given to a step (even one the runbook names)."""
@@ -130,23 +187,70 @@ class Diagnoser:
         # Variables ops's configuration reads credentials from (``serve.service.
         # credential_variables``: the metrics source's and the on-call file's), set once.
         self.credential_variables: frozenset[str] = frozenset(withheld)
+        self.limit = limit
+        self.keep_runs = keep_runs
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnose")
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, frozenset[tuple[str, str]]], _Waiting] = {}
+        self._stopped = False
 
     def submit(self, notification: Notification, channels: Sequence[str]) -> None:
         path = self.runbooks.get(notification.alert_name)
         if notification.status != "firing" or path is None or not channels:
             return
-        self.pool.submit(self._run, notification, path, list(channels))
+        labels = dict(notification.labels())
+        key = (path, frozenset(labels.items()))
+        asking = (notification.group_key, list(channels))
+        with self._lock:
+            waiting = self._waiting.get(key)
+            if waiting is not None and not self._stopped:
+                waiting.replies.append(asking)  # the run waiting answers this group too
+                return
+            if self._stopped:
+                reason = "ops serve stopped"
+            elif len(self._waiting) >= self.limit:
+                reason = (
+                    f"{len(self._waiting)} diagnose runs were already waiting "
+                    "(serve.diagnose_queue in ops.yaml)"
+                )
+            else:
+                self._waiting[key] = _Waiting(path, labels, notification.alert_name, [asking])
+                self.pool.submit(self._run, key)
+                log.info(
+                    "diagnose run for %s queued (%d waiting)",
+                    notification.alert_name,
+                    len(self._waiting),
+                )
+                return
+        log.warning("diagnose run for %s not run: %s", notification.alert_name, reason)
+        self._reply(path, notification.alert_name, [asking], skipped_message(_name(path), reason))
 
-    def _run(self, notification: Notification, path: str, channels: list[str]) -> None:
-        message = self.message_for(path, dict(notification.labels()), notification.alert_name)
+    def _run(self, key: tuple[str, frozenset[tuple[str, str]]]) -> None:
+        with self._lock:
+            waiting = self._waiting.pop(key, None)
+        if waiting is None:  # stop() answered it
+            return
+        message = self.message_for(waiting.path, waiting.labels, waiting.name)
+        self._reply(waiting.path, waiting.name, waiting.replies, message)
         try:
-            self.store.enqueue(
-                [Planned(notification.group_key, c, "reply", message) for c in channels],
-                time.time(),
-            )
+            prune_runs(self.state_dir, self.keep_runs)
+        except OSError as error:
+            log.warning("cannot prune old diagnose runs in %s: %s", self.state_dir, error)
+
+    def _reply(
+        self,
+        path: str,
+        what: str,
+        replies: Sequence[tuple[str, Sequence[str]]],
+        message: dict[str, Any],
+    ) -> None:
+        planned = [
+            Planned(group, c, "reply", message) for group, channels in replies for c in channels
+        ]
+        try:
+            self.store.enqueue(planned, time.time())
         except Exception:  # on a worker thread: say it in the log, or nobody hears of it
-            log.exception("cannot queue the diagnose reply for %s", notification.alert_name)
+            log.exception("cannot queue the diagnose reply for %s", what)
             return
         self.on_output()
 
@@ -164,7 +268,7 @@ class Diagnoser:
             **self.credentials,
         }
         mask = Masker(credentials.values())
-        document, error, name = None, None, os.path.basename(path).removesuffix(".md")
+        document, error, name = None, None, _name(path)
         try:
             document = self._diagnose(labels, path, credentials)
         except OpsError as exc:  # e.g. a label value failing its param's pattern
@@ -210,4 +314,19 @@ class Diagnoser:
         return run_document(start_run(runbook, options, world))
 
     def stop(self) -> None:
+        """Answer each run still waiting ("not run: ops serve stopped"), then let the one
+        under way finish (its steps have their timeouts)."""
+        with self._lock:
+            self._stopped = True
+            dropped = list(self._waiting.values())
+            self._waiting.clear()
+        if dropped:
+            log.warning("ops serve stopped: %d diagnose runs waiting were not run", len(dropped))
+        for waiting in dropped:
+            message = skipped_message(_name(waiting.path), "ops serve stopped")
+            self._reply(waiting.path, waiting.name, waiting.replies, message)
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _name(path: str) -> str:
+    return os.path.basename(path).removesuffix(".md")

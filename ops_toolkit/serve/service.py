@@ -301,6 +301,7 @@ class EscalationService:
                 **known_secrets(config.prometheus_source, os.environ),
             },
             withheld=sorted(withheld),
+            limit=config.serve.diagnose_queue,
         )
         if config.auto_diagnose:
             routing = self.routing

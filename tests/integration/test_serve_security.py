@@ -8,6 +8,7 @@ sent, a body trickled, a header byte that is not ASCII).
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -16,7 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.alerts.payloads import alert, notification
+from tests.integration.serving import eventually
 from tests.integration.test_escalation import EscalatingServer
+from tests.integration.test_serve import OpsServer
 from tests.slack_api import SlackServer, slack_server
 
 SLACK_PATHS = ["/slack/interactions", "/slack/commands"]
@@ -202,3 +206,124 @@ def test_a_lone_surrogate_in_a_webhook_is_a_400_naming_the_field(
     )
     assert server.metric("ops_alerts_received_total") == 0
     assert "Traceback" not in server.log.read_text()
+
+
+GATE_RUNBOOK = """---
+title: Waits for the test's gate
+owner: team-test
+alerts: [GateAlert]
+params:
+  POD: {{default: none, pattern: "^[a-z0-9-]+$", from_label: pod}}
+---
+# Waits for the test's gate
+
+## Diagnose
+
+```sh {{"name":"wait-for-gate","tag":"diagnose"}}
+touch "{started}/$POD"
+while [ ! -e "{gate}" ]; do sleep 0.05; done
+echo "diagnosed $POD"
+```
+"""
+
+
+class GatedServer(OpsServer):
+    """``auto_diagnose`` over one runbook whose diagnose step waits until the test opens
+    the gate (a file), so that runs queue behind it in a known order, with no timing."""
+
+    def __init__(self, tmp_path: Path, slack: SlackServer, serve_extra: str = "") -> None:
+        super().__init__(tmp_path, slack, "auto_diagnose: true\n", serve_extra)
+        self.started = tmp_path / "started"
+        self.started.mkdir()
+        self.gate = tmp_path / "gate"
+        runbooks = tmp_path / "runbooks"
+        runbooks.mkdir()
+        (runbooks / "gate.md").write_text(GATE_RUNBOOK.format(started=self.started, gate=self.gate))
+        self.config.write_text(
+            "".join(
+                f"runbooks: {runbooks}\n" if line.startswith("runbooks:") else line
+                for line in self.config.read_text().splitlines(True)
+            )
+        )
+        self.runs = Path(f"{tmp_path / 'state.db'}.runs") / "runs"
+
+    def alert(self, group: str, pod: str) -> None:
+        body = notification(alert("GateAlert", fingerprint=group, pod=pod), group_key=group)
+        assert self.post(body)[0] == 200
+
+    def run_records(self) -> int:
+        return len(list(self.runs.glob("*.json")))
+
+
+def replies(slack: SlackServer) -> list[str]:
+    """The text of each thread reply, in the order posted, after checking that each is in
+    the thread of an alert group's opening message."""
+    posts = slack.state.posts("search-oncall")
+    openings = {m["ts"] for m in posts if not m.get("thread_ts")}
+    threaded = [m for m in posts if m.get("thread_ts")]
+    assert all(m["thread_ts"] in openings for m in threaded)
+    return [str(m["text"]) for m in threaded]
+
+
+def test_auto_diagnose_runs_wait_in_a_bounded_queue_and_like_runs_are_coalesced(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """Was: every new group queued a run, unbounded (300 groups: the last reply hours late)."""
+    server = GatedServer(tmp_path, slack, "  diagnose_queue: 2\n").start()
+    try:
+        server.alert("g-a", "p0")
+        eventually(lambda: (server.started / "p0").exists(), timeout=30)
+        server.alert("g-b", "p1")  # waits
+        server.alert("g-c", "p1")  # the same runbook and labels: joins g-b's run
+        server.alert("g-d", "p2")  # waits: the queue is full now
+        server.alert("g-e", "p3")  # over the bound: told so
+        skipped = (
+            ":mag: Diagnose steps of `gate` not run: 2 diagnose runs were already waiting "
+            "(serve.diagnose_queue in ops.yaml)"
+        )
+        eventually(lambda: skipped in replies(slack), timeout=30)
+        server.gate.touch()
+        eventually(lambda: len(replies(slack)) == 5, timeout=60)
+        ran = [text for text in replies(slack) if "ran unattended" in text]
+        assert len(ran) == 4 and all(text.endswith(": succeeded") for text in ran)
+        assert sorted(p.name for p in server.started.iterdir()) == ["p0", "p1", "p2"]
+        assert server.run_records() == 3  # g-b and g-c shared one run
+        assert "diagnose run for GateAlert not run: 2 diagnose runs were already waiting" in (
+            server.log.read_text()
+        )
+    finally:
+        server.gate.touch()
+        server.stop()
+
+
+def test_runs_still_waiting_when_ops_serve_stops_reply_that_they_were_not_run(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """Was: dropped on stop without a word (~260 of 300 in the attacker's storm)."""
+    server = GatedServer(tmp_path, slack).start()
+    try:
+        server.alert("g-a", "p0")
+        eventually(lambda: (server.started / "p0").exists(), timeout=30)
+        server.alert("g-b", "p1")
+        server.alert("g-c", "p2")
+        eventually(lambda: "queued (2 waiting)" in server.log.read_text(), timeout=30)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        eventually(
+            lambda: (
+                "ops serve stopped: 2 diagnose runs waiting were not run" in server.log.read_text()
+            ),
+            timeout=30,
+        )
+        server.gate.touch()  # the run under way ends, and with it the server
+        server.process.wait(timeout=60)  # (uvicorn ends by the signal it was stopped with)
+        assert "Traceback" not in server.log.read_text()
+        server.start()  # whatever was not yet posted is in the outbox
+        not_run = ":mag: Diagnose steps of `gate` not run: ops serve stopped"
+        eventually(lambda: replies(slack).count(not_run) == 2, timeout=30)
+        eventually(lambda: len(replies(slack)) == 3, timeout=30)
+        assert sum("ran unattended" in text for text in replies(slack)) == 1
+        assert sorted(p.name for p in server.started.iterdir()) == ["p0"]
+    finally:
+        server.gate.touch()
+        server.stop()
