@@ -232,10 +232,6 @@ class Diagnoser:
             return
         message = self.message_for(waiting.path, waiting.labels, waiting.name)
         self._reply(waiting.path, waiting.name, waiting.replies, message)
-        try:
-            prune_runs(self.state_dir, self.keep_runs)
-        except OSError as error:
-            log.warning("cannot prune old diagnose runs in %s: %s", self.state_dir, error)
 
     def _reply(
         self,
@@ -280,6 +276,10 @@ class Diagnoser:
         if error is not None:
             error = mask(error)
             log.warning("cannot diagnose %s: %s", what, error)
+        try:  # every run here (alert, button, /ops runbook) leaves a record: keep a few
+            prune_runs(self.state_dir, self.keep_runs)
+        except OSError as exc:
+            log.warning("cannot prune old diagnose runs in %s: %s", self.state_dir, exc)
         return summary_message(name, document, error)
 
     def _diagnose(
