@@ -528,7 +528,9 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
     """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
 
-    A damaged line (a writer killed mid-line) is skipped and named on stderr.
+    A damaged line (a writer killed mid-line) is skipped and named on stderr. When nothing
+    is found it says which file it read (--state-dir, else OPS_STATE_DIR, else
+    ~/.local/state/ops); a RUN_ID that is no run is an error, as in 'runs' and 'resume'.
 
     \b
     Examples:
@@ -537,10 +539,17 @@ def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> N
     import os
 
     from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.state import default_state_dir
+    from ops_toolkit.runbook.state import StateStore
 
-    trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
+    directory, origin = _state_dir_origin(state_dir)
+    path = os.path.join(directory, "audit.jsonl")
+    trail = AuditLog(path).read()
     events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
+    if run_id and not events:
+        StateStore(directory).load(run_id)  # no such run: the same error as runs and resume
+    if not events:  # an empty answer names the file it read, as 'runs' does
+        of_run = f" of run {run_id}" if run_id else ""
+        click.echo(f"no audit records{of_run} in {path} ({origin})", err=True)
     if as_json:
         print_json(events)
     else:
