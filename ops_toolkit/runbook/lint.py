@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
 from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.expr import parse_expression, variables_in
-from ops_toolkit.runbook.kinds import STEP_KINDS, exported_names, kind_for, not_runnable
+from ops_toolkit.runbook.kinds import (
+    STEP_KINDS,
+    carried_exports,
+    exported_names,
+    kind_for,
+    not_runnable,
+)
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.runbook.parse import FRONT_KEYS
 from ops_toolkit.suggest import did_you_mean
@@ -138,6 +144,7 @@ def lint_runbook(runbook: Runbook, credential_variables: Collection[str] = ()) -
         capture = step.attr("capture")
         if capture:
             captured.add(capture)
+        captured.update(carried_exports(step))  # `export REGION=...` reaches later steps
     return findings
 
 
