@@ -95,6 +95,8 @@ class TerminalUI:
 
     def ask_param(self, param: Param) -> str:
         label = param.name + (f" ({param.description})" if param.description else "")
+        if param.choices:
+            label += f" [{'|'.join(param.choices)}]"
         with _abort_is_interrupt():
             return str(click.prompt(label, hide_input=param.secret, err=True))
 

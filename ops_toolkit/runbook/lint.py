@@ -251,6 +251,16 @@ def _lint_params(runbook: Runbook) -> Iterable[Finding]:
                 f"param {param.name}: default {param.default!r} is not one of its choices "
                 f"({', '.join(param.choices)})",
             )
+        if param.must_be_given and not param.required and not param.secret:
+            yield _finding(
+                runbook,
+                param.line,
+                "note",
+                "implicitly-required",
+                f"param {param.name}: choices and no default make it required: a run asks "
+                f"for it at a terminal, else wants {param.example}; say 'required: true' or "
+                "give a default",
+            )
         if param.secret and param.default is not None:
             yield _finding(
                 runbook,

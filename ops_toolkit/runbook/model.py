@@ -24,6 +24,18 @@ class Param:
     description: str = ""
     secret: bool = False
 
+    @property
+    def must_be_given(self) -> bool:
+        """Required, said or implied: with ``choices`` and no default there is no value to
+        fall back on (an empty one is never among the choices), so a run asks for it, as
+        Rundeck's form makes you pick an allowed value and Runme prompts for an unset one."""
+        return self.required or bool(self.choices and self.default is None)
+
+    @property
+    def example(self) -> str:
+        """How to pass it on the command line: ``-p MODE=fast|slow``, ``-p SERVICE=...``."""
+        return f"-p {self.name}={'|'.join(self.choices) if self.choices else '...'}"
+
 
 @dataclass(frozen=True)
 class Step:

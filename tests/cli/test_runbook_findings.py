@@ -64,3 +64,84 @@ def test_audit_of_a_run_prints_its_lines_and_nothing_on_stderr(
     assert result.stderr == ""
     events = json.loads(result.stdout)
     assert [e["event"] for e in events] == ["run_started", "step_finished", "run_finished"]
+
+
+CHOICES = "params:\n  MODE: {choices: [fast, slow]}\n"
+
+
+def test_a_param_with_choices_and_no_default_unattended_fails_before_any_step_saying_how(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Before: the run failed on the empty value: "value '' is not one of fast, slow"."""
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"go"}}\necho "$MODE"\n{FENCE}\n', CHOICES)
+    state = tmp_path / "state"
+    result = runner.invoke(
+        main,
+        ["runbook", "run", str(path), "--yes", "--state-dir", str(state)],
+        catch_exceptions=False,
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: missing required param(s): MODE; pass -p MODE=fast|slow\n",
+    )
+    assert not (state / "runs").exists()
+    passed = runner.invoke(
+        main,
+        ["runbook", "run", str(path), "-p", "MODE=slow", "--json", "--state-dir", str(state)],
+        catch_exceptions=False,
+    )
+    assert json.loads(passed.stdout)["status"] == "succeeded"
+
+
+def test_a_param_with_choices_and_no_default_is_asked_for_at_a_terminal_with_its_choices(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ops_toolkit.cli.terminal import TerminalUI
+    from ops_toolkit.runbook.execute import resolve_params
+    from ops_toolkit.runbook.parse import parse_runbook
+
+    runbook = parse_runbook(
+        f'---\ntitle: t\n{CHOICES}---\n{FENCE}sh {{"name":"a"}}\ntrue\n{FENCE}\n', "x.md"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("medium\nfast\n"))
+    shown = io.StringIO()
+    ui = TerminalUI(Console(file=shown, width=200), io.StringIO(), interactive=True)
+    assert resolve_params(runbook, {}, {}, ui) == {"MODE": "fast"}
+    assert capsys.readouterr().err == "MODE [fast|slow]: MODE [fast|slow]: "
+    assert (
+        shown.getvalue()
+        == "x.md:4: param MODE: value 'medium' is not one of fast, slow; try again\n"
+    )
+
+
+def test_lint_notes_a_param_that_choices_make_required_strict_or_not(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"go"}}\necho "$MODE"\n{FENCE}\n', CHOICES)
+    for strict in ([], ["--strict"]):
+        result = runner.invoke(main, ["runbook", "lint", str(path), *strict])
+        assert (result.exit_code, result.stdout) == (
+            0,
+            f"{path}:5: note: param MODE: choices and no default make it required: a run asks "
+            "for it at a terminal, else wants -p MODE=fast|slow; say 'required: true' or give "
+            "a default\n",
+        )
+    for said in (
+        "{choices: [fast, slow], required: true}",
+        "{choices: [fast, slow], default: fast}",
+    ):
+        path.write_text(path.read_text().replace("{choices: [fast, slow]}", said))
+        assert runner.invoke(main, ["runbook", "lint", str(path), "--strict"]).stdout == ""
+        path.write_text(path.read_text().replace(said, "{choices: [fast, slow]}"))
+
+
+def test_show_marks_a_param_that_choices_make_required(tmp_path: Path, runner: CliRunner) -> None:
+    path = write_runbook(tmp_path, f'{FENCE}sh {{"name":"go"}}\ntrue\n{FENCE}\n', CHOICES)
+    result = runner.invoke(main, ["runbook", "show", str(path), "--json"])
+    assert [(p["name"], p["required"]) for p in json.loads(result.stdout)["params"]] == [
+        ("MODE", True)
+    ]
