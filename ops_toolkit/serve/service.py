@@ -77,6 +77,28 @@ def runbook_index(directory: str) -> dict[str, str]:
     return {alert: os.path.relpath(r.source) for alert, r in alert_index(runbooks).items()}
 
 
+def repository_path(path: str, config_source: str | None) -> str:
+    """``path`` as a link under ``runbook_base_url`` names it. A base URL points into a
+    repository's tree, so the path is taken from the root of the git work tree holding the
+    file; else from the ops.yaml folder when the file is under it; else as given. Never from
+    the working directory, which differs from one ``ops serve`` start to the next."""
+    absolute = os.path.abspath(path)
+    folder = os.path.dirname(absolute)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return os.path.relpath(absolute, folder).replace(os.sep, "/")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if config_source:
+        base = os.path.dirname(os.path.abspath(config_source))
+        relative = os.path.relpath(absolute, base)
+        if not relative.startswith(".."):
+            return relative.replace(os.sep, "/")
+    return path
+
+
 class BudgetLookup:
     """An alert's SLO budget from Prometheus, cached briefly; 'unavailable' when it fails."""
 
@@ -239,7 +261,7 @@ class EscalationService:
             return None
         from ops_toolkit.links import runbook_link
 
-        return runbook_link(path, self.config.runbook_base_url)
+        return runbook_link(repository_path(path, self.config.source), self.config.runbook_base_url)
 
     def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
         """Scheduled reports and the budget policy, when ops.yaml has them."""
