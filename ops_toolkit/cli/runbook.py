@@ -145,6 +145,23 @@ def _runbook_source(prometheus_url: str | None) -> Any:
     return metrics_settings(prometheus_url, load_config(None))
 
 
+def _require_prometheus(steps: Any, source: Any) -> None:
+    """No Prometheus URL while a promql step is to run: the error now, as params and
+    --report are checked, not a run recorded as failed at its first query."""
+    if source is None and any(step.kind == "promql" for step in steps):
+        from ops_toolkit.runbook.execute import no_metrics
+
+        no_metrics()
+
+
+def _steps_left(record: Any, runbook: Any) -> list[Any]:
+    """The steps of ``record``'s plan a resume goes through (not yet done)."""
+    from ops_toolkit.runbook.state import DONE
+
+    left = (runbook.step(n) for n in record.plan if record.steps[n].status not in DONE)
+    return [step for step in left if step is not None]
+
+
 def credential_variables() -> frozenset[str]:
     """The variables the on-call file (from ops.yaml, or alerts/oncall.yaml) reads ops's
     credentials from (``routing_key_env``). A broken on-call file is ``ops check``'s to
@@ -362,11 +379,16 @@ def run_command(
         keep_going=keep_going,
         kill_grace=float(os.environ.get("OPS_KILL_GRACE", "5")),
     )
+    source = _runbook_source(prometheus_url)
+    if not dry_run:
+        from ops_toolkit.runbook.execute import plan_steps
+
+        _require_prometheus(plan_steps(loaded, options), source)
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=_runbook_source(prometheus_url),
+        prometheus_url=source,
     )
     if dry_run:
         planned = plan_run(loaded, options, world)
@@ -431,14 +453,16 @@ def resume_command(
         raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
     if report:
         check_writable(report, "--report")
+    source = _runbook_source(prometheus_url)
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=_runbook_source(prometheus_url),
+        prometheus_url=source,
     )
     record = world.store.load(run_id)
     loaded = read_runbook(record.runbook)
+    _require_prometheus(_steps_left(record, loaded), source)
     options = RunOptions(
         yes=yes,
         keep_going=keep_going or bool(record.options.get("keep_going")),

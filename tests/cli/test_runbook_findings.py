@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from ops_toolkit.runbook.state import StateStore
 from tests.cli.test_run_cli import FENCE, write_runbook
 
 
@@ -145,3 +146,64 @@ def test_show_marks_a_param_that_choices_make_required(tmp_path: Path, runner: C
     assert [(p["name"], p["required"]) for p in json.loads(result.stdout)["params"]] == [
         ("MODE", True)
     ]
+
+
+NO_URL = (
+    "Error: no Prometheus URL: pass --prometheus URL, set OPS_PROMETHEUS_URL, or put "
+    "prometheus: in ops.yaml\n"
+)
+CHECK_THEN_QUERY = (
+    f'{FENCE}sh {{"name":"check","tag":"fix"}}\ntest -f "$FLAG"\n{FENCE}\n\n'
+    f'{FENCE}promql {{"name":"errors","tag":"diagnose"}}\nup\n{FENCE}\n'
+)
+
+
+URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def no_prometheus(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No URL from the environment, nor from an ops.yaml in the working directory."""
+    monkeypatch.delenv("OPS_PROMETHEUS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.usefixtures("no_prometheus")
+def test_a_run_with_a_promql_step_and_no_prometheus_url_fails_before_any_step(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Before: the sh step ran, and the run was recorded as failed at the promql step."""
+    path = write_runbook(tmp_path, CHECK_THEN_QUERY, "params:\n  FLAG: {default: flag}\n")
+    (tmp_path / "flag").touch()
+    state = tmp_path / "state"
+    result = runner.invoke(main, ["runbook", "run", str(path), "--yes", "--state-dir", str(state)])
+    assert (result.exit_code, result.output) == (1, NO_URL)
+    assert not state.exists()  # nothing recorded: no run, no audit line
+    selected = runner.invoke(
+        main, ["runbook", "run", str(path), "--tag", "fix", "--json", "--state-dir", str(state)]
+    )
+    assert json.loads(selected.stdout)["status"] == "succeeded"  # no promql step selected
+    dry = runner.invoke(main, ["runbook", "run", str(path), "--dry-run", "--json"])
+    assert dry.exit_code == 0  # a plan runs nothing, so it needs no URL
+
+
+@pytest.mark.usefixtures("no_prometheus")
+def test_a_resume_with_a_promql_step_left_and_no_prometheus_url_fails_before_any_step(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_runbook(tmp_path, CHECK_THEN_QUERY, "params:\n  FLAG: {default: flag}\n")
+    state = tmp_path / "state"
+    first = runner.invoke(
+        main,
+        # the URL is never reached: the run stops at 'check'
+        ["runbook", "run", str(path), "--json", "--state-dir", str(state), "--prometheus", URL],
+    )
+    run_id = json.loads(first.stdout)["run_id"]
+    assert json.loads(first.stdout)["status"] == "failed"
+    audit = (state / "audit.jsonl").read_text()
+    (tmp_path / "flag").touch()
+    result = runner.invoke(main, ["runbook", "resume", run_id, "--state-dir", str(state)])
+    assert (result.exit_code, result.output) == (1, NO_URL)
+    assert (state / "audit.jsonl").read_text() == audit
+    record = StateStore(str(state)).load(run_id)
+    assert (record.resumed, record.steps["errors"].status) == (0, "pending")
