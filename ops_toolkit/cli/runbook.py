@@ -106,7 +106,8 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
 def show_command(reference: str, directory: str, output: str) -> None:
-    """Show RUNBOOK (a path, or a name in --dir): sections, steps and params.
+    """Show RUNBOOK (a path, a name in --dir, or an alert a runbook there claims): sections,
+    steps and params.
 
     \b
     Examples:
@@ -349,7 +350,7 @@ def run_command(
     state_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Run RUNBOOK step by step (a path, or a name in --dir).
+    """Run RUNBOOK step by step (a path, a name in --dir, or an alert a runbook there claims).
 
     Params reach shell steps only as environment variables. Steps marked confirm ask first
     (unattended: skipped as needs_confirmation unless --yes). Exit 0 only when the run

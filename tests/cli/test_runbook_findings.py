@@ -207,3 +207,78 @@ def test_a_resume_with_a_promql_step_left_and_no_prometheus_url_fails_before_any
     assert (state / "audit.jsonl").read_text() == audit
     record = StateStore(str(state)).load(run_id)
     assert (record.resumed, record.steps["errors"].status) == (0, "pending")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _claiming(folder: Path, name: str, alerts: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.md"
+    path.write_text(
+        f"---\ntitle: {name}\nowner: team\nalerts: [{alerts}]\n---\n"
+        f'{FENCE}sh {{"name":"hello"}}\necho {name}\n{FENCE}\n'
+    )
+    return path
+
+
+def test_show_takes_the_name_of_an_alert_its_runbook_claims(runner: CliRunner) -> None:
+    """Before: "no runbook 'SearchApiDown'", though restart-after-outage declares it."""
+    runbooks = str(ROOT / "runbooks")
+    by_alert = runner.invoke(
+        main, ["runbook", "show", "SearchApiDown", "--json", "--dir", runbooks]
+    )
+    by_name = runner.invoke(
+        main, ["runbook", "show", "restart-after-outage", "--json", "--dir", runbooks]
+    )
+    assert by_alert.exit_code == 0, by_alert.output
+    assert json.loads(by_alert.stdout) == json.loads(by_name.stdout)
+
+
+def test_run_takes_an_alert_name_and_several_claims_are_listed(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    folder = tmp_path / "runbooks"
+    _claiming(folder, "restart", "SearchApiDown, SearchSlow")
+    result = runner.invoke(
+        main, ["runbook", "run", "SearchApiDown", "--dry-run", "--json", "--dir", str(folder)]
+    )
+    assert json.loads(result.stdout)["runbook"] == str(folder / "restart.md")
+    _claiming(folder, "failover", "SearchApiDown")
+    (folder / "zones").mkdir()
+    _claiming(folder / "zones", "drain", "SearchApiDown")
+    several = runner.invoke(main, ["runbook", "run", "SearchApiDown", "--dir", str(folder)])
+    assert (several.exit_code, several.output) == (
+        1,
+        f"Error: alert 'SearchApiDown' has several runbooks in {folder}/: failover, restart, "
+        "zones/drain; give one by name\n",
+    )
+    claimed_once = runner.invoke(
+        main, ["runbook", "show", "SearchSlow", "--json", "--dir", str(folder)]
+    )
+    assert json.loads(claimed_once.stdout)["name"] == "restart"
+
+
+def test_no_runbook_suggests_the_runbooks_of_similar_alert_names(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    folder = tmp_path / "runbooks"
+    _claiming(folder, "restart-after-outage", "SearchApiDown")
+    _claiming(folder, "search-errors", "SearchAvailabilityBudgetBurn")
+    result = runner.invoke(main, ["runbook", "show", "SearchApiDwn", "--dir", str(folder)])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: no runbook 'SearchApiDwn' (looked in {folder}/); did you mean: SearchApiDown "
+        "(alert of restart-after-outage)?\n",
+    )
+    named = runner.invoke(main, ["runbook", "show", "search-eror", "--dir", str(folder)])
+    assert named.output == (
+        f"Error: no runbook 'search-eror' (looked in {folder}/); did you mean: search-errors?\n"
+    )
+
+
+def test_an_alert_named_file_in_a_subfolder_is_found_by_the_alert_name(runner: CliRunner) -> None:
+    operator = str(ROOT / "tests/runbook/fixtures/prometheus-operator/content/runbooks")
+    shown = runner.invoke(main, ["runbook", "show", "AlertmanagerClusterDown", "--dir", operator])
+    assert shown.exit_code == 0, shown.output
+    assert "Alertmanager Cluster Down" in shown.stdout
