@@ -144,10 +144,8 @@ def validate_command(
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
-        print_document(
-            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]},
-            output,
-        )
+        # one shape with or without --prometheus, so a script reads both alike
+        print_document({"slos": rows, "findings": [vars(f) for f in findings]}, output)
     else:
         for row in rows:
             click.echo(
@@ -801,7 +799,7 @@ def correct_command(
     from ops_toolkit.config import load_config
     from ops_toolkit.slo.correct import add_correction, parse_when
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # now-1h..now: exactly an hour
     times = []
     for option, value in (("--start", start), ("--end", end)):
         try:
