@@ -8,12 +8,14 @@ import click
 
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
+    RUNBOOKS_DIR_ENV,
     check_writable,
     json_option,
     output_option,
     print_document,
     print_json,
     prometheus_option,
+    runbooks_dir,
     runbooks_dir_option,
     state_dir_option,
 )
@@ -31,7 +33,7 @@ def runbook() -> None:
 
 
 @runbook.command("list")
-@click.argument("directory", default="runbooks", envvar="OPS_RUNBOOKS_DIR", type=click.Path())
+@click.argument("directory", default="runbooks", envvar=RUNBOOKS_DIR_ENV, type=click.Path())
 @click.option("--strict", is_flag=True, help="Exit 1 when a file is not a valid runbook.")
 @output_option("table", "wide", "json", "yaml")
 def list_command(directory: str, strict: bool, output: str) -> None:
@@ -76,7 +78,8 @@ def list_command(directory: str, strict: bool, output: str) -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @output_option("table", "json", "yaml")
 def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
-    """Check runbooks for errors and hazards (default: runbooks/).
+    """Check runbooks for errors and hazards (default: the folder list and show read,
+    OPS_RUNBOOKS_DIR, else runbooks/).
 
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
     (and warnings with --strict); notes never fail.
@@ -87,7 +90,7 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
-    findings = lint_paths(paths or ("runbooks",), credential_variables())
+    findings = lint_paths(paths or (runbooks_dir(),), credential_variables())
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings

@@ -282,3 +282,22 @@ def test_an_alert_named_file_in_a_subfolder_is_found_by_the_alert_name(runner: C
     shown = runner.invoke(main, ["runbook", "show", "AlertmanagerClusterDown", "--dir", operator])
     assert shown.exit_code == 0, shown.output
     assert "Alertmanager Cluster Down" in shown.stdout
+
+
+def test_lint_without_paths_lints_the_folder_list_and_show_read(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: lint read ./runbooks whatever OPS_RUNBOOKS_DIR said ('runbooks: no such file
+    or directory' here)."""
+    folder = tmp_path / "team-runbooks"
+    path = _claiming(folder, "restart", "SearchApiDown")
+    path.write_text(path.read_text().replace('"name":"hello"', '"name":"hello","timout":"5m"'))
+    monkeypatch.chdir(tmp_path)  # no runbooks/ here
+    monkeypatch.setenv("OPS_RUNBOOKS_DIR", str(folder))
+    listed = runner.invoke(main, ["runbook", "list", "--json"])
+    assert [r["path"] for r in json.loads(listed.stdout)] == [str(path)]
+    result = runner.invoke(main, ["runbook", "lint"])
+    assert (result.exit_code, result.stdout) == (
+        1,
+        f"{path}:6: error: step 'hello': unknown attribute 'timout' (did you mean 'timeout'?)\n",
+    )
