@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.lint import Finding, lint_runbooks
 from ops_toolkit.runbook.model import Runbook
-from ops_toolkit.runbook.parse import read_runbook
+from ops_toolkit.runbook.parse import read_runbook, read_runbook_problems
 from ops_toolkit.suggest import close_matches
 
 _SKIPPED = {"readme.md", "index.md", "_index.md"}  # _index.md: a Hugo section page
@@ -132,14 +132,22 @@ def read_runbooks(paths: Iterable[str]) -> tuple[list[Runbook], list[RunbookErro
 
 
 def lint_paths(paths: Iterable[str], credential_variables: Collection[str] = ()) -> list[Finding]:
-    """Lint every runbook under ``paths``; a file that does not parse is one error finding.
+    """Lint every runbook under ``paths``: each error the parser finds is an error finding
+    (all of a file's, where it can go on past them), and the rest of the file is linted.
 
     ``credential_variables``: the variables ops's configuration reads credentials from.
     """
-    runbooks, errors = read_runbooks(paths)
-    findings = [
-        Finding(error.source or "", error.line or 1, "error", "parse", error.detail or str(error))
-        for error in errors
-    ]
+    runbooks: list[Runbook] = []
+    findings: list[Finding] = []
+    for path in runbook_files(paths):
+        runbook, errors = read_runbook_problems(path)
+        if runbook is not None:
+            runbooks.append(runbook)
+        findings += [
+            Finding(
+                error.source or "", error.line or 1, "error", "parse", error.detail or str(error)
+            )
+            for error in errors
+        ]
     findings += lint_runbooks(runbooks, credential_variables)
     return sorted(findings, key=lambda f: (f.source, f.line, f.message))

@@ -155,13 +155,13 @@ def _finding(runbook: Runbook, line: int, level: str, rule: str, message: str) -
 def _lint_front_matter(
     runbook: Runbook, credential_variables: Collection[str]
 ) -> Iterable[Finding]:
-    if not runbook.title:
+    if not runbook.title and "title" not in runbook.unreadable:
         yield _finding(runbook, 1, "warning", "no-title", "no title; add 'title:' or a '# Heading'")
-    if not runbook.owner:
+    if not runbook.owner and "owner" not in runbook.unreadable:
         yield _finding(
             runbook, 1, "warning", "no-owner", "no owner; add 'owner:' so escalations reach a team"
         )
-    if not runbook.steps:
+    if not runbook.steps and "steps" not in runbook.unreadable:
         yield _finding(
             runbook,
             1,
@@ -278,6 +278,7 @@ def _known_variables(runbook: Runbook) -> set[str]:
         | set(runbook.secrets)
         | set(runbook.env)
         | set(WELL_KNOWN_ENV)
+        | {key.removeprefix("params.") for key in runbook.unreadable if key.startswith("params.")}
     )
 
 

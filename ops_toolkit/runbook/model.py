@@ -89,6 +89,10 @@ class Runbook:
     # Front matter keys ops does not use (Runme's, Hugo's, a team's own): kept, never an error.
     other_front_matter: Mapping[str, object] = field(default_factory=dict)
     unrun_shell_blocks: tuple[Fence, ...] = ()
+    # Front matter keys whose value the parser refused (``owner``, ``params.MODE``; ``steps``
+    # when a fence was refused), its error reported: lint does not also report them missing,
+    # or a variable they name as unknown.
+    unreadable: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
