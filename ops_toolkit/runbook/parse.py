@@ -60,10 +60,18 @@ def read_runbook_problems(path: str) -> tuple[Runbook | None, list[RunbookError]
     attributes, a duplicate step name, a front matter value): the runbook without what was
     wrong, and every error in the file's order, so lint reports them in one pass. None when
     the file cannot be parsed at all (unreadable, not text, front matter that never ends)."""
-    problems: list[RunbookError] = []
     try:
         text = _decode(_read(path), path)
-        return _parse(text, path, problems), problems
+    except RunbookError as error:
+        return None, [error]
+    return parse_runbook_problems(text, path)
+
+
+def parse_runbook_problems(text: str, source: str) -> tuple[Runbook | None, list[RunbookError]]:
+    """``read_runbook_problems`` for ``text``."""
+    problems: list[RunbookError] = []
+    try:
+        return _parse(text, source, problems), problems
     except RunbookError as error:  # nothing to go on with
         return None, [*problems, error]
 
