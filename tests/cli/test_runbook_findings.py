@@ -301,3 +301,41 @@ def test_lint_without_paths_lints_the_folder_list_and_show_read(
         1,
         f"{path}:6: error: step 'hello': unknown attribute 'timout' (did you mean 'timeout'?)\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("colours", "attempts", "title"),
+    [
+        (False, 1, "roll-out sh"),
+        (True, 1, "roll-out sh"),
+        (False, 2, "roll-out sh (attempt 1/2)"),
+    ],
+    ids=["plain", "a colour terminal", "with attempts"],
+)
+def test_a_step_outside_any_section_has_no_dangling_dot_in_its_header(
+    colours: bool, attempts: int, title: str
+) -> None:
+    """Before: 'roll-out sh ·  ───'."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from ops_toolkit.cli.terminal import TerminalUI
+    from ops_toolkit.runbook.parse import parse_runbook
+
+    console = Console(
+        file=io.StringIO(),
+        width=40,
+        force_terminal=colours,
+        color_system="standard" if colours else None,
+    )
+    runbook = parse_runbook(
+        f'---\ntitle: t\n---\n# T\n{FENCE}sh {{"name":"roll-out"}}\ntrue\n{FENCE}\n', "rb.md"
+    )
+    TerminalUI(console, io.StringIO(), interactive=False).step_started(
+        runbook.steps[0], 1, attempts
+    )
+    shown = console.file.getvalue()
+    assert isinstance(shown, str)
+    assert Text.from_ansi(shown).plain == f"{title} {'─' * (39 - len(title))}\n"
