@@ -439,7 +439,8 @@ def resume_command(
     state_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Continue run RUN_ID from its first step that did not succeed.
+    """Continue run RUN_ID from its first step that did not succeed (a run that succeeded:
+    says so, and runs and audits nothing).
 
     Same params and captured variables as the original run; secrets are read from the
     environment again. A step that may have run when ops was killed (started, outcome not
@@ -465,7 +466,12 @@ def resume_command(
     )
     record = world.store.load(run_id)
     loaded = read_runbook(record.runbook)
-    _require_prometheus(_steps_left(record, loaded), source)
+    left = _steps_left(record, loaded)
+    if record.status == "succeeded" and not left:  # a run that did nothing is not audited
+        click.echo(f"Run {run_id} already succeeded: nothing to resume.", err=True)
+        _finish(record, loaded, world, as_json, report)
+        return
+    _require_prometheus(left, source)
     options = RunOptions(
         yes=yes,
         keep_going=keep_going or bool(record.options.get("keep_going")),

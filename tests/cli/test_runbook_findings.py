@@ -339,3 +339,18 @@ def test_a_step_outside_any_section_has_no_dangling_dot_in_its_header(
     shown = console.file.getvalue()
     assert isinstance(shown, str)
     assert Text.from_ansi(shown).plain == f"{title} {'─' * (39 - len(title))}\n"
+
+
+def test_resuming_a_run_that_succeeded_says_so_and_audits_nothing(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Before: it said nothing and appended run_started and run_finished to the audit."""
+    state = tmp_path / "state"
+    run_id = _one_run(tmp_path, runner, str(state))
+    audit = (state / "audit.jsonl").read_text()
+    result = runner.invoke(main, ["runbook", "resume", run_id, "--json", "--state-dir", str(state)])
+    assert result.exit_code == 0
+    assert result.stderr == f"Run {run_id} already succeeded: nothing to resume.\n"
+    assert json.loads(result.stdout)["status"] == "succeeded"
+    assert (state / "audit.jsonl").read_text() == audit
+    assert StateStore(str(state)).load(run_id).resumed == 0
