@@ -326,8 +326,9 @@ def evaluate(
         raw[(plan.index, plan.window)] = (counted, total)
     counts: dict[int, dict[int, Counts | None]] = {i: {} for i in range(len(slos))}
     excluded: dict[int, Counts] = {}
+    kinds = [counted_kind(slo) for slo in slos]  # once per SLO, not per window
     for (index, window), (counted, total) in raw.items():
-        kind = counted_kind(slos[index])
+        kind = kinds[index]
         out_counted, out_total = taken.get((index, window), (0.0, 0.0))
         if window == PERIOD and (index, window) in taken:
             excluded[index] = _counts(kind, out_counted, out_total) or Counts(0.0, 0.0)
