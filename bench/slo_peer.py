@@ -130,7 +130,7 @@ def installed_ops(work: Path) -> Path:
     # a path line, not a site directory: the dependencies' own .pth hooks are not run
     (purelib / "ops-bench-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     script = venv / "bin" / "ops"
-    script.write_text(CONSOLE_SCRIPT.format(python=python))
+    script.write_text(CONSOLE_SCRIPT.format(python=python.absolute()))
     script.chmod(0o755)
     return script
 

@@ -13,7 +13,7 @@ what is wrong, never a hang or a traceback.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_LINE = 65536  # bytes in a status, header or chunk-size line (http.client's limit)
 MAX_HEADERS = 100  # header lines in one answer (http.client's limit)
@@ -38,8 +38,10 @@ class BadAnswer(Exception):
     """Bytes that are not an HTTP/1.x answer; the message says which part is wrong."""
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
+    """One whole answer. A NamedTuple: a frozen dataclass costs ~0.3 ms to create at every
+    report's start (issue 15)."""
+
     status: int
     headers: dict[str, str]  # names in lower case
     body: bytes

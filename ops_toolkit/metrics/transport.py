@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ops_toolkit.metrics.http11 import BadAnswer, BrokenOff, Connection, Disconnected, Response
@@ -51,16 +50,17 @@ class HTTPFailure(Exception):
         self.timed_out = timed_out
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
+    """An HTTP answer as a query reads it. (The records here are NamedTuples: a frozen
+    dataclass costs ~0.3 ms to create at every report's start, issue 15.)"""
+
     status: int
     content_type: str
     body: bytes
     location: str | None = None
 
 
-@dataclass(frozen=True)
-class _Proxy:
+class _Proxy(NamedTuple):
     host: str
     port: int
     headers: Mapping[str, str]
