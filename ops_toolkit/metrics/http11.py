@@ -103,9 +103,13 @@ def request_head(
     or a header that is not a single line of Latin-1 (as ``http.client`` refuses them)."""
     if not target.isascii() or any(ord(c) <= 0x20 or c == "\x7f" for c in target):
         raise ValueError("the request target cannot be sent as it is")
-    shown = host if host.isascii() else host.encode("idna").decode("ascii")
-    shown = f"[{shown}]" if ":" in shown else shown
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {shown if port == 80 else f'{shown}:{port}'}"]
+    if target.startswith("http://"):  # to a proxy: the Host is the target's, as http.client says
+        authority = target.split("/", 3)[2]
+    else:
+        shown = host if host.isascii() else host.encode("idna").decode("ascii")
+        shown = f"[{shown}]" if ":" in shown else shown
+        authority = shown if port == 80 else f"{shown}:{port}"
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
     for name, value in headers.items():
         if any(c in name + value for c in "\r\n\0") or ":" in name or not name:
             raise ValueError("a header cannot be sent as it is")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.errors import MetricsError
-from ops_toolkit.metrics.http11 import MAX_HEADERS, MAX_LINE
+from ops_toolkit.metrics.http11 import MAX_HEADERS, MAX_LINE, request_head
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from tests.metrics.test_transport import ANSWER, RawServer, http_answer
@@ -216,6 +216,24 @@ def test_the_request_is_what_http_client_sent() -> None:
         ]
     )
     assert body.startswith(b"query=up&timeout=") and body.endswith(b"&nocache=1&time=1.000")
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "port", "expected"),
+    [
+        ("/api/v1/query", "127.0.0.1", 9090, "127.0.0.1:9090"),
+        ("/api/v1/query", "prom.example", 80, "prom.example"),
+        ("/api/v1/query", "::1", 9090, "[::1]:9090"),
+        ("/api/v1/query", "prométhée.example", 80, "xn--promthe-eyac.example"),
+        ("http://prom.example:9090/api/v1/query", "proxy", 3128, "prom.example:9090"),
+    ],
+    ids=["host and port", "the default port left out", "IPv6", "IDNA", "through a proxy"],
+)
+def test_the_host_header_names_the_server_as_http_client_did(
+    target: str, host: str, port: int, expected: str
+) -> None:
+    head = request_head("GET", target, host, port, None, {}).decode("latin-1")
+    assert head.split("\r\n")[:2] == [f"GET {target} HTTP/1.1", f"Host: {expected}"]
 
 
 @pytest.fixture(scope="module")
