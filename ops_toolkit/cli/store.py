@@ -29,14 +29,13 @@ def store() -> None:
 @click.option(
     "--to",
     "target",
-    required=True,
     envvar="OPS_STATE",
     metavar="postgresql://...",
     help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB "
     "(default: $OPS_STATE, which keeps the password out of the command line).",
 )
 @output_option("table", "json", "yaml")
-def migrate_command(source: str, target: str, output: str) -> None:
+def migrate_command(source: str, target: str | None, output: str) -> None:
     """Copy a SQLite store into PostgreSQL, outbox ids and all: nothing is sent twice.
 
     Stop every ops serve on the SQLite store first (migrate refuses while one runs); start
@@ -54,6 +53,10 @@ def migrate_command(source: str, target: str, output: str) -> None:
     """
     from ops_toolkit.serve.migrate import migrate_store
 
+    if not target:  # not click's required=True: its help said "[required]" beside a default
+        raise click.UsageError(
+            "no target: set OPS_STATE=postgresql://USER:PASSWORD@HOST:PORT/DB (or give --to)"
+        )
     result = migrate_store(source, target)
     if output != "table":
         print_document(result.as_dict(), output)
