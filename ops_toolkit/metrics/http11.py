@@ -137,7 +137,7 @@ def read_response(sock: socket.socket, method: str) -> Response:
     if length is None:  # framed by the end of the connection
         return Response(status, headers, reader.until_closed(), True)
     lengths = {part.strip() for part in length.split(",")}
-    if len(lengths) != 1 or not (size := lengths.pop()).isdigit():
+    if len(lengths) != 1 or not ((size := lengths.pop()).isascii() and size.isdigit()):
         raise BadAnswer(f"a Content-Length that is not a number: {_shown(length)}")
     return Response(status, headers, reader.exactly(int(size), 0), will_close)
 

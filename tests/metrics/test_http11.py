@@ -135,6 +135,11 @@ MALFORMED = [
         id="two different lengths",
     ),
     pytest.param(
+        "HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nhello".encode("latin-1"),
+        "not a valid HTTP answer (a Content-Length that is not a number: '\\xb2')",
+        id="a digit that is not ASCII",
+    ),
+    pytest.param(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
         "not a valid HTTP answer (a chunk size that is not hexadecimal: 'zz')",
         id="a chunk size that is not hexadecimal",
