@@ -13,7 +13,7 @@ import re
 import secrets as token
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ops_toolkit.durations import format_duration
@@ -278,7 +278,12 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
         params={k: v for k, v in params.items() if k not in hidden},
         plan=[s.name for s in plan],
         steps={s.name: StepRecord(s.name) for s in plan},
-        options={"keep_going": options.keep_going, "yes": options.yes},
+        options={
+            "keep_going": options.keep_going,
+            "yes": options.yes,
+            **({"tags": list(options.tags)} if options.tags else {}),
+            **({"steps": list(options.steps)} if options.steps else {}),
+        },
     )
     with world.store.claim(record.run_id):
         return _execute(runbook, record, params, options, world)
@@ -331,6 +336,11 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
             step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
         else:
             step.status, step.message = "skipped", "outcome unknown: skipped (--skip-unknown)"
+    options = replace(
+        options,
+        tags=_recorded(record, "tags") or options.tags,
+        steps=_recorded(record, "steps") or options.steps,
+    )
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -475,7 +485,11 @@ def _execute(
                     record.steps.setdefault(
                         handler_step.name, StepRecord(handler_step.name, handler=True)
                     )
-                    _run_step(runbook, handler_step, record, params, options, world, mask)
+                    unselected = handler_not_selected(runbook, handler_step, options)
+                    if unselected:
+                        _skip_step(runbook, handler_step, record, world, mask, unselected)
+                    else:
+                        _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
     except KeyboardInterrupt as exc:
@@ -550,6 +564,43 @@ def capture_output(attempt: Attempt, name: str, variables: dict[str, str], mask:
         return Attempt("failed", attempt.exit_code, attempt.output, attempt.stdout, message)
     variables[name] = value
     return attempt
+
+
+def handler_not_selected(runbook: Runbook, handler: Step, options: RunOptions) -> str | None:
+    """Why an ``on_failure`` handler outside ``--tag``/``--step`` must not run, else None.
+
+    A selection is a promise about what runs: ``--tag diagnose`` (what ``ops serve`` runs
+    unattended for an alert) runs only read-only diagnose steps, so a failed diagnose
+    step's mitigation handler stays for a person to run.
+    """
+    if options.steps and handler not in [runbook.step(name) for name in options.steps]:
+        chosen = " ".join(f"--step {name}" for name in options.steps)
+        return f"on_failure handler {handler.name!r} not selected ({chosen})"
+    if options.tags and not set(handler.tags) & set(options.tags):
+        chosen = " ".join(f"--tag {tag}" for tag in options.tags)
+        return f"on_failure handler {handler.name!r} not selected ({chosen})"
+    return None
+
+
+def _skip_step(
+    runbook: Runbook, step: Step, record: RunRecord, world: World, mask: Masker, reason: str
+) -> None:
+    """Record ``step`` as skipped for ``reason`` without running it: state, audit, screen."""
+    state = record.steps[step.name]
+    state.started_at = state.finished_at = world.clock()
+    state.status, state.message, state.duration_s = "skipped", mask(reason), 0.0
+    world.store.record_step(record, state)
+    _audit_step(world, record, runbook, mask, state, sync_later=True)
+    world.ui.step_finished(step, state.status, state.message, state.duration_s)
+
+
+def _recorded(record: RunRecord, key: str) -> tuple[str, ...]:
+    """The ``--tag``/``--step`` selection (``key``) a run started with, for its resume: a
+    resumed ``--tag diagnose`` run still leaves other handlers alone."""
+    value = record.options.get(key)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return ()
 
 
 def _run_status(record: RunRecord, interrupted: bool) -> str:
