@@ -22,7 +22,7 @@ from ops_toolkit.masking import MASK, MIN_SECRET_LENGTH, Masker, too_short
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
-from ops_toolkit.runbook.background import stop_background
+from ops_toolkit.runbook.background import ended, is_own_group, leader_start, stop_background
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
@@ -307,6 +307,12 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
         )
     from ops_toolkit.runbook.process import group_is_running
 
+    for step in record.steps.values():  # ids are reused: signal no group that is not ours
+        if step.pgid and not is_own_group(step.pgid, step.leader_start):
+            if step.status not in MAYBE_STARTED:  # a background step's (else: asked below)
+                world.ui.note(f"run {record.run_id}: step {step.name!r}: {ended(step.pgid)}")
+                step.message = "; ".join(m for m in (step.message, ended(step.pgid)) if m)
+            step.pgid = step.leader_start = None
     unknown = [step for step in record.steps.values() if step.status in MAYBE_STARTED]
     for step in unknown:
         if step.pgid and group_is_running(step.pgid):
@@ -627,7 +633,7 @@ def _run_step(
     on_disk = False
 
     def on_start(pid: int) -> None:
-        state.status, state.pgid = "running", pid
+        state.status, state.pgid, state.leader_start = "running", pid, leader_start(pid)
         world.store.record_step(record, state)  # not synced: see StateStore.record_step
 
     def ready() -> None:
@@ -692,6 +698,7 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = attempt.background  # a background step's group lives until the run ends
+    state.leader_start = state.leader_start if attempt.background else None
     # Not synced: lost in a power loss, the step reads as unknown (resume asks).
     world.store.record_step(record, state, variables=captured)
     # Recorded before it is shown; synced to disk while the next step's record is.
