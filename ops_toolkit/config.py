@@ -401,7 +401,7 @@ def _notifier(node: Node) -> str | None:
     if node.value is None:
         return None
     if node.value not in ("console", "slack"):
-        raise node.error(f"expected console or slack, got {node.value!r}")
+        raise node.error(f"expected console or slack, got {show(node.value)}")
     return str(node.value)
 
 
@@ -410,7 +410,7 @@ def _size(node: Node, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise node.error(f"expected a size like 32MiB or 2000000, got {value!r}")
+        raise node.error(f"expected a size like 32MiB or 2000000, got {show(value)}")
     try:
         return parse_size(str(value))
     except ValueError as exc:
@@ -421,7 +421,7 @@ def _flag(node: Node) -> bool:
     if node.value is None:
         return False
     if not isinstance(node.value, bool):
-        raise node.error(f"expected true or false, got {node.value!r}")
+        raise node.error(f"expected true or false, got {show(node.value)}")
     return node.value
 
 

@@ -86,7 +86,7 @@ def test_body_limit_and_read_timeout() -> None:
         ),
         (
             "serve: {max_body: [1]}\n",
-            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got [1]",
+            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got a list",
         ),
         (
             "runbook_base_url: git.example.com\n",
