@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
-from ops_toolkit.config import OpsConfig
+from ops_toolkit.config import OpsConfig, credential_variables
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import load_routes
@@ -169,14 +169,6 @@ def load_oncall_file(config: OpsConfig) -> OncallConfig | None:
 
     path = oncall_path(config)
     return load_oncall(path) if path is not None else None
-
-
-def credential_variables(config: OpsConfig, oncall: OncallConfig | None) -> frozenset[str]:
-    """Every variable ops's configuration reads a credential from, in one set: ops.yaml's
-    metrics source (its token and password variables) and the on-call file's
-    ``routing_key_env``. Diagnose steps never get them, and their values are masked."""
-    from_metrics = config.prometheus_source.secret_env_names() if config.prometheus_source else ()
-    return frozenset(from_metrics) | (oncall.credential_variables() if oncall else frozenset())
 
 
 class EscalationService:
