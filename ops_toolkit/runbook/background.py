@@ -8,7 +8,7 @@ into an interrupt, ``process.signals_interrupt``).
 A group id read back from the state is signalled only while its leader is still the process
 ops started: the state may be edited, and once a group has ended (ops SIGKILLed during a
 background step, a reboot) its id is free for any other process. So the leader's start time
-(``/proc/PID/stat`` field 22) and the boot id are recorded with the group id
+(``/proc/PID/stat`` field 22), its pid and the boot id are recorded with the group id
 (``leader_start``) and compared before a group that this process did not start is signalled.
 """
 
@@ -101,7 +101,8 @@ def ended(pgid: int) -> str:
 
 
 def leader_start(pid: int) -> str | None:
-    """``<boot id>:<start time>`` of process ``pid``: the same only for the same process.
+    """``<boot id>:<pid>:<start time>`` of process ``pid``: the same only for the same
+    process (start times are in clock ticks: two processes may share one, not a pid too).
 
     None where /proc cannot tell (then a group read back from the state is never signalled).
     """
@@ -114,7 +115,7 @@ def leader_start(pid: int) -> str | None:
     fields = stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ')'
     if boot is None or len(fields) < 20:
         return None
-    return f"{boot}:{fields[19].decode()}"  # field 22: clock ticks since boot
+    return f"{boot}:{pid}:{fields[19].decode()}"  # field 22: clock ticks since boot
 
 
 def is_own_group(pgid: int, recorded: str | None) -> bool:

@@ -98,7 +98,9 @@ def test_resume_stops_the_background_group_that_is_still_the_runs_own(
     run_id, background = killed_with_a_background_step(tmp_path, pids_to_kill)
     saved = StateStore(str(tmp_path / "state")).load(run_id)
     assert saved.steps["serve"].pgid == background
-    assert re.fullmatch(r"[0-9a-f-]{36}:[0-9]+", saved.steps["serve"].leader_start or "")
+    assert re.fullmatch(
+        rf"[0-9a-f-]{{36}}:{background}:[0-9]+", saved.steps["serve"].leader_start or ""
+    )
     assert alive(background)
 
     resumed = ops(
@@ -156,6 +158,20 @@ def test_a_step_whose_leader_ended_is_not_called_still_running(
         f"outcome; check what it did, then 'ops runbook resume {run_id} --rerun-unknown' runs "
         "it again, '--skip-unknown' goes on after it\n"
     )
+
+
+def test_leader_start_tells_apart_two_processes_started_in_one_clock_tick() -> None:
+    """Start times count clock ticks (10 ms): the pid is part of the identity too."""
+    first = subprocess.Popen(["sleep", "300"])
+    second = subprocess.Popen(["sleep", "300"])
+    try:
+        one, two = leader_start(first.pid), leader_start(second.pid)
+        assert one is not None and two is not None and one != two
+        assert one.rsplit(":", 1)[0].endswith(f":{first.pid}")
+    finally:
+        for process in (first, second):
+            process.kill()
+            process.wait()
 
 
 def test_leader_start_tells_two_processes_apart() -> None:
