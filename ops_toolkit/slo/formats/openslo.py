@@ -226,9 +226,11 @@ def _check_type(node: Node, kind: str | None) -> None:
         )
 
 
-def _sli_object(root: Node, _library: Library | None = None) -> list[SLO]:
+def _sli_object(root: Node, library: Library) -> list[SLO]:
+    """Checked here, with the same references an SLO's inline indicator resolves (its
+    ``metricSourceRef`` names a DataSource of any file given); built for each SLO using it."""
     _metadata(root)
-    _indicator(root, {})  # checked here; built for each SLO that refers to it
+    _indicator(root, library)
     return []
 
 
