@@ -253,6 +253,23 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class WrittenQuery:
+    """A query as its file wrote it, and where (its file may be another, by reference).
+
+    Messages about a query name these, not ops's path or generated PromQL: an OpenSLO user
+    finds ``spec.indicator.spec.ratioMetric.good`` in their file, not ``sli.raw.bad_query``.
+    """
+
+    source: str
+    path: str
+    text: str
+
+    @property
+    def place(self) -> str:
+        return f"{self.source}: {self.path}"
+
+
+@dataclass(frozen=True)
 class SLO:
     service: str
     name: str
@@ -268,6 +285,9 @@ class SLO:
     datasource: str | None = None  # a Prometheus URL the file names (OpenSLO DataSource)
     # Spans whose events count neither good nor bad (its file's list, then corrections.yaml).
     corrections: tuple[Correction, ...] = ()
+    # The queries as written, by role ("total", "bad", "good"), for formats whose keys and
+    # text differ from the model's (ops/v1's are the model's own, so it leaves this empty).
+    written: Mapping[str, WrittenQuery] = field(default_factory=dict, compare=False)
 
     @property
     def budget(self) -> float:

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from ops_toolkit.slo.model import SeverityAlert
+from ops_toolkit.slo.model import SeverityAlert, WrittenQuery
 from ops_toolkit.yamlpath import Node, show
 
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
@@ -44,6 +44,14 @@ def labels(node: Node) -> dict[str, str]:
             )
         found[key] = node.text(key) or ""
     return found
+
+
+def written(total: Node, counted: Node) -> dict[str, WrittenQuery]:
+    """The SLO's queries as written, by role: ``counted`` is the bad or good query (one
+    query that yields both, as a raw ratio or a threshold, is both ``total`` and ``counted``)."""
+    total_query = WrittenQuery(total.source, total.path, str(total.value).strip())
+    counted_query = WrittenQuery(counted.source, counted.path, str(counted.value).strip())
+    return {"total": total_query, "bad": counted_query, "good": counted_query}
 
 
 def strings(node: Node) -> dict[str, str]:

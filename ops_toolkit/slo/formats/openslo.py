@@ -47,6 +47,7 @@ from ops_toolkit.slo.formats.common import (
     objective_percent,
     query_problem,
     unwrap_sum,
+    written,
 )
 from ops_toolkit.slo.formats.latency import latency_from_counters
 from ops_toolkit.slo.model import (
@@ -58,6 +59,7 @@ from ops_toolkit.slo.model import (
     RawSLI,
     SLOFile,
     Window,
+    WrittenQuery,
 )
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
@@ -369,6 +371,15 @@ def _events(indicator: _Indicator, key: str, span: str) -> str:
     return f"sum(sum_over_time(({str(node.value).strip()})[{span}:{SAMPLE}]))"
 
 
+def _written(indicator: _Indicator) -> dict[str, WrittenQuery]:
+    """Its queries' nodes by role: a raw ratio or a threshold is its own total and bad side."""
+    nodes = indicator.queries
+    single = nodes.get("raw", nodes.get("threshold"))
+    total = nodes["total"] if single is None else single
+    counted = nodes.get("bad", nodes.get("good", total))
+    return written(total, counted)
+
+
 def _bad_events(indicator: _Indicator, span: str) -> str:
     if "bad" in indicator.queries:
         return f"({_events(indicator, 'bad', span)} or vector(0))"
@@ -498,6 +509,7 @@ def _slo(root: Node, library: Library) -> list[SLO]:
                 labels=_labels(metadata.child("labels")),
                 alerting=alerting,
                 datasource=indicator.datasource,
+                written=_written(indicator),
             )
         )
     return slos
@@ -867,6 +879,7 @@ def _v1alpha_slo(root: Node) -> list[SLO]:
                 description=spec.text("description", required=False) or "",
                 runbook=_annotation(root.child("metadata"), RUNBOOK_ANNOTATION),
                 labels=_labels(root.child("metadata").child("labels")),
+                written=_written(indicator_of),
             )
         )
     return slos
