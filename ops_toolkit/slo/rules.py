@@ -240,14 +240,10 @@ def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
 
 def _alert_labels(pair: BurnWindow, slo: SLO) -> dict[str, str]:
     custom = dict(slo.alerting.tier(pair.severity).labels)
-    return {
-        "severity": custom.pop("severity", pair.severity),
-        "tier": pair.severity,
-        "long": pair.long_name,
-        "short": pair.short_name,
-        **_labels(slo),
-        **custom,
-    }
+    own = {"tier": pair.severity, "long": pair.long_name, "short": pair.short_name}
+    labels = {"severity": custom.pop("severity", pair.severity), **own, **_labels(slo), **custom}
+    labels.update(own)  # an SLO label of the same name stays on its recording series only
+    return labels
 
 
 def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[str, str]:
@@ -363,7 +359,10 @@ def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
 
 
 def _no_data_labels(slo: SLO, role: str) -> dict[str, str]:
-    return {"severity": "ticket", "tier": "ticket", "missing": role, **_labels(slo)}
+    own = {"tier": "ticket", "missing": role}
+    labels = {"severity": "ticket", **own, **_labels(slo)}
+    labels.update(own)  # as in _alert_labels: ops's own alert labels win on its alerts
+    return labels
 
 
 def rule_document(

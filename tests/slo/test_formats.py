@@ -242,9 +242,15 @@ def sloth(old: str, new: str, base: str = SLOTH) -> str:
         ),
         pytest.param(
             SLOTH + "    alerting: {page_alert: {labels: {slo: x}}}\n",
-            "f.yaml: slos[0].alerting.page_alert.labels.slo: not a usable label name (service, "
-            "slo, tier, long, short and missing are set by ops)",
+            "f.yaml: slos[0].alerting.page_alert.labels.slo: ops sets 'slo' on every series it "
+            "generates (the SLO's name); rename this label, e.g. to 'slo_name'",
             id="an alert label ops sets",
+        ),
+        pytest.param(
+            SLOTH + "    alerting: {labels: {tier: '2'}}\n",
+            "f.yaml: slos[0].alerting.labels.tier: ops sets 'tier' on every alert it generates "
+            "(page or ticket); rename this label, e.g. to 'alert_tier'",
+            id="an alert label ops sets on alerts only (an SLO label may take it)",
         ),
         pytest.param(
             sloth("      events:\n", "      raw: {error_ratio_query: x}\n      events:\n"),

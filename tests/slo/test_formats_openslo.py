@@ -432,7 +432,7 @@ RAW = (
         pytest.param(
             slo("  name: checkout\n", "  name: checkout\n  labels: {team.name: shop}\n"),
             "f.yaml: metadata.labels.team.name: not a usable Prometheus label name (letters, "
-            "digits and '_'; service, slo, tier, long, short, missing are set by ops)",
+            "digits and '_', not first a digit)",
             id="a label name Prometheus refuses",
         ),
         pytest.param(

@@ -39,9 +39,9 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     MAX_WINDOW,
-    RESERVED_LABELS,
     brief,
     is_selector,
+    label_problem,
     name,
     number,
     objective_percent,
@@ -85,7 +85,6 @@ _LONG_UNITS = {"M": 30 * 86400, "Q": 90 * 86400, "Y": 365 * 86400}
 _CALENDAR_UNITS = {"d": "day", "w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _NEGATION = {"lte": ">", "lt": ">=", "gte": "<", "gt": "<="}
 _METADATA = ("name", "displayName", "labels", "annotations")
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RUNBOOK_ANNOTATION = "ops-toolkit/runbook"
 
 Library = Shared
@@ -535,11 +534,9 @@ def _labels(node: Node) -> dict[str, str]:
     labels = {}
     for key, value in node.value.items():
         place = node.child(str(key))
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
-            raise place.error(
-                "not a usable Prometheus label name (letters, digits and '_'; "
-                f"{', '.join(RESERVED_LABELS)} are set by ops)"
-            )
+        problem = label_problem(key)
+        if problem is not None:
+            raise place.error(problem)
         if isinstance(value, list):
             labels[key] = ",".join(str(v) for v in value)
         else:

@@ -29,6 +29,7 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     ALERT_NAME,
+    RESERVED_LABELS,
     alert_tier,
     counter_over_window,
     labels,
@@ -237,7 +238,7 @@ def _alerting(node: Node, keys: _Keys) -> tuple[Alerting, str | None]:
     tier_keys = {"labels": "labels", "annotations": "annotations", "disabled": "disable"}
     alerting = Alerting(
         name=alert_name,
-        labels=labels(node.child("labels")),
+        labels=labels(node.child("labels"), RESERVED_LABELS),
         annotations=annotations,
         page=alert_tier(node.child(keys.page_alert), tier_keys),
         ticket=alert_tier(node.child(keys.ticket_alert), tier_keys),
