@@ -227,8 +227,10 @@ class Alerting:
     (0: off), so a low-traffic service does not page on one bad event out of two.
     ``name``, ``labels`` and ``annotations`` apply to every burn alert of the SLO (as the
     formats that carry them mean it); ``page`` and ``ticket`` override per tier;
-    ``disabled`` drops every burn-rate alert; ``conditions`` are burn-rate conditions a file
-    gives (OpenSLO AlertConditions), kept for conversion.
+    ``disabled`` drops every burn-rate alert; ``no_data``: False drops the NoData alerts
+    (Sloth generates none when both its tiers are disabled; Pyrra's ``absent: false``), so
+    with both tiers disabled too the SLO gets recording rules only; ``conditions`` are
+    burn-rate conditions a file gives (OpenSLO AlertConditions), kept for conversion.
     """
 
     windows: tuple[BurnWindow, ...] | None = None
@@ -240,6 +242,7 @@ class Alerting:
     annotations: Mapping[str, str] = field(default_factory=dict)
     disabled: bool = False
     conditions: tuple[BurnCondition, ...] = ()
+    no_data: bool = True
 
     def tier(self, severity: str) -> SeverityAlert:
         """One tier's settings with the SLO-wide ones beneath them."""

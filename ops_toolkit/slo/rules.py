@@ -335,7 +335,10 @@ def _no_data_text(slo: SLO, role: str, selector: str) -> tuple[str, str]:
 
 
 def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
-    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``."""
+    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``;
+    none when the SLO turns them off (``alerting.no_data: false``)."""
+    if not slo.alerting.no_data:
+        return []
     series = raw_series(slo)
     if not series:
         series = [("total", f"slo:total_events:increase5m{{{_matchers(slo)}}}")]
@@ -371,7 +374,9 @@ def rule_document(
     groups: list[dict[str, Any]] = []
     for slo in file.slos:
         groups += recording_groups(slo, horizon)
-        groups.append(alert_group(slo, base_url))
+        alerts = alert_group(slo, base_url)
+        if alerts["rules"]:  # an SLO without alerts gets recording rules only
+            groups.append(alerts)
     return {"groups": groups}
 
 
@@ -724,6 +729,8 @@ def _no_data_tests(slo: SLO, base_url: str | None) -> list[dict[str, Any]]:
     by_role = {
         rule["labels"]["missing"]: rule for rule in no_data_rules(slo, runbook_url(slo, base_url))
     }
+    if not by_role:
+        return []  # NoData turned off: the other groups check that it never fires
 
     def expected(role: str) -> list[dict[str, Any]]:
         rule = by_role[role]
@@ -926,7 +933,9 @@ def correction_test_files(file: SLOFile, base_url: str | None) -> dict[str, str]
     tests: list[dict[str, Any]] = []
     for slo in corrected_slos:
         groups += recording_groups(slo, None, [_test_span(slo)])
-        groups.append(alert_group(slo, base_url))
+        alerts = alert_group(slo, base_url)
+        if alerts["rules"]:
+            groups.append(alerts)
         tests += correction_test_groups(slo, base_url) or []
     rules_name = correction_rules_filename(file.service)
     document = {

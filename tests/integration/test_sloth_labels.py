@@ -1,5 +1,6 @@
-"""Sloth's README example labels its service ``tier: "2"``: ops keeps it on every recording
-series, its own ``tier`` (page/ticket) on the alerts, and promtool agrees with both."""
+"""Sloth's README example in ops: its service label ``tier: "2"`` stays on every recording
+series, its own ``tier`` (page/ticket) on the alerts, and promtool agrees with both; with
+both alert tiers disabled it gets recording rules only."""
 
 from __future__ import annotations
 
@@ -79,3 +80,28 @@ def test_a_tier_label_stays_on_the_series_and_ops_tier_on_the_alerts(tmp_path: P
         ("MyserviceRequestsAvailabilityNoData", "ticket"),
     ]
     assert all(rule["labels"]["owner"] == "myteam" for rule in alerts)
+
+
+def test_a_sloth_slo_without_alerts_passes_promtool_with_recording_rules_only(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "sloth.yaml"
+    source.write_text(
+        SLOTH_README.replace(
+            "      page_alert:\n        labels:\n          severity: pageteam\n",
+            "      page_alert:\n        disable: true\n        labels:\n          severity: pageteam\n",
+        ).replace("      ticket_alert:\n", "      ticket_alert:\n        disable: true\n")
+    )
+    out = tmp_path / "rules"
+    result = CliRunner().invoke(main, ["slo", "rules", str(source), "--dir", str(out), "--tests"])
+    assert result.exit_code == 0, result.output
+    rules = out / "myservice.rules.yaml"
+    check = promtool("check", "rules", str(rules))
+    assert check.returncode == 0, check.stdout + check.stderr
+    every = [
+        rule for group in yaml.safe_load(rules.read_text())["groups"] for rule in group["rules"]
+    ]
+    assert [rule for rule in every if "alert" in rule] == []
+    # The generated tests still assert that no NoData alert fires on any of their inputs.
+    run = promtool("test", "rules", str(out / "myservice.rules.test.yaml"))
+    assert run.returncode == 0, run.stdout + run.stderr

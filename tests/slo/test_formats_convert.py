@@ -127,18 +127,17 @@ def test_every_fixture_converts_to_ops_with_the_same_slis() -> None:
             assert same_window or any(
                 w.startswith(f"{before.place}: ops/v1 has calendar") for w in warnings
             )
-            both_off = all(before.alerting.tier(t).disable for t in ("page", "ticket"))
-            if both_off:
-                assert (
-                    f"{before.place}: ops/v1 cannot turn off both page and ticket alerts of an "
-                    "SLO; written with its alerts on"
-                ) in warnings
-            elif before.alerting != Alerting():  # carried, tier by tier, as the rules read it
+            if before.alerting != Alerting():  # carried, tier by tier, as the rules read it
                 for tier in ("page", "ticket"):
                     assert after.alerting.tier(tier) == before.alerting.tier(tier)
-                assert (after.alerting.windows, after.alerting.min_events) == (
+                assert (
+                    after.alerting.windows,
+                    after.alerting.min_events,
+                    after.alerting.no_data,
+                ) == (
                     before.alerting.windows,
                     before.alerting.min_events,
+                    before.alerting.no_data,
                 )
             else:
                 assert comparable(after) == comparable(
@@ -214,9 +213,10 @@ def test_convert_writes_to_standard_output(runner: CliRunner) -> None:
         f"# Converted by 'ops slo convert --to ops' from {FIXTURES}/pyrra/search.yaml\n"
         "version: ops/v1\nservice: search-pyrra\n"
     )
-    assert result.stderr == (
-        f"Warning: {FIXTURES}/pyrra/search.yaml: [2]: ops/v1 cannot turn off both page and "
-        "ticket alerts of an SLO; written with its alerts on\n"
+    # [2] has burnrates off (Pyrra's absent alerts stay on): both tiers disabled, NoData kept.
+    assert result.stderr == ""
+    assert result.stdout.endswith(
+        "  alerting:\n    page:\n      disable: true\n    ticket:\n      disable: true\n"
     )
     assert (
         "  alerting:\n    page:\n      name: SearchAvailabilityErrorBudgetBurn\n"
@@ -285,3 +285,33 @@ def test_nothing_to_write_is_an_error(runner: CliRunner) -> None:
     assert result.stderr.endswith(
         f"Error: {FIXTURES}/openslo/methods.yaml: nothing can be written as openslo\n"
     )
+
+
+SLOTH_SILENT = """version: prometheus/v1
+service: api
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(x_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(x_total[{{.window}}]))
+    alerting:
+      page_alert: {disable: true}
+      ticket_alert: {disable: true}
+"""
+
+
+def test_a_sloth_slo_without_alerts_converts_to_ops_without_alerts() -> None:
+    """Was: written with its alerts on, and a warning ('ops/v1 cannot turn off both page
+    and ticket alerts of an SLO')."""
+    file = parse_slo_file(SLOTH_SILENT, "api.yaml")
+    text, warnings = to_ops(file)
+    assert warnings == []
+    assert text is not None
+    assert text.endswith(
+        "  alerting:\n    page:\n      disable: true\n    ticket:\n      disable: true\n"
+        "    no_data: false\n"
+    )
+    again = parse_slo_file(text, "converted.yaml")
+    assert [comparable(s) for s in again.slos] == [comparable(s) for s in file.slos]

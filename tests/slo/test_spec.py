@@ -197,13 +197,9 @@ def replace(old: str, new: str) -> str:
             id="disable as a string",
         ),
         pytest.param(
-            replace(
-                "window: 28d",
-                "window: 28d\n    alerting: {page: {disable: true}, ticket: {disable: true}}",
-            ),
-            "f.yaml: slos[0].alerting: disables both page and ticket; remove the SLO's alerts "
-            "some other way",
-            id="both tiers disabled",
+            replace("window: 28d", "window: 28d\n    alerting: {no_data: 'no'}"),
+            "f.yaml: slos[0].alerting.no_data: expected true or false, got 'no'",
+            id="no_data as a string",
         ),
         pytest.param(
             replace("window: 28d", "window: 4 weeks"),

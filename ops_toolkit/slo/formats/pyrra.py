@@ -218,7 +218,11 @@ def _alerting(node: Node) -> Alerting:
         )
     burnrates = node.child("burnrates")
     disabled = flag(node.child("disabled")) or (burnrates.value is not None and not flag(burnrates))
-    flag(node.child("absent"))
+    absent = node.child("absent").value is None or flag(node.child("absent"))
     return Alerting(
-        name=alert_name, page=SeverityAlert(), ticket=SeverityAlert(), disabled=disabled
+        name=alert_name,
+        page=SeverityAlert(),
+        ticket=SeverityAlert(),
+        disabled=disabled,
+        no_data=absent,  # Pyrra's absent alerts (on unless absent: false) are ops's NoData
     )

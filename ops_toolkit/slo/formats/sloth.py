@@ -236,11 +236,14 @@ def _alerting(node: Node, keys: _Keys) -> tuple[Alerting, str | None]:
         )
     annotations = strings(node.child("annotations"))
     tier_keys = {"labels": "labels", "annotations": "annotations", "disabled": "disable"}
+    page = alert_tier(node.child(keys.page_alert), tier_keys)
+    ticket = alert_tier(node.child(keys.ticket_alert), tier_keys)
     alerting = Alerting(
         name=alert_name,
         labels=labels(node.child("labels"), RESERVED_LABELS),
         annotations=annotations,
-        page=alert_tier(node.child(keys.page_alert), tier_keys),
-        ticket=alert_tier(node.child(keys.ticket_alert), tier_keys),
+        page=page,
+        ticket=ticket,
+        no_data=not (page.disable and ticket.disable),  # Sloth: no alert rules at all
     )
     return alerting, annotations.get("runbook_url") or annotations.get("runbook")

@@ -8,7 +8,6 @@ input, apart from those.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -51,7 +50,7 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
     Settings other formats give for every tier (Sloth's and Pyrra's alert ``name``, labels
     and annotations) are written into both ``page`` and ``ticket``, which the rules read the
     same way (``Alerting.tier``). What ops/v1 cannot say is a warning: OpenSLO alert
-    conditions, and turning off every burn-rate alert of the SLO.
+    conditions.
     """
     alerting = slo.alerting
     written: dict[str, Any] = {}
@@ -73,12 +72,6 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
     if alerting.min_events:
         written["min_events"] = alerting.min_events
     tiers = {severity: alerting.tier(severity) for severity in ("page", "ticket")}
-    if all(tier.disable for tier in tiers.values()):
-        warnings.append(
-            f"{slo.place}: ops/v1 cannot turn off both page and ticket alerts of an SLO; "
-            "written with its alerts on"
-        )
-        tiers = {severity: replace(tier, disable=False) for severity, tier in tiers.items()}
     for severity, tier in tiers.items():
         entry: dict[str, Any] = {}
         if tier.name:
@@ -91,6 +84,8 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
             entry["disable"] = True
         if entry:
             written[severity] = entry
+    if not alerting.no_data:
+        written["no_data"] = False
     if alerting.conditions:
         warnings.append(
             f"{slo.place}: ops/v1 has no place for OpenSLO alert conditions "
