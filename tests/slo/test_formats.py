@@ -422,6 +422,13 @@ def test_pyrra_burnrates_false_disables_the_alerts() -> None:
     assert slo.alerting.disabled
 
 
+def test_pyrra_absent_false_turns_off_the_no_data_alerts() -> None:
+    """Pyrra's absent alerts are ops's NoData alerts (``absent`` was read and ignored)."""
+    (quiet,) = parse_slo_file(PYRRA + "  alerting: {absent: false}\n", "f.yaml").slos
+    (default,) = parse_slo_file(PYRRA, "f.yaml").slos
+    assert (quiet.alerting.no_data, default.alerting.no_data) == (False, True)
+
+
 # -- PromQL counters ------------------------------------------------------------------------
 
 
