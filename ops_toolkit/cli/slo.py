@@ -305,7 +305,7 @@ def report_command(
         documents = [report.status_document(s) for s in report.sort_worst_first(statuses)]
         print_document(documents, output)
     elif output == "markdown":
-        click.echo(report.markdown(statuses), nl=False)
+        click.echo(report.markdown(statuses, config.runbook_base_url), nl=False)
     elif output == "html":
         from ops_toolkit.slo.html import render_html
 
