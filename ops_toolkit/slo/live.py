@@ -118,7 +118,7 @@ def _judge(check: _Check, answer: list[Sample] | Exception) -> Finding | None:
     if check.bucket is not None:
         return _judge_bucket(check, check.bucket, answer)
     if check.traffic is not None:
-        return _judge_traffic(f"{check.slo.place}{check.path}", check.slo, check.traffic, answer)
+        return _judge_traffic(check.slo, check.traffic, answer)
     place, query = check.place_and_query()
     span = _span(check.slo)
     if check.role == "bad":
@@ -160,7 +160,7 @@ def _judge_bucket(check: _Check, sli: LatencySLI, answer: list[Sample]) -> Findi
     )
 
 
-def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
+def _judge_traffic(slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
     """Low traffic: one bad event among the recent events would burn past the pair's factor."""
     events = sum(s.value for s in answer if not math.isnan(s.value))
     if events <= 0:
@@ -170,12 +170,24 @@ def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample])
         return None
     whole = max(1, round(events))  # increase() extrapolates: 4 runs may read as 4.07
     burn = (1 / whole) / slo.budget
+    minimum = math.ceil(needed)
+    if slo.format == "ops/v1":
+        place, advice = (
+            f"{slo.place}.alerting.min_events",
+            f"set alerting.min_events to at least {minimum}",
+        )
+    else:  # the file's format has no such key: say where ops/v1 has it
+        place = slo.place
+        advice = (
+            f"{slo.format} has no minimum of events for alerts; ops/v1 has: convert the file "
+            f"(ops slo convert {slo.source} --to ops) and set alerting.min_events to at least "
+            f"{minimum}"
+        )
     return Finding(
         "warning",
         f"{place}: low traffic: {whole} events in the last {pair.long_name}, so one bad "
         f"event would burn {burn:.1f}x and fire the {pair.long_name}/{pair.short_name} "
-        f"{pair.severity} (above {pair.factor:g}x); set alerting.min_events to at least "
-        f"{math.ceil(needed)}",
+        f"{pair.severity} (above {pair.factor:g}x); {advice}",
     )
 
 

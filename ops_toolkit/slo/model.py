@@ -291,6 +291,8 @@ class SLO:
     # The queries as written, by role ("total", "bad", "good"), for formats whose keys and
     # text differ from the model's (ops/v1's are the model's own, so it leaves this empty).
     written: Mapping[str, WrittenQuery] = field(default_factory=dict, compare=False)
+    # The file's format, for advice in its own terms (only ops/v1 has alerting.min_events).
+    format: str = field(default="ops/v1", compare=False)
 
     @property
     def budget(self) -> float:

@@ -3,8 +3,10 @@ query that matches nothing is named by the file's own key and the query as writt
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
@@ -138,4 +140,52 @@ def test_sloth_bad_queries_reading_zero_pass_and_absent_ones_warn_in_sloths_term
         "30d: either no bad event happened or the query is wrong (while it is absent the SLO "
         "reads as no data: add 'or vector(0)')\n"
         "2 SLO(s) in 1 file(s): valid and against live data\n",
+    )
+
+
+TRICKLE_SLOTH = """version: prometheus/v1
+service: ingest
+slos:
+  - name: runs
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(ingest_pipeline_runs_total{outcome="late"}[{{.window}}]))
+        total_query: sum(rate(ingest_pipeline_runs_total[{{.window}}]))
+"""
+ON_TIME = 'ingest_pipeline_runs_total{outcome="on_time"}'
+TRICKLE_OPENSLO = openslo(
+    "runs",
+    "Occurrences",
+    "      ratioMetric:\n        counter: true\n"
+    f"        good: {source(ON_TIME)}\n"
+    f"        total: {source('ingest_pipeline_runs_total')}",
+    "{target: 0.999}",
+).replace("duration: 7d", "duration: 30d")
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "format_name"),
+    [
+        pytest.param(TRICKLE_SLOTH, "slos[0]", "Sloth", id="Sloth"),
+        pytest.param(TRICKLE_OPENSLO, "metadata.name", "OpenSLO", id="OpenSLO"),
+    ],
+)
+def test_low_traffic_advice_is_in_the_files_terms(
+    text: str, place: str, format_name: str, worked_prometheus: LoadedPrometheus, tmp_path: Path
+) -> None:
+    """Was: 'set alerting.min_events to at least 70', a key neither format has."""
+    path = tmp_path / "trickle.yaml"
+    path.write_text(text)
+    code, stderr = validate(path, worked_prometheus)
+    found = re.search(r"low traffic: (\d+) events", stderr)
+    assert found is not None, stderr
+    runs = int(found.group(1))
+    assert (code, stderr) == (
+        0,
+        f"Warning: {path}: {place}: low traffic: {runs} events in the last 1h, so one bad event "
+        f"would burn {1 / runs / 0.001:.1f}x and fire the 1h/5m page (above 14.4x); "
+        f"{format_name} has no minimum of events for alerts; ops/v1 has: convert the file "
+        f"(ops slo convert {path} --to ops) and set alerting.min_events to at least 70\n"
+        "1 SLO(s) in 1 file(s): valid and against live data\n",
     )

@@ -97,6 +97,7 @@ def _objective(root: Node) -> SLO:
         window=_window(spec.child("window")),
         sli=_indicator(spec.child("indicator")),
         source=root.source,
+        format="Pyrra",
         path=root.path or "metadata.name",
         description=spec.text("description", required=False) or "",
         labels=_team_labels(metadata.child("labels")),

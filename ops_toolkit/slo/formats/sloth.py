@@ -151,6 +151,7 @@ def _service(root: Node, keys: _Keys) -> tuple[str, tuple[SLO, ...]]:
                 window=PERIOD,
                 sli=sli,
                 source=root.source,
+                format="Sloth",
                 path=node.path,
                 description=node.text("description", required=False) or "",
                 runbook=runbook,
