@@ -26,6 +26,7 @@ from ops_toolkit.slo.formats.common import (
     flag,
     is_selector,
     labels,
+    written,
 )
 from ops_toolkit.slo.formats.latency import same_series, split_bucket
 from ops_toolkit.slo.model import (
@@ -37,6 +38,7 @@ from ops_toolkit.slo.model import (
     SeverityAlert,
     SLOFile,
     Window,
+    WrittenQuery,
 )
 from ops_toolkit.yamlpath import Node, show
 
@@ -102,7 +104,15 @@ def _objective(root: Node) -> SLO:
         description=spec.text("description", required=False) or "",
         labels=_team_labels(metadata.child("labels")),
         alerting=_alerting(spec.child("alerting")),
+        written=_written(spec.child("indicator")),
     )
+
+
+def _written(indicator: Node) -> dict[str, WrittenQuery]:
+    """The indicator's ``metric`` nodes by role (after ``_indicator`` has checked them)."""
+    kind = indicator.child(next(iter(indicator.value)))
+    counted = "errors" if kind.has("errors") else "success"
+    return written(kind.child("total").child("metric"), kind.child(counted).child("metric"))
 
 
 def _team_labels(node: Node) -> dict[str, str]:
