@@ -13,7 +13,17 @@ from ops_toolkit.slo.model import SeverityAlert, WrittenQuery
 from ops_toolkit.yamlpath import Node, show
 
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
+# A series selector as PromQL reads one: a metric name, then matchers whose values are
+# strings in any of PromQL's three quotes (escapes included). Read, not counted: a count of
+# braces let 'x{a="}"}[5m]) * 0 or rate(y{b="{"}' through as a selector, and refused a
+# value holding an escaped quote before a brace.
+_STRING = r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\\\n]|\\.)*'" + r"|`[^`]*`"
+_MATCHER = rf"\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*(?:{_STRING})\s*"
+SELECTOR = re.compile(
+    rf"(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)?"
+    rf"(?:\{{(?:(?P<matchers>{_MATCHER}(?:,{_MATCHER})*)(?:,\s*)?|\s*)\}})?",
+    re.DOTALL,
+)
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 
@@ -140,7 +150,9 @@ def selector(node: Node, key: str) -> str:
 
 
 def is_selector(text: str) -> bool:
-    return bool(text) and SELECTOR.fullmatch(text) is not None and _balanced(text)
+    """A metric name, matchers, or both (PromQL wants one of them)."""
+    found = SELECTOR.fullmatch(text)
+    return found is not None and bool(found.group("name") or found.group("matchers"))
 
 
 def alert_tier(node: Node, keys: Mapping[str, str]) -> SeverityAlert:
@@ -229,11 +241,6 @@ def query_problem(query: str) -> str | None:
         opening, opened_at = stack[-1]
         return f"has a {opening!r} at column {opened_at} that is never closed"
     return None
-
-
-def _balanced(text: str) -> bool:
-    start = text.find("{")
-    return start < 0 or closing(text, start) == len(text) - 1
 
 
 _SUM = re.compile(r"sum\s*(?:(?:by|without)\s*\([\w\s,]*\)\s*)?\(")
