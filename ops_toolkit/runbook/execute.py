@@ -14,7 +14,7 @@ import secrets as token
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import MetricsError, OpsError, RunbookError
@@ -26,11 +26,14 @@ from ops_toolkit.runbook.background import stop_background
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
-from ops_toolkit.runbook.kinds import StepKind, kind_for, not_runnable
+from ops_toolkit.runbook.kinds import ShellKind, StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Param, Runbook, Step
 from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
 from ops_toolkit.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from ops_toolkit.runbook.process import HeldProcess
 
 FAILED = frozenset({"failed", "timed_out"})
 WAITING = frozenset({"needs_confirmation", "pending_manual"})
@@ -406,6 +409,9 @@ def _context(
     run_id: str,
     on_start: Callable[[int], None] = lambda pid: None,
     ready: Callable[[], None] = lambda: None,
+    take_held: Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None] = (
+        lambda argv, env, cwd: None
+    ),
 ) -> StepContext:
     opts = step_options(step, runbook.source)
     env = {**world.env, **variables, **params}
@@ -427,6 +433,7 @@ def _context(
         mask=mask,
         on_start=on_start,
         ready=ready,
+        take_held=take_held,
         background_log=str(
             world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
         ),
@@ -449,6 +456,7 @@ def _execute(
     error: BaseException | None = None
     crash: str | None = None
     audited = False
+    ahead = _Ahead()
     try:
         world.store.save(record)
         _audit(
@@ -461,12 +469,20 @@ def _execute(
         )
         audited = True
         by_name = {s.name: s for s in runbook.steps}  # a scan per step grew with the runbook
-        for name in record.plan:
+        for position, name in enumerate(record.plan):
             if record.steps[name].status in DONE:
                 continue
             step = by_name.get(name) or runbook.step(name)  # a name, or a Runme id
             assert step is not None
-            status = _run_step(runbook, step, record, params, options, world, mask)
+            following = next(
+                (n for n in record.plan[position + 1 :] if record.steps[n].status not in DONE),
+                None,
+            )
+            after = (by_name.get(following) or runbook.step(following)) if following else None
+            status = _run_step(
+                runbook, step, record, params, options, world, mask, ahead=ahead, following=after
+            )
+            ahead.keep_only(following)  # one this step did not take: killed at its gate
             if status in FAILED:
                 handler = step.attr("on_failure")
                 if handler:
@@ -488,6 +504,7 @@ def _execute(
     except BaseException as exc:  # recorded below, then raised again
         error = exc
     finally:  # a background step's processes belong to the run: they end with it
+        ahead.keep_only(None)  # a shell started for a step the run does not reach never runs
         stop_background(record.steps.values(), options.kill_grace)
     cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
     for step_record in cut_short:
@@ -571,7 +588,12 @@ def _run_step(
     options: RunOptions,
     world: World,
     mask: Masker,
+    *,
+    ahead: _Ahead | None = None,
+    following: Step | None = None,
 ) -> str:
+    """Run ``step`` and record it; once it succeeded, ``following``'s shell is started
+    ahead (see ``_Ahead``) before the step's records are written."""
     state = record.steps[step.name]
     on_disk = False
 
@@ -600,6 +622,7 @@ def _run_step(
         record.run_id,
         on_start,
         ready,
+        ahead.take_for(step.name) if ahead is not None else lambda argv, env, cwd: None,
     )
     opts = ctx.options
     attempt: Attempt | None = None
@@ -633,6 +656,8 @@ def _run_step(
             exported = {k: mask(v) for k, v in attempt.exports.items()}
             record.variables.update(exported)
             captured = {**(captured or {}), **exported}
+    if ahead is not None and following is not None and attempt.status == "succeeded":
+        _start_ahead(ahead, runbook, following, record, params, options, world, mask)
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -647,6 +672,78 @@ def _run_step(
     _audit_step(world, record, runbook, mask, state, sync_later=True)
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
+
+
+class _Ahead:
+    """The next step's shell, started held at its gate while the step before it finishes.
+
+    Once a step has succeeded, ops starts the next step's shell before it writes the step's
+    journal and audit lines and shows its result: the fork, the exec and the shell's
+    start-up overlap that work instead of following it (issue 15, bench/step_overhead.py).
+    Nothing of it runs before its own turn: let go from its gate only once its ``starting``
+    record and the audit line before it are on disk, as any shell step is. It is started
+    only for a step that will then run with nothing asked (``when`` true, no confirmation;
+    ``ShellKind.start_held``), from the variables as the finished step left them; its turn
+    takes it only if it is the very process the step would start. Any other (the run
+    stopped, failed, or was killed before that turn) is killed at its gate and never runs a
+    command; if ops itself is killed, the gate's pipe ends unwritten and the shell exits.
+    """
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.held: HeldProcess | None = None
+
+    def start(self, step: str, held: HeldProcess | None) -> None:
+        self.keep_only(None)
+        self.step, self.held = step, held
+
+    def take_for(
+        self, step: str
+    ) -> Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None]:
+        """``StepContext.take_held`` for ``step``."""
+
+        def take(argv: list[str], env: Mapping[str, str], cwd: str | None) -> HeldProcess | None:
+            if self.step != step or self.held is None:
+                return None
+            held, self.step, self.held = self.held, None, None
+            if held.matches(argv, env, cwd):
+                return held
+            held.discard()
+            return None
+
+        return take
+
+    def keep_only(self, step: str | None) -> None:
+        """Kill at its gate a shell held for any step but ``step``."""
+        if self.held is not None and self.step != step:
+            held, self.step, self.held = self.held, None, None
+            held.discard()
+
+
+def _start_ahead(
+    ahead: _Ahead,
+    runbook: Runbook,
+    step: Step,
+    record: RunRecord,
+    params: dict[str, str],
+    options: RunOptions,
+    world: World,
+    mask: Masker,
+) -> None:
+    """Start ``step``'s shell held (``_Ahead``) if its turn will surely start it unasked."""
+    kind = kind_for(step)
+    if not isinstance(kind, ShellKind):
+        return
+    try:
+        ctx = _context(runbook, step, params, record.variables, world, options, mask, record.run_id)
+        opts = ctx.options
+        if (opts.confirm and not options.yes) or (
+            opts.when is not None and not evaluate(opts.when, ctx.variables)
+        ):
+            return
+    except OpsError:
+        return  # the step's own turn meets it again, and reports it as the step's
+    ahead.start(step.name, kind.start_held(step, ctx))
 
 
 def _audit_step(

@@ -282,6 +282,78 @@ class ProcessResult:
     duration: float
 
 
+class HeldProcess:
+    """A step's process started held at its gate (``kinds.GATE``): nothing of it has run.
+
+    Started ahead of its turn (``start_held``), it is either let go by ``run_process`` once
+    ops has put the step's record on disk, or ``discard``ed: killed at the gate, then reaped.
+    Until ``run_process`` takes it, this object owns the gate's write end, the pipes and the
+    step's ``StepProcesses``.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        cwd: str | None,
+        process: subprocess.Popen[bytes],
+        family: StepProcesses,
+        gate: int,
+    ) -> None:
+        self.argv, self.env, self.cwd = argv, env, cwd
+        self.process, self.family, self.gate = process, family, gate
+
+    def matches(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> bool:
+        """Whether this is the process ``argv``/``env``/``cwd`` would start."""
+        return self.argv == argv and self.cwd == cwd and self.env == env
+
+    def discard(self) -> None:
+        """Kill it at its gate (it never runs a command of its script) and reap it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own group: nothing else in it
+        os.close(self.gate)  # were it still alive, it would read the end of the pipe and exit
+        self.process.wait()
+        self.family.main = None
+        self.family.close()
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+def start_held(argv: list[str], *, env: Mapping[str, str], cwd: str | None) -> HeldProcess:
+    """Start ``argv`` (a script beginning with ``kinds.GATE``) held at its gate, in its own
+    session, its output piped: ``run_process(..., held=...)`` lets it go.
+
+    An interrupt that comes while it starts is raised once it is held here, and kills it.
+    """
+    family = StepProcesses()
+    stdin, gate = os.pipe()
+    try:
+        process = _popen_holding_interrupts(
+            family,
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(gate)
+        raise
+    finally:
+        os.close(stdin)
+    family.main = process.pid
+    held = HeldProcess(argv, env, cwd, process, family, gate)
+    try:
+        _release_interrupts()
+    except BaseException:
+        held.discard()
+        raise
+    return held
+
+
 def run_process(
     argv: list[str],
     *,
@@ -295,13 +367,15 @@ def run_process(
     ready: Callable[[], None] = lambda: None,
     gated: bool = False,
     safe_cut: Callable[[str, int], int] = lambda text, index: index,
+    held: HeldProcess | None = None,
 ) -> ProcessResult:
     """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
 
     ``ready`` is called before the process can act. ``gated``: ``argv`` holds until it reads
     a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
     the process starts up (after ``on_start``), then the line lets it go; otherwise
-    ``ready`` runs before it is started.
+    ``ready`` runs before it is started. ``held``: that gated process, already started
+    (``start_held``, with this ``argv``), which this call takes over.
 
     Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
     past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
@@ -319,31 +393,24 @@ def run_process(
             kill_grace=kill_grace,
             started=started,
         )
-    if not gated:
-        ready()
-    family = StepProcesses()
     gate: int | None = None
-    stdin: int = subprocess.DEVNULL
-    if gated:
-        stdin, gate = os.pipe()
-    try:
+    if gated or held is not None:
+        if held is None:
+            held = start_held(argv, env=env, cwd=cwd)
+        family, process, gate = held.family, held.process, held.gate
+    else:
+        ready()
+        family = StepProcesses()
         process = _popen_holding_interrupts(
             family,
             argv,
             env=dict(env),
             cwd=cwd,
-            stdin=stdin,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-    except BaseException:
-        if gate is not None:
-            os.close(gate)
-        raise
-    finally:
-        if gate is not None:
-            os.close(stdin)
     family.main = process.pid
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
@@ -363,8 +430,8 @@ def run_process(
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         if gate is not None:
             ready()
-            held, gate = gate, None
-            _open_gate(held)
+            let_go, gate = gate, None
+            _open_gate(let_go)
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05
