@@ -189,6 +189,9 @@ class StepProcesses:
         self.subreaper = become_subreaper()
         self.before = _own_children() if self.subreaper else set()
         self.main: int | None = None  # while ops has not reaped it
+        # Its main process reaped and no orphan of it seen: nothing of the step is left to
+        # become an orphan either, so ``close`` need not look again (a read per step).
+        self.left_nothing = False
 
     def close(self) -> None:
         """The step is over: stop adopting orphans, reap those of the step that are zombies.
@@ -200,7 +203,7 @@ class StepProcesses:
         if not self.subreaper:
             return
         stop_being_subreaper()
-        for pid in self.strays():
+        for pid in set() if self.left_nothing else self.strays():
             if _state(pid) == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
@@ -571,6 +574,8 @@ def _stop_leftovers(family: StepProcesses, pgid: int, grace: float) -> None:
     if family.subreaper:
         if family.strays():
             family.stop(grace, group=pgid)
+        else:
+            family.left_nothing = True
     elif _group_alive(pgid):
         terminate_group(pgid, grace)
 
