@@ -81,3 +81,7 @@ class StepContext:
     take_held: Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None] = (
         lambda argv, env, cwd: None
     )
+    # Called once the step's shell has been let go, if the script cannot change the
+    # environment of the steps after it: starts the next step's shell ahead, held at its
+    # gate; returns its pid (a child of ops that is not this step's), or None.
+    start_next: Callable[[], int | None] = lambda: None

@@ -412,6 +412,7 @@ def _context(
     take_held: Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None] = (
         lambda argv, env, cwd: None
     ),
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> StepContext:
     opts = step_options(step, runbook.source)
     env = {**world.env, **variables, **params}
@@ -434,6 +435,7 @@ def _context(
         on_start=on_start,
         ready=ready,
         take_held=take_held,
+        start_next=start_next,
         background_log=str(
             world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
         ),
@@ -592,10 +594,19 @@ def _run_step(
     ahead: _Ahead | None = None,
     following: Step | None = None,
 ) -> str:
-    """Run ``step`` and record it; once it succeeded, ``following``'s shell is started
-    ahead (see ``_Ahead``) before the step's records are written."""
+    """Run ``step`` and record it; ``following``'s shell is started ahead (``_Ahead``):
+    while this step's shell runs, if this step cannot change what it gets, else once this
+    step has succeeded, before its records are written."""
     state = record.steps[step.name]
     on_disk = False
+
+    def start_next() -> int | None:
+        """The next step's shell, started held while this step's runs (the kind calls this
+        only for a script that cannot export); its pid, or None."""
+        if ahead is None or following is None or ctx.options.capture:
+            return None
+        _start_ahead(ahead, runbook, following, record, params, options, world, mask)
+        return ahead.held.process.pid if ahead.held is not None else None
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
@@ -623,6 +634,7 @@ def _run_step(
         on_start,
         ready,
         ahead.take_for(step.name) if ahead is not None else lambda argv, env, cwd: None,
+        start_next,
     )
     opts = ctx.options
     attempt: Attempt | None = None
@@ -648,6 +660,8 @@ def _run_step(
         state.status, state.pgid = "starting", None
         world.store.record_step(record, state, sync_later=True)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
+        if attempt.status != "succeeded" and ahead is not None:
+            ahead.keep_only(None)  # started while it ran: never let go (a handler may run next)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
             if opts.capture in record.variables:
@@ -677,9 +691,13 @@ def _run_step(
 class _Ahead:
     """The next step's shell, started held at its gate while the step before it finishes.
 
-    Once a step has succeeded, ops starts the next step's shell before it writes the step's
-    journal and audit lines and shows its result: the fork, the exec and the shell's
-    start-up overlap that work instead of following it (issue 15, bench/step_overhead.py).
+    While a shell step runs, if it cannot change the next step's environment or ``when``
+    (no ``capture``, a script that cannot export), ops starts the next step's shell; else
+    once the step has succeeded, before it writes the step's journal and audit lines and
+    shows its result. The fork, the exec and the shell's start-up (about half a bare
+    ``bash -c true``) then overlap the step before instead of following it (issue 15,
+    bench/step_overhead.py). A step that does not succeed has the shell killed at once, so
+    an ``on_failure`` handler never runs beside it.
     Nothing of it runs before its own turn: let go from its gate only once its ``starting``
     record and the audit line before it are on disk, as any shell step is. It is started
     only for a step that will then run with nothing asked (``when`` true, no confirmation;
@@ -730,9 +748,10 @@ def _start_ahead(
     world: World,
     mask: Masker,
 ) -> None:
-    """Start ``step``'s shell held (``_Ahead``) if its turn will surely start it unasked."""
+    """Start ``step``'s shell held (``_Ahead``) if its turn will surely start it unasked,
+    unless it is held already."""
     kind = kind_for(step)
-    if not isinstance(kind, ShellKind):
+    if not isinstance(kind, ShellKind) or (ahead.step == step.name and ahead.held is not None):
         return
     try:
         ctx = _context(runbook, step, params, record.variables, world, options, mask, record.run_id)

@@ -9,7 +9,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -96,7 +96,7 @@ class ShellKind:
             else:
                 argv[-1] = gate + script
                 held = ctx.take_held(argv, env, ctx.cwd) if gated else None
-                result = _run_masked(step, ctx, argv, env, gated, held)
+                result = _run_masked(step, ctx, argv, env, gated, held, ctx.start_next)
         except OSError as exc:
             return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         attempt = _judge(result, ctx)
@@ -288,6 +288,7 @@ def _run_masked(
     env: Mapping[str, str],
     gated: bool = False,
     held: HeldProcess | None = None,
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> ProcessResult:
     """Run ``argv`` for ``step``, its output shown masked as it arrives (``gated``: it
     begins with ``process.GATE``; ``held``: already started so, ``process.start_held``)."""
@@ -313,6 +314,7 @@ def _run_masked(
             ready=ctx.ready,
             gated=gated,
             held=held,
+            start_next=start_next,
             safe_cut=ctx.mask.safe_cut,  # the kept tail never starts inside a secret
         )
     finally:

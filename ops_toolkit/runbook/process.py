@@ -193,6 +193,12 @@ class StepProcesses:
         # become an orphan either, so ``close`` need not look again (a read per step).
         self.left_nothing = False
 
+    def look_again(self) -> None:
+        """Take the children ops has now (but the step's main process) as not the step's:
+        for a step held at its gate since it was started, which has none of its own yet."""
+        if self.subreaper:
+            self.before = _own_children() - {self.main or 0}
+
     def close(self) -> None:
         """The step is over: stop adopting orphans, reap those of the step that are zombies.
 
@@ -371,6 +377,7 @@ def run_process(
     gated: bool = False,
     safe_cut: Callable[[str, int], int] = lambda text, index: index,
     held: HeldProcess | None = None,
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> ProcessResult:
     """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
 
@@ -378,7 +385,8 @@ def run_process(
     a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
     the process starts up (after ``on_start``), then the line lets it go; otherwise
     ``ready`` runs before it is started. ``held``: that gated process, already started
-    (``start_held``, with this ``argv``), which this call takes over.
+    (``start_held``, with this ``argv``), which this call takes over. ``start_next`` is
+    called once the process is let go; the child it may start (its pid) is not this step's.
 
     Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
     past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
@@ -400,6 +408,8 @@ def run_process(
     if gated or held is not None:
         if held is None:
             held = start_held(argv, env=env, cwd=cwd)
+        else:  # started ahead, maybe while another step ran: what is ops's now is not this step's
+            held.family.look_again()
         family, process, gate = held.family, held.process, held.gate
     else:
         ready()
@@ -435,6 +445,9 @@ def run_process(
             ready()
             let_go, gate = gate, None
             _open_gate(let_go)
+        not_ours = start_next()
+        if not_ours is not None:
+            family.before.add(not_ours)
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05

@@ -1,10 +1,12 @@
 """The next step's shell, started ahead held at its gate, never runs a command out of turn.
 
-Once a step has succeeded, ops starts the next shell step's shell before it records and
-shows the step's outcome (``execute._Ahead``). These tests catch ops in that window with
-real processes: ops's stderr is a pipe the test has filled, so ops blocks on the finished
-step's result line (seen in ``/proc/<pid>/wchan``), after the next shell was started and the
-step's records written; then ops is SIGKILLed or SIGTERMed.
+ops starts the next shell step's shell while a step runs (when the step cannot change the
+next one's environment), or else once the step has succeeded, before it records and shows
+the step's outcome (``execute._Ahead``). These tests catch ops with that shell held, with
+real processes: while step one waits for the test; or once it is over, with ops's stderr a
+pipe the test has filled, so that ops blocks on step one's result line (seen in
+``/proc/<pid>/wchan``) after writing its records; then step one fails, or ops is SIGKILLed
+or SIGTERMed.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def test_a_held_shell_acts_only_once_run_process_lets_it_go(tmp_path: Path) -> N
     assert marker.exists()
 
 
-def test_the_step_after_a_failed_one_is_never_started(tmp_path: Path) -> None:
+def test_the_step_after_a_failed_one_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "two-ran"
     runbook = make_runbook(tmp_path, step("one", "exit 3") + step("two", f"touch {marker}"))
     before = children()
@@ -82,6 +84,49 @@ def test_the_step_after_a_failed_one_is_never_started(tmp_path: Path) -> None:
     assert statuses(record) == [("one", "failed"), ("two", "skipped")]
     assert not marker.exists()
     assert children() - before == set()
+
+
+def test_a_shell_held_while_a_step_ran_is_killed_when_the_step_fails(tmp_path: Path) -> None:
+    started, go, marker = tmp_path / "one-started", tmp_path / "go", tmp_path / "two-ran"
+    path = write_two_steps(
+        tmp_path, f"touch {started}\nwhile [ ! -e {go} ]; do sleep 0.01; done\nexit 3", marker
+    )
+    ops = subprocess.Popen(
+        [sys.executable, "-m", "ops_toolkit", *run_argv(path, tmp_path / "state")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(started.exists, "step one to start")
+        wait_until(lambda: held_shells(ops.pid, marker), "step two's shell, while one runs")
+        held = held_shells(ops.pid, marker)[0]
+        go.touch()
+        out, _ = ops.communicate()
+    finally:
+        if ops.poll() is None:
+            ops.kill()
+        ops.wait()
+    assert ops.returncode == 1
+    assert [(s["name"], s["status"]) for s in json.loads(out)["steps"]] == [
+        ("one", "failed"),
+        ("two", "skipped"),
+    ]
+    assert not alive(held)
+    assert not marker.exists()
+
+
+def test_a_failed_steps_handler_runs_without_the_next_steps_held_shell(tmp_path: Path) -> None:
+    # The held shell would be a child of ops that the handler's own clean-up takes for an
+    # orphan of the handler and kills: then step two, let go at its turn, would be dead.
+    body = (
+        step("one", "exit 3", on_failure="fix")
+        + step("two", "echo two")
+        + step("fix", "echo fixed")
+    )
+    record = start_run(make_runbook(tmp_path, body), RunOptions(keep_going=True), world(tmp_path))
+    assert statuses(record) == [("one", "failed"), ("two", "succeeded"), ("fix", "succeeded")]
+    assert (record.steps["two"].output, record.steps["fix"].output) == ("two\n", "fixed\n")
 
 
 def test_a_step_whose_when_is_false_after_the_step_before_is_not_run(tmp_path: Path) -> None:
@@ -124,21 +169,43 @@ class Caught:
     stderr: int  # the read end of ops's (full) stderr
 
 
-@pytest.fixture
-def caught(tmp_path: Path) -> Iterator[Caught]:
-    started, go, marker = tmp_path / "one-started", tmp_path / "go", tmp_path / "two-ran"
+def write_two_steps(tmp_path: Path, one: str, marker: Path) -> Path:
+    """A runbook: bash step ``one`` runs ``one``; bash step ``two`` touches ``marker``."""
     body = (
-        f'{FENCE}bash {{"name":"one"}}\ntouch {started}\n'
-        f"while [ ! -e {go} ]; do sleep 0.01; done\n{FENCE}\n\n"
+        f'{FENCE}bash {{"name":"one"}}\n{one}\n{FENCE}\n\n'
         f'{FENCE}bash {{"name":"two"}}\ntouch {marker}\n{FENCE}\n'
     )
     path = tmp_path / "rb.md"
     path.write_text(f"---\ntitle: Ahead\nowner: team\n---\n# Ahead\n\n{body}")
+    return path
+
+
+def run_argv(path: Path, state: Path) -> list[str]:
+    return ["runbook", "run", str(path), "--json", "--non-interactive", "--state-dir", str(state)]
+
+
+def held_shells(ops: int, marker: Path) -> list[int]:
+    """ops's children whose command line names ``marker``: step two's shell."""
+    found = []
+    for child in children_of(ops):
+        try:
+            if str(marker).encode() in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+@pytest.fixture
+def caught(tmp_path: Path) -> Iterator[Caught]:
+    started, go, marker = tmp_path / "one-started", tmp_path / "go", tmp_path / "two-ran"
+    path = write_two_steps(
+        tmp_path, f"touch {started}\nwhile [ ! -e {go} ]; do sleep 0.01; done", marker
+    )
     state = tmp_path / "state"
     read_end, write_end = os.pipe()
-    argv = ["runbook", "run", str(path), "--json", "--non-interactive", "--state-dir", str(state)]
     ops = subprocess.Popen(
-        [sys.executable, "-m", "ops_toolkit", *argv],
+        [sys.executable, "-m", "ops_toolkit", *run_argv(path, state)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=write_end,
@@ -157,18 +224,10 @@ def caught(tmp_path: Path) -> Iterator[Caught]:
                     break
         os.close(filler)
         go.touch()
-
-        def held_shells() -> list[int]:
-            return [
-                child
-                for child in children_of(ops.pid)
-                if str(marker).encode() in Path(f"/proc/{child}/cmdline").read_bytes()
-            ]
-
-        wait_until(held_shells, "step two's shell to be started ahead")
+        wait_until(lambda: held_shells(ops.pid, marker), "step two's shell to be started ahead")
         # Then ops writes step one's journal and audit lines, and blocks on its result line.
         wait_until(lambda: b"pipe_write" in blocked_in(ops.pid), "ops to block on stderr")
-        yield Caught(ops, held_shells()[0], state, marker, read_end)
+        yield Caught(ops, held_shells(ops.pid, marker)[0], state, marker, read_end)
     finally:
         if ops.poll() is None:
             ops.kill()
