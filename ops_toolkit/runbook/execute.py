@@ -660,8 +660,6 @@ def _run_step(
         state.status, state.pgid = "starting", None
         world.store.record_step(record, state, sync_later=True)
         attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
-        if attempt.status != "succeeded" and ahead is not None:
-            ahead.keep_only(None)  # started while it ran: never let go (a handler may run next)
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
             if opts.capture in record.variables:
@@ -696,8 +694,9 @@ class _Ahead:
     once the step has succeeded, before it writes the step's journal and audit lines and
     shows its result. The fork, the exec and the shell's start-up (about half a bare
     ``bash -c true``) then overlap the step before instead of following it (issue 15,
-    bench/step_overhead.py). A step that does not succeed has the shell killed at once, so
-    an ``on_failure`` handler never runs beside it.
+    bench/step_overhead.py). Held, it is nobody's concern meanwhile: a handler that runs
+    after a failed step took it, as every child ops had when the handler started, for not
+    its own.
     Nothing of it runs before its own turn: let go from its gate only once its ``starting``
     record and the audit line before it are on disk, as any shell step is. It is started
     only for a step that will then run with nothing asked (``when`` true, no confirmation;

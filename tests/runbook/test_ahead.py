@@ -116,17 +116,20 @@ def test_a_shell_held_while_a_step_ran_is_killed_when_the_step_fails(tmp_path: P
     assert not marker.exists()
 
 
-def test_a_failed_steps_handler_runs_without_the_next_steps_held_shell(tmp_path: Path) -> None:
-    # The held shell would be a child of ops that the handler's own clean-up takes for an
-    # orphan of the handler and kills: then step two, let go at its turn, would be dead.
+def test_a_held_shell_whose_environment_a_handler_changed_is_not_the_one_let_go(
+    tmp_path: Path,
+) -> None:
+    # Step two's shell is started while step one runs; one fails, its handler captures FIXED
+    # (and must not take the held shell for one of its own orphans); with --keep-going, two
+    # runs with FIXED: a shell started afresh, the held one killed at its gate.
     body = (
         step("one", "exit 3", on_failure="fix")
-        + step("two", "echo two")
-        + step("fix", "echo fixed")
+        + step("two", 'echo "two: $FIXED"')
+        + step("fix", "echo fixed", capture="FIXED")
     )
     record = start_run(make_runbook(tmp_path, body), RunOptions(keep_going=True), world(tmp_path))
     assert statuses(record) == [("one", "failed"), ("two", "succeeded"), ("fix", "succeeded")]
-    assert (record.steps["two"].output, record.steps["fix"].output) == ("two\n", "fixed\n")
+    assert (record.steps["two"].output, record.steps["fix"].output) == ("two: fixed\n", "fixed\n")
 
 
 def test_a_step_whose_when_is_false_after_the_step_before_is_not_run(tmp_path: Path) -> None:
