@@ -76,6 +76,16 @@ def test_a_held_shell_acts_only_once_run_process_lets_it_go(tmp_path: Path) -> N
     assert marker.exists()
 
 
+def test_shells_started_while_the_step_before_ran_run_in_turn(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    names = ("one", "two", "three")
+    body = "".join(step(name, f"echo {name} >> {log}; echo {name}") for name in names)
+    record = start_run(make_runbook(tmp_path, body), RunOptions(), world(tmp_path))
+    assert statuses(record) == [(name, "succeeded") for name in names]
+    assert [record.steps[name].output for name in names] == ["one\n", "two\n", "three\n"]
+    assert log.read_text() == "one\ntwo\nthree\n"
+
+
 def test_the_step_after_a_failed_one_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "two-ran"
     runbook = make_runbook(tmp_path, step("one", "exit 3") + step("two", f"touch {marker}"))
