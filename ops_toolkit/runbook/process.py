@@ -313,8 +313,16 @@ class HeldProcess:
         self.process, self.family, self.gate = process, family, gate
 
     def matches(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> bool:
-        """Whether this is the process ``argv``/``env``/``cwd`` would start."""
-        return self.argv == argv and self.cwd == cwd and self.env == env
+        """Whether this is the process ``argv``/``env``/``cwd`` would start now: the same
+        command line and environment, in the very directory (a step that ran meanwhile may
+        have removed it and made another by that name)."""
+        if self.argv != argv or self.cwd != cwd or self.env != env:
+            return False
+        try:
+            here, there = os.stat(cwd or "."), os.stat(f"/proc/{self.process.pid}/cwd")
+        except OSError:
+            return False
+        return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
     def discard(self) -> None:
         """Kill it at its gate (it never runs a command of its script) and reap it."""

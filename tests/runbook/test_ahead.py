@@ -86,6 +86,18 @@ def test_shells_started_while_the_step_before_ran_run_in_turn(tmp_path: Path) ->
     assert log.read_text() == "one\ntwo\nthree\n"
 
 
+def test_a_held_shell_whose_directory_the_step_before_made_anew_is_not_the_one_let_go(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "f").write_text("old\n")
+    body = step("one", "rm -rf work && mkdir work && echo new > work/f", cwd=str(tmp_path))
+    body += step("two", "cat f", cwd=str(tmp_path / "work"))
+    record = start_run(make_runbook(tmp_path, body), RunOptions(), world(tmp_path))
+    assert statuses(record) == [("one", "succeeded"), ("two", "succeeded")]
+    assert record.steps["two"].output == "new\n"
+
+
 def test_the_step_after_a_failed_one_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "two-ran"
     runbook = make_runbook(tmp_path, step("one", "exit 3") + step("two", f"touch {marker}"))
