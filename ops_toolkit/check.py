@@ -71,7 +71,7 @@ def check_all(
     runbook_paths: Sequence[str] = (),
     rule_files: Sequence[str] = (),
 ) -> CheckReport:
-    from ops_toolkit.config import OpsConfig, load_config
+    from ops_toolkit.config import OpsConfig, configured_credential_variables, load_config
 
     problems: list[Problem] = []
     counts: dict[str, int] = {}
@@ -85,7 +85,10 @@ def check_all(
     problems += _oncall(config, counts)
     files = _slos(slo_paths or config.slos, problems, counts)
     runbooks = _runbooks(
-        runbook_paths or (config.runbooks,), problems, counts, _credential_variables(config)
+        runbook_paths or (config.runbooks,),
+        problems,
+        counts,
+        configured_credential_variables(config),
     )
     folder = rules_folder(config)
     shipped = rule_files_in(folder)
@@ -170,19 +173,6 @@ def _slos(paths: Sequence[str], problems: list[Problem], counts: dict[str, int])
     problems += [Problem("error", "slos", str(error)) for error in errors]
     counts["slos"] = sum(len(f.slos) for f in files)
     return files
-
-
-def _credential_variables(config: Any) -> frozenset[str]:
-    """The variables the on-call file reads credentials from; none when it is broken (an
-    error reported with the on-call file)."""
-    from ops_toolkit.config import oncall_path
-    from ops_toolkit.escalate.oncall import load_oncall
-
-    path = oncall_path(config)
-    try:
-        return load_oncall(path).credential_variables() if path else frozenset()
-    except OpsError:
-        return frozenset()
 
 
 def _runbooks(

@@ -36,11 +36,15 @@ import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ops_toolkit.durations import parse_duration, shorten
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.metrics.source import CREDENTIAL_HEADERS, HEADER_NAME, SourceSettings
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
+
+if TYPE_CHECKING:
+    from ops_toolkit.escalate.oncall import OncallConfig
 
 # Actions an allow-list may name; the three silences share one list.
 ALLOW_ACTIONS = ("ack", "escalate", "resolve", "silence", "unsilence", "diagnose", "runbook")
@@ -401,7 +405,7 @@ def _notifier(node: Node) -> str | None:
     if node.value is None:
         return None
     if node.value not in ("console", "slack"):
-        raise node.error(f"expected console or slack, got {node.value!r}")
+        raise node.error(f"expected console or slack, got {show(node.value)}")
     return str(node.value)
 
 
@@ -410,7 +414,7 @@ def _size(node: Node, default: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise node.error(f"expected a size like 32MiB or 2000000, got {value!r}")
+        raise node.error(f"expected a size like 32MiB or 2000000, got {show(value)}")
     try:
         return parse_size(str(value))
     except ValueError as exc:
@@ -421,7 +425,7 @@ def _flag(node: Node) -> bool:
     if node.value is None:
         return False
     if not isinstance(node.value, bool):
-        raise node.error(f"expected true or false, got {node.value!r}")
+        raise node.error(f"expected true or false, got {show(node.value)}")
     return node.value
 
 
@@ -527,6 +531,30 @@ def oncall_path(config: OpsConfig) -> str | None:
     if config.oncall is not None:
         return config.oncall
     return "alerts/oncall.yaml" if os.path.exists("alerts/oncall.yaml") else None
+
+
+def credential_variables(config: OpsConfig, oncall: OncallConfig | None) -> frozenset[str]:
+    """Every variable ops's configuration reads a credential from, in one set: ops.yaml's
+    metrics source (its token and password variables) and the on-call file's
+    ``routing_key_env``. No step gets them (at the CLI, in ``ops serve``), their values are
+    masked, and a runbook naming one in ``env:`` or ``secrets:`` is a lint error."""
+    from_metrics = config.prometheus_source.secret_env_names() if config.prometheus_source else ()
+    return frozenset(from_metrics) | (oncall.credential_variables() if oncall else frozenset())
+
+
+def configured_credential_variables(config: OpsConfig) -> frozenset[str]:
+    """``credential_variables`` with the on-call file ``config`` names, as ``ops runbook run``
+    and ``ops check`` read them: a broken on-call file adds none (its error is reported where
+    it is checked: ``ops check``, ``ops serve``), as the person's shell holds them anyway."""
+    from ops_toolkit.errors import OpsError
+    from ops_toolkit.escalate.oncall import load_oncall
+
+    path = oncall_path(config)
+    try:
+        oncall = load_oncall(path) if path else None
+    except OpsError:
+        oncall = None
+    return credential_variables(config, oncall)
 
 
 PLACEHOLDER = "change-me"

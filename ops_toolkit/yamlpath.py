@@ -88,6 +88,13 @@ for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date
     SafeLoader.add_constructor(_tag, _checked(_kind, SafeLoader.yaml_constructors[_tag]))
 
 
+# A few hundred bytes of aliases of aliases expand to billions of values (a "billion laughs"):
+# every reader, and every message that shows a value, would write them all out. A file may
+# use aliases to share values, so the bound grows with the text.
+MAX_EXPANDED_VALUES = 20_000
+EXPANDED_VALUES_PER_CHARACTER = 4
+
+
 def expanded_size(value: Any, limit: int) -> int:
     """How many values ``value`` holds with every YAML alias written out, counted without
     writing them out (each shared list or mapping is counted once and its size reused);
@@ -225,7 +232,7 @@ def parse_documents(text: str, source: str) -> list[Any]:
             f"{source}:{number}: text is not valid Unicode (a lone surrogate)"
         ) from None
     try:
-        return [d for d in yaml.load_all(text, Loader=SafeLoader) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -234,6 +241,14 @@ def parse_documents(text: str, source: str) -> list[Any]:
     except ValueError as exc:
         # PyYAML turns 2026-02-30 into a date and lets datetime's ValueError through.
         raise ConfigError(f"{source}: not valid YAML: a date that does not exist ({exc})") from None
+    if "*" in text:  # an alias: no '*', no alias, nothing to count
+        limit = MAX_EXPANDED_VALUES + EXPANDED_VALUES_PER_CHARACTER * len(text)
+        if any(expanded_size(d, limit) > limit for d in documents):
+            raise ConfigError(
+                f"{source}: YAML aliases expand to more than {limit:,} values; write the "
+                "values out (an alias of an alias of a list multiplies it)"
+            )
+    return documents
 
 
 def check_timezone(node: Node, name: str) -> None:

@@ -86,7 +86,7 @@ def test_body_limit_and_read_timeout() -> None:
         ),
         (
             "serve: {max_body: [1]}\n",
-            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got [1]",
+            "ops.yaml: serve.max_body: expected a size like 32MiB or 2000000, got a list",
         ),
         (
             "runbook_base_url: git.example.com\n",
@@ -137,3 +137,22 @@ def test_a_config_file_that_is_not_there_says_where_to_get_one(tmp_path: Path) -
         "deploy/kubernetes/configmap.yaml has a complete example) or leave out --config to run "
         "on the defaults"
     )
+
+
+def test_the_credential_variables_of_a_config_skip_a_broken_oncall_file(tmp_path: Path) -> None:
+    """One set for the runner, 'ops check' and 'ops serve'; a broken on-call file adds none
+    (its error is reported where it is checked) but the metrics source's still count."""
+    from ops_toolkit.config import configured_credential_variables
+
+    oncall = tmp_path / "oncall.yaml"
+    oncall.write_text(
+        "webhooks:\n  pd:\n    url: http://127.0.0.1:9/\n    format: pagerduty\n"
+        "    routing_key_env: PD_ROUTE\n"
+    )
+    text = f"prometheus: {{url: 'http://127.0.0.1:9', bearer_token_env: PROM_TOKEN}}\noncall: {oncall}\n"
+    assert configured_credential_variables(parse_config(text, "ops.yaml")) == {
+        "PROM_TOKEN",
+        "PD_ROUTE",
+    }
+    oncall.write_text("schedules: 7\n")
+    assert configured_credential_variables(parse_config(text, "ops.yaml")) == {"PROM_TOKEN"}

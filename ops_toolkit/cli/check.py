@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ops_toolkit.cli.options import output_option, print_document
+from ops_toolkit.cli.options import config_option, output_option, print_document
 
 
 @click.command("check")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml (default ./ops.yaml).",
-)
+@config_option
 @click.option(
     "--slos", "slo_paths", multiple=True, help="SLO files or folders (default from ops.yaml)."
 )
@@ -85,12 +80,7 @@ def routes() -> None:
 
 @routes.command("test")
 @click.argument("labels", nargs=-1, required=True, metavar="LABEL=VALUE...")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="ops.yaml (default ./ops.yaml).",
-)
+@config_option
 @click.option("--routes", "routes_path", type=click.Path(dir_okay=False), help="A routes file.")
 @output_option("table", "json", "yaml")
 def routes_test_command(

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from ops_toolkit.cli.options import output_option, print_document, serve_state, state_option
+from ops_toolkit.cli.options import (
+    config_option,
+    output_option,
+    print_document,
+    serve_state,
+    state_option,
+)
 from ops_toolkit.errors import OpsError
 
 
@@ -33,10 +39,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
 
 
 def _options(func: Any) -> Any:
-    func = state_option(func)
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), help="ops.yaml."
-    )(func)
+    return config_option(state_option(func))
 
 
 @click.group("escalation")
@@ -71,6 +74,7 @@ def list_escalations(every: bool, config_path: str | None, state: str | None, ou
             "channel": e.channel,
             "policy": e.policy,
             "next_step": e.timeline.step + 1,
+            "next_page": _next_page(escalations.oncall.policies.get(e.policy), e.timeline.step),
             "due_at": e.timeline.due_at,
             "acknowledged_by": e.timeline.acknowledged_by,
             "last_action": e.last_action,
@@ -83,7 +87,7 @@ def list_escalations(every: bool, config_path: str | None, state: str | None, ou
         return
     for row in rows:
         due = (
-            f" tier {row['next_step']} at {time.strftime('%H:%M:%S UTC', time.gmtime(row['due_at']))}"
+            f" {row['next_page']} at {time.strftime('%H:%M:%S UTC', time.gmtime(row['due_at']))}"
             if row["due_at"]
             else ""
         )
@@ -92,6 +96,15 @@ def list_escalations(every: bool, config_path: str | None, state: str | None, ou
             + (f"  ({row['last_action']})" if row["last_action"] else "")
         )
     click.echo(f"{len(rows)} escalation{'' if len(rows) == 1 else 's'}", err=True)
+
+
+def _next_page(policy: Any, step: int) -> str:
+    """``tier 2`` or, past the last tier, ``tier 3, repeat 1``: a step past the tiers is a
+    repeat of the last one (a newcomer read ``tier 4`` of a three-tier policy)."""
+    if policy is None:
+        return f"step {step + 1}"
+    tier, repeat = policy.tier_of(step)
+    return f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
 
 
 def _act(action: str, ref: str, config_path: str | None, state: str | None) -> None:

@@ -68,6 +68,14 @@ class Context:
             store.close()
 
 
+# Schedules are read between these (a time at the calendar's edge overflows as soon as a
+# zone's offset or a 60-day horizon is added), and listed a year at a time at most (one row a
+# shift: a daily rotation over 8,000 years was millions of rows and minutes of work).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+MAX_LISTED = timedelta(days=366)
+
+
 def _moment(text: str | None, zone: ZoneInfo, option: str) -> datetime:
     """``now``, or an ISO time; without an offset, in ``zone``."""
     from ops_toolkit.escalate.oncall import parse_moment
@@ -75,9 +83,15 @@ def _moment(text: str | None, zone: ZoneInfo, option: str) -> datetime:
     if text is None or text == "now":
         return datetime.now(UTC)
     try:
-        return parse_moment(text, zone)
+        moment = parse_moment(text, zone)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+    if not EARLIEST <= moment < LATEST:  # the calendar's edges overflow a zone's offset
+        raise click.BadParameter(
+            f"expected a time from {EARLIEST.year} to {LATEST.year - 1}, got {text}",
+            param_hint=option,
+        )
+    return moment
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
@@ -182,6 +196,10 @@ def list_shifts(
         finish = _moment(end, entry.zone, "--to") if end else begin + timedelta(days=14)
         if finish <= begin:
             raise click.BadParameter("must be after --from", param_hint="--to")
+        if finish - begin > MAX_LISTED:
+            raise click.BadParameter(
+                "must be at most 366 days after --from: list a year at a time", param_hint="--to"
+            )
         shifts = entry.shifts(begin, finish, context.overrides(name, begin, finish))
         document.append(
             {

@@ -176,14 +176,27 @@ def metrics_settings(url: str | None, config: OpsConfig | None) -> SourceSetting
     return configured
 
 
+CONFIG_ENV = "OPS_CONFIG"
+
+
 def config_option(func: F) -> F:
-    """``--config``: the ops.yaml every command reads alike."""
+    """``--config``: the ops.yaml every command reads alike (``--config``, else
+    ``$OPS_CONFIG``, else ./ops.yaml when present)."""
     return click.option(
         "--config",
         "config_path",
+        envvar="OPS_CONFIG",  # CONFIG_ENV; also for shell completion, which reads the parameter
         type=click.Path(dir_okay=False),
-        help="ops.yaml (default: ./ops.yaml when present).",
+        help="ops.yaml (env OPS_CONFIG; default: ./ops.yaml when present).",
     )(func)
+
+
+def default_config_path() -> str | None:
+    """The ops.yaml of a command without ``--config``: ``$OPS_CONFIG``, else None (then
+    ./ops.yaml when present), as ``config_option`` finds it."""
+    import os
+
+    return os.environ.get(CONFIG_ENV) or None
 
 
 def check_writable_dir(path: str, option: str) -> None:
@@ -212,3 +225,33 @@ def check_writable_dir(path: str, option: str) -> None:
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise ConfigError(f"{option} {path}: cannot write in {existing}: {reason}") from None
+
+
+def source_option(func: F) -> F:
+    """``--use-rules/--no-use-rules`` and ``--direct``: which source every budget read uses.
+
+    One option for every command that reads SLO budgets (``slo report``, ``slo gate``, the
+    rollout commands), so each chooses alike: by default recorded series for an SLO whose
+    series exist and are fresh, direct queries otherwise. The command receives a single
+    ``use_rules`` argument: True, False (``--direct`` or ``--no-use-rules``) or None.
+    """
+
+    @functools.wraps(func)
+    def command(*args: Any, use_rules: bool | None, direct: bool, **kwargs: Any) -> Any:
+        if direct:
+            if use_rules:
+                raise click.UsageError("--direct and --use-rules contradict each other")
+            use_rules = False
+        return func(*args, use_rules=use_rules, **kwargs)
+
+    command = click.option(
+        "--direct", is_flag=True, help="Direct queries only (the same as --no-use-rules)."
+    )(command)
+    wrapped = click.option(
+        "--use-rules/--no-use-rules",
+        default=None,
+        help="Force the series 'ops slo rules' records (one query per window for all SLOs), "
+        "or direct queries. Default: recorded series for each SLO whose series exist and are "
+        "fresh.",
+    )(command)
+    return cast(F, wrapped)

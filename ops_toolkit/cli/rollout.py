@@ -11,10 +11,12 @@ import click
 
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
+    config_option,
     metrics_settings,
     output_option,
     print_document,
     prometheus_option,
+    source_option,
     state_dir_option,
     state_option,
     with_serve_state,
@@ -43,12 +45,7 @@ def _common(func: Any) -> Any:
         type=click.Path(file_okay=False),
         help="Where plans are looked up by name.",
     )(func)
-    func = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="ops.yaml (Prometheus, state, runbook_base_url; default ./ops.yaml when present).",
-    )(func)
+    func = config_option(func)  # Prometheus, state, runbook_base_url
     func = state_option(func)  # where milestone messages are queued, as ops serve's
     func = click.option(
         "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
@@ -59,6 +56,7 @@ def _common(func: Any) -> Any:
         show_default=True,
         help="Seconds the command's queries may take, all together (not one per query).",
     )(func)
+    func = source_option(func)  # where SLO checks and budgets read, as 'ops slo report'
     return prometheus_option(func)
 
 
@@ -68,6 +66,7 @@ def _world(
     prometheus_url: str | None,
     timeout: float,
     *,
+    use_rules: bool | None = None,
     yes: bool = False,
     non_interactive: bool = False,
     state_dir: str | None = None,
@@ -100,6 +99,7 @@ def _world(
         runbook_base_url=config.runbook_base_url,
         user=world.user,
         host=world.host,
+        use_rules=use_rules,
     )
 
 
@@ -178,12 +178,26 @@ def _print_status(status: Any, reference: str) -> None:
         for check in status.checks:
             table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
         console.print(table)
+        _print_sources(console, status.checks)
     if status.blocked:
         console.print("Blocked by:")
         for reason in status.blocked:
             console.print(f"  - {reason}", markup=False)
     else:
         console.print(f"Ready: 'ops rollout advance {reference}' enters {status.next_stage.name}.")
+
+
+def _print_sources(console: Any, checks: Any) -> None:
+    """Each SLO the checks read once, with its source and why (as 'ops slo report --explain')."""
+    seen: dict[str, Any] = {}
+    for check in checks:
+        for used in check.sources:
+            seen.setdefault(used.slo, used)
+    if not seen:
+        return
+    console.print("Sources (rules: recorded series; queries: direct):")
+    for used in seen.values():
+        console.print(f"  {used.slo}: {used.source}: {used.reason}")
 
 
 @rollout.command("status")
@@ -198,6 +212,7 @@ def status_command(
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
+    use_rules: bool | None,
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
@@ -211,7 +226,7 @@ def status_command(
     from ops_toolkit.rollout.advance import evaluate_status
 
     config, plan, history = _load(plan_ref, directory, config_path, state)
-    world = _world(config, plan, prometheus_url, timeout)
+    world = _world(config, plan, prometheus_url, timeout, use_rules=use_rules)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
     if output != "table":
         print_document(status.as_dict(), output)
@@ -237,6 +252,7 @@ def advance_command(
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
+    use_rules: bool | None,
     dry_run: bool,
     yes: bool,
     non_interactive: bool,
@@ -265,6 +281,7 @@ def advance_command(
         plan,
         prometheus_url,
         timeout,
+        use_rules=use_rules,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -318,6 +335,7 @@ def rollback_command(
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
+    use_rules: bool | None,
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
@@ -337,6 +355,7 @@ def rollback_command(
         plan,
         prometheus_url,
         timeout,
+        use_rules=use_rules,
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
@@ -365,6 +384,7 @@ def report_command(
     at: str | None,
     prometheus_url: str | None,
     timeout: float,
+    use_rules: bool | None,
     output: str,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
@@ -385,20 +405,25 @@ def report_command(
         return
     budgets: list[Any] = []
     charts: list[Any] = []
+    sources: dict[str, Any] = {}
     url = metrics_settings(prometheus_url, config)
     if url:
         from ops_toolkit.cli.slo import _source
-        from ops_toolkit.slo.evaluate import evaluate
+        from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
         from ops_toolkit.slo.spec import load_slos
 
         source = _source(url, timeout, one_deadline=True)
         slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
-        budgets = evaluate(slos, source, _parse_at(at), keep_going=True)
+        moment = _parse_at(at)
+        sources = source_choices(slos, source, moment, use_rules=use_rules, explain=True)
+        budgets = evaluate_auto(
+            slos, source, moment, keep_going=True, use_rules=use_rules, choices=sources
+        )
         if output == "html":
             from ops_toolkit.slo.burndown import burndowns
 
             charts = burndowns([b for b in budgets if b.status != "error"], source)
     if output == "html":
-        click.echo(render_html(summary, budgets, charts), nl=False)
+        click.echo(render_html(summary, budgets, charts, sources), nl=False)
     else:
-        click.echo(markdown(summary, budgets), nl=False)
+        click.echo(markdown(summary, budgets, sources), nl=False)

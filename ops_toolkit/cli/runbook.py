@@ -9,6 +9,7 @@ import click
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     check_writable,
+    default_config_path,
     json_option,
     output_option,
     print_document,
@@ -142,22 +143,20 @@ def _runbook_source(prometheus_url: str | None) -> Any:
     from ops_toolkit.cli.options import metrics_settings
     from ops_toolkit.config import load_config
 
-    return metrics_settings(prometheus_url, load_config(None))
+    return metrics_settings(prometheus_url, load_config(default_config_path()))
 
 
 def credential_variables() -> frozenset[str]:
-    """The variables the on-call file (from ops.yaml, or alerts/oncall.yaml) reads ops's
-    credentials from (``routing_key_env``). A broken on-call file is ``ops check``'s to
-    report: here it withholds nothing more, as the person's shell holds those values anyway."""
-    from ops_toolkit.config import load_config, oncall_path
+    """The variables ops's configuration (ops.yaml and its on-call file) reads credentials
+    from: the one set ``ops serve`` and ``ops check`` use (``configured_credential_variables``)."""
+    from ops_toolkit.config import configured_credential_variables, load_config
     from ops_toolkit.errors import OpsError
-    from ops_toolkit.escalate.oncall import load_oncall
 
     try:
-        path = oncall_path(load_config(None))
-        return load_oncall(path).credential_variables() if path else frozenset()
-    except OpsError:
+        config = load_config(default_config_path())
+    except OpsError:  # ops check's to report; 'ops runbook lint' still lints
         return frozenset()
+    return configured_credential_variables(config)
 
 
 def _world(
@@ -524,15 +523,15 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 @runbook.command("audit")
 @click.argument("run_id", required=False, shell_complete=complete.run_ids)
 @state_dir_option
-@json_option
-def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def audit_command(run_id: str | None, state_dir: str | None, output: str) -> None:
     """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
 
     A damaged line (a writer killed mid-line) is skipped and named on stderr.
 
     \b
     Examples:
-      ops runbook audit 20261129T031500Z-1a2b3c --json
+      ops runbook audit 20261129T031500Z-1a2b3c -o json
     """
     import os
 
@@ -541,8 +540,8 @@ def audit_command(run_id: str | None, state_dir: str | None, as_json: bool) -> N
 
     trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
     events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
-    if as_json:
-        print_json(events)
+    if output != "table":
+        print_document(events, output)
     else:
         for event in events:
             fields = (event.get(k) for k in ("time", "run_id", "event", "step", "status"))

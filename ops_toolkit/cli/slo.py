@@ -12,12 +12,14 @@ from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
     config_option,
+    default_config_path,
     json_option,
     metrics_settings,
     output_option,
     print_document,
     print_json,
     prometheus_option,
+    source_option,
     state_option,
     with_serve_state,
 )
@@ -138,16 +140,14 @@ def validate_command(
 
         slos = [s for f in files for s in f.slos]
         # ./ops.yaml's headers and credentials, when it names the same server
-        settings = metrics_settings(prometheus_url, load_config(None))
+        settings = metrics_settings(prometheus_url, load_config(default_config_path()))
         source = _source(settings, timeout)
         findings = check_live(slos, source, _parse_at(at))
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
-        print_document(
-            rows if not prometheus_url else {"slos": rows, "findings": [vars(f) for f in findings]},
-            output,
-        )
+        # one shape with or without --prometheus, so a script reads both alike
+        print_document({"slos": rows, "findings": [vars(f) for f in findings]}, output)
     else:
         for row in rows:
             click.echo(
@@ -206,13 +206,7 @@ def _retention_findings(files: Any, source: Any) -> list[Any]:
 @click.option("--force", is_flag=True, help="With --once: post even if this slot was posted.")
 @config_option
 @state_option
-@click.option(
-    "--use-rules/--no-use-rules",
-    default=None,
-    help="Force the series 'ops slo rules' records (one query per window for all SLOs), or "
-    "direct queries. Default: recorded series for each SLO whose series exist and are fresh.",
-)
-@click.option("--direct", is_flag=True, help="Direct queries only (the same as --no-use-rules).")
+@source_option
 @click.option(
     "--explain",
     is_flag=True,
@@ -227,7 +221,6 @@ def report_command(
     output: str,
     keep_going: bool,
     use_rules: bool | None,
-    direct: bool,
     channel: str | None,
     chart: str | None,
     once: bool,
@@ -267,10 +260,6 @@ def report_command(
         _run_schedule(config, name, force, console)
         return
     slos = load_slos(paths or config.slos)
-    if direct:
-        if use_rules:
-            raise click.UsageError("--direct and --use-rules contradict each other")
-        use_rules = False
     prometheus = prometheus or datasource_url(slos)
     if explain:
         _explain(slos, prometheus, timeout, _parse_at(at), use_rules, output)
@@ -436,6 +425,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
 )
 @config_option
 @_query_options
+@source_option
 @output_option("table", "json", "yaml")
 def gate_command(
     selector: str,
@@ -446,6 +436,7 @@ def gate_command(
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
+    use_rules: bool | None,
     output: str,
 ) -> None:
     """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
@@ -454,14 +445,18 @@ def gate_command(
     --allow-burning. Each reason is printed. Without --min-remaining the policy in ops.yaml
     decides ('gate: 0%' is a deploy freeze once the budget is spent).
 
+    The budget comes from the series 'ops slo rules' records when they exist and are fresh,
+    else from direct queries, as 'ops slo report' chooses; the last line says which and why.
+
     \b
     Examples:
       ops slo gate search/availability --min-remaining 25% && widen-pilot
       ops slo gate search/availability -o json     # the verdict and its reasons
+      ops slo gate search/availability --direct    # raw counters, not the rules
     """
     from ops_toolkit.config import load_config
     from ops_toolkit.reports.scheduled import gate_minimum
-    from ops_toolkit.slo.evaluate import evaluate
+    from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
     from ops_toolkit.slo.report import gate_verdict
     from ops_toolkit.slo.spec import datasource_url, load_slos
     from ops_toolkit.suggest import did_you_mean
@@ -478,12 +473,18 @@ def gate_command(
         min_remaining = policy if policy is not None else 0.25
     prometheus = metrics_settings(prometheus_url, config) or datasource_url(chosen)
     source = _source(prometheus, timeout, one_deadline=True)
-    status = evaluate(chosen, source, _parse_at(at), keep_going=True)[0]
+    moment = _parse_at(at)
+    choices = source_choices(chosen, source, moment, use_rules=use_rules, explain=True)
+    status = evaluate_auto(
+        chosen, source, moment, keep_going=True, use_rules=use_rules, choices=choices
+    )[0]
+    choice = choices[status.slo.key]
     decided = gate_verdict(status, min_remaining, allow_burning=allow_burning)
     verdict = decided.verdict
     if output == "table":
         for reason in decided.reasons:
             click.echo(reason)
+        click.echo(f"{status.slo.key}: source: {choice.source}: {choice.reason}")
     else:
         print_document(
             {
@@ -494,6 +495,8 @@ def gate_command(
                 "budget_remaining": status.budget_remaining,
                 "status": status.status,
                 "reasons": list(decided.reasons),
+                "source": choice.source,
+                "source_reason": choice.reason,
             },
             output,
         )
@@ -773,7 +776,7 @@ def convert_command(
 @click.option("--end", required=True, metavar="TIME", help="When it ended (may be ahead).")
 @click.option("--reason", required=True, help="Why these events do not count (an incident id).")
 @config_option
-@json_option
+@output_option("table", "json", "yaml")
 def correct_command(
     selector: str,
     paths: tuple[str, ...],
@@ -781,7 +784,7 @@ def correct_command(
     end: str,
     reason: str,
     config_path: str | None,
-    as_json: bool,
+    output: str,
 ) -> None:
     """Take a span out of SERVICE/SLO's budget: its events count neither good nor bad.
 
@@ -794,14 +797,14 @@ def correct_command(
       ops slo correct search/availability --start 2026-11-03T14:00Z \\
           --end 2026-11-03T15:30Z --reason "INC-231: bad deploy, rolled back"
       ops slo correct search/availability --start now-45m --end now \\
-          --reason INC-232 --json
+          --reason INC-232 -o json
     """
     from datetime import UTC, datetime
 
     from ops_toolkit.config import load_config
     from ops_toolkit.slo.correct import add_correction, parse_when
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # now-1h..now: exactly an hour
     times = []
     for option, value in (("--start", start), ("--end", end)):
         try:
@@ -816,8 +819,8 @@ def correct_command(
         "created": written.created,
         **written.correction.to_dict(),
     }
-    if as_json:
-        print_json(document)
+    if output != "table":
+        print_document(document, output)
         return
     verb = "created" if written.created else "updated"
     click.echo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ops_toolkit.cli.options import json_option, print_json
+from ops_toolkit.cli.options import output_option, print_document
 
 
 @click.group("store")
@@ -29,14 +29,13 @@ def store() -> None:
 @click.option(
     "--to",
     "target",
-    required=True,
     envvar="OPS_STATE",
     metavar="postgresql://...",
     help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB "
     "(default: $OPS_STATE, which keeps the password out of the command line).",
 )
-@json_option
-def migrate_command(source: str, target: str, as_json: bool) -> None:
+@output_option("table", "json", "yaml")
+def migrate_command(source: str, target: str | None, output: str) -> None:
     """Copy a SQLite store into PostgreSQL, outbox ids and all: nothing is sent twice.
 
     Stop every ops serve on the SQLite store first (migrate refuses while one runs); start
@@ -50,13 +49,17 @@ def migrate_command(source: str, target: str, as_json: bool) -> None:
     Examples:
       export OPS_STATE=postgresql://ops:PASSWORD@db:5432/ops
       ops store migrate --from sqlite:ops-state.db
-      ops store migrate --from ops-state.db --json
+      ops store migrate --from ops-state.db -o json
     """
     from ops_toolkit.serve.migrate import migrate_store
 
+    if not target:  # not click's required=True: its help said "[required]" beside a default
+        raise click.UsageError(
+            "no target: set OPS_STATE=postgresql://USER:PASSWORD@HOST:PORT/DB (or give --to)"
+        )
     result = migrate_store(source, target)
-    if as_json:
-        print_json(result.as_dict())
+    if output != "table":
+        print_document(result.as_dict(), output)
         return
     moved = ", ".join(f"{table} {count}" for table, count in result.rows.items())
     click.echo(f"migrated {result.source} to {result.target} (schema {result.schema_version})")

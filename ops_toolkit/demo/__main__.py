@@ -128,7 +128,29 @@ def who_is_on_call(schedule: str) -> str:
     )
 
 
-def escalate(prometheus_url: str) -> None:
+def alert_labels(search_api_url: str) -> dict[str, str]:
+    """The labels of the alert the demo fires: the SLO's, and where the service runs.
+
+    ``search_api_url``: the stand-in the demo started (on a free port, never a fixed one);
+    the runbooks take ``SEARCH_API_URL`` from this label (``from_label: search_api_url``),
+    so ``ops serve``'s unattended ``health-endpoint`` step asks the stand-in, not the
+    default ``:8080`` where nothing listens.
+    """
+    return {
+        "alertname": "SearchAvailabilityBudgetBurn",
+        "service": "search",
+        "slo": "availability",
+        "severity": "page",
+        "team": "search",
+        "component": "search-api",
+        # Where the service runs: the runbook's cluster (kubectl) steps run only on
+        # 'kubernetes', so the demo's unattended diagnosis touches nothing off loopback.
+        "deploy": "local",
+        "search_api_url": search_api_url,
+    }
+
+
+def escalate(prometheus_url: str, search_api_url: str) -> None:
     """Alertmanager -> ops serve -> the console notifier, with the runbook and the budget."""
     banner("Escalation: a real Alertmanager sends the alert to 'ops serve' (console notifier)")
     token = secrets.token_hex(16)
@@ -171,17 +193,7 @@ def escalate(prometheus_url: str) -> None:
         manager = AlertmanagerServer(
             f"{WORKDIR}/alertmanager", f"http://127.0.0.1:{port}/alertmanager", token
         ).start()
-        labels = {
-            "alertname": "SearchAvailabilityBudgetBurn",
-            "service": "search",
-            "slo": "availability",
-            "severity": "page",
-            "team": "search",
-            "component": "search-api",
-            # Where the service runs: the runbook's cluster (kubectl) steps run only on
-            # 'kubernetes', so the demo's unattended diagnosis touches nothing off loopback.
-            "deploy": "local",
-        }
+        labels = alert_labels(search_api_url)
         annotations = {
             "summary": "search/availability is burning its error budget fast",
             "description": "5xx answers at 3% for the last hour (26x the sustainable rate).",
@@ -305,7 +317,7 @@ def main() -> None:
         with open(report, encoding="utf-8") as handle:
             print(handle.read())
         ops("runbook", "runs")
-        escalate(server.url)
+        escalate(server.url, search_api.url)
         banner("The weekly budget report: to chat (console notifier), as a chart and an HTML page")
         ops(
             "slo",

@@ -61,19 +61,25 @@ def with_status(
     *,
     silenced: bool = False,
     acknowledged: str | None = None,
+    resolved: bool = False,
 ) -> dict[str, Any]:
     """The opening message with its status line (who did what) and the escalation buttons.
 
     ``acknowledged`` (``Acknowledged by <@U1> at 10:02 UTC``) takes the Acknowledge button's
     place, and stays while later actions (a silence, a resolve) change the status line: a
-    button that can no longer do anything read as if nobody had acknowledged."""
+    button that can no longer do anything read as if nobody had acknowledged. Once
+    ``resolved``, no button is left: each would only answer "it is resolved"."""
     updated = copy.deepcopy(message)
     kept = [
         b
         for b in updated.get("blocks", [])
         if b.get("block_id") not in (ACTION_BLOCK_ID, STATUS_BLOCK_ID, ACK_BLOCK_ID)
     ]
-    extra = [action_block(ref, silenced=silenced, acknowledged=acknowledged is not None)]
+    extra = (
+        []
+        if resolved
+        else [action_block(ref, silenced=silenced, acknowledged=acknowledged is not None)]
+    )
     if acknowledged and line != acknowledged:  # else the status line says it already
         extra.insert(0, _context(ACK_BLOCK_ID, acknowledged))
     if line:

@@ -3,8 +3,9 @@
 ``email_message`` is pure; ``EmailSender`` is the edge. SMTP settings come from the
 environment (``OPS_SMTP_HOST``, ``OPS_SMTP_PORT``, ``OPS_SMTP_FROM``, ``OPS_SMTP_USER``,
 ``OPS_SMTP_PASSWORD``, ``OPS_SMTP_STARTTLS``), so no credential sits in a YAML file.
-The Message-ID is derived from the outbox id: a retry after an unknown outcome carries the
-same id, which mail systems use to drop the duplicate.
+The Message-ID is the delivery's key (``outside.delivery_key``, derived from the outbox
+entry): a retry after an unknown outcome, by any replica, carries the same Message-ID, which
+mail systems use to drop the duplicate.
 """
 
 from __future__ import annotations
@@ -48,15 +49,16 @@ class SmtpSettings:
 
 
 def email_message(
-    *, sender: str, to: Sequence[str], subject: str, text: str, outbox_id: int, timestamp: float
+    *, sender: str, to: Sequence[str], subject: str, text: str, key: str, timestamp: float
 ) -> EmailMessage:
+    """The email of one outbox entry; ``key``, its delivery key, makes the Message-ID."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Subject"] = " ".join(subject.split())[:200]
     message["Date"] = formatdate(timestamp, usegmt=True)
     domain = sender.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = f"<ops-outbox-{outbox_id}@{domain}>"
+    message["Message-ID"] = f"<{key}@{domain}>"
     message.set_content(text)
     return message
 

@@ -3,8 +3,13 @@
 An outbox entry of action ``webhook`` carries the target's URL, format and the *name* of the
 environment variable holding its routing key (never the key itself: the store is not a
 secret store); ``email`` carries recipients, subject and body. Both are retried by the
-outbox like Slack messages; a retried PagerDuty trigger folds into the same incident by its
-dedup key, a retried email carries the same Message-ID.
+outbox like Slack messages, so across a crash (sent, but not yet recorded as sent) they are
+at least once. Each delivery carries a key that makes the repeat harmless to its receiver:
+``delivery_key``, derived from the outbox entry, the same on every retry and by whichever
+replica sends it. A webhook sends it as an ``Idempotency-Key`` header and, in the plain
+format, as the body's ``idempotency_key`` (PagerDuty's own ``dedup_key`` folds a retried
+event into the same incident, and its body takes no other fields); an email as its
+Message-ID, which mail systems use to drop the duplicate.
 """
 
 from __future__ import annotations
@@ -17,16 +22,29 @@ from typing import Any
 from ops_toolkit.errors import NotifyError
 
 
+def delivery_key(outbox_id: int, created_at: float, group_key: str, channel: str) -> str:
+    """The idempotency key of an outbox entry's delivery: the same on every retry of that
+    entry, and another for any other entry, also of another store (ids start again at 1 in
+    a new one, so the id alone would make a receiver drop a new page as a duplicate)."""
+    import hashlib
+
+    origin = "\0".join((str(outbox_id), repr(created_at), group_key, channel))
+    return "ops-" + hashlib.sha256(origin.encode()).hexdigest()[:32]
+
+
 class OutsideSender:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
         self._webhooks: Any = None
 
-    def send(self, action: str, outbox_id: int, group_key: str, message: dict[str, Any]) -> None:
+    def send(
+        self, action: str, outbox_id: int, group_key: str, message: dict[str, Any], key: str
+    ) -> None:
+        """Deliver one entry; ``key``: its ``delivery_key``, the same on every retry."""
         if action == "webhook":
-            self._webhook(group_key, message)
+            self._webhook(group_key, message, key)
         elif action == "email":
-            self._email(outbox_id, message)
+            self._email(message, key)
         elif action == "respond":
             self._respond(message)
         else:
@@ -34,7 +52,7 @@ class OutsideSender:
                 f"outbox entry {outbox_id}: unknown way out {action!r}", permanent=True
             )
 
-    def _webhook(self, group_key: str, message: dict[str, Any]) -> None:
+    def _webhook(self, group_key: str, message: dict[str, Any], key: str) -> None:
         from ops_toolkit.notify.webhook import WebhookSender, pagerduty_event, plain_event
 
         if self._webhooks is None:
@@ -45,15 +63,15 @@ class OutsideSender:
         now = time.time()
         if message.get("format") == "pagerduty":
             variable = str(message.get("routing_key_env") or "")
-            key = self.environ.get(variable)
-            if not key:
+            routing_key = self.environ.get(variable)
+            if not routing_key:
                 raise NotifyError(
                     f"webhook {name}: {variable} is not set (the PagerDuty routing key)",
                     permanent=True,
                 )
             body = pagerduty_event(
                 str(message.get("event", "trigger")),
-                routing_key=key,
+                routing_key=routing_key,
                 group_key=group_key,
                 summary=str(message.get("text", "")),
                 source="ops-toolkit",
@@ -70,8 +88,9 @@ class OutsideSender:
                 timestamp=now,
                 tier=message.get("tier"),
                 links=links,
+                idempotency_key=key,
             )
-        self._webhooks.send(name, str(message["url"]), body)
+        self._webhooks.send(name, str(message["url"]), body, idempotency_key=key)
 
     def _respond(self, message: dict[str, Any]) -> None:
         """An ephemeral answer through a Slack ``response_url`` (only Slack's own hosts)."""
@@ -96,7 +115,7 @@ class OutsideSender:
         if response.status_code >= 400:
             raise NotifyError(f"response_url: HTTP {response.status_code}", permanent=True)
 
-    def _email(self, outbox_id: int, message: dict[str, Any]) -> None:
+    def _email(self, message: dict[str, Any], key: str) -> None:
         from ops_toolkit.errors import ConfigError
         from ops_toolkit.notify.email import EmailSender, SmtpSettings, email_message
 
@@ -110,7 +129,7 @@ class OutsideSender:
                 to=list(message["to"]),
                 subject=str(message["subject"]),
                 text=str(message["body"]),
-                outbox_id=outbox_id,
+                key=key,
                 timestamp=time.time(),
             )
         )

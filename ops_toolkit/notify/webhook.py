@@ -83,9 +83,12 @@ def plain_event(
     timestamp: float,
     tier: int | None = None,
     links: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """The plain JSON shape, for any receiver: what happened, to which group, when."""
+    """The plain JSON shape, for any receiver: what happened, to which group, when; and the
+    delivery's ``idempotency_key``, the same on a retry, for the receiver to drop repeats."""
     return {
+        "idempotency_key": idempotency_key,
         "event": action,
         "group_key": group_key,
         "summary": summary,
@@ -105,11 +108,16 @@ class WebhookSender:
         self.session = requests.Session()
         self.timeout = timeout
 
-    def send(self, name: str, url: str, body: Mapping[str, Any]) -> None:
+    def send(
+        self, name: str, url: str, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> None:
+        """POST ``body``; ``idempotency_key`` also goes as the ``Idempotency-Key`` header (the
+        IETF draft's name, as Stripe and others take it), the same on every retry."""
         import requests
 
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout)
+            response = self.session.post(url, json=body, timeout=self.timeout, headers=headers)
         except requests.Timeout:
             raise NotifyError(f"webhook {name}: timed out; outcome unknown") from None
         except requests.RequestException as exc:

@@ -51,6 +51,7 @@ class RolloutWorld:
     clock: Callable[[], float] = time.time
     user: str = "unknown"
     host: str = "unknown"
+    use_rules: bool | None = None  # the SLO checks' source: forced (True, False) or chosen
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,16 @@ def evaluate_status(
             f"{state.pending.get('run_id')}); 'ops rollout {what}' resumes it"
         )
     checks = (
-        tuple(evaluate_checks(stage, world.slos, world.source(), at, step=plan.soak_step))
+        tuple(
+            evaluate_checks(
+                stage,
+                world.slos,
+                world.source(),
+                at,
+                step=plan.soak_step,
+                use_rules=world.use_rules,
+            )
+        )
         if stage.checks
         else ()
     )

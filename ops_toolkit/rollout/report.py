@@ -82,7 +82,16 @@ def _when(timestamp: float | None) -> str:
     return when_text(timestamp) if timestamp else "—"
 
 
-def markdown(history: RolloutHistory, budgets: Sequence[Any] = ()) -> str:
+def _source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
+    """Where a budget came from, and why (a ``SourceChoice``), as ``--explain`` says it."""
+    choice = (sources or {}).get(status.slo.key)
+    return f"{status.source}: {choice.reason}" if choice is not None else str(status.source)
+
+
+def markdown(
+    history: RolloutHistory, budgets: Sequence[Any] = (), sources: Mapping[str, Any] | None = None
+) -> str:
+    """``sources``: SLO key -> ``SourceChoice``, the reason each budget's source was chosen."""
     plan = history.plan
     lines = [f"# Rollout: {plan.name} ({plan.service})", ""]
     if plan.description:
@@ -121,8 +130,13 @@ def markdown(history: RolloutHistory, budgets: Sequence[Any] = ()) -> str:
     if budgets:
         from ops_toolkit.formatting import percent
 
-        lines += ["", "## SLO budgets now", "", "| SLO | budget left | status |", "|---|---|---|"]
-        lines += [f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} |" for s in budgets]
+        lines += ["", "## SLO budgets now", "", "| SLO | budget left | status | source |"]
+        lines.append("|---|---|---|---|")
+        lines += [
+            f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} "
+            f"| {_cell(_source_text(s, sources))} |"
+            for s in budgets
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -131,7 +145,10 @@ def _cell(value: object) -> str:
 
 
 def render_html(
-    history: RolloutHistory, budgets: Sequence[Any] = (), charts: Sequence[Any] = ()
+    history: RolloutHistory,
+    budgets: Sequence[Any] = (),
+    charts: Sequence[Any] = (),
+    sources: Mapping[str, Any] | None = None,
 ) -> str:
     from ops_toolkit.formatting import percent
     from ops_toolkit.slo.html import STYLE, svg_burndown
@@ -158,7 +175,8 @@ def render_html(
             f"<tbody>{items}</tbody></table>"
         )
     budget_rows = "".join(
-        f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td></tr>"
+        f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td>"
+        f"<td>{esc(_source_text(s, sources))}</td></tr>"
         for s in budgets
     )
     figures = "".join(
@@ -175,7 +193,7 @@ def render_html(
         + "".join(sections)
         + (
             "<h2>SLO budgets now</h2><table><thead><tr><th>SLO</th><th>budget left</th>"
-            f"<th>status</th></tr></thead><tbody>{budget_rows}</tbody></table>"
+            f"<th>status</th><th>source</th></tr></thead><tbody>{budget_rows}</tbody></table>"
             if budget_rows
             else ""
         )

@@ -379,7 +379,11 @@ class Escalations:
         label = ACTIONS[action]
         if action == "ack":
             new = timelines.acknowledge(timeline, user, now)
-            unchanged = f"already acknowledged by {_who(timeline.acknowledged_by)}"
+            unchanged = (
+                "it is resolved"
+                if timeline.status == timelines.RESOLVED
+                else f"already acknowledged by {_who(timeline.acknowledged_by)}"
+            )
         elif action == "resolve":
             new = timelines.resolve(timeline, now)
             unchanged = "already resolved"
@@ -436,7 +440,9 @@ class Escalations:
         done = {"ack": "Acknowledged", "resolve": "Resolved", "escalate": "Escalated"}[action]
         status_line = f"{done} by {who} at {_when(now)}"
         acknowledged = status_line if action == "ack" else self._acknowledged(escalation)
-        messages = self._status_messages(escalation, status_line, acknowledged)
+        messages = self._status_messages(
+            escalation, status_line, acknowledged, resolved=new.status == timelines.RESOLVED
+        )
         with self.store.transaction() as db:
             if not self._save(db, escalation, new, last_action=status_line):
                 return None
@@ -458,7 +464,12 @@ class Escalations:
         return f"Acknowledged by {_who(user)} at {_when(when)}"
 
     def _status_messages(
-        self, escalation: Escalation, line: str, acknowledged: str | None = None
+        self,
+        escalation: Escalation,
+        line: str,
+        acknowledged: str | None = None,
+        *,
+        resolved: bool = False,
     ) -> list[Planned]:
         updated = blocks.with_status(
             escalation.message,
@@ -466,6 +477,7 @@ class Escalations:
             line,
             silenced=escalation.silence_id is not None,
             acknowledged=acknowledged,
+            resolved=resolved,
         )
         reply = blocks.page_message(line, None)
         return [

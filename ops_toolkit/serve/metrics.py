@@ -59,12 +59,16 @@ def assess_health(
     over its bound), so a load balancer never takes away a replica that can still accept
     alerts. Delivery trouble (dead letters, an old outbox) shows as ``"delivery":
     "degraded"`` with a 200: alert on it, do not route around it.
+
+    A store's failure says who the store is (a URL's user, host and database, a file's
+    path): that goes in ``"detail"``, which the server shows only to a caller with the
+    bearer token (``public_health``); ``"intake"`` stays generic.
     """
     if isinstance(stats, Exception):
-        reason = " ".join(str(stats).split()) or "no message"
         return 503, {
             "status": "unavailable",
-            "intake": f"store unavailable: {type(stats).__name__}: {reason}",
+            "intake": "store unavailable",
+            "detail": store_failure(stats),
         }
     if not writer_alive:
         return 503, {"status": "unavailable", "intake": "the intake writer has stopped"}
@@ -83,6 +87,17 @@ def assess_health(
         body.update(status="full", intake=f"inbox over its bound of {inbox_limit}")
         return 503, body
     return 200, body
+
+
+def store_failure(error: BaseException) -> str:
+    """A store's failure in one line, with its type: it may name the store's identity."""
+    reason = " ".join(str(error).split()) or "no message"
+    return f"{type(error).__name__}: {reason}"
+
+
+def public_health(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``/healthz``'s body for an anonymous caller (a load balancer): without ``detail``."""
+    return {key: value for key, value in body.items() if key != "detail"}
 
 
 def delivery_degraded(stats: Mapping[str, float]) -> bool:

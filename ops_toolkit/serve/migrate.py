@@ -12,25 +12,35 @@ Refusals, each one line:
 
 - while an ``ops serve`` holds the SQLite store (``serve/lock.py``): its outbox would go
   on changing after the copy;
+- a source whose schema is newer than this ops knows (an older ops must not guess at it);
 - a target that already holds data. There is deliberately no ``--force``: replicas that ran
   on the target have posted messages and written ids the copy would collide with or undo,
   and merging two histories is not a migration. The copy runs in one transaction, so an
   interrupted migration leaves the target empty and can simply be run again; a finished one
   makes a re-run refuse (the target is no longer empty) without changing anything.
+
+The source is only read, never changed: it is opened read-only (SQLite's ``mode=ro``: no
+switch to WAL, no schema upgrade), through its real path when ``--from`` is a symlink, so a
+migration that fails or is abandoned leaves the SQLite store exactly as ``ops serve`` left
+it, to start again on. A source of an older schema is upgraded on the way instead: the
+target has this release's schema, and a column the older source lacks takes the target's
+default, which is what the source's own upgrade would have given its rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from ops_toolkit.errors import ConfigError, StoreError
 from ops_toolkit.serve.store.backends import open_database, parse_state
 from ops_toolkit.serve.store.database import Database, Transaction
-from ops_toolkit.serve.store.schema import migrate, schema_version
+from ops_toolkit.serve.store.schema import LATEST, migrate, schema_version
 
 TABLES = (
     "outbox",
@@ -81,23 +91,79 @@ def migrate_store(source: str, target: str) -> Migrated:
 
     path = sqlite_path(source)
     postgres_url(target)
-    lock = hold_alone(path)
+    real = os.path.realpath(path)
+    # ops serve holds the lock beside the name it was given: a symlink's or the file's.
+    locks = [hold_alone(path)]
     try:
-        from_db = open_database(f"sqlite:{path}")
-        try:
-            try:
-                migrate(from_db)  # an older store is brought to this release's schema first
-            except sqlite3.Error as exc:  # not SQLite, or damaged: as Store says it
-                raise ConfigError(f"--from {path}: cannot open the store: {exc}") from None
+        if real != os.path.abspath(path):
+            locks.append(hold_alone(real))
+        with ReadOnlySource(path, real) as from_db:
             to_db = open_database(target)
             try:
                 return _copy(from_db, to_db)
             finally:
                 to_db.close()
-        finally:
-            from_db.close()
     finally:
-        lock.release()
+        for lock in reversed(locks):
+            lock.release()
+
+
+class ReadOnlySource:
+    """The SQLite store to migrate, opened read-only at its real path (``mode=ro``).
+
+    Opening a WAL store read-only makes SQLite create its ``-wal`` and ``-shm`` files when
+    they are not there (the store itself is untouched); those it created, still empty, are
+    removed on close, so the folder is left as it was found.
+    """
+
+    def __init__(self, path: str, real: str) -> None:
+        self.shown = path
+        self.real = real
+        self._created = [
+            side for side in (f"{real}-wal", f"{real}-shm") if not os.path.exists(side)
+        ]
+        uri = f"file:{quote(real)}?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            self.tables = {str(r[0]) for r in self._db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.Error as exc:  # not SQLite, or damaged: as Store says it
+            self.close()
+            raise ConfigError(f"--from {path}: cannot open the store: {exc}") from None
+        version = self._version()
+        if version > LATEST:
+            self.close()
+            raise StoreError(
+                f"--from {path}: the store's schema is version {version}, newer than this ops "
+                f"knows (version {LATEST}): migrate with the ops release that wrote it"
+            )
+
+    def _version(self) -> int:
+        if "schema_version" not in self.tables:
+            return 0  # a store from before versioning
+        return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._db.execute(sql).fetchall()]
+
+    def columns(self, table: str) -> set[str]:
+        return {str(row[1]) for row in self.rows(f"PRAGMA table_info({table})")}
+
+    def close(self) -> None:
+        db: sqlite3.Connection | None = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+        wal = f"{self.real}-wal"
+        if wal in self._created and os.path.exists(wal) and not os.path.getsize(wal):
+            for side in self._created:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(side)
+
+    def __enter__(self) -> ReadOnlySource:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def sqlite_path(source: str) -> str:
@@ -127,9 +193,9 @@ def postgres_url(target: str) -> str:
     return target
 
 
-def _copy(source: Database, target: Database) -> Migrated:
+def _copy(source: ReadOnlySource, target: Database) -> Migrated:
     migrate(target)
-    have = _source_tables(source)
+    have = source.tables
     held = {t: _count(target, t) for t in TABLES}
     if any(held.values()):
         listed = ", ".join(f"{t} {n}" for t, n in held.items() if n)
@@ -144,7 +210,7 @@ def _copy(source: Database, target: Database) -> Migrated:
             if table not in have:  # a store that never used this feature
                 rows[table] = 0
                 continue
-            columns = _columns(source, table) & _target_columns(tx, table)
+            columns = source.columns(table) & _target_columns(tx, table)
             rows[table] = _copy_table(source, tx, table, sorted(columns))
         for table in WITH_IDS:
             tx.execute(
@@ -162,14 +228,6 @@ def _copy(source: Database, target: Database) -> Migrated:
     return Migrated(source.shown, target.shown, schema_version(target), rows, pending)
 
 
-def _source_tables(source: Database) -> set[str]:
-    return {str(r[0]) for r in source.execute("SELECT name FROM sqlite_master").rows}
-
-
-def _columns(source: Database, table: str) -> set[str]:
-    return {str(row[1]) for row in source.execute(f"PRAGMA table_info({table})").rows}
-
-
 def _target_columns(tx: Transaction, table: str) -> set[str]:
     rows = tx.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
@@ -183,10 +241,10 @@ def _count(database: Database, table: str) -> int:
     return int(database.execute(f"SELECT COUNT(*) FROM {table}").scalar())
 
 
-def _copy_table(source: Database, tx: Transaction, table: str, columns: Sequence[str]) -> int:
+def _copy_table(source: ReadOnlySource, tx: Transaction, table: str, columns: Sequence[str]) -> int:
     """All rows of ``table``, in chunks of multi-row INSERTs; how many."""
     names = ", ".join(f'"{c}"' for c in columns)
-    rows = source.execute(f"SELECT {names} FROM {table}").rows
+    rows = source.rows(f"SELECT {names} FROM {table}")
     one = "(" + ", ".join("?" for _ in columns) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]

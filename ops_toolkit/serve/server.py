@@ -27,11 +27,15 @@ from starlette.routing import Route
 
 from ops_toolkit import strictjson
 from ops_toolkit.alerts.webhook import PLACE, parse_notification
-from ops_toolkit.errors import OpsError, PayloadError
+from ops_toolkit.errors import OpsError, PayloadError, StoreConflict
 from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
 RETRY = {"Retry-After": "5"}
+# A group commit that lost a race to another writer (PostgreSQL deadlock or serialization
+# failure: rolled back whole) is tried again at once, this many times, before its webhooks
+# get a 503: the database works, and Alertmanager's retry would come only much later.
+INTAKE_CONFLICT_RETRIES = 3
 
 
 class GroupCommitWriter:
@@ -45,6 +49,7 @@ class GroupCommitWriter:
         self.clock = clock
         self.queue: queue.Queue[tuple[str, int, Future[int]] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+        self.conflicts = 0  # group commits that lost a race and were tried again
 
     def start(self) -> None:
         self.thread.start()
@@ -82,7 +87,7 @@ class GroupCommitWriter:
             # Setting a result on a cancelled future raises, which once killed this thread
             # and left every later webhook waiting forever.
             try:
-                ids = self.store.accept([(body, count) for body, count, _ in batch], self.clock())
+                ids = self._accept([(body, count) for body, count, _ in batch])
             except Exception as error:  # the store failed: every waiting request gets a 503
                 for _, _, future in batch:
                     if future.set_running_or_notify_cancel():
@@ -95,6 +100,19 @@ class GroupCommitWriter:
                 self.on_commit()
             except Exception:  # waking the processor is best effort; it also polls
                 logging.getLogger("ops.serve").exception("intake: waking the processor failed")
+
+    def _accept(self, payloads: list[tuple[str, int]]) -> list[int]:
+        """The group commit, tried again at once when it lost a race (``StoreConflict``:
+        rolled back, nothing of it kept), up to ``INTAKE_CONFLICT_RETRIES`` times."""
+        for retry in range(INTAKE_CONFLICT_RETRIES + 1):
+            try:
+                return self.store.accept(payloads, self.clock())
+            except StoreConflict as error:
+                if retry == INTAKE_CONFLICT_RETRIES:
+                    raise
+                self.conflicts += 1
+                logging.getLogger("ops.serve").info("intake: %s; retrying at once", error)
+        raise AssertionError("unreachable")  # the last try returned or raised
 
 
 class InboxDepth:
@@ -175,6 +193,27 @@ def _unavailable(error: Exception) -> JSONResponse:
     )
 
 
+class StoreFailureLog:
+    """The one log line for a store failure that ``/healthz`` and ``/metrics`` saw, with
+    the detail an anonymous caller is not shown: said when the reason changes, not on every
+    probe (a load balancer asks every few seconds), and said again after a recovery."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._said: str | None = None
+
+    def failed(self, where: str, detail: str) -> None:
+        with self._lock:
+            if detail == self._said:
+                return
+            self._said = detail
+        logging.getLogger("ops.serve").warning("%s: store unavailable: %s", where, detail)
+
+    def recovered(self) -> None:
+        with self._lock:
+            self._said = None
+
+
 def create_app(
     writer: GroupCommitWriter,
     settings: AppSettings,
@@ -185,6 +224,17 @@ def create_app(
 ) -> Starlette:
     expected = settings.token.encode() if settings.token else None
     inbox_depth = InboxDepth(settings.depth or settings.stats)
+    failures = StoreFailureLog()
+
+    def authorized(request: Request) -> bool:
+        """Whether the request carries the server's bearer token (never, without one)."""
+        if expected is None:
+            return False
+        # The scheme is case-insensitive (RFC 7235): "bearer x" is "Bearer x".
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), expected
+        )
 
     async def _refused(size: int) -> None:
         try:
@@ -193,18 +243,12 @@ def create_app(
             logging.getLogger("ops.serve").exception("could not record a refused body")
 
     async def alertmanager(request: Request) -> Response:
-        if expected is not None:
-            # The scheme is case-insensitive (RFC 7235): "bearer x" is "Bearer x".
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if not (
-                scheme.lower() == "bearer"
-                and hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected)
-            ):
-                return _error(
-                    401,
-                    f"{PLACE}: missing or wrong bearer token",
-                    {"WWW-Authenticate": 'Bearer realm="ops"'},
-                )
+        if expected is not None and not authorized(request):
+            return _error(
+                401,
+                f"{PLACE}: missing or wrong bearer token",
+                {"WWW-Authenticate": 'Bearer realm="ops"'},
+            )
         declared = request.headers.get("content-length")
         limit = settings.max_body
         drain_limit = 2 * limit
@@ -266,22 +310,35 @@ def create_app(
         )
 
     async def healthz(request: Request) -> Response:
+        """Anyone may ask (a load balancer has no token); the store's failure in detail,
+        which names the store (user, host, database, path), only with the bearer token,
+        and in the log."""
+        from ops_toolkit.serve.metrics import public_health
+
         status, body = await asyncio.to_thread(settings.health)
-        return JSONResponse(body, status_code=status)
+        if "detail" in body:
+            failures.failed("GET /healthz", str(body["detail"]))
+        elif status == 200:
+            failures.recovered()
+        return JSONResponse(
+            body if authorized(request) else public_health(body), status_code=status
+        )
 
     async def metrics(request: Request) -> Response:
-        from ops_toolkit.serve.metrics import render_metrics
+        from ops_toolkit.serve.metrics import render_metrics, store_failure
 
         try:
             stats = await asyncio.to_thread(settings.stats)
         except Exception as exc:  # the store is down: say so, and still serve the gauge
-            reason = " ".join(str(exc).split())
+            detail = store_failure(exc)
+            failures.failed("GET /metrics", detail)
+            said = f": {detail}" if authorized(request) else ""
             return PlainTextResponse(
-                f"# store unavailable: {type(exc).__name__}: {reason}\n"
-                + render_metrics({"intake_up": 0.0}),
+                f"# store unavailable{said}\n" + render_metrics({"intake_up": 0.0}),
                 status_code=503,
                 media_type="text/plain; version=0.0.4",
             )
+        failures.recovered()
         return PlainTextResponse(render_metrics(stats), media_type="text/plain; version=0.0.4")
 
     @asynccontextmanager

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ops_toolkit.alerts.webhook import Notification
-from ops_toolkit.config import OpsConfig
+from ops_toolkit.config import OpsConfig, credential_variables
 from ops_toolkit.errors import ConfigError, MetricsError, OpsError
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import load_routes
@@ -75,6 +75,28 @@ def runbook_index(directory: str) -> dict[str, str]:
         except OpsError as error:
             log.warning("skipping a runbook that does not parse: %s", error)
     return {alert: os.path.relpath(r.source) for alert, r in alert_index(runbooks).items()}
+
+
+def repository_path(path: str, config_source: str | None) -> str:
+    """``path`` as a link under ``runbook_base_url`` names it. A base URL points into a
+    repository's tree, so the path is taken from the root of the git work tree holding the
+    file; else from the ops.yaml folder when the file is under it; else as given. Never from
+    the working directory, which differs from one ``ops serve`` start to the next."""
+    absolute = os.path.abspath(path)
+    folder = os.path.dirname(absolute)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return os.path.relpath(absolute, folder).replace(os.sep, "/")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if config_source:
+        base = os.path.dirname(os.path.abspath(config_source))
+        relative = os.path.relpath(absolute, base)
+        if not relative.startswith(".."):
+            return relative.replace(os.sep, "/")
+    return path
 
 
 class BudgetLookup:
@@ -147,14 +169,6 @@ def load_oncall_file(config: OpsConfig) -> OncallConfig | None:
 
     path = oncall_path(config)
     return load_oncall(path) if path is not None else None
-
-
-def credential_variables(config: OpsConfig, oncall: OncallConfig | None) -> frozenset[str]:
-    """Every variable ops's configuration reads a credential from, in one set: ops.yaml's
-    metrics source (its token and password variables) and the on-call file's
-    ``routing_key_env``. Diagnose steps never get them, and their values are masked."""
-    from_metrics = config.prometheus_source.secret_env_names() if config.prometheus_source else ()
-    return frozenset(from_metrics) | (oncall.credential_variables() if oncall else frozenset())
 
 
 class EscalationService:
@@ -239,7 +253,7 @@ class EscalationService:
             return None
         from ops_toolkit.links import runbook_link
 
-        return runbook_link(path, self.config.runbook_base_url)
+        return runbook_link(repository_path(path, self.config.source), self.config.runbook_base_url)
 
     def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
         """Scheduled reports and the budget policy, when ops.yaml has them."""

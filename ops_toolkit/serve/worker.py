@@ -27,7 +27,7 @@ from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreConflic
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
-from ops_toolkit.notify.outside import OutsideSender
+from ops_toolkit.notify.outside import OutsideSender, delivery_key
 from ops_toolkit.serve.store import InboxEntry, OutboxEntry, Store
 
 UNKNOWN_OUTCOME = "outcome unknown"
@@ -76,6 +76,9 @@ class Processor:
     on_routed: Callable[[Notification, Route, dict[str, Any], str | None], None] = (
         lambda notification, route, message, runbook: None
     )
+    # Who plans a payload, in its claim (``Store.claim_inbox``): of several replicas one
+    # plans each payload (budget queries, escalation writes); the others skip it.
+    me: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     def plan(self, notification: Notification, *, enrich: bool = True) -> list[Planned]:
         now = self.clock()
@@ -141,6 +144,10 @@ class Processor:
             if entry.next_attempt_at > now or notification.group_key in held:
                 held.add(notification.group_key)
                 continue
+            if not self._claim(entry, now):
+                # Another replica plans it; the later payloads of its group wait their turn.
+                held.add(notification.group_key)
+                continue
             taken += 1
             try:
                 self._process(entry.id, notification, enrich=entry.attempts + 1 < self.max_attempts)
@@ -150,6 +157,14 @@ class Processor:
                 if self._failed(entry, notification, error):
                     held.add(notification.group_key)
         return taken
+
+    def _claim(self, entry: InboxEntry, now: float) -> bool:
+        """Whether this replica plans ``entry``: unclaimed, ours, or its holder's claim lapsed
+        (the holder died or overran its lease), and our compare-and-set won."""
+        held_by_other = entry.claimed_by is not None and entry.claimed_by != self.me
+        if held_by_other and not claim_lapsed(entry.claimed_by, entry.claimed_at, now, self.me):
+            return False
+        return self.store.claim_inbox(entry, self.me, now)
 
     def _process(self, inbox_id: int, notification: Notification, *, enrich: bool) -> None:
         keys = notification.event_keys()
@@ -194,6 +209,25 @@ class Processor:
         )
         self.store.retry_inbox(entry.id, self.clock() + delay, reason)
         return True
+
+
+def claim_lapsed(claimed_by: str | None, claimed_at: float | None, now: float, me: str) -> bool:
+    """Whether a claim (``host:pid`` at ``claimed_at``) no longer holds: its holder died
+    (same host, pid gone; or this process under another name) or overran its lease."""
+    if claimed_at is None or now - claimed_at > LEASE_SECONDS:
+        return True
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return claimed_by != me
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _reason(error: BaseException) -> str:
@@ -260,20 +294,7 @@ class Deliverer:
         or one of ours whose outcome we could not record (the store went away meanwhile)."""
         if entry.id in self.interrupted:
             return True
-        if entry.claimed_at is None or self.clock() - entry.claimed_at > LEASE_SECONDS:
-            return True
-        host, _, pid = (entry.claimed_by or "").rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit():
-            return False
-        if int(pid) == os.getpid():
-            return entry.claimed_by != self.me
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return claim_lapsed(entry.claimed_by, entry.claimed_at, self.clock(), self.me)
 
     def _send(self, entry: OutboxEntry) -> None:
         """Send one entry. When the store fails on the way (the claim's or the result's
@@ -303,7 +324,8 @@ class Deliverer:
                     self.store.mark_sent(entry, found[1], found[0])
                     return
             if entry.action in ("webhook", "email", "respond"):
-                self.outside.send(entry.action, entry.id, entry.group_key, entry.message)
+                key = delivery_key(entry.id, entry.created_at, entry.group_key, entry.channel)
+                self.outside.send(entry.action, entry.id, entry.group_key, entry.message, key)
                 self.store.mark_sent(entry, f"{entry.action}:{entry.id}", entry.channel)
             elif entry.action == "upload":
                 content = base64.b64decode(entry.message["content_b64"])
@@ -373,10 +395,12 @@ class Deliverer:
 class Loop:
     """Runs a ``step`` (returning seconds to wait) on a thread until stopped; ``wake`` cuts a wait."""
 
-    def __init__(self, name: str, step: Callable[[], float]) -> None:
+    def __init__(
+        self, name: str, step: Callable[[], float], woken: threading.Event | None = None
+    ) -> None:
         self.step = step
         self.stopped = threading.Event()
-        self.woken = threading.Event()
+        self.woken = woken or threading.Event()  # (tests pass one that hooks its wait)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors = 0
         self.conflicts = 0  # rounds that lost a race to another writer (retried at once)
@@ -385,6 +409,11 @@ class Loop:
         outage = 0  # rounds in a row the store was unavailable
         streak = 0  # rounds in a row that lost a race to another writer
         while not self.stopped.is_set():
+            # Cleared before the round, never after its wait: a wake from here on may be for
+            # work this round looked for too early, so it stays set and the wait below
+            # returns at once for another round; a wake before here is for work this round
+            # will see.
+            self.woken.clear()
             try:
                 wait = self.step()
                 outage = streak = 0
@@ -412,7 +441,6 @@ class Loop:
                 self.errors += 1
                 wait = 1.0
             self.woken.wait(wait)
-            self.woken.clear()
 
     def start(self) -> None:
         self.thread.start()

@@ -1006,16 +1006,21 @@ def evaluate_auto(
     *,
     keep_going: bool = False,
     use_rules: bool | None = None,
+    choices: Mapping[str, SourceChoice] | None = None,
 ) -> list[SLOStatus]:
     """Statuses from recorded series where they are there and fresh, direct queries elsewhere.
 
     ``use_rules`` True or False forces one source for all (``--use-rules``, ``--direct``);
     each status says which source it came from. Every report reads its SLOs through here:
-    the CLI's, the scheduled ones, the policy's and an alert's budget line.
+    the CLI's, the scheduled ones, the policy's and an alert's budget line. ``choices``:
+    ``source_choices``' answer when the caller already has it (to show each SLO's reason),
+    so that it is not asked twice.
     """
     if use_rules is False:
         return evaluate(slos, source, at, keep_going=keep_going)
-    chosen = source_choices(slos, source, at, use_rules=use_rules)
+    chosen = (
+        choices if choices is not None else source_choices(slos, source, at, use_rules=use_rules)
+    )
     recorded = [slo for slo in slos if chosen[slo.key].source == RECORDED]
     direct = [slo for slo in slos if chosen[slo.key].source == DIRECT]
     found: dict[str, SLOStatus] = {}

@@ -206,3 +206,40 @@ def test_a_runbook_nested_too_deeply_is_one_error_and_the_others_are_checked(
     assert [p["message"] for p in report["problems"] if p["level"] == "error"] == [
         "runbooks/deep.md:3: error: step attributes are nested too deeply; values must be strings"
     ]
+
+
+def test_ops_check_flags_every_credential_variable_the_runner_withholds(
+    runner: CliRunner, project: Path
+) -> None:
+    """Was: 'ops check' knew only the on-call file's routing keys, while 'ops runbook run'
+    (and 'ops serve') also withhold the metrics source's token variable: a runbook counting
+    on PROM_TOKEN checked clean and then never got it."""
+    (project / "ops.yaml").write_text(
+        "prometheus: {url: 'http://127.0.0.1:9', bearer_token_env: PROM_TOKEN}\n"
+    )
+    (project / "alerts" / "oncall.yaml").write_text(
+        (project / "alerts" / "oncall.yaml").read_text()
+        + "webhooks:\n  pd:\n    url: http://127.0.0.1:9/\n    format: pagerduty\n"
+        "    routing_key_env: PD_ROUTE\n"
+    )
+    runbook = project / "runbooks" / "token.md"
+    runbook.write_text(
+        "---\ntitle: Token\nowner: team-search\nenv: [PROM_TOKEN, PD_ROUTE]\n---\n# Token\n\n"
+        '```sh {"name":"show"}\necho "$PROM_TOKEN"\n```\n'
+    )
+    checked = runner.invoke(main, ["check"])
+    assert checked.exit_code == 1
+    refusal = "is one of ops's own credentials; it never reaches a step"
+    assert [line for line in checked.stdout.splitlines() if "token.md" in line] == [
+        f"error: runbooks/token.md:4: error: env: PD_ROUTE {refusal}",
+        f"error: runbooks/token.md:4: error: env: PROM_TOKEN {refusal}",
+    ]
+    # the runner refuses the same runbook for the same two variables
+    ran = runner.invoke(main, ["runbook", "run", "runbooks/token.md", "--state-dir", "state"])
+    assert (ran.exit_code, ran.output.splitlines()[1:]) == (
+        1,
+        [
+            f"  runbooks/token.md:4: error: env: PROM_TOKEN {refusal}",
+            f"  runbooks/token.md:4: error: env: PD_ROUTE {refusal}",
+        ],
+    )

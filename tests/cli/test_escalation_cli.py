@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from ops_toolkit.cli import main
 from ops_toolkit.serve.escalations import Escalations, ref_of
+from ops_toolkit.serve.store import Planned
 from tests.cli.escalations import T0, a_store_with_one_escalation
 from tests.conftest import ROOT
 
@@ -61,3 +62,21 @@ def test_without_a_store_the_error_says_which(tmp_path: Path, runner: CliRunner)
         f"Error: {tmp_path / 'none.db'}: no such store; pass the one 'ops serve' uses (--state, "
         "OPS_STATE, or serve.state in ops.yaml)\n"
     )
+
+
+def test_list_names_a_repeat_of_the_last_tier_not_a_tier_past_it(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Three tiers, then repeats every 15 minutes: the fourth step is the third tier's first
+    repeat (a newcomer read ``tier 4`` of a three-tier policy)."""
+    common, escalations = setup(tmp_path)
+    # the opening post the pages reply to, as processing the payload queues it
+    escalations.store.enqueue([Planned("g1", "#search-oncall", "post", {"text": "FIRING"})], T0)
+    escalations.tick(T0 + 600)  # tiers 1 and 2 paged; the third is next
+    third = json.loads(runner.invoke(main, ["escalation", "list", "--json", *common]).stdout)
+    assert (third[0]["next_step"], third[0]["next_page"]) == (3, "tier 3")
+    escalations.tick(T0 + 1200)
+    listed = runner.invoke(main, ["escalation", "list", *common])
+    (row,) = json.loads(runner.invoke(main, ["escalation", "list", "--json", *common]).stdout)
+    assert (row["next_step"], row["next_page"]) == (4, "tier 3, repeat 1")
+    assert " tier 3, repeat 1 at " in listed.stdout

@@ -123,6 +123,34 @@ def test_mistakes_are_one_line_errors(runner: CliRunner, tmp_path: Path) -> None
     assert code == 2 and "Invalid value for --from: expected a time like" in output
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ("who", "--at", "9999-12-31T23:59:59Z"),
+            "Invalid value for --at: expected a time from 1970 to 2999, got 9999-12-31T23:59:59Z",
+        ),
+        (
+            ("who", "--at", "0001-01-01T00:00"),
+            "Invalid value for --at: expected a time from 1970 to 2999, got 0001-01-01T00:00",
+        ),
+        (
+            ("list", "--from", "2026-01-02", "--to", "2028-01-02"),
+            "Invalid value for --to: must be at most 366 days after --from: list a year at a time",
+        ),
+    ],
+    ids=["the calendar's end", "the calendar's start", "eight thousand years"],
+)
+def test_times_at_the_calendar_edges_and_huge_ranges_are_one_line_errors(
+    runner: CliRunner, tmp_path: Path, args: tuple[str, ...], error: str
+) -> None:
+    """An attacker's ``who --at 9999-12-31T23:59:59Z`` was an OverflowError traceback, and
+    ``list --from 0001-01-02 --to 9999-12-30`` ran for minutes, one row a shift."""
+    code, output = invoke(runner, *args, "--oncall", ONCALL, "--state", str(tmp_path / "s.db"))
+    assert code == 2
+    assert output.splitlines()[-1] == f"Error: {error}"
+
+
 def test_without_an_oncall_file_the_error_says_what_to_do(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

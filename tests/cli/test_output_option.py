@@ -330,4 +330,67 @@ def test_slo_commands_read_ops_yaml_through_the_shared_config_option(command: st
 
     (option,) = [p for p in slo.commands[command].params if p.name == "config_path"]
     assert option.opts == ["--config"]
-    assert option.help == "ops.yaml (default: ./ops.yaml when present)."  # type: ignore[attr-defined]
+    assert option.help == "ops.yaml (env OPS_CONFIG; default: ./ops.yaml when present)."  # type: ignore[attr-defined]
+
+
+FORMAT_FLAGS = (["--json"], ["-o", "json"], ["--output", "json"], ["--format", "json"])
+
+
+def test_runbook_audit_takes_the_one_output_option(tmp_path: Path, runner: CliRunner) -> None:
+    """'ops runbook audit' had --json only."""
+    from ops_toolkit.runbook.execute import RunOptions, start_run
+    from tests.runbook.test_execute import make_runbook, step, world
+
+    state = tmp_path / "state"
+    record = start_run(make_runbook(tmp_path, step("a", "true")), RunOptions(), world(tmp_path))
+    args = ["runbook", "audit", record.run_id, "--state-dir", str(state)]
+    documents = [runner.invoke(main, [*args, *flag]).stdout for flag in FORMAT_FLAGS]
+    assert len(set(documents)) == 1
+    events = json.loads(documents[0])
+    assert [e["event"] for e in events] == ["run_started", "step_finished", "run_finished"]
+    as_yaml = runner.invoke(main, [*args, "-o", "yaml"])
+    assert (as_yaml.exit_code, yaml.safe_load(as_yaml.stdout)) == (0, events)
+    table = runner.invoke(main, [*args, "-o", "table"])
+    assert f"{record.run_id}  step_finished  a  succeeded" in table.stdout.splitlines()[1]
+    refused = runner.invoke(main, [*args, "-o", "html"])
+    assert refused.exit_code == 2
+    assert refused.stderr.endswith(
+        "Error: Invalid value for '-o' / '--output' / '--format': 'html' is not one of "
+        "'table', 'json', 'yaml'.\n"
+    )
+
+
+def test_slo_correct_takes_the_one_output_option(tmp_path: Path, runner: CliRunner) -> None:
+    """'ops slo correct' had --json only. Each format writes the same correction into a
+    fresh copy of the SLO file, and prints the same document."""
+    import shutil
+
+    path = tmp_path / "search.yaml"
+    original = (ROOT / "slos" / "search.yaml").read_text()
+    args = ["slo", "correct", "search/availability", str(path), "--reason", "INC-7"]
+    args += ["--start", "2026-11-03T14:00:00Z", "--end", "2026-11-03T15:30:00Z"]
+    documents = []
+    for flag in [*FORMAT_FLAGS, ["-o", "yaml"]]:
+        shutil.copy(ROOT / "slos" / "search.yaml", path)
+        result = runner.invoke(main, [*args, *flag])
+        assert result.exit_code == 0, result.output
+        documents.append(yaml.safe_load(result.stdout))  # JSON is YAML too
+    assert (
+        documents
+        == [
+            {
+                "slo": "search/availability",
+                "file": str(path),
+                "created": False,
+                "start": "2026-11-03T14:00:00Z",
+                "end": "2026-11-03T15:30:00Z",
+                "reason": "INC-7",
+            }
+        ]
+        * 5
+    )
+    path.write_text(original)
+    both = runner.invoke(main, [*args, "--json", "-o", "yaml"])
+    assert both.exit_code == 2
+    assert both.stderr.endswith("Error: --json means -o json: give one of them, not -o yaml\n")
+    assert path.read_text() == original  # refused before anything was written

@@ -106,9 +106,12 @@ class ServeProcess:
                     return float(line.split()[1])
         raise AssertionError(f"{name} not in {self.url}/metrics")
 
-    def health(self) -> tuple[int, dict[str, Any]]:
+    def health(self, token: str | None = None) -> tuple[int, dict[str, Any]]:
+        """GET /healthz, anonymous or with a bearer token (which shows a failure's detail)."""
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(f"{self.url}/healthz", headers=headers)
         try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as error:
             return error.code, json.load(error)

@@ -24,6 +24,7 @@ from ops_toolkit.demo.servers import PrometheusServer, require_binary
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.notify.message import BudgetInfo
 from ops_toolkit.reports.scheduled import PolicyRunner, ReportPublisher
+from ops_toolkit.rollout.history import History
 from ops_toolkit.serve.service import BudgetLookup, slo_index
 from ops_toolkit.serve.store import Store
 from ops_toolkit.slo.evaluate import recorded_names
@@ -238,3 +239,188 @@ def test_an_alerts_budget_line_reads_fresh_recorded_series(shop: Shop) -> None:
     search = lookup({"service": "shop", "slo": "search"})
     assert isinstance(search, BudgetInfo)
     assert (search.source, search.remaining) == ("queries", 1.0)
+
+
+def gate(shop: Shop, key: str, *extra: str) -> tuple[int, list[str]]:
+    args = ["slo", "gate", key, str(shop.slos), "--prometheus", shop.url, "--at", str(END)]
+    result = CliRunner().invoke(main, [*args, "--min-remaining", "75%", *extra])
+    return result.exit_code, result.stdout.splitlines()
+
+
+def test_the_gate_reads_fresh_recorded_series_and_says_so(shop: Shop) -> None:
+    code, lines = gate(shop, "shop/checkout")
+    assert (code, lines) == (
+        3,
+        [
+            "shop/checkout: budget remaining 50.0% is below the gate (minimum 75.0%)",
+            "shop/checkout: status ok",  # burn rate 0.5 in every window
+            "shop/checkout: source: rules: recorded series present and fresh",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("shop/browse", "recorded series stale by 40 minutes"),
+        ("shop/search", "recorded series missing: slo:error_ratio:6h"),
+        (
+            "shop/basket",
+            "no recorded series: load the rules 'ops slo rules' writes into Prometheus",
+        ),
+    ],
+    ids=["stale", "one missing", "none loaded"],
+)
+def test_the_gate_falls_back_to_direct_queries_and_says_why(
+    shop: Shop, key: str, reason: str
+) -> None:
+    code, lines = gate(shop, key, "-o", "json")
+    document = json.loads("\n".join(lines))
+    assert (code, document["verdict"], document["budget_remaining"]) == (0, "go", 1.0)
+    assert (document["source"], document["source_reason"]) == ("queries", reason)
+
+
+def test_the_gate_takes_the_reports_source_override(shop: Shop) -> None:
+    code, lines = gate(shop, "shop/checkout", "--direct")
+    assert (code, lines[0], lines[-1]) == (
+        0,
+        "shop/checkout: budget remaining 100.0% holds (minimum 75.0%)",
+        "shop/checkout: source: queries: --direct: direct queries for every SLO",
+    )
+    # Forced onto rules that never recorded it, the gate cannot tell and stops.
+    code, lines = gate(shop, "shop/basket", "--use-rules")
+    assert (code, lines) == (
+        3,
+        [
+            "shop/basket: no data in the 30d window; cannot tell",
+            "shop/basket: source: rules: --use-rules: recorded series for every rolling SLO",
+        ],
+    )
+    result = CliRunner().invoke(
+        main, ["slo", "gate", "shop/checkout", str(shop.slos), "--direct", "--use-rules"]
+    )
+    assert result.exit_code == 2
+    assert "Error: --direct and --use-rules contradict each other" in result.output
+
+
+DAY = 86400
+FRESH_REASON = "recorded series present and fresh"
+
+
+def rollout_plan(tmp_path: Path, shop: Shop, soak: str) -> Path:
+    """A plan whose next stage checks two budgets (fresh rules, stale rules) and the
+    service's statuses; its first stage was entered a day before the history's end."""
+    folder = tmp_path / "rollouts"
+    folder.mkdir()
+    (folder / "shop.yaml").write_text(
+        "version: ops/v1\nkind: Rollout\nname: shop\nservice: shop\n"
+        f"slos: [{shop.slos}]\nsoak_step: 10m\nstages:\n  - {{name: pilot}}\n"
+        f"  - name: wide\n    soak: {soak}\n    checks:\n"
+        "      - {name: checkout, slo: shop/checkout, budget_remaining: '>= 75%'}\n"
+        "      - {name: browse, slo: shop/browse, budget_remaining: '>= 75%'}\n"
+        "      - {name: calm, service: shop, not_status: [exhausted]}\n",
+        encoding="utf-8",
+    )
+    history = History(str(folder / "shop.history.jsonl"))
+    for event in ("advance_started", "advance_finished"):
+        history.append(
+            {
+                "event": event,
+                "stage": "pilot",
+                "at": END - DAY,
+                "run_id": "r1",
+                "status": "succeeded",
+            }
+        )
+    return folder
+
+
+def rollout_status(folder: Path, shop: Shop, *extra: str) -> tuple[int, str]:
+    args = ["rollout", "status", "shop", "--dir", str(folder), "--prometheus", shop.url]
+    result = CliRunner().invoke(main, [*args, "--at", str(END), *extra])
+    return result.exit_code, result.stdout
+
+
+def checks_by_name(output: str) -> dict[str, dict[str, object]]:
+    return {c["name"]: c for c in json.loads(output)["checks"]}
+
+
+def test_rollout_checks_read_fresh_recorded_series_and_fall_back_from_stale_ones(
+    tmp_path: Path, shop: Shop
+) -> None:
+    # A 20-minute soak at 10-minute steps: the 30 minutes the rules recorded cover it.
+    code, output = rollout_status(rollout_plan(tmp_path, shop, "20m"), shop, "-o", "json")
+    checks = checks_by_name(output)
+    assert code == 3
+    assert (checks["checkout"]["passed"], checks["checkout"]["value"]) == (False, 0.5)
+    assert checks["checkout"]["sources"] == [
+        {"slo": "shop/checkout", "source": "rules", "reason": FRESH_REASON}
+    ]
+    assert (checks["browse"]["passed"], checks["browse"]["value"]) == (True, 1.0)
+    assert checks["browse"]["sources"] == [
+        {"slo": "shop/browse", "source": "queries", "reason": "recorded series stale by 40 minutes"}
+    ]
+    calm = checks["calm"]["sources"]
+    assert isinstance(calm, list)
+    assert [f"    {s['slo']}: {s['source']}: {s['reason']}" for s in calm] == [
+        *REASONS,
+        f"    shop/refunds: queries: {refunds_reason(shop)}",
+    ]
+
+
+def test_a_recorded_series_younger_than_the_soak_gives_way_to_direct_queries(
+    tmp_path: Path, shop: Shop
+) -> None:
+    """The rules recorded the last 30 minutes only: a 2h soak's worst value is not in them."""
+    code, output = rollout_status(rollout_plan(tmp_path, shop, "2h"), shop, "-o", "json")
+    checkout = checks_by_name(output)["checkout"]
+    assert (code, checkout["passed"], checkout["value"]) == (0, True, 1.0)
+    assert checkout["sources"] == [
+        {
+            "slo": "shop/checkout",
+            "source": "queries",
+            "reason": "recorded series do not cover the 2h soak",
+        }
+    ]
+
+
+def test_rollout_status_says_each_slos_source_and_takes_the_override(
+    tmp_path: Path, shop: Shop
+) -> None:
+    folder = rollout_plan(tmp_path, shop, "20m")
+    code, output = rollout_status(folder, shop)
+    lines = output.splitlines()
+    start = lines.index("Sources (rules: recorded series; queries: direct):")
+    assert (code, lines[start + 1 : start + 3]) == (
+        3,
+        [
+            f"  shop/checkout: rules: {FRESH_REASON}",
+            "  shop/browse: queries: recorded series stale by 40 minutes",
+        ],
+    )
+    code, output = rollout_status(folder, shop, "--direct", "-o", "json")
+    checkout = checks_by_name(output)["checkout"]
+    assert (code, checkout["value"], checkout["sources"]) == (
+        0,
+        1.0,
+        [
+            {
+                "slo": "shop/checkout",
+                "source": "queries",
+                "reason": "--direct: direct queries for every SLO",
+            }
+        ],
+    )
+
+
+def test_the_rollout_reports_budgets_say_their_source(tmp_path: Path, shop: Shop) -> None:
+    folder = rollout_plan(tmp_path, shop, "20m")
+    args = ["rollout", "report", "shop", "--dir", str(folder), "--prometheus", shop.url]
+    result = CliRunner().invoke(main, [*args, "--at", str(END)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("| SLO | budget left | status | source |")
+    assert lines[start + 2 : start + 4] == [
+        f"| shop/checkout | 50.0% | ok | rules: {FRESH_REASON} |",
+        "| shop/search | 100.0% | ok | queries: recorded series missing: slo:error_ratio:6h |",
+    ]

@@ -88,7 +88,7 @@ def test_validate_report_and_gate_accept_every_format(
     paths = [str(FIXTURES / "sloth"), str(FIXTURES / "pyrra")]
     validated = CliRunner().invoke(main, ["slo", "validate", *paths, "--json"])
     assert validated.exit_code == 0, validated.output
-    assert sorted(f"{r['service']}/{r['slo']}" for r in json.loads(validated.stdout)) == [
+    assert sorted(f"{r['service']}/{r['slo']}" for r in json.loads(validated.stdout)["slos"]) == [
         "search-k8s/availability",
         "search-k8s/ingestion-freshness",
         "search-pyrra/answer-accuracy",

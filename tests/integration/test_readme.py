@@ -145,11 +145,14 @@ SKIPPED: dict[str, str] = {
     "ops oncall override search-primary --user U0SEARCH03 --from 2026-03-28T18:00 --to "
     "2026-03-29T18:00": ONCALL_CLI + " (override, who, --remove against a store)",
     "ops oncall override --remove 1": ONCALL_CLI,
-    'ops store migrate --from sqlite:ops-state.db --to "postgresql://ops:$PGPASSWORD@db:5432/ops" --json': (
+    'export OPS_STATE="postgresql://ops:$PGPASSWORD@db:5432/ops"': (
+        "names a PostgreSQL server at db, for the two commands after it"
+    ),
+    "ops store migrate --from sqlite:ops-state.db --json": (
         "needs a PostgreSQL server at db; tests/integration/test_store_migrate.py migrates "
         "a store written by a real ops serve"
     ),
-    'OPS_WEBHOOK_TOKEN=s3cret ops serve --state "postgresql://ops:$PGPASSWORD@db:5432/ops"': (
+    "OPS_WEBHOOK_TOKEN=s3cret ops serve": (
         "runs until stopped, on a PostgreSQL server at db; tests/integration/test_ha.py runs "
         "two replicas on one database"
     ),

@@ -272,7 +272,9 @@ def test_validate_cli(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output == f"Error: {bad}: slos[0].sli.ratio.total: is required\n"
     ok = CliRunner().invoke(main, ["slo", "validate", str(ROOT / "slos"), "--json"])
-    assert next(r["slo"] for r in json.loads(ok.stdout)) == "availability"
+    document = json.loads(ok.stdout)
+    assert next(r["slo"] for r in document["slos"]) == "availability"
+    assert document["findings"] == []  # the same shape as with --prometheus
 
 
 LIVE_FILE = """\

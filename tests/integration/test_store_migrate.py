@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.serve.migrate import TABLES
+from ops_toolkit.serve.store import LATEST
 from tests.alerts.payloads import alert, notification
 from tests.conftest import ROOT
 from tests.integration.test_ha import Installation, eventually, post_webhook
@@ -290,3 +291,133 @@ def test_a_tampered_sqlite_store_is_refused_in_one_line_and_nothing_is_copied(
         assert target.entries() == []
     finally:
         target.database.close()
+
+
+def source_store(tmp_path: Path, kind: str) -> tuple[Path, Path]:
+    """(what --from names, the file it is): a store of this release (WAL mode), one of the
+    first release (no schema_version, no inbox retry columns, rollback journal), or a
+    symlink to one of the first release."""
+    from ops_toolkit.notify.model import Planned
+    from ops_toolkit.serve.store import Store
+    from tests.serve.test_store_migrations import FIRST_RELEASE
+
+    real = tmp_path / "stores" / "state.db"
+    real.parent.mkdir()
+    if kind == "current":
+        store = Store(str(real))
+        store.accept([('{"version": "4"}', 1)], 1_799_999_000.0)
+        store.enqueue([Planned("g1", "#alerts", "post", {"text": "kept"})], 1_799_999_000.0)
+        store.database.close()
+    else:
+        with sqlite3.connect(real) as old:
+            old.executescript(FIRST_RELEASE)
+        old.close()
+    if kind != "symlink":
+        return real, real
+    link = tmp_path / "ops-state.db"
+    link.symlink_to(real)
+    return link, real
+
+
+def beside(path: Path) -> list[str]:
+    """The store's folder but the lock files (the lock is how migrate keeps serve out)."""
+    return sorted(p.name for p in path.parent.iterdir() if p.suffix != ".lock")
+
+
+@pytest.mark.parametrize("kind", ["current", "first release", "symlink"])
+def test_a_migration_never_changes_its_source(
+    tmp_path: Path, postgres_database: str, kind: str
+) -> None:
+    """Was: the source was opened for writing (switched to WAL, its schema upgraded in
+    place), through a symlinked --from too: a migration changed the store it moved."""
+    from ops_toolkit.serve.store import Store
+
+    given, real = source_store(tmp_path, kind)
+    before = (real.read_bytes(), real.stat().st_mtime_ns, beside(real))
+    result = ops("store", "migrate", "--from", str(given), "--to", postgres_database, "--json")
+    assert result.returncode == 0, result.stderr
+    assert (real.read_bytes(), real.stat().st_mtime_ns, beside(real)) == before
+    assert given.is_symlink() == (kind == "symlink")
+    document = json.loads(result.stdout)
+    assert document["from"] == str(given)
+    assert (document["tables"]["inbox"], document["tables"]["outbox"]) == (1, 1)
+    target = Store(postgres_database)
+    try:  # an older source's rows are upgraded on the way: the retry columns' defaults
+        (payload,) = target.unprocessed()
+        assert (payload.body, payload.attempts, payload.next_attempt_at) == (
+            '{"version": "4"}',
+            0,
+            0.0,
+        )
+        (entry,) = target.entries()
+        assert (entry.group_key, entry.message, entry.status) == ("g1", {"text": "kept"}, "pending")
+    finally:
+        target.database.close()
+
+
+def test_a_source_newer_than_this_ops_is_refused_unchanged(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    given, real = source_store(tmp_path, "current")
+    with sqlite3.connect(real) as db:
+        db.execute(
+            "INSERT INTO schema_version (version, applied_at, description) VALUES (99, 0, 'x')"
+        )
+    db.close()
+    before = (real.read_bytes(), real.stat().st_mtime_ns)
+    result = ops("store", "migrate", "--from", str(given), "--to", postgres_database)
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Error: --from {given}: the store's schema is version 99, newer than this ops knows "
+        f"(version {LATEST}): migrate with the ops release that wrote it\n",
+    )
+    assert (real.read_bytes(), real.stat().st_mtime_ns) == before
+
+
+def test_a_symlinked_source_is_refused_while_ops_serve_holds_the_file_it_names(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """ops serve locks the name it was given; a migration through another name (a symlink
+    to the same file) must still see it."""
+    import os
+
+    from ops_toolkit.serve.lock import hold_for_serve
+
+    given, real = source_store(tmp_path, "symlink")
+    held = hold_for_serve(str(real))  # as ops serve --state <the real file> does
+    try:
+        result = ops("store", "migrate", "--from", str(given), "--to", postgres_database)
+    finally:
+        held.release()
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Error: {real}: ops serve (pid {os.getpid()}) holds this store; stop every ops "
+        "serve on it, then migrate\n",
+    )
+
+
+def test_migrate_takes_the_one_output_option(tmp_path: Path, postgres_database: str) -> None:
+    """'ops store migrate' had --json only: -o yaml gives the same document, -o table the
+    lines, and --json with another -o is a usage error before anything is copied."""
+    import yaml
+
+    from ops_toolkit.notify.model import Planned
+    from ops_toolkit.serve.store import Store
+
+    path = tmp_path / "state.db"
+    store = Store(str(path))
+    store.enqueue([Planned("g", "#c", "post", {"text": "x"})], 1.0)
+    store.database.close()
+    both = ops(
+        "store", "migrate", "--from", str(path), "--to", postgres_database, "--json", "-o", "yaml"
+    )
+    assert both.returncode == 2
+    assert both.stderr.endswith("Error: --json means -o json: give one of them, not -o yaml\n")
+    migrated = ops("store", "migrate", "--from", str(path), "--to", postgres_database, "-o", "yaml")
+    assert migrated.returncode == 0, migrated.stderr
+    document = yaml.safe_load(migrated.stdout)
+    assert (document["from"], document["tables"], document["outbox_pending"]) == (
+        str(path),
+        sqlite_counts(path),
+        1,
+    )

@@ -20,6 +20,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse: set[str] = set()
+        self.defer = 0  # DATA answers to give as 451 (received, then "try again later")
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -31,6 +32,9 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        if self.defer:
+            self.defer -= 1
+            return "451 4.3.0 try again later"
         return "250 Message accepted for delivery"
 
 
@@ -52,7 +56,7 @@ def page(to: list[str]) -> Any:
         to=to,
         subject="[tier 2] SearchErrors:\n search-api returns 5xx",
         text="Nobody acknowledged in 10 minutes.\nRunbook: runbooks/search-errors.md",
-        outbox_id=17,
+        key="ops-0123456789abcdef0123456789abcdef",
         timestamp=T0,
     )
 
@@ -64,7 +68,7 @@ def test_a_page_is_delivered_with_a_stable_message_id(smtp: tuple[Mailbox, int])
     parsed = email.message_from_bytes(content)
     assert (sender, recipients) == ("ops@example.com", ["dana@example.com"])
     assert parsed["Subject"] == "[tier 2] SearchErrors: search-api returns 5xx"
-    assert parsed["Message-ID"] == "<ops-outbox-17@example.com>"
+    assert parsed["Message-ID"] == "<ops-0123456789abcdef0123456789abcdef@example.com>"
     assert parsed.get_payload(decode=True).decode().startswith("Nobody acknowledged")
 
 

@@ -22,6 +22,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # of each request, as the bodies
         self.replies: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         receiver = self
 
@@ -32,6 +33,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
+                receiver.headers.append(dict(self.headers.items()))
                 status, headers, body = (
                     receiver.replies.pop(0)
                     if receiver.replies

@@ -207,6 +207,24 @@ def test_resolve_ends_it_and_firing_again_starts_from_tier_one(state: str, clock
     assert escalations.get(ref).timeline.status == "active"  # type: ignore[union-attr]
 
 
+def test_acknowledging_a_resolved_escalation_says_it_is_resolved_and_no_button_is_left(
+    state: str, clock: Clock
+) -> None:
+    """A newcomer resolved from the CLI, then acknowledged: "already acknowledged by
+    someone", though nobody had; the updated message still offered Acknowledge."""
+    escalations = engine(state, clock)
+    ref = fire(escalations)
+    escalations.tick()
+    resolved = escalations.act(ref, "resolve", actor="cli:dana", user="cli:dana")
+    assert (resolved.done, resolved.text) == (True, "Resolved by dana at 20:26 UTC")
+    late = escalations.act(ref, "ack", actor="slack:U0PRIMARY1", user="U0PRIMARY1")
+    assert (late.done, late.text) == (False, "Nothing to do: it is resolved.")
+    updates = [e.message for e in escalations.store.entries() if e.action == "update"]
+    assert len(updates) == 1
+    assert [b.get("type") for b in updates[0]["blocks"]] == ["header", "context"]
+    assert updates[0]["blocks"][-1]["elements"][0]["text"] == "Resolved by dana at 20:26 UTC"
+
+
 def test_allow_lists_refuse_and_record_it(state: str, clock: Clock) -> None:
     config = parse_config(
         "slack: {allow: {silence: [oncall], resolve: [U0LEAD0001]}}\n", "ops.yaml"

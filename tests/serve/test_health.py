@@ -72,10 +72,11 @@ def body(**changes: Any) -> dict[str, Any]:
                 503,
                 {
                     "status": "unavailable",
-                    "intake": "store unavailable: DatabaseError: file is not a database",
+                    "intake": "store unavailable",
+                    "detail": "DatabaseError: file is not a database",
                 },
             ),
-            id="a store that fails cannot commit",
+            id="a store that fails cannot commit (the detail is for the token holder)",
         ),
         pytest.param(
             HEALTHY,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ops_toolkit.serve.service import runbook_index
+from ops_toolkit.serve.service import repository_path, runbook_index
 
 FIXTURES = Path(__file__).parent.parent / "runbook" / "fixtures"
 
@@ -45,3 +45,32 @@ def test_a_runbook_nested_too_deeply_is_skipped_and_the_others_are_linked(
     (tmp_path / "rb" / "DiskFull.md").write_text("+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n")
     (tmp_path / "rb" / "ApiSlow.md").write_text("# Api slow\n")
     assert runbook_index("rb") == {"ApiSlow": "rb/ApiSlow.md"}
+
+
+def test_a_runbook_link_is_taken_from_the_repository_root_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer ran ``ops serve --config serve/ops.yaml`` from ``serve/`` with runbooks in
+    another checkout: the link read ``<base>/../../z5/runbooks/x.md``."""
+    repository = tmp_path / "ops-repo"
+    (repository / ".git").mkdir(parents=True)
+    (repository / "runbooks").mkdir()
+    (repository / "runbooks" / "search-errors.md").write_text("---\nalerts: [SearchErrors]\n---\n")
+    elsewhere = tmp_path / "work" / "serve"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    path = runbook_index(str(repository / "runbooks"))["SearchErrors"]
+    assert repository_path(path, str(elsewhere / "ops.yaml")) == "runbooks/search-errors.md"
+
+
+def test_without_a_repository_a_runbook_link_is_taken_from_the_ops_yaml_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "runbooks" / "db").mkdir(parents=True)
+    (project / "runbooks" / "db" / "DiskFull.md").write_text("# Disk full\n")
+    monkeypatch.chdir(project / "runbooks")
+    path = runbook_index(str(project / "runbooks"))["DiskFull"]
+    assert repository_path(path, str(project / "ops.yaml")) == "runbooks/db/DiskFull.md"
+    outside = tmp_path / "other" / "ops.yaml"
+    assert repository_path(path, str(outside)) == path

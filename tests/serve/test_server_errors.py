@@ -30,8 +30,8 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     yield from serving(tmp_path, AppSettings(token=None, stats=broken_stats))
 
 
-def serving(tmp_path: Path, settings: AppSettings) -> Iterator[str]:
-    writer = GroupCommitWriter(Store(str(tmp_path / "state.db")), lambda: None)
+def serving(tmp_path: Path, settings: AppSettings, store: Store | None = None) -> Iterator[str]:
+    writer = GroupCommitWriter(store or Store(str(tmp_path / "state.db")), lambda: None)
     app = create_app(writer, settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
@@ -69,7 +69,8 @@ def test_a_store_that_cannot_be_read_is_a_503_for_intake_and_metrics(app_url: st
     status, body = call(f"{app_url}/metrics")
     assert status == 503
     text = body.decode()
-    assert text.startswith("# store unavailable: DatabaseError: database disk image is malformed\n")
+    # anonymous (and no token configured): who the store is stays in the log
+    assert text.startswith("# store unavailable\n")
     assert "ops_intake_up 0.0" in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import time
 from pathlib import Path
 
@@ -124,3 +125,109 @@ def test_response_urls_outside_slack_are_refused(tmp_path: Path, url: str) -> No
     sender.run_once()
     (dead,) = sender.store.entries(["dead"])
     assert dead.last_error == f"response_url {url!r}: not a Slack URL"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def restarted(sender: Deliverer, clock: Clock) -> Deliverer:
+    """Another deliverer (a replica, or ops serve after a crash) on the same store, later:
+    what it sends it knows only from the stored entry."""
+    clock.now += 3600
+    return Deliverer(
+        Store(str(sender.store.path)),
+        sender.notifier,
+        pace=0,
+        outside=sender.outside,
+        clock=clock,
+        max_age=86_400,
+    )
+
+
+def plain_entry(url: str) -> Planned:
+    return Planned(
+        "g1",
+        "webhook:ops-hook",
+        "webhook",
+        {"text": "SearchErrors: tier 2", "webhook": "ops-hook", "url": url, "event": "page"},
+    )
+
+
+@pytest.mark.parametrize("format", ["plain", "pagerduty"])
+def test_a_retried_webhook_delivery_carries_the_same_idempotency_key(
+    tmp_path: Path,
+    receiver: Receiver,  # noqa: F811
+    format: str,
+) -> None:
+    """The receiver got the first attempt but its answer was a 503 (as when ops serve dies
+    before recording a send): the retry, by another deliverer, carries the same key."""
+    clock = Clock()
+    first = Deliverer(
+        Store(str(tmp_path / "s.db")),
+        ConsoleNotifier(str(tmp_path / "messages.jsonl"), stream=open("/dev/null", "w")),  # noqa: SIM115
+        pace=0,
+        outside=OutsideSender({"PD_KEY": "R0UT1NG"}),
+        clock=clock,
+    )
+    entry = webhook_entry(receiver.url) if format == "pagerduty" else plain_entry(receiver.url)
+    first.store.enqueue([entry, entry], clock.now)  # two entries: two deliveries
+    receiver.replies.append((503, {}, {}))
+    first.run_once()
+    second = restarted(first, clock)
+    second.run_once()  # the first entry again; the second waits for it (same group)
+    second.run_once()
+    assert [e.status for e in first.store.entries()] == ["sent", "sent"]
+    keys = [headers["Idempotency-Key"] for headers in receiver.headers]
+    assert len(keys) == 3 and keys[0].startswith("ops-") and len(keys[0]) == 36
+    assert keys[0] == keys[1]  # the retry of the first, after the 503
+    assert keys[2] != keys[0]  # the other entry is another delivery
+    if format == "plain":
+        assert [body["idempotency_key"] for body in receiver.bodies] == keys
+    else:  # PagerDuty: its dedup_key folds the repeat; its body takes no field of ours
+        assert {body["dedup_key"] for body in receiver.bodies} == {"g1"}
+        assert all("idempotency_key" not in body for body in receiver.bodies)
+
+
+def test_a_retried_email_carries_the_same_message_id_and_another_store_another(
+    tmp_path: Path,
+    smtp: tuple[Mailbox, int],  # noqa: F811
+) -> None:
+    """Was: the Message-ID was the outbox id alone, so a new store's first email (id 1 again)
+    had the Message-ID of an earlier page, and a mail system dropped it as a duplicate."""
+    mailbox, port = smtp
+    environ = {"OPS_SMTP_HOST": "127.0.0.1", "OPS_SMTP_PORT": str(port)}
+    environ["OPS_SMTP_FROM"] = "ops@example.com"
+    page = Planned(
+        "g1",
+        "email",
+        "email",
+        {"text": "x", "to": ["ic@example.com"], "subject": "[ops] tier 3", "body": "firing"},
+    )
+    clock = Clock()
+    notifier = ConsoleNotifier(str(tmp_path / "messages.jsonl"), stream=open("/dev/null", "w"))  # noqa: SIM115
+    sender = Deliverer(
+        Store(str(tmp_path / "s.db")), notifier, pace=0, outside=OutsideSender(environ), clock=clock
+    )
+    sender.store.enqueue([page], clock.now)
+    mailbox.defer = 1  # received, then 451: the outcome the deliverer sees is a failure
+    sender.run_once()
+    restarted(sender, clock).run_once()
+    assert sender.store.entries()[0].status == "sent"
+    clock.now += 60
+    other = Deliverer(
+        Store(str(tmp_path / "other.db")),
+        notifier,
+        pace=0,
+        outside=OutsideSender(environ),
+        clock=clock,
+    )
+    other.store.enqueue([page], clock.now)  # outbox id 1 too, in a new store
+    other.run_once()
+    ids = [email.message_from_bytes(content)["Message-ID"] for _, _, content in mailbox.messages]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2]
+    assert ids[0].startswith("<ops-") and ids[0].endswith("@example.com>")

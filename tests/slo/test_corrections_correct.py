@@ -365,3 +365,19 @@ def test_a_correction_in_the_first_centuries_is_written_as_it_loads_back(tmp_pat
         f"{tmp_path}/search.yaml: updated: search/availability: 0001-01-01T00:00:00Z to "
         "0002-01-01T00:00:00Z corrected out (all of it)\n",
     )
+
+
+def test_now_minus_an_hour_to_now_is_exactly_an_hour(tmp_path: Path) -> None:
+    """A newcomer's ``--start now-1h --end now`` was written as 06:41:57 to 07:41:58: the
+    start rounded down and the end up from a ``now`` with a fraction of a second."""
+    shutil.copy(SLOTH, tmp_path / "search.yaml")
+    code, output = correct(
+        "search-sloth/availability",
+        str(tmp_path),
+        *("--start", "now-1h", "--end", "now", "--reason", "INC-232: cache flush", "--json"),
+    )
+    assert code == 0, output
+    written = json.loads(output)
+    start = datetime.fromisoformat(written["start"])
+    end = datetime.fromisoformat(written["end"])
+    assert (end - start).total_seconds() == 3600

@@ -51,6 +51,8 @@ class InboxEntry:
     body: str
     attempts: int
     next_attempt_at: float
+    claimed_by: str | None = None  # the replica planning it now (``claim_inbox``)
+    claimed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,18 +150,45 @@ class Store:
     def unprocessed(self, limit: int = 100) -> list[InboxEntry]:
         """Pending payloads in arrival order, including those waiting for a retry."""
         rows = self.execute(
-            "SELECT id, body, attempts, next_attempt_at FROM inbox WHERE processed = 0 "
-            "ORDER BY id LIMIT ?",
+            "SELECT id, body, attempts, next_attempt_at, claimed_by, claimed_at FROM inbox "
+            "WHERE processed = 0 ORDER BY id LIMIT ?",
             (limit,),
         ).rows
-        return [InboxEntry(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+        return [
+            InboxEntry(
+                int(r[0]),
+                str(r[1]),
+                int(r[2]),
+                float(r[3]),
+                None if r[4] is None else str(r[4]),
+                None if r[5] is None else float(r[5]),
+            )
+            for r in rows
+        ]
+
+    def claim_inbox(self, entry: InboxEntry, me: str, now: float) -> bool:
+        """Take a pending payload to plan it: True when this call took it.
+
+        Compare-and-set on the holder ``entry`` was read with, as outbox claims are: of two
+        replicas that read it unclaimed (or held by a replica that is gone) one takes it,
+        the other's update finds another holder and changes nothing. Not flushed at its
+        commit: a claim a power loss undoes only lets the payload be planned again, and its
+        processing is recorded once (``process``) whoever plans it.
+        """
+        with self.database.transaction(sync=False) as db:
+            result = db.execute(
+                "UPDATE inbox SET claimed_by = ?, claimed_at = ? "
+                "WHERE id = ? AND processed = 0 AND COALESCE(claimed_by, '') = ?",
+                (me, now, entry.id, entry.claimed_by or ""),
+            )
+            return int(result.rowcount) == 1
 
     def retry_inbox(self, inbox_id: int, when: float, error: str) -> None:
         """A payload whose processing failed: try again at ``when``."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-                "WHERE id = ? AND processed = 0",
+                "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+                "claimed_by = NULL, claimed_at = NULL WHERE id = ? AND processed = 0",
                 (when, error, inbox_id),
             )
             _bump(db, "inbox_retries", 1)
@@ -190,7 +219,8 @@ class Store:
             where += f" AND id IN ({','.join('?' for _ in ids)})"
         with self.transaction() as db:
             result = db.execute(
-                f"UPDATE inbox SET processed = 0, attempts = 0, next_attempt_at = ? WHERE {where}",
+                "UPDATE inbox SET processed = 0, attempts = 0, next_attempt_at = ?, "
+                f"claimed_by = NULL, claimed_at = NULL WHERE {where}",
                 (now, *(ids or ())),
             )
             return int(result.rowcount)

@@ -188,6 +188,19 @@ def _version_3(tx: Transaction, dialect: Dialect) -> None:
         tx.execute(statement)
 
 
+# Planning a payload is claimed first (compare-and-set on who holds it, as the outbox's
+# claims are), so of two replicas one plans it and the other skips it.
+VERSION_4 = """
+ALTER TABLE inbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE inbox ADD COLUMN claimed_at {real}
+"""
+
+
+def _version_4(tx: Transaction, dialect: Dialect) -> None:
+    for statement in statements(VERSION_4, dialect):
+        tx.execute(statement)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -199,6 +212,7 @@ MIGRATIONS = (
     Migration(1, "inbox, events, outbox, threads, schedules, escalations, overrides", _version_1),
     Migration(2, "indexes for the cleanup of old inbox rows and event keys", _version_2),
     Migration(3, "an index for the outbox's due query (earlier entries of a group)", _version_3),
+    Migration(4, "who plans an inbox payload (a claim, so replicas plan it once)", _version_4),
 )
 LATEST = MIGRATIONS[-1].version
 
