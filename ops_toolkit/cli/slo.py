@@ -649,16 +649,21 @@ def rules_command(
         if not as_json:
             click.echo(f"{len(generated)} rule file(s) in {directory}/ are current", err=True)
         return
-    changed = write_files(generated, directory)
     written = [f"{directory.rstrip('/')}/{name}" for name in sorted(generated)]
+    if inhibit_path and inhibit is not None:
+        written.append(inhibit_path)
+    existed = {path for path in written if os.path.exists(path)}
+    changed = write_files(generated, directory)
     if inhibit_path and inhibit is not None:
         folder, name = os.path.split(inhibit_path)
         changed += write_files({name: inhibit}, folder or ".")
-        written.append(inhibit_path)
     if as_json:
         print_json({"written": changed, "files": sorted(generated), "inhibit": inhibit_path})
         return
     for path in written:
+        if path not in existed:
+            click.echo(f"{path} (created)")
+            continue
         updated = any(os.path.samefile(p, path) for p in changed)
         click.echo(path + (" (updated)" if updated else " (unchanged)"))
 

@@ -93,7 +93,7 @@ COMMANDS: dict[str, Outcome] = {
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
     "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
     "ops slo rules --format prometheusrule --dir deploy/rules/": Outcome(
-        0, "deploy/rules/search.prometheusrule.yaml (updated)"
+        0, "deploy/rules/search.prometheusrule.yaml (created)"
     ),
     "ops slo validate --prometheus http://127.0.0.1:9090": Outcome(0, "valid"),
     "ops slo convert slos/search.yaml --to openslo > search.openslo.yaml": Outcome(0, ""),
