@@ -606,7 +606,9 @@ def _run_step(
         if ahead is None or following is None or ctx.options.capture:
             return None
         _start_ahead(ahead, runbook, following, record, params, options, world, mask)
-        return ahead.held.process.pid if ahead.held is not None else None
+        if ahead.step != following.name or ahead.held is None:
+            return None
+        return ahead.held.process.pid
 
     def on_start(pid: int) -> None:
         state.status, state.pgid = "running", pid
@@ -687,23 +689,24 @@ def _run_step(
 
 
 class _Ahead:
-    """The next step's shell, started held at its gate while the step before it finishes.
+    """The next step's shell, started held at its gate before the step before it is over.
 
     While a shell step runs, if it cannot change the next step's environment or ``when``
     (no ``capture``, a script that cannot export), ops starts the next step's shell; else
     once the step has succeeded, before it writes the step's journal and audit lines and
     shows its result. The fork, the exec and the shell's start-up (about half a bare
     ``bash -c true``) then overlap the step before instead of following it (issue 15,
-    bench/step_overhead.py). Held, it is nobody's concern meanwhile: a handler that runs
-    after a failed step took it, as every child ops had when the handler started, for not
-    its own.
-    Nothing of it runs before its own turn: let go from its gate only once its ``starting``
-    record and the audit line before it are on disk, as any shell step is. It is started
-    only for a step that will then run with nothing asked (``when`` true, no confirmation;
-    ``ShellKind.start_held``), from the variables as the finished step left them; its turn
-    takes it only if it is the very process the step would start. Any other (the run
-    stopped, failed, or was killed before that turn) is killed at its gate and never runs a
-    command; if ops itself is killed, the gate's pipe ends unwritten and the shell exits.
+    bench/step_overhead.py).
+
+    Nothing of it runs before its own turn: it is let go from its gate only once its
+    ``starting`` record and the audit line before it are on disk, as any shell step is. It
+    is started only for a step that will then run with nothing asked (``when`` true, no
+    confirmation; ``ShellKind.start_held``), and its turn takes it only if it is the very
+    process the step would start then (``HeldProcess.matches``). Any other (the run stopped
+    or failed before that turn, or something changed) is killed at its gate and never runs
+    a command; if ops itself is killed, the gate's pipe ends unwritten and the shell exits.
+    Held meanwhile, it is no other step's: a handler that runs after a failed step takes
+    it, like every child ops had when the handler started, for not its own.
     """
 
     def __init__(self) -> None:
