@@ -19,6 +19,8 @@ Anything else escaping to the user is a bug.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class OpsError(Exception):
     """Base of every error ops-toolkit raises on purpose.
@@ -31,7 +33,7 @@ class OpsError(Exception):
     detail: str = ""
 
     @classmethod
-    def at(cls, source: str, line: int | None, detail: str) -> OpsError:
+    def at(cls, source: str, line: int | None, detail: str) -> Self:
         error = cls(at(source, line, detail))
         error.source, error.line, error.detail = source, line, detail
         return error

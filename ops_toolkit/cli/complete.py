@@ -44,7 +44,9 @@ def _param(ctx: click.Context, name: str) -> Any:
 
 
 def _runbooks_dir(ctx: click.Context) -> str:
-    return str(_param(ctx, "directory") or os.environ.get("OPS_RUNBOOKS_DIR") or "runbooks")
+    from ops_toolkit.cli.options import runbooks_dir
+
+    return runbooks_dir(_param(ctx, "directory"))
 
 
 def runbook_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

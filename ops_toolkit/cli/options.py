@@ -58,12 +58,23 @@ def with_serve_state(config: OpsConfig, state: str | None) -> OpsConfig:
     return dataclasses.replace(config, serve=dataclasses.replace(config.serve, state=chosen))
 
 
+RUNBOOKS_DIR_ENV = "OPS_RUNBOOKS_DIR"
+
+
+def runbooks_dir(given: str | None = None) -> str:
+    """The runbook folder of list, show, run, lint and completion: ``given``, else
+    OPS_RUNBOOKS_DIR, else runbooks/. One rule, so that no command looks elsewhere."""
+    import os
+
+    return given or os.environ.get(RUNBOOKS_DIR_ENV) or "runbooks"
+
+
 def runbooks_dir_option(func: F) -> F:
     return click.option(
         "--dir",
         "directory",
         default="runbooks",
-        envvar="OPS_RUNBOOKS_DIR",
+        envvar=RUNBOOKS_DIR_ENV,
         show_default=True,
         type=click.Path(file_okay=False),
         help="Where runbooks are looked up by name (env OPS_RUNBOOKS_DIR).",

@@ -8,6 +8,7 @@ import click
 
 from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
+    RUNBOOKS_DIR_ENV,
     check_writable,
     default_config_path,
     json_option,
@@ -15,6 +16,7 @@ from ops_toolkit.cli.options import (
     print_document,
     print_json,
     prometheus_option,
+    runbooks_dir,
     runbooks_dir_option,
     state_dir_option,
 )
@@ -32,7 +34,7 @@ def runbook() -> None:
 
 
 @runbook.command("list")
-@click.argument("directory", default="runbooks", envvar="OPS_RUNBOOKS_DIR", type=click.Path())
+@click.argument("directory", default="runbooks", envvar=RUNBOOKS_DIR_ENV, type=click.Path())
 @click.option("--strict", is_flag=True, help="Exit 1 when a file is not a valid runbook.")
 @output_option("table", "wide", "json", "yaml")
 def list_command(directory: str, strict: bool, output: str) -> None:
@@ -77,7 +79,8 @@ def list_command(directory: str, strict: bool, output: str) -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @output_option("table", "json", "yaml")
 def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
-    """Check runbooks for errors and hazards (default: runbooks/).
+    """Check runbooks for errors and hazards (default: the folder list and show read,
+    OPS_RUNBOOKS_DIR, else runbooks/).
 
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
     (and warnings with --strict); notes never fail.
@@ -88,7 +91,7 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
-    findings = lint_paths(paths or ("runbooks",), credential_variables())
+    findings = lint_paths(paths or (runbooks_dir(),), credential_variables())
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings
@@ -107,7 +110,8 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
 def show_command(reference: str, directory: str, output: str) -> None:
-    """Show RUNBOOK (a path, or a name in --dir): sections, steps and params.
+    """Show RUNBOOK (a path, a name in --dir, or an alert a runbook there claims): sections,
+    steps and params.
 
     \b
     Examples:
@@ -144,6 +148,23 @@ def _runbook_source(prometheus_url: str | None) -> Any:
     from ops_toolkit.config import load_config
 
     return metrics_settings(prometheus_url, load_config(default_config_path()))
+
+
+def _require_prometheus(steps: Any, source: Any) -> None:
+    """No Prometheus URL while a promql step is to run: the error now, as params and
+    --report are checked, not a run recorded as failed at its first query."""
+    if source is None and any(step.kind == "promql" for step in steps):
+        from ops_toolkit.runbook.execute import no_metrics
+
+        no_metrics()
+
+
+def _steps_left(record: Any, runbook: Any) -> list[Any]:
+    """The steps of ``record``'s plan a resume goes through (not yet done)."""
+    from ops_toolkit.runbook.state import DONE
+
+    left = (runbook.step(n) for n in record.plan if record.steps[n].status not in DONE)
+    return [step for step in left if step is not None]
 
 
 def credential_variables() -> frozenset[str]:
@@ -331,7 +352,7 @@ def run_command(
     state_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Run RUNBOOK step by step (a path, or a name in --dir).
+    """Run RUNBOOK step by step (a path, a name in --dir, or an alert a runbook there claims).
 
     Params reach shell steps only as environment variables. Steps marked confirm ask first
     (unattended: skipped as needs_confirmation unless --yes). Exit 0 only when the run
@@ -361,11 +382,16 @@ def run_command(
         keep_going=keep_going,
         kill_grace=float(os.environ.get("OPS_KILL_GRACE", "5")),
     )
+    source = _runbook_source(prometheus_url)
+    if not dry_run:
+        from ops_toolkit.runbook.execute import plan_steps
+
+        _require_prometheus(plan_steps(loaded, options), source)
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=_runbook_source(prometheus_url),
+        prometheus_url=source,
     )
     if dry_run:
         planned = plan_run(loaded, options, world)
@@ -413,7 +439,8 @@ def resume_command(
     state_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Continue run RUN_ID from its first step that did not succeed.
+    """Continue run RUN_ID from its first step that did not succeed (a run that succeeded:
+    says so, and runs and audits nothing).
 
     Same params and captured variables as the original run; secrets are read from the
     environment again. A step that may have run when ops was killed (started, outcome not
@@ -430,14 +457,21 @@ def resume_command(
         raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
     if report:
         check_writable(report, "--report")
+    source = _runbook_source(prometheus_url)
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
-        prometheus_url=_runbook_source(prometheus_url),
+        prometheus_url=source,
     )
     record = world.store.load(run_id)
     loaded = read_runbook(record.runbook)
+    left = _steps_left(record, loaded)
+    if record.status == "succeeded" and not left:  # a run that did nothing is not audited
+        click.echo(f"Run {run_id} already succeeded: nothing to resume.", err=True)
+        _finish(record, loaded, world, as_json, report)
+        return
+    _require_prometheus(left, source)
     options = RunOptions(
         yes=yes,
         keep_going=keep_going or bool(record.options.get("keep_going")),
@@ -527,7 +561,9 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 def audit_command(run_id: str | None, state_dir: str | None, output: str) -> None:
     """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
 
-    A damaged line (a writer killed mid-line) is skipped and named on stderr.
+    A damaged line (a writer killed mid-line) is skipped and named on stderr. When nothing
+    is found it says which file it read (--state-dir, else OPS_STATE_DIR, else
+    ~/.local/state/ops); a RUN_ID that is no run is an error, as in 'runs' and 'resume'.
 
     \b
     Examples:
@@ -536,10 +572,17 @@ def audit_command(run_id: str | None, state_dir: str | None, output: str) -> Non
     import os
 
     from ops_toolkit.runbook.audit import AuditLog
-    from ops_toolkit.runbook.state import default_state_dir
+    from ops_toolkit.runbook.state import StateStore
 
-    trail = AuditLog(os.path.join(state_dir or default_state_dir(), "audit.jsonl")).read()
+    directory, origin = _state_dir_origin(state_dir)
+    path = os.path.join(directory, "audit.jsonl")
+    trail = AuditLog(path).read()
     events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
+    if run_id and not events:
+        StateStore(directory).load(run_id)  # no such run: the same error as runs and resume
+    if not events:  # an empty answer names the file it read, as 'runs' does
+        of_run = f" of run {run_id}" if run_id else ""
+        click.echo(f"no audit records{of_run} in {path} ({origin})", err=True)
     if output != "table":
         print_document(events, output)
     else:

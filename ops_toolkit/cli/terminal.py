@@ -48,7 +48,8 @@ class TerminalUI:
 
     def step_started(self, step: Step, attempt: int, attempts: int) -> None:
         tries = f" (attempt {attempt}/{attempts})" if attempts > 1 else ""
-        detail = f"{step.kind} · {' / '.join(step.section)}{tries}"
+        section = f" · {' / '.join(step.section)}" if step.section else ""  # none: no dot
+        detail = f"{step.kind}{section}{tries}"
         if self._plain_width is not None:
             self._write_plain(plain_rule(f"{step.name} {detail}", self._plain_width, self._ascii))
             return
@@ -95,6 +96,8 @@ class TerminalUI:
 
     def ask_param(self, param: Param) -> str:
         label = param.name + (f" ({param.description})" if param.description else "")
+        if param.choices:
+            label += f" [{'|'.join(param.choices)}]"
         with _abort_is_interrupt():
             return str(click.prompt(label, hide_input=param.secret, err=True))
 

@@ -127,18 +127,17 @@ def resolve_params(
                 "environment instead of passing it with -p (command lines end up in logs)"
             )
         value = given.get(param.name, env.get(param.name, param.default))
-        if value is None and (param.required or param.secret):
+        if value is None and (param.must_be_given or param.secret):
             if ui is not None and ui.interactive:
                 value = _ask_until_valid(runbook, param, ui)
             else:
-                missing.append(param.name)
+                missing.append(param)
                 continue
         values[param.name] = value if value is not None else ""
     if missing:
-        example = " ".join(f"-p {name}=..." for name in missing)
-        raise RunbookError(
-            f"{runbook.source}: missing required param(s): {', '.join(missing)}; pass {example}"
-        )
+        names = ", ".join(p.name for p in missing)
+        example = " ".join(p.example for p in missing)
+        raise RunbookError(f"{runbook.source}: missing required param(s): {names}; pass {example}")
     for param in runbook.params:
         check_param_value(runbook, param, values[param.name])
     return values

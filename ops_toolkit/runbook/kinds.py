@@ -221,6 +221,46 @@ def exported_names(step: Step) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _EXPORT.finditer(shell_script(step))))
 
 
+# ``export A=1 B``, ``declare -x A=1``, ``typeset -x A``: a statement that exports names.
+_EXPORTING = re.compile(
+    r"(?:^|[;&|({]|\b(?:then|do|else))[ \t]*(?:export|(?:declare|typeset)[ \t]+-\w*x\w*)"
+    r"(?=[ \t])",
+    re.MULTILINE,
+)
+_EXPORTED_WORD = re.compile(
+    r"""[ \t]+(?:-\w+|([A-Za-z_][A-Za-z0-9_]*)(?:=(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^\s;&|)]*))?)"""
+)
+# A script that sets its own EXIT trap (ops's dump of its environment is gone) or replaces
+# itself with another program (``exec cmd``, not ``exec >log``) hands nothing on.
+_HANDS_NOTHING_ON = re.compile(
+    r"\btrap\b[^\n]*\b(?:EXIT|0)\b|(?:^|[;&|({])[ \t]*exec[ \t]+(?![0-9]*[<>])[^\s;&|]",
+    re.MULTILINE,
+)
+
+
+def carried_exports(step: Step) -> list[str]:
+    """Names a step exports for the steps after it, as far as its text tells: what a run
+    carries (``read_exports``) from a shell step in the foreground, minus ops's own
+    credentials; a step with its own EXIT trap or an ``exec`` carries nothing. Lint reads
+    this; the run itself takes the environment the script ends with."""
+    if not isinstance(kind_for(step), ShellKind):
+        return []
+    if (step.attr("background") or "").strip().lower() in ("true", "yes", "1"):
+        return []
+    script = shell_script(step)
+    if _HANDS_NOTHING_ON.search(script):
+        return []
+    names: list[str] = []
+    for statement in _EXPORTING.finditer(script):
+        position = statement.end()
+        while word := _EXPORTED_WORD.match(script, position):
+            position = word.end()
+            name = word.group(1)
+            if name and name not in _SHELL_OWN and not is_ops_credential(name):
+                names.append(name)
+    return list(dict.fromkeys(names))
+
+
 def read_exports(path: str, given: Mapping[str, str]) -> dict[str, str]:
     """Variables the script exported or changed, minus the shell's own and ops's credentials."""
     try:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from ops_toolkit.runbook.attributes import ATTRIBUTES, ENV_NAME, RUNME_ATTRIBUTES, check_attribute
 from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.expr import parse_expression, variables_in
-from ops_toolkit.runbook.kinds import STEP_KINDS, exported_names, kind_for, not_runnable
+from ops_toolkit.runbook.kinds import (
+    STEP_KINDS,
+    carried_exports,
+    exported_names,
+    kind_for,
+    not_runnable,
+)
 from ops_toolkit.runbook.model import Runbook, Step
 from ops_toolkit.runbook.parse import FRONT_KEYS
 from ops_toolkit.suggest import did_you_mean
@@ -138,6 +144,7 @@ def lint_runbook(runbook: Runbook, credential_variables: Collection[str] = ()) -
         capture = step.attr("capture")
         if capture:
             captured.add(capture)
+        captured.update(carried_exports(step))  # `export REGION=...` reaches later steps
     return findings
 
 
@@ -148,13 +155,13 @@ def _finding(runbook: Runbook, line: int, level: str, rule: str, message: str) -
 def _lint_front_matter(
     runbook: Runbook, credential_variables: Collection[str]
 ) -> Iterable[Finding]:
-    if not runbook.title:
+    if not runbook.title and "title" not in runbook.unreadable:
         yield _finding(runbook, 1, "warning", "no-title", "no title; add 'title:' or a '# Heading'")
-    if not runbook.owner:
+    if not runbook.owner and "owner" not in runbook.unreadable:
         yield _finding(
             runbook, 1, "warning", "no-owner", "no owner; add 'owner:' so escalations reach a team"
         )
-    if not runbook.steps:
+    if not runbook.steps and "steps" not in runbook.unreadable:
         yield _finding(
             runbook,
             1,
@@ -244,6 +251,16 @@ def _lint_params(runbook: Runbook) -> Iterable[Finding]:
                 f"param {param.name}: default {param.default!r} is not one of its choices "
                 f"({', '.join(param.choices)})",
             )
+        if param.must_be_given and not param.required and not param.secret:
+            yield _finding(
+                runbook,
+                param.line,
+                "note",
+                "implicitly-required",
+                f"param {param.name}: choices and no default make it required: a run asks "
+                f"for it at a terminal, else wants {param.example}; say 'required: true' or "
+                "give a default",
+            )
         if param.secret and param.default is not None:
             yield _finding(
                 runbook,
@@ -261,6 +278,7 @@ def _known_variables(runbook: Runbook) -> set[str]:
         | set(runbook.secrets)
         | set(runbook.env)
         | set(WELL_KNOWN_ENV)
+        | {key.removeprefix("params.") for key in runbook.unreadable if key.startswith("params.")}
     )
 
 

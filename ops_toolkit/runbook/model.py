@@ -24,6 +24,18 @@ class Param:
     description: str = ""
     secret: bool = False
 
+    @property
+    def must_be_given(self) -> bool:
+        """Required, said or implied: with ``choices`` and no default there is no value to
+        fall back on (an empty one is never among the choices), so a run asks for it, as
+        Rundeck's form makes you pick an allowed value and Runme prompts for an unset one."""
+        return self.required or bool(self.choices and self.default is None)
+
+    @property
+    def example(self) -> str:
+        """How to pass it on the command line: ``-p MODE=fast|slow``, ``-p SERVICE=...``."""
+        return f"-p {self.name}={'|'.join(self.choices) if self.choices else '...'}"
+
 
 @dataclass(frozen=True)
 class Step:
@@ -77,6 +89,10 @@ class Runbook:
     # Front matter keys ops does not use (Runme's, Hugo's, a team's own): kept, never an error.
     other_front_matter: Mapping[str, object] = field(default_factory=dict)
     unrun_shell_blocks: tuple[Fence, ...] = ()
+    # Front matter keys whose value the parser refused (``owner``, ``params.MODE``; ``steps``
+    # when a fence was refused), its error reported: lint does not also report them missing,
+    # or a variable they name as unknown.
+    unreadable: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:

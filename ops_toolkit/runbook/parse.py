@@ -11,9 +11,9 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -52,17 +52,45 @@ def _parser() -> Any:
 
 def read_runbook(path: str) -> Runbook:
     """Read and parse a runbook file; every failure is a ``RunbookError`` naming the file."""
+    return parse_runbook_bytes(_read(path), path)
+
+
+def read_runbook_problems(path: str) -> tuple[Runbook | None, list[RunbookError]]:
+    """Read and parse a runbook file, going on past every error the parser can (a step's
+    attributes, a duplicate step name, a front matter value): the runbook without what was
+    wrong, and every error in the file's order, so lint reports them in one pass. None when
+    the file cannot be parsed at all (unreadable, not text, front matter that never ends)."""
+    try:
+        text = _decode(_read(path), path)
+    except RunbookError as error:
+        return None, [error]
+    return parse_runbook_problems(text, path)
+
+
+def parse_runbook_problems(text: str, source: str) -> tuple[Runbook | None, list[RunbookError]]:
+    """``read_runbook_problems`` for ``text``."""
+    problems: list[RunbookError] = []
+    try:
+        return _parse(text, source, problems), problems
+    except RunbookError as error:  # nothing to go on with
+        return None, [*problems, error]
+
+
+def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+            return handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise RunbookError.at(path, None, "no such file") from None
     except OSError as exc:
         raise RunbookError.at(path, None, f"cannot read: {exc.strerror}") from None
-    return parse_runbook_bytes(data, path)
 
 
 def parse_runbook_bytes(data: bytes, source: str) -> Runbook:
+    return parse_runbook(_decode(data, source), source)
+
+
+def _decode(data: bytes, source: str) -> str:
     if len(data) > MAX_BYTES:
         raise RunbookError.at(source, None, "file is larger than 1 MiB; split the runbook")
     try:
@@ -70,11 +98,21 @@ def parse_runbook_bytes(data: bytes, source: str) -> Runbook:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RunbookError.at(source, line, "file is not valid UTF-8") from None
-    return parse_runbook(text, source)
+    return text
 
 
 def parse_runbook(text: str, source: str) -> Runbook:
-    """Parse runbook ``text``; ``source`` names it in errors (usually the path)."""
+    """Parse runbook ``text``; ``source`` names it in errors (usually the path). The first
+    error in the file is raised (``read_runbook_problems`` gives them all)."""
+    problems: list[RunbookError] = []
+    runbook = _parse(text, source, problems)
+    if problems:
+        raise problems[0]
+    return runbook
+
+
+def _parse(text: str, source: str, problems: list[RunbookError]) -> Runbook:
+    """Errors the parser can go on past go to ``problems``; the others are raised."""
     try:
         encoded = text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -88,24 +126,45 @@ def parse_runbook(text: str, source: str) -> Runbook:
         line = text[: text.index("\x00")].count("\n") + 1
         raise RunbookError.at(source, line, "file contains a NUL byte; is it a text file?")
     meta, meta_lines, body, offset = _split_front_matter(text, source)
-    steps, unrun = _parse_steps(body, offset, source)
-    title = _string(meta, "title", source, meta_lines) or _first_heading(body) or ""
+    steps, unrun = _parse_steps(body, offset, source, problems)
+    # keys whose value is refused (its error is in problems); "steps": a fence was refused
+    unreadable: set[str] = {"steps"} if problems else set()
+
+    def going_on(key: str, fallback: T, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except RunbookError as error:
+            problems.append(error)
+            unreadable.add(key)
+            return fallback
+
+    def string(key: str) -> str | None:
+        return going_on(key, None, lambda: _string(meta, key, source, meta_lines))
+
+    def strings(key: str) -> tuple[str, ...]:
+        return going_on(key, (), lambda: _string_list(meta, key, source, meta_lines))
+
+    title = string("title") or _first_heading(body) or ""
     return Runbook(
         source=source,
         sha256=hashlib.sha256(encoded).hexdigest(),
         title=title,
-        owner=_string(meta, "owner", source, meta_lines) or "",
-        alerts=_string_list(meta, "alerts", source, meta_lines),
-        params=_params(meta, source, meta_lines),
-        secrets=_string_list(meta, "secrets", source, meta_lines),
-        env=_string_list(meta, "env", source, meta_lines),
-        shell=_string(meta, "shell", source, meta_lines),
-        cwd=_string(meta, "cwd", source, meta_lines),
+        owner=string("owner") or "",
+        alerts=strings("alerts"),
+        params=_params(meta, source, meta_lines, problems, unreadable),
+        secrets=strings("secrets"),
+        env=strings("env"),
+        shell=string("shell"),
+        cwd=string("cwd"),
         steps=steps,
         front_matter_line=meta_lines,
         other_front_matter={k: v for k, v in meta.items() if k not in FRONT_KEYS},
         unrun_shell_blocks=unrun,
+        unreadable=frozenset(unreadable),
     )
+
+
+T = TypeVar("T")
 
 
 def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[str, int], str, int]:
@@ -213,61 +272,75 @@ def _string_list(
     return tuple(value)
 
 
-def _params(meta: dict[str, Any], source: str, lines: dict[str, int]) -> tuple[Param, ...]:
+def _params(
+    meta: dict[str, Any],
+    source: str,
+    lines: dict[str, int],
+    problems: list[RunbookError],
+    unreadable: set[str],
+) -> tuple[Param, ...]:
+    """Each param that parses; the error of each one that does not goes to ``problems``,
+    its name (``params.NAME``) to ``unreadable``."""
     raw = meta.get("params")
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        raise RunbookError.at(
-            source, lines.get("params", 1), "front matter 'params' must be a mapping"
+        unreadable.add("params")
+        problems.append(
+            RunbookError.at(
+                source, lines.get("params", 1), "front matter 'params' must be a mapping"
+            )
         )
+        return ()
     params = []
     for name, spec in raw.items():
         line = lines.get(f"params.{name}", lines.get("params", 1))
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise RunbookError.at(
-                source, line, f"param {name!r}: name must be an environment variable name"
-            )
-        if spec is None:
-            spec = {}
-        if not isinstance(spec, dict):
-            spec = {"default": spec}
-        for key in spec:
-            if key not in _PARAM_KEYS:
-                hint = did_you_mean(str(key), _PARAM_KEYS)
-                raise RunbookError.at(source, line, f"param {name}: unknown key {key!r}{hint}")
-        choices = spec.get("choices") or ()
-        if not isinstance(choices, list | tuple):
-            raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list")
-        if not all(isinstance(c, str | int | float) for c in choices):
-            raise RunbookError.at(
-                source, line, f"param {name}: 'choices' must be a list of strings"
-            )
-
-        def text(
-            key: str, spec: dict[str, Any] = spec, name: str = name, line: int = line
-        ) -> str | None:
-            value = spec.get(key)
-            if value is None:
-                return None
-            if isinstance(value, dict | list):
-                raise RunbookError.at(source, line, f"param {name}: '{key}' must be a string")
-            return _scalar(value)
-
-        params.append(
-            Param(
-                name=name,
-                line=line,
-                default=text("default"),
-                pattern=text("pattern"),
-                choices=tuple(_scalar(c) for c in choices),
-                required=bool(spec.get("required", False)),
-                from_label=text("from_label"),
-                description=text("description") or "",
-                secret=bool(spec.get("secret", False)),
-            )
-        )
+        try:
+            params.append(_param(name, spec, source, line))
+        except RunbookError as error:
+            problems.append(error)
+            unreadable.add(f"params.{name}")
     return tuple(params)
+
+
+def _param(name: Any, spec: Any, source: str, line: int) -> Param:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise RunbookError.at(
+            source, line, f"param {name!r}: name must be an environment variable name"
+        )
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        spec = {"default": spec}
+    for key in spec:
+        if key not in _PARAM_KEYS:
+            hint = did_you_mean(str(key), _PARAM_KEYS)
+            raise RunbookError.at(source, line, f"param {name}: unknown key {key!r}{hint}")
+    choices = spec.get("choices") or ()
+    if not isinstance(choices, list | tuple):
+        raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list")
+    if not all(isinstance(c, str | int | float) for c in choices):
+        raise RunbookError.at(source, line, f"param {name}: 'choices' must be a list of strings")
+
+    def text(key: str) -> str | None:
+        value = spec.get(key)
+        if value is None:
+            return None
+        if isinstance(value, dict | list):
+            raise RunbookError.at(source, line, f"param {name}: '{key}' must be a string")
+        return _scalar(value)
+
+    return Param(
+        name=name,
+        line=line,
+        default=text("default"),
+        pattern=text("pattern"),
+        choices=tuple(_scalar(c) for c in choices),
+        required=bool(spec.get("required", False)),
+        from_label=text("from_label"),
+        description=text("description") or "",
+        secret=bool(spec.get("secret", False)),
+    )
 
 
 def _scalar(value: Any) -> str:
@@ -281,8 +354,12 @@ def _first_heading(body: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _parse_steps(body: str, offset: int, source: str) -> tuple[tuple[Step, ...], tuple[Fence, ...]]:
-    fences = list(_fences(body, offset, source))
+def _parse_steps(
+    body: str, offset: int, source: str, problems: list[RunbookError]
+) -> tuple[tuple[Step, ...], tuple[Fence, ...]]:
+    """The steps, and the shell blocks Runme would run; a fence that is wrong (its
+    attributes, a name taken) is left out, its error in ``problems``."""
+    fences = list(_fences(body, offset, source, problems))
     explicit = {f.attributes["name"] for f in fences if f.attributes and f.attributes.get("name")}
     namer = _RunmeNamer(explicit)
     steps: list[Step] = []
@@ -296,11 +373,14 @@ def _parse_steps(body: str, offset: int, source: str) -> tuple[tuple[Step, ...],
                 unrun.append(Fence(fence.language, fence.line, name))
             continue
         if given and given in seen:
-            raise RunbookError.at(
-                source,
-                fence.line,
-                f"step {given!r}: duplicate name (first used on line {seen[given]})",
+            problems.append(
+                RunbookError.at(
+                    source,
+                    fence.line,
+                    f"step {given!r}: duplicate name (first used on line {seen[given]})",
+                )
             )
+            continue
         seen[name] = fence.line
         language = fence.language.lower()
         steps.append(
@@ -331,7 +411,9 @@ class _RawFence:
     info: str
 
 
-def _fences(body: str, offset: int, source: str) -> Iterator[_RawFence]:
+def _fences(
+    body: str, offset: int, source: str, problems: list[RunbookError]
+) -> Iterator[_RawFence]:
     tokens = _parser().parse(body)
     body_lines = body.splitlines()
     headings: list[tuple[int, str]] = []
@@ -345,18 +427,24 @@ def _fences(body: str, offset: int, source: str) -> Iterator[_RawFence]:
         if token.type != "fence" or token.map is None:
             continue
         line = token.map[0] + offset + 1
-        if not _is_closed(token, body_lines):
-            raise RunbookError.at(
-                source, line, "code fence is never closed (add a closing ``` line)"
+        if not _is_closed(token, body_lines):  # it runs to the end: nothing follows it
+            problems.append(
+                RunbookError.at(source, line, "code fence is never closed (add a closing ``` line)")
             )
+            continue
         info = token.info.strip()
         lang, _, rest = info.partition(" ")
         lang, rest = lang.strip(), rest.strip()
         if "{" in lang:  # ```sh{"name":"x"} or ```{"name":"x"}
             lang, rest = lang[: lang.index("{")], lang[lang.index("{") :] + rest
+        try:
+            attributes = _attributes(rest, source, line) if rest.startswith("{") else None
+        except RunbookError as error:
+            problems.append(error)
+            continue
         yield _RawFence(
             language=lang,
-            attributes=_attributes(rest, source, line) if rest.startswith("{") else None,
+            attributes=attributes,
             code=token.content,
             section=tuple(t for lvl, t in headings if lvl > 1),
             line=line,

@@ -34,7 +34,7 @@ def runbook_document(runbook: Runbook) -> dict[str, Any]:
                 "default": p.default,
                 "pattern": p.pattern,
                 "choices": list(p.choices),
-                "required": p.required,
+                "required": p.must_be_given,
                 "from_label": p.from_label,
                 "description": p.description,
                 "secret": p.secret,
@@ -117,7 +117,7 @@ def show_renderables(runbook: Runbook) -> list[Any]:
         for p in runbook.params:
             rule = p.pattern or (" | ".join(p.choices) if p.choices else "")
             default = "(secret)" if p.secret else (p.default if p.default is not None else "")
-            name = f"{p.name}{' *' if p.required else ''}"
+            name = f"{p.name}{' *' if p.must_be_given else ''}"
             params.add_row(
                 *(Text(c) for c in (name, default, rule, p.from_label or "", p.description))
             )

@@ -198,33 +198,43 @@ def test_a_report_that_cannot_be_written_is_a_clear_error(
     assert not (tmp_path / "s" / "runs").exists()
 
 
-def test_a_regex_taken_from_a_param_is_refused_before_any_step(tmp_path: Path) -> None:
-    """Was a hang: ``X =~ Q`` with Q='^(a+)+$' and X='aaaa...!' backtracked for minutes."""
-    path = write_runbook(
-        tmp_path,
-        f'{FENCE}sh {{"name":"check","when":"X =~ Q"}}\ntouch {tmp_path}/ran\n{FENCE}\n',
-        "params:\n  X: {default: a}\n  Q: {default: a}\n",
-    )
-    result = ops(
-        "runbook",
-        "run",
-        str(path),
-        "-p",
-        "Q=^(a+)+$",
-        "-p",
-        "X=" + "a" * 40 + "!",
-        "--state-dir",
-        str(tmp_path / "state"),
-        timeout=60,
-    )
+@pytest.mark.parametrize(
+    ("step", "params", "given", "finding"),
+    [
+        pytest.param(
+            # Was a hang: ``X =~ Q`` with Q='^(a+)+$' and X='aaaa...!' backtracked for minutes.
+            'sh {{"name":"check","when":"X =~ Q"}}\ntouch {ran}\n',
+            "params:\n  X: {default: a}\n  Q: {default: a}\n",
+            ["-p", "Q=^(a+)+$", "-p", "X=" + "a" * 40 + "!"],
+            "step 'check': when: bad expression 'X =~ Q': the right side of '=~' at column 3 "
+            "must be a quoted regular expression written in the runbook, not a variable",
+            id="a regex taken from a param",
+        ),
+        pytest.param(
+            # Was: -p 'T=0 or vector(1)' went into the query as is (and from a label, unattended).
+            'promql {{"name":"q"}}\nsum(rate(x[5m])) > $T\n',
+            "params:\n  T: {default: '1'}\n",
+            ["-p", "T=0 or vector(1)", "--prometheus", "http://127.0.0.1:9"],
+            "step 'q': param T is pasted into the query outside a string literal without a "
+            "pattern or choices, so a value like '0 or vector(1)' rewrites the query; give it a "
+            "pattern or choices",
+            id="a param pasted unquoted into promql",
+        ),
+    ],
+)
+def test_a_param_that_could_rewrite_a_step_is_refused_before_any_step(
+    tmp_path: Path, step: str, params: str, given: list[str], finding: str
+) -> None:
+    ran = tmp_path / "ran"
+    path = write_runbook(tmp_path, f"{FENCE}{step.format(ran=ran)}{FENCE}\n", params)
+    state = str(tmp_path / "state")
+    result = ops("runbook", "run", str(path), *given, "--state-dir", state, timeout=60)
     assert result.returncode == 1
     assert result.stderr == (
         f"Error: {path}: fix these before running (ops runbook lint):\n"
-        f"  {path}:11: error: step 'check': when: bad expression 'X =~ Q': the right side of "
-        "'=~' at column 3 must be a quoted regular expression written in the runbook, not a "
-        "variable\n"
+        f"  {path}:11: error: {finding}\n"
     )
-    assert not (tmp_path / "ran").exists()
+    assert not ran.exists()
 
 
 def test_at_the_cli_a_routing_key_variable_and_ops_api_keys_never_reach_a_step(
@@ -255,33 +265,6 @@ def test_at_the_cli_a_routing_key_variable_and_ops_api_keys_never_reach_a_step(
     assert linted.returncode == 1
     assert linted.stdout == (
         f"{path}:4: error: env: PD_ROUTE is one of ops's own credentials; it never reaches a step\n"
-    )
-
-
-def test_a_param_pasted_unquoted_into_promql_is_refused_before_any_query(tmp_path: Path) -> None:
-    """Was: -p 'T=0 or vector(1)' went into the query as is (and from a label, unattended)."""
-    path = write_runbook(
-        tmp_path,
-        f'{FENCE}promql {{"name":"q"}}\nsum(rate(x[5m])) > $T\n{FENCE}\n',
-        "params:\n  T: {default: '1'}\n",
-    )
-    result = ops(
-        "runbook",
-        "run",
-        str(path),
-        "-p",
-        "T=0 or vector(1)",
-        "--prometheus",
-        "http://127.0.0.1:9",
-        "--state-dir",
-        str(tmp_path / "state"),
-    )
-    assert result.returncode == 1
-    assert result.stderr == (
-        f"Error: {path}: fix these before running (ops runbook lint):\n"
-        f"  {path}:11: error: step 'q': param T is pasted into the query outside a string "
-        "literal without a pattern or choices, so a value like '0 or vector(1)' rewrites the "
-        "query; give it a pattern or choices\n"
     )
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
@@ -102,20 +103,51 @@ def test_usage_errors_exit_2(runner: CliRunner) -> None:
     assert runner.invoke(main, ["nope"]).exit_code == 2
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("bad", "refusals"),
+    [
+        pytest.param(
+            {"bad.md": '# Bad\n\n```sh {"name":"a"\ntrue\n```\n', "binary.md": b"# T\n\xff\n"},
+            [
+                "bad.md:3: step attributes are not valid JSON: Expecting ',' delimiter (column 12 "
+                "of the attributes)",
+                "binary.md:2: file is not valid UTF-8",
+            ],
+            id="invalid JSON attributes, invalid UTF-8",
+        ),
+        pytest.param(
+            {
+                "attrs.md": f'# A\n\n```sh {{"name":"a","x":{DEEP}}}\ntrue\n```\n',
+                "toml.md": "+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n",
+            },
+            [
+                "attrs.md:3: step attributes are nested too deeply; values must be strings",
+                "toml.md:2: front matter is not valid TOML: nested too deeply",
+            ],
+            id="attributes and TOML nested too deeply",
+        ),
+    ],
+)
 def test_list_shows_the_good_runbooks_and_reports_the_bad_ones(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, bad: dict[str, str | bytes], refusals: list[str]
 ) -> None:
     (tmp_path / "good.md").write_text("# Good\n")
-    (tmp_path / "bad.md").write_text('# Bad\n\n```sh {"name":"a"\ntrue\n```\n')
-    (tmp_path / "binary.md").write_bytes(b"# T\n\xff\n")
+    for name, content in bad.items():
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            (tmp_path / name).write_text(content)
     result = runner.invoke(main, ["runbook", "list", str(tmp_path), "--json"])
     assert result.exit_code == 0
     assert [r["name"] for r in json.loads(result.stdout)] == ["good"]
-    assert result.stderr == (
-        f"not listed: {tmp_path}/bad.md:3: step attributes are not valid JSON: Expecting ',' "
-        "delimiter (column 12 of the attributes)\n"
-        f"not listed: {tmp_path}/binary.md:2: file is not valid UTF-8\n"
-        f"2 file(s) are not valid runbooks; see: ops runbook lint {tmp_path}\n"
+    assert result.stderr == "".join(
+        [
+            *(f"not listed: {tmp_path}/{refusal}\n" for refusal in refusals),
+            f"2 file(s) are not valid runbooks; see: ops runbook lint {tmp_path}\n",
+        ]
     )
     strict = runner.invoke(main, ["runbook", "list", str(tmp_path), "--strict"])
     assert strict.exit_code == 1
@@ -136,22 +168,6 @@ def test_list_and_show_a_directory_of_prometheus_operator_runbooks(runner: CliRu
     )
     assert shown.exit_code == 0, shown.output
     assert "Alertmanager Cluster Down" in shown.stdout
-
-
-def test_list_carries_on_past_runbooks_nested_too_deeply(runner: CliRunner, tmp_path: Path) -> None:
-    (tmp_path / "good.md").write_text("# Good\n")
-    deep = "[" * 100_000 + "]" * 100_000
-    (tmp_path / "attrs.md").write_text(f'# A\n\n```sh {{"name":"a","x":{deep}}}\ntrue\n```\n')
-    (tmp_path / "toml.md").write_text("+++\nx = " + "[" * 5000 + "]" * 5000 + "\n+++\n")
-    result = runner.invoke(main, ["runbook", "list", str(tmp_path), "--json"])
-    assert result.exit_code == 0
-    assert [r["name"] for r in json.loads(result.stdout)] == ["good"]
-    assert result.stderr == (
-        f"not listed: {tmp_path}/attrs.md:3: step attributes are nested too deeply; values must "
-        "be strings\n"
-        f"not listed: {tmp_path}/toml.md:2: front matter is not valid TOML: nested too deeply\n"
-        f"2 file(s) are not valid runbooks; see: ops runbook lint {tmp_path}\n"
-    )
 
 
 def test_lint_reports_a_when_nested_too_deeply_on_one_line(

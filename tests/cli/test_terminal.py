@@ -115,7 +115,7 @@ def test_a_confirm_manual_step_asks_once_and_shows_its_text_expanded_and_masked(
     ]
     # params are filled in, a secret param masked; a secret of the runbook's keeps its name
     header, *lines = shown.getvalue().splitlines()
-    assert header.startswith("page manual · ")
+    assert header.startswith("page manual ─")
     assert lines == [
         "Page the search lead about INC-42 (token ${PAGER_TOKEN}); bridge ***.",
         "● page: succeeded (0.00s) · done",

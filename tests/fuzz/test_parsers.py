@@ -22,7 +22,7 @@ from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.rollout.plan import parse_plan
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.lint import lint_runbook
-from ops_toolkit.runbook.parse import parse_runbook
+from ops_toolkit.runbook.parse import parse_runbook, parse_runbook_problems
 from ops_toolkit.slo.rules import generate
 from ops_toolkit.slo.spec import parse_slo_file
 from tests.fuzz.hostile import (
@@ -135,6 +135,11 @@ def test_runbooks_raise_only_runbook_errors(text: str) -> None:
             step_options(step, "fuzz.md")
     except RunbookError as error:
         assert str(error).startswith("fuzz.md")
+    # lint's way: past every error it can, and the rest linted
+    partial, problems = parse_runbook_problems(text, "fuzz.md")
+    assert all(str(problem).startswith("fuzz.md") for problem in problems)
+    if partial is not None:
+        lint_runbook(partial)
 
 
 # -- webhook bodies ----------------------------------------------------------------------------

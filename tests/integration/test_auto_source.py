@@ -29,6 +29,7 @@ from ops_toolkit.serve.service import BudgetLookup, slo_index
 from ops_toolkit.serve.store import Store
 from ops_toolkit.slo.evaluate import recorded_names
 from ops_toolkit.slo.spec import load_slos
+from tests.integration.test_rollout import entered_pilot
 
 END = 1794819600  # 2026-11-16T09:00:00Z: the history ends here; every read is pinned to it
 RATIO = 0.0005  # what the rules recorded: half of a 99.9% objective's budget spent
@@ -321,17 +322,7 @@ def rollout_plan(tmp_path: Path, shop: Shop, soak: str) -> Path:
         "      - {name: calm, service: shop, not_status: [exhausted]}\n",
         encoding="utf-8",
     )
-    history = History(str(folder / "shop.history.jsonl"))
-    for event in ("advance_started", "advance_finished"):
-        history.append(
-            {
-                "event": event,
-                "stage": "pilot",
-                "at": END - DAY,
-                "run_id": "r1",
-                "status": "succeeded",
-            }
-        )
+    entered_pilot(History(str(folder / "shop.history.jsonl")), END - DAY)
     return folder
 
 

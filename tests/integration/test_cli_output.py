@@ -110,6 +110,11 @@ def test_the_gate_stops_while_the_slo_burns_fast_unless_allowed(
     """Before: the gate said "holds" and exited 0 while availability paged (status critical)."""
     rates = worked_prometheus_burn_rates(worked_prometheus)
     how = f"burn rate {rates[0]} over 1h, {rates[1]} over 6h"
+    # the worked Prometheus holds no recorded series: the last line says so
+    source = (
+        "search/availability: source: queries: no recorded series: load the rules 'ops slo "
+        "rules' writes into Prometheus\n"
+    )
     code, text = _gate(worked_prometheus, "--min-remaining", "25%")
     budget = text.splitlines()[0]
     assert code == 3
@@ -117,12 +122,13 @@ def test_the_gate_stops_while_the_slo_burns_fast_unless_allowed(
     assert budget.endswith(" holds (minimum 25.0%)")
     assert text == (
         f"{budget}\nsearch/availability: status critical: the budget burns fast ({how}); the "
-        "gate stops while it burns (--allow-burning to go on)\n"
+        f"gate stops while it burns (--allow-burning to go on)\n{source}"
     )
     code, text = _gate(worked_prometheus, "--min-remaining", "0.25", "--allow-burning")
     assert code == 0
     assert text == (
         f"{budget}\nsearch/availability: status critical ({how}); allowed by --allow-burning\n"
+        f"{source}"
     )
     code, text = _gate(worked_prometheus, "--min-remaining", "99%", "--allow-burning", "--json")
     assert (code, json.loads(text)["verdict"]) == (3, "stop")

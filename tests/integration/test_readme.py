@@ -53,7 +53,9 @@ class Outcome:
 COMMANDS: dict[str, Outcome] = {
     "ops runbook list": Outcome(0, "search-errors"),
     "ops runbook lint runbooks/ --strict": Outcome(0, ""),
+    "ops runbook lint": Outcome(0, ""),
     "ops runbook show search-errors": Outcome(0, "error-ratio"),
+    "ops runbook show SearchApiDown": Outcome(0, "restart-after-outage.md"),
     "DEPLOY=local ops runbook run search-errors --tag diagnose": Outcome(
         0, "health-endpoint: succeeded"
     ),
