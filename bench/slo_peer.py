@@ -9,8 +9,11 @@ Case 2: 64 services, one SLO each (64 distinct selectors).
 
 slo-generator computes its 4 windows (1h, 6h, 3d, 30d) one query after another; ops computes
 its period and 7 burn windows. Both are run as a new process each time (start-up included),
-best of three, once with the cores idle and once with both cores kept busy by a CPU burner
-that this benchmark starts and stops. slo-generator's Prometheus backend always queries at
+once with the cores idle and once with both cores kept busy by a CPU burner that this
+benchmark starts and stops. Each tool is run once untimed first (the first run of a case
+paid Prometheus's cold caches: twice its CPU of later runs), then ROUNDS times (5; ``--rounds``)
+in turn with the others, and the medians are printed: wall time, the tool's own CPU (with
+its children), and Prometheus's CPU while it ran (a mean: it is read in 10 ms ticks). slo-generator's Prometheus backend always queries at
 "now", so its queries pin the same time as ops's `--at` with PromQL's `@` modifier, and the
 budgets can be compared: the largest difference of (1 - error rate / budget) between the
 tools on the windows both compute is printed.
@@ -33,6 +36,7 @@ the same budgets to 4 decimal places.
 
 from __future__ import annotations
 
+import argparse
 import compileall
 import json
 import os
@@ -40,12 +44,14 @@ import resource
 import shutil
 import signal
 import site
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,7 +64,7 @@ PEER_VERSION = "2.6.0"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ops-bench"
 PEER_WINDOWS = {"1h": 3600, "6h": 6 * 3600, "3d": 3 * 86400, "30d": 30 * 86400}
 OBJECTIVES = (99.0, 99.5, 99.8, 99.9, 99.92, 99.95, 99.97, 99.99)
-ROUNDS = 3
+ROUNDS = 5  # timed runs of each tool per case, alternating; medians are printed
 
 # Runs inside slo-generator's venv: its own compute() for every SLO config of a folder, as
 # its CLI does, printing the reports as JSON.
@@ -103,9 +109,10 @@ def peer_python() -> Path | str:
 
 
 def installed_ops(work: Path) -> Path:
-    """An interpreter with ops laid out as a wheel install would: the package and its
-    bytecode in a virtual environment's site-packages (no editable-install hook), the
-    dependencies of this environment on its path."""
+    """The ``ops`` command laid out as a wheel install would: the package and its bytecode
+    in a virtual environment's site-packages (no editable-install hook), the dependencies
+    of this environment on its path, and the console script pip writes (``python -m
+    ops_toolkit`` imports runpy first: ~3 ms of CPU that ``ops`` does not pay)."""
     venv = work / "ops-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -122,7 +129,21 @@ def installed_ops(work: Path) -> Path:
     compileall.compile_dir(str(package), quiet=1)  # as pip does at install
     # a path line, not a site directory: the dependencies' own .pth hooks are not run
     (purelib / "ops-bench-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    return python
+    script = venv / "bin" / "ops"
+    script.write_text(CONSOLE_SCRIPT.format(python=python.absolute()))
+    script.chmod(0o755)
+    return script
+
+
+# What pip writes for `[project.scripts] ops = "ops_toolkit.cli:main"`.
+CONSOLE_SCRIPT = """#!{python}
+import re
+import sys
+from ops_toolkit.cli import main
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit(main())
+"""
 
 
 def selectors(service: str) -> tuple[str, str]:
@@ -210,21 +231,61 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def best(argv: list[str], server: int, cwd: Path | None = None) -> tuple[float, str, float, float]:
-    """Best wall time of ROUNDS runs, the last output, and CPU seconds per run: the tool's
-    own (with its children) and Prometheus's while it ran."""
-    times, output = [], ""
+@dataclass
+class Runs:
+    """What one tool did over the timed runs of a case: wall and CPU seconds per run (its
+    own, with its children; Prometheus's while it ran), and its last output."""
+
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    server_cpus: list[float] = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+    @property
+    def server_cpu(self) -> float:
+        """The mean, not the median: Prometheus's CPU is read in clock ticks (10 ms), and a
+        mean of N runs resolves 10/N ms."""
+        return statistics.fmean(self.server_cpus)
+
+
+def once(argv: list[str], server: int, cwd: Path | None, runs: Runs | None) -> None:
+    """One run of ``argv``; recorded in ``runs`` unless it is the warm-up (None)."""
     own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = cpu_seconds(server)
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=cwd)
-        times.append(time.perf_counter() - start)
-        output = done.stdout
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=cwd)
+    wall = time.perf_counter() - start
+    server_after = cpu_seconds(server)
     own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime
-    prometheus = cpu_seconds(server) - server_before
-    return min(times), output, own / ROUNDS, prometheus / ROUNDS
+    if runs is None:
+        return
+    runs.walls.append(wall)
+    runs.cpus.append(
+        own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime
+    )
+    runs.server_cpus.append(server_after - server_before)
+    runs.output = done.stdout
+
+
+def alternating(tools: dict[str, tuple[list[str], Path | None]], server: int) -> dict[str, Runs]:
+    """Each tool run once untimed (Prometheus's caches warm for every tool alike: the first
+    run of a case used to pay them, 0.14 s of its CPU against 0.07 s later), then ROUNDS
+    timed runs of each, in turn, so that a change of load meets every tool alike."""
+    runs = {name: Runs() for name in tools}
+    for argv, cwd in tools.values():
+        once(argv, server, cwd, None)
+    for _ in range(ROUNDS):
+        for name, (argv, cwd) in tools.items():
+            once(argv, server, cwd, runs[name])
+    return runs
 
 
 def ops_budgets(output: str, sli_digits: int | None = None) -> dict[tuple[str, str], float]:
@@ -297,6 +358,10 @@ def cpu_burner(busy: bool) -> Iterator[None]:
 
 
 def main() -> None:
+    global ROUNDS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs of each tool")
+    ROUNDS = max(1, parser.parse_args().rounds)
     peer = peer_python()
     if isinstance(peer, str):
         print(f"slo_peer: {peer}; measuring ops only")
@@ -317,30 +382,33 @@ def main() -> None:
                     write_peer(
                         work / f"peer{case}", work / f"peer{case}.json", slos, server.url, end
                     )
-                report = ["-m", "ops_toolkit", "slo", "report", str(ops_file)]
+                report = ["slo", "report", str(ops_file)]
                 report += ["--prometheus", server.url, "--at", str(end), "--format", "json"]
                 report += ["--timeout", "120"]
-                ops_argv, checkout_argv = [str(ops), *report], [sys.executable, *report]
+                ops_argv = [str(ops), *report]
+                checkout_argv = [sys.executable, "-m", "ops_toolkit", *report]
                 peer_argv = [str(peer), "-c", PEER_DRIVER, str(work / f"peer{case}")]
                 peer_argv += [str(work / f"peer{case}.json"), str(end)]
                 for busy in (False, True):
                     assert server.process is not None
                     pid = server.process.pid
+                    tools = {"ops": (ops_argv, work), "checkout": (checkout_argv, ROOT)}
+                    if isinstance(peer, Path):
+                        tools["peer"] = (peer_argv, None)
                     with cpu_burner(busy):
-                        ops_time, ops_out, ops_cpu, ops_prom = best(ops_argv, pid, work)
-                        checkout_time, checkout_out, checkout_cpu, _ = best(
-                            checkout_argv, pid, ROOT
-                        )
-                        if isinstance(peer, Path):
-                            peer_time, peer_out, peer_cpu, peer_prom = best(peer_argv, pid)
-                    label = "busy" if busy else "idle"
-                    assert checkout_out == ops_out, "the installed ops answered differently"
+                        runs = alternating(tools, pid)
+                    label = f"{'busy' if busy else 'idle'}, load {os.getloadavg()[0]:.1f}"
+                    ours_run, checkout = runs["ops"], runs["checkout"]
+                    ops_out = ours_run.output
+                    assert checkout.output == ops_out, "the installed ops answered differently"
                     line = (
-                        f"slo_peer: case {case} ({label}): ops {ops_time:.2f}s (CPU: ops"
-                        f" {ops_cpu:.3f}s, Prometheus {ops_prom:.2f}s; from the checkout"
-                        f" {checkout_time:.2f}s, CPU {checkout_cpu:.3f}s)"
+                        f"slo_peer: case {case} ({label}): ops {ours_run.wall:.3f}s (CPU: ops"
+                        f" {ours_run.cpu:.3f}s, Prometheus {ours_run.server_cpu:.3f}s; from the"
+                        f" checkout {checkout.wall:.3f}s, CPU {checkout.cpu:.3f}s)"
                     )
                     if isinstance(peer, Path):
+                        peer_run = runs["peer"]
+                        peer_out = peer_run.output
                         theirs = peer_budgets(peer_out)
                         ours, rounded = ops_budgets(ops_out), ops_budgets(ops_out, 6)
                         shared = sorted(set(ours) & set(theirs))
@@ -351,8 +419,9 @@ def main() -> None:
                         sli_gap = max(abs(our_slis[k] - their_slis[k]) for k in both)
                         target = 0.1 if case == 1 else 0.5
                         line += (
-                            f", slo-generator {peer_time:.2f}s (CPU: itself {peer_cpu:.2f}s,"
-                            f" Prometheus {peer_prom:.2f}s), ratio {ops_time / peer_time:.2f}"
+                            f", slo-generator {peer_run.wall:.2f}s (CPU: itself"
+                            f" {peer_run.cpu:.2f}s, Prometheus {peer_run.server_cpu:.2f}s), ratio"
+                            f" {ours_run.wall / peer_run.wall:.3f}"
                             f" (target <= {target}); largest budget difference {difference:.1e}"
                             f" ({same_sli:.1e} once ops's SLI is rounded to 6 places as"
                             f" slo-generator's is) over {len(shared)} (SLO, window) pairs;"

@@ -254,11 +254,12 @@ def _finish(
     document = run_document(record)
     if report:
         from ops_toolkit.errors import RunbookError
+        from ops_toolkit.files import PRIVATE_MODE, write_atomically
         from ops_toolkit.runbook.report import render_markdown
 
-        try:
-            with open(report, "w", encoding="utf-8") as handle:
-                handle.write(render_markdown(document, record, runbook.title or runbook.name))
+        try:  # it holds the steps' output: as private as the run state (0600)
+            text = render_markdown(document, record, runbook.title or runbook.name)
+            write_atomically(report, text, mode=PRIVATE_MODE)
         except OSError as exc:
             raise RunbookError(
                 f"{report}: cannot write the report: {exc.strerror}; the run itself is "

@@ -729,6 +729,7 @@ def convert_command(
     """
     import os
 
+    from ops_toolkit.files import write_atomically
     from ops_toolkit.slo.formats.write import WRITERS
     from ops_toolkit.slo.spec import load_slo_files
 
@@ -769,8 +770,10 @@ def convert_command(
         path = os.path.join(directory, file.service + suffix)
         if os.path.abspath(path) in sources:
             raise ConfigError(f"{path}: is one of the files being converted; choose another --dir")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:  # never through a link planted at that name in a shared folder
+            write_atomically(path, text)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
         click.echo(path)
 
 

@@ -4,11 +4,18 @@ A background step is its own process group, like every step; the group is record
 run's state (so ``resume`` knows it may still be running) and stopped, SIGTERM then SIGKILL,
 when the run ends however it ends: success, failure, Ctrl-C or SIGTERM (which the CLI turns
 into an interrupt, ``process.signals_interrupt``).
+
+A group id read back from the state is signalled only while its leader is still the process
+ops started: the state may be edited, and once a group has ended (ops SIGKILLed during a
+background step, a reboot) its id is free for any other process. So the leader's start time
+(``/proc/PID/stat`` field 22), its pid and the boot id are recorded with the group id
+(``leader_start``) and compared before a group that this process did not start is signalled.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 import subprocess
 import threading
@@ -63,18 +70,63 @@ def _copy_masked(source: IO[bytes], log: str, mask: StreamMasker) -> None:
 
 
 def stop_background(steps: Iterable[StepRecord], grace: float) -> list[str]:
-    """Stop the process group of every step record that still has one; their names."""
+    """Stop the process group of every step record that still has one; their names.
+
+    A group this process did not start (read back by ``resume``) is signalled only if it
+    is still the step's (``is_own_group``); else it is dropped, and the step says so.
+    """
     stopped = []
     for step in steps:
         if step.pgid is None:
             continue
-        terminate_group(step.pgid, grace)
         started = _STARTED.pop(step.pgid, None)
+        if started is None and not is_own_group(step.pgid, step.leader_start):
+            step.message = "; ".join(m for m in (step.message, ended(step.pgid)) if m)
+            step.pgid = step.leader_start = None
+            continue
+        terminate_group(step.pgid, grace)
         if started is not None:
             process, copier = started
             process.wait()
             copier.join(_LOG_DRAIN_SECONDS)
-        step.pgid = None
+        step.pgid = step.leader_start = None
         step.message = "; ".join(m for m in (step.message, "stopped at the end of the run") if m)
         stopped.append(step.name)
     return stopped
+
+
+def ended(pgid: int) -> str:
+    """Why a recorded process group is left alone."""
+    return f"process group {pgid} is no longer the step's (its leader has ended): not signalled"
+
+
+def leader_start(pid: int) -> str | None:
+    """``<boot id>:<pid>:<start time>`` of process ``pid``: the same only for the same
+    process (start times are in clock ticks: two processes may share one, not a pid too).
+
+    None where /proc cannot tell (then a group read back from the state is never signalled).
+    """
+    boot = _boot_id()
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ')'
+    if boot is None or len(fields) < 20:
+        return None
+    return f"{boot}:{pid}:{fields[19].decode()}"  # field 22: clock ticks since boot
+
+
+def is_own_group(pgid: int, recorded: str | None) -> bool:
+    """Whether group ``pgid``'s leader is still the process recorded as ``recorded``."""
+    return recorded is not None and leader_start(pgid) == recorded
+
+
+@functools.cache
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None

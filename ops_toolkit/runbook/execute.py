@@ -13,7 +13,7 @@ import re
 import secrets as token
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.durations import format_duration
@@ -22,7 +22,7 @@ from ops_toolkit.masking import MASK, MIN_SECRET_LENGTH, Masker, too_short
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
 from ops_toolkit.runbook.audit import AuditLog
-from ops_toolkit.runbook.background import stop_background
+from ops_toolkit.runbook.background import ended, is_own_group, leader_start, stop_background
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
@@ -280,7 +280,12 @@ def start_run(runbook: Runbook, options: RunOptions, world: World) -> RunRecord:
         params={k: v for k, v in params.items() if k not in hidden},
         plan=[s.name for s in plan],
         steps={s.name: StepRecord(s.name) for s in plan},
-        options={"keep_going": options.keep_going, "yes": options.yes},
+        options={
+            "keep_going": options.keep_going,
+            "yes": options.yes,
+            **({"tags": list(options.tags)} if options.tags else {}),
+            **({"steps": list(options.steps)} if options.steps else {}),
+        },
     )
     with world.store.claim(record.run_id):
         return _execute(runbook, record, params, options, world)
@@ -304,6 +309,12 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
         )
     from ops_toolkit.runbook.process import group_is_running
 
+    for step in record.steps.values():  # ids are reused: signal no group that is not ours
+        if step.pgid and not is_own_group(step.pgid, step.leader_start):
+            if step.status not in MAYBE_STARTED:  # a background step's (else: asked below)
+                world.ui.note(f"run {record.run_id}: step {step.name!r}: {ended(step.pgid)}")
+                step.message = "; ".join(m for m in (step.message, ended(step.pgid)) if m)
+            step.pgid = step.leader_start = None
     unknown = [step for step in record.steps.values() if step.status in MAYBE_STARTED]
     for step in unknown:
         if step.pgid and group_is_running(step.pgid):
@@ -333,6 +344,11 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
             step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
         else:
             step.status, step.message = "skipped", "outcome unknown: skipped (--skip-unknown)"
+    options = replace(
+        options,
+        tags=_recorded(record, "tags") or options.tags,
+        steps=_recorded(record, "steps") or options.steps,
+    )
     record.resumed += 1
     record.status = "running"
     record.finished_at = None
@@ -492,7 +508,11 @@ def _execute(
                     record.steps.setdefault(
                         handler_step.name, StepRecord(handler_step.name, handler=True)
                     )
-                    _run_step(runbook, handler_step, record, params, options, world, mask)
+                    unselected = handler_not_selected(runbook, handler_step, options)
+                    if unselected:
+                        _skip_step(runbook, handler_step, record, world, mask, unselected)
+                    else:
+                        _run_step(runbook, handler_step, record, params, options, world, mask)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
     except KeyboardInterrupt as exc:
@@ -570,6 +590,43 @@ def capture_output(attempt: Attempt, name: str, variables: dict[str, str], mask:
     return attempt
 
 
+def handler_not_selected(runbook: Runbook, handler: Step, options: RunOptions) -> str | None:
+    """Why an ``on_failure`` handler outside ``--tag``/``--step`` must not run, else None.
+
+    A selection is a promise about what runs: ``--tag diagnose`` (what ``ops serve`` runs
+    unattended for an alert) runs only read-only diagnose steps, so a failed diagnose
+    step's mitigation handler stays for a person to run.
+    """
+    if options.steps and handler not in [runbook.step(name) for name in options.steps]:
+        chosen = " ".join(f"--step {name}" for name in options.steps)
+        return f"on_failure handler {handler.name!r} not selected ({chosen})"
+    if options.tags and not set(handler.tags) & set(options.tags):
+        chosen = " ".join(f"--tag {tag}" for tag in options.tags)
+        return f"on_failure handler {handler.name!r} not selected ({chosen})"
+    return None
+
+
+def _skip_step(
+    runbook: Runbook, step: Step, record: RunRecord, world: World, mask: Masker, reason: str
+) -> None:
+    """Record ``step`` as skipped for ``reason`` without running it: state, audit, screen."""
+    state = record.steps[step.name]
+    state.started_at = state.finished_at = world.clock()
+    state.status, state.message, state.duration_s = "skipped", mask(reason), 0.0
+    world.store.record_step(record, state)
+    _audit_step(world, record, runbook, mask, state, sync_later=True)
+    world.ui.step_finished(step, state.status, state.message, state.duration_s)
+
+
+def _recorded(record: RunRecord, key: str) -> tuple[str, ...]:
+    """The ``--tag``/``--step`` selection (``key``) a run started with, for its resume: a
+    resumed ``--tag diagnose`` run still leaves other handlers alone."""
+    value = record.options.get(key)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return ()
+
+
 def _run_status(record: RunRecord, interrupted: bool) -> str:
     statuses = [s.status for s in record.steps.values() if not s.handler]
     if any(s in FAILED for s in statuses) and not interrupted:
@@ -610,7 +667,7 @@ def _run_step(
         return ahead.held.process.pid
 
     def on_start(pid: int) -> None:
-        state.status, state.pgid = "running", pid
+        state.status, state.pgid, state.leader_start = "running", pid, leader_start(pid)
         world.store.record_step(record, state)  # not synced: see StateStore.record_step
 
     def ready() -> None:
@@ -679,6 +736,7 @@ def _run_step(
     state.finished_at = finished
     state.duration_s = round(finished - state.started_at, 3)
     state.pgid = attempt.background  # a background step's group lives until the run ends
+    state.leader_start = state.leader_start if attempt.background else None
     # Not synced: lost in a power loss, the step reads as unknown (resume asks).
     world.store.record_step(record, state, variables=captured)
     # Recorded before it is shown; synced to disk while the next step's record is.

@@ -33,6 +33,7 @@ _ASSIGNED = re.compile(
     r"|\bread\s+(?:-\w+\s+)*((?:[A-Za-z_][A-Za-z0-9_]*\s*)+)",
     re.MULTILINE,
 )
+DIAGNOSE = "diagnose"  # the tag of the read-only steps that ops serve runs unattended
 WELL_KNOWN_ENV = frozenset(
     """HOME PATH USER LOGNAME PWD OLDPWD SHELL TMPDIR HOSTNAME LANG LC_ALL TERM TZ UID EUID
     PPID RANDOM SECONDS LINENO IFS BASH_SOURCE BASH_VERSION PIPESTATUS REPLY EDITOR PAGER
@@ -327,6 +328,16 @@ def _lint_step(runbook: Runbook, step: Step, known: set[str]) -> Iterable[Findin
                 "error",
                 "bad-on-failure",
                 f"{label}: on_failure names step {handler.name!r}, which ops cannot run",
+            )
+        elif DIAGNOSE in step.tags and DIAGNOSE not in handler.tags:
+            yield _finding(
+                runbook,
+                step.line,
+                "warning",
+                "handler-not-diagnose",
+                f"{label}: on_failure handler {handler.name!r} is not tagged {DIAGNOSE}, so a "
+                f"--tag {DIAGNOSE} run (ops serve's unattended diagnose) skips it; tag it "
+                f"{DIAGNOSE} if it only reads",
             )
     if step.kind in STEP_KINDS and "interpreter" in step.attributes:
         yield _finding(

@@ -44,6 +44,9 @@ DONE = frozenset({"succeeded", "skipped"})
 # Written before a step can act and replaced by its outcome: found on disk after ops was
 # killed, the step may or may not have run (``resume`` asks what to do).
 MAYBE_STARTED = frozenset({"starting", "running"})
+# A step whose process group may outlive ops: one it was running, or a background one
+# (which succeeds as soon as it has started).
+GROUP_MAY_LIVE = MAYBE_STARTED | {"succeeded"}
 
 
 @dataclass
@@ -59,6 +62,9 @@ class StepRecord:
     finished_at: float | None = None
     pgid: int | None = None
     handler: bool = False
+    # The group leader's boot id and start time (background.leader_start): a pgid read back
+    # is signalled only while its leader is still this process (ids are reused).
+    leader_start: str | None = None
 
 
 @dataclass
@@ -265,6 +271,7 @@ _STEP_FIELDS: dict[str, tuple[_Check, bool]] = {
     "finished_at": (_optional(_seconds), False),
     "pgid": (_optional(_pgid), False),
     "handler": (_flag, False),
+    "leader_start": (_optional(_text), False),
 }
 
 
@@ -506,7 +513,16 @@ def _read(path: Path) -> RunRecord:
         raise RunbookError(
             f"{path}: run state is damaged: run_id: {record.run_id!r} is not the file's name"
         )
-    return _replay(record, path.with_suffix(".jsonl"))
+    return _forget_ended_groups(_replay(record, path.with_suffix(".jsonl")))
+
+
+def _forget_ended_groups(record: RunRecord) -> RunRecord:
+    """No pgid for a step whose processes cannot be running: every step of a run that ended
+    (its ops stopped them), a step that ended other than started in the background."""
+    for step in record.steps.values():
+        if record.status != "running" or step.status not in GROUP_MAY_LIVE:
+            step.pgid = step.leader_start = None
+    return record
 
 
 def _replay(record: RunRecord, journal: Path) -> RunRecord:

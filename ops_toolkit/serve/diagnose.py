@@ -3,8 +3,9 @@
 Opt-in (``auto_diagnose: true`` in ops.yaml). Params come from the alert's labels through
 each param's ``from_label`` and are validated against their patterns like any other value;
 they reach the steps only as environment variables. Unattended runs never run a step marked
-``confirm`` (it stays ``needs_confirmation``) nor a ``manual`` one, so only read-only
-diagnose steps execute.
+``confirm`` (it stays ``needs_confirmation``) nor a ``manual`` one, nor a failed step's
+``on_failure`` handler that is not tagged diagnose itself, so only read-only diagnose steps
+execute.
 
 The steps get the unattended environment model (runbook/environment.py): an allow-list
 plus the runbook's ``env:`` and ``secrets:`` names, never the server's Slack or webhook

@@ -308,17 +308,12 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _write(path: str, data: bytes) -> None:
-    """Replace ``path`` atomically (a reader sees the old file or the new, never half)."""
-    temporary = f"{path}.ops-correct.tmp"
+    """Replace ``path`` atomically, keeping its mode (``files.write_atomically``: a reader
+    sees the old file or the new, never half; nothing planted beside it is followed)."""
+    from ops_toolkit.files import GENERATED_MODE, write_atomically
+
     try:
-        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else GENERATED_MODE
+        write_atomically(path, data, mode=mode, durable=True)
     except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from ops_toolkit.errors import ConfigError
+from ops_toolkit.files import write_atomically
 from ops_toolkit.slo.correction_rules import (
     Horizon,
     choose_horizon,
@@ -79,22 +81,22 @@ def stale_file(path: str, content: str) -> list[str]:
 
 
 def write_files(generated: Mapping[str, str], directory: str) -> list[str]:
-    """Write each file atomically; returns the paths whose content changed."""
-    os.makedirs(directory, exist_ok=True)
+    """Write each file atomically (``files.write_atomically``: never through a planted
+    temporary name); returns the paths whose content changed."""
     changed = []
-    for name, content in sorted(generated.items()):
-        path = os.path.join(directory, name)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                if handle.read() == content:
-                    continue
-        except FileNotFoundError:
-            pass
-        temporary = f"{path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-        changed.append(path)
+    path = directory
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for name, content in sorted(generated.items()):
+            path = os.path.join(directory, name)
+            if read_or_none(path) == content:
+                continue
+            write_atomically(path, content)
+            changed.append(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:  # a file of that name that ops did not write
+        raise ConfigError(f"{path}: cannot replace: not a UTF-8 text file") from None
     return changed
 
 

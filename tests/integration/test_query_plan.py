@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from ops_toolkit.durations import format_duration
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from ops_toolkit.slo.evaluate import evaluate, query_plan
+from ops_toolkit.slo.queries import count_queries
 from ops_toolkit.slo.spec import parse_slo_file
 from ops_toolkit.slo.windows import BURN_WINDOWS
 from tests.integration.conftest import LoadedPrometheus
@@ -51,11 +54,12 @@ class CountingSource(PrometheusSource):
 def test_slos_over_the_same_selectors_ask_each_query_once(
     worked_prometheus: LoadedPrometheus,
 ) -> None:
-    """Before: 4 objectives x 8 windows x 2 queries = 64 asked; now the 16 of one SLO."""
+    """Before: 4 objectives x 8 windows x 2 queries = 64 asked; then the 16 of one SLO; now 8,
+    its bad and total counts merged into one query per window."""
     slos = parse_slo_file(same_selectors(OBJECTIVES), "same.yaml").slos
     source = CountingSource(worked_prometheus.url)
     shared = evaluate(slos, source, worked_prometheus.end)
-    assert len(source.asked) == 2 * (1 + len(BURN_WINDOWS))
+    assert len(source.asked) == 1 + len(BURN_WINDOWS)
     assert len(set(source.asked)) == len(source.asked)
     alone = [
         evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
@@ -68,16 +72,57 @@ def test_slos_over_the_same_selectors_ask_each_query_once(
 def test_the_plan_says_which_slos_each_query_serves() -> None:
     slos = parse_slo_file(same_selectors(OBJECTIVES[:2]), "same.yaml").slos
     plan = query_plan(slos, 1_767_225_600)
-    assert len(plan) == 2 * (1 + len(BURN_WINDOWS))
+    assert len(plan) == 1 + len(BURN_WINDOWS)
     first = plan[0]
-    assert (
-        first.query == 'sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))'
+    assert first.query == (
+        'sum by (ops_counted) (label_replace(increase(http_requests_total{service="search-api"}'
+        '[30d]), "ops_counted", "1", "code", "5.."))'
     )
     assert first.range == "30d"
     assert first.serves == (
         ("search-api/availability-99-0", 0, "counted"),
         ("search-api/availability-99-5", 0, "counted"),
+        ("search-api/availability-99-0", 0, "total"),
+        ("search-api/availability-99-5", 0, "total"),
     )
+
+
+MERGED = [
+    ('code=~"5.."', "bad"),
+    ('code!~"5.."', "good"),
+    ('code="500"', "bad"),
+    ('code!="200"', "bad"),
+]
+
+
+@pytest.mark.parametrize(("matcher", "kind"), MERGED, ids=[m for m, _ in MERGED])
+def test_a_merged_query_counts_what_the_two_queries_asked_apart_count(
+    worked_prometheus: LoadedPrometheus, matcher: str, kind: str
+) -> None:
+    """The counted selector adds one matcher to the total's: one query reads the series once
+    and marks the counted ones with label_replace, whose anchored RE2 regex is the
+    matcher's. Each window's counts equal those of the two queries as written."""
+    text = (
+        "version: ops/v1\nservice: search-api\nslos:\n  - name: availability\n"
+        "    objective: 99.9\n    sli:\n      ratio:\n"
+        f"        {kind}: 'http_requests_total{{service=\"search-api\",{matcher}}}'\n"
+        "        total: 'http_requests_total{service=\"search-api\"}'\n"
+    )
+    (slo,) = parse_slo_file(text, "one.yaml").slos
+    source = CountingSource(worked_prometheus.url)
+    at = worked_prometheus.end
+    (status,) = evaluate([slo], source, at)
+    assert len(source.asked) == 1 + len(BURN_WINDOWS)
+    assert all('"ops_counted", "1", "code"' in query for query in source.asked)
+    plain = PrometheusSource(worked_prometheus.url)
+    for window, counts in [(0, status.period), *status.windows.items()]:
+        span = format_duration(window or 30 * 86400)
+        _, counted_query, total_query = count_queries(slo.sli, span)
+        counted = sum(s.value for s in plain.query(counted_query, at))
+        total = sum(s.value for s in plain.query(total_query, at))
+        assert counts is not None and total > 0
+        bad = counted if kind == "bad" else total - counted
+        assert (counts.bad, counts.total) == (bad, total), window
 
 
 def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
@@ -92,14 +137,14 @@ def test_explain_prints_the_plan_and_queries_nothing(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:5] == [
-        "16 queries (32 before sharing), all at one pinned time",
-        '[30d] sum(increase(http_requests_total{service="search-api",code=~"5.."}[30d]))',
-        "    search-api/availability-99-0: period counted",
-        "    search-api/availability-99-5: period counted",
-        '[30d] sum(increase(http_requests_total{service="search-api"}[30d]))',
+    assert lines[:4] == [
+        "8 queries (32 before sharing), all at one pinned time",
+        '[30d] sum by (ops_counted) (label_replace(increase(http_requests_total{service="search-'
+        'api"}[30d]), "ops_counted", "1", "code", "5.."))',
+        "    search-api/availability-99-0: period counted, period total",
+        "    search-api/availability-99-5: period counted, period total",
     ]
-    assert len(lines) == 1 + 16 * 3 + 3
+    assert len(lines) == 1 + 8 * 3 + 3
     assert lines[-3:] == [
         "Sources at 2026-01-01T00:00:00Z (rules: recorded series; queries: direct):",
         "    search-api/availability-99-0: queries: --direct: direct queries for every SLO",
@@ -132,8 +177,8 @@ def test_selectors_differing_in_one_label_are_asked_as_one_grouped_query(
     slos = parse_slo_file(per_service(["search-api", "search.api", "absent"]), "f.yaml").slos
     source = CountingSource(worked_prometheus.url)
     grouped = evaluate(slos, source, worked_prometheus.end)
-    assert len(source.asked) == 2 * (1 + len(BURN_WINDOWS))
-    assert all("sum by (service) (increase(" in query for query in source.asked)
+    assert len(source.asked) == 1 + len(BURN_WINDOWS)  # bad and total merged, then grouped
+    assert all("sum by (service, ops_counted) (label_replace(" in q for q in source.asked)
     alone = [
         evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
         for slo in slos
@@ -169,12 +214,14 @@ def test_latency_slos_of_several_services_group_their_bucket_and_count_queries(
 def test_the_plan_shows_a_grouped_query_and_every_slo_it_serves() -> None:
     slos = parse_slo_file(per_service(["search-api", "search.api"]), "f.yaml").slos
     plan = query_plan(slos, 1_767_225_600)
-    assert len(plan) == 2 * (1 + len(BURN_WINDOWS))
+    assert len(plan) == 1 + len(BURN_WINDOWS)
     assert plan[0].query == (
-        "sum by (service) (increase(http_requests_total"
-        '{code=~"5..",service=~"search-api|search\\\\.api"}[30d]))'
+        "sum by (service, ops_counted) (label_replace(increase(http_requests_total"
+        '{service=~"search-api|search\\\\.api"}[30d]), "ops_counted", "1", "code", "5.."))'
     )
     assert plan[0].serves == (
         ("fleet/availability-0", 0, "counted"),
+        ("fleet/availability-0", 0, "total"),
         ("fleet/availability-1", 0, "counted"),
+        ("fleet/availability-1", 0, "total"),
     )

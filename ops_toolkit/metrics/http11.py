@@ -1,0 +1,259 @@
+"""One plain-HTTP/1.1 connection: a request out, its whole answer in, kept alive when it can.
+
+Why not ``http.client`` for plain ``http://`` (it still serves ``https://``): importing it
+imports the ``email`` package (its header parser) and ``ssl``, about 12-16 ms of the ~110 ms
+of CPU an ``ops slo report`` costs (issue 15), for a query that needs neither. This reads
+what a Prometheus-compatible server may answer: a status line, headers (folded lines
+joined, repeated ones joined with ", " as ``http.client`` does), and a body framed by
+``Content-Length``, by ``Transfer-Encoding: chunked`` (trailers skipped) or by the end of
+the connection; ``1xx`` interim answers are skipped. Anything else is ``BadAnswer`` naming
+what is wrong, never a hang or a traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import NamedTuple
+
+MAX_LINE = 65536  # bytes in a status, header or chunk-size line (http.client's limit)
+MAX_HEADERS = 100  # header lines in one answer (http.client's limit)
+NO_BODY = (204, 304)
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+class Disconnected(ConnectionResetError):
+    """The server closed the connection before the first byte of an answer: a kept-alive
+    connection it dropped while idle (the caller retries once on a new one)."""
+
+
+class BrokenOff(Exception):
+    """The answer ended before the length it announced; ``received``: body bytes read."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the answer broke off after {received} bytes")
+        self.received = received
+
+
+class BadAnswer(Exception):
+    """Bytes that are not an HTTP/1.x answer; the message says which part is wrong."""
+
+
+class Response(NamedTuple):
+    """One whole answer. A NamedTuple: a frozen dataclass costs ~0.3 ms to create at every
+    report's start (issue 15)."""
+
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    will_close: bool
+
+
+class Connection:
+    """A plain TCP connection to ``host:port``, opened at the first request."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._sock: socket.socket | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._sock is not None
+
+    def settimeout(self, timeout: float) -> None:
+        """Each later socket operation (send, each read) may take ``timeout`` seconds."""
+        self.timeout = timeout
+        if self._sock is not None:
+            self._sock.settimeout(timeout)
+
+    def exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> Response:
+        """Sends one request and reads its whole answer. ``ValueError``: a target or header
+        that cannot be sent as it is; ``OSError`` (``TimeoutError`` among them) from the
+        socket; ``Disconnected``, ``BrokenOff`` or ``BadAnswer`` from the answer."""
+        head = request_head(method, target, self.host, self.port, body, headers)
+        if self._sock is None:
+            self._connect()
+        assert self._sock is not None
+        self._sock.sendall(head + body if body else head)
+        response = read_response(self._sock, method)
+        if response.will_close:
+            self.close()
+        return response
+
+    def _connect(self) -> None:
+        # An ASCII host goes to getaddrinfo as bytes: a str would be IDNA-encoded first,
+        # which imports the idna codec (with stringprep and unicodedata) for nothing.
+        host: str | bytes = self.host.encode("ascii") if self.host.isascii() else self.host
+        sock = socket.create_connection((host, self.port), self.timeout)  # type: ignore[arg-type]
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
+        self._sock = sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def request_head(
+    method: str, target: str, host: str, port: int, body: bytes | None, headers: dict[str, str]
+) -> bytes:
+    """The request line and headers, with ``Host`` and ``Content-Length`` as ``http.client``
+    adds them. ``ValueError`` for a target with a space, a control or a non-ASCII character,
+    or a header that is not a single line of Latin-1 (as ``http.client`` refuses them)."""
+    if not target.isascii() or any(ord(c) <= 0x20 or c == "\x7f" for c in target):
+        raise ValueError("the request target cannot be sent as it is")
+    if target.startswith("http://"):  # to a proxy: the Host is the target's, as http.client says
+        authority = target.split("/", 3)[2]
+    else:
+        shown = host if host.isascii() else host.encode("idna").decode("ascii")
+        shown = f"[{shown}]" if ":" in shown else shown
+        authority = shown if port == 80 else f"{shown}:{port}"
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {authority}"]
+    for name, value in headers.items():
+        if any(c in name + value for c in "\r\n\0") or ":" in name or not name:
+            raise ValueError("a header cannot be sent as it is")
+        lines.append(f"{name}: {value}")
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_response(sock: socket.socket, method: str) -> Response:
+    """The whole answer to one request on ``sock``."""
+    reader = _Reader(sock)
+    while True:
+        status, version = _status_line(reader)
+        headers = _headers(reader)
+        if status >= 200 or status == 101:
+            break  # 100 Continue, 103 Early Hints: an interim answer, the real one follows
+    connection = headers.get("connection", "").lower()
+    will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+    if method == "HEAD" or status in NO_BODY or 100 <= status < 200:
+        return Response(status, headers, b"", will_close)
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return Response(status, headers, _chunked(reader), will_close)
+    length = headers.get("content-length")
+    if length is None:  # framed by the end of the connection
+        return Response(status, headers, reader.until_closed(), True)
+    lengths = {part.strip() for part in length.split(",")}
+    if len(lengths) != 1 or not ((size := lengths.pop()).isascii() and size.isdigit()):
+        raise BadAnswer(f"a Content-Length that is not a number: {_shown(length)}")
+    return Response(status, headers, reader.exactly(int(size), 0), will_close)
+
+
+def _status_line(reader: _Reader) -> tuple[int, str]:
+    line = reader.line()
+    if not line:
+        raise Disconnected("the server closed the connection without answering")
+    parts = line.rstrip(b"\r\n").split(None, 2)
+    if (
+        len(parts) < 2
+        or parts[0] not in (b"HTTP/1.0", b"HTTP/1.1")
+        or len(parts[1]) != 3
+        or not parts[1].isdigit()
+    ):
+        raise BadAnswer(f"a status line that is not HTTP/1.x: {_shown(line)}")
+    return int(parts[1]), parts[0].decode("ascii")
+
+
+def _headers(reader: _Reader) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    last = ""
+    for _ in range(MAX_HEADERS + 1):
+        line = reader.line()
+        if line in (b"\r\n", b"\n"):
+            return headers
+        if not line:
+            raise BadAnswer("the headers broke off")
+        text = line.decode("latin-1").rstrip("\r\n")
+        if text[0] in " \t" and last:  # a folded line continues the header before it
+            headers[last] += " " + text.strip()
+            continue
+        name, colon, value = text.partition(":")
+        name = name.strip().lower()
+        if not colon or not name:
+            raise BadAnswer(f"a header line without a name: {_shown(line)}")
+        value = value.strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        last = name
+    raise BadAnswer(f"more than {MAX_HEADERS} header lines")
+
+
+def _chunked(reader: _Reader) -> bytes:
+    parts: list[bytes] = []
+    received = 0
+    while True:
+        line = reader.line()
+        if not line:
+            raise BrokenOff(received)
+        size = line.split(b";", 1)[0].strip()
+        if not size or not set(size) <= _HEX:
+            raise BadAnswer(f"a chunk size that is not hexadecimal: {_shown(line)}")
+        length = int(size, 16)
+        if length == 0:
+            break
+        parts.append(reader.exactly(length, received))
+        received += length
+        if reader.line() not in (b"\r\n", b"\n"):
+            raise BadAnswer("a chunk longer than its size")
+    for _ in range(MAX_HEADERS + 1):  # trailers, up to the blank line
+        line = reader.line()
+        if line in (b"\r\n", b"\n", b""):
+            return b"".join(parts)
+    raise BadAnswer(f"more than {MAX_HEADERS} trailer lines")
+
+
+class _Reader:
+    """Reads one answer from a socket: lines and counted bytes. An answer to a request is
+    read whole before the next request is sent, so nothing is buffered between answers;
+    what a server sends beyond an answer's end is a broken server's and is dropped."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def _more(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def line(self) -> bytes:
+        """Up to and including the next line feed (what is left when the connection ends
+        first, maybe nothing); ``BadAnswer`` for a line over ``MAX_LINE`` bytes."""
+        searched = 0
+        while (end := self.buffer.find(b"\n", searched)) < 0:
+            searched = len(self.buffer)
+            if searched > MAX_LINE:
+                break
+            if not self._more():
+                end = searched - 1
+                break
+        if end + 1 > MAX_LINE or end < 0 < len(self.buffer):
+            raise BadAnswer(f"a line longer than {MAX_LINE} bytes")
+        line = bytes(self.buffer[: end + 1])
+        del self.buffer[: end + 1]
+        return line
+
+    def exactly(self, size: int, received: int) -> bytes:
+        """``size`` bytes; ``BrokenOff`` (counting ``received`` before them) if the
+        connection ends first."""
+        while len(self.buffer) < size:
+            if not self._more():
+                raise BrokenOff(received + len(self.buffer))
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def until_closed(self) -> bytes:
+        while self._more():
+            pass
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+def _shown(line: bytes | str) -> str:
+    text = line.decode("latin-1") if isinstance(line, bytes) else line
+    text = text.rstrip("\r\n")
+    return ascii(text[:60] + ("..." if len(text) > 60 else ""))
