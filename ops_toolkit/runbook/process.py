@@ -182,6 +182,39 @@ def _state(pid: int) -> bytes | None:
     return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
 
 
+def reap_group(pgid: int, patience: float = 1.0) -> None:
+    """Reap this process's children in group ``pgid`` (but its leader) once they have ended.
+
+    A background step's double-forked child is re-parented to ops when ops is a subreaper
+    at that instant; killed with its group at the end of the run, nobody else waits for it,
+    and it stayed a zombie under a long-lived ops (pytest, ``ops serve``). After SIGKILL a
+    process takes a moment to end: wait up to ``patience`` for the group's last ones."""
+    deadline = time.monotonic() + patience
+    while True:
+        members = {pid for pid in _own_children() if pid != pgid and _group_of(pid) == pgid}
+        living = False
+        for pid in members:
+            if _state(pid) == b"Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                living = True
+        if not living or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of ``pid``; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[2]) if len(fields) > 2 else None
+
+
 class StepProcesses:
     """Every process one step started, wherever it went; stops them all when asked."""
 
