@@ -7,8 +7,11 @@ environment under the cache directory; if it cannot be installed, its column say
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
 that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
-round by round and each time is the best of its rounds. Targets: ops at most 2x bare bash per
-step, at most half of rundoc's, and flat from 10 to 1,000 steps.
+round by round (21 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
+marginal figure, and the figure printed is the median of the rounds'. (The best of the rounds,
+taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
+a difference of two runs of ~300 ms divided by 9.) Targets: ops at most 2x bare bash per step,
+at most half of rundoc's, and flat from 10 to 1,000 steps.
 
 Beside the wall time, the CPU time per step of each tool and its children (getrusage
 RUSAGE_CHILDREN, marginal too; for bare bash, the shells' alone): it does not count waiting,
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +67,7 @@ def once(run: Callable[[], object]) -> tuple[float, float]:
 
 
 def rounds(steps: int) -> int:
-    return 9 if steps <= 10 else 5 if steps <= 100 else 3
+    return 21 if steps <= 10 else 9 if steps <= 100 else 5
 
 
 def write(path: Path, steps: int, attributes: bool) -> Path:
@@ -115,29 +119,33 @@ def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures]
     """Per-step ms of bare bash, ops and rundoc, wall and CPU, their runs interleaved.
 
     Interleaved round by round, so that the load of a shared machine falls on the three
-    alike; each figure is the best of its rounds (noise only adds time), and marginal:
-    (N steps - 1 step) / (N - 1).
+    alike; each round's figure is marginal, (N steps - 1 step) / (N - 1) (bare bash's: N
+    steps / N, it has no start-up), and each figure printed is the median of its rounds'.
     """
-    best: dict[str, tuple[float, float]] = {}
+    per_round: dict[str, tuple[list[float], list[float]]] = {}
 
     def keep(name: str, figures: tuple[float, float]) -> None:
-        wall, cpu = best.get(name, (float("inf"), float("inf")))
-        best[name] = (min(wall, figures[0]), min(cpu, figures[1]))
+        walls, cpus = per_round.setdefault(name, ([], []))
+        walls.append(figures[0] * 1000)
+        cpus.append(figures[1] * 1000)
+
+    def marginal(many: tuple[float, float], one: tuple[float, float]) -> tuple[float, float]:
+        return ((many[0] - one[0]) / (steps - 1), (many[1] - one[1]) / (steps - 1))
 
     for _ in range(rounds(steps)):
-        keep("bare", bare(steps))
-        keep("ops 1", ops_run(work, 1))
-        keep("ops", ops_run(work, steps))
+        wall, cpu = bare(steps)
+        keep("bare", (wall / steps, cpu / steps))
+        one = ops_run(work, 1)
+        keep("ops", marginal(ops_run(work, steps), one))
         if isinstance(peer, Path):
-            keep("rundoc 1", rundoc_run(peer, work, 1))
-            keep("rundoc", rundoc_run(peer, work, steps))
-    wall: Figures = {"bare": best["bare"][0] / steps * 1000, "rundoc": None}
-    cpu: Figures = {"bare": best["bare"][1] / steps * 1000, "rundoc": None}
-    for name in ("ops", "rundoc"):
-        if name in best:
-            for index, figures in enumerate((wall, cpu)):
-                figures[name] = (best[name][index] - best[f"{name} 1"][index]) / (steps - 1) * 1000
-    return wall, cpu
+            one = rundoc_run(peer, work, 1)
+            keep("rundoc", marginal(rundoc_run(peer, work, steps), one))
+    wall_figures: Figures = {"rundoc": None}
+    cpu_figures: Figures = {"rundoc": None}
+    for name, (walls, cpus) in per_round.items():
+        wall_figures[name] = statistics.median(walls)
+        cpu_figures[name] = statistics.median(cpus)
+    return wall_figures, cpu_figures
 
 
 def _ratio(top: float | None, bottom: float | None) -> str:

@@ -294,7 +294,7 @@ def report_command(
         documents = [report.status_document(s) for s in report.sort_worst_first(statuses)]
         print_document(documents, output)
     elif output == "markdown":
-        click.echo(report.markdown(statuses), nl=False)
+        click.echo(report.markdown(statuses, config.runbook_base_url), nl=False)
     elif output == "html":
         from ops_toolkit.slo.html import render_html
 
@@ -714,13 +714,24 @@ def _legacy_rules_directory(value: str) -> str:
     help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
 )
 @click.option("-o", "--output", "refused_output", hidden=True, help="Not a folder: see --dir.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the other SLOs when the target format cannot hold some SLOs at all.",
+)
 def convert_command(
-    paths: tuple[str, ...], target: str, directory: str | None, refused_output: str | None
+    paths: tuple[str, ...],
+    target: str,
+    directory: str | None,
+    refused_output: str | None,
+    force: bool,
 ) -> None:
     """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
 
     What the target format has no place for is reported as a warning, never silently
-    dropped; reading the written file gives the same SLOs otherwise.
+    dropped; reading the written file gives the same SLOs otherwise. A whole SLO the
+    target cannot hold (a raw SLI in OpenSLO) is an error, and nothing is written,
+    unless --force.
 
     \b
     Examples:
@@ -730,7 +741,7 @@ def convert_command(
     import os
 
     from ops_toolkit.files import write_atomically
-    from ops_toolkit.slo.formats.write import WRITERS
+    from ops_toolkit.slo.formats.write import WRITERS, unwritable
     from ops_toolkit.slo.spec import load_slo_files
 
     if refused_output is not None:  # -o names an output format in every ops command
@@ -751,16 +762,23 @@ def convert_command(
         raise click.UsageError(f"{len(files)} SLO files: give --dir DIR to write one file each")
     sources = {os.path.abspath(f.source) for f in files}
     outputs = []
+    lost = []
     for file in files:
         text, warnings = WRITERS[target](file)
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
+        lost += unwritable(file, target)
         if text is None:
             continue
         header = f"# Converted by 'ops slo convert --to {target}' from {file.source}\n"
         outputs.append((file, header + text))
     if not outputs:
         raise ConfigError(f"{', '.join(paths)}: nothing can be written as {target}")
+    if lost and not force:
+        raise ConfigError(
+            f"{', '.join(s.key for s in lost)}: cannot be written as {target} (above); nothing "
+            "written: give --force to write the other SLOs without them"
+        )
     if directory is None:
         click.echo(outputs[0][1], nl=False)
         return

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO
 
 from ops_toolkit.masking import StreamMasker
-from ops_toolkit.runbook.process import terminate_group
+from ops_toolkit.runbook.process import reap_group, terminate_group
 from ops_toolkit.runbook.state import StepRecord
 
 # Process handles of the background steps this process started, so they are reaped, and the
@@ -89,6 +89,7 @@ def stop_background(steps: Iterable[StepRecord], grace: float) -> list[str]:
             process, copier = started
             process.wait()
             copier.join(_LOG_DRAIN_SECONDS)
+        reap_group(step.pgid)
         step.pgid = step.leader_start = None
         step.message = "; ".join(m for m in (step.message, "stopped at the end of the run") if m)
         stopped.append(step.name)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ops_toolkit.masking import Masker
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import StepOptions
 from ops_toolkit.runbook.model import Param, Runbook, Step
+
+if TYPE_CHECKING:
+    from ops_toolkit.runbook.process import HeldProcess
 
 
 class RunUI(Protocol):
@@ -71,3 +74,14 @@ class StepContext:
     # so it outlives the run for whoever reads the run afterwards and goes when the run's
     # state is removed; None (a plan, no run yet) for a temporary file.
     background_log: str | None = None
+    # The step's shell if ops started it ahead of its turn, held at its gate (see
+    # ``execute._Ahead``): given ``argv``, ``env`` and ``cwd``, the process if it is the one
+    # they start (then it is the caller's to run), else None (one started otherwise is
+    # killed at its gate). At most once: a retry starts its own.
+    take_held: Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None] = (
+        lambda argv, env, cwd: None
+    )
+    # Called once the step's shell has been let go, if the script cannot change the
+    # environment of the steps after it: starts the next step's shell ahead, held at its
+    # gate; returns its pid (a child of ops that is not this step's), or None.
+    start_next: Callable[[], int | None] = lambda: None

@@ -14,7 +14,7 @@ import secrets as token
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import MetricsError, OpsError, RunbookError
@@ -26,11 +26,14 @@ from ops_toolkit.runbook.background import ended, is_own_group, leader_start, st
 from ops_toolkit.runbook.context import Attempt, RunUI, StepContext
 from ops_toolkit.runbook.environment import ops_credentials, os_refuses, person_environment
 from ops_toolkit.runbook.expr import evaluate
-from ops_toolkit.runbook.kinds import StepKind, kind_for, not_runnable
+from ops_toolkit.runbook.kinds import ShellKind, StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Param, Runbook, Step
 from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
 from ops_toolkit.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from ops_toolkit.runbook.process import HeldProcess
 
 FAILED = frozenset({"failed", "timed_out"})
 WAITING = frozenset({"needs_confirmation", "pending_manual"})
@@ -421,6 +424,10 @@ def _context(
     run_id: str,
     on_start: Callable[[int], None] = lambda pid: None,
     ready: Callable[[], None] = lambda: None,
+    take_held: Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None] = (
+        lambda argv, env, cwd: None
+    ),
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> StepContext:
     opts = step_options(step, runbook.source)
     env = {**world.env, **variables, **params}
@@ -442,6 +449,8 @@ def _context(
         mask=mask,
         on_start=on_start,
         ready=ready,
+        take_held=take_held,
+        start_next=start_next,
         background_log=str(
             world.store.runs / f"{run_id}.{re.sub(r'[^A-Za-z0-9_.-]', '_', step.name)}.log"
         ),
@@ -464,6 +473,7 @@ def _execute(
     error: BaseException | None = None
     crash: str | None = None
     audited = False
+    ahead = _Ahead()
     try:
         world.store.save(record)
         _audit(
@@ -476,12 +486,20 @@ def _execute(
         )
         audited = True
         by_name = {s.name: s for s in runbook.steps}  # a scan per step grew with the runbook
-        for name in record.plan:
+        for position, name in enumerate(record.plan):
             if record.steps[name].status in DONE:
                 continue
             step = by_name.get(name) or runbook.step(name)  # a name, or a Runme id
             assert step is not None
-            status = _run_step(runbook, step, record, params, options, world, mask)
+            following = next(
+                (n for n in record.plan[position + 1 :] if record.steps[n].status not in DONE),
+                None,
+            )
+            after = (by_name.get(following) or runbook.step(following)) if following else None
+            status = _run_step(
+                runbook, step, record, params, options, world, mask, ahead=ahead, following=after
+            )
+            ahead.keep_only(following)  # one this step did not take: killed at its gate
             if status in FAILED:
                 handler = step.attr("on_failure")
                 if handler:
@@ -507,6 +525,7 @@ def _execute(
     except BaseException as exc:  # recorded below, then raised again
         error = exc
     finally:  # a background step's processes belong to the run: they end with it
+        ahead.keep_only(None)  # a shell started for a step the run does not reach never runs
         stop_background(record.steps.values(), options.kill_grace)
     cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
     for step_record in cut_short:
@@ -627,9 +646,25 @@ def _run_step(
     options: RunOptions,
     world: World,
     mask: Masker,
+    *,
+    ahead: _Ahead | None = None,
+    following: Step | None = None,
 ) -> str:
+    """Run ``step`` and record it; ``following``'s shell is started ahead (``_Ahead``):
+    while this step's shell runs, if this step cannot change what it gets, else once this
+    step has succeeded, before its records are written."""
     state = record.steps[step.name]
     on_disk = False
+
+    def start_next() -> int | None:
+        """The next step's shell, started held while this step's runs (the kind calls this
+        only for a script that cannot export); its pid, or None."""
+        if ahead is None or following is None or ctx.options.capture:
+            return None
+        _start_ahead(ahead, runbook, following, record, params, options, world, mask)
+        if ahead.step != following.name or ahead.held is None:
+            return None
+        return ahead.held.process.pid
 
     def on_start(pid: int) -> None:
         state.status, state.pgid, state.leader_start = "running", pid, leader_start(pid)
@@ -656,6 +691,8 @@ def _run_step(
         record.run_id,
         on_start,
         ready,
+        ahead.take_for(step.name) if ahead is not None else lambda argv, env, cwd: None,
+        start_next,
     )
     opts = ctx.options
     attempt: Attempt | None = None
@@ -689,6 +726,8 @@ def _run_step(
             exported = {k: mask(v) for k, v in attempt.exports.items()}
             record.variables.update(exported)
             captured = {**(captured or {}), **exported}
+    if ahead is not None and following is not None and attempt.status == "succeeded":
+        _start_ahead(ahead, runbook, following, record, params, options, world, mask)
     finished = world.clock()
     state.status = attempt.status
     state.exit_code = attempt.exit_code
@@ -704,6 +743,85 @@ def _run_step(
     _audit_step(world, record, runbook, mask, state, sync_later=True)
     world.ui.step_finished(step, attempt.status, state.message, state.duration_s)
     return attempt.status
+
+
+class _Ahead:
+    """The next step's shell, started held at its gate before the step before it is over.
+
+    While a shell step runs, if it cannot change the next step's environment or ``when``
+    (no ``capture``, a script that cannot export), ops starts the next step's shell; else
+    once the step has succeeded, before it writes the step's journal and audit lines and
+    shows its result. The fork, the exec and the shell's start-up (about half a bare
+    ``bash -c true``) then overlap the step before instead of following it (issue 15,
+    bench/step_overhead.py).
+
+    Nothing of it runs before its own turn: it is let go from its gate only once its
+    ``starting`` record and the audit line before it are on disk, as any shell step is. It
+    is started only for a step that will then run with nothing asked (``when`` true, no
+    confirmation; ``ShellKind.start_held``), and its turn takes it only if it is the very
+    process the step would start then (``HeldProcess.matches``). Any other (the run stopped
+    or failed before that turn, or something changed) is killed at its gate and never runs
+    a command; if ops itself is killed, the gate's pipe ends unwritten and the shell exits.
+    Held meanwhile, it is no other step's: a handler that runs after a failed step takes
+    it, like every child ops had when the handler started, for not its own.
+    """
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.held: HeldProcess | None = None
+
+    def start(self, step: str, held: HeldProcess | None) -> None:
+        self.keep_only(None)
+        self.step, self.held = step, held
+
+    def take_for(
+        self, step: str
+    ) -> Callable[[list[str], Mapping[str, str], str | None], HeldProcess | None]:
+        """``StepContext.take_held`` for ``step``."""
+
+        def take(argv: list[str], env: Mapping[str, str], cwd: str | None) -> HeldProcess | None:
+            if self.step != step or self.held is None:
+                return None
+            held, self.step, self.held = self.held, None, None
+            if held.matches(argv, env, cwd):
+                return held
+            held.discard()
+            return None
+
+        return take
+
+    def keep_only(self, step: str | None) -> None:
+        """Kill at its gate a shell held for any step but ``step``."""
+        if self.held is not None and self.step != step:
+            held, self.step, self.held = self.held, None, None
+            held.discard()
+
+
+def _start_ahead(
+    ahead: _Ahead,
+    runbook: Runbook,
+    step: Step,
+    record: RunRecord,
+    params: dict[str, str],
+    options: RunOptions,
+    world: World,
+    mask: Masker,
+) -> None:
+    """Start ``step``'s shell held (``_Ahead``) if its turn will surely start it unasked,
+    unless it is held already."""
+    kind = kind_for(step)
+    if not isinstance(kind, ShellKind) or (ahead.step == step.name and ahead.held is not None):
+        return
+    try:
+        ctx = _context(runbook, step, params, record.variables, world, options, mask, record.run_id)
+        opts = ctx.options
+        if (opts.confirm and not options.yes) or (
+            opts.when is not None and not evaluate(opts.when, ctx.variables)
+        ):
+            return
+    except OpsError:
+        return  # the step's own turn meets it again, and reports it as the step's
+    ahead.start(step.name, kind.start_held(step, ctx))
 
 
 def _audit_step(

@@ -9,7 +9,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -22,7 +22,7 @@ from ops_toolkit.runbook.environment import is_ops_credential
 from ops_toolkit.runbook.model import Param, Step
 
 if TYPE_CHECKING:
-    from ops_toolkit.runbook.process import ProcessResult
+    from ops_toolkit.runbook.process import HeldProcess, ProcessResult
 
 _REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -95,11 +95,31 @@ class ShellKind:
                     exports = read_exports(exported, ctx.env)
             else:
                 argv[-1] = gate + script
-                result = _run_masked(step, ctx, argv, env, gated)
+                held = ctx.take_held(argv, env, ctx.cwd) if gated else None
+                result = _run_masked(step, ctx, argv, env, gated, held, ctx.start_next)
         except OSError as exc:
             return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
         attempt = _judge(result, ctx)
         return replace(attempt, exports=exports) if attempt.status == "succeeded" else attempt
+
+    def start_held(self, step: Step, ctx: StepContext) -> HeldProcess | None:
+        """The step's shell started ahead of its turn, held at its gate, when nothing before
+        its start needs ops (no promptEnv question, no background, no terminal, no export
+        dump, a shell ops can gate); else None. ``run`` takes it through ``ctx.take_held``."""
+        opts = ctx.options
+        if opts.background or opts.promptEnv or opts.interactive:
+            return None
+        script = shell_script(step)
+        argv = self.argv(step, ctx, script)
+        if not can_gate(argv[0], ctx.env) or may_change_environment(argv[0], script, ctx.env):
+            return None
+        argv[-1] = GATE + script
+        from ops_toolkit.runbook.process import start_held
+
+        try:
+            return start_held(argv, env=ctx.env, cwd=ctx.cwd)
+        except OSError:
+            return None  # the step's own turn starts it again and reports why it cannot
 
     def _start_background(
         self, step: Step, ctx: StepContext, script: str, env: dict[str, str]
@@ -302,10 +322,16 @@ def _ask_for_exports(step: Step, ctx: StepContext) -> tuple[str, dict[str, str],
 
 
 def _run_masked(
-    step: Step, ctx: StepContext, argv: list[str], env: Mapping[str, str], gated: bool = False
+    step: Step,
+    ctx: StepContext,
+    argv: list[str],
+    env: Mapping[str, str],
+    gated: bool = False,
+    held: HeldProcess | None = None,
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> ProcessResult:
     """Run ``argv`` for ``step``, its output shown masked as it arrives (``gated``: it
-    begins with ``process.GATE``)."""
+    begins with ``process.GATE``; ``held``: already started so, ``process.start_held``)."""
     from ops_toolkit.runbook.process import run_process
 
     live = ctx.mask.stream()  # a secret split across two reads is masked all the same
@@ -327,6 +353,8 @@ def _run_masked(
             interactive=ctx.options.interactive and ctx.interactive,
             ready=ctx.ready,
             gated=gated,
+            held=held,
+            start_next=start_next,
             safe_cut=ctx.mask.safe_cut,  # the kept tail never starts inside a secret
         )
     finally:

@@ -182,6 +182,39 @@ def _state(pid: int) -> bytes | None:
     return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
 
 
+def reap_group(pgid: int, patience: float = 1.0) -> None:
+    """Reap this process's children in group ``pgid`` (but its leader) once they have ended.
+
+    A background step's double-forked child is re-parented to ops when ops is a subreaper
+    at that instant; killed with its group at the end of the run, nobody else waits for it,
+    and it stayed a zombie under a long-lived ops (pytest, ``ops serve``). After SIGKILL a
+    process takes a moment to end: wait up to ``patience`` for the group's last ones."""
+    deadline = time.monotonic() + patience
+    while True:
+        members = {pid for pid in _own_children() if pid != pgid and _group_of(pid) == pgid}
+        living = False
+        for pid in members:
+            if _state(pid) == b"Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                living = True
+        if not living or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of ``pid``; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[2]) if len(fields) > 2 else None
+
+
 class StepProcesses:
     """Every process one step started, wherever it went; stops them all when asked."""
 
@@ -189,6 +222,15 @@ class StepProcesses:
         self.subreaper = become_subreaper()
         self.before = _own_children() if self.subreaper else set()
         self.main: int | None = None  # while ops has not reaped it
+        # Its main process reaped and no orphan of it seen: nothing of the step is left to
+        # become an orphan either, so ``close`` need not look again (a read per step).
+        self.left_nothing = False
+
+    def look_again(self) -> None:
+        """Take the children ops has now (but the step's main process) as not the step's:
+        for a step held at its gate since it was started, which has none of its own yet."""
+        if self.subreaper:
+            self.before = _own_children() - {self.main or 0}
 
     def close(self) -> None:
         """The step is over: stop adopting orphans, reap those of the step that are zombies.
@@ -200,7 +242,7 @@ class StepProcesses:
         if not self.subreaper:
             return
         stop_being_subreaper()
-        for pid in self.strays():
+        for pid in set() if self.left_nothing else self.strays():
             if _state(pid) == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
@@ -282,6 +324,86 @@ class ProcessResult:
     duration: float
 
 
+class HeldProcess:
+    """A step's process started held at its gate (``kinds.GATE``): nothing of it has run.
+
+    Started ahead of its turn (``start_held``), it is either let go by ``run_process`` once
+    ops has put the step's record on disk, or ``discard``ed: killed at the gate, then reaped.
+    Until ``run_process`` takes it, this object owns the gate's write end, the pipes and the
+    step's ``StepProcesses``.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        cwd: str | None,
+        process: subprocess.Popen[bytes],
+        family: StepProcesses,
+        gate: int,
+    ) -> None:
+        self.argv, self.env, self.cwd = argv, env, cwd
+        self.process, self.family, self.gate = process, family, gate
+
+    def matches(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> bool:
+        """Whether this is the process ``argv``/``env``/``cwd`` would start now: the same
+        command line and environment, in the very directory (a step that ran meanwhile may
+        have removed it and made another by that name)."""
+        if self.argv != argv or self.cwd != cwd or self.env != env:
+            return False
+        try:
+            here, there = os.stat(cwd or "."), os.stat(f"/proc/{self.process.pid}/cwd")
+        except OSError:
+            return False
+        return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+    def discard(self) -> None:
+        """Kill it at its gate (it never runs a command of its script) and reap it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own group: nothing else in it
+        os.close(self.gate)  # were it still alive, it would read the end of the pipe and exit
+        self.process.wait()
+        self.family.main = None
+        self.family.close()
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+def start_held(argv: list[str], *, env: Mapping[str, str], cwd: str | None) -> HeldProcess:
+    """Start ``argv`` (a script beginning with ``kinds.GATE``) held at its gate, in its own
+    session, its output piped: ``run_process(..., held=...)`` lets it go.
+
+    An interrupt that comes while it starts is raised once it is held here, and kills it.
+    """
+    family = StepProcesses()
+    stdin, gate = os.pipe()
+    try:
+        process = _popen_holding_interrupts(
+            family,
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(gate)
+        raise
+    finally:
+        os.close(stdin)
+    family.main = process.pid
+    held = HeldProcess(argv, env, cwd, process, family, gate)
+    try:
+        _release_interrupts()
+    except BaseException:
+        held.discard()
+        raise
+    return held
+
+
 def run_process(
     argv: list[str],
     *,
@@ -295,13 +417,17 @@ def run_process(
     ready: Callable[[], None] = lambda: None,
     gated: bool = False,
     safe_cut: Callable[[str, int], int] = lambda text, index: index,
+    held: HeldProcess | None = None,
+    start_next: Callable[[], int | None] = lambda: None,
 ) -> ProcessResult:
     """Run ``argv``; ``on_output`` gets text as it arrives (stdout and stderr interleaved).
 
     ``ready`` is called before the process can act. ``gated``: ``argv`` holds until it reads
     a line from its stdin, a pipe (a shell step's ``kinds.GATE``), so ``ready`` runs while
     the process starts up (after ``on_start``), then the line lets it go; otherwise
-    ``ready`` runs before it is started.
+    ``ready`` runs before it is started. ``held``: that gated process, already started
+    (``start_held``, with this ``argv``), which this call takes over. ``start_next`` is
+    called once the process is let go; the child it may start (its pid) is not this step's.
 
     Only the last ``MAX_KEPT`` characters are kept; ``safe_cut(text, index)`` moves the cut
     past any secret it would split (``Masker.safe_cut``), since the caller masks the kept
@@ -319,31 +445,26 @@ def run_process(
             kill_grace=kill_grace,
             started=started,
         )
-    if not gated:
-        ready()
-    family = StepProcesses()
     gate: int | None = None
-    stdin: int = subprocess.DEVNULL
-    if gated:
-        stdin, gate = os.pipe()
-    try:
+    if gated or held is not None:
+        if held is None:
+            held = start_held(argv, env=env, cwd=cwd)
+        else:  # started ahead, maybe while another step ran: what is ops's now is not this step's
+            held.family.look_again()
+        family, process, gate = held.family, held.process, held.gate
+    else:
+        ready()
+        family = StepProcesses()
         process = _popen_holding_interrupts(
             family,
             argv,
             env=dict(env),
             cwd=cwd,
-            stdin=stdin,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-    except BaseException:
-        if gate is not None:
-            os.close(gate)
-        raise
-    finally:
-        if gate is not None:
-            os.close(stdin)
     family.main = process.pid
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
@@ -363,8 +484,11 @@ def run_process(
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         if gate is not None:
             ready()
-            held, gate = gate, None
-            _open_gate(held)
+            let_go, gate = gate, None
+            _open_gate(let_go)
+        not_ours = start_next()
+        if not_ours is not None:
+            family.before.add(not_ours)
         while selector.get_map():
             now = time.monotonic()
             wait = 0.05
@@ -504,6 +628,8 @@ def _stop_leftovers(family: StepProcesses, pgid: int, grace: float) -> None:
     if family.subreaper:
         if family.strays():
             family.stop(grace, group=pgid)
+        else:
+            family.left_nothing = True
     elif _group_alive(pgid):
         terminate_group(pgid, grace)
 

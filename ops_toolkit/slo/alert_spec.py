@@ -15,7 +15,7 @@ from ops_toolkit.slo.model import Alerting, BurnWindow, SeverityAlert, Window
 from ops_toolkit.slo.windows import MIN_WINDOW, default_for, scaled_windows
 from ops_toolkit.yamlpath import Node, show
 
-_ALERTING_KEYS = ("windows", "min_events", "page", "ticket")
+_ALERTING_KEYS = ("windows", "min_events", "page", "ticket", "no_data")
 _TIER_KEYS = ("name", "labels", "annotations", "disable")
 _ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -35,13 +35,15 @@ def parse_alerting(slo: Node, window: Window) -> Alerting:
     if windows is None:
         _check_period(slo, window)
     page, ticket = (_tier(node.child(name)) for name in ("page", "ticket"))
-    if page.disable and ticket.disable:
-        raise node.error("disables both page and ticket; remove the SLO's alerts some other way")
+    no_data = node.child("no_data").value
+    if no_data is not None and not isinstance(no_data, bool):
+        raise node.child("no_data").error(f"expected true or false, got {show(no_data)}")
     return Alerting(
         windows=windows,
         min_events=_min_events(node.child("min_events")),
         page=page,
         ticket=ticket,
+        no_data=no_data is not False,
     )
 
 

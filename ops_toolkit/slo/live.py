@@ -32,11 +32,19 @@ class Finding:
 class _Check:
     slo: SLO
     path: str  # below the SLO's place, e.g. ".sli.ratio.total"
-    what: str  # the selector or query, as the user wrote it
+    what: str  # the selector or query, as the model holds it
     query: str
-    may_be_absent: bool = False  # a bad-events counter appears with the first bad event
+    role: str = "total"  # "total" and "good" must match series; "bad" may read 0 or nothing
     bucket: LatencySLI | None = None
     traffic: BurnWindow | None = None  # events in this pair's long window, for low traffic
+
+    def place_and_query(self) -> tuple[str, str]:
+        """Where the user wrote this query, and how: their file's key and text when the
+        format's differ from the model's (OpenSLO, Sloth), else the model's."""
+        written = self.slo.written.get(self.role)
+        if written is None:
+            return f"{self.slo.place}{self.path}", self.what
+        return written.place, written.text
 
 
 def _span(slo: SLO) -> str:
@@ -57,7 +65,7 @@ def plan(slo: SLO) -> list[_Check]:
             assert counted is not None
             return [
                 _Check(slo, ".sli.ratio.total", total, seen(total)),
-                _Check(slo, f".sli.ratio.{kind}", counted, seen(counted), kind == "bad"),
+                _Check(slo, f".sli.ratio.{kind}", counted, seen(counted), role=kind),
             ]
         case LatencySLI(histogram=histogram, selector=selector):
             count = f"{histogram}_count{selector}"
@@ -69,13 +77,14 @@ def plan(slo: SLO) -> list[_Check]:
                     ".sli.latency.below",
                     buckets,
                     f"count by (le) (last_over_time({buckets}[{span}]))",
+                    role="good",
                     bucket=sli,
                 ),
             ]
         case RawSLI(bad_query=bad, total_query=total):
             return [
                 _Check(slo, ".sli.raw.total_query", total, total.replace("{{window}}", span)),
-                _Check(slo, ".sli.raw.bad_query", bad, bad.replace("{{window}}", span)),
+                _Check(slo, ".sli.raw.bad_query", bad, bad.replace("{{window}}", span), role="bad"),
             ]
     raise AssertionError(sli)
 
@@ -101,34 +110,48 @@ def check_live(slos: Sequence[SLO], source: MetricsSource, at: float) -> list[Fi
 
 
 def _judge(check: _Check, answer: list[Sample] | Exception) -> Finding | None:
-    place = f"{check.slo.place}{check.path}"
-    span = _span(check.slo)
+    """Total and good queries must match series; a bad-events query that reads 0 is the
+    healthy case (no errors), and one that matches nothing is only a warning."""
     if isinstance(answer, Exception):
+        place, _ = check.place_and_query()
         return Finding("error", f"{place}: query {check.query!r} failed: {answer}")
     if check.bucket is not None:
-        return _judge_bucket(place, check, check.bucket, answer)
+        return _judge_bucket(check, check.bucket, answer)
     if check.traffic is not None:
-        return _judge_traffic(place, check.slo, check.traffic, answer)
-    if any(sample.value > 0 for sample in answer):
-        return None
-    if check.may_be_absent:
+        return _judge_traffic(check.slo, check.traffic, answer)
+    place, query = check.place_and_query()
+    span = _span(check.slo)
+    if check.role == "bad":
+        written = check.slo.written
+        if answer or ("bad" in written and written["bad"] == written.get("total")):
+            return None  # it reads 0 or more; or one query is both sides: the total's check
+        if isinstance(check.slo.sli, RatioSLI):
+            wrong, absent = "selector", "the rules count it as 0 bad events"
+        else:
+            wrong, absent = (
+                "query",
+                "while it is absent the SLO reads as no data: add 'or vector(0)'",
+            )
         return Finding(
             "warning",
-            f"{place}: {check.what} matched no series in the last {span}: either no bad event "
-            "happened or the selector is wrong (the rules count it as 0 bad events)",
+            f"{place}: {query} matched no series in the last {span}: either no bad event "
+            f"happened or the {wrong} is wrong ({absent})",
         )
-    return Finding("error", f"{place}: {check.what} matched no series in the last {span}")
+    if not answer:
+        return Finding("error", f"{place}: {query} matched no series in the last {span}")
+    if any(sample.value > 0 for sample in answer):
+        return None
+    return Finding("error", f"{place}: {query} counted no events in the last {span}")
 
 
-def _judge_bucket(
-    place: str, check: _Check, sli: LatencySLI, answer: list[Sample]
-) -> Finding | None:
+def _judge_bucket(check: _Check, sli: LatencySLI, answer: list[Sample]) -> Finding | None:
+    place, query = check.place_and_query()
     bounds = sorted({s.labels.get("le", "") for s in answer}, key=_bound)
     if any(sli.has_bound(le) for le in bounds):
         return None
     span = _span(check.slo)
     if not bounds:
-        return Finding("error", f"{place}: {check.what} matched no series in the last {span}")
+        return Finding("error", f"{place}: {query} matched no series in the last {span}")
     wanted = " or ".join(f'le="{le}"' for le in sli.le_spellings)
     return Finding(
         "error",
@@ -137,7 +160,7 @@ def _judge_bucket(
     )
 
 
-def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
+def _judge_traffic(slo: SLO, pair: BurnWindow, answer: list[Sample]) -> Finding | None:
     """Low traffic: one bad event among the recent events would burn past the pair's factor."""
     events = sum(s.value for s in answer if not math.isnan(s.value))
     if events <= 0:
@@ -147,12 +170,24 @@ def _judge_traffic(place: str, slo: SLO, pair: BurnWindow, answer: list[Sample])
         return None
     whole = max(1, round(events))  # increase() extrapolates: 4 runs may read as 4.07
     burn = (1 / whole) / slo.budget
+    minimum = math.ceil(needed)
+    if slo.format == "ops/v1":
+        place, advice = (
+            f"{slo.place}.alerting.min_events",
+            f"set alerting.min_events to at least {minimum}",
+        )
+    else:  # the file's format has no such key: say where ops/v1 has it
+        place = slo.place
+        advice = (
+            f"{slo.format} has no minimum of events for alerts; ops/v1 has: convert the file "
+            f"(ops slo convert {slo.source} --to ops) and set alerting.min_events to at least "
+            f"{minimum}"
+        )
     return Finding(
         "warning",
         f"{place}: low traffic: {whole} events in the last {pair.long_name}, so one bad "
         f"event would burn {burn:.1f}x and fire the {pair.long_name}/{pair.short_name} "
-        f"{pair.severity} (above {pair.factor:g}x); set alerting.min_events to at least "
-        f"{math.ceil(needed)}",
+        f"{pair.severity} (above {pair.factor:g}x); {advice}",
     )
 
 

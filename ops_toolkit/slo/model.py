@@ -227,8 +227,10 @@ class Alerting:
     (0: off), so a low-traffic service does not page on one bad event out of two.
     ``name``, ``labels`` and ``annotations`` apply to every burn alert of the SLO (as the
     formats that carry them mean it); ``page`` and ``ticket`` override per tier;
-    ``disabled`` drops every burn-rate alert; ``conditions`` are burn-rate conditions a file
-    gives (OpenSLO AlertConditions), kept for conversion.
+    ``disabled`` drops every burn-rate alert; ``no_data``: False drops the NoData alerts
+    (Sloth generates none when both its tiers are disabled; Pyrra's ``absent: false``), so
+    with both tiers disabled too the SLO gets recording rules only; ``conditions`` are
+    burn-rate conditions a file gives (OpenSLO AlertConditions), kept for conversion.
     """
 
     windows: tuple[BurnWindow, ...] | None = None
@@ -240,6 +242,7 @@ class Alerting:
     annotations: Mapping[str, str] = field(default_factory=dict)
     disabled: bool = False
     conditions: tuple[BurnCondition, ...] = ()
+    no_data: bool = True
 
     def tier(self, severity: str) -> SeverityAlert:
         """One tier's settings with the SLO-wide ones beneath them."""
@@ -250,6 +253,23 @@ class Alerting:
             annotations={**self.annotations, **own.annotations},
             disable=own.disable or self.disabled,
         )
+
+
+@dataclass(frozen=True)
+class WrittenQuery:
+    """A query as its file wrote it, and where (its file may be another, by reference).
+
+    Messages about a query name these, not ops's path or generated PromQL: an OpenSLO user
+    finds ``spec.indicator.spec.ratioMetric.good`` in their file, not ``sli.raw.bad_query``.
+    """
+
+    source: str
+    path: str
+    text: str
+
+    @property
+    def place(self) -> str:
+        return f"{self.source}: {self.path}"
 
 
 @dataclass(frozen=True)
@@ -268,6 +288,11 @@ class SLO:
     datasource: str | None = None  # a Prometheus URL the file names (OpenSLO DataSource)
     # Spans whose events count neither good nor bad (its file's list, then corrections.yaml).
     corrections: tuple[Correction, ...] = ()
+    # The queries as written, by role ("total", "bad", "good"), for formats whose keys and
+    # text differ from the model's (ops/v1's are the model's own, so it leaves this empty).
+    written: Mapping[str, WrittenQuery] = field(default_factory=dict, compare=False)
+    # The file's format, for advice in its own terms (only ops/v1 has alerting.min_events).
+    format: str = field(default="ops/v1", compare=False)
 
     @property
     def budget(self) -> float:

@@ -167,7 +167,11 @@ def _runbook_name(path: str | None) -> str:
     return (path or "").rsplit("/", 1)[-1].removesuffix(".md")
 
 
-def markdown(statuses: Sequence[SLOStatus]) -> str:
+def markdown(statuses: Sequence[SLOStatus], runbook_base_url: str | None = None) -> str:
+    """A Markdown table; runbooks link under ``runbook_base_url`` (``links.runbook_url``, as
+    the HTML page and chat do), else show as text: a bare path is relative to nothing."""
+    from ops_toolkit.links import runbook_url
+
     at = rfc3339(statuses[0].at) if statuses else ""
     lines = [
         f"## SLO error budgets at {at}",
@@ -177,7 +181,9 @@ def markdown(statuses: Sequence[SLOStatus]) -> str:
     ]
     for status in sort_worst_first(statuses):
         rates = status.burn_rates()
-        runbook = f"[{status.slo.runbook}]({status.slo.runbook})" if status.slo.runbook else ""
+        path = status.slo.runbook or ""
+        url = runbook_url(path, runbook_base_url) if path else None
+        runbook = f"[{path}]({url})" if url else path
         lines.append(
             f"| {status.slo.service} | {status.slo.name} | {status.slo.objective:g}% / "
             f"{status.slo.window.describe()} | {percent(status.sli, 3)} | "

@@ -240,14 +240,10 @@ def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
 
 def _alert_labels(pair: BurnWindow, slo: SLO) -> dict[str, str]:
     custom = dict(slo.alerting.tier(pair.severity).labels)
-    return {
-        "severity": custom.pop("severity", pair.severity),
-        "tier": pair.severity,
-        "long": pair.long_name,
-        "short": pair.short_name,
-        **_labels(slo),
-        **custom,
-    }
+    own = {"tier": pair.severity, "long": pair.long_name, "short": pair.short_name}
+    labels = {"severity": custom.pop("severity", pair.severity), **own, **_labels(slo), **custom}
+    labels.update(own)  # an SLO label of the same name stays on its recording series only
+    return labels
 
 
 def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[str, str]:
@@ -339,7 +335,10 @@ def _no_data_text(slo: SLO, role: str, selector: str) -> tuple[str, str]:
 
 
 def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
-    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``."""
+    """One NoData alert (ticket) per raw series the SLI depends on, labelled ``missing``;
+    none when the SLO turns them off (``alerting.no_data: false``)."""
+    if not slo.alerting.no_data:
+        return []
     series = raw_series(slo)
     if not series:
         series = [("total", f"slo:total_events:increase5m{{{_matchers(slo)}}}")]
@@ -363,7 +362,10 @@ def no_data_rules(slo: SLO, url: str | None) -> list[dict[str, Any]]:
 
 
 def _no_data_labels(slo: SLO, role: str) -> dict[str, str]:
-    return {"severity": "ticket", "tier": "ticket", "missing": role, **_labels(slo)}
+    own = {"tier": "ticket", "missing": role}
+    labels = {"severity": "ticket", **own, **_labels(slo)}
+    labels.update(own)  # as in _alert_labels: ops's own alert labels win on its alerts
+    return labels
 
 
 def rule_document(
@@ -372,7 +374,9 @@ def rule_document(
     groups: list[dict[str, Any]] = []
     for slo in file.slos:
         groups += recording_groups(slo, horizon)
-        groups.append(alert_group(slo, base_url))
+        alerts = alert_group(slo, base_url)
+        if alerts["rules"]:  # an SLO without alerts gets recording rules only
+            groups.append(alerts)
     return {"groups": groups}
 
 
@@ -725,6 +729,8 @@ def _no_data_tests(slo: SLO, base_url: str | None) -> list[dict[str, Any]]:
     by_role = {
         rule["labels"]["missing"]: rule for rule in no_data_rules(slo, runbook_url(slo, base_url))
     }
+    if not by_role:
+        return []  # NoData turned off: the other groups check that it never fires
 
     def expected(role: str) -> list[dict[str, Any]]:
         rule = by_role[role]
@@ -927,7 +933,9 @@ def correction_test_files(file: SLOFile, base_url: str | None) -> dict[str, str]
     tests: list[dict[str, Any]] = []
     for slo in corrected_slos:
         groups += recording_groups(slo, None, [_test_span(slo)])
-        groups.append(alert_group(slo, base_url))
+        alerts = alert_group(slo, base_url)
+        if alerts["rules"]:
+            groups.append(alerts)
         tests += correction_test_groups(slo, base_url) or []
     rules_name = correction_rules_filename(file.service)
     document = {

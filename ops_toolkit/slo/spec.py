@@ -26,14 +26,12 @@ from ops_toolkit.slo.corrections import (
     parse_corrections_file,
 )
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key
-from ops_toolkit.slo.formats.common import RESERVED_LABELS, query_problem
+from ops_toolkit.slo.formats.common import is_selector, label_problem, query_problem
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
 _NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-_SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Set by ops on every generated series (service, slo) or alert (tier, long, short, missing).
 
 
@@ -143,10 +141,9 @@ def _labels(node: Node) -> dict[str, str]:
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     labels = {}
     for key in node.value:
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
-            raise node.child(str(key)).error(
-                "not a usable label name (service, slo, tier, long, short and missing are set by ops)"
-            )
+        problem = label_problem(key)
+        if problem is not None:
+            raise node.child(str(key)).error(problem)
         labels[key] = node.text(key) or ""
     return labels
 
@@ -203,7 +200,7 @@ def _rolling_seconds(node: Node, raw: str, example: str) -> int:
 def _selector(node: Node, key: str) -> str:
     value = node.text(key)
     assert value is not None
-    if not _SELECTOR.fullmatch(value) or value.count("{") != value.count("}"):
+    if not is_selector(value):
         raise node.child(key).error(
             f'expected a series selector like http_requests_total{{code=~"5.."}}, got {value!r}'
         )

@@ -77,7 +77,7 @@ def test_corrections_yaml_stays_where_it_is_for_any_format(tmp_path: Path) -> No
     (loaded,) = [s for s in load_slos([str(tmp_path)]) if s.name == "availability"]
     assert [c.reason for c in loaded.corrections] == ["INC-231"]
     for target in ("ops", "openslo"):
-        code, out, err = convert(str(tmp_path / "search.yaml"), "--to", target)
+        code, out, err = convert(str(tmp_path / "search.yaml"), "--to", target, "--force")
         assert code == 0, err
         assert "no place for corrections" not in err, target  # they apply from corrections.yaml
         assert "INC-231" not in out, target  # and are not copied (they would apply twice)

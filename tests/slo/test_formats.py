@@ -242,9 +242,15 @@ def sloth(old: str, new: str, base: str = SLOTH) -> str:
         ),
         pytest.param(
             SLOTH + "    alerting: {page_alert: {labels: {slo: x}}}\n",
-            "f.yaml: slos[0].alerting.page_alert.labels.slo: not a usable label name (service, "
-            "slo, tier, long, short and missing are set by ops)",
+            "f.yaml: slos[0].alerting.page_alert.labels.slo: ops sets 'slo' on every series it "
+            "generates (the SLO's name); rename this label, e.g. to 'slo_name'",
             id="an alert label ops sets",
+        ),
+        pytest.param(
+            SLOTH + "    alerting: {labels: {tier: '2'}}\n",
+            "f.yaml: slos[0].alerting.labels.tier: ops sets 'tier' on every alert it generates "
+            "(page or ticket); rename this label, e.g. to 'alert_tier'",
+            id="an alert label ops sets on alerts only (an SLO label may take it)",
         ),
         pytest.param(
             sloth("      events:\n", "      raw: {error_ratio_query: x}\n      events:\n"),
@@ -414,6 +420,13 @@ def test_bad_pyrra_objects_name_the_place(text: str, message: str) -> None:
 def test_pyrra_burnrates_false_disables_the_alerts() -> None:
     (slo,) = parse_slo_file(PYRRA + "  alerting: {burnrates: false}\n", "f.yaml").slos
     assert slo.alerting.disabled
+
+
+def test_pyrra_absent_false_turns_off_the_no_data_alerts() -> None:
+    """Pyrra's absent alerts are ops's NoData alerts (``absent`` was read and ignored)."""
+    (quiet,) = parse_slo_file(PYRRA + "  alerting: {absent: false}\n", "f.yaml").slos
+    (default,) = parse_slo_file(PYRRA, "f.yaml").slos
+    assert (quiet.alerting.no_data, default.alerting.no_data) == (False, True)
 
 
 # -- PromQL counters ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,18 +128,17 @@ def test_every_fixture_converts_to_ops_with_the_same_slis() -> None:
             assert same_window or any(
                 w.startswith(f"{before.place}: ops/v1 has calendar") for w in warnings
             )
-            both_off = all(before.alerting.tier(t).disable for t in ("page", "ticket"))
-            if both_off:
-                assert (
-                    f"{before.place}: ops/v1 cannot turn off both page and ticket alerts of an "
-                    "SLO; written with its alerts on"
-                ) in warnings
-            elif before.alerting != Alerting():  # carried, tier by tier, as the rules read it
+            if before.alerting != Alerting():  # carried, tier by tier, as the rules read it
                 for tier in ("page", "ticket"):
                     assert after.alerting.tier(tier) == before.alerting.tier(tier)
-                assert (after.alerting.windows, after.alerting.min_events) == (
+                assert (
+                    after.alerting.windows,
+                    after.alerting.min_events,
+                    after.alerting.no_data,
+                ) == (
                     before.alerting.windows,
                     before.alerting.min_events,
+                    before.alerting.no_data,
                 )
             else:
                 assert comparable(after) == comparable(
@@ -214,9 +214,10 @@ def test_convert_writes_to_standard_output(runner: CliRunner) -> None:
         f"# Converted by 'ops slo convert --to ops' from {FIXTURES}/pyrra/search.yaml\n"
         "version: ops/v1\nservice: search-pyrra\n"
     )
-    assert result.stderr == (
-        f"Warning: {FIXTURES}/pyrra/search.yaml: [2]: ops/v1 cannot turn off both page and "
-        "ticket alerts of an SLO; written with its alerts on\n"
+    # [2] has burnrates off (Pyrra's absent alerts stay on): both tiers disabled, NoData kept.
+    assert result.stderr == ""
+    assert result.stdout.endswith(
+        "  alerting:\n    page:\n      disable: true\n    ticket:\n      disable: true\n"
     )
     assert (
         "  alerting:\n    page:\n      name: SearchAvailabilityErrorBudgetBurn\n"
@@ -236,6 +237,7 @@ def test_convert_writes_one_file_per_service(runner: CliRunner, tmp_path: Path) 
             "openslo",
             "--dir",
             str(tmp_path),
+            "--force",  # the raw SLIs cannot be written as OpenSLO
         ],
     )
     assert result.exit_code == 0, result.output
@@ -285,3 +287,129 @@ def test_nothing_to_write_is_an_error(runner: CliRunner) -> None:
     assert result.stderr.endswith(
         f"Error: {FIXTURES}/openslo/methods.yaml: nothing can be written as openslo\n"
     )
+
+
+SLOTH_SILENT = """version: prometheus/v1
+service: api
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(x_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(x_total[{{.window}}]))
+    alerting:
+      page_alert: {disable: true}
+      ticket_alert: {disable: true}
+"""
+
+
+def test_a_sloth_slo_without_alerts_converts_to_ops_without_alerts() -> None:
+    """Was: written with its alerts on, and a warning ('ops/v1 cannot turn off both page
+    and ticket alerts of an SLO')."""
+    file = parse_slo_file(SLOTH_SILENT, "api.yaml")
+    text, warnings = to_ops(file)
+    assert warnings == []
+    assert text is not None
+    assert text.endswith(
+        "  alerting:\n    page:\n      disable: true\n    ticket:\n      disable: true\n"
+        "    no_data: false\n"
+    )
+    again = parse_slo_file(text, "converted.yaml")
+    assert [comparable(s) for s in again.slos] == [comparable(s) for s in file.slos]
+
+
+def test_an_slo_that_cannot_be_written_is_an_error_without_force(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Was: a warning, exit 0, and a file without the SLO."""
+    sloth = FIXTURES / "sloth" / "search.yaml"
+    args = ["slo", "convert", str(sloth), "--to", "openslo", "--dir", str(tmp_path)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        f"Warning: {sloth}: slos[2]: a raw SLI is PromQL with {{{{window}}}} that OpenSLO cannot "
+        "express; this SLO is not written (keep it in ops/v1)\n"
+        "Error: search-sloth/answer-accuracy: cannot be written as openslo (above); nothing "
+        "written: give --force to write the other SLOs without them\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    forced = runner.invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert [p.name for p in tmp_path.iterdir()] == ["search-sloth.openslo.yaml"]
+
+
+OPENSLO_CALENDAR = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout
+spec:
+  service: shop
+  budgetingMethod: Occurrences
+  timeWindow:
+    - duration: {duration}
+      isRolling: false
+      calendar:
+        startTime: "{start}"
+        timeZone: Europe/Berlin
+  indicator:
+    metadata: {{name: checkout-errors}}
+    spec:
+      ratioMetric:
+        counter: true
+        bad:
+          metricSource: {{type: Prometheus, spec: {{query: 'requests_total{{code=~"5.."}}'}}}}
+        total:
+          metricSource: {{type: Prometheus, spec: {{query: requests_total}}}}
+  objectives:
+    - target: 0.995
+"""
+
+
+@pytest.mark.parametrize(
+    ("duration", "start", "calendar"),
+    [
+        pytest.param("1w", "2026-01-05 00:00:00", "week", id="a week from a Monday"),
+        pytest.param("1M", "2026-03-01 00:00:00", "month", id="a month from the 1st"),
+        pytest.param("1Q", "2026-04-01 00:00:00", "quarter", id="a quarter from 1 April"),
+    ],
+)
+def test_an_openslo_calendar_from_its_natural_start_stays_a_calendar(
+    duration: str, start: str, calendar: str
+) -> None:
+    """Was: written as a rolling window (a week from Monday 00:00 is ops/v1's calendar week)."""
+    file = parse_slo_file(OPENSLO_CALENDAR.format(duration=duration, start=start), "shop.yaml")
+    text, warnings = to_ops(file)
+    assert warnings == []
+    assert text is not None
+    assert f"  calendar: {calendar}\n  timezone: Europe/Berlin\n" in text
+    (before,) = file.slos
+    (after,) = parse_slo_file(text, "converted.yaml").slos
+    at = 1_790_000_000.0
+    for moment in (at, at + 9 * 86400, at + 100 * 86400):  # the same periods
+        assert after.window.period_start(moment) == before.window.period_start(moment)
+
+
+def test_an_openslo_calendar_from_another_start_warns_it_becomes_rolling() -> None:
+    file = parse_slo_file(
+        OPENSLO_CALENDAR.format(duration="1w", start="2026-01-07 00:00:00"), "shop.yaml"
+    )
+    _, warnings = to_ops(file)
+    assert warnings == [
+        "shop.yaml: metadata.name: ops/v1 has calendar week, month or quarter from their "
+        "natural start (Monday, the 1st), not calendar week from 2026-01-07T00:00:00 "
+        "(Europe/Berlin); written as a ROLLING 7d window: its budget no longer resets at each "
+        "period's start"
+    ]
+
+
+def test_alert_settings_openslo_cannot_hold_are_named() -> None:
+    """Was: 'OpenSLO has no place for this SLO's alert settings', though alert policies
+    (burn-rate conditions) are written and read."""
+    file = parse_slo_file(OPS_ALERTING, "api.yaml")
+    _, warnings = to_openslo(file)
+    assert warnings == [
+        "api.yaml: slos[0]: OpenSLO alert policies hold burn-rate conditions only; this SLO's "
+        "window pairs, min_events, alert names, alert labels, alert annotations, disabled "
+        "alerts have no place there; dropped"
+    ]

@@ -432,7 +432,7 @@ RAW = (
         pytest.param(
             slo("  name: checkout\n", "  name: checkout\n  labels: {team.name: shop}\n"),
             "f.yaml: metadata.labels.team.name: not a usable Prometheus label name (letters, "
-            "digits and '_'; service, slo, tier, long, short, missing are set by ops)",
+            "digits and '_', not first a digit)",
             id="a label name Prometheus refuses",
         ),
         pytest.param(
@@ -559,3 +559,77 @@ def test_huge_numbers_are_errors_naming_the_place(text: str, message: str) -> No
     with pytest.raises(ConfigError) as raised:
         parse_slo_file(text, "f.yaml")
     assert str(raised.value) == message
+
+
+# OpenSLO's own layout: an SLI object naming its DataSource by metricSourceRef, and an SLO
+# that refers to the SLI by indicatorRef (openslo.com, "SLI" and "DataSource" examples).
+DATASOURCE = """apiVersion: openslo/v1
+kind: DataSource
+metadata:
+  name: prom
+spec:
+  type: Prometheus
+  connectionDetails:
+    url: http://127.0.0.1:9090
+"""
+SLI_OBJECT = """apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: checkout-success
+spec:
+  ratioMetric:
+    counter: true
+    good:
+      metricSource:
+        metricSourceRef: prom
+        spec:
+          query: requests_total{code!~"5.."}
+    total:
+      metricSource:
+        metricSourceRef: prom
+        spec:
+          query: requests_total
+"""
+SLO_BY_REF = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout
+spec:
+  service: shop
+  budgetingMethod: Occurrences
+  indicatorRef: checkout-success
+  objectives:
+    - target: 0.995
+"""
+CHECKOUT_SUCCESS = RatioSLI(total="requests_total", good='requests_total{code!~"5.."}')
+
+
+def test_an_sli_object_resolves_its_datasource_ref_in_one_file() -> None:
+    text = "---\n".join([DATASOURCE, SLI_OBJECT, SLO_BY_REF])
+    (parsed,) = parse_slo_file(text, "f.yaml").slos
+    assert (parsed.name, parsed.sli, parsed.datasource) == (
+        "checkout",
+        CHECKOUT_SUCCESS,
+        "http://127.0.0.1:9090",
+    )
+
+
+def test_an_sli_object_resolves_its_datasource_ref_across_files(tmp_path: Path) -> None:
+    (tmp_path / "datasources.yaml").write_text(DATASOURCE)
+    (tmp_path / "slis.yaml").write_text(SLI_OBJECT)
+    (tmp_path / "slo.yaml").write_text(SLO_BY_REF)
+    (found,) = load_slo_files([str(tmp_path)])
+    (parsed,) = found.slos
+    assert (parsed.sli, parsed.datasource) == (CHECKOUT_SUCCESS, "http://127.0.0.1:9090")
+
+
+def test_an_sli_object_naming_a_missing_datasource_is_refused() -> None:
+    text = "---\n".join(
+        [SLI_OBJECT.replace("metricSourceRef: prom", "metricSourceRef: thanos"), SLO_BY_REF]
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(text, "f.yaml")
+    assert str(raised.value) == (
+        "f.yaml: [0].spec.ratioMetric.good.metricSource.metricSourceRef: no DataSource named "
+        "'thanos' in the files given"
+    )

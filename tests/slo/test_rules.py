@@ -18,6 +18,7 @@ from ops_toolkit.slo.rules import (
     inhibit_document,
     no_data_alert_name,
     parse_selector,
+    rule_document,
 )
 from ops_toolkit.slo.spec import load_slo_files, parse_slo_file
 from tests.conftest import ROOT
@@ -270,3 +271,38 @@ def test_inhibit_rules_hold_each_slos_ticket_while_its_page_fires() -> None:
         ],
         "equal": ["service", "slo"],
     }
+
+
+NO_ALERTS = {
+    "sloth": """version: prometheus/v1
+service: api
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(x_total{code="500"}[{{.window}}]))
+        total_query: sum(rate(x_total[{{.window}}]))
+    alerting:
+      page_alert: {disable: true}
+      ticket_alert: {disable: true}
+""",
+    "ops/v1": """version: ops/v1
+service: api
+slos:
+  - name: availability
+    objective: 99.9
+    sli: {ratio: {bad: 'x_total{code="500"}', total: x_total}}
+    alerting: {page: {disable: true}, ticket: {disable: true}, no_data: false}
+""",
+}
+
+
+@pytest.mark.parametrize("form", list(NO_ALERTS))
+def test_an_slo_without_alerts_gets_recording_rules_only(form: str) -> None:
+    """Sloth's page_alert and ticket_alert both disabled mean no alert rules (it was: the
+    NoData alerts stayed); ops/v1 says it with both tiers disabled and no_data: false."""
+    file = parse_slo_file(NO_ALERTS[form], "api.yaml")
+    rules = [rule for group in rule_document(file, None)["groups"] for rule in group["rules"]]
+    assert [rule for rule in rules if "alert" in rule] == []
+    assert len(rules) == len([rule for rule in rules if "record" in rule]) > 0

@@ -95,10 +95,10 @@ def replace(old: str, new: str) -> str:
             id="unknown key",
         ),
         pytest.param(
-            replace("window: 28d", "window: 28d\n    labels: {tier: '1'}"),
-            "f.yaml: slos[0].labels.tier: not a usable label name (service, slo, tier, long, "
-            "short and missing are set by ops)",
-            id="a label ops sets on alerts",
+            replace("window: 28d", "window: 28d\n    labels: {service: checkout}"),
+            "f.yaml: slos[0].labels.service: ops sets 'service' on every series it generates "
+            "(the SLO's service); rename this label, e.g. to 'service_name'",
+            id="a label ops sets on every series",
         ),
         pytest.param(
             replace("window: 28d", "window: 28d\n    alerting: {windows: []}"),
@@ -197,13 +197,9 @@ def replace(old: str, new: str) -> str:
             id="disable as a string",
         ),
         pytest.param(
-            replace(
-                "window: 28d",
-                "window: 28d\n    alerting: {page: {disable: true}, ticket: {disable: true}}",
-            ),
-            "f.yaml: slos[0].alerting: disables both page and ticket; remove the SLO's alerts "
-            "some other way",
-            id="both tiers disabled",
+            replace("window: 28d", "window: 28d\n    alerting: {no_data: 'no'}"),
+            "f.yaml: slos[0].alerting.no_data: expected true or false, got 'no'",
+            id="no_data as a string",
         ),
         pytest.param(
             replace("window: 28d", "window: 4 weeks"),

@@ -9,11 +9,21 @@ import math
 import re
 from collections.abc import Mapping
 
-from ops_toolkit.slo.model import SeverityAlert
+from ops_toolkit.slo.model import SeverityAlert, WrittenQuery
 from ops_toolkit.yamlpath import Node, show
 
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-SELECTOR = re.compile(r"(?:[A-Za-z_:][A-Za-z0-9_:]*)?(?:\{.*\})?", re.DOTALL)
+# A series selector as PromQL reads one: a metric name, then matchers whose values are
+# strings in any of PromQL's three quotes (escapes included). Read, not counted: a count of
+# braces let 'x{a="}"}[5m]) * 0 or rate(y{b="{"}' through as a selector, and refused a
+# value holding an escaped quote before a brace.
+_STRING = r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\\\n]|\\.)*'" + r"|`[^`]*`"
+_MATCHER = rf"\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*(?:{_STRING})\s*"
+SELECTOR = re.compile(
+    rf"(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)?"
+    rf"(?:\{{(?:(?P<matchers>{_MATCHER}(?:,{_MATCHER})*)(?:,\s*)?|\s*)\}})?",
+    re.DOTALL,
+)
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 
@@ -26,24 +36,59 @@ def name(node: Node, key: str) -> str:
     return value
 
 
-# Labels ops sets on the series and alerts it generates; a file may not set them.
-RESERVED_LABELS = ("service", "slo", "tier", "long", "short", "missing")
+# Labels ops sets on every series it generates (recording rules and alerts): the SLO's own
+# labels cannot take them, since ops selects its series by them.
+SERIES_LABELS = ("service", "slo")
+# Labels ops sets on its alerts only: the burn pair's tier and windows, a NoData alert's
+# series. An SLO's labels may use these names (Sloth's README labels SLOs `tier: "2"`): they
+# stay on every recording series, and on the alerts ops's own value is kept under that name.
+ALERT_LABELS = ("tier", "long", "short", "missing")
+RESERVED_LABELS = (*SERIES_LABELS, *ALERT_LABELS)
+_MEANING = {
+    "service": "the SLO's service",
+    "slo": "the SLO's name",
+    "tier": "page or ticket",
+    "long": "the burn pair's long window",
+    "short": "the burn pair's short window",
+    "missing": "a NoData alert's series",
+}
 
 
-def labels(node: Node) -> dict[str, str]:
-    """Prometheus labels for every series of an SLO (the reserved ones are ops's)."""
+def label_problem(key: object, reserved: tuple[str, ...] = SERIES_LABELS) -> str | None:
+    """Why ``key`` cannot be a label of this place (``reserved``: names ops sets there)."""
+    if not isinstance(key, str) or not LABEL.fullmatch(key):
+        return "not a usable Prometheus label name (letters, digits and '_', not first a digit)"
+    if key in reserved:
+        where = "every series" if key in SERIES_LABELS else "every alert"
+        rename = f"{key}_name" if key in SERIES_LABELS else f"alert_{key}"
+        return (
+            f"ops sets {key!r} on {where} it generates ({_MEANING[key]}); rename this label, "
+            f"e.g. to {rename!r}"
+        )
+    return None
+
+
+def labels(node: Node, reserved: tuple[str, ...] = SERIES_LABELS) -> dict[str, str]:
+    """Prometheus labels of an SLO's series (or, with ``reserved=RESERVED_LABELS``, of its
+    alerts); names ops sets there are refused, saying what to rename them to."""
     if node.value is None:
         return {}
     node.mapping(node.value.keys() if isinstance(node.value, dict) else ())
     found = {}
     for key in node.value:
-        if not isinstance(key, str) or not LABEL.fullmatch(key) or key in RESERVED_LABELS:
-            raise node.child(str(key)).error(
-                "not a usable label name (service, slo, tier, long, short and missing are set "
-                "by ops)"
-            )
+        problem = label_problem(key, reserved)
+        if problem is not None:
+            raise node.child(str(key)).error(problem)
         found[key] = node.text(key) or ""
     return found
+
+
+def written(total: Node, counted: Node) -> dict[str, WrittenQuery]:
+    """The SLO's queries as written, by role: ``counted`` is the bad or good query (one
+    query that yields both, as a raw ratio or a threshold, is both ``total`` and ``counted``)."""
+    total_query = WrittenQuery(total.source, total.path, str(total.value).strip())
+    counted_query = WrittenQuery(counted.source, counted.path, str(counted.value).strip())
+    return {"total": total_query, "bad": counted_query, "good": counted_query}
 
 
 def strings(node: Node) -> dict[str, str]:
@@ -105,7 +150,9 @@ def selector(node: Node, key: str) -> str:
 
 
 def is_selector(text: str) -> bool:
-    return bool(text) and SELECTOR.fullmatch(text) is not None and _balanced(text)
+    """A metric name, matchers, or both (PromQL wants one of them)."""
+    found = SELECTOR.fullmatch(text)
+    return found is not None and bool(found.group("name") or found.group("matchers"))
 
 
 def alert_tier(node: Node, keys: Mapping[str, str]) -> SeverityAlert:
@@ -115,7 +162,7 @@ def alert_tier(node: Node, keys: Mapping[str, str]) -> SeverityAlert:
     node.mapping(keys.values())
     return SeverityAlert(
         name=node.text(keys["name"], required=False) if "name" in keys else None,
-        labels=labels(node.child(keys["labels"])),
+        labels=labels(node.child(keys["labels"]), RESERVED_LABELS),
         annotations=strings(node.child(keys["annotations"])),
         disable=flag(node.child(keys["disabled"])),
     )
@@ -194,11 +241,6 @@ def query_problem(query: str) -> str | None:
         opening, opened_at = stack[-1]
         return f"has a {opening!r} at column {opened_at} that is never closed"
     return None
-
-
-def _balanced(text: str) -> bool:
-    start = text.find("{")
-    return start < 0 or closing(text, start) == len(text) - 1
 
 
 _SUM = re.compile(r"sum\s*(?:(?:by|without)\s*\([\w\s,]*\)\s*)?\(")

@@ -39,14 +39,15 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     MAX_WINDOW,
-    RESERVED_LABELS,
     brief,
     is_selector,
+    label_problem,
     name,
     number,
     objective_percent,
     query_problem,
     unwrap_sum,
+    written,
 )
 from ops_toolkit.slo.formats.latency import latency_from_counters
 from ops_toolkit.slo.model import (
@@ -58,6 +59,7 @@ from ops_toolkit.slo.model import (
     RawSLI,
     SLOFile,
     Window,
+    WrittenQuery,
 )
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
@@ -83,7 +85,6 @@ _LONG_UNITS = {"M": 30 * 86400, "Q": 90 * 86400, "Y": 365 * 86400}
 _CALENDAR_UNITS = {"d": "day", "w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _NEGATION = {"lte": ">", "lt": ">=", "gte": "<", "gt": "<="}
 _METADATA = ("name", "displayName", "labels", "annotations")
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RUNBOOK_ANNOTATION = "ops-toolkit/runbook"
 
 Library = Shared
@@ -226,9 +227,11 @@ def _check_type(node: Node, kind: str | None) -> None:
         )
 
 
-def _sli_object(root: Node, _library: Library | None = None) -> list[SLO]:
+def _sli_object(root: Node, library: Library) -> list[SLO]:
+    """Checked here, with the same references an SLO's inline indicator resolves (its
+    ``metricSourceRef`` names a DataSource of any file given); built for each SLO using it."""
     _metadata(root)
-    _indicator(root, {})  # checked here; built for each SLO that refers to it
+    _indicator(root, library)
     return []
 
 
@@ -367,6 +370,15 @@ def _events(indicator: _Indicator, key: str, span: str) -> str:
     return f"sum(sum_over_time(({str(node.value).strip()})[{span}:{SAMPLE}]))"
 
 
+def _written(indicator: _Indicator) -> dict[str, WrittenQuery]:
+    """Its queries' nodes by role: a raw ratio or a threshold is its own total and bad side."""
+    nodes = indicator.queries
+    single = nodes.get("raw", nodes.get("threshold"))
+    total = nodes["total"] if single is None else single
+    counted = nodes.get("bad", nodes.get("good", total))
+    return written(total, counted)
+
+
 def _bad_events(indicator: _Indicator, span: str) -> str:
     if "bad" in indicator.queries:
         return f"({_events(indicator, 'bad', span)} or vector(0))"
@@ -490,12 +502,14 @@ def _slo(root: Node, library: Library) -> list[SLO]:
                 window=window,
                 sli=_sli(indicator, objective, node),
                 source=root.source,
+                format="OpenSLO",
                 path=node.path if suffix else (root.path or "metadata.name"),
                 description=spec.text("description", required=False) or "",
                 runbook=_annotation(metadata, RUNBOOK_ANNOTATION),
                 labels=_labels(metadata.child("labels")),
                 alerting=alerting,
                 datasource=indicator.datasource,
+                written=_written(indicator),
             )
         )
     return slos
@@ -521,11 +535,9 @@ def _labels(node: Node) -> dict[str, str]:
     labels = {}
     for key, value in node.value.items():
         place = node.child(str(key))
-        if not isinstance(key, str) or not _LABEL.fullmatch(key) or key in RESERVED_LABELS:
-            raise place.error(
-                "not a usable Prometheus label name (letters, digits and '_'; "
-                f"{', '.join(RESERVED_LABELS)} are set by ops)"
-            )
+        problem = label_problem(key)
+        if problem is not None:
+            raise place.error(problem)
         if isinstance(value, list):
             labels[key] = ",".join(str(v) for v in value)
         else:
@@ -861,10 +873,12 @@ def _v1alpha_slo(root: Node) -> list[SLO]:
                 window=window,
                 sli=_sli(indicator_of, objective, node),
                 source=root.source,
+                format="OpenSLO",
                 path=node.path if suffix else (root.path or "metadata.name"),
                 description=spec.text("description", required=False) or "",
                 runbook=_annotation(root.child("metadata"), RUNBOOK_ANNOTATION),
                 labels=_labels(root.child("metadata").child("labels")),
+                written=_written(indicator_of),
             )
         )
     return slos

@@ -26,6 +26,7 @@ from ops_toolkit.slo.formats.common import (
     flag,
     is_selector,
     labels,
+    written,
 )
 from ops_toolkit.slo.formats.latency import same_series, split_bucket
 from ops_toolkit.slo.model import (
@@ -37,6 +38,7 @@ from ops_toolkit.slo.model import (
     SeverityAlert,
     SLOFile,
     Window,
+    WrittenQuery,
 )
 from ops_toolkit.yamlpath import Node, show
 
@@ -97,11 +99,20 @@ def _objective(root: Node) -> SLO:
         window=_window(spec.child("window")),
         sli=_indicator(spec.child("indicator")),
         source=root.source,
+        format="Pyrra",
         path=root.path or "metadata.name",
         description=spec.text("description", required=False) or "",
         labels=_team_labels(metadata.child("labels")),
         alerting=_alerting(spec.child("alerting")),
+        written=_written(spec.child("indicator")),
     )
+
+
+def _written(indicator: Node) -> dict[str, WrittenQuery]:
+    """The indicator's ``metric`` nodes by role (after ``_indicator`` has checked them)."""
+    kind = indicator.child(next(iter(indicator.value)))
+    counted = "errors" if kind.has("errors") else "success"
+    return written(kind.child("total").child("metric"), kind.child(counted).child("metric"))
 
 
 def _team_labels(node: Node) -> dict[str, str]:
@@ -218,7 +229,11 @@ def _alerting(node: Node) -> Alerting:
         )
     burnrates = node.child("burnrates")
     disabled = flag(node.child("disabled")) or (burnrates.value is not None and not flag(burnrates))
-    flag(node.child("absent"))
+    absent = node.child("absent").value is None or flag(node.child("absent"))
     return Alerting(
-        name=alert_name, page=SeverityAlert(), ticket=SeverityAlert(), disabled=disabled
+        name=alert_name,
+        page=SeverityAlert(),
+        ticket=SeverityAlert(),
+        disabled=disabled,
+        no_data=absent,  # Pyrra's absent alerts (on unless absent: false) are ops's NoData
     )

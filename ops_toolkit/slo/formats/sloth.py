@@ -29,6 +29,7 @@ from ops_toolkit.errors import ConfigError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     ALERT_NAME,
+    RESERVED_LABELS,
     alert_tier,
     counter_over_window,
     labels,
@@ -37,6 +38,7 @@ from ops_toolkit.slo.formats.common import (
     query_problem,
     split_difference,
     strings,
+    written,
 )
 from ops_toolkit.slo.formats.latency import latency_from_counters, same_series
 from ops_toolkit.slo.model import (
@@ -48,6 +50,7 @@ from ops_toolkit.slo.model import (
     RawSLI,
     SLOFile,
     Window,
+    WrittenQuery,
 )
 from ops_toolkit.yamlpath import Node
 
@@ -139,19 +142,22 @@ def _service(root: Node, keys: _Keys) -> tuple[str, tuple[SLO, ...]]:
             )
         seen[slo_name] = node.path
         alerting, runbook = _alerting(node.child("alerting"), keys)
+        sli, queries = _sli(node.child("sli"), keys)
         slos.append(
             SLO(
                 service=service,
                 name=slo_name,
                 objective=objective_percent(node.child("objective")),
                 window=PERIOD,
-                sli=_sli(node.child("sli"), keys),
+                sli=sli,
                 source=root.source,
+                format="Sloth",
                 path=node.path,
                 description=node.text("description", required=False) or "",
                 runbook=runbook,
                 labels={**shared, **labels(node.child("labels"))},
                 alerting=alerting,
+                written=queries,
             )
         )
     if not slos:
@@ -159,7 +165,8 @@ def _service(root: Node, keys: _Keys) -> tuple[str, tuple[SLO, ...]]:
     return service, tuple(slos)
 
 
-def _sli(node: Node, keys: _Keys) -> SLI:
+def _sli(node: Node, keys: _Keys) -> tuple[SLI, dict[str, WrittenQuery]]:
+    """The model SLI, and the queries as written (for messages naming the user's keys)."""
     if not isinstance(node.value, dict) or len(node.value) != 1:
         raise node.error("give exactly one of events, raw or plugin")
     node.mapping(("events", "raw", "plugin"))
@@ -173,17 +180,24 @@ def _sli(node: Node, keys: _Keys) -> SLI:
     if node.has("raw"):
         raw = node.child("raw").mapping((keys.error_ratio_query,))
         ratio = _template(raw, keys.error_ratio_query)
-        return RawSLI(bad_query=ratio, total_query=f"({ratio}) * 0 + 1")
+        ratio_node = raw.child(keys.error_ratio_query)
+        return RawSLI(bad_query=ratio, total_query=f"({ratio}) * 0 + 1"), written(
+            ratio_node, ratio_node
+        )
     events = node.child("events").mapping((keys.error_query, keys.total_query))
     bad, total = (_template(events, key) for key in (keys.error_query, keys.total_query))
+    queries = written(events.child(keys.total_query), events.child(keys.error_query))
     bad_counter = counter_over_window(bad, "{{window}}")
     total_counter = counter_over_window(total, "{{window}}")
     if bad_counter is not None and total_counter is not None:
-        return RatioSLI(total=total_counter, bad=bad_counter)
+        return RatioSLI(total=total_counter, bad=bad_counter), queries
     latency = _latency(bad, total_counter)
     if latency is not None:
-        return latency
-    return RawSLI(bad_query=_RATE.sub("increase(", bad), total_query=_RATE.sub("increase(", total))
+        return latency, queries
+    raw_sli = RawSLI(
+        bad_query=_RATE.sub("increase(", bad), total_query=_RATE.sub("increase(", total)
+    )
+    return raw_sli, queries
 
 
 def _latency(bad: str, total: str | None) -> LatencySLI | None:
@@ -223,11 +237,14 @@ def _alerting(node: Node, keys: _Keys) -> tuple[Alerting, str | None]:
         )
     annotations = strings(node.child("annotations"))
     tier_keys = {"labels": "labels", "annotations": "annotations", "disabled": "disable"}
+    page = alert_tier(node.child(keys.page_alert), tier_keys)
+    ticket = alert_tier(node.child(keys.ticket_alert), tier_keys)
     alerting = Alerting(
         name=alert_name,
-        labels=labels(node.child("labels")),
+        labels=labels(node.child("labels"), RESERVED_LABELS),
         annotations=annotations,
-        page=alert_tier(node.child(keys.page_alert), tier_keys),
-        ticket=alert_tier(node.child(keys.ticket_alert), tier_keys),
+        page=page,
+        ticket=ticket,
+        no_data=not (page.disable and ticket.disable),  # Sloth: no alert rules at all
     )
     return alerting, annotations.get("runbook_url") or annotations.get("runbook")

@@ -8,7 +8,7 @@ input, apart from those.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from datetime import datetime, time
 from typing import Any
 
 import yaml
@@ -25,6 +25,7 @@ from ops_toolkit.slo.model import (
     RatioSLI,
     RawSLI,
     SLOFile,
+    Window,
 )
 from ops_toolkit.slo.queries import with_matcher
 from ops_toolkit.slo.windows import default_for
@@ -39,10 +40,48 @@ def _dump(documents: Sequence[dict[str, Any]]) -> str:
 
 
 def _dropped(slo: SLO) -> list[str]:
-    """OpenSLO keeps only alert conditions: the other alert settings are dropped, said."""
-    if slo.alerting == Alerting(conditions=slo.alerting.conditions):
+    """OpenSLO alert policies carry burn-rate conditions (written from ``conditions``); ops's
+    other alert settings have no place there: each kind dropped is named."""
+    alerting = slo.alerting
+    if alerting == Alerting(conditions=alerting.conditions):
         return []
-    return [f"{slo.place}: OpenSLO has no place for this SLO's alert settings; dropped"]
+    tiers = (alerting.page, alerting.ticket)
+    kinds = {
+        "window pairs": alerting.windows is not None,
+        "min_events": bool(alerting.min_events),
+        "alert names": bool(alerting.name or any(t.name for t in tiers)),
+        "alert labels": bool(alerting.labels or any(t.labels for t in tiers)),
+        "alert annotations": bool(alerting.annotations or any(t.annotations for t in tiers)),
+        "disabled alerts": alerting.disabled or any(t.disable for t in tiers),
+        "no_data: false": not alerting.no_data,
+    }
+    named = ", ".join(kind for kind, present in kinds.items() if present)
+    return [
+        f"{slo.place}: OpenSLO alert policies hold burn-rate conditions only; this SLO's "
+        f"{named or 'alert settings'} have no place there; dropped"
+    ]
+
+
+def unwritable(file: SLOFile, target: str) -> list[SLO]:
+    """The SLOs of ``file`` that ``target`` cannot hold at all (OpenSLO: raw SLIs)."""
+    if target == "openslo":
+        return [slo for slo in file.slos if isinstance(slo.sli, RawSLI)]
+    return []
+
+
+def _natural_start(window: Window) -> bool:
+    """Whether a calendar window's periods begin where ops/v1's do: midnight on a Monday,
+    on the 1st of a month, on the 1st of January, April, July or October."""
+    if window.start is None:
+        return True
+    start = datetime.fromisoformat(window.start)
+    if start.time() != time(0):
+        return False
+    if window.calendar == "week":
+        return start.weekday() == 0
+    if window.calendar == "month":
+        return start.day == 1
+    return window.calendar == "quarter" and start.day == 1 and start.month % 3 == 1
 
 
 def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
@@ -51,7 +90,7 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
     Settings other formats give for every tier (Sloth's and Pyrra's alert ``name``, labels
     and annotations) are written into both ``page`` and ``ticket``, which the rules read the
     same way (``Alerting.tier``). What ops/v1 cannot say is a warning: OpenSLO alert
-    conditions, and turning off every burn-rate alert of the SLO.
+    conditions.
     """
     alerting = slo.alerting
     written: dict[str, Any] = {}
@@ -73,12 +112,6 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
     if alerting.min_events:
         written["min_events"] = alerting.min_events
     tiers = {severity: alerting.tier(severity) for severity in ("page", "ticket")}
-    if all(tier.disable for tier in tiers.values()):
-        warnings.append(
-            f"{slo.place}: ops/v1 cannot turn off both page and ticket alerts of an SLO; "
-            "written with its alerts on"
-        )
-        tiers = {severity: replace(tier, disable=False) for severity, tier in tiers.items()}
     for severity, tier in tiers.items():
         entry: dict[str, Any] = {}
         if tier.name:
@@ -91,6 +124,8 @@ def _ops_alerting(slo: SLO, warnings: list[str]) -> dict[str, Any] | None:
             entry["disable"] = True
         if entry:
             written[severity] = entry
+    if not alerting.no_data:
+        written["no_data"] = False
     if alerting.conditions:
         warnings.append(
             f"{slo.place}: ops/v1 has no place for OpenSLO alert conditions "
@@ -140,11 +175,12 @@ def _ops_window(slo: SLO, warnings: list[str]) -> dict[str, Any]:
     if window.rolling:
         return {"window": format_duration(window.seconds)}
     carried = window.calendar in ("week", "month", "quarter")
-    if not carried or window.count != 1 or window.start is not None:
+    if not carried or window.count != 1 or not _natural_start(window):
         warnings.append(
             f"{slo.place}: ops/v1 has calendar week, month or quarter from their natural "
-            f"start, not {window.describe()}; written as a rolling "
-            f"{format_duration(window.period_seconds)} window"
+            f"start (Monday, the 1st), not {window.describe()}; written as a ROLLING "
+            f"{format_duration(window.period_seconds)} window: its budget no longer resets "
+            "at each period's start"
         )
         return {"window": format_duration(window.period_seconds)}
     written: dict[str, Any] = {"calendar": window.calendar}
@@ -194,7 +230,7 @@ def to_openslo(file: SLOFile) -> tuple[str | None, list[str]]:
                 f"move them to the corrections.yaml beside the new file under "
                 f"'{slo.key}:', where they apply to SLOs of any format"
             )
-        if isinstance(slo.sli, RawSLI):
+        if isinstance(slo.sli, RawSLI):  # as unwritable() says
             warnings.append(
                 f"{slo.place}: a raw SLI is PromQL with {{{{window}}}} that OpenSLO cannot "
                 "express; this SLO is not written (keep it in ops/v1)"
