@@ -172,14 +172,20 @@ def _own_children() -> set[int]:
     return found
 
 
-def _state(pid: int) -> bytes | None:
-    """The scheduler state letter of ``pid`` (``b"Z"`` for a zombie), None when it is gone."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """``/proc/<pid>/stat``'s fields after the name (state first), None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
     except OSError:
         return None
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ')'
+
+
+def _state(pid: int) -> bytes | None:
+    """The scheduler state letter of ``pid`` (``b"Z"`` for a zombie), None when it is gone."""
+    fields = _stat_fields(pid)
+    return fields[0][:1] if fields else None
 
 
 def reap_group(pgid: int, patience: float = 1.0) -> None:
@@ -206,13 +212,8 @@ def reap_group(pgid: int, patience: float = 1.0) -> None:
 
 def _group_of(pid: int) -> int | None:
     """The process group of ``pid``; None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[2]) if len(fields) > 2 else None
+    fields = _stat_fields(pid)
+    return int(fields[2]) if fields and len(fields) > 2 else None
 
 
 class StepProcesses:

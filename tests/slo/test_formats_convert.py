@@ -15,6 +15,7 @@ from ops_toolkit.cli import main
 from ops_toolkit.slo.formats.write import to_openslo, to_ops
 from ops_toolkit.slo.model import SLO, Alerting, LatencySLI, RatioSLI, SLOFile, Window
 from ops_toolkit.slo.spec import load_slo_files, parse_slo_file
+from tests.slo.test_rules import NO_ALERTS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = int(os.environ.get("OPS_FUZZ_EXAMPLES", "300"))
@@ -289,19 +290,7 @@ def test_nothing_to_write_is_an_error(runner: CliRunner) -> None:
     )
 
 
-SLOTH_SILENT = """version: prometheus/v1
-service: api
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        error_query: sum(rate(x_total{code="500"}[{{.window}}]))
-        total_query: sum(rate(x_total[{{.window}}]))
-    alerting:
-      page_alert: {disable: true}
-      ticket_alert: {disable: true}
-"""
+SLOTH_SILENT = NO_ALERTS["sloth"]  # both alerts disabled, as Sloth writes it
 
 
 def test_a_sloth_slo_without_alerts_converts_to_ops_without_alerts() -> None:
