@@ -7,10 +7,11 @@ environment under the cache directory; if it cannot be installed, its column say
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
 that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
-round by round (21 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
+round by round (51 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
 marginal figure, and the figure printed is the median of the rounds'. (The best of the rounds,
 taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
-a difference of two runs of ~300 ms divided by 9.) Targets: ops at most 2x bare bash per step,
+a difference of two runs of ~300 ms divided by 9; with 21 rounds its median still moved from
+0.40x to 0.56x rundoc between idle runs of the same code, hence 51.) Targets: ops at most 2x bare bash per step,
 at most half of rundoc's, and flat from 10 to 1,000 steps.
 
 Beside the wall time, the CPU time per step of each tool and its children (getrusage
@@ -67,7 +68,7 @@ def once(run: Callable[[], object]) -> tuple[float, float]:
 
 
 def rounds(steps: int) -> int:
-    return 21 if steps <= 10 else 9 if steps <= 100 else 5
+    return 51 if steps <= 10 else 9 if steps <= 100 else 5
 
 
 def write(path: Path, steps: int, attributes: bool) -> Path:
@@ -85,9 +86,15 @@ def ops_run(work: Path, steps: int) -> tuple[float, float]:
     argv += ["--non-interactive", "--state-dir", str(work / "state")]
     return once(
         lambda: subprocess.run(
-            argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_CACHED
         )
     )
+
+
+# ops with its bytecode cached, as `pip install` leaves it and as rundoc runs from its own
+# environment: where PYTHONDONTWRITEBYTECODE is set, every run compiled ops's modules anew
+# (~50 ms of a ~200 ms start), and that noise landed on the 10-step row's marginal figure.
+_CACHED = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def rundoc_run(executable: Path, work: Path, steps: int) -> tuple[float, float]:
