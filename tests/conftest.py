@@ -91,7 +91,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if state != "Z":
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    for pid in _children(os.getpid()):
+    for pid in children_of(os.getpid()):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -106,7 +106,7 @@ def leftover_processes(mark: str) -> dict[int, tuple[str, str]]:
     """
     own = os.getpid()
     found: dict[int, tuple[str, str]] = {}
-    for pid in _children(own):
+    for pid in children_of(own):
         found[pid] = _describe(pid)
     needle = f"{SESSION_MARK}={mark}".encode()
     for entry in os.listdir("/proc"):
@@ -121,7 +121,8 @@ def leftover_processes(mark: str) -> dict[int, tuple[str, str]]:
     return {pid: about for pid, about in found.items() if about[0] != "?"}
 
 
-def _children(pid: int) -> set[int]:
+def children_of(pid: int) -> set[int]:
+    """``pid``'s children, every thread's (zombies included)."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

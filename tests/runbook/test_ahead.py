@@ -28,6 +28,7 @@ from ops_toolkit.runbook.execute import RunOptions, start_run
 from ops_toolkit.runbook.kinds import GATE
 from ops_toolkit.runbook.process import run_process, start_held
 from ops_toolkit.runbook.state import StateStore
+from tests.conftest import children_of
 from tests.runbook.test_execute import make_runbook, statuses, step, world
 from tests.runbook.test_process import alive
 from tests.runbook.test_start_race import children
@@ -212,7 +213,7 @@ def run_argv(path: Path, state: Path) -> list[str]:
 def held_shells(ops: int, marker: Path) -> list[int]:
     """ops's children whose command line names ``marker``: step two's shell."""
     found = []
-    for child in children_of(ops):
+    for child in living_children_of(ops):
         try:
             if str(marker).encode() in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(child)
@@ -265,14 +266,8 @@ def blocked_in(pid: int) -> bytes:
     return Path(f"/proc/{pid}/wchan").read_bytes()
 
 
-def children_of(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.update(int(child) for child in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return {child for child in found if alive(child)}
+def living_children_of(pid: int) -> set[int]:
+    return {child for child in children_of(pid) if alive(child)}
 
 
 def drain(handle: int) -> threading.Thread:

@@ -15,21 +15,18 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import FrameType
 
 import pytest
 
 from ops_toolkit.runbook.process import run_process, signals_interrupt
+from tests.conftest import children_of
 from tests.runbook.test_process import alive
 
 
 def children() -> set[int]:
     """This process's living children (every thread's)."""
-    found: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
-    return {pid for pid in found if alive(pid)}
+    return {pid for pid in children_of(os.getpid()) if alive(pid)}
 
 
 @contextlib.contextmanager
