@@ -23,6 +23,7 @@
     #   headers: {X-Scope-OrgID: search}
     #   basic_auth: {username: ops, password_env: OPS_MIMIR_PASSWORD}  # or password_file
     #   bearer_token_env: OPS_MIMIR_TOKEN                              # or bearer_token_file
+    #   max_answer: 128MiB   # the largest answer taken (as sent, and inflated); the default
     alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
@@ -296,7 +297,9 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
     if node.value is None or isinstance(node.value, str):
         url = _url_value(node)
         return SourceSettings(url, place=place) if url else None
-    node.mapping(("url", "headers", "basic_auth", "bearer_token_env", "bearer_token_file"))
+    node.mapping(
+        ("url", "headers", "basic_auth", "bearer_token_env", "bearer_token_file", "max_answer")
+    )
     url = _url_value(node.child("url"))
     if not url:
         raise node.child("url").error("is required")
@@ -315,6 +318,7 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
         raise node.error("give bearer_token_env or bearer_token_file, not both")
     if username is not None and (token_env or token_file):
         raise node.error("give basic_auth or a bearer token, not both")
+    max_answer = node.child("max_answer")
     return SourceSettings(
         url,
         headers,
@@ -324,6 +328,7 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
         token_env,
         token_file,
         place=place,
+        max_answer=_size(max_answer, 0) if max_answer.value is not None else None,
     )
 
 

@@ -26,10 +26,12 @@ MAX_LINE = 65536  # bytes in a status, header or chunk-size line (http.client's 
 MAX_HEADERS = 100  # header lines in one answer (http.client's limit)
 MAX_HEAD = 256 * 1024  # bytes of a status line and its headers (a real answer's are < 1 KiB)
 MAX_INTERIM = 10  # 1xx interim answers before the real one (a server sends one or two)
-# Bytes of an answer's body as sent, and again once inflated (metrics/transport.py). The
-# largest answers measured (bench/slo_growth.py, 10,000 SLOs) are far below; see
-# DEFAULT_MAX_ANSWER's note in transport.py.
-MAX_ANSWER = 256 * 1024 * 1024
+# Bytes of an answer's body, as sent and again once inflated (metrics/transport.py). The
+# largest answer of bench/slo_growth.py's report of 10,000 SLOs measured 9.7 MB inflated
+# (230 KB gzip; 1.3 MB with --use-rules): about 1 KB per SLO, so this holds a query over
+# some 130,000 SLOs, and bounds what a hostile server costs: a 1 MB gzip bomb inflated to
+# 1 GiB per query (10 GB for one report, 8 queries at a time).
+MAX_ANSWER = 128 * 1024 * 1024
 NO_BODY = (204, 304)
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -177,13 +179,19 @@ def read_response(
     if len(lengths) != 1 or not ((size := lengths.pop()).isascii() and size.isdigit()):
         raise BadAnswer(f"a Content-Length that is not a number: {_shown(length)}")
     if int(size) > max_body:
-        raise BadAnswer(f"{over_limit(max_body)} (Content-Length: {_shown(size)})")
+        raise BadAnswer(too_long(size, max_body))
     return Response(status, headers, reader.exactly(int(size), 0), will_close)
 
 
 def over_limit(limit: int) -> str:
     """What an answer too large is said to be, naming the limit."""
     return f"a body over the {shown_size(limit)} limit of an answer"
+
+
+def too_long(length: str, limit: int) -> str:
+    """What an answer announcing ``length`` bytes, over ``limit``, is said to be."""
+    shown = length if len(length) <= 30 else length[:30] + "..."
+    return f"a Content-Length of {shown} bytes, over the {shown_size(limit)} limit of an answer"
 
 
 def shown_size(size: int) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ops_toolkit.errors import MetricsError
+from ops_toolkit.metrics.http11 import MAX_ANSWER
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.pool import concurrent_map
 from ops_toolkit.metrics.source import SourceSettings, resolve_headers, secret_values
@@ -46,12 +47,15 @@ class PrometheusSource:
         headers: Mapping[str, str] | None = None,
         place: str | None = None,
         environ: Mapping[str, str] | None = None,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
         command's ``--timeout`` is one budget, not one per query and fallback. ``headers``
         go with every query (a tenant's ``X-Scope-OrgID``, ``Authorization``); ``place``
         names where the source was configured, in the messages of a refused query.
-        ``environ`` (default ``os.environ``) names the proxies and the CA bundle."""
+        ``environ`` (default ``os.environ``) names the proxies and the CA bundle.
+        ``max_answer``: the most bytes an answer may hold, as sent and once inflated (a
+        hostile server's gzip bomb or endless body stops there)."""
         if not re.match(r"^https?://", url):
             raise MetricsError(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
@@ -67,6 +71,7 @@ class PrometheusSource:
             headers or {},
             pool_size=self.concurrency,
             environ=os.environ if environ is None else environ,
+            max_answer=max_answer,
         )
         self._sends_credentials = self.shown_url != self.url or any(
             k.lower() == "authorization" for k in (headers or {})
@@ -221,6 +226,7 @@ def open_source(
         deadline=deadline,
         headers=resolve_headers(settings, environ),
         place=settings.place,
+        max_answer=settings.max_answer or MAX_ANSWER,
     )
 
 

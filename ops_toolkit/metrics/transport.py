@@ -44,6 +44,7 @@ from ops_toolkit.metrics.http11 import (
     over_limit,
     shown_size,
     time_left,
+    too_long,
 )
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class _TLSConnection:
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             if response.length is not None and response.length > self._max_body:
-                raise BadAnswer(f"{over_limit(self._max_body)} (Content-Length: {response.length})")
+                raise BadAnswer(too_long(str(response.length), self._max_body))
             data = bytearray()
             while len(data) <= self._max_body:
                 chunk = response.read(min(1 << 20, self._max_body + 1 - len(data)))
@@ -340,7 +341,12 @@ class Client:
         return Answer(
             response.status,
             response.headers.get("content-type", ""),
-            _decoded(response.body, response.headers.get("content-encoding", ""), self._max_answer),
+            _decoded(
+                response.body,
+                response.headers.get("content-encoding", ""),
+                self._max_answer,
+                deadline,
+            ),
             response.headers.get("location"),
         )
 
@@ -444,36 +450,49 @@ def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
-def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+def _decoded(body: bytes, encoding: str, limit: int, deadline: float) -> bytes:
     """The body as sent, inflated when compressed: at most ``limit`` bytes, else
-    ``HTTPFailure`` naming the limit (no more than that is ever inflated)."""
+    ``HTTPFailure`` naming the limit (no more than that is ever inflated), by ``deadline``
+    (``TimeoutError``)."""
     encoding = encoding.strip().lower()
     if encoding not in ("gzip", "deflate"):
         return body
     import zlib
 
     try:  # 47: a gzip or zlib header, detected; -15: raw deflate, as some servers send it
-        return _inflated(body, 47 if encoding == "gzip" else 15, limit, encoding)
+        return _inflated(body, 47 if encoding == "gzip" else 15, limit, deadline, encoding)
     except zlib.error:
         try:
-            return _inflated(body, -15, limit, encoding)
+            return _inflated(body, -15, limit, deadline, encoding)
         except zlib.error as exc:
             raise HTTPFailure(f"the {encoding} answer does not decompress: {exc}") from None
 
 
-def _inflated(body: bytes, wbits: int, limit: int, encoding: str) -> bytes:
-    """``zlib.decompress(body, wbits)``, stopped one byte past ``limit``."""
+INFLATE_STEP = 4 * 1024 * 1024  # bytes inflated between two looks at the deadline
+
+
+def _inflated(body: bytes, wbits: int, limit: int, deadline: float, encoding: str) -> bytes:
+    """``zlib.decompress(body, wbits)`` a step at a time, stopped one byte past ``limit``
+    or at ``deadline``: a bomb costs at most the limit's memory and the query's time."""
     import zlib
 
     inflater = zlib.decompressobj(wbits)
-    data = inflater.decompress(body, limit + 1)
+    data = bytearray()
+    pending = body
+    while not inflater.eof and len(data) <= limit:
+        time_left(deadline)
+        step = inflater.decompress(pending, min(INFLATE_STEP, limit + 1 - len(data)))
+        pending = inflater.unconsumed_tail
+        if not step and not pending:
+            break  # all of it taken, and nothing more comes: a stream cut short
+        data += step
     if len(data) > limit:
         raise HTTPFailure(
             f"the {encoding} answer inflates past the {shown_size(limit)} limit of an answer"
         )
     if not inflater.eof:
         raise zlib.error("Error -5 while decompressing data: incomplete or truncated stream")
-    return data
+    return bytes(data)
 
 
 def _sendable(text: str) -> bool:
