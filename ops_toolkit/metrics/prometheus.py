@@ -62,6 +62,7 @@ class PrometheusSource:
         self.shown_url = redact_url(self.url)  # what messages say: never the password
         self.timeout = timeout
         self.deadline = deadline
+        self._bound = "--timeout bounds the whole command"  # what the deadline is, in messages
         self.concurrency = max(1, concurrency)
         self.place = place
         # One bounded attempt per query (a report retries nothing behind the user's back),
@@ -84,6 +85,22 @@ class PrometheusSource:
     def headers(self) -> Mapping[str, str]:
         """The headers sent with every query (the URL's credentials included)."""
         return self._client.headers
+
+    def within(self, seconds: float, bound: str) -> PrometheusSource:
+        """This source, its connections shared, with all its queries from now on bounded by
+        ``seconds`` together (``ops serve``'s budget lookup: many queries, one bound);
+        ``bound`` says so in the message of a query that ran out of time."""
+        import copy
+
+        bounded = copy.copy(self)
+        bounded.deadline = time.monotonic() + seconds
+        bounded._bound = bound
+        return bounded
+
+    def close(self) -> None:
+        """Ends the connections, those of queries under way too (they fail at once), and
+        refuses further queries: a stopping ``ops serve`` does not wait for a stuck one."""
+        self._client.close()
 
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Samples of an instant query; ``MetricsError`` with the server's reason otherwise."""
@@ -181,7 +198,7 @@ class PrometheusSource:
 
     def _too_slow(self) -> str:
         return f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s" + (
-            " (--timeout bounds the whole command)" if self.deadline is not None else ""
+            f" ({self._bound})" if self.deadline is not None else ""
         )
 
     def query_many(

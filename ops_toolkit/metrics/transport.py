@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import ssl
 
 USER_AGENT = "ops-toolkit"
+CLOSED = "ops is stopping"  # why a request of a closed client is not sent
 STALE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)  # Disconnected too
 
 
@@ -97,6 +98,8 @@ class _Connection(Protocol):
     ) -> Response: ...
 
     def close(self) -> None: ...
+
+    def shut_down(self) -> None: ...
 
 
 class _TLSConnection:
@@ -165,6 +168,16 @@ class _TLSConnection:
     def close(self) -> None:
         self._connection.close()
 
+    def shut_down(self) -> None:
+        """As ``http11.Connection.shut_down``."""
+        import contextlib
+        import socket
+
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # not connected (any more)
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 class _DeadlineSocket:
     """What ``http.client.HTTPResponse`` reads an answer from: ``sock`` whose every read may
@@ -218,6 +231,8 @@ class Client:
         self._headers = dict(headers)
         self._max_answer = max_answer
         self._pool: list[_Connection] = []
+        self._busy: set[_Connection] = set()  # under an exchange now
+        self._closed = False
         self._pool_size = max(1, pool_size)
         self._lock = threading.Lock()
         self._environ = environ
@@ -258,6 +273,18 @@ class Client:
         """What goes with every request besides the body's own headers."""
         return self._headers
 
+    def close(self) -> None:
+        """Closes the idle connections and shuts down those under an exchange (it fails at
+        once); later requests fail without a connection."""
+        with self._lock:
+            self._closed = True
+            idle, self._pool = self._pool, []
+            busy = list(self._busy)
+        for connection in idle:
+            connection.close()
+        for connection in busy:
+            connection.shut_down()
+
     def post_form(self, path: str, form: Mapping[str, str], timeout: float) -> Answer:
         """The answer to one POST of ``form`` to ``path`` (under the URL's prefix), whole
         within ``timeout`` seconds; ``HTTPFailure`` when none came."""
@@ -279,10 +306,27 @@ class Client:
         own_headers: Mapping[str, str],
         timeout: float,
     ) -> Answer:
-        import socket
-
         if self._problem is not None:
             raise HTTPFailure(self._problem)
+        if self._closed:
+            raise HTTPFailure(CLOSED)
+        try:
+            return self._attempt(method, path, body, own_headers, timeout)
+        except HTTPFailure:
+            if self._closed:  # whatever the shut-down connection said: this is why
+                raise HTTPFailure(CLOSED) from None
+            raise
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        own_headers: Mapping[str, str],
+        timeout: float,
+    ) -> Answer:
+        import socket
+
         deadline = time.monotonic() + timeout  # for the whole exchange, a retry included
         headers = {
             "User-Agent": USER_AGENT,
@@ -332,11 +376,16 @@ class Client:
     ) -> Answer:
         """One request and its whole answer by ``deadline``; the connection is pooled again
         or closed."""
+        with self._lock:
+            self._busy.add(connection)
         try:
             response = connection.exchange(method, target, body, headers, deadline)
         except BaseException:
             connection.close()
             raise
+        finally:
+            with self._lock:
+                self._busy.discard(connection)
         self._release(connection, response.will_close)
         return Answer(
             response.status,
@@ -359,6 +408,8 @@ class Client:
         return self._connect(timeout), False
 
     def _connect(self, timeout: float) -> _Connection:
+        if self._closed:
+            raise HTTPFailure(CLOSED)
         host, port = self.host, self.port
         if self._proxy is not None:
             host, port = self._proxy.host, self._proxy.port
@@ -375,7 +426,7 @@ class Client:
 
     def _release(self, connection: _Connection, closing: bool) -> None:
         with self._lock:
-            if not closing and len(self._pool) < self._pool_size:
+            if not closing and not self._closed and len(self._pool) < self._pool_size:
                 self._pool.append(connection)
                 return
         connection.close()
