@@ -67,7 +67,7 @@ class ServeSettings:
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
 _SIZE_UNITS = {
     None: 1,
     "B": 1,
@@ -155,7 +155,7 @@ class OpsConfig:
 
 def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         message = f"expected HOST:PORT like 127.0.0.1:9095, got {text!r}"
         if node is not None:
             raise node.error(message)

@@ -18,7 +18,9 @@ from ops_toolkit import strictjson
 from ops_toolkit.errors import PayloadError
 
 PLACE = "POST /alertmanager"
-_TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+_TIME = re.compile(
+    r"^([0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt ][0-9][0-9]:[0-9][0-9]:[0-9][0-9])(\.[0-9]+)?([Zz]|[+-][0-9][0-9]:[0-9][0-9])$"
+)
 STATUSES = ("firing", "resolved")
 MAX_CACHED_TIME = 64  # characters: longer "times" are parsed (and refused) uncached
 MAX_TRUNCATED = 1_000_000_000  # Alertmanager counts alerts left out; more is not a count

@@ -31,6 +31,11 @@ from ops_toolkit.urls import redact_url as redact_url  # moved; still importable
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
 RESULT_TYPES = ("vector", "scalar", "matrix", "string")
+# A sample value as Prometheus writes it (Go's strconv.FormatFloat, or NaN, +Inf, -Inf).
+# float() takes more that no Prometheus sends: '1_000', ' 7 ', 'infinity', non-ASCII digits.
+SAMPLE_VALUE = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf", re.ASCII
+)
 MAX_SNIPPET = 60
 
 
@@ -319,10 +324,9 @@ def _point(point: Any, url: str, path: str) -> float:
         or not isinstance(point[1], str)
     ):
         raise _shape(url, path, f'expected [time, "number"], got {_short(point)}')
-    try:
-        return float(point[1])
-    except ValueError:
-        raise _shape(url, path, f"not a number: {_short(point[1])}") from None
+    if not SAMPLE_VALUE.fullmatch(point[1]):
+        raise _shape(url, path, f"not a number: {_short(point[1])}")
+    return float(point[1])
 
 
 def _shape(url: str, path: str, what: str) -> Any:
