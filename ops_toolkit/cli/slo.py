@@ -843,10 +843,17 @@ def correct_command(
         "slo": selector,
         "file": written.path,
         "created": written.created,
+        "already_recorded": written.already,
         **written.correction.to_dict(),
     }
     if output != "table":
         print_document(document, output)
+        return
+    if written.already:
+        click.echo(
+            f"{written.path}: unchanged: {selector}: {document['start']} to {document['end']} "
+            f"is already corrected out ({written.correction.reason})"
+        )
         return
     verb = "created" if written.created else "updated"
     click.echo(
