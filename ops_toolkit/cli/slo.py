@@ -118,7 +118,6 @@ def validate_command(
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
     """
-    from ops_toolkit.errors import ConfigError
     from ops_toolkit.slo.live import Finding
     from ops_toolkit.slo.spec import load_slo_files
 

@@ -48,6 +48,4 @@ def test_json_on_an_invalid_file_is_the_one_document(tmp_path: Path) -> None:
         "answer-accuracy",
         "ingestion-freshness",
     ]
-    assert document["findings"] == [
-        {"level": "error", "message": f"{folder}/bad.yaml: {PROBLEM}"}
-    ]
+    assert document["findings"] == [{"level": "error", "message": f"{folder}/bad.yaml: {PROBLEM}"}]
