@@ -22,6 +22,7 @@ from ops_toolkit.demo.servers import (
     AlertmanagerServer,
     PrometheusServer,
     free_port,
+    graph_link,
     require_binary,
     wait_ready,
 )
@@ -199,7 +200,9 @@ def escalate(prometheus_url: str, search_api_url: str) -> None:
             "description": "5xx answers at 3% for the last hour (26x the sustainable rate).",
         }
         print(f"Alertmanager {manager.url}: firing SearchAvailabilityBudgetBurn", flush=True)
-        manager.fire(labels, annotations)
+        manager.fire(
+            labels, annotations, generator_url=graph_link(prometheus_url, labels["alertname"])
+        )
         wait_for_text(messages, "ran unattended")  # the escalation, then its diagnose results
         wait_for_text(messages, "tier 1 of 3")
         banner(
