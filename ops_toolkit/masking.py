@@ -15,12 +15,16 @@ Secrets are matched on the text as a terminal shows it:
   characters (U+200B, U+200C, U+200D, U+2060, U+FEFF, the soft hyphen U+00AD) are invisible,
   so ``grep --color`` colouring part of a token must not hide it. Such a match covers the
   whole span, escapes inside it included.
-- a carriage return (back to the line's first column) or a backspace (one column back) makes
+- a carriage return (back to the line's first cell) or a backspace (one cell back) makes
   the text after it overwrite what the line showed: ``XXXRET\rSEC`` and ``SECX\bRET`` show
   ``SECRET``. Each line holding one is drawn in cells, as a terminal draws it, and searched
   too. A secret so drawn is masked from the line's first carriage return or backspace (never
-  before it: a live stream may have shown that part already, and what it showed was not the
-  secret) to the last character drawn of it: ``XXXRET\r***``, ``SECX***``.
+  before it: a live stream may have shown that part already, and it did not show the
+  secret) to the last character drawn of it, one ``*`` a character, the carriage returns
+  and backspaces kept, so the line is drawn as before but for the masked cells:
+  ``XXXRET\r***``, ``SECX\b***``. A secret in the line before its first overwrite is
+  masked as everywhere (``***``), and the line is drawn over the masked text.
+- a secret is masked as written too, inside an escape's parameters where it shows nothing.
 Text with none of these characters takes the plain path at the plain cost; lines are drawn
 only where they hold an overwrite, each character once (linear time). Not seen through:
 cursor movements by escapes, tabs, wide characters and the terminal's own line wrapping.
@@ -52,6 +56,12 @@ _ESCAPE = re.compile(
     r"|[\x1b\x9b]"  # one that starts none of them: a terminal shows nothing for it either
     rf"|[{ZERO_WIDTH}]+"  # drawn as nothing
 )
+_ASCII_ESCAPE = re.compile(  # the same for ASCII text (most output), three times faster
+    r"\x1b\[[0-?]{0,64}[ -/]{0,16}[@-~]"
+    rf"|\x1b[\]PX^_][^\x07\x1b]{{0,{_LONGEST_STRING}}}(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]{0,16}[0-~]"
+    r"|\x1b"
+)
 # The start of an escape that more text may complete (or turn into a longer one).
 _UNFINISHED_ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]{0,64}[ -/]{0,16}"
@@ -63,8 +73,8 @@ _ESCAPE_START = re.compile(r"[\x1b\x9b]")
 _INVISIBLE = re.compile(rf"[\x1b\x9b{ZERO_WIDTH}]")
 _OVERWRITE = re.compile(r"[\r\x08]")  # carriage return, backspace
 _SPECIAL = re.compile(rf"[\x1b\x9b{ZERO_WIDTH}\r\x08]")
-_OVERWRITING = re.compile(r"\r(?!\n)|\x08")
-_DRAWN_CHARACTER = re.compile(r"[^\r\x08\n]")  # a CR ending a line (CRLF) overwrites nothing
+_OVERWRITING = re.compile(r"\r(?!\n)|\x08")  # a CR ending a line (CRLF) overwrites nothing
+_DRAWN_CHARACTER = re.compile(r"[^\r\x08\n]")  # what a starred mask replaces
 # How far a live stream looks back into a line, and holds one back, for overwrites: a line
 # longer than this may show a secret drawn over more than that (the batch masker sees it).
 LINE_WINDOW = 4096
@@ -83,13 +93,17 @@ class Span(NamedTuple):
         if not self.starred:
             return MASK
         part = text[self.start if start is None else start : self.end]
-        kept = [(m.start(), m.end()) for m in _ESCAPE.finditer(part)]
+        kept = [(m.start(), m.end()) for m in _escapes(part).finditer(part)]
         pieces: list[str] = []
         position = 0
         for begin, end in [*kept, (len(part), len(part))]:
             pieces += [_DRAWN_CHARACTER.sub("*", part[position:begin]), part[begin:end]]
             position = end
         return "".join(pieces)
+
+
+def _escapes(text: str) -> re.Pattern[str]:
+    return _ASCII_ESCAPE if text.isascii() else _ESCAPE
 
 
 def _has_invisible(text: str) -> bool:
@@ -175,7 +189,7 @@ class Masker:
         spans = self.spans(text)
         return _replace(text, spans) if spans else text
 
-    def spans(self, text: str) -> list[Span]:
+    def spans(self, text: str, shown: Shown | None = None) -> list[Span]:
         """The spans of ``text`` to mask, in order, none overlapping: each form found as
         shown (escapes and zero-width characters invisible: the span covers those inside
         it), as written (inside an escape's parameters, where it shows nothing yet is
@@ -191,7 +205,7 @@ class Masker:
         could draw a secret anew).
         """
         assert self._pattern is not None
-        shown = Shown(text)
+        shown = Shown(text) if shown is None or shown.source != text else shown
         matches = self._matches(shown.text) if self.found_in(shown.text) else iter(())
         spans = [(shown.origin(s), shown.origin(e - 1) + 1, True) for s, e in matches]
         if self.found_in(text):
@@ -201,7 +215,7 @@ class Masker:
         overwritten: list[tuple[int, int]] = []  # from each drawn line's first overwrite on
         drawn_spans: list[tuple[int, int, bool]] = []
         index = 0
-        for start, end, first in drawn_lines(shown.text):
+        for start, end, first in drawn_lines(shown.text) if _has_overwrite(text) else ():
             # What the line showed before its first overwrite, masked, as a stream shows it
             line_start = shown.origin(start - 1) + 1 if start else 0
             overwrite = shown.origin(first)
@@ -370,13 +384,15 @@ class StreamMasker:
             return max(shown_before, view.origin(visible - 1) + 1 if visible else 0)
 
         hold = self._hold_from(view.text)
-        cut = min(view.origin(hold) if hold < len(view.text) else complete, len(whole))
-        cut = boundary(max(shown_before, min(cut, shown_before + self._hold_from(text))))
+        cut = max(shown_before, view.origin(hold) if hold < len(view.text) else complete)
+        written = shown_before + self._hold_from(text)  # a form's start, maybe in an escape
+        if written < cut:
+            cut = boundary(written)
         line_start = whole.rfind("\n") + 1
         overwrite = _OVERWRITE.search(whole, max(line_start, shown_before))
         if overwrite is not None and len(whole) - overwrite.start() <= LINE_WINDOW:
             cut = min(cut, overwrite.start())
-        spans = [span for span in self._masker.spans(whole) if span.end > shown_before]
+        spans = [span for span in self._masker.spans(whole, view) if span.end > shown_before]
         for span in reversed(spans):  # those before the line's shown part were masked then
             if max(span.start, shown_before) < cut < span.end and not span.final:
                 cut = boundary(span.start)
@@ -439,7 +455,7 @@ class Shown:
 
     def __init__(self, text: str) -> None:
         self.source = text
-        self.text = _ESCAPE.sub("", text)
+        self.text = _escapes(text).sub("", text)
         self._starts: list[int] = []  # where each visible run starts in ``source`` ...
         self._shown_starts: list[int] = []  # ... and in ``text``
 
@@ -447,7 +463,7 @@ class Shown:
         if self._starts:
             return
         position = length = 0
-        for escape in _ESCAPE.finditer(self.source):
+        for escape in _escapes(self.source).finditer(self.source):
             if escape.start() > position:
                 self._starts.append(position)
                 self._shown_starts.append(length)
