@@ -312,7 +312,9 @@ class StreamMasker:
     It holds back only the end of the text that could be the start of a secret form (at
     most the longest form less one character, plus an escape sequence not finished yet), so
     output that cannot be a secret is shown at once; ``flush`` releases what is held when
-    the stream ends. Fed in any pieces, it shows what ``Masker`` makes of the whole text.
+    the stream ends. Fed in any pieces, it shows what ``Masker`` makes of the whole text
+    (but for a line overwritten by a CR or a backspace over more than ``LINE_WINDOW``
+    characters: that much of a line is held back at most).
     """
 
     def __init__(self, masker: Masker) -> None:
