@@ -15,6 +15,8 @@
         silence: [oncall, U0LEAD0001]   # "oncall": whoever the escalation's tiers have on call
         resolve: [oncall, U0LEAD0001]
     runbooks: runbooks
+    runbook:
+      audit_retention: 90d           # what 'ops runbook audit --prune' removes (only then)
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
     prometheus: http://127.0.0.1:9090   # or, for a multi-tenant or authenticated store:
@@ -131,6 +133,7 @@ class OpsConfig:
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
     auto_diagnose: bool = False
+    audit_retention: float | None = None  # seconds; applied by 'ops runbook audit --prune'
     notifier: str | None = None  # "console" or "slack"; None: Slack when SLACK_BOT_TOKEN is set
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -216,6 +219,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             "serve",
             "routes",
             "runbooks",
+            "runbook",
             "runbook_base_url",
             "slos",
             "prometheus",
@@ -274,6 +278,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         raise root.child("runbook_base_url").error(f"expected an http(s) URL, got {base_url!r}")
     return OpsConfig(
         source=source,
+        audit_retention=_audit_retention(root.child("runbook")),
         reports=_reports(root.child("reports")),
         auto_diagnose=_flag(root.child("auto_diagnose")),
         allow=_allow(root.child("slack")),
@@ -330,6 +335,26 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
         place=place,
         max_answer=_size(max_answer, 0) if max_answer.value is not None else None,
     )
+
+
+def _audit_retention(node: Node) -> float | None:
+    """``runbook.audit_retention``: how old a finished run's audit lines may grow before
+    ``ops runbook audit --prune`` removes them (a duration; None: no retention set)."""
+    if node.value is None:
+        return None
+    node = node.mapping(("audit_retention",))
+    child = node.child("audit_retention")
+    if child.value is None:
+        return None
+    if not isinstance(child.value, str):
+        raise child.error(f"expected a duration like 90d, got {shorten(repr(child.value))}")
+    try:
+        seconds = parse_duration(child.value)
+    except ValueError as exc:
+        raise child.error(str(exc)) from None
+    if seconds <= 0:
+        raise child.error(f"expected a duration longer than 0, got {child.value!r}")
+    return seconds
 
 
 def _url_value(node: Node) -> str | None:

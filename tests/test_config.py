@@ -95,13 +95,31 @@ def test_body_limit_and_read_timeout() -> None:
         (
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
-            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
+            "routes, runbooks, runbook, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
             "notifier, oncall, slack, alertmanager",
         ),
         (
             "slack: {allow: {silnce: [oncall]}}\n",
             "ops.yaml: slack.allow.silnce: unknown key (did you mean 'silence'?); valid keys: ack, "
             "escalate, resolve, silence, unsilence, diagnose, runbook",
+        ),
+        (
+            "runbook: {audit_retention: 90}\n",
+            "ops.yaml: runbook.audit_retention: expected a duration like 90d, got 90",
+        ),
+        (
+            "runbook: {audit_retention: soon}\n",
+            "ops.yaml: runbook.audit_retention: not a duration: 'soon' (use e.g. '30s', '5m', "
+            "'1h30m')",
+        ),
+        (
+            "runbook: {audit_retention: 0d}\n",
+            "ops.yaml: runbook.audit_retention: expected a duration longer than 0, got '0d'",
+        ),
+        (
+            "runbook: {retention: 90d}\n",
+            "ops.yaml: runbook.retention: unknown key (did you mean 'audit_retention'?); valid "
+            "keys: audit_retention",
         ),
         (
             "slack: {allow: {silence: [oncall, '@dana']}}\n",
@@ -156,3 +174,8 @@ def test_the_credential_variables_of_a_config_skip_a_broken_oncall_file(tmp_path
     }
     oncall.write_text("schedules: 7\n")
     assert configured_credential_variables(parse_config(text, "ops.yaml")) == {"PROM_TOKEN"}
+
+
+def test_the_audit_retention_is_a_duration() -> None:
+    assert parse_config("runbook:\n  audit_retention: 90d\n", "ops.yaml").audit_retention == 7776000
+    assert parse_config("runbooks: runbooks\n", "ops.yaml").audit_retention is None
