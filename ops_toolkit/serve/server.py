@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ops_toolkit.alerts.webhook import PLACE, decode_body, parse_notification
-from ops_toolkit.errors import OpsError, PayloadError, StoreConflict
+from ops_toolkit.errors import OpsError, PayloadError, StoreBusy, StoreConflict
 from ops_toolkit.serve.body import TooLarge, TooSlow, read_body
 from ops_toolkit.serve.store import Store
 
@@ -189,13 +189,19 @@ def _unavailable(error: Exception, *, detailed: bool) -> JSONResponse:
     that the store is unavailable: the reason names the store (a path, a database URL's
     user, host and name), which is for the log (``StoreFailureLog``), not for whoever asks."""
     if not detailed:
-        return _error(503, f"{PLACE}: store unavailable; retry later", RETRY)
+        return _error(503, f"{PLACE}: {_store_state(error)}; retry later", RETRY)
     if isinstance(error, OpsError):
         why = " ".join(str(error).split())
         return _error(503, f"{PLACE}: cannot store the payload now: {why}; retry later", RETRY)
     return _error(
         503, f"{PLACE}: cannot store the payload now ({type(error).__name__}); retry later", RETRY
     )
+
+
+def _store_state(error: Exception) -> str:
+    """What an anonymous caller may learn of a store failure: busy (another writer holds
+    SQLite's lock: contention) or unavailable."""
+    return "store busy" if isinstance(error, StoreBusy) else "store unavailable"
 
 
 class StoreFailureLog:
@@ -207,12 +213,12 @@ class StoreFailureLog:
         self._lock = threading.Lock()
         self._said: str | None = None
 
-    def failed(self, where: str, detail: str) -> None:
+    def failed(self, where: str, detail: str, state: str = "store unavailable") -> None:
         with self._lock:
             if detail == self._said:
                 return
             self._said = detail
-        logging.getLogger("ops.serve").warning("%s: store unavailable: %s", where, detail)
+        logging.getLogger("ops.serve").warning("%s: %s: %s", where, state, detail)
 
     def recovered(self) -> None:
         with self._lock:
@@ -252,7 +258,7 @@ def create_app(
         the log once per reason, and in the answer only to the bearer token's holder."""
         from ops_toolkit.serve.metrics import store_failure
 
-        failures.failed(PLACE, store_failure(error))
+        failures.failed(PLACE, store_failure(error), _store_state(error))
         return _unavailable(error, detailed=authorized(request))
 
     async def alertmanager(request: Request) -> Response:
