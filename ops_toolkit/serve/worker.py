@@ -11,7 +11,6 @@ again, so nothing is posted twice.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import random
@@ -22,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops_toolkit.alerts.webhook import Notification, parse_notification
+from ops_toolkit.alerts.webhook import Notification, decode_body, parse_notification
 from ops_toolkit.errors import (
     NotifyError,
     OpsError,
@@ -140,7 +139,9 @@ class Processor:
         taken = 0
         for entry in self.store.unprocessed(limit):
             try:
-                notification = parse_notification(json.loads(entry.body))
+                # Intake's rule, but a lone surrogate stored before intake refused it
+                # becomes U+FFFD (as Alertmanager's Go reads it) rather than a dead letter.
+                notification = parse_notification(decode_body(entry.body, repair=True))
             except (ValueError, RecursionError, PayloadError) as error:
                 # Bodies are validated before they are stored; one that no longer parses
                 # (a store written by another version) can never succeed: set it aside.
