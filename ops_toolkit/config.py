@@ -8,6 +8,7 @@
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
+      diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
     store:
       busy_timeout: 30s              # SQLite: how long a write waits for another's lock
     routes: alerts/routes.yaml
@@ -66,6 +67,9 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # URLs an alert label may give a runbook param in an unattended run (the value is one
+    # of these, or under one: a path below it); any other URL from a label stops the run
+    diagnose_allowed_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "diagnose_allowed_urls",
             )
         )
         host, port = parse_listen(
@@ -289,6 +294,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             max_body=_size(node.child("max_body"), serve.max_body),
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
             diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
+            diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
         )
     store = StoreSettings()
     if root.has("store"):
@@ -415,6 +421,19 @@ def _one_of(node: Node, env_key: str, file_key: str) -> tuple[str | None, str | 
     if bool(env) == bool(path):
         raise node.error(f"give one of {env_key} or {file_key}")
     return env, path
+
+
+def _allowed_urls(node: Node) -> tuple[str, ...]:
+    """``serve.diagnose_allowed_urls``: a list of http(s) URLs, kept without a trailing /."""
+    if node.value is None:
+        return ()
+    urls = []
+    for item in node.items():
+        url = (_url_value(item) or "").rstrip("/")
+        if not url.partition("://")[2] or any(c.isspace() for c in url):
+            raise item.error(f"expected an http(s) URL with a host, got {show(item.value)}")
+        urls.append(url)
+    return tuple(urls)
 
 
 def _url(root: Node, key: str) -> str | None:

@@ -302,6 +302,7 @@ class EscalationService:
             },
             withheld=sorted(withheld),
             limit=config.serve.diagnose_queue,
+            allowed_urls=config.serve.diagnose_allowed_urls,
         )
         if config.auto_diagnose:
             routing = self.routing
