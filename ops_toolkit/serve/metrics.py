@@ -105,6 +105,14 @@ def store_failure(error: BaseException) -> str:
     return f"{type(error).__name__}: {reason}"
 
 
+def store_state(error: BaseException) -> str:
+    """What an anonymous caller may learn of a store failure: that it is busy (another
+    connection holds SQLite's write lock: contention) or unavailable; never which store."""
+    from ops_toolkit.errors import StoreBusy
+
+    return "store busy" if isinstance(error, StoreBusy) else "store unavailable"
+
+
 def public_health(body: Mapping[str, Any]) -> dict[str, Any]:
     """``/healthz``'s body for an anonymous caller (a load balancer): without ``detail``."""
     return {key: value for key, value in body.items() if key != "detail"}

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ops_toolkit.alerts.webhook import PLACE, decode_body, parse_notification
-from ops_toolkit.errors import OpsError, PayloadError, StoreBusy, StoreConflict
+from ops_toolkit.errors import OpsError, PayloadError, StoreConflict
 from ops_toolkit.serve.body import TooLarge, TooSlow, read_body
 from ops_toolkit.serve.store import Store
 
@@ -189,19 +189,15 @@ def _unavailable(error: Exception, *, detailed: bool) -> JSONResponse:
     that the store is unavailable: the reason names the store (a path, a database URL's
     user, host and name), which is for the log (``StoreFailureLog``), not for whoever asks."""
     if not detailed:
-        return _error(503, f"{PLACE}: {_store_state(error)}; retry later", RETRY)
+        from ops_toolkit.serve.metrics import store_state
+
+        return _error(503, f"{PLACE}: {store_state(error)}; retry later", RETRY)
     if isinstance(error, OpsError):
         why = " ".join(str(error).split())
         return _error(503, f"{PLACE}: cannot store the payload now: {why}; retry later", RETRY)
     return _error(
         503, f"{PLACE}: cannot store the payload now ({type(error).__name__}); retry later", RETRY
     )
-
-
-def _store_state(error: Exception) -> str:
-    """What an anonymous caller may learn of a store failure: busy (another writer holds
-    SQLite's lock: contention) or unavailable."""
-    return "store busy" if isinstance(error, StoreBusy) else "store unavailable"
 
 
 class StoreFailureLog:
@@ -256,9 +252,9 @@ def create_app(
     def cannot_store(request: Request, error: Exception) -> JSONResponse:
         """The 503 of a webhook the store cannot take; its reason, naming the store, in
         the log once per reason, and in the answer only to the bearer token's holder."""
-        from ops_toolkit.serve.metrics import store_failure
+        from ops_toolkit.serve.metrics import store_failure, store_state
 
-        failures.failed(PLACE, store_failure(error), _store_state(error))
+        failures.failed(PLACE, store_failure(error), store_state(error))
         return _unavailable(error, detailed=authorized(request))
 
     async def alertmanager(request: Request) -> Response:

@@ -139,3 +139,35 @@ def test_a_writer_of_another_connection_makes_a_write_store_busy(tmp_path: Path)
     finally:
         locker.close()
         store.close()
+
+
+def test_a_slack_request_the_store_cannot_take_is_a_503_that_names_no_store(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """Before a Slack request is verified its sender is anonymous, and verifying it needs
+    the store (the replay check): a store that cannot take it was a 500, with a traceback
+    in the log. Now a 503 saying only that the store is busy, the reason in one log line."""
+    from tests.integration.test_escalation import EscalatingServer
+
+    state = tmp_path / "state.db"
+    server = EscalatingServer(tmp_path, slack)
+    server.config.write_text(server.config.read_text() + "store:\n  busy_timeout: 0.3s\n")
+    server.start()
+    locker = sqlite3.connect(state, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            refused = server.press("ack", "U0PRIMARY1")
+        finally:
+            locker.execute("ROLLBACK")
+        assert refused == (
+            503,
+            {"ok": False, "error": "POST /slack/interactions: store busy; retry later"},
+        )
+        assert server.press("ack", "U0PRIMARY1")[0] == 200  # the lock is gone: carried out
+        log = server.log.read_text()
+        assert log.count(f"POST /slack/interactions: store busy: StoreBusy: {state}: {BUSY}") == 1
+        assert "Traceback" not in log
+    finally:
+        locker.close()
+        server.stop()
