@@ -8,6 +8,9 @@
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
+      diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
+    store:
+      busy_timeout: 30s              # SQLite: how long a write waits for another's lock
     routes: alerts/routes.yaml
     oncall: alerts/oncall.yaml       # schedules and escalation policies
     slack:
@@ -67,6 +70,18 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # URLs an alert label may give a runbook param in an unattended run (the value is one
+    # of these, or under one: a path below it); any other URL from a label stops the run
+    diagnose_allowed_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the store is used (``store:``); where it is stays ``serve.state``."""
+
+    # SQLite: seconds a write waits for another connection's lock (a CLI command, a backup)
+    # before it is contention (StoreBusy: 503 with Retry-After, the loops retry)
+    busy_timeout: float = 30.0
 
 
 _SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
@@ -88,7 +103,10 @@ def parse_size(text: str) -> int:
     match = _SIZE.match(text.strip())
     if not match or len(text) > 40:
         raise ValueError(f"expected a size like 32MiB or 2000000, got {text!r}")
-    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    exact = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if not exact.is_integer():  # int() once dropped the fraction of a byte silently
+        raise ValueError(f"expected a whole number of bytes, got {text!r}")
+    size = int(exact)
     if not 1024 <= size <= MAX_BODY_LIMIT:
         raise ValueError(f"expected a size from 1KiB to 1GiB, got {text!r}")
     return size
@@ -122,6 +140,7 @@ class Policy:
 class OpsConfig:
     source: str | None = None
     serve: ServeSettings = field(default_factory=ServeSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     routes: str | None = None
     oncall: str | None = None
     runbooks: str = "runbooks"
@@ -189,6 +208,23 @@ def _number(
     return float(child.value)
 
 
+def _whole(node: Node, key: str, default: int, *, limit: int = 10**9) -> int:
+    """A positive whole number at ``key``. A float, a bool or a string is refused by name:
+    ``int()`` once made ``diagnose_queue: 0.5`` a silent 0 (no run ever waits)."""
+    child = node.child(key)
+    value = child.value
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = str(value).lower() if isinstance(value, bool | float) else show(value)
+        raise child.error(f"must be a whole number, got {shorten(shown)}")
+    if value <= 0:
+        raise child.error(f"expected a positive number, got {value}")
+    if value > limit:
+        raise child.error(f"expected a number up to {limit:g}, got {show(value)}")
+    return value
+
+
 def under(base: str, path: str) -> str:
     """``path`` as written in a file in folder ``base``: a relative path is taken from that
     folder (as kubectl, docker compose and Prometheus take theirs), so ops.yaml means the
@@ -230,6 +266,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             "oncall",
             "slack",
             "alertmanager",
+            "store",
         )
     )
     serve = ServeSettings()
@@ -245,6 +282,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "diagnose_allowed_urls",
             )
         )
         host, port = parse_listen(
@@ -257,10 +295,19 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             messages=under(base, node.text("messages", required=False) or "") or serve.messages,
             pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
             max_age=_number(node, "max_age", serve.max_age, duration=True),
-            inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
+            inbox_limit=_whole(node, "inbox_limit", serve.inbox_limit),
             max_body=_size(node.child("max_body"), serve.max_body),
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
-            diagnose_queue=int(_number(node, "diagnose_queue", serve.diagnose_queue, limit=10_000)),
+            diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
+            diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
+        )
+    store = StoreSettings()
+    if root.has("store"):
+        node = root.child("store").mapping(("busy_timeout",))
+        store = StoreSettings(
+            busy_timeout=_number(
+                node, "busy_timeout", store.busy_timeout, duration=True, limit=3600
+            )
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
@@ -284,6 +331,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         allow=_allow(root.child("slack")),
         policies=_policies(root.child("policies")),
         serve=serve,
+        store=store,
         routes=under(base, routes) if routes else None,
         oncall=under(base, oncall) if oncall else None,
         runbooks=under(base, runbooks) if runbooks else "runbooks",
@@ -405,6 +453,19 @@ def _one_of(node: Node, env_key: str, file_key: str) -> tuple[str | None, str | 
     return env, path
 
 
+def _allowed_urls(node: Node) -> tuple[str, ...]:
+    """``serve.diagnose_allowed_urls``: a list of http(s) URLs, kept without a trailing /."""
+    if node.value is None:
+        return ()
+    urls = []
+    for item in node.items():
+        url = (_url_value(item) or "").rstrip("/")
+        if not url.partition("://")[2] or any(c.isspace() for c in url):
+            raise item.error(f"expected an http(s) URL with a host, got {show(item.value)}")
+        urls.append(url)
+    return tuple(urls)
+
+
 def _url(root: Node, key: str) -> str | None:
     value = root.text(key, required=False)
     if value and not value.startswith(("http://", "https://")):
@@ -446,7 +507,11 @@ def _size(node: Node, default: int) -> int:
     value = node.value
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool | float):
+        raise node.error(
+            f"must be a whole number of bytes or a size like 32MiB, got {str(value).lower()}"
+        )
+    if not isinstance(value, int | str):
         raise node.error(f"expected a size like 32MiB or 2000000, got {show(value)}")
     try:
         return parse_size(str(value))

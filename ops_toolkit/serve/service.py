@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig, credential_variables
-from ops_toolkit.errors import ConfigError, MetricsError, OpsError
+from ops_toolkit.errors import ConfigError, MetricsError, OpsError, StoreBusy
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import load_routes
 from ops_toolkit.metrics.model import BoundedSource, MetricsSource
@@ -189,7 +189,7 @@ class EscalationService:
         self, config: OpsConfig, *, token: str | None, notifier: Notifier | None = None
     ) -> None:
         self.config = config
-        self.store = Store(config.serve.state)
+        self.store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
         self._refusals_lock = threading.Lock()
         self._refused_since_notice = 0
         self._last_refusal_notice = -math.inf
@@ -314,6 +314,7 @@ class EscalationService:
             },
             withheld=sorted(withheld),
             limit=config.serve.diagnose_queue,
+            allowed_urls=config.serve.diagnose_allowed_urls,
         )
         if config.auto_diagnose:
             routing = self.routing
@@ -422,8 +423,12 @@ class EscalationService:
         from ops_toolkit.serve.metrics import assess_health
 
         stats: dict[str, float] | Exception
+        busy = False
         try:
-            self.store.probe_write()
+            try:
+                self.store.probe_write()
+            except StoreBusy:  # contention (another process writes): the store works
+                busy = True
             stats = self.stats()
         except Exception as error:  # sqlite3 errors and OSError alike: intake cannot commit
             stats = error
@@ -432,6 +437,7 @@ class EscalationService:
             self.writer.backlog(),
             self.config.serve.inbox_limit,
             self.writer.thread.is_alive(),
+            busy=busy,
         )
         if "delivery" in body:  # the store answered: a full report, budgets included
             body["budgets"] = budgets_note(self.config) or "on"

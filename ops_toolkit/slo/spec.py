@@ -223,6 +223,9 @@ def _ratio(node: Node) -> SLI:
     )
 
 
+MAX_LATENCY = 1e9  # seconds: a latency threshold beyond is a typo (float() overflowed)
+
+
 def _latency(node: Node) -> SLI:
     node.mapping(("histogram", "selector", "below"))
     histogram = node.text("histogram")
@@ -239,6 +242,10 @@ def _latency(node: Node) -> SLI:
     below = node.child("below").value
     if isinstance(below, bool) or not isinstance(below, int | float) or below <= 0:
         raise node.child("below").error(f"expected seconds as a positive number, got {show(below)}")
+    if not below <= MAX_LATENCY:  # also nan; and no float() of a 400-digit integer
+        raise node.child("below").error(
+            f"expected seconds up to {MAX_LATENCY:g}, got {show(below)}"
+        )
     return LatencySLI(histogram=histogram, selector=selector, below=float(below))
 
 

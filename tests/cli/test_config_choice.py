@@ -16,7 +16,7 @@ from ops_toolkit.cli.docs import command_tree
 
 VALID_KEYS = (
     "serve, routes, runbooks, runbook, runbook_base_url, slos, prometheus, reports, policies, "
-    "auto_diagnose, notifier, oncall, slack, alertmanager"
+    "auto_diagnose, notifier, oncall, slack, alertmanager, store"
 )
 
 
