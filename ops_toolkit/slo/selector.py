@@ -230,6 +230,10 @@ class _Reader:
         if self.peek() == "{":
             matchers, after = self.matchers(), "'}'"
             self.skip_space()
+        if self.peek() == "(" and after == "the metric name":
+            raise self.fail(f"{name}(...) is a function call, not a series selector")
+        if self.peek() == "[":
+            raise self.fail("a range [...] is not part of a series selector")
         if self.peek():
             raise self.fail(f"expected the end after {after}, got {_shown(self.peek())}")
         if name is not None:

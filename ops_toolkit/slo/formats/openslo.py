@@ -40,7 +40,6 @@ from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     MAX_WINDOW,
     brief,
-    is_selector,
     label_problem,
     name,
     number,
@@ -61,6 +60,7 @@ from ops_toolkit.slo.model import (
     Window,
     WrittenQuery,
 )
+from ops_toolkit.slo.selector import is_selector
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
 APIS = ("openslo/v1", "openslo/v1alpha")
