@@ -51,7 +51,8 @@ NOT_METRIC_NAMES = frozenset(
     ("bool", "on", "ignoring", "group_left", "group_right", "atan2", "inf", "nan")
 )
 _SPACE = " \t\n\r"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Go's lexer reads a lone surrogate, and U+FFFD itself, as utf8.RuneError: "invalid UTF-8 rune"
+_BAD_RUNE = re.compile("[\ud800-\udfff\ufffd]")
 _SIMPLE_ESCAPES = {
     "a": "\a",
     "b": "\b",
@@ -162,7 +163,7 @@ def quote(value: str) -> str:
     for char in value:
         if char in _QUOTED:
             out.append("\\" + _QUOTED[char])
-        elif char.isprintable() or char == " ":
+        elif (char.isprintable() or char == " ") and char != "\ufffd":
             out.append(char)
         elif ord(char) < 0x80:
             out.append(f"\\x{ord(char):02x}")
@@ -304,7 +305,7 @@ class _Reader:
             if end < 0:
                 raise self.fail("unterminated raw string", start)
             value = self.text[self.at : end]
-            if _SURROGATE.search(value):
+            if _BAD_RUNE.search(value):
                 raise self.fail("invalid UTF-8 rune", start)
             self.at = end + 1
             return value
@@ -313,7 +314,7 @@ class _Reader:
             char = self.peek()
             if not char or char == "\n":
                 raise self.fail("unterminated quoted string", start)
-            if "\ud800" <= char <= "\udfff":
+            if "\ud800" <= char <= "\udfff" or char == "\ufffd":
                 raise self.fail("invalid UTF-8 rune", self.at)
             self.at += 1
             if char == quote_char:
