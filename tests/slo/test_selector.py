@@ -19,6 +19,10 @@ from hypothesis import strategies as st
 from ops_toolkit.cli import main
 from ops_toolkit.demo.servers import require_binary
 from ops_toolkit.errors import ConfigError, SelectorError
+from ops_toolkit.slo.evaluate import query_plan
+from ops_toolkit.slo.formats.latency import latency_from_counters
+from ops_toolkit.slo.model import LatencySLI, RatioSLI
+from ops_toolkit.slo.rules import generate
 from ops_toolkit.slo.selector import (
     NOT_METRIC_NAMES,
     Matcher,
@@ -29,6 +33,8 @@ from ops_toolkit.slo.selector import (
     quote,
     render,
 )
+from ops_toolkit.slo.spec import parse_slo_file
+from ops_toolkit.slo.windows import BURN_WINDOWS
 
 M = Matcher
 # An attacker's bad events: braces balance, and pasted into sum(increase(<selector>[5m])) it
@@ -597,3 +603,203 @@ def test_an_injected_expression_is_refused_at_its_yaml_path(tmp_path: Path) -> N
         '\'x{a="}"}[5m]) * 0 or rate(y{b="{"}\': a range [...] is not part of a series '
         "selector\n",
     )
+
+
+# -- where a caller was wrong: each failed before the one reader ----------------------
+
+RATIO = (
+    "version: ops/v1\nservice: search\nslos:\n  - name: availability\n"
+    "    objective: 99.9\n    sli:\n      ratio:\n        bad: {bad}\n        total: {total}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("bad", "total", "message"),
+    [
+        pytest.param(
+            "x_total",
+            "'{code=~\".*\"}'",
+            "f.yaml: slos[0].sli.ratio.total: not a series selector: column 1 of "
+            "'{code=~\".*\"}': vector selector must contain at least one non-empty matcher "
+            "(a metric name, or a matcher that needs a value)",
+            id="a selector of every series (Prometheus refuses the rule file)",
+        ),
+        pytest.param(
+            "'x_total{__name__=\"y_total\"}'",
+            "x_total",
+            "f.yaml: slos[0].sli.ratio.bad: not a series selector: column 9 of "
+            "'x_total{__name__=\"y_total\"}': metric name must not be set twice: 'x_total' or "
+            "'y_total'",
+            id="two metric names (rules read y_total, Prometheus refused)",
+        ),
+        pytest.param(
+            "'x_total{code=\"5\\q\"}'",
+            "x_total",
+            "f.yaml: slos[0].sli.ratio.bad: not a series selector: column 16 of "
+            "'x_total{code=\"5\\\\q\"}': unknown escape sequence '\\q'",
+            id="an escape Go does not know",
+        ),
+        pytest.param(
+            "x_total",
+            "'on'",
+            "f.yaml: slos[0].sli.ratio.total: not a series selector: column 1 of 'on': "
+            "'on' is a PromQL keyword, not a metric name",
+            id="a keyword as the metric",
+        ),
+    ],
+)
+def test_selectors_prometheus_refuses_are_refused_at_their_yaml_path(
+    bad: str, total: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(RATIO.format(bad=bad, total=total), "f.yaml")
+    assert str(raised.value) == message
+
+
+LATENCY = (
+    "version: ops/v1\nservice: search\nslos:\n  - name: latency\n    objective: 99\n"
+    "    sli:\n      latency: {{histogram: {histogram}, selector: '{selector}', below: 1.5}}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("histogram", "selector", "message"),
+    [
+        pytest.param(
+            "h",
+            '{a="1"}[5m]) * 0 or up{b="2"}',
+            "f.yaml: slos[0].sli.latency.selector: not label matchers in braces: column 8 of "
+            "'{a=\"1\"}[5m]) * 0 or up{b=\"2\"}': expected the end after '}', got '['",
+            id="an injection that starts and ends with a brace",
+        ),
+        pytest.param(
+            "h",
+            '{a="1}',
+            "f.yaml: slos[0].sli.latency.selector: not label matchers in braces: column 4 of "
+            "'{a=\"1}': unterminated quoted string",
+            id="an unterminated string (the rules would not parse)",
+        ),
+        pytest.param(
+            "lat\u00e9ncy",
+            "{}",
+            "f.yaml: slos[0].sli.latency.histogram: expected the histogram's metric name "
+            "without _bucket, got 'laténcy'",
+            id="a name Prometheus cannot read (Python's \\w took it)",
+        ),
+    ],
+)
+def test_a_latency_selector_is_read_as_matchers_in_braces(
+    histogram: str, selector: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(LATENCY.format(histogram=histogram, selector=selector), "f.yaml")
+    assert str(raised.value) == message
+
+
+def test_a_latency_selector_may_be_empty_braces_or_match_empty() -> None:
+    (slo,) = parse_slo_file(LATENCY.format(histogram="h", selector='{route=~".*"}'), "f.yaml").slos
+    assert slo.sli == LatencySLI("h", '{route=~".*"}', 1.5)
+
+
+def test_a_bucket_and_its_count_in_other_quotes_are_a_latency_sli() -> None:
+    """The latency reader took double quotes only: these were a ratio of two counters."""
+    assert latency_from_counters(
+        "x_bucket{le='1.5', job=`shop`}", 'x_count{job="shop"}'
+    ) == LatencySLI("x", '{job="shop"}', 1.5)
+    assert latency_from_counters('{__name__="x_bucket",le="2"}', "x_count") == LatencySLI(
+        "x", "{}", 2.0
+    )
+
+
+def test_a_pyrra_latency_in_single_quotes_is_read() -> None:
+    """It was refused: 'expected a histogram's _bucket series with one le=... matcher'."""
+    text = (
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"
+        "metadata: {name: checkout, namespace: shop}\nspec:\n  target: '99.5'\n  window: 4w\n"
+        "  indicator:\n    latency:\n"
+        "      success: {metric: \"request_seconds_bucket{job='shop', le='0.5'}\"}\n"
+        "      total: {metric: 'request_seconds_count{job=\"shop\"}'}\n"
+    )
+    (slo,) = parse_slo_file(text, "f.yaml").slos
+    assert slo.sli == LatencySLI("request_seconds", '{job="shop"}', 0.5)
+
+
+def test_a_pyrra_metric_names_the_column() -> None:
+    text = (
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"
+        "metadata: {name: checkout}\nspec:\n  target: '99.5'\n  window: 4w\n"
+        "  indicator:\n    ratio:\n      errors: {metric: 'x{code=~\"5..\"'}\n"
+        "      total: {metric: x}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_slo_file(text, "f.yaml")
+    assert str(raised.value) == (
+        "f.yaml: spec.indicator.ratio.errors.metric: not a series selector: column 14 of "
+        "'x{code=~\"5..\"': expected ',' or '}' after a matcher, got the end"
+    )
+
+
+QUOTED = (
+    "version: ops/v1\nservice: shop\nslos:\n  - name: availability\n    objective: 99.9\n"
+    "    sli:\n      ratio:\n"
+    "        bad: \"requests_total{job='shop', code=~'5..', path=`/a\\\"b\\\\\\\\c`}\"\n"
+    '        total: "requests_total{job=\'shop\', path=`/a\\"b\\\\\\\\c`}"\n'
+)
+
+
+def test_selectors_in_other_quotes_get_promtool_tests_that_pass(tmp_path: Path) -> None:
+    """The rules' reader took double quotes only: such an SLO silently had no tests. Its
+    series now carry the values, a quote and a backslash included, escaped for promtool."""
+    file = parse_slo_file(QUOTED, str(tmp_path / "shop.yaml"))
+    assert file.slos[0].sli == RatioSLI(
+        total="requests_total{job='shop', path=`/a\"b\\\\c`}",
+        bad="requests_total{job='shop', code=~'5..', path=`/a\"b\\\\c`}",
+    )
+    for name, text in generate([file], None, True).items():
+        (tmp_path / name).write_text(text)
+    tests = yaml.safe_load((tmp_path / "shop.rules.test.yaml").read_text())["tests"]
+    assert [t["name"] for t in tests][:3] == [
+        "shop/availability: fast burn pages",
+        "shop/availability: slow burn opens a ticket",
+        "shop/availability: healthy fires nothing",
+    ]
+    assert tests[0]["input_series"][0]["series"] == (
+        'requests_total{code="500",job="shop",path="/a\\"b\\\\\\\\c"}'
+    )
+    promtool = require_binary("promtool")
+    for args in (["check", "rules", "shop.rules.yaml"], ["test", "rules", "shop.rules.test.yaml"]):
+        result = subprocess.run(
+            [promtool, *args], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plan_groups_selectors_in_other_quotes_and_escapes_their_values(
+    tmp_path: Path,
+) -> None:
+    """The planner's reader took double quotes without escapes: these were asked one by
+    one, as written. Grouped, each value is a literal of the regex, quoted for PromQL; the
+    real promtool parses every planned query."""
+    text = "version: ops/v1\nservice: fleet\nslos:\n" + "".join(
+        f"  - name: availability-{number}\n    objective: 99.9\n    sli:\n      ratio:\n"
+        f"        bad: 'x_total{{code=~`5..`,service=`{service}`}}'\n"
+        f"        total: 'x_total{{service=`{service}`}}'\n"
+        for number, service in enumerate(("a.b", 'c"d\\e'))
+    )
+    slos = parse_slo_file(text, "f.yaml").slos
+    plan = query_plan(slos, 1_767_225_600)
+    assert len(plan) == 1 + len(BURN_WINDOWS)
+    assert plan[0].query == (
+        'sum by (service, ops_counted) (label_replace(increase(x_total{service=~"a\\\\.b|'
+        'c\\"d\\\\\\\\e"}[30d]), "ops_counted", "1", "code", "5.."))'
+    )
+    rules = [{"record": f"r{n}", "expr": p.query} for n, p in enumerate(plan)]
+    path = tmp_path / "plan.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "plan", "rules": rules}]}))
+    result = subprocess.run(
+        [require_binary("promtool"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
