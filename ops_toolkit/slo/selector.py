@@ -42,6 +42,7 @@ from ops_toolkit.errors import SelectorError
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
 MATCH_OPS: tuple[MatchOp, ...] = ("=~", "!~", "!=", "=")  # two-character ones first
+_OPS: dict[str, MatchOp] = {op: op for op in MATCH_OPS}
 METRIC_NAME = "__name__"
 METRIC = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -51,6 +52,16 @@ NOT_METRIC_NAMES = frozenset(
     ("bool", "on", "ignoring", "group_left", "group_right", "atan2", "inf", "nan")
 )
 _SPACE = " \t\n\r"
+_SPACES = re.compile(r"[ \t\n\r]*")
+_PLAIN_STRING = {
+    quote: re.compile(f"([^{quote}\\\\\n\ud800-\udfff\ufffd]*){quote}") for quote in "\"'"
+}
+_PLAIN_MATCHER = re.compile(
+    r"[ \t\n\r]*([A-Za-z_][A-Za-z0-9_]*)[ \t\n\r]*(=~|!~|!=|=)[ \t\n\r]*"
+    + "(?:"
+    + "|".join(f"{quote}([^{quote}\\\\\n\ud800-\udfff\ufffd]*){quote}" for quote in "\"'")
+    + r")[ \t\n\r]*(?:,|(?=\}))"
+)
 # Go's lexer reads a lone surrogate, and U+FFFD itself, as utf8.RuneError: "invalid UTF-8 rune"
 _BAD_RUNE = re.compile("[\ud800-\udfff\ufffd]")
 _SIMPLE_ESCAPES = {
@@ -208,8 +219,9 @@ class _Reader:
         return self.text[self.at] if self.at < len(self.text) else ""
 
     def skip_space(self) -> None:
-        while self.peek() and self.peek() in _SPACE:
-            self.at += 1
+        spaces = _SPACES.match(self.text, self.at)
+        assert spaces is not None  # a star always matches
+        self.at = spaces.end()
         if self.peek() == "#":
             raise self.fail("a '#' comment is not allowed in a selector")
 
@@ -270,6 +282,14 @@ class _Reader:
         self.at += 1
         found: list[Matcher] = []
         while True:
+            plain = _PLAIN_MATCHER.match(self.text, self.at)
+            if plain:  # the common spelling at once; anything else token by token below
+                label_name, op_text, double, single = plain.group(1, 2, 3, 4)
+                self.columns.append(plain.start(1))
+                value = double if double is not None else single
+                found.append(Matcher(label_name, _OPS[op_text], value))
+                self.at = plain.end()
+                continue
             self.skip_space()
             if self.peek() == "}":
                 self.at += 1
@@ -309,6 +329,10 @@ class _Reader:
                 raise self.fail("invalid UTF-8 rune", start)
             self.at = end + 1
             return value
+        plain = _PLAIN_STRING[quote_char].match(self.text, self.at)
+        if plain:  # no escape, nothing to refuse: the common case, read at once
+            self.at = plain.end()
+            return plain.group(1)
         out = bytearray()
         while True:
             char = self.peek()
