@@ -51,7 +51,6 @@ LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NOT_METRIC_NAMES = frozenset(
     ("bool", "on", "ignoring", "group_left", "group_right", "atan2", "inf", "nan")
 )
-_SPACE = " \t\n\r"
 _SPACES = re.compile(r"[ \t\n\r]*")
 _PLAIN_STRING = {
     quote: re.compile(f"([^{quote}\\\\\n\ud800-\udfff\ufffd]*){quote}") for quote in "\"'"
@@ -144,6 +143,7 @@ def parse_braces(text: str) -> tuple[Matcher, ...]:
 
 
 def is_selector(text: str) -> bool:
+    """Whether ``text`` parses, for callers that only choose between readings."""
     try:
         parse(text)
     except SelectorError:
@@ -165,6 +165,7 @@ def render_matchers(matchers: tuple[Matcher, ...] | list[Matcher]) -> str:
 
 
 def render_matcher(matcher: Matcher) -> str:
+    """``a=~"b"``: one matcher, its value quoted."""
     return f"{matcher.label}{matcher.op}{quote(matcher.value)}"
 
 
@@ -308,7 +309,7 @@ class _Reader:
                 )
             self.at += len(op)
             self.skip_space()
-            if self.peek() not in ('"', "'", "`") or not self.peek():
+            if not self.peek() or self.peek() not in "\"'`":
                 raise self.fail(f"expected a quoted string after {op!r}, got {_shown(self.peek())}")
             found.append(Matcher(label.group(), op, self.string()))
             self.skip_space()

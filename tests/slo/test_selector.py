@@ -406,12 +406,12 @@ def selectors(draw: st.DrawFn) -> Selector:
 @st.composite
 def spelled(draw: st.DrawFn, value: str) -> str:
     """``value`` as a PromQL string, in one of its many spellings."""
-    if "`" not in value and draw(st.booleans()):
+    if "`" not in value and "\ufffd" not in value and draw(st.booleans()):
         return f"`{value}`"
     quote_char = draw(st.sampled_from(['"', "'"]))
     out = []
     for char in value:
-        must = char in (quote_char, "\\", "\n")
+        must = char in (quote_char, "\\", "\n", "\ufffd")  # Go reads U+FFFD as a bad rune
         way = draw(st.sampled_from(["as is", "short", "x", "u", "U", "octal"]))
         if way == "as is" and not must:
             out.append(char)
