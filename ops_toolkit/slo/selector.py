@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from ops_toolkit.errors import SelectorError
@@ -131,8 +132,11 @@ class Selector(NamedTuple):
         return sorted(set(self.all_matchers())) == sorted(set(other.all_matchers()))
 
 
+@lru_cache(maxsize=8192)
 def parse(text: str) -> Selector:
-    """``text`` as a vector selector; a ``SelectorError`` (column and reason) otherwise."""
+    """``text`` as a vector selector; a ``SelectorError`` (column and reason) otherwise.
+
+    Cached: the rules, their tests and the report read the same selectors many times."""
     return _Reader(text).selector()
 
 
@@ -171,6 +175,8 @@ def render_matcher(matcher: Matcher) -> str:
 
 def quote(value: str) -> str:
     """``value`` as a double-quoted PromQL string (as Go's strconv.Quote writes it)."""
+    if value.isprintable() and '"' not in value and "\\" not in value and "\ufffd" not in value:
+        return f'"{value}"'  # nothing to escape: most values
     out = []
     for char in value:
         if char in _QUOTED:

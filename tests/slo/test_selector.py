@@ -448,7 +448,7 @@ def written(draw: st.DrawFn) -> tuple[str, Selector]:
     return text, selector
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(written())
 def test_written_selectors_parse_into_their_value_and_render_back_to_it(
     case: tuple[str, Selector],
@@ -458,7 +458,7 @@ def test_written_selectors_parse_into_their_value_and_render_back_to_it(
     assert parse(render(parse(text))) == selector
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(selectors())
 def test_rendered_selectors_read_back_the_same(selector: Selector) -> None:
     assert parse(render(selector)) == selector
@@ -469,7 +469,7 @@ PROMQL_CHARS = st.sampled_from(
 )
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text() | st.lists(PROMQL_CHARS, max_size=30).map("".join))
 def test_parse_raises_nothing_but_its_own_error(text: str) -> None:
     try:
@@ -537,7 +537,9 @@ def test_promtool_refuses_every_malformed_selector_and_takes_the_stricter_ones(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(written())
 def test_promtool_takes_generated_selectors_as_written_and_as_rendered(
@@ -563,7 +565,9 @@ def mutated(draw: st.DrawFn) -> str:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutated())
 def test_promtool_and_the_reader_agree_on_damaged_selectors(tmp_path: Path, text: str) -> None:
