@@ -807,3 +807,30 @@ def test_the_plan_groups_selectors_in_other_quotes_and_escapes_their_values(
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plan_groups_selectors_that_name_the_metric_in_braces(tmp_path: Path) -> None:
+    """The planner took a name before the braces only. ``__name__`` itself is never the
+    grouping label nor the merged matcher: increase() drops it."""
+    text = "version: ops/v1\nservice: fleet\nslos:\n" + "".join(
+        f"  - name: availability-{service}\n    objective: 99.9\n    sli:\n      ratio:\n"
+        f'        bad: \'{{__name__="x_total",service="{service}",code="500"}}\'\n'
+        f'        total: \'{{__name__="x_total",service="{service}"}}\'\n'
+        for service in ("a", "b")
+    )
+    plan = query_plan(parse_slo_file(text, "f.yaml").slos, 1_767_225_600)
+    assert len(plan) == 1 + len(BURN_WINDOWS)
+    assert plan[0].query == (
+        'sum by (service, ops_counted) (label_replace(increase({__name__="x_total",'
+        'service=~"a|b"}[30d]), "ops_counted", "1", "code", "500"))'
+    )
+    rules = [{"record": f"r{n}", "expr": p.query} for n, p in enumerate(plan)]
+    path = tmp_path / "plan.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "plan", "rules": rules}]}))
+    result = subprocess.run(
+        [require_binary("promtool"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
