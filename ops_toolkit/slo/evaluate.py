@@ -29,7 +29,14 @@ from ops_toolkit.slo.queries import (
     count_queries,
     promql_range,
 )
-from ops_toolkit.slo.selector import METRIC_NAME, Matcher, parse, quote, render_matcher
+from ops_toolkit.slo.selector import (
+    METRIC_NAME,
+    Matcher,
+    parse,
+    quote,
+    regex_compiles,
+    render_matcher,
+)
 from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
 PERIOD = 0  # key of the SLO's own window among the burn windows
@@ -466,6 +473,8 @@ def _units(queries: list[str]) -> list[_Unit]:
             rest = selector.matchers[:position] + selector.matchers[position + 1 :]
             if marker.label == METRIC_NAME or any(m.label == marker.label for m in rest):
                 continue  # increase() drops __name__: label_replace could not read it
+            if "~" in marker.op and not regex_compiles(marker.value):
+                continue  # asked as written, Prometheus's error names the user's matcher
             total = totals.get((selector.metric, selector.range, frozenset(rest)))
             if total is not None and total != number and total not in taken:
                 paired[number] = (total, marker)
@@ -487,7 +496,8 @@ def _text(
     selector: _Selector, matchers: Sequence[str], by: Sequence[str], marker: Matcher | None
 ) -> str:
     """``sum by (by) (increase(metric{matchers}[range]))``, the counted series marked."""
-    series = f"increase({selector.metric or ''}{{{','.join(matchers)}}}[{selector.range}])"
+    braces = f"{{{','.join(matchers)}}}" if matchers else ""
+    series = f"increase({selector.metric or ''}{braces}[{selector.range}])"
     if marker is not None:
         label, op, value = marker
         regex = value if op in ("=~", "!~") else _regex_literal(value)

@@ -192,6 +192,19 @@ def quote(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def regex_compiles(pattern: str) -> bool:
+    """Whether Python's ``re`` compiles ``pattern`` (RE2 may still refuse it): checked before
+    ops copies a user's regex into a query of its own making, so that a bad one is sent as
+    the user wrote it and Prometheus's error is about their text, not ops's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return False
+    return True
+
+
 def _regex_matches_empty(pattern: str) -> bool | None:
     """Prometheus anchors a matcher's regex at both ends: does it match ``""``?"""
     if "{," in pattern:  # RE2 reads `a{,3}` as literal text, Python as a repetition

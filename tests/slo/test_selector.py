@@ -834,3 +834,22 @@ def test_the_plan_groups_selectors_that_name_the_metric_in_braces(tmp_path: Path
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_total_without_braces_is_merged_with_its_counted_selector() -> None:
+    """The planner took a name with braces only: 'x_total' and 'x_total{code="500"}' were
+    asked apart. A regex Python cannot compile is not copied into ops's own query: that
+    query is asked as written, so Prometheus's error is about the user's matcher."""
+    slos = parse_slo_file(RATIO.format(bad="'x_total{code=\"500\"}'", total="x_total"), "f.yaml")
+    plan = query_plan(slos.slos, 1_767_225_600)
+    assert len(plan) == 1 + len(BURN_WINDOWS)
+    assert plan[0].query == (
+        'sum by (ops_counted) (label_replace(increase(x_total[30d]), "ops_counted", "1", '
+        '"code", "500"))'
+    )
+    broken = parse_slo_file(RATIO.format(bad="'x_total{code=~\"(\"}'", total="x_total"), "f")
+    plan = query_plan(broken.slos, 1_767_225_600)
+    assert [p.query for p in plan[:2]] == [
+        'sum(increase(x_total{code=~"("}[30d]))',
+        "sum(increase(x_total[30d]))",
+    ]
