@@ -5,6 +5,7 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
 
     OpsError
     ├── ConfigError      a file the user wrote is wrong (SLOs, routes, ops.yaml)
+    │   └── SelectorError  a PromQL series selector is malformed (column and reason)
     ├── RunbookError     a runbook cannot be parsed or linted clean
     │   └── StepFailed   a step ran and failed (command, exit code, output)
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
@@ -42,6 +43,16 @@ class OpsError(Exception):
 
 class ConfigError(OpsError):
     """A configuration file (SLOs, routes, ops.yaml) is invalid."""
+
+
+class SelectorError(ConfigError):
+    """A PromQL series selector is malformed. Its reader is pure and does not know the file:
+    ``column`` (1-based, in characters of ``text``) and ``reason`` let each caller name the
+    place in its own terms (``f.yaml: slos[0].sli.ratio.bad: column 9 of '...': ...``)."""
+
+    def __init__(self, text: str, column: int, reason: str) -> None:
+        super().__init__(f"column {column} of {text!r}: {reason}")
+        self.text, self.column, self.reason = text, column, reason
 
 
 class RunbookError(OpsError):
