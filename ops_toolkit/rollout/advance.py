@@ -2,9 +2,9 @@
 
 ``RolloutWorld`` carries the edges (metrics, the runbook runner, the milestone publisher,
 the clock); the CLI builds it. An advance writes ``advance_started`` with its evidence before
-the runbook runs and ``advance_finished`` after, under a lock: a crash in between leaves a
-pending advance that the next ``advance`` resumes (same run id), so a stage is never entered
-twice.
+the runbook runs and ``advance_finished`` after, under a lock: a crash in between, or a run
+that ended failed, waiting or aborted, leaves a pending advance that the next ``advance``
+resumes (same run id, succeeded steps not run again), so a stage is never entered twice.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class RolloutStatus:
             "blocked_by": list(self.blocked),
             "checks": [c.as_dict() for c in self.checks],
             "pending": dict(self.progress.pending) if self.progress.pending else None,
+            "pending_status": self.progress.pending_status,
         }
 
 
@@ -101,6 +102,26 @@ def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+def unfinished_text(plan: RolloutPlan, state: Progress) -> str:
+    """What became of the pending advance or rollback, and the command that goes on with it."""
+    assert state.pending is not None
+    kind = str(state.pending["event"]).split("_")[0]
+    stage = str(state.pending["stage"])
+    run = f"run {state.pending.get('run_id')}"
+    what = f"the {kind} {'to' if kind == 'advance' else 'of'} stage {stage!r} ({run})"
+    if state.pending_status is None:
+        ended = "is unfinished: ops stopped before recording how it ended"
+    elif state.pending_status == "waiting":
+        since = _iso(state.pending_at or 0)
+        ended = f"waits for a person since {since} (a confirm or manual step)"
+    else:
+        ended = f"ended {state.pending_status} at {_iso(state.pending_at or 0)}"
+    todo = f"'ops rollout {kind} {plan.name}' resumes it (steps that succeeded are not run again)"
+    if kind == "advance" and any(s.name == stage and s.rollback for s in plan.stages):
+        todo += f", 'ops rollout rollback {plan.name}' undoes it"
+    return f"{what} {ended}; {todo}"
+
+
 def evaluate_status(
     plan: RolloutPlan, events: Sequence[Mapping[str, Any]], world: RolloutWorld, at: float
 ) -> RolloutStatus:
@@ -112,11 +133,7 @@ def evaluate_status(
     stage = plan.stages[position + 1]
     blocked: list[str] = []
     if state.pending:
-        what = state.pending["event"].split("_")[0]
-        blocked.append(
-            f"a {what} to stage {state.pending['stage']!r} is unfinished (run "
-            f"{state.pending.get('run_id')}); 'ops rollout {what}' resumes it"
-        )
+        blocked.append(unfinished_text(plan, state))
     checks = (
         tuple(
             evaluate_checks(
@@ -218,10 +235,7 @@ def advance(
             outcome = _run(plan, history, world, pending)
             return AdvanceResult(status, outcome, outcome.status == SUCCEEDED, resumed=True)
         if pending and pending["event"] == "rollback_started":
-            raise ConfigError(
-                f"{history.path}: the rollback of stage {pending['stage']!r} is unfinished "
-                f"(run {pending.get('run_id')}); resume it with 'ops rollout rollback'"
-            )
+            raise ConfigError(f"{history.path}: {unfinished_text(plan, status.progress)}")
         if status.next_stage is None:
             raise ConfigError(
                 f"{plan.source}: plan {plan.name!r} is at its last stage "

@@ -3,7 +3,10 @@
 Each line is one event (``advance_started``, ``advance_finished``, ``rollback_started``,
 ``rollback_finished``) with who, when and the evidence. The file is meant to be committed so
 a team shares one history. A started advance without its finish is *pending*: the next
-``advance`` resumes that runbook run instead of starting a second one.
+``advance`` resumes that runbook run instead of starting a second one. So is one whose run
+ended ``failed``, ``waiting`` or ``aborted``: its finished steps have changed the world, so the
+next ``advance`` goes on with that run (same id, succeeded steps not run again), and a
+``rollback`` undoes it; only ``succeeded`` or ``abandoned`` close it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from ops_toolkit.errors import ConfigError
 
 EVENTS = ("advance_started", "advance_finished", "rollback_started", "rollback_finished")
+# How a run may end and still be resumed: its runbook stopped short of the end.
+RESUMABLE = frozenset({"failed", "waiting", "aborted"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Progress:
     since: float | None
     pending: Mapping[str, Any] | None  # a started advance or rollback not yet finished
     events: tuple[Mapping[str, Any], ...]
+    pending_status: str | None = None  # how the pending run's last try ended; None: no end
+    pending_at: float | None = None  # when that try ended
 
 
 def progress(events: Sequence[Mapping[str, Any]], stage_names: Sequence[str]) -> Progress:
@@ -36,23 +43,36 @@ def progress(events: Sequence[Mapping[str, Any]], stage_names: Sequence[str]) ->
     stage: str | None = None
     since: float | None = None
     pending: Mapping[str, Any] | None = None
+    ended: tuple[str | None, float | None] = (None, None)
     for event in events:
         kind = event["event"]
         if kind in ("advance_started", "rollback_started"):
-            pending = event
-        elif kind == "advance_finished":
-            pending = None
-            if event.get("status") == "succeeded":
-                stage, since = event["stage"], float(event["at"])
-        elif kind == "rollback_finished":
-            pending = None
-            if event.get("status") == "succeeded":
-                position = (
-                    list(stage_names).index(event["stage"]) if event["stage"] in stage_names else 0
-                )
-                stage = stage_names[position - 1] if position > 0 else None
-                since = float(event["at"])
-    return Progress(stage, since, pending, tuple(events))
+            pending, ended = event, (None, None)
+            continue
+        if kind not in ("advance_finished", "rollback_finished"):
+            continue
+        status = event.get("status")
+        resumable = (
+            pending is not None
+            and pending["event"].split("_")[0] == kind.split("_")[0]
+            and pending.get("run_id") == event.get("run_id")
+            and status in RESUMABLE
+        )
+        if resumable:
+            ended = (str(status), float(event["at"]))
+        else:
+            pending, ended = None, (None, None)
+        if status != "succeeded":
+            continue
+        if kind == "advance_finished":
+            stage, since = event["stage"], float(event["at"])
+        else:
+            position = (
+                list(stage_names).index(event["stage"]) if event["stage"] in stage_names else 0
+            )
+            stage = stage_names[position - 1] if position > 0 else None
+            since = float(event["at"])
+    return Progress(stage, since, pending, tuple(events), *ended)
 
 
 class History:

@@ -82,3 +82,34 @@ def test_one_advance_at_a_time(tmp_path: Path) -> None:
         History(history.path).locked(),
     ):
         pass
+
+
+def test_a_run_that_ended_failed_waiting_or_aborted_stays_pending() -> None:
+    """Its succeeded steps changed the world: the next advance goes on with that run."""
+    for status in ("failed", "waiting", "aborted"):
+        events = [
+            event("advance_started", "pilot", 1),
+            {**event("advance_finished", "pilot", 2, status), "run_id": "r1"},
+        ]
+        state = progress(events, STAGES)
+        assert state.pending is not None and state.pending["run_id"] == "r1", status
+        assert (state.stage, state.pending_status, state.pending_at) == (None, status, 2.0)
+
+
+def test_succeeded_or_abandoned_closes_a_pending_run() -> None:
+    for status, stage in (("succeeded", "pilot"), ("abandoned", None)):
+        events = [
+            event("advance_started", "pilot", 1),
+            {**event("advance_finished", "pilot", 2, "failed"), "run_id": "r1"},
+            {**event("advance_finished", "pilot", 3, status), "run_id": "r1"},
+        ]
+        state = progress(events, STAGES)
+        assert (state.stage, state.pending, state.pending_status) == (stage, None, None)
+
+
+def test_a_failed_finish_of_another_run_does_not_make_it_pending() -> None:
+    events = [
+        event("advance_started", "pilot", 1),
+        {**event("advance_finished", "pilot", 2, "failed"), "run_id": "someone-else"},
+    ]
+    assert progress(events, STAGES).pending is None
