@@ -77,13 +77,14 @@ def _world(
     from ops_toolkit.cli.slo import _source
     from ops_toolkit.rollout.advance import RolloutWorld
     from ops_toolkit.rollout.runner import RunbookStageRunner
+    from ops_toolkit.rollout.validate import reads_slos
     from ops_toolkit.slo.spec import load_slos
 
     url = metrics_settings(prometheus_url, config)
     world = runbook_world(
         as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
     )
-    slos = load_slos(plan.slos) if any(c for s in plan.stages for c in s.checks) else []
+    slos = load_slos(plan.slos) if reads_slos(plan) else []
     return RolloutWorld(
         slos=slos,
         # one deadline for all of the checks' queries, from when they start (was 30 s each)
@@ -224,9 +225,11 @@ def status_command(
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
+    from ops_toolkit.rollout.validate import require_valid
 
     config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(config, plan, prometheus_url, timeout, use_rules=use_rules)
+    require_valid(plan, world.slos)
     status = evaluate_status(plan, history.read(), world, _parse_at(at))
     if output != "table":
         print_document(status.as_dict(), output)
@@ -273,6 +276,7 @@ def advance_command(
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import advance
+    from ops_toolkit.rollout.validate import require_valid
 
     machine = output != "table"
     config, plan, history = _load(plan_ref, directory, config_path, state)
@@ -288,6 +292,7 @@ def advance_command(
         as_json=machine,
         unknown=unknown,
     )
+    require_valid(plan, world.slos)  # every stage's references, before anything runs
     result = advance(plan, history, world, at=_parse_at(at), dry_run=dry_run)
     document = {
         **result.status.as_dict(),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 OPEN = """---
+owner: team-search
 params:
   STAGE: {required: true, pattern: "^[a-z-]+$"}
 ---
