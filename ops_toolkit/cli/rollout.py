@@ -177,23 +177,37 @@ def _print_status(status: Any, reference: str) -> None:
         for column in ("check", "verdict", "value"):
             table.add_column(column, overflow="fold")
         for check in status.checks:
-            table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
+            if check.cannot_tell:  # its error is printed once, below
+                table.add_row(check.name, "cannot tell", "could not be read (below)")
+            else:
+                table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
         console.print(table)
-        _print_sources(console, status.checks)
+        _print_sources(console, status.checks, status.cannot_tell)
     if status.blocked:
         console.print("Blocked by:")
         for reason in status.blocked:
             console.print(f"  - {reason}", markup=False)
-    else:
+    if status.cannot_tell:
+        console.print(f"Cannot tell whether {status.next_stage.name} may be entered:")
+        for cause in status.cannot_tell:
+            console.print(f"  - {cause}", markup=False)
+    if status.ready:
         console.print(f"Ready: 'ops rollout advance {reference}' enters {status.next_stage.name}.")
 
 
-def _print_sources(console: Any, checks: Any) -> None:
-    """Each SLO the checks read once, with its source and why (as 'ops slo report --explain')."""
+# 'ops rollout status' and a refused advance exit as 'ops slo gate' does: 1 when it cannot
+# tell (Prometheus could not be read: an outage is not a blocked stage), 3 when blocked.
+STATUS_EXIT = {"ready": 0, "last": 0, "blocked": 3, "cannot tell": 1}
+
+
+def _print_sources(console: Any, checks: Any, causes: Any = ()) -> None:
+    """Each SLO the checks read once, with its source and why (as 'ops slo report --explain');
+    not one whose reason only repeats why the checks could not be read (printed once)."""
     seen: dict[str, Any] = {}
     for check in checks:
         for used in check.sources:
-            seen.setdefault(used.slo, used)
+            if not any(cause in used.reason for cause in causes):
+                seen.setdefault(used.slo, used)
     if not seen:
         return
     console.print("Sources (rules: recorded series; queries: direct):")
@@ -217,7 +231,8 @@ def status_command(
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
-    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
+    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked, 1
+    when it cannot tell (Prometheus could not be read) or on error.
 
     \b
     Examples:
@@ -235,7 +250,7 @@ def status_command(
         print_document(status.as_dict(), output)
     else:
         _print_status(status, plan_ref)
-    raise SystemExit(0 if status.ready or status.next_stage is None else 3)
+    raise SystemExit(STATUS_EXIT[status.verdict])
 
 
 @rollout.command("advance")
@@ -267,7 +282,8 @@ def advance_command(
     runbook, record the evidence in the plan's history and post the milestone.
 
     Exit 0 advanced, 3 blocked (each reason listed; nothing ran), 1 the runbook did not
-    succeed (run 'ops rollout advance' again to resume it).
+    succeed (run 'ops rollout advance' again to resume it), or the checks could not be read
+    (nothing ran), or an error.
 
     \b
     Examples:
@@ -306,8 +322,8 @@ def advance_command(
     elif result.outcome is None:
         _print_status(result.status, plan_ref)
     if result.outcome is None:
-        if result.status.blocked:
-            raise SystemExit(3)
+        if result.status.blocked or result.status.cannot_tell:
+            raise SystemExit(STATUS_EXIT[result.status.verdict])
         if not machine:
             click.echo("Dry run: nothing ran.")
         return

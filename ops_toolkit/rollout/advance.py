@@ -63,10 +63,21 @@ class RolloutStatus:
     checks: tuple[CheckResult, ...] = ()
     soak_left: float = 0.0
     blocked: tuple[str, ...] = ()
+    cannot_tell: tuple[str, ...] = ()  # each distinct reason a check could not be read, once
 
     @property
     def ready(self) -> bool:
-        return self.next_stage is not None and not self.blocked
+        return self.next_stage is not None and not self.blocked and not self.cannot_tell
+
+    @property
+    def verdict(self) -> str:
+        """``ready``, ``blocked`` (something known stops it), ``cannot tell`` (the checks
+        that decide could not be read: an outage is not a blocked stage), or ``last``."""
+        if self.next_stage is None:
+            return "last"
+        if self.blocked:
+            return "blocked"
+        return "cannot tell" if self.cannot_tell else "ready"
 
     def as_dict(self) -> dict[str, Any]:
         current = self.progress.stage
@@ -80,8 +91,10 @@ class RolloutStatus:
             "since": _iso(self.progress.since) if self.progress.since else None,
             "next_stage": self.next_stage.name if self.next_stage else None,
             "ready": self.ready,
+            "verdict": self.verdict,
             "soak_left_seconds": round(self.soak_left),
             "blocked_by": list(self.blocked),
+            "cannot_tell": list(self.cannot_tell),
             "checks": [c.as_dict() for c in self.checks],
             "pending": dict(self.progress.pending) if self.progress.pending else None,
             "pending_status": self.progress.pending_status,
@@ -148,7 +161,9 @@ def evaluate_status(
         if stage.checks
         else ()
     )
-    blocked.extend(f"check {c.name!r}: {c.detail}" for c in checks if not c.passed)
+    blocked.extend(
+        f"check {c.name!r}: {c.detail}" for c in checks if not c.passed and not c.cannot_tell
+    )
     soak_left = 0.0
     if stage.soak and state.since is not None:
         soak_left = max(0.0, state.since + stage.soak - at)
@@ -157,7 +172,19 @@ def evaluate_status(
                 f"soak: stage {state.stage!r} entered {_iso(state.since)} must hold for "
                 f"{format_duration(stage.soak)}; {format_duration(math.ceil(soak_left / 60) * 60)} left"
             )
-    return RolloutStatus(plan, at, state, stage, checks, soak_left, tuple(blocked))
+    cannot_tell = distinct_causes([c.error for c in checks if c.error])
+    return RolloutStatus(plan, at, state, stage, checks, soak_left, tuple(blocked), cannot_tell)
+
+
+def distinct_causes(errors: Sequence[str]) -> tuple[str, ...]:
+    """Each error once, and none that only repeats a shorter one it contains: with
+    Prometheus down every check fails on the same 'cannot reach Prometheus at ...', and the
+    status checks' errors wrap it in each SLO's query (before: printed seven times)."""
+    kept: list[str] = []
+    for error in sorted(set(errors), key=len):
+        if not any(cause in error for cause in kept):
+            kept.append(error)
+    return tuple(e for e in dict.fromkeys(errors) if e in kept)
 
 
 def _runbook_path(call: RunbookCall | None, plan: RolloutPlan) -> str | None:
@@ -241,7 +268,7 @@ def advance(
                 f"{plan.source}: plan {plan.name!r} is at its last stage "
                 f"{status.progress.stage!r}; nothing to advance"
             )
-        if status.blocked or dry_run:
+        if status.blocked or status.cannot_tell or dry_run:
             return AdvanceResult(status, dry_run=dry_run)
         stage = status.next_stage
         run_id = world.runner.new_run_id(world.clock())
