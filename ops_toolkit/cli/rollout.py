@@ -331,7 +331,8 @@ def advance_command(
     if result.resumed and result.status.progress.pending:
         stage = str(result.status.progress.pending["stage"])
     if result.advanced:
-        click.echo(f"{plan.name}: entered stage {stage!r} (run {result.outcome.run_id})", err=True)
+        run = f"run {result.outcome.run_id}" if result.outcome.runbook else "no runbook"
+        click.echo(f"{plan.name}: entered stage {stage!r} ({run})", err=True)
         return
     click.echo(
         f"{plan.name}: stage {stage!r} not entered: run {result.outcome.run_id} "

@@ -208,7 +208,9 @@ def _publish_milestone(
         plan,
         stage,
         results,
-        run_id=event.get("run_id"),
+        # a stage without a runbook ran nothing: its id keys the event, it is no runbook run
+        # that 'ops runbook runs' could show
+        run_id=event.get("run_id") if stage.runbook is not None else None,
         runbook_path=event.get("runbook"),
         runbook_base_url=world.runbook_base_url,
         at=float(event["at"]),
