@@ -48,7 +48,9 @@ def _common(func: Any) -> Any:
     func = config_option(func)  # Prometheus, state, runbook_base_url
     func = state_option(func)  # where milestone messages are queued, as ops serve's
     func = click.option(
-        "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
+        "--at",
+        help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now); "
+        "'status' shows the stage the plan was at then.",
     )(func)
     func = click.option(
         "--timeout",
@@ -240,12 +242,17 @@ def status_command(
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
+    from ops_toolkit.rollout.history import events_until
     from ops_toolkit.rollout.validate import require_valid
 
     config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(config, plan, prometheus_url, timeout, use_rules=use_rules)
     require_valid(plan, world.slos)
-    status = evaluate_status(plan, history.read(), world, _parse_at(at))
+    moment = _parse_at(at)
+    events: list[Any] = history.read()
+    if at is not None:  # the stage at that time (not without --at: another host's clock
+        events = events_until(events, moment)  # may run a little ahead of this one's)
+    status = evaluate_status(plan, events, world, moment)
     if output != "table":
         print_document(status.as_dict(), output)
     else:
@@ -397,7 +404,7 @@ def rollback_command(
 @rollout.command("report")
 @click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
-@output_option("markdown", "html", "json", "yaml")
+@output_option("table", "markdown", "html", "json", "yaml")
 def report_command(
     plan_ref: str,
     directory: str,
@@ -410,10 +417,13 @@ def report_command(
     output: str,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
-    (with a Prometheus) the SLO budgets now with their burn-down.
+    (with a Prometheus) the SLO budgets now with their burn-down. A table on the terminal,
+    as every command prints by default; Markdown for a wiki, HTML as one page.
 
     \b
     Examples:
+      ops rollout report search
+      ops rollout report search -o markdown > rollout.md
       ops rollout report search -o html > rollout.html
     """
     from ops_toolkit.cli.slo import _parse_at
@@ -447,5 +457,51 @@ def report_command(
             charts = burndowns([b for b in budgets if b.status != "error"], source)
     if output == "html":
         click.echo(render_html(summary, budgets, charts, sources), nl=False)
-    else:
+    elif output == "markdown":
         click.echo(markdown(summary, budgets, sources), nl=False)
+    else:
+        _print_report(summary, budgets, sources)
+
+
+def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
+    """The report's Markdown content as terminal tables: stages, evidence, budgets now."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ops_toolkit.formatting import percent
+    from ops_toolkit.notify.message import when_text
+    from ops_toolkit.rollout.report import source_text
+
+    def table(*columns: str) -> Any:
+        made = Table(show_edge=False, pad_edge=False)
+        for column in columns:
+            made.add_column(column, overflow="fold")
+        return made
+
+    console = Console(highlight=False, markup=False)  # plan text is shown as written
+    plan = summary.plan
+    console.print(f"{plan.name} ({plan.service}): current stage {summary.current or 'not started'}")
+    stages = table("#", "stage", "entered", "by", "run")
+    for number, entry in enumerate(summary.stages, 1):
+        entered = when_text(entry.entered_at) if entry.entered_at else "—"
+        stages.add_row(str(number), entry.stage, entered, entry.by or "—", entry.run_id or "—")
+    console.print(stages)
+    for entry in summary.stages:
+        if entry.evidence:
+            console.print(f"Evidence for {entry.stage}:")
+            evidence = table("check", "verdict", "value")
+            for item in entry.evidence:
+                verdict = "holds" if item.get("passed") else "failed"
+                evidence.add_row(str(item.get("name")), verdict, str(item.get("detail")))
+            console.print(evidence)
+    if budgets:
+        console.print("SLO budgets now:")
+        now = table("SLO", "budget left", "status", "source")
+        for status in budgets:
+            now.add_row(
+                status.slo.key,
+                percent(status.budget_remaining),
+                status.status,
+                source_text(status, sources),
+            )
+        console.print(now)

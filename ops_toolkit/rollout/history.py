@@ -121,6 +121,12 @@ def _is_event(line: bytes) -> bool:
     return isinstance(event, dict) and event.get("event") in EVENTS
 
 
+def events_until(events: Sequence[Mapping[str, Any]], at: float) -> list[Mapping[str, Any]]:
+    """The events recorded at or before ``at``: the history as it stood then, so a status
+    asked ``--at`` a past time shows the stage of that time, not today's."""
+    return [event for event in events if float(event["at"]) <= at]
+
+
 class History:
     """The events file of one plan; appends are locked, fsynced and start on a fresh line."""
 

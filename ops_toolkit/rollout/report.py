@@ -82,7 +82,7 @@ def _when(timestamp: float | None) -> str:
     return when_text(timestamp) if timestamp else "—"
 
 
-def _source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
+def source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
     """Where a budget came from, and why (a ``SourceChoice``), as ``--explain`` says it."""
     choice = (sources or {}).get(status.slo.key)
     return f"{status.source}: {choice.reason}" if choice is not None else str(status.source)
@@ -134,7 +134,7 @@ def markdown(
         lines.append("|---|---|---|---|")
         lines += [
             f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} "
-            f"| {_cell(_source_text(s, sources))} |"
+            f"| {_cell(source_text(s, sources))} |"
             for s in budgets
         ]
     return "\n".join(lines) + "\n"
@@ -176,7 +176,7 @@ def render_html(
         )
     budget_rows = "".join(
         f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td>"
-        f"<td>{esc(_source_text(s, sources))}</td></tr>"
+        f"<td>{esc(source_text(s, sources))}</td></tr>"
         for s in budgets
     )
     figures = "".join(
