@@ -74,6 +74,7 @@ def _world(
     state_dir: str | None = None,
     as_json: bool = False,
     unknown: str | None = None,
+    allow_changed: bool = False,
 ) -> Any:
     from ops_toolkit.cli.runbook import _world as runbook_world
     from ops_toolkit.cli.slo import _source
@@ -97,6 +98,7 @@ def _world(
             yes=yes,
             rerun_unknown=unknown == "rerun",
             skip_unknown=unknown == "skip",
+            allow_changed=allow_changed,
         ),
         publish=_publisher(config),
         runbook_base_url=config.runbook_base_url,
@@ -131,7 +133,13 @@ def _publisher(config: Any) -> Any:
 
 
 def _unknown_options(func: F) -> F:
-    """What a resumed stage run does with a step that may have run when ops was killed."""
+    """What a resumed stage run does with a step that may have run when ops was killed, and
+    with a runbook changed since the run started (fixed after its step failed)."""
+    func = click.option(
+        "--allow-changed",
+        is_flag=True,
+        help="Resuming: go on though the runbook changed since the run started.",
+    )(func)
     func = click.option(
         "--skip-unknown",
         "unknown",
@@ -282,6 +290,7 @@ def advance_command(
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
+    allow_changed: bool,
     state_dir: str | None,
     output: str,
 ) -> None:
@@ -314,6 +323,7 @@ def advance_command(
         state_dir=state_dir,
         as_json=machine,
         unknown=unknown,
+        allow_changed=allow_changed,
     )
     require_valid(plan, world.slos)  # every stage's references, before anything runs
     result = advance(plan, history, world, at=_parse_at(at), dry_run=dry_run)
@@ -368,6 +378,7 @@ def rollback_command(
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
+    allow_changed: bool,
     state_dir: str | None,
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
@@ -389,6 +400,7 @@ def rollback_command(
         non_interactive=non_interactive,
         state_dir=state_dir,
         unknown=unknown,
+        allow_changed=allow_changed,
     )
     outcome = rollback(plan, history, world)
     if outcome.status != SUCCEEDED:

@@ -141,3 +141,23 @@ def test_a_failed_rollback_is_resumed_not_started_again(project: Path) -> None:
     assert (project / "access.conf").read_text() == "stage=pilot\nstage=closed\n"
     assert [e["run_id"] for e in events(project)][-3:] == [run_id] * 3
     assert json.loads(ops("rollout", "status", "p3", "-o", "json").stdout)["stage"] is None
+
+
+def test_a_runbook_fixed_after_its_step_failed_is_resumed_with_allow_changed(
+    project: Path,
+) -> None:
+    """The runbook's own error named --allow-changed, which 'ops rollout' did not take."""
+    assert ops("rollout", "advance", "p3", "--yes").exit_code == 1
+    run_id = events(project)[0]["run_id"]
+    runbook = project / "runbooks" / "open.md"
+    runbook.write_text(runbook.read_text().replace("test -e reload-ok", "true"))
+    refused = ops("rollout", "advance", "p3", "--yes")
+    assert (refused.exit_code, refused.output.splitlines()[-1]) == (
+        1,
+        f"Error: runbooks/open.md: the runbook changed since run {run_id} started; review the "
+        "change, then resume with --allow-changed",
+    )
+    resumed = ops("rollout", "advance", "p3", "--yes", "--allow-changed")
+    assert resumed.exit_code == 0, resumed.output
+    assert (project / "access.conf").read_text() == "stage=pilot\n"
+    assert {e["run_id"] for e in events(project)} == {run_id}
