@@ -37,6 +37,27 @@ spec:
 """
 
 
+# OpenSLO's composite SLO: an indicator per objective, weighted.
+COMPOSITE = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout
+spec:
+  service: shop
+  budgetingMethod: Occurrences
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  objectives:
+    - target: 0.995
+      compositeWeight: 2
+      indicatorRef: checkout-errors
+    - target: 0.99
+      compositeWeight: 1
+      indicatorRef: checkout-latency
+"""
+
+
 def slo(old: str, new: str, base: str = SLO) -> str:
     assert old in base, old
     return base.replace(old, new)
@@ -479,6 +500,13 @@ RAW = (
             "'datadog' is not supported: ops queries Prometheus-compatible APIs (Prometheus, "
             "Thanos, Cortex, Mimir, VictoriaMetrics)",
             id="a v1alpha source",
+        ),
+        pytest.param(
+            COMPOSITE,
+            "f.yaml: spec.objectives[0].indicatorRef: composite SLOs (an indicator per "
+            "objective, compositeWeight) are not supported: give the SLO one spec.indicator or "
+            "spec.indicatorRef, or one SLO per indicator",
+            id="a composite SLO",
         ),
     ],
 )
