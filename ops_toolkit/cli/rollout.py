@@ -180,6 +180,8 @@ def _print_status(status: Any, reference: str) -> None:
     console.print(f"{plan.name}: stage {number}/{len(plan.stages)} {current}{since}")
     if status.next_stage is None:
         console.print("At the last stage: nothing left to advance.")
+        for reason in status.blocked:  # an unfinished rollback of it
+            console.print(f"Unfinished: {reason}")
         return
     console.print(f"Next: {status.next_stage.name}. {status.next_stage.description}".rstrip())
     if status.checks:

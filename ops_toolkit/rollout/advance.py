@@ -73,10 +73,10 @@ class RolloutStatus:
     def verdict(self) -> str:
         """``ready``, ``blocked`` (something known stops it), ``cannot tell`` (the checks
         that decide could not be read: an outage is not a blocked stage), or ``last``."""
-        if self.next_stage is None:
-            return "last"
         if self.blocked:
             return "blocked"
+        if self.next_stage is None:
+            return "last"
         return "cannot tell" if self.cannot_tell else "ready"
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,12 +141,10 @@ def evaluate_status(
     """Where the plan stands and whether the next stage may be entered at ``at``."""
     state = progress(events, [s.name for s in plan.stages])
     position = plan.index(state.stage)
-    if position + 1 >= len(plan.stages):
-        return RolloutStatus(plan, at, state, None)
+    blocked = [unfinished_text(plan, state)] if state.pending else []
+    if position + 1 >= len(plan.stages):  # a failed rollback of the last stage still shows
+        return RolloutStatus(plan, at, state, None, blocked=tuple(blocked))
     stage = plan.stages[position + 1]
-    blocked: list[str] = []
-    if state.pending:
-        blocked.append(unfinished_text(plan, state))
     checks = (
         tuple(
             evaluate_checks(

@@ -161,3 +161,19 @@ def test_a_runbook_fixed_after_its_step_failed_is_resumed_with_allow_changed(
     assert resumed.exit_code == 0, resumed.output
     assert (project / "access.conf").read_text() == "stage=pilot\n"
     assert {e["run_id"] for e in events(project)} == {run_id}
+
+
+def test_status_at_the_last_stage_names_its_failed_rollback(project: Path) -> None:
+    (project / "reload-ok").touch()
+    for _ in range(2):
+        assert ops("rollout", "advance", "p3", "--yes").exit_code == 0
+    (project / "reload-ok").unlink()
+    assert ops("rollout", "rollback", "p3", "--yes").exit_code == 1
+    run_id, failed_at = events(project)[-1]["run_id"], events(project)[-1]["at"]
+    status = ops("rollout", "status", "p3")
+    assert status.exit_code == 3
+    assert " ".join(status.stdout.split()).endswith(
+        "At the last stage: nothing left to advance. Unfinished: the rollback of stage "
+        f"'department' (run {run_id}) ended failed at {iso(failed_at)}; 'ops rollout rollback "
+        "p3' resumes it (steps that succeeded are not run again)"
+    )
