@@ -498,7 +498,7 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
     stages = table("#", "stage", "entered", "by", "run")
     for number, entry in enumerate(summary.stages, 1):
         entered = when_text(entry.entered_at) if entry.entered_at else "—"
-        stages.add_row(str(number), entry.stage, entered, entry.by or "—", entry.run_id or "—")
+        stages.add_row(str(number), entry.stage, entered, entry.by or "—", entry.run)
     console.print(stages)
     for entry in summary.stages:
         if entry.evidence:

@@ -26,6 +26,14 @@ class StageEntry:
     evidence: tuple[Mapping[str, Any], ...] = ()
     rollbacks: tuple[Mapping[str, Any], ...] = ()
     attempts: int = 0
+    runbook: bool = True  # False: the stage has no runbook, so its id names no runbook run
+
+    @property
+    def run(self) -> str:
+        """The run column: the runbook run that entered the stage, 'no runbook', or a dash."""
+        if self.entered_at is not None and not self.runbook:
+            return "no runbook"
+        return self.run_id or "—"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def summarise(plan: RolloutPlan, events: Sequence[Mapping[str, Any]]) -> Rollout
                 entered_at=float(event["at"]),
                 by=str(begun.get("user", event.get("user", ""))),
                 run_id=str(event.get("run_id")),
+                runbook=begun.get("runbook", "") is not None,  # older events: assume one ran
                 evidence=tuple(begun.get("checks", ())),
             )
         elif kind == "rollback_finished":
@@ -106,7 +115,7 @@ def markdown(
     for number, entry in enumerate(history.stages, 1):
         lines.append(
             f"| {number} | {entry.stage} | {_when(entry.entered_at)} | {entry.by or '—'} "
-            f"| {entry.run_id or '—'} |"
+            f"| {entry.run} |"
         )
     for number, entry in enumerate(history.stages, 1):
         lines += ["", f"## {number}. {entry.stage}", ""]
@@ -157,7 +166,7 @@ def render_html(
     esc = html.escape
     rows = "".join(
         f"<tr><td>{n}</td><td>{esc(e.stage)}</td><td>{esc(e.description)}</td>"
-        f"<td>{_when(e.entered_at)}</td><td>{esc(e.by or '—')}</td><td>{esc(e.run_id or '—')}</td></tr>"
+        f"<td>{_when(e.entered_at)}</td><td>{esc(e.by or '—')}</td><td>{esc(e.run)}</td></tr>"
         for n, e in enumerate(history.stages, 1)
     )
     sections = []

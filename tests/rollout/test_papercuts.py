@@ -28,6 +28,9 @@ def test_the_milestone_of_a_stage_without_a_runbook_says_no_runbook(project: Pat
     assert byline.startswith("no runbook · by ")
     run_id = json.loads((project / "rollouts" / "p3.history.jsonl").read_text().splitlines()[0])
     assert run_id["run_id"] not in json.dumps(posted)
+    report = CliRunner().invoke(main, ["rollout", "report", "p3", "-o", "markdown"])
+    (row,) = [line for line in report.stdout.splitlines() if line.startswith("| 1 | pilot |")]
+    assert row.endswith("| no runbook |") and run_id["run_id"] not in report.stdout
 
 
 T1 = 1796000000.0  # 2026-11-30T00:53:20Z: pilot entered
