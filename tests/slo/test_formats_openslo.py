@@ -38,24 +38,11 @@ spec:
 
 
 # OpenSLO's composite SLO: an indicator per objective, weighted.
-COMPOSITE = """apiVersion: openslo/v1
-kind: SLO
-metadata:
-  name: checkout
-spec:
-  service: shop
-  budgetingMethod: Occurrences
-  timeWindow:
-    - duration: 28d
-      isRolling: true
-  objectives:
-    - target: 0.995
-      compositeWeight: 2
-      indicatorRef: checkout-errors
-    - target: 0.99
-      compositeWeight: 1
-      indicatorRef: checkout-latency
-"""
+COMPOSITE = SLO[: SLO.index("  indicator:")] + (
+    "  objectives:\n"
+    "    - {target: 0.995, compositeWeight: 2, indicatorRef: checkout-errors}\n"
+    "    - {target: 0.99, compositeWeight: 1, indicatorRef: checkout-latency}\n"
+)
 
 
 def slo(old: str, new: str, base: str = SLO) -> str:
