@@ -243,16 +243,20 @@ class EscalationService:
         return self._prometheus
 
     def runbook_for(self, notification: Notification) -> str | None:
+        """The alert's ``runbook_url`` annotation, else the runbook claiming the alert, as a
+        link under ``runbook_base_url``. The annotation too: ``ops slo rules`` run without a
+        base URL writes a repository path (``runbooks/x.md``), which was posted as text with
+        "set runbook_base_url" although ops.yaml set it."""
+        from ops_toolkit.links import runbook_link
+
         annotations = notification.common_annotations or (
             notification.alerts[0].annotations if notification.alerts else {}
         )
         if annotations.get("runbook_url"):
-            return annotations["runbook_url"]
+            return runbook_link(annotations["runbook_url"], self.config.runbook_base_url)
         path = self.runbooks.get(notification.alert_name)
         if path is None:
             return None
-        from ops_toolkit.links import runbook_link
-
         return runbook_link(repository_path(path, self.config.source), self.config.runbook_base_url)
 
     def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
