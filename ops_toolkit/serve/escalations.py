@@ -323,7 +323,7 @@ class Escalations:
             planned.append(
                 Planned(
                     key,
-                    "email",
+                    "email:" + ",".join(tier.email),  # 'ops outbox list' shows who
                     "email",
                     {
                         "text": summary,

@@ -326,6 +326,11 @@ class EscalationService:
                 )
             return None
         self.routing.check_policies(list(oncall.policies))
+        from ops_toolkit.escalate.oncall import smtp_problem
+
+        unsendable = smtp_problem(oncall, os.environ)
+        if unsendable is not None:  # every page to the tier would be a dead letter
+            raise ConfigError(unsendable)
         self._refuse_credential_runbooks(oncall.credential_variables())
         from ops_toolkit.serve.oncall import Oncall
 
