@@ -344,7 +344,13 @@ def _require_notifier(config: Any, console: bool, option: str) -> None:
     fallback would post nowhere, for ever."""
     import os
 
-    if console or config.notifier == "console" or os.environ.get("SLACK_BOT_TOKEN"):
+    if console or config.notifier == "console":
+        return
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token:
+        from ops_toolkit.config import refuse_placeholder
+
+        refuse_placeholder("SLACK_BOT_TOKEN", token)  # before the queries, not after
         return
     raise ConfigError(
         f"{option} posts to Slack: set SLACK_BOT_TOKEN (and SLACK_API_URL for a "

@@ -42,8 +42,10 @@ def make_notifier(config: OpsConfig, *, console: bool = False) -> Notifier:
             "SLACK_API_URL for a Slack-compatible API)"
         )
     if token and not console and config.notifier != "console":
+        from ops_toolkit.config import refuse_placeholder
         from ops_toolkit.notify.slack import SlackNotifier
 
+        refuse_placeholder("SLACK_BOT_TOKEN", token)  # xoxb-change-me from ops-serve.env.example
         return SlackNotifier(token, base_url=os.environ.get("SLACK_API_URL"))
     from ops_toolkit.notify.console import ConsoleNotifier
 
@@ -348,6 +350,7 @@ class EscalationService:
             wake_delivery=self.delivery_loop.wake,
             diagnose=self._diagnose_runbook,
             runbook_paths=runbook_paths,
+            interactive=bool(os.environ.get("SLACK_SIGNING_SECRET")),  # as slack_routes reads it
         )
         loop = Loop("oncall", service.run_once)
         service.wake = loop.wake
@@ -480,6 +483,9 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
 
     location = parse_state(config.serve.state)
     if location.scheme == "sqlite":  # 'ops store migrate' must see that we use the file
+        from ops_toolkit.serve.store.sqlite import make_folder
+
+        make_folder(location.target)  # the lock file lives there too
         hold_for_serve(location.target)  # held until the process ends
     service = EscalationService(config, token=token)
     print(
