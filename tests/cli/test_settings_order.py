@@ -212,15 +212,27 @@ def test_slo_rules_links_runbooks_with_ops_yaml_s_base_url(project: Path) -> Non
     assert rules_runbook_urls(project / "out") == {f"{BASE_URL}/playbooks/probe.md"}
 
 
-PROMETHEUS_COMMANDS = {
-    "slo validate": (["slo", "validate"], "Error: {}\n"),
+QUERY_FAILED = (
+    "probe/availability: query "
+    '\'sum(increase(http_requests_total{{service="probe",code=~"5.."}}[30d]))\' failed: {}'
+)
+PROMETHEUS_COMMANDS = {  # the command, where it says it, and how
+    "slo validate": (["slo", "validate"], "stderr", "Error: {}\n"),
     "slo report": (
         ["slo", "report", "--direct", "-o", "json"],
-        "Error: probe/availability: query "
-        '\'sum(increase(http_requests_total{{service="probe",code=~"5.."}}[30d]))\' '
-        "failed: {}\n",
+        "stderr",
+        f"Error: {QUERY_FAILED}\n",
     ),
-    "runbook run": (["runbook", "run", "probe", "--yes", "--json", "--state-dir", "state"], ""),
+    "slo gate": (
+        ["slo", "gate", "probe/availability", "--direct"],
+        "first line",
+        f"probe/availability: cannot tell: {QUERY_FAILED}",
+    ),
+    "runbook run": (
+        ["runbook", "run", "probe", "--yes", "--json", "--state-dir", "state"],
+        "step",
+        "{}",
+    ),
 }
 
 
@@ -231,9 +243,9 @@ PROMETHEUS_COMMANDS = {
     ids=["prometheus: in ops.yaml", "OPS_PROMETHEUS_URL over ops.yaml", "--prometheus over all"],
 )
 def test_each_command_names_where_its_prometheus_url_came_from(
-    case: tuple[list[str], str], how: str, project: Path
+    case: tuple[list[str], str, str], how: str, project: Path
 ) -> None:
-    args, shape = case
+    args, where, shape = case
     url = prometheus_url(project)
     env, origin = {}, "prometheus: in ops.yaml"
     if how != "ops.yaml":  # another refusing server, so the URL in the message tells them apart
@@ -244,10 +256,11 @@ def test_each_command_names_where_its_prometheus_url_came_from(
         args, origin = [*args, "--prometheus", url], "--prometheus"
     result = ops(*args, env=env)
     assert result.exit_code == 1
-    if args[0] == "runbook":
-        assert json.loads(result.stdout)["steps"][0]["message"] == refused(url, origin)
+    if where == "step":
+        said = json.loads(result.stdout)["steps"][0]["message"]
     else:
-        assert result.stderr == shape.format(refused(url, origin))
+        said = result.stderr if where == "stderr" else result.stdout.splitlines()[0]
+    assert said == shape.format(refused(url, origin))
 
 
 def test_slo_validate_takes_config_from_another_folder(

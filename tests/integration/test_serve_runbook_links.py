@@ -93,3 +93,14 @@ def test_the_hint_to_set_the_base_url_only_when_it_is_unset(
         [],
         [":book: Runbook: `runbooks/search-errors.md` (set runbook_base_url to link it)"],
     )
+
+
+def test_ops_runbook_base_url_links_them_as_in_every_command(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    """``ops serve`` chooses the base URL as ``ops slo rules`` does: the variable over
+    ops.yaml."""
+    server = OpsServer(tmp_path, slack)
+    server.env["OPS_RUNBOOK_BASE_URL"] = "https://env.example/ops"
+    message = posted(server, slack, with_runbook_annotation("runbooks/search-errors.md"))
+    assert runbook_parts(message) == (["https://env.example/ops/runbooks/search-errors.md"], [])
