@@ -122,11 +122,15 @@ def validate_command(
     """
     from ops_toolkit.cli.settings import slo_paths
     from ops_toolkit.config import load_config
+    from ops_toolkit.slo.live import Finding
     from ops_toolkit.slo.spec import load_slo_files
 
     config = load_config(config_path)
-    files = load_slo_files(slo_paths(paths, config))
     settings = metrics_settings(prometheus_url, config)
+    # Every file is read, a bad one reported beside the others (as ``ops check`` does), and
+    # -o json prints its document on an invalid file too: a script reads one shape always.
+    problems: list[ConfigError] = []
+    files = load_slo_files(slo_paths(paths, config), problems)
     rows = [
         {
             "path": f.source,
@@ -139,13 +143,13 @@ def validate_command(
         for f in files
         for s in f.slos
     ]
-    findings = []
+    findings = [Finding("error", str(problem)) for problem in problems]
     if settings:
         from ops_toolkit.slo.live import check_live
 
         slos = [s for f in files for s in f.slos]
         source = _source(settings, timeout)
-        findings = check_live(slos, source, _parse_at(at))
+        findings += check_live(slos, source, _parse_at(at))  # beside the files' problems
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
@@ -160,6 +164,8 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
+        if output == "table":
+            click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
     checked = " and against live data" if settings else ""
     if output == "table":
@@ -865,10 +871,17 @@ def correct_command(
         "slo": selector,
         "file": written.path,
         "created": written.created,
+        "already_recorded": written.already,
         **written.correction.to_dict(),
     }
     if output != "table":
         print_document(document, output)
+        return
+    if written.already:
+        click.echo(
+            f"{written.path}: unchanged: {selector}: {document['start']} to {document['end']} "
+            f"is already corrected out ({written.correction.reason})"
+        )
         return
     verb = "created" if written.created else "updated"
     click.echo(
