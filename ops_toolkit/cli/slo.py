@@ -164,7 +164,7 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
-        if output == "table" and rows:  # a lone bad file's error says it all
+        if output == "table" and problems and rows:  # bad files beside good ones
             click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
     checked = " and against live data" if settings else ""
