@@ -40,6 +40,7 @@ class SourceSettings:
     # where the URL came from ("--prometheus", "OPS_PROMETHEUS_URL", "prometheus: in
     # ops.yaml"): what an unreachable server's message tells the person to check
     origin: str | None = None
+    max_answer: int | None = None  # bytes an answer may hold; None: the client's default
 
     def secret_env_names(self) -> tuple[str, ...]:
         """The environment variables holding this source's secrets: never given to a step."""
@@ -51,7 +52,7 @@ class SourceSettings:
         browsers keep them on a redirect: never to another server."""
         if _origin(url) == _origin(self.url):
             return replace(self, url=url)
-        return SourceSettings(url)
+        return SourceSettings(url, max_answer=self.max_answer)  # a bound, not a secret
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -71,6 +71,10 @@ COMMANDS: dict[str, Outcome] = {
     # RUN_ID: the latest run, the unattended diagnosis (add-document-source is a dry run now)
     "ops runbook runs RUN_ID": Outcome(0, "recent-rollouts: failed"),
     "ops runbook audit RUN_ID": Outcome(0, "step_finished  recent-rollouts  failed"),
+    # the runs above are minutes old: none is 90 days old, whatever the date
+    "ops runbook audit --prune --older-than 90d": Outcome(
+        0, "removed 0 line(s) of runs finished before "
+    ),
     "ops runbook resume RUN_ID": Outcome(
         1, "recent-rollouts", "no Kubernetes cluster here: the kubectl step fails again"
     ),
