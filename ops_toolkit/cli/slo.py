@@ -161,7 +161,7 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
-        if output == "table":
+        if output == "table" and rows:
             click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
     checked = " and against live data" if prometheus_url else ""
