@@ -601,12 +601,12 @@ def test_an_injected_expression_is_refused_at_its_yaml_path(tmp_path: Path) -> N
         "        total: http_requests_total\n"
     )
     result = CliRunner().invoke(main, ["slo", "validate", str(path)])
-    assert (result.exit_code, result.output) == (
+    assert (result.exit_code, result.output.splitlines()[0]) == (
         1,
         f"Error: {path}: slos[0].sli.ratio.bad: not a series selector: column 9 of "
         '\'x{a="}"}[5m]) * 0 or rate(y{b="{"}\': a range [...] is not part of a series '
-        "selector\n",
-    )
+        "selector",
+    )  # the lines after it are validate's summary of the other files
 
 
 # -- where a caller was wrong: each failed before the one reader ----------------------
