@@ -197,9 +197,11 @@ def run_log(document: dict[str, Any]) -> str:
     for step in document["steps"]:
         name = step["name"] + (" (on_failure)" if step["handler"] else "")
         lines.append("")
-        if step["started_at"] is None:
+        if step["started_at"] is None:  # never reached; or let go out of turn (unknown)
             note = f": {step['message']}" if step["message"] else ""
-            lines.append(f"{'[not started]':<22} {name}: {step['status']}{note}")
+            label = "[outcome unknown]" if step["status"] == "unknown" else "[not started]"
+            lines.append(f"{label:<22} {name}: {step['status']}{note}")
+            lines.extend(f"  {line}" for line in step["output"].splitlines())
             continue
         lines.append(f"[{step['started_at']}] {name}: started")
         output = step["output"]
