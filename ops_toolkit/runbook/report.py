@@ -15,6 +15,7 @@ _ICON = {
     "skipped": "⏭️",
     "needs_confirmation": "✋",
     "pending_manual": "🧑",
+    "unknown": "❓",  # may have run: its outcome was not recorded
 }
 
 

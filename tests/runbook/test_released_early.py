@@ -28,6 +28,7 @@ from ops_toolkit.runbook.execute import (
 )
 from ops_toolkit.runbook.kinds import GATE
 from ops_toolkit.runbook.process import start_held
+from ops_toolkit.runbook.report import render_markdown
 from tests.runbook.test_execute import make_runbook, statuses, step, world
 
 # Run by step one: lets go every shell held at ops's gate beside its own (a child of ops
@@ -89,6 +90,8 @@ def test_a_shell_let_go_while_the_step_before_fails_is_recorded_as_maybe_started
     two = record.steps["two"]
     assert (two.status, two.message, two.output) == ("starting", RELEASED_EARLY, "promoted\n")
     assert run_document(record)["steps"][1]["message"] == RELEASED_EARLY
+    report = render_markdown(run_document(record), record, "Test")
+    assert f"| two | ❓ unknown |  |  | {RELEASED_EARLY} |" in report
     events = [line for line in (tmp_path / "state" / "audit.jsonl").read_text().splitlines()]
     early = [line for line in events if '"step_released_early"' in line]
     assert len(early) == 1 and '"step":"two"' in early[0] and '"status":"unknown"' in early[0]
