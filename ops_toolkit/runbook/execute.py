@@ -29,7 +29,14 @@ from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import ShellKind, StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Param, Runbook, Step
-from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
+from ops_toolkit.runbook.state import (
+    DONE,
+    MAYBE_STARTED,
+    RunRecord,
+    StateStore,
+    StepRecord,
+    earlier_attempt,
+)
 from ops_toolkit.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -347,6 +354,7 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
     _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     for step in unknown:
         step.pgid = None
+        _keep_earlier(step)  # what it printed before ops lost track of it stays on record
         if options.rerun_unknown:
             step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
         else:
@@ -360,6 +368,17 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
     record.status = "running"
     record.finished_at = None
     return _execute(runbook, record, params, options, world)
+
+
+def _keep_earlier(state: StepRecord) -> None:
+    """Before ``state``'s step runs again (a resume, a handler's second run), move its
+    outcome to ``state.earlier``: a resume that succeeds must not erase the failure before
+    it (its output was what the person resumed after reading)."""
+    if state.started_at is None and state.status == "pending":
+        return  # never started: nothing to keep
+    state.earlier.append(earlier_attempt(state))
+    state.exit_code = state.duration_s = state.started_at = state.finished_at = None
+    state.output, state.message, state.attempts = "", "", 0
 
 
 def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
@@ -488,7 +507,7 @@ def _execute(
             world,
             record,
             runbook,
-            "run_started",
+            "run_resumed" if record.resumed else "run_started",
             mask,
             {"plan": record.plan, "resumed": record.resumed},
         )
@@ -679,6 +698,7 @@ def _run_step(
     while this step's shell runs, if this step cannot change what it gets, else once this
     step has succeeded, before its records are written."""
     state = record.steps[step.name]
+    _keep_earlier(state)
     on_disk = False
 
     def start_next() -> int | None:
@@ -995,11 +1015,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
     order = [*record.plan, *(n for n in record.steps if n not in planned)]
     for name in order:
         step = record.steps[name]
-        status, message = step.status, step.message
-        if status == "pending":
-            status, message = "skipped", message or "not reached"
-        elif status in MAYBE_STARTED:  # ops stopped before recording its outcome
-            status, message = "unknown", message or "may have run: its outcome was not recorded"
+        status, message = _shown_status(step.status, step.message)
         steps.append(
             {
                 "name": name,
@@ -1012,6 +1028,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
                 "handler": step.handler,
                 "started_at": _iso(step.started_at) if step.started_at else None,
                 "finished_at": _iso(step.finished_at) if step.finished_at else None,
+                "earlier": [_earlier_document(earlier) for earlier in step.earlier],
             }
         )
     return {
@@ -1023,6 +1040,31 @@ def run_document(record: RunRecord) -> dict[str, Any]:
         "finished_at": _iso(record.finished_at) if record.finished_at else None,
         "params": record.params,
         "steps": steps,
+    }
+
+
+def _shown_status(status: str, message: str) -> tuple[str, str]:
+    """A step's status and message as a run's document shows them."""
+    if status == "pending":
+        return "skipped", message or "not reached"
+    if status in MAYBE_STARTED:  # ops stopped before recording its outcome
+        return "unknown", message or "may have run: its outcome was not recorded"
+    return status, message
+
+
+def _earlier_document(earlier: Mapping[str, Any]) -> dict[str, Any]:
+    """An earlier outcome of a step (``StepRecord.earlier``) as the run's document shows it."""
+    status, message = _shown_status(earlier["status"], earlier.get("message", ""))
+    started, finished = earlier.get("started_at"), earlier.get("finished_at")
+    return {
+        "status": status,
+        "exit_code": earlier.get("exit_code"),
+        "duration_s": earlier.get("duration_s"),
+        "output": earlier.get("output", ""),
+        "attempts": earlier.get("attempts", 0),
+        "message": message,
+        "started_at": _iso(started) if started else None,
+        "finished_at": _iso(finished) if finished else None,
     }
 
 
