@@ -289,8 +289,12 @@ def report_command(
         from ops_toolkit.slo.html import render_png
 
         png = render_png(charts)
-        with open(chart, "wb") as handle:
-            handle.write(png)
+        from ops_toolkit.files import write_atomically
+
+        try:  # never through a link planted at that name in a shared folder
+            write_atomically(chart, png)
+        except OSError as exc:
+            raise ConfigError(f"--chart {chart}: cannot write: {exc.strerror or exc}") from None
     if output in ("json", "yaml"):
         documents = [report.status_document(s) for s in report.sort_worst_first(statuses)]
         print_document(documents, output)
