@@ -149,7 +149,8 @@ def test_a_migrated_store_sends_what_was_pending_once_and_nothing_again(
     again = migrate(f"sqlite:{state}", postgres_database)
     assert again.returncode == 1
     assert again.stderr.startswith(
-        f"Error: --to {document['to']}: the database already holds a store (outbox {sent + 2}, "
+        f"Error: OPS_STATE={document['to']}: the database already holds a store (outbox "
+        f"{sent + 2}, "
     )
 
     after = Installation(
