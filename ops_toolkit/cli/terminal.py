@@ -18,6 +18,7 @@ _STYLE = {
     "skipped": "dim",
     "needs_confirmation": "yellow",
     "pending_manual": "yellow",
+    "unknown": "bold yellow",  # may have run: its outcome was not recorded
 }
 
 
