@@ -155,8 +155,9 @@ class Masker:
     def _compile(self, forms: set[str], *, as_shown: bool) -> None:
         """Look for ``forms`` as a terminal shows them (``as_shown``), or as written only.
 
-        A form holding an escape (a secret with one: hardly ever) is masked as written
-        first, by a masker of its own; then looked for as shown, without its escapes.
+        A form holding an escape, a zero-width character, a CR or a backspace (a secret
+        with one: hardly ever) is masked as written first, by a masker of its own; then
+        looked for as shown, without its invisible characters.
         """
         written = {f for f in forms if _SPECIAL.search(f)} if as_shown else set()
         self._written: Masker | None = None

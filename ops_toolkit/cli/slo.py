@@ -381,7 +381,7 @@ def _post(
         chart=png,
         chart_name=os.path.abspath(chart) if chart else "burndown.png",
     )
-    store = Store(config.serve.state)
+    store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
     notifier = make_notifier(config, console=console)
     _deliver(store, notifier, store.enqueue(planned, time.time()), config)
 
@@ -407,7 +407,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
     if not config.prometheus:
         raise ConfigError(f"{config.source or 'ops.yaml'}: reports need 'prometheus: URL'")
     settings = config.prometheus_source
-    store = Store(config.serve.state)
+    store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
     ids = ReportPublisher(config, store, lambda: _source(settings, 10.0)).run_by_hand(
         name, time.time(), force=force
     )
