@@ -15,6 +15,7 @@ from ops_toolkit.cli.options import (
     default_config_path,
     json_option,
     metrics_settings,
+    no_password_on_command_line,
     output_option,
     print_document,
     print_json,
@@ -551,6 +552,7 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "--runbook-base-url",
     envvar="OPS_RUNBOOK_BASE_URL",
     metavar="URL",
+    callback=no_password_on_command_line("OPS_RUNBOOK_BASE_URL", "runbook_base_url in ops.yaml"),
     help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL).",
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk are not current.")
