@@ -8,6 +8,8 @@
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
+      max_connections: 4096          # open at once (default: from the open-file limit);
+      max_connections_per_client: 1024   # per client address (default: a quarter); 503 over
     routes: alerts/routes.yaml
     oncall: alerts/oncall.yaml       # schedules and escalation policies
     slack:
@@ -64,6 +66,10 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # Connections open at once, in all and per client address; over either, 503. None:
+    # derived from the open-file limit at start (ops_toolkit.serve.connections).
+    max_connections: int | None = None
+    max_connections_per_client: int | None = None
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
@@ -185,6 +191,20 @@ def _number(
     return float(child.value)
 
 
+def _count(node: Node, key: str, limit: int = 1_000_000) -> int | None:
+    """A whole number from 1 to ``limit`` at ``key``, None when absent."""
+    child = node.child(key)
+    if child.value is None:
+        return None
+    if isinstance(child.value, bool) or not isinstance(child.value, int):
+        raise child.error(f"expected a whole number, got {shorten(repr(child.value))}")
+    if not 1 <= child.value <= limit:
+        raise child.error(
+            f"expected a whole number from 1 to {limit:,}, got {shorten(repr(child.value))}"
+        )
+    return child.value
+
+
 def under(base: str, path: str) -> str:
     """``path`` as written in a file in folder ``base``: a relative path is taken from that
     folder (as kubectl, docker compose and Prometheus take theirs), so ops.yaml means the
@@ -240,6 +260,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "max_connections",
+                "max_connections_per_client",
             )
         )
         host, port = parse_listen(
@@ -256,6 +278,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             max_body=_size(node.child("max_body"), serve.max_body),
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
             diagnose_queue=int(_number(node, "diagnose_queue", serve.diagnose_queue, limit=10_000)),
+            max_connections=_count(node, "max_connections"),
+            max_connections_per_client=_count(node, "max_connections_per_client"),
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
