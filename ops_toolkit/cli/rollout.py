@@ -327,6 +327,7 @@ def advance_command(
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
 @_unknown_options
 @state_dir_option
+@output_option("table", "json", "yaml")
 def rollback_command(
     plan_ref: str,
     directory: str,
@@ -340,15 +341,18 @@ def rollback_command(
     non_interactive: bool,
     unknown: str | None,
     state_dir: str | None,
+    output: str,
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
 
     \b
     Examples:
       ops rollout rollback search --yes
+      ops rollout rollback search --yes --non-interactive -o json
     """
     from ops_toolkit.rollout.advance import SUCCEEDED, rollback
 
+    machine = output != "table"
     config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(
         config,
@@ -359,9 +363,17 @@ def rollback_command(
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
+        as_json=machine,
         unknown=unknown,
     )
     outcome = rollback(plan, history, world)
+    if machine:
+        document = {
+            "plan": plan.name,
+            "rolled_back": outcome.status == SUCCEEDED,
+            "run": vars(outcome),
+        }
+        print_document(document, output)
     if outcome.status != SUCCEEDED:
         click.echo(
             f"{plan.name}: rollback run {outcome.run_id} {outcome.status}; run 'ops rollout "
