@@ -95,7 +95,7 @@ def _world(
             rerun_unknown=unknown == "rerun",
             skip_unknown=unknown == "skip",
         ),
-        publish=_publisher(config),
+        publish=_publisher(config, machine=as_json),
         runbook_base_url=config.runbook_base_url,
         user=world.user,
         host=world.host,
@@ -110,8 +110,14 @@ def _failed_exit_code(outcome: Any, world: Any) -> int:
     return 128 + stopped_by[0] if outcome.status == "aborted" and stopped_by else 1
 
 
-def _publisher(config: Any) -> Any:
+def _publisher(config: Any, *, machine: bool = False) -> Any:
+    """Posts a milestone; ``machine`` (-o json|yaml): the console notifier writes to stderr,
+    so that stdout holds the one document."""
+
     def publish(group: str, channel: str, message: dict[str, Any]) -> None:
+        import sys
+
+        from ops_toolkit.notify.console import ConsoleNotifier
         from ops_toolkit.notify.model import Planned
         from ops_toolkit.serve.service import make_notifier
         from ops_toolkit.serve.store import Store
@@ -121,7 +127,10 @@ def _publisher(config: Any) -> Any:
         ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())
         if ids is None:
             return  # this milestone was posted already
-        for problem in deliver_now(store, make_notifier(config), ids, pace=0.0):
+        notifier = make_notifier(config)
+        if machine and isinstance(notifier, ConsoleNotifier):
+            notifier.stream = sys.stderr
+        for problem in deliver_now(store, notifier, ids, pace=0.0):
             click.echo(f"Error: milestone message: {problem}", err=True)
 
     return publish
