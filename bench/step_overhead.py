@@ -12,7 +12,8 @@ marginal figure, and the figure printed is the median of the rounds'. (The best 
 taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
 a difference of two runs of ~300 ms divided by 9; with 21 rounds its median still moved from
 0.40x to 0.56x rundoc between idle runs of the same code, hence 51.) Targets: ops at most 2x bare bash per step,
-at most half of rundoc's, and flat from 10 to 1,000 steps.
+at most half of rundoc's, and flat from 10 to 1,000 steps. Beside each ops/rundoc ratio, a 95%
+bootstrap interval over the rounds (``interval``): a row is met when its upper bound is.
 
 Beside the wall time, the CPU time per step of each tool and its children (getrusage
 RUSAGE_CHILDREN, marginal too; for bare bash, the shells' alone): it does not count waiting,
@@ -23,6 +24,7 @@ where the wall time does not.
 from __future__ import annotations
 
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -120,16 +122,38 @@ def bare(steps: int) -> tuple[float, float]:
 
 
 Figures = dict[str, float | None]  # per-step ms: bare, ops, rundoc
+Rounds = dict[str, tuple[list[float], list[float]]]  # each tool's per-round wall and CPU ms
 
 
-def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures]:
+def interval(top: list[float], bottom: list[float], draws: int = 2000) -> tuple[float, float]:
+    """A 95% bootstrap interval of median(top) / median(bottom), the rounds drawn in pairs.
+
+    The rounds of one run are a sample: the median ratio moved by a tenth between idle runs
+    at 10 steps. Resampling the rounds (the same draw for both tools, as they ran side by
+    side) says how far it could move on this machine, so a row is judged on its bounds.
+    """
+    chooser = random.Random(15)  # seeded: the same rounds give the same interval
+    count = min(len(top), len(bottom))
+    ratios = []
+    for _ in range(draws):
+        picks = [chooser.randrange(count) for _ in range(count)]
+        below = statistics.median(bottom[i] for i in picks)
+        if below > 0:
+            ratios.append(statistics.median(top[i] for i in picks) / below)
+    ratios.sort()
+    if not ratios:
+        return float("nan"), float("nan")
+    return ratios[int(0.025 * len(ratios))], ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
+
+
+def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures, Rounds]:
     """Per-step ms of bare bash, ops and rundoc, wall and CPU, their runs interleaved.
 
     Interleaved round by round, so that the load of a shared machine falls on the three
     alike; each round's figure is marginal, (N steps - 1 step) / (N - 1) (bare bash's: N
     steps / N, it has no start-up), and each figure printed is the median of its rounds'.
     """
-    per_round: dict[str, tuple[list[float], list[float]]] = {}
+    per_round: Rounds = {}
 
     def keep(name: str, figures: tuple[float, float]) -> None:
         walls, cpus = per_round.setdefault(name, ([], []))
@@ -152,7 +176,7 @@ def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures]
     for name, (walls, cpus) in per_round.items():
         wall_figures[name] = statistics.median(walls)
         cpu_figures[name] = statistics.median(cpus)
-    return wall_figures, cpu_figures
+    return wall_figures, cpu_figures, per_round
 
 
 def _ratio(top: float | None, bottom: float | None) -> str:
@@ -175,8 +199,12 @@ def main() -> None:
             f" {'ops/rundoc':>11}  |  CPU ms: {'bare':>5} {'ops':>5} {'rundoc':>6}"
             f" {'ops/bare':>9} {'ops/rundoc':>11}  (per step)"
         )
+        bounds: list[str] = []
         for steps in SIZES:
-            wall, cpu = measure(work, peer, steps)
+            wall, cpu, per_round = measure(work, peer, steps)
+            if "rundoc" in per_round:
+                low, high = interval(per_round["ops"][0], per_round["rundoc"][0])
+                bounds.append(f"{steps} steps {low:.2f}-{high:.2f}")
             print(
                 f"{steps:>6} {_ms(wall['bare']):>8} {_ms(wall['ops']):>8}"
                 f" {_ms(wall['rundoc']):>10} {_ratio(wall['ops'], wall['bare']):>9}"
@@ -184,6 +212,8 @@ def main() -> None:
                 f"{_ms(cpu['bare']):>5} {_ms(cpu['ops']):>5} {_ms(cpu['rundoc']):>6}"
                 f" {_ratio(cpu['ops'], cpu['bare']):>9} {_ratio(cpu['ops'], cpu['rundoc']):>11}"
             )
+        if bounds:
+            print(f"ops/rundoc (wall), 95% bootstrap interval over the rounds: {'; '.join(bounds)}")
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("targets: ops/bare <= 2, ops/rundoc <= 0.5, ops per step flat from 10 to 1,000")
 

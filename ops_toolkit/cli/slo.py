@@ -118,9 +118,13 @@ def validate_command(
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
     """
+    from ops_toolkit.slo.live import Finding
     from ops_toolkit.slo.spec import load_slo_files
 
-    files = load_slo_files(paths or ("slos",))
+    # Every file is read, a bad one reported beside the others (as ``ops check`` does), and
+    # -o json prints its document on an invalid file too: a script reads one shape always.
+    problems: list[ConfigError] = []
+    files = load_slo_files(paths or ("slos",), problems)
     rows = [
         {
             "path": f.source,
@@ -133,7 +137,7 @@ def validate_command(
         for f in files
         for s in f.slos
     ]
-    findings = []
+    findings = [Finding("error", str(problem)) for problem in problems]
     if prometheus_url:
         from ops_toolkit.config import load_config
         from ops_toolkit.slo.live import check_live
@@ -157,6 +161,8 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
+        if output == "table":
+            click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
     checked = " and against live data" if prometheus_url else ""
     if output == "table":
@@ -873,10 +879,17 @@ def correct_command(
         "slo": selector,
         "file": written.path,
         "created": written.created,
+        "already_recorded": written.already,
         **written.correction.to_dict(),
     }
     if output != "table":
         print_document(document, output)
+        return
+    if written.already:
+        click.echo(
+            f"{written.path}: unchanged: {selector}: {document['start']} to {document['end']} "
+            f"is already corrected out ({written.correction.reason})"
+        )
         return
     verb = "created" if written.created else "updated"
     click.echo(

@@ -57,7 +57,9 @@ def migrate_command(source: str, target: str | None, output: str) -> None:
         raise click.UsageError(
             "no target: set OPS_STATE=postgresql://USER:PASSWORD@HOST:PORT/DB (or give --to)"
         )
-    result = migrate_store(source, target)
+    given = click.get_current_context().get_parameter_source("target")
+    target_from = "OPS_STATE" if given == click.core.ParameterSource.ENVIRONMENT else "--to"
+    result = migrate_store(source, target, target_from)
     if output != "table":
         print_document(result.as_dict(), output)
         return
@@ -66,5 +68,5 @@ def migrate_command(source: str, target: str | None, output: str) -> None:
     click.echo(f"rows: {moved}")
     click.echo(
         f"{result.pending} outbox entr{'y' if result.pending == 1 else 'ies'} to deliver: "
-        "start ops serve on the new store (--state or serve.state)"
+        "start ops serve on the new store (OPS_STATE, --state or serve.state)"
     )

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import time
 
-from ops_toolkit.demo.data import backfill, worked_example
+from ops_toolkit.demo.prometheus import start_prometheus
 from ops_toolkit.demo.search_api import SearchApiStandIn
 from ops_toolkit.demo.servers import (
     AlertmanagerServer,
-    PrometheusServer,
     free_port,
-    require_binary,
+    graph_link,
     wait_ready,
 )
 
@@ -39,23 +38,6 @@ def ops(*args: str, ok: tuple[int, ...] = (0,)) -> None:
     result = subprocess.run([sys.executable, "-m", "ops_toolkit", *args], check=False)
     if result.returncode not in ok:
         raise SystemExit(f"demo: 'ops {shlex.join(args)}' exited {result.returncode}")
-
-
-def start_prometheus() -> PrometheusServer:
-    require_binary("promtool")
-    shutil.rmtree(WORKDIR, ignore_errors=True)
-    end = int(time.time()) // 60 * 60
-    started = time.monotonic()
-    dataset = worked_example(end)
-    backfill(dataset, f"{WORKDIR}/tsdb", f"{WORKDIR}/openmetrics")
-    server = PrometheusServer(f"{WORKDIR}/prometheus", f"{WORKDIR}/tsdb").start()
-    print(
-        f"Prometheus {server.url} (pid {server.process.pid if server.process else '?'}): "
-        f"{len(dataset.series)} series, 30 days at 1-minute steps, loaded in "
-        f"{time.monotonic() - started:.1f}s",
-        flush=True,
-    )
-    return server
 
 
 def wait_for_lines(path: str, count: int, timeout: float = 30.0) -> None:
@@ -199,7 +181,9 @@ def escalate(prometheus_url: str, search_api_url: str) -> None:
             "description": "5xx answers at 3% for the last hour (26x the sustainable rate).",
         }
         print(f"Alertmanager {manager.url}: firing SearchAvailabilityBudgetBurn", flush=True)
-        manager.fire(labels, annotations)
+        manager.fire(
+            labels, annotations, generator_url=graph_link(prometheus_url, labels["alertname"])
+        )
         wait_for_text(messages, "ran unattended")  # the escalation, then its diagnose results
         wait_for_text(messages, "tier 1 of 3")
         banner(
@@ -268,7 +252,7 @@ def main() -> None:
     ops("runbook", "show", "search-errors")
 
     banner("A local Prometheus with the worked example's last 30 days")
-    server = start_prometheus()
+    server = start_prometheus(WORKDIR)
     search_api = SearchApiStandIn().start()
     os.environ["OPS_PROMETHEUS_URL"] = server.url
     os.environ["OPS_STATE_DIR"] = f"{WORKDIR}/state"

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -286,18 +287,19 @@ class AlertmanagerServer(LocalServer):
         resolved: bool = False,
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
+        generator_url: str | None = None,
     ) -> None:
         """Post one alert to the v2 API (with an end time in the past to resolve it).
 
         ``starts_at``/``ends_at`` pin the times, as Prometheus does when it sends one alert to
         several Alertmanagers; without them the Alertmanager stamps its own receipt time.
+        ``generator_url``: the Prometheus graph the alert links to (as Prometheus sets it);
+        without one the alert has no link (a made-up address pointed nowhere).
         """
         now = datetime.now(UTC)
-        alert: dict[str, object] = {
-            "labels": labels,
-            "annotations": annotations,
-            "generatorURL": "http://127.0.0.1:9090/graph",
-        }
+        alert: dict[str, object] = {"labels": labels, "annotations": annotations}
+        if generator_url is not None:
+            alert["generatorURL"] = generator_url
         if resolved:
             starts_at = starts_at or now - timedelta(minutes=10)
             ends_at = ends_at or now - timedelta(seconds=1)
@@ -318,6 +320,12 @@ def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def graph_link(prometheus_url: str, alertname: str) -> str:
+    """The alert's graph on ``prometheus_url``, as Prometheus sets an alert's generatorURL."""
+    query = {"g0.expr": f'ALERTS{{alertname="{alertname}"}}', "g0.tab": "1"}
+    return f"{prometheus_url.rstrip('/')}/graph?{urllib.parse.urlencode(query)}"
 
 
 class AlertmanagerCluster:

@@ -170,7 +170,8 @@ ATTRIBUTES: dict[str, Attribute] = {
     "promptEnv": Attribute("ask for an unset variable the step exports (yes/no/auto)", _prompt),
 }
 
-# Runme's own attributes: valid in a runbook, without meaning to ops.
+# Runme's own attributes: valid in a runbook, without meaning to ops but ``category``,
+# which ops reads as tags (``Step.tags``).
 RUNME_ATTRIBUTES = frozenset(
     {
         "id",

@@ -57,8 +57,10 @@ class Step:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        raw = self.attributes.get("tag", "")
-        return tuple(t for t in (p.strip() for p in raw.split(",")) if t)
+        """ops's ``tag`` and Runme's ``category`` (what ``runme run --category`` selects),
+        both comma-separated: a Runme notebook's categories are ``--tag`` values as written."""
+        raw = f"{self.attributes.get('tag', '')},{self.attributes.get('category', '')}"
+        return tuple(dict.fromkeys(t for t in (p.strip() for p in raw.split(",")) if t))
 
 
 @dataclass(frozen=True)

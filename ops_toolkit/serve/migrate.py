@@ -85,12 +85,14 @@ class Migrated:
         }
 
 
-def migrate_store(source: str, target: str) -> Migrated:
-    """Copy the SQLite store ``source`` into the empty PostgreSQL database ``target``."""
+def migrate_store(source: str, target: str, target_from: str = "--to") -> Migrated:
+    """Copy the SQLite store ``source`` into the empty PostgreSQL database ``target``;
+    ``target_from`` is where the target was given (``--to``, ``OPS_STATE``), as messages
+    name it."""
     from ops_toolkit.serve.lock import hold_alone
 
     path = sqlite_path(source)
-    postgres_url(target)
+    postgres_url(target, target_from)
     real = os.path.realpath(path)
     # ops serve holds the lock beside the name it was given: a symlink's or the file's.
     locks = [hold_alone(path)]
@@ -100,7 +102,7 @@ def migrate_store(source: str, target: str) -> Migrated:
         with ReadOnlySource(path, real) as from_db:
             to_db = open_database(target)
             try:
-                return _copy(from_db, to_db)
+                return _copy(from_db, to_db, target_from)
             finally:
                 to_db.close()
     finally:
@@ -182,25 +184,31 @@ def sqlite_path(source: str) -> str:
     return location.target
 
 
-def postgres_url(target: str) -> str:
-    """``--to``: a PostgreSQL URL."""
+def postgres_url(target: str, target_from: str = "--to") -> str:
+    """``--to`` (or ``OPS_STATE``): a PostgreSQL URL."""
     location = parse_state(target)
     if location.scheme not in ("postgresql", "postgres"):
         raise ConfigError(
-            f"--to {location.shown}: expected a PostgreSQL database "
+            f"{_given(target_from, location.shown)}: expected a PostgreSQL database "
             "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
         )
     return target
 
 
-def _copy(source: ReadOnlySource, target: Database) -> Migrated:
+def _given(target_from: str, shown: str) -> str:
+    """``--to URL`` or ``OPS_STATE=URL``: the target as the person gave it."""
+    return f"{target_from}={shown}" if target_from.isupper() else f"{target_from} {shown}"
+
+
+def _copy(source: ReadOnlySource, target: Database, target_from: str = "--to") -> Migrated:
     migrate(target)
     have = source.tables
     held = {t: _count(target, t) for t in TABLES}
     if any(held.values()):
         listed = ", ".join(f"{t} {n}" for t, n in held.items() if n)
         raise StoreError(
-            f"--to {target.shown}: the database already holds a store ({listed}); migrate "
+            f"{_given(target_from, target.shown)}: the database already holds a store "
+            f"({listed}); migrate "
             "into an empty database (a finished migration is not run twice, and replicas "
             "that ran there have posted messages of their own)"
         )
@@ -219,7 +227,7 @@ def _copy(source: ReadOnlySource, target: Database) -> Migrated:
             )
     copied = {t: _count(target, t) for t in TABLES}
     if copied != rows:  # a check, not a hope: the counts the target reports after commit
-        raise StoreError(f"--to {target.shown}: copied {copied}, expected {rows}")
+        raise StoreError(f"{_given(target_from, target.shown)}: copied {copied}, expected {rows}")
     pending = int(
         target.execute(
             "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"

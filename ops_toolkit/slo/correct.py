@@ -32,12 +32,15 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
 
 @dataclass(frozen=True)
 class Written:
-    """Where a correction went: the file, and whether that file was created."""
+    """Where a correction went: the file, whether that file was created, and whether the
+    very same correction was there already (nothing written: a command run twice, by a
+    script's retry or a second engineer, must not count the events out twice in the file)."""
 
     path: str
     created: bool
     correction: Correction
     slo: SLO
+    already: bool = False
 
 
 def entry(start: datetime, end: datetime, reason: str) -> str:
@@ -214,13 +217,14 @@ def add_correction(
     start = datetime.fromtimestamp(math.floor(start.timestamp()), UTC)
     end = datetime.fromtimestamp(math.ceil(end.timestamp()), UTC)
     correction = Correction(reason.strip(), start=start, end=end)
+    if any(_when(c) == _when(correction) for c in chosen.corrections):
+        return Written(_file_of(chosen), False, correction, chosen, already=True)
     line = entry(correction.start, correction.end, correction.reason)  # type: ignore[arg-type]
+    path = _file_of(chosen)
     if _is_ops_v1(chosen):
-        path = chosen.source
         index = int(chosen.path.rsplit("[", 1)[1].rstrip("]"))
         keys: list[str | int] = ["slos", index, "corrections"]
     else:
-        path = os.path.join(os.path.dirname(chosen.source), CORRECTIONS_FILE)
         keys = ["corrections", key]
     created = not os.path.exists(path)
     old = b"" if created else _read_bytes(path)
@@ -243,6 +247,14 @@ def add_correction(
             _write(path, old)
         raise ConfigError(f"{path}: not changed: {error}") from None
     return Written(path, created, correction, chosen)
+
+
+def _file_of(slo: SLO) -> str:
+    """The file an SLO's corrections are added to: its own (ops/v1), else the
+    corrections.yaml beside it."""
+    if _is_ops_v1(slo):
+        return slo.source
+    return os.path.join(os.path.dirname(slo.source), CORRECTIONS_FILE)
 
 
 def _when(correction: Correction) -> tuple[object, ...]:

@@ -89,17 +89,20 @@ def plan(slo: SLO) -> list[_Check]:
     raise AssertionError(sli)
 
 
-def _traffic(slo: SLO) -> _Check:
-    """Events in the fastest pair's long window: the alert a handful of events trips first."""
-    pairs = alert_windows(slo)
+def _traffic(slo: SLO) -> list[_Check]:
+    """Events in the fastest alerting pair's long window: the alert a handful of events
+    trips first. None for an SLO whose burn-rate alerts are all disabled: nothing fires."""
+    pairs = [p for p in alert_windows(slo) if not slo.alerting.tier(p.severity).disable]
+    if not pairs:
+        return []
     pair = next((p for p in pairs if p.severity == "page"), pairs[0])
     _, _, total = count_queries(slo.sli, pair.long_name)
-    return _Check(slo, ".alerting.min_events", total, total, traffic=pair)
+    return [_Check(slo, ".alerting.min_events", total, total, traffic=pair)]
 
 
 def check_live(slos: Sequence[SLO], source: MetricsSource, at: float) -> list[Finding]:
     """Every selector of every SLO, asked at ``at``; a failed query is an error finding."""
-    checks = [check for slo in slos for check in (*plan(slo), _traffic(slo))]
+    checks = [check for slo in slos for check in (*plan(slo), *_traffic(slo))]
     answers = source.query_many([c.query for c in checks], at)
     findings = []
     for check, answer in zip(checks, answers, strict=True):

@@ -385,6 +385,7 @@ def test_slo_correct_takes_the_one_output_option(tmp_path: Path, runner: CliRunn
                 "slo": "search/availability",
                 "file": str(path),
                 "created": False,
+                "already_recorded": False,
                 "start": "2026-11-03T14:00:00Z",
                 "end": "2026-11-03T15:30:00Z",
                 "reason": "INC-7",

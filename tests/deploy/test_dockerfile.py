@@ -122,3 +122,53 @@ def test_the_readme_creates_the_secret_before_it_applies_the_manifests() -> None
     assert first("kubectl create namespace ops") < first("kubectl -n ops create secret")
     assert first("kubectl -n ops create secret") < first("kubectl apply -k deploy/kubernetes/")
     assert first("docker build") < first("kubectl apply -k deploy/kubernetes/")
+
+
+# What python:3.11-slim (Debian) has without installing anything that the runbooks call:
+# bash's keywords and builtins, coreutils, grep, sed.
+SHELL_WORDS = frozenset(
+    "if then else elif fi for while do done case esac in echo printf test".split()
+)
+SLIM_BASE = frozenset("cat date mv tail head cut sort uniq wc tr sleep grep sed env ls".split())
+
+
+def _installed() -> set[str]:
+    """Programs the Dockerfile adds: apt-get install's packages, files put in /usr/local/bin."""
+    found: set[str] = set()
+    for word, args in instructions():
+        if word != "RUN":
+            continue
+        for packages in re.findall(r"apt-get install ((?:-\S+\s+)*)([^&]+)", args):
+            found |= {name for name in packages[1].split() if not name.startswith("-")}
+        found |= set(re.findall(r"-o /usr/local/bin/([a-z0-9_-]+)", args.replace("-fsSLo ", "-o ")))
+    return found
+
+
+def _programs() -> dict[str, set[str]]:
+    """The first word of each command in the shipped runbooks' shell steps, and where."""
+    from ops_toolkit.runbook.parse import read_runbook
+
+    called: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "runbooks").glob("*.md")):
+        for step in read_runbook(str(path)).steps:
+            if step.kind not in ("bash", "sh", "shell"):
+                continue
+            for line in step.code.splitlines():
+                for part in re.split(r"\|\||&&|[|;]|\$\(", line):
+                    words = part.strip().split()
+                    if words and re.fullmatch(r"[a-z][a-z0-9_.-]*", words[0]):
+                        called.setdefault(words[0], set()).add(f"{path.name}:{step.name}")
+    return called
+
+
+def test_every_program_the_shipped_runbooks_call_is_in_the_image() -> None:
+    """A newcomer found the image without curl and kubectl: ops serve's unattended diagnose
+    steps (health-endpoint's curl, the pods' kubectl) failed in the image they ship in."""
+    installed = _installed()
+    assert {"curl", "kubectl"} <= installed, installed
+    missing = {
+        program: sorted(places)
+        for program, places in _programs().items()
+        if program not in SHELL_WORDS | SLIM_BASE | installed
+    }
+    assert missing == {}

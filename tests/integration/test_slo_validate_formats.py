@@ -189,3 +189,25 @@ def test_low_traffic_advice_is_in_the_files_terms(
         f"(ops slo convert {path} --to ops) and set alerting.min_events to at least 70\n"
         "1 SLO(s) in 1 file(s): valid and against live data\n",
     )
+
+
+def test_no_low_traffic_warning_for_an_slo_whose_alerts_are_disabled(
+    worked_prometheus: LoadedPrometheus, tmp_path: Path
+) -> None:
+    """A newcomer's Sloth SLO with both alert tiers disabled was warned that one bad event
+    'would fire the 1h/5m page': no page exists. With the page tier alone disabled, the
+    warning names the ticket pair, the alert that remains."""
+    silent = TRICKLE_SLOTH + "    alerting:\n      page_alert: {disable: true}\n"
+    silent += "      ticket_alert: {disable: true}\n"
+    path = tmp_path / "silent.yaml"
+    path.write_text(silent)
+    assert validate(path, worked_prometheus) == (
+        0,
+        "1 SLO(s) in 1 file(s): valid and against live data\n",
+    )
+    ticket_only = TRICKLE_SLOTH + "    alerting:\n      page_alert: {disable: true}\n"
+    path.write_text(ticket_only)
+    code, stderr = validate(path, worked_prometheus)
+    assert code == 0
+    assert "low traffic" not in stderr or "ticket" in stderr, stderr
+    assert "1h/5m page" not in stderr, stderr

@@ -250,6 +250,13 @@ def test_the_target_can_come_from_ops_state_keeping_the_password_out_of_argv(
     assert result.returncode == 1
     assert result.stderr.startswith("Error: postgresql://ops:***@127.0.0.1:1/x: cannot connect: ")
     assert "hunter2" not in result.stderr
+    # A target that is not PostgreSQL is named as it was given: OPS_STATE, not --to.
+    env["OPS_STATE"] = str(tmp_path / "other.db")
+    result = ops("store", "migrate", "--from", str(tmp_path / "state.db"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: OPS_STATE={tmp_path / 'other.db'}: expected a PostgreSQL"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ops_toolkit.runbook.execute import RunOptions, plan_steps
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.parse import read_runbook
 from tests.cli.test_run_cli import FENCE, ops
@@ -132,3 +133,19 @@ def test_lint_warns_of_a_diagnose_step_whose_handler_is_not_a_diagnose_step(
     ]
     tagged = lint_runbook(read_runbook(str(handler_runbook(tmp_path, handler_tag="diagnose"))))
     assert [f for f in tagged if f.rule == "handler-not-diagnose"] == []
+
+
+def test_a_runme_category_is_a_tag(tmp_path: Path) -> None:
+    """Runme selects cells by ``category`` (comma-separated); ``--tag`` selects the same."""
+    path = tmp_path / "notebook.md"
+    path.write_text(
+        "# Notebook\n\n"
+        '```sh {"name":"look","category":"diagnose,read"}\necho looking\n```\n\n'
+        '```sh {"name":"fix","category":"mitigate"}\necho fixing\n```\n\n'
+        '```sh {"name":"both","tag":"diagnose","category":"diagnose"}\necho both\n```\n',
+        encoding="utf-8",
+    )
+    runbook = read_runbook(str(path))
+    assert [s.tags for s in runbook.steps] == [("diagnose", "read"), ("mitigate",), ("diagnose",)]
+    chosen = plan_steps(runbook, RunOptions(tags=("diagnose",)))
+    assert [s.name for s in chosen] == ["look", "both"]

@@ -165,6 +165,7 @@ def test_other_formats_get_the_corrections_yaml_beside_them(tmp_path: Path) -> N
         "slo": "search-sloth/availability",
         "file": str(tmp_path / "corrections.yaml"),
         "created": True,
+        "already_recorded": False,
         "start": START,
         "end": END,
         "reason": "INC-231: bad deploy",
@@ -381,3 +382,28 @@ def test_now_minus_an_hour_to_now_is_exactly_an_hour(tmp_path: Path) -> None:
     start = datetime.fromisoformat(written["start"])
     end = datetime.fromisoformat(written["end"])
     assert (end - start).total_seconds() == 3600
+
+
+def test_the_same_correction_twice_is_recorded_once(tmp_path: Path) -> None:
+    """A newcomer ran ``ops slo correct`` twice (a script's retry) and the file held the
+    correction twice; the second run now leaves the file alone and says so."""
+    shutil.copy(SLOTH, tmp_path / "search.yaml")
+    args = ("search-sloth/availability", str(tmp_path), "--start", START, "--end", END)
+    code, output = correct(*args, "--reason", "INC-231: bad deploy")
+    assert code == 0, output
+    path = tmp_path / "corrections.yaml"
+    once = path.read_bytes()
+    code, output = correct(*args, "--reason", "INC-231: bad deploy")
+    assert code == 0, output
+    assert output == (
+        f"{path}: unchanged: search-sloth/availability: {START} to {END} is already corrected "
+        "out (INC-231: bad deploy)\n"
+    )
+    assert path.read_bytes() == once
+    code, output = correct(*args, "--reason", "INC-231: bad deploy", "-o", "json")
+    assert code == 0, output
+    assert json.loads(output)["already_recorded"] is True
+    # Another reason over the same window is another correction.
+    code, output = correct(*args, "--reason", "INC-231: and the cache")
+    assert code == 0, output
+    assert len(inserted(once.decode(), path.read_text())) == 1

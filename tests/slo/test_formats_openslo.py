@@ -37,6 +37,14 @@ spec:
 """
 
 
+# OpenSLO's composite SLO: an indicator per objective, weighted.
+COMPOSITE = SLO[: SLO.index("  indicator:")] + (
+    "  objectives:\n"
+    "    - {target: 0.995, compositeWeight: 2, indicatorRef: checkout-errors}\n"
+    "    - {target: 0.99, compositeWeight: 1, indicatorRef: checkout-latency}\n"
+)
+
+
 def slo(old: str, new: str, base: str = SLO) -> str:
     assert old in base, old
     return base.replace(old, new)
@@ -479,6 +487,13 @@ RAW = (
             "'datadog' is not supported: ops queries Prometheus-compatible APIs (Prometheus, "
             "Thanos, Cortex, Mimir, VictoriaMetrics)",
             id="a v1alpha source",
+        ),
+        pytest.param(
+            COMPOSITE,
+            "f.yaml: spec.objectives[0].indicatorRef: composite SLOs (an indicator per "
+            "objective, compositeWeight) are not supported: give the SLO one spec.indicator or "
+            "spec.indicatorRef, or one SLO per indicator",
+            id="a composite SLO",
         ),
     ],
 )

@@ -444,6 +444,24 @@ def _sli(indicator: _Indicator, objective: _Objective, where: Node) -> SLI:
 # -- SLO -----------------------------------------------------------------------------------
 
 
+def _refuse_composite(spec: Node) -> None:
+    """A composite SLO (an indicator per objective, weighted by ``compositeWeight``) is
+    refused by that name: it was read as an SLO missing its indicator."""
+    objectives = spec.child("objectives")
+    if not isinstance(objectives.value, list):
+        return  # reported where the objectives are read
+    for objective in objectives.items():
+        if not isinstance(objective.value, dict):
+            continue
+        for key in ("indicator", "indicatorRef", "compositeWeight"):
+            if objective.has(key):
+                raise objective.child(key).error(
+                    "composite SLOs (an indicator per objective, compositeWeight) are not "
+                    "supported: give the SLO one spec.indicator or spec.indicatorRef, or one "
+                    "SLO per indicator"
+                )
+
+
 def _slo(root: Node, library: Library) -> list[SLO]:
     slo_name = _metadata(root, strict=True)
     metadata = root.child("metadata")
@@ -461,6 +479,7 @@ def _slo(root: Node, library: Library) -> list[SLO]:
         ),
     )
     service = name(spec, "service")
+    _refuse_composite(spec)
     if spec.has("indicator") == spec.has("indicatorRef"):
         raise spec.error("give exactly one of 'indicator' or 'indicatorRef'")
     if spec.has("indicatorRef"):
