@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from ops_toolkit.config import parse_config
@@ -91,3 +93,24 @@ def test_bad_caps_name_their_place(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(text, "ops.yaml")
     assert str(error.value) == message
+
+
+def test_refused_connections_are_logged_at_the_first_then_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ops_toolkit.serve.server import RefusalLog
+
+    now = [100.0]
+    log = RefusalLog(clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="ops.serve"):
+        log.refused("too many connections (3, serve.max_connections)")
+        for _ in range(4):
+            now[0] += 10
+            log.refused("too many connections (3, serve.max_connections)")
+        now[0] += 30  # 70 s after the first line
+        log.refused("too many connections from 10.0.0.1 (2, serve.max_connections_per_client)")
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused 1 connection with 503: too many connections (3, serve.max_connections)",
+        "refused 5 connections with 503: too many connections from 10.0.0.1 (2, "
+        "serve.max_connections_per_client)",
+    ]
