@@ -1,8 +1,9 @@
 """``ops check``: every file ops reads, validated in one pass, as ``amtool check-config`` does.
 
 Each part is checked on its own so one bad file does not hide the others' problems; then
-the references between them: the runbook an SLO names exists, and the alerts a runbook
-claims are ones the generated rules (or rule files given) define. An unknown claimed alert
+the references between them: the runbook an SLO names exists, the alerts a runbook claims
+are ones the generated rules (or rule files given) define, ops.yaml's report and policy
+``slos:`` selectors match an SLO, and each rollout plan's SLOs and runbooks exist. An unknown claimed alert
 is a warning, not an error: runbooks for kube-prometheus's alerts are normal.
 """
 
@@ -19,7 +20,7 @@ from ops_toolkit.errors import ConfigError, OpsError
 @dataclass(frozen=True)
 class Problem:
     level: str  # "error" | "warning"
-    part: str  # "config", "routes", "oncall", "slos", "runbooks", "references"
+    part: str  # "config", "routes", "oncall", "slos", "runbooks", "rollouts", "references"
     message: str
 
     def __str__(self) -> str:
@@ -70,6 +71,7 @@ def check_all(
     slo_paths: Sequence[str] = (),
     runbook_paths: Sequence[str] = (),
     rule_files: Sequence[str] = (),
+    rollout_paths: Sequence[str] = (),
 ) -> CheckReport:
     from ops_toolkit.config import OpsConfig, configured_credential_variables, load_config
 
@@ -94,7 +96,77 @@ def check_all(
     shipped = rule_files_in(folder)
     home = os.path.dirname(config.source) if config.source else ""
     problems += _references(files, runbooks, (*shipped, *rule_files), folder, home)
+    problems += _selectors(config, [slo for f in files for slo in f.slos])
+    problems += _rollouts(rollout_paths or (DEFAULT_ROLLOUTS,), counts)
     return CheckReport(tuple(problems), counts)
+
+
+DEFAULT_ROLLOUTS = "rollouts"
+
+
+def _selectors(config: Any, slos: Sequence[Any]) -> list[Problem]:
+    """ops.yaml's report and policy ``slos:`` selectors that match no SLO (a typo there
+    left a report empty, or a policy silent, until ``ops serve`` got to it)."""
+    from ops_toolkit.reports.scheduled import select_slos
+    from ops_toolkit.suggest import did_you_mean
+
+    keys = [s.key for s in slos]
+    options = keys + sorted({f"{s.service}/*" for s in slos})
+    problems: list[Problem] = []
+    for part, items in (("reports", config.reports), ("policies", config.policies)):
+        for index, item in enumerate(items):
+            for selector in item.slos:
+                if os.path.exists(selector) or select_slos(slos, [selector]):
+                    continue  # a report's entry may be a path: it loads its own SLOs
+                hint = did_you_mean(selector, options)
+                problems.append(
+                    Problem(
+                        "error",
+                        "references",
+                        f"{config.source}: {part}[{index}].slos: no SLO matches {selector}{hint}",
+                    )
+                )
+    return problems
+
+
+def _rollouts(paths: Sequence[str], counts: dict[str, int]) -> list[Problem]:
+    """Each rollout plan parses, and what it names exists: the SLOs of its checks, the
+    services of its status checks, its runbooks and their params."""
+    from ops_toolkit.rollout.plan import load_plan
+    from ops_toolkit.rollout.validate import plan_problems, reads_slos
+    from ops_toolkit.slo.spec import load_slos
+
+    problems: list[Problem] = []
+    files = _plan_files(paths, problems)
+    if not files and tuple(paths) == (DEFAULT_ROLLOUTS,):
+        return problems  # a project without rollouts: nothing to count
+    plans = 0
+    for path in files:
+        try:
+            plan = load_plan(path)
+            slos = load_slos(plan.slos) if reads_slos(plan) else []
+        except OpsError as error:
+            problems.append(Problem("error", "rollouts", str(error)))
+            continue
+        plans += 1
+        problems += [Problem("error", "rollouts", p) for p in plan_problems(plan, slos)]
+    counts["rollouts"] = plans
+    return problems
+
+
+def _plan_files(paths: Sequence[str], problems: list[Problem]) -> list[str]:
+    """The plans under ``paths`` (``*.yaml`` of a folder); the default folder may be absent."""
+    import glob
+
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(glob.glob(os.path.join(glob.escape(path), "*.yaml")))
+        elif os.path.isfile(path):
+            files.append(path)
+        elif path != DEFAULT_ROLLOUTS:
+            problems.append(Problem("error", "rollouts", f"{path}: no such file or directory"))
+    return files
 
 
 def rules_folder(config: Any) -> str:

@@ -25,6 +25,12 @@ from ops_toolkit.cli.options import config_option, output_option, print_document
     type=click.Path(dir_okay=False),
     help="Prometheus rule files whose alerts runbooks may claim (e.g. kube-prometheus's).",
 )
+@click.option(
+    "--rollouts",
+    "rollout_paths",
+    multiple=True,
+    help="Rollout plan files or folders (default: rollouts/ when present).",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @output_option("table", "json", "yaml")
 def check_command(
@@ -32,11 +38,12 @@ def check_command(
     slo_paths: tuple[str, ...],
     runbook_paths: tuple[str, ...],
     rule_files: tuple[str, ...],
+    rollout_paths: tuple[str, ...],
     strict: bool,
     output: str,
 ) -> None:
-    """Validate everything in one pass: ops.yaml, routes, SLOs, runbooks, and the references
-    between them. Exit 1 on errors (and warnings with --strict).
+    """Validate everything in one pass: ops.yaml, routes, SLOs, runbooks, rollout plans, and
+    the references between them. Exit 1 on errors (and warnings with --strict).
 
     \b
     Examples:
@@ -45,7 +52,11 @@ def check_command(
     from ops_toolkit.check import check_all
 
     report = check_all(
-        config_path, slo_paths=slo_paths, runbook_paths=runbook_paths, rule_files=rule_files
+        config_path,
+        slo_paths=slo_paths,
+        runbook_paths=runbook_paths,
+        rule_files=rule_files,
+        rollout_paths=rollout_paths,
     )
     if output != "table":
         print_document(

@@ -48,7 +48,9 @@ def _common(func: Any) -> Any:
     func = config_option(func)  # Prometheus, state, runbook_base_url
     func = state_option(func)  # where milestone messages are queued, as ops serve's
     func = click.option(
-        "--at", help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now)."
+        "--at",
+        help="Evaluate the checks at this time (RFC 3339 or unix seconds; default now); "
+        "'status' shows the stage the plan was at then.",
     )(func)
     func = click.option(
         "--timeout",
@@ -72,18 +74,20 @@ def _world(
     state_dir: str | None = None,
     as_json: bool = False,
     unknown: str | None = None,
+    allow_changed: bool = False,
 ) -> Any:
     from ops_toolkit.cli.runbook import _world as runbook_world
     from ops_toolkit.cli.slo import _source
     from ops_toolkit.rollout.advance import RolloutWorld
     from ops_toolkit.rollout.runner import RunbookStageRunner
+    from ops_toolkit.rollout.validate import reads_slos
     from ops_toolkit.slo.spec import load_slos
 
     url = metrics_settings(prometheus_url, config)
     world = runbook_world(
         as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
     )
-    slos = load_slos(plan.slos) if any(c for s in plan.stages for c in s.checks) else []
+    slos = load_slos(plan.slos) if reads_slos(plan) else []
     return RolloutWorld(
         slos=slos,
         # one deadline for all of the checks' queries, from when they start (was 30 s each)
@@ -94,6 +98,7 @@ def _world(
             yes=yes,
             rerun_unknown=unknown == "rerun",
             skip_unknown=unknown == "skip",
+            allow_changed=allow_changed,
         ),
         publish=_publisher(config, machine=as_json),
         runbook_base_url=config.runbook_base_url,
@@ -123,7 +128,7 @@ def _publisher(config: Any, *, machine: bool = False) -> Any:
         from ops_toolkit.serve.store import Store
         from ops_toolkit.serve.worker import deliver_now
 
-        store = Store(config.serve.state)
+        store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
         ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())
         if ids is None:
             return  # this milestone was posted already
@@ -137,7 +142,13 @@ def _publisher(config: Any, *, machine: bool = False) -> Any:
 
 
 def _unknown_options(func: F) -> F:
-    """What a resumed stage run does with a step that may have run when ops was killed."""
+    """What a resumed stage run does with a step that may have run when ops was killed, and
+    with a runbook changed since the run started (fixed after its step failed)."""
+    func = click.option(
+        "--allow-changed",
+        is_flag=True,
+        help="Resuming: go on though the runbook changed since the run started.",
+    )(func)
     func = click.option(
         "--skip-unknown",
         "unknown",
@@ -178,6 +189,8 @@ def _print_status(status: Any, reference: str) -> None:
     console.print(f"{plan.name}: stage {number}/{len(plan.stages)} {current}{since}")
     if status.next_stage is None:
         console.print("At the last stage: nothing left to advance.")
+        for reason in status.blocked:  # an unfinished rollback of it
+            console.print(f"Unfinished: {reason}")
         return
     console.print(f"Next: {status.next_stage.name}. {status.next_stage.description}".rstrip())
     if status.checks:
@@ -185,23 +198,37 @@ def _print_status(status: Any, reference: str) -> None:
         for column in ("check", "verdict", "value"):
             table.add_column(column, overflow="fold")
         for check in status.checks:
-            table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
+            if check.cannot_tell:  # its error is printed once, below
+                table.add_row(check.name, "cannot tell", "could not be read (below)")
+            else:
+                table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
         console.print(table)
-        _print_sources(console, status.checks)
+        _print_sources(console, status.checks, status.cannot_tell)
     if status.blocked:
         console.print("Blocked by:")
         for reason in status.blocked:
             console.print(f"  - {reason}", markup=False)
-    else:
+    if status.cannot_tell:
+        console.print(f"Cannot tell whether {status.next_stage.name} may be entered:")
+        for cause in status.cannot_tell:
+            console.print(f"  - {cause}", markup=False)
+    if status.ready:
         console.print(f"Ready: 'ops rollout advance {reference}' enters {status.next_stage.name}.")
 
 
-def _print_sources(console: Any, checks: Any) -> None:
-    """Each SLO the checks read once, with its source and why (as 'ops slo report --explain')."""
+# 'ops rollout status' and a refused advance exit as 'ops slo gate' does: 1 when it cannot
+# tell (Prometheus could not be read: an outage is not a blocked stage), 3 when blocked.
+STATUS_EXIT = {"ready": 0, "last": 0, "blocked": 3, "cannot tell": 1}
+
+
+def _print_sources(console: Any, checks: Any, causes: Any = ()) -> None:
+    """Each SLO the checks read once, with its source and why (as 'ops slo report --explain');
+    not one whose reason only repeats why the checks could not be read (printed once)."""
     seen: dict[str, Any] = {}
     for check in checks:
         for used in check.sources:
-            seen.setdefault(used.slo, used)
+            if not any(cause in used.reason for cause in causes):
+                seen.setdefault(used.slo, used)
     if not seen:
         return
     console.print("Sources (rules: recorded series; queries: direct):")
@@ -225,7 +252,8 @@ def status_command(
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
-    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked.
+    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked, 1
+    when it cannot tell (Prometheus could not be read) or on error.
 
     \b
     Examples:
@@ -233,15 +261,22 @@ def status_command(
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import evaluate_status
+    from ops_toolkit.rollout.history import events_until
+    from ops_toolkit.rollout.validate import require_valid
 
     config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(config, plan, prometheus_url, timeout, use_rules=use_rules)
-    status = evaluate_status(plan, history.read(), world, _parse_at(at))
+    require_valid(plan, world.slos)
+    moment = _parse_at(at)
+    events: list[Any] = history.read()
+    if at is not None:  # the stage at that time (not without --at: another host's clock
+        events = events_until(events, moment)  # may run a little ahead of this one's)
+    status = evaluate_status(plan, events, world, moment)
     if output != "table":
         print_document(status.as_dict(), output)
     else:
         _print_status(status, plan_ref)
-    raise SystemExit(0 if status.ready or status.next_stage is None else 3)
+    raise SystemExit(STATUS_EXIT[status.verdict])
 
 
 @rollout.command("advance")
@@ -266,6 +301,7 @@ def advance_command(
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
+    allow_changed: bool,
     state_dir: str | None,
     output: str,
 ) -> None:
@@ -273,7 +309,8 @@ def advance_command(
     runbook, record the evidence in the plan's history and post the milestone.
 
     Exit 0 advanced, 3 blocked (each reason listed; nothing ran), 1 the runbook did not
-    succeed (run 'ops rollout advance' again to resume it).
+    succeed (run 'ops rollout advance' again to resume it), or the checks could not be read
+    (nothing ran), or an error.
 
     \b
     Examples:
@@ -282,6 +319,7 @@ def advance_command(
     """
     from ops_toolkit.cli.slo import _parse_at
     from ops_toolkit.rollout.advance import advance
+    from ops_toolkit.rollout.validate import require_valid
 
     machine = output != "table"
     config, plan, history = _load(plan_ref, directory, config_path, state)
@@ -296,7 +334,9 @@ def advance_command(
         state_dir=state_dir,
         as_json=machine,
         unknown=unknown,
+        allow_changed=allow_changed,
     )
+    require_valid(plan, world.slos)  # every stage's references, before anything runs
     result = advance(plan, history, world, at=_parse_at(at), dry_run=dry_run)
     document = {
         **result.status.as_dict(),
@@ -310,8 +350,8 @@ def advance_command(
     elif result.outcome is None:
         _print_status(result.status, plan_ref)
     if result.outcome is None:
-        if result.status.blocked:
-            raise SystemExit(3)
+        if result.status.blocked or result.status.cannot_tell:
+            raise SystemExit(STATUS_EXIT[result.status.verdict])
         if not machine:
             click.echo("Dry run: nothing ran.")
         return
@@ -319,7 +359,8 @@ def advance_command(
     if result.resumed and result.status.progress.pending:
         stage = str(result.status.progress.pending["stage"])
     if result.advanced:
-        click.echo(f"{plan.name}: entered stage {stage!r} (run {result.outcome.run_id})", err=True)
+        run = f"run {result.outcome.run_id}" if result.outcome.runbook else "no runbook"
+        click.echo(f"{plan.name}: entered stage {stage!r} ({run})", err=True)
         return
     click.echo(
         f"{plan.name}: stage {stage!r} not entered: run {result.outcome.run_id} "
@@ -349,6 +390,7 @@ def rollback_command(
     yes: bool,
     non_interactive: bool,
     unknown: str | None,
+    allow_changed: bool,
     state_dir: str | None,
     output: str,
 ) -> None:
@@ -374,6 +416,7 @@ def rollback_command(
         state_dir=state_dir,
         as_json=machine,
         unknown=unknown,
+        allow_changed=allow_changed,
     )
     outcome = rollback(plan, history, world)
     if machine:
@@ -396,7 +439,7 @@ def rollback_command(
 @rollout.command("report")
 @click.argument("plan_ref", metavar="PLAN", shell_complete=complete.plan_names)
 @_common
-@output_option("markdown", "html", "json", "yaml")
+@output_option("table", "markdown", "html", "json", "yaml")
 def report_command(
     plan_ref: str,
     directory: str,
@@ -409,10 +452,13 @@ def report_command(
     output: str,
 ) -> None:
     """PLAN's history for stakeholders: stages, dates, the evidence at each advance, and
-    (with a Prometheus) the SLO budgets now with their burn-down.
+    (with a Prometheus) the SLO budgets now with their burn-down. A table on the terminal,
+    as every command prints by default; Markdown for a wiki, HTML as one page.
 
     \b
     Examples:
+      ops rollout report search
+      ops rollout report search -o markdown > rollout.md
       ops rollout report search -o html > rollout.html
     """
     from ops_toolkit.cli.slo import _parse_at
@@ -446,5 +492,51 @@ def report_command(
             charts = burndowns([b for b in budgets if b.status != "error"], source)
     if output == "html":
         click.echo(render_html(summary, budgets, charts, sources), nl=False)
-    else:
+    elif output == "markdown":
         click.echo(markdown(summary, budgets, sources), nl=False)
+    else:
+        _print_report(summary, budgets, sources)
+
+
+def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
+    """The report's Markdown content as terminal tables: stages, evidence, budgets now."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ops_toolkit.formatting import percent
+    from ops_toolkit.notify.message import when_text
+    from ops_toolkit.rollout.report import source_text
+
+    def table(*columns: str) -> Any:
+        made = Table(show_edge=False, pad_edge=False)
+        for column in columns:
+            made.add_column(column, overflow="fold")
+        return made
+
+    console = Console(highlight=False, markup=False)  # plan text is shown as written
+    plan = summary.plan
+    console.print(f"{plan.name} ({plan.service}): current stage {summary.current or 'not started'}")
+    stages = table("#", "stage", "entered", "by", "run")
+    for number, entry in enumerate(summary.stages, 1):
+        entered = when_text(entry.entered_at) if entry.entered_at else "—"
+        stages.add_row(str(number), entry.stage, entered, entry.by or "—", entry.run)
+    console.print(stages)
+    for entry in summary.stages:
+        if entry.evidence:
+            console.print(f"Evidence for {entry.stage}:")
+            evidence = table("check", "verdict", "value")
+            for item in entry.evidence:
+                verdict = "holds" if item.get("passed") else "failed"
+                evidence.add_row(str(item.get("name")), verdict, str(item.get("detail")))
+            console.print(evidence)
+    if budgets:
+        console.print("SLO budgets now:")
+        now = table("SLO", "budget left", "status", "source")
+        for status in budgets:
+            now.add_row(
+                status.slo.key,
+                percent(status.budget_remaining),
+                status.status,
+                source_text(status, sources),
+            )
+        console.print(now)

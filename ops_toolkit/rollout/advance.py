@@ -2,9 +2,9 @@
 
 ``RolloutWorld`` carries the edges (metrics, the runbook runner, the milestone publisher,
 the clock); the CLI builds it. An advance writes ``advance_started`` with its evidence before
-the runbook runs and ``advance_finished`` after, under a lock: a crash in between leaves a
-pending advance that the next ``advance`` resumes (same run id), so a stage is never entered
-twice.
+the runbook runs and ``advance_finished`` after, under a lock: a crash in between, or a run
+that ended failed, waiting or aborted, leaves a pending advance that the next ``advance``
+resumes (same run id, succeeded steps not run again), so a stage is never entered twice.
 """
 
 from __future__ import annotations
@@ -63,10 +63,21 @@ class RolloutStatus:
     checks: tuple[CheckResult, ...] = ()
     soak_left: float = 0.0
     blocked: tuple[str, ...] = ()
+    cannot_tell: tuple[str, ...] = ()  # each distinct reason a check could not be read, once
 
     @property
     def ready(self) -> bool:
-        return self.next_stage is not None and not self.blocked
+        return self.next_stage is not None and not self.blocked and not self.cannot_tell
+
+    @property
+    def verdict(self) -> str:
+        """``ready``, ``blocked`` (something known stops it), ``cannot tell`` (the checks
+        that decide could not be read: an outage is not a blocked stage), or ``last``."""
+        if self.blocked:
+            return "blocked"
+        if self.next_stage is None:
+            return "last"
+        return "cannot tell" if self.cannot_tell else "ready"
 
     def as_dict(self) -> dict[str, Any]:
         current = self.progress.stage
@@ -80,10 +91,13 @@ class RolloutStatus:
             "since": _iso(self.progress.since) if self.progress.since else None,
             "next_stage": self.next_stage.name if self.next_stage else None,
             "ready": self.ready,
+            "verdict": self.verdict,
             "soak_left_seconds": round(self.soak_left),
             "blocked_by": list(self.blocked),
+            "cannot_tell": list(self.cannot_tell),
             "checks": [c.as_dict() for c in self.checks],
             "pending": dict(self.progress.pending) if self.progress.pending else None,
+            "pending_status": self.progress.pending_status,
         }
 
 
@@ -101,22 +115,36 @@ def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+def unfinished_text(plan: RolloutPlan, state: Progress) -> str:
+    """What became of the pending advance or rollback, and the command that goes on with it."""
+    assert state.pending is not None
+    kind = str(state.pending["event"]).split("_")[0]
+    stage = str(state.pending["stage"])
+    run = f"run {state.pending.get('run_id')}"
+    what = f"the {kind} {'to' if kind == 'advance' else 'of'} stage {stage!r} ({run})"
+    if state.pending_status is None:
+        ended = "is unfinished: ops stopped before recording how it ended"
+    elif state.pending_status == "waiting":
+        since = _iso(state.pending_at or 0)
+        ended = f"waits for a person since {since} (a confirm or manual step)"
+    else:
+        ended = f"ended {state.pending_status} at {_iso(state.pending_at or 0)}"
+    todo = f"'ops rollout {kind} {plan.name}' resumes it (steps that succeeded are not run again)"
+    if kind == "advance" and any(s.name == stage and s.rollback for s in plan.stages):
+        todo += f", 'ops rollout rollback {plan.name}' undoes it"
+    return f"{what} {ended}; {todo}"
+
+
 def evaluate_status(
     plan: RolloutPlan, events: Sequence[Mapping[str, Any]], world: RolloutWorld, at: float
 ) -> RolloutStatus:
     """Where the plan stands and whether the next stage may be entered at ``at``."""
     state = progress(events, [s.name for s in plan.stages])
     position = plan.index(state.stage)
-    if position + 1 >= len(plan.stages):
-        return RolloutStatus(plan, at, state, None)
+    blocked = [unfinished_text(plan, state)] if state.pending else []
+    if position + 1 >= len(plan.stages):  # a failed rollback of the last stage still shows
+        return RolloutStatus(plan, at, state, None, blocked=tuple(blocked))
     stage = plan.stages[position + 1]
-    blocked: list[str] = []
-    if state.pending:
-        what = state.pending["event"].split("_")[0]
-        blocked.append(
-            f"a {what} to stage {state.pending['stage']!r} is unfinished (run "
-            f"{state.pending.get('run_id')}); 'ops rollout {what}' resumes it"
-        )
     checks = (
         tuple(
             evaluate_checks(
@@ -131,7 +159,9 @@ def evaluate_status(
         if stage.checks
         else ()
     )
-    blocked.extend(f"check {c.name!r}: {c.detail}" for c in checks if not c.passed)
+    blocked.extend(
+        f"check {c.name!r}: {c.detail}" for c in checks if not c.passed and not c.cannot_tell
+    )
     soak_left = 0.0
     if stage.soak and state.since is not None:
         soak_left = max(0.0, state.since + stage.soak - at)
@@ -140,7 +170,19 @@ def evaluate_status(
                 f"soak: stage {state.stage!r} entered {_iso(state.since)} must hold for "
                 f"{format_duration(stage.soak)}; {format_duration(math.ceil(soak_left / 60) * 60)} left"
             )
-    return RolloutStatus(plan, at, state, stage, checks, soak_left, tuple(blocked))
+    cannot_tell = distinct_causes([c.error for c in checks if c.error])
+    return RolloutStatus(plan, at, state, stage, checks, soak_left, tuple(blocked), cannot_tell)
+
+
+def distinct_causes(errors: Sequence[str]) -> tuple[str, ...]:
+    """Each error once, and none that only repeats a shorter one it contains: with
+    Prometheus down every check fails on the same 'cannot reach Prometheus at ...', and the
+    status checks' errors wrap it in each SLO's query (before: printed seven times)."""
+    kept: list[str] = []
+    for error in sorted(set(errors), key=len):
+        if not any(cause in error for cause in kept):
+            kept.append(error)
+    return tuple(e for e in dict.fromkeys(errors) if e in kept)
 
 
 def _runbook_path(call: RunbookCall | None, plan: RolloutPlan) -> str | None:
@@ -164,7 +206,9 @@ def _publish_milestone(
         plan,
         stage,
         results,
-        run_id=event.get("run_id"),
+        # a stage without a runbook ran nothing: its id keys the event, it is no runbook run
+        # that 'ops runbook runs' could show
+        run_id=event.get("run_id") if stage.runbook is not None else None,
         runbook_path=event.get("runbook"),
         runbook_base_url=world.runbook_base_url,
         at=float(event["at"]),
@@ -218,16 +262,13 @@ def advance(
             outcome = _run(plan, history, world, pending)
             return AdvanceResult(status, outcome, outcome.status == SUCCEEDED, resumed=True)
         if pending and pending["event"] == "rollback_started":
-            raise ConfigError(
-                f"{history.path}: the rollback of stage {pending['stage']!r} is unfinished "
-                f"(run {pending.get('run_id')}); resume it with 'ops rollout rollback'"
-            )
+            raise ConfigError(f"{history.path}: {unfinished_text(plan, status.progress)}")
         if status.next_stage is None:
             raise ConfigError(
                 f"{plan.source}: plan {plan.name!r} is at its last stage "
                 f"{status.progress.stage!r}; nothing to advance"
             )
-        if status.blocked or dry_run:
+        if status.blocked or status.cannot_tell or dry_run:
             return AdvanceResult(status, dry_run=dry_run)
         stage = status.next_stage
         run_id = world.runner.new_run_id(world.clock())

@@ -49,6 +49,12 @@ class CheckResult:
     detail: str
     query: str | None = None
     sources: tuple[SourceUsed, ...] = ()  # SLO checks: each SLO's source and why
+    error: str | None = None  # why the check could not be evaluated (Prometheus failed)
+
+    @property
+    def cannot_tell(self) -> bool:
+        """Not a verdict on the stage: the numbers could not be read (an outage, a timeout)."""
+        return self.error is not None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -60,6 +66,7 @@ class CheckResult:
             "detail": self.detail,
             "query": self.query,
             "sources": [used.as_dict() for used in self.sources],
+            "error": self.error,
         }
 
 
@@ -257,8 +264,9 @@ def evaluate_checks(
             sources = (used,)
         assert check.threshold is not None
         value = None if isinstance(answer, Exception) else _observed(check, answer, slos)
-        if isinstance(answer, Exception):
-            passed, detail = False, f"query failed: {answer}"
+        error = str(answer) if isinstance(answer, Exception) else None
+        if error is not None:
+            passed, detail = False, f"query failed: {error}"
         elif value is None:
             passed, detail = False, f"no data{soak}; cannot tell"
         else:
@@ -275,6 +283,7 @@ def evaluate_checks(
                 detail,
                 query,
                 sources,
+                error,
             )
         )
     return results
@@ -313,12 +322,19 @@ def _status_result(
         )
         for s in statuses
     )
-    errors = [f"{s.slo.key}: {s.error}" for s in statuses if s.status == "error"]
+    errors = [_named(s.slo.key, s.error or "") for s in statuses if s.status == "error"]
     bad = [f"{s.slo.key} {s.status}" for s in statuses if s.status in check.statuses]
     if errors:
-        return CheckResult(check.name, description, False, None, "", "; ".join(errors), None, used)
+        error = "; ".join(errors)
+        return CheckResult(check.name, description, False, None, "", error, None, used, error)
     if bad:
         shown = ", ".join(bad)
         return CheckResult(check.name, description, False, shown, "", shown, None, used)
     worst = ", ".join(f"{s.slo.key} {s.status}" for s in statuses)
     return CheckResult(check.name, description, True, "none", "", f"holds: {worst}", None, used)
+
+
+def _named(key: str, error: str) -> str:
+    """``error`` led by the SLO's key, once (an evaluation's error already names it: before,
+    'search/availability: search/availability: query ...')."""
+    return error if error.startswith(f"{key}: ") else f"{key}: {error}"

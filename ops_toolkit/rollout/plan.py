@@ -79,6 +79,7 @@ class RunbookCall:
 
     name: str
     params: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""  # the YAML path of the runbook's name, for errors (stages[0].runbook.name)
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def _check(node: Node, index: int) -> Check:
 
 def _runbook_call(node: Node) -> RunbookCall:
     if isinstance(node.value, str):
-        return RunbookCall(node.value.strip())
+        return RunbookCall(node.value.strip(), path=node.path)
     node.mapping(("name", "params"))
     params: dict[str, str] = {}
     if node.has("params"):
@@ -260,7 +261,7 @@ def _runbook_call(node: Node) -> RunbookCall:
             params[key] = str(text)
     name = node.text("name")
     assert name is not None
-    return RunbookCall(name, params)
+    return RunbookCall(name, params, path=node.child("name").path)
 
 
 def _path(node: Node) -> str:

@@ -26,6 +26,14 @@ class StageEntry:
     evidence: tuple[Mapping[str, Any], ...] = ()
     rollbacks: tuple[Mapping[str, Any], ...] = ()
     attempts: int = 0
+    runbook: bool = True  # False: the stage has no runbook, so its id names no runbook run
+
+    @property
+    def run(self) -> str:
+        """The run column: the runbook run that entered the stage, 'no runbook', or a dash."""
+        if self.entered_at is not None and not self.runbook:
+            return "no runbook"
+        return self.run_id or "—"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def summarise(plan: RolloutPlan, events: Sequence[Mapping[str, Any]]) -> Rollout
                 entered_at=float(event["at"]),
                 by=str(begun.get("user", event.get("user", ""))),
                 run_id=str(event.get("run_id")),
+                runbook=begun.get("runbook", "") is not None,  # older events: assume one ran
                 evidence=tuple(begun.get("checks", ())),
             )
         elif kind == "rollback_finished":
@@ -82,7 +91,7 @@ def _when(timestamp: float | None) -> str:
     return when_text(timestamp) if timestamp else "—"
 
 
-def _source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
+def source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
     """Where a budget came from, and why (a ``SourceChoice``), as ``--explain`` says it."""
     choice = (sources or {}).get(status.slo.key)
     return f"{status.source}: {choice.reason}" if choice is not None else str(status.source)
@@ -106,7 +115,7 @@ def markdown(
     for number, entry in enumerate(history.stages, 1):
         lines.append(
             f"| {number} | {entry.stage} | {_when(entry.entered_at)} | {entry.by or '—'} "
-            f"| {entry.run_id or '—'} |"
+            f"| {entry.run} |"
         )
     for number, entry in enumerate(history.stages, 1):
         lines += ["", f"## {number}. {entry.stage}", ""]
@@ -134,7 +143,7 @@ def markdown(
         lines.append("|---|---|---|---|")
         lines += [
             f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} "
-            f"| {_cell(_source_text(s, sources))} |"
+            f"| {_cell(source_text(s, sources))} |"
             for s in budgets
         ]
     return "\n".join(lines) + "\n"
@@ -157,7 +166,7 @@ def render_html(
     esc = html.escape
     rows = "".join(
         f"<tr><td>{n}</td><td>{esc(e.stage)}</td><td>{esc(e.description)}</td>"
-        f"<td>{_when(e.entered_at)}</td><td>{esc(e.by or '—')}</td><td>{esc(e.run_id or '—')}</td></tr>"
+        f"<td>{_when(e.entered_at)}</td><td>{esc(e.by or '—')}</td><td>{esc(e.run)}</td></tr>"
         for n, e in enumerate(history.stages, 1)
     )
     sections = []
@@ -176,7 +185,7 @@ def render_html(
         )
     budget_rows = "".join(
         f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td>"
-        f"<td>{esc(_source_text(s, sources))}</td></tr>"
+        f"<td>{esc(source_text(s, sources))}</td></tr>"
         for s in budgets
     )
     figures = "".join(

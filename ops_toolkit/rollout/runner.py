@@ -20,6 +20,7 @@ class RunbookStageRunner:
     yes: bool = False
     rerun_unknown: bool = False
     skip_unknown: bool = False
+    allow_changed: bool = False
     stopped_by: list[int] = field(default_factory=list)
     """The signals that stopped a run (SIGTERM, SIGHUP, Ctrl-C), so the command can exit
     128 + the first, as ``ops runbook run`` does."""
@@ -38,7 +39,10 @@ class RunbookStageRunner:
                 return RunOutcome(run_id, record.status, loaded.source)
             with signals_interrupt() as received:  # SIGTERM/SIGHUP: the run ends aborted
                 options = RunOptions(
-                    yes=self.yes, rerun_unknown=self.rerun_unknown, skip_unknown=self.skip_unknown
+                    yes=self.yes,
+                    rerun_unknown=self.rerun_unknown,
+                    skip_unknown=self.skip_unknown,
+                    allow_changed=self.allow_changed,
                 )
                 record = resume_run(record, loaded, options, self.world)
         else:

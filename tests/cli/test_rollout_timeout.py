@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
@@ -52,7 +54,7 @@ def test_timeout_is_one_deadline_for_all_the_checks(
     url, held = hanging_prometheus
     args = ["rollout", "status", "search", "--dir", str(_plan(tmp_path)), "--prometheus", url]
     result = runner.invoke(main, [*args, "--timeout", "1", "--at", str(AT), "-o", "json"])
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 1, result.output  # cannot tell (was 3, blocked)
     checks = {c["name"]: c["detail"] for c in json.loads(result.stdout)["checks"]}
     too_slow = f"Prometheus at {url} did not answer within 1s (--timeout bounds the whole command)"
     assert checks["budget"] == checks["load"] == f"query failed: {too_slow}"
@@ -86,3 +88,54 @@ def test_a_stage_description_with_rich_markup_is_printed_as_written(
         0,
         "Next: department. Open to [/] staff [bold]now",
     )
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback port bound but not listening: every connection is refused at once."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{bound.getsockname()[1]}"
+
+
+def refused(url: str) -> str:
+    return (
+        f"cannot reach Prometheus at {url}: connection refused "
+        "(is it running? check --prometheus / OPS_PROMETHEUS_URL)"
+    )
+
+
+def test_an_outage_is_cannot_tell_not_blocked_and_its_error_is_printed_once(
+    tmp_path: Path, runner: CliRunner, refused_url: str
+) -> None:
+    """Before: exit 3 ('blocked') where 'ops slo gate' exits 1, and the connection error seven
+    times, the status check's with its prefix doubled ('search/availability: search/...')."""
+    args = ["rollout", "status", "search", "--dir", str(_plan(tmp_path)), "--at", str(AT)]
+    result = runner.invoke(main, [*args, "--prometheus", refused_url])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stdout.split())  # the table wraps at the terminal's width
+    assert text.count("cannot reach Prometheus") == 1
+    assert text.endswith(f"Cannot tell whether department may be entered: - {refused(refused_url)}")
+    assert "Blocked by" not in text and "Ready" not in text
+    document = runner.invoke(main, [*args, "--prometheus", refused_url, "-o", "json"])
+    assert document.exit_code == 1
+    status = json.loads(document.stdout)
+    assert (status["verdict"], status["ready"], status["blocked_by"]) == ("cannot tell", False, [])
+    assert status["cannot_tell"] == [refused(refused_url)]
+    calm = next(c for c in status["checks"] if c["name"] == "calm")
+    for part in calm["error"].split("; "):
+        key = part.split(":")[0]
+        assert part.startswith(f"{key}: query '") and not part.startswith(f"{key}: {key}:")
+        assert part.endswith(f"failed: {refused(refused_url)}")
+
+
+def test_an_advance_during_an_outage_runs_nothing_and_exits_cannot_tell(
+    tmp_path: Path, runner: CliRunner, refused_url: str
+) -> None:
+    folder = _plan(tmp_path)
+    before = (folder / "search.history.jsonl").read_text()
+    args = ["rollout", "advance", "search", "--dir", str(folder), "--at", str(AT)]
+    result = runner.invoke(main, [*args, "--prometheus", refused_url, "--yes"])
+    assert result.exit_code == 1, result.output
+    assert " ".join(result.stdout.split()).count("cannot reach Prometheus") == 1
+    assert (folder / "search.history.jsonl").read_text() == before

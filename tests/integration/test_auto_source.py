@@ -407,7 +407,7 @@ def test_rollout_status_says_each_slos_source_and_takes_the_override(
 def test_the_rollout_reports_budgets_say_their_source(tmp_path: Path, shop: Shop) -> None:
     folder = rollout_plan(tmp_path, shop, "20m")
     args = ["rollout", "report", "shop", "--dir", str(folder), "--prometheus", shop.url]
-    result = CliRunner().invoke(main, [*args, "--at", str(END)])
+    result = CliRunner().invoke(main, [*args, "--at", str(END), "-o", "markdown"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     start = lines.index("| SLO | budget left | status | source |")

@@ -264,18 +264,24 @@ def test_an_advance_runs_the_runbook_records_the_evidence_and_posts_the_mileston
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "is at its last stage 'pilot'" in again.output
     assert len(slack.state.top_level("search-rollout")) == 1
-    status = CliRunner().invoke(main, ["rollout", "status", "search", "--at", at, "-o", "json"])
+    # now, not --at the data's end: that is before the advance, when no stage was entered
+    status = CliRunner().invoke(main, ["rollout", "status", "search", "-o", "json"])
     assert json.loads(status.stdout)["stage"] == "pilot"
-    report = CliRunner().invoke(main, ["rollout", "report", "search", "--at", at])
+    report = CliRunner().invoke(main, ["rollout", "report", "search", "--at", at, "-o", "markdown"])
     assert report.exit_code == 0, report.output
     assert "| 1 | pilot |" in report.stdout and "| support-load |" in report.stdout
     assert "## SLO budgets now" in report.stdout and "search/availability" in report.stdout
+    table = CliRunner().invoke(main, ["rollout", "report", "search", "--at", at])
+    assert table.exit_code == 0, table.output
+    assert table.stdout.startswith("search (search): current stage pilot\n")
+    assert "SLO budgets now:" in table.stdout and "search/availability" in table.stdout
+    assert "Evidence for pilot:" in table.stdout
     page = CliRunner().invoke(main, ["rollout", "report", "search", "--at", at, "-o", "html"])
     assert page.exit_code == 0 and "<svg" in page.stdout and "Evidence for pilot" in page.stdout
     back = CliRunner().invoke(main, ["rollout", "rollback", "search", "--non-interactive"])
     assert back.exit_code == 0, back.output
     assert (project / "access.conf").read_text() == "stage=pilot\nstage=closed\n"
-    status = CliRunner().invoke(main, ["rollout", "status", "search", "--at", at, "-o", "json"])
+    status = CliRunner().invoke(main, ["rollout", "status", "search", "-o", "json"])
     assert json.loads(status.stdout)["stage"] is None
     posts = slack.state.top_level("search-rollout")
     assert [p["text"] for p in posts][1] == "search: stage 'pilot' rolled back to 'not started'"
