@@ -12,7 +12,6 @@ from ops_toolkit.cli.options import (
     check_writable,
     config_option,
     default_config_path,
-    json_option,
     output_option,
     print_document,
     print_json,
@@ -294,11 +293,23 @@ def _run_options(func: Any) -> Any:
             ),
             prometheus_option,
             state_dir_option,
-            json_option,
+            _json_output,
         ]
     ):
         func = decorator(func)
     return func
+
+
+def _json_output(func: Any) -> Any:
+    """``-o json|table`` (and ``--json``), as every command that prints data takes them; the
+    run commands keep their ``as_json`` flag."""
+    import functools
+
+    @functools.wraps(func)
+    def command(*args: Any, output: str, **kwargs: Any) -> Any:
+        return func(*args, as_json=output == "json", **kwargs)
+
+    return output_option("table", "json")(command)
 
 
 @runbook.command("run")

@@ -91,7 +91,7 @@ def test_an_override_in_the_store_changes_who_and_can_be_removed(
         {
             "schedule": "search-primary",
             "user": "U0COVER001",
-            "until": "2026-03-29T16:00:00+00:00",
+            "until": "2026-03-29T16:00:00Z",
             "timezone": "Europe/Berlin",
         }
     ]
