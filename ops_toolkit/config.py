@@ -161,6 +161,8 @@ class OpsConfig:
     audit_retention: float | None = None  # seconds; applied by 'ops runbook audit --prune'
     notifier: str | None = None  # "console" or "slack"; None: Slack when SLACK_BOT_TOKEN is set
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the top-level keys the file wrote: a message can tell ops.yaml's choice from a default
+    written: frozenset[str] = frozenset()
 
     def may(self, action: str, user: str, on_call: Collection[str]) -> bool:
         """Whether ``user`` may do ``action`` from Slack or the CLI (no list: anyone)."""
@@ -365,6 +367,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         prometheus_source=metrics_source,
         alertmanager=_url(root, "alertmanager"),
         notifier=_notifier(root.child("notifier")),
+        written=frozenset(str(k) for k in documents[0] if root.child(str(k)).value is not None),
     )
 
 

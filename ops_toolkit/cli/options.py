@@ -95,23 +95,30 @@ def with_serve_state(config: OpsConfig, state: str | None) -> OpsConfig:
 RUNBOOKS_DIR_ENV = "OPS_RUNBOOKS_DIR"
 
 
-def runbooks_dir(given: str | None = None) -> str:
-    """The runbook folder of list, show, run, lint and completion: ``given``, else
-    OPS_RUNBOOKS_DIR, else runbooks/. One rule, so that no command looks elsewhere."""
+def runbooks_dir(given: str | None = None, config_path: str | None = None) -> str:
+    """The runbook folder of list, show, run, lint and completion, in the one order of
+    ``settings.runbooks_folder``: ``given``, else OPS_RUNBOOKS_DIR, else ops.yaml's
+    ``runbooks:``, else runbooks/."""
     import os
 
-    return given or os.environ.get(RUNBOOKS_DIR_ENV) or "runbooks"
+    from ops_toolkit.cli.settings import runbooks_folder
+
+    path = config_path or default_config_path()
+    if given or os.environ.get(RUNBOOKS_DIR_ENV) or not (path or os.path.exists("ops.yaml")):
+        return runbooks_folder(given, None).value  # no ops.yaml read: completion stays fast
+    from ops_toolkit.config import load_config
+
+    return runbooks_folder(given, load_config(path)).value
 
 
 def runbooks_dir_option(func: F) -> F:
     return click.option(
         "--dir",
         "directory",
-        default="runbooks",
         envvar=RUNBOOKS_DIR_ENV,
-        show_default=True,
         type=click.Path(file_okay=False),
-        help="Where runbooks are looked up by name (env OPS_RUNBOOKS_DIR).",
+        help="Where runbooks are looked up by name (env OPS_RUNBOOKS_DIR; default runbooks: "
+        "in ops.yaml, else runbooks/).",
     )(func)
 
 
@@ -128,8 +135,8 @@ def prometheus_option(func: F) -> F:
         callback=no_password_on_command_line(
             "OPS_PROMETHEUS_URL", "prometheus: in ops.yaml, with basic_auth and password_env"
         ),
-        help="Prometheus base URL (env OPS_PROMETHEUS_URL; a password goes there or in "
-        "ops.yaml, never on the command line).",
+        help="Prometheus base URL (env OPS_PROMETHEUS_URL; default prometheus: in ops.yaml; a "
+        "password goes in the variable or in ops.yaml, never on the command line).",
     )(func)
 
 
@@ -216,13 +223,10 @@ def check_writable(path: str, option: str) -> None:
 def metrics_settings(url: str | None, config: OpsConfig | None) -> SourceSettings | None:
     """The metrics source a command uses: ``--prometheus``/``OPS_PROMETHEUS_URL`` if given
     (with ops.yaml's headers and credentials only when it names the same server), else
-    ops.yaml's ``prometheus:``; None when neither says."""
-    from ops_toolkit.metrics.source import SourceSettings
+    ops.yaml's ``prometheus:``; None when neither says (``settings.prometheus_settings``)."""
+    from ops_toolkit.cli.settings import prometheus_settings
 
-    configured = config.prometheus_source if config is not None else None
-    if url:
-        return configured.for_url(url) if configured is not None else SourceSettings(url)
-    return configured
+    return prometheus_settings(url, config)
 
 
 CONFIG_ENV = "OPS_CONFIG"

@@ -85,7 +85,11 @@ def _world(
 
     url = metrics_settings(prometheus_url, config)
     world = runbook_world(
-        as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
+        as_json=as_json,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        prometheus_url=url,
+        config_path=config.source,
     )
     slos = load_slos(plan.slos) if reads_slos(plan) else []
     return RolloutWorld(
@@ -166,11 +170,12 @@ def _unknown_options(func: F) -> F:
 def _load(
     reference: str, directory: str, config_path: str | None, state: str | None
 ) -> tuple[Any, Any, Any]:
+    from ops_toolkit.cli.settings import resolved
     from ops_toolkit.config import load_config
     from ops_toolkit.rollout.history import History
     from ops_toolkit.rollout.plan import load_plan
 
-    config = with_serve_state(load_config(config_path), state)
+    config = resolved(with_serve_state(load_config(config_path), state))
     plan = load_plan(reference, directory)
     return config, plan, History(plan.history_path)
 

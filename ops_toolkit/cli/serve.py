@@ -32,7 +32,10 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--listen") from None
         serve = dataclasses.replace(serve, host=host, port=port)
-    return with_serve_state(dataclasses.replace(config, serve=serve), state)
+    from ops_toolkit.cli.settings import resolved
+
+    # OPS_PROMETHEUS_URL, OPS_RUNBOOKS_DIR, OPS_RUNBOOK_BASE_URL as every command reads them
+    return resolved(with_serve_state(dataclasses.replace(config, serve=serve), state))
 
 
 def _existing_store(config_path: str | None, state: str | None) -> Any:

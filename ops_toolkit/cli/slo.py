@@ -12,7 +12,6 @@ from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
     config_option,
-    default_config_path,
     json_option,
     metrics_settings,
     no_password_on_command_line,
@@ -100,14 +99,17 @@ def _query_options(func: Any) -> Any:
 @click.argument("paths", nargs=-1, type=click.Path())
 @_query_options
 @output_option("table", "json", "yaml")
+@config_option
 def validate_command(
     paths: tuple[str, ...],
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
     output: str,
+    config_path: str | None,
 ) -> None:
-    """Check SLO definitions (default slos/); with --prometheus, also check them against
+    """Check SLO definitions (default slos: in ops.yaml, else slos/); with a Prometheus
+    (--prometheus, OPS_PROMETHEUS_URL or prometheus: in ops.yaml), also check them against
     live data: every selector matches series in the SLO's period and a latency SLI's bucket
     bound exists. Exit 1 on any error; warnings do not fail.
 
@@ -119,13 +121,17 @@ def validate_command(
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
     """
+    from ops_toolkit.cli.settings import slo_paths
+    from ops_toolkit.config import load_config
     from ops_toolkit.slo.live import Finding
     from ops_toolkit.slo.spec import load_slo_files
 
+    config = load_config(config_path)
+    settings = metrics_settings(prometheus_url, config)
     # Every file is read, a bad one reported beside the others (as ``ops check`` does), and
     # -o json prints its document on an invalid file too: a script reads one shape always.
     problems: list[ConfigError] = []
-    files = load_slo_files(paths or ("slos",), problems)
+    files = load_slo_files(slo_paths(paths, config), problems)
     rows = [
         {
             "path": f.source,
@@ -139,15 +145,12 @@ def validate_command(
         for s in f.slos
     ]
     findings = [Finding("error", str(problem)) for problem in problems]
-    if prometheus_url:
-        from ops_toolkit.config import load_config
+    if settings:
         from ops_toolkit.slo.live import check_live
 
         slos = [s for f in files for s in f.slos]
-        # ./ops.yaml's headers and credentials, when it names the same server
-        settings = metrics_settings(prometheus_url, load_config(default_config_path()))
         source = _source(settings, timeout)
-        findings = check_live(slos, source, _parse_at(at))
+        findings += check_live(slos, source, _parse_at(at))  # beside the files' problems
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
@@ -162,10 +165,10 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
-        if output == "table" and rows:
+        if output == "table" and problems and rows:  # bad files beside good ones
             click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
-    checked = " and against live data" if prometheus_url else ""
+    checked = " and against live data" if settings else ""
     if output == "table":
         click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
 
@@ -251,14 +254,15 @@ def report_command(
       ops slo report --direct      # raw counters, even where rules recorded
       ops slo report --explain     # each SLO's source and why, the queries
     """
+    from ops_toolkit.cli.settings import resolved, slo_paths
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import RECORDED, evaluate_auto
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
     # --post and --once go through ops serve's store (--state, OPS_STATE, serve.state)
-    config = with_serve_state(load_config(config_path), state)
-    prometheus: Any = metrics_settings(prometheus_url, config)  # or the files' data source
+    config = resolved(with_serve_state(load_config(config_path), state), prometheus=prometheus_url)
+    prometheus: Any = config.prometheus_source  # or the files' data source
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
     if chart:
@@ -266,7 +270,7 @@ def report_command(
     if once:
         _run_schedule(config, name, force, console)
         return
-    slos = load_slos(paths or config.slos)
+    slos = load_slos(slo_paths(paths, config))
     prometheus = prometheus or datasource_url(slos)
     if explain:
         _explain(slos, prometheus, timeout, _parse_at(at), use_rules, output)
@@ -351,7 +355,13 @@ def _require_notifier(config: Any, console: bool, option: str) -> None:
     fallback would post nowhere, for ever."""
     import os
 
-    if console or config.notifier == "console" or os.environ.get("SLACK_BOT_TOKEN"):
+    if console or config.notifier == "console":
+        return
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token:
+        from ops_toolkit.config import refuse_placeholder
+
+        refuse_placeholder("SLACK_BOT_TOKEN", token)  # before the queries, not after
         return
     raise ConfigError(
         f"{option} posts to Slack: set SLACK_BOT_TOKEN (and SLACK_API_URL for a "
@@ -465,6 +475,7 @@ def gate_command(
       ops slo gate search/availability -o json     # the verdict and its reasons
       ops slo gate search/availability --direct    # raw counters, not the rules
     """
+    from ops_toolkit.cli.settings import slo_paths
     from ops_toolkit.config import load_config
     from ops_toolkit.reports.scheduled import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
@@ -473,7 +484,7 @@ def gate_command(
     from ops_toolkit.suggest import did_you_mean
 
     config = load_config(config_path)
-    where = paths or config.slos
+    where = slo_paths(paths, config)
     slos = load_slos(where)
     chosen = [s for s in slos if s.key == selector]
     if not chosen:
@@ -553,7 +564,8 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     envvar="OPS_RUNBOOK_BASE_URL",
     metavar="URL",
     callback=no_password_on_command_line("OPS_RUNBOOK_BASE_URL", "runbook_base_url in ops.yaml"),
-    help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL).",
+    help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL; default "
+    "runbook_base_url: in ops.yaml).",
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk are not current.")
 @click.option(
@@ -587,6 +599,7 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "only UTC, so their windows are listed); --check fails when a third is left.",
 )
 @json_option
+@config_option
 def rules_command(
     paths: tuple[str, ...],
     directory: str,
@@ -598,8 +611,10 @@ def rules_command(
     inhibit_path: str | None,
     horizon: str,
     as_json: bool,
+    config_path: str | None,
 ) -> None:
-    """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
+    """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos: in
+    ops.yaml, else slos/).
 
     One file per SLO file, alerts/<service>.rules.yaml; the same input gives the same bytes.
 
@@ -636,9 +651,14 @@ def rules_command(
         check_writable_dir(directory, "--dir")
         if inhibit_path:  # its folder is made if need be, as --dir is
             check_writable_dir(os.path.dirname(inhibit_path) or ".", "--inhibit's folder")
+    from ops_toolkit.cli.settings import runbook_base_url as choose_base_url
+    from ops_toolkit.cli.settings import slo_paths
+    from ops_toolkit.config import load_config
     from ops_toolkit.slo.spec import load_slo_files
 
-    files = load_slo_files(paths or ("slos",))
+    config = load_config(config_path)
+    files = load_slo_files(slo_paths(paths, config))
+    runbook_base_url = choose_base_url(runbook_base_url, config)
     if with_tests and output_format != "plain":
         raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
     name_of = rules_filename if output_format == "plain" else prometheusrule_filename
@@ -879,7 +899,9 @@ def correct_command(
             times.append(parse_when(value, now))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from None
-    where = paths or load_config(config_path).slos
+    from ops_toolkit.cli.settings import slo_paths
+
+    where = slo_paths(paths, load_config(config_path))
     written = add_correction(where, selector, times[0], times[1], reason, now)
     document = {
         "slo": selector,

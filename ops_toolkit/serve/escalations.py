@@ -95,6 +95,7 @@ class Escalations:
         self.lookup_user = lookup_user  # may ask Slack (pages)
         self.known_user = known_user or lookup_user  # must not block (allow-lists)
         self.can_silence = True  # False when ops serve knows no Alertmanager
+        self.buttons = True  # False without SLACK_SIGNING_SECRET: a press could not be verified
         self.clock = clock
 
     # -- reading -------------------------------------------------------------------------
@@ -286,12 +287,16 @@ class Escalations:
             nobody=bool(tier.schedule) and not people,
             escalated_by=_who(by_hand) if by_hand else None,
         )
-        message = blocks.page_message(text, escalation.ref)
+        message = blocks.page_message(text, escalation.ref if self.buttons else None)
         key = escalation.group_key
         planned = [Planned(key, escalation.channel, "reply", message)]
         if tier.channel and tier.channel != escalation.channel:
             opening = blocks.with_status(
-                escalation.message, escalation.ref, text, silenced=escalation.silence_id is not None
+                escalation.message,
+                escalation.ref,
+                text,
+                silenced=escalation.silence_id is not None,
+                buttons=self.buttons,
             )
             opening["text"] = text  # the notification shows the page, not the alert's title
             action = (
@@ -325,7 +330,7 @@ class Escalations:
             planned.append(
                 Planned(
                     key,
-                    "email",
+                    "email:" + ",".join(tier.email),  # 'ops outbox list' shows who
                     "email",
                     {
                         "text": summary,
@@ -496,6 +501,7 @@ class Escalations:
             silenced=escalation.silence_id is not None,
             acknowledged=acknowledged,
             resolved=resolved,
+            buttons=self.buttons,
         )
         reply = blocks.page_message(line, None)
         return [
