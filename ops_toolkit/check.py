@@ -266,7 +266,9 @@ def _runbooks(
     runbooks = []
     for finding in lint_paths(existing, credential_variables) if existing else []:
         if finding.level != "note":  # a fact about the file (e.g. a page without steps)
-            problems.append(Problem(finding.level, "runbooks", str(finding)))
+            # the level once, in front as for every problem: not "warning: x.md:1: warning: ..."
+            where = f"{finding.source}:{finding.line}"
+            problems.append(Problem(finding.level, "runbooks", f"{where}: {finding.message}"))
     for path in runbook_files(existing) if existing else []:
         try:
             runbooks.append(read_runbook(path))

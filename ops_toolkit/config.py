@@ -9,6 +9,8 @@
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
       diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
+      max_connections: 4096          # open at once (default: from the open-file limit);
+      max_connections_per_client: 1024   # per client address (default: a quarter); 503 over
     store:
       busy_timeout: 30s              # SQLite: how long a write waits for another's lock
     routes: alerts/routes.yaml
@@ -70,6 +72,10 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # Connections open at once, in all and per client address; over either, 503. None:
+    # derived from the open-file limit at start (ops_toolkit.serve.connections).
+    max_connections: int | None = None
+    max_connections_per_client: int | None = None
     # URLs an alert label may give a runbook param in an unattended run (the value is one
     # of these, or under one: a path below it); any other URL from a label stops the run
     diagnose_allowed_urls: tuple[str, ...] = ()
@@ -210,6 +216,20 @@ def _number(
     return float(child.value)
 
 
+def _count(node: Node, key: str, limit: int = 1_000_000) -> int | None:
+    """A whole number from 1 to ``limit`` at ``key``, None when absent."""
+    child = node.child(key)
+    if child.value is None:
+        return None
+    if isinstance(child.value, bool) or not isinstance(child.value, int):
+        raise child.error(f"expected a whole number, got {shorten(repr(child.value))}")
+    if not 1 <= child.value <= limit:
+        raise child.error(
+            f"expected a whole number from 1 to {limit:,}, got {shorten(repr(child.value))}"
+        )
+    return child.value
+
+
 def _whole(node: Node, key: str, default: int, *, limit: int = 10**9) -> int:
     """A positive whole number at ``key``. A float, a bool or a string is refused by name:
     ``int()`` once made ``diagnose_queue: 0.5`` a silent 0 (no run ever waits)."""
@@ -284,6 +304,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "max_connections",
+                "max_connections_per_client",
                 "diagnose_allowed_urls",
             )
         )
@@ -302,6 +324,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
             diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
             diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
+            max_connections=_count(node, "max_connections"),
+            max_connections_per_client=_count(node, "max_connections_per_client"),
         )
     store = StoreSettings()
     if root.has("store"):

@@ -23,6 +23,38 @@ def json_option(func: F) -> F:
     )(func)
 
 
+def no_password_on_command_line(
+    variable: str, elsewhere: str = ""
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback refusing a URL or DSN with a password given on the command line.
+
+    ops's command line is world-readable (``ps``, ``/proc/<pid>/cmdline``, which
+    ``PR_SET_DUMPABLE`` does not cover), so every runbook step ops runs can read it from
+    ``/proc/$PPID/cmdline``, in forms no masking knows (base64, reversed). The same value
+    from the environment (``variable``, which steps never get) or ops.yaml is taken.
+    ``elsewhere``: the other place to name, e.g. ops.yaml's key.
+    """
+
+    def refuse(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from click.core import ParameterSource
+
+        from ops_toolkit.urls import url_passwords
+
+        given = ctx.get_parameter_source(param.name or "") == ParameterSource.COMMANDLINE
+        if value and given and url_passwords(value):
+            from ops_toolkit.errors import ConfigError
+
+            option = max(param.opts, key=len)
+            raise ConfigError(
+                f"{option}: the URL holds a password, and ops's command line can be read by "
+                f"every local user and by every step ops runs (/proc/PID/cmdline): set "
+                f"{variable} instead{f' (or {elsewhere})' if elsewhere else ''}"
+            )
+        return value
+
+    return refuse
+
+
 STATE_ENV = "OPS_STATE"
 
 
@@ -33,9 +65,11 @@ def state_option(func: F) -> F:
         envvar="OPS_STATE",  # STATE_ENV; also for shell completion, which reads the parameter
         type=click.Path(dir_okay=False),
         metavar="PATH|URL",
+        callback=no_password_on_command_line(STATE_ENV, "serve.state in ops.yaml"),
         help="The store 'ops serve' uses: a SQLite file (PATH or sqlite:PATH) or "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (env OPS_STATE; default serve.state "
-        "in ops.yaml, else ops-state.db).",
+        "in ops.yaml, else ops-state.db). A password goes in OPS_STATE or ops.yaml, never "
+        "on the command line.",
     )(func)
 
 
@@ -98,7 +132,11 @@ def prometheus_option(func: F) -> F:
         "prometheus_url",
         envvar="OPS_PROMETHEUS_URL",
         metavar="URL",
-        help="Prometheus base URL (env OPS_PROMETHEUS_URL; default prometheus: in ops.yaml).",
+        callback=no_password_on_command_line(
+            "OPS_PROMETHEUS_URL", "prometheus: in ops.yaml, with basic_auth and password_env"
+        ),
+        help="Prometheus base URL (env OPS_PROMETHEUS_URL; default prometheus: in ops.yaml; a "
+        "password goes in the variable or in ops.yaml, never on the command line).",
     )(func)
 
 

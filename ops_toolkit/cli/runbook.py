@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -12,7 +13,6 @@ from ops_toolkit.cli.options import (
     check_writable,
     config_option,
     default_config_path,
-    json_option,
     output_option,
     print_document,
     print_json,
@@ -300,26 +300,37 @@ def _finish(
 
 
 def _run_options(func: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option("--yes", is_flag=True, help="Run steps marked confirm without asking."),
-            click.option(
-                "--non-interactive", is_flag=True, help="Never prompt (as under cron or an alert)."
-            ),
-            click.option("--keep-going", is_flag=True, help="Go on after a failed step."),
-            click.option(
-                "--report",
-                type=click.Path(dir_okay=False),
-                help="Write a Markdown run report to this file.",
-            ),
-            prometheus_option,
-            state_dir_option,
-            json_option,
-            config_option,
-        ]
-    ):
+    decorators: list[Callable[[Any], Any]] = [
+        click.option("--yes", is_flag=True, help="Run steps marked confirm without asking."),
+        click.option(
+            "--non-interactive", is_flag=True, help="Never prompt (as under cron or an alert)."
+        ),
+        click.option("--keep-going", is_flag=True, help="Go on after a failed step."),
+        click.option(
+            "--report",
+            type=click.Path(dir_okay=False),
+            help="Write a Markdown run report to this file.",
+        ),
+        prometheus_option,
+        state_dir_option,
+        _json_output,
+        config_option,
+    ]
+    for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def _json_output(func: Any) -> Any:
+    """``-o json|table`` (and ``--json``), as every command that prints data takes them; the
+    run commands keep their ``as_json`` flag."""
+    import functools
+
+    @functools.wraps(func)
+    def command(*args: Any, output: str, **kwargs: Any) -> Any:
+        return func(*args, as_json=output == "json", **kwargs)
+
+    return output_option("table", "json")(command)
 
 
 @runbook.command("run")

@@ -14,6 +14,7 @@ from ops_toolkit.cli.options import (
     config_option,
     json_option,
     metrics_settings,
+    no_password_on_command_line,
     output_option,
     print_document,
     print_json,
@@ -562,6 +563,7 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "--runbook-base-url",
     envvar="OPS_RUNBOOK_BASE_URL",
     metavar="URL",
+    callback=no_password_on_command_line("OPS_RUNBOOK_BASE_URL", "runbook_base_url in ops.yaml"),
     help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL; default "
     "runbook_base_url: in ops.yaml).",
 )
@@ -743,7 +745,15 @@ def _legacy_rules_directory(value: str) -> str:
     type=click.Path(),
     help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
 )
-@click.option("-o", "--output", "refused_output", hidden=True, help="Not a folder: see --dir.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="FORMAT",
+    help="table (the YAML, or the files written) or json (what was converted, with the "
+    "warnings) [default: table].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")
 @click.option(
     "--force",
     is_flag=True,
@@ -753,7 +763,8 @@ def convert_command(
     paths: tuple[str, ...],
     target: str,
     directory: str | None,
-    refused_output: str | None,
+    output: str | None,
+    as_json: bool,
     force: bool,
 ) -> None:
     """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
@@ -767,6 +778,7 @@ def convert_command(
     Examples:
       ops slo convert sloth/ pyrra/ --to ops --dir slos/
       ops slo convert slos/search.yaml --to openslo > search.openslo.yaml
+      ops slo convert sloth/ --to ops --dir slos/ -o json
     """
     import os
 
@@ -774,17 +786,21 @@ def convert_command(
     from ops_toolkit.slo.formats.write import WRITERS, unwritable
     from ops_toolkit.slo.spec import load_slo_files
 
-    if refused_output is not None:  # -o names an output format in every ops command
+    if output not in (None, "table", "json"):  # -o names an output format in every command
         from ops_toolkit.cli.options import ALL_FORMATS
 
-        if refused_output in ALL_FORMATS:
+        if output in ALL_FORMATS:
             raise click.UsageError(
-                f"'ops slo convert' writes YAML in the --to format: it has no -o {refused_output}"
+                f"'ops slo convert' writes YAML in the --to format: it has no -o {output} "
+                "(table or json)"
             )
         raise click.UsageError(
             f"-o/--output is an output format in ops, not a folder: give the folder with "
-            f"--dir {refused_output}"
+            f"--dir {output}"
         )
+    if as_json and output not in (None, "json"):
+        raise click.UsageError(f"--json means -o json: give one of them, not -o {output}")
+    machine = as_json or output == "json"
     if directory is not None:
         check_writable_dir(directory, "--dir")
     files = load_slo_files(paths)
@@ -793,10 +809,12 @@ def convert_command(
     sources = {os.path.abspath(f.source) for f in files}
     outputs = []
     lost = []
+    said: list[str] = []
     for file in files:
         text, warnings = WRITERS[target](file)
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
+            said.append(str(warning))
         lost += unwritable(file, target)
         if text is None:
             continue
@@ -809,12 +827,20 @@ def convert_command(
             f"{', '.join(s.key for s in lost)}: cannot be written as {target} (above); nothing "
             "written: give --force to write the other SLOs without them"
         )
+    converted = [
+        {"source": file.source, "service": file.service, "path": None, "text": text}
+        for file, text in outputs
+    ]
+    document = {"to": target, "files": converted, "warnings": said}
     if directory is None:
-        click.echo(outputs[0][1], nl=False)
+        if machine:
+            print_json(document)
+        else:
+            click.echo(outputs[0][1], nl=False)
         return
     os.makedirs(directory, exist_ok=True)
     suffix = ".yaml" if target == "ops" else ".openslo.yaml"
-    for file, text in outputs:
+    for (file, text), entry in zip(outputs, converted, strict=True):
         path = os.path.join(directory, file.service + suffix)
         if os.path.abspath(path) in sources:
             raise ConfigError(f"{path}: is one of the files being converted; choose another --dir")
@@ -822,7 +848,13 @@ def convert_command(
             write_atomically(path, text)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        click.echo(path)
+        entry["path"] = path
+        if not machine:
+            click.echo(path)
+    if machine:
+        for entry in converted:
+            del entry["text"]  # written to its path
+        print_json(document)
 
 
 @slo.command("correct")

@@ -111,10 +111,16 @@ def page_text(
     mentions: Sequence[str],
     *,
     nobody: bool = False,
+    escalated_by: str | None = None,
 ) -> str:
-    """``:rotating_light: <@U1> *SearchErrors*: tier 2 of 3, nobody acknowledged tier 1.``"""
+    """``:rotating_light: <@U1> *SearchErrors*: tier 2 of 3, nobody acknowledged tier 1.``
+
+    ``escalated_by``: who paged this tier by hand (``ops escalation escalate``, the Escalate
+    button), said instead of a reason that was not the reason (``<@U1>`` or a CLI user)."""
     who = " ".join(mentions)
-    if repeat:
+    if escalated_by:
+        why = f"escalated by hand by {escalated_by}"
+    elif repeat:
         why = f"still not acknowledged (repeat {repeat})"
     elif tier > 1:
         why = f"nobody acknowledged tier {tier - 1}"

@@ -277,6 +277,7 @@ class Escalations:
         mentions = [mention(p, self.lookup_user) for p in people]
         if tier.user_group:
             mentions.append(f"<!subteam^{tier.user_group}>")
+        by_hand = self._escalated_by(escalation, page)
         text = blocks.page_text(
             escalation.name,
             page.tier + 1,
@@ -284,6 +285,7 @@ class Escalations:
             page.repeat,
             mentions,
             nobody=bool(tier.schedule) and not people,
+            escalated_by=_who(by_hand) if by_hand else None,
         )
         message = blocks.page_message(text, escalation.ref if self.buttons else None)
         key = escalation.group_key
@@ -333,7 +335,9 @@ class Escalations:
                     {
                         "text": summary,
                         "to": list(tier.email),
-                        "subject": f"[ops] {summary} (nobody acknowledged yet)"
+                        "subject": f"[ops] {summary} (escalated by hand by {plain(_who(by_hand))})"
+                        if by_hand
+                        else f"[ops] {summary} (nobody acknowledged yet)"
                         if page.step
                         else f"[ops] {summary}",
                         "body": f"{plain(escalation.name)} is firing.\nLabels: "
@@ -345,6 +349,20 @@ class Escalations:
                 )
             )
         return planned
+
+    def _escalated_by(self, escalation: Escalation, page: Page) -> str | None:
+        """Who paged ``page`` by hand: an escalate action done at the instant it became due
+        (``escalate_now`` makes the next step due at the action's time); None for a page
+        that came due by the policy's wait. The user as the timeline keeps it
+        (``U0123ABCD``, or ``cli:alice``)."""
+        actor = self.store.execute(
+            "SELECT actor FROM escalation_log WHERE escalation_id = ? AND action = 'escalate' "
+            "AND outcome = 'done' AND at = ? ORDER BY id DESC LIMIT 1",
+            (escalation.id, page.due_at),
+        ).scalar()
+        if actor is None:
+            return None
+        return str(actor).removeprefix("slack:")
 
     # -- actions -------------------------------------------------------------------------
 

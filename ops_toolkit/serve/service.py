@@ -500,6 +500,14 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    from ops_toolkit.serve.connections import connection_limits, raise_open_file_limit
+
+    limits = connection_limits(
+        raise_open_file_limit(),
+        config.serve.max_connections,
+        config.serve.max_connections_per_client,
+        config.source or "",
+    )
     listener = bind_listener(config.serve.host, config.serve.port)  # before saying "listening"
     from ops_toolkit.serve.lock import hold_for_serve
     from ops_toolkit.serve.store.backends import parse_state
@@ -517,6 +525,12 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         f"{len(service.runbooks)} alert runbooks)",
         flush=True,
     )
+    log.info(
+        "connections: at most %d open at once, %d per client address (serve.max_connections, "
+        "serve.max_connections_per_client)",
+        limits.total,
+        limits.per_client,
+    )
     note = budgets_note(config)
     if note is not None:
         log.warning("SLO budgets %s", note)
@@ -529,7 +543,7 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
             port=config.serve.port,
             log_level="warning",
             access_log=False,
-            http=header_timeout_protocol(config.serve.read_timeout),
+            http=header_timeout_protocol(config.serve.read_timeout, limits),
             timeout_keep_alive=5,
         )
     )

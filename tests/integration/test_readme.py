@@ -149,6 +149,8 @@ SKIPPED: dict[str, str] = {
     "ops oncall override search-primary --user U0SEARCH03 --from 2026-03-28T18:00 --to "
     "2026-03-29T18:00": ONCALL_CLI + " (override, who, --remove against a store)",
     "ops oncall override --remove 1": ONCALL_CLI,
+    "ops oncall overrides": "run against a store with overrides by "
+    "tests/cli/test_machine_output.py",
     'export OPS_STATE="postgresql://ops:$PGPASSWORD@db:5432/ops"': (
         "names a PostgreSQL server at db, for the two commands after it"
     ),
