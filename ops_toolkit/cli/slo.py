@@ -98,6 +98,11 @@ def _query_options(func: Any) -> Any:
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
 @_query_options
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Check the files only, even with a Prometheus configured (a CI job without one).",
+)
 @output_option("table", "json", "yaml")
 @config_option
 def validate_command(
@@ -105,13 +110,14 @@ def validate_command(
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
+    offline: bool,
     output: str,
     config_path: str | None,
 ) -> None:
     """Check SLO definitions (default slos: in ops.yaml, else slos/); with a Prometheus
-    (--prometheus, OPS_PROMETHEUS_URL or prometheus: in ops.yaml), also check them against
-    live data: every selector matches series in the SLO's period and a latency SLI's bucket
-    bound exists. Exit 1 on any error; warnings do not fail.
+    (--prometheus, OPS_PROMETHEUS_URL or prometheus: in ops.yaml) and without --offline,
+    also check them against live data: every selector matches series in the SLO's period
+    and a latency SLI's bucket bound exists. Exit 1 on any error; warnings do not fail.
 
     Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
     PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
@@ -120,6 +126,7 @@ def validate_command(
     Examples:
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
+      ops slo validate --offline          # in CI, where the Prometheus is out of reach
     """
     from ops_toolkit.cli.settings import slo_paths
     from ops_toolkit.config import load_config
@@ -127,7 +134,9 @@ def validate_command(
     from ops_toolkit.slo.spec import load_slo_files
 
     config = load_config(config_path)
-    settings = metrics_settings(prometheus_url, config)
+    if offline and prometheus_url:
+        raise click.UsageError("--offline checks the files only: leave out --prometheus")
+    settings = None if offline else metrics_settings(prometheus_url, config)
     # Every file is read, a bad one reported beside the others (as ``ops check`` does), and
     # -o json prints its document on an invalid file too: a script reads one shape always.
     problems: list[ConfigError] = []

@@ -345,3 +345,20 @@ def test_a_missing_runbooks_folder_of_ops_yaml_names_ops_yaml(project: Path) -> 
         1,
         "Error: no runbook 'probe' (looked in gone/); gone/ has no runbooks\n",
     )
+
+
+def test_slo_validate_offline_checks_the_files_only(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ops.yaml's prometheus: makes validate check live data; a CI job without that
+    Prometheus in reach gives --offline (it failed on the unreachable server before)."""
+    config = project / "ops.yaml"
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    result = ops("slo", "validate", "--config", str(config), "--offline")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith("file(s): valid")
+    refused_flag = ops("slo", "validate", "--offline", "--prometheus", "http://127.0.0.1:1")
+    assert (refused_flag.exit_code, refused_flag.output.splitlines()[-1]) == (
+        2,
+        "Error: --offline checks the files only: leave out --prometheus",
+    )
