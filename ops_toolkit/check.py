@@ -210,7 +210,7 @@ def _routes(config: Any, counts: dict[str, int]) -> list[Problem]:
 def _oncall(config: Any, counts: dict[str, int]) -> list[Problem]:
     """The on-call file, and the escalation policies routes name exist in it."""
     from ops_toolkit.config import oncall_path
-    from ops_toolkit.escalate.oncall import load_oncall
+    from ops_toolkit.escalate.oncall import load_oncall, smtp_problem
     from ops_toolkit.escalate.route import load_routes
 
     path = oncall_path(config)
@@ -218,18 +218,22 @@ def _oncall(config: Any, counts: dict[str, int]) -> list[Problem]:
         oncall = load_oncall(path) if path else None
     except OpsError as error:
         return [Problem("error", "oncall", str(error))]
+    problems = []
+    unsendable = smtp_problem(oncall, os.environ) if oncall else None
+    if unsendable is not None:  # 'ops serve' refuses to start on it
+        problems.append(Problem("error", "oncall", unsendable))
     if oncall is not None:
         counts["schedules"] = len(oncall.schedules)
         counts["policies"] = len(oncall.policies)
     try:
         routing = load_routes(routes_file(config))
     except OpsError:
-        return []  # reported with the routes
+        return problems  # reported with the routes
     try:
         routing.check_policies(list(oncall.policies) if oncall else [])
     except OpsError as error:
-        return [Problem("error", "references", str(error))]
-    return []
+        problems.append(Problem("error", "references", str(error)))
+    return problems
 
 
 def _slos(paths: Sequence[str], problems: list[Problem], counts: dict[str, int]) -> list[Any]:
@@ -262,7 +266,9 @@ def _runbooks(
     runbooks = []
     for finding in lint_paths(existing, credential_variables) if existing else []:
         if finding.level != "note":  # a fact about the file (e.g. a page without steps)
-            problems.append(Problem(finding.level, "runbooks", str(finding)))
+            # the level once, in front as for every problem: not "warning: x.md:1: warning: ..."
+            where = f"{finding.source}:{finding.line}"
+            problems.append(Problem(finding.level, "runbooks", f"{where}: {finding.message}"))
     for path in runbook_files(existing) if existing else []:
         try:
             runbooks.append(read_runbook(path))

@@ -9,6 +9,8 @@
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
       diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
+      max_connections: 4096          # open at once (default: from the open-file limit);
+      max_connections_per_client: 1024   # per client address (default: a quarter); 503 over
     store:
       busy_timeout: 30s              # SQLite: how long a write waits for another's lock
     routes: alerts/routes.yaml
@@ -70,6 +72,10 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # Connections open at once, in all and per client address; over either, 503. None:
+    # derived from the open-file limit at start (ops_toolkit.serve.connections).
+    max_connections: int | None = None
+    max_connections_per_client: int | None = None
     # URLs an alert label may give a runbook param in an unattended run (the value is one
     # of these, or under one: a path below it); any other URL from a label stops the run
     diagnose_allowed_urls: tuple[str, ...] = ()
@@ -155,6 +161,8 @@ class OpsConfig:
     audit_retention: float | None = None  # seconds; applied by 'ops runbook audit --prune'
     notifier: str | None = None  # "console" or "slack"; None: Slack when SLACK_BOT_TOKEN is set
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the top-level keys the file wrote: a message can tell ops.yaml's choice from a default
+    written: frozenset[str] = frozenset()
 
     def may(self, action: str, user: str, on_call: Collection[str]) -> bool:
         """Whether ``user`` may do ``action`` from Slack or the CLI (no list: anyone)."""
@@ -206,6 +214,20 @@ def _number(
     if not child.value <= limit:  # also nan; and no float() of a 400-digit integer
         raise child.error(f"expected a number up to {limit:g}, got {show(child.value)}")
     return float(child.value)
+
+
+def _count(node: Node, key: str, limit: int = 1_000_000) -> int | None:
+    """A whole number from 1 to ``limit`` at ``key``, None when absent."""
+    child = node.child(key)
+    if child.value is None:
+        return None
+    if isinstance(child.value, bool) or not isinstance(child.value, int):
+        raise child.error(f"expected a whole number, got {shorten(repr(child.value))}")
+    if not 1 <= child.value <= limit:
+        raise child.error(
+            f"expected a whole number from 1 to {limit:,}, got {shorten(repr(child.value))}"
+        )
+    return child.value
 
 
 def _whole(node: Node, key: str, default: int, *, limit: int = 10**9) -> int:
@@ -282,6 +304,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "max_connections",
+                "max_connections_per_client",
                 "diagnose_allowed_urls",
             )
         )
@@ -300,6 +324,8 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
             diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
             diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
+            max_connections=_count(node, "max_connections"),
+            max_connections_per_client=_count(node, "max_connections_per_client"),
         )
     store = StoreSettings()
     if root.has("store"):
@@ -341,6 +367,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         prometheus_source=metrics_source,
         alertmanager=_url(root, "alertmanager"),
         notifier=_notifier(root.child("notifier")),
+        written=frozenset(str(k) for k in documents[0] if root.child(str(k)).value is not None),
     )
 
 

@@ -7,7 +7,8 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
     ├── ConfigError      a file the user wrote is wrong (SLOs, routes, ops.yaml)
     │   └── SelectorError  a PromQL series selector is malformed (column and reason)
     ├── RunbookError     a runbook cannot be parsed or linted clean
-    │   └── StepFailed   a step ran and failed (command, exit code, output)
+    │   ├── StepFailed   a step ran and failed (command, exit code, output)
+    │   └── ReleasedEarly  a step's shell left ops's gate before its turn: it may have run
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
     ├── NotifyError      Slack rejected or could not take a message
     ├── PayloadError     a webhook body is not a valid payload (an HTTP 400)
@@ -66,6 +67,17 @@ class StepFailed(RunbookError):
         super().__init__(message)
         self.step = step
         self.exit_code = exit_code
+
+
+class ReleasedEarly(RunbookError):
+    """A step's shell, started held at ops's gate (``runbook.kinds.GATE``), was let go by
+    another process (any process of the same user can write to its stdin pipe) or ended
+    before ops let it go: it may have run before ops recorded that it would. ``output`` is
+    what it printed meanwhile, as far as ops could read it."""
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class MetricsError(OpsError):

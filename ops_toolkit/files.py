@@ -30,7 +30,7 @@ def write_atomically(
     content = data.encode("utf-8") if isinstance(data, str) else data
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+        dir=directory, prefix=_temporary_prefix(path, directory), suffix=".tmp"
     )
     try:
         try:
@@ -53,3 +53,18 @@ def write_atomically(
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+_TEMPORARY_EXTRA = len("..") + 8 + len(".tmp")  # around the name: dots, mkstemp's 8, suffix
+
+
+def _temporary_prefix(path: str, directory: str) -> str:
+    """``.NAME.``, with NAME cut (at a character, counted in bytes) so that the temporary's
+    name stays within the folder's NAME_MAX: a target whose name fits (a 236-character
+    service's ``.rules.yaml``) once failed because its temporary's did not."""
+    try:
+        name_max = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    encoded = os.fsencode(os.path.basename(path))[: max(0, name_max - _TEMPORARY_EXTRA)]
+    return f".{encoded.decode('utf-8', 'ignore')}."  # a character cut in two is left out

@@ -24,7 +24,9 @@ Secrets are matched on the text as a terminal shows it:
   and backspaces kept, so the line is drawn as before but for the masked cells:
   ``XXXRET\r***``, ``SECX\b***``. A secret in the line before its first overwrite is
   masked as everywhere (``***``), and the line is drawn over the masked text.
-- a secret is masked as written too, inside an escape's parameters where it shows nothing.
+- a secret is masked as written too, inside an escape's parameters where it shows nothing
+  (an OSC 8 link's URL, a window title, the text after a lone ESC); ``safe_cut`` splits
+  neither a form as shown nor one as written.
 Text with none of these characters takes the plain path at the plain cost; lines are drawn
 only where they hold an overwrite, each character once (linear time). Not seen through:
 cursor movements by escapes, tabs, wide characters and the terminal's own line wrapping.
@@ -275,9 +277,17 @@ class Masker:
     def _shown_cut(self, text: str, index: int) -> int:
         if ESC in text and self._as_shown:
             shown = Shown(text)
-            at = shown.visible_index(index)
-            cut = self._shown_cut(shown.text, at)  # the shown text holds no ESC
-            return index if cut == at else shown.origin(cut)
+            while True:  # split no form as shown, nor one as written inside an escape
+                at = shown.visible_index(index)
+                cut = self._plain_cut(shown.text, at)  # the shown text holds no ESC
+                moved = self._plain_cut(text, index if cut == at else shown.origin(cut))
+                if moved == index:
+                    return index
+                index = moved
+        return self._plain_cut(text, index)
+
+    def _plain_cut(self, text: str, index: int) -> int:
+        """``safe_cut`` for ``text`` as written: no form found in it straddles the cut."""
         moved = True
         while moved and index < len(text):
             moved = False

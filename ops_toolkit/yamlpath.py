@@ -88,29 +88,51 @@ for _tag, _kind in (("int", "integer"), ("float", "number"), ("timestamp", "date
     SafeLoader.add_constructor(_tag, _checked(_kind, SafeLoader.yaml_constructors[_tag]))
 
 
-# A few hundred bytes of aliases of aliases expand to billions of values (a "billion laughs"):
-# every reader, and every message that shows a value, would write them all out. A file may
-# use aliases to share values, so the bound grows with the text.
-MAX_EXPANDED_VALUES = 20_000
-EXPANDED_VALUES_PER_CHARACTER = 4
+# A few hundred bytes of aliases of aliases expand to billions of values (a "billion laughs"),
+# and one long string aliased a few hundred times to gigabytes (a 100 KB scalar aliased 199
+# times as labels made 'ops slo rules' write a 2.6 GB file): every reader, and every message
+# that shows a value, would write them all out. So the guard counts characters, not values.
+# A file may use aliases to share values, so the bound grows with the text.
+MAX_EXPANDED_CHARACTERS = 200_000
+EXPANDED_CHARACTERS_PER_CHARACTER = 8
+
+
+def alias_limit(text: str) -> int:
+    """The most characters the YAML ``text`` may expand to through its aliases."""
+    return MAX_EXPANDED_CHARACTERS + EXPANDED_CHARACTERS_PER_CHARACTER * len(text)
+
+
+def _scalar_size(value: Any) -> int:
+    """The characters a scalar is written with, at least 1: a string's length, an integer's
+    digits (estimated from its bits: str() of a huge integer costs more than the count)."""
+    if isinstance(value, str | bytes):
+        return max(1, len(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, value.bit_length() * 3 // 10 + 1)
+    return 1
 
 
 def expanded_size(value: Any, limit: int) -> int:
-    """How many values ``value`` holds with every YAML alias written out, counted without
-    writing them out (each shared list or mapping is counted once and its size reused);
-    more than ``limit`` once it exceeds it, or when an alias makes a cycle."""
+    """How many characters ``value`` holds with every YAML alias written out (each scalar
+    its length, each list or mapping one more), counted without writing them out: each
+    shared list or mapping is counted once and its size reused, and a shared string is
+    one object whose length is read again. More than ``limit`` once it exceeds it, or when
+    an alias makes a cycle."""
+    if not isinstance(value, list | dict):
+        return _scalar_size(value)
     sizes: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
         current, finished = stack.pop()
-        if not isinstance(current, list | dict):
-            continue
         key = id(current)
         children = [*current.keys(), *current.values()] if isinstance(current, dict) else current
         if finished:
             on_path.discard(key)
-            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[key] = 1 + sum(
+                sizes[id(child)] if isinstance(child, list | dict) else _scalar_size(child)
+                for child in children
+            )
             if sizes[key] > limit:
                 return sizes[key]
             continue
@@ -121,7 +143,7 @@ def expanded_size(value: Any, limit: int) -> int:
         on_path.add(key)
         stack.append((current, True))
         stack.extend((child, False) for child in children if isinstance(child, list | dict))
-    return sizes.get(id(value), 1)
+    return sizes[id(value)]
 
 
 @dataclass(frozen=True)
@@ -242,11 +264,12 @@ def parse_documents(text: str, source: str) -> list[Any]:
         # PyYAML turns 2026-02-30 into a date and lets datetime's ValueError through.
         raise ConfigError(f"{source}: not valid YAML: a date that does not exist ({exc})") from None
     if "*" in text:  # an alias: no '*', no alias, nothing to count
-        limit = MAX_EXPANDED_VALUES + EXPANDED_VALUES_PER_CHARACTER * len(text)
-        if any(expanded_size(d, limit) > limit for d in documents):
+        limit = alias_limit(text)
+        if sum(expanded_size(d, limit) for d in documents) > limit:
             raise ConfigError(
-                f"{source}: YAML aliases expand to more than {limit:,} values; write the "
-                "values out (an alias of an alias of a list multiplies it)"
+                f"{source}: YAML aliases expand to more than {limit:,} characters; write the "
+                "values out (an alias of an alias of a list multiplies it, an alias of a long "
+                "string repeats it)"
             )
     return documents
 

@@ -139,3 +139,28 @@ def test_a_run_report_is_as_private_as_the_run_state(tmp_path: Path) -> None:
     assert mode(report) == 0o600
     assert "hi" in report.read_text()
     assert [mode(p) for p in (tmp_path / "state" / "runs").glob("*.json")] == [0o600]
+
+
+def test_a_service_name_of_236_characters_gets_its_rule_files(workspace: Path) -> None:
+    """``{service}.rules.yaml`` fits in NAME_MAX (255) but ``.{name}.XXXXXXXX.tmp`` did not:
+    the write failed with 'File name too long'."""
+    service = "s" * 236
+    (workspace / "slos" / "s.yaml").write_text(SLO_FILE.replace("victimsvc", service))
+    result = ops("slo", "rules", "slos", "--dir", "out", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (workspace / "out").iterdir()] == [f"{service}.rules.yaml"]
+    assert "record: " in (workspace / "out" / f"{service}.rules.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a" * 255, id="255 ASCII characters"),
+        pytest.param("é" * 127, id="127 two-byte characters (254 bytes)"),
+        pytest.param("b" * 241, id="the longest name whose temporary fitted before, plus one"),
+    ],
+)
+def test_a_target_name_up_to_name_max_is_written(tmp_path: Path, name: str) -> None:
+    write_atomically(str(tmp_path / name), "x")
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    assert (tmp_path / name).read_text() == "x"

@@ -30,8 +30,9 @@ def test_an_alias_bomb_in_a_size_is_one_short_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(text, "ops.yaml")
     assert str(raised.value) == (
-        f"ops.yaml: YAML aliases expand to more than {20_000 + 4 * len(text):,} values; "
-        "write the values out (an alias of an alias of a list multiplies it)"
+        f"ops.yaml: YAML aliases expand to more than {200_000 + 8 * len(text):,} characters; "
+        "write the values out (an alias of an alias of a list multiplies it, an alias of a "
+        "long string repeats it)"
     )
 
 
@@ -74,3 +75,74 @@ def test_a_file_without_aliases_is_not_walked(monkeypatch: pytest.MonkeyPatch) -
     assert calls == []
     parse_documents("a: &x [1]\nb: *x\n", "x.yaml")
     assert len(calls) == 1
+
+
+def string_bomb(copies: int, size: int = 100_000) -> str:
+    """The attacker's SLO file: one long scalar, then ``copies`` labels aliasing it (a 103 KB
+    file, some 400 values: far under the bound on values that the guard counted)."""
+    lines = ["version: ops/v1", "service: bomb", "labels:", f"  l0: &s {'x' * size}"]
+    lines += [f"  l{i}: *s" for i in range(1, copies + 1)]
+    lines += ["slos:", "  - name: s0", "    objective: 99.9", "    window: 30d", "    sli:"]
+    lines += ["      ratio:", '        bad: x{code="5"}', "        total: x"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_long_string_aliased_many_times_is_refused_before_rules_are_written(
+    tmp_path: Path,
+) -> None:
+    """It made 'ops slo rules' write a 2.6 GB rule file at 5.1 GB of memory."""
+    path = tmp_path / "strbomb.yaml"
+    text = string_bomb(199)
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["slo", "rules", str(path), "--dir", str(tmp_path / "out")])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: YAML aliases expand to more than {200_000 + 8 * len(text):,} "
+        "characters; write the values out (an alias of an alias of a list multiplies it, an "
+        "alias of a long string repeats it)\n",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_long_string_aliased_a_few_times_is_read() -> None:
+    """Sharing a long query or description a few times stays within the bound."""
+    (document,) = parse_documents(string_bomb(7), "slos.yaml")
+    assert document["labels"]["l7"] == "x" * 100_000
+
+
+def test_a_long_string_aliased_in_front_matter_is_refused() -> None:
+    from ops_toolkit.errors import RunbookError
+    from ops_toolkit.runbook.parse import parse_runbook
+
+    raw = f"title: t\nx: &s {'x' * 100_000}\nowner: *s\n" + "".join(
+        f"y{i}: *s\n" for i in range(20)
+    )
+    with pytest.raises(RunbookError) as raised:
+        parse_runbook(f"---\n{raw}---\n# T\n", "r.md")
+    assert str(raised.value) == (
+        f"r.md:2: front matter expands to more than {200_000 + 8 * len(raw):,} characters "
+        "through YAML aliases; write the values out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        pytest.param("abc", 3, id="a string is its length"),
+        pytest.param("", 1, id="an empty string counts one"),
+        pytest.param({"ab": "cde"}, 6, id="a mapping is one more than its keys and values"),
+        pytest.param([1, True, None, 2.5], 5, id="short scalars count one each"),
+        pytest.param(10**99, 99, id="an integer of 100 digits about its digits (from its bits)"),
+        pytest.param([[["xy"] * 3] * 4] * 5, 1 + 5 * (1 + 4 * (1 + 3 * 2)), id="shared lists"),
+    ],
+)
+def test_expanded_size_counts_characters(value: object, size: int) -> None:
+    assert yamlpath.expanded_size(value, 10**9) == size
+
+
+def test_a_shared_string_counts_at_each_place() -> None:
+    shared = "x" * 1000
+    assert yamlpath.expanded_size({"a": shared, "b": shared, "c": [shared] * 3}, 10**9) == (
+        1 + 3 + 5 * 1000 + 1
+    )
+    assert yamlpath.expanded_size([shared] * 100, 5000) > 5000

@@ -50,7 +50,14 @@ def check_command(
       ops check --rules kube-prometheus.rules.yaml
     """
     from ops_toolkit.check import check_all
+    from ops_toolkit.cli.settings import RUNBOOKS_DIR_ENV, runbooks_folder
+    from ops_toolkit.config import OpsConfig
 
+    # OPS_RUNBOOKS_DIR over ops.yaml's runbooks:, as 'ops runbook' reads it (check_all reads
+    # ops.yaml, and reports it when it is wrong)
+    chosen = runbooks_folder(None, OpsConfig())
+    if not runbook_paths and chosen.origin == RUNBOOKS_DIR_ENV:
+        runbook_paths = (chosen.value,)
     report = check_all(
         config_path,
         slo_paths=slo_paths,

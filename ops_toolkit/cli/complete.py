@@ -45,8 +45,14 @@ def _param(ctx: click.Context, name: str) -> Any:
 
 def _runbooks_dir(ctx: click.Context) -> str:
     from ops_toolkit.cli.options import runbooks_dir
+    from ops_toolkit.cli.settings import runbooks_folder
+    from ops_toolkit.errors import OpsError
 
-    return runbooks_dir(_param(ctx, "directory"))
+    given = _param(ctx, "directory")
+    try:  # the folder show and run read: ops.yaml's runbooks: too
+        return runbooks_dir(given, _param(ctx, "config_path"))
+    except OpsError:  # a broken ops.yaml is for the command to report, not the Tab key
+        return runbooks_folder(given, None).value
 
 
 def runbook_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

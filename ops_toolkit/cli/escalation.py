@@ -75,7 +75,7 @@ def list_escalations(every: bool, config_path: str | None, state: str | None, ou
             "policy": e.policy,
             "next_step": e.timeline.step + 1,
             "next_page": _next_page(escalations.oncall.policies.get(e.policy), e.timeline.step),
-            "due_at": e.timeline.due_at,
+            "due_at": iso_utc(e.timeline.due_at),
             "acknowledged_by": e.timeline.acknowledged_by,
             "last_action": e.last_action,
             "silence_id": e.silence_id,
@@ -85,17 +85,25 @@ def list_escalations(every: bool, config_path: str | None, state: str | None, ou
     if output != "table":
         print_document(rows, output)
         return
-    for row in rows:
-        due = (
-            f" {row['next_page']} at {time.strftime('%H:%M:%S UTC', time.gmtime(row['due_at']))}"
-            if row["due_at"]
-            else ""
+    if rows:  # the columns named, as every other table of ops does
+        click.echo(
+            f"{'ref':<12}  {'status':<12} {'alert':<32} {'channel':<18} next page (UTC)"
+            "  (last action)"
         )
+    for row in rows:
+        due = f" {row['next_page']} at {row['due_at'][11:19]}" if row["due_at"] else ""
         click.echo(
             f"{row['ref']}  {row['status']:<12} {row['alert']:<32} {row['channel']:<18}{due}"
             + (f"  ({row['last_action']})" if row["last_action"] else "")
         )
     click.echo(f"{len(rows)} escalation{'' if len(rows) == 1 else 's'}", err=True)
+
+
+def iso_utc(timestamp: float | None) -> str | None:
+    """A unix time as ISO 8601 in UTC (``2026-11-29T12:00:00Z``), as every -o json gives times."""
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
 def _next_page(policy: Any, step: int) -> str:
@@ -107,49 +115,65 @@ def _next_page(policy: Any, step: int) -> str:
     return f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
 
 
-def _act(action: str, ref: str, config_path: str | None, state: str | None) -> None:
+def _act(action: str, ref: str, config_path: str | None, state: str | None, output: str) -> None:
     config, escalations = _escalations(config_path, state)
     user = f"cli:{getpass.getuser()}"
     outcome = escalations.act(ref, action, actor=user, user=user, allowed=config.may)
     if not outcome.done and not outcome.text.startswith("Nothing to do"):
         raise OpsError(f"escalation {ref}: {outcome.text}")
-    click.echo(outcome.text)
+    if output == "table":
+        click.echo(outcome.text)
+        return
+    after = escalations.get(ref)
+    print_document(
+        {
+            "ref": ref,
+            "action": action,
+            "changed": outcome.done,
+            "message": outcome.text,
+            "status": after.timeline.status if after is not None else None,
+        },
+        output,
+    )
 
 
 @escalation.command("ack")
 @click.argument("ref")
 @_options
-def ack(ref: str, config_path: str | None, state: str | None) -> None:
+@output_option("table", "json", "yaml")
+def ack(ref: str, config_path: str | None, state: str | None, output: str) -> None:
     """Acknowledge: stop paging (REF from 'ops escalation list', or the Slack message).
 
     \b
     Examples:
       ops escalation ack 3f2a9c0d1e4b
     """
-    _act("ack", ref, config_path, state)
+    _act("ack", ref, config_path, state, output)
 
 
 @escalation.command("resolve")
 @click.argument("ref")
 @_options
-def resolve(ref: str, config_path: str | None, state: str | None) -> None:
+@output_option("table", "json", "yaml")
+def resolve(ref: str, config_path: str | None, state: str | None, output: str) -> None:
     """Resolve: end the escalation (a new firing starts again from tier 1).
 
     \b
     Examples:
       ops escalation resolve 3f2a9c0d1e4b
     """
-    _act("resolve", ref, config_path, state)
+    _act("resolve", ref, config_path, state, output)
 
 
 @escalation.command("escalate")
 @click.argument("ref")
 @_options
-def escalate(ref: str, config_path: str | None, state: str | None) -> None:
+@output_option("table", "json", "yaml")
+def escalate(ref: str, config_path: str | None, state: str | None, output: str) -> None:
     """Page the next tier now.
 
     \b
     Examples:
-      ops escalation escalate 3f2a9c0d1e4b
+      ops escalation escalate 3f2a9c0d1e4b -o json
     """
-    _act("escalate", ref, config_path, state)
+    _act("escalate", ref, config_path, state, output)

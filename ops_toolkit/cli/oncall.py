@@ -98,6 +98,12 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, the one form of every time in -o json|yaml: a shift from
+    the rotation and one from an override once came with different offsets."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @click.group("oncall")
 def oncall() -> None:
     """Who is on call, when handoffs happen, and overrides.
@@ -146,7 +152,7 @@ def who(
             {
                 "schedule": name,
                 "user": current.user if current else None,
-                "until": current.end.isoformat() if current and current.end < horizon else None,
+                "until": _utc(current.end) if current and current.end < horizon else None,
                 "timezone": entry.timezone,
             }
         )
@@ -206,8 +212,7 @@ def list_shifts(
                 "schedule": name,
                 "timezone": entry.timezone,
                 "shifts": [
-                    {"start": s.start.isoformat(), "end": s.end.isoformat(), "user": s.user}
-                    for s in shifts
+                    {"start": _utc(s.start), "end": _utc(s.end), "user": s.user} for s in shifts
                 ],
             }
         )
@@ -229,35 +234,50 @@ def list_shifts(
 @click.option("--from", "start", metavar="TIME", help="Start (default now).")
 @click.option("--to", "end", metavar="TIME", help="End (required).")
 @click.option("--remove", type=int, metavar="ID", help="Remove the override with this id.")
+@click.option("--list", "listing", is_flag=True, help="List overrides, with their ids.")
 @_oncall_option
 @config_option
 @state_option
+@output_option("table", "json", "yaml")
 def override(
     schedule: str | None,
     user: str | None,
     start: str | None,
     end: str | None,
     remove: int | None,
+    listing: bool,
     oncall_path: str | None,
     config_path: str | None,
     state: str | None,
+    output: str,
 ) -> None:
     """Put USER on call for SCHEDULE from --from to --to (kept in the store, for every replica).
+
+    --list shows the overrides not yet over, with the ids --remove takes ('ops oncall
+    overrides' too).
 
     \b
     Examples:
       ops oncall override search-primary --user U0SEARCH02 \\
         --from 2026-03-28T09:00 --to 2026-03-30T09:00
+      ops oncall override --list
+      ops oncall override --remove 3
     """
     from ops_toolkit.escalate.schedule import is_participant
     from ops_toolkit.urls import redact_url
 
     context = Context(config_path, oncall_path, state)
+    if listing:
+        _print_overrides(context, schedule, output)
+        return
     if remove is not None:
         store = context.store()
         removed = store.remove(remove, time.time()) if store is not None else None
         if removed is None:
             raise ConfigError(f"{redact_url(context.state)}: no override with id {remove}")
+        if output != "table":
+            print_document({"removed": remove, "schedule": removed}, output)
+            return
         click.echo(f"removed override {remove} of {removed}")
         return
     if schedule is None or user is None or end is None:
@@ -279,7 +299,76 @@ def override(
         )
     finally:
         store.close()
+    if output != "table":
+        print_document(
+            {
+                "id": override_id,
+                "schedule": entry.name,
+                "user": user,
+                "start": _utc(begin),
+                "end": _utc(finish),
+            },
+            output,
+        )
+        return
     click.echo(
         f"override {override_id}: {user} on call for {entry.name} from "
         f"{_local(begin, entry.zone)} to {_local(finish, entry.zone)}"
     )
+
+
+@oncall.command("overrides")
+@click.argument("schedule", required=False)
+@_oncall_option
+@config_option
+@state_option
+@output_option("table", "json", "yaml")
+def overrides(
+    schedule: str | None,
+    oncall_path: str | None,
+    config_path: str | None,
+    state: str | None,
+    output: str,
+) -> None:
+    """Overrides not yet over (of SCHEDULE, or all), with the ids 'override --remove' takes.
+
+    \b
+    Examples:
+      ops oncall overrides search-primary
+    """
+    _print_overrides(Context(config_path, oncall_path, state), schedule, output)
+
+
+def _print_overrides(context: Context, schedule: str | None, output: str) -> None:
+    name = context.oncall.schedule(schedule).name if schedule else None
+    store = context.store()
+    try:
+        found = store.listing(name, time.time()) if store is not None else []
+    finally:
+        if store is not None:
+            store.close()
+    rows = [
+        {
+            "id": item.id,
+            "schedule": where,
+            "user": item.user,
+            "start": _utc(item.start),
+            "end": _utc(item.end),
+            "created_by": by,
+        }
+        for where, item, by in found
+    ]
+    if output != "table":
+        print_document(rows, output)
+        return
+    for (where, item, by), row in zip(found, rows, strict=True):
+        zone = (
+            context.oncall.schedules[where].zone
+            if where in context.oncall.schedules
+            else ZoneInfo("UTC")
+        )
+        click.echo(
+            f"{row['id']:>4}  {where}: {item.user} from {_local(item.start, zone)} to "
+            f"{_local(item.end, zone)} (by {by})"
+        )
+    click.echo(f"{len(rows)} override{'' if len(rows) == 1 else 's'}", err=True)

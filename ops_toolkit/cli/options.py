@@ -23,6 +23,38 @@ def json_option(func: F) -> F:
     )(func)
 
 
+def no_password_on_command_line(
+    variable: str, elsewhere: str = ""
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback refusing a URL or DSN with a password given on the command line.
+
+    ops's command line is world-readable (``ps``, ``/proc/<pid>/cmdline``, which
+    ``PR_SET_DUMPABLE`` does not cover), so every runbook step ops runs can read it from
+    ``/proc/$PPID/cmdline``, in forms no masking knows (base64, reversed). The same value
+    from the environment (``variable``, which steps never get) or ops.yaml is taken.
+    ``elsewhere``: the other place to name, e.g. ops.yaml's key.
+    """
+
+    def refuse(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from click.core import ParameterSource
+
+        from ops_toolkit.urls import url_passwords
+
+        given = ctx.get_parameter_source(param.name or "") == ParameterSource.COMMANDLINE
+        if value and given and url_passwords(value):
+            from ops_toolkit.errors import ConfigError
+
+            option = max(param.opts, key=len)
+            raise ConfigError(
+                f"{option}: the URL holds a password, and ops's command line can be read by "
+                f"every local user and by every step ops runs (/proc/PID/cmdline): set "
+                f"{variable} instead{f' (or {elsewhere})' if elsewhere else ''}"
+            )
+        return value
+
+    return refuse
+
+
 STATE_ENV = "OPS_STATE"
 
 
@@ -33,9 +65,11 @@ def state_option(func: F) -> F:
         envvar="OPS_STATE",  # STATE_ENV; also for shell completion, which reads the parameter
         type=click.Path(dir_okay=False),
         metavar="PATH|URL",
+        callback=no_password_on_command_line(STATE_ENV, "serve.state in ops.yaml"),
         help="The store 'ops serve' uses: a SQLite file (PATH or sqlite:PATH) or "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (env OPS_STATE; default serve.state "
-        "in ops.yaml, else ops-state.db).",
+        "in ops.yaml, else ops-state.db). A password goes in OPS_STATE or ops.yaml, never "
+        "on the command line.",
     )(func)
 
 
@@ -61,23 +95,30 @@ def with_serve_state(config: OpsConfig, state: str | None) -> OpsConfig:
 RUNBOOKS_DIR_ENV = "OPS_RUNBOOKS_DIR"
 
 
-def runbooks_dir(given: str | None = None) -> str:
-    """The runbook folder of list, show, run, lint and completion: ``given``, else
-    OPS_RUNBOOKS_DIR, else runbooks/. One rule, so that no command looks elsewhere."""
+def runbooks_dir(given: str | None = None, config_path: str | None = None) -> str:
+    """The runbook folder of list, show, run, lint and completion, in the one order of
+    ``settings.runbooks_folder``: ``given``, else OPS_RUNBOOKS_DIR, else ops.yaml's
+    ``runbooks:``, else runbooks/."""
     import os
 
-    return given or os.environ.get(RUNBOOKS_DIR_ENV) or "runbooks"
+    from ops_toolkit.cli.settings import runbooks_folder
+
+    path = config_path or default_config_path()
+    if given or os.environ.get(RUNBOOKS_DIR_ENV) or not (path or os.path.exists("ops.yaml")):
+        return runbooks_folder(given, None).value  # no ops.yaml read: completion stays fast
+    from ops_toolkit.config import load_config
+
+    return runbooks_folder(given, load_config(path)).value
 
 
 def runbooks_dir_option(func: F) -> F:
     return click.option(
         "--dir",
         "directory",
-        default="runbooks",
         envvar=RUNBOOKS_DIR_ENV,
-        show_default=True,
         type=click.Path(file_okay=False),
-        help="Where runbooks are looked up by name (env OPS_RUNBOOKS_DIR).",
+        help="Where runbooks are looked up by name (env OPS_RUNBOOKS_DIR; default runbooks: "
+        "in ops.yaml, else runbooks/).",
     )(func)
 
 
@@ -91,7 +132,11 @@ def prometheus_option(func: F) -> F:
         "prometheus_url",
         envvar="OPS_PROMETHEUS_URL",
         metavar="URL",
-        help="Prometheus base URL (env OPS_PROMETHEUS_URL).",
+        callback=no_password_on_command_line(
+            "OPS_PROMETHEUS_URL", "prometheus: in ops.yaml, with basic_auth and password_env"
+        ),
+        help="Prometheus base URL (env OPS_PROMETHEUS_URL; default prometheus: in ops.yaml; a "
+        "password goes in the variable or in ops.yaml, never on the command line).",
     )(func)
 
 
@@ -178,13 +223,10 @@ def check_writable(path: str, option: str) -> None:
 def metrics_settings(url: str | None, config: OpsConfig | None) -> SourceSettings | None:
     """The metrics source a command uses: ``--prometheus``/``OPS_PROMETHEUS_URL`` if given
     (with ops.yaml's headers and credentials only when it names the same server), else
-    ops.yaml's ``prometheus:``; None when neither says."""
-    from ops_toolkit.metrics.source import SourceSettings
+    ops.yaml's ``prometheus:``; None when neither says (``settings.prometheus_settings``)."""
+    from ops_toolkit.cli.settings import prometheus_settings
 
-    configured = config.prometheus_source if config is not None else None
-    if url:
-        return configured.for_url(url) if configured is not None else SourceSettings(url)
-    return configured
+    return prometheus_settings(url, config)
 
 
 CONFIG_ENV = "OPS_CONFIG"

@@ -85,7 +85,11 @@ def _world(
 
     url = metrics_settings(prometheus_url, config)
     world = runbook_world(
-        as_json=as_json, non_interactive=non_interactive, state_dir=state_dir, prometheus_url=url
+        as_json=as_json,
+        non_interactive=non_interactive,
+        state_dir=state_dir,
+        prometheus_url=url,
+        config_path=config.source,
     )
     slos = load_slos(plan.slos) if reads_slos(plan) else []
     return RolloutWorld(
@@ -100,7 +104,7 @@ def _world(
             skip_unknown=unknown == "skip",
             allow_changed=allow_changed,
         ),
-        publish=_publisher(config),
+        publish=_publisher(config, machine=as_json),
         runbook_base_url=config.runbook_base_url,
         user=world.user,
         host=world.host,
@@ -115,8 +119,14 @@ def _failed_exit_code(outcome: Any, world: Any) -> int:
     return 128 + stopped_by[0] if outcome.status == "aborted" and stopped_by else 1
 
 
-def _publisher(config: Any) -> Any:
+def _publisher(config: Any, *, machine: bool = False) -> Any:
+    """Posts a milestone; ``machine`` (-o json|yaml): the console notifier writes to stderr,
+    so that stdout holds the one document."""
+
     def publish(group: str, channel: str, message: dict[str, Any]) -> None:
+        import sys
+
+        from ops_toolkit.notify.console import ConsoleNotifier
         from ops_toolkit.notify.model import Planned
         from ops_toolkit.serve.service import make_notifier
         from ops_toolkit.serve.store import Store
@@ -126,7 +136,10 @@ def _publisher(config: Any) -> Any:
         ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())
         if ids is None:
             return  # this milestone was posted already
-        for problem in deliver_now(store, make_notifier(config), ids, pace=0.0):
+        notifier = make_notifier(config)
+        if machine and isinstance(notifier, ConsoleNotifier):
+            notifier.stream = sys.stderr
+        for problem in deliver_now(store, notifier, ids, pace=0.0):
             click.echo(f"Error: milestone message: {problem}", err=True)
 
     return publish
@@ -157,11 +170,12 @@ def _unknown_options(func: F) -> F:
 def _load(
     reference: str, directory: str, config_path: str | None, state: str | None
 ) -> tuple[Any, Any, Any]:
+    from ops_toolkit.cli.settings import resolved
     from ops_toolkit.config import load_config
     from ops_toolkit.rollout.history import History
     from ops_toolkit.rollout.plan import load_plan
 
-    config = with_serve_state(load_config(config_path), state)
+    config = resolved(with_serve_state(load_config(config_path), state))
     plan = load_plan(reference, directory)
     return config, plan, History(plan.history_path)
 
@@ -368,6 +382,7 @@ def advance_command(
 @click.option("--non-interactive", is_flag=True, help="Never prompt (refuses confirm steps).")
 @_unknown_options
 @state_dir_option
+@output_option("table", "json", "yaml")
 def rollback_command(
     plan_ref: str,
     directory: str,
@@ -382,15 +397,18 @@ def rollback_command(
     unknown: str | None,
     allow_changed: bool,
     state_dir: str | None,
+    output: str,
 ) -> None:
     """Run the rollback runbook of PLAN's current stage; on success the plan is one stage back.
 
     \b
     Examples:
       ops rollout rollback search --yes
+      ops rollout rollback search --yes --non-interactive -o json
     """
     from ops_toolkit.rollout.advance import SUCCEEDED, rollback
 
+    machine = output != "table"
     config, plan, history = _load(plan_ref, directory, config_path, state)
     world = _world(
         config,
@@ -401,10 +419,18 @@ def rollback_command(
         yes=yes,
         non_interactive=non_interactive,
         state_dir=state_dir,
+        as_json=machine,
         unknown=unknown,
         allow_changed=allow_changed,
     )
     outcome = rollback(plan, history, world)
+    if machine:
+        document = {
+            "plan": plan.name,
+            "rolled_back": outcome.status == SUCCEEDED,
+            "run": vars(outcome),
+        }
+        print_document(document, output)
     if outcome.status != SUCCEEDED:
         click.echo(
             f"{plan.name}: rollback run {outcome.run_id} {outcome.status}; run 'ops rollout "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -12,7 +13,6 @@ from ops_toolkit.cli.options import (
     check_writable,
     config_option,
     default_config_path,
-    json_option,
     output_option,
     print_document,
     print_json,
@@ -35,11 +35,13 @@ def runbook() -> None:
 
 
 @runbook.command("list")
-@click.argument("directory", default="runbooks", envvar=RUNBOOKS_DIR_ENV, type=click.Path())
+@click.argument("directory", required=False, envvar=RUNBOOKS_DIR_ENV, type=click.Path())
 @click.option("--strict", is_flag=True, help="Exit 1 when a file is not a valid runbook.")
 @output_option("table", "wide", "json", "yaml")
-def list_command(directory: str, strict: bool, output: str) -> None:
-    """List the runbooks in DIRECTORY (default runbooks/).
+@config_option
+def list_command(directory: str | None, strict: bool, output: str, config_path: str | None) -> None:
+    """List the runbooks in DIRECTORY (default OPS_RUNBOOKS_DIR, else runbooks: in
+    ops.yaml, else runbooks/).
 
     Files that are not valid runbooks are reported on stderr and left out; the others are
     listed all the same (exit 1 only with --strict).
@@ -48,9 +50,12 @@ def list_command(directory: str, strict: bool, output: str) -> None:
     Examples:
       ops runbook list --json
     """
+    from ops_toolkit.cli.settings import existing_runbooks_folder
+    from ops_toolkit.config import load_config
     from ops_toolkit.runbook.catalog import read_runbooks
     from ops_toolkit.runbook.view import LIST_COLUMNS, LIST_DROP_ORDER, list_table, runbook_summary
 
+    directory = existing_runbooks_folder(directory, load_config(config_path), flag="DIRECTORY")
     runbooks, errors = read_runbooks([directory])
     if output in ("json", "yaml"):
         print_document([runbook_summary(r) for r in runbooks], output)
@@ -79,9 +84,12 @@ def list_command(directory: str, strict: bool, output: str) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @output_option("table", "json", "yaml")
-def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
+@config_option
+def lint_command(
+    paths: tuple[str, ...], strict: bool, output: str, config_path: str | None
+) -> None:
     """Check runbooks for errors and hazards (default: the folder list and show read,
-    OPS_RUNBOOKS_DIR, else runbooks/).
+    OPS_RUNBOOKS_DIR, else runbooks: in ops.yaml, else runbooks/).
 
     Each finding is 'path:line: level: message' (error, warning or note). Exit 1 on errors
     (and warnings with --strict); notes never fail.
@@ -92,7 +100,9 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
     """
     from ops_toolkit.runbook.catalog import lint_paths
 
-    findings = lint_paths(paths or (runbooks_dir(),), credential_variables())
+    findings = lint_paths(
+        paths or (runbooks_dir(None, config_path),), credential_variables(config_path)
+    )
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     notes = len(findings) - errors - warnings
@@ -110,7 +120,10 @@ def lint_command(paths: tuple[str, ...], strict: bool, output: str) -> None:
 @click.argument("reference", metavar="RUNBOOK", shell_complete=complete.runbook_names)
 @runbooks_dir_option
 @output_option("table", "json", "yaml")
-def show_command(reference: str, directory: str, output: str) -> None:
+@config_option
+def show_command(
+    reference: str, directory: str | None, output: str, config_path: str | None
+) -> None:
     """Show RUNBOOK (a path, a name in --dir, or an alert a runbook there claims): sections,
     steps and params.
 
@@ -121,7 +134,7 @@ def show_command(reference: str, directory: str, output: str) -> None:
     from ops_toolkit.runbook.catalog import load_runbook
     from ops_toolkit.runbook.view import runbook_document, show_renderables
 
-    loaded = load_runbook(reference, directory)
+    loaded = load_runbook(reference, runbooks_dir(directory, config_path))
     if output != "table":
         print_document(runbook_document(loaded), output)
         return
@@ -142,13 +155,13 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
-def _runbook_source(prometheus_url: str | None) -> Any:
-    """``--prometheus``, with ./ops.yaml's ``prometheus:`` (headers, credentials) when present,
-    as ``ops slo report`` reads it by default."""
+def _runbook_source(prometheus_url: str | None, config_path: str | None) -> Any:
+    """``--prometheus``, else OPS_PROMETHEUS_URL, else ops.yaml's ``prometheus:`` (headers,
+    credentials), as ``ops slo report`` reads it."""
     from ops_toolkit.cli.options import metrics_settings
     from ops_toolkit.config import load_config
 
-    return metrics_settings(prometheus_url, load_config(default_config_path()))
+    return metrics_settings(prometheus_url, load_config(config_path or default_config_path()))
 
 
 def _require_prometheus(steps: Any, source: Any) -> None:
@@ -168,21 +181,26 @@ def _steps_left(record: Any, runbook: Any) -> list[Any]:
     return [step for step in left if step is not None]
 
 
-def credential_variables() -> frozenset[str]:
+def credential_variables(config_path: str | None = None) -> frozenset[str]:
     """The variables ops's configuration (ops.yaml and its on-call file) reads credentials
     from: the one set ``ops serve`` and ``ops check`` use (``configured_credential_variables``)."""
     from ops_toolkit.config import configured_credential_variables, load_config
     from ops_toolkit.errors import OpsError
 
     try:
-        config = load_config(default_config_path())
+        config = load_config(config_path or default_config_path())
     except OpsError:  # ops check's to report; 'ops runbook lint' still lints
         return frozenset()
     return configured_credential_variables(config)
 
 
 def _world(
-    *, as_json: bool, non_interactive: bool, state_dir: str | None, prometheus_url: Any
+    *,
+    as_json: bool,
+    non_interactive: bool,
+    state_dir: str | None,
+    prometheus_url: Any,
+    config_path: str | None = None,
 ) -> Any:
     """``prometheus_url``: a URL or ``SourceSettings`` (headers and credentials): the
     secrets it points at are masked in all a run writes and withheld from its steps."""
@@ -207,7 +225,9 @@ def _world(
     cache: list[MetricsSource] = []
     settings = SourceSettings(prometheus_url) if isinstance(prometheus_url, str) else prometheus_url
     # ops's own secret variables: the on-call file's routing keys, the metrics source's auth
-    named = credential_variables() | frozenset(settings.secret_env_names() if settings else ())
+    named = credential_variables(config_path) | frozenset(
+        settings.secret_env_names() if settings else ()
+    )
 
     def metrics() -> MetricsSource:
         if not settings:
@@ -280,25 +300,37 @@ def _finish(
 
 
 def _run_options(func: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.option("--yes", is_flag=True, help="Run steps marked confirm without asking."),
-            click.option(
-                "--non-interactive", is_flag=True, help="Never prompt (as under cron or an alert)."
-            ),
-            click.option("--keep-going", is_flag=True, help="Go on after a failed step."),
-            click.option(
-                "--report",
-                type=click.Path(dir_okay=False),
-                help="Write a Markdown run report to this file.",
-            ),
-            prometheus_option,
-            state_dir_option,
-            json_option,
-        ]
-    ):
+    decorators: list[Callable[[Any], Any]] = [
+        click.option("--yes", is_flag=True, help="Run steps marked confirm without asking."),
+        click.option(
+            "--non-interactive", is_flag=True, help="Never prompt (as under cron or an alert)."
+        ),
+        click.option("--keep-going", is_flag=True, help="Go on after a failed step."),
+        click.option(
+            "--report",
+            type=click.Path(dir_okay=False),
+            help="Write a Markdown run report to this file.",
+        ),
+        prometheus_option,
+        state_dir_option,
+        _json_output,
+        config_option,
+    ]
+    for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def _json_output(func: Any) -> Any:
+    """``-o json|table`` (and ``--json``), as every command that prints data takes them; the
+    run commands keep their ``as_json`` flag."""
+    import functools
+
+    @functools.wraps(func)
+    def command(*args: Any, output: str, **kwargs: Any) -> Any:
+        return func(*args, as_json=output == "json", **kwargs)
+
+    return output_option("table", "json")(command)
 
 
 @runbook.command("run")
@@ -353,6 +385,7 @@ def run_command(
     prometheus_url: str | None,
     state_dir: str | None,
     as_json: bool,
+    config_path: str | None,
 ) -> None:
     """Run RUNBOOK step by step (a path, a name in --dir, or an alert a runbook there claims).
 
@@ -374,7 +407,7 @@ def run_command(
 
     if report and not dry_run:
         check_writable(report, "--report")
-    loaded = load_runbook(reference, directory)
+    loaded = load_runbook(reference, runbooks_dir(directory, config_path))
     options = RunOptions(
         params=_parse_params(params),
         steps=steps,
@@ -384,7 +417,7 @@ def run_command(
         keep_going=keep_going,
         kill_grace=float(os.environ.get("OPS_KILL_GRACE", "5")),
     )
-    source = _runbook_source(prometheus_url)
+    source = _runbook_source(prometheus_url, config_path)
     if not dry_run:
         from ops_toolkit.runbook.execute import plan_steps
 
@@ -394,6 +427,7 @@ def run_command(
         non_interactive=non_interactive,
         state_dir=state_dir,
         prometheus_url=source,
+        config_path=config_path,
     )
     if dry_run:
         planned = plan_run(loaded, options, world)
@@ -440,6 +474,7 @@ def resume_command(
     prometheus_url: str | None,
     state_dir: str | None,
     as_json: bool,
+    config_path: str | None,
 ) -> None:
     """Continue run RUN_ID from its first step that did not succeed (a run that succeeded:
     says so, and runs and audits nothing).
@@ -459,12 +494,13 @@ def resume_command(
         raise click.UsageError("give --rerun-unknown or --skip-unknown, not both")
     if report:
         check_writable(report, "--report")
-    source = _runbook_source(prometheus_url)
+    source = _runbook_source(prometheus_url, config_path)
     world = _world(
         as_json=as_json,
         non_interactive=non_interactive,
         state_dir=state_dir,
         prometheus_url=source,
+        config_path=config_path,
     )
     record = world.store.load(run_id)
     loaded = read_runbook(record.runbook)

@@ -32,7 +32,10 @@ def _config(config_path: str | None, listen: str | None, state: str | None) -> A
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--listen") from None
         serve = dataclasses.replace(serve, host=host, port=port)
-    return with_serve_state(dataclasses.replace(config, serve=serve), state)
+    from ops_toolkit.cli.settings import resolved
+
+    # OPS_PROMETHEUS_URL, OPS_RUNBOOKS_DIR, OPS_RUNBOOK_BASE_URL as every command reads them
+    return resolved(with_serve_state(dataclasses.replace(config, serve=serve), state))
 
 
 def _existing_store(config_path: str | None, state: str | None) -> Any:
@@ -241,8 +244,14 @@ def _list_dead_payloads(store: Any, output: str) -> None:
 )
 @config_option
 @state_option
+@output_option("table", "json", "yaml")
 def outbox_retry(
-    ids: tuple[int, ...], every: bool, inbox: bool, config_path: str | None, state: str | None
+    ids: tuple[int, ...],
+    every: bool,
+    inbox: bool,
+    config_path: str | None,
+    state: str | None,
+    output: str,
 ) -> None:
     """Re-queue dead entries (by id, or --all); a running 'ops serve' delivers them.
 
@@ -251,6 +260,7 @@ def outbox_retry(
     \b
     Examples:
       ops outbox retry --all
+      ops outbox retry 12 13 -o json
     """
     if not ids and not every:
         raise click.UsageError("give entry ids or --all")
@@ -258,14 +268,29 @@ def outbox_retry(
     chosen = None if every else list(ids)
     if inbox:
         count = store.requeue_inbox(chosen, time.time())
+        if output != "table":
+            print_document({"requeued": count, "not_requeued": []}, output)
+            return
         click.echo(f"re-queued {count} payload{'' if count == 1 else 's'}")
         return
     before = store.entries_by_id(chosen or [])
     count = store.requeue(chosen, time.time())
-    click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")
-    reasons = [_why_not_requeued(n, before.get(n)) for n in ids if _not_dead(before.get(n))]
-    for reason in reasons:
-        click.echo(reason, err=True)
+    refused = [n for n in ids if _not_dead(before.get(n))]
+    reasons = [_why_not_requeued(n, before.get(n)) for n in refused]
+    if output != "table":
+        print_document(
+            {
+                "requeued": count,
+                "not_requeued": [
+                    {"id": n, "reason": reason} for n, reason in zip(refused, reasons, strict=True)
+                ],
+            },
+            output,
+        )
+    else:
+        click.echo(f"re-queued {count} entr{'y' if count == 1 else 'ies'}")
+        for reason in reasons:
+            click.echo(reason, err=True)
     if reasons:
         raise SystemExit(1)
 

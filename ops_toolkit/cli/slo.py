@@ -12,9 +12,9 @@ from ops_toolkit.cli.options import (
     check_writable,
     check_writable_dir,
     config_option,
-    default_config_path,
     json_option,
     metrics_settings,
+    no_password_on_command_line,
     output_option,
     print_document,
     print_json,
@@ -98,17 +98,26 @@ def _query_options(func: Any) -> Any:
 @slo.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path())
 @_query_options
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Check the files only, even with a Prometheus configured (a CI job without one).",
+)
 @output_option("table", "json", "yaml")
+@config_option
 def validate_command(
     paths: tuple[str, ...],
     prometheus_url: str | None,
     timeout: float,
     at: str | None,
+    offline: bool,
     output: str,
+    config_path: str | None,
 ) -> None:
-    """Check SLO definitions (default slos/); with --prometheus, also check them against
-    live data: every selector matches series in the SLO's period and a latency SLI's bucket
-    bound exists. Exit 1 on any error; warnings do not fail.
+    """Check SLO definitions (default slos: in ops.yaml, else slos/); with a Prometheus
+    (--prometheus, OPS_PROMETHEUS_URL or prometheus: in ops.yaml) and without --offline,
+    also check them against live data: every selector matches series in the SLO's period
+    and a latency SLI's bucket bound exists. Exit 1 on any error; warnings do not fail.
 
     Every format is read: ops/v1, OpenSLO v1 and v1alpha, Sloth (prometheus/v1 and
     PrometheusServiceLevel) and Pyrra (ServiceLevelObjective).
@@ -117,14 +126,21 @@ def validate_command(
     Examples:
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
+      ops slo validate --offline          # in CI, where the Prometheus is out of reach
     """
+    from ops_toolkit.cli.settings import slo_paths
+    from ops_toolkit.config import load_config
     from ops_toolkit.slo.live import Finding
     from ops_toolkit.slo.spec import load_slo_files
 
+    config = load_config(config_path)
+    if offline and prometheus_url:
+        raise click.UsageError("--offline checks the files only: leave out --prometheus")
+    settings = None if offline else metrics_settings(prometheus_url, config)
     # Every file is read, a bad one reported beside the others (as ``ops check`` does), and
     # -o json prints its document on an invalid file too: a script reads one shape always.
     problems: list[ConfigError] = []
-    files = load_slo_files(paths or ("slos",), problems)
+    files = load_slo_files(slo_paths(paths, config), problems)
     rows = [
         {
             "path": f.source,
@@ -138,15 +154,12 @@ def validate_command(
         for s in f.slos
     ]
     findings = [Finding("error", str(problem)) for problem in problems]
-    if prometheus_url:
-        from ops_toolkit.config import load_config
+    if settings:
         from ops_toolkit.slo.live import check_live
 
         slos = [s for f in files for s in f.slos]
-        # ./ops.yaml's headers and credentials, when it names the same server
-        settings = metrics_settings(prometheus_url, load_config(default_config_path()))
         source = _source(settings, timeout)
-        findings = check_live(slos, source, _parse_at(at))
+        findings += check_live(slos, source, _parse_at(at))  # beside the files' problems
         findings += _retention_findings(files, source)
     errors = [f for f in findings if f.level == "error"]
     if output != "table":
@@ -161,10 +174,10 @@ def validate_command(
         for finding in findings:
             click.echo(f"{finding.level.capitalize()}: {finding.message}", err=True)
     if errors:
-        if output == "table":
+        if output == "table" and problems and rows:  # bad files beside good ones
             click.echo(f"{len(errors)} error(s); {len(rows)} SLO(s) valid elsewhere", err=True)
         raise SystemExit(1)
-    checked = " and against live data" if prometheus_url else ""
+    checked = " and against live data" if settings else ""
     if output == "table":
         click.echo(f"{len(rows)} SLO(s) in {len(files)} file(s): valid{checked}", err=True)
 
@@ -250,14 +263,15 @@ def report_command(
       ops slo report --direct      # raw counters, even where rules recorded
       ops slo report --explain     # each SLO's source and why, the queries
     """
+    from ops_toolkit.cli.settings import resolved, slo_paths
     from ops_toolkit.config import load_config
     from ops_toolkit.slo import report
     from ops_toolkit.slo.evaluate import RECORDED, evaluate_auto
     from ops_toolkit.slo.spec import datasource_url, load_slos
 
     # --post and --once go through ops serve's store (--state, OPS_STATE, serve.state)
-    config = with_serve_state(load_config(config_path), state)
-    prometheus: Any = metrics_settings(prometheus_url, config)  # or the files' data source
+    config = resolved(with_serve_state(load_config(config_path), state), prometheus=prometheus_url)
+    prometheus: Any = config.prometheus_source  # or the files' data source
     if channel or once:
         _require_notifier(config, console, "--once" if once else "--post")
     if chart:
@@ -265,7 +279,7 @@ def report_command(
     if once:
         _run_schedule(config, name, force, console)
         return
-    slos = load_slos(paths or config.slos)
+    slos = load_slos(slo_paths(paths, config))
     prometheus = prometheus or datasource_url(slos)
     if explain:
         _explain(slos, prometheus, timeout, _parse_at(at), use_rules, output)
@@ -350,7 +364,13 @@ def _require_notifier(config: Any, console: bool, option: str) -> None:
     fallback would post nowhere, for ever."""
     import os
 
-    if console or config.notifier == "console" or os.environ.get("SLACK_BOT_TOKEN"):
+    if console or config.notifier == "console":
+        return
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token:
+        from ops_toolkit.config import refuse_placeholder
+
+        refuse_placeholder("SLACK_BOT_TOKEN", token)  # before the queries, not after
         return
     raise ConfigError(
         f"{option} posts to Slack: set SLACK_BOT_TOKEN (and SLACK_API_URL for a "
@@ -464,6 +484,7 @@ def gate_command(
       ops slo gate search/availability -o json     # the verdict and its reasons
       ops slo gate search/availability --direct    # raw counters, not the rules
     """
+    from ops_toolkit.cli.settings import slo_paths
     from ops_toolkit.config import load_config
     from ops_toolkit.reports.scheduled import gate_minimum
     from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
@@ -472,7 +493,7 @@ def gate_command(
     from ops_toolkit.suggest import did_you_mean
 
     config = load_config(config_path)
-    where = paths or config.slos
+    where = slo_paths(paths, config)
     slos = load_slos(where)
     chosen = [s for s in slos if s.key == selector]
     if not chosen:
@@ -551,7 +572,9 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "--runbook-base-url",
     envvar="OPS_RUNBOOK_BASE_URL",
     metavar="URL",
-    help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL).",
+    callback=no_password_on_command_line("OPS_RUNBOOK_BASE_URL", "runbook_base_url in ops.yaml"),
+    help="Prefix of runbook links in alerts (env OPS_RUNBOOK_BASE_URL; default "
+    "runbook_base_url: in ops.yaml).",
 )
 @click.option("--check", is_flag=True, help="Exit 1 when the files on disk are not current.")
 @click.option(
@@ -585,6 +608,7 @@ def _budget_amount(value: str | None, option: str) -> float | None:
     "only UTC, so their windows are listed); --check fails when a third is left.",
 )
 @json_option
+@config_option
 def rules_command(
     paths: tuple[str, ...],
     directory: str,
@@ -596,8 +620,10 @@ def rules_command(
     inhibit_path: str | None,
     horizon: str,
     as_json: bool,
+    config_path: str | None,
 ) -> None:
-    """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos/).
+    """Generate Prometheus recording and burn-rate alerting rules from SLOs (default slos: in
+    ops.yaml, else slos/).
 
     One file per SLO file, alerts/<service>.rules.yaml; the same input gives the same bytes.
 
@@ -634,9 +660,14 @@ def rules_command(
         check_writable_dir(directory, "--dir")
         if inhibit_path:  # its folder is made if need be, as --dir is
             check_writable_dir(os.path.dirname(inhibit_path) or ".", "--inhibit's folder")
+    from ops_toolkit.cli.settings import runbook_base_url as choose_base_url
+    from ops_toolkit.cli.settings import slo_paths
+    from ops_toolkit.config import load_config
     from ops_toolkit.slo.spec import load_slo_files
 
-    files = load_slo_files(paths or ("slos",))
+    config = load_config(config_path)
+    files = load_slo_files(slo_paths(paths, config))
+    runbook_base_url = choose_base_url(runbook_base_url, config)
     if with_tests and output_format != "plain":
         raise click.UsageError("--tests needs --format plain: promtool tests read plain rule files")
     name_of = rules_filename if output_format == "plain" else prometheusrule_filename
@@ -723,7 +754,15 @@ def _legacy_rules_directory(value: str) -> str:
     type=click.Path(),
     help="Write <service>.yaml (ops) or <service>.openslo.yaml here; default: standard output.",
 )
-@click.option("-o", "--output", "refused_output", hidden=True, help="Not a folder: see --dir.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="FORMAT",
+    help="table (the YAML, or the files written) or json (what was converted, with the "
+    "warnings) [default: table].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for -o json.")
 @click.option(
     "--force",
     is_flag=True,
@@ -733,7 +772,8 @@ def convert_command(
     paths: tuple[str, ...],
     target: str,
     directory: str | None,
-    refused_output: str | None,
+    output: str | None,
+    as_json: bool,
     force: bool,
 ) -> None:
     """Convert SLO files of any format to ops/v1 or OpenSLO, one file per service.
@@ -747,6 +787,7 @@ def convert_command(
     Examples:
       ops slo convert sloth/ pyrra/ --to ops --dir slos/
       ops slo convert slos/search.yaml --to openslo > search.openslo.yaml
+      ops slo convert sloth/ --to ops --dir slos/ -o json
     """
     import os
 
@@ -754,17 +795,21 @@ def convert_command(
     from ops_toolkit.slo.formats.write import WRITERS, unwritable
     from ops_toolkit.slo.spec import load_slo_files
 
-    if refused_output is not None:  # -o names an output format in every ops command
+    if output not in (None, "table", "json"):  # -o names an output format in every command
         from ops_toolkit.cli.options import ALL_FORMATS
 
-        if refused_output in ALL_FORMATS:
+        if output in ALL_FORMATS:
             raise click.UsageError(
-                f"'ops slo convert' writes YAML in the --to format: it has no -o {refused_output}"
+                f"'ops slo convert' writes YAML in the --to format: it has no -o {output} "
+                "(table or json)"
             )
         raise click.UsageError(
             f"-o/--output is an output format in ops, not a folder: give the folder with "
-            f"--dir {refused_output}"
+            f"--dir {output}"
         )
+    if as_json and output not in (None, "json"):
+        raise click.UsageError(f"--json means -o json: give one of them, not -o {output}")
+    machine = as_json or output == "json"
     if directory is not None:
         check_writable_dir(directory, "--dir")
     files = load_slo_files(paths)
@@ -773,10 +818,12 @@ def convert_command(
     sources = {os.path.abspath(f.source) for f in files}
     outputs = []
     lost = []
+    said: list[str] = []
     for file in files:
         text, warnings = WRITERS[target](file)
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
+            said.append(str(warning))
         lost += unwritable(file, target)
         if text is None:
             continue
@@ -789,12 +836,20 @@ def convert_command(
             f"{', '.join(s.key for s in lost)}: cannot be written as {target} (above); nothing "
             "written: give --force to write the other SLOs without them"
         )
+    converted = [
+        {"source": file.source, "service": file.service, "path": None, "text": text}
+        for file, text in outputs
+    ]
+    document = {"to": target, "files": converted, "warnings": said}
     if directory is None:
-        click.echo(outputs[0][1], nl=False)
+        if machine:
+            print_json(document)
+        else:
+            click.echo(outputs[0][1], nl=False)
         return
     os.makedirs(directory, exist_ok=True)
     suffix = ".yaml" if target == "ops" else ".openslo.yaml"
-    for file, text in outputs:
+    for (file, text), entry in zip(outputs, converted, strict=True):
         path = os.path.join(directory, file.service + suffix)
         if os.path.abspath(path) in sources:
             raise ConfigError(f"{path}: is one of the files being converted; choose another --dir")
@@ -802,7 +857,13 @@ def convert_command(
             write_atomically(path, text)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        click.echo(path)
+        entry["path"] = path
+        if not machine:
+            click.echo(path)
+    if machine:
+        for entry in converted:
+            del entry["text"]  # written to its path
+        print_json(document)
 
 
 @slo.command("correct")
@@ -847,7 +908,9 @@ def correct_command(
             times.append(parse_when(value, now))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from None
-    where = paths or load_config(config_path).slos
+    from ops_toolkit.cli.settings import slo_paths
+
+    where = slo_paths(paths, load_config(config_path))
     written = add_correction(where, selector, times[0], times[1], reason, now)
     document = {
         "slo": selector,

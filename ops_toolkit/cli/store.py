@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ops_toolkit.cli.options import output_option, print_document
+from ops_toolkit.cli.options import (
+    STATE_ENV,
+    no_password_on_command_line,
+    output_option,
+    print_document,
+)
 
 
 @click.group("store")
@@ -31,8 +36,9 @@ def store() -> None:
     "target",
     envvar="OPS_STATE",
     metavar="postgresql://...",
-    help="An empty PostgreSQL database, as postgresql://USER:PASSWORD@HOST:PORT/DB "
-    "(default: $OPS_STATE, which keeps the password out of the command line).",
+    callback=no_password_on_command_line(STATE_ENV),
+    help="An empty PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DB "
+    "(default: $OPS_STATE: a password in --to is refused).",
 )
 @output_option("table", "json", "yaml")
 def migrate_command(source: str, target: str | None, output: str) -> None:
@@ -42,8 +48,8 @@ def migrate_command(source: str, target: str | None, output: str) -> None:
     the replicas on the PostgreSQL database after. The target must be empty: a finished
     migration is not run twice, and an interrupted one left nothing behind.
 
-    A password given in --to is in the command line, which every local user can read
-    (ps, /proc): leave --to out and set OPS_STATE instead.
+    A password in --to would be on the command line, which every local user can read
+    (ps, /proc): it is refused; set OPS_STATE instead.
 
     \b
     Examples:

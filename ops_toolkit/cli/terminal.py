@@ -18,6 +18,7 @@ _STYLE = {
     "skipped": "dim",
     "needs_confirmation": "yellow",
     "pending_manual": "yellow",
+    "unknown": "bold yellow",  # may have run: its outcome was not recorded
 }
 
 
@@ -196,29 +197,39 @@ def run_log(document: dict[str, Any]) -> str:
     ]
     for step in document["steps"]:
         name = step["name"] + (" (on_failure)" if step["handler"] else "")
+        for number, earlier in enumerate(step.get("earlier", ()), 1):  # before a resume
+            lines.append("")
+            lines.extend(_attempt_log(f"{name} (earlier attempt {number})", earlier))
         lines.append("")
-        if step["started_at"] is None:
+        if step["started_at"] is None:  # never reached; or let go out of turn (unknown)
             note = f": {step['message']}" if step["message"] else ""
-            lines.append(f"{'[not started]':<22} {name}: {step['status']}{note}")
+            label = "[outcome unknown]" if step["status"] == "unknown" else "[not started]"
+            lines.append(f"{label:<22} {name}: {step['status']}{note}")
+            lines.extend(f"  {line}" for line in step["output"].splitlines())
             continue
-        lines.append(f"[{step['started_at']}] {name}: started")
-        output = step["output"]
-        lines.extend(f"  {line}" for line in output.splitlines())
-        facts = [step["status"]]
-        if step["exit_code"] is not None:
-            facts.append(f"exit {step['exit_code']}")
-        if step["duration_s"] is not None:
-            facts.append(f"{step['duration_s']:.2f}s")
-        if step["attempts"] > 1:
-            facts.append(f"{step['attempts']} attempts")
-        if step["message"]:
-            facts.append(step["message"])
-        ended = step["finished_at"] or "still running"
-        lines.append(f"[{ended}] {name}: {', '.join(facts)}")
+        lines.extend(_attempt_log(name, step))
     lines.append("")
     finished = document["finished_at"]
     lines.append(f"[{finished}] run {document['status']}" if finished else "run not finished")
     return "\n".join(lines) + "\n"
+
+
+def _attempt_log(name: str, step: dict[str, Any]) -> list[str]:
+    """One outcome of a step in ``run_log``: its start, its output, how it ended."""
+    lines = [f"[{step['started_at'] or 'start unknown'}] {name}: started"]
+    lines.extend(f"  {line}" for line in step["output"].splitlines())
+    facts = [step["status"]]
+    if step["exit_code"] is not None:
+        facts.append(f"exit {step['exit_code']}")
+    if step["duration_s"] is not None:
+        facts.append(f"{step['duration_s']:.2f}s")
+    if step["attempts"] > 1:
+        facts.append(f"{step['attempts']} attempts")
+    if step["message"]:
+        facts.append(step["message"])
+    ended = step["finished_at"] or "still running"
+    lines.append(f"[{ended}] {name}: {', '.join(facts)}")
+    return lines
 
 
 def dry_run_text(source: str, planned: Sequence[Any], scripts: dict[str, str]) -> str:

@@ -89,6 +89,16 @@ class OncallConfig:
     def policy(self, name: str) -> EscalationPolicy:
         return self.policies[_known(name, self.policies, "escalation policy", self.source)]
 
+    def email_tiers(self) -> list[str]:
+        """The YAML paths of the tiers that send email (``policies[0].tiers[2].email``):
+        policies keep the file's order, so the index is the file's."""
+        return [
+            f"policies[{p}].tiers[{t}].email"
+            for p, policy in enumerate(self.policies.values())
+            for t, tier in enumerate(policy.tiers)
+            if tier.email
+        ]
+
     def credential_variables(self) -> frozenset[str]:
         """The environment variables this file names as holding a credential (``*_env``):
         ops's own, withheld from steps and masked, whatever they are called."""
@@ -420,3 +430,22 @@ def load_oncall(path: str | None) -> OncallConfig:
     if path is None:
         return OncallConfig()
     return parse_oncall(read_text(path), path)
+
+
+def smtp_problem(oncall: OncallConfig, environ: Mapping[str, str]) -> str | None:
+    """Why the file's email tiers cannot send (``OPS_SMTP_HOST`` unset, a bad
+    ``OPS_SMTP_PORT``), at the first such tier; None when they can, or there are none.
+
+    Checked by ``ops check`` and when ``ops serve`` starts, as a missing Slack token is:
+    before, every page to such a tier was dead-lettered, found only in ``ops outbox``."""
+    places = oncall.email_tiers()
+    if not places:
+        return None
+    from ops_toolkit.notify.email import SmtpSettings
+
+    try:
+        SmtpSettings.from_environment(environ)
+    except ConfigError as error:
+        more = f" (and {len(places) - 1} more email tier(s))" if len(places) > 1 else ""
+        return f"{oncall.source or 'alerts/oncall.yaml'}: {places[0]}: {error}{more}"
+    return None

@@ -10,7 +10,7 @@ the connection; ``1xx`` interim answers are skipped. Anything else is ``BadAnswe
 what is wrong, never a hang or a traceback.
 
 A server may be hostile, or anything on its path may be: every part of an answer is bounded
-(lines, header lines and bytes, interim answers, the body; ``Limits``) and the whole
+(lines, header lines and bytes, interim answers, the body: the ``MAX_*`` below) and the whole
 exchange has one deadline, so a server that trickles a byte at a time, declares a body of
 100 TB, streams chunks forever or answers ``100 Continue`` forever costs a bounded time and
 memory and ends in one line, never in a MemoryError.
@@ -75,10 +75,6 @@ class Connection:
     @property
     def is_open(self) -> bool:
         return self._sock is not None
-
-    def settimeout(self, timeout: float) -> None:
-        """The time the next exchange may take, when it is given no deadline."""
-        self.timeout = timeout
 
     def exchange(
         self,

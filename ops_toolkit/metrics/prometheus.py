@@ -52,13 +52,16 @@ class PrometheusSource:
         headers: Mapping[str, str] | None = None,
         place: str | None = None,
         environ: Mapping[str, str] | None = None,
+        origin: str | None = None,
         max_answer: int = MAX_ANSWER,
     ) -> None:
         """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
         command's ``--timeout`` is one budget, not one per query and fallback. ``headers``
         go with every query (a tenant's ``X-Scope-OrgID``, ``Authorization``); ``place``
         names where the source was configured, in the messages of a refused query.
-        ``environ`` (default ``os.environ``) names the proxies and the CA bundle.
+        ``environ`` (default ``os.environ``) names the proxies and the CA bundle. ``origin``
+        says where the URL came from (``--prometheus``, ``OPS_PROMETHEUS_URL``, ops.yaml's
+        ``prometheus:``), so that an unreachable server's message points at what to fix.
         ``max_answer``: the most bytes an answer may hold, as sent and once inflated (a
         hostile server's gzip bomb or endless body stops there)."""
         if not re.match(r"^https?://", url):
@@ -70,6 +73,7 @@ class PrometheusSource:
         self._bound = "--timeout bounds the whole command"  # what the deadline is, in messages
         self.concurrency = max(1, concurrency)
         self.place = place
+        self.origin = origin
         # One bounded attempt per query (a report retries nothing behind the user's back),
         # and as many kept-alive connections as the concurrency.
         self._client = Client(
@@ -150,7 +154,8 @@ class PrometheusSource:
         if failure.timed_out:
             return MetricsError(self._too_slow())
         return MetricsError(
-            f"cannot reach Prometheus at {self.shown_url}: {_connection_reason(failure)}"
+            f"cannot reach Prometheus at {self.shown_url}: "
+            f"{_connection_reason(failure, self.origin)}"
         )
 
     def retention(self) -> str | None:
@@ -248,6 +253,7 @@ def open_source(
         deadline=deadline,
         headers=resolve_headers(settings, environ),
         place=settings.place,
+        origin=settings.origin,
         max_answer=settings.max_answer or MAX_ANSWER,
     )
 
@@ -369,7 +375,8 @@ def _snippet(body: bytes) -> str:
     return ascii(text) + ("..." if len(body) > MAX_SNIPPET else "")
 
 
-def _connection_reason(failure: HTTPFailure) -> str:
+def _connection_reason(failure: HTTPFailure, origin: str | None) -> str:
     if failure.reason == "connection refused":
-        return "connection refused (is it running? check --prometheus / OPS_PROMETHEUS_URL)"
+        where = origin or "--prometheus / OPS_PROMETHEUS_URL"
+        return f"connection refused (is it running? check {where})"
     return failure.reason[:200]

@@ -37,6 +37,9 @@ class SourceSettings:
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
     place: str | None = None
+    # where the URL came from ("--prometheus", "OPS_PROMETHEUS_URL", "prometheus: in
+    # ops.yaml"): what an unreachable server's message tells the person to check
+    origin: str | None = None
     max_answer: int | None = None  # bytes an answer may hold; None: the client's default
 
     def secret_env_names(self) -> tuple[str, ...]:

@@ -62,13 +62,15 @@ def with_status(
     silenced: bool = False,
     acknowledged: str | None = None,
     resolved: bool = False,
+    buttons: bool = True,
 ) -> dict[str, Any]:
     """The opening message with its status line (who did what) and the escalation buttons.
 
     ``acknowledged`` (``Acknowledged by <@U1> at 10:02 UTC``) takes the Acknowledge button's
     place, and stays while later actions (a silence, a resolve) change the status line: a
     button that can no longer do anything read as if nobody had acknowledged. Once
-    ``resolved``, no button is left: each would only answer "it is resolved"."""
+    ``resolved``, no button is left: each would only answer "it is resolved". Without
+    ``buttons`` (no signing secret: nothing could verify a press) none is added at all."""
     updated = copy.deepcopy(message)
     kept = [
         b
@@ -77,7 +79,7 @@ def with_status(
     ]
     extra = (
         []
-        if resolved
+        if resolved or not buttons
         else [action_block(ref, silenced=silenced, acknowledged=acknowledged is not None)]
     )
     if acknowledged and line != acknowledged:  # else the status line says it already
@@ -109,10 +111,16 @@ def page_text(
     mentions: Sequence[str],
     *,
     nobody: bool = False,
+    escalated_by: str | None = None,
 ) -> str:
-    """``:rotating_light: <@U1> *SearchErrors*: tier 2 of 3, nobody acknowledged tier 1.``"""
+    """``:rotating_light: <@U1> *SearchErrors*: tier 2 of 3, nobody acknowledged tier 1.``
+
+    ``escalated_by``: who paged this tier by hand (``ops escalation escalate``, the Escalate
+    button), said instead of a reason that was not the reason (``<@U1>`` or a CLI user)."""
     who = " ".join(mentions)
-    if repeat:
+    if escalated_by:
+        why = f"escalated by hand by {escalated_by}"
+    elif repeat:
         why = f"still not acknowledged (repeat {repeat})"
     elif tier > 1:
         why = f"nobody acknowledged tier {tier - 1}"

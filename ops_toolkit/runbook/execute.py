@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.durations import format_duration
-from ops_toolkit.errors import MetricsError, OpsError, RunbookError
+from ops_toolkit.errors import MetricsError, OpsError, ReleasedEarly, RunbookError
 from ops_toolkit.masking import MASK, MIN_SECRET_LENGTH, Masker, too_short
 from ops_toolkit.metrics.model import MetricsSource
 from ops_toolkit.runbook.attributes import step_options
@@ -29,7 +29,14 @@ from ops_toolkit.runbook.expr import evaluate
 from ops_toolkit.runbook.kinds import ShellKind, StepKind, kind_for, not_runnable
 from ops_toolkit.runbook.lint import lint_runbook
 from ops_toolkit.runbook.model import Param, Runbook, Step
-from ops_toolkit.runbook.state import DONE, MAYBE_STARTED, RunRecord, StateStore, StepRecord
+from ops_toolkit.runbook.state import (
+    DONE,
+    MAYBE_STARTED,
+    RunRecord,
+    StateStore,
+    StepRecord,
+    earlier_attempt,
+)
 from ops_toolkit.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -37,6 +44,13 @@ if TYPE_CHECKING:
 
 FAILED = frozenset({"failed", "timed_out"})
 WAITING = frozenset({"needs_confirmation", "pending_manual"})
+# A step whose shell left ops's gate before its turn (``ReleasedEarly``): recorded as
+# ``starting`` (resume asks before running it again), and the run fails.
+RELEASED_EARLY = (
+    "its shell left ops's gate before its turn (another process wrote to its stdin or ended "
+    "it): it may have run; check what it did, then resume with --rerun-unknown or "
+    "--skip-unknown"
+)
 
 
 @dataclass(frozen=True)
@@ -340,6 +354,7 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
     _refuse_secrets_in_plain_params(runbook, params, run_masker(runbook, world, params))
     for step in unknown:
         step.pgid = None
+        _keep_earlier(step)  # what it printed before ops lost track of it stays on record
         if options.rerun_unknown:
             step.status, step.message = "pending", "outcome unknown: run again (--rerun-unknown)"
         else:
@@ -353,6 +368,17 @@ def _resume(record: RunRecord, runbook: Runbook, options: RunOptions, world: Wor
     record.status = "running"
     record.finished_at = None
     return _execute(runbook, record, params, options, world)
+
+
+def _keep_earlier(state: StepRecord) -> None:
+    """Before ``state``'s step runs again (a resume, a handler's second run), move its
+    outcome to ``state.earlier``: a resume that succeeds must not erase the failure before
+    it (its output was what the person resumed after reading)."""
+    if state.started_at is None and state.status == "pending":
+        return  # never started: nothing to keep
+    state.earlier.append(earlier_attempt(state))
+    state.exit_code = state.duration_s = state.started_at = state.finished_at = None
+    state.output, state.message, state.attempts = "", "", 0
 
 
 def _require_secrets(runbook: Runbook, env: Mapping[str, str]) -> None:
@@ -474,13 +500,14 @@ def _execute(
     crash: str | None = None
     audited = False
     ahead = _Ahead()
+    early: list[str] = []  # steps whose shell left its gate before its turn
     try:
         world.store.save(record)
         _audit(
             world,
             record,
             runbook,
-            "run_started",
+            "run_resumed" if record.resumed else "run_started",
             mask,
             {"plan": record.plan, "resumed": record.resumed},
         )
@@ -500,6 +527,11 @@ def _execute(
                 runbook, step, record, params, options, world, mask, ahead=ahead, following=after
             )
             ahead.keep_only(following)  # one this step did not take: killed at its gate
+            _released_early(ahead, early, record, runbook, world, mask)
+            if status in MAYBE_STARTED:
+                early.append(name)
+            if early:
+                break
             if status in FAILED:
                 handler = step.attr("on_failure")
                 if handler:
@@ -511,8 +543,11 @@ def _execute(
                     unselected = handler_not_selected(runbook, handler_step, options)
                     if unselected:
                         _skip_step(runbook, handler_step, record, world, mask, unselected)
-                    else:
+                    elif (
                         _run_step(runbook, handler_step, record, params, options, world, mask)
+                        in MAYBE_STARTED
+                    ):
+                        early.append(handler_step.name)
             if (status in FAILED or status in WAITING) and not options.keep_going:
                 break
     except KeyboardInterrupt as exc:
@@ -527,7 +562,16 @@ def _execute(
     finally:  # a background step's processes belong to the run: they end with it
         ahead.keep_only(None)  # a shell started for a step the run does not reach never runs
         stop_background(record.steps.values(), options.kill_grace)
-    cut_short = [s for s in record.steps.values() if s.status in ("starting", "running")]
+    with contextlib.suppress(Exception):  # recorded if it can be; the run fails either way
+        _released_early(ahead, early, record, runbook, world, mask)
+    if early and crash is None and error is None:
+        names = ", ".join(repr(name) for name in early)
+        crash = mask(f"step {names}: {RELEASED_EARLY}")
+    cut_short = [
+        s
+        for s in record.steps.values()
+        if s.status in ("starting", "running") and s.name not in early
+    ]
     for step_record in cut_short:
         step_record.status = "failed"
         step_record.message = mask(interrupted or crash or f"ops stopped: {error}")
@@ -654,6 +698,7 @@ def _run_step(
     while this step's shell runs, if this step cannot change what it gets, else once this
     step has succeeded, before its records are written."""
     state = record.steps[step.name]
+    _keep_earlier(state)
     on_disk = False
 
     def start_next() -> int | None:
@@ -717,7 +762,12 @@ def _run_step(
         # called by the step's kind while its shell starts up, or by ops before ``run``).
         state.status, state.pgid = "starting", None
         world.store.record_step(record, state, sync_later=True)
-        attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
+        try:
+            attempt = _attempts(step, ctx, opts.retries + 1, opts.retry_delay, world, state)
+        except ReleasedEarly as released:
+            _record_released_early(runbook, record, state, world, mask, released.output)
+            world.ui.step_finished(step, "unknown", state.message, 0.0)
+            return state.status
         if attempt.status == "succeeded" and opts.capture:
             attempt = capture_output(attempt, opts.capture, record.variables, mask)
             if opts.capture in record.variables:
@@ -745,6 +795,53 @@ def _run_step(
     return attempt.status
 
 
+def _released_early(
+    ahead: _Ahead,
+    early: list[str],
+    record: RunRecord,
+    runbook: Runbook,
+    world: World,
+    mask: Masker,
+) -> None:
+    """Record each step whose held shell ops found let go when it discarded it (the step may
+    have run, though its turn never came: ``RELEASED_EARLY``), and add it to ``early``."""
+    found, ahead.released_early = ahead.released_early, []
+    for name, output in found:
+        early.append(name)
+        if name in record.steps:
+            _record_released_early(runbook, record, record.steps[name], world, mask, output)
+
+
+def _record_released_early(
+    runbook: Runbook,
+    record: RunRecord,
+    state: StepRecord,
+    world: World,
+    mask: Masker,
+    output: str = "",
+) -> None:
+    """``state``'s shell left its gate before its turn: record it as maybe started, with
+    what it printed, and audit it (``step_released_early``)."""
+    state.status, state.message = "starting", RELEASED_EARLY
+    state.output, state.exit_code = mask(output), None
+    state.finished_at, state.duration_s = world.clock(), None
+    state.pgid = state.leader_start = None
+    world.store.record_step(record, state)
+    _audit(
+        world,
+        record,
+        runbook,
+        "step_released_early",
+        mask,
+        {
+            "step": state.name,
+            "status": "unknown",
+            "message": state.message,
+            "output_sha256": hashlib.sha256(state.output.encode()).hexdigest(),
+        },
+    )
+
+
 class _Ahead:
     """The next step's shell, started held at its gate before the step before it is over.
 
@@ -769,6 +866,9 @@ class _Ahead:
     def __init__(self) -> None:
         self.step: str | None = None
         self.held: HeldProcess | None = None
+        # Steps whose held shell was found let go (or ended) when it was discarded: they
+        # may have run, and must be recorded so (``_released_early``).
+        self.released_early: list[tuple[str, str]] = []  # and what each printed
 
     def start(self, step: str, held: HeldProcess | None) -> None:
         self.keep_only(None)
@@ -785,7 +885,11 @@ class _Ahead:
             held, self.step, self.held = self.held, None, None
             if held.matches(argv, env, cwd):
                 return held
-            held.discard()
+            if not held.discard():
+                raise ReleasedEarly(
+                    f"process {held.process.pid} left its gate before its turn",
+                    output=held.output,
+                )
             return None
 
         return take
@@ -793,8 +897,9 @@ class _Ahead:
     def keep_only(self, step: str | None) -> None:
         """Kill at its gate a shell held for any step but ``step``."""
         if self.held is not None and self.step != step:
-            held, self.step, self.held = self.held, None, None
-            held.discard()
+            held, name, self.step, self.held = self.held, self.step, None, None
+            if not held.discard() and name is not None:
+                self.released_early.append((name, held.output))
 
 
 def _start_ahead(
@@ -910,9 +1015,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
     order = [*record.plan, *(n for n in record.steps if n not in planned)]
     for name in order:
         step = record.steps[name]
-        status, message = step.status, step.message
-        if status in ("pending", "starting", "running"):
-            status, message = "skipped", message or "not reached"
+        status, message = _shown_status(step.status, step.message)
         steps.append(
             {
                 "name": name,
@@ -925,6 +1028,7 @@ def run_document(record: RunRecord) -> dict[str, Any]:
                 "handler": step.handler,
                 "started_at": _iso(step.started_at) if step.started_at else None,
                 "finished_at": _iso(step.finished_at) if step.finished_at else None,
+                "earlier": [_earlier_document(earlier) for earlier in step.earlier],
             }
         )
     return {
@@ -936,6 +1040,31 @@ def run_document(record: RunRecord) -> dict[str, Any]:
         "finished_at": _iso(record.finished_at) if record.finished_at else None,
         "params": record.params,
         "steps": steps,
+    }
+
+
+def _shown_status(status: str, message: str) -> tuple[str, str]:
+    """A step's status and message as a run's document shows them."""
+    if status == "pending":
+        return "skipped", message or "not reached"
+    if status in MAYBE_STARTED:  # ops stopped before recording its outcome
+        return "unknown", message or "may have run: its outcome was not recorded"
+    return status, message
+
+
+def _earlier_document(earlier: Mapping[str, Any]) -> dict[str, Any]:
+    """An earlier outcome of a step (``StepRecord.earlier``) as the run's document shows it."""
+    status, message = _shown_status(earlier["status"], earlier.get("message", ""))
+    started, finished = earlier.get("started_at"), earlier.get("finished_at")
+    return {
+        "status": status,
+        "exit_code": earlier.get("exit_code"),
+        "duration_s": earlier.get("duration_s"),
+        "output": earlier.get("output", ""),
+        "attempts": earlier.get("attempts", 0),
+        "message": message,
+        "started_at": _iso(started) if started else None,
+        "finished_at": _iso(finished) if finished else None,
     }
 
 

@@ -22,13 +22,10 @@ from ops_toolkit.errors import RunbookError
 from ops_toolkit.runbook.kinds import SHELL_LANGUAGES
 from ops_toolkit.runbook.model import Fence, Param, Runbook, Step
 from ops_toolkit.suggest import did_you_mean
-from ops_toolkit.yamlpath import DuplicateKey, expanded_size
+from ops_toolkit.yamlpath import DuplicateKey, alias_limit, expanded_size
 from ops_toolkit.yamlpath import SafeLoader as _YAML_LOADER
 
 MAX_BYTES = 1024 * 1024
-# YAML aliases share one value among many places: 8 levels of 10 aliases make 10^8 values
-# from 1 KiB (a "billion laughs"); anything walking them would run out of time or memory.
-MAX_FRONT_MATTER_VALUES = 100_000
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TOML_END = re.compile(r"^\+\+\+[ \t]*\r?$", re.MULTILINE)
 _OLD_ATTR = re.compile(r'\s*([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -186,12 +183,13 @@ def _split_front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[st
     body = "" if after < 0 else text[after + 1 :]
     offset = text[: after + 1].count("\n") if after >= 0 else text.count("\n") + 1
     loaded = _load_yaml(raw, source) if delimiter == "---" else _load_toml(raw, source)
-    if expanded_size(loaded, MAX_FRONT_MATTER_VALUES) > MAX_FRONT_MATTER_VALUES:
+    limit = alias_limit(raw)
+    if expanded_size(loaded, limit) > limit:
         raise RunbookError.at(
             source,
             2,
-            f"front matter expands to more than {MAX_FRONT_MATTER_VALUES:,} values through "
-            "YAML aliases; write the values out",
+            f"front matter expands to more than {limit:,} characters through YAML aliases; "
+            "write the values out",
         )
     if loaded is None:
         loaded = {}

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from ops_toolkit.errors import ReleasedEarly
+
 MAX_KEPT = 4 * 1024 * 1024  # characters of output kept per step (the tail)
 DRAIN_AFTER_EXIT = 0.2
 KILL_WAIT = 5.0  # seconds to wait for SIGKILLed processes to go (uninterruptible sleep)
@@ -347,6 +349,29 @@ class HeldProcess:
     ) -> None:
         self.argv, self.env, self.cwd = argv, env, cwd
         self.process, self.family, self.gate = process, family, gate
+        self.pipe = f"pipe:[{os.fstat(gate).st_ino}]"  # its stdin, as /proc/<pid>/fd/0 names it
+        self.output = ""  # what it printed, once ``discard`` found it let go
+
+    def at_gate(self) -> bool:
+        """Whether the shell still waits at its gate: nothing of its script has run.
+
+        The gate's pipe is its stdin until the gate has read its line: the gate's next
+        command, before any of the script's, makes /dev/null its stdin. So while
+        ``/proc/<pid>/fd/0`` is that very pipe, no command of the step has run; a shell let
+        go by another process (any process of the same user can write a line to
+        ``/proc/<pid>/fd/0``), or gone, has another stdin or none. One ``readlink``: cheap
+        enough for every step, and not fooled by a line written but not yet read (the shell
+        still waits; ops's own line follows it, in turn). Chosen over a nonce the gate
+        would check (the shell must hold it, and its environment and command line are
+        readable by the same user) and over the scheduler's state in ``/proc/<pid>/stat``
+        or ``wchan`` (a released shell blocked in a later read looks the same).
+        """
+        if not _can_read_fds():
+            return True  # no /proc: ops cannot tell, as before
+        try:
+            return os.readlink(f"/proc/{self.process.pid}/fd/0") == self.pipe
+        except OSError:
+            return False  # it has ended (a zombie has no fds)
 
     def matches(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> bool:
         """Whether this is the process ``argv``/``env``/``cwd`` would start now: the same
@@ -360,10 +385,23 @@ class HeldProcess:
             return False
         return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
-    def discard(self) -> None:
-        """Kill it at its gate (it never runs a command of its script) and reap it."""
+    def discard(self) -> bool:
+        """Kill it at its gate (it never runs a command of its script) and reap it; whether
+        it was still at its gate (False: let go or ended by another process: it may have
+        run).
+
+        Stopped (SIGSTOP) before it is looked at, so that it cannot be let go between the
+        look and the kill."""
+        pid = self.process.pid
+        with contextlib.suppress(ProcessLookupError, PermissionError, ChildProcessError):
+            os.killpg(pid, signal.SIGSTOP)  # its own group: nothing else in it
+            # Until it has stopped or ended; WNOWAIT leaves its exit for ``wait`` below.
+            os.waitid(os.P_PID, pid, os.WSTOPPED | os.WEXITED | os.WNOWAIT)
+        waiting = self.at_gate()
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # its own group: nothing else in it
+            os.killpg(pid, signal.SIGKILL)
+        if not waiting:  # what it printed out of turn belongs in its step's record
+            self.output = _leftover(self.process)
         os.close(self.gate)  # were it still alive, it would read the end of the pipe and exit
         self.process.wait()
         self.family.main = None
@@ -371,6 +409,28 @@ class HeldProcess:
         assert self.process.stdout is not None and self.process.stderr is not None
         self.process.stdout.close()
         self.process.stderr.close()
+        return waiting
+
+
+def _leftover(process: subprocess.Popen[bytes]) -> str:
+    """What a killed process left in its output pipes (stdout, then stderr)."""
+    selector = selectors.DefaultSelector()
+    decoders = {}
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream.fileno(), selectors.EVENT_READ)
+            decoders[stream.fileno()] = codecs.getincrementaldecoder("utf-8")("replace")
+    try:
+        return _unread(selector, decoders)
+    finally:
+        selector.close()
+
+
+@functools.cache
+def _can_read_fds() -> bool:
+    """Whether ``/proc/<pid>/fd`` tells a process's open files (Linux)."""
+    return os.path.isdir(f"/proc/{os.getpid()}/fd")
 
 
 def start_held(argv: list[str], *, env: Mapping[str, str], cwd: str | None) -> HeldProcess:
@@ -487,6 +547,8 @@ def run_process(
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         if gate is not None:
             ready()
+            if held is not None and not held.at_gate():  # let go before its record was on disk
+                raise ReleasedEarly(f"process {process.pid} left its gate before its turn")
             let_go, gate = gate, None
             _open_gate(let_go)
         not_ours = start_next()
@@ -536,6 +598,11 @@ def run_process(
         exit_code = process.wait()
         family.main = None
         _stop_leftovers(family, process.pid, kill_grace)
+    except ReleasedEarly as early:
+        family.stop(kill_grace, group=process.pid)
+        process.wait()
+        early.output = _unread(selector, decoders)
+        raise
     except BaseException:
         family.stop(kill_grace, group=process.pid)
         process.wait()
@@ -606,6 +673,17 @@ def _run_attached(
         "(interactive step: output not recorded)\n",
         time.monotonic() - started,
     )
+
+
+def _unread(selector: selectors.BaseSelector, decoders: Mapping[int, Any]) -> str:
+    """What a stopped process left in its output pipes (up to ``MAX_KEPT``), unwaited for."""
+    parts: list[str] = []
+    for key in list(selector.get_map().values()):
+        fd = int(key.fd)
+        with contextlib.suppress(OSError):
+            while (sum(map(len, parts)) < MAX_KEPT) and (data := os.read(fd, 65536)):
+                parts.append(decoders[fd].decode(data))
+    return "".join(parts)
 
 
 def _open_gate(gate: int) -> None:

@@ -15,6 +15,7 @@ _ICON = {
     "skipped": "⏭️",
     "needs_confirmation": "✋",
     "pending_manual": "🧑",
+    "unknown": "❓",  # may have run: its outcome was not recorded
 }
 
 
@@ -59,17 +60,26 @@ def render_markdown(document: dict[str, Any], record: RunRecord, title: str) -> 
         "| step | status | exit | duration | note |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for step in document["steps"]:
+    shown = [  # each step's earlier outcomes (before a resume), then its last one
+        outcome
+        for step in document["steps"]
+        for outcome in (
+            *(
+                (f"{step['name']} (earlier attempt {number})", earlier)
+                for number, earlier in enumerate(step.get("earlier", ()), 1)
+            ),
+            (step["name"], step),
+        )
+    ]
+    for name, step in shown:
         icon = _ICON.get(step["status"], "")
         exit_code = "" if step["exit_code"] is None else str(step["exit_code"])
         duration = "" if step["duration_s"] is None else f"{step['duration_s']:.2f}s"
         note = str(step["message"]).replace("|", "\\|")
-        lines.append(
-            f"| {step['name']} | {icon} {step['status']} | {exit_code} | {duration} | {note} |"
-        )
+        lines.append(f"| {name} | {icon} {step['status']} | {exit_code} | {duration} | {note} |")
     lines.append("")
-    for step in document["steps"]:
+    for name, step in shown:
         if not step["output"]:
             continue
-        lines += [f"### {step['name']}", "", "```text", truncate_output(step["output"]), "```", ""]
+        lines += [f"### {name}", "", "```text", truncate_output(step["output"]), "```", ""]
     return "\n".join(lines)

@@ -65,6 +65,34 @@ class StepRecord:
     # The group leader's boot id and start time (background.leader_start): a pgid read back
     # is signalled only while its leader is still this process (ids are reused).
     leader_start: str | None = None
+    # The step's earlier outcomes, oldest first, each kept when the step ran again (a resume,
+    # a handler run twice): status, exit code, attempts, message, times and the tail of its
+    # (masked) output, as ``earlier_attempt`` makes them. Saved only when not empty.
+    earlier: list[dict[str, Any]] = field(default_factory=list)
+
+
+EARLIER_OUTPUT_KEPT = 16 * 1024  # characters of an earlier attempt's output kept (the tail)
+
+
+def earlier_attempt(step: StepRecord) -> dict[str, Any]:
+    """``step``'s outcome as it stands, to keep in ``earlier`` before the step runs again."""
+    return {
+        "status": step.status,
+        "exit_code": step.exit_code,
+        "duration_s": step.duration_s,
+        "output": step.output[-EARLIER_OUTPUT_KEPT:],  # masked when it was recorded
+        "attempts": step.attempts,
+        "message": step.message,
+        "started_at": step.started_at,
+        "finished_at": step.finished_at,
+    }
+
+
+def step_json(step: StepRecord) -> dict[str, Any]:
+    """``step`` as saved. Without ``earlier`` when it has none: a run none of whose steps
+    ran twice is saved as the version before it saved runs, which reads it."""
+    data = vars(step)
+    return data if step.earlier else {k: v for k, v in data.items() if k != "earlier"}
 
 
 @dataclass
@@ -89,7 +117,7 @@ class RunRecord:
         # Shallow by hand: dataclasses.asdict deep-copies every output string, and the state
         # is written after every step.
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["steps"] = {name: vars(step) for name, step in self.steps.items()}
+        data["steps"] = {name: step_json(step) for name, step in self.steps.items()}
         return data
 
     @classmethod
@@ -220,6 +248,14 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _earlier(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise DamagedState(f"{where}: expected a list of earlier attempts, got {_shown(value)}")
+    return [
+        _fields(entry, f"{where}[{number}]", _EARLIER_FIELDS) for number, entry in enumerate(value)
+    ]
+
+
 def _fields(data: Any, where: str, spec: dict[str, tuple[_Check, bool]]) -> dict[str, Any]:
     """Check each field of ``data`` against ``spec`` (check, required)."""
     inside = f"{where}." if where else ""
@@ -272,6 +308,17 @@ _STEP_FIELDS: dict[str, tuple[_Check, bool]] = {
     "pgid": (_optional(_pgid), False),
     "handler": (_flag, False),
     "leader_start": (_optional(_text), False),
+    "earlier": (_earlier, False),
+}
+_EARLIER_FIELDS: dict[str, tuple[_Check, bool]] = {
+    "status": (_one_of(STEP_STATUSES), True),
+    "exit_code": (_optional(_exit_code), False),
+    "duration_s": (_optional(_seconds), False),
+    "output": (_text, False),
+    "attempts": (_count, False),
+    "message": (_text, False),
+    "started_at": (_optional(_seconds), False),
+    "finished_at": (_optional(_seconds), False),
 }
 
 
@@ -355,7 +402,7 @@ class StateStore:
         if sync_later:
             self.settle(record)  # one sync under way per run
         record.journal_seq += 1
-        entry: dict[str, Any] = {"seq": record.journal_seq, "step": vars(step)}
+        entry: dict[str, Any] = {"seq": record.journal_seq, "step": step_json(step)}
         if variables:
             entry["variables"] = variables
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()

@@ -95,6 +95,7 @@ class Escalations:
         self.lookup_user = lookup_user  # may ask Slack (pages)
         self.known_user = known_user or lookup_user  # must not block (allow-lists)
         self.can_silence = True  # False when ops serve knows no Alertmanager
+        self.buttons = True  # False without SLACK_SIGNING_SECRET: a press could not be verified
         self.clock = clock
 
     # -- reading -------------------------------------------------------------------------
@@ -276,6 +277,7 @@ class Escalations:
         mentions = [mention(p, self.lookup_user) for p in people]
         if tier.user_group:
             mentions.append(f"<!subteam^{tier.user_group}>")
+        by_hand = self._escalated_by(escalation, page)
         text = blocks.page_text(
             escalation.name,
             page.tier + 1,
@@ -283,13 +285,18 @@ class Escalations:
             page.repeat,
             mentions,
             nobody=bool(tier.schedule) and not people,
+            escalated_by=_who(by_hand) if by_hand else None,
         )
-        message = blocks.page_message(text, escalation.ref)
+        message = blocks.page_message(text, escalation.ref if self.buttons else None)
         key = escalation.group_key
         planned = [Planned(key, escalation.channel, "reply", message)]
         if tier.channel and tier.channel != escalation.channel:
             opening = blocks.with_status(
-                escalation.message, escalation.ref, text, silenced=escalation.silence_id is not None
+                escalation.message,
+                escalation.ref,
+                text,
+                silenced=escalation.silence_id is not None,
+                buttons=self.buttons,
             )
             opening["text"] = text  # the notification shows the page, not the alert's title
             action = (
@@ -323,12 +330,14 @@ class Escalations:
             planned.append(
                 Planned(
                     key,
-                    "email",
+                    "email:" + ",".join(tier.email),  # 'ops outbox list' shows who
                     "email",
                     {
                         "text": summary,
                         "to": list(tier.email),
-                        "subject": f"[ops] {summary} (nobody acknowledged yet)"
+                        "subject": f"[ops] {summary} (escalated by hand by {plain(_who(by_hand))})"
+                        if by_hand
+                        else f"[ops] {summary} (nobody acknowledged yet)"
                         if page.step
                         else f"[ops] {summary}",
                         "body": f"{plain(escalation.name)} is firing.\nLabels: "
@@ -340,6 +349,20 @@ class Escalations:
                 )
             )
         return planned
+
+    def _escalated_by(self, escalation: Escalation, page: Page) -> str | None:
+        """Who paged ``page`` by hand: an escalate action done at the instant it became due
+        (``escalate_now`` makes the next step due at the action's time); None for a page
+        that came due by the policy's wait. The user as the timeline keeps it
+        (``U0123ABCD``, or ``cli:alice``)."""
+        actor = self.store.execute(
+            "SELECT actor FROM escalation_log WHERE escalation_id = ? AND action = 'escalate' "
+            "AND outcome = 'done' AND at = ? ORDER BY id DESC LIMIT 1",
+            (escalation.id, page.due_at),
+        ).scalar()
+        if actor is None:
+            return None
+        return str(actor).removeprefix("slack:")
 
     # -- actions -------------------------------------------------------------------------
 
@@ -478,6 +501,7 @@ class Escalations:
             silenced=escalation.silence_id is not None,
             acknowledged=acknowledged,
             resolved=resolved,
+            buttons=self.buttons,
         )
         reply = blocks.page_message(line, None)
         return [

@@ -51,7 +51,10 @@ class Oncall:
         diagnose: Callable[[str, dict[str, str]], dict[str, Any]] | None,
         runbook_paths: Mapping[str, str],
         clock: Callable[[], float] = time.time,
+        interactive: bool = True,
     ) -> None:
+        """``interactive``: Slack's button presses can be verified (``SLACK_SIGNING_SECRET``
+        is set); without, messages carry no buttons that would only fail when pressed."""
         self.config = config
         self.oncall = oncall
         self.store = store
@@ -66,6 +69,8 @@ class Oncall:
 
             alertmanager = AlertmanagerClient(config.alertmanager, timeout=5.0)
         self.escalations.can_silence = alertmanager is not None
+        self.interactive = interactive
+        self.escalations.buttons = interactive
         self.jobs = JobRunner(
             self.escalations,
             alertmanager=alertmanager,
@@ -84,7 +89,8 @@ class Oncall:
         """The opening message with the escalation buttons, when the route escalates."""
         if route.escalation is None or notification.status != "firing":
             return message
-        return with_status(message, ref_of(notification.group_key, route.channel), None)
+        ref = ref_of(notification.group_key, route.channel)
+        return with_status(message, ref, None, buttons=self.interactive)
 
     def on_notification(
         self,
@@ -151,7 +157,11 @@ class Oncall:
         """The Slack endpoints, when ``SLACK_SIGNING_SECRET`` is set (else none: no actions)."""
         secret = os.environ.get("SLACK_SIGNING_SECRET")
         if not secret:
-            log.warning("SLACK_SIGNING_SECRET is not set: buttons and /ops commands are off")
+            log.warning(
+                "SLACK_SIGNING_SECRET is not set: escalation messages carry no buttons and "
+                "/ops commands are off (ops escalation ack|resolve still work); set it to the "
+                "Slack app's Signing Secret to turn them on"
+            )
             return []
         refuse_placeholder("SLACK_SIGNING_SECRET", secret)
         from ops_toolkit.serve.slack import SlackEndpoints, routes

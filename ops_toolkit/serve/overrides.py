@@ -58,6 +58,30 @@ class OverrideStore:
             for override_id, user, s, e, created in rows
         ]
 
+    def listing(self, schedule: str | None, now: float) -> list[tuple[str, Override, str]]:
+        """Overrides not yet over at ``now`` (of ``schedule``, or of every schedule), by start:
+        (schedule, override with its id, who made it)."""
+        rows = self.store.execute(
+            'SELECT id, schedule, "user", starts_at, ends_at, created_at, created_by '
+            "FROM oncall_overrides WHERE removed_at IS NULL AND ends_at > ? "
+            "AND (? = '' OR schedule = ?) ORDER BY starts_at, id",
+            (now, schedule or "", schedule or ""),
+        ).rows
+        return [
+            (
+                str(name),
+                Override(
+                    str(user),
+                    datetime.fromtimestamp(float(s), UTC),
+                    datetime.fromtimestamp(float(e), UTC),
+                    created_at=float(created),
+                    id=int(override_id),
+                ),
+                str(by),
+            )
+            for override_id, name, user, s, e, created, by in rows
+        ]
+
     def close(self) -> None:
         if self.owned:
             self.store.close()

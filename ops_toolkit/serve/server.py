@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from ops_toolkit.alerts.webhook import PLACE, decode_body, parse_notification
 from ops_toolkit.errors import OpsError, PayloadError, StoreConflict
 from ops_toolkit.serve.body import TooLarge, TooSlow, read_body
+from ops_toolkit.serve.connections import ConnectionLimits
 from ops_toolkit.serve.store import Store
 
 GROUP_COMMIT = 256
@@ -348,21 +351,40 @@ def create_app(
     )
 
 
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(
+    seconds: float, limits: ConnectionLimits | None = None
+) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol, closing connections that do not send a request's headers
-    within ``seconds`` of connecting (or of their first byte after a response).
+    within ``seconds`` of connecting (or of their first byte after a response), and
+    answering 503 to connections over ``limits`` (``ops_toolkit.serve.connections``).
 
     uvicorn times out idle keep-alive connections only after a response, so a client that
     connects and trickles its headers (slowloris) holds a connection forever otherwise.
-    The body has its own deadline in the handler (408).
+    The body has its own deadline in the handler (408). A connection over a cap gets
+    ``REFUSED_GRACE_SECONDS`` to send its headers, then a 503 with Retry-After and is
+    closed: the open files it holds are given back at once, not after ``seconds``.
     """
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    from ops_toolkit.serve.connections import REFUSED_GRACE_SECONDS, ConnectionCount
+
+    count = ConnectionCount(limits) if limits is not None else None
+    refusals = RefusalLog()
+
     class HeaderTimeoutProtocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _timeout = seconds
+        _counted: str | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            if count is not None:
+                self._counted = self.client[0] if self.client else "local"
+                reason = count.opened(self._counted)
+                if reason is not None:
+                    refusals.refused(reason)
+                    self.app = too_busy(reason)
+                    self._timeout = min(seconds, REFUSED_GRACE_SECONDS)
             self._arm()
 
         def data_received(self, data: bytes) -> None:
@@ -374,11 +396,14 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if count is not None and self._counted is not None:
+                count.closed(self._counted)
+                self._counted = None
             super().connection_lost(exc)
 
         def _arm(self) -> None:
             if self._header_timer is None:
-                self._header_timer = self.loop.call_later(seconds, self._expired)
+                self._header_timer = self.loop.call_later(self._timeout, self._expired)
 
         def _disarm(self) -> None:
             if self._header_timer is not None:
@@ -391,3 +416,49 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
                 self.transport.close()
 
     return HeaderTimeoutProtocol
+
+
+def too_busy(reason: str) -> Callable[..., Any]:
+    """The ASGI app that answers a connection over a cap: 503 (Alertmanager retries it) with
+    Retry-After, and the connection closed after it."""
+    body = json.dumps({"status": "error", "error": f"ops serve: {reason}; retry later"}).encode()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", RETRY["Retry-After"].encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+class RefusalLog:
+    """One log line for connections refused over a cap: at the first, then at most once a
+    minute with how many since (a flood must not flood the log too)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._said_at = -math.inf
+        self._since = 0
+
+    def refused(self, reason: str) -> None:
+        self._since += 1
+        now = self.clock()
+        if now - self._said_at < 60:
+            return
+        logging.getLogger("ops.serve").warning(
+            "refused %d connection%s with 503: %s",
+            self._since,
+            "" if self._since == 1 else "s",
+            reason,
+        )
+        self._said_at, self._since = now, 0

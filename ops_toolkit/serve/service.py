@@ -49,8 +49,10 @@ def make_notifier(config: OpsConfig, *, console: bool = False) -> Notifier:
             "SLACK_API_URL for a Slack-compatible API)"
         )
     if token and not console and config.notifier != "console":
+        from ops_toolkit.config import refuse_placeholder
         from ops_toolkit.notify.slack import SlackNotifier
 
+        refuse_placeholder("SLACK_BOT_TOKEN", token)  # xoxb-change-me from ops-serve.env.example
         return SlackNotifier(token, base_url=os.environ.get("SLACK_API_URL"))
     from ops_toolkit.notify.console import ConsoleNotifier
 
@@ -255,16 +257,20 @@ class EscalationService:
         return self._prometheus
 
     def runbook_for(self, notification: Notification) -> str | None:
+        """The alert's ``runbook_url`` annotation, else the runbook claiming the alert, as a
+        link under ``runbook_base_url``. The annotation too: ``ops slo rules`` run without a
+        base URL writes a repository path (``runbooks/x.md``), which was posted as text with
+        "set runbook_base_url" although ops.yaml set it."""
+        from ops_toolkit.links import runbook_link
+
         annotations = notification.common_annotations or (
             notification.alerts[0].annotations if notification.alerts else {}
         )
         if annotations.get("runbook_url"):
-            return annotations["runbook_url"]
+            return runbook_link(annotations["runbook_url"], self.config.runbook_base_url)
         path = self.runbooks.get(notification.alert_name)
         if path is None:
             return None
-        from ops_toolkit.links import runbook_link
-
         return runbook_link(repository_path(path, self.config.source), self.config.runbook_base_url)
 
     def _schedule_loops(self, config: OpsConfig) -> list[Loop]:
@@ -335,6 +341,11 @@ class EscalationService:
                 )
             return None
         self.routing.check_policies(list(oncall.policies))
+        from ops_toolkit.escalate.oncall import smtp_problem
+
+        unsendable = smtp_problem(oncall, os.environ)
+        if unsendable is not None:  # every page to the tier would be a dead letter
+            raise ConfigError(unsendable)
         self._refuse_credential_runbooks(oncall.credential_variables())
         from ops_toolkit.serve.oncall import Oncall
 
@@ -352,6 +363,7 @@ class EscalationService:
             wake_delivery=self.delivery_loop.wake,
             diagnose=self._diagnose_runbook,
             runbook_paths=runbook_paths,
+            interactive=bool(os.environ.get("SLACK_SIGNING_SECRET")),  # as slack_routes reads it
         )
         loop = Loop("oncall", service.run_once)
         service.wake = loop.wake
@@ -488,12 +500,23 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    from ops_toolkit.serve.connections import connection_limits, raise_open_file_limit
+
+    limits = connection_limits(
+        raise_open_file_limit(),
+        config.serve.max_connections,
+        config.serve.max_connections_per_client,
+        config.source or "",
+    )
     listener = bind_listener(config.serve.host, config.serve.port)  # before saying "listening"
     from ops_toolkit.serve.lock import hold_for_serve
     from ops_toolkit.serve.store.backends import parse_state
 
     location = parse_state(config.serve.state)
     if location.scheme == "sqlite":  # 'ops store migrate' must see that we use the file
+        from ops_toolkit.serve.store.sqlite import make_folder
+
+        make_folder(location.target)  # the lock file lives there too
         hold_for_serve(location.target)  # held until the process ends
     service = EscalationService(config, token=token)
     print(
@@ -501,6 +524,12 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
         f"(state {service.store.path}, {notifier_description(service.notifier, config)}, "
         f"{len(service.runbooks)} alert runbooks)",
         flush=True,
+    )
+    log.info(
+        "connections: at most %d open at once, %d per client address (serve.max_connections, "
+        "serve.max_connections_per_client)",
+        limits.total,
+        limits.per_client,
     )
     note = budgets_note(config)
     if note is not None:
@@ -514,7 +543,7 @@ def serve(config: OpsConfig, *, token: str | None) -> None:
             port=config.serve.port,
             log_level="warning",
             access_log=False,
-            http=header_timeout_protocol(config.serve.read_timeout),
+            http=header_timeout_protocol(config.serve.read_timeout, limits),
             timeout_keep_alive=5,
         )
     )

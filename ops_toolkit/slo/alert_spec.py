@@ -11,6 +11,7 @@ import math
 import re
 
 from ops_toolkit.durations import format_duration, parse_duration
+from ops_toolkit.slo.formats.common import label_problem
 from ops_toolkit.slo.model import Alerting, BurnWindow, SeverityAlert, Window
 from ops_toolkit.slo.windows import MIN_WINDOW, default_for, scaled_windows
 from ops_toolkit.yamlpath import Node, show
@@ -77,6 +78,9 @@ def _strings(node: Node, fixed: tuple[str, ...]) -> dict[str, str]:
         if not isinstance(key, str) or not _LABEL_NAME.fullmatch(key) or key in fixed:
             reason = f" ({', '.join(fixed)} are set by ops)" if fixed else ""
             raise node.child(str(key)).error(f"not a usable name{reason}")
+        problem = label_problem(key, ()) if fixed else None  # labels, not annotations
+        if problem is not None:
+            raise node.child(key).error(problem)
         values[key] = node.text(key, required=False) or ""
     return values
 

@@ -114,7 +114,7 @@ def fires(
     """Both windows burn faster than the pair's factor (a window without data never fires),
     and the long window holds at least ``min_events`` events."""
     a, b = burn_rates.get(pair.long), burn_rates.get(pair.short)
-    if a is None or b is None or a <= pair.factor or b <= pair.factor:
+    if a is None or b is None or not pair.burns(a) or not pair.burns(b):
         return False
     if min_events <= 0:
         return True

@@ -167,8 +167,11 @@ def _add_months(moment: datetime, months: int) -> datetime:
 class BurnCondition:
     """A burn-rate alert condition a file defines (OpenSLO ``AlertCondition``, kind burnrate).
 
-    Fires at ``severity`` when the burn rate over ``lookback`` seconds stays at or above
-    ``threshold`` for ``alert_after`` seconds; ``targets`` name where it should go.
+    Fires at ``severity`` (page or ticket) when the burn rate over ``lookback`` seconds
+    stays at or above ``threshold`` (above it: ``at_least`` False, OpenSLO's ``op: gt``) for
+    ``alert_after`` seconds; ``targets`` name where it should go. Rules and reports use it as
+    the SLO's window pair (``windows.condition_window``): what the file asks for, not the
+    Workbook's table.
     """
 
     name: str
@@ -177,17 +180,25 @@ class BurnCondition:
     lookback: int
     alert_after: int = 0
     targets: tuple[str, ...] = ()
+    at_least: bool = True
 
 
 @dataclass(frozen=True)
 class BurnWindow:
-    """One alert pair: fires when both windows burn faster than ``factor`` for ``for_seconds``."""
+    """One alert pair: fires when both windows burn faster than ``factor`` for ``for_seconds``
+    (``at_least``: at ``factor`` too, as an OpenSLO condition with ``op: gte`` asks). A pair
+    whose two windows are one is a single-window alert (an OpenSLO burn-rate condition)."""
 
     severity: str  # "page" | "ticket"
     long: int
     short: int
     factor: float
     for_seconds: int
+    at_least: bool = False
+
+    def burns(self, rate: float) -> bool:
+        """Whether a window burning at ``rate`` meets this pair's factor."""
+        return rate >= self.factor if self.at_least else rate > self.factor
 
     def budget_share(self, period_seconds: int) -> float:
         """The share of the period's budget spent in the long window when it fires."""
@@ -230,7 +241,8 @@ class Alerting:
     ``disabled`` drops every burn-rate alert; ``no_data``: False drops the NoData alerts
     (Sloth generates none when both its tiers are disabled; Pyrra's ``absent: false``), so
     with both tiers disabled too the SLO gets recording rules only; ``conditions`` are
-    burn-rate conditions a file gives (OpenSLO AlertConditions), kept for conversion.
+    burn-rate conditions a file gives (OpenSLO AlertConditions): without ``windows``, they
+    are the SLO's alerts (one single-window alert each), in its rules and its report.
     """
 
     windows: tuple[BurnWindow, ...] | None = None

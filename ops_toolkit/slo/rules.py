@@ -230,10 +230,10 @@ def _pairs(severity: str, slo: SLO) -> list[BurnWindow]:
 def _burn_expr(pair: BurnWindow, slo: SLO) -> str:
     selector = "{" + _matchers(slo) + "}"
     factor = clean(pair.factor)
-    expr = (
-        f"slo:burn_rate:{pair.long_name}{selector} > {factor} and "
-        f"slo:burn_rate:{pair.short_name}{selector} > {factor}"
-    )
+    above = ">=" if pair.at_least else ">"
+    expr = f"slo:burn_rate:{pair.long_name}{selector} {above} {factor}"
+    if pair.short != pair.long:  # one window: an OpenSLO burn-rate condition
+        expr += f" and slo:burn_rate:{pair.short_name}{selector} {above} {factor}"
     if slo.alerting.min_events:
         expr += f" and slo:total_events:{pair.long_name}{selector} >= {slo.alerting.min_events}"
     return expr
@@ -253,13 +253,19 @@ def _annotations(slo: SLO, pair: BurnWindow, runbook_url: str | None) -> dict[st
     speed = "fast: page now" if pair.severity == "page" else "steadily: open a ticket"
     events = slo.alerting.min_events
     minimum = f" with at least {events} events in {pair.long_name}" if events else ""
+    windows = (
+        f"{pair.long_name} is"
+        if pair.short == pair.long
+        else f"{pair.long_name} and {pair.short_name} are"
+    )
+    above = "at or above" if pair.at_least else "above"
     annotations = {
         "summary": f"{slo.key} is burning its error budget {speed}",
         "description": (
             f"{slo.key} spends its error budget {VALUE}x faster than sustainable (at 1x the "
             f"budget lasts exactly the {window} window). The objective is {clean(slo.objective)}% "
             f"of events, so the budget is {clean(slo.budget * 100)}% of events. Fires when "
-            f"{pair.long_name} and {pair.short_name} are above {clean(pair.factor)}x for "
+            f"{windows} {above} {clean(pair.factor)}x for "
             f"{pair.for_name}{minimum}: {share}% of the budget gone in {pair.long_name}."
         ),
     }
@@ -627,7 +633,7 @@ def _expected_burn_alerts(slo: SLO, burn: float, url: str | None) -> list[dict[s
     annotations as it renders them."""
     checks: dict[str, list[dict[str, Any]]] = {name: [] for name in burn_alert_names(slo)}
     for pair in burn_pairs(slo):
-        if burn <= pair.factor:
+        if not pair.burns(burn):
             continue
         annotations = _annotations(slo, pair, url)
         annotations["description"] = annotations["description"].replace(VALUE, f"{burn:.1f}")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
-from ops_toolkit.slo.model import SLO, BurnWindow
+from ops_toolkit.slo.model import SLO, BurnCondition, BurnWindow
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 REFERENCE_PERIOD = 30 * DAY
@@ -85,9 +85,12 @@ def scaled_windows(period_seconds: int) -> tuple[BurnWindow, ...]:
 
 
 def alert_windows(slo: SLO) -> tuple[BurnWindow, ...]:
-    """The SLO's own window set when it gives one, else the table scaled to its period."""
+    """The SLO's own window set when it gives one, else its file's burn-rate conditions
+    (OpenSLO AlertConditions), else the table scaled to its period."""
     if slo.alerting.windows:
         return slo.alerting.windows
+    if slo.alerting.conditions:
+        return tuple(condition_window(c) for c in slo.alerting.conditions)
     try:
         return scaled_windows(slo.window.period_seconds)
     except ValueError as error:
@@ -105,3 +108,18 @@ def windows_of(slos: Iterable[SLO]) -> tuple[int, ...]:
         for pair in alert_windows(slo):
             seen.update((pair.long, pair.short))
     return tuple(sorted(seen))
+
+
+def condition_window(condition: BurnCondition) -> BurnWindow:
+    """A burn-rate condition as an alert pair of one window: the burn rate over its
+    ``lookbackWindow`` at (or above) its threshold for ``alertAfter``. No short window is
+    added: the alert is the one the file defines, which the reader has checked ops can
+    evaluate (page or ticket, a window of whole minutes from 5m)."""
+    return BurnWindow(
+        condition.severity,
+        condition.lookback,
+        condition.lookback,
+        condition.threshold,
+        condition.alert_after,
+        at_least=condition.at_least,
+    )

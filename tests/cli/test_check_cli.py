@@ -204,7 +204,7 @@ def test_a_runbook_nested_too_deeply_is_one_error_and_the_others_are_checked(
     report = json.loads(result.stdout)
     assert report["checked"]["runbooks"] == 7
     assert [p["message"] for p in report["problems"] if p["level"] == "error"] == [
-        "runbooks/deep.md:3: error: step attributes are nested too deeply; values must be strings"
+        "runbooks/deep.md:3: step attributes are nested too deeply; values must be strings"
     ]
 
 
@@ -231,8 +231,8 @@ def test_ops_check_flags_every_credential_variable_the_runner_withholds(
     assert checked.exit_code == 1
     refusal = "is one of ops's own credentials; it never reaches a step"
     assert [line for line in checked.stdout.splitlines() if "token.md" in line] == [
-        f"error: runbooks/token.md:4: error: env: PD_ROUTE {refusal}",
-        f"error: runbooks/token.md:4: error: env: PROM_TOKEN {refusal}",
+        f"error: runbooks/token.md:4: env: PD_ROUTE {refusal}",
+        f"error: runbooks/token.md:4: env: PROM_TOKEN {refusal}",
     ]
     # the runner refuses the same runbook for the same two variables
     ran = runner.invoke(main, ["runbook", "run", "runbooks/token.md", "--state-dir", "state"])

@@ -84,8 +84,7 @@ def test_config_wins_over_ops_config(tmp_path: Path, broken_config: Path) -> Non
     )
     assert (result.exit_code, result.output) == (
         1,
-        f"Error: {tmp_path / 'none'}: no such file or directory; give SLO files or "
-        "directories, or set slos: in ops.yaml\n",
+        f"Error: {tmp_path / 'none'}: no such file or directory (slos: in {good})\n",
     )
 
 

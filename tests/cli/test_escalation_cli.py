@@ -33,7 +33,7 @@ def test_list_ack_and_resolve(tmp_path: Path, runner: CliRunner) -> None:
         "active",
         "SearchErrors",
         1,
-        T0,
+        "2026-05-28T20:26:40Z",  # T0, as ISO 8601 in UTC
     )
     acked = runner.invoke(main, ["escalation", "ack", ref, *common])
     assert acked.exit_code == 0

@@ -274,7 +274,10 @@ def test_rules_refuses_a_legacy_dash_o_folder_beside_dir(tmp_path: Path, runner:
             "-o/--output is an output format in ops, not a folder: give the folder "
             "with --dir slos-out",
         ),
-        ("yaml", "'ops slo convert' writes YAML in the --to format: it has no -o yaml"),
+        (
+            "yaml",
+            "'ops slo convert' writes YAML in the --to format: it has no -o yaml (table or json)",
+        ),
     ],
     ids=["a folder", "a format"],
 )

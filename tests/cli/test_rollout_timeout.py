@@ -101,7 +101,7 @@ def refused_url() -> Iterator[str]:
 def refused(url: str) -> str:
     return (
         f"cannot reach Prometheus at {url}: connection refused "
-        "(is it running? check --prometheus / OPS_PROMETHEUS_URL)"
+        "(is it running? check --prometheus)"  # the URL came from --prometheus
     )
 
 

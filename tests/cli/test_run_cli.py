@@ -176,7 +176,7 @@ def test_resume_after_ops_is_killed_mid_step(
     assert [e["event"] for e in audit] == [
         "run_started",
         "step_finished",
-        "run_started",
+        "run_resumed",
         "step_finished",
         "step_finished",
         "run_finished",

@@ -7,6 +7,7 @@ Started, SIGKILLed and stopped by its own pid, never by name.
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -35,6 +36,8 @@ class ServeProcess:
         self.token = token
         self.cwd = ROOT  # where alerts/oncall.yaml is found when ops.yaml names none
         self.process: subprocess.Popen[bytes] | None = None
+        # (soft, hard) RLIMIT_NOFILE of the server process, as systemd's LimitNOFILE= sets it
+        self.open_files: tuple[int, int] | None = None
 
     @property
     def url(self) -> str:
@@ -63,7 +66,12 @@ class ServeProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.cwd,
+                preexec_fn=self._limit_open_files if self.open_files else None,
             )
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def ready(self) -> Self:
         assert self.process is not None

@@ -47,9 +47,9 @@ def test_what_prometheus_echoes_of_a_secret_param_is_masked(
 def test_the_password_of_the_prometheus_url_is_masked(tmp_path: Path) -> None:
     path = write_runbook(tmp_path, promql("q", "up"))
     url = "http://ops:prom-pass-123@127.0.0.1:9"
-    result = ops(
-        "runbook", "run", str(path), "--json", "--prometheus", url,
-        "--state-dir", str(tmp_path / "s"),
+    result = ops(  # from the environment: --prometheus refuses a password
+        "runbook", "run", str(path), "--json", "--state-dir", str(tmp_path / "s"),
+        env={"OPS_PROMETHEUS_URL": url},
     )  # fmt: skip
     assert result.returncode == 1
     (step,) = json.loads(result.stdout)["steps"]

@@ -62,25 +62,21 @@ COMMANDS: dict[str, Outcome] = {
     "ops runbook run search-errors --tag diagnose --non-interactive --json": Outcome(
         1, '"status": "failed"', "no Kubernetes cluster here"
     ),
-    "ops runbook run add-document-source -p SOURCE_NAME=wiki -p SOURCE_URL=https://wiki.example": (
-        Outcome(
-            1,
-            "check-approval",
-            "its first step is manual: an unattended run stops there, before any network call",
-        )
-    ),
+    "SEARCH_ADMIN_TOKEN=... ops runbook run add-document-source -p SOURCE_NAME=wiki "
+    "-p SOURCE_URL=https://wiki.example --dry-run": Outcome(0, "SEARCH_ADMIN_TOKEN=***"),
     "ops runbook run restart-after-outage --dry-run": Outcome(
         0, "1. targets-up [promql] would run"
     ),
     "ops runbook runs": Outcome(0, "Runbook runs"),
-    "ops runbook runs RUN_ID": Outcome(0, "check-approval"),
-    "ops runbook audit RUN_ID": Outcome(0, "step_finished  check-approval  pending_manual"),
+    # RUN_ID: the latest run, the unattended diagnosis (add-document-source is a dry run now)
+    "ops runbook runs RUN_ID": Outcome(0, "recent-rollouts: failed"),
+    "ops runbook audit RUN_ID": Outcome(0, "step_finished  recent-rollouts  failed"),
     # the runs above are minutes old: none is 90 days old, whatever the date
     "ops runbook audit --prune --older-than 90d": Outcome(
         0, "removed 0 line(s) of runs finished before "
     ),
     "ops runbook resume RUN_ID": Outcome(
-        1, "check-approval", "the manual step still waits for a person at a terminal"
+        1, "recent-rollouts", "no Kubernetes cluster here: the kubectl step fails again"
     ),
     "ops slo validate": Outcome(0, "4 SLO(s) in 1 file(s): valid"),
     "ops slo report --prometheus http://127.0.0.1:9090": Outcome(0, "SLO error budgets"),
@@ -95,7 +91,9 @@ COMMANDS: dict[str, Outcome] = {
         0, "slos/search.yaml: updated: search/availability: "
     ),
     "ops slo gate search/availability -o json": Outcome(0, '"verdict": "go"'),
-    "ops slo rules --dir alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (unchanged)"),
+    # the README's ops.yaml sets runbook_base_url: the alerts' runbook_url become links under
+    # it (alerts/ in the repository is generated without an ops.yaml: relative links)
+    "ops slo rules --dir alerts/ --tests": Outcome(0, "alerts/search.rules.yaml (updated)"),
     "ops slo rules --check": Outcome(0, "1 rule file(s) in alerts/ are current"),
     "ops slo rules --inhibit alerts/inhibit.yaml": Outcome(0, "alerts/inhibit.yaml (unchanged)"),
     "ops slo rules --format prometheusrule --dir deploy/rules/": Outcome(
@@ -151,6 +149,8 @@ SKIPPED: dict[str, str] = {
     "ops oncall override search-primary --user U0SEARCH03 --from 2026-03-28T18:00 --to "
     "2026-03-29T18:00": ONCALL_CLI + " (override, who, --remove against a store)",
     "ops oncall override --remove 1": ONCALL_CLI,
+    "ops oncall overrides": "run against a store with overrides by "
+    "tests/cli/test_machine_output.py",
     'export OPS_STATE="postgresql://ops:$PGPASSWORD@db:5432/ops"': (
         "names a PostgreSQL server at db, for the two commands after it"
     ),
@@ -184,6 +184,7 @@ SKIPPED: dict[str, str] = {
     '-hex 32)" --from-literal=slack-bot-token=xoxb-... --from-literal=slack-signing-secret=... '
     "--from-literal=postgresql-dsn=postgresql://ops:...@db.example.com:5432/ops": NO_CLUSTER,
     "install -m 0644 deploy/systemd/ops-serve.service /etc/systemd/system/": NO_SYSTEMD,
+    "install -D -m 0644 ops.yaml /etc/ops/ops.yaml": NO_SYSTEMD,
     "install -D -m 0600 deploy/systemd/ops-serve.env.example /etc/ops/ops-serve.env": NO_SYSTEMD,
     "systemctl daemon-reload": NO_SYSTEMD,
     "systemctl enable --now ops-serve": NO_SYSTEMD,

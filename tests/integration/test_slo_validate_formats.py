@@ -3,13 +3,17 @@ query that matches nothing is named by the file's own key and the query as writt
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ops_toolkit.cli import main
+from tests.cli.test_slo_validate_files import BAD, PROBLEM
+from tests.conftest import ROOT
 from tests.integration.conftest import LoadedPrometheus
 
 REQUESTS = 'http_requests_total{service="search-api"}'
@@ -211,3 +215,19 @@ def test_no_low_traffic_warning_for_an_slo_whose_alerts_are_disabled(
     assert code == 0
     assert "low traffic" not in stderr or "ticket" in stderr, stderr
     assert "1h/5m page" not in stderr, stderr
+
+
+def test_a_bad_file_stays_an_error_when_checked_against_live_data(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus
+) -> None:
+    """The live findings were put in place of the files' problems: with --prometheus (or
+    ops.yaml's prometheus:) a bad file beside good ones passed as valid."""
+    shutil.copy(ROOT / "slos" / "search.yaml", tmp_path / "good.yaml")
+    (tmp_path / "bad.yaml").write_text(BAD, encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["slo", "validate", str(tmp_path), "--prometheus", worked_prometheus.url, "-o", "json"],
+    )
+    assert result.exit_code == 1
+    errors = [f for f in json.loads(result.stdout)["findings"] if f["level"] == "error"]
+    assert errors == [{"level": "error", "message": f"{tmp_path}/bad.yaml: {PROBLEM}"}]

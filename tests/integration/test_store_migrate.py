@@ -8,6 +8,7 @@ migration runs through the CLI; then ``ops serve`` runs on the PostgreSQL target
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -62,6 +63,12 @@ def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def migrate(source: str, target: str, *more: str) -> subprocess.CompletedProcess[str]:
+    """``ops store migrate --from SOURCE`` into ``target`` given as OPS_STATE: a password on
+    the command line is refused (every local user and every step can read it there)."""
+    return ops("store", "migrate", "--from", source, *more, env={**os.environ, "OPS_STATE": target})
+
+
 def group(index: int, status: str = "firing", severity: str = "ticket") -> dict[str, object]:
     name = f"MigrateGroup{index}"
     return notification(
@@ -109,7 +116,7 @@ def test_a_migrated_store_sends_what_was_pending_once_and_nothing_again(
         )
         assert override.returncode == 0, override.stderr
         # migrating under a running ops serve is refused, and names it
-        refused = ops("store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database)
+        refused = migrate(f"sqlite:{state}", postgres_database)
         assert refused.returncode == 1
         assert refused.stderr == (
             f"Error: {state}: ops serve (pid {server.process and server.process.pid}) holds "
@@ -129,9 +136,7 @@ def test_a_migrated_store_sends_what_was_pending_once_and_nothing_again(
         server.stop()
     counts = sqlite_counts(state)
 
-    migrated = ops(
-        "store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database, "--json"
-    )
+    migrated = migrate(f"sqlite:{state}", postgres_database, "--json")
     assert migrated.returncode == 0, migrated.stderr
     document = json.loads(migrated.stdout)
     assert document["tables"] == counts
@@ -141,10 +146,11 @@ def test_a_migrated_store_sends_what_was_pending_once_and_nothing_again(
     assert document["from"] == str(state)
     assert document["to"] == postgres_database.replace(":ops-test-secret@", ":***@")
     # a second run changes nothing and says why
-    again = ops("store", "migrate", "--from", f"sqlite:{state}", "--to", postgres_database)
+    again = migrate(f"sqlite:{state}", postgres_database)
     assert again.returncode == 1
     assert again.stderr.startswith(
-        f"Error: --to {document['to']}: the database already holds a store (outbox {sent + 2}, "
+        f"Error: OPS_STATE={document['to']}: the database already holds a store (outbox "
+        f"{sent + 2}, "
     )
 
     after = Installation(
@@ -194,7 +200,7 @@ def test_migrate_names_what_is_wrong_with_its_arguments(
         "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)\n"
     )
     bad = postgres_database.replace("ops-test-secret", "wrong-secret")
-    denied = ops("store", "migrate", "--from", str(tmp_path / "state.db"), "--to", bad)
+    denied = migrate(str(tmp_path / "state.db"), bad)
     assert denied.returncode == 1
     assert "wrong-secret" not in denied.stderr
     assert denied.stderr.startswith(
@@ -214,23 +220,21 @@ def test_migrate_never_shows_a_password_nor_a_traceback_for_hostile_arguments(
     )
     (tmp_path / "state.db").touch()
     source = str(tmp_path / "state.db")
-    keywords = ops("store", "migrate", "--from", source, "--to", "host=db password=hunter2-pw")
+    keywords = migrate(source, "host=db password=hunter2-pw")
     assert keywords.stderr == (
         "Error: host=db password=***: a libpq key=value string; write the database as "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
         "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
     )
     for url in ("postgresql://ops:p@ss-hunter2@127.0.0.1:1/x", "postgresql://ops:a/hunter2@h/x"):
-        unencoded = ops("store", "migrate", "--from", source, "--to", url)
+        unencoded = migrate(source, url)
         assert unencoded.stderr == (
             f"Error: {url.split(':', 2)[0]}://ops:***@{url.rsplit('@', 1)[1]}: the user or "
             "password holds an '@' or '/' as is; percent-encode it ('@' as %40, '/' as %2F) "
             "(--state, OPS_STATE, or serve.state in ops.yaml)\n"
         )
     # libpq quotes a URL it cannot parse back whole: the password is taken out of that too.
-    quoted = ops(
-        "store", "migrate", "--from", source, "--to", "postgresql://ops:hunter2%40x@[::1/x"
-    )
+    quoted = migrate(source, "postgresql://ops:hunter2%40x@[::1/x")
     assert quoted.returncode == 1
     assert "hunter2" not in quoted.stderr
     assert quoted.stderr.startswith("Error: postgresql://ops:***@[::1/x: cannot connect: ")
@@ -287,7 +291,7 @@ def test_a_tampered_sqlite_store_is_refused_in_one_line_and_nothing_is_copied(
     store.database.close()
     with sqlite3.connect(path) as db:
         db.execute(tampering)
-    result = ops("store", "migrate", "--from", str(path), "--to", postgres_database)
+    result = migrate(str(path), postgres_database)
     assert result.returncode == 1
     assert result.stderr.startswith(
         f"Error: --from {path}: table outbox, rows 1 to 1: a value PostgreSQL refuses ({refusal}"
@@ -341,7 +345,7 @@ def test_a_migration_never_changes_its_source(
 
     given, real = source_store(tmp_path, kind)
     before = (real.read_bytes(), real.stat().st_mtime_ns, beside(real))
-    result = ops("store", "migrate", "--from", str(given), "--to", postgres_database, "--json")
+    result = migrate(str(given), postgres_database, "--json")
     assert result.returncode == 0, result.stderr
     assert (real.read_bytes(), real.stat().st_mtime_ns, beside(real)) == before
     assert given.is_symlink() == (kind == "symlink")
@@ -372,7 +376,7 @@ def test_a_source_newer_than_this_ops_is_refused_unchanged(
         )
     db.close()
     before = (real.read_bytes(), real.stat().st_mtime_ns)
-    result = ops("store", "migrate", "--from", str(given), "--to", postgres_database)
+    result = migrate(str(given), postgres_database)
     assert (result.returncode, result.stderr) == (
         1,
         f"Error: --from {given}: the store's schema is version 99, newer than this ops knows "
@@ -393,7 +397,7 @@ def test_a_symlinked_source_is_refused_while_ops_serve_holds_the_file_it_names(
     given, real = source_store(tmp_path, "symlink")
     held = hold_for_serve(str(real))  # as ops serve --state <the real file> does
     try:
-        result = ops("store", "migrate", "--from", str(given), "--to", postgres_database)
+        result = migrate(str(given), postgres_database)
     finally:
         held.release()
     assert (result.returncode, result.stderr) == (
@@ -415,12 +419,10 @@ def test_migrate_takes_the_one_output_option(tmp_path: Path, postgres_database: 
     store = Store(str(path))
     store.enqueue([Planned("g", "#c", "post", {"text": "x"})], 1.0)
     store.database.close()
-    both = ops(
-        "store", "migrate", "--from", str(path), "--to", postgres_database, "--json", "-o", "yaml"
-    )
+    both = migrate(str(path), postgres_database, "--json", "-o", "yaml")
     assert both.returncode == 2
     assert both.stderr.endswith("Error: --json means -o json: give one of them, not -o yaml\n")
-    migrated = ops("store", "migrate", "--from", str(path), "--to", postgres_database, "-o", "yaml")
+    migrated = migrate(str(path), postgres_database, "-o", "yaml")
     assert migrated.returncode == 0, migrated.stderr
     document = yaml.safe_load(migrated.stdout)
     assert (document["from"], document["tables"], document["outbox_pending"]) == (

@@ -113,7 +113,7 @@ def test_nobody_acknowledges_each_tier_pages_once_on_time(state: str, clock: Clo
     assert [(c, a) for c, a, _ in outbox(escalations)][2:5] == [
         ("#search-oncall", "reply"),
         ("#incidents", "post"),
-        ("email", "email"),
+        ("email:ic@example.com", "email"),
     ]
     assert texts[-3].endswith("tier 3 of 3, still not acknowledged (repeat 1).")
     assert escalations.get(ref_of("g1", "#search-oncall")).timeline.status == "exhausted"  # type: ignore[union-attr]

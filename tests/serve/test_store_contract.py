@@ -109,6 +109,34 @@ def test_a_report_slot_is_claimed_once(state: str) -> None:
     assert len(store.entries()) == 1
 
 
+def test_a_baseline_slot_is_still_free_to_post_once(state: str) -> None:
+    """serve's first start records its latest slot unposted: 'ops slo report --once' in that
+    slot said "already posted" when nothing was."""
+    store = Store(state)
+    assert store.claim_slot("daily", 100.0, [], NOW, post=False) == []
+    assert store.claim_slot("daily", 100.0, [], NOW, post=False) is None
+    assert store.claim_slot("daily", 100.0, [post("r")], NOW + 1) is not None
+    assert store.claim_slot("daily", 100.0, [post("r")], NOW + 2) is None
+    assert store.claim_slot("daily", 100.0, [], NOW + 3, post=False) is None
+    assert store.slots("daily") == [(100.0, True)]
+    assert len(store.entries()) == 1
+
+
+def test_racing_replicas_post_a_baseline_slot_once(state: str) -> None:
+    stores = replicas(state)
+    for slot in range(40):
+        stores[0].claim_slot("daily", float(slot), [], NOW, post=False)
+
+    def claim(store: Store) -> int:
+        return sum(
+            store.claim_slot("daily", float(slot), [post(f"report:{slot}")], NOW) is not None
+            for slot in range(40)
+        )
+
+    assert sum(race(claim, stores)) == 40
+    assert len(stores[0].entries(limit=1000)) == 40
+
+
 def test_a_policy_notice_goes_out_only_with_the_change_of_state(state: str) -> None:
     store = Store(state)
     assert store.policy_armed("search/availability", [50.0, 25.0]) == {50.0: True, 25.0: True}

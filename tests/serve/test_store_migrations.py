@@ -104,7 +104,7 @@ def test_an_older_ops_refuses_a_newer_store_and_changes_nothing(state: str) -> N
 
 def test_the_cli_says_so_in_one_line_and_exits_1(state: str, runner: CliRunner) -> None:
     stamp_newer(state)
-    result = runner.invoke(main, ["outbox", "list", "--state", state])
+    result = runner.invoke(main, ["outbox", "list"], env={"OPS_STATE": state})
     assert result.exit_code == 1
     assert result.output == f"Error: {newer_message(redact_url(state))}\n"
     assert "hunter" not in result.output and "ops-test-secret" not in result.output
@@ -146,7 +146,9 @@ def test_replicas_starting_together_migrate_an_empty_database_once(postgres_data
 def test_the_cli_names_a_bad_state_url_without_its_password(
     runner: CliRunner, postgres_server: object
 ) -> None:
-    unknown = runner.invoke(main, ["outbox", "list", "--state", "mysql://ops:hunter22@db/ops"])
+    unknown = runner.invoke(
+        main, ["outbox", "list"], env={"OPS_STATE": "mysql://ops:hunter22@db/ops"}
+    )
     assert (unknown.exit_code, unknown.output) == (
         1,
         "Error: mysql://ops:***@db/ops: unknown store 'mysql:'; give a file path, sqlite:PATH "
@@ -155,7 +157,9 @@ def test_the_cli_names_a_bad_state_url_without_its_password(
     )
     port = free_port()
     unreachable = runner.invoke(
-        main, ["outbox", "list", "--state", f"postgresql://ops:hunter22@127.0.0.1:{port}/ops"]
+        main,
+        ["outbox", "list"],
+        env={"OPS_STATE": f"postgresql://ops:hunter22@127.0.0.1:{port}/ops"},
     )
     assert unreachable.exit_code == 1
     assert unreachable.output.startswith(

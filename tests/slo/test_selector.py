@@ -571,9 +571,10 @@ def mutated(draw: st.DrawFn) -> str:
 )
 @given(mutated())
 def test_promtool_and_the_reader_agree_on_damaged_selectors(tmp_path: Path, text: str) -> None:
-    """Valid or not, the same verdict, but for the two known differences: a regex promtool
-    cannot compile (not checked here) and escapes making bytes that are not UTF-8 (refused
-    here only)."""
+    """Valid or not, the same verdict, but for the known differences the module's doc
+    names: a regex promtool cannot compile (not checked here), and, refused here only,
+    escapes making bytes that are not UTF-8 and a ``#`` comment (which promtool ends at a
+    ``\r`` too: hypothesis found ``'#\r{A="0"}'``)."""
     try:
         parse(text)
     except SelectorError as error:
@@ -584,7 +585,10 @@ def test_promtool_and_the_reader_agree_on_damaged_selectors(tmp_path: Path, text
     if ours and not theirs:
         assert "error parsing regexp" in output
     elif theirs and not ours:
-        assert why == "its escapes make bytes that are not UTF-8"
+        assert why in (
+            "its escapes make bytes that are not UTF-8",
+            "a '#' comment is not allowed in a selector",
+        )
 
 
 # -- in the SLO files -------------------------------------------------------------------

@@ -316,11 +316,21 @@ class Store:
     def claim_slot(
         self, name: str, slot: float, planned: Sequence[Planned], now: float, *, post: bool = True
     ) -> list[int] | None:
-        """Record a schedule's slot and its messages at once; None when the slot was taken."""
+        """Record a schedule's slot and its messages at once; None when the slot was posted.
+
+        A slot recorded without posting (``post=False``: the baseline of a first start) is
+        still free to post (``ops slo report --once`` in the same slot): it said "already
+        posted" when nothing had been."""
+        taken = (
+            "ON CONFLICT (name, slot) DO UPDATE SET posted = 1, recorded_at = "
+            "excluded.recorded_at WHERE report_slots.posted = 0"
+            if post
+            else "ON CONFLICT DO NOTHING"
+        )
         with self.transaction() as db:
             result = db.execute(
                 "INSERT INTO report_slots (name, slot, posted, recorded_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                + taken,
                 (name, slot, int(post), now),
             )
             if result.rowcount != 1:

@@ -7,6 +7,7 @@ store's read-then-write transactions never interleave, in one process or several
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -14,10 +15,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ops_toolkit.errors import StoreBusy
+from ops_toolkit.errors import ConfigError, StoreBusy
 from ops_toolkit.serve.store.database import Dialect, Result
 
+log = logging.getLogger("ops.serve")
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another connection's lock (store.busy_timeout)
+
 SQLITE = Dialect(
     name="sqlite",
     id_column="INTEGER PRIMARY KEY",
@@ -28,11 +31,32 @@ SQLITE = Dialect(
 )
 
 
+def make_folder(path: str) -> None:
+    """Create the missing folder of the store file at ``path`` (and its lock), its owner's
+    only (0700), as the file is: ``serve.state: state/ops.db`` in a fresh checkout once
+    failed with "state/ops.db.lock: cannot open the store's lock: No such file or
+    directory"."""
+    folder = os.path.dirname(path)
+    if not folder or os.path.isdir(folder):
+        return
+    try:
+        os.makedirs(folder, mode=0o700)
+    except FileExistsError:
+        if not os.path.isdir(folder):
+            raise ConfigError(f"{path}: {folder} is a file, not a folder") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot create its folder {folder}: {exc.strerror or exc}"
+        ) from None
+    log.info("created the store's folder %s (mode 0700)", folder)
+
+
 def _create_private(path: str) -> None:
     """Create a new store file readable by its owner only (0600): it holds payloads, messages
     and diagnose output. SQLite gives its -wal and -shm files the database file's mode."""
     if path == ":memory:" or path.startswith("file:"):
         return
+    make_folder(path)
     with contextlib.suppress(OSError):  # it exists (kept as it is), or sqlite3 says why not
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
 

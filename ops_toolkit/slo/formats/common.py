@@ -49,6 +49,8 @@ def label_problem(key: object, reserved: tuple[str, ...] = SERIES_LABELS) -> str
     """Why ``key`` cannot be a label of this place (``reserved``: names ops sets there)."""
     if not isinstance(key, str) or not LABEL.fullmatch(key):
         return "not a usable Prometheus label name (letters, digits and '_', not first a digit)"
+    if key.startswith("__"):  # promtool and Prometheus refuse the whole rule file
+        return f"label names beginning with '__' are reserved by Prometheus; {_rename(key)}"
     if key in reserved:
         where = "every series" if key in SERIES_LABELS else "every alert"
         rename = f"{key}_name" if key in SERIES_LABELS else f"alert_{key}"
@@ -57,6 +59,12 @@ def label_problem(key: object, reserved: tuple[str, ...] = SERIES_LABELS) -> str
             f"e.g. to {rename!r}"
         )
     return None
+
+
+def _rename(key: str) -> str:
+    stripped = key.strip("_")
+    suggestion = stripped if stripped and LABEL.fullmatch(stripped) else f"label_{stripped}"
+    return f"rename this label, e.g. to {suggestion!r}"
 
 
 def labels(node: Node, reserved: tuple[str, ...] = SERIES_LABELS) -> dict[str, str]:

@@ -61,6 +61,7 @@ from ops_toolkit.slo.model import (
     WrittenQuery,
 )
 from ops_toolkit.slo.selector import parse
+from ops_toolkit.slo.windows import MIN_WINDOW
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
 APIS = ("openslo/v1", "openslo/v1alpha")
@@ -783,6 +784,11 @@ def _condition(root: Node, targets: tuple[str, ...]) -> BurnCondition:
     spec = _spec(root, ("description", "severity", "condition"))
     severity = spec.text("severity")
     assert severity is not None
+    if severity not in ("page", "ticket"):  # the condition becomes a page or ticket alert
+        raise spec.child("severity").error(
+            f"ops alerts from a burn-rate condition as a page or a ticket: expected page or "
+            f"ticket, got {severity!r}"
+        )
     condition = spec.child("condition")
     if condition.value is None:
         raise condition.error("is required")
@@ -801,6 +807,11 @@ def _condition(root: Node, targets: tuple[str, ...]) -> BurnCondition:
             f"expected a positive burn rate, got {threshold:g}"
         )
     lookback = _shorthand(condition.child("lookbackWindow"), rolling=True)
+    if lookback < MIN_WINDOW:
+        raise condition.child("lookbackWindow").error(
+            f"expected at least 5m (the resolution of the recorded event counts), got "
+            f"{show(condition.child('lookbackWindow').value)}"
+        )
     after = condition.child("alertAfter")
     return BurnCondition(
         name=condition_name,
@@ -809,6 +820,7 @@ def _condition(root: Node, targets: tuple[str, ...]) -> BurnCondition:
         lookback=lookback,
         alert_after=_shorthand(after, rolling=True) if after.value not in (None, "0m", 0) else 0,
         targets=targets,
+        at_least=op != "gt",
     )
 
 

@@ -266,7 +266,7 @@ def _policy(slo: SLO, condition: BurnCondition) -> dict[str, Any]:
     """An inline AlertPolicy holding one burn-rate condition and its targets."""
     burn: dict[str, Any] = {
         "kind": "burnrate",
-        "op": "gte",
+        "op": "gte" if condition.at_least else "gt",
         "threshold": condition.threshold,
         "lookbackWindow": _shorthand(condition.lookback),
     }
