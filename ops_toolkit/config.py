@@ -8,6 +8,9 @@
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
+      diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
+    store:
+      busy_timeout: 30s              # SQLite: how long a write waits for another's lock
     routes: alerts/routes.yaml
     oncall: alerts/oncall.yaml       # schedules and escalation policies
     slack:
@@ -15,6 +18,8 @@
         silence: [oncall, U0LEAD0001]   # "oncall": whoever the escalation's tiers have on call
         resolve: [oncall, U0LEAD0001]
     runbooks: runbooks
+    runbook:
+      audit_retention: 90d           # what 'ops runbook audit --prune' removes (only then)
     runbook_base_url: https://git.example.com/ops/-/blob/main
     slos: [slos]
     prometheus: http://127.0.0.1:9090   # or, for a multi-tenant or authenticated store:
@@ -23,6 +28,7 @@
     #   headers: {X-Scope-OrgID: search}
     #   basic_auth: {username: ops, password_env: OPS_MIMIR_PASSWORD}  # or password_file
     #   bearer_token_env: OPS_MIMIR_TOKEN                              # or bearer_token_file
+    #   max_answer: 128MiB   # the largest answer taken (as sent, and inflated); the default
     alertmanager: http://127.0.0.1:9093   # where Slack's Silence buttons create silences
     auto_diagnose: true            # alerts run their runbook's diagnose steps, unattended
 
@@ -64,9 +70,21 @@ class ServeSettings:
     max_body: int = 32 * 1024 * 1024  # bytes; real groups of 3,000 alerts are ~2.7 MiB
     read_timeout: float = 30.0  # seconds a client may take to send headers or its body
     diagnose_queue: int = 20  # auto_diagnose runs waiting their turn; more are not run
+    # URLs an alert label may give a runbook param in an unattended run (the value is one
+    # of these, or under one: a path below it); any other URL from a label stops the run
+    diagnose_allowed_urls: tuple[str, ...] = ()
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the store is used (``store:``); where it is stays ``serve.state``."""
+
+    # SQLite: seconds a write waits for another connection's lock (a CLI command, a backup)
+    # before it is contention (StoreBusy: 503 with Retry-After, the loops retry)
+    busy_timeout: float = 30.0
+
+
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$")
 _SIZE_UNITS = {
     None: 1,
     "B": 1,
@@ -85,7 +103,10 @@ def parse_size(text: str) -> int:
     match = _SIZE.match(text.strip())
     if not match or len(text) > 40:
         raise ValueError(f"expected a size like 32MiB or 2000000, got {text!r}")
-    size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    exact = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if not exact.is_integer():  # int() once dropped the fraction of a byte silently
+        raise ValueError(f"expected a whole number of bytes, got {text!r}")
+    size = int(exact)
     if not 1024 <= size <= MAX_BODY_LIMIT:
         raise ValueError(f"expected a size from 1KiB to 1GiB, got {text!r}")
     return size
@@ -119,6 +140,7 @@ class Policy:
 class OpsConfig:
     source: str | None = None
     serve: ServeSettings = field(default_factory=ServeSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     routes: str | None = None
     oncall: str | None = None
     runbooks: str = "runbooks"
@@ -130,6 +152,7 @@ class OpsConfig:
     reports: tuple[ReportSchedule, ...] = ()
     policies: tuple[Policy, ...] = ()
     auto_diagnose: bool = False
+    audit_retention: float | None = None  # seconds; applied by 'ops runbook audit --prune'
     notifier: str | None = None  # "console" or "slack"; None: Slack when SLACK_BOT_TOKEN is set
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -154,7 +177,7 @@ class OpsConfig:
 
 def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         message = f"expected HOST:PORT like 127.0.0.1:9095, got {text!r}"
         if node is not None:
             raise node.error(message)
@@ -183,6 +206,23 @@ def _number(
     if not child.value <= limit:  # also nan; and no float() of a 400-digit integer
         raise child.error(f"expected a number up to {limit:g}, got {show(child.value)}")
     return float(child.value)
+
+
+def _whole(node: Node, key: str, default: int, *, limit: int = 10**9) -> int:
+    """A positive whole number at ``key``. A float, a bool or a string is refused by name:
+    ``int()`` once made ``diagnose_queue: 0.5`` a silent 0 (no run ever waits)."""
+    child = node.child(key)
+    value = child.value
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = str(value).lower() if isinstance(value, bool | float) else show(value)
+        raise child.error(f"must be a whole number, got {shorten(shown)}")
+    if value <= 0:
+        raise child.error(f"expected a positive number, got {value}")
+    if value > limit:
+        raise child.error(f"expected a number up to {limit:g}, got {show(value)}")
+    return value
 
 
 def under(base: str, path: str) -> str:
@@ -215,6 +255,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             "serve",
             "routes",
             "runbooks",
+            "runbook",
             "runbook_base_url",
             "slos",
             "prometheus",
@@ -225,6 +266,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             "oncall",
             "slack",
             "alertmanager",
+            "store",
         )
     )
     serve = ServeSettings()
@@ -240,6 +282,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
                 "max_body",
                 "read_timeout",
                 "diagnose_queue",
+                "diagnose_allowed_urls",
             )
         )
         host, port = parse_listen(
@@ -252,10 +295,19 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             messages=under(base, node.text("messages", required=False) or "") or serve.messages,
             pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
             max_age=_number(node, "max_age", serve.max_age, duration=True),
-            inbox_limit=int(_number(node, "inbox_limit", serve.inbox_limit)),
+            inbox_limit=_whole(node, "inbox_limit", serve.inbox_limit),
             max_body=_size(node.child("max_body"), serve.max_body),
             read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
-            diagnose_queue=int(_number(node, "diagnose_queue", serve.diagnose_queue, limit=10_000)),
+            diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
+            diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
+        )
+    store = StoreSettings()
+    if root.has("store"):
+        node = root.child("store").mapping(("busy_timeout",))
+        store = StoreSettings(
+            busy_timeout=_number(
+                node, "busy_timeout", store.busy_timeout, duration=True, limit=3600
+            )
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
@@ -273,11 +325,13 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
         raise root.child("runbook_base_url").error(f"expected an http(s) URL, got {base_url!r}")
     return OpsConfig(
         source=source,
+        audit_retention=_audit_retention(root.child("runbook")),
         reports=_reports(root.child("reports")),
         auto_diagnose=_flag(root.child("auto_diagnose")),
         allow=_allow(root.child("slack")),
         policies=_policies(root.child("policies")),
         serve=serve,
+        store=store,
         routes=under(base, routes) if routes else None,
         oncall=under(base, oncall) if oncall else None,
         runbooks=under(base, runbooks) if runbooks else "runbooks",
@@ -296,7 +350,9 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
     if node.value is None or isinstance(node.value, str):
         url = _url_value(node)
         return SourceSettings(url, place=place) if url else None
-    node.mapping(("url", "headers", "basic_auth", "bearer_token_env", "bearer_token_file"))
+    node.mapping(
+        ("url", "headers", "basic_auth", "bearer_token_env", "bearer_token_file", "max_answer")
+    )
     url = _url_value(node.child("url"))
     if not url:
         raise node.child("url").error("is required")
@@ -315,6 +371,7 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
         raise node.error("give bearer_token_env or bearer_token_file, not both")
     if username is not None and (token_env or token_file):
         raise node.error("give basic_auth or a bearer token, not both")
+    max_answer = node.child("max_answer")
     return SourceSettings(
         url,
         headers,
@@ -324,7 +381,28 @@ def _source(node: Node, base: str = "") -> SourceSettings | None:
         token_env,
         token_file,
         place=place,
+        max_answer=_size(max_answer, 0) if max_answer.value is not None else None,
     )
+
+
+def _audit_retention(node: Node) -> float | None:
+    """``runbook.audit_retention``: how old a finished run's audit lines may grow before
+    ``ops runbook audit --prune`` removes them (a duration; None: no retention set)."""
+    if node.value is None:
+        return None
+    node = node.mapping(("audit_retention",))
+    child = node.child("audit_retention")
+    if child.value is None:
+        return None
+    if not isinstance(child.value, str):
+        raise child.error(f"expected a duration like 90d, got {shorten(repr(child.value))}")
+    try:
+        seconds = parse_duration(child.value)
+    except ValueError as exc:
+        raise child.error(str(exc)) from None
+    if seconds <= 0:
+        raise child.error(f"expected a duration longer than 0, got {child.value!r}")
+    return seconds
 
 
 def _url_value(node: Node) -> str | None:
@@ -375,6 +453,19 @@ def _one_of(node: Node, env_key: str, file_key: str) -> tuple[str | None, str | 
     return env, path
 
 
+def _allowed_urls(node: Node) -> tuple[str, ...]:
+    """``serve.diagnose_allowed_urls``: a list of http(s) URLs, kept without a trailing /."""
+    if node.value is None:
+        return ()
+    urls = []
+    for item in node.items():
+        url = (_url_value(item) or "").rstrip("/")
+        if not url.partition("://")[2] or any(c.isspace() for c in url):
+            raise item.error(f"expected an http(s) URL with a host, got {show(item.value)}")
+        urls.append(url)
+    return tuple(urls)
+
+
 def _url(root: Node, key: str) -> str | None:
     value = root.text(key, required=False)
     if value and not value.startswith(("http://", "https://")):
@@ -416,7 +507,11 @@ def _size(node: Node, default: int) -> int:
     value = node.value
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool | float):
+        raise node.error(
+            f"must be a whole number of bytes or a size like 32MiB, got {str(value).lower()}"
+        )
+    if not isinstance(value, int | str):
         raise node.error(f"expected a size like 32MiB or 2000000, got {show(value)}")
     try:
         return parse_size(str(value))

@@ -10,8 +10,8 @@ import re
 
 MAX_SECONDS = 3650 * 86400.0  # ten years: longer is a typo, and overflows time arithmetic
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)")
+_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+")
 
 
 class DurationTooLong(ValueError):
@@ -27,6 +27,8 @@ def parse_duration(text: str) -> float:
     value = text.strip()
     if not value:
         raise ValueError("empty duration")
+    if not value.isascii() or "_" in value:  # float() takes '1_000' and '٣' (Arabic 3)
+        raise ValueError(f"not a duration: {shorten(text)!r} (use e.g. '30s', '5m', '1h30m')")
     try:
         seconds = float(value)
     except ValueError:

@@ -5,13 +5,15 @@ Every error a user can cause is an ``OpsError`` whose message starts with the pl
 
     OpsError
     ├── ConfigError      a file the user wrote is wrong (SLOs, routes, ops.yaml)
+    │   └── SelectorError  a PromQL series selector is malformed (column and reason)
     ├── RunbookError     a runbook cannot be parsed or linted clean
     │   └── StepFailed   a step ran and failed (command, exit code, output)
     ├── MetricsError     Prometheus unreachable, slow, or rejected a query
     ├── NotifyError      Slack rejected or could not take a message
     ├── PayloadError     a webhook body is not a valid payload (an HTTP 400)
     ├── StoreError       ops serve's store is unavailable, or its schema is newer than ops
-    │   └── StoreConflict  a write lost to a concurrent one (deadlock, serialization): retry
+    │   ├── StoreConflict  a write lost to a concurrent one (deadlock, serialization): retry
+    │   └── StoreBusy      another writer held the lock past the busy timeout: retry later
     └── SignatureError   a request is not signed by Slack, is stale or a replay (HTTP 401)
 
 Anything else escaping to the user is a bug.
@@ -41,6 +43,16 @@ class OpsError(Exception):
 
 class ConfigError(OpsError):
     """A configuration file (SLOs, routes, ops.yaml) is invalid."""
+
+
+class SelectorError(ConfigError):
+    """A PromQL series selector is malformed. Its reader is pure and does not know the file:
+    ``column`` (1-based, in characters of ``text``) and ``reason`` let each caller name the
+    place in its own terms (``f.yaml: slos[0].sli.ratio.bad: column 9 of '...': ...``)."""
+
+    def __init__(self, text: str, column: int, reason: str) -> None:
+        super().__init__(f"column {column} of {text!r}: {reason}")
+        self.text, self.column, self.reason = text, column, reason
 
 
 class RunbookError(OpsError):
@@ -93,6 +105,15 @@ class StoreConflict(StoreError):
     """A transaction lost to a concurrent one (PostgreSQL deadlock 40P01, serialization
     failure 40001) and was rolled back: the database is there, so the work is retried at
     once, without the back-off of an outage."""
+
+
+class StoreBusy(StoreError):
+    """SQLite's write lock stayed with another connection (another process on the file: a
+    CLI command, a backup) past the busy timeout (``store.busy_timeout``). Contention, not
+    an outage: the store works, so /healthz keeps the replica, intake answers 503 with
+    Retry-After, and the loops wait a little and try again; nothing counts as a failed
+    attempt. Not a ``StoreConflict``: trying again at once would wait out the timeout again
+    while webhooks wait."""
 
 
 class SignatureError(OpsError):

@@ -261,7 +261,7 @@ def check_timezone(node: Node, name: str) -> None:
         raise node.error(f"unknown time zone {name!r} (e.g. UTC, Europe/Berlin)") from None
 
 
-_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+_PATH_PART = re.compile(r"\[([0-9]+)\]|\.?([^.\[\]]+)")
 
 
 def line_of(text: str, path: str) -> int | None:

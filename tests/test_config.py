@@ -95,13 +95,31 @@ def test_body_limit_and_read_timeout() -> None:
         (
             "promethues: x\n",
             "ops.yaml: promethues: unknown key (did you mean 'prometheus'?); valid keys: serve, "
-            "routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
-            "notifier, oncall, slack, alertmanager",
+            "routes, runbooks, runbook, runbook_base_url, slos, prometheus, reports, policies, auto_diagnose, "
+            "notifier, oncall, slack, alertmanager, store",
         ),
         (
             "slack: {allow: {silnce: [oncall]}}\n",
             "ops.yaml: slack.allow.silnce: unknown key (did you mean 'silence'?); valid keys: ack, "
             "escalate, resolve, silence, unsilence, diagnose, runbook",
+        ),
+        (
+            "runbook: {audit_retention: 90}\n",
+            "ops.yaml: runbook.audit_retention: expected a duration like 90d, got 90",
+        ),
+        (
+            "runbook: {audit_retention: soon}\n",
+            "ops.yaml: runbook.audit_retention: not a duration: 'soon' (use e.g. '30s', '5m', "
+            "'1h30m')",
+        ),
+        (
+            "runbook: {audit_retention: 0d}\n",
+            "ops.yaml: runbook.audit_retention: expected a duration longer than 0, got '0d'",
+        ),
+        (
+            "runbook: {retention: 90d}\n",
+            "ops.yaml: runbook.retention: unknown key (did you mean 'audit_retention'?); valid "
+            "keys: audit_retention",
         ),
         (
             "slack: {allow: {silence: [oncall, '@dana']}}\n",
@@ -156,3 +174,87 @@ def test_the_credential_variables_of_a_config_skip_a_broken_oncall_file(tmp_path
     }
     oncall.write_text("schedules: 7\n")
     assert configured_credential_variables(parse_config(text, "ops.yaml")) == {"PROM_TOKEN"}
+
+
+def test_the_audit_retention_is_a_duration() -> None:
+    assert parse_config("runbook:\n  audit_retention: 90d\n", "ops.yaml").audit_retention == 7776000
+    assert parse_config("runbooks: runbooks\n", "ops.yaml").audit_retention is None
+
+
+# Every int field of the config model, with what ops.yaml writes for it: the test below
+# covers each, and test_every_int_field_of_the_config_model_is_checked keeps it so.
+WHOLE_NUMBER_FIELDS = {
+    "ServeSettings.port": ("serve: {{listen: '127.0.0.1:{}'}}", "serve.listen"),
+    "ServeSettings.inbox_limit": ("serve: {{inbox_limit: {}}}", "serve.inbox_limit"),
+    "ServeSettings.max_body": ("serve: {{max_body: {}}}", "serve.max_body"),
+    "ServeSettings.diagnose_queue": ("serve: {{diagnose_queue: {}}}", "serve.diagnose_queue"),
+}
+NOT_WHOLE = {
+    # field: (a fraction, a bool, a string): the messages for each
+    "ServeSettings.port": (
+        ("95.5", "expected HOST:PORT like 127.0.0.1:9095, got '127.0.0.1:95.5'"),
+        ("true", "expected HOST:PORT like 127.0.0.1:9095, got '127.0.0.1:true'"),
+        ("port", "expected HOST:PORT like 127.0.0.1:9095, got '127.0.0.1:port'"),
+    ),
+    "ServeSettings.inbox_limit": (
+        ("0.5", "must be a whole number, got 0.5"),
+        ("true", "must be a whole number, got true"),
+        ("'100'", "must be a whole number, got '100'"),
+    ),
+    "ServeSettings.max_body": (
+        ("2048.5", "must be a whole number of bytes or a size like 32MiB, got 2048.5"),
+        ("true", "must be a whole number of bytes or a size like 32MiB, got true"),
+        ("'2048.5'", "expected a whole number of bytes, got '2048.5'"),
+    ),
+    "ServeSettings.diagnose_queue": (
+        ("0.5", "must be a whole number, got 0.5"),
+        ("false", "must be a whole number, got false"),
+        ("'20'", "must be a whole number, got '20'"),
+    ),
+}
+
+
+def test_every_int_field_of_the_config_model_is_checked() -> None:
+    import dataclasses
+
+    import ops_toolkit.config as config
+
+    models = [v for v in vars(config).values() if dataclasses.is_dataclass(v)]
+    ints = {
+        f"{model.__name__}.{field.name}"
+        for model in models
+        if model.__module__ == config.__name__
+        for field in dataclasses.fields(model)
+        if field.type in ("int", int)
+    }
+    assert ints == set(WHOLE_NUMBER_FIELDS) == set(NOT_WHOLE)
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "message"),
+    [
+        pytest.param(field, written, message, id=f"{field} {written}")
+        for field, cases in NOT_WHOLE.items()
+        for written, message in cases
+    ],
+)
+def test_an_int_field_refuses_a_fraction_a_bool_or_a_string(
+    field: str, written: str, message: str
+) -> None:
+    """``serve.diagnose_queue: 0.5`` was int() into 0, silently: no run ever waited."""
+    template, path = WHOLE_NUMBER_FIELDS[field]
+    with pytest.raises(ConfigError) as raised:
+        parse_config(template.format(written) + "\n", "ops.yaml")
+    assert str(raised.value) == f"ops.yaml: {path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("serve: {inbox_limit: 500, diagnose_queue: 3}", (500, 3, 32 * 1024 * 1024)),
+        ("serve: {max_body: 1.5KiB}", (10_000, 20, 1536)),
+    ],
+)
+def test_whole_numbers_are_read_as_written(written: str, expected: tuple[int, int, int]) -> None:
+    serve = parse_config(written + "\n", "ops.yaml").serve
+    assert (serve.inbox_limit, serve.diagnose_queue, serve.max_body) == expected

@@ -9,7 +9,8 @@ import json
 import textwrap
 from pathlib import Path
 
-from ops_toolkit.demo.__main__ import alert_labels
+from ops_toolkit.config import parse_config
+from ops_toolkit.demo.__main__ import alert_labels, demo_config
 from ops_toolkit.demo.search_api import HEALTH, SearchApiStandIn
 from ops_toolkit.runbook.parse import read_runbook
 from ops_toolkit.serve.diagnose import params_from_labels
@@ -35,12 +36,18 @@ def test_the_unattended_diagnosis_of_the_demo_alert_reaches_the_stand_in(tmp_pat
     step gets the stand-in's real answer. In a child process, as ops serve guards itself
     (not dumpable) before it runs a step, which the test process must not be."""
     stand_in = SearchApiStandIn().start()
+    # the URLs the demo's ops.yaml lets alert labels choose
+    demo = demo_config("http://127.0.0.1:9090", stand_in.url, "m.jsonl", "oncall.yaml")
+    allowed = parse_config(demo, "ops.yaml").serve.diagnose_allowed_urls
+    assert allowed == (stand_in.url,)
     code = textwrap.dedent(f"""
         import json
         from ops_toolkit.demo.__main__ import alert_labels
         from ops_toolkit.runbook.execute import no_metrics
         from ops_toolkit.serve.diagnose import Diagnoser
-        diagnoser = Diagnoser(None, {str(tmp_path)!r}, {{}}, no_metrics, lambda: None)
+        diagnoser = Diagnoser(
+            None, {str(tmp_path)!r}, {{}}, no_metrics, lambda: None, allowed_urls={allowed!r}
+        )
         labels = alert_labels({stand_in.url!r})
         print(json.dumps(diagnoser.message_for({SEARCH_ERRORS!r}, labels)))
     """)

@@ -31,6 +31,7 @@ ESCAPES = [
     "\x1b7",
     "\x1b",
 ]
+INVISIBLE = re.compile("[\x1b\x9b\u200b\u200c\u200d\u2060\ufeff\u00ad\r\x08]")
 SHOWN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
 
 
@@ -123,7 +124,11 @@ def test_a_stream_with_escapes_masks_as_the_whole_text_is_masked(
         position = cut
     shown += [stream.feed(text[position:]), stream.flush()]
     assert "".join(shown) == masker(text)
-    if "\x1b" not in before + after and "\x1b" not in secret:
+    # A secret holding an invisible character (ESC, the 8-bit CSI, a zero-width one) shows
+    # as less than itself, maybe as too little to mask (``000\x9b`` shows ``000``); one
+    # holding a CR or a backspace is drawn over by itself: both are masked as written.
+    # Text around it with those is drawn as ``as_shown`` does not draw (tests below do).
+    if not INVISIBLE.search(before + after + secret):
         assert secret not in as_shown(masker(text))
 
 

@@ -18,7 +18,9 @@ from ops_toolkit import strictjson
 from ops_toolkit.errors import PayloadError
 
 PLACE = "POST /alertmanager"
-_TIME = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+_TIME = re.compile(
+    r"^([0-9]{4}-[0-9][0-9]-[0-9][0-9][Tt ][0-9][0-9]:[0-9][0-9]:[0-9][0-9])(\.[0-9]+)?([Zz]|[+-][0-9][0-9]:[0-9][0-9])$"
+)
 STATUSES = ("firing", "resolved")
 MAX_CACHED_TIME = 64  # characters: longer "times" are parsed (and refused) uncached
 MAX_TRUNCATED = 1_000_000_000  # Alertmanager counts alerts left out; more is not a count
@@ -182,10 +184,16 @@ def _alert(data: Any, path: str) -> Alert:
     )
 
 
-def decode_body(text: str) -> Any:
+def decode_body(text: str, *, repair: bool = False) -> Any:
     """The webhook body's JSON; ``PayloadError`` says why not, and names the field that
     holds a lone surrogate (``"\\ud800"``): such a string once failed later, as a 500 or a
     message dead-lettered after its retries, never posted.
+
+    ``repair``: for a body already accepted (a stored payload, from before intake refused
+    lone surrogates): each lone surrogate becomes U+FFFD, as Go's encoding/json (so
+    Alertmanager itself) reads ``"\\ud800"``, and the payload goes out with "�" in that
+    label value instead of never. Only a body where that would make two keys of one
+    object the same cannot be repaired: ``PayloadError`` naming the key.
 
     The surrogate check costs one regex scan of the text; the strings are looked at only
     when the text has a surrogate escape at all (rare: Alertmanager writes UTF-8).
@@ -199,9 +207,44 @@ def decode_body(text: str) -> Any:
     except ValueError as exc:
         raise _fail("", f"body is not JSON: {exc}") from None
     if _SURROGATE_ESCAPE.search(text) is not None:
+        if repair:
+            return _replace_surrogates(data)
         where = _lone_surrogate(data)
         if where is not None:
             raise _fail(where, "not text: a lone UTF-16 surrogate (a \\u escape without its pair)")
+    return data
+
+
+def _replace_surrogates(data: Any) -> Any:
+    """``data`` (freshly decoded, so changed in place) with each lone surrogate of its keys
+    and strings replaced by U+FFFD; iterative, as the body may be nested as deep as the
+    decoder allows. Two keys of one object that become the same: ``PayloadError``."""
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            items = list(value.items())
+            value.clear()
+            for key, item in items:
+                where = f"{path}.{_shown(key)}" if path else _shown(key)
+                repaired = _SURROGATE.sub("\ufffd", key)
+                if repaired in value:
+                    raise _fail(
+                        where,
+                        "not text: a lone UTF-16 surrogate (a \\u escape without its pair) "
+                        "that cannot be replaced with U+FFFD: the object has that key already",
+                    )
+                value[repaired] = _SURROGATE.sub("\ufffd", item) if isinstance(item, str) else item
+                if isinstance(item, dict | list):
+                    stack.append((where, item))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, str):
+                    value[index] = _SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, dict | list):
+                    stack.append((f"{path}[{index}]", item))
     return data
 
 

@@ -35,7 +35,7 @@ def _escalations(config_path: str | None, state: str | None) -> Any:
     require_existing(path)
     oncall_file = oncall_path(config)
     oncall = load_oncall(oncall_file) if oncall_file else OncallConfig()
-    return config, Escalations(Store(path), oncall)
+    return config, Escalations(Store(path, busy_timeout=config.store.busy_timeout), oncall)
 
 
 def _options(func: Any) -> Any:

@@ -122,7 +122,7 @@ def _publisher(config: Any) -> Any:
         from ops_toolkit.serve.store import Store
         from ops_toolkit.serve.worker import deliver_now
 
-        store = Store(config.serve.state)
+        store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
         ids = store.claim_slot(group, 0.0, [Planned(group, channel, "post", message)], time.time())
         if ids is None:
             return  # this milestone was posted already

@@ -10,6 +10,7 @@ from ops_toolkit.cli import complete
 from ops_toolkit.cli.options import (
     RUNBOOKS_DIR_ENV,
     check_writable,
+    config_option,
     default_config_path,
     json_option,
     output_option,
@@ -557,18 +558,44 @@ def _state_dir_origin(state_dir: str | None) -> tuple[str, str]:
 
 @runbook.command("audit")
 @click.argument("run_id", required=False, shell_complete=complete.run_ids)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Remove the lines of finished runs older than --older-than (or ops.yaml's "
+    "runbook.audit_retention); runs in progress or resumable keep theirs.",
+)
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="With --prune: how old a finished run's last line must be, e.g. 90d.",
+)
 @state_dir_option
+@config_option
 @output_option("table", "json", "yaml")
-def audit_command(run_id: str | None, state_dir: str | None, output: str) -> None:
-    """Show the audit trail (every run's start, steps and end), or only RUN_ID's.
+def audit_command(
+    run_id: str | None,
+    prune: bool,
+    older_than: str | None,
+    state_dir: str | None,
+    config_path: str | None,
+    output: str,
+) -> None:
+    """Show the audit trail (every run's start, steps and end), or only RUN_ID's; or prune it.
 
     A damaged line (a writer killed mid-line) is skipped and named on stderr. When nothing
     is found it says which file it read (--state-dir, else OPS_STATE_DIR, else
     ~/.local/state/ops); a RUN_ID that is no run is an error, as in 'runs' and 'resume'.
 
+    --prune removes every line of each run whose last line is older than --older-than
+    (else ops.yaml's runbook.audit_retention), but for runs in progress, failed, aborted
+    or waiting (resumable), which keep theirs whatever their age. It runs only when asked,
+    never during a run; the trail is rewritten beside itself and renamed over, holding the
+    lock runs append under, so a run appending meanwhile loses nothing.
+
     \b
     Examples:
       ops runbook audit 20261129T031500Z-1a2b3c -o json
+      ops runbook audit --prune --older-than 90d
     """
     import os
 
@@ -577,6 +604,9 @@ def audit_command(run_id: str | None, state_dir: str | None, output: str) -> Non
 
     directory, origin = _state_dir_origin(state_dir)
     path = os.path.join(directory, "audit.jsonl")
+    if prune or older_than is not None:
+        _prune_audit(run_id, prune, older_than, path, directory, config_path, output)
+        return
     trail = AuditLog(path).read()
     events = [e for e in trail.events if run_id is None or e.get("run_id") == run_id]
     if run_id and not events:
@@ -592,3 +622,60 @@ def audit_command(run_id: str | None, state_dir: str | None, output: str) -> Non
             click.echo("  ".join(str(value) for value in fields if value is not None))
     for problem in trail.damaged:
         click.echo(f"warning: {problem}", err=True)
+
+
+def _prune_audit(
+    run_id: str | None,
+    prune: bool,
+    older_than: str | None,
+    path: str,
+    directory: str,
+    config_path: str | None,
+    output: str,
+) -> None:
+    import time
+
+    from ops_toolkit.config import load_config
+    from ops_toolkit.durations import format_duration, parse_duration
+    from ops_toolkit.runbook.audit import AuditLog
+    from ops_toolkit.runbook.state import StateStore
+
+    if not prune:
+        raise click.UsageError("--older-than is for --prune: give both")
+    if run_id is not None:
+        raise click.UsageError(f"--prune works on the whole trail: leave out {run_id}")
+    if older_than is not None:
+        try:
+            retention = parse_duration(older_than)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--older-than") from None
+        if retention <= 0:
+            raise click.BadParameter("give a duration longer than 0", param_hint="--older-than")
+        said = older_than
+    else:
+        config = load_config(config_path or default_config_path())
+        if config.audit_retention is None:
+            raise click.UsageError(
+                "--prune needs --older-than DURATION (e.g. 90d) or runbook.audit_retention "
+                f"in {config.source or 'ops.yaml'}"
+            )
+        retention = config.audit_retention
+        said = f"{format_duration(retention)} ({config.source}: runbook.audit_retention)"
+    now = time.time()
+    cutoff = now - retention
+    pruned = AuditLog(path).prune(cutoff, StateStore(directory).unfinished())
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
+    if output != "table":
+        document = {
+            "path": path,
+            "removed": pruned.removed,
+            "kept": pruned.kept,
+            "older_than": said,
+            "before": before,
+        }
+        print_document(document, output)
+        return
+    click.echo(
+        f"{path}: removed {pruned.removed} line(s) of runs finished before {before} "
+        f"(older than {said}); kept {pruned.kept}"
+    )

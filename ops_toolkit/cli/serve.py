@@ -40,9 +40,9 @@ def _existing_store(config_path: str | None, state: str | None) -> Any:
     from ops_toolkit.serve.store import Store
     from ops_toolkit.serve.store.backends import require_existing
 
-    path = _config(config_path, None, state).serve.state
-    require_existing(path)
-    return Store(path)
+    config = _config(config_path, None, state)
+    require_existing(config.serve.state)
+    return Store(config.serve.state, busy_timeout=config.store.busy_timeout)
 
 
 @click.command("serve")

@@ -294,8 +294,12 @@ def report_command(
         from ops_toolkit.slo.html import render_png
 
         png = render_png(charts)
-        with open(chart, "wb") as handle:
-            handle.write(png)
+        from ops_toolkit.files import write_atomically
+
+        try:  # never through a link planted at that name in a shared folder
+            write_atomically(chart, png)
+        except OSError as exc:
+            raise ConfigError(f"--chart {chart}: cannot write: {exc.strerror or exc}") from None
     if output in ("json", "yaml"):
         documents = [report.status_document(s) for s in report.sort_worst_first(statuses)]
         print_document(documents, output)
@@ -376,7 +380,7 @@ def _post(
         chart=png,
         chart_name=os.path.abspath(chart) if chart else "burndown.png",
     )
-    store = Store(config.serve.state)
+    store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
     notifier = make_notifier(config, console=console)
     _deliver(store, notifier, store.enqueue(planned, time.time()), config)
 
@@ -402,7 +406,7 @@ def _run_schedule(config: Any, name: str | None, force: bool, console: bool) -> 
     if not config.prometheus:
         raise ConfigError(f"{config.source or 'ops.yaml'}: reports need 'prometheus: URL'")
     settings = config.prometheus_source
-    store = Store(config.serve.state)
+    store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
     ids = ReportPublisher(config, store, lambda: _source(settings, 10.0)).run_by_hand(
         name, time.time(), force=force
     )

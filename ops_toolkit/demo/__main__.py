@@ -132,6 +132,24 @@ def alert_labels(search_api_url: str) -> dict[str, str]:
     }
 
 
+def demo_config(prometheus_url: str, search_api_url: str, messages: str, oncall: str) -> str:
+    """The demo's ops.yaml. Relative paths in it are taken from its folder, .ops-demo/.
+
+    The alert's ``search_api_url`` label chooses the URL the unattended ``health-endpoint``
+    step fetches, so the stand-in's address is the one URL labels may give
+    (``serve.diagnose_allowed_urls``): any other would stop the diagnosis.
+    """
+    return (
+        f"serve:\n  state: state.db\n  messages: {os.path.basename(messages)}\n"
+        "  pace_seconds: 0.2\n"
+        f"  diagnose_allowed_urls: [{search_api_url}]\n"
+        f"routes: ../alerts/routes.yaml\nrunbooks: ../runbooks\nslos: [../slos]\n"
+        f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
+        f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
+        f"oncall: {oncall}\n"
+    )
+
+
 def escalate(prometheus_url: str, search_api_url: str) -> None:
     """Alertmanager -> ops serve -> the console notifier, with the runbook and the budget."""
     banner("Escalation: a real Alertmanager sends the alert to 'ops serve' (console notifier)")
@@ -140,15 +158,7 @@ def escalate(prometheus_url: str, search_api_url: str) -> None:
     messages = f"{WORKDIR}/messages.jsonl"
     oncall = os.path.basename(demo_oncall())
     with open(f"{WORKDIR}/ops.yaml", "w", encoding="utf-8") as handle:
-        # relative paths in ops.yaml are taken from its folder, .ops-demo/
-        handle.write(
-            f"serve:\n  state: state.db\n  messages: {os.path.basename(messages)}\n"
-            "  pace_seconds: 0.2\n"
-            f"routes: ../alerts/routes.yaml\nrunbooks: ../runbooks\nslos: [../slos]\n"
-            f"runbook_base_url: https://git.example.com/search/ops/-/blob/main\n"
-            f"prometheus: {prometheus_url}\nauto_diagnose: true\n"
-            f"oncall: {oncall}\n"
-        )
+        handle.write(demo_config(prometheus_url, search_api_url, messages, oncall))
     signing_secret = secrets.token_hex(16)
     env = {**os.environ, "OPS_WEBHOOK_TOKEN": token, "SLACK_SIGNING_SECRET": signing_secret}
     env.pop("SLACK_BOT_TOKEN", None)

@@ -60,8 +60,8 @@ from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_tex
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 USER_GROUP = re.compile(r"^S[A-Z0-9]{6,}$")
 ROTATIONS = {"daily": 1, "weekly": 7}
-EVERY = re.compile(r"^every (\d{1,3}) days?$")
-CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+EVERY = re.compile(r"^every ([0-9]{1,3}) days?$")
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 WEBHOOK_FORMATS = ("pagerduty", "json")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 

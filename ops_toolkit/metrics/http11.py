@@ -8,15 +8,30 @@ joined, repeated ones joined with ", " as ``http.client`` does), and a body fram
 ``Content-Length``, by ``Transfer-Encoding: chunked`` (trailers skipped) or by the end of
 the connection; ``1xx`` interim answers are skipped. Anything else is ``BadAnswer`` naming
 what is wrong, never a hang or a traceback.
+
+A server may be hostile, or anything on its path may be: every part of an answer is bounded
+(lines, header lines and bytes, interim answers, the body; ``Limits``) and the whole
+exchange has one deadline, so a server that trickles a byte at a time, declares a body of
+100 TB, streams chunks forever or answers ``100 Continue`` forever costs a bounded time and
+memory and ends in one line, never in a MemoryError.
 """
 
 from __future__ import annotations
 
 import socket
+import time
 from typing import NamedTuple
 
 MAX_LINE = 65536  # bytes in a status, header or chunk-size line (http.client's limit)
 MAX_HEADERS = 100  # header lines in one answer (http.client's limit)
+MAX_HEAD = 256 * 1024  # bytes of a status line and its headers (a real answer's are < 1 KiB)
+MAX_INTERIM = 10  # 1xx interim answers before the real one (a server sends one or two)
+# Bytes of an answer's body, as sent and again once inflated (metrics/transport.py). The
+# largest answer of bench/slo_growth.py's report of 10,000 SLOs measured 9.7 MB inflated
+# (230 KB gzip; 1.3 MB with --use-rules): about 1 KB per SLO, so this holds a query over
+# some 130,000 SLOs, and bounds what a hostile server costs: a 1 MB gzip bomb inflated to
+# 1 GiB per query (10 GB for one report, 8 queries at a time).
+MAX_ANSWER = 128 * 1024 * 1024
 NO_BODY = (204, 304)
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -49,10 +64,12 @@ class Response(NamedTuple):
 
 
 class Connection:
-    """A plain TCP connection to ``host:port``, opened at the first request."""
+    """A plain TCP connection to ``host:port``, opened at the first request; an answer's
+    body may hold at most ``max_body`` bytes."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, max_body: int = MAX_ANSWER) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.max_body = max_body
         self._sock: socket.socket | None = None
 
     @property
@@ -60,32 +77,40 @@ class Connection:
         return self._sock is not None
 
     def settimeout(self, timeout: float) -> None:
-        """Each later socket operation (send, each read) may take ``timeout`` seconds."""
+        """The time the next exchange may take, when it is given no deadline."""
         self.timeout = timeout
-        if self._sock is not None:
-            self._sock.settimeout(timeout)
 
     def exchange(
-        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: float | None = None,
     ) -> Response:
-        """Sends one request and reads its whole answer. ``ValueError``: a target or header
-        that cannot be sent as it is; ``OSError`` (``TimeoutError`` among them) from the
-        socket; ``Disconnected``, ``BrokenOff`` or ``BadAnswer`` from the answer."""
+        """Sends one request and reads its whole answer, all by ``deadline`` (a
+        ``time.monotonic()`` instant; default: the timeout from now). ``ValueError``: a
+        target or header that cannot be sent as it is; ``OSError`` (``TimeoutError`` among
+        them) from the socket; ``Disconnected``, ``BrokenOff`` or ``BadAnswer`` from the
+        answer."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         head = request_head(method, target, self.host, self.port, body, headers)
         if self._sock is None:
-            self._connect()
+            self._connect(deadline)
         assert self._sock is not None
-        self._sock.sendall(head + body if body else head)
-        response = read_response(self._sock, method)
+        self._sock.settimeout(time_left(deadline))
+        self._sock.sendall(head + body if body else head)  # the timeout bounds the whole send
+        response = read_response(self._sock, method, deadline, self.max_body)
         if response.will_close:
             self.close()
         return response
 
-    def _connect(self) -> None:
+    def _connect(self, deadline: float) -> None:
         # An ASCII host goes to getaddrinfo as bytes: a str would be IDNA-encoded first,
         # which imports the idna codec (with stringprep and unicodedata) for nothing.
         host: str | bytes = self.host.encode("ascii") if self.host.isascii() else self.host
-        sock = socket.create_connection((host, self.port), self.timeout)  # type: ignore[arg-type]
+        sock = socket.create_connection((host, self.port), time_left(deadline))  # type: ignore[arg-type]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
         self._sock = sock
 
@@ -93,6 +118,24 @@ class Connection:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+    def shut_down(self) -> None:
+        """Ends the connection under an exchange running in another thread: its next (or
+        current) read finds the end at once. (Closing the socket there would be unsafe.)"""
+        import contextlib
+
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # not connected (any more)
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def time_left(deadline: float) -> float:
+    """Seconds left before ``deadline``; ``TimeoutError`` when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
 
 
 def request_head(
@@ -119,31 +162,58 @@ def request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def read_response(sock: socket.socket, method: str) -> Response:
-    """The whole answer to one request on ``sock``."""
-    reader = _Reader(sock)
-    while True:
+def read_response(
+    sock: socket.socket, method: str, deadline: float, max_body: int = MAX_ANSWER
+) -> Response:
+    """The whole answer to one request on ``sock``, read by ``deadline`` (``TimeoutError``
+    after it), its body at most ``max_body`` bytes (``BadAnswer`` beyond)."""
+    reader = _Reader(sock, deadline)
+    for _ in range(MAX_INTERIM + 1):
+        reader.head_left = MAX_HEAD
         status, version = _status_line(reader)
         headers = _headers(reader)
         if status >= 200 or status == 101:
             break  # 100 Continue, 103 Early Hints: an interim answer, the real one follows
+    else:
+        raise BadAnswer(f"more than {MAX_INTERIM} interim 1xx answers")
     connection = headers.get("connection", "").lower()
     will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
     if method == "HEAD" or status in NO_BODY or 100 <= status < 200:
         return Response(status, headers, b"", will_close)
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        return Response(status, headers, _chunked(reader), will_close)
+        return Response(status, headers, _chunked(reader, max_body), will_close)
     length = headers.get("content-length")
     if length is None:  # framed by the end of the connection
-        return Response(status, headers, reader.until_closed(), True)
+        return Response(status, headers, reader.until_closed(max_body), True)
     lengths = {part.strip() for part in length.split(",")}
     if len(lengths) != 1 or not ((size := lengths.pop()).isascii() and size.isdigit()):
         raise BadAnswer(f"a Content-Length that is not a number: {_shown(length)}")
+    if int(size) > max_body:
+        raise BadAnswer(too_long(size, max_body))
     return Response(status, headers, reader.exactly(int(size), 0), will_close)
 
 
+def over_limit(limit: int) -> str:
+    """What an answer too large is said to be, naming the limit."""
+    return f"a body over the {shown_size(limit)} limit of an answer"
+
+
+def too_long(length: str, limit: int) -> str:
+    """What an answer announcing ``length`` bytes, over ``limit``, is said to be."""
+    shown = length if len(length) <= 30 else length[:30] + "..."
+    return f"a Content-Length of {shown} bytes, over the {shown_size(limit)} limit of an answer"
+
+
+def shown_size(size: int) -> str:
+    """``size`` bytes as a person reads it: ``256 MiB``, ``64 KiB``, ``1000 bytes``."""
+    for unit, name in ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} bytes"
+
+
 def _status_line(reader: _Reader) -> tuple[int, str]:
-    line = reader.line()
+    line = reader.head_line()
     if not line:
         raise Disconnected("the server closed the connection without answering")
     parts = line.rstrip(b"\r\n").split(None, 2)
@@ -161,13 +231,13 @@ def _headers(reader: _Reader) -> dict[str, str]:
     headers: dict[str, str] = {}
     last = ""
     for _ in range(MAX_HEADERS + 1):
-        line = reader.line()
+        line = reader.head_line()
         if line in (b"\r\n", b"\n"):
             return headers
         if not line:
             raise BadAnswer("the headers broke off")
         text = line.decode("latin-1").rstrip("\r\n")
-        if text[0] in " \t" and last:  # a folded line continues the header before it
+        if text[:1] in (" ", "\t") and last:  # a folded line continues the header before it
             headers[last] += " " + text.strip()
             continue
         name, colon, value = text.partition(":")
@@ -180,8 +250,8 @@ def _headers(reader: _Reader) -> dict[str, str]:
     raise BadAnswer(f"more than {MAX_HEADERS} header lines")
 
 
-def _chunked(reader: _Reader) -> bytes:
-    parts: list[bytes] = []
+def _chunked(reader: _Reader, max_body: int) -> bytes:
+    body = bytearray()  # not a list of parts: a million 1-byte chunks would be 40 MB of them
     received = 0
     while True:
         line = reader.line()
@@ -193,30 +263,46 @@ def _chunked(reader: _Reader) -> bytes:
         length = int(size, 16)
         if length == 0:
             break
-        parts.append(reader.exactly(length, received))
+        if received + length > max_body:
+            raise BadAnswer(over_limit(max_body))
+        body += reader.exactly(length, received)
         received += length
         if reader.line() not in (b"\r\n", b"\n"):
             raise BadAnswer("a chunk longer than its size")
+    reader.head_left = MAX_HEAD
     for _ in range(MAX_HEADERS + 1):  # trailers, up to the blank line
-        line = reader.line()
+        line = reader.head_line()
         if line in (b"\r\n", b"\n", b""):
-            return b"".join(parts)
+            return bytes(body)
     raise BadAnswer(f"more than {MAX_HEADERS} trailer lines")
 
 
 class _Reader:
-    """Reads one answer from a socket: lines and counted bytes. An answer to a request is
-    read whole before the next request is sent, so nothing is buffered between answers;
-    what a server sends beyond an answer's end is a broken server's and is dropped."""
+    """Reads one answer from a socket by a deadline: lines and counted bytes. An answer to a
+    request is read whole before the next request is sent, so nothing is buffered between
+    answers; what a server sends beyond an answer's end is a broken server's and is
+    dropped."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
+        self.deadline = deadline
         self.buffer = bytearray()
+        self.head_left = MAX_HEAD  # bytes that lines may still take (status, headers)
 
     def _more(self) -> bool:
+        self.sock.settimeout(time_left(self.deadline))
         chunk = self.sock.recv(65536)
         self.buffer += chunk
         return bool(chunk)
+
+    def head_line(self) -> bytes:
+        """A line of the head (status, headers, trailers): ``line``, and ``BadAnswer`` when
+        such lines take over ``MAX_HEAD`` bytes together."""
+        line = self.line()
+        self.head_left -= len(line)
+        if self.head_left < 0:
+            raise BadAnswer(f"headers over {shown_size(MAX_HEAD)}")
+        return line
 
     def line(self) -> bytes:
         """Up to and including the next line feed (what is left when the connection ends
@@ -245,9 +331,12 @@ class _Reader:
         del self.buffer[:size]
         return data
 
-    def until_closed(self) -> bytes:
-        while self._more():
+    def until_closed(self, max_body: int) -> bytes:
+        """All that comes until the server closes the connection: at most ``max_body``."""
+        while len(self.buffer) <= max_body and self._more():
             pass
+        if len(self.buffer) > max_body:
+            raise BadAnswer(over_limit(max_body))
         data = bytes(self.buffer)
         self.buffer.clear()
         return data

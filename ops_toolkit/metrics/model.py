@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class MetricsSource(Protocol):
     def query_many(
         self, queries: Sequence[str], at: float | None = None
     ) -> list[list[Sample] | Exception]: ...
+
+
+@runtime_checkable
+class BoundedSource(Protocol):
+    """A source whose queries can be bounded together (``PrometheusSource``)."""
+
+    def within(self, seconds: float, bound: str) -> MetricsSource: ...
 
 
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}

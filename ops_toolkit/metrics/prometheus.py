@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ops_toolkit.errors import MetricsError
+from ops_toolkit.metrics.http11 import MAX_ANSWER
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.pool import concurrent_map
 from ops_toolkit.metrics.source import SourceSettings, resolve_headers, secret_values
@@ -30,6 +31,11 @@ from ops_toolkit.urls import redact_url as redact_url  # moved; still importable
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
 RESULT_TYPES = ("vector", "scalar", "matrix", "string")
+# A sample value as Prometheus writes it (Go's strconv.FormatFloat, or NaN, +Inf, -Inf).
+# float() takes more that no Prometheus sends: '1_000', ' 7 ', 'infinity', non-ASCII digits.
+SAMPLE_VALUE = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf", re.ASCII
+)
 MAX_SNIPPET = 60
 
 
@@ -46,18 +52,22 @@ class PrometheusSource:
         headers: Mapping[str, str] | None = None,
         place: str | None = None,
         environ: Mapping[str, str] | None = None,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         """``deadline`` (a ``time.monotonic()`` instant) bounds all queries together: a
         command's ``--timeout`` is one budget, not one per query and fallback. ``headers``
         go with every query (a tenant's ``X-Scope-OrgID``, ``Authorization``); ``place``
         names where the source was configured, in the messages of a refused query.
-        ``environ`` (default ``os.environ``) names the proxies and the CA bundle."""
+        ``environ`` (default ``os.environ``) names the proxies and the CA bundle.
+        ``max_answer``: the most bytes an answer may hold, as sent and once inflated (a
+        hostile server's gzip bomb or endless body stops there)."""
         if not re.match(r"^https?://", url):
             raise MetricsError(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
         self.shown_url = redact_url(self.url)  # what messages say: never the password
         self.timeout = timeout
         self.deadline = deadline
+        self._bound = "--timeout bounds the whole command"  # what the deadline is, in messages
         self.concurrency = max(1, concurrency)
         self.place = place
         # One bounded attempt per query (a report retries nothing behind the user's back),
@@ -67,6 +77,7 @@ class PrometheusSource:
             headers or {},
             pool_size=self.concurrency,
             environ=os.environ if environ is None else environ,
+            max_answer=max_answer,
         )
         self._sends_credentials = self.shown_url != self.url or any(
             k.lower() == "authorization" for k in (headers or {})
@@ -79,6 +90,22 @@ class PrometheusSource:
     def headers(self) -> Mapping[str, str]:
         """The headers sent with every query (the URL's credentials included)."""
         return self._client.headers
+
+    def within(self, seconds: float, bound: str) -> PrometheusSource:
+        """This source, its connections shared, with all its queries from now on bounded by
+        ``seconds`` together (``ops serve``'s budget lookup: many queries, one bound);
+        ``bound`` says so in the message of a query that ran out of time."""
+        import copy
+
+        bounded = copy.copy(self)
+        bounded.deadline = time.monotonic() + seconds
+        bounded._bound = bound
+        return bounded
+
+    def close(self) -> None:
+        """Ends the connections, those of queries under way too (they fail at once), and
+        refuses further queries: a stopping ``ops serve`` does not wait for a stuck one."""
+        self._client.close()
 
     def query(self, promql: str, at: float | None = None) -> list[Sample]:
         """Samples of an instant query; ``MetricsError`` with the server's reason otherwise."""
@@ -176,7 +203,7 @@ class PrometheusSource:
 
     def _too_slow(self) -> str:
         return f"Prometheus at {self.shown_url} did not answer within {self.timeout:g}s" + (
-            " (--timeout bounds the whole command)" if self.deadline is not None else ""
+            f" ({self._bound})" if self.deadline is not None else ""
         )
 
     def query_many(
@@ -221,6 +248,7 @@ def open_source(
         deadline=deadline,
         headers=resolve_headers(settings, environ),
         place=settings.place,
+        max_answer=settings.max_answer or MAX_ANSWER,
     )
 
 
@@ -296,10 +324,9 @@ def _point(point: Any, url: str, path: str) -> float:
         or not isinstance(point[1], str)
     ):
         raise _shape(url, path, f'expected [time, "number"], got {_short(point)}')
-    try:
-        return float(point[1])
-    except ValueError:
-        raise _shape(url, path, f"not a number: {_short(point[1])}") from None
+    if not SAMPLE_VALUE.fullmatch(point[1]):
+        raise _shape(url, path, f"not a number: {_short(point[1])}")
+    return float(point[1])
 
 
 def _shape(url: str, path: str, what: str) -> Any:

@@ -37,6 +37,7 @@ class SourceSettings:
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
     place: str | None = None
+    max_answer: int | None = None  # bytes an answer may hold; None: the client's default
 
     def secret_env_names(self) -> tuple[str, ...]:
         """The environment variables holding this source's secrets: never given to a step."""
@@ -48,7 +49,7 @@ class SourceSettings:
         browsers keep them on a redirect: never to another server."""
         if _origin(url) == _origin(self.url):
             return replace(self, url=url)
-        return SourceSettings(url)
+        return SourceSettings(url, max_answer=self.max_answer)  # a bound, not a secret
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

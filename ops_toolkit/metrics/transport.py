@@ -7,13 +7,14 @@ use. This keeps the behaviour a query had through ``requests``:
 
 - keep-alive connections, pooled up to the caller's concurrency and shared by its threads;
   a pooled connection the server closed meanwhile is replaced once, transparently;
-- timeouts per socket operation (the connection, and each read), as ``requests`` applies
-  its ``timeout``;
+- a timeout, for the whole exchange (``requests`` applied it to each socket operation, so a
+  server trickling a byte at a time, or ``100 Continue`` forever, held a query forever);
 - proxies from the environment (``http_proxy``, ``https_proxy``, ``all_proxy`` and
   ``no_proxy``, lower or upper case; ``https`` through a ``CONNECT`` tunnel);
 - TLS verified against certifi's bundle, or ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``;
 - credentials in the URL (``http://user:password@host``) sent as basic auth;
-- gzip-compressed answers.
+- gzip-compressed answers, inflated to at most the answer's limit (``max_answer``: a 1 MB
+  gzip bomb inflated to 1 GiB per query, 10 GB for one report).
 
 Plain ``http://`` is spoken by ``metrics/http11.py`` (``http.client`` imports the ``email``
 package and ``ssl``: 12-16 ms of a report's ~110 ms of CPU); ``https://`` by
@@ -26,18 +27,33 @@ the query; the caller reports the status and where it points instead) and ``~/.n
 
 from __future__ import annotations
 
+import io  # imported by the interpreter itself: free
 import threading
+import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from ops_toolkit.metrics.http11 import BadAnswer, BrokenOff, Connection, Disconnected, Response
+from ops_toolkit.metrics.http11 import (
+    MAX_ANSWER,
+    BadAnswer,
+    BrokenOff,
+    Connection,
+    Disconnected,
+    Response,
+    over_limit,
+    shown_size,
+    time_left,
+    too_long,
+)
 
 if TYPE_CHECKING:
     import http.client
+    import socket
     import ssl
 
 USER_AGENT = "ops-toolkit"
+CLOSED = "ops is stopping"  # why a request of a closed client is not sent
 STALE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)  # Disconnected too
 
 
@@ -72,39 +88,68 @@ class _Connection(Protocol):
     @property
     def is_open(self) -> bool: ...
 
-    def settimeout(self, timeout: float) -> None: ...
-
     def exchange(
-        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: float | None = None,
     ) -> Response: ...
 
     def close(self) -> None: ...
 
+    def shut_down(self) -> None: ...
+
 
 class _TLSConnection:
     """``http.client.HTTPSConnection`` behind ``http11.Connection``'s interface: its
-    failures become the same exceptions."""
+    failures become the same exceptions, and the same bounds hold (the exchange's deadline,
+    the body's size)."""
 
-    def __init__(self, connection: http.client.HTTPSConnection) -> None:
+    def __init__(self, connection: http.client.HTTPSConnection, max_body: int) -> None:
         self._connection = connection
+        self._max_body = max_body
+        self._deadline = 0.0
+        # every answer (and a proxy tunnel's) is read through a file that keeps the deadline
+        connection.response_class = self._response  # type: ignore[assignment]
 
     @property
     def is_open(self) -> bool:
         return self._connection.sock is not None
 
-    def settimeout(self, timeout: float) -> None:
-        if self._connection.sock is not None:
-            self._connection.sock.settimeout(timeout)
-
     def exchange(
-        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: float | None = None,
     ) -> Response:
         import http.client
 
+        connection = self._connection
+        if deadline is None:
+            deadline = time.monotonic() + (connection.timeout or 10.0)
+        self._deadline = deadline
+        connection.timeout = time_left(deadline)  # the connection and the tunnel's handshake
+        if connection.sock is not None:
+            connection.sock.settimeout(connection.timeout)  # the timeout bounds the whole send
         try:
-            self._connection.request(method, target, body=body, headers=headers)
-            response = self._connection.getresponse()
-            data = response.read()
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            if response.length is not None and response.length > self._max_body:
+                raise BadAnswer(too_long(str(response.length), self._max_body))
+            data = bytearray()
+            while len(data) <= self._max_body:
+                chunk = response.read(min(1 << 20, self._max_body + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+            if len(data) > self._max_body:
+                raise BadAnswer(over_limit(self._max_body))
+            if response.length:  # read(amt) returns what came, short of the length
+                raise BrokenOff(len(data))
         except http.client.RemoteDisconnected:
             raise Disconnected("the server closed the connection without answering") from None
         except http.client.IncompleteRead as exc:
@@ -112,10 +157,59 @@ class _TLSConnection:
         except http.client.HTTPException as exc:
             raise BadAnswer(type(exc).__name__) from None
         headers = {name.lower(): value for name, value in response.getheaders()}
-        return Response(response.status, headers, data, response.will_close)
+        return Response(response.status, headers, bytes(data), response.will_close)
+
+    def _response(self, sock: Any, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+        import http.client
+
+        reader = _DeadlineSocket(sock, self._deadline)  # HTTPResponse calls only its makefile
+        return http.client.HTTPResponse(reader, *args, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._connection.close()
+
+    def shut_down(self) -> None:
+        """As ``http11.Connection.shut_down``."""
+        import contextlib
+        import socket
+
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # not connected (any more)
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _DeadlineSocket:
+    """What ``http.client.HTTPResponse`` reads an answer from: ``sock`` whose every read may
+    take only the time left before ``deadline`` (``TimeoutError`` after it)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineReader(io.RawIOBase):
+    """``sock``'s bytes, each read cut to the time left before ``deadline``."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # keeps the socket open while it is read
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(time_left(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class Client:
@@ -129,11 +223,16 @@ class Client:
         *,
         pool_size: int,
         environ: Mapping[str, str],
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         """Never raises: a URL that cannot be used is reported by each request, as a
-        server that cannot be reached is."""
+        server that cannot be reached is. ``max_answer``: the most bytes an answer's body
+        may hold, as sent and once inflated."""
         self._headers = dict(headers)
+        self._max_answer = max_answer
         self._pool: list[_Connection] = []
+        self._busy: set[_Connection] = set()  # under an exchange now
+        self._closed = False
         self._pool_size = max(1, pool_size)
         self._lock = threading.Lock()
         self._environ = environ
@@ -174,17 +273,29 @@ class Client:
         """What goes with every request besides the body's own headers."""
         return self._headers
 
+    def close(self) -> None:
+        """Closes the idle connections and shuts down those under an exchange (it fails at
+        once); later requests fail without a connection."""
+        with self._lock:
+            self._closed = True
+            idle, self._pool = self._pool, []
+            busy = list(self._busy)
+        for connection in idle:
+            connection.close()
+        for connection in busy:
+            connection.shut_down()
+
     def post_form(self, path: str, form: Mapping[str, str], timeout: float) -> Answer:
-        """The answer to one POST of ``form`` to ``path`` (under the URL's prefix);
-        ``HTTPFailure`` when none came."""
+        """The answer to one POST of ``form`` to ``path`` (under the URL's prefix), whole
+        within ``timeout`` seconds; ``HTTPFailure`` when none came."""
         body = urlencode(form).encode("ascii")
         return self._request(
             "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"}, timeout
         )
 
     def get(self, path: str, timeout: float) -> Answer:
-        """The answer to a GET of ``path`` (under the URL's prefix); ``HTTPFailure`` when
-        none came."""
+        """The answer to a GET of ``path`` (under the URL's prefix), whole within
+        ``timeout`` seconds; ``HTTPFailure`` when none came."""
         return self._request("GET", path, None, {}, timeout)
 
     def _request(
@@ -195,10 +306,28 @@ class Client:
         own_headers: Mapping[str, str],
         timeout: float,
     ) -> Answer:
-        import socket
-
         if self._problem is not None:
             raise HTTPFailure(self._problem)
+        if self._closed:
+            raise HTTPFailure(CLOSED)
+        try:
+            return self._attempt(method, path, body, own_headers, timeout)
+        except HTTPFailure:
+            if self._closed:  # whatever the shut-down connection said: this is why
+                raise HTTPFailure(CLOSED) from None
+            raise
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        own_headers: Mapping[str, str],
+        timeout: float,
+    ) -> Answer:
+        import socket
+
+        deadline = time.monotonic() + timeout  # for the whole exchange, a retry included
         headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
@@ -213,12 +342,12 @@ class Client:
         try:
             connection, reused = self._connection(timeout)
             try:
-                return self._exchange(connection, method, target, body, headers)
+                return self._exchange(connection, method, target, body, headers, deadline)
             except STALE:  # Disconnected is a ConnectionResetError
                 if not reused:
                     raise
             # the server had closed that idle pooled connection: once more on a new one
-            return self._exchange(self._connect(timeout), method, target, body, headers)
+            return self._exchange(self._connect(timeout), method, target, body, headers, deadline)
         except TimeoutError:
             raise HTTPFailure("timed out", timed_out=True) from None
         except ConnectionRefusedError:
@@ -243,18 +372,30 @@ class Client:
         target: str,
         body: bytes | None,
         headers: dict[str, str],
+        deadline: float,
     ) -> Answer:
-        """One request and its whole answer; the connection is pooled again or closed."""
+        """One request and its whole answer by ``deadline``; the connection is pooled again
+        or closed."""
+        with self._lock:
+            self._busy.add(connection)
         try:
-            response = connection.exchange(method, target, body, headers)
+            response = connection.exchange(method, target, body, headers, deadline)
         except BaseException:
             connection.close()
             raise
+        finally:
+            with self._lock:
+                self._busy.discard(connection)
         self._release(connection, response.will_close)
         return Answer(
             response.status,
             response.headers.get("content-type", ""),
-            _decoded(response.body, response.headers.get("content-encoding", "")),
+            _decoded(
+                response.body,
+                response.headers.get("content-encoding", ""),
+                self._max_answer,
+                deadline,
+            ),
             response.headers.get("location"),
         )
 
@@ -263,16 +404,17 @@ class Client:
             if self._pool:
                 connection = self._pool.pop()
                 if connection.is_open:
-                    connection.settimeout(timeout)
                     return connection, True
         return self._connect(timeout), False
 
     def _connect(self, timeout: float) -> _Connection:
+        if self._closed:
+            raise HTTPFailure(CLOSED)
         host, port = self.host, self.port
         if self._proxy is not None:
             host, port = self._proxy.host, self._proxy.port
         if self.scheme != "https":
-            return Connection(host, port, timeout)
+            return Connection(host, port, timeout, self._max_answer)
         import http.client
 
         if self._tls is None:
@@ -280,11 +422,11 @@ class Client:
         connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
         if self._proxy is not None:
             connection.set_tunnel(self.host, self.port, headers=dict(self._proxy.headers))
-        return _TLSConnection(connection)
+        return _TLSConnection(connection, self._max_answer)
 
     def _release(self, connection: _Connection, closing: bool) -> None:
         with self._lock:
-            if not closing and len(self._pool) < self._pool_size:
+            if not closing and not self._closed and len(self._pool) < self._pool_size:
                 self._pool.append(connection)
                 return
         connection.close()
@@ -359,19 +501,49 @@ def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
-def _decoded(body: bytes, encoding: str) -> bytes:
+def _decoded(body: bytes, encoding: str, limit: int, deadline: float) -> bytes:
+    """The body as sent, inflated when compressed: at most ``limit`` bytes, else
+    ``HTTPFailure`` naming the limit (no more than that is ever inflated), by ``deadline``
+    (``TimeoutError``)."""
     encoding = encoding.strip().lower()
     if encoding not in ("gzip", "deflate"):
         return body
     import zlib
 
     try:  # 47: a gzip or zlib header, detected; -15: raw deflate, as some servers send it
-        return zlib.decompress(body, 47 if encoding == "gzip" else 15)
+        return _inflated(body, 47 if encoding == "gzip" else 15, limit, deadline, encoding)
     except zlib.error:
         try:
-            return zlib.decompress(body, -15)
+            return _inflated(body, -15, limit, deadline, encoding)
         except zlib.error as exc:
             raise HTTPFailure(f"the {encoding} answer does not decompress: {exc}") from None
+
+
+INFLATE_STEP = 4 * 1024 * 1024  # bytes inflated between two looks at the deadline
+
+
+def _inflated(body: bytes, wbits: int, limit: int, deadline: float, encoding: str) -> bytes:
+    """``zlib.decompress(body, wbits)`` a step at a time, stopped one byte past ``limit``
+    or at ``deadline``: a bomb costs at most the limit's memory and the query's time."""
+    import zlib
+
+    inflater = zlib.decompressobj(wbits)
+    data = bytearray()
+    pending = body
+    while not inflater.eof and len(data) <= limit:
+        time_left(deadline)
+        step = inflater.decompress(pending, min(INFLATE_STEP, limit + 1 - len(data)))
+        pending = inflater.unconsumed_tail
+        if not step and not pending:
+            break  # all of it taken, and nothing more comes: a stream cut short
+        data += step
+    if len(data) > limit:
+        raise HTTPFailure(
+            f"the {encoding} answer inflates past the {shown_size(limit)} limit of an answer"
+        )
+    if not inflater.eof:
+        raise zlib.error("Error -5 while decompressing data: incomplete or truncated stream")
+    return bytes(data)
 
 
 def _sendable(text: str) -> bool:

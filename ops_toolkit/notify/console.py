@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ops_toolkit.errors import NotifyError
@@ -15,9 +16,15 @@ from ops_toolkit.errors import NotifyError
 class ConsoleNotifier:
     """Prints each message and appends it to ``path``; ``find`` reads that file back."""
 
-    def __init__(self, path: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
         self.stream = stream or sys.stdout
+        self.clock = clock  # names the copies of uploaded files
         self._lock = threading.Lock()
 
     def _append(self, record: dict[str, Any]) -> None:
@@ -106,11 +113,15 @@ class ConsoleNotifier:
         return channel, target
 
     def _copy(self, filename: str, content: bytes) -> str:
+        """A copy of an upload beside the messages. Its name is predictable, so it is
+        written through ``write_atomically``: a link planted at it is replaced, never
+        followed (``open(..., "wb")`` overwrote the file it pointed to)."""
+        from ops_toolkit.files import write_atomically
+
         directory = os.path.dirname(os.path.abspath(self.path))
-        target = os.path.join(directory, f"{time.time():.0f}-{os.path.basename(filename)}")
+        target = os.path.join(directory, f"{self.clock():.0f}-{os.path.basename(filename)}")
         try:
-            with open(target, "wb") as handle:
-                handle.write(content)
+            write_atomically(target, content)
         except OSError as exc:
             raise NotifyError(
                 f"console notifier: cannot write {target}: {exc.strerror or exc}"

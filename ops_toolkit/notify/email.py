@@ -36,7 +36,7 @@ class SmtpSettings:
         if not host:
             raise ConfigError("OPS_SMTP_HOST: not set; email tiers need an SMTP server")
         port_text = environ.get("OPS_SMTP_PORT", "25")
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise ConfigError(f"OPS_SMTP_PORT: expected a port number, got {port_text!r}")
         return cls(
             host=host,

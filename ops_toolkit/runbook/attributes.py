@@ -16,7 +16,9 @@ from ops_toolkit.runbook.expr import ExpressionError, Node, parse_expression
 from ops_toolkit.runbook.model import Step
 
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-_COMPARISON = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*")
+_COMPARISON = re.compile(
+    r"\s*(<=|>=|==|!=|<|>)\s*(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*"
+)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -72,7 +74,7 @@ def _duration(value: str, kind: str) -> object:
 
 
 def _count(value: str, kind: str) -> object:
-    if not re.fullmatch(r"\s*\d+\s*", value):
+    if not re.fullmatch(r"\s*[0-9]+\s*", value):
         raise ValueError(f"expected a whole number, got {shorten(value)!r}")
     if len(value.strip()) > 6:  # int() refuses over 4,300 digits; no one retries a million times
         raise ValueError(f"expected a whole number up to 999999, got {shorten(value)!r}")
@@ -118,7 +120,7 @@ def _expect(value: str, kind: str) -> object:
     if kind == "manual":
         raise ValueError("manual steps have nothing to check")
     text = value.strip()
-    if re.fullmatch(r"\d{1,3}", text):
+    if re.fullmatch(r"[0-9]{1,3}", text):
         return ShellExpect(int(text), None)
     if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
         try:

@@ -15,15 +15,21 @@ background step, a reboot) its id is free for any other process. So the leader's
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import os
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
 from ops_toolkit.masking import StreamMasker
-from ops_toolkit.runbook.process import reap_group, terminate_group
+from ops_toolkit.runbook.process import (
+    popen_holding_interrupts,
+    reap_group,
+    release_interrupts,
+    terminate_group,
+)
 from ops_toolkit.runbook.state import StepRecord
 
 # Process handles of the background steps this process started, so they are reaped, and the
@@ -34,14 +40,26 @@ _LOG_DRAIN_SECONDS = 5.0  # a child that left the group may hold the pipe open
 
 
 def start_background(
-    argv: list[str], env: Mapping[str, str], cwd: str | None, log: str, mask: StreamMasker
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    log: str,
+    mask: StreamMasker,
+    on_start: Callable[[int], None],
 ) -> int:
-    """Start ``argv`` in a new session, its output masked into ``log``; its process group id.
+    """Start ``argv`` in a new session, its output masked into ``log``; its process group id,
+    given to ``on_start`` (which records it) before this returns.
 
     The output passes through ops, not straight into the file: a log left in a temporary
     folder must not hold the secrets the run masks everywhere else.
+
+    It is started as a foreground step is (``popen_holding_interrupts``): a SIGTERM or Ctrl-C
+    that comes while it starts waits until the group is recorded, then interrupts the run,
+    whose end stops the group. Raised inside ``Popen``, after the fork, it lost the group:
+    the step ran on after ops, and resume could not find it.
     """
-    process = subprocess.Popen(
+    process = popen_holding_interrupts(
+        None,
         argv,
         env=dict(env),
         cwd=cwd,
@@ -50,13 +68,21 @@ def start_background(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    assert process.stdout is not None
-    copier = threading.Thread(
-        target=_copy_masked, args=(process.stdout, log, mask), name=f"log-{process.pid}"
-    )
-    copier.daemon = True
-    copier.start()
-    _STARTED[process.pid] = (process, copier)
+    try:
+        assert process.stdout is not None
+        copier = threading.Thread(
+            target=_copy_masked, args=(process.stdout, log, mask), name=f"log-{process.pid}"
+        )
+        copier.daemon = True
+        copier.start()
+        _STARTED[process.pid] = (process, copier)
+        on_start(process.pid)
+    except BaseException:  # not recorded: nothing would stop it at the end of the run
+        _stop_started(process.pid, grace=0.0)
+        with contextlib.suppress(KeyboardInterrupt):
+            release_interrupts()
+        raise
+    release_interrupts()
     return process.pid
 
 
@@ -84,16 +110,27 @@ def stop_background(steps: Iterable[StepRecord], grace: float) -> list[str]:
             step.message = "; ".join(m for m in (step.message, ended(step.pgid)) if m)
             step.pgid = step.leader_start = None
             continue
-        terminate_group(step.pgid, grace)
-        if started is not None:
-            process, copier = started
-            process.wait()
-            copier.join(_LOG_DRAIN_SECONDS)
-        reap_group(step.pgid)
+        _stop_group(step.pgid, started, grace)
         step.pgid = step.leader_start = None
         step.message = "; ".join(m for m in (step.message, "stopped at the end of the run") if m)
         stopped.append(step.name)
     return stopped
+
+
+def _stop_started(pgid: int, grace: float) -> None:
+    """Stop a group this process started (and has not stopped yet)."""
+    _stop_group(pgid, _STARTED.pop(pgid, None), grace)
+
+
+def _stop_group(
+    pgid: int, started: tuple[subprocess.Popen[bytes], threading.Thread] | None, grace: float
+) -> None:
+    terminate_group(pgid, grace)
+    if started is not None:
+        process, copier = started
+        process.wait()
+        copier.join(_LOG_DRAIN_SECONDS)
+    reap_group(pgid)
 
 
 def ended(pgid: int) -> str:

@@ -139,11 +139,10 @@ class ShellKind:
             return Attempt("failed", None, "", message=message + str(exc.strerror))
         try:
             pgid = start_background(
-                self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream()
+                self.argv(step, ctx, script), env, ctx.cwd, log, ctx.mask.stream(), ctx.on_start
             )
         except OSError as exc:
             return Attempt("failed", None, "", message=cannot_start(self.shell, exc, ctx.cwd))
-        ctx.on_start(pgid)
         return Attempt(
             "succeeded",
             None,

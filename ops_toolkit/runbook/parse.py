@@ -218,16 +218,16 @@ def _load_toml(raw: str, source: str) -> Any:
     try:
         return tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column \d+\)$", str(exc))
+        match = re.search(r"\(at line ([0-9]+), column [0-9]+\)$", str(exc))
         line = int(match.group(1)) + 1 if match else 1
-        problem = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)$", "", str(exc))
+        problem = re.sub(r"\s*\(at (?:line [0-9]+, column [0-9]+|end of document)\)$", "", str(exc))
         raise RunbookError.at(source, line, f"front matter is not valid TOML: {problem}") from None
     except RecursionError:  # tomllib recurses once per nested array or table
         raise RunbookError.at(
             source, 2, "front matter is not valid TOML: nested too deeply"
         ) from None
     except ValueError:  # an integer over Python's digit limit (tomllib uses int())
-        digits = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", raw)
+        digits = re.search(rf"[0-9]{{{sys.get_int_max_str_digits() + 1},}}", raw)
         line = raw[: digits.start()].count("\n") + 2 if digits else 2
         raise RunbookError.at(
             source,

@@ -64,21 +64,23 @@ class _StartHold(threading.local):
 _start_hold = _StartHold()
 
 
-def _popen_holding_interrupts(
-    family: StepProcesses, argv: list[str], **options: Any
+def popen_holding_interrupts(
+    family: StepProcesses | None, argv: list[str], **options: Any
 ) -> subprocess.Popen[bytes]:
     """``Popen``, returning with interrupts still held: the caller calls
-    ``_release_interrupts`` first thing inside the ``try`` that stops the step."""
+    ``release_interrupts`` first thing inside the ``try`` that stops the step (a background
+    step's, once its group is recorded). ``family``, if any, is closed if it cannot start."""
     _start_hold.holding = True
     try:
         return subprocess.Popen(argv, **options)
     except BaseException:
-        family.close()
-        _release_interrupts()
+        if family is not None:
+            family.close()
+        release_interrupts()
         raise
 
 
-def _release_interrupts() -> None:
+def release_interrupts() -> None:
     """Stop holding; raise the interrupt that came meanwhile, if one did."""
     _start_hold.holding = False
     held, _start_hold.held = _start_hold.held, None
@@ -380,7 +382,7 @@ def start_held(argv: list[str], *, env: Mapping[str, str], cwd: str | None) -> H
     family = StepProcesses()
     stdin, gate = os.pipe()
     try:
-        process = _popen_holding_interrupts(
+        process = popen_holding_interrupts(
             family,
             argv,
             env=dict(env),
@@ -398,7 +400,7 @@ def start_held(argv: list[str], *, env: Mapping[str, str], cwd: str | None) -> H
     family.main = process.pid
     held = HeldProcess(argv, env, cwd, process, family, gate)
     try:
-        _release_interrupts()
+        release_interrupts()
     except BaseException:
         held.discard()
         raise
@@ -456,7 +458,7 @@ def run_process(
     else:
         ready()
         family = StepProcesses()
-        process = _popen_holding_interrupts(
+        process = popen_holding_interrupts(
             family,
             argv,
             env=dict(env),
@@ -481,7 +483,7 @@ def run_process(
     exited_at: float | None = None
     deadline = started + timeout if timeout else None
     try:
-        _release_interrupts()  # one that came while the step started is raised here: it stops it
+        release_interrupts()  # one that came while the step started is raised here: it stops it
         on_start(process.pid)  # inside the try: an interrupt while recording it stops the step
         if gate is not None:
             ready()
@@ -569,10 +571,10 @@ def _run_attached(
     It stays in ops's process group (the terminal's foreground), so Ctrl-C reaches it too.
     """
     family = StepProcesses()
-    process = _popen_holding_interrupts(family, argv, env=dict(env), cwd=cwd)
+    process = popen_holding_interrupts(family, argv, env=dict(env), cwd=cwd)
     family.main = process.pid
     try:
-        _release_interrupts()
+        release_interrupts()
         on_start(process.pid)
         try:
             exit_code: int | None = process.wait(timeout=timeout)

@@ -487,6 +487,24 @@ class StateStore:
                 damaged.append(str(exc))
         return sorted(records, key=lambda r: r.started_at, reverse=True), sorted(damaged)
 
+    def unfinished(self) -> set[str]:
+        """The ids of the runs not known to have succeeded: in progress, failed, aborted or
+        waiting (all resumable), and those whose state is damaged (nothing says they
+        ended). Their audit lines are kept whatever their age."""
+        if not self.runs.is_dir():
+            return set()
+        unfinished = set()
+        for path in self.runs.glob("*.json"):
+            if path.name.startswith("."):
+                continue
+            try:
+                if _read(path).status == "succeeded":
+                    continue
+            except RunbookError:
+                pass
+            unfinished.add(path.stem)
+        return unfinished
+
     def list(self) -> list[RunRecord]:
         """Every readable run, newest first."""
         return self.scan()[0]

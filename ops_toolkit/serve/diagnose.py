@@ -11,6 +11,11 @@ The steps get the unattended environment model (runbook/environment.py): an allo
 plus the runbook's ``env:`` and ``secrets:`` names, never the server's Slack or webhook
 token, whose values are masked in the reply all the same. Whatever goes wrong, the alert's
 thread gets a reply saying so: a diagnose run never ends in silence.
+
+Whoever can send an alert chooses its labels, so a label that gives a param a URL could make
+a step fetch any address the server reaches (SSRF). Such a URL must be one the operator
+listed in ``serve.diagnose_allowed_urls`` (or under one), like a Rundeck option's allowed
+values; otherwise the run does not start and the thread says why (``label_url_refusal``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,30 @@ def params_from_labels(runbook: Runbook, labels: dict[str, str]) -> dict[str, st
         for p in runbook.params
         if p.from_label and p.from_label in labels
     }
+
+
+def url_allowed(value: str, allowed: str) -> bool:
+    """Whether ``value`` is the URL ``allowed`` (kept without its trailing /) or under it:
+    a path below, never another host whose name merely starts the same way."""
+    return value == allowed or value.startswith(f"{allowed}/")
+
+
+def label_url_refusal(
+    runbook: Runbook, labels: Mapping[str, str], allowed: Sequence[str]
+) -> str | None:
+    """Why an unattended run may not start: a param given a URL (a value with ``://``) by
+    an alert label, not in ``serve.diagnose_allowed_urls``; None when there is none. A
+    param's default is the runbook author's choice, not the sender's, and is not checked."""
+    for param in runbook.params:
+        if not param.from_label or param.from_label not in labels:
+            continue
+        value = labels[param.from_label]
+        if "://" in value and not any(url_allowed(value, url) for url in allowed):
+            return (
+                f"param {param.name}: label {param.from_label} gives the URL {value!r}, "
+                "which serve.diagnose_allowed_urls in ops.yaml does not list"
+            )
+    return None
 
 
 def summary_message(
@@ -175,9 +204,12 @@ class Diagnoser:
         withheld: Sequence[str] = (),
         limit: int = 20,
         keep_runs: int = KEEP_RUNS,
+        allowed_urls: Sequence[str] = (),
     ) -> None:
         """``credentials``: ops's secrets, masked in every reply; ``withheld``: the variables
-        holding them, never given to a step (even one the runbook names)."""
+        holding them, never given to a step (even one the runbook names); ``allowed_urls``:
+        ``serve.diagnose_allowed_urls``, the URLs an alert label may give a param."""
+        self.allowed_urls = tuple(allowed_urls)
         self.store = store
         self.state_dir = state_dir
         self.runbooks = runbooks
@@ -295,6 +327,9 @@ class Diagnoser:
         from ops_toolkit.runbook.state import StateStore
 
         runbook = read_runbook(path)
+        refusal = label_url_refusal(runbook, labels, self.allowed_urls)
+        if refusal is not None:  # before anything runs: no step, no record
+            raise OpsError(refusal)
         forbid_inspection()  # a step chosen by an alert must not read the server's tokens
         world = World(
             ui=QuietUI(),

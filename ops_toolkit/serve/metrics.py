@@ -51,7 +51,12 @@ class _StoreCollector:
 
 
 def assess_health(
-    stats: Mapping[str, float] | Exception, backlog: int, inbox_limit: int, writer_alive: bool
+    stats: Mapping[str, float] | Exception,
+    backlog: int,
+    inbox_limit: int,
+    writer_alive: bool,
+    *,
+    busy: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of ``/healthz``. Pure.
 
@@ -63,6 +68,11 @@ def assess_health(
     A store's failure says who the store is (a URL's user, host and database, a file's
     path): that goes in ``"detail"``, which the server shows only to a caller with the
     bearer token (``public_health``); ``"intake"`` stays generic.
+
+    ``busy``: the write probe found SQLite's lock held by another connection past its
+    wait. That is contention, not an outage: a 200 with ``"intake": "busy"`` (webhooks
+    meanwhile get 503 with Retry-After, which Alertmanager retries), since no other
+    replica could take the alerts instead.
     """
     if isinstance(stats, Exception):
         return 503, {
@@ -75,7 +85,7 @@ def assess_health(
     depth = int(stats.get("inbox_depth", 0))
     body: dict[str, Any] = {
         "status": "ok",
-        "intake": "ok",
+        "intake": "busy" if busy else "ok",
         "delivery": "degraded" if delivery_degraded(stats) else "ok",
         "outbox_depth": int(stats.get("outbox_depth", 0)),
         "outbox_oldest_age_seconds": round(stats.get("outbox_oldest_age_seconds", 0.0), 1),
@@ -93,6 +103,14 @@ def store_failure(error: BaseException) -> str:
     """A store's failure in one line, with its type: it may name the store's identity."""
     reason = " ".join(str(error).split()) or "no message"
     return f"{type(error).__name__}: {reason}"
+
+
+def store_state(error: BaseException) -> str:
+    """What an anonymous caller may learn of a store failure: that it is busy (another
+    connection holds SQLite's write lock: contention) or unavailable; never which store."""
+    from ops_toolkit.errors import StoreBusy
+
+    return "store busy" if isinstance(error, StoreBusy) else "store unavailable"
 
 
 def public_health(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -182,9 +182,16 @@ def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"status": "error", "error": reason}, status_code=status, headers=headers)
 
 
-def _unavailable(error: Exception) -> JSONResponse:
-    """503 (Alertmanager retries it) with the reason: ours say it in words (the database is
-    down, the URL without its password); anything else only by its type."""
+def _unavailable(error: Exception, *, detailed: bool) -> JSONResponse:
+    """503 (Alertmanager retries it). With the bearer token, the reason: ours say it in words
+    (the database is down, the URL without its password); anything else only by its type.
+    Without it (``detailed`` False: no token configured, so every caller is anonymous) only
+    that the store is unavailable: the reason names the store (a path, a database URL's
+    user, host and name), which is for the log (``StoreFailureLog``), not for whoever asks."""
+    if not detailed:
+        from ops_toolkit.serve.metrics import store_state
+
+        return _error(503, f"{PLACE}: {store_state(error)}; retry later", RETRY)
     if isinstance(error, OpsError):
         why = " ".join(str(error).split())
         return _error(503, f"{PLACE}: cannot store the payload now: {why}; retry later", RETRY)
@@ -202,12 +209,12 @@ class StoreFailureLog:
         self._lock = threading.Lock()
         self._said: str | None = None
 
-    def failed(self, where: str, detail: str) -> None:
+    def failed(self, where: str, detail: str, state: str = "store unavailable") -> None:
         with self._lock:
             if detail == self._said:
                 return
             self._said = detail
-        logging.getLogger("ops.serve").warning("%s: store unavailable: %s", where, detail)
+        logging.getLogger("ops.serve").warning("%s: %s: %s", where, state, detail)
 
     def recovered(self) -> None:
         with self._lock:
@@ -242,6 +249,14 @@ def create_app(
         except Exception:  # the notice is best effort: the 413 goes out whatever happens
             logging.getLogger("ops.serve").exception("could not record a refused body")
 
+    def cannot_store(request: Request, error: Exception) -> JSONResponse:
+        """The 503 of a webhook the store cannot take; its reason, naming the store, in
+        the log once per reason, and in the answer only to the bearer token's holder."""
+        from ops_toolkit.serve.metrics import store_failure, store_state
+
+        failures.failed(PLACE, store_failure(error), store_state(error))
+        return _unavailable(error, detailed=authorized(request))
+
     async def alertmanager(request: Request) -> Response:
         if expected is not None and not authorized(request):
             return _error(
@@ -270,13 +285,14 @@ def create_app(
         try:
             depth = await inbox_depth.get()
         except Exception as exc:  # the store cannot be read: it cannot commit either
-            return _unavailable(exc)
+            return cannot_store(request, exc)
         if writer.backlog() + depth > settings.inbox_limit:
             return _error(503, f"{PLACE}: inbox is full; retry later", {"Retry-After": "5"})
         try:
             inbox_id = await asyncio.wrap_future(writer.submit(text, len(notification.alerts)))
         except Exception as exc:
-            return _unavailable(exc)
+            return cannot_store(request, exc)
+        failures.recovered()  # a later failure for the same reason is said again
         return JSONResponse(
             {"status": "accepted", "id": inbox_id, "alerts": len(notification.alerts)}
         )

@@ -9,14 +9,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops_toolkit.alerts.webhook import Notification
 from ops_toolkit.config import OpsConfig, credential_variables
-from ops_toolkit.errors import ConfigError, MetricsError, OpsError
+from ops_toolkit.errors import ConfigError, MetricsError, OpsError, StoreBusy
 from ops_toolkit.escalate.oncall import OncallConfig
 from ops_toolkit.escalate.route import load_routes
-from ops_toolkit.metrics.model import MetricsSource
+from ops_toolkit.metrics.model import BoundedSource, MetricsSource
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo
 from ops_toolkit.notify.model import Notifier
 from ops_toolkit.serve.server import AppSettings, GroupCommitWriter, create_app
@@ -25,7 +25,14 @@ from ops_toolkit.serve.worker import Deliverer, Loop, Processor
 from ops_toolkit.slo.model import SLO
 
 log = logging.getLogger("ops.serve")
+if TYPE_CHECKING:
+    from ops_toolkit.metrics.prometheus import PrometheusSource
+
 BUDGET_CACHE_SECONDS = 30.0
+# One budget lookup is several rounds of queries: this bounds them together, as --timeout
+# bounds a command (each query also has its own 3 s), so a Prometheus that trickles its
+# answers costs an alert's processing seconds, never minutes.
+BUDGET_LOOKUP_SECONDS = 5.0
 REFUSAL_NOTICE_SECONDS = 60.0
 
 
@@ -137,8 +144,12 @@ class BudgetLookup:
         from ops_toolkit.slo.evaluate import evaluate_auto
 
         assert self.source is not None
+        source = self.source
+        if isinstance(source, BoundedSource):
+            bound = f"a budget lookup has {BUDGET_LOOKUP_SECONDS:g}s in all"
+            source = source.within(BUDGET_LOOKUP_SECONDS, bound)
         try:
-            (status,) = evaluate_auto([slo], self.source, now)
+            (status,) = evaluate_auto([slo], source, now)
         except (MetricsError, ConfigError) as error:
             log.warning("budget of %s unavailable: %s", slo.key, error)
             return UNAVAILABLE
@@ -178,11 +189,12 @@ class EscalationService:
         self, config: OpsConfig, *, token: str | None, notifier: Notifier | None = None
     ) -> None:
         self.config = config
-        self.store = Store(config.serve.state)
+        self.store = Store(config.serve.state, busy_timeout=config.store.busy_timeout)
         self._refusals_lock = threading.Lock()
         self._refused_since_notice = 0
         self._last_refusal_notice = -math.inf
         self._prometheus = self._source(config)
+        self._budget_source = self._source(config, timeout=3.0)
         routes = config.routes
         if routes is None and os.path.exists("alerts/routes.yaml"):
             routes = "alerts/routes.yaml"
@@ -193,7 +205,7 @@ class EscalationService:
             self.store,
             self.routing,
             self.runbook_for,
-            BudgetLookup(slo_index(config.slos), self._source(config, timeout=3.0)),
+            BudgetLookup(slo_index(config.slos), self._budget_source),
         )
         self.deliverer = Deliverer(
             self.store, self.notifier, pace=config.serve.pace_seconds, max_age=config.serve.max_age
@@ -225,7 +237,7 @@ class EscalationService:
         )
 
     @staticmethod
-    def _source(config: OpsConfig, timeout: float = 10.0) -> MetricsSource | None:
+    def _source(config: OpsConfig, timeout: float = 10.0) -> PrometheusSource | None:
         """One Prometheus client (one connection pool) per use, when Prometheus is configured;
         its headers and credentials from ops.yaml (a missing secret stops the start)."""
         if config.prometheus_source is None:
@@ -302,6 +314,7 @@ class EscalationService:
             },
             withheld=sorted(withheld),
             limit=config.serve.diagnose_queue,
+            allowed_urls=config.serve.diagnose_allowed_urls,
         )
         if config.auto_diagnose:
             routing = self.routing
@@ -410,8 +423,12 @@ class EscalationService:
         from ops_toolkit.serve.metrics import assess_health
 
         stats: dict[str, float] | Exception
+        busy = False
         try:
-            self.store.probe_write()
+            try:
+                self.store.probe_write()
+            except StoreBusy:  # contention (another process writes): the store works
+                busy = True
             stats = self.stats()
         except Exception as error:  # sqlite3 errors and OSError alike: intake cannot commit
             stats = error
@@ -420,6 +437,7 @@ class EscalationService:
             self.writer.backlog(),
             self.config.serve.inbox_limit,
             self.writer.thread.is_alive(),
+            busy=busy,
         )
         if "delivery" in body:  # the store answered: a full report, budgets included
             body["budgets"] = budgets_note(self.config) or "on"
@@ -433,6 +451,11 @@ class EscalationService:
             loop.start()
 
     def stop(self) -> None:
+        # First: a query held by a stuck or trickling Prometheus fails at once, so each loop
+        # can end its round.
+        for source in (self._budget_source, self._prometheus):
+            if source is not None:
+                source.close()
         self.writer.stop()
         for loop in (*self.extra_loops, self.processing_loop):
             loop.stop()

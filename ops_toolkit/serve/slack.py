@@ -9,6 +9,8 @@ well within its 3 seconds.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ops_toolkit.config import OpsConfig
-from ops_toolkit.errors import PayloadError, SignatureError
+from ops_toolkit.errors import PayloadError, SignatureError, StoreError
 from ops_toolkit.escalate.interact import (
     COMMANDS,
     INTERACTIONS,
@@ -161,6 +163,20 @@ def routes(endpoints: SlackEndpoints) -> list[Any]:
 
     timeout = endpoints.config.serve.read_timeout
 
+    def store_failed(place: str, error: Exception) -> Response:
+        """Nothing was done (the replay check itself needs the store): a 503 that says
+        only busy or unavailable, as the request is not verified yet; the reason, which
+        names the store, in one log line. Was: a 500 and a traceback in the log."""
+        from ops_toolkit.serve.metrics import store_failure, store_state
+
+        state = store_state(error)
+        logging.getLogger("ops.serve").warning("%s: %s: %s", place, state, store_failure(error))
+        return JSONResponse(
+            {"ok": False, "error": f"{place}: {state}; retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
     def handler(method: Callable[[Mapping[str, str], bytes], Answer], place: str) -> Any:
         async def endpoint(request: Request) -> Response:
             body = await read_body(request, limit=BODY_LIMIT, timeout=timeout)
@@ -171,7 +187,10 @@ def routes(endpoints: SlackEndpoints) -> list[Any]:
                 return JSONResponse({"ok": False, "error": refused}, status_code=413)
             headers = {k.lower(): v for k, v in request.headers.items()}
             # SQLite transactions may wait for the intake writer: off the event loop.
-            status, answer = await run_in_threadpool(method, headers, body)
+            try:
+                status, answer = await run_in_threadpool(method, headers, body)
+            except (StoreError, sqlite3.Error) as error:
+                return store_failed(place, error)
             if status == 200 and not answer:
                 return Response(status_code=200)
             return JSONResponse(answer, status_code=status)

@@ -11,7 +11,6 @@ again, so nothing is posted twice.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import random
@@ -22,8 +21,15 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops_toolkit.alerts.webhook import Notification, parse_notification
-from ops_toolkit.errors import NotifyError, OpsError, PayloadError, StoreConflict, StoreError
+from ops_toolkit.alerts.webhook import Notification, decode_body, parse_notification
+from ops_toolkit.errors import (
+    NotifyError,
+    OpsError,
+    PayloadError,
+    StoreBusy,
+    StoreConflict,
+    StoreError,
+)
 from ops_toolkit.escalate.route import Route, Routing
 from ops_toolkit.notify.message import UNAVAILABLE, BudgetInfo, escalation, thread_reply
 from ops_toolkit.notify.model import Notifier, Planned
@@ -133,7 +139,9 @@ class Processor:
         taken = 0
         for entry in self.store.unprocessed(limit):
             try:
-                notification = parse_notification(json.loads(entry.body))
+                # Intake's rule, but a lone surrogate stored before intake refused it
+                # becomes U+FFFD (as Alertmanager's Go reads it) rather than a dead letter.
+                notification = parse_notification(decode_body(entry.body, repair=True))
             except (ValueError, RecursionError, PayloadError) as error:
                 # Bodies are validated before they are stored; one that no longer parses
                 # (a store written by another version) can never succeed: set it aside.
@@ -404,10 +412,12 @@ class Loop:
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.errors = 0
         self.conflicts = 0  # rounds that lost a race to another writer (retried at once)
+        self.busy = 0  # rounds that waited out SQLite's busy timeout (retried after a pause)
 
     def _run(self) -> None:
         outage = 0  # rounds in a row the store was unavailable
         streak = 0  # rounds in a row that lost a race to another writer
+        contended = 0  # rounds in a row that found SQLite's lock held by another connection
         while not self.stopped.is_set():
             # Cleared before the round, never after its wait: a wake from here on may be for
             # work this round looked for too early, so it stays set and the wait below
@@ -416,7 +426,7 @@ class Loop:
             self.woken.clear()
             try:
                 wait = self.step()
-                outage = streak = 0
+                outage = streak = contended = 0
             except StoreConflict as error:  # lost a race to another writer: again, at once
                 self.conflicts += 1
                 streak += 1
@@ -426,6 +436,15 @@ class Loop:
                     self.thread.name,
                     error,
                     "at once" if not wait else f"in {wait:g}s",
+                )
+            except StoreBusy as error:  # another connection holds the lock: wait, then again
+                # Not an error (the store works) and not a payload's fault: the round that met
+                # it did not count an attempt; it is done again after the pause.
+                self.busy += 1
+                contended += 1
+                wait = min(STORE_BACKOFF_MAX, STORE_BACKOFF * 2 ** (contended - 1))
+                logging.getLogger("ops.serve").warning(
+                    "%s: %s; retrying in %gs", self.thread.name, error, wait
                 )
             except StoreError as error:  # the database is away: back off, say why in a line
                 outage += 1

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ops_toolkit.durations import format_duration
-from ops_toolkit.errors import ConfigError, MetricsError
+from ops_toolkit.errors import ConfigError, MetricsError, SelectorError
 from ops_toolkit.metrics.model import MetricsSource, Sample, escape_promql_string
 from ops_toolkit.slo import budget
 from ops_toolkit.slo.budget import Counts
@@ -28,6 +28,14 @@ from ops_toolkit.slo.queries import (
     bucket_query,
     count_queries,
     promql_range,
+)
+from ops_toolkit.slo.selector import (
+    METRIC_NAME,
+    Matcher,
+    parse,
+    quote,
+    regex_compiles,
+    render_matcher,
 )
 from ops_toolkit.slo.windows import DISPLAY_WINDOWS, alert_windows, report_windows, windows_of
 
@@ -406,20 +414,15 @@ class _Asked(NamedTuple):
     marked: bool | None = None
 
 
-_COUNT = re.compile(
-    r"sum\(increase\((?P<metric>[A-Za-z_:][A-Za-z0-9_:]*)\{(?P<matchers>[^{}]*)\}"
-    r"\[(?P<range>[0-9a-z]+)\]\)\)"
-)
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"\\]*)"\s*(?:,|$)')
+_COUNT = re.compile(r"sum\(increase\((?P<selector>.*)\[(?P<range>[0-9a-z]+)\]\)\)", re.DOTALL)
 COUNTED_LABEL = "ops_counted"  # what a merged query marks the counted selector's series with
-
-Matcher = tuple[str, str, str]  # label, operator, value
 
 
 class _Selector(NamedTuple):
-    """A count query's parts: ``sum(increase(metric{matchers}[range]))``."""
+    """A count query's parts: ``sum(increase(metric{matchers}[range]))``; ``metric`` is
+    None when the selector names it in a ``__name__`` matcher."""
 
-    metric: str
+    metric: str | None
     range: str
     matchers: tuple[Matcher, ...]
 
@@ -435,26 +438,17 @@ class _Unit(NamedTuple):
     marker: Matcher | None = None
 
 
-def _matchers(text: str) -> tuple[Matcher, ...] | None:
-    """``a="b",c=~"d"`` as (label, op, value); None for what this simple reader does not
-    take (escapes, other quotes): such a query is asked alone, as written."""
-    found, position = [], 0
-    text = text.strip()
-    while position < len(text):
-        match = _MATCHER.match(text, position)
-        if match is None:
-            return None
-        found.append((match.group(1), match.group(2), match.group(3)))
-        position = match.end()
-    return tuple(found)
-
-
 def _selector(query: str) -> _Selector | None:
+    """The parts of ``sum(increase(<selector>[range]))``; None for any other query (a raw
+    SLI's), which is asked alone, as written."""
     match = _COUNT.fullmatch(query)
-    matchers = _matchers(match.group("matchers")) if match else None
-    if match is None or matchers is None:
+    if match is None:
         return None
-    return _Selector(match.group("metric"), match.group("range"), matchers)
+    try:
+        selector = parse(match.group("selector"))
+    except SelectorError:
+        return None
+    return _Selector(selector.name, match.group("range"), selector.matchers)
 
 
 def _units(queries: list[str]) -> list[_Unit]:
@@ -464,7 +458,7 @@ def _units(queries: list[str]) -> list[_Unit]:
     anchored RE2 regex is the matcher's own. On the bench's 30 days, the 30d pair took
     Prometheus 8.7 ms of CPU merged against 13 ms asked apart (issue 15)."""
     selectors = [_selector(query) for query in queries]
-    totals: dict[tuple[str, str, frozenset[Matcher]], int] = {}
+    totals: dict[tuple[str | None, str, frozenset[Matcher]], int] = {}
     for number, selector in enumerate(selectors):
         if selector is not None:
             totals.setdefault(
@@ -477,8 +471,10 @@ def _units(queries: list[str]) -> list[_Unit]:
             continue
         for position, marker in enumerate(selector.matchers):
             rest = selector.matchers[:position] + selector.matchers[position + 1 :]
-            if any(label == marker[0] for label, _, _ in rest):
-                continue
+            if marker.label == METRIC_NAME or any(m.label == marker.label for m in rest):
+                continue  # increase() drops __name__: label_replace could not read it
+            if "~" in marker.op and not regex_compiles(marker.value):
+                continue  # asked as written, Prometheus's error names the user's matcher
             total = totals.get((selector.metric, selector.range, frozenset(rest)))
             if total is not None and total != number and total not in taken:
                 paired[number] = (total, marker)
@@ -500,22 +496,22 @@ def _text(
     selector: _Selector, matchers: Sequence[str], by: Sequence[str], marker: Matcher | None
 ) -> str:
     """``sum by (by) (increase(metric{matchers}[range]))``, the counted series marked."""
-    series = f"increase({selector.metric}{{{','.join(matchers)}}}[{selector.range}])"
+    braces = f"{{{','.join(matchers)}}}" if matchers else ""
+    series = f"increase({selector.metric or ''}{braces}[{selector.range}])"
     if marker is not None:
         label, op, value = marker
         regex = value if op in ("=~", "!~") else _regex_literal(value)
-        series = f'label_replace({series}, "{COUNTED_LABEL}", "1", "{label}", "{regex}")'
+        series = (
+            f"label_replace({series}, {quote(COUNTED_LABEL)}, {quote('1')}, "
+            f"{quote(label)}, {quote(regex)})"
+        )
         by = (*by, COUNTED_LABEL)
     return f"sum by ({', '.join(by)}) ({series})" if by else f"sum({series})"
 
 
 def _regex_literal(value: str) -> str:
-    """``value`` matched literally by an RE2 alternative inside a PromQL string."""
-    return "".join(f"\\\\{char}" if char in r".^$*+?()[]{}|\\" else char for char in value)
-
-
-def _written(matcher: Matcher) -> str:
-    return f'{matcher[0]}{matcher[1]}"{matcher[2]}"'
+    """An RE2 regex matching ``value`` literally (as Go's regexp.QuoteMeta writes it)."""
+    return "".join(f"\\{char}" if char in r".^$*+?()[]{}|\\" else char for char in value)
 
 
 def _physical(queries: list[str]) -> tuple[list[str], list[_Asked]]:
@@ -530,7 +526,9 @@ def _physical(queries: list[str]) -> tuple[list[str], list[_Asked]]:
     """
     units = _units(queries)
     # (metric, range, label, the other matchers, marker) -> (unit, its value of label)
-    candidates: dict[tuple[str, str, str, tuple[str, ...], Matcher | None], list[tuple[int, str]]]
+    candidates: dict[
+        tuple[str | None, str, str, tuple[str, ...], Matcher | None], list[tuple[int, str]]
+    ]
     candidates = {}
     for number, unit in enumerate(units):
         if unit.selector is None:
@@ -539,7 +537,9 @@ def _physical(queries: list[str]) -> tuple[list[str], list[_Asked]]:
         for position, (label, op, value) in enumerate(own):
             if op != "=" or not value or any(m[0] == label for m in own[position + 1 :]):
                 continue
-            others = tuple(_written(m) for m in own if m[0] != label)
+            if label == METRIC_NAME:  # increase() drops it: a sum by (__name__) is one group
+                continue
+            others = tuple(render_matcher(m) for m in own if m[0] != label)
             key = (unit.selector.metric, unit.selector.range, label, others, unit.marker)
             candidates.setdefault(key, []).append((number, value))
     placed: dict[int, tuple[int, str | None, str]] = {}
@@ -555,14 +555,15 @@ def _physical(queries: list[str]) -> tuple[list[str], list[_Asked]]:
             alternatives = "|".join(_regex_literal(value) for value in values)
             for number, value in chunk:
                 placed[number] = (len(sent), label, value)
-            sent.append(_text(selector, (*others, f'{label}=~"{alternatives}"'), (label,), marker))
+            grouped = render_matcher(Matcher(label, "=~", alternatives))
+            sent.append(_text(selector, (*others, grouped), (label,), marker))
     for number, unit in enumerate(units):
         if number not in placed:
             placed[number] = (len(sent), None, "")
             if unit.marker is None or unit.selector is None:
                 sent.append(unit.written)
             else:
-                written = [_written(m) for m in unit.selector.matchers]
+                written = [render_matcher(m) for m in unit.selector.matchers]
                 sent.append(_text(unit.selector, written, (), unit.marker))
     asked: list[_Asked | None] = [None] * len(queries)
     for number, unit in enumerate(units):

@@ -201,7 +201,7 @@ def _bound(le: str) -> float:
         return float("inf")
 
 
-_RETENTION_TIME = re.compile(r"(?:\d+(?:ms|y|w|d|h|m|s))+")
+_RETENTION_TIME = re.compile(r"(?:[0-9]+(?:ms|y|w|d|h|m|s))+")
 
 
 def retention_seconds(stated: str) -> float | None:
@@ -210,8 +210,8 @@ def retention_seconds(stated: str) -> float | None:
     for part in stated.split(" or "):
         part = part.strip()
         if _RETENTION_TIME.fullmatch(part):
-            years = re.findall(r"(\d+)y", part)
-            rest = re.sub(r"\d+y", "", part)
+            years = re.findall(r"([0-9]+)y", part)
+            rest = re.sub(r"[0-9]+y", "", part)
             try:
                 return sum(int(y) * 365 * 86400 for y in years) + (
                     parse_duration(rest) if rest else 0.0

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ops_toolkit.durations import format_duration
-from ops_toolkit.errors import ConfigError
+from ops_toolkit.errors import ConfigError, SelectorError
 from ops_toolkit.slo.correction_rules import (
     ACTIVE,
     Horizon,
@@ -45,6 +45,7 @@ from ops_toolkit.slo.correction_rules import (
 from ops_toolkit.slo.correction_rules import spans as correction_spans
 from ops_toolkit.slo.model import SLO, BurnWindow, LatencySLI, RatioSLI, RawSLI, SLOFile
 from ops_toolkit.slo.queries import with_matcher
+from ops_toolkit.slo.selector import METRIC, METRIC_NAME, Matcher, parse, render_matchers
 from ops_toolkit.slo.windows import alert_windows, report_windows
 
 VALUE = '{{ printf "%.1f" $value }}'
@@ -92,7 +93,7 @@ def tests_filename(service: str) -> str:
 
 
 def _matchers(slo: SLO) -> str:
-    return f'service="{slo.service}",slo="{slo.name}"'
+    return render_matchers((Matcher("service", "=", slo.service), Matcher("slo", "=", slo.name)))
 
 
 def _labels(slo: SLO) -> dict[str, str]:
@@ -468,8 +469,6 @@ def _dump_yaml(document: Mapping[str, Any]) -> str:
 
 # -- promtool unit tests ------------------------------------------------------------------
 
-_SELECTOR = re.compile(r"^\s*([A-Za-z_:][A-Za-z0-9_:]*)?\s*(?:\{(.*)\})?\s*$", re.DOTALL)
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _CANDIDATES = (
     "500",
     "503",
@@ -499,22 +498,15 @@ TEST_STEP = "5m"
 TEST_STEP_MINUTES = 5
 
 
-def parse_selector(selector: str) -> tuple[str, list[tuple[str, str, str]]] | None:
-    match = _SELECTOR.match(selector)
-    if not match:
+def _series_parts(selector: str) -> tuple[str, list[Matcher]] | None:
+    """A selector's metric name and its other matchers, when it names one metric."""
+    try:
+        parsed = parse(selector)
+    except SelectorError:
         return None
-    name, body = match.group(1) or "", match.group(2) or ""
-    matchers, position = [], 0
-    while position < len(body.strip()):
-        found = _MATCHER.match(body, position)
-        if not found:
-            return None
-        matchers.append((found.group(1), found.group(2), found.group(3).replace('\\"', '"')))
-        position = found.end()
-    for label, op, value in matchers:
-        if label == "__name__" and op == "=":
-            name = value
-    return (name, [m for m in matchers if m[0] != "__name__"]) if name else None
+    if parsed.metric is None or not METRIC.fullmatch(parsed.metric):
+        return None  # a series of promtool's input_series is written name{labels}
+    return parsed.metric, [m for m in parsed.labels if m.label != METRIC_NAME]
 
 
 def _holds(op: str, pattern: str, value: str) -> bool:
@@ -555,8 +547,8 @@ def _solve(
 
 
 def _series(name: str, labels: Mapping[str, str]) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if v != "")
-    return f"{name}{{{inner}}}"
+    matchers = [Matcher(k, "=", v) for k, v in sorted(labels.items()) if v != ""]
+    return f"{name}{{{render_matchers(matchers)}}}"
 
 
 def settle_minutes(slo: SLO) -> int:
@@ -586,7 +578,7 @@ def input_series(
 
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        parsed = parse_selector(f"x{sli.selector}")
+        parsed = _series_parts(f"x{sli.selector}")
         labels = _solve(parsed[1], ()) if parsed else None
         if labels is None:
             return None
@@ -604,7 +596,7 @@ def input_series(
         return None
     counted = sli.bad if sli.bad is not None else sli.good
     assert counted is not None
-    total, part = parse_selector(sli.total), parse_selector(counted)
+    total, part = _series_parts(sli.total), _series_parts(counted)
     if total is None or part is None:
         return None
     counted_per_minute = bad_per_minute if sli.bad is not None else good

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from ops_toolkit.durations import DurationTooLong, parse_duration, shorten
-from ops_toolkit.errors import ConfigError
+from ops_toolkit.errors import ConfigError, SelectorError
 from ops_toolkit.slo.alert_spec import parse_alerting
 from ops_toolkit.slo.corrections import (
     CORRECTIONS_FILE,
@@ -26,8 +26,9 @@ from ops_toolkit.slo.corrections import (
     parse_corrections_file,
 )
 from ops_toolkit.slo.formats import Reader, Shared, documents, format_key
-from ops_toolkit.slo.formats.common import is_selector, label_problem, query_problem
+from ops_toolkit.slo.formats.common import label_problem, query_problem, selector
 from ops_toolkit.slo.model import SLI, SLO, LatencySLI, RatioSLI, RawSLI, SLOFile, Window
+from ops_toolkit.slo.selector import METRIC, parse_braces
 from ops_toolkit.suggest import did_you_mean
 from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
 
@@ -197,16 +198,6 @@ def _rolling_seconds(node: Node, raw: str, example: str) -> int:
     return int(seconds)
 
 
-def _selector(node: Node, key: str) -> str:
-    value = node.text(key)
-    assert value is not None
-    if not is_selector(value):
-        raise node.child(key).error(
-            f'expected a series selector like http_requests_total{{code=~"5.."}}, got {value!r}'
-        )
-    return value
-
-
 def _ratio(node: Node) -> SLI:
     node.mapping(("good", "bad", "total"))
     if node.has("good") and node.has("bad"):
@@ -214,8 +205,8 @@ def _ratio(node: Node) -> SLI:
     if not node.has("good") and not node.has("bad"):
         raise node.error("give exactly one of 'good' or 'bad'")
     kind = "good" if node.has("good") else "bad"
-    counted = _selector(node, kind)
-    total = _selector(node, "total")
+    counted = selector(node, kind)
+    total = selector(node, "total")
     return (
         RatioSLI(total=total, good=counted)
         if kind == "good"
@@ -223,23 +214,30 @@ def _ratio(node: Node) -> SLI:
     )
 
 
+MAX_LATENCY = 1e9  # seconds: a latency threshold beyond is a typo (float() overflowed)
+
+
 def _latency(node: Node) -> SLI:
     node.mapping(("histogram", "selector", "below"))
     histogram = node.text("histogram")
     assert histogram is not None
-    if histogram.endswith(("_bucket", "_count", "_sum")) or not re.fullmatch(
-        r"[A-Za-z_:][\w:]*", histogram
-    ):
+    if histogram.endswith(("_bucket", "_count", "_sum")) or not METRIC.fullmatch(histogram):
         raise node.child("histogram").error(
             f"expected the histogram's metric name without _bucket, got {histogram!r}"
         )
-    selector = node.text("selector", required=False) or "{}"
-    if not (selector.startswith("{") and selector.endswith("}")):
-        raise node.child("selector").error(f"expected label matchers in braces, got {selector!r}")
+    matchers = node.text("selector", required=False) or "{}"
+    try:
+        parse_braces(matchers)
+    except SelectorError as error:
+        raise node.child("selector").error(f"not label matchers in braces: {error}") from None
     below = node.child("below").value
     if isinstance(below, bool) or not isinstance(below, int | float) or below <= 0:
         raise node.child("below").error(f"expected seconds as a positive number, got {show(below)}")
-    return LatencySLI(histogram=histogram, selector=selector, below=float(below))
+    if not below <= MAX_LATENCY:  # also nan; and no float() of a 400-digit integer
+        raise node.child("below").error(
+            f"expected seconds up to {MAX_LATENCY:g}, got {show(below)}"
+        )
+    return LatencySLI(histogram=histogram, selector=matchers, below=float(below))
 
 
 def _raw(node: Node) -> SLI:

@@ -15,8 +15,8 @@ from ops_toolkit.cli import main
 from ops_toolkit.cli.docs import command_tree
 
 VALID_KEYS = (
-    "serve, routes, runbooks, runbook_base_url, slos, prometheus, reports, policies, "
-    "auto_diagnose, notifier, oncall, slack, alertmanager"
+    "serve, routes, runbooks, runbook, runbook_base_url, slos, prometheus, reports, policies, "
+    "auto_diagnose, notifier, oncall, slack, alertmanager, store"
 )
 
 

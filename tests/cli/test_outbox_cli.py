@@ -85,3 +85,27 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path, runner: Cli
         f"Error: {path}: cannot open the store: file is not a database (check --state, "
         "OPS_STATE, or serve.state in ops.yaml)\n",
     )
+
+
+def test_a_command_under_another_writers_lock_says_the_store_is_busy(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """ops.yaml's store.busy_timeout holds for the CLI too: past it, one line (not a
+    traceback after the default 30 s)."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    Store(str(path)).close()
+    config = tmp_path / "ops.yaml"
+    config.write_text(f"serve: {{state: {path}}}\nstore: {{busy_timeout: 200ms}}\n")
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        result = runner.invoke(main, ["outbox", "retry", "--all", "--config", str(config)])
+    finally:
+        locker.close()
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {path}: busy: another connection held the write lock past "
+        "store.busy_timeout (0.2s)\n",
+    )

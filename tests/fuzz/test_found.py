@@ -23,6 +23,15 @@ slos:
     sli: {ratio: {bad: 'http_requests_total{code=~"5.."}', total: http_requests_total}}
 """
 
+
+def latency_below(below: str) -> str:
+    """OPS_V1 with a latency SLI whose threshold is ``below`` as written."""
+    ratio = (
+        """sli: {ratio: {bad: 'http_requests_total{code=~"5.."}', total: http_requests_total}}"""
+    )
+    return OPS_V1.replace(ratio, f"sli: {{latency: {{histogram: d, below: {below}}}}}")
+
+
 OPENSLO = """apiVersion: openslo/v1
 kind: SLO
 metadata: {name: availability, annotations: {ops-toolkit/runbook: runbooks/search-errors.md}}
@@ -84,6 +93,16 @@ def test_the_seeds_parse() -> None:
             id="objective of 401 digits (OverflowError in float())",
         ),
         pytest.param(
+            latency_below(f"1{'0' * 400}"),
+            f"f.yaml: slos[0].sli.latency.below: expected seconds up to 1e+09, got '1{'0' * 39}...'",
+            id="latency threshold of 401 digits (OverflowError in float())",
+        ),
+        pytest.param(
+            latency_below(".nan"),
+            "f.yaml: slos[0].sli.latency.below: expected seconds up to 1e+09, got 'nan'",
+            id="latency threshold nan",
+        ),
+        pytest.param(
             OPS_V1.replace("window: 30d", f"window: {'9' * 400}d"),
             f"f.yaml: slos[0].window: expected a window of at most 3650d, got '{FORTY}...'",
             id="huge window (OverflowError)",
@@ -121,7 +140,7 @@ def test_slo_files(text: str, message: str) -> None:
     [
         pytest.param(
             "serve: {inbox_limit: .inf}\n",
-            "ops.yaml: serve.inbox_limit: expected a number up to 1e+09, got 'inf'",
+            "ops.yaml: serve.inbox_limit: must be a whole number, got inf",
             id="infinite inbox limit (OverflowError in int())",
         ),
         pytest.param(

@@ -160,3 +160,23 @@ def test_post_with_a_chart_on_the_console_leaves_no_copy_behind(
         if '"upload"' in line
     ]
     assert [u["file"] for u in uploads] == [str(chart)]
+
+
+def test_a_chart_replaces_a_link_planted_at_its_name(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus
+) -> None:
+    """Before: ``--chart FILE`` opened FILE for writing, following a link planted there (a
+    shared or CI folder), and overwrote whatever it pointed to."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    victim.chmod(0o600)
+    chart = tmp_path / "burndown.png"
+    chart.symlink_to(victim)
+    code, _, stderr = _report(worked_prometheus, "--chart", str(chart), "-o", "json")
+    assert code == 0, stderr
+    assert victim.read_text() == "keep me\n"
+    assert oct(victim.stat().st_mode & 0o777) == "0o600"
+    assert not chart.is_symlink()
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert oct(chart.stat().st_mode & 0o777) == "0o644"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["burndown.png", "victim.txt"]

@@ -225,3 +225,30 @@ def test_the_plan_shows_a_grouped_query_and_every_slo_it_serves() -> None:
         ("fleet/availability-1", 0, "counted"),
         ("fleet/availability-1", 0, "total"),
     )
+
+
+def test_selectors_in_backticks_are_grouped_and_count_what_they_count_asked_apart(
+    worked_prometheus: LoadedPrometheus,
+) -> None:
+    """The planner read double quotes without escapes only: these selectors were asked one
+    by one (32 queries). Read by slo/selector.py they are merged and grouped like any other;
+    the absent service's value, a quote and a backslash, is escaped in the grouped regex."""
+    text = "version: ops/v1\nservice: fleet\nslos:\n" + "".join(
+        f"  - name: availability-{number}\n    objective: 99.9\n    sli:\n      ratio:\n"
+        f"        bad: 'http_requests_total{{code=~`5..`, service=`{service}`}}'\n"
+        f"        total: 'http_requests_total{{service=`{service}`}}'\n"
+        for number, service in enumerate(("search-api", 'a"b\\c'))
+    )
+    slos = parse_slo_file(text, "f.yaml").slos
+    source = CountingSource(worked_prometheus.url)
+    grouped = evaluate(slos, source, worked_prometheus.end)
+    assert len(source.asked) == 1 + len(BURN_WINDOWS)
+    assert all("sum by (service, ops_counted) (label_replace(" in q for q in source.asked)
+    alone = [
+        evaluate([slo], PrometheusSource(worked_prometheus.url), worked_prometheus.end)[0]
+        for slo in slos
+    ]
+    assert [s.period for s in grouped] == [s.period for s in alone]
+    assert [s.windows for s in grouped] == [s.windows for s in alone]
+    assert grouped[0].period is not None and grouped[0].period.total > 1_000_000
+    assert grouped[1].period is None

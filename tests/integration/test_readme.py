@@ -75,6 +75,10 @@ COMMANDS: dict[str, Outcome] = {
     "ops runbook runs": Outcome(0, "Runbook runs"),
     "ops runbook runs RUN_ID": Outcome(0, "check-approval"),
     "ops runbook audit RUN_ID": Outcome(0, "step_finished  check-approval  pending_manual"),
+    # the runs above are minutes old: none is 90 days old, whatever the date
+    "ops runbook audit --prune --older-than 90d": Outcome(
+        0, "removed 0 line(s) of runs finished before "
+    ),
     "ops runbook resume RUN_ID": Outcome(
         1, "check-approval", "the manual step still waits for a person at a terminal"
     ),

@@ -143,7 +143,8 @@ def test_healthz_is_503_only_when_intake_cannot_commit(tmp_path: Path) -> None:
                 "outbox entry 1 (post to #search-oncall): dead letter: Slack: no channel "
                 "#search-oncall visible to the bot; invite it or fix alerts/routes.yaml"
             ) in log
-            # another process holds the store's write lock: reads go on, intake cannot commit
+            # another process holds the store's write lock: reads go on, and that is
+            # contention, not an outage (intake answers 503 with Retry-After meanwhile)
             holder = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
             holder.execute("BEGIN IMMEDIATE")
             try:
@@ -152,23 +153,16 @@ def test_healthz_is_503_only_when_intake_cannot_commit(tmp_path: Path) -> None:
             finally:
                 holder.execute("ROLLBACK")
                 holder.close()
-            # a load balancer learns only that intake cannot commit; the token's holder why
-            assert anonymous == (503, {"status": "unavailable", "intake": "store unavailable"})
-            assert detailed == (
-                503,
-                {
-                    "status": "unavailable",
-                    "intake": "store unavailable",
-                    "detail": "OperationalError: database is locked",
-                },
+            assert (anonymous[0], anonymous[1]["status"], anonymous[1]["intake"]) == (
+                200,
+                "ok",
+                "busy",
             )
+            assert anonymous[1]["delivery"] == "degraded"
+            assert detailed == anonymous
             assert get(f"{server.url}/healthz")[0] == 200
-            assert (
-                server.log.read_text().count(
-                    "GET /healthz: store unavailable: OperationalError: database is locked"
-                )
-                == 1
-            )
+            assert json.loads(get(f"{server.url}/healthz")[1])["intake"] == "ok"
+            assert "store unavailable" not in server.log.read_text()
         finally:
             server.stop()
 

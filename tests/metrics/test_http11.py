@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ops_toolkit.errors import MetricsError
-from ops_toolkit.metrics.http11 import MAX_HEADERS, MAX_LINE, request_head
+from ops_toolkit.metrics.http11 import MAX_HEAD, MAX_HEADERS, MAX_INTERIM, MAX_LINE, request_head
 from ops_toolkit.metrics.model import Sample
 from ops_toolkit.metrics.prometheus import PrometheusSource
 from tests.metrics.test_transport import ANSWER, RawServer, http_answer
@@ -170,6 +170,21 @@ MALFORMED = [
         id="headers cut short",
     ),
     pytest.param(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\r\nContent-Length: 2\r\n\r\n{}",
+        "not a valid HTTP answer (a header line without a name: '')",
+        id="a header line of only CRs",  # was an IndexError, a traceback in the CLI
+    ),
+    pytest.param(
+        b"HTTP/1.1 200 OK\r\n" + (b"X: " + b"a" * 60000 + b"\r\n") * 5 + b"\r\n",
+        f"not a valid HTTP answer (headers over {MAX_HEAD // 1024} KiB)",
+        id="headers over the limit together",
+    ),
+    pytest.param(
+        b"HTTP/1.1 100 Continue\r\n\r\n" * (MAX_INTERIM + 1) + http_answer(ANSWER),
+        f"not a valid HTTP answer (more than {MAX_INTERIM} interim 1xx answers)",
+        id="too many interim answers",
+    ),
+    pytest.param(
         b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello",
         "the gzip answer does not decompress: Error -3 while decompressing data: invalid "
         "stored block lengths",
@@ -309,4 +324,82 @@ def test_an_https_server_whose_certificate_is_not_trusted_is_a_one_line_error(
     assert str(raised.value) == (
         f"cannot reach Prometheus at {url}: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
         "verify failed: self-signed certificate"  # without OpenSSL's source line
+    )
+
+
+@pytest.fixture
+def hostile_tls_server(certificate: tuple[Path, Path]) -> Iterator[str]:
+    """An HTTPS server that answers 2 KiB in a byte every 0.2 s, or under ``/chunked`` 10 KiB
+    in chunks; yields its URL."""
+    stopped = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            if self.path.startswith("/chunked"):  # 10 KiB in chunks, no length announced
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                self.wfile.write((b"400\r\n" + b" " * 1024 + b"\r\n") * 10 + b"0\r\n\r\n")
+                return
+            self.send_header("content-length", "2048")
+            self.end_headers()
+            self.wfile.flush()
+            for _ in range(2048):
+                if stopped.wait(0.2):
+                    return
+                self.wfile.write(b" ")
+                self.wfile.flush()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    listener.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    listener.socket = context.wrap_socket(listener.socket, server_side=True)
+    thread = threading.Thread(target=listener.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.server_address[1]}"
+    stopped.set()
+    listener.shutdown()
+    listener.server_close()
+    thread.join()
+
+
+def test_an_https_answer_trickled_ends_at_the_timeout(
+    hostile_tls_server: str, certificate: tuple[Path, Path]
+) -> None:
+    bundle = {"REQUESTS_CA_BUNDLE": str(certificate[0])}
+    with pytest.raises(MetricsError) as raised:
+        PrometheusSource(hostile_tls_server, timeout=1, environ=bundle).query("up")
+    assert str(raised.value) == f"Prometheus at {hostile_tls_server} did not answer within 1s"
+
+
+def test_an_https_answer_over_the_limit_is_refused_before_it_is_read(
+    hostile_tls_server: str, certificate: tuple[Path, Path]
+) -> None:
+    bundle = {"REQUESTS_CA_BUNDLE": str(certificate[0])}
+    with pytest.raises(MetricsError) as raised:
+        PrometheusSource(hostile_tls_server, timeout=5, environ=bundle, max_answer=1024).query("up")
+    assert str(raised.value) == (
+        f"cannot reach Prometheus at {hostile_tls_server}: not a valid HTTP answer (a "
+        "Content-Length of 2048 bytes, over the 1 KiB limit of an answer)"
+    )
+
+
+def test_an_https_body_in_chunks_stops_at_the_limit(
+    hostile_tls_server: str, certificate: tuple[Path, Path]
+) -> None:
+    url = hostile_tls_server + "/chunked"
+    bundle = {"REQUESTS_CA_BUNDLE": str(certificate[0])}
+    with pytest.raises(MetricsError) as raised:
+        PrometheusSource(url, timeout=5, environ=bundle, max_answer=4096).query("up")
+    assert str(raised.value) == (
+        f"cannot reach Prometheus at {url}: not a valid HTTP answer (a body over the 4 KiB "
+        "limit of an answer)"
     )

@@ -199,6 +199,54 @@ def test_well_formed_answers_of_every_numeric_kind_are_read(server: AnsweringSer
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("7", 7.0),
+        ("-0.25", -0.25),
+        ("1e+06", 1e6),
+        ("1.5E-3", 1.5e-3),
+        (".5", 0.5),
+        ("+Inf", math.inf),
+        ("-Inf", -math.inf),
+    ],
+)
+def test_sample_values_are_read_as_prometheus_writes_them(
+    server: AnsweringServer, text: str, value: float
+) -> None:
+    server.set(vector(f'[{{"metric":{{}},"value":[1,"{text}"]}}]'))
+    assert PrometheusSource(server.url, timeout=5).query("up") == [Sample({}, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1_000", "\\u0663", " 7", "7 ", "infinity", "inf", "nan", "Infinity", "0x10", "1e", ""],
+    ids=[
+        "underscores",
+        "an Arabic digit",
+        "a leading space",
+        "a trailing space",
+        "infinity spelt out",
+        "inf without a sign",
+        "nan in lower case",
+        "Infinity",
+        "hexadecimal",
+        "an exponent without digits",
+        "nothing",
+    ],
+)
+def test_what_float_takes_but_prometheus_never_sends_is_not_a_number(
+    server: AnsweringServer, text: str
+) -> None:
+    """Was read as a number (float() takes '1_000' and non-ASCII digits)."""
+    server.set(vector(f'[{{"metric":{{}},"value":[1,"{text}"]}}]'))
+    with pytest.raises(MetricsError) as raised:
+        PrometheusSource(server.url, timeout=5).query("up")
+    assert str(raised.value) == (  # the value as JSON, ASCII: the Arabic 3 as \u0663
+        f'Prometheus at {server.url} {SHAPE}data.result[0].value: not a number: "{text}"'
+    )
+
+
+@pytest.mark.parametrize(
     ("args", "prefix"),
     [
         (["report"], "Error: search/availability: query "),

@@ -58,7 +58,7 @@ def test_a_mapping_gives_url_headers_and_where_the_password_is() -> None:
         (
             "prometheus: {url: 'http://h', header: {a: b}}\n",
             "ops.yaml: prometheus.header: unknown key (did you mean 'headers'?); valid keys: "
-            "url, headers, basic_auth, bearer_token_env, bearer_token_file",
+            "url, headers, basic_auth, bearer_token_env, bearer_token_file, max_answer",
         ),
         (
             "prometheus: {url: 'http://h', headers: {Authorization: Bearer x}}\n",
@@ -97,6 +97,14 @@ def test_a_mapping_gives_url_headers_and_where_the_password_is() -> None:
             "ops.yaml: prometheus.bearer_token_env: expected an environment variable name, "
             "got 'my token'",
         ),
+        (
+            "prometheus: {url: 'http://h', max_answer: 2GiB}\n",
+            "ops.yaml: prometheus.max_answer: expected a size from 1KiB to 1GiB, got '2GiB'",
+        ),
+        (
+            "prometheus: {url: 'http://h', max_answer: lots}\n",
+            "ops.yaml: prometheus.max_answer: expected a size like 32MiB or 2000000, got 'lots'",
+        ),
     ],
     ids=[
         "a URL without a scheme",
@@ -110,6 +118,8 @@ def test_a_mapping_gives_url_headers_and_where_the_password_is() -> None:
         "two places for the token",
         "basic and bearer at once",
         "a token variable that is not a name",
+        "an answer limit over 1 GiB",
+        "an answer limit that is not a size",
     ],
 )
 def test_bad_sources_name_the_yaml_path(text: str, message: str) -> None:
@@ -238,4 +248,14 @@ def test_a_bearer_token_that_would_break_its_header_is_refused_unquoted(token: s
     assert str(raised.value) == (
         "ops.yaml: prometheus.bearer_token_env: the token in TOK holds a space, line break "
         "or control character"
+    )
+
+
+def test_the_answer_limit_is_read_from_ops_yaml_and_kept_for_another_url() -> None:
+    config = parse_config("prometheus: {url: 'http://h:9090', max_answer: 512MiB}\n", "ops.yaml")
+    assert config.prometheus_source is not None
+    assert config.prometheus_source.max_answer == 512 * 1024 * 1024
+    assert config.prometheus_source.for_url("http://other:9090").max_answer == 512 * 1024 * 1024
+    assert parse_config("prometheus: http://h:9090\n", "ops.yaml").prometheus_source == (
+        SourceSettings("http://h:9090", place="ops.yaml: prometheus")
     )

@@ -53,3 +53,30 @@ def test_a_closed_terminal_does_not_fail_a_post_already_recorded(tmp_path: Path)
     notifier = ConsoleNotifier(str(tmp_path / "m.jsonl"), stream)
     channel, ts = notifier.post("#alerts", {"text": "one", "blocks": []}, 7, None)
     assert notifier.find("#alerts", 7, None) == (channel, ts)
+
+
+def test_an_upload_copy_replaces_a_link_planted_at_its_name(tmp_path: Path) -> None:
+    """The copy's name is predictable (``<seconds>-<file name>`` beside the messages): a
+    link planted there made ``open(..., "wb")`` overwrite whatever it pointed to."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    victim.chmod(0o600)
+    planted = tmp_path / "1796040000-burndown.png"
+    planted.symlink_to(victim)
+    notifier = ConsoleNotifier(str(tmp_path / "m.jsonl"), io.StringIO(), clock=lambda: 1796040000.2)
+    channel, target = notifier.upload("#search", None, "burndown.png", b"\x89PNG chart", "Budgets")
+    assert (channel, target) == ("#search", str(planted))
+    assert victim.read_text() == "keep me\n"
+    assert oct(victim.stat().st_mode & 0o777) == "0o600"
+    assert not planted.is_symlink()
+    assert planted.read_bytes() == b"\x89PNG chart"
+
+
+def test_an_upload_copy_that_cannot_be_written_is_a_notify_error(tmp_path: Path) -> None:
+    (tmp_path / "1796040000-burndown.png").mkdir()  # a folder where the copy should be
+    notifier = ConsoleNotifier(str(tmp_path / "m.jsonl"), io.StringIO(), clock=lambda: 1796040000)
+    with pytest.raises(NotifyError) as raised:
+        notifier.upload("#search", None, "burndown.png", b"\x89PNG chart", "Budgets")
+    assert str(raised.value) == (
+        f"console notifier: cannot write {tmp_path / '1796040000-burndown.png'}: Is a directory"
+    )

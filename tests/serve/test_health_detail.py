@@ -21,6 +21,7 @@ from ops_toolkit.demo.servers import free_port
 from ops_toolkit.serve.metrics import assess_health
 from ops_toolkit.serve.server import AppSettings
 from ops_toolkit.serve.store.backends import open_database
+from tests.alerts.payloads import notification
 from tests.serve.test_server_errors import serving
 
 TOKEN = "health-t0ken"
@@ -114,3 +115,63 @@ def test_the_bearer_token_shows_the_detail(tmp_path: Path, store: UnreachableSto
         )
     finally:
         next(served, None)
+
+
+def post_webhook(url: str, token: str | None = None) -> tuple[int, str | None, dict[str, Any]]:
+    """POST a valid webhook: (status, its Retry-After, the JSON answer)."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    data = json.dumps(notification()).encode()
+    request = urllib.request.Request(f"{url}/alertmanager", data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers.get("Retry-After"), json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Retry-After"), json.loads(error.read())
+
+
+def test_intake_tells_an_anonymous_sender_only_that_the_store_is_unavailable(
+    tmp_path: Path, store: UnreachableStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no webhook token configured every sender is anonymous: the 503 (which
+    Alertmanager retries) once named the store (the database URL's user, host and name);
+    that goes to the log, once per reason."""
+    settings = AppSettings(token=None, health=store.health, stats=store.stats)
+    served = serving(tmp_path, settings)
+    url = next(served)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ops.serve"):
+            answers = [post_webhook(url), post_webhook(url)]
+    finally:
+        next(served, None)
+    anonymous = (
+        503,
+        "5",
+        {"status": "error", "error": "POST /alertmanager: store unavailable; retry later"},
+    )
+    assert answers == [anonymous, anonymous]
+    lines = [r.getMessage() for r in caplog.records if "store unavailable" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"POST /alertmanager: store unavailable: StoreError: {store.shown}: cannot connect: "
+    )
+    assert "hunter2" not in lines[0]
+
+
+def test_intake_tells_the_bearer_tokens_holder_why_the_store_is_unavailable(
+    tmp_path: Path, store: UnreachableStore
+) -> None:
+    settings = AppSettings(token=TOKEN, health=store.health, stats=store.stats)
+    served = serving(tmp_path, settings)
+    url = next(served)
+    try:
+        status, retry_after, answer = post_webhook(url, TOKEN)
+    finally:
+        next(served, None)
+    assert (status, retry_after) == (503, "5")
+    assert answer["error"].startswith(
+        f"POST /alertmanager: cannot store the payload now: {store.shown}: cannot connect: "
+    )
+    assert answer["error"].endswith("; retry later")
+    assert "hunter2" not in answer["error"]

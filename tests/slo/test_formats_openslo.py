@@ -301,7 +301,8 @@ RAW = (
         pytest.param(
             slo("query: requests_total}", "query: 'a_total + b_total'}"),
             "f.yaml: spec.indicator.spec.ratioMetric.total.metricSource.spec.query: cannot be "
-            "evaluated over a window: 'a_total + b_total' is not a counter selector; with "
+            "evaluated over a window: 'a_total + b_total' is not a counter selector (column 9 "
+            "of 'a_total + b_total': expected the end after the metric name, got '+'); with "
             "counter: true give a selector, optionally in sum(...) or sum by (...) (...); for a "
             "gauge of events set counter: false",
             id="arithmetic over counters",

@@ -17,7 +17,6 @@ from ops_toolkit.slo.rules import (
     generate,
     inhibit_document,
     no_data_alert_name,
-    parse_selector,
     rule_document,
 )
 from ops_toolkit.slo.spec import load_slo_files, parse_slo_file
@@ -131,15 +130,6 @@ def test_colliding_alert_names_are_refused() -> None:
         "2.yaml: slos[0]: alert name ABCBudgetBurn is also the name of a-b/c (1.yaml: slos[0]); "
         "rename one of the SLOs"
     )
-
-
-def test_selectors_parse_into_name_and_matchers() -> None:
-    assert parse_selector('x_total{a="1", b=~"5..",c!="z"}') == (
-        "x_total",
-        [("a", "=", "1"), ("b", "=~", "5.."), ("c", "!=", "z")],
-    )
-    assert parse_selector('{__name__="up",job="x"}') == ("up", [("job", "=", "x")])
-    assert parse_selector("rate(x[5m])") is None
 
 
 def test_rule_files_are_dumped_item_by_item_as_one_safe_dump_would_write_them() -> None:

@@ -32,19 +32,31 @@ class StoreLocation:
     shown: str  # for messages: never the password
 
 
-def _open_sqlite(location: StoreLocation, synchronous: str) -> Database:
+@dataclass(frozen=True)
+class StoreOptions:
+    """How a backend opens: SQLite's ``synchronous`` level, and how long a SQLite writer
+    waits for another connection's lock (``store.busy_timeout``). PostgreSQL has row locks
+    and no single write lock; it takes neither."""
+
+    synchronous: str = "FULL"
+    busy_timeout: float = 30.0
+
+
+def _open_sqlite(location: StoreLocation, options: StoreOptions) -> Database:
     from ops_toolkit.serve.store.sqlite import SQLiteDatabase
 
-    return SQLiteDatabase(location.target, synchronous=synchronous)
+    return SQLiteDatabase(
+        location.target, synchronous=options.synchronous, busy_timeout=options.busy_timeout
+    )
 
 
-def _open_postgres(location: StoreLocation, synchronous: str) -> Database:
+def _open_postgres(location: StoreLocation, options: StoreOptions) -> Database:
     from ops_toolkit.serve.store.postgres import PostgresDatabase
 
     return PostgresDatabase(location.target)
 
 
-BACKENDS: dict[str, Callable[[StoreLocation, str], Database]] = {
+BACKENDS: dict[str, Callable[[StoreLocation, StoreOptions], Database]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgres,
     "postgres": _open_postgres,
@@ -84,9 +96,9 @@ def parse_state(state: str) -> StoreLocation:
     return StoreLocation(scheme, state, shown)
 
 
-def open_database(state: str, *, synchronous: str = "FULL") -> Database:
+def open_database(state: str, *, synchronous: str = "FULL", busy_timeout: float = 30.0) -> Database:
     location = parse_state(state)
-    return BACKENDS[location.scheme](location, synchronous)
+    return BACKENDS[location.scheme](location, StoreOptions(synchronous, busy_timeout))
 
 
 def require_existing(state: str) -> None:

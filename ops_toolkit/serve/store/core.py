@@ -79,11 +79,15 @@ class Store:
     open ``Database``. Opening applies the schema's migrations (``schema.py``).
     """
 
-    def __init__(self, where: str | Database, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, where: str | Database, *, synchronous: str = "FULL", busy_timeout: float = 30.0
+    ) -> None:
         import sqlite3
 
         self.database = (
-            open_database(where, synchronous=synchronous) if isinstance(where, str) else where
+            open_database(where, synchronous=synchronous, busy_timeout=busy_timeout)
+            if isinstance(where, str)
+            else where
         )
         self.path = self.database.shown
         self._pruned_at = -math.inf  # when processing last removed old inbox rows and keys

@@ -107,6 +107,14 @@ class PostgresDatabase:
         )
         self.pool.open(wait=False)
         _OPEN.add(self)
+        # A pool left to its own finalizer (ConnectionPool.__del__) is closed in whichever
+        # thread drops its last reference, and that may be one of its own workers, which
+        # holds the pool while it runs a task (adding a connection, say): joining its
+        # workers there raised "cannot join current thread", and the workers and their
+        # connections were never stopped. So a database dropped without close() closes its
+        # pool here, in the thread that drops the database (never a pool worker: they hold
+        # the pool, not this), or at interpreter exit.
+        self._close_pool = weakref.finalize(self, self.pool.close)
 
     @contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
@@ -166,7 +174,7 @@ class PostgresDatabase:
 
     def close(self) -> None:
         _OPEN.discard(self)
-        self.pool.close()
+        self._close_pool()  # once: a second close, or the finalizer later, does nothing
 
 
 def close_all() -> int:

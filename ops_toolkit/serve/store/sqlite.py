@@ -14,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ops_toolkit.errors import StoreBusy
 from ops_toolkit.serve.store.database import Dialect, Result
 
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another connection's lock (store.busy_timeout)
 SQLITE = Dialect(
     name="sqlite",
     id_column="INTEGER PRIMARY KEY",
@@ -40,10 +42,13 @@ class SQLiteDatabase:
 
     dialect = SQLITE
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str, *, synchronous: str = "FULL", busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         self.path = path
         self.shown = path
         self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._turn = _WriteTurn()
         # A commit not flushed at once (``sync=False``): NORMAL, unless the store is set to
@@ -52,11 +57,36 @@ class SQLiteDatabase:
         _create_private(path)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.execute("PRAGMA busy_timeout=30000")
+        with self._busy_is_contention():
+            db = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         return db
+
+    @property
+    def _busy_ms(self) -> int:
+        return max(0, round(self.busy_timeout * 1000))
+
+    @contextmanager
+    def _busy_is_contention(self, waited: str | None = None) -> Iterator[None]:
+        """SQLite's "database is locked" after the busy timeout as ``StoreBusy``: another
+        connection holds the write lock (contention), which the loops and intake retry,
+        not an outage nor a payload's fault."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+            waited = waited or f"store.busy_timeout ({self.busy_timeout:g}s)"
+            raise StoreBusy(
+                f"{self.shown}: busy: another connection held the write lock past {waited}"
+            ) from None
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -69,26 +99,30 @@ class SQLiteDatabase:
         return connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
-        return _run(self.connection, sql, params)
+        with self._busy_is_contention():
+            return _run(self.connection, sql, params)
 
     @contextmanager
     def transaction(
         self, *, urgent: bool = False, sync: bool = True
     ) -> Iterator[_SQLiteTransaction]:
-        """In this process's turn to write (``_WriteTurn``), the intake's first."""
-        db = self.connection
-        self._turn.acquire(urgent=urgent)
-        try:
-            self._synchronous(db, self.synchronous if sync else self._lazy)
-            db.execute("BEGIN IMMEDIATE")
+        """In this process's turn to write (``_WriteTurn``), the intake's first. A COMMIT
+        that fails (busy) rolls back too: the connection is never left in a transaction."""
+        with self._busy_is_contention():
+            db = self.connection
+            self._turn.acquire(urgent=urgent)
             try:
-                yield _SQLiteTransaction(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            self._turn.release()
+                self._synchronous(db, self.synchronous if sync else self._lazy)
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SQLiteTransaction(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            finally:
+                self._turn.release()
 
     def _synchronous(self, db: sqlite3.Connection, level: str) -> None:
         """Set this thread's connection's synchronous level, when it is another (a pragma
@@ -100,22 +134,35 @@ class SQLiteDatabase:
     def probe_write(self, timeout: float) -> None:
         """In WAL mode reads go on while another process holds the write lock, so only
         taking the lock shows whether intake could commit now."""
-        db = self.connection
-        if not self._turn.acquire(timeout=timeout):
-            raise sqlite3.OperationalError("database is locked (by a writer of this process)")
-        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
-        finally:
-            db.execute("PRAGMA busy_timeout=30000")
-            self._turn.release()
+        with self._busy_is_contention(f"{timeout:g}s"):
+            db = self.connection
+            if not self._turn.acquire(timeout=timeout):
+                raise StoreBusy(
+                    f"{self.shown}: busy: a writer of this process held the write lock "
+                    f"past {timeout:g}s"
+                )
+            db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            finally:
+                db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+                self._turn.release()
 
     def close(self) -> None:
         connection: sqlite3.Connection | None = getattr(self._local, "db", None)
         if connection is not None:
             connection.close()
             self._local.db = None
+
+
+def is_busy(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is SQLITE_BUSY or SQLITE_LOCKED (any extended code): a lock another
+    connection holds, not a broken store."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "database is locked" in str(error)
 
 
 class _SQLiteTransaction:

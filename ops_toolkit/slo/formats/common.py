@@ -9,21 +9,12 @@ import math
 import re
 from collections.abc import Mapping
 
+from ops_toolkit.errors import SelectorError
 from ops_toolkit.slo.model import SeverityAlert, WrittenQuery
+from ops_toolkit.slo.selector import is_selector, parse
 from ops_toolkit.yamlpath import Node, show
 
 NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-# A series selector as PromQL reads one: a metric name, then matchers whose values are
-# strings in any of PromQL's three quotes (escapes included). Read, not counted: a count of
-# braces let 'x{a="}"}[5m]) * 0 or rate(y{b="{"}' through as a selector, and refused a
-# value holding an escaped quote before a brace.
-_STRING = r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\\\n]|\\.)*'" + r"|`[^`]*`"
-_MATCHER = rf"\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*(?:{_STRING})\s*"
-SELECTOR = re.compile(
-    rf"(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)?"
-    rf"(?:\{{(?:(?P<matchers>{_MATCHER}(?:,{_MATCHER})*)(?:,\s*)?|\s*)\}})?",
-    re.DOTALL,
-)
 LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ALERT_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 
@@ -140,19 +131,15 @@ def objective_percent(node: Node) -> float:
 
 
 def selector(node: Node, key: str) -> str:
+    """The series selector at ``key``, read as PromQL reads one (``slo/selector.py``); the
+    error names the column in it. The text is kept as written: the rules paste it."""
     value = node.text(key)
     assert value is not None
-    if not is_selector(value):
-        raise node.child(key).error(
-            f'expected a series selector like http_requests_total{{code=~"5.."}}, got {value!r}'
-        )
+    try:
+        parse(value)
+    except SelectorError as error:
+        raise node.child(key).error(f"not a series selector: {error}") from None
     return value
-
-
-def is_selector(text: str) -> bool:
-    """A metric name, matchers, or both (PromQL wants one of them)."""
-    found = SELECTOR.fullmatch(text)
-    return found is not None and bool(found.group("name") or found.group("matchers"))
 
 
 def alert_tier(node: Node, keys: Mapping[str, str]) -> SeverityAlert:

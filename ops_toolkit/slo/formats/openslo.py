@@ -35,12 +35,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ops_toolkit.errors import ConfigError
+from ops_toolkit.errors import ConfigError, SelectorError
 from ops_toolkit.slo.formats import Shared
 from ops_toolkit.slo.formats.common import (
     MAX_WINDOW,
     brief,
-    is_selector,
     label_problem,
     name,
     number,
@@ -61,6 +60,7 @@ from ops_toolkit.slo.model import (
     Window,
     WrittenQuery,
 )
+from ops_toolkit.slo.selector import parse
 from ops_toolkit.yamlpath import Node, check_timezone, show
 
 APIS = ("openslo/v1", "openslo/v1alpha")
@@ -343,7 +343,11 @@ def _counter(node: Node) -> str:
     series = query
     while (inner := unwrap_sum(series)) is not None:  # sum(sum by (a) (x)) counts x too
         series = inner
-    if is_selector(series):
+    try:
+        parse(series)
+    except SelectorError as error:
+        why = error
+    else:
         return series
     if re.search(r"\b(rate|irate|increase|delta|idelta|deriv)\s*\(", series):
         raise node.error(
@@ -352,9 +356,9 @@ def _counter(node: Node) -> str:
             "sum(...)) and ops counts it over each window"
         )
     raise node.error(
-        f"cannot be evaluated over a window: {query!r} is not a counter selector; with "
-        "counter: true give a selector, optionally in sum(...) or sum by (...) (...); for a "
-        "gauge of events set counter: false"
+        f"cannot be evaluated over a window: {query!r} is not a counter selector ({why}); "
+        "with counter: true give a selector, optionally in sum(...) or sum by (...) (...); "
+        "for a gauge of events set counter: false"
     )
 
 

@@ -24,8 +24,8 @@ from ops_toolkit.slo.formats.common import (
     NAME,
     brief,
     flag,
-    is_selector,
     labels,
+    selector,
     written,
 )
 from ops_toolkit.slo.formats.latency import same_series, split_bucket
@@ -184,13 +184,7 @@ def _indicator(node: Node) -> SLI:
 
 def _metric(node: Node) -> str:
     node.mapping(("metric",))
-    value = node.text("metric")
-    assert value is not None
-    if not is_selector(value) or ("{" not in value and not value):
-        raise node.child("metric").error(
-            f'expected a series selector like http_requests_total{{code=~"5.."}}, got {value!r}'
-        )
-    return value
+    return selector(node, "metric")
 
 
 def _latency(indicator: Node, total: str) -> SLI:
@@ -204,8 +198,8 @@ def _latency(indicator: Node, total: str) -> SLI:
             f'expected a histogram\'s _bucket series with one le="<seconds>" matcher, got '
             f"{success!r}"
         )
-    histogram, selector, below = split
-    expected = f"{histogram}_count{selector}"
+    histogram, matchers, below = split
+    expected = f"{histogram}_count{matchers}"
     if not same_series(total, expected):
         raise (
             indicator.child("total")
@@ -215,7 +209,7 @@ def _latency(indicator: Node, total: str) -> SLI:
                 f"{expected}, got {total!r}"
             )
         )
-    return LatencySLI(histogram=histogram, selector=selector, below=below)
+    return LatencySLI(histogram=histogram, selector=matchers, below=below)
 
 
 def _alerting(node: Node) -> Alerting:
