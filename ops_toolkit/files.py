@@ -14,18 +14,26 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 
 GENERATED_MODE = 0o644  # rule files, converted SLOs: read by Prometheus, checked into Git
 PRIVATE_MODE = 0o600  # files holding step output: as private as the run state
 
 
 def write_atomically(
-    path: str, data: str | bytes, *, mode: int = GENERATED_MODE, durable: bool = False
+    path: str,
+    data: str | bytes,
+    *,
+    mode: int = GENERATED_MODE,
+    durable: bool = False,
+    before_replace: Callable[[], None] = lambda: None,
 ) -> None:
     """Replace ``path`` with ``data`` (text is written as UTF-8) and give it ``mode``.
 
     ``durable``: synced to disk before the rename, and the folder after it, so a power loss
-    leaves the old file or the new one. Raises ``OSError``; the caller names the file.
+    leaves the old file or the new one. ``before_replace`` runs once the new file is whole,
+    just before the rename (a test's window; nothing is replaced if it raises). Raises
+    ``OSError``; the caller names the file.
     """
     content = data.encode("utf-8") if isinstance(data, str) else data
     directory = os.path.dirname(os.path.abspath(path))
@@ -42,6 +50,7 @@ def write_atomically(
                 os.fsync(handle)
         finally:
             os.close(handle)
+        before_replace()
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

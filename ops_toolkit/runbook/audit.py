@@ -13,18 +13,17 @@ that the name now holds another file and appends to that one, so no line is lost
 from __future__ import annotations
 
 import calendar
-import contextlib
 import errno
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from ops_toolkit.errors import RunbookError
+from ops_toolkit.files import write_atomically
 from ops_toolkit.runbook.durable import PendingSync
 
 
@@ -155,38 +154,18 @@ class AuditLog:
                 kept = b"".join(
                     line + b"\n" for line, kept in zip(lines, keep, strict=True) if kept
                 )
-                self._replace(kept, status.st_mode & 0o7777, before_replace)
+                write_atomically(
+                    self.path,
+                    kept,
+                    mode=status.st_mode & 0o7777,
+                    durable=True,
+                    before_replace=before_replace,
+                )
             return Pruned(removed, len(lines) - removed)
         except OSError as exc:
             raise self._error(exc) from None
         finally:
             os.close(handle)  # the lock goes with it
-
-    def _replace(self, data: bytes, mode: int, before_replace: Callable[[], None]) -> None:
-        directory = os.path.dirname(os.path.abspath(self.path))
-        temporary, name = tempfile.mkstemp(
-            dir=directory, prefix=f".{os.path.basename(self.path)}.", suffix=".tmp"
-        )
-        try:
-            try:
-                os.fchmod(temporary, mode)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(temporary, view) :]
-                os.fsync(temporary)
-            finally:
-                os.close(temporary)
-            before_replace()
-            os.replace(name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-            raise
-        folder = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
 
     def settle(self) -> None:
         """Wait until the line appended with ``sync_later`` is on disk."""

@@ -310,15 +310,16 @@ _STEP_FIELDS: dict[str, tuple[_Check, bool]] = {
     "leader_start": (_optional(_text), False),
     "earlier": (_earlier, False),
 }
+# An earlier attempt: the outcome fields of a step, its status required.
 _EARLIER_FIELDS: dict[str, tuple[_Check, bool]] = {
-    "status": (_one_of(STEP_STATUSES), True),
-    "exit_code": (_optional(_exit_code), False),
-    "duration_s": (_optional(_seconds), False),
-    "output": (_text, False),
-    "attempts": (_count, False),
-    "message": (_text, False),
-    "started_at": (_optional(_seconds), False),
-    "finished_at": (_optional(_seconds), False),
+    "status": (_STEP_FIELDS["status"][0], True),
+    **{
+        key: _STEP_FIELDS[key]
+        for key in (
+            *("exit_code", "duration_s", "output", "attempts", "message"),
+            *("started_at", "finished_at"),
+        )
+    },
 }
 
 
