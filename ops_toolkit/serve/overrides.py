@@ -9,6 +9,7 @@ PostgreSQL; ``serve/store/schema.py``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from ops_toolkit.escalate.schedule import Override
 from ops_toolkit.serve.store import Store
@@ -48,14 +49,7 @@ class OverrideStore:
             (schedule, end, start),
         ).rows
         return [
-            Override(
-                str(user),
-                datetime.fromtimestamp(float(s), UTC),
-                datetime.fromtimestamp(float(e), UTC),
-                created_at=float(created),
-                id=int(override_id),
-            )
-            for override_id, user, s, e, created in rows
+            _override(override_id, user, s, e, created) for override_id, user, s, e, created in rows
         ]
 
     def listing(self, schedule: str | None, now: float) -> list[tuple[str, Override, str]]:
@@ -70,13 +64,7 @@ class OverrideStore:
         return [
             (
                 str(name),
-                Override(
-                    str(user),
-                    datetime.fromtimestamp(float(s), UTC),
-                    datetime.fromtimestamp(float(e), UTC),
-                    created_at=float(created),
-                    id=int(override_id),
-                ),
+                _override(override_id, user, s, e, created),
                 str(by),
             )
             for override_id, name, user, s, e, created, by in rows
@@ -85,3 +73,14 @@ class OverrideStore:
     def close(self) -> None:
         if self.owned:
             self.store.close()
+
+
+def _override(override_id: Any, user: Any, starts: Any, ends: Any, created: Any) -> Override:
+    """An ``Override`` from a row of ``oncall_overrides`` (times as unix seconds)."""
+    return Override(
+        str(user),
+        datetime.fromtimestamp(float(starts), UTC),
+        datetime.fromtimestamp(float(ends), UTC),
+        created_at=float(created),
+        id=int(override_id),
+    )
