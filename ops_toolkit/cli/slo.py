@@ -101,7 +101,7 @@ def _query_options(func: Any) -> Any:
 @click.option(
     "--offline",
     is_flag=True,
-    help="Check the files only, even with a Prometheus configured (a CI job without one).",
+    help="Check the files only, even with a Prometheus configured (CI).",
 )
 @output_option("table", "json", "yaml")
 @config_option
@@ -126,7 +126,7 @@ def validate_command(
     Examples:
       ops slo validate slos/search.yaml
       ops slo validate --prometheus http://127.0.0.1:9090
-      ops slo validate --offline          # in CI, where the Prometheus is out of reach
+      ops slo validate --offline   # in CI, without the Prometheus
     """
     from ops_toolkit.cli.settings import slo_paths
     from ops_toolkit.config import load_config
