@@ -35,6 +35,26 @@ INVISIBLE = re.compile("[\x1b\x9b\u200b\u200c\u200d\u2060\ufeff\u00ad\r\x08]")
 SHOWN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]")
 
 
+def inserted(secret: str, inserts: list[tuple[int, str]]) -> str:
+    """``secret`` with each ``(index, text)`` put in at its index (clamped to the end)."""
+    written = secret
+    for index, text in sorted(inserts, reverse=True):
+        index = min(index, len(written))
+        written = written[:index] + text + written[index:]
+    return written
+
+
+def streamed(masker: Masker, text: str, cuts: list[int]) -> str:
+    """``text`` masked as a stream fed in pieces cut at ``cuts``, as a step's output comes."""
+    stream = masker.stream()
+    shown, position = [], 0
+    for cut in sorted(c for c in cuts if c <= len(text)):
+        shown.append(stream.feed(text[position:cut]))
+        position = cut
+    shown += [stream.feed(text[position:]), stream.flush()]
+    return "".join(shown)
+
+
 def as_shown(text: str) -> str:
     """What a terminal shows of ``text`` (the escapes of these tests removed)."""
     return SHOWN.sub("", text).replace("\x1b", "")
@@ -111,19 +131,9 @@ def test_a_stream_with_escapes_masks_as_the_whole_text_is_masked(
     inserts: list[tuple[int, str]],
     cuts: list[int],
 ) -> None:
-    written = secret
-    for index, escape in sorted(inserts, reverse=True):
-        index = min(index, len(written))
-        written = written[:index] + escape + written[index:]
-    text = before + written + after
+    text = before + inserted(secret, inserts) + after
     masker = Masker([secret])
-    stream = masker.stream()
-    shown, position = [], 0
-    for cut in sorted(c for c in cuts if c <= len(text)):
-        shown.append(stream.feed(text[position:cut]))
-        position = cut
-    shown += [stream.feed(text[position:]), stream.flush()]
-    assert "".join(shown) == masker(text)
+    assert streamed(masker, text, cuts) == masker(text)
     # A secret holding an invisible character (ESC, the 8-bit CSI, a zero-width one) shows
     # as less than itself, maybe as too little to mask (``000\x9b`` shows ``000``); one
     # holding a CR or a backspace is drawn over by itself: both are masked as written.

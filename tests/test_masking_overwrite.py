@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from ops_toolkit.masking import Masker
 from tests.cli.test_run_cli import FENCE, ops, write_runbook
+from tests.test_masking_escapes import inserted, streamed
 
 SECRET = "S3cr3t-T0ken/Value+xyz"
 _INVISIBLE = re.compile(
@@ -138,19 +139,9 @@ _SECRETS = st.text(alphabet=st.sampled_from("S3cr-Tk"), min_size=4, max_size=8)
 def test_a_stream_with_overwrites_masks_as_the_whole_text_is_masked(
     secret: str, before: str, inserts: list[tuple[int, str]], after: str, cuts: list[int]
 ) -> None:
-    written = secret
-    for index, control in sorted(inserts, reverse=True):
-        index = min(index, len(written))
-        written = written[:index] + control + written[index:]
-    text = before + written + after
+    text = before + inserted(secret, inserts) + after
     masker = Masker([secret])
-    stream = masker.stream()
-    shown, position = [], 0
-    for cut in sorted(c for c in cuts if c <= len(text)):
-        shown.append(stream.feed(text[position:cut]))
-        position = cut
-    shown += [stream.feed(text[position:]), stream.flush()]
-    assert "".join(shown) == masker(text)
+    assert streamed(masker, text, cuts) == masker(text)
     assert secret not in masker(text)
 
 

@@ -50,14 +50,7 @@ def slack() -> Iterator[SlackServer]:
 
 
 def emailing_server(tmp_path: Path, slack: SlackServer) -> OpsServer:
-    server = OpsServer(tmp_path, slack)
-    (tmp_path / "oncall.yaml").write_text(ONCALL, encoding="utf-8")
-    (tmp_path / "routes.yaml").write_text(ROUTES, encoding="utf-8")
-    server.config.write_text(
-        f"serve: {{state: {tmp_path / 'state.db'}, pace_seconds: 0.05}}\n"
-        f"routes: {tmp_path / 'routes.yaml'}\noncall: {tmp_path / 'oncall.yaml'}\n",
-        encoding="utf-8",
-    )
+    server = OpsServer.escalating(tmp_path, slack, ONCALL, ROUTES)
     server.env = {k: v for k, v in server.env.items() if k not in SMTP_VARIABLES}
     return server
 

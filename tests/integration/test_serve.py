@@ -67,6 +67,19 @@ class OpsServer(ServeProcess):
         }
         super().__init__(config, env, tmp_path / "serve.log", TOKEN)
 
+    @classmethod
+    def escalating(cls, tmp_path: Path, slack: SlackServer, oncall: str, routes: str) -> OpsServer:
+        """A server whose routes escalate through ``oncall``'s tiers (both given as text)."""
+        server = cls(tmp_path, slack)
+        (tmp_path / "oncall.yaml").write_text(oncall, encoding="utf-8")
+        (tmp_path / "routes.yaml").write_text(routes, encoding="utf-8")
+        server.config.write_text(
+            f"serve: {{state: {tmp_path / 'state.db'}, pace_seconds: 0.05}}\n"
+            f"routes: {tmp_path / 'routes.yaml'}\noncall: {tmp_path / 'oncall.yaml'}\n",
+            encoding="utf-8",
+        )
+        return server
+
 
 @pytest.fixture
 def ops_server(tmp_path: Path, slack: SlackServer) -> Iterator[OpsServer]:

@@ -118,15 +118,7 @@ def test_the_example_s_placeholder_bot_token_is_refused(tmp_path: Path, slack: S
 
 
 def escalating(tmp_path: Path, slack: SlackServer) -> OpsServer:
-    server = OpsServer(tmp_path, slack)
-    (tmp_path / "oncall.yaml").write_text(ONCALL, encoding="utf-8")
-    (tmp_path / "routes.yaml").write_text(ROUTES, encoding="utf-8")
-    server.config.write_text(
-        f"serve: {{state: {tmp_path / 'state.db'}, pace_seconds: 0.05}}\n"
-        f"routes: {tmp_path / 'routes.yaml'}\noncall: {tmp_path / 'oncall.yaml'}\n",
-        encoding="utf-8",
-    )
-    return server
+    return OpsServer.escalating(tmp_path, slack, ONCALL, ROUTES)
 
 
 def action_ids(message: dict[str, Any]) -> list[str]:
