@@ -672,11 +672,14 @@ def configured_credential_variables(config: OpsConfig) -> frozenset[str]:
     and ``ops check`` read them: a broken on-call file adds none (its error is reported where
     it is checked: ``ops check``, ``ops serve``), as the person's shell holds them anyway."""
     from ops_toolkit.errors import OpsError
-    from ops_toolkit.escalate.oncall import load_oncall
 
     path = oncall_path(config)
+    if not path:  # the on-call reader (12 ms of imports) only where there is a file to read
+        return credential_variables(config, None)
+    from ops_toolkit.escalate.oncall import load_oncall
+
     try:
-        oncall = load_oncall(path) if path else None
+        oncall = load_oncall(path)
     except OpsError:
         oncall = None
     return credential_variables(config, oncall)

@@ -53,9 +53,9 @@ class AuditLog:
     def append(self, event: dict[str, Any], *, sync_later: bool = False) -> None:
         """Append ``event``; it is on disk when this returns, or when ``settle`` does.
 
-        ``sync_later`` lets the sync to disk run on a thread while ops goes on (a step's
-        line, synced while the next step's starting record is): the line is written at once,
-        so it survives ops being killed, and ``settle`` waits for it to be on disk.
+        ``sync_later`` puts the sync to disk off until ``settle`` (a step's line, synced
+        with the next step's starting record, just before that step can act): the line is
+        written at once, so it survives ops being killed.
         """
         self.settle()  # lines reach the disk in order
         line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()

@@ -1,39 +1,38 @@
-"""Syncs to disk that go on while ops does: a step's record and the last audit line.
+"""A sync to disk put off until it is needed: a step's record and the last audit line.
 
-Each runs on one of two long-lived threads (starting a thread per step cost more than the
-sync it waited for), so that the two syncs a step needs overlap each other and the start of
-the step's shell, and the disk's latency is paid about once per step, not twice in a row.
+A line is written at once (so it survives ops being killed) and synced only when ``wait``
+is called, just before the step can act: the shell started ahead (``process.start_held``)
+spends that time starting up on the other core. The sync runs on the calling thread. Two
+long-lived sync threads did it before, so that the two syncs overlapped; on a machine with
+two cores, the three other things a step keeps busy (ops, the shell starting up, the disk's
+journal thread) left those threads waiting for a core, about 0.2 ms each time, and ext4
+commits two files' syncs one after the other anyway. Inline, a step took 1.1 ms instead of
+1.5 ms in bench/step_overhead.py (issue 15).
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
-
-_workers: ThreadPoolExecutor | None = None
 
 
 class PendingSync:
-    """``fdatasync(handle)`` (the data and the file's new size: all an append needs) under
-    way on a worker thread; the handle is closed after it when ``close`` says so."""
+    """``fdatasync(handle)`` (the data and the file's new size: all an append needs), done
+    by ``wait``; the handle is closed after it when ``close`` says so."""
 
     def __init__(self, handle: int, *, close: bool) -> None:
-        global _workers
-        if _workers is None:
-            _workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ops-sync")
-        self._done: Future[OSError | None] = _workers.submit(_sync, handle, close)
+        self._handle, self._close = handle, close
+        self._failure: OSError | None = None
+        self._done = False
 
     def wait(self) -> OSError | None:
         """Once the data is on disk: None, or why it could not be put there."""
-        return self._done.result()
-
-
-def _sync(handle: int, close: bool) -> OSError | None:
-    try:
-        os.fdatasync(handle)
-    except OSError as exc:
-        return exc
-    finally:
-        if close:
-            os.close(handle)
-    return None
+        if not self._done:
+            self._done = True
+            try:
+                os.fdatasync(self._handle)
+            except OSError as exc:
+                self._failure = exc
+            finally:
+                if self._close:
+                    os.close(self._handle)
+        return self._failure

@@ -164,8 +164,8 @@ def _own_children() -> set[int]:
     """The children of this process that a step can have given it: those of the thread
     that starts steps (this one) and those of the main thread, which the kernel gives the
     orphans it re-parents to a subreaper (the first live thread of its group). Two small
-    reads, instead of a listing of ``/proc/<pid>/task`` and one read per thread (ops's
-    sync threads too): this runs twice per step."""
+    reads, instead of a listing of ``/proc/<pid>/task`` and one read per thread: this runs
+    twice per step."""
     found: set[int] = set()
     own = os.getpid()
     for task in {own, threading.get_native_id()}:

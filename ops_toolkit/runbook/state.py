@@ -395,8 +395,8 @@ class StateStore:
 
         Every line is written before this returns, so it survives ops being killed (the
         kernel holds it). ``durable`` also puts it on disk, so it survives a power loss:
-        needed before a step can act (the record that it may run); ``sync_later`` starts
-        that sync on a thread, and ``settle`` waits for it. Without either, a power loss can
+        needed before a step can act (the record that it may run); ``sync_later`` puts
+        that sync off until ``settle``. Without either, a power loss can
         lose the line, which is safe: a step whose outcome is lost reads as ``starting``
         (unknown: resume asks), and a lost pgid belongs to a process that died with the host.
         """
