@@ -70,7 +70,7 @@ def once(run: Callable[[], object]) -> tuple[float, float]:
 
 
 def rounds(steps: int) -> int:
-    return 51 if steps <= 10 else 9 if steps <= 100 else 5
+    return 151 if steps <= 10 else 9 if steps <= 100 else 5
 
 
 def write(path: Path, steps: int, attributes: bool) -> Path:

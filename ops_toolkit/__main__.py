@@ -1,5 +1,5 @@
 """``python -m ops_toolkit`` is the ``ops`` command."""
 
-from ops_toolkit.cli import main
+from ops_toolkit.cli import run
 
-main()
+run()
