@@ -26,6 +26,7 @@ from typing import IO
 from ops_toolkit.masking import StreamMasker
 from ops_toolkit.runbook.process import (
     popen_holding_interrupts,
+    read_proc,
     reap_group,
     release_interrupts,
     terminate_group,
@@ -146,8 +147,7 @@ def leader_start(pid: int) -> str | None:
     """
     boot = _boot_id()
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
+        stat = read_proc(f"/proc/{pid}/stat")  # once per step: os calls, not open()
     except OSError:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()  # the name may hold spaces and ')'
