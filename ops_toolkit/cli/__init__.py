@@ -205,18 +205,20 @@ def run() -> NoReturn:
 
     An ordinary exit frees every module and object ops and its libraries loaded, ~16 ms of a
     ~140 ms ``ops runbook run`` and the most variable part of it (issue 15: the noise of the
-    10-step row of bench/step_overhead.py). What of an exit matters is done first: threads
-    that are not daemons finish, ``atexit`` handlers run, stdout and stderr are flushed (a
-    flush that fails exits 120, as Python's own exit does). Tests call ``main`` itself.
+    10-step row of bench/step_overhead.py). What of an exit matters is done first, as Python
+    does it: threads that are not daemons finish (a thread pool's workers told to stop
+    first), ``atexit`` handlers run, stdout and stderr are flushed (a flush that fails exits
+    120, as Python's own exit does). Tests call ``main`` itself.
     """
     try:
         main()
         code: int = 0
     except SystemExit as stop:
         code = _exit_code(stop)
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # As Python's own exit, in its order: the hooks threading runs first (a thread pool
+    # tells its workers to stop; joined before them, they would wait for work forever), the
+    # threads that are not daemons joined, then the atexit handlers.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
