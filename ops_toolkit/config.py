@@ -46,10 +46,17 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ops_toolkit.durations import parse_duration, shorten
+from ops_toolkit.durations import MAX_SECONDS, shorten
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.metrics.source import CREDENTIAL_HEADERS, HEADER_NAME, SourceSettings
-from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text, show
+from ops_toolkit.yamlpath import (
+    Node,
+    check_timezone,
+    parse_documents,
+    positive_duration,
+    read_text,
+    show,
+)
 
 if TYPE_CHECKING:
     from ops_toolkit.escalate.oncall import OncallConfig
@@ -193,27 +200,11 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _number(
-    node: Node, key: str, default: float, *, duration: bool = False, limit: float = 1e9
-) -> float:
-    """A positive finite number at ``key``: infinity or nan once crashed int() in the server."""
+def _duration(node: Node, key: str, default: float, *, limit: float = MAX_SECONDS) -> float:
+    """A duration longer than 0 at ``key`` (``30s``, ``5m`` or a number of seconds), checked
+    by ``positive_duration`` like every other: ``default`` when absent."""
     child = node.child(key)
-    if child.value is None:
-        return default
-    if duration and isinstance(child.value, str):
-        try:
-            return parse_duration(child.value)
-        except ValueError as exc:
-            raise child.error(str(exc)) from None
-    if (
-        isinstance(child.value, bool)
-        or not isinstance(child.value, int | float)
-        or child.value <= 0
-    ):
-        raise child.error(f"expected a positive number, got {shorten(repr(child.value))}")
-    if not child.value <= limit:  # also nan; and no float() of a 400-digit integer
-        raise child.error(f"expected a number up to {limit:g}, got {show(child.value)}")
-    return float(child.value)
+    return default if child.value is None else positive_duration(child, limit=limit)
 
 
 def _count(node: Node, key: str, limit: int = 1_000_000) -> int | None:
@@ -317,11 +308,11 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
             port=port,
             state=_state_under(base, node.text("state", required=False) or "") or serve.state,
             messages=under(base, node.text("messages", required=False) or "") or serve.messages,
-            pace_seconds=_number(node, "pace_seconds", serve.pace_seconds),
-            max_age=_number(node, "max_age", serve.max_age, duration=True),
+            pace_seconds=_duration(node, "pace_seconds", serve.pace_seconds),
+            max_age=_duration(node, "max_age", serve.max_age),
             inbox_limit=_whole(node, "inbox_limit", serve.inbox_limit),
             max_body=_size(node.child("max_body"), serve.max_body),
-            read_timeout=_number(node, "read_timeout", serve.read_timeout, duration=True),
+            read_timeout=_duration(node, "read_timeout", serve.read_timeout),
             diagnose_queue=_whole(node, "diagnose_queue", serve.diagnose_queue, limit=10_000),
             diagnose_allowed_urls=_allowed_urls(node.child("diagnose_allowed_urls")),
             max_connections=_count(node, "max_connections"),
@@ -331,9 +322,7 @@ def parse_config(text: str, source: str, base: str = "") -> OpsConfig:
     if root.has("store"):
         node = root.child("store").mapping(("busy_timeout",))
         store = StoreSettings(
-            busy_timeout=_number(
-                node, "busy_timeout", store.busy_timeout, duration=True, limit=3600
-            )
+            busy_timeout=_duration(node, "busy_timeout", store.busy_timeout, limit=3600)
         )
     slos_node = root.child("slos")
     if isinstance(slos_node.value, str):
@@ -421,15 +410,9 @@ def _audit_retention(node: Node) -> float | None:
     child = node.child("audit_retention")
     if child.value is None:
         return None
-    if not isinstance(child.value, str):
+    if not isinstance(child.value, str):  # a bare 90 is 90 seconds: a typo for 90d, surely
         raise child.error(f"expected a duration like 90d, got {shorten(repr(child.value))}")
-    try:
-        seconds = parse_duration(child.value)
-    except ValueError as exc:
-        raise child.error(str(exc)) from None
-    if seconds <= 0:
-        raise child.error(f"expected a duration longer than 0, got {child.value!r}")
-    return seconds
+    return positive_duration(child)
 
 
 def _url_value(node: Node) -> str | None:

@@ -6,6 +6,7 @@ can say where it failed: ``slos/search.yaml: slos[1].objective: expected a numbe
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -15,6 +16,13 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from ops_toolkit.durations import (
+    MAX_SECONDS,
+    DurationTooLong,
+    format_duration,
+    parse_duration,
+    shorten,
+)
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.suggest import did_you_mean
 
@@ -213,6 +221,46 @@ class Node:
         if not isinstance(self.value, list):
             raise self.error(f"expected a list, got {show(self.value)}")
         return [self.child(i) for i in range(len(self.value))]
+
+
+def positive_duration(node: Node, *, limit: float = MAX_SECONDS) -> float:
+    """Seconds in ``node``'s value: a duration longer than 0 and at most ``limit``, written
+    ``30s``, ``1h30m`` or as a number of seconds. The one check of every duration that must
+    be positive (ops.yaml's, the on-call file's): each field once had its own, and a string
+    skipped the positivity and limit checks (``busy_timeout: 0s`` passed where ``0`` was
+    refused, and a store whose every write gave up at once was a config away)."""
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        shown = str(value).lower() if isinstance(value, bool) else show(value)
+        raise node.error(f"expected a duration like 30s or 5m, got {shown}")
+    text = (value if isinstance(value, str) else str(value)).strip()
+    shown = shorten(repr(value))
+    try:
+        seconds = parse_duration(text)
+    except DurationTooLong:
+        seconds = math.inf
+    except ValueError as exc:
+        if not _below_zero(text):
+            raise node.error(str(exc)) from None
+        seconds = -1.0  # '-5s': the same refusal as '-5' and '0s', not "not a duration"
+    if seconds <= 0:
+        raise node.error(f"expected a duration longer than 0, got {shown}")
+    if seconds > limit:
+        raise node.error(f"duration too long: {shown} (at most {format_duration(limit)})")
+    return seconds
+
+
+def _below_zero(text: str) -> bool:
+    """Whether ``text`` is a duration with a minus sign before it (``-5s``, ``-0ms``)."""
+    if not text.startswith("-"):
+        return False
+    try:
+        parse_duration(text[1:])
+    except DurationTooLong:
+        return True
+    except ValueError:
+        return False
+    return True
 
 
 def show(value: Any) -> str:

@@ -70,7 +70,7 @@ def test_body_limit_and_read_timeout() -> None:
         ),
         (
             "serve: {pace_seconds: -1}\n",
-            "ops.yaml: serve.pace_seconds: expected a positive number, got -1",
+            "ops.yaml: serve.pace_seconds: expected a duration longer than 0, got -1",
         ),
         (
             "serve: {max_body: lots}\n",

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from ops_toolkit.durations import parse_duration
 from ops_toolkit.errors import ConfigError
 from ops_toolkit.escalate.policy import EscalationPolicy, Tier
 from ops_toolkit.escalate.schedule import (
@@ -55,7 +54,13 @@ from ops_toolkit.escalate.schedule import (
 )
 from ops_toolkit.notify.model import CHANNEL
 from ops_toolkit.suggest import did_you_mean
-from ops_toolkit.yamlpath import Node, check_timezone, parse_documents, read_text
+from ops_toolkit.yamlpath import (
+    Node,
+    check_timezone,
+    parse_documents,
+    positive_duration,
+    read_text,
+)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 USER_GROUP = re.compile(r"^S[A-Z0-9]{6,}$")
@@ -287,11 +292,7 @@ def _seconds(node: Node, key: str) -> float | None:
     child = node.child(key)
     if child.value is None:
         return None
-    try:
-        seconds = parse_duration(str(child.value))
-    except ValueError as exc:
-        raise child.error(str(exc)) from None
-    return seconds
+    return positive_duration(child)
 
 
 def _tier(node: Node, schedules: dict[str, Schedule], webhooks: dict[str, WebhookTarget]) -> Tier:
