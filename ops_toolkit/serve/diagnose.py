@@ -12,17 +12,20 @@ plus the runbook's ``env:`` and ``secrets:`` names, never the server's Slack or 
 token, whose values are masked in the reply all the same. Whatever goes wrong, the alert's
 thread gets a reply saying so: a diagnose run never ends in silence.
 
-Whoever can send an alert chooses its labels, so a label that gives a param a URL could make
-a step fetch any address the server reaches (SSRF). Such a URL must be one the operator
-listed in ``serve.diagnose_allowed_urls`` (or under one), like a Rundeck option's allowed
-values; otherwise the run does not start and the thread says why (``label_url_refusal``).
+Whoever can send an alert chooses its labels, so a label that gives a param an address (a
+URL, ``//host``, ``host:port``, an IP: ``network_location``) could make a step fetch any
+address the server reaches (SSRF). Such an address must be one the operator listed in
+``serve.diagnose_allowed_urls`` (or under one), like a Rundeck option's allowed values;
+otherwise the run does not start and the thread says why (``label_url_refusal``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -82,21 +85,79 @@ def url_allowed(value: str, allowed: str) -> bool:
     return value == allowed or value.startswith(f"{allowed}/")
 
 
+# A scheme and a slash: 'http://', and the 'http:/' and 'file:/' that curl takes as well.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+# host:port (a name, an IPv4 or a bracketed IPv6 address, then a port), before any path
+_HOST_PORT = re.compile(r"^(\[[^\]/]*\]|[^\s/:@\[\]]+):[0-9]+$")
+
+
+def network_location(value: str) -> str | None:
+    """What makes a label ``value`` an address a step could fetch (``curl "$URL"`` takes a
+    value without a scheme as http://): ``URL``, ``scheme-relative URL`` (``//host/x``),
+    ``host:port`` (``localhost:9090``, ``svc.ns.svc:8080/admin``) or ``IP address``
+    (``10.0.0.7``, ``[::1]``, ``0x7f.0.0.1``); None for a plain value (``search-api``,
+    ``5xx``, ``docs/availability``, ``0.99``), which a param's ``pattern`` governs.
+
+    A bare DNS name is not told from a plain value (``search-api`` is both), and a number
+    with fewer than three dots stays plain though curl reads ``127.1`` as an address: a
+    quantile of ``0.99`` or a count of ``3`` must still reach the steps."""
+    text = value.strip()
+    if _SCHEME.match(text):
+        return "URL"
+    if text.startswith("//"):
+        return "scheme-relative URL"
+    host = re.split(r"[/?#]", text, maxsplit=1)[0].rpartition("@")[2]  # without user@
+    if _HOST_PORT.match(host):
+        return "host:port"
+    if _is_ip_address(host.removeprefix("[").removesuffix("]")):
+        return "IP address"
+    return None
+
+
+def _is_ip_address(host: str) -> bool:
+    """An IPv4 or IPv6 address, also a dotted quad in hex or octal (``0x7f.0.0.1``), which
+    ipaddress refuses but curl and inet_aton take for 127.0.0.1."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host.count(".") != 3:
+            return False
+        try:
+            socket.inet_aton(host)
+        except OSError:
+            return False
+    return True
+
+
+def location_allowed(value: str, allowed: str) -> bool:
+    """Whether the network location ``value`` is the ``allowed`` URL or under it. A value
+    without a scheme (``host:port/path``, ``//host/path``) is compared with the URL after
+    its scheme: it names the same host, port and path."""
+    if _SCHEME.match(value.strip()):
+        return url_allowed(value, allowed)
+    return url_allowed(value.strip().removeprefix("//"), allowed.partition("://")[2])
+
+
 def label_url_refusal(
     runbook: Runbook, labels: Mapping[str, str], allowed: Sequence[str]
 ) -> str | None:
-    """Why an unattended run may not start: a param given a URL (a value with ``://``) by
-    an alert label, not in ``serve.diagnose_allowed_urls``; None when there is none. A
-    param's default is the runbook author's choice, not the sender's, and is not checked."""
+    """Why an unattended run may not start: a param given a network location (a URL, a
+    ``//host``, a ``host:port`` or an IP address: ``network_location``) by an alert label,
+    not in ``serve.diagnose_allowed_urls`` or under one; None when there is none. Before,
+    only a value with ``://`` was checked, so ``localhost:9090`` reached ``curl "$URL"``.
+    A param's default is the runbook author's choice, not the sender's, and is not checked."""
     for param in runbook.params:
         if not param.from_label or param.from_label not in labels:
             continue
         value = labels[param.from_label]
-        if "://" in value and not any(url_allowed(value, url) for url in allowed):
-            return (
-                f"param {param.name}: label {param.from_label} gives the URL {value!r}, "
-                "which serve.diagnose_allowed_urls in ops.yaml does not list"
-            )
+        kind = network_location(value)
+        if kind is None or any(location_allowed(value, url) for url in allowed):
+            continue
+        what = f"the URL {value!r}" if kind == "URL" else f"the address {value!r} ({kind})"
+        return (
+            f"param {param.name}: label {param.from_label} gives {what}, "
+            "which serve.diagnose_allowed_urls in ops.yaml does not list"
+        )
     return None
 
 
