@@ -12,7 +12,8 @@
       max_connections: 4096          # open at once (default: from the open-file limit);
       max_connections_per_client: 1024   # per client address (default: a quarter); 503 over
     store:
-      busy_timeout: 30s              # SQLite: how long a write waits for another's lock
+      busy_timeout: 30s              # how long a write waits for another's lock (SQLite's
+                                     # write lock; PostgreSQL's lock_timeout)
     routes: alerts/routes.yaml
     oncall: alerts/oncall.yaml       # schedules and escalation policies
     slack:
@@ -92,8 +93,8 @@ class ServeSettings:
 class StoreSettings:
     """How the store is used (``store:``); where it is stays ``serve.state``."""
 
-    # SQLite: seconds a write waits for another connection's lock (a CLI command, a backup)
-    # before it is contention (StoreBusy: 503 with Retry-After, the loops retry)
+    # Seconds a write waits for another connection's lock (SQLite: its write lock, held by a
+    # CLI command or a backup; PostgreSQL: lock_timeout on a row or table) before it is contention (StoreBusy: 503 with Retry-After, the loops retry)
     busy_timeout: float = 30.0
 
 

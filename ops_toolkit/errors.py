@@ -120,8 +120,9 @@ class StoreConflict(StoreError):
 
 
 class StoreBusy(StoreError):
-    """SQLite's write lock stayed with another connection (another process on the file: a
-    CLI command, a backup) past the busy timeout (``store.busy_timeout``). Contention, not
+    """A lock stayed with another connection past the busy timeout (``store.busy_timeout``):
+    SQLite's write lock (another process on the file: a CLI command, a backup), or on
+    PostgreSQL a row or table a write needs (``lock_timeout``, SQLSTATE 55P03). Contention, not
     an outage: the store works, so /healthz keeps the replica, intake answers 503 with
     Retry-After, and the loops wait a little and try again; nothing counts as a failed
     attempt. Not a ``StoreConflict``: trying again at once would wait out the timeout again

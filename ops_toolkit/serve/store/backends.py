@@ -34,9 +34,9 @@ class StoreLocation:
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """How a backend opens: SQLite's ``synchronous`` level, and how long a SQLite writer
-    waits for another connection's lock (``store.busy_timeout``). PostgreSQL has row locks
-    and no single write lock; it takes neither."""
+    """How a backend opens: SQLite's ``synchronous`` level, and how long a write waits for
+    another connection's lock (``store.busy_timeout``): SQLite's busy timeout on its one
+    write lock, PostgreSQL's ``lock_timeout`` on the rows (and tables) a statement locks."""
 
     synchronous: str = "FULL"
     busy_timeout: float = 30.0
@@ -53,7 +53,7 @@ def _open_sqlite(location: StoreLocation, options: StoreOptions) -> Database:
 def _open_postgres(location: StoreLocation, options: StoreOptions) -> Database:
     from ops_toolkit.serve.store.postgres import PostgresDatabase
 
-    return PostgresDatabase(location.target)
+    return PostgresDatabase(location.target, busy_timeout=options.busy_timeout)
 
 
 BACKENDS: dict[str, Callable[[StoreLocation, StoreOptions], Database]] = {

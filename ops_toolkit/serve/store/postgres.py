@@ -7,6 +7,11 @@ lock the entry with ``FOR UPDATE SKIP LOCKED``, so a replica never waits on an e
 another replica is claiming. Connections run in autocommit; ``transaction()`` opens an
 explicit one.
 
+Every connection waits at most ``store.busy_timeout`` for another's lock (PostgreSQL's
+``lock_timeout``, set for its session): a write held up by a row another connection keeps
+locked then ends in ``StoreBusy``, as one held up by SQLite's write lock does, so intake
+answers 503 with Retry-After and the loops wait and retry instead of hanging with it.
+
 A connection that breaks (the database restarted, the network dropped) is checked and
 replaced when the pool hands it out; while the database cannot be reached every call raises
 ``StoreError`` naming the URL (password redacted), which intake turns into a 503.
@@ -21,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ops_toolkit.errors import StoreConflict, StoreError
+from ops_toolkit.errors import StoreBusy, StoreConflict, StoreError
 from ops_toolkit.serve.store.database import Dialect, Result
 from ops_toolkit.urls import redact_url, url_passwords
 
@@ -42,6 +47,8 @@ POOL_TIMEOUT = 5.0  # seconds a call waits for a pooled connection before it fai
 POOL_SIZE = 10
 # SQLSTATEs of a transaction that lost to a concurrent one: the database works, retry now.
 CONFLICTS = {"40P01": "deadlock with another writer", "40001": "serialization failure"}
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out: another connection holds the lock
+BUSY_TIMEOUT = 30.0  # seconds a statement waits for another connection's lock (store.busy_timeout)
 _OPEN: weakref.WeakSet[PostgresDatabase] = weakref.WeakSet()
 
 
@@ -71,11 +78,14 @@ class PostgresDatabase:
 
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self.busy_timeout = busy_timeout
         self.shown = redact_url(url)
         self._passwords = url_passwords(url)
         # A first connection of our own says clearly why the URL does not work (the pool
@@ -97,6 +107,7 @@ class PostgresDatabase:
             max_size=pool_size,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             check=ConnectionPool.check_connection,
+            configure=self._configure,
             timeout=POOL_TIMEOUT,
             # Give up a failed background reconnect soon: the next call that needs a
             # connection tries again at once, instead of waiting out a long backoff after the
@@ -116,6 +127,12 @@ class PostgresDatabase:
         # the pool, not this), or at interpreter exit.
         self._close_pool = weakref.finalize(self, self.pool.close)
 
+    def _configure(self, connection: psycopg.Connection[Any]) -> None:
+        """Each new pooled connection's session: ``lock_timeout`` from ``store.busy_timeout``
+        (at least 1 ms: PostgreSQL reads 0 as "wait for ever")."""
+        milliseconds = max(1, round(self.busy_timeout * 1000))
+        connection.execute(f"SET lock_timeout = {milliseconds}".encode())
+
     @contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
         import psycopg
@@ -126,9 +143,15 @@ class PostgresDatabase:
             raise self.store_error(error) from None
 
     def store_error(self, error: psycopg.OperationalError) -> StoreError:
-        """The store error a driver error means: a lost race between writers (deadlock,
-        serialization failure: rolled back, to be retried at once) or an outage."""
+        """The store error a driver error means: a lock held by another connection past
+        ``store.busy_timeout`` (contention, retried later), a lost race between writers
+        (deadlock, serialization failure: rolled back, to be retried at once) or an outage."""
         reason = self._scrub(one_line(error))
+        if error.sqlstate == LOCK_NOT_AVAILABLE:
+            return StoreBusy(
+                f"{self.shown}: busy: another connection held a lock past store.busy_timeout "
+                f"({self.busy_timeout:g}s)"
+            )
         if error.sqlstate in CONFLICTS:
             return StoreConflict(
                 f"{self.shown}: {CONFLICTS[error.sqlstate]} (SQLSTATE {error.sqlstate}), rolled "

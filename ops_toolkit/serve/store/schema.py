@@ -229,6 +229,9 @@ def migrate(database: Database, *, target: int = LATEST, now: float | None = Non
     moment = time.time() if now is None else now
     with database.transaction() as tx:
         if database.dialect.name == "postgresql":
+            # a replica starting beside one that is migrating waits its turn, however long
+            # (store.busy_timeout is for the work's writes, not for the start-up)
+            tx.execute("SET LOCAL lock_timeout = 0")
             tx.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
         tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
