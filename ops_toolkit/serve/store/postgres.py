@@ -107,7 +107,9 @@ class PostgresDatabase:
             max_size=pool_size,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             check=ConnectionPool.check_connection,
-            configure=self._configure,
+            # not a method of self: the pool's workers hold the pool, and through a bound
+            # method they would hold self, whose finalizer then never closes the pool
+            configure=functools.partial(_set_lock_timeout, busy_timeout),
             timeout=POOL_TIMEOUT,
             # Give up a failed background reconnect soon: the next call that needs a
             # connection tries again at once, instead of waiting out a long backoff after the
@@ -126,12 +128,6 @@ class PostgresDatabase:
         # pool here, in the thread that drops the database (never a pool worker: they hold
         # the pool, not this), or at interpreter exit.
         self._close_pool = weakref.finalize(self, self.pool.close)
-
-    def _configure(self, connection: psycopg.Connection[Any]) -> None:
-        """Each new pooled connection's session: ``lock_timeout`` from ``store.busy_timeout``
-        (at least 1 ms: PostgreSQL reads 0 as "wait for ever")."""
-        milliseconds = max(1, round(self.busy_timeout * 1000))
-        connection.execute(f"SET lock_timeout = {milliseconds}".encode())
 
     @contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
@@ -198,6 +194,12 @@ class PostgresDatabase:
     def close(self) -> None:
         _OPEN.discard(self)
         self._close_pool()  # once: a second close, or the finalizer later, does nothing
+
+
+def _set_lock_timeout(seconds: float, connection: psycopg.Connection[Any]) -> None:
+    """A new pooled connection's session waits at most ``seconds`` (``store.busy_timeout``)
+    for another's lock; at least 1 ms, as PostgreSQL reads 0 as "wait for ever"."""
+    connection.execute(f"SET lock_timeout = {max(1, round(seconds * 1000))}".encode())
 
 
 def close_all() -> int:
