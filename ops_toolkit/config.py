@@ -8,7 +8,7 @@
       max_age: 1h                    # then an undelivered message is dead-lettered
       inbox_limit: 10000             # then 503
       max_body: 32MiB                # larger webhook bodies get 413 and a notice in chat
-      diagnose_allowed_urls: [http://search-api.search.svc:8080]  # URLs labels may choose
+      diagnose_allowed_urls: [http://search-api.search.svc:8080]  # addresses labels may give
       max_connections: 4096          # open at once (default: from the open-file limit);
       max_connections_per_client: 1024   # per client address (default: a quarter); 503 over
     store:
@@ -85,7 +85,8 @@ class ServeSettings:
     max_connections: int | None = None
     max_connections_per_client: int | None = None
     # URLs an alert label may give a runbook param in an unattended run (the value is one
-    # of these, or under one: a path below it); any other URL from a label stops the run
+    # of these, or under one: a path below it); any other address from a label (a URL,
+    # //host, host:port, an IP: serve.diagnose.network_location) stops the run
     diagnose_allowed_urls: tuple[str, ...] = ()
 
 
