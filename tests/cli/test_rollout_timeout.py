@@ -138,4 +138,9 @@ def test_an_advance_during_an_outage_runs_nothing_and_exits_cannot_tell(
     result = runner.invoke(main, [*args, "--prometheus", refused_url, "--yes"])
     assert result.exit_code == 1, result.output
     assert " ".join(result.stdout.split()).count("cannot reach Prometheus") == 1
+    assert result.stderr == (
+        "search: stage 'department' not entered: cannot tell whether its checks hold (the "
+        "reasons above); nothing ran. Run 'ops rollout advance search' again once Prometheus "
+        "can be read (check --prometheus).\n"
+    )
     assert (folder / "search.history.jsonl").read_text() == before
