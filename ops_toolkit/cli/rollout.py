@@ -500,16 +500,20 @@ def report_command(
     url = metrics_settings(prometheus_url, config)
     if url:
         from ops_toolkit.cli.slo import _source
-        from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
+        from ops_toolkit.errors import MetricsError
+        from ops_toolkit.slo.evaluate import evaluate_auto, failed, source_choices
         from ops_toolkit.slo.spec import load_slos
 
         source = _source(url, timeout, one_deadline=True)
         slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
         moment = _parse_at(at)
-        sources = source_choices(slos, source, moment, use_rules=use_rules, explain=True)
-        budgets = evaluate_auto(
-            slos, source, moment, keep_going=True, use_rules=use_rules, choices=sources
-        )
+        try:
+            sources = source_choices(slos, source, moment, use_rules=use_rules, explain=True)
+            budgets = evaluate_auto(
+                slos, source, moment, keep_going=True, use_rules=use_rules, choices=sources
+            )
+        except MetricsError as error:  # --use-rules: one failure is every SLO's; the history
+            budgets = [failed(slo, moment, str(error)) for slo in slos]  # is still reported
         if output == "html":
             from ops_toolkit.slo.burndown import burndowns
 
@@ -529,7 +533,7 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
 
     from ops_toolkit.formatting import percent
     from ops_toolkit.notify.message import when_text
-    from ops_toolkit.rollout.report import source_text
+    from ops_toolkit.rollout.report import reported, source_text, unreported
 
     def table(*columns: str) -> Any:
         made = Table(show_edge=False, pad_edge=False)
@@ -553,10 +557,10 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
                 verdict = "holds" if item.get("passed") else "failed"
                 evidence.add_row(str(item.get("name")), verdict, str(item.get("detail")))
             console.print(evidence)
-    if budgets:
+    if reported(budgets):
         console.print("SLO budgets now:")
         now = table("SLO", "budget left", "status", "source")
-        for status in budgets:
+        for status in reported(budgets):
             now.add_row(
                 status.slo.key,
                 percent(status.budget_remaining),
@@ -564,3 +568,9 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
                 source_text(status, sources),
             )
         console.print(now)
+    missing = unreported(budgets)
+    if missing is not None:  # the cause once (Prometheus down: not once per SLO), then whose
+        console.print(missing.text)
+        console.print("Not reported:")
+        for key in missing.slos:
+            console.print(f"  - {key}")
