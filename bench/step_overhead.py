@@ -7,11 +7,14 @@ environment under the cache directory; if it cannot be installed, its column say
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
 that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
-round by round (51 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
+round by round (151 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
 marginal figure, and the figure printed is the median of the rounds'. (The best of the rounds,
 taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
-a difference of two runs of ~300 ms divided by 9; with 21 rounds its median still moved from
-0.40x to 0.56x rundoc between idle runs of the same code, hence 51.) Targets: ops at most 2x bare bash per step,
+a difference of two runs of ~150 ms divided by 9; with 21 rounds its median still moved from
+0.40x to 0.56x rundoc between idle runs of the same code, and with 51 its bootstrap interval
+spanned 0.43-0.65: one round's figure ranges from 0.1 to 2.4 ms per step for ops and from 1.9
+to 6.1 ms for rundoc, the start-up of each process varying by +-10 ms, hence 151, whose
+interval is about half as wide.) Targets: ops at most 2x bare bash per step,
 at most half of rundoc's, and flat from 10 to 1,000 steps. Beside each ops/rundoc ratio, a 95%
 bootstrap interval over the rounds (``interval``): a row is met when its upper bound is.
 
