@@ -7,11 +7,14 @@ environment under the cache directory; if it cannot be installed, its column say
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
 that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
-round by round (51 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
+round by round (151 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
 marginal figure, and the figure printed is the median of the rounds'. (The best of the rounds,
 taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
-a difference of two runs of ~300 ms divided by 9; with 21 rounds its median still moved from
-0.40x to 0.56x rundoc between idle runs of the same code, hence 51.) Targets: ops at most 2x bare bash per step,
+a difference of two runs of ~150 ms divided by 9; with 21 rounds its median still moved from
+0.40x to 0.56x rundoc between idle runs of the same code, and with 51 its bootstrap interval
+spanned 0.43-0.65: one round's figure ranges from 0.1 to 2.4 ms per step for ops and from 1.9
+to 6.1 ms for rundoc, the start-up of each process varying by +-10 ms, hence 151, whose
+interval is about half as wide.) Targets: ops at most 2x bare bash per step,
 at most half of rundoc's, and flat from 10 to 1,000 steps. Beside each ops/rundoc ratio, a 95%
 bootstrap interval over the rounds (``interval``): a row is met when its upper bound is.
 
@@ -23,6 +26,7 @@ where the wall time does not.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import resource
@@ -69,7 +73,10 @@ def once(run: Callable[[], object]) -> tuple[float, float]:
     return wall, cpu
 
 
-def rounds(steps: int) -> int:
+def rounds(steps: int, wanted: int | None = None) -> int:
+    """Rounds at ``steps`` steps: ``wanted`` if given (``--rounds``), else enough for the row."""
+    if wanted is not None:
+        return wanted
     return 151 if steps <= 10 else 9 if steps <= 100 else 5
 
 
@@ -146,7 +153,9 @@ def interval(top: list[float], bottom: list[float], draws: int = 2000) -> tuple[
     return ratios[int(0.025 * len(ratios))], ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
 
 
-def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures, Rounds]:
+def measure(
+    work: Path, peer: Path | str, steps: int, wanted: int | None = None
+) -> tuple[Figures, Figures, Rounds]:
     """Per-step ms of bare bash, ops and rundoc, wall and CPU, their runs interleaved.
 
     Interleaved round by round, so that the load of a shared machine falls on the three
@@ -163,7 +172,7 @@ def measure(work: Path, peer: Path | str, steps: int) -> tuple[Figures, Figures,
     def marginal(many: tuple[float, float], one: tuple[float, float]) -> tuple[float, float]:
         return ((many[0] - one[0]) / (steps - 1), (many[1] - one[1]) / (steps - 1))
 
-    for _ in range(rounds(steps)):
+    for _ in range(rounds(steps, wanted)):
         wall, cpu = bare(steps)
         keep("bare", (wall / steps, cpu / steps))
         one = ops_run(work, 1)
@@ -187,7 +196,18 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="steps per run, comma-separated"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds per size (default: 151 at 10 steps, 9 at 100, 5 at 1,000)",
+    )
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
     peer = rundoc()
     if isinstance(peer, str):
         print(f"step_overhead: {peer}; measuring ops against bare bash only")
@@ -200,8 +220,8 @@ def main() -> None:
             f" {'ops/bare':>9} {'ops/rundoc':>11}  (per step)"
         )
         bounds: list[str] = []
-        for steps in SIZES:
-            wall, cpu, per_round = measure(work, peer, steps)
+        for steps in sizes:
+            wall, cpu, per_round = measure(work, peer, steps, args.rounds)
             if "rundoc" in per_round:
                 low, high = interval(per_round["ops"][0], per_round["rundoc"][0])
                 bounds.append(f"{steps} steps {low:.2f}-{high:.2f}")

@@ -203,8 +203,10 @@ def _print_status(status: Any, reference: str) -> None:
         for column in ("check", "verdict", "value"):
             table.add_column(column, overflow="fold")
         for check in status.checks:
-            if check.cannot_tell:  # its error is printed once, below
+            if check.error:  # its error is printed once, below
                 table.add_row(check.name, "cannot tell", "could not be read (below)")
+            elif check.no_data:
+                table.add_row(check.name, "cannot tell", check.detail)
             else:
                 table.add_row(check.name, "holds" if check.passed else "FAILS", check.detail)
         console.print(table)
@@ -217,12 +219,17 @@ def _print_status(status: Any, reference: str) -> None:
         console.print(f"Cannot tell whether {status.next_stage.name} may be entered:")
         for cause in status.cannot_tell:
             console.print(f"  - {cause}", markup=False)
+    if status.no_data:
+        console.print("Cannot tell yet (no data):")
+        for reason in status.no_data:
+            console.print(f"  - {reason}", markup=False)
     if status.ready:
         console.print(f"Ready: 'ops rollout advance {reference}' enters {status.next_stage.name}.")
 
 
 # 'ops rollout status' and a refused advance exit as 'ops slo gate' does: 1 when it cannot
-# tell (Prometheus could not be read: an outage is not a blocked stage), 3 when blocked.
+# tell (Prometheus could not be read, or a check has no data yet: neither an outage nor a
+# series without samples is a blocked stage), 3 when blocked.
 STATUS_EXIT = {"ready": 0, "last": 0, "blocked": 3, "cannot tell": 1}
 
 
@@ -257,8 +264,14 @@ def status_command(
     output: str,
 ) -> None:
     """Where PLAN stands: current stage, each check of the next stage against its threshold,
-    what blocks it and how long the soak still runs. Exit 0 when ready, 3 when blocked, 1
-    when it cannot tell (Prometheus could not be read) or on error.
+    what blocks it and how long the soak still runs.
+
+    \b
+    Exit codes (those of 'ops slo gate'):
+      0  ready (or at the last stage)
+      3  blocked: a check fails, the soak runs, or a run is unfinished
+      1  cannot tell (nothing blocks, but Prometheus could not be read or a
+         check has no data yet: no series, no traffic), or an error
 
     \b
     Examples:
@@ -313,9 +326,14 @@ def advance_command(
     """Enter PLAN's next stage: when its checks hold (and held for the soak), run the stage's
     runbook, record the evidence in the plan's history and post the milestone.
 
-    Exit 0 advanced, 3 blocked (each reason listed; nothing ran), 1 the runbook did not
-    succeed (run 'ops rollout advance' again to resume it), or the checks could not be read
-    (nothing ran), or an error.
+    \b
+    Exit codes (those of 'ops slo gate' and 'ops rollout status'):
+      0  advanced
+      3  blocked: each reason listed; nothing ran
+      1  cannot tell (nothing blocks, but Prometheus could not be read or a
+         check has no data yet): nothing ran; or the runbook did not succeed
+         (run 'ops rollout advance' again to resume it); or an error
+      130, 143  the run was stopped by Ctrl-C, by SIGTERM (128 + the signal)
 
     \b
     Examples:
@@ -323,7 +341,7 @@ def advance_command(
       ops rollout advance search --yes
     """
     from ops_toolkit.cli.slo import _parse_at
-    from ops_toolkit.rollout.advance import advance
+    from ops_toolkit.rollout.advance import advance, refusal_text
     from ops_toolkit.rollout.validate import require_valid
 
     machine = output != "table"
@@ -355,7 +373,8 @@ def advance_command(
     elif result.outcome is None:
         _print_status(result.status, plan_ref)
     if result.outcome is None:
-        if result.status.blocked or result.status.cannot_tell:
+        if result.status.blocked or result.status.undecided:
+            click.echo(refusal_text(result.status, plan_ref), err=True)
             raise SystemExit(STATUS_EXIT[result.status.verdict])
         if not machine:
             click.echo("Dry run: nothing ran.")
@@ -481,16 +500,20 @@ def report_command(
     url = metrics_settings(prometheus_url, config)
     if url:
         from ops_toolkit.cli.slo import _source
-        from ops_toolkit.slo.evaluate import evaluate_auto, source_choices
+        from ops_toolkit.errors import MetricsError
+        from ops_toolkit.slo.evaluate import evaluate_auto, failed, source_choices
         from ops_toolkit.slo.spec import load_slos
 
         source = _source(url, timeout, one_deadline=True)
         slos = [s for s in load_slos(plan.slos) if s.service == plan.service]
         moment = _parse_at(at)
-        sources = source_choices(slos, source, moment, use_rules=use_rules, explain=True)
-        budgets = evaluate_auto(
-            slos, source, moment, keep_going=True, use_rules=use_rules, choices=sources
-        )
+        try:
+            sources = source_choices(slos, source, moment, use_rules=use_rules, explain=True)
+            budgets = evaluate_auto(
+                slos, source, moment, keep_going=True, use_rules=use_rules, choices=sources
+            )
+        except MetricsError as error:  # --use-rules: one failure is every SLO's; the history
+            budgets = [failed(slo, moment, str(error)) for slo in slos]  # is still reported
         if output == "html":
             from ops_toolkit.slo.burndown import burndowns
 
@@ -510,7 +533,7 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
 
     from ops_toolkit.formatting import percent
     from ops_toolkit.notify.message import when_text
-    from ops_toolkit.rollout.report import source_text
+    from ops_toolkit.rollout.report import reported, source_text, unreported
 
     def table(*columns: str) -> Any:
         made = Table(show_edge=False, pad_edge=False)
@@ -534,10 +557,10 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
                 verdict = "holds" if item.get("passed") else "failed"
                 evidence.add_row(str(item.get("name")), verdict, str(item.get("detail")))
             console.print(evidence)
-    if budgets:
+    if reported(budgets):
         console.print("SLO budgets now:")
         now = table("SLO", "budget left", "status", "source")
-        for status in budgets:
+        for status in reported(budgets):
             now.add_row(
                 status.slo.key,
                 percent(status.budget_remaining),
@@ -545,3 +568,9 @@ def _print_report(summary: Any, budgets: Any, sources: Any) -> None:
                 source_text(status, sources),
             )
         console.print(now)
+    missing = unreported(budgets)
+    if missing is not None:  # the cause once (Prometheus down: not once per SLO), then whose
+        console.print(missing.text)
+        console.print("Not reported:")
+        for key in missing.slos:
+            console.print(f"  - {key}")

@@ -469,7 +469,8 @@ def gate_command(
     use_rules: bool | None,
     output: str,
 ) -> None:
-    """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error.
+    """Rollout gate: exit 0 while SERVICE/SLO has budget left, 3 when it does not, 1 on error
+    or when it cannot tell (no data in the window).
 
     It also stops (exit 3) while the SLO is critical, burning its budget fast, unless
     --allow-burning. Each reason is printed. Without --min-remaining the policy in ops.yaml
@@ -534,7 +535,7 @@ def gate_command(
     raise SystemExit(_GATE_EXIT[verdict])
 
 
-_GATE_EXIT = {"go": 0, "stop": 3, "error": 1}
+_GATE_EXIT = {"go": 0, "stop": 3, "error": 1, "cannot tell": 1}
 
 
 def _budget_amount(value: str | None, option: str) -> float | None:

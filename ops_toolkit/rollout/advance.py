@@ -64,20 +64,27 @@ class RolloutStatus:
     soak_left: float = 0.0
     blocked: tuple[str, ...] = ()
     cannot_tell: tuple[str, ...] = ()  # each distinct reason a check could not be read, once
+    no_data: tuple[str, ...] = ()  # checks read but without data yet: "check 'x': why"
 
     @property
     def ready(self) -> bool:
-        return self.next_stage is not None and not self.blocked and not self.cannot_tell
+        return self.next_stage is not None and not self.blocked and not self.undecided
+
+    @property
+    def undecided(self) -> bool:
+        """Some check can say nothing yet: its numbers could not be read, or there were none."""
+        return bool(self.cannot_tell or self.no_data)
 
     @property
     def verdict(self) -> str:
-        """``ready``, ``blocked`` (something known stops it), ``cannot tell`` (the checks
-        that decide could not be read: an outage is not a blocked stage), or ``last``."""
+        """``ready``, ``blocked`` (something known stops it), ``cannot tell`` (a check that
+        decides could not be read, or read no data: an outage, or a series with no samples
+        yet, is not a blocked stage), or ``last``."""
         if self.blocked:
             return "blocked"
         if self.next_stage is None:
             return "last"
-        return "cannot tell" if self.cannot_tell else "ready"
+        return "cannot tell" if self.undecided else "ready"
 
     def as_dict(self) -> dict[str, Any]:
         current = self.progress.stage
@@ -94,7 +101,7 @@ class RolloutStatus:
             "verdict": self.verdict,
             "soak_left_seconds": round(self.soak_left),
             "blocked_by": list(self.blocked),
-            "cannot_tell": list(self.cannot_tell),
+            "cannot_tell": [*self.cannot_tell, *self.no_data],
             "checks": [c.as_dict() for c in self.checks],
             "pending": dict(self.progress.pending) if self.progress.pending else None,
             "pending_status": self.progress.pending_status,
@@ -171,7 +178,32 @@ def evaluate_status(
                 f"{format_duration(stage.soak)}; {format_duration(math.ceil(soak_left / 60) * 60)} left"
             )
     cannot_tell = distinct_causes([c.error for c in checks if c.error])
-    return RolloutStatus(plan, at, state, stage, checks, soak_left, tuple(blocked), cannot_tell)
+    no_data = tuple(f"check {c.name!r}: {c.detail}" for c in checks if c.no_data)
+    return RolloutStatus(
+        plan, at, state, stage, checks, soak_left, tuple(blocked), cannot_tell, no_data
+    )
+
+
+def refusal_text(status: RolloutStatus, reference: str) -> str:
+    """Why an advance did not enter the next stage (blocked, or cannot tell), and what to do:
+    the reasons themselves are listed above it, in the status."""
+    assert status.next_stage is not None
+    plan, stage = status.plan.name, status.next_stage.name
+    again = f"'ops rollout advance {reference}'"
+    if status.blocked:
+        return (
+            f"{plan}: stage {stage!r} not entered: blocked (the reasons above); nothing ran. "
+            f"Run {again} again once they are resolved."
+        )
+    waits = []
+    if status.cannot_tell:
+        waits.append("Prometheus can be read (check --prometheus)")
+    if status.no_data:
+        waits.append("the checks' series have data (traffic in their windows)")
+    return (
+        f"{plan}: stage {stage!r} not entered: cannot tell whether its checks hold (the "
+        f"reasons above); nothing ran. Run {again} again once {' and '.join(waits)}."
+    )
 
 
 def distinct_causes(errors: Sequence[str]) -> tuple[str, ...]:
@@ -201,7 +233,7 @@ def _publish_milestone(
     from ops_toolkit.rollout.message import milestone
 
     stage = plan.stage(str(event["stage"]))
-    results = [CheckResult(**e) if isinstance(e, dict) else e for e in evidence]
+    results = [CheckResult.from_dict(e) if isinstance(e, dict) else e for e in evidence]
     message = milestone(
         plan,
         stage,
@@ -268,7 +300,7 @@ def advance(
                 f"{plan.source}: plan {plan.name!r} is at its last stage "
                 f"{status.progress.stage!r}; nothing to advance"
             )
-        if status.blocked or status.cannot_tell or dry_run:
+        if status.blocked or status.undecided or dry_run:
             return AdvanceResult(status, dry_run=dry_run)
         stage = status.next_stage
         run_id = world.runner.new_run_id(world.clock())

@@ -15,7 +15,8 @@ check says why.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from ops_toolkit.durations import format_duration
 from ops_toolkit.errors import ConfigError
@@ -50,11 +51,21 @@ class CheckResult:
     query: str | None = None
     sources: tuple[SourceUsed, ...] = ()  # SLO checks: each SLO's source and why
     error: str | None = None  # why the check could not be evaluated (Prometheus failed)
+    no_data: str | None = None  # why the numbers, read, say nothing yet (no series, no traffic)
 
     @property
     def cannot_tell(self) -> bool:
-        """Not a verdict on the stage: the numbers could not be read (an outage, a timeout)."""
-        return self.error is not None
+        """Not a verdict on the stage: the numbers could not be read (an outage, a timeout),
+        or they were read and there were none (a series not recorded yet, a window without
+        traffic). Neither blocks the stage, and neither lets it go on."""
+        return self.error is not None or self.no_data is not None
+
+    @property
+    def verdict(self) -> str:
+        """``holds``, ``fails`` or ``cannot tell``: what the check says of the stage."""
+        if self.cannot_tell:
+            return "cannot tell"
+        return "holds" if self.passed else "fails"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -67,7 +78,16 @@ class CheckResult:
             "query": self.query,
             "sources": [used.as_dict() for used in self.sources],
             "error": self.error,
+            "no_data": self.no_data,
+            "verdict": self.verdict,
         }
+
+    @classmethod
+    def from_dict(cls, recorded: Mapping[str, Any]) -> CheckResult:
+        """A check kept as evidence in the history (``as_dict``); keys it does not hold as
+        fields (``verdict``, or ones a newer ops wrote) are left out."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in recorded.items() if key in names})
 
 
 def _ratio_expression(slo: SLO, seconds: int) -> str:
@@ -265,10 +285,13 @@ def evaluate_checks(
         assert check.threshold is not None
         value = None if isinstance(answer, Exception) else _observed(check, answer, slos)
         error = str(answer) if isinstance(answer, Exception) else None
+        no_data = None
         if error is not None:
             passed, detail = False, f"query failed: {error}"
         elif value is None:
-            passed, detail = False, f"no data{soak}; cannot tell"
+            assert not isinstance(answer, Exception)
+            no_data = _why_no_data(check, answer, slos, at)
+            passed, detail = False, f"no data{soak}: {no_data}; cannot tell"
         else:
             passed = check.threshold.holds(value)
             verdict = "holds" if passed else "fails"
@@ -284,9 +307,23 @@ def evaluate_checks(
                 query,
                 sources,
                 error,
+                no_data,
             )
         )
     return results
+
+
+def _why_no_data(check: Check, samples: Sequence[Sample], slos: Sequence[SLO], at: float) -> str:
+    """Why a query that answered holds no value: no series at all (the metric is not
+    exported or recorded yet), or only NaN (0 of 0: no traffic in the window)."""
+    if not samples:
+        return "no series yet (is the metric exported, its recording rule loaded?)"
+    if check.kind == "promql":
+        return "the query's value is NaN (0/0: no traffic in its window?)"
+    from ops_toolkit.slo.evaluate import period_seconds_at
+
+    seconds = check.window or period_seconds_at(_find_slo(check, slos).window, at)
+    return f"no events in the {format_duration(seconds)} window (no traffic)"
 
 
 def _status_result(

@@ -105,12 +105,25 @@ def _open(path: str, flags: int, what: str) -> int:
         if exc.errno == errno.EISDIR:
             raise ConfigError(f"{path}: is a directory, expected the {what}") from None
         raise ConfigError(f"{path}: cannot open the {what}: {exc.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode):
         os.close(fd)
-        found = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise ConfigError(f"{path}: is {found}, expected the {what}")
+        kind = "a directory" if stat.S_ISDIR(found.st_mode) else "not a regular file"
+        raise ConfigError(f"{path}: is {kind}, expected the {what}")
+    _narrow(fd, found)
     return fd
+
+
+def _narrow(fd: int, found: os.stat_result) -> None:
+    """A file of ours wider than ``MODE`` (an older ops created histories 0644: readable by
+    every user of the host) is narrowed to it, silently. Through the open descriptor, so
+    that it is this very file, never one put at its name since; a file another user owns
+    is theirs to set, and is left alone. A file system that refuses (read-only) leaves it."""
+    permissions = stat.S_IMODE(found.st_mode)
+    if found.st_uid != os.geteuid() or not permissions & ~MODE:
+        return
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, permissions & MODE)
 
 
 def _is_event(line: bytes) -> bool:

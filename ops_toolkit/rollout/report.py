@@ -97,6 +97,46 @@ def source_text(status: Any, sources: Mapping[str, Any] | None) -> str:
     return f"{status.source}: {choice.reason}" if choice is not None else str(status.source)
 
 
+@dataclass(frozen=True)
+class Unreported:
+    """The SLOs whose budget could not be read, and why: each distinct cause once (with
+    Prometheus down every SLO fails on the same 'cannot reach Prometheus at ...')."""
+
+    causes: tuple[str, ...]
+    slos: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"Could not read the SLO budgets: {'; '.join(self.causes)}"
+
+
+def reported(budgets: Sequence[Any]) -> list[Any]:
+    """The budgets that were read (the others are ``unreported``)."""
+    return [status for status in budgets if status.status != "error"]
+
+
+def unreported(budgets: Sequence[Any]) -> Unreported | None:
+    """None when every budget was read."""
+    from ops_toolkit.rollout.advance import distinct_causes
+
+    failed = [status for status in budgets if status.status == "error"]
+    if not failed:
+        return None
+    causes = distinct_causes([_cause(status.slo.key, status.error) for status in failed])
+    return Unreported(causes, tuple(status.slo.key for status in failed))
+
+
+def _cause(key: str, error: str | None) -> str:
+    """Why one SLO's budget failed, without what is the SLO's own (its key, its query): an
+    evaluation's error reads "<key>: query '<promql>' failed: <cause>"."""
+    text = error or "query failed"
+    text = text.removeprefix(f"{key}: ")
+    if text.startswith("query "):
+        _, said, cause = text.partition("' failed: ")
+        return cause if said else text
+    return text
+
+
 def markdown(
     history: RolloutHistory, budgets: Sequence[Any] = (), sources: Mapping[str, Any] | None = None
 ) -> str:
@@ -139,14 +179,24 @@ def markdown(
     if budgets:
         from ops_toolkit.formatting import percent
 
-        lines += ["", "## SLO budgets now", "", "| SLO | budget left | status | source |"]
-        lines.append("|---|---|---|---|")
-        lines += [
-            f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} "
-            f"| {_cell(source_text(s, sources))} |"
-            for s in budgets
-        ]
+        lines += ["", "## SLO budgets now"]
+        if reported(budgets):
+            lines += ["", "| SLO | budget left | status | source |", "|---|---|---|---|"]
+            lines += [
+                f"| {s.slo.key} | {percent(s.budget_remaining)} | {s.status} "
+                f"| {_cell(source_text(s, sources))} |"
+                for s in reported(budgets)
+            ]
+        missing = unreported(budgets)
+        if missing is not None:
+            lines += ["", _escape_markdown(missing.text), "", "Not reported:", ""]
+            lines += [f"- {key}" for key in missing.slos]
     return "\n".join(lines) + "\n"
+
+
+def _escape_markdown(text: str) -> str:
+    """An error's text as plain Markdown: its '*', '_' or '<' are not markup."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>|#" else c for c in text)
 
 
 def _cell(value: object) -> str:
@@ -186,7 +236,15 @@ def render_html(
     budget_rows = "".join(
         f"<tr><td>{esc(s.slo.key)}</td><td>{percent(s.budget_remaining)}</td><td>{esc(s.status)}</td>"
         f"<td>{esc(source_text(s, sources))}</td></tr>"
-        for s in budgets
+        for s in reported(budgets)
+    )
+    missing = unreported(budgets)
+    not_reported = (
+        f"<p>{esc(missing.text)}</p><p>Not reported:</p><ul>"
+        + "".join(f"<li>{esc(key)}</li>" for key in missing.slos)
+        + "</ul>"
+        if missing is not None
+        else ""
     )
     figures = "".join(
         f"<figure>{svg_burndown(c)}<figcaption>{esc(c.key)}: {esc(c.status)}</figcaption></figure>"
@@ -200,12 +258,14 @@ def render_html(
         "<table><thead><tr><th>#</th><th>stage</th><th>who and what</th><th>entered</th>"
         f"<th>by</th><th>run</th></tr></thead><tbody>{rows}</tbody></table>"
         + "".join(sections)
+        + ("<h2>SLO budgets now</h2>" if budgets else "")
         + (
-            "<h2>SLO budgets now</h2><table><thead><tr><th>SLO</th><th>budget left</th>"
+            "<table><thead><tr><th>SLO</th><th>budget left</th>"
             f"<th>status</th><th>source</th></tr></thead><tbody>{budget_rows}</tbody></table>"
             if budget_rows
             else ""
         )
+        + not_reported
         + (f"<h2>Budget burn-down</h2><div class=charts>{figures}</div>" if figures else "")
         + "</body></html>\n"
     )

@@ -6,8 +6,9 @@ spends that time starting up on the other core. The sync runs on the calling thr
 long-lived sync threads did it before, so that the two syncs overlapped; on a machine with
 two cores, the three other things a step keeps busy (ops, the shell starting up, the disk's
 journal thread) left those threads waiting for a core, about 0.2 ms each time, and ext4
-commits two files' syncs one after the other anyway. Inline, a step took 1.1 ms instead of
-1.5 ms in bench/step_overhead.py (issue 15).
+commits two files' syncs one after the other anyway. Inline, steps 3-9 of a 10-step run took
+1.2 ms each instead of 1.5 ms (issue 15, bench/step_overhead.py). The price is on a disk
+whose sync takes milliseconds: there the two are now paid in turn.
 """
 
 from __future__ import annotations

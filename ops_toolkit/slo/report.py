@@ -210,7 +210,8 @@ def markdown(statuses: Sequence[SLOStatus], runbook_base_url: str | None = None)
 
 @dataclass(frozen=True)
 class GateVerdict:
-    """``go`` (exit 0), ``stop`` (exit 3) or ``error`` (exit 1), and every reason for it."""
+    """``go`` (exit 0), ``stop`` (exit 3), or ``error`` / ``cannot tell`` (no data: exit 1,
+    as ``ops rollout`` says of a check without data), and every reason for it."""
 
     verdict: str
     reasons: tuple[str, ...]
@@ -229,7 +230,7 @@ def gate_verdict(status: SLOStatus, minimum: float, *, allow_burning: bool = Fal
         return GateVerdict("error", (f"{name}: cannot tell: {status.error or 'query failed'}",))
     if remaining is None:
         window = status.slo.window.describe()
-        return GateVerdict("stop", (f"{name}: no data in the {window} window; cannot tell",))
+        return GateVerdict("cannot tell", (f"{name}: no data in the {window} window; cannot tell",))
     holds = remaining >= minimum
     word = "holds" if holds else "is below the gate"
     reasons = [f"{name}: budget remaining {percent(remaining)} {word} (minimum {percent(minimum)})"]

@@ -43,3 +43,9 @@ def test_the_interval_is_the_same_for_the_same_rounds() -> None:
     ops = [1.0 + 0.1 * (i % 3) for i in range(21)]
     rundoc = [3.0 + 0.2 * (i % 4) for i in range(21)]
     assert interval(ops, rundoc) == interval(ops, rundoc)
+
+
+def test_rounds_are_enough_for_each_row_unless_asked_for() -> None:
+    rounds = _bench().rounds
+    assert [rounds(10), rounds(100), rounds(1000)] == [151, 9, 5]
+    assert rounds(10, 601) == 601  # --rounds: a longer, tighter run of one row

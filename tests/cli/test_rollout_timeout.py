@@ -138,4 +138,48 @@ def test_an_advance_during_an_outage_runs_nothing_and_exits_cannot_tell(
     result = runner.invoke(main, [*args, "--prometheus", refused_url, "--yes"])
     assert result.exit_code == 1, result.output
     assert " ".join(result.stdout.split()).count("cannot reach Prometheus") == 1
+    assert result.stderr == (
+        "search: stage 'department' not entered: cannot tell whether its checks hold (the "
+        "reasons above); nothing ran. Run 'ops rollout advance search' again once Prometheus "
+        "can be read (check --prometheus).\n"
+    )
     assert (folder / "search.history.jsonl").read_text() == before
+
+
+SLO_KEYS = (
+    "search/availability",
+    "search/answer-latency",
+    "search/answer-accuracy",
+    "search/ingestion-freshness",
+)
+
+
+@pytest.mark.parametrize("use_rules", ["--use-rules", "--direct", None])
+def test_a_report_says_once_that_prometheus_cannot_be_reached_then_whose_budgets_it_lacks(
+    tmp_path: Path, runner: CliRunner, refused_url: str, use_rules: str | None
+) -> None:
+    """Before: the same 'cannot reach http://...' once per SLO (in each row's source), or,
+    with --direct, not at all: each row said 'error' and nothing more."""
+    args = ["rollout", "report", "search", "--dir", str(_plan(tmp_path)), "--at", str(AT)]
+    args += ["--prometheus", refused_url, *([use_rules] if use_rules else [])]
+    cause = f"Could not read the SLO budgets: {refused(refused_url)}"
+    table = runner.invoke(main, args)
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())  # the console wraps at its width
+    assert text.count("cannot reach") == 1 and "SLO budgets now" not in text
+    assert text.endswith(f"{cause} Not reported: - " + " - ".join(SLO_KEYS))
+    markdown = runner.invoke(main, [*args, "-o", "markdown"])
+    assert markdown.exit_code == 0, markdown.output
+    assert markdown.stdout.count("cannot reach") == 1
+    assert markdown.stdout.endswith(
+        f"## SLO budgets now\n\n{cause}\n\nNot reported:\n\n"
+        + "".join(f"- {key}\n" for key in SLO_KEYS)
+    )
+    page = runner.invoke(main, [*args, "-o", "html"])
+    assert page.exit_code == 0, page.output
+    assert page.stdout.count("cannot reach") == 1
+    assert page.stdout.endswith(
+        f"<h2>SLO budgets now</h2><p>{cause}</p><p>Not reported:</p><ul>"
+        + "".join(f"<li>{key}</li>" for key in SLO_KEYS)
+        + "</ul></body></html>\n"
+    )

@@ -288,10 +288,11 @@ def test_the_gate_takes_the_reports_source_override(shop: Shop) -> None:
         "shop/checkout: budget remaining 100.0% holds (minimum 75.0%)",
         "shop/checkout: source: queries: --direct: direct queries for every SLO",
     )
-    # Forced onto rules that never recorded it, the gate cannot tell and stops.
+    # Forced onto rules that never recorded it, the gate cannot tell (exit 1, as a rollout
+    # check without data): not a "stop" (3), which says the budget is known to be spent.
     code, lines = gate(shop, "shop/basket", "--use-rules")
     assert (code, lines) == (
-        3,
+        1,
         [
             "shop/basket: no data in the 30d window; cannot tell",
             "shop/basket: source: rules: --use-rules: recorded series for every rolling SLO",

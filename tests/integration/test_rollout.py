@@ -403,3 +403,87 @@ def test_an_advance_told_to_stop_ends_its_run_aborted_and_recorded(
     assert saved["status"] == "aborted"
     assert saved["steps"]["reload"]["message"] == "interrupted by SIGTERM"
     assert not alive(sleeper)
+
+
+FRESH_5M = "      - {name: fresh, slo: search/ingestion-freshness, sli: '>= 90%', window: 5m}\n"
+NO_SERIES = "no series yet (is the metric exported, its recording rule loaded?)"
+
+
+def quiet_minute(prom: LoadedPrometheus) -> int:
+    """The latest minute whose 5m window (and a minute either side) saw no pipeline run: the
+    freshness SLO's 5m SLI is 0 of 0 there, by the generated data's truth."""
+    data = prom.dataset
+    for at in range(prom.end, data.start + DAY, -60):
+        if data.total("ingest_pipeline_runs_total", {}, at - 7 * 60, at + 60) == 0:
+            return at
+    raise AssertionError("the worked example's pipeline runs every minute")
+
+
+def test_a_check_without_data_cannot_tell_it_does_not_block_and_nothing_runs(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a check with no data (no traffic in its window, or its series not there yet)
+    was listed under 'Blocked by:' and the exit was 3 (blocked), where an outage exits 1."""
+    project = write_project(tmp_path, worked_prometheus, WRITE_ACCESS, FRESH_5M)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("OPS_STATE_DIR", str(project / "state"))
+    quiet = str(quiet_minute(worked_prometheus))
+    no_traffic = "no data: no events in the 5m window (no traffic); cannot tell"
+    result = CliRunner().invoke(main, ["rollout", "status", "search", "--at", quiet])
+    assert result.exit_code == 1, result.output
+    assert "Blocked by" not in result.stdout and "Ready" not in result.stdout
+    assert result.stdout.endswith(f"Cannot tell yet (no data):\n  - check 'fresh': {no_traffic}\n")
+    document = CliRunner().invoke(main, ["rollout", "status", "search", "--at", quiet, "--json"])
+    assert document.exit_code == 1, document.output
+    status = json.loads(document.stdout)
+    assert (status["verdict"], status["ready"], status["blocked_by"]) == ("cannot tell", False, [])
+    assert status["cannot_tell"] == [f"check 'fresh': {no_traffic}"]
+    (check,) = status["checks"]
+    assert (check["verdict"], check["passed"], check["error"]) == ("cannot tell", False, None)
+    assert check["no_data"] == "no events in the 5m window (no traffic)"
+    # before the data: the SLO's series do not exist yet
+    before = str(worked_prometheus.dataset.start - DAY)
+    early = CliRunner().invoke(main, ["rollout", "status", "search", "--at", before, "--json"])
+    assert early.exit_code == 1, early.output
+    (check,) = json.loads(early.stdout)["checks"]
+    assert (check["verdict"], check["no_data"]) == ("cannot tell", NO_SERIES)
+    # an advance refuses as it does when blocked, says which, and runs nothing
+    advance_args = ["rollout", "advance", "search", "--at", quiet, "--non-interactive"]
+    refused = CliRunner().invoke(main, advance_args)
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr == (
+        "search: stage 'pilot' not entered: cannot tell whether its checks hold (the reasons "
+        "above); nothing ran. Run 'ops rollout advance search' again once the checks' series "
+        "have data (traffic in their windows).\n"
+    )
+    assert not (project / "access.conf").exists()
+    assert not (project / "rollouts" / "search.history.jsonl").exists()
+
+
+def test_a_failing_check_blocks_though_another_cannot_tell(
+    tmp_path: Path, worked_prometheus: LoadedPrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = quiet_minute(worked_prometheus)
+    assert availability_remaining(worked_prometheus, quiet) < 1, "the data has errors"
+    checks = "      - {name: budget, slo: search/availability, budget_remaining: '>= 100%'}\n"
+    project = write_project(tmp_path, worked_prometheus, WRITE_ACCESS, checks + FRESH_5M)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("OPS_STATE_DIR", str(project / "state"))
+    args = ["rollout", "status", "search", "--at", str(quiet), "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    status = json.loads(result.stdout)
+    assert status["verdict"] == "blocked"
+    assert [c["verdict"] for c in status["checks"]] == ["fails", "cannot tell"]
+    (blocked,) = status["blocked_by"]
+    assert blocked.startswith("check 'budget': ") and blocked.endswith("fails (>= 100%)")
+    advance_args = ["rollout", "advance", "search", "--at", str(quiet), "--non-interactive"]
+    refused = CliRunner().invoke(main, advance_args)
+    assert refused.exit_code == 3, refused.output
+    assert "Blocked by:\n  - check 'budget': " in refused.stdout
+    assert "Cannot tell yet (no data):\n  - check 'fresh': no data: " in refused.stdout
+    assert refused.stderr == (
+        "search: stage 'pilot' not entered: blocked (the reasons above); nothing ran. "
+        "Run 'ops rollout advance search' again once they are resolved.\n"
+    )
+    assert not (project / "access.conf").exists()

@@ -216,3 +216,66 @@ def test_ops_rollout_advance_refuses_a_planted_history_link(project: Path) -> No
         "(put the history file itself there)\n",
     )
     assert victim.read_bytes() == TOKEN and not (project / "access.conf").exists()
+
+
+def _entered_pilot(path: Path, mode: int) -> None:
+    path.write_text(
+        "".join(
+            json.dumps(event(kind, "pilot", 1, "succeeded"), sort_keys=True) + "\n"
+            for kind in ("advance_started", "advance_finished")
+        )
+    )
+    os.chmod(path, mode)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(0o644, 0o640), (0o666, 0o640), (0o4755, 0o640), (0o604, 0o600), (0o600, 0o600)],
+    ids=["0644", "0666", "4755", "0604", "0600"],
+)
+def test_a_history_of_ours_wider_than_0640_is_narrowed_when_opened(
+    tmp_path: Path, before: int, after: int
+) -> None:
+    """Before: a history an older ops created 0644 (readable by every user of the host)
+    stayed so; only new ones were 0640. Narrower bits are kept (0604 -> 0600)."""
+    path = tmp_path / "search.history.jsonl"
+    _entered_pilot(path, before)
+    assert [e["event"] for e in History(str(path)).read()] == [
+        "advance_started",
+        "advance_finished",
+    ]
+    assert stat.S_IMODE(path.stat().st_mode) == after
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status", "p3"], ["report", "p3"], ["advance", "p3", "--yes"]],
+    ids=["status", "report", "advance"],
+)
+def test_ops_rollout_narrows_a_0644_history_and_its_lock_and_says_nothing(
+    project: Path, command: list[str]
+) -> None:
+    history = project / "rollouts" / "p3.history.jsonl"
+    _entered_pilot(history, 0o644)
+    lock = project / "rollouts" / "p3.history.jsonl.lock"
+    lock.touch(mode=0o644)
+    (project / "reload-ok").touch()  # the runbook's 'reload' step succeeds
+    result = CliRunner().invoke(main, ["rollout", *command])
+    assert result.exit_code == 0, result.output
+    assert "0640" not in result.output and "mode" not in result.output
+    assert stat.S_IMODE(history.stat().st_mode) == 0o640
+    if command[0] == "advance":  # it ran the stage's runbook under the lock
+        assert (project / "access.conf").read_text() == "stage=department\n"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o640
+
+
+def test_a_history_another_user_owns_is_left_at_its_mode(tmp_path: Path) -> None:
+    """Its owner set it (ops, run as root here, can read it): not ops's to change."""
+    path = tmp_path / "search.history.jsonl"
+    _entered_pilot(path, 0o644)
+    os.chown(path, 65534, 65534)  # nobody: the tests run as root, as CI does
+    history = History(str(path))
+    assert len(history.read()) == 2
+    history.append(event("advance_started", "department", 2))
+    found = path.stat()
+    assert (stat.S_IMODE(found.st_mode), found.st_uid) == (0o644, 65534)
