@@ -95,7 +95,8 @@ class StoreSettings:
     """How the store is used (``store:``); where it is stays ``serve.state``."""
 
     # Seconds a write waits for another connection's lock (SQLite: its write lock, held by a
-    # CLI command or a backup; PostgreSQL: lock_timeout on a row or table) before it is contention (StoreBusy: 503 with Retry-After, the loops retry)
+    # CLI command or a backup; PostgreSQL: lock_timeout on a row or table) before it is
+    # contention (StoreBusy: 503 with Retry-After, the loops retry)
     busy_timeout: float = 30.0
 
 

@@ -117,7 +117,8 @@ def test_duration_limits_and_kinds_are_one_shape_for_numbers_and_strings(
 
 def test_positive_durations_are_read_in_either_form() -> None:
     config = parse_config(
-        "store: {busy_timeout: 250ms}\nserve: {max_age: 90, read_timeout: 1m, pace_seconds: 500ms}\n"
+        "store: {busy_timeout: 250ms}\n"
+        "serve: {max_age: 90, read_timeout: 1m, pace_seconds: 500ms}\n"
         "runbook: {audit_retention: 90d}\n",
         "ops.yaml",
     )
