@@ -389,7 +389,8 @@ class Diagnoser:
 
         runbook = read_runbook(path)
         refusal = label_url_refusal(runbook, labels, self.allowed_urls)
-        if refusal is not None:  # before anything runs: no step, no record
+        if refusal is not None:  # before anything runs: no step, no run; one audit line
+            self._audit_refusal(path, refusal, credentials)
             raise OpsError(refusal)
         forbid_inspection()  # a step chosen by an alert must not read the server's tokens
         world = World(
@@ -409,6 +410,26 @@ class Diagnoser:
             keep_going=True,
         )
         return run_document(start_run(runbook, options, world))
+
+    def _audit_refusal(self, path: str, reason: str, credentials: Mapping[str, str]) -> None:
+        """A run refused for what an alert's labels gave (a request refused, as a 4xx is)
+        leaves its line in the audit trail beside the runs, masked like them: who sent
+        what is found there too, not only in the thread."""
+        from ops_toolkit.masking import Masker
+        from ops_toolkit.runbook.audit import AuditLog
+
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        AuditLog(os.path.join(self.state_dir, "audit.jsonl")).append(
+            {
+                "event": "run_refused",
+                "status": "refused",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "runbook": path,
+                "user": "ops-serve",
+                "host": socket.gethostname(),
+                "reason": Masker(credentials.values())(reason),
+            }
+        )
 
     def stop(self) -> None:
         """Answer each run still waiting ("not run: ops serve stopped"), then let the one

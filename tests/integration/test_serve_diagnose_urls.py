@@ -153,7 +153,8 @@ def test_a_label_giving_an_address_without_a_scheme_passes_the_same_allowlist(
     """Before, only a value with ``://`` was checked: ``localhost:PORT``, ``//host/x`` and
     ``127.0.0.1:PORT`` reached ``curl "$TARGET"``, which took them as http:// URLs and
     fetched the internal service. Now each is refused before any step, with the reason in
-    the thread and the log; an address under the allowed URL and plain values still run."""
+    the thread, the log and the audit trail; an address under the allowed URL and plain
+    values still run."""
     internal_port = internal.url.rpartition(":")[2]
     runbooks = tmp_path / "runbooks"
     runbooks.mkdir()
@@ -176,7 +177,8 @@ def test_a_label_giving_an_address_without_a_scheme_passes_the_same_allowlist(
         for group, value in refused.items():
             assert server.post(probe(group, target=value))[0] == 200
         allowed_port = allowed.url.rpartition(":")[2]
-        assert server.post(probe("under", target=f"127.0.0.1:{allowed_port}/healthz"))[0] == 200
+        under = f"127.0.0.1:{allowed_port}/healthz"
+        assert server.post(probe("under", target=under))[0] == 200
         plain = probe("plain", note="search-api", code="5xx", page="docs/availability")
         assert server.post(plain)[0] == 200
 
@@ -203,6 +205,18 @@ def test_a_label_giving_an_address_without_a_scheme_passes_the_same_allowlist(
         assert sorted(allowed.requests) == ["/default", "/healthz"]
         log = server.log.read_text()
         assert all(f"cannot diagnose ProbeTarget: {reason}" in log for reason in reasons), log
+        trail = tmp_path / "state.db.runs" / "audit.jsonl"
+        events = [json.loads(line) for line in trail.read_text().splitlines()]
+        refusals = [e for e in events if e["event"] == "run_refused"]
+        assert sorted(e["reason"] for e in refusals) == reasons
+        runs = [e for e in events if e["event"] == "run_started"]
+        probe_md = runs[0]["runbook"]  # as the runs name it (from ops serve's folder)
+        assert probe_md.endswith("/runbooks/probe.md")
+        assert {(e["status"], e["user"], e["runbook"]) for e in refusals} == {
+            ("refused", "ops-serve", probe_md)
+        }
+        started = [e["params"]["TARGET"] for e in runs]
+        assert sorted(started) == sorted([f"{allowed.url}/default", under])
         assert "Traceback" not in log
     finally:
         server.stop()
