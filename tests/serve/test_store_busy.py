@@ -23,6 +23,7 @@ import pytest
 from ops_toolkit.config import parse_config
 from ops_toolkit.errors import StoreBusy
 from ops_toolkit.serve.store import Store
+from ops_toolkit.serve.store.sqlite import SQLiteDatabase
 from tests.alerts.payloads import alert, notification
 from tests.integration.serving import eventually
 from tests.integration.test_serve import OpsServer
@@ -171,3 +172,15 @@ def test_a_slack_request_the_store_cannot_take_is_a_503_that_names_no_store(
     finally:
         locker.close()
         server.stop()
+
+
+def test_a_busy_timeout_under_a_millisecond_still_waits(tmp_path: Path) -> None:
+    """``busy_timeout: 0.1ms`` is positive (ops.yaml takes it) but rounded to 0 ms, which
+    SQLite reads as no wait at all: the store waits at least 1 ms, as on PostgreSQL."""
+    store = Store(str(tmp_path / "state.db"), busy_timeout=0.0001)
+    assert store.accept([(json.dumps(group("SearchErrors")), 1)], 1_800_000_000.0) == [1]
+    connection = SQLiteDatabase(str(tmp_path / "state.db"), busy_timeout=0.0001)._connect()
+    try:
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (1,)
+    finally:
+        connection.close()

@@ -95,7 +95,9 @@ class SQLiteDatabase:
 
     @property
     def _busy_ms(self) -> int:
-        return max(0, round(self.busy_timeout * 1000))
+        """At least 1 ms: a positive timeout under half a millisecond rounded to 0, which
+        SQLite reads as "do not wait at all"."""
+        return max(1, round(self.busy_timeout * 1000))
 
     @contextmanager
     def _busy_is_contention(self, waited: str | None = None) -> Iterator[None]:
