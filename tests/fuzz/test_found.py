@@ -145,7 +145,7 @@ def test_slo_files(text: str, message: str) -> None:
         ),
         pytest.param(
             "serve: {pace_seconds: .nan}\n",
-            "ops.yaml: serve.pace_seconds: expected a number up to 1e+09, got 'nan'",
+            "ops.yaml: serve.pace_seconds: not a duration: 'nan' (use e.g. '30s', '5m', '1h30m')",
             id="nan pacing",
         ),
         pytest.param(
