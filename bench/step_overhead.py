@@ -7,7 +7,8 @@ environment under the cache directory; if it cannot be installed, its column say
 
 The figure per step is the marginal one: (time for N steps - time for 1 step) / (N - 1), so
 that each tool's start-up is not spread over the steps; the three tools' runs are interleaved
-round by round (151 rounds at 10 steps, 9 at 100, 5 at 1,000), each round gives its own
+round by round (151 rounds at 10 steps, 9 at 100, 5 at 1,000; the 1-step and N-step runs of
+each tool take turns at going first, ``in_turn``), each round gives its own
 marginal figure, and the figure printed is the median of the rounds'. (The best of the rounds,
 taken for N steps and for 1 step apart, made the 10-step row swing by a third from run to run:
 a difference of two runs of ~150 ms divided by 9; with 21 rounds its median still moved from
@@ -27,6 +28,7 @@ where the wall time does not.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import resource
@@ -153,6 +155,24 @@ def interval(top: list[float], bottom: list[float], draws: int = 2000) -> tuple[
     return ratios[int(0.025 * len(ratios))], ratios[min(len(ratios) - 1, int(0.975 * len(ratios)))]
 
 
+def in_turn(
+    number: int, run: Callable[[int], tuple[float, float]], steps: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``run(steps)`` and ``run(1)``, the N-step run first in odd rounds, second in even ones.
+
+    A run right after another of the same tool is not timed as one after other work: in one
+    idle run at 10 steps with the order fixed (1 step, then 10), ops's marginal figure was
+    1.29 ms and rundoc's 3.28 ms; with it swapped, 1.15 and 3.85 (a ratio of 0.39 against
+    0.30). Each tool's order effect lands on its own marginal figure, not the same way for
+    both, so the rounds take turns and the two orders weigh alike.
+    """
+    if number % 2:
+        many = run(steps)
+        return many, run(1)
+    one = run(1)
+    return run(steps), one
+
+
 def measure(
     work: Path, peer: Path | str, steps: int, wanted: int | None = None
 ) -> tuple[Figures, Figures, Rounds]:
@@ -172,14 +192,13 @@ def measure(
     def marginal(many: tuple[float, float], one: tuple[float, float]) -> tuple[float, float]:
         return ((many[0] - one[0]) / (steps - 1), (many[1] - one[1]) / (steps - 1))
 
-    for _ in range(rounds(steps, wanted)):
+    for number in range(rounds(steps, wanted)):
         wall, cpu = bare(steps)
         keep("bare", (wall / steps, cpu / steps))
-        one = ops_run(work, 1)
-        keep("ops", marginal(ops_run(work, steps), one))
+        keep("ops", marginal(*in_turn(number, functools.partial(ops_run, work), steps)))
         if isinstance(peer, Path):
-            one = rundoc_run(peer, work, 1)
-            keep("rundoc", marginal(rundoc_run(peer, work, steps), one))
+            each = functools.partial(rundoc_run, peer, work)
+            keep("rundoc", marginal(*in_turn(number, each, steps)))
     wall_figures: Figures = {"rundoc": None}
     cpu_figures: Figures = {"rundoc": None}
     for name, (walls, cpus) in per_round.items():

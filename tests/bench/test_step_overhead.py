@@ -49,3 +49,15 @@ def test_rounds_are_enough_for_each_row_unless_asked_for() -> None:
     rounds = _bench().rounds
     assert [rounds(10), rounds(100), rounds(1000)] == [151, 9, 5]
     assert rounds(10, 601) == 601  # --rounds: a longer, tighter run of one row
+
+
+def test_the_one_step_and_n_step_runs_take_turns_at_going_first() -> None:
+    in_turn = _bench().in_turn
+    order: list[int] = []
+
+    def run(steps: int) -> tuple[float, float]:
+        order.append(steps)
+        return float(steps), 0.0
+
+    assert [in_turn(number, run, 10) for number in range(4)] == [((10.0, 0.0), (1.0, 0.0))] * 4
+    assert order == [1, 10, 10, 1, 1, 10, 10, 1]  # the marginal is always N-step minus 1-step
