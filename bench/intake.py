@@ -200,24 +200,18 @@ def run(
             log.close()
 
 
-def ops_serve(state: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "ops_toolkit",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--state",
-        state,
-    ]
+def ops_serve(port: int) -> list[str]:
+    return [sys.executable, "-m", "ops_toolkit", "serve", "--listen", f"127.0.0.1:{port}"]
 
 
 def replicas(
     state: str, count: int, env: dict[str, str], work: str, bodies: list[bytes]
 ) -> Figures:
+    """``count`` servers on ``state``, given in ``OPS_STATE``: ops refuses a PostgreSQL URL
+    with its password on the command line (every local user can read it there)."""
     ports = [free_port() for _ in range(count)]
-    return run([ops_serve(state, p) for p in ports], ports, env, work, bodies, settle=True)
+    env = {**env, "OPS_STATE": state}
+    return run([ops_serve(p) for p in ports], ports, env, work, bodies, settle=True)
 
 
 class DurablePostgres(PostgresServer):
